@@ -1,0 +1,161 @@
+"""RecordBatch v2 header view: parse, validate and patch batches without
+decoding the records inside them.
+
+Layout (big-endian), 61 bytes:
+  baseOffset i64 | batchLength i32 | partitionLeaderEpoch i32 | magic i8 |
+  crc u32 | attributes i16 | lastOffsetDelta i32 | baseTimestamp i64 |
+  maxTimestamp i64 | producerId i64 | producerEpoch i16 | baseSequence i32 |
+  recordsCount i32
+The CRC-32C covers everything from `attributes` to the end of the batch, so
+patching baseOffset and partitionLeaderEpoch keeps it valid.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Iterator, NamedTuple
+
+from crc32c import crc32c
+
+from kwire.protocol.errors import ErrorCode
+
+HEADER_SIZE = 61
+# baseOffset + batchLength: the part of a batch not counted in batchLength.
+LOG_OVERHEAD = 12
+CURRENT_MAGIC = 2
+CRC_START = 21  # offset of `attributes`, where the CRC coverage begins
+
+_HEADER = struct.Struct(">qiibIhiqqqhii")
+_OFFSET_AND_LENGTH = struct.Struct(">qi")
+_INT64 = struct.Struct(">q")
+_INT32 = struct.Struct(">i")
+_INT64_AT_35 = struct.Struct(">q")
+
+COMPRESSION_MASK = 0x07
+TIMESTAMP_TYPE_BIT = 0x08
+TRANSACTIONAL_BIT = 0x10
+CONTROL_BIT = 0x20
+
+
+class BatchHeader(NamedTuple):
+    base_offset: int
+    batch_length: int
+    partition_leader_epoch: int
+    magic: int
+    crc: int
+    attributes: int
+    last_offset_delta: int
+    base_timestamp: int
+    max_timestamp: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    records_count: int
+
+    @property
+    def size(self) -> int:
+        """Bytes the whole batch occupies, header included."""
+        return self.batch_length + LOG_OVERHEAD
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta
+
+    @property
+    def compression(self) -> int:
+        return self.attributes & COMPRESSION_MASK
+
+    @property
+    def is_transactional(self) -> bool:
+        return bool(self.attributes & TRANSACTIONAL_BIT)
+
+    @property
+    def is_control(self) -> bool:
+        return bool(self.attributes & CONTROL_BIT)
+
+
+class InvalidRecords(Exception):
+    """A produced record set that Kafka would reject, with Kafka's error code."""
+
+    def __init__(self, error_code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.message = message
+
+
+def parse_header(buf, pos: int = 0) -> BatchHeader:
+    return BatchHeader._make(_HEADER.unpack_from(buf, pos))
+
+
+def read_offset_and_size(buf, pos: int) -> tuple[int, int]:
+    """(baseOffset, total batch size) of the batch at `pos`."""
+    base_offset, batch_length = _OFFSET_AND_LENGTH.unpack_from(buf, pos)
+    return base_offset, batch_length + LOG_OVERHEAD
+
+
+def crc_matches(buf, pos: int, size: int, expected: int) -> bool:
+    with memoryview(buf) as view:
+        return crc32c(view[pos + CRC_START : pos + size]) == expected
+
+
+def iter_valid_batches(buf, start: int = 0, end: int | None = None) -> Iterator[tuple[int, BatchHeader]]:
+    """Yield (position, header) for each complete, CRC-valid v2 batch in
+    buf[start:end]; stop at the first torn, corrupt or foreign one.
+
+    This is the recovery scan: whatever follows the last yielded batch is
+    not a trustworthy batch and gets truncated by the caller.
+    """
+    if end is None:
+        end = len(buf)
+    pos = start
+    while end - pos >= HEADER_SIZE:
+        header = parse_header(buf, pos)
+        size = header.size
+        if header.magic != CURRENT_MAGIC or header.batch_length < HEADER_SIZE - LOG_OVERHEAD:
+            return
+        if pos + size > end or not crc_matches(buf, pos, size, header.crc):
+            return
+        yield pos, header
+        pos += size
+
+
+def validate_produced_batch(data, max_message_bytes: int) -> BatchHeader:
+    """Check a partition's produced records the way Kafka's broker does for
+    magic v2: exactly one well-formed batch with a valid CRC-32C.
+
+    Raises InvalidRecords carrying Kafka's error code.
+    """
+    total = len(data)
+    if total == 0:
+        raise InvalidRecords(ErrorCode.invalid_record, "Record batch has no batches at all")
+    if total < HEADER_SIZE:
+        raise InvalidRecords(ErrorCode.corrupt_message, "Record batch is shorter than its header")
+    header = parse_header(data, 0)
+    if header.magic > CURRENT_MAGIC or header.magic < 0:
+        raise InvalidRecords(ErrorCode.corrupt_message, f"Invalid magic byte {header.magic}")
+    if header.magic != CURRENT_MAGIC:
+        raise InvalidRecords(
+            ErrorCode.invalid_record,
+            "Produce requests with version 3 or later may only contain record batches with magic 2",
+        )
+    size = header.size
+    if header.batch_length < HEADER_SIZE - LOG_OVERHEAD or size > total:
+        raise InvalidRecords(ErrorCode.corrupt_message, "Record batch length does not match the data")
+    if size < total:
+        raise InvalidRecords(ErrorCode.invalid_record, "A produce request may carry only one batch per partition")
+    if size > max_message_bytes:
+        raise InvalidRecords(
+            ErrorCode.message_too_large,
+            f"The record batch is {size} bytes, larger than max.message.bytes={max_message_bytes}",
+        )
+    if header.records_count < 0 or header.last_offset_delta < 0:
+        raise InvalidRecords(ErrorCode.corrupt_message, "Record batch has a negative record count")
+    if not crc_matches(data, 0, size, header.crc):
+        raise InvalidRecords(ErrorCode.corrupt_message, "Record batch CRC-32C does not match its contents")
+    return header
+
+
+def patch_offsets(buf: bytearray, base_offset: int, leader_epoch: int = 0) -> None:
+    """Set baseOffset and partitionLeaderEpoch of the batch at buf[0:]."""
+    _INT64.pack_into(buf, 0, base_offset)
+    _INT32.pack_into(buf, 12, leader_epoch)
