@@ -1,0 +1,95 @@
+"""`kwire serve` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from kwire import __version__
+from kwire.config import BrokerConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kwire", description="A Kafka wire-protocol-compatible broker.")
+    parser.add_argument("--version", action="version", version=f"kwire {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the broker")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=9092, help="port to listen on; 0 picks a free one (default 9092)")
+    storage = serve.add_mutually_exclusive_group()
+    storage.add_argument("--data-dir", type=Path, default=Path("kwire-data"), help="where logs live (default ./kwire-data)")
+    storage.add_argument("--memory", action="store_true", help="keep everything in memory; nothing survives a restart")
+    serve.add_argument("--advertised-host", help="host clients are told to connect to (default: the listen host)")
+    serve.add_argument("--advertised-port", type=int, help="port clients are told to connect to (default: the bound port)")
+    serve.add_argument("--node-id", type=int, default=1, help="this broker's node.id (default 1)")
+    serve.add_argument(
+        "-o", "--override", action="append", default=[], metavar="NAME=VALUE",
+        help="a Kafka broker setting, e.g. -o num.partitions=3 (repeatable)",
+    )
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> BrokerConfig:
+    config = BrokerConfig(
+        host=args.host,
+        port=args.port,
+        advertised_host=args.advertised_host,
+        advertised_port=args.advertised_port,
+        data_dir=None if args.memory else args.data_dir,
+        node_id=args.node_id,
+    )
+    for override in args.override:
+        name, separator, value = override.partition("=")
+        if not separator:
+            raise ValueError(f"-o expects NAME=VALUE, got {override!r}")
+        config.apply_override(name, value)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return serve_until_signal(config)
+
+
+def serve_until_signal(config: BrokerConfig) -> int:
+    import trio
+
+    from kwire.core import BrokerCore
+    from kwire.server.listener import serve
+
+    async def run() -> None:
+        core = BrokerCore(config)
+        try:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async with trio.open_nursery() as nursery:
+                    port = await nursery.start(serve, core)
+                    where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
+                    print(f"kwire {__version__} ready on {config.host}:{port} (node {config.node_id}, {where})", flush=True)
+                    async for signum in signals:
+                        logging.getLogger("kwire").info("received %s, shutting down", signal.Signals(signum).name)
+                        nursery.cancel_scope.cancel()
+                        break
+        finally:
+            core.close()
+
+    trio.run(run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

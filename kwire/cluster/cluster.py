@@ -1,0 +1,182 @@
+"""Topics and their partitions' logs on this (single) broker."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from pathlib import Path
+
+import attrs
+
+from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
+from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
+from kwire.cluster.topic_names import collision_key, validate_topic_name
+from kwire.config import BrokerConfig
+from kwire.log import PartitionLog
+from kwire.log.config import LogConfig
+from kwire.protocol.errors import ErrorCode, KafkaError
+
+log = logging.getLogger(__name__)
+
+MAX_PARTITIONS = 10_000  # a sanity bound for one topic on one small broker
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+@attrs.define(eq=False)
+class Partition:
+    topic_name: str
+    index: int
+    log: PartitionLog
+    leader_epoch: int = 0
+
+
+@attrs.define(eq=False)
+class Topic:
+    name: str
+    topic_id: uuid.UUID
+    partitions: list[Partition]
+    configs: dict[str, str]
+    log_config: LogConfig
+
+    @property
+    def is_internal(self) -> bool:
+        return self.name in INTERNAL_TOPICS
+
+
+class Cluster:
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.topics: dict[str, Topic] = {}
+        self.topics_by_id: dict[uuid.UUID, Topic] = {}
+        # Bumped on every topic change; response caches key on it.
+        self.version = 0
+        self.cluster_id = "kwire-in-memory-cluster"
+        self._collision_keys: dict[str, str] = {}
+        self.metadata = MetadataLog(self._open_log(METADATA_TOPIC, 0, LogConfig(segment_bytes=64 * 1024 * 1024)))
+        snapshot = self.metadata.replay()
+        self.next_producer_id_floor = snapshot.next_producer_id
+        if config.data_dir is not None:
+            self.cluster_id = _load_or_create_meta_properties(config.data_dir, config.node_id)
+        for record in snapshot.topics.values():
+            self._materialise(record)
+
+    # --- queries -------------------------------------------------------
+
+    def get(self, name: str) -> Topic | None:
+        return self.topics.get(name)
+
+    def partition(self, name: str, index: int) -> Partition | None:
+        topic = self.topics.get(name)
+        if topic is None or not 0 <= index < len(topic.partitions):
+            return None
+        return topic.partitions[index]
+
+    # --- changes -------------------------------------------------------
+
+    def create_topic(
+        self,
+        name: str,
+        num_partitions: int = -1,
+        replication_factor: int = -1,
+        configs: dict[str, str | None] | None = None,
+        validate_only: bool = False,
+    ) -> TopicRecord:
+        """Kafka's CreateTopics checks, in Kafka's order; raises KafkaError."""
+        validate_topic_name(name)
+        if name in self.topics:
+            raise KafkaError(ErrorCode.topic_already_exists, f"Topic '{name}' already exists.")
+        other = self._collision_keys.get(collision_key(name))
+        if other is not None:
+            raise KafkaError(
+                ErrorCode.invalid_topic_exception,
+                f"Topic '{name}' collides with existing topic: {other}",
+            )
+        if num_partitions == -1:
+            num_partitions = self.config.num_partitions
+        if not 0 < num_partitions <= MAX_PARTITIONS:
+            raise KafkaError(ErrorCode.invalid_partitions, "Number of partitions must be larger than 0.")
+        if replication_factor == -1:
+            replication_factor = self.config.default_replication_factor
+        if replication_factor <= 0:
+            raise KafkaError(ErrorCode.invalid_replication_factor, "Replication factor must be larger than 0.")
+        if replication_factor > 1:
+            raise KafkaError(
+                ErrorCode.invalid_replication_factor,
+                f"Unable to replicate the partition {replication_factor} time(s): "
+                "The target replication factor of "
+                f"{replication_factor} cannot be reached because only 1 broker(s) are registered.",
+            )
+        clean_configs = validate_topic_configs(configs or {})
+        record = TopicRecord(name=name, topic_id=uuid.uuid4(), partitions=num_partitions, configs=clean_configs)
+        if not validate_only:
+            self.metadata.write_topic(record)
+            self._materialise(record)
+        return record
+
+    def auto_create(self, name: str) -> Topic | None:
+        """Create `name` with the broker defaults when auto-creation is on
+        and the name is legal; None otherwise."""
+        if not self.config.auto_create_topics_enable:
+            return None
+        try:
+            self.create_topic(name)
+        except KafkaError as exc:
+            if exc.error_code != ErrorCode.topic_already_exists:
+                return None
+        log.info("auto-created topic %s", name)
+        return self.topics.get(name)
+
+    def close(self) -> None:
+        for topic in self.topics.values():
+            for partition in topic.partitions:
+                partition.log.close()
+        self.metadata.close()
+
+    # --- internals -----------------------------------------------------
+
+    def _materialise(self, record: TopicRecord) -> None:
+        log_config = log_config_for(self.config, record.configs)
+        partitions = [
+            Partition(record.name, index, self._open_log(record.name, index, log_config, record.topic_id))
+            for index in range(record.partitions)
+        ]
+        topic = Topic(record.name, record.topic_id, partitions, record.configs, log_config)
+        self.topics[record.name] = topic
+        self.topics_by_id[record.topic_id] = topic
+        self._collision_keys[collision_key(record.name)] = record.name
+        self.version += 1
+
+    def _open_log(self, topic: str, index: int, log_config: LogConfig, topic_id: uuid.UUID | None = None) -> PartitionLog:
+        if self.config.data_dir is None:
+            return PartitionLog.in_memory(log_config)
+        directory = Path(self.config.data_dir) / f"{topic}-{index}"
+        partition_log = PartitionLog.open(directory, log_config)
+        if topic_id is not None:
+            _write_partition_metadata(directory, topic_id)
+        return partition_log
+
+
+def _write_partition_metadata(directory: Path, topic_id: uuid.UUID) -> None:
+    """Kafka's `partition.metadata` file: the topic id beside the segments."""
+    path = directory / "partition.metadata"
+    content = f"version: 0\ntopic_id: {_base64_uuid(topic_id)}\n"
+    if not path.exists() or path.read_text() != content:
+        path.write_text(content)
+
+
+def _base64_uuid(value: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
+
+
+def _load_or_create_meta_properties(data_dir: Path, node_id: int) -> str:
+    """Kafka's `meta.properties`: the cluster id survives restarts."""
+    path = Path(data_dir) / "meta.properties"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("cluster.id="):
+                return line.split("=", 1)[1].strip()
+    cluster_id = _base64_uuid(uuid.uuid4())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#kwire\ncluster.id={cluster_id}\nnode.id={node_id}\nversion=1\n")
+    return cluster_id

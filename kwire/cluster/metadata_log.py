@@ -1,0 +1,99 @@
+"""Cluster metadata kept as records in an internal log, `__cluster_metadata-0`,
+and replayed at start-up: the same storage engine and recovery path as any
+partition.
+
+Each record's key names what it describes and its value is JSON; a null
+value (tombstone) removes the thing. Last write wins.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Iterator
+
+import attrs
+
+from kwire.log import PartitionLog
+from kwire.protocol.record_codec import Record, build_batch, iter_records
+from kwire.protocol.records import iter_valid_batches, parse_header
+
+METADATA_TOPIC = "__cluster_metadata"
+_TOPIC_PREFIX = b"topic:"
+_PRODUCER_ID_BLOCK = b"producer-id-block"
+_READ_CHUNK = 1024 * 1024
+
+
+@attrs.frozen
+class TopicRecord:
+    name: str
+    topic_id: uuid.UUID
+    partitions: int
+    configs: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.define
+class MetadataSnapshot:
+    topics: dict[str, TopicRecord] = attrs.field(factory=dict)
+    # First producer id not yet handed out in an earlier run.
+    next_producer_id: int = 0
+
+
+class MetadataLog:
+    def __init__(self, log: PartitionLog) -> None:
+        self._log = log
+
+    def replay(self) -> MetadataSnapshot:
+        snapshot = MetadataSnapshot()
+        for key, value in self._records():
+            if key.startswith(_TOPIC_PREFIX):
+                name = key[len(_TOPIC_PREFIX) :].decode()
+                if value is None:
+                    snapshot.topics.pop(name, None)
+                else:
+                    data = json.loads(value)
+                    snapshot.topics[name] = TopicRecord(
+                        name=name,
+                        topic_id=uuid.UUID(data["topic_id"]),
+                        partitions=int(data["partitions"]),
+                        configs=dict(data.get("configs", {})),
+                    )
+            elif key == _PRODUCER_ID_BLOCK and value is not None:
+                snapshot.next_producer_id = int(json.loads(value)["next"])
+        return snapshot
+
+    def write_topic(self, topic: TopicRecord) -> None:
+        value = {"topic_id": str(topic.topic_id), "partitions": topic.partitions, "configs": topic.configs}
+        self._append(_TOPIC_PREFIX + topic.name.encode(), json.dumps(value, sort_keys=True).encode())
+
+    def write_topic_deleted(self, name: str) -> None:
+        self._append(_TOPIC_PREFIX + name.encode(), None)
+
+    def write_producer_id_block(self, next_unallocated: int) -> None:
+        self._append(_PRODUCER_ID_BLOCK, json.dumps({"next": next_unallocated}).encode())
+
+    def close(self) -> None:
+        self._log.close()
+
+    def _append(self, key: bytes, value: bytes | None) -> None:
+        now_ms = int(time.time() * 1000)
+        batch = build_batch([Record(offset_delta=0, timestamp_delta=0, key=key, value=value, headers=())], base_timestamp=now_ms)
+        self._log.append(batch, parse_header(batch))
+        self._log.flush()
+
+    def _records(self) -> Iterator[tuple[bytes, bytes | None]]:
+        offset = self._log.log_start_offset
+        while offset < self._log.log_end_offset:
+            data = b"".join(self._log.read(offset, _READ_CHUNK))
+            advanced = False
+            for pos, header in iter_valid_batches(data):
+                if header.last_offset < offset:
+                    continue
+                for record in iter_records(data[pos : pos + header.size]):
+                    if record.offset >= offset and record.key is not None:
+                        yield record.key, record.value
+                offset = header.last_offset + 1
+                advanced = True
+            if not advanced:
+                break

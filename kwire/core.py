@@ -1,0 +1,119 @@
+"""The broker's sans-IO core: state plus `handle_frame`, bytes in, bytes out.
+
+The trio server (kwire/server/) owns sockets and timers; everything here is
+plain Python that a test can drive without a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from kwire.cluster.cluster import Cluster
+from kwire.config import BrokerConfig
+from kwire.coordinator.producer_ids import ProducerIdAllocator
+from kwire.handlers import build_registry
+from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed, Encoded, RequestContext
+from kwire.protocol.framing import frame
+from kwire.protocol.headers import HeaderError, encode_response_header, parse_request_header, peek_api
+from kwire.protocol.kio_build import encode
+from kwire.protocol.registry import request_is_flexible, response_is_flexible
+
+log = logging.getLogger(__name__)
+
+API_VERSIONS_KEY = 18
+
+
+class ProtocolViolation(Exception):
+    """The request cannot be understood; close the connection it came on."""
+
+
+class Waiter(Protocol):
+    def wake(self) -> None: ...
+
+
+class BrokerCore:
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.cluster = Cluster(config)
+        self.registry = build_registry()
+        self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
+        self.advertised_host, self.advertised_port = config.advertised(config.port)
+        self._waiters: dict[tuple[str, int], set[Waiter]] = {}
+        # Caches of encoded response bodies, keyed on the request's shape and
+        # the cluster's metadata version.
+        self.response_cache: dict[Any, bytes] = {}
+
+    def set_bound_port(self, port: int) -> None:
+        self.advertised_host, self.advertised_port = self.config.advertised(port)
+        self.response_cache.clear()
+
+    # --- long-poll waiters ---------------------------------------------
+
+    def add_waiter(self, keys: list[tuple[str, int]], waiter: Waiter) -> None:
+        for key in keys:
+            self._waiters.setdefault(key, set()).add(waiter)
+
+    def remove_waiter(self, keys: list[tuple[str, int]], waiter: Waiter) -> None:
+        for key in keys:
+            waiters = self._waiters.get(key)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiters[key]
+
+    def notify_append(self, topic: str, partition: int) -> None:
+        waiters = self._waiters.get((topic, partition))
+        if waiters:
+            for waiter in list(waiters):
+                waiter.wake()
+
+    # --- requests --------------------------------------------------------
+
+    def handle_frame(self, request_frame: bytes) -> Any:
+        """Answer one request frame.
+
+        Returns a list of buffers (the framed response), NO_RESPONSE,
+        CLOSE_CONNECTION, or a (Delayed, finish) pair where finish(response)
+        frames whatever the delayed completion returns. Raises
+        ProtocolViolation when the connection must be closed.
+        """
+        try:
+            api_key, api_version, correlation_id = peek_api(request_frame)
+        except HeaderError as exc:
+            raise ProtocolViolation(str(exc)) from None
+        spec = self.registry.get(api_key)
+        if spec is None:
+            raise ProtocolViolation(f"unknown API key {api_key}")
+        if not spec.min_version <= api_version <= spec.max_version:
+            if api_key == API_VERSIONS_KEY:
+                return self._frame(api_key, 0, correlation_id, self._api_versions_unsupported())
+            raise ProtocolViolation(f"unsupported version {api_version} of API {api_key}")
+        try:
+            header = parse_request_header(request_frame, request_is_flexible(api_key, api_version))
+            request = spec.decoder(request_frame, header.body_offset, api_version)
+        except Exception as exc:  # any decoding failure means a malformed request
+            raise ProtocolViolation(f"malformed request (api {api_key} v{api_version}): {exc!r}") from None
+        context = RequestContext(self, api_key, api_version, correlation_id, header.client_id)
+        response = spec.handler(context, request)
+        if isinstance(response, Delayed):
+            return response, lambda final_response: self._frame(api_key, api_version, correlation_id, final_response)
+        return self._frame(api_key, api_version, correlation_id, response)
+
+    def _frame(self, api_key: int, api_version: int, correlation_id: int, response: Any) -> Any:
+        if response is NO_RESPONSE or response is CLOSE_CONNECTION:
+            return response
+        header = encode_response_header(correlation_id, response_is_flexible(api_key, api_version))
+        if isinstance(response, Encoded):
+            return frame([header, *response.parts])
+        if isinstance(response, (bytes, bytearray)):
+            return frame([header, response])
+        return frame([header, encode(response)])
+
+    def _api_versions_unsupported(self) -> bytes:
+        from kwire.handlers.api_versions import unsupported_version_body
+
+        return unsupported_version_body(self.registry)
+
+    def close(self) -> None:
+        self.cluster.close()

@@ -1,0 +1,66 @@
+"""What a handler receives and what it may answer with (sans-IO)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import attrs
+
+if TYPE_CHECKING:
+    from kwire.core import BrokerCore
+
+# Permission bits for topic/cluster authorized_operations when a client asks:
+# with no authorizer, everything is allowed (Kafka's AclOperation codes).
+_ACL_READ, _ACL_WRITE, _ACL_CREATE, _ACL_DELETE, _ACL_ALTER, _ACL_DESCRIBE = 3, 4, 5, 6, 7, 8
+_ACL_CLUSTER_ACTION, _ACL_DESCRIBE_CONFIGS, _ACL_ALTER_CONFIGS, _ACL_IDEMPOTENT_WRITE = 9, 10, 11, 12
+TOPIC_OPERATIONS = sum(
+    1 << op
+    for op in (_ACL_READ, _ACL_WRITE, _ACL_CREATE, _ACL_DELETE, _ACL_ALTER, _ACL_DESCRIBE, _ACL_DESCRIBE_CONFIGS, _ACL_ALTER_CONFIGS)
+)
+CLUSTER_OPERATIONS = sum(
+    1 << op
+    for op in (_ACL_CREATE, _ACL_ALTER, _ACL_DESCRIBE, _ACL_CLUSTER_ACTION, _ACL_DESCRIBE_CONFIGS, _ACL_ALTER_CONFIGS, _ACL_IDEMPOTENT_WRITE)
+)
+OPERATIONS_NOT_REQUESTED = -(2**31)
+
+
+@attrs.frozen
+class RequestContext:
+    core: "BrokerCore"
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+
+
+@attrs.frozen
+class Encoded:
+    """A response body already encoded, as a list of buffers."""
+
+    parts: list
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+# acks=0 produce: Kafka sends nothing back.
+NO_RESPONSE = _Sentinel("NO_RESPONSE")
+# acks=0 produce that failed: Kafka closes the connection so the client notices.
+CLOSE_CONNECTION = _Sentinel("CLOSE_CONNECTION")
+
+
+@attrs.define
+class Delayed:
+    """A response that waits (fetch long-poll): the server parks it until one
+    of `wait_keys` gets new data or `max_wait_ms` passes, then calls
+    `complete(final)`; `complete` returns the response, or None to keep
+    waiting (only when final is False)."""
+
+    wait_keys: list[tuple[str, int]]
+    max_wait_ms: int
+    complete: Callable[[bool], Any]

@@ -1,0 +1,100 @@
+"""CreateTopics (v2-v7)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+from kio.index import load_response_schema
+
+from kwire.cluster.topic_configs import TOPIC_CONFIG_DEFAULTS
+from kwire.handlers.base import RequestContext
+from kwire.protocol.errors import ErrorCode, KafkaError
+from kwire.protocol.kio_build import build
+
+API_KEY = 19
+MIN_VERSION, MAX_VERSION = 2, 7
+_ZERO_UUID = uuid.UUID(int=0)
+# DescribeConfigs' ConfigSource values.
+_SOURCE_TOPIC = 1
+_SOURCE_DEFAULT = 5
+
+
+def handle_create_topics(ctx: RequestContext, request):
+    cluster = ctx.core.cluster
+    name_counts = Counter(topic.name for topic in request.topics)
+    results = []
+    for topic in request.topics:
+        if name_counts[topic.name] > 1:
+            results.append(_error(topic.name, ErrorCode.invalid_request, "Create topics request from client contains a duplicate topic name"))
+            continue
+        try:
+            num_partitions, replication_factor = _partition_layout(ctx, topic)
+            record = cluster.create_topic(
+                topic.name,
+                num_partitions=num_partitions,
+                replication_factor=replication_factor,
+                configs={config.name: config.value for config in topic.configs},
+                validate_only=bool(request.validate_only),
+            )
+        except KafkaError as exc:
+            results.append(_error(topic.name, exc.error_code, exc.message))
+            continue
+        results.append(
+            dict(
+                name=record.name,
+                topic_id=record.topic_id,
+                error_code=ErrorCode.none,
+                error_message=None,
+                num_partitions=record.partitions,
+                replication_factor=1,
+                configs=_config_entries(record.configs),
+            )
+        )
+    return build(load_response_schema(API_KEY, ctx.api_version), dict(throttle_time=0, topics=results))
+
+
+def _partition_layout(ctx: RequestContext, topic) -> tuple[int, int]:
+    if not topic.assignments:
+        return topic.num_partitions, topic.replication_factor
+    if topic.num_partitions != -1 or topic.replication_factor != -1:
+        raise KafkaError(
+            ErrorCode.invalid_request,
+            "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
+        )
+    node = ctx.core.config.node_id
+    indexes = sorted(assignment.partition_index for assignment in topic.assignments)
+    if indexes != list(range(len(indexes))):
+        raise KafkaError(ErrorCode.invalid_replica_assignment, "Partitions should be a consecutive 0-based integer sequence")
+    for assignment in topic.assignments:
+        if list(assignment.broker_ids) != [node]:
+            raise KafkaError(
+                ErrorCode.invalid_replica_assignment,
+                f"Replica assignment {list(assignment.broker_ids)} names brokers other than the only broker, {node}",
+            )
+    return len(indexes), 1
+
+
+def _config_entries(configs: dict[str, str]) -> list[dict]:
+    return [
+        dict(
+            name=name,
+            value=configs.get(name, default),
+            read_only=False,
+            config_source=_SOURCE_TOPIC if name in configs else _SOURCE_DEFAULT,
+            is_sensitive=False,
+        )
+        for name, default in sorted(TOPIC_CONFIG_DEFAULTS.items())
+    ]
+
+
+def _error(name: str, error: ErrorCode, message: str | None) -> dict:
+    return dict(
+        name=name,
+        topic_id=_ZERO_UUID,
+        error_code=error,
+        error_message=message,
+        num_partitions=-1,
+        replication_factor=-1,
+        configs=[],
+    )

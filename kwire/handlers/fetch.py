@@ -1,0 +1,153 @@
+"""Fetch: record bytes straight from the log, with long-poll.
+
+No fetch sessions (KIP-227) yet: every answer says session id 0, which
+clients treat as "no session" and keep sending full fetch requests.
+"""
+
+from __future__ import annotations
+
+from kwire.cluster.cluster import Partition
+from kwire.handlers.base import Delayed, Encoded, RequestContext
+from kwire.log import OffsetOutOfRange
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.fast_responses import FetchPartitionResult, FetchTopicResult, encode_fetch_response
+
+API_KEY = 1
+MIN_VERSION, MAX_VERSION = 4, 18
+READ_COMMITTED = 1
+
+
+def _millis(value) -> int:
+    return value if isinstance(value, int) else int(value.total_seconds() * 1000)
+
+
+def handle_fetch(ctx: RequestContext, request):
+    core = ctx.core
+    version = ctx.api_version
+    if request.session_id != 0 or request.session_epoch > 0:
+        # An incremental fetch for a session this broker never created.
+        return Encoded(encode_fetch_response(version, [], error_code=ErrorCode.fetch_session_id_not_found))
+
+    read_committed = request.isolation_level == READ_COMMITTED
+    response_limit = min(request.max_bytes, core.config.fetch_max_bytes)
+    plan = _plan(ctx, request)
+    max_wait_ms = _millis(request.max_wait)
+    min_bytes = request.min_bytes
+
+    def attempt(final: bool):
+        topics, total_bytes, has_error = _read(plan, response_limit, read_committed)
+        if final or has_error or total_bytes >= min_bytes or max_wait_ms <= 0:
+            return Encoded(encode_fetch_response(version, topics))
+        return None
+
+    response = attempt(False)
+    if response is not None:
+        return response
+    wait_keys = [
+        (topic_name, index)
+        for topic_name, _id, entries in plan
+        for index, target, _offset, _max_bytes in entries
+        if isinstance(target, Partition)
+    ]
+    return Delayed(wait_keys, max_wait_ms, attempt)
+
+
+def _plan(ctx: RequestContext, request):
+    """[(topic name, topic id, [(partition index, Partition | ErrorCode, fetch offset, max bytes, leader epoch)])]"""
+    cluster = ctx.core.cluster
+    plan = []
+    for fetch_topic in request.topics:
+        name = getattr(fetch_topic, "topic", None)
+        if name is None:
+            topic = cluster.topics_by_id.get(fetch_topic.topic_id)
+            missing = ErrorCode.unknown_topic_id
+            topic_id = fetch_topic.topic_id
+        else:
+            topic = cluster.get(name)
+            missing = ErrorCode.unknown_topic_or_partition
+            topic_id = topic.topic_id if topic is not None else None
+        topic_name = topic.name if topic is not None else name
+        entries = []
+        for fetch_partition in fetch_topic.partitions:
+            index = fetch_partition.partition
+            target: Partition | ErrorCode
+            if topic is None or not 0 <= index < len(topic.partitions):
+                target = missing
+            else:
+                target = topic.partitions[index]
+                epoch_error = _leader_epoch_error(getattr(fetch_partition, "current_leader_epoch", -1), target)
+                if epoch_error is not None:
+                    target = epoch_error
+            entries.append((index, target, fetch_partition.fetch_offset, fetch_partition.partition_max_bytes))
+        plan.append((topic_name, topic_id, entries))
+    return plan
+
+
+def _leader_epoch_error(requested_epoch: int, partition: Partition) -> ErrorCode | None:
+    if requested_epoch == -1 or requested_epoch == partition.leader_epoch:
+        return None
+    if requested_epoch < partition.leader_epoch:
+        return ErrorCode.fenced_leader_epoch
+    return ErrorCode.unknown_leader_epoch
+
+
+def _read(plan, response_limit: int, read_committed: bool):
+    remaining = response_limit
+    total = 0
+    has_error = False
+    first_with_data = True
+    aborted = [] if read_committed else None
+    topics = []
+    for topic_name, topic_id, entries in plan:
+        results = []
+        for index, target, fetch_offset, partition_max_bytes in entries:
+            if isinstance(target, ErrorCode):
+                has_error = True
+                results.append(_error_result(index, target))
+                continue
+            log = target.log
+            end = log.log_end_offset
+            chunks: list = []
+            error = ErrorCode.none
+            if remaining > 0 or first_with_data:
+                limit = min(partition_max_bytes, remaining)
+                try:
+                    chunks = log.read(fetch_offset, limit)
+                except OffsetOutOfRange:
+                    error = ErrorCode.offset_out_of_range
+                    has_error = True
+                if chunks:
+                    size = sum(len(chunk) for chunk in chunks)
+                    # Only the first partition with data may exceed the
+                    # limits, so a big batch can never block a consumer.
+                    if size > limit and not first_with_data:
+                        chunks, size = [], 0
+                    if size:
+                        first_with_data = False
+                        remaining -= size
+                        total += size
+            results.append(
+                FetchPartitionResult(
+                    partition_index=index,
+                    error_code=error,
+                    high_watermark=end,
+                    last_stable_offset=end,
+                    log_start_offset=log.log_start_offset,
+                    aborted_transactions=aborted,
+                    records=chunks,
+                )
+            )
+        topics.append(FetchTopicResult(name=topic_name, topic_id=topic_id, partitions=results))
+    return topics, total, has_error
+
+
+def _error_result(index: int, error: ErrorCode) -> FetchPartitionResult:
+    return FetchPartitionResult(
+        partition_index=index,
+        error_code=error,
+        high_watermark=-1,
+        last_stable_offset=-1,
+        log_start_offset=-1,
+        aborted_transactions=None,
+        records=[],
+    )

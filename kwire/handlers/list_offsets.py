@@ -1,0 +1,88 @@
+"""ListOffsets: earliest, latest, max timestamp, and by timestamp."""
+
+from __future__ import annotations
+
+from kio.index import load_response_schema
+
+from kwire.handlers.base import RequestContext
+from kwire.handlers.fetch import _leader_epoch_error
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.kio_build import build
+from kwire.protocol.record_codec import iter_records
+from kwire.protocol.records import iter_valid_batches
+
+API_KEY = 2
+MIN_VERSION, MAX_VERSION = 1, 11
+
+LATEST = -1
+EARLIEST = -2
+MAX_TIMESTAMP = -3  # KIP-734
+EARLIEST_LOCAL = -4  # KIP-405: no tiered storage here, so the log start
+LATEST_TIERED = -5  # KIP-1005: nothing is tiered
+EARLIEST_PENDING_UPLOAD = -6
+
+
+def handle_list_offsets(ctx: RequestContext, request):
+    cluster = ctx.core.cluster
+    topics = []
+    for list_topic in request.topics:
+        topic = cluster.get(list_topic.name)
+        partitions = []
+        for entry in list_topic.partitions:
+            index = entry.partition_index
+            if topic is None or not 0 <= index < len(topic.partitions):
+                partitions.append(_result(index, ErrorCode.unknown_topic_or_partition))
+                continue
+            partition = topic.partitions[index]
+            epoch_error = _leader_epoch_error(getattr(entry, "current_leader_epoch", -1), partition)
+            if epoch_error is not None:
+                partitions.append(_result(index, epoch_error))
+                continue
+            offset, timestamp = _lookup(partition.log, entry.timestamp)
+            partitions.append(_result(index, ErrorCode.none, offset, timestamp, partition.leader_epoch if offset >= 0 else -1))
+        topics.append(dict(name=list_topic.name, partitions=partitions))
+    return build(load_response_schema(API_KEY, ctx.api_version), dict(throttle_time=0, topics=topics))
+
+
+def _lookup(log, timestamp: int) -> tuple[int, int]:
+    """(offset, timestamp) answered for one partition; (-1, -1) if none."""
+    if timestamp == LATEST:
+        return log.log_end_offset, -1
+    if timestamp in (EARLIEST, EARLIEST_LOCAL):
+        return log.log_start_offset, -1
+    if timestamp in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD):
+        return -1, -1
+    if timestamp == MAX_TIMESTAMP:
+        max_timestamp, batch_offset = log.max_timestamp_and_offset
+        if batch_offset < 0:
+            return -1, -1
+        return _first_record_at_or_after(log, batch_offset, max_timestamp)
+    if timestamp < 0:
+        return -1, -1
+    batch_offset = log.offset_for_timestamp(timestamp)
+    if batch_offset is None:
+        return -1, -1
+    return _first_record_at_or_after(log, batch_offset, timestamp)
+
+
+def _first_record_at_or_after(log, batch_offset: int, timestamp: int) -> tuple[int, int]:
+    """The exact record: the only place ListOffsets decodes a batch."""
+    data = b"".join(log.read(batch_offset, 1))
+    for _pos, header in iter_valid_batches(data):
+        if header.last_offset < batch_offset:
+            continue
+        for record in iter_records(data[_pos : _pos + header.size]):
+            if record.offset >= batch_offset and record.timestamp >= timestamp:
+                return record.offset, record.timestamp
+    return -1, -1
+
+
+def _result(index: int, error: ErrorCode, offset: int = -1, timestamp: int = -1, leader_epoch: int = -1) -> dict:
+    return dict(
+        partition_index=index,
+        error_code=error,
+        timestamp=timestamp,
+        offset=offset,
+        leader_epoch=leader_epoch,
+        old_style_offsets=[],
+    )

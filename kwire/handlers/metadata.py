@@ -1,0 +1,129 @@
+"""Metadata: brokers, topics, partitions; auto-creates topics when allowed.
+
+Encoded bodies are cached per request shape and metadata version: clients
+repeat the same metadata request constantly.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from kio.index import load_response_schema
+
+from kwire.cluster.cluster import Topic
+from kwire.cluster.topic_names import validate_topic_name
+from kwire.handlers.base import CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS, RequestContext
+from kwire.protocol.errors import ErrorCode, KafkaError
+from kwire.protocol.kio_build import build, encode
+
+API_KEY = 3
+MIN_VERSION, MAX_VERSION = 0, 13
+_ZERO_UUID = uuid.UUID(int=0)
+_CACHE_LIMIT = 256
+
+
+def handle_metadata(ctx: RequestContext, request) -> bytes:
+    core, version = ctx.core, ctx.api_version
+    requested = _requested_topics(version, request)
+    allow_auto = version < 4 or bool(request.allow_auto_topic_creation)
+    include_topic_ops = bool(getattr(request, "include_topic_authorized_operations", False))
+    include_cluster_ops = bool(getattr(request, "include_cluster_authorized_operations", False))
+
+    if requested is not None and allow_auto:
+        for name in requested:
+            if isinstance(name, str) and core.cluster.get(name) is None:
+                core.cluster.auto_create(name)
+
+    cache_key = ("metadata", version, requested, allow_auto, include_topic_ops, include_cluster_ops, core.cluster.version)
+    body = core.response_cache.get(cache_key)
+    if body is None:
+        topics = _topic_entries(ctx, requested, include_topic_ops)
+        response = dict(
+            throttle_time=0,
+            brokers=[dict(node_id=core.config.node_id, host=core.advertised_host, port=core.advertised_port, rack=None)],
+            cluster_id=core.cluster.cluster_id,
+            controller_id=core.config.node_id,
+            topics=topics,
+            cluster_authorized_operations=CLUSTER_OPERATIONS if include_cluster_ops else OPERATIONS_NOT_REQUESTED,
+            error_code=ErrorCode.none,
+        )
+        body = encode(build(load_response_schema(API_KEY, version), response))
+        if len(core.response_cache) > _CACHE_LIMIT:
+            core.response_cache.clear()
+        core.response_cache[cache_key] = body
+    return body
+
+
+def _requested_topics(version: int, request) -> tuple | None:
+    """None for "all topics"; else a tuple of names (or topic ids, v10+)."""
+    if request.topics is None:
+        return None
+    if version == 0 and len(request.topics) == 0:
+        return None  # v0: an empty list means all topics
+    requested = []
+    for entry in request.topics:
+        name = entry.name
+        topic_id = getattr(entry, "topic_id", None)
+        requested.append(name if name is not None else (topic_id or _ZERO_UUID))
+    return tuple(requested)
+
+
+def _topic_entries(ctx: RequestContext, requested: tuple | None, include_ops: bool) -> list[dict]:
+    cluster = ctx.core.cluster
+    if requested is None:
+        return [_topic_entry(ctx, topic, include_ops) for topic in cluster.topics.values()]
+    entries = []
+    for wanted in requested:
+        if isinstance(wanted, uuid.UUID):
+            topic = cluster.topics_by_id.get(wanted)
+            if topic is None:
+                entries.append(_error_entry(None, wanted, ErrorCode.unknown_topic_id))
+            else:
+                entries.append(_topic_entry(ctx, topic, include_ops))
+            continue
+        topic = cluster.get(wanted)
+        if topic is not None:
+            entries.append(_topic_entry(ctx, topic, include_ops))
+            continue
+        try:
+            validate_topic_name(wanted)
+            error = ErrorCode.unknown_topic_or_partition
+        except KafkaError as exc:
+            error = exc.error_code
+        entries.append(_error_entry(wanted, _ZERO_UUID, error))
+    return entries
+
+
+def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict:
+    node = ctx.core.config.node_id
+    partitions = [
+        dict(
+            error_code=ErrorCode.none,
+            partition_index=partition.index,
+            leader_id=node,
+            leader_epoch=partition.leader_epoch,
+            replica_nodes=[node],
+            isr_nodes=[node],
+            offline_replicas=[],
+        )
+        for partition in topic.partitions
+    ]
+    return dict(
+        error_code=ErrorCode.none,
+        name=topic.name,
+        topic_id=topic.topic_id,
+        is_internal=topic.is_internal,
+        partitions=partitions,
+        topic_authorized_operations=TOPIC_OPERATIONS if include_ops else OPERATIONS_NOT_REQUESTED,
+    )
+
+
+def _error_entry(name: str | None, topic_id: uuid.UUID, error: ErrorCode) -> dict:
+    return dict(
+        error_code=error,
+        name=name,
+        topic_id=topic_id,
+        is_internal=False,
+        partitions=[],
+        topic_authorized_operations=OPERATIONS_NOT_REQUESTED,
+    )

@@ -1,0 +1,80 @@
+"""Produce: validate each batch's header and CRC, append it as received.
+
+No record is decoded here: the 61-byte header and the CRC-32C are all a v2
+batch needs to be checked and stored.
+"""
+
+from __future__ import annotations
+
+from kwire.cluster.cluster import Topic
+from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
+from kwire.protocol.records import InvalidRecords, validate_produced_batch
+
+API_KEY = 0
+# Kafka 4.x lists v0-2 in ApiVersions but refuses them (see registry.py).
+ADVERTISED_MIN_VERSION, MIN_VERSION, MAX_VERSION = 0, 3, 13
+_VALID_ACKS = (0, 1, -1)
+
+
+def handle_produce(ctx: RequestContext, request):
+    core = ctx.core
+    cluster = core.cluster
+    acks = request.acks
+    any_error = False
+    topic_results = []
+    for topic_data in request.topic_data:
+        topic, error = _resolve_topic(ctx, topic_data)
+        partition_results = []
+        for partition_data in topic_data.partition_data:
+            index = partition_data.index
+            if acks not in _VALID_ACKS:
+                result = ProducePartitionResult(index=index, error_code=ErrorCode.invalid_required_acks, base_offset=-1)
+            elif error is not None:
+                result = ProducePartitionResult(index=index, error_code=error, base_offset=-1)
+            elif not 0 <= index < len(topic.partitions):
+                result = ProducePartitionResult(index=index, error_code=ErrorCode.unknown_topic_or_partition, base_offset=-1)
+            else:
+                result = _append(core, topic, index, partition_data.records)
+            any_error = any_error or result.error_code != ErrorCode.none
+            partition_results.append(result)
+        name = topic.name if topic is not None else (getattr(topic_data, "name", None) or "")
+        topic_id = topic.topic_id if topic is not None else getattr(topic_data, "topic_id", None)
+        topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
+    if acks == 0:
+        # Nothing goes back; on failure Kafka closes the connection so the
+        # client learns about it through the reconnect.
+        return CLOSE_CONNECTION if any_error else NO_RESPONSE
+    return Encoded([encode_produce_response(ctx.api_version, topic_results)])
+
+
+def _resolve_topic(ctx: RequestContext, topic_data) -> tuple[Topic | None, ErrorCode | None]:
+    cluster = ctx.core.cluster
+    name = getattr(topic_data, "name", None)
+    if name is None:  # v13+: topics by id
+        topic = cluster.topics_by_id.get(topic_data.topic_id)
+        return (topic, None) if topic is not None else (None, ErrorCode.unknown_topic_id)
+    topic = cluster.get(name) or cluster.auto_create(name)
+    if topic is None:
+        return None, ErrorCode.unknown_topic_or_partition
+    if topic.is_internal:
+        return None, ErrorCode.invalid_topic_exception
+    return topic, None
+
+
+def _append(core, topic: Topic, index: int, records) -> ProducePartitionResult:
+    partition = topic.partitions[index]
+    log = partition.log
+    if records is None:
+        return ProducePartitionResult(index=index, error_code=ErrorCode.invalid_record, base_offset=-1,
+                                      error_message="Produce request carries no records")
+    try:
+        header = validate_produced_batch(records, topic.log_config.max_message_bytes)
+    except InvalidRecords as exc:
+        return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
+                                      log_start_offset=log.log_start_offset, error_message=exc.message)
+    base_offset = log.append(bytearray(records), header, partition.leader_epoch)
+    core.notify_append(topic.name, index)
+    return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
+                                  log_start_offset=log.log_start_offset)

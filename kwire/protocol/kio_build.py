@@ -1,0 +1,84 @@
+"""Build kio response entities of any version from plain dicts.
+
+Handlers describe a response once, with every field any version may carry;
+`build` keeps the fields that the requested version's class has, converts
+plain ints to the timedelta/enum types kio expects, and builds nested
+entities from nested dicts. Used for the small, rare responses; the hot
+ones have hand-written encoders (fast_responses.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import io
+import types
+import typing
+from typing import Any
+
+import kwire.protocol  # noqa: F401  (fast kio import)
+from kio.schema.errors import ErrorCode
+from kio.serial import entity_writer
+
+_TIMEDELTA_TYPES = frozenset({"timedelta_i32", "timedelta_i64"})
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[tuple[str, str | None, type | None, bool], ...]:
+    """(name, kafka_type, nested entity class, is_sequence) for each field."""
+    plan = []
+    for field in dataclasses.fields(cls):
+        nested, is_sequence = _nested_entity(field.type)
+        plan.append((field.name, field.metadata.get("kafka_type"), nested, is_sequence))
+    return tuple(plan)
+
+
+def _nested_entity(annotation: Any) -> tuple[type | None, bool]:
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        inner = typing.get_args(annotation)[0]
+        return (inner if dataclasses.is_dataclass(inner) else None), True
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if dataclasses.is_dataclass(arg):
+                return arg, False
+        return None, False
+    if dataclasses.is_dataclass(annotation):
+        return annotation, False
+    return None, False
+
+
+def build(cls: type, values: dict[str, Any]) -> Any:
+    kwargs = {}
+    for name, kafka_type, nested, is_sequence in _plan(cls):
+        if name not in values:
+            continue
+        value = values[name]
+        if value is None:
+            kwargs[name] = None
+        elif nested is not None:
+            if is_sequence:
+                kwargs[name] = tuple(build(nested, item) if isinstance(item, dict) else item for item in value)
+            else:
+                kwargs[name] = build(nested, value) if isinstance(value, dict) else value
+        elif kafka_type in _TIMEDELTA_TYPES and isinstance(value, int):
+            kwargs[name] = datetime.timedelta(milliseconds=value)
+        elif kafka_type == "error_code" and isinstance(value, int):
+            kwargs[name] = ErrorCode(value)
+        elif is_sequence:
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+@functools.cache
+def _writer(cls: type):
+    return entity_writer(cls)
+
+
+def encode(entity: Any) -> bytes:
+    buffer = io.BytesIO()
+    _writer(type(entity))(buffer, entity)
+    return buffer.getvalue()

@@ -1,0 +1,94 @@
+"""One client connection: read frames, answer them in order.
+
+Like Kafka, a connection handles one request at a time (the next is read
+only after the previous answer is sent), so answers are always in request
+order; many connections run concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from kwire.core import BrokerCore, ProtocolViolation
+from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
+from kwire.protocol.framing import FrameError, FrameReader
+from kwire.server.sending import send_buffers
+
+log = logging.getLogger(__name__)
+
+RECEIVE_BYTES = 256 * 1024
+
+
+class _EventWaiter:
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+
+    def wake(self) -> None:
+        self.event.set()
+
+
+async def serve_connection(core: BrokerCore, stream: trio.SocketStream) -> None:
+    peer = _peer_name(stream)
+    reader = FrameReader(core.config.socket_request_max_bytes)
+    try:
+        while True:
+            request_frame = reader.next_frame()
+            while request_frame is None:
+                data = await stream.receive_some(RECEIVE_BYTES)
+                if not data:
+                    if reader.pending_bytes:
+                        log.warning("connection from %s closed mid-request (%d bytes unread)", peer, reader.pending_bytes)
+                    return
+                reader.feed(data)
+                request_frame = reader.next_frame()
+            outcome = core.handle_frame(request_frame)
+            if outcome is NO_RESPONSE:
+                continue
+            if outcome is CLOSE_CONNECTION:
+                log.info("closing connection from %s after a failed acks=0 produce", peer)
+                return
+            if isinstance(outcome, tuple):
+                delayed, finish = outcome
+                outcome = finish(await wait_for_delayed(core, delayed))
+            await send_buffers(stream, outcome)
+    except (FrameError, ProtocolViolation) as exc:
+        log.warning("closing connection from %s: %s", peer, exc)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
+        pass  # the client went away, possibly mid-request: nothing to do
+    except Exception:
+        log.exception("closing connection from %s after an internal error", peer)
+    finally:
+        with trio.CancelScope(shield=True):
+            await stream.aclose()
+
+
+async def wait_for_delayed(core: BrokerCore, delayed: Delayed):
+    """Park a long-poll until new data arrives for one of its partitions or
+    its wait runs out; appends wake it at once."""
+    deadline = trio.current_time() + delayed.max_wait_ms / 1000
+    waiter = _EventWaiter()
+    core.add_waiter(delayed.wait_keys, waiter)
+    try:
+        while True:
+            with trio.move_on_at(deadline):
+                await waiter.event.wait()
+            if trio.current_time() >= deadline:
+                return delayed.complete(True)
+            waiter.event = trio.Event()
+            response = delayed.complete(False)
+            if response is not None:
+                return response
+    finally:
+        core.remove_waiter(delayed.wait_keys, waiter)
+
+
+def _peer_name(stream: trio.SocketStream) -> str:
+    try:
+        host, port, *_ = stream.socket.getpeername()
+        return f"{host}:{port}"
+    except (OSError, ValueError):
+        return "unknown peer"

@@ -1,0 +1,23 @@
+"""Accept connections and hand each to its own task."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import trio
+
+from kwire.core import BrokerCore
+from kwire.server.connection import serve_connection
+
+log = logging.getLogger(__name__)
+
+
+async def serve(core: BrokerCore, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Listen on the configured host/port; report the bound port as started."""
+    config = core.config
+    listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+    bound_port = listeners[0].socket.getsockname()[1]
+    core.set_bound_port(bound_port)
+    task_status.started(bound_port)
+    await trio.serve_listeners(functools.partial(serve_connection, core), listeners)
