@@ -24,7 +24,7 @@ def _millis(value) -> int:
 def handle_fetch(ctx: RequestContext, request):
     core = ctx.core
     version = ctx.api_version
-    if request.session_id != 0 or request.session_epoch > 0:
+    if getattr(request, "session_id", 0) != 0 or getattr(request, "session_epoch", -1) > 0:
         # An incremental fetch for a session this broker never created.
         return Encoded(encode_fetch_response(version, [], error_code=ErrorCode.fetch_session_id_not_found))
 

@@ -41,8 +41,10 @@ def _nested_entity(annotation: Any) -> tuple[type | None, bool]:
         return (inner if dataclasses.is_dataclass(inner) else None), True
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
-            if dataclasses.is_dataclass(arg):
-                return arg, False
+            if arg is not type(None):
+                nested, is_sequence = _nested_entity(arg)
+                if nested is not None or is_sequence:
+                    return nested, is_sequence
         return None, False
     if dataclasses.is_dataclass(annotation):
         return annotation, False

@@ -3,7 +3,7 @@ import pytest
 from kwire.core import ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.record_codec import iter_records
+from kwire.protocol.record_codec import iter_all_records
 from tests.handlers import requests as rq
 from tests.handlers.conftest import make_core, CoreClient
 
@@ -14,7 +14,7 @@ def produce_one(client, topic, partition, *values, version=9, acks=-1):
 
 
 def fetched_values(partition_response):
-    return [(r.offset, r.value) for r in iter_records(partition_response.records or b"")]
+    return [(r.offset, r.value) for r in iter_all_records(partition_response.records or b"")]
 
 
 @pytest.mark.parametrize("version", [3, 7, 9, 10, 12])

@@ -9,7 +9,7 @@ import trio
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.record_codec import Record, build_batch, iter_records
+from kwire.protocol.record_codec import Record, build_batch, iter_all_records
 from kwire.server.listener import serve
 from tests.wire import decode_response, request_frame
 
@@ -85,7 +85,7 @@ async def test_produce_then_fetch_returns_the_same_records():
         fetched = await client.call(1, 12, fetch_values("t", 1, 4), correlation_id=3)
         part = fetched.responses[0].partitions[0]
         assert part.high_watermark == 6
-        got = [(r.offset, r.key, r.value) for r in iter_records(part.records)]
+        got = [(r.offset, r.key, r.value) for r in iter_all_records(part.records)]
         assert got == [(3, b"k0", b"a"), (4, b"k1", b""), (5, b"k2", None)]
         nursery.cancel_scope.cancel()
 
@@ -114,7 +114,7 @@ async def test_long_poll_is_woken_by_a_produce():
                 await trio.sleep(0.01)
         # Woken by the append, far before the 10 s wait ran out.
         assert result["elapsed"] < 5
-        assert [r.value for r in iter_records(result["response"].responses[0].partitions[0].records)] == [b"wake"]
+        assert [r.value for r in iter_all_records(result["response"].responses[0].partitions[0].records)] == [b"wake"]
         nursery.cancel_scope.cancel()
 
 

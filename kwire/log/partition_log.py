@@ -1,0 +1,126 @@
+"""A partition's log: an ordered list of segments, the last one active."""
+
+from __future__ import annotations
+
+import bisect
+import os
+from pathlib import Path
+
+from kwire.log.config import LogConfig
+from kwire.log.segment import Segment
+from kwire.protocol.records import BatchHeader, patch_offsets
+
+
+class OffsetOutOfRange(Exception):
+    pass
+
+
+class PartitionLog:
+    def __init__(self, directory: Path | None, config: LogConfig, segments: list[Segment]) -> None:
+        self.directory = directory
+        self.config = config
+        self.segments = segments
+        self._base_offsets = [segment.base_offset for segment in segments]
+        self.log_start_offset = segments[0].base_offset
+        self.log_end_offset = segments[-1].next_offset
+        self._max_timestamp = -1
+        self._offset_of_max_timestamp = -1
+        for segment in segments:
+            index = segment.time_index
+            if index.timestamps and index.timestamps[-1] > self._max_timestamp:
+                self._max_timestamp = index.timestamps[-1]
+                self._offset_of_max_timestamp = segment.base_offset + index.relative_offsets[-1]
+
+    # --- opening ---------------------------------------------------------
+
+    @classmethod
+    def in_memory(cls, config: LogConfig) -> "PartitionLog":
+        return cls(None, config, [Segment.in_memory(0)])
+
+    @classmethod
+    def open(cls, directory: Path, config: LogConfig) -> "PartitionLog":
+        """Open (or create) the log in `directory`, recovering the active
+        segment: every batch is checked by CRC and a torn tail is cut off."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        base_offsets = sorted(
+            int(name[:-4]) for name in os.listdir(directory) if name.endswith(".log") and name[:-4].isdigit()
+        )
+        if not base_offsets:
+            base_offsets = [0]
+        segments = [Segment.on_disk(str(directory), base) for base in base_offsets]
+        for segment, following in zip(segments, segments[1:]):
+            segment.load_indexes(next_offset=following.base_offset)
+        segments[-1].recover(config.index_interval_bytes)
+        return cls(directory, config, segments)
+
+    # --- writing ---------------------------------------------------------
+
+    def append(self, batch: bytearray, header: BatchHeader, leader_epoch: int = 0) -> int:
+        """Store one validated batch at the log end; returns its base offset."""
+        base_offset = self.log_end_offset
+        patch_offsets(batch, base_offset, leader_epoch)
+        header = header._replace(base_offset=base_offset)
+        active = self.segments[-1]
+        if active.size and active.size + len(batch) > self.config.segment_bytes:
+            active = self._roll(base_offset)
+        active.append(batch, header, self.config.index_interval_bytes)
+        self.log_end_offset = active.next_offset
+        if header.max_timestamp > self._max_timestamp:
+            self._max_timestamp = header.max_timestamp
+            self._offset_of_max_timestamp = base_offset
+        return base_offset
+
+    def _roll(self, base_offset: int) -> Segment:
+        if self.directory is None:
+            segment = Segment.in_memory(base_offset)
+        else:
+            segment = Segment.on_disk(str(self.directory), base_offset)
+        self.segments.append(segment)
+        self._base_offsets.append(base_offset)
+        return segment
+
+    # --- reading ---------------------------------------------------------
+
+    def read(self, fetch_offset: int, max_bytes: int) -> list:
+        """Bytes from the start of the batch holding `fetch_offset`: at
+        least that whole batch, else up to `max_bytes`, within one segment."""
+        if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
+            raise OffsetOutOfRange(
+                f"offset {fetch_offset} outside {self.log_start_offset}..{self.log_end_offset}"
+            )
+        if fetch_offset == self.log_end_offset:
+            return []
+        i = bisect.bisect_right(self._base_offsets, fetch_offset) - 1
+        while i < len(self.segments):
+            segment = self.segments[i]
+            position, first_size = segment.locate(fetch_offset)
+            if position >= 0:
+                length = min(max(max_bytes, first_size), segment.size - position)
+                return segment.store.read(position, length)
+            i += 1
+        return []
+
+    def offset_for_timestamp(self, timestamp_ms: int) -> int | None:
+        for segment in self.segments:
+            found = segment.first_batch_reaching(timestamp_ms)
+            if found is not None:
+                return found
+        return None
+
+    @property
+    def max_timestamp_and_offset(self) -> tuple[int, int]:
+        return self._max_timestamp, self._offset_of_max_timestamp
+
+    def size_bytes(self) -> int:
+        return sum(segment.size for segment in self.segments)
+
+    def segment_base_offsets(self) -> list[int]:
+        return list(self._base_offsets)
+
+    def flush(self) -> None:
+        self.segments[-1].flush()
+
+    def close(self) -> None:
+        for segment in self.segments:
+            segment.close()

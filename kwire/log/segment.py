@@ -1,0 +1,131 @@
+"""One segment: a store of batches plus its offset and time indexes."""
+
+from __future__ import annotations
+
+from kwire.log.index import OffsetIndex, TimeIndex
+from kwire.log.stores import FileStore, MemoryStore
+from kwire.protocol.records import HEADER_SIZE, BatchHeader, iter_valid_batches, parse_header
+
+_SCAN_BLOCK = 64 * 1024
+_RECOVERY_BLOCK = 8 * 1024 * 1024
+
+
+def segment_name(base_offset: int) -> str:
+    return f"{base_offset:020d}"
+
+
+class Segment:
+    def __init__(self, base_offset: int, store, offset_index: OffsetIndex, time_index: TimeIndex) -> None:
+        self.base_offset = base_offset
+        self.store = store
+        self.offset_index = offset_index
+        self.time_index = time_index
+        self.next_offset = base_offset  # one past the last offset stored here
+        self._bytes_since_index_entry = 0
+
+    @classmethod
+    def in_memory(cls, base_offset: int) -> "Segment":
+        return cls(base_offset, MemoryStore(), OffsetIndex(None), TimeIndex(None))
+
+    @classmethod
+    def on_disk(cls, directory: str, base_offset: int) -> "Segment":
+        stem = f"{directory}/{segment_name(base_offset)}"
+        return cls(base_offset, FileStore(stem + ".log"), OffsetIndex(stem + ".index"), TimeIndex(stem + ".timeindex"))
+
+    @property
+    def size(self) -> int:
+        return self.store.size
+
+    def append(self, batch, header: BatchHeader, index_interval_bytes: int) -> None:
+        position = self.store.size
+        relative = header.base_offset - self.base_offset
+        if self._bytes_since_index_entry >= index_interval_bytes:
+            self.offset_index.append(relative, position)
+            self._bytes_since_index_entry = 0
+        self.store.append(batch)
+        self._bytes_since_index_entry += len(batch)
+        self.time_index.maybe_append(header.max_timestamp, relative)
+        self.next_offset = header.base_offset + header.last_offset_delta + 1
+
+    def locate(self, offset: int) -> tuple[int, int]:
+        """(position, size) of the batch holding `offset`; (-1, 0) if none."""
+        _relative, position = self.offset_index.lookup(offset - self.base_offset)
+        for batch_position, header in self._walk(position):
+            if header.base_offset + header.last_offset_delta >= offset:
+                return batch_position, header.size
+        return -1, 0
+
+    def first_batch_reaching(self, timestamp: int) -> int | None:
+        """Base offset of the first batch whose max timestamp is >= timestamp."""
+        if self.time_index.max_timestamp < timestamp:
+            return None
+        start_relative = self.time_index.lookup(timestamp)
+        _relative, position = self.offset_index.lookup(start_relative)
+        for _position, header in self._walk(position):
+            if header.max_timestamp >= timestamp:
+                return header.base_offset
+        return None
+
+    def _walk(self, position: int):
+        """Batch headers from `position` to the end, read in blocks."""
+        end = self.store.size
+        while position < end:
+            block = self.store.read_bytes(position, min(_SCAN_BLOCK, end - position))
+            offset_in_block = 0
+            while len(block) - offset_in_block >= HEADER_SIZE:
+                header = parse_header(block, offset_in_block)
+                yield position + offset_in_block, header
+                offset_in_block += header.size
+            if offset_in_block == 0:
+                return  # a torn header at the very end: nothing more to walk
+            position += offset_in_block
+
+    def recover(self, interval: int) -> None:
+        """Validate every batch by CRC, cut the file after the last good one
+        and rebuild both indexes from the scan (the active segment only)."""
+        offset_index, time_index = self.offset_index, self.time_index
+        del offset_index.relative_offsets[:], offset_index.positions[:]
+        del time_index.timestamps[:], time_index.relative_offsets[:]
+        self._bytes_since_index_entry = 0
+        position, valid_end = 0, 0
+        while self.store.size - position >= HEADER_SIZE:
+            # Read at least the whole next batch, so a big one is not
+            # mistaken for a torn one.
+            next_size = parse_header(self.store.read_bytes(position, HEADER_SIZE)).size
+            block = self.store.read_bytes(position, max(_RECOVERY_BLOCK, next_size))
+            consumed = 0
+            for batch_position, header in iter_valid_batches(block):
+                absolute = position + batch_position
+                relative = header.base_offset - self.base_offset
+                if self._bytes_since_index_entry >= interval:
+                    offset_index.relative_offsets.append(relative)
+                    offset_index.positions.append(absolute)
+                    self._bytes_since_index_entry = 0
+                self._bytes_since_index_entry += header.size
+                if header.max_timestamp > time_index.max_timestamp:
+                    time_index.timestamps.append(header.max_timestamp)
+                    time_index.relative_offsets.append(relative)
+                self.next_offset = header.base_offset + header.last_offset_delta + 1
+                consumed = batch_position + header.size
+            if consumed == 0:
+                break  # corrupt or torn: everything from here goes
+            position += consumed
+            valid_end = position
+        if valid_end < self.store.size:
+            self.store.truncate(valid_end)
+        offset_index.rewrite()
+        time_index.rewrite()
+
+    def load_indexes(self, next_offset: int) -> None:
+        """A closed (not active) segment: trust its index files."""
+        self.offset_index.load()
+        self.time_index.load()
+        self.next_offset = next_offset
+
+    def flush(self) -> None:
+        self.store.flush()
+
+    def close(self) -> None:
+        self.store.close()
+        self.offset_index.close()
+        self.time_index.close()

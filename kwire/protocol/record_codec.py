@@ -1,0 +1,266 @@
+"""Records inside a RecordBatch v2: build batches and iterate their records.
+
+Only for the places that must look inside a batch (internal topics,
+timestamp lookups, compaction, tests); produce and fetch never call this.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from typing import Iterator
+
+import attrs
+from crc32c import crc32c
+
+from kwire.protocol.records import (
+    CONTROL_BIT,
+    CRC_START,
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    TIMESTAMP_TYPE_BIT,
+    TRANSACTIONAL_BIT,
+    parse_header,
+)
+
+NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
+_HEADER = struct.Struct(">qiibIhiqqqhii")
+_XERIAL_MAGIC = b"\x82SNAPPY\x00"
+
+
+class RecordDecodeError(ValueError):
+    """The bytes are not a well-formed record batch."""
+
+
+@attrs.frozen
+class Record:
+    """A record as stored: offset and timestamp relative to its batch."""
+
+    offset_delta: int
+    timestamp_delta: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+
+@attrs.frozen
+class DecodedRecord:
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+
+
+# --- varints -----------------------------------------------------------------
+
+
+def write_varint(out: bytearray, value: int) -> None:
+    """Zig-zag signed varint, as the record format uses throughout."""
+    zigzag = (value << 1) ^ (value >> 63)
+    while zigzag & ~0x7F:
+        out.append((zigzag & 0x7F) | 0x80)
+        zigzag >>= 7
+    out.append(zigzag)
+
+
+def read_varint(buf, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise RecordDecodeError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (result >> 1) ^ -(result & 1), pos
+        shift += 7
+        if shift > 63:
+            raise RecordDecodeError("varint too long")
+
+
+def _write_bytes(out: bytearray, data: bytes | None) -> None:
+    if data is None:
+        write_varint(out, -1)
+    else:
+        write_varint(out, len(data))
+        out += data
+
+
+def _read_bytes(buf, pos: int) -> tuple[bytes | None, int]:
+    length, pos = read_varint(buf, pos)
+    if length < 0:
+        return None, pos
+    end = pos + length
+    if end > len(buf):
+        raise RecordDecodeError("record field runs past the batch")
+    return bytes(buf[pos:end]), end
+
+
+# --- compression -------------------------------------------------------------
+
+
+def compress(codec: int, data: bytes) -> bytes:
+    if codec == NONE:
+        return data
+    if codec == GZIP:
+        return gzip.compress(data)
+    if codec == SNAPPY:
+        import cramjam
+
+        return bytes(cramjam.snappy.compress_raw(data))
+    if codec == LZ4:
+        import lz4.frame
+
+        return lz4.frame.compress(data)
+    if codec == ZSTD:
+        import zstandard
+
+        return zstandard.ZstdCompressor().compress(data)
+    raise RecordDecodeError(f"unknown compression codec {codec}")
+
+
+def decompress(codec: int, data: bytes) -> bytes:
+    try:
+        if codec == NONE:
+            return data
+        if codec == GZIP:
+            return gzip.decompress(data)
+        if codec == SNAPPY:
+            return _snappy_decompress(data)
+        if codec == LZ4:
+            import lz4.frame
+
+            return lz4.frame.decompress(data)
+        if codec == ZSTD:
+            import zstandard
+
+            # Streaming read: frames written without a content size too.
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except RecordDecodeError:
+        raise
+    except Exception as exc:
+        raise RecordDecodeError(f"cannot decompress (codec {codec}): {exc}") from exc
+    raise RecordDecodeError(f"unknown compression codec {codec}")
+
+
+def _snappy_decompress(data: bytes) -> bytes:
+    import cramjam
+
+    if not data.startswith(_XERIAL_MAGIC):
+        return bytes(cramjam.snappy.decompress_raw(data))
+    # snappy-java's framing: 16-byte header, then (int32 length, block)*.
+    pos, out = 16, bytearray()
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise RecordDecodeError("truncated xerial snappy block")
+        (length,) = struct.unpack_from(">i", data, pos)
+        pos += 4
+        if length < 0 or pos + length > len(data):
+            raise RecordDecodeError("bad xerial snappy block length")
+        out += cramjam.snappy.decompress_raw(data[pos : pos + length])
+        pos += length
+    return bytes(out)
+
+
+# --- batches -----------------------------------------------------------------
+
+
+def encode_records(records: list[Record]) -> bytes:
+    out = bytearray()
+    body = bytearray()
+    for record in records:
+        body.clear()
+        body.append(0)  # record attributes: unused
+        write_varint(body, record.timestamp_delta)
+        write_varint(body, record.offset_delta)
+        _write_bytes(body, record.key)
+        _write_bytes(body, record.value)
+        write_varint(body, len(record.headers))
+        for name, value in record.headers:
+            _write_bytes(body, name.encode())
+            _write_bytes(body, value)
+        write_varint(out, len(body))
+        out += body
+    return bytes(out)
+
+
+def build_batch(
+    records: list[Record],
+    *,
+    base_offset: int = 0,
+    base_timestamp: int = 0,
+    compression: int = NONE,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+    base_sequence: int = -1,
+    is_transactional: bool = False,
+    is_control: bool = False,
+    timestamp_type: int = 0,
+    partition_leader_epoch: int = 0,
+) -> bytearray:
+    payload = compress(compression, encode_records(records))
+    attributes = compression
+    if timestamp_type:
+        attributes |= TIMESTAMP_TYPE_BIT
+    if is_transactional:
+        attributes |= TRANSACTIONAL_BIT
+    if is_control:
+        attributes |= CONTROL_BIT
+    last_offset_delta = max((r.offset_delta for r in records), default=0)
+    max_timestamp = base_timestamp + max((r.timestamp_delta for r in records), default=0)
+    batch = bytearray(HEADER_SIZE) + payload
+    _HEADER.pack_into(
+        batch, 0, base_offset, len(batch) - LOG_OVERHEAD, partition_leader_epoch, 2, 0, attributes,
+        last_offset_delta, base_timestamp, max_timestamp, producer_id, producer_epoch, base_sequence, len(records),
+    )
+    struct.pack_into(">I", batch, 17, crc32c(memoryview(batch)[CRC_START:]))
+    return batch
+
+
+def iter_records(batch) -> Iterator[DecodedRecord]:
+    """Every record of the first batch in `batch`, with absolute offsets and
+    timestamps (decompressing it when needed)."""
+    if len(batch) < HEADER_SIZE:
+        raise RecordDecodeError("shorter than a batch header")
+    header = parse_header(batch)
+    end = header.size
+    if end > len(batch) or end < HEADER_SIZE:
+        raise RecordDecodeError("batch length does not match the data")
+    data = decompress(header.compression, bytes(batch[HEADER_SIZE:end]))
+    pos = 0
+    for _ in range(header.records_count):
+        length, pos = read_varint(data, pos)
+        record_end = pos + length
+        if length < 0 or record_end > len(data):
+            raise RecordDecodeError("record runs past the batch")
+        pos += 1  # record attributes
+        timestamp_delta, pos = read_varint(data, pos)
+        offset_delta, pos = read_varint(data, pos)
+        key, pos = _read_bytes(data, pos)
+        value, pos = _read_bytes(data, pos)
+        count, pos = read_varint(data, pos)
+        if count < 0 or count > length:
+            raise RecordDecodeError("bad header count")
+        headers = []
+        for _ in range(count):
+            name, pos = _read_bytes(data, pos)
+            header_value, pos = _read_bytes(data, pos)
+            headers.append(((name or b"").decode("utf-8", "replace"), header_value))
+        if pos != record_end:
+            raise RecordDecodeError("record length does not match its fields")
+        yield DecodedRecord(
+            header.base_offset + offset_delta, header.base_timestamp + timestamp_delta, key, value, tuple(headers)
+        )
+
+
+def iter_all_records(data) -> Iterator[DecodedRecord]:
+    """Records of every complete batch in `data` (a fetch response's record
+    set may end in a partial batch, which is skipped as clients do)."""
+    pos = 0
+    while len(data) - pos >= HEADER_SIZE:
+        size = parse_header(data, pos).size
+        if size < HEADER_SIZE or pos + size > len(data):
+            return
+        yield from iter_records(memoryview(data)[pos : pos + size])
+        pos += size
