@@ -1,0 +1,90 @@
+"""Start kwire exactly as a user does: `python -m kwire serve` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+READY = re.compile(r"ready on (\S+):(\d+)")
+START_TIMEOUT_S = 15
+STOP_TIMEOUT_S = 10
+
+
+class KwireProcess:
+    def __init__(self, data_dir: Path | None, log_path: Path, extra_args: list[str] = ()) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.extra_args = list(extra_args)
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> "KwireProcess":
+        storage = ["--memory"] if self.data_dir is None else ["--data-dir", str(self.data_dir)]
+        command = [sys.executable, "-m", "kwire", "serve", "--port", str(self.port), *storage, *self.extra_args]
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        line = _read_line_with_timeout(self.process, START_TIMEOUT_S)
+        match = READY.search(line or "")
+        if not match:
+            self.kill()
+            raise RuntimeError(f"kwire did not start: {line!r}\n{self.log_path.read_text()}")
+        self.port = int(match.group(2))
+        return self
+
+    def stop(self) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(STOP_TIMEOUT_S)
+        finally:
+            self.process.stdout.close()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT_S)
+        if self.process is not None and self.process.stdout:
+            self.process.stdout.close()
+
+    def restart(self) -> "KwireProcess":
+        """Stop cleanly and start again on the same port and data dir."""
+        assert self.stop() == 0
+        return self.start()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def _read_line_with_timeout(process: subprocess.Popen, timeout: float) -> str | None:
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else None
+
+
+def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

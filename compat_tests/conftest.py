@@ -1,0 +1,58 @@
+import itertools
+
+import pytest
+
+from compat_tests.broker import KwireProcess
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def start_kwire(tmp_path, request):
+    """Factory: start_kwire(*extra_args, memory=False) -> a running KwireProcess."""
+    started: list[KwireProcess] = []
+
+    def start(*extra_args: str, memory: bool = False) -> KwireProcess:
+        n = next(_counter)
+        data_dir = None if memory else tmp_path / f"data{n}"
+        broker = KwireProcess(data_dir, tmp_path / f"kwire{n}.log", list(extra_args)).start()
+        started.append(broker)
+        return broker
+
+    yield start
+    for broker in started:
+        broker.kill()  # only the processes this fixture started, by their pid
+    if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
+        for log in tmp_path.glob("kwire*.log"):
+            print(f"--- {log.name}\n{log.read_text()[-5000:]}")
+
+
+@pytest.fixture(scope="session")
+def shared_kwire(tmp_path_factory):
+    """One broker for tests that only need their own topics."""
+    directory = tmp_path_factory.mktemp("shared")
+    broker = KwireProcess(directory / "data", directory / "kwire.log").start()
+    yield broker
+    broker.kill()
+
+
+@pytest.fixture
+def broker(start_kwire):
+    return start_kwire()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call_failed = report.failed
+
+
+_topic_counter = itertools.count()
+
+
+@pytest.fixture
+def topic_name(request):
+    safe = "".join(c if c.isalnum() else "-" for c in request.node.name)[:80]
+    return f"{safe}-{next(_topic_counter)}"
