@@ -12,15 +12,16 @@ import os
 import struct
 from array import array
 
-_OFFSET_ENTRY = struct.Struct(">ii")
-_TIME_ENTRY = struct.Struct(">qi")
 
+class _IndexFile:
+    """Two parallel columns of entries, appended to a file as they come."""
 
-class OffsetIndex:
+    ENTRY: struct.Struct
+
     def __init__(self, path: str | None) -> None:
         self.path = path
-        self.relative_offsets = array("q")
-        self.positions = array("q")
+        self.first = array("q")
+        self.second = array("q")
         self._fd: int | None = None
 
     def load(self) -> None:
@@ -28,42 +29,35 @@ class OffsetIndex:
             return
         with open(self.path, "rb") as f:
             data = f.read()
-        usable = len(data) - len(data) % _OFFSET_ENTRY.size
-        for relative, position in _OFFSET_ENTRY.iter_unpack(data[:usable]):
-            if self.relative_offsets and relative <= self.relative_offsets[-1]:
-                break  # zero-padding or garbage past the real entries
-            self.relative_offsets.append(relative)
-            self.positions.append(position)
+        usable = len(data) - len(data) % self.ENTRY.size
+        for first, second in self.ENTRY.iter_unpack(data[:usable]):
+            if self.first and not self._follows(first, second):
+                break  # zero padding or garbage past the real entries
+            self.first.append(first)
+            self.second.append(second)
 
-    def append(self, relative_offset: int, position: int) -> None:
-        self.relative_offsets.append(relative_offset)
-        self.positions.append(position)
+    def _follows(self, first: int, second: int) -> bool:
+        raise NotImplementedError
+
+    def _add(self, first: int, second: int) -> None:
+        self.first.append(first)
+        self.second.append(second)
         if self.path is not None:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            os.write(self._fd, _OFFSET_ENTRY.pack(relative_offset, position))
+            os.write(self._fd, self.ENTRY.pack(first, second))
 
-    def lookup(self, relative_offset: int) -> tuple[int, int]:
-        """(relative offset, position) of the last entry at or before the
-        target; (0, 0) when the target precedes every entry."""
-        i = bisect.bisect_right(self.relative_offsets, relative_offset) - 1
-        if i < 0:
-            return 0, 0
-        return self.relative_offsets[i], self.positions[i]
-
-    def truncate_to_position(self, position: int) -> None:
-        """Drop entries that point at or beyond `position`, in memory and on disk."""
-        keep = bisect.bisect_left(self.positions, position)
-        del self.relative_offsets[keep:]
-        del self.positions[keep:]
-        self.rewrite()
+    def clear(self) -> None:
+        del self.first[:]
+        del self.second[:]
 
     def rewrite(self) -> None:
+        """Make the file hold exactly the in-memory entries."""
         if self.path is None:
             return
         self.close()
         with open(self.path, "wb") as f:
-            f.write(b"".join(_OFFSET_ENTRY.pack(o, p) for o, p in zip(self.relative_offsets, self.positions)))
+            f.write(b"".join(self.ENTRY.pack(a, b) for a, b in zip(self.first, self.second)))
 
     def close(self) -> None:
         if self._fd is not None:
@@ -71,59 +65,58 @@ class OffsetIndex:
             self._fd = None
 
 
-class TimeIndex:
-    def __init__(self, path: str | None) -> None:
-        self.path = path
-        self.timestamps = array("q")
-        self.relative_offsets = array("q")
-        self._fd: int | None = None
+class OffsetIndex(_IndexFile):
+    ENTRY = struct.Struct(">ii")  # relative offset, position
 
-    def load(self) -> None:
-        if self.path is None or not os.path.exists(self.path):
-            return
-        with open(self.path, "rb") as f:
-            data = f.read()
-        usable = len(data) - len(data) % _TIME_ENTRY.size
-        for timestamp, relative in _TIME_ENTRY.iter_unpack(data[:usable]):
-            if self.timestamps and (timestamp <= self.timestamps[-1] or relative < self.relative_offsets[-1]):
-                break
-            self.timestamps.append(timestamp)
-            self.relative_offsets.append(relative)
+    @property
+    def relative_offsets(self) -> array:
+        return self.first
+
+    @property
+    def positions(self) -> array:
+        return self.second
+
+    def _follows(self, relative: int, position: int) -> bool:
+        return relative > self.first[-1] and position > self.second[-1]
+
+    def append(self, relative_offset: int, position: int) -> None:
+        self._add(relative_offset, position)
+
+    def lookup(self, relative_offset: int) -> tuple[int, int]:
+        """(relative offset, position) of the last entry at or before the
+        target; (0, 0) when the target precedes every entry."""
+        i = bisect.bisect_right(self.first, relative_offset) - 1
+        if i < 0:
+            return 0, 0
+        return self.first[i], self.second[i]
+
+
+class TimeIndex(_IndexFile):
+    ENTRY = struct.Struct(">qi")  # timestamp, relative offset
+
+    @property
+    def timestamps(self) -> array:
+        return self.first
+
+    @property
+    def relative_offsets(self) -> array:
+        return self.second
+
+    def _follows(self, timestamp: int, relative: int) -> bool:
+        return timestamp > self.first[-1] and relative >= self.second[-1]
 
     def maybe_append(self, timestamp: int, relative_offset: int) -> None:
-        if self.timestamps and timestamp <= self.timestamps[-1]:
-            return
-        self.timestamps.append(timestamp)
-        self.relative_offsets.append(relative_offset)
-        if self.path is not None:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            os.write(self._fd, _TIME_ENTRY.pack(timestamp, relative_offset))
+        """Record a new largest timestamp; smaller ones add nothing."""
+        if not self.first or timestamp > self.first[-1]:
+            self._add(timestamp, relative_offset)
 
     @property
     def max_timestamp(self) -> int:
-        return self.timestamps[-1] if self.timestamps else -1
+        return self.first[-1] if self.first else -1
 
     def lookup(self, timestamp: int) -> int:
         """Relative offset from which to scan for the first batch whose max
         timestamp reaches `timestamp`: the offset of the last entry with a
         smaller timestamp (0 if none)."""
-        i = bisect.bisect_left(self.timestamps, timestamp) - 1
-        return self.relative_offsets[i] if i >= 0 else 0
-
-    def clear(self) -> None:
-        del self.timestamps[:]
-        del self.relative_offsets[:]
-        self.rewrite()
-
-    def rewrite(self) -> None:
-        if self.path is None:
-            return
-        self.close()
-        with open(self.path, "wb") as f:
-            f.write(b"".join(_TIME_ENTRY.pack(t, o) for t, o in zip(self.timestamps, self.relative_offsets)))
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        i = bisect.bisect_left(self.first, timestamp) - 1
+        return self.second[i] if i >= 0 else 0

@@ -84,8 +84,8 @@ class Segment:
         """Validate every batch by CRC, cut the file after the last good one
         and rebuild both indexes from the scan (the active segment only)."""
         offset_index, time_index = self.offset_index, self.time_index
-        del offset_index.relative_offsets[:], offset_index.positions[:]
-        del time_index.timestamps[:], time_index.relative_offsets[:]
+        offset_index.clear()
+        time_index.clear()
         self._bytes_since_index_entry = 0
         position, valid_end = 0, 0
         while self.store.size - position >= HEADER_SIZE:
