@@ -13,6 +13,7 @@ from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
 from kwire.coordinator.producer_ids import ProducerIdAllocator
 from kwire.handlers import build_registry
+from kwire.handlers.api_versions import unsupported_version_body
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed, Encoded, RequestContext
 from kwire.protocol.framing import frame
 from kwire.protocol.headers import HeaderError, encode_response_header, parse_request_header, peek_api
@@ -111,8 +112,6 @@ class BrokerCore:
         return frame([header, encode(response)])
 
     def _api_versions_unsupported(self) -> bytes:
-        from kwire.handlers.api_versions import unsupported_version_body
-
         return unsupported_version_body(self.registry)
 
     def close(self) -> None:

@@ -30,6 +30,15 @@ class Partition:
     log: PartitionLog
     leader_epoch: int = 0
 
+    def leader_epoch_error(self, requested_epoch: int) -> ErrorCode | None:
+        """Kafka's answer when a client names a leader epoch (KIP-320):
+        older is fenced, newer is unknown, -1 means "don't check"."""
+        if requested_epoch == -1 or requested_epoch == self.leader_epoch:
+            return None
+        if requested_epoch < self.leader_epoch:
+            return ErrorCode.fenced_leader_epoch
+        return ErrorCode.unknown_leader_epoch
+
 
 @attrs.define(eq=False)
 class Topic:

@@ -75,20 +75,12 @@ def _plan(ctx: RequestContext, request):
                 target = missing
             else:
                 target = topic.partitions[index]
-                epoch_error = _leader_epoch_error(getattr(fetch_partition, "current_leader_epoch", -1), target)
+                epoch_error = target.leader_epoch_error(getattr(fetch_partition, "current_leader_epoch", -1))
                 if epoch_error is not None:
                     target = epoch_error
             entries.append((index, target, fetch_partition.fetch_offset, fetch_partition.partition_max_bytes))
         plan.append((topic_name, topic_id, entries))
     return plan
-
-
-def _leader_epoch_error(requested_epoch: int, partition: Partition) -> ErrorCode | None:
-    if requested_epoch == -1 or requested_epoch == partition.leader_epoch:
-        return None
-    if requested_epoch < partition.leader_epoch:
-        return ErrorCode.fenced_leader_epoch
-    return ErrorCode.unknown_leader_epoch
 
 
 def _read(plan, response_limit: int, read_committed: bool):

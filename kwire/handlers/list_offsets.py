@@ -5,7 +5,6 @@ from __future__ import annotations
 from kio.index import load_response_schema
 
 from kwire.handlers.base import RequestContext
-from kwire.handlers.fetch import _leader_epoch_error
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.kio_build import build
 from kwire.protocol.record_codec import iter_records
@@ -34,7 +33,7 @@ def handle_list_offsets(ctx: RequestContext, request):
                 partitions.append(_result(index, ErrorCode.unknown_topic_or_partition))
                 continue
             partition = topic.partitions[index]
-            epoch_error = _leader_epoch_error(getattr(entry, "current_leader_epoch", -1), partition)
+            epoch_error = partition.leader_epoch_error(getattr(entry, "current_leader_epoch", -1))
             if epoch_error is not None:
                 partitions.append(_result(index, epoch_error))
                 continue

@@ -20,7 +20,6 @@ _VALID_ACKS = (0, 1, -1)
 
 def handle_produce(ctx: RequestContext, request):
     core = ctx.core
-    cluster = core.cluster
     acks = request.acks
     any_error = False
     topic_results = []
