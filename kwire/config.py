@@ -47,6 +47,13 @@ class BrokerConfig:
     fetch_max_bytes: int = 55 * 1024 * 1024  # fetch.max.bytes
     # Kafka's default is 3000 ms; kwire starts groups at once for CI.
     group_initial_rebalance_delay_ms: int = 0  # group.initial.rebalance.delay.ms
+    group_min_session_timeout_ms: int = 6000  # group.min.session.timeout.ms
+    group_max_session_timeout_ms: int = 1800000  # group.max.session.timeout.ms
+    group_max_size: int = 2**31 - 1  # group.max.size
+    offsets_topic_num_partitions: int = 50  # offsets.topic.num.partitions
+    offsets_retention_minutes: int = 10080  # offsets.retention.minutes
+    offsets_retention_check_interval_ms: int = 600000  # offsets.retention.check.interval.ms
+    offset_metadata_max_bytes: int = 4096  # offset.metadata.max.bytes
 
     @property
     def in_memory(self) -> bool:

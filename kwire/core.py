@@ -7,10 +7,12 @@ plain Python that a test can drive without a socket.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+import time
+from typing import Any, Callable, Hashable, Protocol
 
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
+from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.producer_ids import ProducerIdAllocator
 from kwire.handlers import build_registry
 from kwire.handlers.api_versions import unsupported_version_body
@@ -34,13 +36,14 @@ class Waiter(Protocol):
 
 
 class BrokerCore:
-    def __init__(self, config: BrokerConfig) -> None:
+    def __init__(self, config: BrokerConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.cluster = Cluster(config)
         self.registry = build_registry()
         self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
+        self.groups = GroupsService(config, self.cluster, self.notify, clock)
         self.advertised_host, self.advertised_port = config.advertised(config.port)
-        self._waiters: dict[tuple[str, int], set[Waiter]] = {}
+        self._waiters: dict[Hashable, set[Waiter]] = {}
         # Caches of encoded response bodies, keyed on the request's shape and
         # the cluster's metadata version.
         self.response_cache: dict[Any, bytes] = {}
@@ -51,11 +54,11 @@ class BrokerCore:
 
     # --- long-poll waiters ---------------------------------------------
 
-    def add_waiter(self, keys: list[tuple[str, int]], waiter: Waiter) -> None:
+    def add_waiter(self, keys: list[Hashable], waiter: Waiter) -> None:
         for key in keys:
             self._waiters.setdefault(key, set()).add(waiter)
 
-    def remove_waiter(self, keys: list[tuple[str, int]], waiter: Waiter) -> None:
+    def remove_waiter(self, keys: list[Hashable], waiter: Waiter) -> None:
         for key in keys:
             waiters = self._waiters.get(key)
             if waiters is not None:
@@ -64,14 +67,22 @@ class BrokerCore:
                     del self._waiters[key]
 
     def notify_append(self, topic: str, partition: int) -> None:
-        waiters = self._waiters.get((topic, partition))
+        self.notify((topic, partition))
+
+    def notify(self, key: Hashable) -> None:
+        """Wake every long-poll waiting on `key` (a partition, or a group)."""
+        waiters = self._waiters.get(key)
         if waiters:
             for waiter in list(waiters):
                 waiter.wake()
 
     # --- requests --------------------------------------------------------
 
-    def handle_frame(self, request_frame: bytes) -> Any:
+    def tick(self) -> None:
+        """Timers: session expiry, rebalance deadlines, offset retention."""
+        self.groups.tick()
+
+    def handle_frame(self, request_frame: bytes, client_host: str = "") -> Any:
         """Answer one request frame.
 
         Returns a list of buffers (the framed response), NO_RESPONSE,
@@ -95,7 +106,7 @@ class BrokerCore:
             request = spec.decoder(request_frame, header.body_offset, api_version)
         except Exception as exc:  # any decoding failure means a malformed request
             raise ProtocolViolation(f"malformed request (api {api_key} v{api_version}): {exc!r}") from None
-        context = RequestContext(self, api_key, api_version, correlation_id, header.client_id)
+        context = RequestContext(self, api_key, api_version, correlation_id, header.client_id, client_host)
         response = spec.handler(context, request)
         if isinstance(response, Delayed):
             return response, lambda final_response: self._frame(api_key, api_version, correlation_id, final_response)

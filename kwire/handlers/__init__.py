@@ -7,7 +7,10 @@ from kwire.protocol.registry import ApiRegistry
 
 
 def build_registry() -> ApiRegistry:
-    from kwire.handlers import api_versions, create_topics, fetch, init_producer_id, list_offsets, metadata, produce
+    from kwire.handlers import (
+        api_versions, create_topics, fetch, find_coordinator, groups, init_producer_id, list_offsets, metadata,
+        offsets, produce,
+    )
 
     registry = ApiRegistry()
     registry.register(
@@ -23,4 +26,26 @@ def build_registry() -> ApiRegistry:
         init_producer_id.API_KEY, init_producer_id.MIN_VERSION, init_producer_id.MAX_VERSION,
         init_producer_id.handle_init_producer_id,
     )
+    registry.register(
+        find_coordinator.API_KEY, find_coordinator.MIN_VERSION, find_coordinator.MAX_VERSION,
+        find_coordinator.handle_find_coordinator,
+    )
+    group_handlers = {
+        groups.JOIN_GROUP: groups.handle_join_group,
+        groups.SYNC_GROUP: groups.handle_sync_group,
+        groups.HEARTBEAT: groups.handle_heartbeat,
+        groups.LEAVE_GROUP: groups.handle_leave_group,
+        groups.DESCRIBE_GROUPS: groups.handle_describe_groups,
+        groups.LIST_GROUPS: groups.handle_list_groups,
+        groups.DELETE_GROUPS: groups.handle_delete_groups,
+    }
+    for api_key, handler in group_handlers.items():
+        registry.register(api_key, *groups.VERSIONS[api_key], handler)
+    offset_handlers = {
+        offsets.OFFSET_COMMIT: offsets.handle_offset_commit,
+        offsets.OFFSET_FETCH: offsets.handle_offset_fetch,
+        offsets.OFFSET_DELETE: offsets.handle_offset_delete,
+    }
+    for api_key, handler in offset_handlers.items():
+        registry.register(api_key, *offsets.VERSIONS[api_key], handler)
     return registry

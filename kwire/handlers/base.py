@@ -31,6 +31,7 @@ class RequestContext:
     api_version: int
     correlation_id: int
     client_id: str | None
+    client_host: str = ""  # the peer, as Kafka shows it: "/127.0.0.1"
 
 
 @attrs.frozen
@@ -61,6 +62,6 @@ class Delayed:
     `complete(final)`; `complete` returns the response, or None to keep
     waiting (only when final is False)."""
 
-    wait_keys: list[tuple[str, int]]
+    wait_keys: list
     max_wait_ms: int
     complete: Callable[[bool], Any]

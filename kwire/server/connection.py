@@ -33,6 +33,7 @@ class _EventWaiter:
 
 async def serve_connection(core: BrokerCore, stream: trio.SocketStream) -> None:
     peer = _peer_name(stream)
+    client_host = "/" + peer.rsplit(":", 1)[0]
     reader = FrameReader(core.config.socket_request_max_bytes)
     try:
         while True:
@@ -45,7 +46,7 @@ async def serve_connection(core: BrokerCore, stream: trio.SocketStream) -> None:
                     return
                 reader.feed(data)
                 request_frame = reader.next_frame()
-            outcome = core.handle_frame(request_frame)
+            outcome = core.handle_frame(request_frame, client_host)
             if outcome is NO_RESPONSE:
                 continue
             if outcome is CLOSE_CONNECTION:

@@ -19,5 +19,20 @@ async def serve(core: BrokerCore, *, task_status=trio.TASK_STATUS_IGNORED) -> No
     listeners = await trio.open_tcp_listeners(config.port, host=config.host)
     bound_port = listeners[0].socket.getsockname()[1]
     core.set_bound_port(bound_port)
-    task_status.started(bound_port)
-    await trio.serve_listeners(functools.partial(serve_connection, core), listeners)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_tick_forever, core)
+        task_status.started(bound_port)
+        await trio.serve_listeners(functools.partial(serve_connection, core), listeners)
+
+
+TICK_SECONDS = 0.05
+
+
+async def _tick_forever(core: BrokerCore) -> None:
+    """Drive the core's timers (group sessions and rebalance deadlines)."""
+    while True:
+        await trio.sleep(TICK_SECONDS)
+        try:
+            core.tick()
+        except Exception:
+            log.exception("timer tick failed")

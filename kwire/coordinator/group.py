@@ -1,0 +1,116 @@
+"""One consumer group of the classic protocol: its members and its state.
+
+States as Kafka names them: Empty -> PreparingRebalance ->
+CompletingRebalance -> Stable, back to PreparingRebalance on any change,
+and Dead once deleted. Plain data; the rules live in group_coordinator.py.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class GroupState(str, enum.Enum):
+    EMPTY = "Empty"
+    PREPARING_REBALANCE = "PreparingRebalance"
+    COMPLETING_REBALANCE = "CompletingRebalance"
+    STABLE = "Stable"
+    DEAD = "Dead"
+
+
+@attrs.frozen
+class JoinResult:
+    error_code: int
+    generation_id: int = -1
+    protocol_type: str | None = None
+    protocol_name: str | None = None
+    leader: str = ""
+    member_id: str = ""
+    # (member_id, group_instance_id, metadata) — only the leader gets them.
+    members: tuple[tuple[str, str | None, bytes], ...] = ()
+    skip_assignment: bool = False
+
+
+@attrs.frozen
+class SyncResult:
+    error_code: int
+    protocol_type: str | None = None
+    protocol_name: str | None = None
+    assignment: bytes = b""
+
+
+@attrs.define(eq=False)
+class Member:
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocol_type: str
+    protocols: list[tuple[str, bytes]]  # in the member's order of preference
+    last_heartbeat: float
+    assignment: bytes = b""
+    awaiting_join: bool = False
+    join_result: JoinResult | None = None
+    awaiting_sync: bool = False
+    sync_result: SyncResult | None = None
+
+    def protocol_names(self) -> list[str]:
+        return [name for name, _metadata in self.protocols]
+
+    def metadata_for(self, protocol_name: str) -> bytes:
+        for name, metadata in self.protocols:
+            if name == protocol_name:
+                return metadata
+        return b""
+
+
+@attrs.define(eq=False)
+class Group:
+    group_id: str
+    state: GroupState = GroupState.EMPTY
+    generation_id: int = 0
+    protocol_type: str | None = None
+    protocol_name: str | None = None
+    leader_id: str | None = None
+    members: dict[str, Member] = attrs.field(factory=dict)
+    # KIP-394: member ids handed out with MEMBER_ID_REQUIRED, not yet joined;
+    # id -> deadline (monotonic seconds).
+    pending_members: dict[str, float] = attrs.field(factory=dict)
+    static_members: dict[str, str] = attrs.field(factory=dict)  # instance id -> member id
+    rebalance_deadline: float = 0.0
+    initial_delay_until: float = 0.0
+    empty_since: float = 0.0
+
+    def is_in(self, *states: GroupState) -> bool:
+        return self.state in states
+
+    def all_members_joined(self) -> bool:
+        return not self.pending_members and all(m.awaiting_join for m in self.members.values())
+
+    def supports(self, protocol_type: str, protocol_names: list[str]) -> bool:
+        """Can a member with these protocols join (Kafka's compatibility rule)?"""
+        if not self.members:
+            return bool(protocol_type) and bool(protocol_names)
+        if protocol_type != self.protocol_type:
+            return False
+        return bool(self.candidate_protocols() & set(protocol_names))
+
+    def candidate_protocols(self) -> set[str]:
+        members = list(self.members.values())
+        candidates = set(members[0].protocol_names())
+        for member in members[1:]:
+            candidates &= set(member.protocol_names())
+        return candidates
+
+    def select_protocol(self) -> str:
+        """Each member votes for its most preferred protocol all support."""
+        candidates = self.candidate_protocols()
+        votes: dict[str, int] = {}
+        for member in self.members.values():
+            choice = next(name for name in member.protocol_names() if name in candidates)
+            votes[choice] = votes.get(choice, 0) + 1
+        return max(votes, key=lambda name: votes[name])

@@ -1,0 +1,386 @@
+"""The classic group protocol's rules, sans-IO, with time passed in.
+
+Every operation takes `now` (monotonic seconds). Operations whose answer
+must wait (a join until the rebalance completes, a follower's sync until
+the leader's) return the Member whose `join_result` / `sync_result` will be
+filled in; `changed` collects the groups whose waiters should re-check.
+The broker never assigns partitions itself: the elected leader does.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import attrs
+
+from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
+from kwire.protocol.errors import ErrorCode
+
+E = ErrorCode
+S = GroupState
+
+
+@attrs.define
+class GroupSettings:
+    min_session_timeout_ms: int = 6000  # group.min.session.timeout.ms
+    max_session_timeout_ms: int = 1800000  # group.max.session.timeout.ms
+    initial_rebalance_delay_ms: int = 0  # group.initial.rebalance.delay.ms (Kafka: 3000)
+    max_size: int = 2**31 - 1  # group.max.size
+
+
+@attrs.frozen
+class JoinRequest:
+    group_id: str
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocol_type: str
+    protocols: list[tuple[str, bytes]]
+    require_known_member_id: bool  # JoinGroup v4+ (KIP-394)
+    supports_skip_assignment: bool = False  # JoinGroup v9+
+
+
+class GroupCoordinator:
+    def __init__(self, settings: GroupSettings) -> None:
+        self.settings = settings
+        self.groups: dict[str, Group] = {}
+        self.changed: set[str] = set()
+
+    # --- lookups -----------------------------------------------------------
+
+    def group(self, group_id: str) -> Group | None:
+        group = self.groups.get(group_id)
+        return None if group is None or group.state == S.DEAD else group
+
+    def get_or_create(self, group_id: str, now: float) -> Group:
+        group = self.group(group_id)
+        if group is None:
+            group = Group(group_id, empty_since=now)
+            self.groups[group_id] = group
+        return group
+
+    # --- JoinGroup -----------------------------------------------------------
+
+    def join(self, request: JoinRequest, now: float) -> JoinResult | Member:
+        if not request.group_id:
+            return JoinResult(E.invalid_group_id)
+        settings = self.settings
+        if not settings.min_session_timeout_ms <= request.session_timeout_ms <= settings.max_session_timeout_ms:
+            return JoinResult(E.invalid_session_timeout)
+        group = self.get_or_create(request.group_id, now)
+        if not group.supports(request.protocol_type, [name for name, _ in request.protocols]):
+            return JoinResult(E.inconsistent_group_protocol)
+        if request.member_id:
+            return self._join_known(group, request, now)
+        if request.group_instance_id is not None:
+            return self._join_static_unknown(group, request, now)
+        if len(group.members) + len(group.pending_members) >= settings.max_size:
+            return JoinResult(E.group_max_size_reached)
+        member_id = f"{request.client_id or 'member'}-{uuid.uuid4()}"
+        if request.require_known_member_id:
+            # KIP-394: hand out an id and make the client come back with it.
+            group.pending_members[member_id] = now + request.session_timeout_ms / 1000
+            return JoinResult(E.member_id_required, member_id=member_id)
+        return self._add_member(group, member_id, request, now)
+
+    def _join_known(self, group: Group, request: JoinRequest, now: float) -> JoinResult | Member:
+        member_id = request.member_id
+        if request.group_instance_id is not None:
+            known = group.static_members.get(request.group_instance_id)
+            if known is not None and known != member_id:
+                return JoinResult(E.fenced_instance_id)
+        if member_id in group.pending_members:
+            del group.pending_members[member_id]
+            return self._add_member(group, member_id, request, now)
+        member = group.members.get(member_id)
+        if member is None:
+            return JoinResult(E.unknown_member_id)
+        protocols_changed = member.protocols != list(request.protocols)
+        self._update_member(member, request, now)
+        if group.is_in(S.PREPARING_REBALANCE):
+            member.awaiting_join, member.join_result = True, None
+            self._maybe_complete_join(group, now)
+            return member
+        if group.is_in(S.COMPLETING_REBALANCE) and not protocols_changed:
+            return self._join_result_for(group, member)  # a resend: same answer
+        if group.is_in(S.STABLE) and not protocols_changed and member_id != group.leader_id:
+            return self._join_result_for(group, member)  # nothing to rebalance for
+        member.awaiting_join, member.join_result = True, None
+        self._prepare_rebalance(group, now)
+        self._maybe_complete_join(group, now)
+        return member
+
+    def _join_static_unknown(self, group: Group, request: JoinRequest, now: float) -> JoinResult | Member:
+        instance_id = request.group_instance_id
+        new_id = f"{instance_id}-{uuid.uuid4()}"
+        old_id = group.static_members.get(instance_id)
+        if old_id is None or old_id not in group.members:
+            return self._add_member(group, new_id, request, now)
+        # KIP-345: the same instance is back; the old member id is fenced and
+        # the member keeps its place (and assignment) under the new id.
+        member = group.members.pop(old_id)
+        self._fence(member)
+        member.member_id = new_id
+        group.members[new_id] = member
+        group.static_members[instance_id] = new_id
+        if group.leader_id == old_id:
+            group.leader_id = new_id
+        protocols_changed = member.protocols != list(request.protocols)
+        self._update_member(member, request, now)
+        if group.is_in(S.STABLE) and not protocols_changed:
+            result = self._join_result_for(group, member)
+            if group.leader_id == new_id and request.supports_skip_assignment:
+                # v9+: the returning leader gets the members but must not reassign.
+                result = attrs.evolve(result, skip_assignment=True)
+            return result
+        member.awaiting_join, member.join_result = True, None
+        if not group.is_in(S.PREPARING_REBALANCE):
+            self._prepare_rebalance(group, now)
+        self._maybe_complete_join(group, now)
+        return member
+
+    def _add_member(self, group: Group, member_id: str, request: JoinRequest, now: float) -> Member:
+        member = Member(
+            member_id=member_id,
+            group_instance_id=request.group_instance_id,
+            client_id=request.client_id,
+            client_host=request.client_host,
+            session_timeout_ms=request.session_timeout_ms,
+            rebalance_timeout_ms=request.rebalance_timeout_ms,
+            protocol_type=request.protocol_type,
+            protocols=list(request.protocols),
+            last_heartbeat=now,
+            awaiting_join=True,
+        )
+        if not group.members:
+            group.protocol_type = request.protocol_type
+        group.members[member_id] = member
+        if request.group_instance_id is not None:
+            group.static_members[request.group_instance_id] = member_id
+        if group.is_in(S.PREPARING_REBALANCE):
+            self._extend_initial_delay(group, now)
+        else:
+            self._prepare_rebalance(group, now)
+        self._maybe_complete_join(group, now)
+        return member
+
+    @staticmethod
+    def _update_member(member: Member, request: JoinRequest, now: float) -> None:
+        member.protocols = list(request.protocols)
+        member.session_timeout_ms = request.session_timeout_ms
+        member.rebalance_timeout_ms = request.rebalance_timeout_ms
+        member.client_id = request.client_id
+        member.client_host = request.client_host
+        member.last_heartbeat = now
+
+    def _join_result_for(self, group: Group, member: Member) -> JoinResult:
+        is_leader = member.member_id == group.leader_id
+        members = ()
+        if is_leader:
+            members = tuple(
+                (m.member_id, m.group_instance_id, m.metadata_for(group.protocol_name or ""))
+                for m in group.members.values()
+            )
+        return JoinResult(
+            E.none, group.generation_id, group.protocol_type, group.protocol_name,
+            group.leader_id or "", member.member_id, members,
+        )
+
+    # --- rebalancing -----------------------------------------------------------
+
+    def _prepare_rebalance(self, group: Group, now: float) -> None:
+        if group.is_in(S.COMPLETING_REBALANCE):
+            # Followers waiting for an assignment of a generation that is over.
+            for member in group.members.values():
+                if member.awaiting_sync:
+                    member.awaiting_sync, member.sync_result = False, SyncResult(E.rebalance_in_progress)
+        was_empty = group.is_in(S.EMPTY)
+        group.state = S.PREPARING_REBALANCE
+        longest = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
+        group.rebalance_deadline = now + longest / 1000
+        group.initial_delay_until = now + self.settings.initial_rebalance_delay_ms / 1000 if was_empty else 0.0
+        self.changed.add(group.group_id)
+
+    def _extend_initial_delay(self, group: Group, now: float) -> None:
+        if group.initial_delay_until > now:
+            group.initial_delay_until = min(now + self.settings.initial_rebalance_delay_ms / 1000, group.rebalance_deadline)
+
+    def _maybe_complete_join(self, group: Group, now: float) -> None:
+        if not group.is_in(S.PREPARING_REBALANCE):
+            return
+        if now < group.initial_delay_until and now < group.rebalance_deadline:
+            return
+        if group.all_members_joined() or now >= group.rebalance_deadline:
+            self._complete_join(group, now)
+
+    def _complete_join(self, group: Group, now: float) -> None:
+        # Whoever did not rejoin in time is out.
+        for member in [m for m in group.members.values() if not m.awaiting_join]:
+            self._drop(group, member)
+        group.pending_members.clear()
+        group.generation_id += 1
+        self.changed.add(group.group_id)
+        if not group.members:
+            self._become_empty(group, now)
+            return
+        group.protocol_name = group.select_protocol()
+        if group.leader_id not in group.members:
+            group.leader_id = next(iter(group.members))
+        group.state = S.COMPLETING_REBALANCE
+        for member in group.members.values():
+            member.awaiting_join = False
+            member.last_heartbeat = now
+            member.join_result = self._join_result_for(group, member)
+
+    def _become_empty(self, group: Group, now: float) -> None:
+        group.state = S.EMPTY
+        # Like Kafka, an empty group still shows the protocol type it had.
+        group.protocol_name = group.leader_id = None
+        group.empty_since = now
+
+    # --- SyncGroup -----------------------------------------------------------
+
+    def sync(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None,
+             protocol_type: str | None, protocol_name: str | None, assignments: dict[str, bytes],
+             now: float) -> SyncResult | Member:
+        group = self.group(group_id)
+        if group is None:
+            return SyncResult(E.unknown_member_id)
+        error = self._check_member(group, member_id, group_instance_id, generation_id)
+        if error is not None:
+            return SyncResult(error)
+        if (protocol_type is not None and protocol_type != group.protocol_type) or (
+            protocol_name is not None and protocol_name != group.protocol_name
+        ):
+            return SyncResult(E.inconsistent_group_protocol)
+        member = group.members[member_id]
+        member.last_heartbeat = now
+        if group.is_in(S.PREPARING_REBALANCE):
+            return SyncResult(E.rebalance_in_progress)
+        if group.is_in(S.STABLE):
+            return self._sync_result_for(group, member)
+        # CompletingRebalance: the leader brings everyone's assignment.
+        if member_id != group.leader_id:
+            member.awaiting_sync, member.sync_result = True, None
+            return member
+        for each in group.members.values():
+            each.assignment = assignments.get(each.member_id, b"")
+        group.state = S.STABLE
+        self.changed.add(group.group_id)
+        for each in group.members.values():
+            if each.awaiting_sync:
+                each.awaiting_sync, each.sync_result = False, self._sync_result_for(group, each)
+        return self._sync_result_for(group, member)
+
+    @staticmethod
+    def _sync_result_for(group: Group, member: Member) -> SyncResult:
+        return SyncResult(E.none, group.protocol_type, group.protocol_name, member.assignment)
+
+    # --- Heartbeat / LeaveGroup ----------------------------------------------
+
+    def heartbeat(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None,
+                  now: float) -> int:
+        group = self.group(group_id)
+        if group is None:
+            return E.unknown_member_id
+        error = self._check_member(group, member_id, group_instance_id, generation_id)
+        if error is not None:
+            return error
+        group.members[member_id].last_heartbeat = now
+        if group.is_in(S.PREPARING_REBALANCE):
+            return E.rebalance_in_progress
+        return E.none
+
+    def leave(self, group_id: str, leaving: list[tuple[str, str | None]], now: float) -> list[int]:
+        """One error code per (member_id, group_instance_id) leaving."""
+        group = self.group(group_id)
+        if group is None:
+            return [E.unknown_member_id] * len(leaving)
+        errors = []
+        for member_id, instance_id in leaving:
+            if instance_id is not None:
+                known = group.static_members.get(instance_id)
+                if known is None:
+                    errors.append(E.unknown_member_id)
+                    continue
+                if member_id and member_id != known:
+                    errors.append(E.fenced_instance_id)
+                    continue
+                member_id = known
+            if member_id in group.pending_members:
+                del group.pending_members[member_id]
+                self._maybe_complete_join(group, now)
+                errors.append(E.none)
+                continue
+            member = group.members.get(member_id)
+            if member is None:
+                errors.append(E.unknown_member_id)
+                continue
+            self._remove(group, member, now)
+            errors.append(E.none)
+        return errors
+
+    def _check_member(self, group: Group, member_id: str, instance_id: str | None, generation_id: int) -> int | None:
+        if instance_id is not None:
+            known = group.static_members.get(instance_id)
+            if known is not None and known != member_id:
+                return E.fenced_instance_id
+        if member_id not in group.members:
+            return E.unknown_member_id
+        if generation_id != group.generation_id:
+            return E.illegal_generation
+        return None
+
+    def _remove(self, group: Group, member: Member, now: float) -> None:
+        """A member leaves or expires: the rest rebalance."""
+        self._drop(group, member)
+        self.changed.add(group.group_id)
+        if group.is_in(S.STABLE, S.COMPLETING_REBALANCE):
+            if group.members:
+                self._prepare_rebalance(group, now)
+            else:
+                group.generation_id += 1
+                self._become_empty(group, now)
+        elif group.is_in(S.PREPARING_REBALANCE):
+            self._maybe_complete_join(group, now)
+
+    def _drop(self, group: Group, member: Member) -> None:
+        del group.members[member.member_id]
+        if member.group_instance_id is not None and group.static_members.get(member.group_instance_id) == member.member_id:
+            del group.static_members[member.group_instance_id]
+        self._fence(member)
+
+    @staticmethod
+    def _fence(member: Member) -> None:
+        """Answer whatever this member id is still waiting for."""
+        error = E.fenced_instance_id if member.group_instance_id is not None else E.unknown_member_id
+        if member.awaiting_join:
+            member.awaiting_join, member.join_result = False, JoinResult(error, member_id=member.member_id)
+        if member.awaiting_sync:
+            member.awaiting_sync, member.sync_result = False, SyncResult(error)
+
+    # --- time --------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Expire sessions and pending ids; finish rebalances whose time is up."""
+        for group in list(self.groups.values()):
+            if group.state == S.DEAD:
+                continue
+            for member_id, deadline in list(group.pending_members.items()):
+                if now >= deadline:
+                    del group.pending_members[member_id]
+                    self._maybe_complete_join(group, now)
+            for member in list(group.members.values()):
+                if member.awaiting_join:
+                    continue  # bounded by the rebalance timeout instead
+                if now > member.last_heartbeat + member.session_timeout_ms / 1000:
+                    self._remove(group, member, now)
+            self._maybe_complete_join(group, now)
+
+    def delete(self, group_id: str) -> None:
+        group = self.groups.pop(group_id, None)
+        if group is not None:
+            group.state = S.DEAD

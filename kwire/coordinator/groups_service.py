@@ -1,0 +1,130 @@
+"""Groups and their committed offsets together: what the group handlers
+call. Owns the clock, `__consumer_offsets` and the wake-ups of waiters."""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable
+
+from kwire.cluster.cluster import Cluster
+from kwire.config import BrokerConfig
+from kwire.coordinator.group import Group, GroupState
+from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings
+from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore
+from kwire.protocol.errors import ErrorCode
+
+# Kafka's settings for the offsets topic.
+_OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
+
+
+def group_wait_key(group_id: str) -> tuple[str, str]:
+    return ("group", group_id)
+
+
+class GroupsService:
+    def __init__(self, config: BrokerConfig, cluster: Cluster, notify: Callable[[Hashable], None],
+                 clock: Callable[[], float]) -> None:
+        self.config = config
+        self.cluster = cluster
+        self.clock = clock
+        self._notify = notify
+        self.coordinator = GroupCoordinator(GroupSettings(
+            min_session_timeout_ms=config.group_min_session_timeout_ms,
+            max_session_timeout_ms=config.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+            max_size=config.group_max_size,
+        ))
+        self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
+        self._next_retention_check = 0.0
+        topic = cluster.get(OFFSETS_TOPIC)
+        if topic is not None:
+            self.offsets.partitions = len(topic.partitions)
+            self.offsets.replay([partition.log for partition in topic.partitions])
+            now = clock()
+            for group_id in self.offsets.offsets:
+                self.coordinator.get_or_create(group_id, now)
+
+    def _offsets_log(self, index: int):
+        topic = self.cluster.get(OFFSETS_TOPIC)
+        if topic is None:
+            self.cluster.create_topic(
+                OFFSETS_TOPIC, self.config.offsets_topic_num_partitions, configs=_OFFSETS_TOPIC_CONFIGS,
+            )
+            topic = self.cluster.get(OFFSETS_TOPIC)
+        return topic.partitions[index].log
+
+    def now(self) -> float:
+        return self.clock()
+
+    def publish_changes(self) -> None:
+        """Wake the joins and syncs parked on groups that changed."""
+        changed, self.coordinator.changed = self.coordinator.changed, set()
+        for group_id in changed:
+            self._notify(group_wait_key(group_id))
+
+    # --- offsets ---------------------------------------------------------------
+
+    def commit_check(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None) -> int:
+        """Kafka's rules for who may commit to a group right now."""
+        if not group_id:
+            return ErrorCode.invalid_group_id
+        group = self.coordinator.group(group_id)
+        if group is None:
+            # Without group management (assign-mode consumers) commits use
+            # generation -1; a generation for a group that isn't there is stale.
+            return ErrorCode.none if generation_id < 0 else ErrorCode.illegal_generation
+        if generation_id < 0 and group.state == GroupState.EMPTY:
+            return ErrorCode.none
+        if instance_id is not None:
+            known = group.static_members.get(instance_id)
+            if known is not None and known != member_id:
+                return ErrorCode.fenced_instance_id
+        if member_id not in group.members:
+            return ErrorCode.unknown_member_id
+        if generation_id != group.generation_id:
+            return ErrorCode.illegal_generation
+        if group.state == GroupState.COMPLETING_REBALANCE:
+            return ErrorCode.rebalance_in_progress
+        group.members[member_id].last_heartbeat = self.now()  # a commit counts as a sign of life
+        return ErrorCode.none
+
+    def commit(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset]) -> None:
+        self.coordinator.get_or_create(group_id, self.now())
+        self.offsets.commit(group_id, entries)
+
+    # --- groups ----------------------------------------------------------------
+
+    def listed_groups(self) -> list[Group]:
+        return [g for g in self.coordinator.groups.values() if g.state != GroupState.DEAD]
+
+    def delete_group(self, group_id: str) -> int:
+        group = self.coordinator.group(group_id)
+        if group is None:
+            return ErrorCode.group_id_not_found
+        if group.state != GroupState.EMPTY:
+            return ErrorCode.non_empty_group
+        self.offsets.delete_group(group_id)
+        self.coordinator.delete(group_id)
+        return ErrorCode.none
+
+    def tick(self) -> None:
+        now = self.now()
+        self.coordinator.tick(now)
+        if now >= self._next_retention_check:
+            self._next_retention_check = now + self.config.offsets_retention_check_interval_ms / 1000
+            self._expire_offsets(now)
+        self._forget_empty_groups()
+        self.publish_changes()
+
+    def _expire_offsets(self, now: float) -> None:
+        """offsets.retention.minutes: an empty group's offsets go once it has
+        been empty that long (Kafka 2.1+ semantics)."""
+        retention_s = self.config.offsets_retention_minutes * 60
+        for group in self.listed_groups():
+            if group.state == GroupState.EMPTY and now - group.empty_since >= retention_s:
+                self.offsets.delete_group(group.group_id)
+                self.coordinator.delete(group.group_id)
+
+    def _forget_empty_groups(self) -> None:
+        for group in self.listed_groups():
+            if group.state == GroupState.EMPTY and not group.pending_members and not self.offsets.committed(group.group_id):
+                self.coordinator.delete(group.group_id)

@@ -1,0 +1,158 @@
+"""Committed offsets, stored as records in `__consumer_offsets` in Kafka's
+own key/value formats and rebuilt from it at start-up.
+
+Key v1: int16 version, string group, string topic, int32 partition.
+Value v3: int16 version, int64 offset, int32 leader epoch, string metadata,
+int64 commit timestamp. Group key v2: int16 version, string group (a
+tombstone of it marks a deleted group). A null value deletes.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from typing import Callable, Iterator
+
+import attrs
+
+from kwire.protocol.record_codec import Record, build_batch, iter_all_records
+from kwire.protocol.records import parse_header
+
+OFFSETS_TOPIC = "__consumer_offsets"
+_OFFSET_KEY_VERSION = 1
+_GROUP_KEY_VERSION = 2
+_VALUE_VERSION = 3
+_I16 = struct.Struct(">h")
+_I32 = struct.Struct(">i")
+_VALUE_HEAD = struct.Struct(">hqi")  # version, offset, leader epoch
+_I64 = struct.Struct(">q")
+_READ_CHUNK = 1 << 20
+
+
+@attrs.frozen
+class CommittedOffset:
+    offset: int
+    leader_epoch: int
+    metadata: str
+    commit_timestamp_ms: int
+
+
+def java_string_hash(text: str) -> int:
+    """Java's String.hashCode, which Kafka uses to place a group."""
+    h = 0
+    for unit in struct.unpack(f">{len(text.encode('utf-16-be')) // 2}H", text.encode("utf-16-be")):
+        h = (31 * h + unit) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def partition_for(group_id: str, partitions: int) -> int:
+    return (java_string_hash(group_id) & 0x7FFFFFFF) % partitions
+
+
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return _I16.pack(len(data)) + data
+
+
+def offset_key(group_id: str, topic: str, partition: int) -> bytes:
+    return _I16.pack(_OFFSET_KEY_VERSION) + _string(group_id) + _string(topic) + _I32.pack(partition)
+
+
+def group_key(group_id: str) -> bytes:
+    return _I16.pack(_GROUP_KEY_VERSION) + _string(group_id)
+
+
+def offset_value(committed: CommittedOffset) -> bytes:
+    return (
+        _VALUE_HEAD.pack(_VALUE_VERSION, committed.offset, committed.leader_epoch)
+        + _string(committed.metadata)
+        + _I64.pack(committed.commit_timestamp_ms)
+    )
+
+
+def _read_string(buf: bytes, pos: int) -> tuple[str, int]:
+    (length,) = _I16.unpack_from(buf, pos)
+    pos += 2
+    return buf[pos : pos + length].decode(), pos + length
+
+
+def parse_offset_value(value: bytes) -> CommittedOffset:
+    version, offset, leader_epoch = _VALUE_HEAD.unpack_from(value, 0)
+    metadata, pos = _read_string(value, _VALUE_HEAD.size)
+    (timestamp,) = _I64.unpack_from(value, pos)
+    return CommittedOffset(offset, leader_epoch if version >= 3 else -1, metadata, timestamp)
+
+
+class OffsetStore:
+    """Offsets in memory, every change appended to the group's partition of
+    `__consumer_offsets` (obtained through `partition_log(index)`)."""
+
+    def __init__(self, partitions: int, partition_log: Callable[[int], object]) -> None:
+        self.partitions = partitions
+        self._partition_log = partition_log
+        self.offsets: dict[str, dict[tuple[str, int], CommittedOffset]] = {}
+
+    def committed(self, group_id: str) -> dict[tuple[str, int], CommittedOffset]:
+        return self.offsets.get(group_id, {})
+
+    def commit(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset]) -> None:
+        records = [(offset_key(group_id, topic, partition), offset_value(value))
+                   for (topic, partition), value in entries.items()]
+        self._append(group_id, records)
+        self.offsets.setdefault(group_id, {}).update(entries)
+
+    def delete(self, group_id: str, keys: list[tuple[str, int]]) -> None:
+        present = [key for key in keys if key in self.committed(group_id)]
+        if not present:
+            return
+        self._append(group_id, [(offset_key(group_id, topic, partition), None) for topic, partition in present])
+        group = self.offsets[group_id]
+        for key in present:
+            del group[key]
+        if not group:
+            del self.offsets[group_id]
+
+    def delete_group(self, group_id: str) -> None:
+        self.delete(group_id, list(self.committed(group_id)))
+        self._append(group_id, [(group_key(group_id), None)])
+
+    def _append(self, group_id: str, records: list[tuple[bytes, bytes | None]]) -> None:
+        if not records:
+            return
+        log = self._partition_log(partition_for(group_id, self.partitions))
+        batch = build_batch(
+            [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(records)],
+            base_timestamp=int(time.time() * 1000),
+        )
+        log.append(batch, parse_header(batch))
+
+    def replay(self, logs: list) -> None:
+        """Rebuild the offsets from every partition of `__consumer_offsets`."""
+        for log in logs:
+            for key, value in _records(log):
+                (version,) = _I16.unpack_from(key, 0)
+                if version in (0, 1):
+                    group_id, pos = _read_string(key, 2)
+                    topic, pos = _read_string(key, pos)
+                    (partition,) = _I32.unpack_from(key, pos)
+                    if value is None:
+                        group = self.offsets.get(group_id, {})
+                        group.pop((topic, partition), None)
+                        if not group:
+                            self.offsets.pop(group_id, None)
+                    else:
+                        self.offsets.setdefault(group_id, {})[(topic, partition)] = parse_offset_value(value)
+
+
+def _records(log) -> Iterator[tuple[bytes, bytes | None]]:
+    offset = log.log_start_offset
+    while offset < log.log_end_offset:
+        data = b"".join(bytes(chunk) for chunk in log.read(offset, _READ_CHUNK))
+        last = offset
+        for record in iter_all_records(data):
+            if record.offset >= offset and record.key is not None:
+                yield record.key, record.value
+            last = record.offset
+        if last < offset:
+            break
+        offset = last + 1

@@ -1,0 +1,29 @@
+"""FindCoordinator: this broker coordinates every group (and, later,
+every transactional id)."""
+
+from __future__ import annotations
+
+from kio.index import load_response_schema
+
+from kwire.handlers.base import RequestContext
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.kio_build import build
+
+API_KEY = 10
+MIN_VERSION, MAX_VERSION = 0, 6
+GROUP, TRANSACTION = 0, 1
+
+
+def handle_find_coordinator(ctx: RequestContext, request):
+    key_type = getattr(request, "key_type", GROUP)
+    core = ctx.core
+    if key_type not in (GROUP, TRANSACTION):
+        found = dict(error_code=ErrorCode.invalid_request, error_message=f"Unknown key type {key_type}",
+                     node_id=-1, host="", port=-1)
+    else:
+        found = dict(error_code=ErrorCode.none, error_message=None, node_id=core.config.node_id,
+                     host=core.advertised_host, port=core.advertised_port)
+    if ctx.api_version >= 4:
+        coordinators = [dict(found, key=key) for key in request.coordinator_keys]
+        return build(load_response_schema(API_KEY, ctx.api_version), dict(throttle_time=0, coordinators=coordinators))
+    return build(load_response_schema(API_KEY, ctx.api_version), dict(throttle_time=0, **found))

@@ -1,0 +1,216 @@
+"""The classic group protocol: JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+DescribeGroups, ListGroups, DeleteGroups."""
+
+from __future__ import annotations
+
+from kio.index import load_response_schema
+
+from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
+from kwire.coordinator.group_coordinator import JoinRequest
+from kwire.coordinator.groups_service import group_wait_key
+from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.kio_build import build
+
+JOIN_GROUP, SYNC_GROUP, HEARTBEAT, LEAVE_GROUP = 11, 14, 12, 13
+DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 15, 16, 42
+# Kafka 4.x ranges (JoinGroup v0-1 were removed by KIP-896), up to kio's newest.
+VERSIONS = {
+    JOIN_GROUP: (2, 9), SYNC_GROUP: (0, 5), HEARTBEAT: (0, 4), LEAVE_GROUP: (0, 5),
+    DESCRIBE_GROUPS: (0, 6), LIST_GROUPS: (0, 5), DELETE_GROUPS: (0, 2),
+}
+_WAIT_SLACK_MS = 5_000
+# Group operations for DescribeGroups' authorized_operations when asked:
+# READ, DESCRIBE, DELETE (no authorizer, so all allowed).
+_GROUP_OPERATIONS = (1 << 3) | (1 << 8) | (1 << 6)
+
+
+def _respond(ctx: RequestContext, values: dict):
+    return build(load_response_schema(ctx.api_key, ctx.api_version), dict(throttle_time=0, **values))
+
+
+def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, respond):
+    """Park until `ready()` gives a result; `respond(result)` builds the answer."""
+    ctx.core.groups.publish_changes()
+
+    def complete(final: bool):
+        result = ready()
+        if result is None:
+            if not final:
+                return None
+            result = None
+        return respond(result)
+
+    return Delayed([group_wait_key(group_id)], max_wait_ms + _WAIT_SLACK_MS, complete)
+
+
+# --- JoinGroup -------------------------------------------------------------------
+
+
+def handle_join_group(ctx: RequestContext, request):
+    service = ctx.core.groups
+    version = ctx.api_version
+    join = JoinRequest(
+        group_id=request.group_id,
+        member_id=request.member_id or "",
+        group_instance_id=getattr(request, "group_instance_id", None),
+        client_id=ctx.client_id or "",
+        client_host=ctx.client_host,
+        session_timeout_ms=_millis(request.session_timeout),
+        rebalance_timeout_ms=_millis(getattr(request, "rebalance_timeout", request.session_timeout)),
+        protocol_type=request.protocol_type,
+        protocols=[(p.name, bytes(p.metadata)) for p in request.protocols],
+        require_known_member_id=version >= 4,
+        supports_skip_assignment=version >= 9,
+    )
+    outcome = service.coordinator.join(join, service.now())
+    if isinstance(outcome, JoinResult):
+        service.publish_changes()
+        return _join_response(ctx, outcome, join.member_id)
+    member: Member = outcome
+    if member.join_result is not None:  # completed within this very call
+        service.publish_changes()
+        return _join_response(ctx, member.join_result, member.member_id)
+    return _waiting(
+        ctx, join.group_id, join.rebalance_timeout_ms,
+        lambda: member.join_result,
+        lambda result: _join_response(ctx, result or JoinResult(ErrorCode.rebalance_in_progress), member.member_id),
+    )
+
+
+def _join_response(ctx: RequestContext, result: JoinResult, member_id: str):
+    flexible_names = ctx.api_version >= 7  # protocol name nullable from v7
+    return _respond(ctx, dict(
+        error_code=result.error_code,
+        generation_id=result.generation_id,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name if flexible_names else (result.protocol_name or ""),
+        leader=result.leader,
+        skip_assignment=result.skip_assignment,
+        member_id=result.member_id or member_id,
+        members=[dict(member_id=m, group_instance_id=i, metadata=md) for m, i, md in result.members],
+    ))
+
+
+def _millis(value) -> int:
+    return value if isinstance(value, int) else int(value.total_seconds() * 1000)
+
+
+# --- SyncGroup -------------------------------------------------------------------
+
+
+def handle_sync_group(ctx: RequestContext, request):
+    service = ctx.core.groups
+    outcome = service.coordinator.sync(
+        request.group_id,
+        request.generation_id,
+        request.member_id,
+        getattr(request, "group_instance_id", None),
+        getattr(request, "protocol_type", None),
+        getattr(request, "protocol_name", None),
+        {a.member_id: bytes(a.assignment) for a in request.assignments},
+        service.now(),
+    )
+    if isinstance(outcome, SyncResult):
+        service.publish_changes()
+        return _sync_response(ctx, outcome)
+    member: Member = outcome
+    return _waiting(
+        ctx, request.group_id, member.session_timeout_ms,
+        lambda: member.sync_result,
+        lambda result: _sync_response(ctx, result or SyncResult(ErrorCode.rebalance_in_progress)),
+    )
+
+
+def _sync_response(ctx: RequestContext, result: SyncResult):
+    return _respond(ctx, dict(
+        error_code=result.error_code,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name,
+        assignment=result.assignment,
+    ))
+
+
+# --- Heartbeat / LeaveGroup -------------------------------------------------------
+
+
+def handle_heartbeat(ctx: RequestContext, request):
+    service = ctx.core.groups
+    error = service.coordinator.heartbeat(
+        request.group_id, request.generation_id, request.member_id,
+        getattr(request, "group_instance_id", None), service.now(),
+    )
+    service.publish_changes()
+    return _respond(ctx, dict(error_code=error))
+
+
+def handle_leave_group(ctx: RequestContext, request):
+    service = ctx.core.groups
+    if ctx.api_version < 3:
+        leaving = [(request.member_id, None)]
+    else:
+        leaving = [(m.member_id, m.group_instance_id) for m in request.members]
+    errors = service.coordinator.leave(request.group_id, leaving, service.now())
+    service.publish_changes()
+    if ctx.api_version < 3:
+        return _respond(ctx, dict(error_code=errors[0], members=[]))
+    members = [dict(member_id=m, group_instance_id=i, error_code=e) for (m, i), e in zip(leaving, errors)]
+    return _respond(ctx, dict(error_code=ErrorCode.none, members=members))
+
+
+# --- DescribeGroups / ListGroups / DeleteGroups ------------------------------------
+
+
+def handle_describe_groups(ctx: RequestContext, request):
+    coordinator = ctx.core.groups.coordinator
+    include_ops = bool(getattr(request, "include_authorized_operations", False))
+    described = []
+    for group_id in request.groups:
+        group = coordinator.group(group_id)
+        if group is None:
+            # Kafka: an unknown group is described as Dead (v6+: with an error).
+            error = ErrorCode.group_id_not_found if ctx.api_version >= 6 else ErrorCode.none
+            described.append(dict(error_code=error, error_message=None, group_id=group_id,
+                                  group_state=GroupState.DEAD.value, protocol_type="", protocol_data="", members=[],
+                                  authorized_operations=OPERATIONS_NOT_REQUESTED))
+            continue
+        stable = group.state == GroupState.STABLE
+        members = [
+            dict(
+                member_id=m.member_id, group_instance_id=m.group_instance_id, client_id=m.client_id,
+                client_host=m.client_host,
+                member_metadata=m.metadata_for(group.protocol_name or "") if stable else b"",
+                member_assignment=m.assignment if stable else b"",
+            )
+            for m in group.members.values()
+        ]
+        described.append(dict(
+            error_code=ErrorCode.none, error_message=None, group_id=group_id, group_state=group.state.value,
+            protocol_type=group.protocol_type or "",
+            # Kafka shows the protocol only once a generation is complete.
+            protocol_data=(group.protocol_name or "") if stable else "",
+            members=members,
+            authorized_operations=_GROUP_OPERATIONS if include_ops else OPERATIONS_NOT_REQUESTED,
+        ))
+    return _respond(ctx, dict(groups=described))
+
+
+def handle_list_groups(ctx: RequestContext, request):
+    states = {s.lower() for s in (getattr(request, "states_filter", None) or ())}
+    types = {t.lower() for t in (getattr(request, "types_filter", None) or ())}
+    groups = []
+    for group in ctx.core.groups.listed_groups():
+        if states and group.state.value.lower() not in states:
+            continue
+        if types and "classic" not in types:
+            continue
+        groups.append(dict(group_id=group.group_id, protocol_type=group.protocol_type or "",
+                           group_state=group.state.value, group_type="classic"))
+    return _respond(ctx, dict(error_code=ErrorCode.none, groups=groups))
+
+
+def handle_delete_groups(ctx: RequestContext, request):
+    service = ctx.core.groups
+    results = [dict(group_id=g, error_code=service.delete_group(g)) for g in request.groups_names]
+    service.publish_changes()
+    return _respond(ctx, dict(results=results))
