@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Kafka broker setting, e.g. -o num.partitions=3 (repeatable)",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    groups = commands.add_parser("groups", help="list consumer groups, or describe one with its lag")
+    groups.add_argument("action", choices=["list", "describe"])
+    groups.add_argument("group", nargs="?", help="the group to describe")
+    groups.add_argument("--bootstrap-server", default="127.0.0.1:9092", help="HOST:PORT of the broker (default 127.0.0.1:9092)")
     return parser
 
 
@@ -54,6 +59,8 @@ def config_from_args(args: argparse.Namespace) -> BrokerConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "groups":
+        return run_groups_command(parser, args)
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -64,6 +71,20 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     return serve_until_signal(config)
+
+
+def run_groups_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from kwire.admin.groups import GroupCommandError, run
+    from kwire.admin.wire_client import WireError
+
+    if args.action == "describe" and not args.group:
+        parser.error("groups describe needs a GROUP")
+    try:
+        print(run(args.bootstrap_server, args.action, args.group))
+    except (GroupCommandError, WireError, OSError) as exc:
+        print(f"kwire groups: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def serve_until_signal(config: BrokerConfig) -> int:

@@ -16,13 +16,13 @@ from typing import Iterator
 import attrs
 
 from kwire.log import PartitionLog
-from kwire.protocol.record_codec import Record, build_batch, iter_records
-from kwire.protocol.records import iter_valid_batches, parse_header
+from kwire.log.keyed_records import iter_keyed_records
+from kwire.protocol.record_codec import Record, build_batch
+from kwire.protocol.records import parse_header
 
 METADATA_TOPIC = "__cluster_metadata"
 _TOPIC_PREFIX = b"topic:"
 _PRODUCER_ID_BLOCK = b"producer-id-block"
-_READ_CHUNK = 1024 * 1024
 
 
 @attrs.frozen
@@ -83,17 +83,4 @@ class MetadataLog:
         self._log.flush()
 
     def _records(self) -> Iterator[tuple[bytes, bytes | None]]:
-        offset = self._log.log_start_offset
-        while offset < self._log.log_end_offset:
-            data = b"".join(self._log.read(offset, _READ_CHUNK))
-            advanced = False
-            for pos, header in iter_valid_batches(data):
-                if header.last_offset < offset:
-                    continue
-                for record in iter_records(data[pos : pos + header.size]):
-                    if record.offset >= offset and record.key is not None:
-                        yield record.key, record.value
-                offset = header.last_offset + 1
-                advanced = True
-            if not advanced:
-                break
+        return iter_keyed_records(self._log)

@@ -121,9 +121,11 @@ class GroupCoordinator:
             return self._add_member(group, new_id, request, now)
         # KIP-345: the same instance is back; the old member id is fenced and
         # the member keeps its place (and assignment) under the new id.
-        member = group.members.pop(old_id)
-        self._fence(member)
-        member.member_id = new_id
+        old = group.members.pop(old_id)
+        self._fence(old)
+        # A fresh object: a request parked on the old one must keep its answer.
+        member = attrs.evolve(old, member_id=new_id, join_result=None, sync_result=None,
+                              awaiting_join=False, awaiting_sync=False)
         group.members[new_id] = member
         group.static_members[instance_id] = new_id
         if group.leader_id == old_id:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 import attrs
 
-from kwire.protocol.record_codec import Record, build_batch, iter_all_records
+from kwire.log.keyed_records import iter_keyed_records
+from kwire.protocol.record_codec import Record, build_batch
 from kwire.protocol.records import parse_header
 
 OFFSETS_TOPIC = "__consumer_offsets"
@@ -26,7 +27,6 @@ _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _VALUE_HEAD = struct.Struct(">hqi")  # version, offset, leader epoch
 _I64 = struct.Struct(">q")
-_READ_CHUNK = 1 << 20
 
 
 @attrs.frozen
@@ -129,7 +129,7 @@ class OffsetStore:
     def replay(self, logs: list) -> None:
         """Rebuild the offsets from every partition of `__consumer_offsets`."""
         for log in logs:
-            for key, value in _records(log):
+            for key, value in iter_keyed_records(log):
                 (version,) = _I16.unpack_from(key, 0)
                 if version in (0, 1):
                     group_id, pos = _read_string(key, 2)
@@ -143,16 +143,3 @@ class OffsetStore:
                     else:
                         self.offsets.setdefault(group_id, {})[(topic, partition)] = parse_offset_value(value)
 
-
-def _records(log) -> Iterator[tuple[bytes, bytes | None]]:
-    offset = log.log_start_offset
-    while offset < log.log_end_offset:
-        data = b"".join(bytes(chunk) for chunk in log.read(offset, _READ_CHUNK))
-        last = offset
-        for record in iter_all_records(data):
-            if record.offset >= offset and record.key is not None:
-                yield record.key, record.value
-            last = record.offset
-        if last < offset:
-            break
-        offset = last + 1
