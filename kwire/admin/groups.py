@@ -4,8 +4,6 @@ kafka-consumer-groups.sh shows, gathered over the wire protocol
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 from kwire.admin.wire_client import WireClient
@@ -40,11 +38,19 @@ class PartitionRow:
 
 
 @attrs.frozen
+class MemberInfo:
+    member_id: str
+    client_id: str
+    host: str
+    partitions: tuple[tuple[str, int], ...]
+
+
+@attrs.frozen
 class GroupDescription:
     group_id: str
     state: str
     protocol: str
-    members: int
+    members: tuple[MemberInfo, ...]
     rows: tuple[PartitionRow, ...]
 
 
@@ -77,9 +83,13 @@ def describe_group(client: WireClient, group_id: str) -> GroupDescription:
     """Members, assignments, committed offsets, log end offsets and lag."""
     group = client.call(DESCRIBE_GROUPS, 5, dict(groups=[group_id], include_authorized_operations=False)).groups[0]
     _check(group.error_code, f"DescribeGroups({group_id})")
-    owners: dict[tuple[str, int], Any] = {}
-    for member in group.members:
-        for key in assignment_partitions(bytes(member.member_assignment)):
+    members = tuple(
+        MemberInfo(m.member_id, m.client_id, m.client_host, tuple(assignment_partitions(bytes(m.member_assignment))))
+        for m in group.members
+    )
+    owners: dict[tuple[str, int], MemberInfo] = {}
+    for member in members:
+        for key in member.partitions:
             owners[key] = member
     fetched = client.call(OFFSET_FETCH, 7, dict(group_id=group_id, topics=None, require_stable=False))
     _check(fetched.error_code, f"OffsetFetch({group_id})")
@@ -95,12 +105,12 @@ def describe_group(client: WireClient, group_id: str) -> GroupDescription:
         rows.append(PartitionRow(
             topic=key[0], partition=key[1], committed=committed.get(key), log_end=log_ends.get(key),
             consumer_id=owner.member_id if owner else "-",
-            host=owner.client_host if owner else "-",
+            host=owner.host if owner else "-",
             client_id=owner.client_id if owner else "-",
         ))
     if group.group_state == "Dead" and not rows:
         raise GroupCommandError(f"group {group_id} does not exist")
-    return GroupDescription(group_id, group.group_state, group.protocol_data, len(group.members), tuple(rows))
+    return GroupDescription(group_id, group.group_state, group.protocol_data, members, tuple(rows))
 
 
 def _log_end_offsets(client: WireClient, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -138,7 +148,7 @@ def format_description(description: GroupDescription) -> str:
     def show(value: int | None) -> str:
         return "-" if value is None else str(value)
 
-    title = (f"Group {description.group_id}: state {description.state}, {description.members} member(s)"
+    title = (f"Group {description.group_id}: state {description.state}, {len(description.members)} member(s)"
              + (f", assignor {description.protocol}" if description.protocol else ""))
     if not description.rows:
         return title + "\n(no assigned partitions and no committed offsets)"

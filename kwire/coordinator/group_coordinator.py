@@ -9,6 +9,7 @@ The broker never assigns partitions itself: the elected leader does.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import attrs
@@ -17,6 +18,7 @@ from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncR
 from kwire.protocol.errors import ErrorCode
 
 E = ErrorCode
+log = logging.getLogger("kwire.groups")
 S = GroupState
 
 
@@ -109,7 +111,7 @@ class GroupCoordinator:
         if group.is_in(S.STABLE) and not protocols_changed and member_id != group.leader_id:
             return self._join_result_for(group, member)  # nothing to rebalance for
         member.awaiting_join, member.join_result = True, None
-        self._prepare_rebalance(group, now)
+        self._prepare_rebalance(group, now, f"member {member_id} rejoined" + (" with new metadata" if protocols_changed else ""))
         self._maybe_complete_join(group, now)
         return member
 
@@ -128,19 +130,24 @@ class GroupCoordinator:
                               awaiting_join=False, awaiting_sync=False)
         group.members[new_id] = member
         group.static_members[instance_id] = new_id
+        current_leader = group.leader_id
         if group.leader_id == old_id:
             group.leader_id = new_id
-        protocols_changed = member.protocols != list(request.protocols)
         self._update_member(member, request, now)
-        if group.is_in(S.STABLE) and not protocols_changed:
-            result = self._join_result_for(group, member)
-            if group.leader_id == new_id and request.supports_skip_assignment:
-                # v9+: the returning leader gets the members but must not reassign.
-                result = attrs.evolve(result, skip_assignment=True)
-            return result
+        if group.is_in(S.STABLE) and group.protocol_name == group.select_protocol():
+            # Kafka rebalances only if the protocol the group would pick changes
+            # (new metadata alone, e.g. no owned partitions after a restart, is not enough).
+            if request.supports_skip_assignment:
+                # v9+: a returning leader gets the members but must not reassign.
+                is_leader = group.leader_id == new_id
+                return attrs.evolve(self._join_result_for(group, member), skip_assignment=is_leader)
+            # Before v9 the old leader id is returned, so a returning leader
+            # does not think it must assign (a Stable group would not pass it on).
+            return JoinResult(E.none, group.generation_id, group.protocol_type, group.protocol_name,
+                              current_leader or "", new_id)
         member.awaiting_join, member.join_result = True, None
         if not group.is_in(S.PREPARING_REBALANCE):
-            self._prepare_rebalance(group, now)
+            self._prepare_rebalance(group, now, f"static member {new_id} ({instance_id}) rejoined")
         self._maybe_complete_join(group, now)
         return member
 
@@ -165,7 +172,7 @@ class GroupCoordinator:
         if group.is_in(S.PREPARING_REBALANCE):
             self._extend_initial_delay(group, now)
         else:
-            self._prepare_rebalance(group, now)
+            self._prepare_rebalance(group, now, f"member {member_id} joined")
         self._maybe_complete_join(group, now)
         return member
 
@@ -193,12 +200,14 @@ class GroupCoordinator:
 
     # --- rebalancing -----------------------------------------------------------
 
-    def _prepare_rebalance(self, group: Group, now: float) -> None:
+    def _prepare_rebalance(self, group: Group, now: float, reason: str) -> None:
         if group.is_in(S.COMPLETING_REBALANCE):
             # Followers waiting for an assignment of a generation that is over.
             for member in group.members.values():
                 if member.awaiting_sync:
                     member.awaiting_sync, member.sync_result = False, SyncResult(E.rebalance_in_progress)
+        log.info("Preparing to rebalance group %s in state %s with old generation %d (%s)",
+                 group.group_id, group.state.value, group.generation_id, reason)
         was_empty = group.is_in(S.EMPTY)
         group.state = S.PREPARING_REBALANCE
         longest = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
@@ -221,7 +230,7 @@ class GroupCoordinator:
     def _complete_join(self, group: Group, now: float) -> None:
         # Whoever did not rejoin in time is out.
         for member in [m for m in group.members.values() if not m.awaiting_join]:
-            self._drop(group, member)
+            self._drop(group, member, "did not rejoin before the rebalance timeout")
         group.pending_members.clear()
         group.generation_id += 1
         self.changed.add(group.group_id)
@@ -232,6 +241,8 @@ class GroupCoordinator:
         if group.leader_id not in group.members:
             group.leader_id = next(iter(group.members))
         group.state = S.COMPLETING_REBALANCE
+        log.info("Group %s generation %d: %d member(s), protocol %s, leader %s",
+                 group.group_id, group.generation_id, len(group.members), group.protocol_name, group.leader_id)
         for member in group.members.values():
             member.awaiting_join = False
             member.last_heartbeat = now
@@ -321,7 +332,7 @@ class GroupCoordinator:
             if member is None:
                 errors.append(E.unknown_member_id)
                 continue
-            self._remove(group, member, now)
+            self._remove(group, member, now, "left the group")
             errors.append(E.none)
         return errors
 
@@ -336,20 +347,21 @@ class GroupCoordinator:
             return E.illegal_generation
         return None
 
-    def _remove(self, group: Group, member: Member, now: float) -> None:
+    def _remove(self, group: Group, member: Member, now: float, reason: str) -> None:
         """A member leaves or expires: the rest rebalance."""
-        self._drop(group, member)
+        self._drop(group, member, reason)
         self.changed.add(group.group_id)
         if group.is_in(S.STABLE, S.COMPLETING_REBALANCE):
             if group.members:
-                self._prepare_rebalance(group, now)
+                self._prepare_rebalance(group, now, f"member {member.member_id} {reason}")
             else:
                 group.generation_id += 1
                 self._become_empty(group, now)
         elif group.is_in(S.PREPARING_REBALANCE):
             self._maybe_complete_join(group, now)
 
-    def _drop(self, group: Group, member: Member) -> None:
+    def _drop(self, group: Group, member: Member, reason: str) -> None:
+        log.info("Member %s removed from group %s: %s", member.member_id, group.group_id, reason)
         del group.members[member.member_id]
         if member.group_instance_id is not None and group.static_members.get(member.group_instance_id) == member.member_id:
             del group.static_members[member.group_instance_id]
@@ -379,7 +391,7 @@ class GroupCoordinator:
                 if member.awaiting_join:
                     continue  # bounded by the rebalance timeout instead
                 if now > member.last_heartbeat + member.session_timeout_ms / 1000:
-                    self._remove(group, member, now)
+                    self._remove(group, member, now, "session timed out")
             self._maybe_complete_join(group, now)
 
     def delete(self, group_id: str) -> None:

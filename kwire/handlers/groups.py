@@ -3,6 +3,8 @@ DescribeGroups, ListGroups, DeleteGroups."""
 
 from __future__ import annotations
 
+import logging
+
 from kio.index import load_response_schema
 
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
@@ -20,6 +22,7 @@ VERSIONS = {
     DESCRIBE_GROUPS: (0, 6), LIST_GROUPS: (0, 5), DELETE_GROUPS: (0, 2),
 }
 _WAIT_SLACK_MS = 5_000
+log = logging.getLogger("kwire.groups")
 # Group operations for DescribeGroups' authorized_operations when asked:
 # READ, DESCRIBE, DELETE (no authorizer, so all allowed).
 _GROUP_OPERATIONS = (1 << 3) | (1 << 8) | (1 << 6)
@@ -79,6 +82,8 @@ def handle_join_group(ctx: RequestContext, request):
 
 
 def _join_response(ctx: RequestContext, result: JoinResult, member_id: str):
+    log.debug("JoinGroup v%d %s -> %s generation %d leader %s", ctx.api_version, result.member_id or member_id,
+              ErrorCode(result.error_code).name, result.generation_id, result.leader)
     flexible_names = ctx.api_version >= 7  # protocol name nullable from v7
     return _respond(ctx, dict(
         error_code=result.error_code,
@@ -123,6 +128,8 @@ def handle_sync_group(ctx: RequestContext, request):
 
 
 def _sync_response(ctx: RequestContext, result: SyncResult):
+    log.debug("SyncGroup v%d -> %s (%d assignment bytes)", ctx.api_version, ErrorCode(result.error_code).name,
+              len(result.assignment))
     return _respond(ctx, dict(
         error_code=result.error_code,
         protocol_type=result.protocol_type,
@@ -141,6 +148,7 @@ def handle_heartbeat(ctx: RequestContext, request):
         getattr(request, "group_instance_id", None), service.now(),
     )
     service.publish_changes()
+    log.debug("Heartbeat %s generation %d -> %s", request.member_id, request.generation_id, ErrorCode(error).name)
     return _respond(ctx, dict(error_code=error))
 
 

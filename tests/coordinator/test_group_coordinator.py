@@ -1,5 +1,6 @@
 """The classic group state machine, driven without sockets; time is a number."""
 
+import attrs
 import pytest
 
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
@@ -321,6 +322,28 @@ def test_static_member_restart_keeps_its_assignment_without_rebalance():
     # The old id is fenced.
     assert h.heartbeat(first_id, instance="i1") == E.fenced_instance_id
     assert h.sync(first_id, instance="i1").error_code == E.fenced_instance_id
+
+
+def test_static_leader_restart_before_v9_is_told_the_old_leader():
+    h = Harness()
+    first = h.new_member(instance="i1")
+    old_id = first.member_id
+    h.sync(old_id, instance="i1", assignments={old_id: b"p0"})
+    request = attrs.evolve(join_request(instance="i1", protocols=[("range", b"no-owned-partitions")]),
+                           supports_skip_assignment=False)
+    again = h.coordinator.join(request, h.now)
+    # New metadata alone does not rebalance; the old leader id means "don't assign".
+    assert (again.error_code, again.leader, again.members) == (E.none, old_id, ())
+    assert h.group.state == S.STABLE and h.group.leader_id == again.member_id
+
+
+def test_static_member_changing_the_selected_protocol_rebalances():
+    h = Harness()
+    a = h.new_member(instance="i1", protocols=[("range", b""), ("roundrobin", b"")])
+    h.sync(a.member_id, instance="i1", assignments={})
+    again = h.join(instance="i1", protocols=[("roundrobin", b"")])
+    assert isinstance(again, Member)
+    assert again.join_result.protocol_name == "roundrobin" and again.join_result.generation_id == 2
 
 
 def test_static_member_is_not_removed_by_leave_without_instance_and_fenced_on_mismatch():
