@@ -28,6 +28,8 @@ HOSTILE = {
     "produce v2 (listed for librdkafka, refused as Kafka 4 does)": frame(header(0, 2) + b"\x00" * 20),
     "garbage": b"\x13\x37" * 50,
     "frame shorter than a header": frame(b"\x00\x03"),
+    "truncated JoinGroup": frame(header(11, 5) + b"\x00\x01g\x00\x00\x27"),
+    "OffsetCommit with a negative array length": frame(header(8, 8) + b"\x00\x01g\xff\xff\xff\xff\x00\x00\x00\x00\x80\x00\x00\x00"),
 }
 
 
@@ -115,3 +117,26 @@ def test_api_versions_raw(shared_kwire):
         assert (correlation, error, count) == (3, 35, 1)  # UNSUPPORTED_VERSION, v0 body
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_a_member_that_vanishes_mid_rebalance_does_not_block_the_group(start_kwire, topic_name, client):
+    """A raw member joins, becomes leader and disappears without a SyncGroup:
+    its session runs out and a real consumer then gets every partition."""
+    from compat_tests.group_consumers import GroupConsumer, wait_settled
+
+    broker = start_kwire("-o", "group.min.session.timeout.ms=1000", memory=True)
+    create_topic("confluent-kafka", broker.bootstrap, topic_name, 2)
+    ghost = connect(broker.bootstrap)
+    join = dict(group_id="haunted", session_timeout=1000, rebalance_timeout=1000, member_id="", group_instance_id=None,
+                protocol_type="consumer", protocols=[dict(name="range", metadata=b"")], reason=None)
+    first = call(ghost, 11, 5, join)
+    assert first.error_code == 79  # MEMBER_ID_REQUIRED
+    joined = call(ghost, 11, 5, dict(join, member_id=first.member_id), correlation_id=2)
+    assert joined.leader == joined.member_id
+    ghost.close()
+    consumer = GroupConsumer(client, broker.bootstrap, "haunted", topic_name)
+    try:
+        wait_settled([consumer], 2)
+    finally:
+        consumer.stop()
