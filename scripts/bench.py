@@ -22,16 +22,20 @@ from pathlib import Path
 
 import psutil
 
+from bench_groups import formation_and_rebalance, group_consume
+
 REPO = Path(__file__).resolve().parent.parent
 READY = re.compile(r"ready on (\S+):(\d+)")
+DELAYED_FORMATION_MS = 100
 
 
 class Broker:
-    def __init__(self, data_dir: str | None, port: int = 0) -> None:
+    def __init__(self, data_dir: str | None, port: int = 0, extra_args: tuple[str, ...] = ()) -> None:
         storage = ["--memory"] if data_dir is None else ["--data-dir", data_dir]
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kwire", "serve", "--port", str(port), *storage, "--log-level", "WARNING"],
+            [sys.executable, "-m", "kwire", "serve", "--port", str(port), *storage, "--log-level", "WARNING",
+             *extra_args],
             stdout=subprocess.PIPE, text=True, cwd=REPO,
         )
         line = self.process.stdout.readline()
@@ -209,10 +213,11 @@ def main() -> None:
     parser.add_argument("--latency-rounds", type=int, default=2_000)
     parser.add_argument("--kafka-python-messages", type=int, default=100_000)
     parser.add_argument("--data-dir", help="store on disk here instead of in memory")
+    parser.add_argument("--group-trials", type=int, default=10, help="group formations to time per setting")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     args = parser.parse_args()
     if args.quick:
-        args.messages, args.latency_rounds, args.kafka_python_messages = 20_000, 100, 5_000
+        args.messages, args.latency_rounds, args.kafka_python_messages, args.group_trials = 20_000, 100, 5_000, 2
 
     data_dir = args.data_dir
     if data_dir:
@@ -228,9 +233,20 @@ def main() -> None:
         latency = confluent_latency(broker, "latency", args.latency_rounds)
         create_topic(broker.bootstrap, "bench-kp", args.partitions)
         kp = kafka_python_round(broker, "bench-kp", args.kafka_python_messages, args.size)
+        create_topic(broker.bootstrap, "bench-groups", 6)
+        formation = formation_and_rebalance(broker.bootstrap, "bench-groups", 6, args.group_trials)
+        through_group = group_consume(broker.bootstrap, "bench", args.messages, args.size)
         loaded_rss = broker.rss_mb()
     finally:
         broker.stop()
+    # The same formation with a short initial delay, which gathers members
+    # whose first JoinGroup comes a little late into the first generation.
+    delayed_broker = Broker(None, extra_args=("-o", f"group.initial.rebalance.delay.ms={DELAYED_FORMATION_MS}"))
+    try:
+        create_topic(delayed_broker.bootstrap, "bench-groups", 6)
+        delayed_formation = formation_and_rebalance(delayed_broker.bootstrap, "bench-groups", 6, args.group_trials)
+    finally:
+        delayed_broker.stop()
 
     storage = f"disk ({data_dir})" if data_dir else "memory"
     print(f"kwire benchmark — storage: {storage}, {args.messages:,} x {args.size} B, {args.partitions} partitions")
@@ -245,6 +261,12 @@ def main() -> None:
           f"({latency['rounds']} rounds)")
     print(f"{'kafka-python produce / consume':44s} {kp['produce_msgs']:12,.0f} / {kp['consume_msgs']:,.0f} msgs/s "
           f"({args.kafka_python_messages:,} msgs)")
+    for label, figures in [("0 (default)", formation), (f"{DELAYED_FORMATION_MS} ms", delayed_formation)]:
+        print(f"{'group of 3 formed, initial delay ' + label:44s} median {figures['formed_median_s']:6.3f} s  "
+              f"min {figures['formed_min_s']:.3f}  max {figures['formed_max_s']:.3f} ({figures['trials']} trials)")
+        print(f"{'  rebalance when a 4th joins':44s} {figures['rebalanced_s']:8.3f} s (heartbeat.interval.ms=3000)")
+    print(f"{'consume through a group of 3':44s} {through_group['msgs']:12,.0f} msgs/s {through_group['mb']:8.1f} MB/s "
+          f"({through_group['received']:,} msgs; first message after {through_group['until_first_s']:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,100 @@
+"""Consumer-group figures for bench.py: how fast a group forms, how fast it
+rebalances when a member joins, and consume throughput through a group.
+All with confluent-kafka at its default group settings (range assignor,
+heartbeat.interval.ms=3000)."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import threading
+import time
+
+TIMEOUT_S = 60
+_group_ids = itertools.count()
+
+
+def _consumer(bootstrap: str, group: str, **extra):
+    from confluent_kafka import Consumer
+
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                     "enable.auto.commit": False, **extra})
+
+
+def _settled(consumers, partitions: int) -> bool:
+    owned = [tp.partition for c in consumers for tp in c.assignment()]
+    return all(c.assignment() for c in consumers) and sorted(owned) == list(range(partitions))
+
+
+def _poll_until_settled(consumers, partitions: int) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < TIMEOUT_S:
+        for consumer in consumers:
+            consumer.poll(0.005)
+        if _settled(consumers, partitions):
+            return time.perf_counter() - start
+    raise SystemExit("the group did not settle")
+
+
+def _connected_consumers(bootstrap: str, group: str, topic: str, count: int) -> list:
+    consumers = [_consumer(bootstrap, group) for _ in range(count)]
+    for consumer in consumers:
+        consumer.list_topics(topic, timeout=10)  # connected before the clock starts
+    return consumers
+
+
+def formation_and_rebalance(bootstrap: str, topic: str, partitions: int, trials: int) -> dict:
+    """Each trial: 3 connected consumers of a new group subscribe together;
+    the clock stops when every one holds its share. Then, once, a 4th joins."""
+    formed = []
+    for _ in range(trials):
+        group = f"bench-formation-{next(_group_ids)}"
+        consumers = _connected_consumers(bootstrap, group, topic, 3)
+        for consumer in consumers:
+            consumer.subscribe([topic])
+        formed.append(_poll_until_settled(consumers, partitions))
+        for consumer in consumers:
+            consumer.close()
+    group = f"bench-formation-{next(_group_ids)}"
+    consumers = _connected_consumers(bootstrap, group, topic, 4)
+    for consumer in consumers[:3]:
+        consumer.subscribe([topic])
+    _poll_until_settled(consumers[:3], partitions)
+    consumers[3].subscribe([topic])
+    rebalanced = _poll_until_settled(consumers, partitions)
+    for consumer in consumers:
+        consumer.close()
+    return dict(formed_median_s=statistics.median(formed), formed_min_s=min(formed), formed_max_s=max(formed),
+                trials=trials, rebalanced_s=rebalanced)
+
+
+def group_consume(bootstrap: str, topic: str, count: int, size: int, members: int = 3) -> dict:
+    """`members` consumers in one group, one thread each, read `count`
+    messages; timed from the first message received to the last."""
+    received = [0] * members
+    first_message_at: list[float] = []
+    start = time.perf_counter()
+    deadline = start + 120
+    group = f"bench-group-consume-{next(_group_ids)}"
+
+    def run(index: int) -> None:
+        consumer = _consumer(bootstrap, group, **{"fetch.queue.backoff.ms": 10})
+        consumer.subscribe([topic])
+        while sum(received) < count and time.perf_counter() < deadline:
+            batch = consumer.consume(10_000, 0.2)
+            got = sum(1 for m in batch if m.error() is None)
+            if got and not first_message_at:
+                first_message_at.append(time.perf_counter())
+            received[index] += got
+        consumer.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(members)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT_S * 3)
+    end = time.perf_counter()
+    total = sum(received)
+    elapsed = end - (first_message_at[0] if first_message_at else start)
+    return dict(msgs=total / elapsed, mb=total * size / elapsed / 1e6, received=total, members=members,
+                until_first_s=(first_message_at[0] - start) if first_message_at else None)
