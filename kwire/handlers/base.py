@@ -65,3 +65,13 @@ class Delayed:
     wait_keys: list
     max_wait_ms: int
     complete: Callable[[bool], Any]
+
+
+def respond(ctx: RequestContext, values: dict) -> Any:
+    """The response entity for this request's API and version, built from
+    `values` (fields the version lacks are dropped; throttle time 0)."""
+    from kio.index import load_response_schema
+
+    from kwire.protocol.kio_build import build
+
+    return build(load_response_schema(ctx.api_key, ctx.api_version), dict(throttle_time=0, **values))

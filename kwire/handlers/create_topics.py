@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from kio.index import load_response_schema
 
 from kwire.cluster.topic_configs import TOPIC_CONFIG_DEFAULTS
-from kwire.handlers.base import RequestContext
+from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.errors import ErrorCode, KafkaError
-from kwire.protocol.kio_build import build
 
 API_KEY = 19
 MIN_VERSION, MAX_VERSION = 2, 7
@@ -51,7 +49,7 @@ def handle_create_topics(ctx: RequestContext, request):
                 configs=_config_entries(record.configs),
             )
         )
-    return build(load_response_schema(API_KEY, ctx.api_version), dict(throttle_time=0, topics=results))
+    return respond(ctx, dict(topics=results))
 
 
 def _partition_layout(ctx: RequestContext, topic) -> tuple[int, int]:

@@ -3,11 +3,8 @@ every transactional id)."""
 
 from __future__ import annotations
 
-from kio.index import load_response_schema
-
-from kwire.handlers.base import RequestContext
+from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.kio_build import build
 
 API_KEY = 10
 MIN_VERSION, MAX_VERSION = 0, 6
@@ -25,5 +22,5 @@ def handle_find_coordinator(ctx: RequestContext, request):
                      host=core.advertised_host, port=core.advertised_port)
     if ctx.api_version >= 4:
         coordinators = [dict(found, key=key) for key in request.coordinator_keys]
-        return build(load_response_schema(API_KEY, ctx.api_version), dict(throttle_time=0, coordinators=coordinators))
-    return build(load_response_schema(API_KEY, ctx.api_version), dict(throttle_time=0, **found))
+        return respond(ctx, dict(coordinators=coordinators))
+    return respond(ctx, found)

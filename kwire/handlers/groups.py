@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from kio.index import load_response_schema
-
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import JoinRequest
 from kwire.coordinator.groups_service import group_wait_key
-from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext
+from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext, respond
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.kio_build import build
 
 JOIN_GROUP, SYNC_GROUP, HEARTBEAT, LEAVE_GROUP = 11, 14, 12, 13
 DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 15, 16, 42
@@ -28,21 +25,16 @@ log = logging.getLogger("kwire.groups")
 _GROUP_OPERATIONS = (1 << 3) | (1 << 8) | (1 << 6)
 
 
-def _respond(ctx: RequestContext, values: dict):
-    return build(load_response_schema(ctx.api_key, ctx.api_version), dict(throttle_time=0, **values))
 
-
-def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, respond):
-    """Park until `ready()` gives a result; `respond(result)` builds the answer."""
+def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, answer):
+    """Park until `ready()` gives a result; `answer(result)` builds the response."""
     ctx.core.groups.publish_changes()
 
     def complete(final: bool):
         result = ready()
-        if result is None:
-            if not final:
-                return None
-            result = None
-        return respond(result)
+        if result is None and not final:
+            return None  # keep waiting
+        return answer(result)  # `answer` turns a timed-out None into an error
 
     return Delayed([group_wait_key(group_id)], max_wait_ms + _WAIT_SLACK_MS, complete)
 
@@ -85,7 +77,7 @@ def _join_response(ctx: RequestContext, result: JoinResult, member_id: str):
     log.debug("JoinGroup v%d %s -> %s generation %d leader %s", ctx.api_version, result.member_id or member_id,
               ErrorCode(result.error_code).name, result.generation_id, result.leader)
     flexible_names = ctx.api_version >= 7  # protocol name nullable from v7
-    return _respond(ctx, dict(
+    return respond(ctx, dict(
         error_code=result.error_code,
         generation_id=result.generation_id,
         protocol_type=result.protocol_type,
@@ -130,7 +122,7 @@ def handle_sync_group(ctx: RequestContext, request):
 def _sync_response(ctx: RequestContext, result: SyncResult):
     log.debug("SyncGroup v%d -> %s (%d assignment bytes)", ctx.api_version, ErrorCode(result.error_code).name,
               len(result.assignment))
-    return _respond(ctx, dict(
+    return respond(ctx, dict(
         error_code=result.error_code,
         protocol_type=result.protocol_type,
         protocol_name=result.protocol_name,
@@ -149,7 +141,7 @@ def handle_heartbeat(ctx: RequestContext, request):
     )
     service.publish_changes()
     log.debug("Heartbeat %s generation %d -> %s", request.member_id, request.generation_id, ErrorCode(error).name)
-    return _respond(ctx, dict(error_code=error))
+    return respond(ctx, dict(error_code=error))
 
 
 def handle_leave_group(ctx: RequestContext, request):
@@ -161,9 +153,9 @@ def handle_leave_group(ctx: RequestContext, request):
     errors = service.coordinator.leave(request.group_id, leaving, service.now())
     service.publish_changes()
     if ctx.api_version < 3:
-        return _respond(ctx, dict(error_code=errors[0], members=[]))
+        return respond(ctx, dict(error_code=errors[0], members=[]))
     members = [dict(member_id=m, group_instance_id=i, error_code=e) for (m, i), e in zip(leaving, errors)]
-    return _respond(ctx, dict(error_code=ErrorCode.none, members=members))
+    return respond(ctx, dict(error_code=ErrorCode.none, members=members))
 
 
 # --- DescribeGroups / ListGroups / DeleteGroups ------------------------------------
@@ -200,7 +192,7 @@ def handle_describe_groups(ctx: RequestContext, request):
             members=members,
             authorized_operations=_GROUP_OPERATIONS if include_ops else OPERATIONS_NOT_REQUESTED,
         ))
-    return _respond(ctx, dict(groups=described))
+    return respond(ctx, dict(groups=described))
 
 
 def handle_list_groups(ctx: RequestContext, request):
@@ -214,11 +206,11 @@ def handle_list_groups(ctx: RequestContext, request):
             continue
         groups.append(dict(group_id=group.group_id, protocol_type=group.protocol_type or "",
                            group_state=group.state.value, group_type="classic"))
-    return _respond(ctx, dict(error_code=ErrorCode.none, groups=groups))
+    return respond(ctx, dict(error_code=ErrorCode.none, groups=groups))
 
 
 def handle_delete_groups(ctx: RequestContext, request):
     service = ctx.core.groups
     results = [dict(group_id=g, error_code=service.delete_group(g)) for g in request.groups_names]
     service.publish_changes()
-    return _respond(ctx, dict(results=results))
+    return respond(ctx, dict(results=results))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from kio.index import load_response_schema
 
-from kwire.handlers.base import RequestContext
+from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.kio_build import build
 from kwire.protocol.record_codec import iter_records
 from kwire.protocol.records import iter_valid_batches
 
@@ -40,7 +38,7 @@ def handle_list_offsets(ctx: RequestContext, request):
             offset, timestamp = _lookup(partition.log, entry.timestamp)
             partitions.append(_result(index, ErrorCode.none, offset, timestamp, partition.leader_epoch if offset >= 0 else -1))
         topics.append(dict(name=list_topic.name, partitions=partitions))
-    return build(load_response_schema(API_KEY, ctx.api_version), dict(throttle_time=0, topics=topics))
+    return respond(ctx, dict(topics=topics))
 
 
 def _lookup(log, timestamp: int) -> tuple[int, int]:

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import time
 
-from kio.index import load_response_schema
-
 from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import GroupState
 from kwire.coordinator.offsets import CommittedOffset
-from kwire.handlers.base import RequestContext
+from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.kio_build import build
 
 OFFSET_COMMIT, OFFSET_FETCH, OFFSET_DELETE = 8, 9, 47
 VERSIONS = {OFFSET_COMMIT: (2, 10), OFFSET_FETCH: (1, 10), OFFSET_DELETE: (0, 0)}
 
-
-def _respond(ctx: RequestContext, values: dict):
-    return build(load_response_schema(ctx.api_key, ctx.api_version), dict(throttle_time=0, **values))
 
 
 def _topic_name(ctx: RequestContext, entry) -> str | None:
@@ -69,7 +63,7 @@ def handle_offset_commit(ctx: RequestContext, request):
         topics.append(dict(_topic_key(entry, name), partitions=results))
     if accepted:
         service.commit(request.group_id, accepted)
-    return _respond(ctx, dict(topics=topics))
+    return respond(ctx, dict(topics=topics))
 
 
 # --- OffsetFetch ---------------------------------------------------------------------
@@ -78,9 +72,9 @@ def handle_offset_commit(ctx: RequestContext, request):
 def handle_offset_fetch(ctx: RequestContext, request):
     if ctx.api_version >= 8:
         groups = [_fetch_group(ctx, g.group_id, g.topics) for g in request.groups]
-        return _respond(ctx, dict(groups=groups))
+        return respond(ctx, dict(groups=groups))
     group = _fetch_group(ctx, request.group_id, request.topics)
-    return _respond(ctx, dict(topics=group["topics"], error_code=group["error_code"]))
+    return respond(ctx, dict(topics=group["topics"], error_code=group["error_code"]))
 
 
 def _fetch_group(ctx: RequestContext, group_id: str, requested_topics) -> dict:
@@ -123,7 +117,7 @@ def handle_offset_delete(ctx: RequestContext, request):
     service = ctx.core.groups
     group = service.coordinator.group(request.group_id)
     if group is None:
-        return _respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
+        return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
     subscribed = _subscribed_topics(group) if group.state != GroupState.EMPTY else set()
     to_delete = []
     topics = []
@@ -141,7 +135,7 @@ def handle_offset_delete(ctx: RequestContext, request):
             results.append(dict(partition_index=part.partition_index, error_code=error))
         topics.append(dict(name=entry.name, partitions=results))
     service.offsets.delete(request.group_id, to_delete)
-    return _respond(ctx, dict(error_code=ErrorCode.none, topics=topics))
+    return respond(ctx, dict(error_code=ErrorCode.none, topics=topics))
 
 
 def _subscribed_topics(group) -> set[str]:

@@ -237,7 +237,7 @@ def test_pending_member_ids_hold_the_rebalance_and_expire():
     h.sync(a.member_id, assignments={})
     pending = h.join()  # got MEMBER_ID_REQUIRED, not back yet
     assert pending.error_code == E.member_id_required
-    b = h.new_member()
+    h.new_member()
     h.join(a.member_id)
     assert a.join_result is None  # still waiting for the pending id
     h.advance(SESSION_MS / 1000 + 0.1)
@@ -289,7 +289,7 @@ def test_initial_rebalance_delay_waits_for_more_members():
     a = h.new_member()
     assert a.join_result is None
     h.advance(2)
-    b = h.new_member()  # extends the delay by another 3 s
+    h.new_member()  # extends the delay by another 3 s
     h.advance(2)
     assert a.join_result is None
     h.advance(1.1)
@@ -372,10 +372,10 @@ def test_fenced_static_member_waiting_in_a_join_is_answered():
     h = Harness()
     a = h.new_member(instance="i1")
     h.sync(a.member_id, instance="i1", assignments={})
-    b = h.new_member()  # rebalance: a must rejoin
+    h.new_member()  # rebalance: a must rejoin
     h.join(a.member_id, instance="i1")
     assert a.join_result is not None  # both in, join complete
-    c = h.new_member()
+    h.new_member()
     h.join(a.member_id, instance="i1")  # a waits
     assert a.join_result is None
     replacement = h.join(instance="i1")  # a restarted instance takes its place
