@@ -54,6 +54,25 @@ class BrokerConfig:
     offsets_retention_minutes: int = 10080  # offsets.retention.minutes
     offsets_retention_check_interval_ms: int = 600000  # offsets.retention.check.interval.ms
     offset_metadata_max_bytes: int = 4096  # offset.metadata.max.bytes
+    # Log defaults that topics inherit (topic name in brackets).
+    log_retention_ms: int = 604800000  # log.retention.ms (retention.ms); .hours/.minutes accepted
+    log_retention_bytes: int = -1  # log.retention.bytes (retention.bytes)
+    log_roll_ms: int = 604800000  # log.roll.ms (segment.ms); log.roll.hours accepted
+    log_cleanup_policy: str = "delete"  # log.cleanup.policy (cleanup.policy)
+    compression_type: str = "producer"  # compression.type
+    log_message_timestamp_type: str = "CreateTime"  # log.message.timestamp.type (message.timestamp.type)
+    log_index_size_max_bytes: int = 10485760  # log.index.size.max.bytes (segment.index.bytes)
+    log_cleaner_delete_retention_ms: int = 86400000  # log.cleaner.delete.retention.ms (delete.retention.ms)
+    log_cleaner_min_compaction_lag_ms: int = 0  # log.cleaner.min.compaction.lag.ms (min.compaction.lag.ms)
+    log_cleaner_min_cleanable_ratio: float = 0.5  # log.cleaner.min.cleanable.ratio (min.cleanable.dirty.ratio)
+    min_insync_replicas: int = 1  # min.insync.replicas
+    # How often the broker looks for segments to delete and logs to compact.
+    log_retention_check_interval_ms: int = 300000  # log.retention.check.interval.ms
+    log_cleaner_enable: bool = True  # log.cleaner.enable
+    log_cleaner_backoff_ms: int = 15000  # log.cleaner.backoff.ms
+
+    # Kafka names set explicitly (DescribeConfigs: STATIC_BROKER_CONFIG).
+    explicit: set = attrs.field(factory=set)
 
     @property
     def in_memory(self) -> bool:
@@ -67,7 +86,11 @@ class BrokerConfig:
 
     def apply_override(self, kafka_name: str, raw_value: str) -> None:
         """Set one setting given by its Kafka name, e.g. ("num.partitions", "3")."""
-        attribute = kafka_name.strip().replace(".", "_")
+        kafka_name = kafka_name.strip()
+        if kafka_name in _IN_OTHER_UNITS:
+            kafka_name, factor = _IN_OTHER_UNITS[kafka_name]
+            raw_value = str(int(raw_value) * factor)
+        attribute = kafka_name.replace(".", "_")
         known = {f.name: f for f in attrs.fields(BrokerConfig)}
         if attribute not in known or attribute in _NOT_KAFKA_SETTINGS:
             raise ValueError(f"unknown broker config {kafka_name!r}")
@@ -76,9 +99,18 @@ class BrokerConfig:
             value: object = _kafka_bool(raw_value)
         elif isinstance(current, int):
             value = int(raw_value)
+        elif isinstance(current, float):
+            value = float(raw_value)
         else:
             value = raw_value
         setattr(self, attribute, value)
+        self.explicit.add(kafka_name)
 
 
-_NOT_KAFKA_SETTINGS = frozenset({"host", "port", "advertised_host", "advertised_port", "data_dir"})
+_NOT_KAFKA_SETTINGS = frozenset({"host", "port", "advertised_host", "advertised_port", "data_dir", "explicit"})
+# Kafka's coarser synonyms, stored in the finest unit.
+_IN_OTHER_UNITS = {
+    "log.retention.hours": ("log.retention.ms", 3600_000),
+    "log.retention.minutes": ("log.retention.ms", 60_000),
+    "log.roll.hours": ("log.roll.ms", 3600_000),
+}

@@ -136,6 +136,21 @@ class Cluster:
         log.info("auto-created topic %s", name)
         return self.topics.get(name)
 
+    def alter_topic_configs(self, name: str, configs: dict[str, str], validate_only: bool = False) -> None:
+        """Replace a topic's config overrides (validated, persisted, applied to its logs)."""
+        topic = self.topics.get(name)
+        if topic is None:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist")
+        clean = validate_topic_configs(configs)
+        if validate_only:
+            return
+        self.metadata.write_topic(TopicRecord(name, topic.topic_id, len(topic.partitions), clean))
+        topic.configs = clean
+        topic.log_config = log_config_for(self.config, clean)
+        for partition in topic.partitions:
+            partition.log.config = topic.log_config
+        self.version += 1
+
     def close(self) -> None:
         for topic in self.topics.values():
             for partition in topic.partitions:

@@ -8,7 +8,7 @@ from kwire.protocol.registry import ApiRegistry
 
 def build_registry() -> ApiRegistry:
     from kwire.handlers import (
-        api_versions, create_topics, fetch, find_coordinator, groups, init_producer_id, list_offsets, metadata,
+        api_versions, configs, create_topics, fetch, find_coordinator, groups, init_producer_id, list_offsets, metadata,
         offsets, produce,
     )
 
@@ -48,4 +48,11 @@ def build_registry() -> ApiRegistry:
     }
     for api_key, handler in offset_handlers.items():
         registry.register(api_key, *offsets.VERSIONS[api_key], handler)
+    config_handlers = {
+        configs.DESCRIBE_CONFIGS: configs.handle_describe_configs,
+        configs.ALTER_CONFIGS: configs.handle_alter_configs,
+        configs.INCREMENTAL_ALTER_CONFIGS: configs.handle_incremental_alter_configs,
+    }
+    for api_key, handler in config_handlers.items():
+        registry.register(api_key, *configs.VERSIONS[api_key], handler)
     return registry
