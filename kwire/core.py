@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable, Hashable, Protocol
 
 from kwire.cluster.cluster import Cluster
+from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.producer_ids import ProducerIdAllocator
@@ -42,6 +43,7 @@ class BrokerCore:
         self.registry = build_registry()
         self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
         self.groups = GroupsService(config, self.cluster, self.notify, clock)
+        self.maintenance = LogMaintenance(self.cluster, clock)
         self.advertised_host, self.advertised_port = config.advertised(config.port)
         self._waiters: dict[Hashable, set[Waiter]] = {}
         # Caches of encoded response bodies, keyed on the request's shape and
@@ -79,8 +81,10 @@ class BrokerCore:
     # --- requests --------------------------------------------------------
 
     def tick(self) -> None:
-        """Timers: session expiry, rebalance deadlines, offset retention."""
+        """Timers: session expiry, rebalance deadlines, offset retention,
+        log retention and compaction."""
         self.groups.tick()
+        self.maintenance.tick()
 
     def handle_frame(self, request_frame: bytes, client_host: str = "") -> Any:
         """Answer one request frame.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from kwire.cluster.log_start_checkpoint import read_checkpoint, write_checkpoint
 from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
 from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
 from kwire.cluster.topic_names import collision_key, validate_topic_name
@@ -69,6 +70,11 @@ class Cluster:
             self.cluster_id = _load_or_create_meta_properties(config.data_dir, config.node_id)
         for record in snapshot.topics.values():
             self._materialise(record)
+        if config.data_dir is not None:
+            for (name, index), offset in read_checkpoint(config.data_dir).items():
+                found = self.partition(name, index)
+                if found is not None and found.log.log_start_offset < offset <= found.log.log_end_offset:
+                    found.log.log_start_offset = offset
 
     # --- queries -------------------------------------------------------
 
@@ -150,6 +156,25 @@ class Cluster:
         for partition in topic.partitions:
             partition.log.config = topic.log_config
         self.version += 1
+
+    def delete_records(self, name: str, index: int, offset: int) -> int:
+        """DeleteRecords for one partition: move its log start up to `offset`
+        (-1: the high watermark); returns the new low watermark."""
+        partition = self.partition(name, index)
+        log = partition.log
+        log.advance_log_start(log.log_end_offset if offset == -1 else offset)
+        self.save_log_starts()
+        return log.log_start_offset
+
+    def save_log_starts(self) -> None:
+        if self.config.data_dir is None:
+            return
+        starts = {
+            (topic.name, partition.index): partition.log.log_start_offset
+            for topic in self.topics.values() for partition in topic.partitions
+            if partition.log.log_start_offset > 0
+        }
+        write_checkpoint(self.config.data_dir, starts)
 
     def close(self) -> None:
         for topic in self.topics.values():

@@ -8,7 +8,7 @@ from kwire.protocol.registry import ApiRegistry
 
 def build_registry() -> ApiRegistry:
     from kwire.handlers import (
-        api_versions, configs, create_topics, fetch, find_coordinator, groups, init_producer_id, list_offsets, metadata,
+        api_versions, configs, create_topics, delete_records, describe_log_dirs, fetch, find_coordinator, groups, init_producer_id, list_offsets, metadata,
         offsets, produce,
     )
 
@@ -48,6 +48,9 @@ def build_registry() -> ApiRegistry:
     }
     for api_key, handler in offset_handlers.items():
         registry.register(api_key, *offsets.VERSIONS[api_key], handler)
+    for module, handler in [(delete_records, delete_records.handle_delete_records),
+                            (describe_log_dirs, describe_log_dirs.handle_describe_log_dirs)]:
+        registry.register(module.API_KEY, module.MIN_VERSION, module.MAX_VERSION, handler)
     config_handlers = {
         configs.DESCRIBE_CONFIGS: configs.handle_describe_configs,
         configs.ALTER_CONFIGS: configs.handle_alter_configs,

@@ -10,6 +10,7 @@ from kwire.cluster.cluster import Topic
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
+from kwire.protocol.batch_transforms import KeylessRecord, RecordDecodeError, needs_transform, transform_for_topic
 from kwire.protocol.records import InvalidRecords, validate_produced_batch
 
 API_KEY = 0
@@ -34,6 +35,13 @@ def handle_produce(ctx: RequestContext, request):
                 result = ProducePartitionResult(index=index, error_code=error, base_offset=-1)
             elif not 0 <= index < len(topic.partitions):
                 result = ProducePartitionResult(index=index, error_code=ErrorCode.unknown_topic_or_partition, base_offset=-1)
+            elif acks == -1 and topic.log_config.min_insync_replicas > 1:
+                # One broker is the whole in-sync replica set.
+                result = ProducePartitionResult(
+                    index=index, error_code=ErrorCode.not_enough_replicas, base_offset=-1,
+                    error_message=f"The size of the current ISR 1 is insufficient to satisfy the min.isr requirement "
+                                  f"of {topic.log_config.min_insync_replicas} for partition {topic.name}-{index}",
+                )
             else:
                 result = _append(core, topic, index, partition_data.records)
             any_error = any_error or result.error_code != ErrorCode.none
@@ -73,7 +81,20 @@ def _append(core, topic: Topic, index: int, records) -> ProducePartitionResult:
     except InvalidRecords as exc:
         return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
                                       log_start_offset=log.log_start_offset, error_message=exc.message)
-    base_offset = log.append(bytearray(records), header, partition.leader_epoch)
+    batch = bytearray(records)
+    if needs_transform(topic.log_config):
+        try:
+            batch, header = transform_for_topic(batch, header, topic.log_config, log.clock_ms())
+        except KeylessRecord:
+            return ProducePartitionResult(
+                index=index, error_code=ErrorCode.invalid_record, base_offset=-1,
+                log_start_offset=log.log_start_offset,
+                error_message=f"Compacted topic cannot accept message without key in topic partition {topic.name}-{index}.",
+            )
+        except RecordDecodeError as exc:
+            return ProducePartitionResult(index=index, error_code=ErrorCode.corrupt_message, base_offset=-1,
+                                          log_start_offset=log.log_start_offset, error_message=str(exc))
+    base_offset = log.append(batch, header, partition.leader_epoch)
     core.notify_append(topic.name, index)
     return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
                                   log_start_offset=log.log_start_offset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import time
 from pathlib import Path
 
 from kwire.log.config import LogConfig
@@ -13,6 +14,10 @@ from kwire.protocol.records import BatchHeader, patch_offsets
 
 class OffsetOutOfRange(Exception):
     pass
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class PartitionLog:
@@ -25,6 +30,7 @@ class PartitionLog:
         self.log_end_offset = segments[-1].next_offset
         self._max_timestamp = -1
         self._offset_of_max_timestamp = -1
+        self.clock_ms = _wall_clock_ms  # tests put a fake clock here
         for segment in segments:
             index = segment.time_index
             if index.timestamps and index.timestamps[-1] > self._max_timestamp:
@@ -62,7 +68,10 @@ class PartitionLog:
         patch_offsets(batch, base_offset, leader_epoch)
         header = header._replace(base_offset=base_offset)
         active = self.segments[-1]
-        if active.size and active.size + len(batch) > self.config.segment_bytes:
+        if active.size and (
+            active.size + len(batch) > self.config.segment_bytes
+            or active.time_waited_for_roll(header.max_timestamp, self.clock_ms()) > self.config.segment_ms
+        ):
             active = self._roll(base_offset)
         active.append(batch, header, self.config.index_interval_bytes)
         self.log_end_offset = active.next_offset
@@ -117,6 +126,52 @@ class PartitionLog:
 
     def segment_base_offsets(self) -> list[int]:
         return list(self._base_offsets)
+
+    # --- the log start: retention and DeleteRecords ---------------------
+
+    def expired_segment_count(self) -> int:
+        """How many of the oldest segments retention would delete now:
+        those past retention.ms by their largest timestamp, and those that
+        keep the log over retention.bytes. Never the active segment."""
+        config, now = self.config, self.clock_ms()
+        closed = self.segments[:-1]
+        by_time = 0
+        if config.retention_ms >= 0:
+            while by_time < len(closed) and now - closed[by_time].largest_timestamp > config.retention_ms:
+                by_time += 1
+        by_size = 0
+        if config.retention_bytes >= 0:
+            excess = self.size_bytes() - config.retention_bytes
+            while by_size < len(closed) and excess - closed[by_size].size >= 0:
+                excess -= closed[by_size].size
+                by_size += 1
+        return max(by_time, by_size)
+
+    def delete_oldest_segments(self, count: int) -> int:
+        """Drop `count` closed segments from the front; returns bytes freed."""
+        count = min(count, len(self.segments) - 1)
+        if count <= 0:
+            return 0
+        doomed = self.segments[:count]
+        del self.segments[:count]
+        del self._base_offsets[:count]
+        self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+        for segment in doomed:
+            segment.delete()
+        return sum(segment.size for segment in doomed)
+
+    def advance_log_start(self, offset: int) -> None:
+        """DeleteRecords: nothing below `offset` is readable any more;
+        segments wholly below it go."""
+        if offset <= self.log_start_offset:
+            return
+        if offset > self.log_end_offset:
+            raise OffsetOutOfRange(f"offset {offset} is past the log end {self.log_end_offset}")
+        self.log_start_offset = offset
+        wholly_below = 0
+        while wholly_below < len(self.segments) - 1 and self.segments[wholly_below + 1].base_offset <= offset:
+            wholly_below += 1
+        self.delete_oldest_segments(wholly_below)
 
     def flush(self) -> None:
         self.segments[-1].flush()

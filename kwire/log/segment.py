@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.stores import FileStore, MemoryStore
 from kwire.protocol.records import HEADER_SIZE, BatchHeader, iter_valid_batches, parse_header
@@ -22,6 +25,7 @@ class Segment:
         self.time_index = time_index
         self.next_offset = base_offset  # one past the last offset stored here
         self._bytes_since_index_entry = 0
+        self.created_ms = int(time.time() * 1000)  # when this run opened or made it
 
     @classmethod
     def in_memory(cls, base_offset: int) -> "Segment":
@@ -35,6 +39,19 @@ class Segment:
     @property
     def size(self) -> int:
         return self.store.size
+
+    @property
+    def largest_timestamp(self) -> int:
+        """What retention.ms judges a segment by: its largest record
+        timestamp, or when it was made if it holds none."""
+        return max(self.time_index.max_timestamp, -1) if self.time_index.max_timestamp >= 0 else self.created_ms
+
+    def time_waited_for_roll(self, incoming_timestamp: int, now_ms: int) -> int:
+        """Kafka's segment.ms measure: the incoming batch's timestamp minus the
+        first batch's, or the segment's age when it has no timestamps."""
+        if self.time_index.timestamps and self.time_index.timestamps[0] >= 0:
+            return incoming_timestamp - self.time_index.timestamps[0]
+        return now_ms - self.created_ms
 
     def append(self, batch, header: BatchHeader, index_interval_bytes: int) -> None:
         position = self.store.size
@@ -129,3 +146,10 @@ class Segment:
         self.store.close()
         self.offset_index.close()
         self.time_index.close()
+
+    def delete(self) -> None:
+        """Close and remove the segment's files (retention, DeleteRecords)."""
+        self.close()
+        for path in (getattr(self.store, "path", None), self.offset_index.path, self.time_index.path):
+            if path is not None and os.path.exists(path):
+                os.unlink(path)

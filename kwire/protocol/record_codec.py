@@ -228,6 +228,7 @@ def iter_records(batch) -> Iterator[DecodedRecord]:
     if end > len(batch) or end < HEADER_SIZE:
         raise RecordDecodeError("batch length does not match the data")
     data = decompress(header.compression, bytes(batch[HEADER_SIZE:end]))
+    log_append_time = header.max_timestamp if header.attributes & TIMESTAMP_TYPE_BIT else None
     pos = 0
     for _ in range(header.records_count):
         length, pos = read_varint(data, pos)
@@ -249,9 +250,9 @@ def iter_records(batch) -> Iterator[DecodedRecord]:
             headers.append(((name or b"").decode("utf-8", "replace"), header_value))
         if pos != record_end:
             raise RecordDecodeError("record length does not match its fields")
-        yield DecodedRecord(
-            header.base_offset + offset_delta, header.base_timestamp + timestamp_delta, key, value, tuple(headers)
-        )
+        # LogAppendTime: every record carries the time the broker stored the batch.
+        timestamp = log_append_time if log_append_time is not None else header.base_timestamp + timestamp_delta
+        yield DecodedRecord(header.base_offset + offset_delta, timestamp, key, value, tuple(headers))
 
 
 def iter_all_records(data) -> Iterator[DecodedRecord]:

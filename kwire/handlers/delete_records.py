@@ -1,0 +1,34 @@
+"""DeleteRecords: move partitions' log start offsets (low watermarks) up."""
+
+from __future__ import annotations
+
+from kwire.handlers.base import RequestContext, respond
+from kwire.log import OffsetOutOfRange
+from kwire.protocol.errors import ErrorCode
+
+API_KEY = 21
+MIN_VERSION, MAX_VERSION = 0, 2
+
+
+def handle_delete_records(ctx: RequestContext, request):
+    cluster = ctx.core.cluster
+    topics = []
+    for entry in request.topics:
+        topic = cluster.get(entry.name)
+        results = []
+        for part in entry.partitions:
+            low_watermark, error = -1, ErrorCode.none
+            if topic is None or not 0 <= part.partition_index < len(topic.partitions):
+                error = ErrorCode.unknown_topic_or_partition
+            elif topic.is_internal:
+                error = ErrorCode.invalid_topic_exception  # Kafka refuses internal topics too
+            elif part.offset < -1:
+                error = ErrorCode.offset_out_of_range
+            else:
+                try:
+                    low_watermark = cluster.delete_records(entry.name, part.partition_index, part.offset)
+                except OffsetOutOfRange:
+                    error = ErrorCode.offset_out_of_range
+            results.append(dict(partition_index=part.partition_index, low_watermark=low_watermark, error_code=error))
+        topics.append(dict(name=entry.name, partitions=results))
+    return respond(ctx, dict(topics=topics))
