@@ -31,6 +31,12 @@ class PartitionLog:
         self._max_timestamp = -1
         self._offset_of_max_timestamp = -1
         self.clock_ms = _wall_clock_ms  # tests put a fake clock here
+        # Compaction: offsets below this have been cleaned (kept in memory only).
+        self.first_dirty_offset = 0
+        # While the cleaner's thread reads segments, deleted ones keep their
+        # files open until it is done.
+        self.cleaning = False
+        self._deferred_deletes: list[Segment] = []
         for segment in segments:
             index = segment.time_index
             if index.timestamps and index.timestamps[-1] > self._max_timestamp:
@@ -156,9 +162,22 @@ class PartitionLog:
         del self.segments[:count]
         del self._base_offsets[:count]
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
-        for segment in doomed:
+        freed = sum(segment.size for segment in doomed)
+        if self.cleaning:
+            self._deferred_deletes.extend(doomed)
+        else:
+            for segment in doomed:
+                segment.delete()
+        return freed
+
+    def start_cleaning(self) -> None:
+        self.cleaning = True
+
+    def finish_cleaning(self) -> None:
+        self.cleaning = False
+        for segment in self._deferred_deletes:
             segment.delete()
-        return sum(segment.size for segment in doomed)
+        self._deferred_deletes.clear()
 
     def advance_log_start(self, offset: int) -> None:
         """DeleteRecords: nothing below `offset` is readable any more;
@@ -172,6 +191,11 @@ class PartitionLog:
         while wholly_below < len(self.segments) - 1 and self.segments[wholly_below + 1].base_offset <= offset:
             wholly_below += 1
         self.delete_oldest_segments(wholly_below)
+
+    def replace_leading_segments(self, count: int, replacements: list) -> None:
+        """The cleaner's swap: the first `count` (closed) segments become `replacements`."""
+        self.segments[:count] = replacements
+        self._base_offsets = [segment.base_offset for segment in self.segments]
 
     def flush(self) -> None:
         self.segments[-1].flush()

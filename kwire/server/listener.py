@@ -8,6 +8,7 @@ import logging
 import trio
 
 from kwire.core import BrokerCore
+from kwire.server.cleaner_task import clean_forever
 from kwire.server.connection import serve_connection
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ async def serve(core: BrokerCore, *, task_status=trio.TASK_STATUS_IGNORED) -> No
     core.set_bound_port(bound_port)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_tick_forever, core)
+        nursery.start_soon(clean_forever, core)
         task_status.started(bound_port)
         await trio.serve_listeners(functools.partial(serve_connection, core), listeners)
 

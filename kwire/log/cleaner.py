@@ -1,0 +1,213 @@
+"""Log compaction for `cleanup.policy=compact`: closed segments are
+rewritten keeping the latest record for each key, in three steps.
+
+- `plan` (event loop): which segments may be cleaned now — closed ones
+  older than `min.compaction.lag.ms` — and whether the dirty share of them
+  reaches `min.cleanable.dirty.ratio`.
+- `build` (a worker thread): read those segments, map each key to its
+  latest offset, and write the surviving batches. Offsets never change:
+  a batch keeps its base offset and offset span; dropped records leave
+  gaps, which consumers skip. Tombstones go once older than
+  `delete.retention.ms`. Untouched batches are copied byte for byte; a
+  partly kept batch is re-encoded in its own compression codec.
+- `install` (event loop): swap the new segments in for the old ones, if
+  nothing else (retention, DeleteRecords) changed them meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import attrs
+from crc32c import crc32c
+
+from kwire.log.partition_log import PartitionLog
+from kwire.log.segment import Segment, segment_name
+from kwire.protocol.record_codec import Record, build_batch, iter_records
+from kwire.protocol.records import CRC_START, HEADER_SIZE, TIMESTAMP_TYPE_BIT, iter_valid_batches, parse_header
+
+_READ_BLOCK = 8 * 1024 * 1024
+_MAX_RELATIVE_OFFSET = 2**31 - 1
+
+
+@attrs.frozen
+class CleaningPlan:
+    segments: tuple[Segment, ...]  # from the log start through the last cleanable one
+    first_dirty_offset: int
+    end_offset: int  # one past the last cleanable offset
+    now_ms: int
+    config: object
+
+
+@attrs.define
+class CleaningOutput:
+    groups: list[tuple[int, list[bytes]]]  # (base offset, batches) per new segment
+    bytes_before: int
+    bytes_after: int
+    records_removed: int
+
+
+def plan(log: PartitionLog, now_ms: int) -> CleaningPlan | None:
+    config = log.config
+    closed = log.segments[:-1]
+    cleanable = []
+    for segment in closed:
+        if now_ms - segment.largest_timestamp < config.min_compaction_lag_ms:
+            break  # too young: it and everything after stay dirty for now
+        cleanable.append(segment)
+    if not cleanable:
+        return None
+    end_offset = cleanable[-1].next_offset
+    first_dirty = max(log.first_dirty_offset, log.log_start_offset)
+    if first_dirty >= end_offset:
+        return None
+    total = sum(s.size for s in cleanable)
+    dirty = sum(s.size for s in cleanable if s.next_offset > first_dirty)
+    if total == 0 or dirty / total < config.min_cleanable_dirty_ratio:
+        return None
+    return CleaningPlan(tuple(cleanable), first_dirty, end_offset, now_ms, config)
+
+
+def _batches(segment: Segment):
+    """(header, bytes) of every batch in a closed segment, read in blocks."""
+    position, end = 0, segment.size
+    while end - position >= HEADER_SIZE:
+        next_size = parse_header(segment.store.read_bytes(position, HEADER_SIZE)).size
+        block = segment.store.read_bytes(position, min(max(_READ_BLOCK, next_size), end - position))
+        consumed = 0
+        for at, header in iter_valid_batches(block):
+            yield header, block[at : at + header.size]
+            consumed = at + header.size
+        if consumed == 0:
+            return  # not a valid batch: stop rather than guess
+        position += consumed
+
+
+def build(work: CleaningPlan) -> CleaningOutput:
+    latest: dict[bytes, int] = {}
+    for segment in work.segments:
+        if segment.next_offset <= work.first_dirty_offset:
+            continue
+        for header, data in _batches(segment):
+            if header.is_control or header.last_offset < work.first_dirty_offset:
+                continue
+            for record in iter_records(data):
+                if record.key is not None:
+                    latest[record.key] = record.offset
+    tombstone_horizon = work.now_ms - work.config.delete_retention_ms
+    groups: list[tuple[int, list[bytes]]] = [(work.segments[0].base_offset, [])]
+    group_size = 0
+    before = after = removed = 0
+    for segment in work.segments:
+        for header, data in _batches(segment):
+            before += len(data)
+            kept = data if header.is_control else _filter_batch(header, data, latest, tombstone_horizon)
+            if kept is None:
+                removed += header.records_count
+                continue
+            removed += header.records_count - _count(kept)
+            base, batches = groups[-1]
+            if batches and (group_size + len(kept) > work.config.segment_bytes
+                            or header.last_offset - base > _MAX_RELATIVE_OFFSET):
+                # Segments are merged up to segment.bytes; a new one starts
+                # at the old segment it begins in, or at this batch.
+                start = segment.base_offset if segment.base_offset > base else header.base_offset
+                groups.append((start, []))
+                group_size = 0
+            groups[-1][1].append(kept)
+            group_size += len(kept)
+            after += len(kept)
+    return CleaningOutput(groups, before, after, removed)
+
+
+def _count(batch: bytes) -> int:
+    return struct.unpack_from(">i", batch, 57)[0]
+
+
+def _filter_batch(header, data: bytes, latest: dict[bytes, int], tombstone_horizon: int) -> bytes | None:
+    """The batch with only its surviving records: unchanged bytes when all
+    survive, None when none does."""
+    records = list(iter_records(data))
+    keep = [
+        r for r in records
+        if r.key is not None and r.offset >= latest.get(r.key, -1)
+        and not (r.value is None and r.timestamp < tombstone_horizon)
+    ]
+    if len(keep) == len(records):
+        return data
+    if not keep:
+        return None
+    log_append_time = bool(header.attributes & TIMESTAMP_TYPE_BIT)
+    rebuilt = build_batch(
+        [Record(offset_delta=r.offset - header.base_offset,
+                timestamp_delta=0 if log_append_time else r.timestamp - header.base_timestamp,
+                key=r.key, value=r.value, headers=r.headers) for r in keep],
+        base_offset=header.base_offset, base_timestamp=header.base_timestamp, compression=header.compression,
+        producer_id=header.producer_id, producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
+        is_transactional=header.is_transactional, timestamp_type=1 if log_append_time else 0,
+        partition_leader_epoch=header.partition_leader_epoch,
+    )
+    # The batch keeps its offset span and its max timestamp, as Kafka's cleaner does.
+    struct.pack_into(">i", rebuilt, 23, header.last_offset_delta)
+    struct.pack_into(">q", rebuilt, 35, header.max_timestamp)
+    struct.pack_into(">I", rebuilt, 17, crc32c(memoryview(rebuilt)[CRC_START:]))
+    return bytes(rebuilt)
+
+
+def write_cleaned_files(log: PartitionLog, output: CleaningOutput) -> list[str]:
+    """On disk: the new segments as `<base>.log.cleaned` files (worker thread)."""
+    paths = []
+    for base, batches in output.groups:
+        path = os.path.join(str(log.directory), segment_name(base) + ".log.cleaned")
+        with open(path, "wb") as f:
+            for batch in batches:
+                f.write(batch)
+            f.flush()
+            os.fsync(f.fileno())
+        paths.append(path)
+    return paths
+
+
+def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bool:
+    """Swap the cleaned segments in; False (and nothing changed) if the log's
+    leading segments are no longer the planned ones."""
+    count = len(work.segments)
+    if tuple(log.segments[:count]) != work.segments or len(log.segments) <= count:
+        _discard(log, output)
+        return False
+    new_bases = {base for base, _batches in output.groups}
+    for segment in work.segments:
+        segment.close()
+        if log.directory is not None and segment.base_offset not in new_bases:
+            segment.delete()
+    new_segments = [_new_segment(log, base, batches) for base, batches in output.groups]
+    log.replace_leading_segments(count, new_segments)
+    log.first_dirty_offset = work.end_offset
+    return True
+
+
+def _new_segment(log: PartitionLog, base: int, batches: list[bytes]) -> Segment:
+    interval = log.config.index_interval_bytes
+    if log.directory is None:
+        segment = Segment.in_memory(base)
+        for batch in batches:
+            segment.append(batch, parse_header(batch), interval)
+        return segment
+    stem = os.path.join(str(log.directory), segment_name(base))
+    for suffix in (".index", ".timeindex"):
+        if os.path.exists(stem + suffix):
+            os.unlink(stem + suffix)
+    os.replace(stem + ".log.cleaned", stem + ".log")
+    segment = Segment.on_disk(str(log.directory), base)
+    segment.recover(interval)
+    return segment
+
+
+def _discard(log: PartitionLog, output: CleaningOutput) -> None:
+    if log.directory is None:
+        return
+    for base, _ in output.groups:
+        path = os.path.join(str(log.directory), segment_name(base) + ".log.cleaned")
+        if os.path.exists(path):
+            os.unlink(path)

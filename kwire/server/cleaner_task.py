@@ -1,0 +1,64 @@
+"""The log cleaner as a trio task: every `log.cleaner.backoff.ms` it
+compacts the logs of compacted topics that are due, reading and writing in
+a worker thread so the event loop keeps serving."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import trio
+
+from kwire.core import BrokerCore
+from kwire.log import cleaner
+
+log = logging.getLogger("kwire.log")
+
+
+async def clean_forever(core: BrokerCore) -> None:
+    config = core.config
+    if not config.log_cleaner_enable:
+        return
+    while True:
+        await trio.sleep(config.log_cleaner_backoff_ms / 1000)
+        try:
+            await clean_due_logs(core)
+        except Exception:  # a cleaner bug must not take the broker down
+            log.exception("log cleaner pass failed")
+
+
+async def clean_due_logs(core: BrokerCore) -> int:
+    """One pass over every compacted partition; returns how many were cleaned."""
+    cleaned = 0
+    for topic in list(core.cluster.topics.values()):
+        if not topic.log_config.compacted:
+            continue
+        for partition in topic.partitions:
+            if await _clean(partition.log, f"{topic.name}-{partition.index}"):
+                cleaned += 1
+    return cleaned
+
+
+async def _clean(partition_log, name: str) -> bool:
+    work = cleaner.plan(partition_log, int(time.time() * 1000))
+    if work is None:
+        return False
+    started = time.perf_counter()
+    partition_log.start_cleaning()
+    try:
+        output = await trio.to_thread.run_sync(_build, partition_log, work)
+        installed = cleaner.install(partition_log, work, output)
+    finally:
+        partition_log.finish_cleaning()
+    if installed:
+        elapsed = time.perf_counter() - started
+        log.info("Cleaned %s: %d -> %d bytes, %d records removed, in %.3f s (%.1f MB/s)", name, output.bytes_before,
+                 output.bytes_after, output.records_removed, elapsed, output.bytes_before / max(elapsed, 1e-9) / 1e6)
+    return installed
+
+
+def _build(partition_log, work):
+    output = cleaner.build(work)
+    if partition_log.directory is not None:
+        cleaner.write_cleaned_files(partition_log, output)
+    return output

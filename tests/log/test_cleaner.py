@@ -1,0 +1,138 @@
+"""Compaction: latest value per key, offsets preserved, tombstones kept for
+delete.retention.ms, the lag and dirty-ratio rules, merged segments."""
+
+import attrs
+import pytest
+
+from kwire.log import PartitionLog
+from kwire.log.cleaner import build, install, plan, write_cleaned_files
+from kwire.log.config import LogConfig
+from kwire.protocol.record_codec import GZIP, Record, build_batch, iter_all_records
+from kwire.protocol.records import parse_header
+
+HOUR_MS = 3600_000
+COMPACT = frozenset({"compact"})
+
+
+@pytest.fixture(params=["disk", "memory"])
+def make_log(request, tmp_path):
+    def make(**config):
+        cfg = LogConfig(cleanup_policy=COMPACT, **config)
+        log = PartitionLog.open(tmp_path / "c-0", cfg) if request.param == "disk" else PartitionLog.in_memory(cfg)
+        log.clock_ms = lambda: make.now
+        return log
+
+    make.now = 100 * HOUR_MS
+    return make
+
+
+def put(log, pairs, timestamp=HOUR_MS, compression=0):
+    """One batch of (key, value) records; value None is a tombstone."""
+    records = [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(pairs)]
+    batch = build_batch(records, base_timestamp=timestamp, compression=compression)
+    log.append(batch, parse_header(batch))
+
+
+def everything(log):
+    data = b"".join(bytes(c) for s in log.segments for c in s.store.read(0, s.size))
+    return [(r.offset, r.key, r.value) for r in iter_all_records(data)]
+
+
+def clean(log, now_ms):
+    work = plan(log, now_ms)
+    if work is None:
+        return None
+    output = build(work)
+    if log.directory is not None:
+        write_cleaned_files(log, output)
+    assert install(log, work, output)
+    return output
+
+
+def test_latest_value_per_key_and_offsets_kept(make_log):
+    log = make_log(segment_bytes=60, delete_retention_ms=HOUR_MS)  # a segment per batch
+    put(log, [(b"a", b"1"), (b"b", b"1")])
+    put(log, [(b"a", b"2")])
+    put(log, [(b"c", b"1"), (b"b", b"2")], compression=GZIP)
+    put(log, [(b"a", b"3")])
+    put(log, [(b"z", b"active")])  # the active segment is never cleaned
+    before_end = log.log_end_offset
+    output = clean(log, make_log.now)
+    assert output.records_removed == 3
+    assert everything(log) == [(3, b"c", b"1"), (4, b"b", b"2"), (5, b"a", b"3"), (6, b"z", b"active")]
+    assert log.log_end_offset == before_end and log.log_start_offset == 0
+    # Reading from any offset in a gap lands on the next surviving record.
+    data = b"".join(bytes(c) for c in log.read(0, 1 << 20))
+    assert [r.offset for r in iter_all_records(data)][0] == 3
+    data = b"".join(bytes(c) for c in log.read(1, 1 << 20))
+    assert [r.offset for r in iter_all_records(data)][0] == 3
+
+
+def test_tombstones_stay_for_delete_retention_then_go(make_log):
+    log = make_log(segment_bytes=120, delete_retention_ms=HOUR_MS)
+    put(log, [(b"a", b"1")], timestamp=10 * HOUR_MS)
+    put(log, [(b"a", None)], timestamp=10 * HOUR_MS)
+    put(log, [(b"b", b"1")], timestamp=10 * HOUR_MS)
+    put(log, [(b"live", b"x")], timestamp=10 * HOUR_MS)
+    clean(log, 10 * HOUR_MS + 1)
+    assert (1, b"a", None) in everything(log) and (0, b"a", b"1") not in everything(log)
+    log.first_dirty_offset = 0  # a later pass over the same data
+    clean(log, 11 * HOUR_MS + 1)
+    assert [k for _o, k, _v in everything(log)] == [b"b", b"live"]
+
+
+def test_min_compaction_lag_keeps_young_segments_dirty(make_log):
+    log = make_log(segment_bytes=120, min_compaction_lag_ms=HOUR_MS)
+    put(log, [(b"a", b"1")], timestamp=HOUR_MS)
+    put(log, [(b"a", b"2")], timestamp=50 * HOUR_MS)
+    put(log, [(b"a", b"3")], timestamp=50 * HOUR_MS)
+    assert plan(log, 50 * HOUR_MS + 1) .segments == (log.segments[0],)
+    assert plan(log, 51 * HOUR_MS + 1).segments == tuple(log.segments[:2])
+
+
+def test_dirty_ratio_gates_cleaning(make_log):
+    log = make_log(segment_bytes=120, min_cleanable_dirty_ratio=0.9)
+    for i in range(4):
+        put(log, [(b"k", b"%d" % i)])
+    assert plan(log, make_log.now) is not None  # all dirty at first
+    clean(log, make_log.now)
+    put(log, [(b"k", b"new")])
+    put(log, [(b"k", b"newer")])
+    assert plan(log, make_log.now) is None  # a small dirty share now
+
+
+def test_small_cleaned_segments_are_merged(make_log):
+    log = make_log(segment_bytes=100)
+    for i in range(6):
+        put(log, [(b"k%d" % (i % 2), b"v%d" % i)])
+    assert len(log.segments) == 6
+    log.config = attrs.evolve(log.config, segment_bytes=1000)
+    clean(log, make_log.now)
+    # The active segment is not looked at: k1's v3 survives until v5's segment is closed.
+    assert everything(log) == [(3, b"k1", b"v3"), (4, b"k0", b"v4"), (5, b"k1", b"v5")]
+    assert len(log.segments) == 2  # five cleaned segments merged into one
+
+
+def test_install_backs_off_when_retention_moved_the_log(make_log):
+    log = make_log(segment_bytes=100)
+    for i in range(4):
+        put(log, [(b"k", b"%d" % i)])
+    work = plan(log, make_log.now)
+    output = build(work)
+    if log.directory is not None:
+        write_cleaned_files(log, output)
+    log.delete_oldest_segments(1)
+    assert not install(log, work, output)
+    assert [v for _o, _k, v in everything(log)] == [b"1", b"2", b"3"]
+
+
+def test_cleaned_log_reopens(tmp_path):
+    log = PartitionLog.open(tmp_path / "c-0", LogConfig(cleanup_policy=COMPACT, segment_bytes=100))
+    for i in range(5):
+        put(log, [(b"k", b"%d" % i)])
+    clean(log, 100 * HOUR_MS)
+    log.close()
+    again = PartitionLog.open(tmp_path / "c-0", LogConfig(cleanup_policy=COMPACT, segment_bytes=100))
+    assert [(o, v) for o, _k, v in everything(again)] == [(3, b"3"), (4, b"4")]
+    assert again.log_end_offset == 5
+    assert not list((tmp_path / "c-0").glob("*.cleaned"))
