@@ -10,6 +10,7 @@ Only 127.0.0.1; ends only the broker it started.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import statistics
@@ -104,16 +105,19 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
 
 
-def confluent_produce(broker: Broker, topic: str, count: int, size: int) -> dict:
+def confluent_produce(broker: Broker, topic: str, count: int, size: int, compression: str = "none") -> dict:
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 5})
-    value = b"x" * size
-    producer.produce(topic, value=value)  # connect and fetch metadata outside the timing
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 5,
+                         "compression.type": compression})
+    # Hex text: about half compressible, unlike a run of one byte.
+    values = [os.urandom(size // 2 + 1).hex()[:size].encode() for _ in range(1024)]
+    producer.produce(topic, value=values[0])  # connect and fetch metadata outside the timing
     producer.flush(30)
     cpu_before, start = broker.cpu_seconds(), time.perf_counter()
     produce, poll = producer.produce, producer.poll
     for i in range(count):
+        value = values[i & 1023]
         try:
             produce(topic, value=value)
         except BufferError:
@@ -229,6 +233,10 @@ def main() -> None:
         create_topic(broker.bootstrap, "bench", args.partitions)
         produced = confluent_produce(broker, "bench", args.messages, args.size)
         consumed = confluent_consume(broker, "bench", args.partitions, args.messages + 1, args.size)
+        compressed = {}
+        for codec in ("lz4", "zstd"):
+            create_topic(broker.bootstrap, f"bench-{codec}", args.partitions)
+            compressed[codec] = confluent_produce(broker, f"bench-{codec}", args.messages, args.size, codec)
         create_topic(broker.bootstrap, "latency", 1)
         latency = confluent_latency(broker, "latency", args.latency_rounds)
         create_topic(broker.bootstrap, "bench-kp", args.partitions)
@@ -255,6 +263,9 @@ def main() -> None:
     print(f"{'RSS idle / after load':44s} {idle_rss:8.1f} MB / {loaded_rss:.1f} MB")
     print(f"{'confluent-kafka produce (acks=all, linger 5ms)':44s} {produced['msgs']:12,.0f} msgs/s {produced['mb']:8.1f} MB/s")
     print(f"{'  broker CPU during produce':44s} {produced['cpu_s']:8.2f} s = {produced['cpu_us_per_msg']:.2f} µs/msg")
+    for codec, figures in compressed.items():
+        print(f"{'confluent-kafka produce, ' + codec:44s} {figures['msgs']:12,.0f} msgs/s {figures['mb']:8.1f} MB/s "
+              f"(broker CPU {figures['cpu_us_per_msg']:.2f} µs/msg)")
     print(f"{'confluent-kafka consume (fetch.queue.backoff.ms=10)':44s} {consumed['msgs']:12,.0f} msgs/s {consumed['mb']:8.1f} MB/s "
           f"({consumed['received']:,} msgs, broker CPU {consumed['cpu_s']:.2f} s)")
     print(f"{'round trip produce->consume':44s} p50 {latency['p50_ms']:6.2f} ms  p99 {latency['p99_ms']:6.2f} ms "
