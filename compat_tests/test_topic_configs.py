@@ -34,6 +34,12 @@ def test_confluent_describe_alter_and_validate(start_kwire, topic_name):
     assert len(described) >= 25
 
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    node = ConfigResource(ConfigResource.Type.BROKER, "1")
+    broker_configs = admin.describe_configs([node])[node].result(TIMEOUT_S)
+    assert (broker_configs["log.retention.ms"].value, broker_configs["log.retention.ms"].source) == (
+        "7200000", ConfigSource.STATIC_BROKER_CONFIG.value)
+    assert broker_configs["log.segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
+
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic_name, incremental_configs=[
         ConfigEntry("retention.ms", "60000", incremental_operation=AlterConfigOpType.SET),
         ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND),

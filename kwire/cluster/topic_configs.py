@@ -68,8 +68,6 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "segment.ms": _spec(LONG, "604800000", "log.roll.ms", at_least=1),
     "unclean.leader.election.enable": _spec(BOOLEAN, "false", "unclean.leader.election.enable"),
 }
-# Kept for the handlers that list every name.
-TOPIC_CONFIG_DEFAULTS: dict[str, str] = {name: spec.default for name, spec in TOPIC_CONFIGS.items()}
 
 
 def _invalid(name: str, value: str, reason: str) -> KafkaError:

@@ -57,12 +57,17 @@ def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) ->
         topic = core.cluster.get(resource_name)
         if topic is None:
             raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {resource_name} does not exist")
-        return [_topic_entry(core.config, topic.configs, name) for name in sorted(TOPIC_CONFIGS)]
+        return topic_entries(core.config, topic.configs)
     if resource_type == BROKER:
         if resource_name not in ("", str(core.config.node_id)):
             raise KafkaError(ErrorCode.invalid_request, f"Unexpected broker id {resource_name}; this is {core.config.node_id}")
         return _broker_entries(core.config)
     raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource_type}")
+
+
+def topic_entries(broker, overrides: dict[str, str]) -> list[Entry]:
+    """Every topic config of a topic, as DescribeConfigs (and CreateTopics v5+) show them."""
+    return [_topic_entry(broker, overrides, name) for name in sorted(TOPIC_CONFIGS)]
 
 
 def _topic_entry(broker, overrides: dict[str, str], name: str) -> Entry:

@@ -6,16 +6,13 @@ import uuid
 from collections import Counter
 
 
-from kwire.cluster.topic_configs import TOPIC_CONFIG_DEFAULTS
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext
+from kwire.handlers.configs import topic_entries, respond
 from kwire.protocol.errors import ErrorCode, KafkaError
 
 API_KEY = 19
 MIN_VERSION, MAX_VERSION = 2, 7
 _ZERO_UUID = uuid.UUID(int=0)
-# DescribeConfigs' ConfigSource values.
-_SOURCE_TOPIC = 1
-_SOURCE_DEFAULT = 5
 
 
 def handle_create_topics(ctx: RequestContext, request):
@@ -46,7 +43,7 @@ def handle_create_topics(ctx: RequestContext, request):
                 error_message=None,
                 num_partitions=record.partitions,
                 replication_factor=1,
-                configs=_config_entries(record.configs),
+                configs=_config_entries(ctx.core.config, record.configs),
             )
         )
     return respond(ctx, dict(topics=results))
@@ -73,16 +70,11 @@ def _partition_layout(ctx: RequestContext, topic) -> tuple[int, int]:
     return len(indexes), 1
 
 
-def _config_entries(configs: dict[str, str]) -> list[dict]:
+def _config_entries(broker, configs: dict[str, str]) -> list[dict]:
     return [
-        dict(
-            name=name,
-            value=configs.get(name, default),
-            read_only=False,
-            config_source=_SOURCE_TOPIC if name in configs else _SOURCE_DEFAULT,
-            is_sensitive=False,
-        )
-        for name, default in sorted(TOPIC_CONFIG_DEFAULTS.items())
+        dict(name=entry.name, value=entry.value, read_only=entry.read_only, config_source=entry.source,
+             is_sensitive=False)
+        for entry in topic_entries(broker, configs)
     ]
 
 
