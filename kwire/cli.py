@@ -31,6 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Kafka broker setting, e.g. -o num.partitions=3 (repeatable)",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--drop-produce-responses", type=int, default=0, metavar="N",
+        help="fault injection: write every Nth produce request but close the connection instead of answering, "
+             "so clients retry (0: off)",
+    )
+    serve.add_argument(
+        "--exit-after-produce", type=int, default=0, metavar="N",
+        help="fault injection: exit at once (as if killed) right after writing the Nth produce request (0: off)",
+    )
 
     groups = commands.add_parser("groups", help="list consumer groups, or describe one with its lag")
     groups.add_argument("action", choices=["list", "describe"])
@@ -47,6 +56,8 @@ def config_from_args(args: argparse.Namespace) -> BrokerConfig:
         advertised_port=args.advertised_port,
         data_dir=None if args.memory else args.data_dir,
         node_id=args.node_id,
+        drop_produce_responses_every=args.drop_produce_responses,
+        exit_after_produce=args.exit_after_produce,
     )
     for override in args.override:
         name, separator, value = override.partition("=")

@@ -71,6 +71,11 @@ class BrokerConfig:
     log_cleaner_enable: bool = True  # log.cleaner.enable
     log_cleaner_backoff_ms: int = 15000  # log.cleaner.backoff.ms
 
+    # Fault injection for tests (not a Kafka setting): every Nth produce
+    # request is written but answered by closing the connection.
+    drop_produce_responses_every: int = 0
+    # ...and the process exits (as if killed) right after writing the Nth one.
+    exit_after_produce: int = 0
     # Kafka names set explicitly (DescribeConfigs: STATIC_BROKER_CONFIG).
     explicit: set = attrs.field(factory=set)
 
@@ -107,7 +112,10 @@ class BrokerConfig:
         self.explicit.add(kafka_name)
 
 
-_NOT_KAFKA_SETTINGS = frozenset({"host", "port", "advertised_host", "advertised_port", "data_dir", "explicit"})
+_NOT_KAFKA_SETTINGS = frozenset({
+    "host", "port", "advertised_host", "advertised_port", "data_dir", "explicit", "drop_produce_responses_every",
+    "exit_after_produce",
+})
 # Kafka's coarser synonyms, stored in the finest unit.
 _IN_OTHER_UNITS = {
     "log.retention.hours": ("log.retention.ms", 3600_000),

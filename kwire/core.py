@@ -7,6 +7,7 @@ plain Python that a test can drive without a socket.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Callable, Hashable, Protocol
 
@@ -36,6 +37,9 @@ class Waiter(Protocol):
     def wake(self) -> None: ...
 
 
+EXIT_AFTER_PRODUCE_CODE = 17
+
+
 class BrokerCore:
     def __init__(self, config: BrokerConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
@@ -46,6 +50,7 @@ class BrokerCore:
         self.maintenance = LogMaintenance(self.cluster, clock)
         self.advertised_host, self.advertised_port = config.advertised(config.port)
         self._waiters: dict[Hashable, set[Waiter]] = {}
+        self._produce_requests = 0
         # Caches of encoded response bodies, keyed on the request's shape and
         # the cluster's metadata version.
         self.response_cache: dict[Any, bytes] = {}
@@ -77,6 +82,17 @@ class BrokerCore:
         if waiters:
             for waiter in list(waiters):
                 waiter.wake()
+
+    def should_drop_produce_response(self) -> bool:
+        """Fault injection after a produce request was written:
+        --exit-after-produce N ends the process like a kill; --drop-produce-responses N
+        answers every Nth by closing the connection."""
+        self._produce_requests += 1
+        if self._produce_requests == self.config.exit_after_produce:
+            log.warning("exiting after produce request %d (--exit-after-produce)", self._produce_requests)
+            os._exit(EXIT_AFTER_PRODUCE_CODE)
+        every = self.config.drop_produce_responses_every
+        return every > 0 and self._produce_requests % every == 0
 
     # --- requests --------------------------------------------------------
 

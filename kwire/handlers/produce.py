@@ -10,6 +10,7 @@ from kwire.cluster.cluster import Topic
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
+from kwire.log.producer_state import ProducerStateError
 from kwire.protocol.batch_transforms import KeylessRecord, RecordDecodeError, needs_transform, transform_for_topic
 from kwire.protocol.records import InvalidRecords, validate_produced_batch
 
@@ -49,6 +50,8 @@ def handle_produce(ctx: RequestContext, request):
         name = topic.name if topic is not None else (getattr(topic_data, "name", None) or "")
         topic_id = topic.topic_id if topic is not None else getattr(topic_data, "topic_id", None)
         topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
+    if core.should_drop_produce_response():
+        return CLOSE_CONNECTION  # fault injection: written, but the client must retry to learn it
     if acks == 0:
         # Nothing goes back; on failure Kafka closes the connection so the
         # client learns about it through the reconnect.
@@ -81,6 +84,15 @@ def _append(core, topic: Topic, index: int, records) -> ProducePartitionResult:
     except InvalidRecords as exc:
         return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
                                       log_start_offset=log.log_start_offset, error_message=exc.message)
+    try:
+        duplicate = log.producer_state.check(header)
+    except ProducerStateError as exc:
+        return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
+                                      log_start_offset=log.log_start_offset, error_message=exc.message)
+    if duplicate is not None:
+        # A retry of a batch already written: its original offset, nothing new stored.
+        return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=duplicate.base_offset,
+                                      log_start_offset=log.log_start_offset)
     batch = bytearray(records)
     if needs_transform(topic.log_config):
         try:

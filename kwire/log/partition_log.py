@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from kwire.log.config import LogConfig
+from kwire.log.producer_state import ProducerStateManager, latest_snapshot, write_snapshot
 from kwire.log.segment import Segment
 from kwire.protocol.records import BatchHeader, patch_offsets
 
@@ -37,6 +38,7 @@ class PartitionLog:
         # files open until it is done.
         self.cleaning = False
         self._deferred_deletes: list[Segment] = []
+        self.producer_state = ProducerStateManager()
         for segment in segments:
             index = segment.time_index
             if index.timestamps and index.timestamps[-1] > self._max_timestamp:
@@ -64,7 +66,22 @@ class PartitionLog:
         for segment, following in zip(segments, segments[1:]):
             segment.load_indexes(next_offset=following.base_offset)
         segments[-1].recover(config.index_interval_bytes)
-        return cls(directory, config, segments)
+        log = cls(directory, config, segments)
+        log._load_producer_state()
+        return log
+
+    def _load_producer_state(self) -> None:
+        """The newest snapshot, then every batch header after it."""
+        found = latest_snapshot(self.directory, self.log_end_offset)
+        start = 0
+        if found is not None:
+            start, self.producer_state = found
+        for segment in self.segments:
+            if segment.next_offset <= start:
+                continue
+            for _position, header in segment.walk():
+                if header.base_offset >= start and header.producer_id >= 0:
+                    self.producer_state.update(header)
 
     # --- writing ---------------------------------------------------------
 
@@ -81,6 +98,8 @@ class PartitionLog:
             active = self._roll(base_offset)
         active.append(batch, header, self.config.index_interval_bytes)
         self.log_end_offset = active.next_offset
+        if header.producer_id >= 0:
+            self.producer_state.update(header)
         if header.max_timestamp > self._max_timestamp:
             self._max_timestamp = header.max_timestamp
             self._offset_of_max_timestamp = base_offset
@@ -90,6 +109,9 @@ class PartitionLog:
         if self.directory is None:
             segment = Segment.in_memory(base_offset)
         else:
+            # As Kafka: a producer-state snapshot at every roll bounds the
+            # rebuild after a crash to the active segment.
+            write_snapshot(self.directory, base_offset, self.producer_state)
             segment = Segment.on_disk(str(self.directory), base_offset)
         self.segments.append(segment)
         self._base_offsets.append(base_offset)
@@ -201,5 +223,7 @@ class PartitionLog:
         self.segments[-1].flush()
 
     def close(self) -> None:
+        if self.directory is not None and self.producer_state.entries:
+            write_snapshot(self.directory, self.log_end_offset, self.producer_state)
         for segment in self.segments:
             segment.close()

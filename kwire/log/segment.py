@@ -67,7 +67,7 @@ class Segment:
     def locate(self, offset: int) -> tuple[int, int]:
         """(position, size) of the batch holding `offset`; (-1, 0) if none."""
         _relative, position = self.offset_index.lookup(offset - self.base_offset)
-        for batch_position, header in self._walk(position):
+        for batch_position, header in self.walk(position):
             if header.base_offset + header.last_offset_delta >= offset:
                 return batch_position, header.size
         return -1, 0
@@ -78,12 +78,12 @@ class Segment:
             return None
         start_relative = self.time_index.lookup(timestamp)
         _relative, position = self.offset_index.lookup(start_relative)
-        for _position, header in self._walk(position):
+        for _position, header in self.walk(position):
             if header.max_timestamp >= timestamp:
                 return header.base_offset
         return None
 
-    def _walk(self, position: int):
+    def walk(self, position: int = 0):
         """Batch headers from `position` to the end, read in blocks."""
         end = self.store.size
         while position < end:
