@@ -88,7 +88,6 @@ def _read(plan, response_limit: int, read_committed: bool):
     total = 0
     has_error = False
     first_with_data = True
-    aborted = [] if read_committed else None
     topics = []
     for topic_name, topic_id, entries in plan:
         results = []
@@ -99,12 +98,16 @@ def _read(plan, response_limit: int, read_committed: bool):
                 continue
             log = target.log
             end = log.log_end_offset
+            stable = log.last_stable_offset
             chunks: list = []
             error = ErrorCode.none
+            # read_committed: nothing past the last stable offset, plus the
+            # aborted transactions in range so the client can drop their records.
+            aborted = log.transactions.aborted_overlapping(fetch_offset, stable) if read_committed else None
             if remaining > 0 or first_with_data:
                 limit = min(partition_max_bytes, remaining)
                 try:
-                    chunks = log.read(fetch_offset, limit)
+                    chunks = log.read(fetch_offset, limit, stable if read_committed else None)
                 except OffsetOutOfRange:
                     error = ErrorCode.offset_out_of_range
                     has_error = True
@@ -123,7 +126,7 @@ def _read(plan, response_limit: int, read_committed: bool):
                     partition_index=index,
                     error_code=error,
                     high_watermark=end,
-                    last_stable_offset=end,
+                    last_stable_offset=stable,
                     log_start_offset=log.log_start_offset,
                     aborted_transactions=aborted,
                     records=chunks,

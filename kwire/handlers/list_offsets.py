@@ -21,6 +21,7 @@ EARLIEST_PENDING_UPLOAD = -6
 
 def handle_list_offsets(ctx: RequestContext, request):
     cluster = ctx.core.cluster
+    read_committed = getattr(request, "isolation_level", 0) == 1
     topics = []
     for list_topic in request.topics:
         topic = cluster.get(list_topic.name)
@@ -35,16 +36,17 @@ def handle_list_offsets(ctx: RequestContext, request):
             if epoch_error is not None:
                 partitions.append(_result(index, epoch_error))
                 continue
-            offset, timestamp = _lookup(partition.log, entry.timestamp)
+            offset, timestamp = _lookup(partition.log, entry.timestamp, read_committed)
             partitions.append(_result(index, ErrorCode.none, offset, timestamp, partition.leader_epoch if offset >= 0 else -1))
         topics.append(dict(name=list_topic.name, partitions=partitions))
     return respond(ctx, dict(topics=topics))
 
 
-def _lookup(log, timestamp: int) -> tuple[int, int]:
+def _lookup(log, timestamp: int, read_committed: bool = False) -> tuple[int, int]:
     """(offset, timestamp) answered for one partition; (-1, -1) if none."""
     if timestamp == LATEST:
-        return log.log_end_offset, -1
+        # A read_committed consumer's "end" is the last stable offset.
+        return (log.last_stable_offset if read_committed else log.log_end_offset), -1
     if timestamp in (EARLIEST, EARLIEST_LOCAL):
         return log.log_start_offset, -1
     if timestamp in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD):

@@ -90,7 +90,8 @@ def build(work: CleaningPlan) -> CleaningOutput:
         if segment.next_offset <= work.first_dirty_offset:
             continue
         for header, data in _batches(segment):
-            if header.is_control or header.last_offset < work.first_dirty_offset:
+            # Transactional records are left alone (their fate is in markers).
+            if header.is_control or header.is_transactional or header.last_offset < work.first_dirty_offset:
                 continue
             for record in iter_records(data):
                 if record.key is not None:
@@ -102,7 +103,8 @@ def build(work: CleaningPlan) -> CleaningOutput:
     for segment in work.segments:
         for header, data in _batches(segment):
             before += len(data)
-            kept = data if header.is_control else _filter_batch(header, data, latest, tombstone_horizon)
+            untouchable = header.is_control or header.is_transactional
+            kept = data if untouchable else _filter_batch(header, data, latest, tombstone_horizon)
             if kept is None:
                 removed += header.records_count
                 continue
@@ -183,6 +185,7 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
             segment.delete()
     new_segments = [_new_segment(log, base, batches) for base, batches in output.groups]
     log.replace_leading_segments(count, new_segments)
+    log.rewrite_txn_indexes()
     log.first_dirty_offset = work.end_offset
     return True
 

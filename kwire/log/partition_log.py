@@ -10,6 +10,9 @@ from pathlib import Path
 from kwire.log.config import LogConfig
 from kwire.log.producer_state import ProducerStateManager, latest_snapshot, write_snapshot
 from kwire.log.segment import Segment
+from kwire.log.transaction_index import (
+    PartitionTransactions, append_txn_index, control_type, read_txn_index, txn_index_path, write_txn_index,
+)
 from kwire.protocol.records import BatchHeader, patch_offsets
 
 
@@ -39,6 +42,7 @@ class PartitionLog:
         self.cleaning = False
         self._deferred_deletes: list[Segment] = []
         self.producer_state = ProducerStateManager()
+        self.transactions = PartitionTransactions()
         for segment in segments:
             index = segment.time_index
             if index.timestamps and index.timestamps[-1] > self._max_timestamp:
@@ -71,17 +75,26 @@ class PartitionLog:
         return log
 
     def _load_producer_state(self) -> None:
-        """The newest snapshot, then every batch header after it."""
+        """The aborted-transaction index files; the newest producer-state
+        snapshot; then every batch header after it."""
+        for segment in self.segments:
+            path = getattr(segment.store, "path", None)
+            for entry in read_txn_index(txn_index_path(path)) if path else ():
+                self.transactions.add_aborted(entry)
         found = latest_snapshot(self.directory, self.log_end_offset)
         start = 0
         if found is not None:
             start, self.producer_state = found
+            for entry in self.producer_state.entries.values():
+                if entry.current_txn_first_offset >= 0:
+                    self.transactions.ongoing[entry.producer_id] = entry.current_txn_first_offset
         for segment in self.segments:
             if segment.next_offset <= start:
                 continue
-            for _position, header in segment.walk():
+            for position, header in segment.walk():
                 if header.base_offset >= start and header.producer_id >= 0:
-                    self.producer_state.update(header)
+                    control = segment.store.read_bytes(position, header.size) if header.is_control else None
+                    self._track_producer(header, control, write_index=False)
 
     # --- writing ---------------------------------------------------------
 
@@ -99,11 +112,39 @@ class PartitionLog:
         active.append(batch, header, self.config.index_interval_bytes)
         self.log_end_offset = active.next_offset
         if header.producer_id >= 0:
-            self.producer_state.update(header)
+            self._track_producer(header, batch if header.is_control else None, write_index=True)
         if header.max_timestamp > self._max_timestamp:
             self._max_timestamp = header.max_timestamp
             self._offset_of_max_timestamp = base_offset
         return base_offset
+
+    def _track_producer(self, header: BatchHeader, control_batch, write_index: bool) -> None:
+        """Producer state and open/aborted transactions after a batch."""
+        if header.is_control:
+            self.producer_state.on_marker(header)
+            aborted = self.transactions.on_marker(
+                header.producer_id, header.base_offset, control_type(control_batch), header.base_offset)
+            if aborted is not None and write_index and self.directory is not None:
+                append_txn_index(txn_index_path(self.segments[-1].store.path), aborted)
+            return
+        self.producer_state.update(header)
+        if header.is_transactional:
+            self.transactions.on_transactional_data(header.producer_id, header.base_offset)
+
+    @property
+    def last_stable_offset(self) -> int:
+        """Below every open transaction: what read_committed consumers may see."""
+        unstable = self.transactions.first_unstable_offset()
+        return self.log_end_offset if unstable is None else unstable
+
+    def rewrite_txn_indexes(self) -> None:
+        """Each segment's `.txnindex` from the in-memory list (after compaction merged segments)."""
+        if self.directory is None:
+            return
+        for segment, following in zip(self.segments, self.segments[1:] + [None]):
+            end = following.base_offset if following is not None else self.log_end_offset + 1
+            entries = [a for a in self.transactions.aborted if segment.base_offset <= a.last_offset < end]
+            write_txn_index(txn_index_path(segment.store.path), entries)
 
     def _roll(self, base_offset: int) -> Segment:
         if self.directory is None:
@@ -111,7 +152,7 @@ class PartitionLog:
         else:
             # As Kafka: a producer-state snapshot at every roll bounds the
             # rebuild after a crash to the active segment.
-            write_snapshot(self.directory, base_offset, self.producer_state)
+            self._write_snapshot(base_offset)
             segment = Segment.on_disk(str(self.directory), base_offset)
         self.segments.append(segment)
         self._base_offsets.append(base_offset)
@@ -119,14 +160,15 @@ class PartitionLog:
 
     # --- reading ---------------------------------------------------------
 
-    def read(self, fetch_offset: int, max_bytes: int) -> list:
+    def read(self, fetch_offset: int, max_bytes: int, upper: int | None = None) -> list:
         """Bytes from the start of the batch holding `fetch_offset`: at
-        least that whole batch, else up to `max_bytes`, within one segment."""
+        least that whole batch, else up to `max_bytes`, within one segment;
+        nothing at or past `upper` (the last stable offset, for read_committed)."""
         if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
             raise OffsetOutOfRange(
                 f"offset {fetch_offset} outside {self.log_start_offset}..{self.log_end_offset}"
             )
-        if fetch_offset == self.log_end_offset:
+        if fetch_offset == self.log_end_offset or (upper is not None and fetch_offset >= upper):
             return []
         i = bisect.bisect_right(self._base_offsets, fetch_offset) - 1
         while i < len(self.segments):
@@ -134,6 +176,10 @@ class PartitionLog:
             position, first_size = segment.locate(fetch_offset)
             if position >= 0:
                 length = min(max(max_bytes, first_size), segment.size - position)
+                if upper is not None and upper < segment.next_offset:
+                    stop, _size = segment.locate(upper)
+                    if stop >= 0:
+                        length = min(length, stop - position)
                 return segment.store.read(position, length)
             i += 1
         return []
@@ -184,6 +230,7 @@ class PartitionLog:
         del self.segments[:count]
         del self._base_offsets[:count]
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+        self.transactions.drop_before(self.log_start_offset)
         freed = sum(segment.size for segment in doomed)
         if self.cleaning:
             self._deferred_deletes.extend(doomed)
@@ -222,8 +269,13 @@ class PartitionLog:
     def flush(self) -> None:
         self.segments[-1].flush()
 
+    def _write_snapshot(self, offset: int) -> None:
+        for entry in self.producer_state.entries.values():
+            entry.current_txn_first_offset = self.transactions.ongoing.get(entry.producer_id, -1)
+        write_snapshot(self.directory, offset, self.producer_state)
+
     def close(self) -> None:
         if self.directory is not None and self.producer_state.entries:
-            write_snapshot(self.directory, self.log_end_offset, self.producer_state)
+            self._write_snapshot(self.log_end_offset)
         for segment in self.segments:
             segment.close()

@@ -134,6 +134,16 @@ class ProducerStateManager:
             header.base_offset + header.last_offset_delta, header.max_timestamp,
         ))
 
+    def on_marker(self, header: BatchHeader) -> None:
+        """A transaction marker carries the producer's (possibly bumped)
+        epoch: from a new epoch the producer starts its sequence afresh."""
+        entry = self.entries.get(header.producer_id)
+        if entry is None:
+            self.entries[header.producer_id] = ProducerEntry(header.producer_id, header.producer_epoch)
+        elif header.producer_epoch > entry.epoch:
+            entry.epoch = header.producer_epoch
+            entry.batches.clear()
+
     # --- snapshots (Kafka's v1 format) ---------------------------------------
 
     _HEAD = struct.Struct(">hI")  # version, crc

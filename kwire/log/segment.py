@@ -150,6 +150,8 @@ class Segment:
     def delete(self) -> None:
         """Close and remove the segment's files (retention, DeleteRecords)."""
         self.close()
-        for path in (getattr(self.store, "path", None), self.offset_index.path, self.time_index.path):
+        log_path = getattr(self.store, "path", None)
+        txn_index = log_path[: -len(".log")] + ".txnindex" if log_path else None
+        for path in (log_path, self.offset_index.path, self.time_index.path, txn_index):
             if path is not None and os.path.exists(path):
                 os.unlink(path)

@@ -1,0 +1,101 @@
+"""Transactions as one partition sees them: which producers have a
+transaction open here (and from which offset — the last stable offset is
+the smallest), and which transactions were aborted, so read_committed
+consumers can drop their records.
+
+Aborted transactions are kept in Kafka's `.txnindex` files beside the
+segments (34-byte entries: version int16 0, producer id int64, first offset
+int64, last offset int64, last stable offset int64), written to the active
+segment's file when an abort marker lands.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import struct
+
+import attrs
+
+from kwire.protocol.record_codec import iter_records
+
+_ENTRY = struct.Struct(">hqqqq")
+ABORT, COMMIT = 0, 1
+
+
+@attrs.frozen(order=True)
+class AbortedTxn:
+    last_offset: int  # the abort marker's offset (first, so the list sorts by it)
+    producer_id: int
+    first_offset: int
+    last_stable_offset: int
+
+
+def control_type(batch) -> int:
+    """ABORT or COMMIT, from a control batch's one record (key: version, type)."""
+    for record in iter_records(batch):
+        return struct.unpack_from(">h", record.key, 2)[0]
+    return ABORT
+
+
+class PartitionTransactions:
+    def __init__(self) -> None:
+        self.ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
+        self.aborted: list[AbortedTxn] = []
+
+    def first_unstable_offset(self) -> int | None:
+        return min(self.ongoing.values()) if self.ongoing else None
+
+    def on_transactional_data(self, producer_id: int, base_offset: int) -> None:
+        self.ongoing.setdefault(producer_id, base_offset)
+
+    def on_marker(self, producer_id: int, marker_offset: int, kind: int, log_end_before: int) -> AbortedTxn | None:
+        """The transaction ends here; returns the index entry for an abort."""
+        first = self.ongoing.pop(producer_id, None)
+        if kind != ABORT or first is None:
+            return None
+        unstable = self.first_unstable_offset()
+        entry = AbortedTxn(marker_offset, producer_id, first, log_end_before if unstable is None else unstable)
+        self.add_aborted(entry)
+        return entry
+
+    def add_aborted(self, entry: AbortedTxn) -> None:
+        if entry not in self.aborted:
+            bisect.insort(self.aborted, entry)
+
+    def aborted_overlapping(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(producer id, first offset) of aborted transactions with records in [start, end)."""
+        i = bisect.bisect_left(self.aborted, AbortedTxn(start, -1, -1, -1))
+        return [(a.producer_id, a.first_offset) for a in self.aborted[i:] if a.first_offset < end]
+
+    def drop_before(self, offset: int) -> None:
+        """Retention moved the log start: forget aborts that ended below it."""
+        self.aborted = [a for a in self.aborted if a.last_offset >= offset]
+
+
+def txn_index_path(log_path: str) -> str:
+    return log_path[: -len(".log")] + ".txnindex"
+
+
+def append_txn_index(path: str, entry: AbortedTxn) -> None:
+    with open(path, "ab") as f:
+        f.write(_ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset))
+
+
+def read_txn_index(path: str) -> list[AbortedTxn]:
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    usable = len(data) - len(data) % _ENTRY.size
+    return [AbortedTxn(last, pid, first, lso) for _v, pid, first, last, lso in _ENTRY.iter_unpack(data[:usable])]
+
+
+def write_txn_index(path: str, entries: list[AbortedTxn]) -> None:
+    if not entries:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    with open(path, "wb") as f:
+        for e in entries:
+            f.write(_ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset))
