@@ -66,6 +66,10 @@ class BrokerConfig:
     log_cleaner_min_compaction_lag_ms: int = 0  # log.cleaner.min.compaction.lag.ms (min.compaction.lag.ms)
     log_cleaner_min_cleanable_ratio: float = 0.5  # log.cleaner.min.cleanable.ratio (min.cleanable.dirty.ratio)
     min_insync_replicas: int = 1  # min.insync.replicas
+    transaction_state_log_num_partitions: int = 50  # transaction.state.log.num.partitions
+    transaction_max_timeout_ms: int = 900000  # transaction.max.timeout.ms
+    # How often open transactions are checked against their timeout.
+    transaction_abort_timed_out_transaction_cleanup_interval_ms: int = 10000
     # How often the broker looks for segments to delete and logs to compact.
     log_retention_check_interval_ms: int = 300000  # log.retention.check.interval.ms
     log_cleaner_enable: bool = True  # log.cleaner.enable

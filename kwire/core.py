@@ -16,6 +16,7 @@ from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.producer_ids import ProducerIdAllocator
+from kwire.coordinator.transactions_service import TransactionsService
 from kwire.handlers import build_registry
 from kwire.handlers.api_versions import unsupported_version_body
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed, Encoded, RequestContext
@@ -48,6 +49,7 @@ class BrokerCore:
         self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
         self.groups = GroupsService(config, self.cluster, self.notify, clock)
         self.maintenance = LogMaintenance(self.cluster, clock)
+        self.transactions = TransactionsService(config, self.cluster, self.groups, self.producer_ids.allocate, self.notify)
         self.advertised_host, self.advertised_port = config.advertised(config.port)
         self._waiters: dict[Hashable, set[Waiter]] = {}
         self._produce_requests = 0
@@ -101,6 +103,7 @@ class BrokerCore:
         log retention and compaction."""
         self.groups.tick()
         self.maintenance.tick()
+        self.transactions.tick()
 
     def handle_frame(self, request_frame: bytes, client_host: str = "") -> Any:
         """Answer one request frame.

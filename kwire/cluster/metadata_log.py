@@ -9,16 +9,13 @@ value (tombstone) removes the thing. Last write wins.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Iterator
 
 import attrs
 
 from kwire.log import PartitionLog
-from kwire.log.keyed_records import iter_keyed_records
-from kwire.protocol.record_codec import Record, build_batch
-from kwire.protocol.records import parse_header
+from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
 
 METADATA_TOPIC = "__cluster_metadata"
 _TOPIC_PREFIX = b"topic:"
@@ -77,9 +74,7 @@ class MetadataLog:
         self._log.close()
 
     def _append(self, key: bytes, value: bytes | None) -> None:
-        now_ms = int(time.time() * 1000)
-        batch = build_batch([Record(offset_delta=0, timestamp_delta=0, key=key, value=value, headers=())], base_timestamp=now_ms)
-        self._log.append(batch, parse_header(batch))
+        append_keyed_records(self._log, [(key, value)])
         self._log.flush()
 
     def _records(self) -> Iterator[tuple[bytes, bytes | None]]:

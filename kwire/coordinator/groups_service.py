@@ -52,6 +52,9 @@ class GroupsService:
             topic = self.cluster.get(OFFSETS_TOPIC)
         return topic.partitions[index].log
 
+    def offsets_log_for(self, group_id: str):
+        return self._offsets_log(self.offsets.partition_of(group_id))
+
     def now(self) -> float:
         return self.clock()
 

@@ -10,14 +10,11 @@ tombstone of it marks a deleted group). A null value deletes.
 from __future__ import annotations
 
 import struct
-import time
 from typing import Callable
 
 import attrs
 
-from kwire.log.keyed_records import iter_keyed_records
-from kwire.protocol.record_codec import Record, build_batch
-from kwire.protocol.records import parse_header
+from kwire.log.keyed_records import append_keyed_records, iter_batches
 
 OFFSETS_TOPIC = "__consumer_offsets"
 _OFFSET_KEY_VERSION = 1
@@ -91,6 +88,8 @@ class OffsetStore:
         self.partitions = partitions
         self._partition_log = partition_log
         self.offsets: dict[str, dict[tuple[str, int], CommittedOffset]] = {}
+        # producer id -> group -> offsets committed in its open transaction
+        self.pending: dict[int, dict[str, dict[tuple[str, int], CommittedOffset]]] = {}
 
     def committed(self, group_id: str) -> dict[tuple[str, int], CommittedOffset]:
         return self.offsets.get(group_id, {})
@@ -116,30 +115,62 @@ class OffsetStore:
         self.delete(group_id, list(self.committed(group_id)))
         self._append(group_id, [(group_key(group_id), None)])
 
-    def _append(self, group_id: str, records: list[tuple[bytes, bytes | None]]) -> None:
-        if not records:
-            return
-        log = self._partition_log(partition_for(group_id, self.partitions))
-        batch = build_batch(
-            [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(records)],
-            base_timestamp=int(time.time() * 1000),
-        )
-        log.append(batch, parse_header(batch))
+    def _append(self, group_id: str, records: list[tuple[bytes, bytes | None]], **transactional) -> None:
+        if records:
+            append_keyed_records(self._partition_log(self.partition_of(group_id)), records, **transactional)
+
+    def partition_of(self, group_id: str) -> int:
+        return partition_for(group_id, self.partitions)
+
+    # --- transactional commits (TxnOffsetCommit) ----------------------------
+
+    def commit_transactional(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset],
+                             producer_id: int, producer_epoch: int) -> None:
+        """Written now as a transactional batch; visible once the commit marker lands."""
+        records = [(offset_key(group_id, topic, partition), offset_value(value))
+                   for (topic, partition), value in entries.items()]
+        self._append(group_id, records, producer_id=producer_id, producer_epoch=producer_epoch, transactional=True)
+        self.pending.setdefault(producer_id, {}).setdefault(group_id, {}).update(entries)
+
+    def complete_transaction(self, producer_id: int, commit: bool) -> None:
+        for group_id, entries in self.pending.pop(producer_id, {}).items():
+            if commit:
+                self.offsets.setdefault(group_id, {}).update(entries)
+
+    def pending_partitions(self, group_id: str) -> set[tuple[str, int]]:
+        pending: set[tuple[str, int]] = set()
+        for groups in self.pending.values():
+            pending |= set(groups.get(group_id, {}))
+        return pending
+
+    # --- start-up ------------------------------------------------------------
 
     def replay(self, logs: list) -> None:
-        """Rebuild the offsets from every partition of `__consumer_offsets`."""
+        """Rebuild the offsets from every partition of `__consumer_offsets`:
+        plain commits apply at once, transactional ones at their commit marker."""
         for log in logs:
-            for key, value in iter_keyed_records(log):
-                (version,) = _I16.unpack_from(key, 0)
-                if version in (0, 1):
-                    group_id, pos = _read_string(key, 2)
-                    topic, pos = _read_string(key, pos)
-                    (partition,) = _I32.unpack_from(key, pos)
-                    if value is None:
+            for header, records in iter_batches(log):
+                if header.is_control:
+                    kind = struct.unpack_from(">h", records[0].key, 2)[0] if records else 0
+                    self.complete_transaction(header.producer_id, kind == 1)
+                    continue
+                for record in records:
+                    if record.key is None:
+                        continue
+                    (version,) = _I16.unpack_from(record.key, 0)
+                    if version not in (0, 1):
+                        continue
+                    group_id, pos = _read_string(record.key, 2)
+                    topic, pos = _read_string(record.key, pos)
+                    (partition,) = _I32.unpack_from(record.key, pos)
+                    if header.is_transactional:
+                        if record.value is not None:
+                            target = self.pending.setdefault(header.producer_id, {}).setdefault(group_id, {})
+                            target[(topic, partition)] = parse_offset_value(record.value)
+                    elif record.value is None:
                         group = self.offsets.get(group_id, {})
                         group.pop((topic, partition), None)
                         if not group:
                             self.offsets.pop(group_id, None)
                     else:
-                        self.offsets.setdefault(group_id, {})[(topic, partition)] = parse_offset_value(value)
-
+                        self.offsets.setdefault(group_id, {})[(topic, partition)] = parse_offset_value(record.value)

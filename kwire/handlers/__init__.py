@@ -8,8 +8,8 @@ from kwire.protocol.registry import ApiRegistry
 
 def build_registry() -> ApiRegistry:
     from kwire.handlers import (
-        api_versions, configs, create_topics, delete_records, describe_log_dirs, fetch, find_coordinator, groups, init_producer_id, list_offsets, metadata,
-        offsets, produce,
+        api_versions, configs, create_topics, delete_records, describe_log_dirs, fetch, find_coordinator, groups,
+        list_offsets, metadata, offsets, produce, transactions,
     )
 
     registry = ApiRegistry()
@@ -22,10 +22,18 @@ def build_registry() -> ApiRegistry:
     registry.register(metadata.API_KEY, metadata.MIN_VERSION, metadata.MAX_VERSION, metadata.handle_metadata)
     registry.register(api_versions.API_KEY, api_versions.MIN_VERSION, api_versions.MAX_VERSION, api_versions.handle_api_versions)
     registry.register(create_topics.API_KEY, create_topics.MIN_VERSION, create_topics.MAX_VERSION, create_topics.handle_create_topics)
-    registry.register(
-        init_producer_id.API_KEY, init_producer_id.MIN_VERSION, init_producer_id.MAX_VERSION,
-        init_producer_id.handle_init_producer_id,
-    )
+    transaction_handlers = {
+        transactions.INIT_PRODUCER_ID: transactions.handle_init_producer_id,
+        transactions.ADD_PARTITIONS: transactions.handle_add_partitions_to_txn,
+        transactions.ADD_OFFSETS: transactions.handle_add_offsets_to_txn,
+        transactions.END_TXN: transactions.handle_end_txn,
+        transactions.TXN_OFFSET_COMMIT: transactions.handle_txn_offset_commit,
+        transactions.DESCRIBE_PRODUCERS: transactions.handle_describe_producers,
+        transactions.DESCRIBE_TRANSACTIONS: transactions.handle_describe_transactions,
+        transactions.LIST_TRANSACTIONS: transactions.handle_list_transactions,
+    }
+    for api_key, handler in transaction_handlers.items():
+        registry.register(api_key, *transactions.VERSIONS[api_key], handler)
     registry.register(
         find_coordinator.API_KEY, find_coordinator.MIN_VERSION, find_coordinator.MAX_VERSION,
         find_coordinator.handle_find_coordinator,

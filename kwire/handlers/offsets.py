@@ -70,15 +70,19 @@ def handle_offset_commit(ctx: RequestContext, request):
 
 
 def handle_offset_fetch(ctx: RequestContext, request):
+    require_stable = bool(getattr(request, "require_stable", False))
     if ctx.api_version >= 8:
-        groups = [_fetch_group(ctx, g.group_id, g.topics) for g in request.groups]
+        groups = [_fetch_group(ctx, g.group_id, g.topics, require_stable) for g in request.groups]
         return respond(ctx, dict(groups=groups))
-    group = _fetch_group(ctx, request.group_id, request.topics)
+    group = _fetch_group(ctx, request.group_id, request.topics, require_stable)
     return respond(ctx, dict(topics=group["topics"], error_code=group["error_code"]))
 
 
-def _fetch_group(ctx: RequestContext, group_id: str, requested_topics) -> dict:
+def _fetch_group(ctx: RequestContext, group_id: str, requested_topics, require_stable: bool = False) -> dict:
+    """With require_stable, partitions whose offsets wait in an open
+    transaction answer UNSTABLE_OFFSET_COMMIT (the client retries)."""
     committed = ctx.core.groups.offsets.committed(group_id)
+    unstable = ctx.core.groups.offsets.pending_partitions(group_id) if require_stable else set()
     topics = []
     if requested_topics is None:  # every committed offset of the group
         by_topic: dict[str, list[int]] = {}
@@ -94,12 +98,16 @@ def _fetch_group(ctx: RequestContext, group_id: str, requested_topics) -> dict:
         results = []
         for index in partitions:
             found = committed.get((name, index))
+            if (name, index) in unstable:
+                found, error = None, ErrorCode.unstable_offset_commit
+            else:
+                error = ErrorCode.none
             results.append(dict(
                 partition_index=index,
                 committed_offset=found.offset if found else -1,
                 committed_leader_epoch=found.leader_epoch if found else -1,
                 metadata=found.metadata if found else "",
-                error_code=ErrorCode.none,
+                error_code=error,
             ))
         topics.append(dict(key, partitions=results))
     return dict(group_id=group_id, topics=topics, error_code=ErrorCode.none)

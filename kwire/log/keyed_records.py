@@ -4,17 +4,39 @@ Only start-up pays for decoding records; the hot path never does."""
 
 from __future__ import annotations
 
+import time
 from typing import Iterator
 
 from kwire.log.partition_log import PartitionLog
-from kwire.protocol.record_codec import iter_records
-from kwire.protocol.records import iter_valid_batches
+from kwire.protocol.record_codec import Record, build_batch, iter_records
+from kwire.protocol.records import iter_valid_batches, parse_header
 
 _READ_CHUNK = 1024 * 1024
 
 
 def iter_keyed_records(log: PartitionLog) -> Iterator[tuple[bytes, bytes | None]]:
-    """Every record with a key, in offset order, from the log start on."""
+    """Every data record with a key, in offset order, from the log start on."""
+    for header, records in iter_batches(log):
+        if not header.is_control:
+            for record in records:
+                if record.key is not None:
+                    yield record.key, record.value
+
+
+def append_keyed_records(log: PartitionLog, pairs: list[tuple[bytes, bytes | None]], *, producer_id: int = -1,
+                         producer_epoch: int = -1, transactional: bool = False) -> int:
+    """Write (key, value) records as one batch, stamped now; returns its base offset."""
+    batch = build_batch(
+        [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(pairs)],
+        base_timestamp=int(time.time() * 1000), producer_id=producer_id, producer_epoch=producer_epoch,
+        is_transactional=transactional,
+    )
+    return log.append(batch, parse_header(batch))
+
+
+def iter_batches(log: PartitionLog) -> Iterator[tuple]:
+    """(header, records) of every batch from the log start: for replays
+    that must see transactional batches and markers."""
     offset = log.log_start_offset
     while offset < log.log_end_offset:
         data = b"".join(bytes(chunk) for chunk in log.read(offset, _READ_CHUNK))
@@ -22,9 +44,8 @@ def iter_keyed_records(log: PartitionLog) -> Iterator[tuple[bytes, bytes | None]
         for pos, header in iter_valid_batches(data):
             if header.last_offset < offset:
                 continue
-            for record in iter_records(data[pos : pos + header.size]):
-                if record.offset >= offset and record.key is not None:
-                    yield record.key, record.value
+            batch = data[pos : pos + header.size]
+            yield header, [r for r in iter_records(batch) if r.offset >= offset]
             offset = header.last_offset + 1
             advanced = True
         if not advanced:

@@ -127,6 +127,10 @@ def test_producer_ids_are_unique_across_restarts(tmp_path):
     reopened.close()
 
 
-def test_transactional_init_is_refused_until_transactions_exist(client):
+def test_transactional_init_bumps_the_epoch_each_time(client):
     values = dict(transactional_id="tx", transaction_timeout=60000, producer_id=-1, producer_epoch=-1)
-    assert client.call(22, 4, values).error_code == ErrorCode.unsupported_version
+    first = client.call(22, 4, values)
+    again = client.call(22, 4, values)
+    assert (first.error_code, again.error_code) == (ErrorCode.none, ErrorCode.none)
+    assert again.producer_id == first.producer_id and again.producer_epoch == first.producer_epoch + 1
+    assert client.call(22, 4, dict(values, transaction_timeout=10**9)).error_code == ErrorCode.invalid_transaction_timeout

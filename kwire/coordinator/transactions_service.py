@@ -1,0 +1,102 @@
+"""The transaction coordinator wired to the broker: its state in
+`__transaction_state`, its markers in the partitions' logs, transactional
+offset commits in the group coordinator's store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Hashable
+
+from kwire.cluster.cluster import Cluster
+from kwire.config import BrokerConfig
+from kwire.coordinator.groups_service import GroupsService
+from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
+from kwire.coordinator.transaction_coordinator import TransactionCoordinator, TransactionSettings
+from kwire.coordinator.transaction_log import (
+    TRANSACTION_TOPIC, TxnMetadata, parse_txn_key, parse_txn_value, txn_key, txn_value,
+)
+from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
+from kwire.protocol.control_batches import build_marker
+from kwire.protocol.records import parse_header
+
+log = logging.getLogger("kwire.transactions")
+_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TransactionsService:
+    def __init__(self, config: BrokerConfig, cluster: Cluster, groups: GroupsService, allocate_producer_id,
+                 notify: Callable[[Hashable], None], clock_ms: Callable[[], int] = _wall_ms) -> None:
+        self.config = config
+        self.cluster = cluster
+        self.groups = groups
+        self.clock_ms = clock_ms
+        self._notify = notify
+        self._next_expiry_check = 0
+        self.coordinator = TransactionCoordinator(
+            TransactionSettings(max_timeout_ms=config.transaction_max_timeout_ms),
+            allocate_producer_id, self._persist, self._write_markers,
+        )
+        topic = cluster.get(TRANSACTION_TOPIC)
+        if topic is not None:
+            loaded: dict[str, TxnMetadata] = {}
+            for partition in topic.partitions:
+                for key, value in iter_keyed_records(partition.log):
+                    transactional_id = parse_txn_key(key)
+                    if transactional_id is None:
+                        continue
+                    if value is None:
+                        loaded.pop(transactional_id, None)
+                    else:
+                        loaded[transactional_id] = parse_txn_value(transactional_id, value)
+            self.coordinator.recover(loaded, clock_ms())
+
+    # --- the coordinator's side effects -------------------------------------
+
+    def _state_log(self, transactional_id: str):
+        topic = self.cluster.get(TRANSACTION_TOPIC)
+        if topic is None:
+            self.cluster.create_topic(TRANSACTION_TOPIC, self.config.transaction_state_log_num_partitions,
+                                      configs=_TOPIC_CONFIGS)
+            topic = self.cluster.get(TRANSACTION_TOPIC)
+        return topic.partitions[partition_for(transactional_id, len(topic.partitions))].log
+
+    def _persist(self, meta: TxnMetadata) -> None:
+        append_keyed_records(self._state_log(meta.transactional_id),
+                             [(txn_key(meta.transactional_id), txn_value(meta))])
+
+    def _write_markers(self, meta: TxnMetadata, commit: bool) -> None:
+        now = self.clock_ms()
+        for topic_name, index in sorted(meta.partitions):
+            partition = self.cluster.partition(topic_name, index)
+            if partition is None:
+                continue
+            batch = build_marker(meta.producer_id, meta.producer_epoch, commit, now)
+            partition.log.append(batch, parse_header(batch), partition.leader_epoch)
+            self._notify((topic_name, index))
+            if topic_name == OFFSETS_TOPIC:
+                self.groups.offsets.complete_transaction(meta.producer_id, commit)
+        log.info("%s transaction of %s (producer %d, epoch %d) in %d partition(s)",
+                 "Committed" if commit else "Aborted", meta.transactional_id, meta.producer_id, meta.producer_epoch,
+                 len(meta.partitions))
+
+    # --- offsets -------------------------------------------------------------
+
+    def offsets_partition(self, group_id: str) -> tuple[str, int]:
+        """The `__consumer_offsets` partition AddOffsetsToTxn adds."""
+        self.groups.offsets_log_for(group_id)  # make sure the topic exists
+        return OFFSETS_TOPIC, self.groups.offsets.partition_of(group_id)
+
+    # --- time ------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self.clock_ms()
+        if now < self._next_expiry_check:
+            return
+        self._next_expiry_check = now + self.config.transaction_abort_timed_out_transaction_cleanup_interval_ms
+        for transactional_id in self.coordinator.expire(now):
+            log.info("Aborted the transaction of %s: it outlived transaction.timeout.ms", transactional_id)

@@ -1,0 +1,216 @@
+"""Transactions: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+EndTxn, TxnOffsetCommit, and for operators DescribeProducers,
+DescribeTransactions and ListTransactions."""
+
+from __future__ import annotations
+
+import time
+
+from kwire.coordinator.offsets import CommittedOffset
+from kwire.coordinator.transaction_log import TxnState
+from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.errors import ErrorCode
+
+INIT_PRODUCER_ID, ADD_PARTITIONS, ADD_OFFSETS, END_TXN, TXN_OFFSET_COMMIT = 22, 24, 25, 26, 28
+DESCRIBE_PRODUCERS, DESCRIBE_TRANSACTIONS, LIST_TRANSACTIONS = 61, 65, 66
+VERSIONS = {
+    INIT_PRODUCER_ID: (0, 6), ADD_PARTITIONS: (0, 5), ADD_OFFSETS: (0, 4), END_TXN: (0, 4),
+    TXN_OFFSET_COMMIT: (0, 4), DESCRIBE_PRODUCERS: (0, 0), DESCRIBE_TRANSACTIONS: (0, 0), LIST_TRANSACTIONS: (0, 1),
+}
+# The request version from which PRODUCER_FENCED replaced INVALID_PRODUCER_EPOCH (KIP-588).
+_FENCED_FROM = {INIT_PRODUCER_ID: 4, ADD_PARTITIONS: 2, ADD_OFFSETS: 2, END_TXN: 2, TXN_OFFSET_COMMIT: 2}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _code(ctx: RequestContext, error: int) -> int:
+    """Older clients know a fenced producer as INVALID_PRODUCER_EPOCH."""
+    if error == ErrorCode.producer_fenced and ctx.api_version < _FENCED_FROM.get(ctx.api_key, 0):
+        return ErrorCode.invalid_producer_epoch
+    return error
+
+
+# --- InitProducerId -----------------------------------------------------------------
+
+
+def handle_init_producer_id(ctx: RequestContext, request):
+    core = ctx.core
+    if request.transactional_id is None:
+        # Idempotent producers get a fresh id at epoch 0, also when they
+        # re-initialise with their old id (KIP-360), as Kafka does.
+        error, producer_id, epoch = ErrorCode.none, core.producer_ids.allocate(), 0
+    else:
+        timeout = request.transaction_timeout
+        timeout_ms = timeout if isinstance(timeout, int) else int(timeout.total_seconds() * 1000)
+        error, producer_id, epoch = core.transactions.coordinator.init_producer_id(
+            request.transactional_id, timeout_ms, getattr(request, "producer_id", -1),
+            getattr(request, "producer_epoch", -1), _now_ms(),
+        )
+    return respond(ctx, dict(error_code=_code(ctx, error), producer_id=producer_id, producer_epoch=epoch,
+                             ongoing_txn_producer_id=-1, ongoing_txn_producer_epoch=-1))
+
+
+# --- AddPartitionsToTxn ---------------------------------------------------------------
+
+
+def handle_add_partitions_to_txn(ctx: RequestContext, request):
+    if ctx.api_version <= 3:
+        results = _add_partitions(ctx, request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
+                                  request.v3_and_below_producer_epoch, request.v3_and_below_topics, False)
+        return respond(ctx, dict(results_by_topic_v3_and_below=results))
+    by_transaction = [
+        dict(transactional_id=t.transactional_id,
+             topic_results=_add_partitions(ctx, t.transactional_id, t.producer_id, t.producer_epoch, t.topics,
+                                           t.verify_only))
+        for t in request.transactions
+    ]
+    return respond(ctx, dict(error_code=ErrorCode.none, results_by_transaction=by_transaction))
+
+
+def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer_epoch, topics, verify_only):
+    """Per-topic, per-partition results: all succeed or none is added (Kafka's rule)."""
+    cluster = ctx.core.cluster
+    wanted = [(t.name, p) for t in topics for p in t.partitions]
+    unknown = {(name, p) for name, p in wanted if cluster.partition(name, p) is None}
+    if unknown:
+        errors = {key: (ErrorCode.unknown_topic_or_partition if key in unknown else ErrorCode.operation_not_attempted)
+                  for key in wanted}
+    else:
+        error = ctx.core.transactions.coordinator.add_partitions(
+            transactional_id, producer_id, producer_epoch, wanted, _now_ms(), verify_only)
+        errors = {key: _code(ctx, error) for key in wanted}
+    return [
+        dict(name=t.name, results_by_partition=[dict(partition_index=p, partition_error_code=errors[(t.name, p)])
+                                                for p in t.partitions])
+        for t in topics
+    ]
+
+
+# --- AddOffsetsToTxn / EndTxn ------------------------------------------------------------
+
+
+def handle_add_offsets_to_txn(ctx: RequestContext, request):
+    service = ctx.core.transactions
+    if not request.group_id:
+        return respond(ctx, dict(error_code=ErrorCode.invalid_group_id))
+    error = service.coordinator.add_partitions(
+        request.transactional_id, request.producer_id, request.producer_epoch,
+        [service.offsets_partition(request.group_id)], _now_ms(),
+    )
+    return respond(ctx, dict(error_code=_code(ctx, error)))
+
+
+def handle_end_txn(ctx: RequestContext, request):
+    error = ctx.core.transactions.coordinator.end_transaction(
+        request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed), _now_ms(),
+    )
+    return respond(ctx, dict(error_code=_code(ctx, error)))
+
+
+# --- TxnOffsetCommit ----------------------------------------------------------------------
+
+
+def handle_txn_offset_commit(ctx: RequestContext, request):
+    core = ctx.core
+    error = core.transactions.coordinator.check_producer(
+        request.transactional_id, request.producer_id, request.producer_epoch)
+    generation = getattr(request, "generation_id", -1)
+    member_id = getattr(request, "member_id", "") or ""
+    if error == ErrorCode.none and (generation >= 0 or member_id):
+        # KIP-447: a consumer-group-aware commit must come from a current member.
+        error = core.groups.commit_check(request.group_id, generation, member_id,
+                                         getattr(request, "group_instance_id", None))
+    now_ms = _now_ms()
+    accepted: dict[tuple[str, int], CommittedOffset] = {}
+    topics = []
+    for entry in request.topics:
+        results = []
+        for part in entry.partitions:
+            part_error = error
+            if part_error == ErrorCode.none and core.cluster.partition(entry.name, part.partition_index) is None:
+                part_error = ErrorCode.unknown_topic_or_partition
+            if part_error == ErrorCode.none:
+                accepted[(entry.name, part.partition_index)] = CommittedOffset(
+                    part.committed_offset, getattr(part, "committed_leader_epoch", -1),
+                    part.committed_metadata or "", now_ms)
+            results.append(dict(partition_index=part.partition_index, error_code=_code(ctx, part_error)))
+        topics.append(dict(name=entry.name, partitions=results))
+    if accepted:
+        core.groups.offsets.commit_transactional(request.group_id, accepted, request.producer_id,
+                                                 request.producer_epoch)
+    return respond(ctx, dict(topics=topics))
+
+
+# --- operators' views ------------------------------------------------------------------------
+
+
+def handle_describe_producers(ctx: RequestContext, request):
+    cluster = ctx.core.cluster
+    topics = []
+    for entry in request.topics:
+        partitions = []
+        for index in entry.partition_indexes:
+            partition = cluster.partition(entry.name, index)
+            if partition is None:
+                partitions.append(dict(partition_index=index, error_code=ErrorCode.unknown_topic_or_partition,
+                                       error_message=None, active_producers=[]))
+                continue
+            log = partition.log
+            producers = [
+                dict(producer_id=e.producer_id, producer_epoch=e.epoch, last_sequence=e.last_seq,
+                     last_timestamp=e.batches[-1].max_timestamp if e.batches else -1,
+                     coordinator_epoch=e.coordinator_epoch,
+                     current_txn_start_offset=log.transactions.ongoing.get(e.producer_id, -1))
+                for e in log.producer_state.entries.values()
+            ]
+            partitions.append(dict(partition_index=index, error_code=ErrorCode.none, error_message=None,
+                                   active_producers=producers))
+        topics.append(dict(name=entry.name, partitions=partitions))
+    return respond(ctx, dict(topics=topics))
+
+
+def _topics_of(meta) -> list[dict]:
+    by_topic: dict[str, list[int]] = {}
+    for topic, index in sorted(meta.partitions):
+        by_topic.setdefault(topic, []).append(index)
+    return [dict(topic=t, partitions=p) for t, p in by_topic.items()]
+
+
+def handle_describe_transactions(ctx: RequestContext, request):
+    transactions = ctx.core.transactions.coordinator.transactions
+    states = []
+    for transactional_id in request.transactional_ids:
+        meta = transactions.get(transactional_id)
+        if meta is None:
+            states.append(dict(error_code=ErrorCode.transactional_id_not_found, transactional_id=transactional_id,
+                               transaction_state="", transaction_timeout=0, transaction_start_time=-1,
+                               producer_id=-1, producer_epoch=-1, topics=[]))
+            continue
+        states.append(dict(error_code=ErrorCode.none, transactional_id=transactional_id,
+                           transaction_state=meta.state.kafka_name, transaction_timeout=meta.timeout_ms,
+                           transaction_start_time=meta.start_ms, producer_id=meta.producer_id,
+                           producer_epoch=meta.producer_epoch, topics=_topics_of(meta)))
+    return respond(ctx, dict(transaction_states=states))
+
+
+def handle_list_transactions(ctx: RequestContext, request):
+    known = {state.kafka_name: state for state in TxnState}
+    wanted_states = set(request.state_filters or ())
+    unknown = sorted(s for s in wanted_states if s not in known)
+    producer_ids = set(request.producer_id_filters or ())
+    min_duration = getattr(request, "duration_filter", -1)
+    now = _now_ms()
+    listed = []
+    for meta in ctx.core.transactions.coordinator.transactions.values():
+        if wanted_states and meta.state.kafka_name not in wanted_states:
+            continue
+        if producer_ids and meta.producer_id not in producer_ids:
+            continue
+        if min_duration is not None and min_duration >= 0 and (
+                meta.state != TxnState.ONGOING or now - meta.start_ms < min_duration):
+            continue
+        listed.append(dict(transactional_id=meta.transactional_id, producer_id=meta.producer_id,
+                           transaction_state=meta.state.kafka_name))
+    return respond(ctx, dict(error_code=ErrorCode.none, unknown_state_filters=unknown, transaction_states=listed))

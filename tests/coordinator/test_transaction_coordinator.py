@@ -1,0 +1,127 @@
+"""The transaction state machine without sockets: epochs, fencing,
+adding partitions, commit/abort, retries, timeouts and recovery."""
+
+import pytest
+
+from kwire.coordinator.transaction_coordinator import TransactionCoordinator, TransactionSettings
+from kwire.coordinator.transaction_log import TxnMetadata, TxnState, parse_txn_value, txn_value
+from kwire.protocol.errors import ErrorCode as E
+
+S = TxnState
+TID = "tx-1"
+
+
+class Harness:
+    def __init__(self):
+        self.next_id = 100
+        self.persisted: list[tuple[str, TxnState]] = []
+        self.markers: list[tuple[int, int, bool, frozenset]] = []
+        self.coordinator = TransactionCoordinator(TransactionSettings(max_timeout_ms=60_000), self._allocate,
+                                                  self._persist, self._write_markers)
+
+    def _allocate(self):
+        self.next_id += 1
+        return self.next_id
+
+    def _persist(self, meta):
+        self.persisted.append((meta.transactional_id, meta.state))
+        assert parse_txn_value(meta.transactional_id, txn_value(meta)) == meta  # the record round-trips
+
+    def _write_markers(self, meta, commit):
+        self.markers.append((meta.producer_id, meta.producer_epoch, commit, frozenset(meta.partitions)))
+
+    def init(self, timeout=10_000, pid=-1, epoch=-1, now=0):
+        return self.coordinator.init_producer_id(TID, timeout, pid, epoch, now)
+
+    def meta(self) -> TxnMetadata:
+        return self.coordinator.transactions[TID]
+
+
+def test_init_creates_then_bumps_the_epoch():
+    h = Harness()
+    assert h.init() == (E.none, 101, 0)
+    assert h.init() == (E.none, 101, 1)
+    assert h.persisted[-1] == (TID, S.EMPTY)
+
+
+def test_init_argument_errors():
+    h = Harness()
+    assert h.init(timeout=0)[0] == E.invalid_transaction_timeout
+    assert h.init(timeout=60_001)[0] == E.invalid_transaction_timeout
+    assert h.coordinator.init_producer_id("", 1000, -1, -1, 0)[0] == E.invalid_request
+
+
+def test_kip_360_only_the_current_producer_may_bump():
+    h = Harness()
+    _, pid, epoch = h.init()
+    assert h.init(pid=pid, epoch=epoch) == (E.none, pid, epoch + 1)
+    assert h.init(pid=pid, epoch=epoch)[0] == E.producer_fenced  # an older instance
+
+
+def test_commit_writes_markers_to_every_partition():
+    h = Harness()
+    _, pid, epoch = h.init()
+    assert h.coordinator.add_partitions(TID, pid, epoch, [("a", 0), ("b", 1)], 5) == E.none
+    assert h.meta().state == S.ONGOING and h.meta().start_ms == 5
+    assert h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 6, verify_only=True) == E.none
+    assert h.coordinator.add_partitions(TID, pid, epoch, [("c", 0)], 6, verify_only=True) == E.invalid_txn_state
+    assert h.coordinator.end_transaction(TID, pid, epoch, True, 10) == E.none
+    assert h.markers == [(pid, epoch, True, frozenset({("a", 0), ("b", 1)}))]
+    assert [state for _t, state in h.persisted[-2:]] == [S.PREPARE_COMMIT, S.COMPLETE_COMMIT]
+    # A retried EndTxn(commit) is fine; abort now is not.
+    assert h.coordinator.end_transaction(TID, pid, epoch, True, 11) == E.none
+    assert h.coordinator.end_transaction(TID, pid, epoch, False, 11) == E.invalid_txn_state
+    assert len(h.markers) == 1
+
+
+def test_end_without_partitions_is_an_invalid_state():
+    h = Harness()
+    _, pid, epoch = h.init()
+    assert h.coordinator.end_transaction(TID, pid, epoch, True, 1) == E.invalid_txn_state
+
+
+def test_mapping_and_fencing_errors():
+    h = Harness()
+    _, pid, epoch = h.init()
+    assert h.coordinator.add_partitions("other", pid, epoch, [("a", 0)], 1) == E.invalid_producer_id_mapping
+    assert h.coordinator.add_partitions(TID, pid + 1, epoch, [("a", 0)], 1) == E.invalid_producer_id_mapping
+    assert h.coordinator.add_partitions(TID, pid, epoch + 1, [("a", 0)], 1) == E.producer_fenced
+    assert h.coordinator.end_transaction(TID, pid, epoch - 1, True, 1) == E.producer_fenced
+
+
+def test_a_new_instance_aborts_the_open_transaction_and_fences_the_old():
+    h = Harness()
+    _, pid, old_epoch = h.init()
+    h.coordinator.add_partitions(TID, pid, old_epoch, [("a", 0)], 1)
+    err, pid2, new_epoch = h.init()
+    assert (err, pid2) == (E.none, pid) and new_epoch == old_epoch + 2
+    assert h.markers == [(pid, old_epoch + 1, False, frozenset({("a", 0)}))]  # aborted under a bumped epoch
+    assert h.coordinator.end_transaction(TID, pid, old_epoch, True, 2) == E.producer_fenced
+
+
+def test_timeout_aborts_and_fences():
+    h = Harness()
+    _, pid, epoch = h.init(timeout=1000)
+    h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 0)
+    assert h.coordinator.expire(1000) == []
+    assert h.coordinator.expire(1001) == [TID]
+    assert h.markers == [(pid, epoch + 1, False, frozenset({("a", 0)}))]
+    assert h.meta().state == S.COMPLETE_ABORT
+    assert h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 2000) == E.producer_fenced
+
+
+def test_epoch_exhaustion_moves_to_a_new_producer_id():
+    h = Harness()
+    _, pid, _ = h.init()
+    h.meta().producer_epoch = 32766
+    _, new_pid, new_epoch = h.init()
+    assert (new_pid, new_epoch) == (pid + 1, 0)
+
+
+@pytest.mark.parametrize("state,commit", [(S.PREPARE_COMMIT, True), (S.PREPARE_ABORT, False)])
+def test_recovery_finishes_a_prepared_transaction(state, commit):
+    h = Harness()
+    meta = TxnMetadata(TID, 7, 3, 10_000, state, {("a", 0)}, 0, 0)
+    h.coordinator.recover({TID: meta}, 100)
+    assert h.markers == [(7, 3, commit, frozenset({("a", 0)}))]
+    assert h.meta().state == (S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT)
