@@ -1,0 +1,247 @@
+"""Transactions through real clients: read_committed sees committed data
+only, aborted data stays hidden, the last stable offset holds readers back
+while a transaction is open, consume-transform-produce is exactly once
+across a restart, zombies are fenced, timeouts abort, and a broker restart
+in the middle of a transaction is survived."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from compat_tests.clients import Outgoing, Reader, create_topic, produce
+from compat_tests.group_consumers import wait_for
+
+TIMEOUT_S = 20
+
+
+def read_all(client: str, bootstrap: str, topic: str, isolation: str, expected: int, partitions=(0,)) -> list[bytes]:
+    """Everything a consumer with this isolation level gets: `expected`
+    messages, then whatever else arrives within a second."""
+    option = {"confluent-kafka": {"isolation.level": isolation}}.get(client, {"isolation_level": isolation})
+    with Reader(client, bootstrap, **option).assign(topic, list(partitions)) as reader:
+        got = reader.poll(expected, timeout=10)
+        got += reader.poll_once(1.0)
+    return [m.value for m in got]
+
+
+class TransactionalProducer:
+    """The same transactional calls through each client."""
+
+    def __init__(self, client: str, bootstrap: str, transactional_id: str, **extra) -> None:
+        self.client = client
+        if client == "confluent-kafka":
+            from confluent_kafka import Producer
+
+            self._producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": transactional_id, **extra})
+            self._producer.init_transactions(TIMEOUT_S)
+        elif client == "kafka-python":
+            from kafka import KafkaProducer
+
+            self._producer = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=transactional_id, **extra)
+            self._producer.init_transactions()
+        else:
+            from aiokafka import AIOKafkaProducer
+
+            async def start():
+                producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=transactional_id, **extra)
+                await producer.start()
+                return producer
+
+            self._loop = asyncio.new_event_loop()
+            self._producer = self._run(start())
+
+    def _run(self, coroutine):
+        return self._loop.run_until_complete(asyncio.wait_for(coroutine, TIMEOUT_S))
+
+    def begin(self) -> None:
+        if self.client == "aiokafka":
+            self._run(self._producer.begin_transaction())
+        else:
+            self._producer.begin_transaction()
+
+    def send(self, topic: str, value: bytes, partition: int = 0) -> None:
+        if self.client == "confluent-kafka":
+            self._producer.produce(topic, value=value, partition=partition)
+        elif self.client == "kafka-python":
+            self._producer.send(topic, value=value, partition=partition)
+        else:
+            self._run(self._producer.send(topic, value=value, partition=partition))
+
+    def flush(self) -> None:
+        if self.client == "aiokafka":
+            self._run(self._producer.flush())
+        else:
+            self._producer.flush(TIMEOUT_S)
+
+    def commit(self) -> None:
+        if self.client == "confluent-kafka":
+            self._producer.commit_transaction(TIMEOUT_S)
+        elif self.client == "kafka-python":
+            self._producer.commit_transaction()
+        else:
+            self._run(self._producer.commit_transaction())
+
+    def abort(self) -> None:
+        if self.client == "confluent-kafka":
+            self._producer.abort_transaction(TIMEOUT_S)
+        elif self.client == "kafka-python":
+            self._producer.abort_transaction()
+        else:
+            self._run(self._producer.abort_transaction())
+
+    def close(self) -> None:
+        if self.client == "aiokafka":
+            self._run(self._producer.stop())
+            self._loop.close()
+        elif self.client == "kafka-python":
+            self._producer.close(5)
+
+
+TRANSACTIONAL = ["confluent-kafka", "kafka-python", "aiokafka"]
+
+
+@pytest.mark.parametrize("producer", TRANSACTIONAL)
+def test_committed_is_visible_and_aborted_is_not(shared_kwire, topic_name, producer):
+    bootstrap = shared_kwire.bootstrap
+    create_topic("confluent-kafka", bootstrap, topic_name, 1)
+    p = TransactionalProducer(producer, bootstrap, f"{topic_name}-tx")
+    try:
+        for outcome in ("commit", "abort", "commit"):
+            p.begin()
+            for i in range(5):
+                p.send(topic_name, b"%s-%d" % (outcome.encode(), i))
+            p.flush()
+            p.commit() if outcome == "commit" else p.abort()
+    finally:
+        p.close()
+    committed = [b"commit-%d" % i for i in range(5)] * 2
+    for reader in ["confluent-kafka", "kafka-python", "aiokafka"]:
+        assert read_all(reader, bootstrap, topic_name, "read_committed", 10) == committed, reader
+    uncommitted = read_all("confluent-kafka", bootstrap, topic_name, "read_uncommitted", 15)
+    assert uncommitted == committed[:5] + [b"abort-%d" % i for i in range(5)] + committed[5:]
+
+
+@pytest.mark.parametrize("reader", ["confluent-kafka", "kafka-python"])
+def test_interleaved_plain_and_transactional_writes(shared_kwire, topic_name, reader):
+    bootstrap = shared_kwire.bootstrap
+    create_topic("confluent-kafka", bootstrap, topic_name, 1)
+
+    def plain(value: bytes) -> None:
+        produce("confluent-kafka", bootstrap, topic_name, [Outgoing(None, value, partition=0)])
+
+    p = TransactionalProducer("confluent-kafka", bootstrap, f"{topic_name}-tx")
+    plain(b"plain-1")
+    p.begin()
+    p.send(topic_name, b"txn-a-1")
+    p.flush()
+    plain(b"plain-2")  # written while the transaction is open
+    # The last stable offset holds read_committed at the open transaction.
+    assert read_all(reader, bootstrap, topic_name, "read_committed", 1) == [b"plain-1"]
+    p.send(topic_name, b"txn-a-2")
+    p.commit()
+    p.begin()
+    p.send(topic_name, b"txn-b-1")
+    p.flush()
+    plain(b"plain-3")
+    p.abort()
+    plain(b"plain-4")
+    expected = [b"plain-1", b"txn-a-1", b"plain-2", b"txn-a-2", b"plain-3", b"plain-4"]
+    assert read_all(reader, bootstrap, topic_name, "read_committed", len(expected)) == expected
+
+
+def test_consume_transform_produce_is_exactly_once_across_a_restart(shared_kwire, topic_name):
+    from confluent_kafka import Consumer
+
+    bootstrap = shared_kwire.bootstrap
+    source, sink = f"{topic_name}-in", f"{topic_name}-out"
+    create_topic("confluent-kafka", bootstrap, source, 2)
+    create_topic("confluent-kafka", bootstrap, sink, 1)
+    inputs = [Outgoing(b"k%d" % i, b"%d" % i, partition=i % 2) for i in range(60)]
+    produce("confluent-kafka", bootstrap, source, inputs)
+
+    def run_processor(batches: int | None, commit_last: bool) -> None:
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic_name}-etl", "enable.auto.commit": False,
+                             "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+        consumer.subscribe([source])
+        p = TransactionalProducer("confluent-kafka", bootstrap, f"{topic_name}-etl-tx")
+        done, idle, deadline = 0, 0, time.monotonic() + 30
+        try:
+            while (batches is None or done < batches) and time.monotonic() < deadline:
+                messages = [m for m in consumer.consume(10, 1.0) if not m.error()]
+                if not messages:
+                    idle += 1
+                    if batches is None and done and idle >= 2:
+                        break  # caught up
+                    continue
+                idle = 0
+                p.begin()
+                for m in messages:
+                    p.send(sink, b"processed-" + m.value())
+                p._producer.send_offsets_to_transaction(
+                    consumer.position(consumer.assignment()), consumer.consumer_group_metadata(), TIMEOUT_S)
+                done += 1
+                if done == batches and not commit_last:
+                    p.flush()
+                    return  # "crash": the transaction stays open
+                p.commit()
+        finally:
+            consumer.close()
+
+    run_processor(batches=3, commit_last=False)
+    run_processor(batches=None, commit_last=True)  # a new instance fences and aborts the old transaction
+    got = read_all("confluent-kafka", bootstrap, sink, "read_committed", len(inputs))
+    assert sorted(got) == sorted(b"processed-" + m.value for m in inputs)
+
+
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_a_zombie_producer_is_fenced(shared_kwire, topic_name, client):
+    bootstrap = shared_kwire.bootstrap
+    create_topic("confluent-kafka", bootstrap, topic_name, 1)
+    zombie = TransactionalProducer(client, bootstrap, f"{topic_name}-tx")
+    zombie.begin()
+    zombie.send(topic_name, b"from-the-zombie")
+    zombie.flush()
+    successor = TransactionalProducer(client, bootstrap, f"{topic_name}-tx")
+    with pytest.raises(Exception, match="(?i)fenc|epoch"):
+        zombie.send(topic_name, b"more")
+        zombie.flush()
+        zombie.commit()
+    successor.begin()
+    successor.send(topic_name, b"from-the-successor")
+    successor.commit()
+    successor.close()
+    assert read_all("confluent-kafka", bootstrap, topic_name, "read_committed", 1) == [b"from-the-successor"]
+
+
+def test_a_transaction_that_outlives_its_timeout_is_aborted(start_kwire, topic_name):
+    broker = start_kwire("-o", "transaction.abort.timed.out.transaction.cleanup.interval.ms=100", memory=True)
+    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
+    p = TransactionalProducer("confluent-kafka", broker.bootstrap, "slow", **{"transaction.timeout.ms": 1500})
+    p.begin()
+    p.send(topic_name, b"too-late")
+    p.flush()
+    produce("confluent-kafka", broker.bootstrap, topic_name, [Outgoing(None, b"plain", partition=0)])
+    # Once aborted, read_committed readers get past it (the LSO moved on).
+    wait_for(lambda: read_all("confluent-kafka", broker.bootstrap, topic_name, "read_committed", 1) == [b"plain"],
+             "the timed-out transaction to be aborted")
+    with pytest.raises(Exception):
+        p.commit()
+
+
+@pytest.mark.parametrize("outcome", ["commit", "abort"])
+def test_broker_restart_in_the_middle_of_a_transaction(start_kwire, topic_name, outcome):
+    broker = start_kwire()
+    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
+    p = TransactionalProducer("confluent-kafka", broker.bootstrap, "restarting", **{"reconnect.backoff.ms": 50})
+    p.begin()
+    for i in range(5):
+        p.send(topic_name, b"m-%d" % i)
+    p.flush()
+    broker.stop()
+    broker.start()
+    p.commit() if outcome == "commit" else p.abort()
+    expected = [b"m-%d" % i for i in range(5)] if outcome == "commit" else []
+    assert read_all("confluent-kafka", broker.bootstrap, topic_name, "read_committed", max(len(expected), 1)) == expected
