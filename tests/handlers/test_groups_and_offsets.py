@@ -212,3 +212,54 @@ def test_committed_offsets_survive_a_restart(tmp_path):
     assert sorted(g.group_id for g in client.call(LIST_GROUPS, 4, dict(states_filter=[])).groups) == ["g1", "g2"]
     assert len(core.cluster.get("__consumer_offsets").partitions) == 50
     core.close()
+
+
+def _txn(client, api, version, **values):
+    return client.call(api, version, values)
+
+
+def test_transactional_offsets_are_pending_until_commit(tmp_path):
+    core = make_core(tmp_path)
+    client = CoreClient(core)
+    client.call(CREATE_TOPICS, 7, requests.create("t", partitions=1))
+    init = _txn(client, 22, 4, transactional_id="etl", transaction_timeout=60000, producer_id=-1, producer_epoch=-1)
+    pid, epoch = init.producer_id, init.producer_epoch
+    added = _txn(client, 25, 3, transactional_id="etl", producer_id=pid, producer_epoch=epoch, group_id="g")
+    assert added.error_code == E.none
+    committed = _txn(client, 28, 3, transactional_id="etl", group_id="g", producer_id=pid, producer_epoch=epoch,
+                     generation_id=-1, member_id="", group_instance_id=None,
+                     topics=[dict(name="t", partitions=[dict(partition_index=0, committed_offset=42,
+                                                             committed_leader_epoch=-1, committed_metadata="")])])
+    assert committed.topics[0].partitions[0].error_code == E.none
+    stable = dict(fetch_values("g", {"t": [0]}), require_stable=True)
+    assert client.call(OFFSET_FETCH, 7, stable).topics[0].partitions[0].error_code == E.unstable_offset_commit
+    plain = client.call(OFFSET_FETCH, 7, fetch_values("g", {"t": [0]})).topics[0].partitions[0]
+    assert (plain.error_code, plain.committed_offset) == (E.none, -1)
+    assert _txn(client, 26, 3, transactional_id="etl", producer_id=pid, producer_epoch=epoch, committed=True).error_code == 0
+    after = client.call(OFFSET_FETCH, 7, stable).topics[0].partitions[0]
+    assert (after.error_code, after.committed_offset) == (E.none, 42)
+    core.close()
+    # Replayed from __consumer_offsets: the transactional batch and its commit marker.
+    again = CoreClient(make_core(tmp_path))
+    assert again.call(OFFSET_FETCH, 7, stable).topics[0].partitions[0].committed_offset == 42
+    again.core.close()
+
+
+def test_aborted_transactional_offsets_never_appear(client):
+    client.call(CREATE_TOPICS, 7, requests.create("t", partitions=1))
+    init = _txn(client, 22, 4, transactional_id="etl", transaction_timeout=60000, producer_id=-1, producer_epoch=-1)
+    pid, epoch = init.producer_id, init.producer_epoch
+    _txn(client, 25, 3, transactional_id="etl", producer_id=pid, producer_epoch=epoch, group_id="g")
+    _txn(client, 28, 3, transactional_id="etl", group_id="g", producer_id=pid, producer_epoch=epoch,
+         generation_id=-1, member_id="", group_instance_id=None,
+         topics=[dict(name="t", partitions=[dict(partition_index=0, committed_offset=7, committed_leader_epoch=-1,
+                                                 committed_metadata="")])])
+    assert _txn(client, 26, 3, transactional_id="etl", producer_id=pid, producer_epoch=epoch, committed=False).error_code == 0
+    got = client.call(OFFSET_FETCH, 7, dict(fetch_values("g", {"t": [0]}), require_stable=True)).topics[0].partitions[0]
+    assert (got.error_code, got.committed_offset) == (E.none, -1)
+    # The old epoch is fenced from the group's offsets too.
+    stale = _txn(client, 28, 3, transactional_id="etl", group_id="g", producer_id=pid, producer_epoch=epoch + 1,
+                 generation_id=-1, member_id="", group_instance_id=None,
+                 topics=[dict(name="t", partitions=[dict(partition_index=0, committed_offset=9,
+                                                         committed_leader_epoch=-1, committed_metadata="")])])
+    assert stale.topics[0].partitions[0].error_code == E.producer_fenced
