@@ -105,11 +105,12 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
 
 
-def confluent_produce(broker: Broker, topic: str, count: int, size: int, compression: str = "none") -> dict:
+def confluent_produce(broker: Broker, topic: str, count: int, size: int, compression: str = "none",
+                      **extra) -> dict:
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 5,
-                         "compression.type": compression})
+                         "compression.type": compression, **extra})
     # Hex text: about half compressible, unlike a run of one byte.
     values = [os.urandom(size // 2 + 1).hex()[:size].encode() for _ in range(1024)]
     producer.produce(topic, value=values[0])  # connect and fetch metadata outside the timing
@@ -130,6 +131,29 @@ def confluent_produce(broker: Broker, topic: str, count: int, size: int, compres
     cpu = broker.cpu_seconds() - cpu_before
     if left:
         raise SystemExit(f"{left} messages not delivered")
+    return dict(msgs=count / elapsed, mb=count * size / elapsed / 1e6, cpu_s=cpu, cpu_us_per_msg=cpu / count * 1e6)
+
+
+def confluent_transactional_produce(broker: Broker, topic: str, count: int, size: int, per_transaction: int) -> dict:
+    """A transactional producer committing every `per_transaction` messages."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "transactional.id": "bench-tx"})
+    producer.init_transactions(30)
+    values = [os.urandom(size // 2 + 1).hex()[:size].encode() for _ in range(1024)]
+    cpu_before, start = broker.cpu_seconds(), time.perf_counter()
+    produce, poll = producer.produce, producer.poll
+    for first in range(0, count, per_transaction):
+        producer.begin_transaction()
+        for i in range(first, min(first + per_transaction, count)):
+            try:
+                produce(topic, value=values[i & 1023])
+            except BufferError:
+                poll(0.005)
+                produce(topic, value=values[i & 1023])
+        producer.commit_transaction(60)
+    elapsed = time.perf_counter() - start
+    cpu = broker.cpu_seconds() - cpu_before
     return dict(msgs=count / elapsed, mb=count * size / elapsed / 1e6, cpu_s=cpu, cpu_us_per_msg=cpu / count * 1e6)
 
 
@@ -233,6 +257,11 @@ def main() -> None:
         create_topic(broker.bootstrap, "bench", args.partitions)
         produced = confluent_produce(broker, "bench", args.messages, args.size)
         consumed = confluent_consume(broker, "bench", args.partitions, args.messages + 1, args.size)
+        create_topic(broker.bootstrap, "bench-idempotent", args.partitions)
+        idempotent = confluent_produce(broker, "bench-idempotent", args.messages, args.size,
+                                       **{"enable.idempotence": True})
+        create_topic(broker.bootstrap, "bench-transactional", args.partitions)
+        transactional = confluent_transactional_produce(broker, "bench-transactional", args.messages, args.size, 1000)
         compressed = {}
         for codec in ("lz4", "zstd"):
             create_topic(broker.bootstrap, f"bench-{codec}", args.partitions)
@@ -263,6 +292,10 @@ def main() -> None:
     print(f"{'RSS idle / after load':44s} {idle_rss:8.1f} MB / {loaded_rss:.1f} MB")
     print(f"{'confluent-kafka produce (acks=all, linger 5ms)':44s} {produced['msgs']:12,.0f} msgs/s {produced['mb']:8.1f} MB/s")
     print(f"{'  broker CPU during produce':44s} {produced['cpu_s']:8.2f} s = {produced['cpu_us_per_msg']:.2f} µs/msg")
+    for label, figures in [("idempotent (enable.idempotence)", idempotent),
+                           ("transactional, commit every 1,000", transactional)]:
+        print(f"{'confluent-kafka produce, ' + label:44s} {figures['msgs']:12,.0f} msgs/s {figures['mb']:8.1f} MB/s "
+              f"= {figures['msgs'] / produced['msgs']:.0%} of plain (broker CPU {figures['cpu_us_per_msg']:.2f} µs/msg)")
     for codec, figures in compressed.items():
         print(f"{'confluent-kafka produce, ' + codec:44s} {figures['msgs']:12,.0f} msgs/s {figures['mb']:8.1f} MB/s "
               f"(broker CPU {figures['cpu_us_per_msg']:.2f} µs/msg)")
