@@ -245,3 +245,30 @@ def test_broker_restart_in_the_middle_of_a_transaction(start_kwire, topic_name, 
     p.commit() if outcome == "commit" else p.abort()
     expected = [b"m-%d" % i for i in range(5)] if outcome == "commit" else []
     assert read_all("confluent-kafka", broker.bootstrap, topic_name, "read_committed", max(len(expected), 1)) == expected
+
+
+def test_operators_can_see_open_transactions(shared_kwire, topic_name):
+    from kafka import KafkaAdminClient, TopicPartition
+
+    bootstrap = shared_kwire.bootstrap
+    create_topic("confluent-kafka", bootstrap, topic_name, 1)
+    tid = f"{topic_name}-visible"
+    p = TransactionalProducer("confluent-kafka", bootstrap, tid)
+    p.begin()
+    p.send(topic_name, b"open")
+    p.flush()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        listed = admin.list_transactions(state_filters=["Ongoing"])
+        assert [t.state.value for t in listed[1] if t.transactional_id == tid] == ["Ongoing"]
+        described = admin.describe_transactions([tid])[tid]
+        assert described.state.value == "Ongoing"
+        assert described.topic_partitions == {TopicPartition(topic_name, 0)}
+        (producer,) = admin.describe_producers([TopicPartition(topic_name, 0)])[TopicPartition(topic_name, 0)].active_producers
+        assert (producer.producer_id, producer.current_transaction_start_offset) == (described.producer_id, 0)
+        p.commit()
+        assert admin.describe_transactions([tid])[tid].state.value == "CompleteCommit"
+        assert tid not in {t.transactional_id for t in admin.list_transactions(state_filters=["Ongoing"])[1]}
+    finally:
+        admin.close()
+        p.close()
