@@ -34,7 +34,13 @@ def test_every_codec_from_one_client_reaches_the_others(shared_kwire, topic_name
     create_topic("confluent-kafka", shared_kwire.bootstrap, topic_name, 1)
     sent = messages(200)
     produce(producer, shared_kwire.bootstrap, topic_name, sent, **{PRODUCER_OPTION[producer]: codec})
-    assert stored_codecs(shared_kwire.bootstrap, topic_name) == {CODEC_IDS[codec]}
+    stored = stored_codecs(shared_kwire.bootstrap, topic_name)
+    if producer == "confluent-kafka":
+        # librdkafka sends a batch uncompressed when compressing would not
+        # shrink it (a lone small message, say), so some batches may be codec 0.
+        assert CODEC_IDS[codec] in stored and stored <= {0, CODEC_IDS[codec]}
+    else:
+        assert stored == {CODEC_IDS[codec]}
     readers = [c for c in SUPPORTS if c != producer and codec in SUPPORTS[c]]
     assert len(readers) >= 1
     for reader in readers:
