@@ -101,6 +101,19 @@ def test_magic_one_batch_is_invalid_record(shared_kwire, topic_name):
     assert produce_raw(shared_kwire.bootstrap, topic_name, bytes(batch)).error_code == 87  # INVALID_RECORD
 
 
+@pytest.mark.parametrize("commit", [True, False])
+def test_a_client_cannot_forge_transaction_markers(shared_kwire, topic_name, commit):
+    from kwire.protocol.control_batches import build_marker
+
+    create_topic("kafka-python", shared_kwire.bootstrap, topic_name, 1)
+    forged = build_marker(producer_id=0, producer_epoch=0, commit=commit, timestamp_ms=1)
+    assert produce_raw(shared_kwire.bootstrap, topic_name, bytes(forged)).error_code == 87  # INVALID_RECORD
+    assert produce_raw(shared_kwire.bootstrap, topic_name, bytes(a_batch(b"after"))).error_code == 0
+    for reader in ("confluent-kafka", "aiokafka"):
+        got = consume(reader, shared_kwire.bootstrap, topic_name, [0], 1)
+        assert [(m.offset, m.value) for m in got] == [(0, b"after")], reader
+
+
 def test_api_versions_raw(shared_kwire):
     sock = connect(shared_kwire.bootstrap)
     try:

@@ -272,3 +272,28 @@ def test_operators_can_see_open_transactions(shared_kwire, topic_name):
     finally:
         admin.close()
         p.close()
+
+
+@pytest.mark.parametrize("reader", ["confluent-kafka", "kafka-python"])
+def test_a_stray_transactional_batch_cannot_hang_read_committed_readers(shared_kwire, topic_name, reader):
+    """KIP-890: a transactional batch for a partition its transaction never
+    added (a zombie's late retry, say) is refused, so it cannot open a
+    transaction that nobody ends and hold read_committed readers back."""
+    from compat_tests import raw
+    from kwire.protocol.record_codec import Record, build_batch
+
+    bootstrap = shared_kwire.bootstrap
+    create_topic("confluent-kafka", bootstrap, topic_name, 1)
+    with raw.connect(bootstrap) as sock:
+        init = raw.call(sock, 22, 4, dict(transactional_id=f"{topic_name}-stray", transaction_timeout=60_000,
+                                          producer_id=-1, producer_epoch=-1))
+        stray = build_batch([Record(offset_delta=0, timestamp_delta=0, key=None, value=b"stray", headers=())],
+                            base_timestamp=int(time.time() * 1000), producer_id=init.producer_id,
+                            producer_epoch=init.producer_epoch, base_sequence=0, is_transactional=True)
+        answer = raw.call(sock, 0, 9, dict(
+            transactional_id=f"{topic_name}-stray", acks=-1, timeout=1000,
+            topic_data=[dict(name=topic_name, partition_data=[dict(index=0, records=bytes(stray))])]))
+    assert answer.responses[0].partition_responses[0].error_code == 48  # INVALID_TXN_STATE
+    produce("confluent-kafka", bootstrap, topic_name, [Outgoing(None, b"plain", partition=0)])
+    assert read_all(reader, bootstrap, topic_name, "read_committed", 1) == [b"plain"]
+    assert read_all(reader, bootstrap, topic_name, "read_uncommitted", 1) == [b"plain"]

@@ -70,6 +70,9 @@ class BrokerConfig:
     transaction_max_timeout_ms: int = 900000  # transaction.max.timeout.ms
     # How often open transactions are checked against their timeout.
     transaction_abort_timed_out_transaction_cleanup_interval_ms: int = 10000
+    # KIP-890: a transactional batch that opens a transaction in a partition
+    # must come from a producer whose transaction includes that partition.
+    transaction_partition_verification_enable: bool = True  # transaction.partition.verification.enable
     # How often the broker looks for segments to delete and logs to compact.
     log_retention_check_interval_ms: int = 300000  # log.retention.check.interval.ms
     log_cleaner_enable: bool = True  # log.cleaner.enable

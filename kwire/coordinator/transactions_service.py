@@ -18,6 +18,7 @@ from kwire.coordinator.transaction_log import (
 )
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
 from kwire.protocol.control_batches import build_marker
+from kwire.protocol.errors import ErrorCode as E
 from kwire.protocol.records import parse_header
 
 log = logging.getLogger("kwire.transactions")
@@ -83,6 +84,25 @@ class TransactionsService:
         log.info("%s transaction of %s (producer %d, epoch %d) in %d partition(s)",
                  "Committed" if commit else "Aborted", meta.transactional_id, meta.producer_id, meta.producer_epoch,
                  len(meta.partitions))
+
+    # --- the produce path ---------------------------------------------------------
+
+    def verify_first_write(self, transactional_id: str | None, header, partition: tuple[str, int]) -> int:
+        """The error for a transactional batch that would open a transaction
+        in `partition` (ErrorCode.none to write it), as Kafka's produce path
+        answers after asking the coordinator (KIP-890 part 1)."""
+        if transactional_id is None:
+            # Kafka authorizes transactional records by their transactional id.
+            return E.transactional_id_authorization_failed
+        if not self.config.transaction_partition_verification_enable:
+            return E.none
+        error = self.coordinator.add_partitions(transactional_id, header.producer_id, header.producer_epoch,
+                                                [partition], self.clock_ms(), verify_only=True)
+        if error in (E.producer_fenced, E.invalid_producer_id_mapping):
+            return E.invalid_producer_epoch
+        if error == E.concurrent_transactions:
+            return E.not_enough_replicas  # retriable for every produce version
+        return error
 
     # --- offsets -------------------------------------------------------------
 

@@ -44,7 +44,7 @@ def handle_produce(ctx: RequestContext, request):
                                   f"of {topic.log_config.min_insync_replicas} for partition {topic.name}-{index}",
                 )
             else:
-                result = _append(core, topic, index, partition_data.records)
+                result = _append(core, topic, index, partition_data.records, request.transactional_id)
             any_error = any_error or result.error_code != ErrorCode.none
             partition_results.append(result)
         name = topic.name if topic is not None else (getattr(topic_data, "name", None) or "")
@@ -73,7 +73,7 @@ def _resolve_topic(ctx: RequestContext, topic_data) -> tuple[Topic | None, Error
     return topic, None
 
 
-def _append(core, topic: Topic, index: int, records) -> ProducePartitionResult:
+def _append(core, topic: Topic, index: int, records, transactional_id: str | None) -> ProducePartitionResult:
     partition = topic.partitions[index]
     log = partition.log
     if records is None:
@@ -93,6 +93,11 @@ def _append(core, topic: Topic, index: int, records) -> ProducePartitionResult:
         # A retry of a batch already written: its original offset, nothing new stored.
         return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=duplicate.base_offset,
                                       log_start_offset=log.log_start_offset)
+    if header.is_transactional and header.producer_id not in log.transactions.ongoing:
+        error = core.transactions.verify_first_write(transactional_id, header, (topic.name, index))
+        if error != ErrorCode.none:
+            return ProducePartitionResult(index=index, error_code=error, base_offset=-1,
+                                          log_start_offset=log.log_start_offset)
     batch = bytearray(records)
     if needs_transform(topic.log_config):
         try:

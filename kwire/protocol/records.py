@@ -152,6 +152,9 @@ def validate_produced_batch(data, max_message_bytes: int) -> BatchHeader:
         raise InvalidRecords(ErrorCode.corrupt_message, "Record batch has a negative record count")
     if not crc_matches(data, 0, size, header.crc):
         raise InvalidRecords(ErrorCode.corrupt_message, "Record batch CRC-32C does not match its contents")
+    if header.is_control:
+        # Markers are the transaction coordinator's to write.
+        raise InvalidRecords(ErrorCode.invalid_record, "Clients are not allowed to write control records")
     return header
 
 
