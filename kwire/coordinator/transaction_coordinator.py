@@ -53,7 +53,11 @@ class TransactionCoordinator:
             self.transactions[transactional_id] = meta
             self._persist(meta)
             return E.none, meta.producer_id, meta.producer_epoch
-        if producer_id != -1 and (producer_id, producer_epoch) != (meta.producer_id, meta.producer_epoch):
+        bumping_itself = producer_id != -1
+        if bumping_itself and (producer_id, producer_epoch) != (meta.producer_id, meta.producer_epoch):
+            if (producer_id == meta.producer_id and producer_epoch == meta.last_producer_epoch
+                    and meta.state != S.ONGOING):
+                return E.none, meta.producer_id, meta.producer_epoch  # a retry of a bump that went through
             # KIP-360: only the current producer may bump its own epoch.
             return E.producer_fenced, -1, -1
         if meta.state == S.ONGOING:
@@ -61,8 +65,11 @@ class TransactionCoordinator:
             # under a bumped epoch before the new producer gets its own.
             self._bump_epoch(meta)
             self._complete(meta, commit=False, now_ms=now_ms)
+            bumping_itself = False
         meta.timeout_ms = timeout_ms
+        previous_epoch = meta.producer_epoch
         self._bump_epoch(meta)
+        meta.last_producer_epoch = previous_epoch if bumping_itself and meta.producer_epoch > 0 else -1
         meta.state, meta.partitions, meta.start_ms, meta.last_update_ms = S.EMPTY, set(), -1, now_ms
         self._persist(meta)
         return E.none, meta.producer_id, meta.producer_epoch
@@ -141,6 +148,7 @@ class TransactionCoordinator:
         for meta in self.transactions.values():
             if meta.state == S.ONGOING and now_ms - meta.start_ms > meta.timeout_ms:
                 self._bump_epoch(meta)
+                meta.last_producer_epoch = -1
                 self._complete(meta, commit=False, now_ms=now_ms)
                 expired.append(meta.transactional_id)
         return expired

@@ -39,6 +39,10 @@ class TxnMetadata:
     partitions: set = attrs.field(factory=set)  # {(topic, partition)}
     start_ms: int = -1
     last_update_ms: int = -1
+    # In memory only, as in Kafka: the epoch before the producer's own last
+    # bump, so a retried InitProducerId whose answer was lost gets the
+    # current epoch instead of being fenced (-1 after any fencing).
+    last_producer_epoch: int = attrs.field(default=-1, eq=False)
 
 
 _HEAD = struct.Struct(">hqhib")

@@ -55,7 +55,29 @@ def test_kip_360_only_the_current_producer_may_bump():
     h = Harness()
     _, pid, epoch = h.init()
     assert h.init(pid=pid, epoch=epoch) == (E.none, pid, epoch + 1)
-    assert h.init(pid=pid, epoch=epoch)[0] == E.producer_fenced  # an older instance
+    # The same call again (its answer was lost): the current epoch, no second bump.
+    assert h.init(pid=pid, epoch=epoch) == (E.none, pid, epoch + 1)
+    assert h.init(pid=pid, epoch=epoch - 1)[0] == E.producer_fenced  # older still
+    assert h.init(pid=pid + 7, epoch=epoch + 1)[0] == E.producer_fenced  # not its producer id
+
+
+def test_a_fenced_instance_cannot_pass_for_a_retry():
+    h = Harness()
+    _, pid, epoch = h.init()
+    assert h.init(pid=pid, epoch=epoch) == (E.none, pid, epoch + 1)
+    assert h.init() == (E.none, pid, epoch + 2)  # a new instance fences every older one
+    assert h.init(pid=pid, epoch=epoch)[0] == E.producer_fenced
+    assert h.init(pid=pid, epoch=epoch + 1)[0] == E.producer_fenced
+
+
+def test_a_producer_whose_transaction_timed_out_is_fenced():
+    h = Harness()
+    _, pid, epoch = h.init(timeout=1000)
+    assert h.init(pid=pid, epoch=epoch) == (E.none, pid, epoch + 1)
+    h.coordinator.add_partitions(TID, pid, epoch + 1, [("a", 0)], 0)
+    assert h.coordinator.expire(20_000) == [TID]
+    assert h.init(pid=pid, epoch=epoch)[0] == E.producer_fenced
+    assert h.init(pid=pid, epoch=epoch + 1)[0] == E.producer_fenced
 
 
 def test_commit_writes_markers_to_every_partition():
