@@ -62,13 +62,13 @@ class TransactionalProducer:
         else:
             self._producer.begin_transaction()
 
-    def send(self, topic: str, value: bytes, partition: int = 0) -> None:
+    def send(self, topic: str, value: bytes, partition: int = 0, key: bytes | None = None) -> None:
         if self.client == "confluent-kafka":
-            self._producer.produce(topic, value=value, partition=partition)
+            self._producer.produce(topic, key=key, value=value, partition=partition)
         elif self.client == "kafka-python":
-            self._producer.send(topic, value=value, partition=partition)
+            self._producer.send(topic, key=key, value=value, partition=partition)
         else:
-            self._run(self._producer.send(topic, value=value, partition=partition))
+            self._run(self._producer.send(topic, key=key, value=value, partition=partition))
 
     def flush(self) -> None:
         if self.client == "aiokafka":
@@ -297,3 +297,34 @@ def test_a_stray_transactional_batch_cannot_hang_read_committed_readers(shared_k
     produce("confluent-kafka", bootstrap, topic_name, [Outgoing(None, b"plain", partition=0)])
     assert read_all(reader, bootstrap, topic_name, "read_committed", 1) == [b"plain"]
     assert read_all(reader, bootstrap, topic_name, "read_uncommitted", 1) == [b"plain"]
+
+
+@pytest.mark.parametrize("producer,reader", [("confluent-kafka", "kafka-python"), ("kafka-python", "aiokafka")])
+def test_compaction_keeps_committed_values_and_drops_aborted_ones(start_kwire, topic_name, producer, reader):
+    broker = start_kwire("-o", "log.cleaner.backoff.ms=100", memory=True)
+    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1, configs={
+        "cleanup.policy": "compact", "segment.bytes": "2000", "min.cleanable.dirty.ratio": "0.01"})
+    p = TransactionalProducer(producer, broker.bootstrap, f"{topic_name}-tx")
+    try:
+        for round_ in range(6):  # even rounds commit, odd rounds abort
+            p.begin()
+            for k in range(10):
+                p.send(topic_name, b"round-%d" % round_, key=b"key-%d" % k)
+            p.flush()
+            p.commit() if round_ % 2 == 0 else p.abort()
+    finally:
+        p.close()
+    # Plain fillers with unique keys push the transactions into closed segments.
+    produce("confluent-kafka", broker.bootstrap, topic_name,
+            [Outgoing(b"filler-%d" % i, b"f" * 100, partition=0) for i in range(60)])
+    option = {"confluent-kafka": {"isolation.level": "read_uncommitted"}}.get(reader, {"isolation_level": "read_uncommitted"})
+
+    def only_the_last_commit_left() -> bool:
+        with Reader(reader, broker.bootstrap, **option).assign(topic_name, [0]) as consumer:
+            got = consumer.poll(70, timeout=5) + consumer.poll_once(0.5)
+        keyed = sorted((m.key, m.value) for m in got if m.key.startswith(b"key-"))
+        return keyed == [(b"key-%d" % k, b"round-4") for k in range(10)]
+
+    # Even read_uncommitted readers stop seeing aborted values once the cleaner ran.
+    wait_for(only_the_last_commit_left, "compaction of the transactional writes", timeout_s=30)
+    assert read_all(reader, broker.bootstrap, topic_name, "read_committed", 70)[:10] == [b"round-4"] * 10

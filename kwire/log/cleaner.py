@@ -10,6 +10,9 @@ rewritten keeping the latest record for each key, in three steps.
   gaps, which consumers skip. Tombstones go once older than
   `delete.retention.ms`. Untouched batches are copied byte for byte; a
   partly kept batch is re-encoded in its own compression codec.
+  Transactions: only offsets below the last stable offset are cleaned;
+  committed transactional records compact like any other, aborted ones
+  are dropped, and markers stay (the aborted index still names them).
 - `install` (event loop): swap the new segments in for the old ones, if
   nothing else (retention, DeleteRecords) changed them meanwhile.
 """
@@ -38,6 +41,7 @@ class CleaningPlan:
     end_offset: int  # one past the last cleanable offset
     now_ms: int
     config: object
+    aborted: dict = attrs.field(factory=dict)  # producer id -> [(first, last offset)] of aborted transactions
 
 
 @attrs.define
@@ -51,10 +55,13 @@ class CleaningOutput:
 def plan(log: PartitionLog, now_ms: int) -> CleaningPlan | None:
     config = log.config
     closed = log.segments[:-1]
+    stable_end = log.last_stable_offset
     cleanable = []
     for segment in closed:
         if now_ms - segment.largest_timestamp < config.min_compaction_lag_ms:
             break  # too young: it and everything after stay dirty for now
+        if segment.next_offset > stable_end:
+            break  # holds records of a transaction still open
         cleanable.append(segment)
     if not cleanable:
         return None
@@ -66,7 +73,15 @@ def plan(log: PartitionLog, now_ms: int) -> CleaningPlan | None:
     dirty = sum(s.size for s in cleanable if s.next_offset > first_dirty)
     if total == 0 or dirty / total < config.min_cleanable_dirty_ratio:
         return None
-    return CleaningPlan(tuple(cleanable), first_dirty, end_offset, now_ms, config)
+    aborted: dict[int, list[tuple[int, int]]] = {}
+    for entry in log.transactions.aborted:
+        if entry.first_offset < end_offset:
+            aborted.setdefault(entry.producer_id, []).append((entry.first_offset, entry.last_offset))
+    return CleaningPlan(tuple(cleanable), first_dirty, end_offset, now_ms, config, aborted)
+
+
+def _is_aborted(header, aborted: dict[int, list[tuple[int, int]]]) -> bool:
+    return any(first <= header.base_offset <= last for first, last in aborted.get(header.producer_id, ()))
 
 
 def _batches(segment: Segment):
@@ -90,8 +105,9 @@ def build(work: CleaningPlan) -> CleaningOutput:
         if segment.next_offset <= work.first_dirty_offset:
             continue
         for header, data in _batches(segment):
-            # Transactional records are left alone (their fate is in markers).
-            if header.is_control or header.is_transactional or header.last_offset < work.first_dirty_offset:
+            if header.is_control or header.last_offset < work.first_dirty_offset:
+                continue
+            if header.is_transactional and _is_aborted(header, work.aborted):
                 continue
             for record in iter_records(data):
                 if record.key is not None:
@@ -103,8 +119,12 @@ def build(work: CleaningPlan) -> CleaningOutput:
     for segment in work.segments:
         for header, data in _batches(segment):
             before += len(data)
-            untouchable = header.is_control or header.is_transactional
-            kept = data if untouchable else _filter_batch(header, data, latest, tombstone_horizon)
+            if header.is_control:
+                kept = data
+            elif header.is_transactional and _is_aborted(header, work.aborted):
+                kept = None  # read_committed readers never see it; now nobody does
+            else:
+                kept = _filter_batch(header, data, latest, tombstone_horizon)
             if kept is None:
                 removed += header.records_count
                 continue

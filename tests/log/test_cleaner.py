@@ -1,5 +1,6 @@
 """Compaction: latest value per key, offsets preserved, tombstones kept for
-delete.retention.ms, the lag and dirty-ratio rules, merged segments."""
+delete.retention.ms, the lag and dirty-ratio rules, merged segments, and
+transactions (committed compact, aborted go, nothing past the LSO)."""
 
 import attrs
 import pytest
@@ -8,6 +9,7 @@ from kwire.log import PartitionLog
 from kwire.log.cleaner import build, install, plan, write_cleaned_files
 from kwire.log.config import LogConfig
 from kwire.protocol.record_codec import GZIP, Record, build_batch, iter_all_records
+from kwire.protocol.control_batches import build_marker
 from kwire.protocol.records import parse_header
 
 HOUR_MS = 3600_000
@@ -136,3 +138,55 @@ def test_cleaned_log_reopens(tmp_path):
     assert [(o, v) for o, _k, v in everything(again)] == [(3, b"3"), (4, b"4")]
     assert again.log_end_offset == 5
     assert not list((tmp_path / "c-0").glob("*.cleaned"))
+
+
+def put_txn(log, producer_id, pairs, sequence, timestamp=HOUR_MS):
+    records = [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(pairs)]
+    batch = build_batch(records, base_timestamp=timestamp, producer_id=producer_id, producer_epoch=0,
+                        base_sequence=sequence, is_transactional=True)
+    log.append(batch, parse_header(batch))
+
+
+def end_txn(log, producer_id, commit):
+    marker = build_marker(producer_id, 0, commit, HOUR_MS)
+    log.append(marker, parse_header(marker))
+
+
+def test_committed_transactions_compact_and_aborted_ones_go(make_log):
+    log = make_log(segment_bytes=60, delete_retention_ms=HOUR_MS)
+    put(log, [(b"a", b"plain-1")])                   # 0
+    put_txn(log, 7, [(b"a", b"committed")], 0)       # 1
+    put_txn(log, 8, [(b"b", b"aborted")], 0)         # 2
+    end_txn(log, 7, commit=True)                     # 3
+    end_txn(log, 8, commit=False)                    # 4
+    put(log, [(b"b", b"plain-2")])                   # 5
+    put(log, [(b"z", b"active")])                    # 6
+    clean(log, make_log.now)
+    kept = everything(log)
+    data = [(offset, key, value) for offset, key, value in kept if key in (b"a", b"b", b"z")]
+    assert data == [(1, b"a", b"committed"), (5, b"b", b"plain-2"), (6, b"z", b"active")]
+    assert [offset for offset, *_ in kept if offset in (3, 4)] == [3, 4]  # markers stay
+    assert [(a.producer_id, a.first_offset) for a in log.transactions.aborted] == [(8, 2)]
+
+
+def test_an_aborted_transaction_loses_even_its_latest_values(make_log):
+    log = make_log(segment_bytes=60, delete_retention_ms=HOUR_MS)
+    put(log, [(b"a", b"kept")])
+    put_txn(log, 7, [(b"a", b"aborted")], 0)
+    end_txn(log, 7, commit=False)
+    put(log, [(b"z", b"active")])
+    clean(log, make_log.now)
+    assert [(o, k, v) for o, k, v in everything(log) if k in (b"a", b"z")] == [(0, b"a", b"kept"), (3, b"z", b"active")]
+
+
+def test_nothing_at_or_after_an_open_transaction_is_cleaned(make_log):
+    log = make_log(segment_bytes=60, delete_retention_ms=HOUR_MS)
+    put(log, [(b"a", b"1")])             # 0
+    put(log, [(b"a", b"2")])             # 1
+    put_txn(log, 7, [(b"b", b"open")], 0)  # 2: never ended
+    put(log, [(b"a", b"3")])             # 3
+    put(log, [(b"b", b"4")])             # 4
+    put(log, [(b"z", b"active")])        # 5
+    assert log.last_stable_offset == 2
+    clean(log, make_log.now)
+    assert [o for o, *_ in everything(log)] == [1, 2, 3, 4, 5]  # only below the LSO: offset 0 went
