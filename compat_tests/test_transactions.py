@@ -152,48 +152,113 @@ def test_interleaved_plain_and_transactional_writes(shared_kwire, topic_name, re
     assert read_all(reader, bootstrap, topic_name, "read_committed", len(expected)) == expected
 
 
-def test_consume_transform_produce_is_exactly_once_across_a_restart(shared_kwire, topic_name):
-    from confluent_kafka import Consumer
+class GroupSource:
+    """A read_committed group consumer of one client: polls values and hands
+    its positions to a transactional producer (send_offsets_to_transaction)."""
 
+    def __init__(self, client: str, bootstrap: str, topic: str, group: str, producer: "TransactionalProducer"):
+        self.client, self.producer = client, producer
+        if client == "confluent-kafka":
+            from confluent_kafka import Consumer
+
+            self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                                       "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+            self._consumer.subscribe([topic])
+        elif client == "kafka-python":
+            from kafka import KafkaConsumer
+
+            self._consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                                           enable_auto_commit=False, auto_offset_reset="earliest",
+                                           isolation_level="read_committed", max_poll_records=10)
+        else:
+            from aiokafka import AIOKafkaConsumer
+
+            async def start():
+                consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                                            enable_auto_commit=False, auto_offset_reset="earliest",
+                                            isolation_level="read_committed", max_poll_records=10)
+                await consumer.start()
+                return consumer
+
+            self._group = group
+            self._consumer = producer._run(start())  # the producer's event loop serves both
+
+    def poll(self) -> list[bytes]:
+        if self.client == "confluent-kafka":
+            return [m.value() for m in self._consumer.consume(10, 1.0) if not m.error()]
+        if self.client == "kafka-python":
+            return [m.value for batch in self._consumer.poll(timeout_ms=1000).values() for m in batch]
+        batches = self.producer._run(self._consumer.getmany(timeout_ms=1000))
+        return [m.value for batch in batches.values() for m in batch]
+
+    def send_offsets(self) -> None:
+        consumer, producer = self._consumer, self.producer._producer
+        if self.client == "confluent-kafka":
+            producer.send_offsets_to_transaction(consumer.position(consumer.assignment()),
+                                                 consumer.consumer_group_metadata(), TIMEOUT_S)
+        elif self.client == "kafka-python":
+            from kafka.structs import OffsetAndMetadata
+
+            offsets = {tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in consumer.assignment()}
+            producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+        else:
+            from aiokafka.structs import OffsetAndMetadata
+
+            offsets = {}
+            for tp in consumer.assignment():
+                offsets[tp] = OffsetAndMetadata(self.producer._run(consumer.position(tp)), "")
+            self.producer._run(producer.send_offsets_to_transaction(offsets, self._group))
+
+    def close(self) -> None:
+        if self.client == "aiokafka":
+            self.producer._run(self._consumer.stop())
+        else:
+            self._consumer.close()
+
+
+@pytest.mark.parametrize("client", TRANSACTIONAL)
+def test_consume_transform_produce_is_exactly_once_across_a_restart(shared_kwire, topic_name, client):
     bootstrap = shared_kwire.bootstrap
     source, sink = f"{topic_name}-in", f"{topic_name}-out"
     create_topic("confluent-kafka", bootstrap, source, 2)
     create_topic("confluent-kafka", bootstrap, sink, 1)
     inputs = [Outgoing(b"k%d" % i, b"%d" % i, partition=i % 2) for i in range(60)]
     produce("confluent-kafka", bootstrap, source, inputs)
+    abandoned = []
 
     def run_processor(batches: int | None, commit_last: bool) -> None:
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic_name}-etl", "enable.auto.commit": False,
-                             "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
-        consumer.subscribe([source])
-        p = TransactionalProducer("confluent-kafka", bootstrap, f"{topic_name}-etl-tx")
+        p = TransactionalProducer(client, bootstrap, f"{topic_name}-etl-tx")
+        consumer = GroupSource(client, bootstrap, source, f"{topic_name}-etl", p)
         done, idle, deadline = 0, 0, time.monotonic() + 30
         try:
             while (batches is None or done < batches) and time.monotonic() < deadline:
-                messages = [m for m in consumer.consume(10, 1.0) if not m.error()]
-                if not messages:
+                values = consumer.poll()
+                if not values:
                     idle += 1
                     if batches is None and done and idle >= 2:
                         break  # caught up
                     continue
                 idle = 0
                 p.begin()
-                for m in messages:
-                    p.send(sink, b"processed-" + m.value())
-                p._producer.send_offsets_to_transaction(
-                    consumer.position(consumer.assignment()), consumer.consumer_group_metadata(), TIMEOUT_S)
+                for value in values:
+                    p.send(sink, b"processed-" + value)
+                consumer.send_offsets()
                 done += 1
                 if done == batches and not commit_last:
                     p.flush()
+                    abandoned.append(p)
                     return  # "crash": the transaction stays open
                 p.commit()
         finally:
             consumer.close()
+        p.close()
 
     run_processor(batches=3, commit_last=False)
     run_processor(batches=None, commit_last=True)  # a new instance fences and aborts the old transaction
     got = read_all("confluent-kafka", bootstrap, sink, "read_committed", len(inputs))
     assert sorted(got) == sorted(b"processed-" + m.value for m in inputs)
+    for zombie in abandoned:
+        zombie.close()
 
 
 @pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
