@@ -312,6 +312,25 @@ def test_broker_restart_in_the_middle_of_a_transaction(start_kwire, topic_name, 
     assert read_all("confluent-kafka", broker.bootstrap, topic_name, "read_committed", max(len(expected), 1)) == expected
 
 
+@pytest.mark.parametrize("reader", ["confluent-kafka", "kafka-python"])
+def test_a_transaction_left_open_across_a_restart_times_out(start_kwire, topic_name, reader):
+    broker = start_kwire("-o", "transaction.abort.timed.out.transaction.cleanup.interval.ms=100")
+    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
+    p = TransactionalProducer("confluent-kafka", broker.bootstrap, f"{topic_name}-tx",
+                              **{"transaction.timeout.ms": 2000})
+    p.begin()
+    p.send(topic_name, b"never-committed")
+    p.flush()
+    broker.stop()
+    broker.start()  # the open transaction, and when it began, come back from __transaction_state
+    produce("confluent-kafka", broker.bootstrap, topic_name, [Outgoing(None, b"plain", partition=0)])
+    wait_for(lambda: read_all(reader, broker.bootstrap, topic_name, "read_committed", 1) == [b"plain"],
+             "the recovered transaction to time out and be aborted")
+    assert read_all(reader, broker.bootstrap, topic_name, "read_uncommitted", 2) == [b"never-committed", b"plain"]
+    with pytest.raises(Exception):
+        p.commit()
+
+
 def test_operators_can_see_open_transactions(shared_kwire, topic_name):
     from kafka import KafkaAdminClient, TopicPartition
 
