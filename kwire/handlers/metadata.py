@@ -12,7 +12,7 @@ from kio.index import load_response_schema
 
 from kwire.cluster.cluster import Topic
 from kwire.cluster.topic_names import validate_topic_name
-from kwire.handlers.base import CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS, RequestContext
+from kwire.handlers.base import CLOSE_CONNECTION, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS, RequestContext
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.kio_build import build, encode
 
@@ -24,6 +24,10 @@ _CACHE_LIMIT = 256
 
 def handle_metadata(ctx: RequestContext, request) -> bytes:
     core, version = ctx.core, ctx.api_version
+    if version < 12 and request.topics and any(entry.name is None for entry in request.topics):
+        # Topics by id only from v12 (Kafka answers INVALID_REQUEST); such a
+        # request cannot be answered in a v10/v11 response, so close.
+        return CLOSE_CONNECTION
     requested = _requested_topics(version, request)
     allow_auto = version < 4 or bool(request.allow_auto_topic_creation)
     include_topic_ops = bool(getattr(request, "include_topic_authorized_operations", False))

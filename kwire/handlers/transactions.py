@@ -185,8 +185,8 @@ def handle_describe_transactions(ctx: RequestContext, request):
         meta = transactions.get(transactional_id)
         if meta is None:
             states.append(dict(error_code=ErrorCode.transactional_id_not_found, transactional_id=transactional_id,
-                               transaction_state="", transaction_timeout=0, transaction_start_time=-1,
-                               producer_id=-1, producer_epoch=-1, topics=[]))
+                               transaction_state="", transaction_timeout=0, transaction_start_time=0,
+                               producer_id=0, producer_epoch=0, topics=[]))  # Kafka's field defaults
             continue
         states.append(dict(error_code=ErrorCode.none, transactional_id=transactional_id,
                            transaction_state=meta.state.kafka_name, transaction_timeout=meta.timeout_ms,

@@ -67,8 +67,9 @@ def build(cls: type, values: dict[str, Any]) -> Any:
         elif kafka_type in _TIMEDELTA_TYPES and isinstance(value, int):
             kwargs[name] = datetime.timedelta(milliseconds=value)
         elif kafka_type == "datetime_i64" and isinstance(value, int):
-            # kio models -1 ("no timestamp") as None.
-            kwargs[name] = None if value == -1 else datetime.datetime.fromtimestamp(value / 1000, datetime.timezone.utc)
+            # -1 ("no timestamp") too: kio writes a datetime back as its milliseconds,
+            # and only nullable fields would accept None.
+            kwargs[name] = datetime.datetime.fromtimestamp(value / 1000, datetime.timezone.utc)
         elif kafka_type == "error_code" and isinstance(value, int):
             kwargs[name] = ErrorCode(value)
         elif is_sequence:
