@@ -25,12 +25,16 @@ _TIMEDELTA_TYPES = frozenset({"timedelta_i32", "timedelta_i64"})
 
 
 @functools.cache
-def _plan(cls: type) -> tuple[tuple[str, str | None, type | None, bool], ...]:
-    """(name, kafka_type, nested entity class, is_sequence) for each field."""
+def _plan(cls: type) -> tuple[tuple[str, str | None, type | None, bool, bool], ...]:
+    """(name, kafka_type, nested entity class, is_sequence, is_nullable) for each field."""
     plan = []
+    hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
-        nested, is_sequence = _nested_entity(field.type)
-        plan.append((field.name, field.metadata.get("kafka_type"), nested, is_sequence))
+        annotation = hints.get(field.name, field.type)
+        nested, is_sequence = _nested_entity(annotation)
+        nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and \
+            type(None) in typing.get_args(annotation)
+        plan.append((field.name, field.metadata.get("kafka_type"), nested, is_sequence, nullable))
     return tuple(plan)
 
 
@@ -53,7 +57,7 @@ def _nested_entity(annotation: Any) -> tuple[type | None, bool]:
 
 def build(cls: type, values: dict[str, Any]) -> Any:
     kwargs = {}
-    for name, kafka_type, nested, is_sequence in _plan(cls):
+    for name, kafka_type, nested, is_sequence, nullable in _plan(cls):
         if name not in values:
             continue
         value = values[name]
@@ -67,9 +71,10 @@ def build(cls: type, values: dict[str, Any]) -> Any:
         elif kafka_type in _TIMEDELTA_TYPES and isinstance(value, int):
             kwargs[name] = datetime.timedelta(milliseconds=value)
         elif kafka_type == "datetime_i64" and isinstance(value, int):
-            # -1 ("no timestamp") too: kio writes a datetime back as its milliseconds,
-            # and only nullable fields would accept None.
-            kwargs[name] = datetime.datetime.fromtimestamp(value / 1000, datetime.timezone.utc)
+            # -1 means "no timestamp": None where kio allows it, else the
+            # datetime kio writes back as -1.
+            no_time = value == -1 and nullable
+            kwargs[name] = None if no_time else datetime.datetime.fromtimestamp(value / 1000, datetime.timezone.utc)
         elif kafka_type == "error_code" and isinstance(value, int):
             kwargs[name] = ErrorCode(value)
         elif is_sequence:
