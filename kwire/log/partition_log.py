@@ -135,7 +135,9 @@ class PartitionLog:
     def last_stable_offset(self) -> int:
         """Below every open transaction: what read_committed consumers may see."""
         unstable = self.transactions.first_unstable_offset()
-        return self.log_end_offset if unstable is None else unstable
+        # Never below the log start: retention or DeleteRecords may have
+        # removed the start of a transaction that is still open (as Kafka).
+        return self.log_end_offset if unstable is None else max(unstable, self.log_start_offset)
 
     def rewrite_txn_indexes(self) -> None:
         """Each segment's `.txnindex` from the in-memory list (after compaction merged segments)."""

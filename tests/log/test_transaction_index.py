@@ -58,6 +58,17 @@ def test_reads_stop_at_the_last_stable_offset(log):
     assert offsets(log, 0)[-1] == 5  # read_uncommitted sees everything
 
 
+def test_the_last_stable_offset_never_falls_below_the_log_start(log):
+    data(log)  # 0-1
+    data(log, pid=7, transactional=True)  # 2-3, left open
+    data(log)  # 4-5
+    log.advance_log_start(3)  # DeleteRecords past the transaction's first offset
+    assert log.last_stable_offset == 3
+    assert offsets(log, 3, upper=log.last_stable_offset) == []
+    marker(log, 7, commit=True)
+    assert log.last_stable_offset == log.log_end_offset == 7
+
+
 def test_state_comes_back_after_a_restart(tmp_path):
     config = LogConfig(segment_bytes=300)
     log = PartitionLog.open(tmp_path / "t-0", config)
