@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 
-from kwire.cluster.log_start_checkpoint import read_checkpoint, write_checkpoint
+from kwire.cluster.offset_checkpoint import CLEANER, LOG_START, read_checkpoint, write_checkpoint
 from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
 from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
 from kwire.cluster.topic_names import collision_key, validate_topic_name
@@ -71,10 +71,14 @@ class Cluster:
         for record in snapshot.topics.values():
             self._materialise(record)
         if config.data_dir is not None:
-            for (name, index), offset in read_checkpoint(config.data_dir).items():
+            for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
                 found = self.partition(name, index)
                 if found is not None and found.log.log_start_offset < offset <= found.log.log_end_offset:
                     found.log.log_start_offset = offset
+            for (name, index), offset in read_checkpoint(config.data_dir, CLEANER).items():
+                found = self.partition(name, index)
+                if found is not None and 0 <= offset <= found.log.log_end_offset:
+                    found.log.first_dirty_offset = offset
 
     # --- queries -------------------------------------------------------
 
@@ -174,7 +178,17 @@ class Cluster:
             for topic in self.topics.values() for partition in topic.partitions
             if partition.log.log_start_offset > 0
         }
-        write_checkpoint(self.config.data_dir, starts)
+        write_checkpoint(self.config.data_dir, LOG_START, starts)
+
+    def save_cleaner_offsets(self) -> None:
+        if self.config.data_dir is None:
+            return
+        cleaned = {
+            (topic.name, partition.index): partition.log.first_dirty_offset
+            for topic in self.topics.values() for partition in topic.partitions
+            if partition.log.first_dirty_offset > 0
+        }
+        write_checkpoint(self.config.data_dir, CLEANER, cleaned)
 
     def close(self) -> None:
         for topic in self.topics.values():

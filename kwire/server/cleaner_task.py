@@ -36,6 +36,8 @@ async def clean_due_logs(core: BrokerCore) -> int:
         for partition in topic.partitions:
             if await _clean(partition.log, f"{topic.name}-{partition.index}"):
                 cleaned += 1
+    if cleaned:
+        core.cluster.save_cleaner_offsets()
     return cleaned
 
 

@@ -1,0 +1,46 @@
+"""The cleaner task over a whole broker core: it compacts the compacted
+topics that are due and checkpoints how far it got, so a restart does not
+compact everything again."""
+
+from kwire.cluster.offset_checkpoint import CLEANER, read_checkpoint
+from kwire.server.cleaner_task import clean_due_logs
+from tests.handlers import requests as rq
+from tests.handlers.conftest import CoreClient, make_core
+
+COMPACTED = {"cleanup.policy": "compact", "segment.bytes": "100", "min.cleanable.dirty.ratio": "0.01"}
+
+
+def fill(core, topic, rounds):
+    client = CoreClient(core)
+    for round_ in range(rounds):  # the same two keys every round, a segment per batch
+        written = client.call(0, 9, rq.produce(topic, 0, rq.batch(b"v%d" % round_, b"w%d" % round_)))
+        assert written.responses[0].partition_responses[0].error_code == 0
+
+
+async def test_cleaning_is_checkpointed_and_survives_a_restart(tmp_path):
+    core = make_core(tmp_path)
+    CoreClient(core).call(19, 7, rq.create("compacted", configs=COMPACTED))
+    CoreClient(core).call(19, 7, rq.create("plain", configs={"segment.bytes": "100"}))
+    fill(core, "compacted", 5)
+    fill(core, "plain", 5)
+    assert await clean_due_logs(core) == 1  # only the compacted topic
+    cleaned_to = core.cluster.partition("compacted", 0).log.first_dirty_offset
+    assert cleaned_to == 8  # four closed segments of two records; the active one stays dirty
+    assert read_checkpoint(tmp_path, CLEANER) == {("compacted", 0): cleaned_to}
+    assert await clean_due_logs(core) == 0  # nothing new is dirty
+    core.close()
+
+    core = make_core(tmp_path)
+    assert core.cluster.partition("compacted", 0).log.first_dirty_offset == cleaned_to
+    assert await clean_due_logs(core) == 0  # the restart did not make it all dirty again
+    fill(core, "compacted", 2)
+    assert await clean_due_logs(core) == 1
+    assert read_checkpoint(tmp_path, CLEANER)[("compacted", 0)] > cleaned_to
+    core.close()
+
+
+def test_a_damaged_checkpoint_is_ignored(tmp_path):
+    (tmp_path / CLEANER).write_text("0\n2\ncompacted 0 x\n")
+    assert read_checkpoint(tmp_path, CLEANER) == {}
+    (tmp_path / CLEANER).write_text("7\n")
+    assert read_checkpoint(tmp_path, CLEANER) == {}
