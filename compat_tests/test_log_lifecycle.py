@@ -151,6 +151,20 @@ def test_size_retention(start_kwire, topic_name, client):
     assert consume(client, broker.bootstrap, topic_name, [0], 1)[0].offset == start
 
 
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_a_full_index_rolls_the_segment(start_kwire, topic_name, client):
+    broker = start_kwire()
+    # Room for three offset-index entries, one per batch (index.interval.bytes=0).
+    create_topic(client, broker.bootstrap, topic_name, 1,
+                 configs={"segment.index.bytes": "24", "index.interval.bytes": "0"})
+    for i in range(9):  # one batch per produce call
+        produce(client, broker.bootstrap, topic_name, [Outgoing(b"k", b"m%d" % i, partition=0, timestamp=1_000)])
+    segments = sorted(p.name for p in (broker.data_dir / f"{topic_name}-0").glob("*.log"))
+    assert segments == ["%020d.log" % base for base in (0, 3, 6)]
+    for reader in ("confluent-kafka", "aiokafka"):
+        assert [m.value for m in consume(reader, broker.bootstrap, topic_name, [0], 9)] == [b"m%d" % i for i in range(9)]
+
+
 def delete_records(client: str, bootstrap: str, topic: str, offset: int) -> int:
     if client == "confluent-kafka":
         from confluent_kafka import TopicPartition

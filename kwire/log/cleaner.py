@@ -26,12 +26,11 @@ import attrs
 from crc32c import crc32c
 
 from kwire.log.partition_log import PartitionLog
-from kwire.log.segment import Segment, segment_name
+from kwire.log.segment import MAX_RELATIVE_OFFSET, Segment, segment_name
 from kwire.protocol.record_codec import Record, build_batch, iter_records
 from kwire.protocol.records import CRC_START, HEADER_SIZE, TIMESTAMP_TYPE_BIT, iter_valid_batches, parse_header
 
 _READ_BLOCK = 8 * 1024 * 1024
-_MAX_RELATIVE_OFFSET = 2**31 - 1
 
 
 @attrs.frozen
@@ -131,7 +130,7 @@ def build(work: CleaningPlan) -> CleaningOutput:
             removed += header.records_count - _count(kept)
             base, batches = groups[-1]
             if batches and (group_size + len(kept) > work.config.segment_bytes
-                            or header.last_offset - base > _MAX_RELATIVE_OFFSET):
+                            or header.last_offset - base > MAX_RELATIVE_OFFSET):
                 # Segments are merged up to segment.bytes; a new one starts
                 # at the old segment it begins in, or at this batch.
                 start = segment.base_offset if segment.base_offset > base else header.base_offset

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kwire.log.config import LogConfig
 from kwire.log.producer_state import ProducerStateManager, latest_snapshot, write_snapshot
-from kwire.log.segment import Segment
+from kwire.log.segment import MAX_RELATIVE_OFFSET, Segment
 from kwire.log.transaction_index import (
     PartitionTransactions, append_txn_index, control_type, read_txn_index, txn_index_path, write_txn_index,
 )
@@ -107,6 +107,8 @@ class PartitionLog:
         if active.size and (
             active.size + len(batch) > self.config.segment_bytes
             or active.time_waited_for_roll(header.max_timestamp, self.clock_ms()) > self.config.segment_ms
+            or active.indexes_full(self.config.segment_index_bytes)
+            or header.last_offset - active.base_offset > MAX_RELATIVE_OFFSET
         ):
             active = self._roll(base_offset)
         active.append(batch, header, self.config.index_interval_bytes)

@@ -13,6 +13,10 @@ _SCAN_BLOCK = 64 * 1024
 _RECOVERY_BLOCK = 8 * 1024 * 1024
 
 
+# Index entries hold offsets relative to the segment's base as int32.
+MAX_RELATIVE_OFFSET = 2**31 - 1
+
+
 def segment_name(base_offset: int) -> str:
     return f"{base_offset:020d}"
 
@@ -45,6 +49,11 @@ class Segment:
         """What retention.ms judges a segment by: its largest record
         timestamp, or when it was made if it holds none."""
         return max(self.time_index.max_timestamp, -1) if self.time_index.max_timestamp >= 0 else self.created_ms
+
+    def indexes_full(self, index_bytes: int) -> bool:
+        """segment.index.bytes caps each index file, as in Kafka: a full one rolls the segment."""
+        return (len(self.offset_index.first) + 1) * 8 > index_bytes or \
+            (len(self.time_index.first) + 1) * 12 > index_bytes
 
     def time_waited_for_roll(self, incoming_timestamp: int, now_ms: int) -> int:
         """Kafka's segment.ms measure: the incoming batch's timestamp minus the

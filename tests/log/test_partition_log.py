@@ -86,6 +86,25 @@ def test_segments_roll_and_reads_cross_them(open_log):
     assert offsets == list(range(40))
 
 
+@pytest.mark.parametrize("rising_timestamps,batches_per_segment", [(False, 3), (True, 2)])
+def test_full_indexes_roll_the_segment(open_log, rising_timestamps, batches_per_segment):
+    # segment.index.bytes=24: three 8-byte offset entries, two 12-byte time entries.
+    log = open_log(index_interval_bytes=0, segment_index_bytes=24)
+    for i in range(12):
+        append(log, 1, timestamp=1_000 + (i if rising_timestamps else 0))
+    assert log.segment_base_offsets() == list(range(0, 12, batches_per_segment))
+    assert [read_offsets(log, i)[0] for i in range(12)] == list(range(12))
+
+
+def test_offsets_beyond_int32_of_the_segment_base_roll_it(open_log):
+    log = open_log()
+    append(log)
+    wide = make_batch(1)
+    struct.pack_into(">i", wide, 23, 2**31 - 1)  # its last offset is 2**31 past the segment base
+    log.append(wide, parse_header(wide))
+    assert log.segment_base_offsets() == [0, 1]
+
+
 def test_index_files_hold_sparse_entries_at_batch_starts(tmp_path):
     log = PartitionLog.open(tmp_path / "t-0", LogConfig(index_interval_bytes=200))
     for _ in range(30):
