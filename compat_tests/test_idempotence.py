@@ -22,9 +22,9 @@ def outgoing(count: int, first: int = 0) -> list[Outgoing]:
     return [Outgoing(b"k%d" % i, b"message-%06d" % i, partition=i % 2) for i in range(first, first + count)]
 
 
-def stored_values(bootstrap: str, topic: str, expected: int) -> list[bytes]:
+def stored_values(bootstrap: str, topic: str, expected: int, partitions=(0, 1)) -> list[bytes]:
     """Everything stored: the expected count, then whatever extra comes within a second."""
-    with Reader("confluent-kafka", bootstrap).assign(topic, [0, 1]) as reader:
+    with Reader("confluent-kafka", bootstrap).assign(topic, partitions) as reader:
         got = reader.poll(expected)
         got += reader.poll_once(1.0)
     return [m.value for m in got]
@@ -88,3 +88,26 @@ def test_a_batch_written_just_before_a_crash_is_not_stored_twice(start_kwire, to
     assert broker.process.returncode is None
     values = stored_values(broker.bootstrap, topic_name, len(sent))
     assert sorted(values) == sorted(m.value for m in sent)
+
+
+def active_producer_ids(bootstrap: str, topic: str) -> list[int]:
+    from kafka import KafkaAdminClient, TopicPartition
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        described = admin.describe_producers([TopicPartition(topic, 0)])[TopicPartition(topic, 0)]
+        return [p.producer_id for p in described.active_producers]
+    finally:
+        admin.close()
+
+
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_idle_producers_are_forgotten_after_producer_id_expiration(start_kwire, topic_name, client):
+    broker = start_kwire("-o", "producer.id.expiration.ms=3000",
+                         "-o", "producer.id.expiration.check.interval.ms=100", memory=True)
+    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
+    produce(client, broker.bootstrap, topic_name, [Outgoing(b"k", b"v%d" % i, partition=0) for i in range(10)],
+            **IDEMPOTENT[client])
+    assert len(active_producer_ids(broker.bootstrap, topic_name)) == 1
+    wait_for(lambda: active_producer_ids(broker.bootstrap, topic_name) == [], "the idle producer to expire")
+    assert len(stored_values(broker.bootstrap, topic_name, 10, partitions=[0])) == 10  # its records stay

@@ -73,6 +73,9 @@ class BrokerConfig:
     # KIP-890: a transactional batch that opens a transaction in a partition
     # must come from a producer whose transaction includes that partition.
     transaction_partition_verification_enable: bool = True  # transaction.partition.verification.enable
+    # Idempotent producers' state is dropped after this long without a write.
+    producer_id_expiration_ms: int = 86400000  # producer.id.expiration.ms
+    producer_id_expiration_check_interval_ms: int = 600000  # producer.id.expiration.check.interval.ms
     # How often the broker looks for segments to delete and logs to compact.
     log_retention_check_interval_ms: int = 300000  # log.retention.check.interval.ms
     log_cleaner_enable: bool = True  # log.cleaner.enable

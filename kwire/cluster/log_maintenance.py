@@ -1,10 +1,12 @@
 """The broker's background work on logs, run from the core's timer tick:
-retention (`log.retention.check.interval.ms`) and, for compacted topics,
-the cleaner (`log.cleaner.backoff.ms`)."""
+retention (`log.retention.check.interval.ms`) and the expiry of idle
+producers' state (`producer.id.expiration.check.interval.ms`). The cleaner
+runs in its own task (kwire/server/cleaner_task.py)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 from kwire.cluster.cluster import Cluster
@@ -13,17 +15,35 @@ log = logging.getLogger("kwire.log")
 
 
 class LogMaintenance:
-    def __init__(self, cluster: Cluster, clock: Callable[[], float]) -> None:
+    def __init__(self, cluster: Cluster, clock: Callable[[], float],
+                 wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.cluster = cluster
         self.config = cluster.config
-        self.clock = clock
+        self.clock = clock  # when to run (monotonic seconds)
+        self.wall_clock_ms = wall_clock_ms  # compared with record timestamps
         self._next_retention = 0.0
+        self._next_producer_expiry = 0.0
 
     def tick(self) -> None:
         now = self.clock()
         if now >= self._next_retention:
             self._next_retention = now + self.config.log_retention_check_interval_ms / 1000
             self.apply_retention()
+        if now >= self._next_producer_expiry:
+            self._next_producer_expiry = now + self.config.producer_id_expiration_check_interval_ms / 1000
+            self.expire_producers(self.wall_clock_ms())
+
+    def expire_producers(self, now_ms: int) -> int:
+        """producer.id.expiration.ms over every partition; how many producers went."""
+        removed = 0
+        for topic in list(self.cluster.topics.values()):
+            for partition in topic.partitions:
+                partition_log = partition.log
+                removed += partition_log.producer_state.remove_expired(
+                    now_ms, self.config.producer_id_expiration_ms, partition_log.transactions.ongoing)
+        if removed:
+            log.info("Expired the state of %d idle producer(s)", removed)
+        return removed
 
     def apply_retention(self) -> int:
         """Delete expired segments of every `delete`-policy log; bytes freed."""

@@ -144,6 +144,18 @@ class ProducerStateManager:
             entry.epoch = header.producer_epoch
             entry.batches.clear()
 
+    def remove_expired(self, now_ms: int, expiration_ms: int, open_transactions) -> int:
+        """producer.id.expiration.ms: forget producers whose last batch is
+        that old, unless they have a transaction open here. Returns how many."""
+        expired = [
+            pid for pid, entry in self.entries.items()
+            if pid not in open_transactions
+            and now_ms - (entry.batches[-1].max_timestamp if entry.batches else -1) >= expiration_ms
+        ]
+        for pid in expired:
+            del self.entries[pid]
+        return len(expired)
+
     # --- snapshots (Kafka's v1 format) ---------------------------------------
 
     _HEAD = struct.Struct(">hI")  # version, crc

@@ -13,9 +13,10 @@ from kwire.protocol.records import parse_header
 PID = 1000
 
 
-def header(seq, count=1, epoch=0, pid=PID, base_offset=0):
+def header(seq, count=1, epoch=0, pid=PID, base_offset=0, timestamp=0):
     records = [Record(offset_delta=i, timestamp_delta=0, key=None, value=b"v") for i in range(count)]
-    batch = build_batch(records, base_offset=base_offset, producer_id=pid, producer_epoch=epoch, base_sequence=seq)
+    batch = build_batch(records, base_offset=base_offset, base_timestamp=timestamp, producer_id=pid,
+                        producer_epoch=epoch, base_sequence=seq)
     return parse_header(batch)
 
 
@@ -92,6 +93,17 @@ def test_producers_are_independent():
     p.produce(0, pid=2)
     assert p.produce(1, pid=1) == (2, False)
     assert p.produce(0, pid=2) == (1, True)
+
+
+def test_idle_producers_expire_unless_a_transaction_is_open():
+    manager = ProducerStateManager()
+    for pid, timestamp in [(1, 1_000), (2, 5_000), (3, 1_000)]:
+        manager.update(header(0, pid=pid, timestamp=timestamp))
+    assert manager.remove_expired(now_ms=5_999, expiration_ms=5_000, open_transactions={3: 0}) == 0
+    assert manager.remove_expired(now_ms=6_000, expiration_ms=5_000, open_transactions={3: 0}) == 1
+    assert sorted(manager.entries) == [2, 3]  # 2 wrote recently, 3 has a transaction open
+    assert error_of(lambda: manager.check(header(5, pid=2))) == E.out_of_order_sequence_number  # still checked
+    assert manager.check(header(7, pid=1)) is None  # 1 is unknown again: any sequence goes
 
 
 def test_snapshot_round_trip_keeps_the_last_batch():
