@@ -338,11 +338,12 @@ def test_operators_can_see_open_transactions(shared_kwire, topic_name):
     create_topic("confluent-kafka", bootstrap, topic_name, 1)
     tid = f"{topic_name}-visible"
     p = TransactionalProducer("confluent-kafka", bootstrap, tid)
-    p.begin()
-    p.send(topic_name, b"open")
-    p.flush()
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     try:
+        assert admin.describe_transactions([tid])[tid].state.value == "Empty"  # no start time yet: -1, as Kafka
+        p.begin()
+        p.send(topic_name, b"open")
+        p.flush()
         listed = admin.list_transactions(state_filters=["Ongoing"])
         assert [t.state.value for t in listed[1] if t.transactional_id == tid] == ["Ongoing"]
         described = admin.describe_transactions([tid])[tid]

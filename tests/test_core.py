@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 import kio.static.primitive as primitive
 from kio.index import UnknownEntity, load_request_schema
 from kio.serial import entity_writer
+from kio.serial.errors import OutOfBoundValue
 
 from kwire.core import ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
@@ -95,7 +96,13 @@ def test_arbitrary_requests_get_an_answer_or_close_only_their_connection(core, a
         if payload is not None:
             (size,) = struct.unpack_from(">i", payload)
             assert size == len(payload) - 4
-            correlation_id, _response = decode_response(api_key, version, payload[4:])
+            try:
+                correlation_id, _response = decode_response(api_key, version, payload[4:])
+            except OutOfBoundValue as exc:
+                # Kafka itself answers -1 for "no start time" (DescribeTransactions
+                # of an Empty transaction), which kio's reader cannot represent.
+                assert "negative timestamp" in str(exc)
+                correlation_id = struct.unpack_from(">i", payload, 4)[0]
             assert correlation_id == 7
 
     check()
