@@ -413,3 +413,33 @@ def test_compaction_keeps_committed_values_and_drops_aborted_ones(start_kwire, t
     # Even read_uncommitted readers stop seeing aborted values once the cleaner ran.
     wait_for(only_the_last_commit_left, "compaction of the transactional writes", timeout_s=30)
     assert read_all(reader, broker.bootstrap, topic_name, "read_committed", 70)[:10] == [b"round-4"] * 10
+
+
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_unused_transactional_ids_expire_and_stay_gone_after_a_restart(start_kwire, topic_name, client):
+    from kafka import KafkaAdminClient
+
+    broker = start_kwire("-o", "transactional.id.expiration.ms=3000",
+                         "-o", "transaction.remove.expired.transaction.cleanup.interval.ms=100",
+                         "-o", "transaction.abort.timed.out.transaction.cleanup.interval.ms=100")
+    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
+    tid = f"{topic_name}-short-lived"
+
+    def listed() -> set[str]:
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10_000)
+        try:
+            return {t.transactional_id for t in admin.list_transactions()[1]}
+        finally:
+            admin.close()
+
+    p = TransactionalProducer(client, broker.bootstrap, tid)
+    p.begin()
+    p.send(topic_name, b"committed")
+    p.commit()
+    p.close()
+    assert tid in listed()
+    wait_for(lambda: tid not in listed(), "the unused transactional id to expire")
+    broker.stop()
+    broker.start()
+    assert tid not in listed()  # its tombstone in __transaction_state was replayed
+    assert read_all(client, broker.bootstrap, topic_name, "read_committed", 1) == [b"committed"]

@@ -70,6 +70,9 @@ class BrokerConfig:
     transaction_max_timeout_ms: int = 900000  # transaction.max.timeout.ms
     # How often open transactions are checked against their timeout.
     transaction_abort_timed_out_transaction_cleanup_interval_ms: int = 10000
+    # Transactional ids unused this long (no transaction open) are forgotten.
+    transactional_id_expiration_ms: int = 604800000  # transactional.id.expiration.ms
+    transaction_remove_expired_transaction_cleanup_interval_ms: int = 3600000
     # KIP-890: a transactional batch that opens a transaction in a partition
     # must come from a producer whose transaction includes that partition.
     transaction_partition_verification_enable: bool = True  # transaction.partition.verification.enable

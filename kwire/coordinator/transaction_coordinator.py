@@ -153,6 +153,16 @@ class TransactionCoordinator:
                 expired.append(meta.transactional_id)
         return expired
 
+    def remove_expired_ids(self, now_ms: int, expiration_ms: int) -> list[str]:
+        """transactional.id.expiration.ms: forget transactional ids idle that
+        long with no transaction open; the caller writes their tombstones."""
+        idle = (S.EMPTY, S.COMPLETE_COMMIT, S.COMPLETE_ABORT)
+        expired = [tid for tid, meta in self.transactions.items()
+                   if meta.state in idle and now_ms - meta.last_update_ms >= expiration_ms]
+        for tid in expired:
+            del self.transactions[tid]
+        return expired
+
     def recover(self, loaded: dict[str, TxnMetadata], now_ms: int) -> None:
         """After replaying `__transaction_state`: finish what a crash left in
         a Prepare state (its markers may be missing)."""

@@ -38,6 +38,7 @@ class TransactionsService:
         self.clock_ms = clock_ms
         self._notify = notify
         self._next_expiry_check = 0
+        self._next_id_expiry_check = 0
         self.coordinator = TransactionCoordinator(
             TransactionSettings(max_timeout_ms=config.transaction_max_timeout_ms),
             allocate_producer_id, self._persist, self._write_markers,
@@ -120,3 +121,8 @@ class TransactionsService:
         self._next_expiry_check = now + self.config.transaction_abort_timed_out_transaction_cleanup_interval_ms
         for transactional_id in self.coordinator.expire(now):
             log.info("Aborted the transaction of %s: it outlived transaction.timeout.ms", transactional_id)
+        if now >= self._next_id_expiry_check:
+            self._next_id_expiry_check = now + self.config.transaction_remove_expired_transaction_cleanup_interval_ms
+            for transactional_id in self.coordinator.remove_expired_ids(now, self.config.transactional_id_expiration_ms):
+                append_keyed_records(self._state_log(transactional_id), [(txn_key(transactional_id), None)])
+                log.info("Removed transactional id %s: unused for transactional.id.expiration.ms", transactional_id)

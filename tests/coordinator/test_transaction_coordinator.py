@@ -132,6 +132,17 @@ def test_timeout_aborts_and_fences():
     assert h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 2000) == E.producer_fenced
 
 
+def test_idle_transactional_ids_expire_but_not_open_transactions():
+    h = Harness()
+    _, pid, epoch = h.init(now=0)
+    other = h.coordinator.init_producer_id("busy", 10_000, -1, -1, 0)
+    h.coordinator.add_partitions("busy", other[1], other[2], [("a", 0)], 0)
+    assert h.coordinator.remove_expired_ids(now_ms=999, expiration_ms=1000) == []
+    assert h.coordinator.remove_expired_ids(now_ms=1000, expiration_ms=1000) == [TID]
+    assert list(h.coordinator.transactions) == ["busy"]  # Ongoing: only transaction.timeout.ms ends it
+    assert h.init(now=2000)[0] == E.none  # a forgotten id starts afresh
+
+
 def test_epoch_exhaustion_moves_to_a_new_producer_id():
     h = Harness()
     _, pid, _ = h.init()
