@@ -156,9 +156,10 @@ def test_a_full_index_rolls_the_segment(start_kwire, topic_name, client):
     broker = start_kwire()
     # Room for three offset-index entries, one per batch (index.interval.bytes=0).
     create_topic(client, broker.bootstrap, topic_name, 1,
-                 configs={"segment.index.bytes": "24", "index.interval.bytes": "0"})
+                 configs={"segment.index.bytes": "24", "index.interval.bytes": "0", "retention.ms": "-1"})
+    now = int(time.time() * 1000)  # one timestamp for all: the time index keeps a single entry
     for i in range(9):  # one batch per produce call
-        produce(client, broker.bootstrap, topic_name, [Outgoing(b"k", b"m%d" % i, partition=0, timestamp=1_000)])
+        produce(client, broker.bootstrap, topic_name, [Outgoing(b"k", b"m%d" % i, partition=0, timestamp=now)])
     segments = sorted(p.name for p in (broker.data_dir / f"{topic_name}-0").glob("*.log"))
     assert segments == ["%020d.log" % base for base in (0, 3, 6)]
     for reader in ("confluent-kafka", "aiokafka"):
