@@ -18,6 +18,7 @@ from kio.serial import entity_writer
 from kio.serial.errors import OutOfBoundValue
 
 from kwire.core import ProtocolViolation
+from kwire.handlers import build_registry
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.record_codec import iter_all_records
 from kwire.protocol.registry import request_is_flexible
@@ -41,11 +42,7 @@ def core():
 
 
 def served_api_keys():
-    core = make_core()
-    try:
-        return [api_key for api_key, _low, _high in core.registry.supported()]
-    finally:
-        core.close()
+    return [api_key for api_key, _low, _high in build_registry().supported()]
 
 
 def kio_knows(api_key: int, version: int) -> bool:
@@ -81,7 +78,7 @@ def answer(core, frame: bytes):
     return b"".join(bytes(part) for part in outcome)
 
 
-@pytest.mark.parametrize("api_key", served_api_keys())
+@pytest.mark.parametrize("api_key", served_api_keys(), ids=lambda key: f"api-{key}")
 def test_arbitrary_requests_get_an_answer_or_close_only_their_connection(core, api_key):
     spec = core.registry.get(api_key)
     versions = [v for v in range(spec.min_version, spec.max_version + 1) if kio_knows(api_key, v)]
