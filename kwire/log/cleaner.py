@@ -12,7 +12,8 @@ rewritten keeping the latest record for each key, in three steps.
   partly kept batch is re-encoded in its own compression codec.
   Transactions: only offsets below the last stable offset are cleaned;
   committed transactional records compact like any other, aborted ones
-  are dropped, and markers stay (the aborted index still names them).
+  are dropped, and a marker goes once its transaction has no records left
+  and it is older than `delete.retention.ms`.
 - `install` (event loop): swap the new segments in for the old ones, if
   nothing else (retention, DeleteRecords) changed them meanwhile.
 """
@@ -115,15 +116,22 @@ def build(work: CleaningPlan) -> CleaningOutput:
     groups: list[tuple[int, list[bytes]]] = [(work.segments[0].base_offset, [])]
     group_size = 0
     before = after = removed = 0
+    data_kept: set[int] = set()  # producers whose current transaction still has records here
     for segment in work.segments:
         for header, data in _batches(segment):
             before += len(data)
             if header.is_control:
-                kept = data
+                # A marker goes once nothing of its transaction is left and it
+                # is older than delete.retention.ms, like a tombstone.
+                had_data = header.producer_id in data_kept
+                data_kept.discard(header.producer_id)
+                kept = data if had_data or header.max_timestamp >= tombstone_horizon else None
             elif header.is_transactional and _is_aborted(header, work.aborted):
                 kept = None  # read_committed readers never see it; now nobody does
             else:
                 kept = _filter_batch(header, data, latest, tombstone_horizon)
+                if kept is not None and header.is_transactional:
+                    data_kept.add(header.producer_id)
             if kept is None:
                 removed += header.records_count
                 continue

@@ -147,8 +147,8 @@ def put_txn(log, producer_id, pairs, sequence, timestamp=HOUR_MS):
     log.append(batch, parse_header(batch))
 
 
-def end_txn(log, producer_id, commit):
-    marker = build_marker(producer_id, 0, commit, HOUR_MS)
+def end_txn(log, producer_id, commit, timestamp=HOUR_MS):
+    marker = build_marker(producer_id, 0, commit, timestamp)
     log.append(marker, parse_header(marker))
 
 
@@ -165,8 +165,21 @@ def test_committed_transactions_compact_and_aborted_ones_go(make_log):
     kept = everything(log)
     data = [(offset, key, value) for offset, key, value in kept if key in (b"a", b"b", b"z")]
     assert data == [(1, b"a", b"committed"), (5, b"b", b"plain-2"), (6, b"z", b"active")]
-    assert [offset for offset, *_ in kept if offset in (3, 4)] == [3, 4]  # markers stay
+    # The commit marker stays (its transaction's record does); the old abort
+    # marker goes with the last of its transaction's records.
+    assert [offset for offset, *_ in kept if offset in (3, 4)] == [3]
     assert [(a.producer_id, a.first_offset) for a in log.transactions.aborted] == [(8, 2)]
+
+
+@pytest.mark.parametrize("marker_age_ms,marker_stays", [(2 * HOUR_MS, False), (HOUR_MS // 2, True)])
+def test_a_marker_with_nothing_left_goes_after_delete_retention(make_log, marker_age_ms, marker_stays):
+    log = make_log(segment_bytes=60, delete_retention_ms=HOUR_MS)
+    put_txn(log, 7, [(b"a", b"committed")], 0)                                  # 0
+    end_txn(log, 7, commit=True, timestamp=make_log.now - marker_age_ms)          # 1
+    put(log, [(b"a", b"newer")])                                                  # 2: supersedes 0
+    put(log, [(b"z", b"active")])                                                 # 3
+    clean(log, make_log.now)
+    assert [o for o, *_ in everything(log)] == ([1, 2, 3] if marker_stays else [2, 3])
 
 
 def test_an_aborted_transaction_loses_even_its_latest_values(make_log):
