@@ -10,7 +10,8 @@ from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.errors import ErrorCode, KafkaError
 
 DESCRIBE_CONFIGS, ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS = 32, 33, 44
-VERSIONS = {DESCRIBE_CONFIGS: (0, 4), ALTER_CONFIGS: (0, 2), INCREMENTAL_ALTER_CONFIGS: (0, 1)}
+# DescribeConfigs v0 went in Kafka 4.0 (KIP-896); kio has no schema for it either.
+VERSIONS = {DESCRIBE_CONFIGS: (1, 4), ALTER_CONFIGS: (0, 2), INCREMENTAL_ALTER_CONFIGS: (0, 1)}
 TOPIC, BROKER = 2, 4
 # ConfigSource values.
 DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5

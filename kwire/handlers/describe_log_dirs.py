@@ -8,7 +8,7 @@ from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.errors import ErrorCode
 
 API_KEY = 35
-MIN_VERSION, MAX_VERSION = 0, 4
+MIN_VERSION, MAX_VERSION = 1, 4  # v0 went in Kafka 4.0 (KIP-896), as in kio
 _UNKNOWN_VOLUME_BYTES = -1
 MEMORY_LOG_DIR = "(memory)"
 
