@@ -63,10 +63,10 @@ def test_truncated_frame_then_close(shared_kwire, topic_name):
     still_serves(shared_kwire.bootstrap, topic_name)
 
 
-def produce_raw(bootstrap, topic, records: bytes, version=7):
+def produce_raw(bootstrap, topic, records: bytes, version=7, transactional_id=None):
     sock = connect(bootstrap)
     try:
-        values = dict(transactional_id=None, acks=-1, timeout=5000,
+        values = dict(transactional_id=transactional_id, acks=-1, timeout=5000,
                       topic_data=[dict(name=topic, partition_data=[dict(index=0, records=records)])])
         return call(sock, 0, version, values).responses[0].partition_responses[0]
     finally:
@@ -107,7 +107,10 @@ def test_a_client_cannot_forge_transaction_markers(shared_kwire, topic_name, com
 
     create_topic("kafka-python", shared_kwire.bootstrap, topic_name, 1)
     forged = build_marker(producer_id=0, producer_epoch=0, commit=commit, timestamp_ms=1)
-    assert produce_raw(shared_kwire.bootstrap, topic_name, bytes(forged)).error_code == 87  # INVALID_RECORD
+    # Sent under a transactional id, so that it reaches record validation
+    # (without one Kafka refuses any transactional batch first: 53).
+    refused = produce_raw(shared_kwire.bootstrap, topic_name, bytes(forged), transactional_id="forger")
+    assert refused.error_code == 87  # INVALID_RECORD
     assert produce_raw(shared_kwire.bootstrap, topic_name, bytes(a_batch(b"after"))).error_code == 0
     for reader in ("confluent-kafka", "aiokafka"):
         got = consume(reader, shared_kwire.bootstrap, topic_name, [0], 1)

@@ -171,24 +171,21 @@ class Cluster:
         return log.log_start_offset
 
     def save_log_starts(self) -> None:
-        if self.config.data_dir is None:
-            return
-        starts = {
-            (topic.name, partition.index): partition.log.log_start_offset
-            for topic in self.topics.values() for partition in topic.partitions
-            if partition.log.log_start_offset > 0
-        }
-        write_checkpoint(self.config.data_dir, LOG_START, starts)
+        self._save_checkpoint(LOG_START, lambda log: log.log_start_offset)
 
     def save_cleaner_offsets(self) -> None:
+        self._save_checkpoint(CLEANER, lambda log: log.first_dirty_offset)
+
+    def _save_checkpoint(self, file_name: str, offset_of) -> None:
+        """One offset per partition (those above 0) into a Kafka checkpoint file."""
         if self.config.data_dir is None:
             return
-        cleaned = {
-            (topic.name, partition.index): partition.log.first_dirty_offset
+        offsets = {
+            (topic.name, partition.index): offset_of(partition.log)
             for topic in self.topics.values() for partition in topic.partitions
-            if partition.log.first_dirty_offset > 0
+            if offset_of(partition.log) > 0
         }
-        write_checkpoint(self.config.data_dir, CLEANER, cleaned)
+        write_checkpoint(self.config.data_dir, file_name, offsets)
 
     def close(self) -> None:
         for topic in self.topics.values():

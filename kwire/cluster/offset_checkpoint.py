@@ -9,8 +9,11 @@ a count line, then `topic partition offset` per line.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger("kwire.log")
 
 LOG_START = "log-start-offset-checkpoint"
 CLEANER = "cleaner-offset-checkpoint"
@@ -30,7 +33,8 @@ def read_checkpoint(data_dir: Path, file_name: str) -> dict[tuple[str, int], int
             topic, partition, offset = line.rsplit(" ", 2)
             entries[(topic, int(partition))] = int(offset)
     except ValueError:
-        return {}  # a damaged checkpoint is only a lost hint
+        log.warning("Ignoring the damaged checkpoint file %s", path)
+        return {}
     return entries
 
 

@@ -88,13 +88,10 @@ class TransactionsService:
 
     # --- the produce path ---------------------------------------------------------
 
-    def verify_first_write(self, transactional_id: str | None, header, partition: tuple[str, int]) -> int:
+    def verify_first_write(self, transactional_id: str, header, partition: tuple[str, int]) -> int:
         """The error for a transactional batch that would open a transaction
         in `partition` (ErrorCode.none to write it), as Kafka's produce path
         answers after asking the coordinator (KIP-890 part 1)."""
-        if transactional_id is None:
-            # Kafka authorizes transactional records by their transactional id.
-            return E.transactional_id_authorization_failed
         if not self.config.transaction_partition_verification_enable:
             return E.none
         error = self.coordinator.add_partitions(transactional_id, header.producer_id, header.producer_epoch,

@@ -12,7 +12,7 @@ from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.log.producer_state import ProducerStateError
 from kwire.protocol.batch_transforms import KeylessRecord, RecordDecodeError, needs_transform, transform_for_topic
-from kwire.protocol.records import InvalidRecords, validate_produced_batch
+from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 
 API_KEY = 0
 # Kafka 4.x lists v0-2 in ApiVersions but refuses them (see registry.py).
@@ -23,6 +23,15 @@ _VALID_ACKS = (0, 1, -1)
 def handle_produce(ctx: RequestContext, request):
     core = ctx.core
     acks = request.acks
+    if request.transactional_id is None and any(
+            claims_transactional(p.records) for t in request.topic_data for p in t.partition_data):
+        # Kafka authorizes transactional records by the request's transactional
+        # id, and without one refuses the whole request before writing anything.
+        return _answer(ctx, acks, True, [
+            ProduceTopicResult(name=getattr(t, "name", None) or "", topic_id=getattr(t, "topic_id", None), partitions=[
+                ProducePartitionResult(index=p.index, error_code=ErrorCode.transactional_id_authorization_failed,
+                                       base_offset=-1) for p in t.partition_data])
+            for t in request.topic_data])
     any_error = False
     topic_results = []
     for topic_data in request.topic_data:
@@ -52,6 +61,10 @@ def handle_produce(ctx: RequestContext, request):
         topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
     if core.should_drop_produce_response():
         return CLOSE_CONNECTION  # fault injection: written, but the client must retry to learn it
+    return _answer(ctx, acks, any_error, topic_results)
+
+
+def _answer(ctx: RequestContext, acks: int, any_error: bool, topic_results: list[ProduceTopicResult]):
     if acks == 0:
         # Nothing goes back; on failure Kafka closes the connection so the
         # client learns about it through the reconnect.

@@ -52,8 +52,8 @@ class Segment:
 
     def indexes_full(self, index_bytes: int) -> bool:
         """segment.index.bytes caps each index file, as in Kafka: a full one rolls the segment."""
-        return (len(self.offset_index.first) + 1) * 8 > index_bytes or \
-            (len(self.time_index.first) + 1) * 12 > index_bytes
+        return any((len(index.first) + 1) * index.ENTRY.size > index_bytes
+                   for index in (self.offset_index, self.time_index))
 
     def time_waited_for_roll(self, incoming_timestamp: int, now_ms: int) -> int:
         """Kafka's segment.ms measure: the incoming batch's timestamp minus the

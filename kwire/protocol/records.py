@@ -119,6 +119,11 @@ def iter_valid_batches(buf, start: int = 0, end: int | None = None) -> Iterator[
         pos += size
 
 
+def claims_transactional(data) -> bool:
+    """The transactional bit of a batch's attributes, read without parsing it."""
+    return data is not None and len(data) > CRC_START + 1 and bool(data[CRC_START + 1] & TRANSACTIONAL_BIT)
+
+
 def validate_produced_batch(data, max_message_bytes: int) -> BatchHeader:
     """Check a partition's produced records the way Kafka's broker does for
     magic v2: exactly one well-formed batch with a valid CRC-32C.

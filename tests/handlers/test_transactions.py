@@ -94,6 +94,10 @@ def test_unknown_or_fenced_producers_are_refused(txn_client):
         ErrorCode.invalid_producer_epoch
     assert produce(client, transactional_batch(pid, epoch, 0, b"x"), transactional_id=None).error_code == \
         ErrorCode.transactional_id_authorization_failed
+    # The same once a transaction is open in the partition: the request itself lacks its id.
+    assert produce(client, transactional_batch(pid, epoch, 0, b"in")).error_code == ErrorCode.none
+    assert produce(client, transactional_batch(pid, epoch, 1, b"x"), transactional_id=None).error_code == \
+        ErrorCode.transactional_id_authorization_failed
 
 
 def test_verification_can_be_switched_off():
