@@ -17,7 +17,8 @@ from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.log.producer_state import ProducerStateError
 from kwire.protocol.batch_transforms import (
-    RecordDecodeError, RecordRules, needs_transform, refusal_of_batch, refused_records, transform_for_topic,
+    RecordDecodeError, RecordRules, could_refuse_records, needs_transform, refusal_of_batch, refused_records,
+    transform_for_topic,
 )
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 
@@ -120,8 +121,11 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
                                           log_start_offset=log.log_start_offset)
     batch = bytearray(records)
     now_ms = log.clock_ms()
+    rules = _record_rules(core, topic)
+    refused = None
     try:
-        refused = refused_records(batch, header, _record_rules(core, topic), now_ms, f"{topic.name}-{index}")
+        if could_refuse_records(header, rules, now_ms):
+            refused = refused_records(batch, header, rules, now_ms, f"{topic.name}-{index}")
         if not refused and needs_transform(topic.log_config):
             batch, header = transform_for_topic(batch, header, topic.log_config, now_ms)
     except RecordDecodeError as exc:

@@ -15,7 +15,7 @@ from kwire.protocol.record_codec import (
     GZIP, LZ4, NONE, SNAPPY, ZSTD, Record, RecordDecodeError, build_batch, iter_records,
 )
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.records import CRC_START, TIMESTAMP_TYPE_BIT, BatchHeader, parse_header
+from kwire.protocol.records import CONTROL_BIT, CRC_START, TIMESTAMP_TYPE_BIT, BatchHeader, parse_header
 
 CODECS = {"uncompressed": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
 _ATTRIBUTES = struct.Struct(">h")
@@ -99,14 +99,15 @@ def could_refuse_records(header: BatchHeader, rules: RecordRules, now_ms: int) -
     """Whether refused_records must look inside the batch. The header's max
     timestamp bounds every record's, so in-range batches of a topic with no
     key rule and no lower time limit are never decoded."""
-    if header.is_control:
+    attributes = header.attributes
+    if attributes & CONTROL_BIT:
         return False
-    if rules.compacted or header.attributes & TIMESTAMP_TYPE_BIT:
+    if rules.compacted or attributes & TIMESTAMP_TYPE_BIT:
         return True
     if rules.log_append_time:
         return False
-    return rules.timestamp_before_max_ms != UNBOUNDED_MS or \
-        header.max_timestamp - now_ms > rules.timestamp_after_max_ms
+    return header.max_timestamp - now_ms > rules.timestamp_after_max_ms or \
+        rules.timestamp_before_max_ms != UNBOUNDED_MS
 
 
 def refused_records(batch, header: BatchHeader, rules: RecordRules, now_ms: int,
