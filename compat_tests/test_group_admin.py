@@ -93,11 +93,16 @@ def test_kafka_python_admin(live_group):
         subscribed = admin.delete_group_offsets(GROUP, [TopicPartition(topic, 0)])
         assert subscribed == {TopicPartition(topic, 0): GroupSubscribedToTopicError}
 
-        # Remove the static member by its instance id (batched LeaveGroup).
+        # Remove the static member by its instance id (batched LeaveGroup). Its
+        # process goes first, silently: a live one would rejoin within
+        # milliseconds and make the group Stable again, while a static member
+        # that just stopped stays in the group until its session (6 s) runs out.
+        member.stop()
+        assert [m["group_instance_id"] for m in admin.describe_groups([GROUP])[GROUP]["members"]] == ["worker-1"]
         removed = admin.remove_group_members(GROUP, [MemberToRemove(group_instance_id="worker-1")])
         assert list(removed.values()) == [NoError]
-        assert admin.describe_groups([GROUP])[GROUP]["group_state"] in ("Empty", "PreparingRebalance")
-        member.stop()  # the process would rejoin; it has served its purpose
+        described = admin.describe_groups([GROUP])[GROUP]
+        assert described["members"] == [] and described["group_state"] in ("Empty", "PreparingRebalance")
         wait_for(lambda: admin.describe_groups([GROUP])[GROUP]["group_state"] == "Empty", "the group to empty")
 
         assert admin.alter_group_offsets(GROUP, {TopicPartition(topic, 1): OffsetAndMetadata(7, "note", -1)}) == {
