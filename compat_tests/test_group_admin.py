@@ -10,20 +10,22 @@ import pytest
 
 from compat_tests.clients import create_topic
 from compat_tests.group_consumers import GroupConsumer, wait_for, wait_settled
-from compat_tests.test_groups import produce_spread
+from compat_tests.test_groups import FAST_SESSIONS, produce_spread
 
 GROUP = "admin-group"
 TIMEOUT_S = 20
+SESSION_MS = 2000  # how long a closed static member stays in the group
 
 
 @pytest.fixture
 def live_group(start_kwire, topic_name):
     """A group with one live (static) member that has consumed and committed
     20 messages from each of 2 partitions."""
-    broker = start_kwire(memory=True)
+    broker = start_kwire(*FAST_SESSIONS, memory=True)
     create_topic("confluent-kafka", broker.bootstrap, topic_name, partitions=2)
     produced = produce_spread(broker, topic_name, 2, 40)
-    member = GroupConsumer("confluent-kafka", broker.bootstrap, GROUP, topic_name, instance_id="worker-1")
+    member = GroupConsumer("confluent-kafka", broker.bootstrap, GROUP, topic_name, instance_id="worker-1",
+                           session_ms=SESSION_MS)
     try:
         wait_settled([member], 2)
         wait_for(lambda: member.offsets_seen() >= produced, "the member to read everything")
@@ -96,7 +98,7 @@ def test_kafka_python_admin(live_group):
         # Remove the static member by its instance id (batched LeaveGroup). Its
         # process goes first, silently: a live one would rejoin within
         # milliseconds and make the group Stable again, while a static member
-        # that just stopped stays in the group until its session (6 s) runs out.
+        # that just stopped stays in the group until its session runs out.
         member.stop()
         assert [m["group_instance_id"] for m in admin.describe_groups([GROUP])[GROUP]["members"]] == ["worker-1"]
         removed = admin.remove_group_members(GROUP, [MemberToRemove(group_instance_id="worker-1")])
