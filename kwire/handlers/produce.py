@@ -15,6 +15,7 @@ from kwire.cluster.topic_configs import effective_value
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
+from kwire.log.config import LogConfig
 from kwire.log.producer_state import ProducerStateError
 from kwire.protocol.batch_transforms import (
     RecordDecodeError, RecordRules, could_refuse_records, needs_transform, refusal_of_batch, refused_records,
@@ -144,7 +145,7 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
 
 
 # The rules of each topic, read again only when its configs change (a new log_config).
-_rules_by_topic: "weakref.WeakKeyDictionary[Topic, tuple[object, RecordRules]]" = weakref.WeakKeyDictionary()
+_rules_by_topic: "weakref.WeakKeyDictionary[Topic, tuple[LogConfig, RecordRules]]" = weakref.WeakKeyDictionary()
 
 
 def _record_rules(core, topic: Topic) -> RecordRules:

@@ -1,8 +1,9 @@
 """What a topic's configs make the broker do to a produced batch before it
-is stored: the records it refuses one by one, and the rewrites. None of it
-decodes records for a topic at its defaults (compression.type producer,
-CreateTime, delete policy) unless a batch's header says a record is out of
-the timestamp range."""
+is stored: the records it refuses one by one, and the rewrites. For a topic
+at its defaults (compression.type producer, CreateTime, delete policy)
+records are decoded only when the batch header says one may be refused (a
+max timestamp beyond message.timestamp.after.max.ms, a producer-set
+LogAppendTime stamp)."""
 
 from __future__ import annotations
 
