@@ -174,6 +174,7 @@ class Reader:
 
     def assign(self, topic: str, partitions: list[int], start="earliest") -> "Reader":
         """start: "earliest", "latest", or an int offset for every partition."""
+        self._topic, self._partitions, self._start = topic, list(partitions), start
         if self.client == "kafka-python":
             from kafka import KafkaConsumer, TopicPartition
 
@@ -240,6 +241,48 @@ class Reader:
         while len(out) < count and time.monotonic() < deadline:
             out.extend(self.poll_once(min(1.0, max(0.0, deadline - time.monotonic()))))
         return out
+
+    def poll_to_end(self, at_least: int = 0, timeout: float = TIMEOUT_S) -> list[Message]:
+        """Everything up to the end of the assigned partitions as this
+        consumer sees it (the last stable offset under read_committed): at
+        least `at_least` messages, then until its position reaches the end
+        offsets. Nothing more can arrive without a new write, so there is no
+        grace period to wait out."""
+        deadline = time.monotonic() + timeout
+        out: list[Message] = []
+        while time.monotonic() < deadline:
+            out.extend(self.poll_once(0.1))
+            if len(out) >= at_least and self._at_end():
+                break
+        return out
+
+    def _at_end(self) -> bool:
+        if self.client == "kafka-python":
+            from kafka import TopicPartition
+
+            tps = [TopicPartition(self._topic, p) for p in self._partitions]
+            ends = self._consumer.end_offsets(tps)
+            return all(self._consumer.position(tp) >= ends[tp] for tp in tps)
+        if self.client == "confluent-kafka":
+            from confluent_kafka import TopicPartition
+
+            for p in self._partitions:
+                low, end = self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=10, cached=False)
+                (position,) = self._consumer.position([TopicPartition(self._topic, p)])
+                # No position before the first fetch: it is still where reading starts.
+                start = {"earliest": low, "latest": end}.get(self._start, self._start)
+                if (position.offset if position.offset >= 0 else start) < end:
+                    return False
+            return True
+
+        async def at_end():
+            from aiokafka.structs import TopicPartition
+
+            tps = [TopicPartition(self._topic, p) for p in self._partitions]
+            ends = await self._consumer.end_offsets(tps)
+            return all([await self._consumer.position(tp) >= ends[tp] for tp in tps])
+
+        return self._loop.run_until_complete(at_end())
 
     def poll_once(self, timeout: float) -> list[Message]:
         if self.client == "kafka-python":

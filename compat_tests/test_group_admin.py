@@ -10,20 +10,22 @@ import pytest
 
 from compat_tests.clients import create_topic
 from compat_tests.group_consumers import GroupConsumer, wait_for, wait_settled
-from compat_tests.test_groups import produce_spread
+from compat_tests.test_groups import FAST_SESSIONS, produce_spread
 
 GROUP = "admin-group"
 TIMEOUT_S = 20
+SESSION_MS = 2000  # how long a closed static member stays in the group
 
 
 @pytest.fixture
 def live_group(start_kwire, topic_name):
     """A group with one live (static) member that has consumed and committed
     20 messages from each of 2 partitions."""
-    broker = start_kwire(memory=True)
+    broker = start_kwire(*FAST_SESSIONS, memory=True)
     create_topic("confluent-kafka", broker.bootstrap, topic_name, partitions=2)
     produced = produce_spread(broker, topic_name, 2, 40)
-    member = GroupConsumer("confluent-kafka", broker.bootstrap, GROUP, topic_name, instance_id="worker-1")
+    member = GroupConsumer("confluent-kafka", broker.bootstrap, GROUP, topic_name, instance_id="worker-1",
+                           session_ms=SESSION_MS)
     try:
         wait_settled([member], 2)
         wait_for(lambda: member.offsets_seen() >= produced, "the member to read everything")
@@ -93,11 +95,16 @@ def test_kafka_python_admin(live_group):
         subscribed = admin.delete_group_offsets(GROUP, [TopicPartition(topic, 0)])
         assert subscribed == {TopicPartition(topic, 0): GroupSubscribedToTopicError}
 
-        # Remove the static member by its instance id (batched LeaveGroup).
+        # Remove the static member by its instance id (batched LeaveGroup). Its
+        # process goes first, silently: a live one would rejoin within
+        # milliseconds and make the group Stable again, while a static member
+        # that just stopped stays in the group until its session runs out.
+        member.stop()
+        assert [m["group_instance_id"] for m in admin.describe_groups([GROUP])[GROUP]["members"]] == ["worker-1"]
         removed = admin.remove_group_members(GROUP, [MemberToRemove(group_instance_id="worker-1")])
         assert list(removed.values()) == [NoError]
-        assert admin.describe_groups([GROUP])[GROUP]["group_state"] in ("Empty", "PreparingRebalance")
-        member.stop()  # the process would rejoin; it has served its purpose
+        described = admin.describe_groups([GROUP])[GROUP]
+        assert described["members"] == [] and described["group_state"] in ("Empty", "PreparingRebalance")
         wait_for(lambda: admin.describe_groups([GROUP])[GROUP]["group_state"] == "Empty", "the group to empty")
 
         assert admin.alter_group_offsets(GROUP, {TopicPartition(topic, 1): OffsetAndMetadata(7, "note", -1)}) == {

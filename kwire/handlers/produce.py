@@ -1,17 +1,26 @@
 """Produce: validate each batch's header and CRC, append it as received.
 
 No record is decoded here: the 61-byte header and the CRC-32C are all a v2
-batch needs to be checked and stored.
+batch needs to be checked and stored. Records are looked at only where a
+topic's rules may refuse one (batch_transforms.refused_records); a batch with
+refused records fails whole and its answer names each one (KIP-467).
 """
 
 from __future__ import annotations
 
+import weakref
+
 from kwire.cluster.cluster import Topic
+from kwire.cluster.topic_configs import effective_value
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
+from kwire.log.config import LogConfig
 from kwire.log.producer_state import ProducerStateError
-from kwire.protocol.batch_transforms import KeylessRecord, RecordDecodeError, needs_transform, transform_for_topic
+from kwire.protocol.batch_transforms import (
+    RecordDecodeError, RecordRules, could_refuse_records, needs_transform, refusal_of_batch, refused_records,
+    transform_for_topic,
+)
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 
 API_KEY = 0
@@ -112,19 +121,43 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
             return ProducePartitionResult(index=index, error_code=error, base_offset=-1,
                                           log_start_offset=log.log_start_offset)
     batch = bytearray(records)
-    if needs_transform(topic.log_config):
-        try:
-            batch, header = transform_for_topic(batch, header, topic.log_config, log.clock_ms())
-        except KeylessRecord:
-            return ProducePartitionResult(
-                index=index, error_code=ErrorCode.invalid_record, base_offset=-1,
-                log_start_offset=log.log_start_offset,
-                error_message=f"Compacted topic cannot accept message without key in topic partition {topic.name}-{index}.",
-            )
-        except RecordDecodeError as exc:
-            return ProducePartitionResult(index=index, error_code=ErrorCode.corrupt_message, base_offset=-1,
-                                          log_start_offset=log.log_start_offset, error_message=str(exc))
+    now_ms = log.clock_ms()
+    rules = _record_rules(core, topic)
+    refused = None
+    try:
+        if could_refuse_records(header, rules, now_ms):
+            refused = refused_records(batch, header, rules, now_ms, f"{topic.name}-{index}")
+        if not refused and needs_transform(topic.log_config):
+            batch, header = transform_for_topic(batch, header, topic.log_config, now_ms)
+    except RecordDecodeError as exc:
+        return ProducePartitionResult(index=index, error_code=ErrorCode.corrupt_message, base_offset=-1,
+                                      log_start_offset=log.log_start_offset, error_message=str(exc))
+    if refused:
+        error_code, message = refusal_of_batch(refused)
+        return ProducePartitionResult(
+            index=index, error_code=error_code, base_offset=-1, log_start_offset=log.log_start_offset,
+            error_message=message, record_errors=tuple((r.batch_index, r.message) for r in refused),
+        )
     base_offset = log.append(batch, header, partition.leader_epoch)
     core.notify_append(topic.name, index)
     return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
                                   log_start_offset=log.log_start_offset)
+
+
+# The rules of each topic, read again only when its configs change (a new log_config).
+_rules_by_topic: "weakref.WeakKeyDictionary[Topic, tuple[LogConfig, RecordRules]]" = weakref.WeakKeyDictionary()
+
+
+def _record_rules(core, topic: Topic) -> RecordRules:
+    cached = _rules_by_topic.get(topic)
+    if cached is not None and cached[0] is topic.log_config:
+        return cached[1]
+    log_config = topic.log_config
+    rules = RecordRules(
+        compacted=log_config.compacted,
+        log_append_time=log_config.log_append_time,
+        timestamp_before_max_ms=int(effective_value(core.config, topic.configs, "message.timestamp.before.max.ms")),
+        timestamp_after_max_ms=int(effective_value(core.config, topic.configs, "message.timestamp.after.max.ms")),
+    )
+    _rules_by_topic[topic] = (log_config, rules)
+    return rules

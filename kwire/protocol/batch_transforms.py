@@ -1,22 +1,29 @@
 """What a topic's configs make the broker do to a produced batch before it
-is stored. None of it runs for a topic at its defaults (compression.type
-producer, CreateTime, delete policy): that path never decodes records."""
+is stored: the records it refuses one by one, and the rewrites. For a topic
+at its defaults (compression.type producer, CreateTime, delete policy)
+records are decoded only when the batch header says one may be refused (a
+max timestamp beyond message.timestamp.after.max.ms, a producer-set
+LogAppendTime stamp)."""
 
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
 from crc32c import crc32c
 
 from kwire.protocol.record_codec import (
     GZIP, LZ4, NONE, SNAPPY, ZSTD, Record, RecordDecodeError, build_batch, iter_records,
 )
-from kwire.protocol.records import CRC_START, TIMESTAMP_TYPE_BIT, BatchHeader, parse_header
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.records import CONTROL_BIT, CRC_START, TIMESTAMP_TYPE_BIT, BatchHeader, parse_header
 
 CODECS = {"uncompressed": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
 _ATTRIBUTES = struct.Struct(">h")
 _INT64 = struct.Struct(">q")
 _ATTRIBUTES_AT, _MAX_TIMESTAMP_AT, _CRC_AT = 21, 35, 17
+NO_TIMESTAMP = -1
+UNBOUNDED_MS = 2**63 - 1  # Kafka's Long.MAX_VALUE: no limit
 
 
 def _reseal(batch: bytearray) -> None:
@@ -31,10 +38,6 @@ def set_log_append_time(batch: bytearray, now_ms: int) -> None:
     _ATTRIBUTES.pack_into(batch, _ATTRIBUTES_AT, attributes | TIMESTAMP_TYPE_BIT)
     _INT64.pack_into(batch, _MAX_TIMESTAMP_AT, now_ms)
     _reseal(batch)
-
-
-def has_keyless_record(batch) -> bool:
-    return any(record.key is None for record in iter_records(batch))
 
 
 def recompress(batch, codec: int) -> bytearray:
@@ -65,10 +68,8 @@ def needs_transform(log_config) -> bool:
 
 
 def transform_for_topic(batch: bytearray, header: BatchHeader, log_config, now_ms: int) -> tuple[bytearray, BatchHeader]:
-    """Apply the topic's rules; raises RecordDecodeError for undecodable
-    records and ValueError for a keyless record in a compacted topic."""
-    if log_config.compacted and not header.is_control and has_keyless_record(batch):
-        raise KeylessRecord()
+    """Apply the topic's rewrites; raises RecordDecodeError for undecodable
+    records. Run refused_records first: a batch it refuses is not stored."""
     target = CODECS.get(log_config.compression_type)
     if target is not None and target != header.compression and not header.is_control:
         batch = recompress(batch, target)
@@ -77,9 +78,88 @@ def transform_for_topic(batch: bytearray, header: BatchHeader, log_config, now_m
     return batch, parse_header(batch)
 
 
-class KeylessRecord(ValueError):
-    pass
+# --- records refused one by one (Kafka's LogValidator.validateRecord) -----------
 
 
-__all__ = ["CODECS", "KeylessRecord", "RecordDecodeError", "needs_transform", "recompress", "set_log_append_time",
-           "transform_for_topic"]
+class RecordRules(NamedTuple):
+    """A topic's per-record rules."""
+
+    compacted: bool = False  # cleanup.policy has compact: every record needs a key
+    log_append_time: bool = False  # message.timestamp.type=LogAppendTime
+    timestamp_before_max_ms: int = UNBOUNDED_MS  # message.timestamp.before.max.ms
+    timestamp_after_max_ms: int = 3_600_000  # message.timestamp.after.max.ms
+
+
+class RefusedRecord(NamedTuple):
+    batch_index: int  # the record's position in its batch
+    error_code: ErrorCode
+    message: str
+
+
+def could_refuse_records(header: BatchHeader, rules: RecordRules, now_ms: int) -> bool:
+    """Whether refused_records must look inside the batch. The header's max
+    timestamp bounds every record's, so in-range batches of a topic with no
+    key rule and no lower time limit are never decoded."""
+    attributes = header.attributes
+    if attributes & CONTROL_BIT:
+        return False
+    if rules.compacted or attributes & TIMESTAMP_TYPE_BIT:
+        return True
+    if rules.log_append_time:
+        return False
+    return header.max_timestamp - now_ms > rules.timestamp_after_max_ms or \
+        rules.timestamp_before_max_ms != UNBOUNDED_MS
+
+
+def refused_records(batch, header: BatchHeader, rules: RecordRules, now_ms: int,
+                    topic_partition: str) -> list[RefusedRecord]:
+    """Every record Kafka refuses individually, each with its own reason: a
+    keyless record in a compacted topic, a CreateTime timestamp outside
+    [now - before.max, now + after.max], a LogAppendTime stamp set by the
+    producer. One such record fails the whole batch (KIP-467 names them).
+    Raises RecordDecodeError for records that cannot be decoded."""
+    if not could_refuse_records(header, rules, now_ms):
+        return []
+    producer_stamped = bool(header.attributes & TIMESTAMP_TYPE_BIT)
+    refused = []
+    for batch_index, record in enumerate(iter_records(batch)):
+        if rules.compacted and record.key is None:
+            refused.append(RefusedRecord(
+                batch_index, ErrorCode.invalid_record,
+                f"Compacted topic cannot accept message without key in topic partition {topic_partition}"))
+        elif not rules.log_append_time and record.timestamp != NO_TIMESTAMP:
+            if now_ms - record.timestamp > rules.timestamp_before_max_ms or \
+                    record.timestamp - now_ms > rules.timestamp_after_max_ms:
+                refused.append(RefusedRecord(
+                    batch_index, ErrorCode.invalid_timestamp,
+                    f"Timestamp {record.timestamp} of message with offset {record.offset} is out of range. "
+                    f"The timestamp should be within [{now_ms - rules.timestamp_before_max_ms}, "
+                    f"{now_ms + rules.timestamp_after_max_ms}]"))
+        elif producer_stamped:
+            refused.append(RefusedRecord(
+                batch_index, ErrorCode.invalid_timestamp,
+                f"Invalid timestamp type in message {_describe(record)}. "
+                "Producer should not set timestamp type to LogAppendTime."))
+    return refused
+
+
+def refusal_of_batch(refused: list[RefusedRecord]) -> tuple[ErrorCode, str]:
+    """The partition's error code and message when records were refused:
+    INVALID_TIMESTAMP if any timestamp was, else INVALID_RECORD listing the
+    first three, in Kafka's words."""
+    if any(r.error_code == ErrorCode.invalid_timestamp for r in refused):
+        return ErrorCode.invalid_timestamp, "One or more records have been rejected due to invalid timestamp"
+    listed = ", ".join(f"RecordError(batchIndex={r.batch_index}, message='{r.message}')" for r in refused[:3])
+    return ErrorCode.invalid_record, (
+        f"One or more records have been rejected due to {len(refused)} record errors in total, "
+        f"and only showing the first three errors at most: [{listed}]")
+
+
+def _describe(record) -> str:
+    key = 0 if record.key is None else len(record.key)
+    value = 0 if record.value is None else len(record.value)
+    return f"DefaultRecord(offset={record.offset}, timestamp={record.timestamp}, key={key} bytes, value={value} bytes)"
+
+
+__all__ = ["CODECS", "RecordDecodeError", "RecordRules", "RefusedRecord", "could_refuse_records", "needs_transform",
+           "recompress", "refusal_of_batch", "refused_records", "set_log_append_time", "transform_for_topic"]

@@ -21,6 +21,8 @@ _FETCH_PARTITION_V4 = struct.Struct(">ihqq")  # index, error, high watermark, la
 _FETCH_PARTITION_V5 = struct.Struct(">ihqqq")  # ... + log start offset
 _FETCH_TOP_V7 = struct.Struct(">ihi")  # throttle, error_code, session_id
 _EMPTY_TAGS = b"\x00"
+# v8+ fields of an error-free partition: no record_errors, a null error_message.
+_NO_RECORD_ERRORS_OR_MESSAGE = (b"\x00\x00\x00\x00\xff\xff", b"\x01\x00")  # by flexible
 
 PRODUCE_FLEXIBLE_FROM = 9
 PRODUCE_TOPIC_ID_FROM = 13
@@ -35,6 +37,9 @@ class ProducePartitionResult(NamedTuple):
     log_append_time_ms: int = -1
     log_start_offset: int = -1
     error_message: str | None = None
+    # KIP-467 (v8+): (batch_index, batch_index_error_message) of each record
+    # that made the batch fail.
+    record_errors: tuple[tuple[int, str | None], ...] = ()
 
 
 class ProduceTopicResult(NamedTuple):
@@ -108,8 +113,10 @@ def encode_produce_response(version: int, topics: list[ProduceTopicResult], thro
             if version >= 5:
                 append(_I64.pack(partition.log_start_offset))
             if version >= 8:
-                append(_array_length(0, flexible))  # record_errors
-                append(_nullable_string(partition.error_message, flexible))
+                if partition.record_errors or partition.error_message is not None:
+                    append(_record_errors_and_message(partition, flexible))
+                else:
+                    append(_NO_RECORD_ERRORS_OR_MESSAGE[flexible])
             if flexible:
                 append(_EMPTY_TAGS)
         if flexible:
@@ -118,6 +125,17 @@ def encode_produce_response(version: int, topics: list[ProduceTopicResult], thro
         append(_I32.pack(throttle_time_ms))
     if flexible:
         append(_EMPTY_TAGS)
+    return b"".join(out)
+
+
+def _record_errors_and_message(partition: ProducePartitionResult, flexible: bool) -> bytes:
+    out = [_array_length(len(partition.record_errors), flexible)]
+    for batch_index, message in partition.record_errors:
+        out.append(_I32.pack(batch_index))
+        out.append(_nullable_string(message, flexible))
+        if flexible:
+            out.append(_EMPTY_TAGS)
+    out.append(_nullable_string(partition.error_message, flexible))
     return b"".join(out)
 
 

@@ -29,6 +29,7 @@ produce_partitions = st.builds(
     ProducePartitionResult,
     index=int32, error_code=errors, base_offset=int64, log_append_time_ms=st.just(-1) | st.integers(0, 2**42), log_start_offset=int64,
     error_message=st.none() | st.text(max_size=20),
+    record_errors=st.lists(st.tuples(int32, st.none() | st.text(max_size=20)), max_size=3).map(tuple),
 )
 produce_topics = st.builds(ProduceTopicResult, name=names, topic_id=uuids, partitions=st.lists(produce_partitions, max_size=3))
 
@@ -36,12 +37,14 @@ produce_topics = st.builds(ProduceTopicResult, name=names, topic_id=uuids, parti
 @settings(max_examples=60, deadline=None)
 @given(version=st.integers(3, 13), topics=st.lists(produce_topics, max_size=3), throttle=st.integers(0, 2**31 - 1))
 def test_produce_response_matches_kio(version, topics, throttle):
+    """Byte for byte, record_errors (KIP-467, v8+) included; older versions drop them as Kafka does."""
     schema = load_response_schema(0, version)
     expected = build(schema, dict(
         throttle_time=throttle,
         responses=[dict(name=t.name, topic_id=t.topic_id, partition_responses=[dict(
             index=p.index, error_code=p.error_code, base_offset=p.base_offset, log_append_time=p.log_append_time_ms,
-            log_start_offset=p.log_start_offset, record_errors=[], error_message=p.error_message,
+            log_start_offset=p.log_start_offset, error_message=p.error_message,
+            record_errors=[dict(batch_index=i, batch_index_error_message=m) for i, m in p.record_errors],
         ) for p in t.partitions]) for t in topics],
     ))
     ours = encode_produce_response(version, topics, throttle)
@@ -49,6 +52,18 @@ def test_produce_response_matches_kio(version, topics, throttle):
     decoded, size = entity_reader(schema)(ours, 0)
     assert size == len(ours)
     assert decoded == expected
+
+
+def test_produce_record_errors_reach_a_v8_reader():
+    """The KIP-467 fields a client reads: which records failed and why."""
+    partition = ProducePartitionResult(0, 87, -1, -1, 0, "2 records failed", ((1, "no key"), (4, None)))
+    for version in (8, 9, 13):
+        schema = load_response_schema(0, version)
+        encoded = encode_produce_response(version, [ProduceTopicResult("t", uuid.uuid4(), [partition])])
+        decoded, _ = entity_reader(schema)(encoded, 0)
+        (answer,) = decoded.responses[0].partition_responses
+        assert [(e.batch_index, e.batch_index_error_message) for e in answer.record_errors] == [(1, "no key"), (4, None)]
+        assert answer.error_message == "2 records failed"
 
 
 chunk_lists = st.lists(st.binary(min_size=1, max_size=40), max_size=3)
