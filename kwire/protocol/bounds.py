@@ -167,7 +167,9 @@ class _Generator:
             self.emit(f"marks.append(LengthField(pos, {encoding!r}, {path!r}))")
 
     def read_uvarint(self, target: str, path: str) -> None:
-        """`target` = the varint at pos; one byte inline, longer ones by call."""
+        """`target` = the varint at pos; up to two bytes inline (lengths
+        below 16384), longer ones by call."""
+        second = self.fresh("b")
         self.mark("uvarint", path)
         self.emit(f"{target} = buf[pos]")
         self.emit(f"if {target} < 128:")
@@ -176,7 +178,16 @@ class _Generator:
         self.dedent()
         self.emit("else:")
         self.indent()
+        self.emit(f"{second} = buf[pos + 1]")
+        self.emit(f"if {second} < 128:")
+        self.indent()
+        self.emit(f"{target} = ({target} & 127) | ({second} << 7)")
+        self.emit("pos += 2")
+        self.dedent()
+        self.emit("else:")
+        self.indent()
         self.emit(f"{target}, pos = _uvarint(buf, pos)")
+        self.dedent()
         self.dedent()
 
     # entities ------------------------------------------------------------
