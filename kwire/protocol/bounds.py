@@ -376,7 +376,7 @@ def _compile(schema: type, record: bool):
         "    try:\n"
         + "\n".join("    " + line for line in body.splitlines()) + "\n"
         "    except (IndexError, struct.error):\n"
-        "        raise RequestBoundsError(f'request body truncated ({end - pos} bytes left at {pos})') from None\n"
+        "        raise RequestBoundsError(f'request body truncated: a field at byte {pos} of {end}') from None\n"
         "    if pos > end:\n"
         "        raise RequestBoundsError(f'request body runs {pos - end} bytes past the frame')\n"
         "    return pos\n"
