@@ -9,11 +9,15 @@ extreme values (0, 1, -1, 0x7fff, 0x7fffffff, -2^31, 0xffffffff, 2^35-1,
 overlong varints) in every length and count field the bounds pass reports,
 and lying size prefixes. Required: the broker process never dies; every
 fuzz connection is answered or closed within ANSWER_TIMEOUT_S of the fuzzer
-closing its side (except a Fetch long-poll, which waits its max_wait_ms as
-Kafka's does); a health-check ApiVersions keeps being answered; the live
-client sees no error and reads back exactly what it wrote, in order.
+closing its side, except well-formed requests the protocol lets wait longer
+(a Fetch for its max_wait_ms, a JoinGroup for its rebalance timeout, a
+SyncGroup for its leader: sent, counted, not waited for); a health-check
+ApiVersions keeps being answered; the live client sees no error and reads
+back exactly what it wrote, in order.
 
-KWIRE_FUZZ_FRAMES=200000 runs longer; KWIRE_FUZZ_SEED picks other mutations.
+Every extreme value in every length field of every corpus frame is sent
+once, then KWIRE_FUZZ_FRAMES random mutations (20,000 by default; 200000 runs
+longer); KWIRE_FUZZ_SEED picks other ones.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from compat_tests.raw import connect, read_frame
 from kwire.handlers import build_registry
 from kwire.protocol.headers import parse_request_header, peek_api
 from kwire.protocol.registry import kio_decoder, request_is_flexible
-from tests.frame_mutations import Mutator, frame_length_fields
+from tests.frame_mutations import Mutator, every_extreme, frame_length_fields
 from tests.wire import request_frame
 
 CORPUS = Path(__file__).parent / "data" / "request_corpus.txt"
@@ -80,6 +84,13 @@ def mutated_frames(corpus: list[bytes], count: int, seed: int) -> list[bytes]:
     return out
 
 
+def extreme_frames(corpus: list[bytes]) -> list[bytes]:
+    """Every length and count field of every corpus frame set to every
+    extreme value in turn, one frame each."""
+    return [struct.pack(">i", len(body)) + body
+            for frame in corpus for body in every_extreme(frame, frame_length_fields(frame))]
+
+
 def protocol_wait_ms(data: bytes) -> float:
     """How long the protocol lets the broker keep this request unanswered:
     a Fetch waits up to its max_wait_ms, a JoinGroup up to its rebalance
@@ -88,9 +99,11 @@ def protocol_wait_ms(data: bytes) -> float:
     for anything that is not a well-formed request."""
     try:
         (size,) = struct.unpack_from(">i", data)
-        frame = data[4:]
+        if not 0 <= size <= len(data) - 4:
+            return 0  # the broker waits for more, sees our side closed, and closes
+        frame = data[4 : 4 + size]  # a short size prefix still frames a request
         api_key, version, _ = peek_api(frame)
-        if api_key not in WAITING_APIS or size != len(frame) or version not in SERVED[api_key]:
+        if api_key not in WAITING_APIS or version not in SERVED[api_key]:
             return 0
         header = parse_request_header(frame, request_is_flexible(api_key, version))
         request = kio_decoder(frame, header.body_offset, version, api_key=api_key)
@@ -313,7 +326,7 @@ def test_mutated_frames_never_stop_the_broker(start_kwire):
     host, port = broker.bootstrap.rsplit(":", 1)
     address = (host, int(port))
     corpus = load_corpus()
-    frames = mutated_frames(corpus, FRAMES, SEED)
+    frames = extreme_frames(corpus) + mutated_frames(corpus, FRAMES, SEED)
 
     # The corpus as captured first: it creates the topics, groups and
     # transactions the mutated frames then poke at.
@@ -338,14 +351,15 @@ def test_mutated_frames_never_stop_the_broker(start_kwire):
     health.join(HEALTH_TIMEOUT_S * 2)
     live.join(DRAIN_TIMEOUT_S * 3)
 
-    print(f"\nfuzz: {outcomes.sent} frames in {elapsed:.1f} s: {outcomes.answered} answered, {outcomes.closed} closed, "
+    print(f"\nfuzz: {outcomes.sent} frames ({len(frames) - FRAMES} with extreme lengths, {FRAMES} random mutations) "
+          f"in {elapsed:.1f} s: {outcomes.answered} answered, {outcomes.closed} closed, "
           f"{outcomes.long_polls} long-polls left waiting, {len(outcomes.hangs)} hangs, {len(outcomes.refused)} refused; "
           f"{health.checks} health checks (slowest {health.slowest_s:.2f} s); live client {len(live.produced)} "
           f"produced, {len(live.consumed)} consumed")
     assert broker.alive(), f"the broker died (exit code {broker.process.poll()})"
     assert not live.is_alive(), "the live client did not finish"
     assert not outcomes.refused, outcomes.refused[:3]
-    assert outcomes.sent == FRAMES
+    assert outcomes.sent == len(frames)
     assert not outcomes.hangs, [data[:64].hex() for data in outcomes.hangs[:5]]
     assert not health.failures, health.failures
     assert health.checks > 0
