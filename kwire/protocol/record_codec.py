@@ -156,27 +156,42 @@ def decompress(codec: int, data: bytes, limit: int = MAX_DECOMPRESSED_BYTES) -> 
     raise RecordDecodeError(f"unknown compression codec {codec}")
 
 
-def _over(limit: int) -> RecordDecodeError:
-    return RecordDecodeError(f"batch decompresses to more than {limit} bytes")
+class _Output:
+    """Decompressed pieces and their total, refused past the limit. Pieces
+    are joined once at the end: growing one buffer would briefly hold it
+    twice, which for a bomb means twice the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            self.pieces.clear()
+            raise RecordDecodeError(f"batch decompresses to more than {self.limit} bytes")
+        self.pieces.append(piece)
+
+    def joined(self) -> bytes:
+        return b"".join(self.pieces)
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
     """Every gzip member, as gzip.decompress reads them, in bounded steps."""
-    out = bytearray()
+    out = _Output(limit)
     rest = bytes(data)
     while rest:
         member = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out += member.decompress(rest, _STEP)
-        while not member.eof and member.unconsumed_tail:
-            if len(out) > limit:
-                raise _over(limit)
-            out += member.decompress(member.unconsumed_tail, _STEP)
-        if len(out) > limit:
-            raise _over(limit)
-        if not member.eof:
-            raise RecordDecodeError("truncated gzip data")
+        out.add(member.decompress(rest, _STEP))
+        while not member.eof:
+            tail = member.unconsumed_tail
+            piece = member.decompress(tail, _STEP)
+            if not piece and not tail:
+                raise RecordDecodeError("truncated gzip data")
+            out.add(piece)
         rest = member.unused_data.lstrip(b"\x00")  # gzip.decompress skips zero padding too
-    return bytes(out)
+    return out.joined()
 
 
 def _lz4_decompress(data: bytes, limit: int) -> bytes:
@@ -184,16 +199,13 @@ def _lz4_decompress(data: bytes, limit: int) -> bytes:
     import lz4.frame
 
     frame = lz4.frame.LZ4FrameDecompressor()
-    out = bytearray(frame.decompress(data, max_length=_STEP))
+    out = _Output(limit)
+    out.add(frame.decompress(data, max_length=_STEP))
     while not frame.eof:
-        if len(out) > limit:
-            raise _over(limit)
         if frame.needs_input:
             raise RecordDecodeError("truncated lz4 frame")
-        out += frame.decompress(b"", max_length=_STEP)
-    if len(out) > limit:
-        raise _over(limit)
-    return bytes(out)
+        out.add(frame.decompress(b"", max_length=_STEP))
+    return out.joined()
 
 
 # One zstd block (4 bytes at least) can expand to 128 KiB: input is fed in
@@ -207,18 +219,16 @@ def _zstd_decompress(data: bytes, limit: int) -> bytes:
     import zstandard
 
     frame = zstandard.ZstdDecompressor().decompressobj()
-    out = bytearray()
+    out = _Output(limit)
     view = memoryview(data)
     pos = 0
     while pos < len(view) and not frame.eof:
-        piece = max(64, (limit - len(out)) // _ZSTD_MAX_EXPANSION)
-        out += frame.decompress(view[pos : pos + piece])
+        piece = max(64, (limit - out.size) // _ZSTD_MAX_EXPANSION)
+        out.add(frame.decompress(view[pos : pos + piece]))
         pos += piece
-        if len(out) > limit:
-            raise _over(limit)
     if not frame.eof:
         raise RecordDecodeError("truncated zstd frame")
-    return bytes(out)
+    return out.joined()
 
 
 def _snappy_decompress(data: bytes, limit: int) -> bytes:
@@ -228,7 +238,7 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
         _check_snappy_length(data, 0, limit)
         return bytes(cramjam.snappy.decompress_raw(data))
     # snappy-java's framing: 16-byte header, then (int32 length, block)*.
-    pos, out = 16, bytearray()
+    pos, out = 16, _Output(limit)
     while pos < len(data):
         if pos + 4 > len(data):
             raise RecordDecodeError("truncated xerial snappy block")
@@ -237,10 +247,10 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
         if length < 0 or pos + length > len(data):
             raise RecordDecodeError("bad xerial snappy block length")
         block = data[pos : pos + length]
-        _check_snappy_length(block, 0, limit - len(out))
-        out += cramjam.snappy.decompress_raw(block)
+        _check_snappy_length(block, 0, limit - out.size)
+        out.add(bytes(cramjam.snappy.decompress_raw(block)))
         pos += length
-    return bytes(out)
+    return out.joined()
 
 
 def _check_snappy_length(block, pos: int, limit: int) -> None:
@@ -251,7 +261,7 @@ def _check_snappy_length(block, pos: int, limit: int) -> None:
         length |= (byte & 0x7F) << shift
         if byte < 0x80:
             if length > limit:
-                raise _over(limit)
+                raise RecordDecodeError(f"batch decompresses to more than {limit} bytes")
             return
         shift += 7
     raise RecordDecodeError("bad snappy length preamble")
