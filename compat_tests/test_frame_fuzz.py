@@ -367,3 +367,10 @@ def test_mutated_frames_never_stop_the_broker(start_kwire):
     assert live.produced and [value for _offset, value in live.consumed] == live.produced
     assert [offset for offset, _value in live.consumed] == list(range(len(live.produced)))
     assert all(live.delivered[value] == offset for offset, value in live.consumed)
+
+
+def test_the_corpus_holds_every_served_api_version():
+    """A version added to the registry without regenerating the corpus
+    (scripts/capture_requests.py) would go unfuzzed."""
+    covered = {peek_api(frame)[:2] for frame in load_corpus()}
+    assert {(api_key, version) for api_key, versions in SERVED.items() for version in versions} <= covered

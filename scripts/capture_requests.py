@@ -63,7 +63,7 @@ def start_broker(advertised_port: int) -> tuple[subprocess.Popen, int]:
 
 
 def kafka_python_flows(bootstrap: str, topic: str) -> None:
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
     from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
     from kafka.structs import OffsetAndMetadata
 
