@@ -235,7 +235,7 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
     import cramjam
 
     if not data.startswith(_XERIAL_MAGIC):
-        _check_snappy_length(data, 0, limit)
+        _check_snappy_length(data, limit)
         return bytes(cramjam.snappy.decompress_raw(data))
     # snappy-java's framing: 16-byte header, then (int32 length, block)*.
     pos, out = 16, _Output(limit)
@@ -247,17 +247,17 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
         if length < 0 or pos + length > len(data):
             raise RecordDecodeError("bad xerial snappy block length")
         block = data[pos : pos + length]
-        _check_snappy_length(block, 0, limit - out.size)
+        _check_snappy_length(block, limit - out.size)
         out.add(bytes(cramjam.snappy.decompress_raw(block)))
         pos += length
     return out.joined()
 
 
-def _check_snappy_length(block, pos: int, limit: int) -> None:
+def _check_snappy_length(block, limit: int) -> None:
     """A raw snappy block starts with its uncompressed length (a varint):
     refuse it before decompressing when it is over the limit."""
     length = shift = 0
-    for byte in bytes(block[pos : pos + 5]):
+    for byte in bytes(block[:5]):
         length |= (byte & 0x7F) << shift
         if byte < 0x80:
             if length > limit:
