@@ -34,6 +34,13 @@ class ProtocolViolation(Exception):
     """The request cannot be understood; close the connection it came on."""
 
 
+def _must_propagate(exc: BaseException) -> bool:
+    """Interrupts, exits and trio's cancellation are not decoding failures
+    (matched by module so the sans-IO core does not import trio)."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)) or \
+        type(exc).__module__.partition(".")[0] == "trio"
+
+
 class Waiter(Protocol):
     def wake(self) -> None: ...
 
@@ -127,7 +134,12 @@ class BrokerCore:
         try:
             header = parse_request_header(request_frame, request_is_flexible(api_key, api_version))
             request = spec.decoder(request_frame, header.body_offset, api_version)
-        except Exception as exc:  # any decoding failure means a malformed request
+        except BaseException as exc:
+            # Any decoding failure means a malformed request, also one that is
+            # not an Exception: a panic in kio's native reader surfaces as
+            # pyo3's PanicException, a BaseException.
+            if _must_propagate(exc):
+                raise
             raise ProtocolViolation(f"malformed request (api {api_key} v{api_version}): {exc!r}") from None
         context = RequestContext(self, api_key, api_version, correlation_id, header.client_id, client_host)
         response = spec.handler(context, request)

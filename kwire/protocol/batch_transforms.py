@@ -13,15 +13,19 @@ from typing import NamedTuple
 from crc32c import crc32c
 
 from kwire.protocol.record_codec import (
-    GZIP, LZ4, NONE, SNAPPY, ZSTD, Record, RecordDecodeError, build_batch, iter_records,
+    GZIP, LZ4, NONE, SNAPPY, ZSTD, Record, RecordDecodeError, compress, encode_records, iter_records,
+)
+from kwire.protocol.records import (
+    COMPRESSION_MASK, CONTROL_BIT, CRC_START, HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_BIT, BatchHeader,
+    parse_header,
 )
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.records import CONTROL_BIT, CRC_START, TIMESTAMP_TYPE_BIT, BatchHeader, parse_header
 
 CODECS = {"uncompressed": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
 _ATTRIBUTES = struct.Struct(">h")
 _INT64 = struct.Struct(">q")
-_ATTRIBUTES_AT, _MAX_TIMESTAMP_AT, _CRC_AT = 21, 35, 17
+_INT32 = struct.Struct(">i")
+_LENGTH_AT, _ATTRIBUTES_AT, _MAX_TIMESTAMP_AT, _CRC_AT = 8, 21, 35, 17
 NO_TIMESTAMP = -1
 UNBOUNDED_MS = 2**63 - 1  # Kafka's Long.MAX_VALUE: no limit
 
@@ -42,23 +46,19 @@ def set_log_append_time(batch: bytearray, now_ms: int) -> None:
 
 def recompress(batch, codec: int) -> bytearray:
     """The same records, offsets, timestamps and producer fields in a batch
-    compressed with `codec`."""
+    compressed with `codec`. Records are re-encoded one at a time, never all
+    held as objects: a batch may carry millions of tiny records."""
     header = parse_header(batch)
-    records = [
+    records = (
         Record(offset_delta=r.offset - header.base_offset, timestamp_delta=r.timestamp - header.base_timestamp,
                key=r.key, value=r.value, headers=r.headers)
         for r in iter_records(batch)
-    ]
-    rebuilt = build_batch(
-        records, base_offset=header.base_offset, base_timestamp=header.base_timestamp, compression=codec,
-        producer_id=header.producer_id, producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
-        is_transactional=header.is_transactional, is_control=header.is_control,
-        timestamp_type=1 if header.attributes & TIMESTAMP_TYPE_BIT else 0,
-        partition_leader_epoch=header.partition_leader_epoch,
     )
-    # build_batch derives these from the records; keep the producer's own.
-    struct.pack_into(">i", rebuilt, 23, header.last_offset_delta)
-    _INT64.pack_into(rebuilt, _MAX_TIMESTAMP_AT, header.max_timestamp)
+    # The original header keeps every producer field; only the codec, the
+    # length and the CRC change.
+    rebuilt = bytearray(batch[:HEADER_SIZE]) + compress(codec, encode_records(records))
+    _ATTRIBUTES.pack_into(rebuilt, _ATTRIBUTES_AT, (header.attributes & ~COMPRESSION_MASK) | codec)
+    _INT32.pack_into(rebuilt, _LENGTH_AT, len(rebuilt) - LOG_OVERHEAD)
     _reseal(rebuilt)
     return rebuilt
 

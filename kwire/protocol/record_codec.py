@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import gzip
 import struct
-from typing import Iterator
+import zlib
+from typing import Iterable, Iterator
 
 import attrs
 from crc32c import crc32c
@@ -26,6 +27,18 @@ from kwire.protocol.records import (
 NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _XERIAL_MAGIC = b"\x82SNAPPY\x00"
+
+# No batch is decompressed to more than this: the most record bytes a client
+# can make the broker hold by sending them uncompressed, in one request of
+# socket.request.max.bytes (its default). A few hundred bytes of zstd or gzip
+# can claim gigabytes; beyond this the batch is refused as corrupt (Kafka
+# streams records and sets no such bound, but it does not hold them all at once).
+MAX_DECOMPRESSED_BYTES = 100 * 1024 * 1024
+# Output taken per step while decompressing, so no step can overshoot far.
+_STEP = 1 << 20
+# attributes, timestamp delta, offset delta, key and value lengths, header
+# count and the record's own length: the fewest bytes a record can take.
+MIN_RECORD_SIZE = 7
 
 
 class RecordDecodeError(ValueError):
@@ -90,6 +103,8 @@ def _write_bytes(out: bytearray, data: bytes | None) -> None:
 def _read_bytes(buf, pos: int) -> tuple[bytes | None, int]:
     length, pos = read_varint(buf, pos)
     if length < 0:
+        if length != -1:
+            raise RecordDecodeError(f"invalid record field length {length}")
         return None, pos
     end = pos + length
     if end > len(buf):
@@ -120,23 +135,20 @@ def compress(codec: int, data: bytes) -> bytes:
     raise RecordDecodeError(f"unknown compression codec {codec}")
 
 
-def decompress(codec: int, data: bytes) -> bytes:
+def decompress(codec: int, data: bytes, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """The records of a batch payload, uncompressed; RecordDecodeError when
+    the data is not valid for its codec or would decompress past `limit`."""
     try:
         if codec == NONE:
             return data
         if codec == GZIP:
-            return gzip.decompress(data)
+            return _gunzip(data, limit)
         if codec == SNAPPY:
-            return _snappy_decompress(data)
+            return _snappy_decompress(data, limit)
         if codec == LZ4:
-            import lz4.frame
-
-            return lz4.frame.decompress(data)
+            return _lz4_decompress(data, limit)
         if codec == ZSTD:
-            import zstandard
-
-            # Streaming read: frames written without a content size too.
-            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            return _zstd_decompress(data, limit)
     except RecordDecodeError:
         raise
     except Exception as exc:
@@ -144,13 +156,89 @@ def decompress(codec: int, data: bytes) -> bytes:
     raise RecordDecodeError(f"unknown compression codec {codec}")
 
 
-def _snappy_decompress(data: bytes) -> bytes:
+class _Output:
+    """Decompressed pieces and their total, refused past the limit. Pieces
+    are joined once at the end: growing one buffer would briefly hold it
+    twice, which for a bomb means twice the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            self.pieces.clear()
+            raise RecordDecodeError(f"batch decompresses to more than {self.limit} bytes")
+        self.pieces.append(piece)
+
+    def joined(self) -> bytes:
+        return b"".join(self.pieces)
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Every gzip member, as gzip.decompress reads them, in bounded steps."""
+    out = _Output(limit)
+    rest = bytes(data)
+    while rest:
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out.add(member.decompress(rest, _STEP))
+        while not member.eof:
+            tail = member.unconsumed_tail
+            piece = member.decompress(tail, _STEP)
+            if not piece and not tail:
+                raise RecordDecodeError("truncated gzip data")
+            out.add(piece)
+        rest = member.unused_data.lstrip(b"\x00")  # gzip.decompress skips zero padding too
+    return out.joined()
+
+
+def _lz4_decompress(data: bytes, limit: int) -> bytes:
+    """One LZ4 frame (what follows it is ignored, as before), in bounded steps."""
+    import lz4.frame
+
+    frame = lz4.frame.LZ4FrameDecompressor()
+    out = _Output(limit)
+    out.add(frame.decompress(data, max_length=_STEP))
+    while not frame.eof:
+        if frame.needs_input:
+            raise RecordDecodeError("truncated lz4 frame")
+        out.add(frame.decompress(b"", max_length=_STEP))
+    return out.joined()
+
+
+# One zstd block (4 bytes at least) can expand to 128 KiB: input is fed in
+# pieces small enough that one piece cannot overshoot the limit by much.
+_ZSTD_MAX_EXPANSION = (128 * 1024) // 4
+
+
+def _zstd_decompress(data: bytes, limit: int) -> bytes:
+    """One zstd frame (frames written without a content size too), fed in
+    pieces so that no piece can expand far past the limit."""
+    import zstandard
+
+    frame = zstandard.ZstdDecompressor().decompressobj()
+    out = _Output(limit)
+    view = memoryview(data)
+    pos = 0
+    while pos < len(view) and not frame.eof:
+        piece = max(64, (limit - out.size) // _ZSTD_MAX_EXPANSION)
+        out.add(frame.decompress(view[pos : pos + piece]))
+        pos += piece
+    if not frame.eof:
+        raise RecordDecodeError("truncated zstd frame")
+    return out.joined()
+
+
+def _snappy_decompress(data: bytes, limit: int) -> bytes:
     import cramjam
 
     if not data.startswith(_XERIAL_MAGIC):
+        _check_snappy_length(data, limit)
         return bytes(cramjam.snappy.decompress_raw(data))
     # snappy-java's framing: 16-byte header, then (int32 length, block)*.
-    pos, out = 16, bytearray()
+    pos, out = 16, _Output(limit)
     while pos < len(data):
         if pos + 4 > len(data):
             raise RecordDecodeError("truncated xerial snappy block")
@@ -158,15 +246,31 @@ def _snappy_decompress(data: bytes) -> bytes:
         pos += 4
         if length < 0 or pos + length > len(data):
             raise RecordDecodeError("bad xerial snappy block length")
-        out += cramjam.snappy.decompress_raw(data[pos : pos + length])
+        block = data[pos : pos + length]
+        _check_snappy_length(block, limit - out.size)
+        out.add(bytes(cramjam.snappy.decompress_raw(block)))
         pos += length
-    return bytes(out)
+    return out.joined()
+
+
+def _check_snappy_length(block, limit: int) -> None:
+    """A raw snappy block starts with its uncompressed length (a varint):
+    refuse it before decompressing when it is over the limit."""
+    length = shift = 0
+    for byte in bytes(block[:5]):
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            if length > limit:
+                raise RecordDecodeError(f"batch decompresses to more than {limit} bytes")
+            return
+        shift += 7
+    raise RecordDecodeError("bad snappy length preamble")
 
 
 # --- batches -----------------------------------------------------------------
 
 
-def encode_records(records: list[Record]) -> bytes:
+def encode_records(records: Iterable[Record]) -> bytes:
     out = bytearray()
     body = bytearray()
     for record in records:
@@ -228,6 +332,8 @@ def iter_records(batch) -> Iterator[DecodedRecord]:
     if end > len(batch) or end < HEADER_SIZE:
         raise RecordDecodeError("batch length does not match the data")
     data = decompress(header.compression, bytes(batch[HEADER_SIZE:end]))
+    if not 0 <= header.records_count <= len(data) // MIN_RECORD_SIZE:
+        raise RecordDecodeError(f"batch declares {header.records_count} records in {len(data)} bytes of records")
     log_append_time = header.max_timestamp if header.attributes & TIMESTAMP_TYPE_BIT else None
     pos = 0
     for _ in range(header.records_count):

@@ -15,6 +15,8 @@ import kwire.protocol  # noqa: F401  (fast kio import)
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader
 
+from kwire.protocol.bounds import bounds_check
+
 # decode(frame, body_offset, version) -> request object
 Decoder = Callable[[bytes, int, int], Any]
 
@@ -45,13 +47,22 @@ def response_is_flexible(api_key: int, version: int) -> bool:
 
 
 @functools.cache
-def _reader(api_key: int, version: int):
-    return entity_reader(load_request_schema(api_key, version))
+def _reader(api_key: int, version: int) -> Callable[[bytes, int], Any]:
+    check = bounds_check(api_key, version)
+    read = entity_reader(load_request_schema(api_key, version))
+
+    def decode(frame: bytes, body_offset: int) -> Any:
+        # kio's native reader trusts declared lengths (a huge array count
+        # aborts the process): nothing reaches it before the bounds pass.
+        check(frame, body_offset)
+        request, _size = read(frame, body_offset)
+        return request
+
+    return decode
 
 
 def kio_decoder(frame: bytes, body_offset: int, version: int, *, api_key: int):
-    request, _size = _reader(api_key, version)(frame, body_offset)
-    return request
+    return _reader(api_key, version)(frame, body_offset)
 
 
 class ApiRegistry:

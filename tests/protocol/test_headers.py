@@ -55,3 +55,14 @@ def test_truncated_tagged_field_raises():
 def test_response_headers():
     assert encode_response_header(7, flexible=False) == struct.pack(">i", 7)
     assert encode_response_header(7, flexible=True) == struct.pack(">i", 7) + b"\x00"
+
+
+def test_header_tagged_fields_cannot_claim_more_than_the_frame():
+    huge_count = b"\xff\xff\xff\xff\x0f"  # 2^32 - 1 tagged fields, then nothing
+    with pytest.raises(HeaderError):
+        parse_request_header(header_v1() + huge_count, flexible=True)
+    huge_size = bytes([1, 0]) + b"\xff\xff\xff\xff\x0f" + b"x"
+    with pytest.raises(HeaderError, match="truncated header tagged field"):
+        parse_request_header(header_v1() + huge_size, flexible=True)
+    with pytest.raises(HeaderError, match="varint too long"):
+        parse_request_header(header_v1() + b"\xff" * 6, flexible=True)
