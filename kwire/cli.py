@@ -103,6 +103,9 @@ def serve_until_signal(config: BrokerConfig) -> int:
 
     from kwire.core import BrokerCore
     from kwire.server.listener import serve
+    from kwire.server.memory_snapshots import dump_snapshots_forever, start_tracing
+
+    start_tracing()
 
     async def run() -> None:
         core = BrokerCore(config)
@@ -110,6 +113,7 @@ def serve_until_signal(config: BrokerConfig) -> int:
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async with trio.open_nursery() as nursery:
                     port = await nursery.start(serve, core)
+                    nursery.start_soon(dump_snapshots_forever)
                     where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
                     print(f"kwire {__version__} ready on {config.host}:{port} (node {config.node_id}, {where})", flush=True)
                     async for signum in signals:
