@@ -211,8 +211,10 @@ class RssSampler(threading.Thread):
 
 
 def rss_at(samples: list[tuple[float, float]], minute: float) -> str:
-    eligible = [rss for at, rss in samples if at <= minute + 1e-9]
-    return f"{eligible[-1]:.1f} MB" if eligible else "-"
+    """The sample nearest to `minute` (if the soak got that far)."""
+    if not samples or samples[-1][0] < minute - 0.5:
+        return "-"
+    return f"{min(samples, key=lambda sample: abs(sample[0] - minute))[1]:.1f} MB"
 
 
 def print_growth(snapshots: Path, warm_up_s: float, interval_s: float, top: int) -> None:
@@ -260,7 +262,7 @@ def main() -> None:
             deadline = time.monotonic() + args.minutes * 60
             for rounds in itertools.count(1):
                 one_round(broker, rounds)
-                if time.monotonic() >= deadline or not broker.process.poll() is None:
+                if time.monotonic() >= deadline or broker.process.poll() is not None:
                     break
             sampler.stopped.set()
             sampler.join(5)
