@@ -81,20 +81,27 @@ class Broker:
 # --- one round of traffic ---------------------------------------------------
 
 
+IDEMPOTENCE = {"on": True}  # --no-idempotence turns it off for every producer
+
+
 def confluent_produce(bootstrap: str, round_number: int) -> None:
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
-                         "enable.idempotence": round_number % 2 == 0})
+                         "enable.idempotence": IDEMPOTENCE["on"] and round_number % 2 == 0})
     for i in range(400):
         producer.produce(TOPICS[i % len(TOPICS)], key=b"k%d" % (i % 50), value=b"v" * 100)
     producer.flush(CLIENT_TIMEOUT_S)
 
 
 def confluent_group_consume(bootstrap: str, round_number: int) -> None:
+    """A committing consumer in one of four groups; every other round a
+    consumer of a brand-new group that commits nothing (as tests do with a
+    unique group id each), which the broker must forget once it leaves."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"soak-confluent-{round_number % 4}",
+    group = f"soak-confluent-{round_number % 4}" if round_number % 2 else f"soak-once-{round_number}"
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
                          "session.timeout.ms": 6000})
     consumer.subscribe([TOPICS[round_number % len(TOPICS)]])
@@ -104,7 +111,7 @@ def confluent_group_consume(bootstrap: str, round_number: int) -> None:
         message = consumer.poll(0.2)
         if message is not None and not message.error():
             received += 1
-    if received:
+    if received and round_number % 2:
         consumer.commit(asynchronous=False)
     consumer.close()
 
@@ -113,7 +120,8 @@ def kafka_python_round(bootstrap: str, round_number: int) -> None:
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                             enable_idempotence=IDEMPOTENCE["on"])
     for i in range(100):
         producer.send(TOPICS[(round_number + i) % len(TOPICS)], value=b"p" * 100)
     producer.flush(CLIENT_TIMEOUT_S)
@@ -249,10 +257,14 @@ def main() -> None:
     parser.add_argument("--warm-up", type=float, default=120, help="seconds before the snapshot compared against")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--kwire-root", type=Path, default=REPO, help="run the kwire package found in this directory")
+    parser.add_argument("--no-idempotence", action="store_true",
+                        help="plain producers only (idempotent producers' state is kept a day, as in Kafka)")
+    parser.add_argument("--keep-snapshots", type=Path, help="write the tracemalloc snapshots here instead of a temp dir")
     args = parser.parse_args()
+    IDEMPOTENCE["on"] = not args.no_idempotence
 
     with tempfile.TemporaryDirectory(prefix="kwire-soak-") as work:
-        snapshots = Path(work) / "snapshots" if args.tracemalloc else None
+        snapshots = (args.keep_snapshots or Path(work) / "snapshots") if args.tracemalloc else None
         data_dir = None if args.memory else str(Path(work) / "data")
         broker = Broker(args.kwire_root.resolve(), data_dir, snapshots, args.report_every)
         sampler = RssSampler(broker, args.report_every)
