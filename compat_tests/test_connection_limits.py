@@ -154,7 +154,7 @@ FD_LIMIT = 64
 
 def test_out_of_file_descriptors_backs_off_logs_once_and_keeps_serving(tmp_path):
     log_path = tmp_path / "kwire.log"
-    broker = _start_with_fd_limit(log_path, FD_LIMIT)
+    broker = _start_with_fd_limit(log_path, FD_LIMIT, FD_LIMIT)  # hard too: the broker cannot raise it
     try:
         bootstrap = f"127.0.0.1:{broker.port}"
         early = connect(bootstrap)
@@ -179,6 +179,16 @@ def test_out_of_file_descriptors_backs_off_logs_once_and_keeps_serving(tmp_path)
         broker.kill()
 
 
+@pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="reads the limit with prlimit (Linux)")
+def test_the_soft_open_files_limit_is_raised_to_the_hard_limit(tmp_path):
+    broker = _start_with_fd_limit(tmp_path / "kwire.log", soft=256, hard=4096)
+    try:
+        soft, hard = resource.prlimit(broker.process.pid, resource.RLIMIT_NOFILE)
+        assert (soft, hard) == (4096, 4096)
+    finally:
+        broker.kill()
+
+
 class _Broker:
     def __init__(self, process: subprocess.Popen, port: int) -> None:
         self.process, self.port = process, port
@@ -190,9 +200,9 @@ class _Broker:
         self.process.stdout.close()
 
 
-def _start_with_fd_limit(log_path, limit: int) -> _Broker:
+def _start_with_fd_limit(log_path, soft: int, hard: int) -> _Broker:
     def limit_descriptors() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))  # hard too: the broker cannot raise it
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     with open(log_path, "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "kwire", "serve", "--port", "0", "--memory"],
