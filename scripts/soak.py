@@ -46,8 +46,10 @@ CLIENT_TIMEOUT_S = 20
 
 
 class Broker:
-    def __init__(self, root: Path, data_dir: str | None, snapshots: Path | None, interval_s: float) -> None:
+    def __init__(self, root: Path, data_dir: str | None, snapshots: Path | None, interval_s: float,
+                 overrides: list[str]) -> None:
         storage = ["--memory"] if data_dir is None else ["--data-dir", data_dir]
+        storage += [argument for override in overrides for argument in ("-o", override)]
         env = None
         if snapshots is not None:
             import os
@@ -259,6 +261,8 @@ def main() -> None:
     parser.add_argument("--kwire-root", type=Path, default=REPO, help="run the kwire package found in this directory")
     parser.add_argument("--no-idempotence", action="store_true",
                         help="plain producers only (idempotent producers' state is kept a day, as in Kafka)")
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="NAME=VALUE",
+                        help="a broker setting, passed on to kwire serve (repeatable)")
     parser.add_argument("--keep-snapshots", type=Path, help="write the tracemalloc snapshots here instead of a temp dir")
     args = parser.parse_args()
     IDEMPOTENCE["on"] = not args.no_idempotence
@@ -266,7 +270,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kwire-soak-") as work:
         snapshots = (args.keep_snapshots or Path(work) / "snapshots") if args.tracemalloc else None
         data_dir = None if args.memory else str(Path(work) / "data")
-        broker = Broker(args.kwire_root.resolve(), data_dir, snapshots, args.report_every)
+        broker = Broker(args.kwire_root.resolve(), data_dir, snapshots, args.report_every, args.override)
         sampler = RssSampler(broker, args.report_every)
         rounds = 0
         try:
