@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 from kwire import __version__
-from kwire.config import BrokerConfig
+from kwire.config import BrokerConfig, ConfigError, parse_option
+from kwire.errors import StartupError
+
+log = logging.getLogger("kwire")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,25 +22,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the broker")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=9092, help="port to listen on; 0 picks a free one (default 9092)")
+    # Numbers are taken as text and checked with the settings, so a bad one is one line naming the option.
+    serve.add_argument("--port", default="9092", help="port to listen on; 0 picks a free one (default 9092)")
     storage = serve.add_mutually_exclusive_group()
     storage.add_argument("--data-dir", type=Path, default=Path("kwire-data"), help="where logs live (default ./kwire-data)")
     storage.add_argument("--memory", action="store_true", help="keep everything in memory; nothing survives a restart")
     serve.add_argument("--advertised-host", help="host clients are told to connect to (default: the listen host)")
-    serve.add_argument("--advertised-port", type=int, help="port clients are told to connect to (default: the bound port)")
-    serve.add_argument("--node-id", type=int, default=1, help="this broker's node.id (default 1)")
+    serve.add_argument("--advertised-port", help="port clients are told to connect to (default: the bound port)")
+    serve.add_argument("--node-id", default="1", help="this broker's node.id (default 1)")
     serve.add_argument(
         "-o", "--override", action="append", default=[], metavar="NAME=VALUE",
         help="a Kafka broker setting, e.g. -o num.partitions=3 (repeatable)",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.add_argument(
-        "--drop-produce-responses", type=int, default=0, metavar="N",
+        "--drop-produce-responses", default="0", metavar="N",
         help="fault injection: write every Nth produce request but close the connection instead of answering, "
              "so clients retry (0: off)",
     )
     serve.add_argument(
-        "--exit-after-produce", type=int, default=0, metavar="N",
+        "--exit-after-produce", default="0", metavar="N",
         help="fault injection: exit at once (as if killed) right after writing the Nth produce request (0: off)",
     )
 
@@ -49,21 +53,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> BrokerConfig:
+    """The broker's configuration from the command line; raises ConfigError
+    listing every problem, one line each, before anything is touched."""
+    problems: list[str] = []
+    options = {}
+    for attribute in ("port", "advertised_port", "node_id", "drop_produce_responses", "exit_after_produce"):
+        raw = getattr(args, attribute)
+        if raw is None:
+            continue
+        name = {"drop_produce_responses": "drop_produce_responses_every"}.get(attribute, attribute)
+        try:
+            options[name] = parse_option(name, raw)
+        except ConfigError as problem:
+            problems.append(str(problem))
     config = BrokerConfig(
         host=args.host,
-        port=args.port,
         advertised_host=args.advertised_host,
-        advertised_port=args.advertised_port,
         data_dir=None if args.memory else args.data_dir,
-        node_id=args.node_id,
-        drop_produce_responses_every=args.drop_produce_responses,
-        exit_after_produce=args.exit_after_produce,
+        **options,
     )
     for override in args.override:
         name, separator, value = override.partition("=")
-        if not separator:
-            raise ValueError(f"-o expects NAME=VALUE, got {override!r}")
-        config.apply_override(name, value)
+        try:
+            if not separator:
+                raise ConfigError(f"Invalid value {override} for option -o: expected NAME=VALUE")
+            config.apply_override(name, value)
+        except ConfigError as problem:
+            problems.append(str(problem))
+    problems.extend(problem for problem in config.problems() if problem not in problems)
+    if problems:
+        raise ConfigError("\n".join(problems))
     return config
 
 
@@ -78,10 +97,31 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    return serve_until_signal(config)
+        return serve_until_signal(config_from_args(args))
+    except StartupError as error:
+        return _report_startup_errors([error])
+    except BaseExceptionGroup as group:  # raised by a task: report it the same way
+        startup_errors, others = group.split(StartupError)
+        if others is not None:
+            raise
+        return _report_startup_errors(list(_leaves(startup_errors)))
+
+
+def _report_startup_errors(errors: list[StartupError]) -> int:
+    """One line per problem on stderr and exit status 1; tracebacks only at DEBUG."""
+    for error in errors:
+        log.debug("start-up failed", exc_info=error)
+        for line in str(error).splitlines():
+            print(f"kwire serve: {line}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _leaves(group: BaseExceptionGroup):
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from _leaves(error)
+        else:
+            yield error
 
 
 def run_groups_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -101,19 +141,33 @@ def run_groups_command(parser: argparse.ArgumentParser, args: argparse.Namespace
 def serve_until_signal(config: BrokerConfig) -> int:
     import trio
 
-    from kwire.core import BrokerCore
     from kwire.server.listener import serve
+    from kwire.server.memory_snapshots import dump_snapshots_forever, start_tracing
+    from kwire.server.startup import bind, check_data_dir, open_data, raise_open_files_limit
+
+    start_tracing()
+    raise_open_files_limit()
+    if config.data_dir is not None:
+        check_data_dir(config.data_dir)
 
     async def run() -> None:
-        core = BrokerCore(config)
+        # Bind before touching the data directory: a busy port leaves it as it was.
+        listeners = await bind(config)
+        try:
+            core = open_data(config)
+        except BaseException:
+            for listener in listeners:
+                await listener.aclose()
+            raise
         try:
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async with trio.open_nursery() as nursery:
-                    port = await nursery.start(serve, core)
+                    port = await nursery.start(serve, core, listeners)
+                    nursery.start_soon(dump_snapshots_forever)
                     where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
                     print(f"kwire {__version__} ready on {config.host}:{port} (node {config.node_id}, {where})", flush=True)
                     async for signum in signals:
-                        logging.getLogger("kwire").info("received %s, shutting down", signal.Signals(signum).name)
+                        log.info("received %s, shutting down", signal.Signals(signum).name)
                         nursery.cancel_scope.cancel()
                         break
         finally:

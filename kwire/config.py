@@ -7,22 +7,20 @@ is the same with dots turned into underscores.
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import attrs
 
+from kwire.errors import StartupError
+
 GIB = 1024 * 1024 * 1024
 
 
-def _kafka_bool(value: str | bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    lowered = value.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
+class ConfigError(StartupError, ValueError):
+    """A setting Kafka would refuse; str(error) is one line naming it (one
+    line per problem when several are reported together)."""
 
 
 @attrs.define
@@ -83,6 +81,14 @@ class BrokerConfig:
     log_retention_check_interval_ms: int = 300000  # log.retention.check.interval.ms
     log_cleaner_enable: bool = True  # log.cleaner.enable
     log_cleaner_backoff_ms: int = 15000  # log.cleaner.backoff.ms
+    # Connections and the memory requests may hold (kwire/server/).
+    connections_max_idle_ms: int = 600000  # connections.max.idle.ms (negative: never close)
+    # Kafka's default is -1 (no bound); kwire bounds the bytes of requests
+    # being received or handled to one maximum-size request's worth, so a
+    # few slow senders of large frames cannot run a CI machine out of memory.
+    queued_max_request_bytes: int = 100 * 1024 * 1024  # queued.max.request.bytes (<= 0: no bound)
+    max_connections: int = 2**31 - 1  # max.connections
+    max_connections_per_ip: int = 2**31 - 1  # max.connections.per.ip
 
     # Fault injection for tests (not a Kafka setting): every Nth produce
     # request is written but answered by closing the connection.
@@ -103,26 +109,244 @@ class BrokerConfig:
         return host, self.advertised_port or bound_port
 
     def apply_override(self, kafka_name: str, raw_value: str) -> None:
-        """Set one setting given by its Kafka name, e.g. ("num.partitions", "3")."""
+        """Set one setting given by its Kafka name, e.g. ("num.partitions", "3");
+        raises ConfigError naming the setting when Kafka would refuse the value."""
         kafka_name = kafka_name.strip()
         if kafka_name in _IN_OTHER_UNITS:
-            kafka_name, factor = _IN_OTHER_UNITS[kafka_name]
-            raw_value = str(int(raw_value) * factor)
+            finest_name, factor = _IN_OTHER_UNITS[kafka_name]
+            coarse = SETTINGS[kafka_name].parse(f"configuration {kafka_name}", raw_value)
+            kafka_name, raw_value = finest_name, str(coarse * factor)
         attribute = kafka_name.replace(".", "_")
         known = {f.name: f for f in attrs.fields(BrokerConfig)}
         if attribute not in known or attribute in _NOT_KAFKA_SETTINGS:
-            raise ValueError(f"unknown broker config {kafka_name!r}")
-        current = getattr(self, attribute)
-        if isinstance(current, bool):
-            value: object = _kafka_bool(raw_value)
-        elif isinstance(current, int):
-            value = int(raw_value)
-        elif isinstance(current, float):
-            value = float(raw_value)
-        else:
-            value = raw_value
-        setattr(self, attribute, value)
+            raise ConfigError(f"Unknown broker config {kafka_name!r}")
+        rule = rule_for(kafka_name, known[attribute])
+        setattr(self, attribute, rule.parse(f"configuration {kafka_name}", raw_value))
         self.explicit.add(kafka_name)
+
+    def problems(self) -> list[str]:
+        """Every setting Kafka would refuse, one line each (empty when all is well)."""
+        found = []
+        for field in attrs.fields(BrokerConfig):
+            if field.name in _OPTIONS:
+                label, rule = _OPTIONS[field.name]
+            elif field.name in _NOT_KAFKA_SETTINGS:
+                continue
+            else:
+                kafka_name = field.name.replace("_", ".")
+                label, rule = f"configuration {kafka_name}", rule_for(kafka_name, field)
+            value = getattr(self, field.name)
+            if value is None and field.default is None:
+                continue  # unset, as Kafka's null defaults
+            try:
+                rule.check(label, value)
+            except ConfigError as problem:
+                found.append(str(problem))
+        found.extend(self._cross_problems())
+        return found
+
+    def validate(self) -> None:
+        """Raise ConfigError (one line per problem) unless Kafka would accept every setting."""
+        found = self.problems()
+        if found:
+            raise ConfigError("\n".join(found))
+
+    def _cross_problems(self) -> list[str]:
+        """Kafka's checks across settings (KafkaConfig.validateValues)."""
+        found = []
+        if self.queued_max_request_bytes > 0 and "queued.max.request.bytes" in self.explicit \
+                and self.queued_max_request_bytes < self.socket_request_max_bytes:
+            found.append(f"Invalid value {self.queued_max_request_bytes} for configuration queued.max.request.bytes: "
+                         f"must be at least socket.request.max.bytes ({self.socket_request_max_bytes}) or -1")
+        if self.max_connections_per_ip == 0:
+            found.append("Invalid value 0 for configuration max.connections.per.ip: "
+                         "zero needs max.connections.per.ip.overrides, which kwire does not support")
+        if self.advertised_host is not None and not self.advertised_host.strip():
+            found.append("Invalid value '' for option --advertised-host: must not be empty")
+        if not self.host.strip():
+            found.append("Invalid value '' for option --host: must not be empty (0.0.0.0 listens everywhere)")
+        return found
+
+
+# --- types and ranges --------------------------------------------------------------------------------------------
+
+# Kafka's ConfigDef types.
+BOOLEAN, STRING, INT, LONG, DOUBLE, LIST = "BOOLEAN", "STRING", "INT", "LONG", "DOUBLE", "LIST"
+_INTEGER_BOUNDS = {INT: (-(2**31), 2**31 - 1), LONG: (-(2**63), 2**63 - 1)}
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+@attrs.frozen
+class Rule:
+    """A setting's Kafka type and validator; parse() and check() raise
+    ConfigError worded as Kafka's ConfigException."""
+
+    kind: str
+    at_least: float | None = None
+    at_most: float | None = None
+    choices: tuple[str, ...] = ()
+    # Kafka turns any negative value into -1 (unlimited) before the range check.
+    negative_is_unlimited: bool = False
+
+    def parse(self, label: str, raw: str):
+        text = raw.strip()
+        if self.kind == BOOLEAN:
+            if text.lower() not in ("true", "false"):
+                raise _invalid(label, raw, "Expected value to be either true or false")
+            value: object = text.lower() == "true"
+        elif self.kind in (INT, LONG):
+            if not _INTEGER.fullmatch(text):
+                raise _invalid(label, raw, f"Not a number of type {self.kind}")
+            value = int(text)
+            low, high = _INTEGER_BOUNDS[self.kind]
+            if not low <= value <= high:
+                raise _invalid(label, raw, f"Not a number of type {self.kind}")
+        elif self.kind == DOUBLE:
+            if not _DECIMAL.fullmatch(text) or not math.isfinite(float(text)):
+                raise _invalid(label, raw, "Not a number of type DOUBLE")
+            value = float(text)
+        elif self.kind == LIST:
+            value = ",".join(item.strip() for item in text.split(",")) if text else ""
+        else:
+            value = text
+        if self.negative_is_unlimited and isinstance(value, int) and value < 0:
+            value = -1
+        self.check(label, value)
+        return value
+
+    def check(self, label: str, value) -> None:
+        """Check a typed value (parsed, or set in code) against the type and range."""
+        shown = _shown(value)
+        if self.kind == BOOLEAN:
+            if not isinstance(value, bool):
+                raise _invalid(label, shown, "Expected value to be either true or false")
+            return
+        if self.kind in (INT, LONG):
+            low, high = _INTEGER_BOUNDS[self.kind]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise _invalid(label, shown, f"Not a number of type {self.kind}")
+            if self.negative_is_unlimited and value == -1:
+                return
+        elif self.kind == DOUBLE:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise _invalid(label, shown, "Not a number of type DOUBLE")
+        elif not isinstance(value, str):
+            raise _invalid(label, shown, "Expected value to be a string")
+        if self.kind in (INT, LONG, DOUBLE):
+            self._check_range(label, shown, value)
+        elif self.choices:
+            items = [item.strip() for item in value.split(",")] if self.kind == LIST else [value]
+            if self.kind == LIST and not value.strip():
+                raise _invalid(label, shown, "Empty list is not allowed")
+            for item in items:
+                if item not in self.choices:
+                    raise _invalid(label, shown, f"String must be one of: {', '.join(self.choices)}")
+
+    def _check_range(self, label: str, shown: str, value: float) -> None:
+        if self.at_least is not None and value < self.at_least:
+            unlimited = " (or -1 for unlimited)" if self.negative_is_unlimited else ""
+            raise _invalid(label, shown, f"Value must be at least {_plain(self.at_least)}{unlimited}")
+        if self.at_most is not None and value > self.at_most:
+            raise _invalid(label, shown, f"Value must be no more than {_plain(self.at_most)}")
+
+
+def _invalid(label: str, value: str, reason: str) -> ConfigError:
+    return ConfigError(f"Invalid value {value} for {label}: {reason}")
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def rule_for(kafka_name: str, field: attrs.Attribute) -> Rule:
+    """The setting's rule; a setting without one is checked by its Python type only."""
+    if kafka_name in SETTINGS:
+        return SETTINGS[kafka_name]
+    default, annotation = field.default, str(field.type)
+    if isinstance(default, bool) or default is None and "bool" in annotation:
+        return Rule(BOOLEAN)
+    if isinstance(default, int) or default is None and "int" in annotation:
+        return Rule(LONG)
+    if isinstance(default, float) or default is None and "float" in annotation:
+        return Rule(DOUBLE)
+    return Rule(STRING)
+
+
+# Each broker setting's Kafka type and valid values, from Kafka's ConfigDef
+# definitions: one line per setting (a setting missing here is checked by
+# the type of its default only).
+SETTINGS: dict[str, Rule] = {
+    "node.id": Rule(INT, at_least=0),
+    "num.partitions": Rule(INT, at_least=1),
+    "auto.create.topics.enable": Rule(BOOLEAN),
+    "default.replication.factor": Rule(INT),
+    "message.max.bytes": Rule(INT, at_least=0),
+    "socket.request.max.bytes": Rule(INT, at_least=1),
+    "log.segment.bytes": Rule(INT, at_least=14),
+    "log.index.interval.bytes": Rule(INT, at_least=0),
+    "fetch.max.bytes": Rule(INT, at_least=1024),
+    "group.initial.rebalance.delay.ms": Rule(INT),
+    "group.min.session.timeout.ms": Rule(INT),
+    "group.max.session.timeout.ms": Rule(INT),
+    "group.max.size": Rule(INT, at_least=1),
+    "offsets.topic.num.partitions": Rule(INT, at_least=1),
+    "offsets.retention.minutes": Rule(INT, at_least=1),
+    "offsets.retention.check.interval.ms": Rule(LONG, at_least=1),
+    "offset.metadata.max.bytes": Rule(INT),
+    "log.retention.ms": Rule(LONG, at_least=1, negative_is_unlimited=True),
+    "log.retention.minutes": Rule(INT),
+    "log.retention.hours": Rule(INT),
+    "log.retention.bytes": Rule(LONG),
+    "log.roll.ms": Rule(LONG, at_least=1),
+    "log.roll.hours": Rule(INT, at_least=1),
+    "log.cleanup.policy": Rule(LIST, choices=("compact", "delete")),
+    "compression.type": Rule(STRING, choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
+    "log.message.timestamp.type": Rule(STRING, choices=("CreateTime", "LogAppendTime")),
+    "log.index.size.max.bytes": Rule(INT, at_least=4),
+    "log.cleaner.delete.retention.ms": Rule(LONG, at_least=0),
+    "log.cleaner.min.compaction.lag.ms": Rule(LONG, at_least=0),
+    "log.cleaner.min.cleanable.ratio": Rule(DOUBLE, at_least=0, at_most=1),
+    "min.insync.replicas": Rule(INT, at_least=1),
+    "transaction.state.log.num.partitions": Rule(INT, at_least=1),
+    "transaction.max.timeout.ms": Rule(INT, at_least=1),
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": Rule(INT, at_least=1),
+    "transactional.id.expiration.ms": Rule(INT, at_least=1),
+    "transaction.remove.expired.transaction.cleanup.interval.ms": Rule(INT, at_least=1),
+    "transaction.partition.verification.enable": Rule(BOOLEAN),
+    "producer.id.expiration.ms": Rule(INT, at_least=1),
+    "producer.id.expiration.check.interval.ms": Rule(INT, at_least=1),
+    "log.retention.check.interval.ms": Rule(LONG, at_least=1),
+    "log.cleaner.enable": Rule(BOOLEAN),
+    "log.cleaner.backoff.ms": Rule(LONG, at_least=0),
+    "connections.max.idle.ms": Rule(LONG),
+    "queued.max.request.bytes": Rule(LONG),
+    "max.connections": Rule(INT, at_least=0),
+    "max.connections.per.ip": Rule(INT, at_least=0),
+}
+
+# Command-line options that are not Kafka settings: attribute -> (label, rule).
+_OPTIONS: dict[str, tuple[str, Rule]] = {
+    "port": ("option --port", Rule(INT, at_least=0, at_most=65535)),
+    "advertised_port": ("option --advertised-port", Rule(INT, at_least=1, at_most=65535)),
+    "drop_produce_responses_every": ("option --drop-produce-responses", Rule(INT, at_least=0)),
+    "exit_after_produce": ("option --exit-after-produce", Rule(INT, at_least=0)),
+}
+
+
+def parse_option(attribute: str, raw: str):
+    """A command-line option's value (--port, or --node-id for node.id) checked like a setting."""
+    if attribute in _OPTIONS:
+        label, rule = _OPTIONS[attribute]
+    else:
+        label, rule = "option --" + attribute.replace("_", "-"), SETTINGS[attribute.replace("_", ".")]
+    return rule.parse(label, raw)
 
 
 _NOT_KAFKA_SETTINGS = frozenset({

@@ -24,6 +24,7 @@ from kwire.protocol.framing import frame
 from kwire.protocol.headers import HeaderError, encode_response_header, parse_request_header, peek_api
 from kwire.protocol.kio_build import encode
 from kwire.protocol.registry import request_is_flexible, response_is_flexible
+from kwire.response_cache import ResponseCache
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,9 @@ class BrokerCore:
         self.advertised_host, self.advertised_port = config.advertised(config.port)
         self._waiters: dict[Hashable, set[Waiter]] = {}
         self._produce_requests = 0
-        # Caches of encoded response bodies, keyed on the request's shape and
-        # the cluster's metadata version.
-        self.response_cache: dict[Any, bytes] = {}
+        # Encoded response bodies, keyed on the request's shape and the
+        # cluster's metadata version (bounded; dropped when the version moves).
+        self.response_cache = ResponseCache(lambda: self.cluster.version)
 
     def set_bound_port(self, port: int) -> None:
         self.advertised_host, self.advertised_port = self.config.advertised(port)

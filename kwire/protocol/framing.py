@@ -35,18 +35,27 @@ class FrameReader:
     def pending_bytes(self) -> int:
         return len(self._buf) - self._pos
 
-    def next_frame(self) -> bytes | None:
-        """The next complete frame body, or None until more bytes arrive."""
+    def next_frame_size(self) -> int | None:
+        """The declared body size of the next frame, once its prefix has arrived."""
         buf, pos = self._buf, self._pos
         if len(buf) - pos < 4:
             return None
         (size,) = _SIZE.unpack_from(buf, pos)
         if size < 0 or size > self._max:
             raise FrameError(f"frame size {size} outside 0..{self._max} (socket.request.max.bytes)")
+        return size
+
+    def next_frame(self) -> bytes | None:
+        """The next complete frame body, or None until more bytes arrive."""
+        size = self.next_frame_size()
+        if size is None:
+            return None
+        buf, pos = self._buf, self._pos
         end = pos + 4 + size
         if len(buf) < end:
             return None
-        frame = bytes(buf[pos + 4 : end])
+        with memoryview(buf) as view:  # one copy of the body, not two
+            frame = bytes(view[pos + 4 : end])
         if end == len(buf):
             buf.clear()
             self._pos = 0

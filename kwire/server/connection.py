@@ -3,17 +3,25 @@
 Like Kafka, a connection handles one request at a time (the next is read
 only after the previous answer is sent), so answers are always in request
 order; many connections run concurrently.
+
+A frame's declared size is reserved from the shared request budget
+(`queued.max.request.bytes`) before its body is buffered and given back once
+it is answered; while the reservation waits the connection reads nothing.
+A connection on which nothing arrives for `connections.max.idle.ms` while
+it waits for bytes is closed; one parked in a long poll is not idle.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 import trio
 
 from kwire.core import BrokerCore, ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.framing import FrameError, FrameReader
+from kwire.server.request_budget import Reservation, RequestBudget
 from kwire.server.sending import send_buffers
 
 log = logging.getLogger(__name__)
@@ -31,31 +39,51 @@ class _EventWaiter:
         self.event.set()
 
 
-async def serve_connection(core: BrokerCore, stream: trio.SocketStream) -> None:
+class _PeerClosed(Exception):
+    """The peer closed its side (or went idle): stop serving it."""
+
+
+async def serve_connection(core: BrokerCore, stream: trio.SocketStream, budget: RequestBudget | None = None) -> None:
     peer = _peer_name(stream)
     client_host = "/" + peer.rsplit(":", 1)[0]
     reader = FrameReader(core.config.socket_request_max_bytes)
+    idle_ms = core.config.connections_max_idle_ms
+    idle_s = idle_ms / 1000 if idle_ms >= 0 else math.inf
     try:
         while True:
             request_frame = reader.next_frame()
-            while request_frame is None:
-                data = await stream.receive_some(RECEIVE_BYTES)
-                if not data:
-                    if reader.pending_bytes:
-                        log.warning("connection from %s closed mid-request (%d bytes unread)", peer, reader.pending_bytes)
+            reservation = None
+            try:
+                if request_frame is None:
+                    size = reader.next_frame_size()
+                    while size is None:
+                        await _receive(stream, reader, idle_s, peer)
+                        size = reader.next_frame_size()
+                    if budget is not None:
+                        reservation = await _reserve(budget, size)
+                    request_frame = reader.next_frame()
+                    while request_frame is None:
+                        await _receive(stream, reader, idle_s, peer)
+                        request_frame = reader.next_frame()
+                elif budget is not None:
+                    # Arrived whole in one read: count it while it is handled.
+                    reservation = await _reserve(budget, len(request_frame))
+                outcome = core.handle_frame(request_frame, client_host)
+                del request_frame  # a delayed answer must not keep the frame alive
+                if outcome is NO_RESPONSE:
+                    continue
+                if outcome is CLOSE_CONNECTION:
+                    log.info("closing connection from %s after a failed acks=0 produce", peer)
                     return
-                reader.feed(data)
-                request_frame = reader.next_frame()
-            outcome = core.handle_frame(request_frame, client_host)
-            if outcome is NO_RESPONSE:
-                continue
-            if outcome is CLOSE_CONNECTION:
-                log.info("closing connection from %s after a failed acks=0 produce", peer)
-                return
-            if isinstance(outcome, tuple):
-                delayed, finish = outcome
-                outcome = finish(await wait_for_delayed(core, delayed))
-            await send_buffers(stream, outcome)
+                if isinstance(outcome, tuple):
+                    delayed, finish = outcome
+                    outcome = finish(await wait_for_delayed(core, delayed))
+                await send_buffers(stream, outcome)
+            finally:
+                if reservation is not None:
+                    budget.release(reservation)
+    except _PeerClosed:
+        pass
     except (FrameError, ProtocolViolation) as exc:
         log.warning("closing connection from %s: %s", peer, exc)
     except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
@@ -65,6 +93,32 @@ async def serve_connection(core: BrokerCore, stream: trio.SocketStream) -> None:
     finally:
         with trio.CancelScope(shield=True):
             await stream.aclose()
+
+
+async def _receive(stream: trio.SocketStream, reader: FrameReader, idle_s: float, peer: str) -> None:
+    with trio.move_on_after(idle_s):
+        data = await stream.receive_some(RECEIVE_BYTES)
+        if not data:
+            if reader.pending_bytes:
+                log.warning("connection from %s closed mid-request (%d bytes unread)", peer, reader.pending_bytes)
+            raise _PeerClosed
+        reader.feed(data)
+        return
+    log.info("closing connection from %s: idle for %d ms (connections.max.idle.ms)", peer, idle_s * 1000)
+    raise _PeerClosed
+
+
+async def _reserve(budget: RequestBudget, size: int) -> Reservation:
+    reservation = budget.reserve(size)
+    if not reservation.granted:
+        granted = trio.Event()
+        reservation.wake = granted.set
+        try:
+            await granted.wait()
+        except BaseException:
+            budget.release(reservation)  # cancelled while waiting (or just granted): give it back
+            raise
+    return reservation
 
 
 async def wait_for_delayed(core: BrokerCore, delayed: Delayed):

@@ -1,30 +1,102 @@
-"""Accept connections and hand each to its own task."""
+"""Accept connections and hand each to its own task.
+
+The accept loop is kwire's own rather than trio.serve_listeners so that it
+can apply `max.connections` / `max.connections.per.ip`, and so that running
+out of file descriptors (EMFILE, ENFILE) makes it back off, exponentially
+up to a second, logging once when the trouble starts and once when it
+ends, while existing connections carry on.
+"""
 
 from __future__ import annotations
 
-import functools
+import errno
 import logging
+import os
 
 import trio
 
 from kwire.core import BrokerCore
 from kwire.server.cleaner_task import clean_forever
 from kwire.server.connection import serve_connection
+from kwire.server.connection_quotas import ConnectionQuotas
+from kwire.server.request_budget import RequestBudget
 
 log = logging.getLogger(__name__)
 
+# Kafka's accept errors that mean "out of resources", not "broken listener".
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+FIRST_BACKOFF_S = 0.01
+MAX_BACKOFF_S = 1.0
 
-async def serve(core: BrokerCore, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-    """Listen on the configured host/port; report the bound port as started."""
+
+async def open_listeners(config) -> list[trio.SocketListener]:
+    """Bind the configured host and port (all addresses the host resolves to)."""
+    return await trio.open_tcp_listeners(config.port, host=config.host)
+
+
+async def serve(core: BrokerCore, listeners: list[trio.SocketListener] | None = None, *,
+                task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Serve on `listeners` (opened from the configuration when not given);
+    report the bound port as started."""
     config = core.config
-    listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+    if listeners is None:
+        listeners = await open_listeners(config)
     bound_port = listeners[0].socket.getsockname()[1]
     core.set_bound_port(bound_port)
+    quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip)
+    budget = RequestBudget(config.queued_max_request_bytes) if config.queued_max_request_bytes > 0 else None
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_tick_forever, core)
         nursery.start_soon(clean_forever, core)
+        for listener in listeners:
+            nursery.start_soon(accept_forever, listener, core, quotas, budget, nursery)
         task_status.started(bound_port)
-        await trio.serve_listeners(functools.partial(serve_connection, core), listeners)
+
+
+async def accept_forever(listener: trio.SocketListener, core: BrokerCore, quotas: ConnectionQuotas,
+                         budget: RequestBudget | None, nursery: trio.Nursery) -> None:
+    where = _local_name(listener)
+    backoff = 0.0
+    while True:
+        try:
+            stream = await listener.accept()
+        except OSError as exc:
+            if exc.errno not in _OUT_OF_RESOURCES:
+                raise
+            if not backoff:
+                log.warning("cannot accept connections on %s: %s; retrying with backoff (up to %.0f s) and serving "
+                            "the connections already open", where, os.strerror(exc.errno), MAX_BACKOFF_S)
+            backoff = min(max(backoff * 2, FIRST_BACKOFF_S), MAX_BACKOFF_S)
+            await trio.sleep(backoff)
+            continue
+        if backoff:
+            log.warning("accepting connections on %s again", where)
+            backoff = 0.0
+        ip = _peer_ip(stream)
+        if not quotas.admit(ip):
+            stream.socket.close()
+            continue
+        nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget)
+
+
+async def _serve_counted(core: BrokerCore, stream: trio.SocketStream, quotas: ConnectionQuotas, ip: str,
+                         budget: RequestBudget | None) -> None:
+    try:
+        await serve_connection(core, stream, budget)
+    finally:
+        quotas.release(ip)
+
+
+def _peer_ip(stream: trio.SocketStream) -> str:
+    try:
+        return stream.socket.getpeername()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def _local_name(listener: trio.SocketListener) -> str:
+    host, port, *_ = listener.socket.getsockname()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 TICK_SECONDS = 0.05
