@@ -83,6 +83,13 @@ class BrokerConfig:
     log_retention_check_interval_ms: int = 300000  # log.retention.check.interval.ms
     log_cleaner_enable: bool = True  # log.cleaner.enable
     log_cleaner_backoff_ms: int = 15000  # log.cleaner.backoff.ms
+    # Durability, with Kafka's defaults: no fsync per write; a segment is
+    # fsynced when it rolls. flush.ms (log.flush.interval.ms, when unset
+    # log.flush.scheduler.interval.ms) is checked every
+    # log.flush.scheduler.interval.ms, by default never (as in Kafka).
+    log_flush_interval_messages: int = 2**63 - 1  # log.flush.interval.messages (flush.messages)
+    log_flush_interval_ms: int | None = None  # log.flush.interval.ms (flush.ms)
+    log_flush_scheduler_interval_ms: int = 2**63 - 1  # log.flush.scheduler.interval.ms
 
     # Fault injection for tests (not a Kafka setting): every Nth produce
     # request is written but answered by closing the connection.
@@ -115,7 +122,7 @@ class BrokerConfig:
         current = getattr(self, attribute)
         if isinstance(current, bool):
             value: object = _kafka_bool(raw_value)
-        elif isinstance(current, int):
+        elif isinstance(current, int) or attribute in _UNSET_BY_DEFAULT_LONGS:
             value = int(raw_value)
         elif isinstance(current, float):
             value = float(raw_value)
@@ -129,6 +136,8 @@ _NOT_KAFKA_SETTINGS = frozenset({
     "host", "port", "advertised_host", "advertised_port", "data_dir", "explicit", "drop_produce_responses_every",
     "exit_after_produce",
 })
+# Kafka settings whose default is null (None here); their values are longs.
+_UNSET_BY_DEFAULT_LONGS = frozenset({"log_flush_interval_ms"})
 # Kafka's coarser synonyms, stored in the finest unit.
 _IN_OTHER_UNITS = {
     "log.retention.hours": ("log.retention.ms", 3600_000),
