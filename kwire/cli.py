@@ -104,6 +104,9 @@ def serve_until_signal(config: BrokerConfig) -> int:
     from kwire.core import BrokerCore
     from kwire.server.listener import serve
 
+    # A file-size limit (RLIMIT_FSIZE) must fail the write (EFBIG, undone and
+    # answered KAFKA_STORAGE_ERROR), not kill the broker.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     async def run() -> None:
         core = BrokerCore(config)
         try:

@@ -11,6 +11,7 @@ from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestC
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.log.producer_state import ProducerStateError
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.batch_transforms import KeylessRecord, RecordDecodeError, needs_transform, transform_for_topic
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 
@@ -124,7 +125,12 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
         except RecordDecodeError as exc:
             return ProducePartitionResult(index=index, error_code=ErrorCode.corrupt_message, base_offset=-1,
                                           log_start_offset=log.log_start_offset, error_message=str(exc))
-    base_offset = log.append(batch, header, partition.leader_epoch)
+    try:
+        base_offset = log.append(batch, header, partition.leader_epoch)
+    except StorageError as exc:
+        # Nothing was written; the client may retry (KAFKA_STORAGE_ERROR is retriable).
+        return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
+                                      log_start_offset=log.log_start_offset, error_message=exc.message)
     core.notify_append(topic.name, index)
     return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
                                   log_start_offset=log.log_start_offset)
