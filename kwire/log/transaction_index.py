@@ -89,6 +89,7 @@ def txn_index_path(log_path: str) -> str:
 def append_txn_index(path: str, entry: AbortedTxn) -> None:
     """One entry at the end of the file; a failed write leaves the file as it was."""
     data = _ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset)
+    existed = os.path.exists(path)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size_before = os.fstat(fd).st_size
@@ -98,6 +99,8 @@ def append_txn_index(path: str, entry: AbortedTxn) -> None:
                 written += os.write(fd, data[written:])
         except OSError:
             undo_append(fd, size_before, path)
+            if not existed:
+                os.unlink(path)
             raise
     finally:
         os.close(fd)

@@ -1,0 +1,56 @@
+"""Disk faults for unit tests: writes (or other calls) to chosen files fail
+the way the kernel fails them, a short write first, then the error."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+
+def path_of(fd: int) -> str:
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+class FailingWrites:
+    """While `failing`, os.write to a file whose path ends with `suffix`
+    writes half the bytes, then raises `error` on the next call (a full disk
+    mid-write). `monkeypatch` undoes it all after the test."""
+
+    def __init__(self, monkeypatch, suffix: str, error: int = errno.ENOSPC) -> None:
+        self.suffix = suffix
+        self.error = error
+        self.failing = True
+        self.failures = 0
+        self._half_written = False
+        self._write = os.write
+        monkeypatch.setattr(os, "write", self.write)
+
+    def write(self, fd, data):
+        if not self.failing or not path_of(fd).endswith(self.suffix):
+            return self._write(fd, data)
+        half = len(data) // 2
+        if half and not self._half_written:
+            self._half_written = True
+            return self._write(fd, bytes(data[:half]))
+        self._half_written = False
+        self.failures += 1
+        raise OSError(self.error, os.strerror(self.error))
+
+
+class FailingCalls:
+    """os.<name> raises `error` for paths/fds ending with `suffix` while `failing`."""
+
+    def __init__(self, monkeypatch, name: str, suffix: str = "", error: int = errno.EIO) -> None:
+        self.suffix = suffix
+        self.error = error
+        self.failing = True
+        self.calls = 0
+        self._real = getattr(os, name)
+        monkeypatch.setattr(os, name, self.call)
+
+    def call(self, target, *args, **kwargs):
+        path = path_of(target) if isinstance(target, int) else os.fspath(target)
+        if self.failing and path.endswith(self.suffix):
+            self.calls += 1
+            raise OSError(self.error, os.strerror(self.error), path)
+        return self._real(target, *args, **kwargs)
