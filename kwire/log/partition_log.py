@@ -58,9 +58,11 @@ class PartitionLog:
         self.last_flush_ms = _wall_clock_ms()
         self.flush_pending = False  # a background flush is queued
         # Names created in the directory (segments, the directory itself)
-        # are durable only once it is fsynced: the next flush does it.
-        self._directory_unsynced = False
-        self._parent_unsynced = False
+        # are durable only once it is fsynced: counted here, and how many
+        # of them the last directory fsync covered.
+        self._directory_changes = 0
+        self._directory_synced = 0
+        self._parent_unsynced = False  # a new directory: its parent needs an fsync too
         # Storage faults: a log that cannot be trusted any more is offline
         # (produce and fetch answer KAFKA_STORAGE_ERROR) until restart.
         self.offline_reason: str | None = None
@@ -96,7 +98,7 @@ class PartitionLog:
         segments[-1].recover(config.index_interval_bytes)
         log = cls(directory, config, segments)
         log._load_producer_state()
-        log._directory_unsynced = log._parent_unsynced = created
+        log._directory_changes = log._parent_unsynced = int(created)
         return log
 
     def _load_producer_state(self) -> None:
@@ -231,7 +233,7 @@ class PartitionLog:
             # rebuild after a crash to the active segment.
             self._write_snapshot(base_offset)
             segment = Segment.on_disk(str(self.directory), base_offset)
-            self._directory_unsynced = True
+            self._directory_changes += 1
             # As Kafka: what the roll closed is flushed in the background.
             self._flush_in_background(self.segments_from(self.recovery_point), base_offset)
         self.segments.append(segment)
@@ -366,7 +368,8 @@ class PartitionLog:
 
     @property
     def unflushed(self) -> bool:
-        return self.directory is not None and (self.recovery_point < self.log_end_offset or self._directory_unsynced)
+        return self.directory is not None and (
+            self.recovery_point < self.log_end_offset or self._directory_synced != self._directory_changes)
 
     def flush(self) -> None:
         """fsync everything past the recovery point (segments, then their
@@ -386,12 +389,13 @@ class PartitionLog:
         self._flushed(end)
 
     def _sync_directory(self) -> None:
-        if self._directory_unsynced:
-            self._directory_unsynced = False
+        changes = self._directory_changes
+        if changes != self._directory_synced:
             fsync_directory(self.directory)
+            self._directory_synced = changes
         if self._parent_unsynced:
-            self._parent_unsynced = False
             fsync_directory(self.directory.parent)
+            self._parent_unsynced = False
 
     def _flushed(self, upto: int) -> None:
         self.recovery_point = max(self.recovery_point, upto)
@@ -408,26 +412,30 @@ class PartitionLog:
     def _flush_in_background(self, segments: list[Segment], upto: int) -> None:
         if not segments or self.directory is None:
             return
-        directory = self.directory
+        directory, changes, parent = self.directory, self._directory_changes, self._parent_unsynced
         self.flush_pending = True
 
         def flush() -> None:
             for segment in segments:
                 segment.flush()
             fsync_directory(directory)
+            if parent:
+                fsync_directory(directory.parent)
 
         def done(error: OSError | None) -> None:
             self.flush_pending = False
             if error is not None:
                 self.take_offline(f"an fsync failed: {error}")
             elif self.offline_reason is None:
+                self._directory_synced = max(self._directory_synced, changes)
+                self._parent_unsynced = self._parent_unsynced and not parent
                 self._flushed(upto)
 
         FLUSHER.submit(flush, done)
 
     def mark_flushed(self) -> None:
         """Everything is on stable storage (the caller synced the disk)."""
-        self._directory_unsynced = self._parent_unsynced = False
+        self._directory_synced, self._parent_unsynced = self._directory_changes, False
         self._flushed(self.log_end_offset)
 
     def _write_snapshot(self, offset: int, durable: bool = True) -> None:

@@ -54,3 +54,29 @@ class FailingCalls:
             self.calls += 1
             raise OSError(self.error, os.strerror(self.error), path)
         return self._real(target, *args, **kwargs)
+
+
+class SyncEvents:
+    """Records os.fsync (by path) and os.replace calls, in order, as
+    ("fsync", path) and ("replace", source, destination)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.events: list[tuple] = []
+        real_fsync, real_replace = os.fsync, os.replace
+
+        def fsync(fd):
+            self.events.append(("fsync", path_of(fd)))
+            return real_fsync(fd)
+
+        def replace(source, destination, **kwargs):
+            self.events.append(("replace", os.fspath(source), os.fspath(destination)))
+            return real_replace(source, destination, **kwargs)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "replace", replace)
+
+    def fsynced(self) -> list[str]:
+        return [event[1] for event in self.events if event[0] == "fsync"]
+
+    def clear(self) -> None:
+        self.events.clear()
