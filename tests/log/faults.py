@@ -4,6 +4,7 @@ the way the kernel fails them, a short write first, then the error."""
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 
 
@@ -11,8 +12,13 @@ def path_of(fd: int) -> str:
     return os.readlink(f"/proc/self/fd/{fd}")
 
 
+def matches(path: str, suffix: str) -> bool:
+    """`suffix` ends the path; it may hold wildcards (`t-0/*.log`)."""
+    return fnmatch.fnmatchcase(path, "*" + suffix)
+
+
 class FailingWrites:
-    """While `failing`, os.write to a file whose path ends with `suffix`
+    """While `failing`, os.write to a file whose path `matches` `suffix`
     writes half the bytes, then raises `error` on the next call (a full disk
     mid-write). `monkeypatch` undoes it all after the test."""
 
@@ -26,7 +32,7 @@ class FailingWrites:
         monkeypatch.setattr(os, "write", self.write)
 
     def write(self, fd, data):
-        if not self.failing or not path_of(fd).endswith(self.suffix):
+        if not self.failing or not matches(path_of(fd), self.suffix):
             return self._write(fd, data)
         half = len(data) // 2
         if half and not self._half_written:
@@ -38,7 +44,7 @@ class FailingWrites:
 
 
 class FailingCalls:
-    """os.<name> raises `error` for paths/fds ending with `suffix` while `failing`."""
+    """os.<name> raises `error` for paths/fds that `match` `suffix` while `failing`."""
 
     def __init__(self, monkeypatch, name: str, suffix: str = "", error: int = errno.EIO) -> None:
         self.suffix = suffix
@@ -50,7 +56,7 @@ class FailingCalls:
 
     def call(self, target, *args, **kwargs):
         path = path_of(target) if isinstance(target, int) else os.fspath(target)
-        if self.failing and path.endswith(self.suffix):
+        if self.failing and matches(path, self.suffix):
             self.calls += 1
             raise OSError(self.error, os.strerror(self.error), path)
         return self._real(target, *args, **kwargs)
