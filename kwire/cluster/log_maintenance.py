@@ -26,7 +26,8 @@ class LogMaintenance:
         self.wall_clock_ms = wall_clock_ms  # compared with record timestamps
         self._next_retention = 0.0
         self._next_producer_expiry = 0.0
-        self._next_flush_check = 0.0
+        # The first flush.ms check after one interval (never, by default).
+        self._next_flush_check = clock() + self.config.log_flush_scheduler_interval_ms / 1000
 
     def tick(self) -> None:
         now = self.clock()

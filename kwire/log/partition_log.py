@@ -252,9 +252,12 @@ class PartitionLog:
         try:
             return self._read(fetch_offset, max_bytes, upper)
         except OSError as exc:
-            if not is_transient(exc):
-                self.take_offline(f"a read failed: {exc}")
-            raise StorageError(f"Could not read {self.name}: {exc.strerror or exc}") from exc
+            raise self._read_failed(exc) from exc
+
+    def _read_failed(self, exc: OSError) -> StorageError:
+        if not is_transient(exc):  # (out of descriptors is transient)
+            self.take_offline(f"a read failed: {exc}")
+        return StorageError(f"Could not read {self.name}: {exc.strerror or exc}")
 
     def _read(self, fetch_offset: int, max_bytes: int, upper: int | None) -> list:
         if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
@@ -278,10 +281,15 @@ class PartitionLog:
         return []
 
     def offset_for_timestamp(self, timestamp_ms: int) -> int | None:
-        for segment in self.segments:
-            found = segment.first_batch_reaching(timestamp_ms)
-            if found is not None:
-                return found
+        if self.offline_reason is not None:
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}")
+        try:
+            for segment in self.segments:
+                found = segment.first_batch_reaching(timestamp_ms)
+                if found is not None:
+                    return found
+        except OSError as exc:
+            raise self._read_failed(exc) from exc
         return None
 
     @property
