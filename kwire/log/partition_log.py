@@ -14,7 +14,7 @@ from kwire.log.durable_files import fsync_directory
 from kwire.log.flusher import FLUSHER
 from kwire.log.producer_state import ProducerStateManager, latest_snapshot, snapshot_path, write_snapshot
 from kwire.log.segment import MAX_RELATIVE_OFFSET, Segment
-from kwire.log.storage_errors import StorageError, is_transient
+from kwire.log.storage_errors import StorageError, is_out_of_descriptors, is_transient
 from kwire.log.transaction_index import (
     PartitionTransactions, append_txn_index, control_type, read_txn_index, txn_index_path, write_txn_index,
 )
@@ -392,6 +392,8 @@ class PartitionLog:
                 segment.flush()
             self._sync_directory()
         except OSError as exc:
+            if is_out_of_descriptors(exc):
+                raise StorageError(f"Could not flush {self.name}: {exc.strerror}") from exc
             self.take_offline(f"an fsync failed: {exc}")
             raise StorageError(f"{self.name} is offline: {self.offline_reason}") from exc
         self._flushed(end)
@@ -433,7 +435,8 @@ class PartitionLog:
         def done(error: OSError | None) -> None:
             self.flush_pending = False
             if error is not None:
-                self.take_offline(f"an fsync failed: {error}")
+                if not is_out_of_descriptors(error):  # (that one: flushed later)
+                    self.take_offline(f"an fsync failed: {error}")
             elif self.offline_reason is None:
                 self._directory_synced = max(self._directory_synced, changes)
                 self._parent_unsynced = self._parent_unsynced and not parent

@@ -16,11 +16,18 @@ import errno
 
 from kwire.protocol.errors import ErrorCode, KafkaError
 
-_TRANSIENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EMFILE, errno.ENFILE})
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE})
+_TRANSIENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG}) | _OUT_OF_DESCRIPTORS
 
 
 def is_transient(exc: OSError) -> bool:
+    """A write that failed this way was undone and the next may succeed."""
     return exc.errno in _TRANSIENT and not isinstance(exc, WriteNotUndone)
+
+
+def is_out_of_descriptors(exc: OSError) -> bool:
+    """The file could not even be opened: nothing was written or lost."""
+    return exc.errno in _OUT_OF_DESCRIPTORS
 
 
 class WriteNotUndone(OSError):
