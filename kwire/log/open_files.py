@@ -105,17 +105,19 @@ class OpenFiles:
         return entry
 
     def _evict(self, count: int) -> int:
-        """Close up to `count` unpinned files, least recently used first."""
+        """Close up to `count` unpinned files, least recently used first
+        (a pinned one is in use, so it counts as recently used)."""
         closed = 0
-        if count <= 0:
-            return 0
-        for owner, entry in list(self._open.items()):
+        for _ in range(len(self._open)):
             if closed >= count:
                 break
-            if entry.pins == 0:
-                del self._open[owner]
-                os.close(entry.fd)
-                closed += 1
+            owner, entry = next(iter(self._open.items()))
+            if entry.pins:
+                self._open.move_to_end(owner)
+                continue
+            del self._open[owner]
+            os.close(entry.fd)
+            closed += 1
         return closed
 
 
