@@ -116,10 +116,6 @@ class _IndexFile:
         self._file_size = len(data)
         self.open_flags = _WRITE_FLAGS
 
-    @property
-    def unflushed(self) -> bool:
-        return self.writes != self.flushed_writes
-
     def flush(self) -> None:
         covered = self.writes
         if covered == self.flushed_writes:

@@ -70,14 +70,14 @@ class Segment:
         position = self.store.size
         relative = header.base_offset - self.base_offset
         index_entry_due = self._bytes_since_index_entry >= index_interval_bytes
+        mark = self.mark()
         self.store.append(batch)  # undoes its own partial write
-        offset_mark, time_mark = self.offset_index.mark(), self.time_index.mark()
         try:
             if index_entry_due:
                 self.offset_index.append(relative, position)
             self.time_index.maybe_append(header.max_timestamp, relative)
         except OSError:
-            self.undo((position, offset_mark, time_mark, self._bytes_since_index_entry, self.next_offset))
+            self.undo(mark)
             raise
         if index_entry_due:
             self._bytes_since_index_entry = 0
@@ -176,10 +176,6 @@ class Segment:
         self.offset_index.load()
         self.time_index.load()
         self.next_offset = next_offset
-
-    @property
-    def unflushed(self) -> bool:
-        return self.store.unflushed or self.offset_index.unflushed or self.time_index.unflushed
 
     def flush(self) -> None:
         """fsync what was written: the log, then its indexes (as Kafka)."""

@@ -70,10 +70,6 @@ class FileStore:
         self.size = size
         self.writes += 1
 
-    @property
-    def unflushed(self) -> bool:
-        return self.writes != self.flushed_writes
-
     def flush(self) -> None:
         """fsync, unless nothing was written since the last one (or the
         file is gone: a deleted or replaced segment has nothing to flush)."""
@@ -106,8 +102,6 @@ def undo_append(fd: int, size_before: int, path: str) -> None:
 
 class MemoryStore:
     """Batches kept as immutable bytes objects, never copied on append."""
-
-    unflushed = False
 
     def __init__(self) -> None:
         self._chunks: list[bytes] = []
