@@ -104,3 +104,15 @@ def test_a_partition_going_offline_changes_the_metadata_version(tmp_path, monkey
     assert cluster.version == version + 1  # cached Metadata answers go
     monkeypatch.undo()
     cluster.close()
+
+
+def test_meta_properties_is_fsynced_before_it_is_renamed_into_place(tmp_path, monkeypatch):
+    from tests.log.faults import SyncEvents
+
+    syncs = SyncEvents(monkeypatch)
+    cluster = Cluster(BrokerConfig(data_dir=tmp_path))
+    path = str(tmp_path / "meta.properties")
+    rename = syncs.events.index(("replace", path + ".tmp", path))
+    assert ("fsync", path + ".tmp") in syncs.events[:rename]
+    assert ("fsync", str(tmp_path)) in syncs.events[rename:]
+    cluster.close()

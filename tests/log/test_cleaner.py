@@ -221,3 +221,18 @@ def test_cleaned_files_the_disk_refuses_are_not_left_behind(tmp_path, monkeypatc
     assert not list((tmp_path / "c-0").glob("*.cleaned"))  # they would only take space
     assert [v for _o, _k, v in everything(log)] == [b"0", b"1", b"2", b"3", b"4"]
     log.close()
+
+
+def test_the_cleaners_swap_is_fsynced(tmp_path, monkeypatch):
+    from tests.log.faults import SyncEvents
+
+    log = PartitionLog.open(tmp_path / "c-0", LogConfig(cleanup_policy=COMPACT, segment_bytes=100))
+    for i in range(5):
+        put(log, [(b"k", b"%d" % i)])
+    syncs = SyncEvents(monkeypatch)
+    clean(log, 100 * HOUR_MS)
+    cleaned = str(tmp_path / "c-0" / "00000000000000000000.log.cleaned")
+    rename = syncs.events.index(("replace", cleaned, cleaned[: -len(".cleaned")]))
+    assert ("fsync", cleaned) in syncs.events[:rename]  # the new segment's bytes first
+    assert ("fsync", str(tmp_path / "c-0")) in syncs.events[rename:]  # then its name
+    log.close()
