@@ -16,10 +16,11 @@ STOP_TIMEOUT_S = 10
 
 
 class KwireProcess:
-    def __init__(self, data_dir: Path | None, log_path: Path, extra_args: list[str] = ()) -> None:
+    def __init__(self, data_dir: Path | None, log_path: Path, extra_args: list[str] = (), preexec_fn=None) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
         self.extra_args = list(extra_args)
+        self.preexec_fn = preexec_fn  # run in the child before kwire starts (e.g. to set resource limits)
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -36,7 +37,8 @@ class KwireProcess:
         storage = ["--memory"] if self.data_dir is None else ["--data-dir", str(self.data_dir)]
         command = [sys.executable, "-m", "kwire", "serve", "--port", str(self.port), *storage, *self.extra_args]
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
+                                        preexec_fn=self.preexec_fn)
         log.close()
         line = _read_line_with_timeout(self.process, START_TIMEOUT_S)
         match = READY.search(line or "")

@@ -9,13 +9,13 @@ _counter = itertools.count()
 
 @pytest.fixture
 def start_kwire(tmp_path, request):
-    """Factory: start_kwire(*extra_args, memory=False) -> a running KwireProcess."""
+    """Factory: start_kwire(*extra_args, memory=False, preexec_fn=None) -> a running KwireProcess."""
     started: list[KwireProcess] = []
 
-    def start(*extra_args: str, memory: bool = False) -> KwireProcess:
+    def start(*extra_args: str, memory: bool = False, preexec_fn=None) -> KwireProcess:
         n = next(_counter)
         data_dir = None if memory else tmp_path / f"data{n}"
-        broker = KwireProcess(data_dir, tmp_path / f"kwire{n}.log", list(extra_args)).start()
+        broker = KwireProcess(data_dir, tmp_path / f"kwire{n}.log", list(extra_args), preexec_fn).start()
         started.append(broker)
         return broker
 

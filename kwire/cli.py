@@ -150,6 +150,9 @@ def serve_until_signal(config: BrokerConfig) -> int:
     if config.data_dir is not None:
         check_data_dir(config.data_dir)
 
+    # A file-size limit (RLIMIT_FSIZE) must fail the write (EFBIG, undone and
+    # answered KAFKA_STORAGE_ERROR), not kill the broker.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     async def run() -> None:
         # Bind before touching the data directory: a busy port leaves it as it was.
         listeners = await bind(config)

@@ -89,6 +89,13 @@ class BrokerConfig:
     queued_max_request_bytes: int = 100 * 1024 * 1024  # queued.max.request.bytes (<= 0: no bound)
     max_connections: int = 2**31 - 1  # max.connections
     max_connections_per_ip: int = 2**31 - 1  # max.connections.per.ip
+    # Durability, with Kafka's defaults: no fsync per write; a segment is
+    # fsynced when it rolls. flush.ms (log.flush.interval.ms, when unset
+    # log.flush.scheduler.interval.ms) is checked every
+    # log.flush.scheduler.interval.ms, by default never (as in Kafka).
+    log_flush_interval_messages: int = 2**63 - 1  # log.flush.interval.messages (flush.messages)
+    log_flush_interval_ms: int | None = None  # log.flush.interval.ms (flush.ms)
+    log_flush_scheduler_interval_ms: int = 2**63 - 1  # log.flush.scheduler.interval.ms
 
     # Fault injection for tests (not a Kafka setting): every Nth produce
     # request is written but answered by closing the connection.
@@ -329,6 +336,9 @@ SETTINGS: dict[str, Rule] = {
     "queued.max.request.bytes": Rule(LONG),
     "max.connections": Rule(INT, at_least=0),
     "max.connections.per.ip": Rule(INT, at_least=0),
+    "log.flush.interval.messages": Rule(LONG, at_least=1),
+    "log.flush.interval.ms": Rule(LONG),
+    "log.flush.scheduler.interval.ms": Rule(LONG),
 }
 
 # Command-line options that are not Kafka settings: attribute -> (label, rule).

@@ -1,7 +1,9 @@
 """The broker's background work on logs, run from the core's timer tick:
-retention (`log.retention.check.interval.ms`) and the expiry of idle
-producers' state (`producer.id.expiration.check.interval.ms`). The cleaner
-runs in its own task (kwire/server/cleaner_task.py)."""
+retention (`log.retention.check.interval.ms`), the expiry of idle
+producers' state (`producer.id.expiration.check.interval.ms`), time-based
+flushes (`flush.ms`, checked every `log.flush.scheduler.interval.ms`) and
+the outcomes of background flushes. The cleaner runs in its own task
+(kwire/server/cleaner_task.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import time
 from typing import Callable
 
 from kwire.cluster.cluster import Cluster
+from kwire.log.flusher import FLUSHER
 
 log = logging.getLogger("kwire.log")
 
@@ -23,15 +26,30 @@ class LogMaintenance:
         self.wall_clock_ms = wall_clock_ms  # compared with record timestamps
         self._next_retention = 0.0
         self._next_producer_expiry = 0.0
+        # The first flush.ms check after one interval (never, by default).
+        self._next_flush_check = clock() + self.config.log_flush_scheduler_interval_ms / 1000
 
     def tick(self) -> None:
         now = self.clock()
+        FLUSHER.apply_completed()
+        if now >= self._next_flush_check:
+            self._next_flush_check = now + self.config.log_flush_scheduler_interval_ms / 1000
+            self.flush_due_logs(self.wall_clock_ms())
         if now >= self._next_retention:
             self._next_retention = now + self.config.log_retention_check_interval_ms / 1000
             self.apply_retention()
         if now >= self._next_producer_expiry:
             self._next_producer_expiry = now + self.config.producer_id_expiration_check_interval_ms / 1000
             self.expire_producers(self.wall_clock_ms())
+
+    def flush_due_logs(self, now_ms: int) -> int:
+        """flush.ms: a background flush of each log whose last flush is that
+        old and that has something unflushed; how many were started."""
+        started = 0
+        for topic in list(self.cluster.topics.values()):
+            for partition in topic.partitions:
+                started += partition.log.flush_if_due(now_ms)
+        return started
 
     def expire_producers(self, now_ms: int) -> int:
         """producer.id.expiration.ms over every partition; how many producers went."""

@@ -10,8 +10,9 @@ a count line, then `topic partition offset` per line.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
+
+from kwire.log.durable_files import write_atomically
 
 log = logging.getLogger("kwire.log")
 
@@ -39,9 +40,7 @@ def read_checkpoint(data_dir: Path, file_name: str) -> dict[tuple[str, int], int
 
 
 def write_checkpoint(data_dir: Path, file_name: str, entries: dict[tuple[str, int], int]) -> None:
-    """Written whole to a temporary file, then renamed over the old one."""
-    path = Path(data_dir) / file_name
+    """Written whole to a temporary file, fsynced, then renamed over the old
+    one; raises OSError with the old file intact."""
     body = [str(_VERSION), str(len(entries))] + [f"{t} {p} {o}" for (t, p), o in sorted(entries.items())]
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text("\n".join(body) + "\n")
-    os.replace(temporary, path)
+    write_atomically(Path(data_dir) / file_name, ("\n".join(body) + "\n").encode())

@@ -125,12 +125,18 @@ def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
     return {name: validate_value(name, value) for name, value in configs.items()}
 
 
+# Broker settings that, when unset (null), take another setting's value, as in Kafka.
+_UNSET_FALLBACKS = {"log.flush.interval.ms": "log.flush.scheduler.interval.ms"}
+
+
 def broker_value(broker: BrokerConfig, broker_name: str) -> str | None:
     """The broker setting behind a topic config, as Kafka prints it."""
     attribute = broker_name.replace(".", "_")
     if not hasattr(broker, attribute):
         return None
     value = getattr(broker, attribute)
+    if value is None and broker_name in _UNSET_FALLBACKS:
+        return broker_value(broker, _UNSET_FALLBACKS[broker_name])
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -167,4 +173,6 @@ def log_config_for(broker: BrokerConfig, topic_configs: dict[str, str]) -> LogCo
         min_compaction_lag_ms=int(value("min.compaction.lag.ms")),
         min_cleanable_dirty_ratio=float(value("min.cleanable.dirty.ratio")),
         min_insync_replicas=int(value("min.insync.replicas")),
+        flush_messages=int(value("flush.messages")),
+        flush_ms=int(value("flush.ms")),
     )

@@ -3,6 +3,7 @@ call. Owns the clock, `__consumer_offsets` and the wake-ups of waiters."""
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Hashable
 
 from kwire.cluster.cluster import Cluster
@@ -10,7 +11,10 @@ from kwire.config import BrokerConfig
 from kwire.coordinator.group import Group, GroupState
 from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings
 from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
+
+log = logging.getLogger("kwire.groups")
 
 # Kafka's settings for the offsets topic.
 _OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
@@ -91,8 +95,9 @@ class GroupsService:
         return ErrorCode.none
 
     def commit(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset]) -> None:
-        self.coordinator.get_or_create(group_id, self.now())
+        """Raises StorageError (nothing changed) if the offsets log refuses."""
         self.offsets.commit(group_id, entries)
+        self.coordinator.get_or_create(group_id, self.now())
 
     # --- groups ----------------------------------------------------------------
 
@@ -105,7 +110,10 @@ class GroupsService:
             return ErrorCode.group_id_not_found
         if group.state != GroupState.EMPTY:
             return ErrorCode.non_empty_group
-        self.offsets.delete_group(group_id)
+        try:
+            self.offsets.delete_group(group_id)
+        except StorageError:
+            return ErrorCode.not_coordinator  # as Kafka for a storage error: the client retries
         self.coordinator.delete(group_id)
         return ErrorCode.none
 
@@ -124,7 +132,12 @@ class GroupsService:
         retention_s = self.config.offsets_retention_minutes * 60
         for group in self.listed_groups():
             if group.state == GroupState.EMPTY and now - group.empty_since >= retention_s:
-                self.offsets.delete_group(group.group_id)
+                try:
+                    self.offsets.delete_group(group.group_id)
+                except StorageError as exc:
+                    log.warning("Could not expire the offsets of group %s (tried again later): %s",
+                                group.group_id, exc.message)
+                    continue
                 self.coordinator.delete(group.group_id)
 
     def _forget_empty_groups(self) -> None:

@@ -20,8 +20,10 @@ class ProducerIdAllocator:
 
     def allocate(self) -> int:
         if self._next >= self._block_end:
+            # Recorded before any id of the block is handed out (StorageError
+            # if it cannot be), so no id is ever given twice across restarts.
+            self._metadata.write_producer_id_block(self._next + BLOCK_SIZE)
             self._block_end = self._next + BLOCK_SIZE
-            self._metadata.write_producer_id_block(self._block_end)
         producer_id = self._next
         self._next += 1
         return producer_id

@@ -8,16 +8,29 @@ between its record and the Complete record (and is finished at start-up
 if the broker died in between). Side effects go through two callbacks:
 `persist(meta)` (a record in `__transaction_state`) and
 `write_markers(meta, commit)` (a control batch in every partition).
+
+Either may raise StorageError (the disk refused). As in Kafka's
+TransactionStateManager, a state change is applied in memory only once its
+record is written; a failed one answers NOT_COORDINATOR, so the client
+finds the coordinator again and retries. Once a Prepare record is written
+the outcome is decided: markers that cannot be written are retried (from
+the timer tick, `retry_pending`) until they are, as Kafka's marker channel
+retries KAFKA_STORAGE_ERROR, and meanwhile the producer's requests get
+CONCURRENT_TRANSACTIONS.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import attrs
 
 from kwire.coordinator.transaction_log import TxnMetadata, TxnState
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
+
+log = logging.getLogger("kwire.transactions")
 
 E = ErrorCode
 S = TxnState
@@ -37,6 +50,7 @@ class TransactionCoordinator:
         self._allocate = allocate_producer_id
         self._persist = persist
         self._write_markers = write_markers
+        self._pending: set[str] = set()  # prepared transactions whose markers wait for a retry
 
     # --- InitProducerId ------------------------------------------------------
 
@@ -47,12 +61,21 @@ class TransactionCoordinator:
             return E.invalid_request, -1, -1
         if not 0 < timeout_ms <= self.settings.max_timeout_ms:
             return E.invalid_transaction_timeout, -1, -1
+        try:
+            return self._init_producer_id(transactional_id, timeout_ms, producer_id, producer_epoch, now_ms)
+        except StorageError:
+            return E.not_coordinator, -1, -1
+
+    def _init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int,
+                          now_ms: int) -> tuple[int, int, int]:
         meta = self.transactions.get(transactional_id)
         if meta is None:
             meta = TxnMetadata(transactional_id, self._allocate(), 0, timeout_ms, S.EMPTY, last_update_ms=now_ms)
-            self.transactions[transactional_id] = meta
             self._persist(meta)
+            self.transactions[transactional_id] = meta
             return E.none, meta.producer_id, meta.producer_epoch
+        if meta.state in _PREPARED:
+            return E.concurrent_transactions, -1, -1  # its markers are still being written
         bumping_itself = producer_id != -1
         if bumping_itself and (producer_id, producer_epoch) != (meta.producer_id, meta.producer_epoch):
             if (producer_id == meta.producer_id and producer_epoch == meta.last_producer_epoch
@@ -63,22 +86,28 @@ class TransactionCoordinator:
         if meta.state == S.ONGOING:
             # A new instance fences the old one: its transaction is aborted
             # under a bumped epoch before the new producer gets its own.
-            self._bump_epoch(meta)
-            self._complete(meta, commit=False, now_ms=now_ms)
+            if not self._complete(meta, commit=False, now_ms=now_ms, bump=True):
+                return E.concurrent_transactions, -1, -1
             bumping_itself = False
-        meta.timeout_ms = timeout_ms
         previous_epoch = meta.producer_epoch
-        self._bump_epoch(meta)
+        new_id, new_epoch = self._bumped(meta)
+        self._transition(meta, producer_id=new_id, producer_epoch=new_epoch, timeout_ms=timeout_ms, state=S.EMPTY,
+                         partitions=set(), start_ms=-1, last_update_ms=now_ms)
         meta.last_producer_epoch = previous_epoch if bumping_itself and meta.producer_epoch > 0 else -1
-        meta.state, meta.partitions, meta.start_ms, meta.last_update_ms = S.EMPTY, set(), -1, now_ms
-        self._persist(meta)
         return E.none, meta.producer_id, meta.producer_epoch
 
-    def _bump_epoch(self, meta: TxnMetadata) -> None:
+    def _bumped(self, meta: TxnMetadata) -> tuple[int, int]:
+        """(producer id, epoch) after an epoch bump: a new id once the epoch runs out."""
         if meta.producer_epoch + 1 >= MAX_EPOCH:
-            meta.producer_id, meta.producer_epoch = self._allocate(), 0
-        else:
-            meta.producer_epoch += 1
+            return self._allocate(), 0
+        return meta.producer_id, meta.producer_epoch + 1
+
+    def _transition(self, meta: TxnMetadata, **changes) -> None:
+        """Persist `meta` with `changes`, then apply them; on StorageError
+        nothing changes."""
+        self._persist(attrs.evolve(meta, **changes))
+        for name, value in changes.items():
+            setattr(meta, name, value)
 
     # --- checks shared by the transactional requests --------------------------
 
@@ -107,12 +136,19 @@ class TransactionCoordinator:
         if verify_only:  # KIP-890: is this partition already in the transaction?
             return E.none if set(partitions) <= meta.partitions and meta.state == S.ONGOING else E.invalid_txn_state
         if meta.state != S.ONGOING:
-            meta.state, meta.partitions, meta.start_ms = S.ONGOING, set(), now_ms
-        before = len(meta.partitions)
-        meta.partitions.update(partitions)
+            try:
+                self._transition(meta, state=S.ONGOING, partitions=set(partitions), start_ms=now_ms,
+                                 last_update_ms=now_ms)
+            except StorageError:
+                return E.not_coordinator
+            return E.none
+        wanted = meta.partitions | set(partitions)
+        if wanted != meta.partitions:
+            try:
+                self._transition(meta, partitions=wanted, last_update_ms=now_ms)
+            except StorageError:
+                return E.not_coordinator
         meta.last_update_ms = now_ms
-        if len(meta.partitions) != before or before == 0:
-            self._persist(meta)
         return E.none
 
     # --- EndTxn ----------------------------------------------------------------
@@ -123,21 +159,61 @@ class TransactionCoordinator:
         if error != E.none:
             return error
         if meta.state == S.ONGOING:
-            self._complete(meta, commit, now_ms)
-            return E.none
+            try:
+                self._complete(meta, commit, now_ms)
+            except StorageError:
+                return E.not_coordinator  # not even Prepare was written: nothing decided
+            return E.none  # decided; markers not written yet are retried
         if (meta.state == S.COMPLETE_COMMIT and commit) or (meta.state == S.COMPLETE_ABORT and not commit):
             return E.none  # a retry of what already happened
         return E.invalid_txn_state
 
-    def _complete(self, meta: TxnMetadata, commit: bool, now_ms: int) -> None:
-        """Prepare (persisted), markers in every partition, Complete (persisted)."""
-        meta.state = S.PREPARE_COMMIT if commit else S.PREPARE_ABORT
-        meta.last_update_ms = now_ms
-        self._persist(meta)
-        self._write_markers(meta, commit)
-        meta.state = S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT
-        meta.partitions = set()
-        self._persist(meta)
+    def _complete(self, meta: TxnMetadata, commit: bool, now_ms: int, bump: bool = False) -> bool:
+        """Prepare (persisted, raises StorageError if not), markers in every
+        partition, Complete (persisted). False when the markers or the
+        Complete record must wait for `retry_pending`."""
+        changes = dict(state=S.PREPARE_COMMIT if commit else S.PREPARE_ABORT, last_update_ms=now_ms)
+        if bump:
+            changes["producer_id"], changes["producer_epoch"] = self._bumped(meta)
+        self._transition(meta, **changes)
+        return self._finish(meta)
+
+    def _finish(self, meta: TxnMetadata) -> bool:
+        """Markers, then the Complete record, for a prepared transaction."""
+        commit = meta.state == S.PREPARE_COMMIT
+        try:
+            self._write_markers(meta, commit)
+            self._transition(meta, state=S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT, partitions=set())
+        except StorageError as exc:
+            if meta.transactional_id not in self._pending:
+                log.warning("The %s of %s waits for its markers (retried until written): %s",
+                            "commit" if commit else "abort", meta.transactional_id, exc.message)
+            self._pending.add(meta.transactional_id)
+            return False
+        self._pending.discard(meta.transactional_id)
+        return True
+
+    def retry_pending(self, now_ms: int) -> int:
+        """Finish prepared transactions whose markers (or whose Prepare, after
+        a fence at start-up) could not be written; returns how many still wait."""
+        for transactional_id in list(self._pending):
+            meta = self.transactions.get(transactional_id)
+            if meta is None or meta.state not in _PREPARED:
+                self._pending.discard(transactional_id)
+            elif meta.state == S.PREPARE_EPOCH_FENCE:
+                self._abort_fenced(meta, now_ms)
+            elif self._finish(meta):
+                log.info("Finished the %s of %s", meta.state.kafka_name, transactional_id)
+        return len(self._pending)
+
+    def _abort_fenced(self, meta: TxnMetadata, now_ms: int) -> None:
+        try:
+            self._complete(meta, False, now_ms)
+        except StorageError as exc:
+            if meta.transactional_id not in self._pending:
+                log.warning("Could not abort the fenced transaction of %s yet (retried): %s",
+                            meta.transactional_id, exc.message)
+            self._pending.add(meta.transactional_id)
 
     # --- time and recovery ----------------------------------------------------------
 
@@ -145,22 +221,31 @@ class TransactionCoordinator:
         """transaction.timeout.ms: abort (and fence, by bumping the epoch)
         every transaction open longer than its timeout."""
         expired = []
-        for meta in self.transactions.values():
+        for meta in list(self.transactions.values()):
             if meta.state == S.ONGOING and now_ms - meta.start_ms > meta.timeout_ms:
-                self._bump_epoch(meta)
+                try:
+                    self._complete(meta, commit=False, now_ms=now_ms, bump=True)
+                except StorageError:
+                    continue  # still Ongoing: the next check tries again
                 meta.last_producer_epoch = -1
-                self._complete(meta, commit=False, now_ms=now_ms)
                 expired.append(meta.transactional_id)
         return expired
 
-    def remove_expired_ids(self, now_ms: int, expiration_ms: int) -> list[str]:
+    def remove_expired_ids(self, now_ms: int, expiration_ms: int,
+                           write_tombstone: Callable[[str], None] = lambda transactional_id: None) -> list[str]:
         """transactional.id.expiration.ms: forget transactional ids idle that
-        long with no transaction open; the caller writes their tombstones."""
+        long with no transaction open, each once `write_tombstone` wrote its
+        tombstone (one that raises StorageError is kept for the next check)."""
         idle = (S.EMPTY, S.COMPLETE_COMMIT, S.COMPLETE_ABORT)
-        expired = [tid for tid, meta in self.transactions.items()
-                   if meta.state in idle and now_ms - meta.last_update_ms >= expiration_ms]
-        for tid in expired:
-            del self.transactions[tid]
+        expired = []
+        for tid, meta in list(self.transactions.items()):
+            if meta.state in idle and now_ms - meta.last_update_ms >= expiration_ms:
+                try:
+                    write_tombstone(tid)
+                except StorageError:
+                    continue
+                del self.transactions[tid]
+                expired.append(tid)
         return expired
 
     def recover(self, loaded: dict[str, TxnMetadata], now_ms: int) -> None:
@@ -169,6 +254,9 @@ class TransactionCoordinator:
         self.transactions = loaded
         for meta in loaded.values():
             if meta.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
-                self._complete(meta, meta.state == S.PREPARE_COMMIT, now_ms)
+                self._finish(meta)
             elif meta.state == S.PREPARE_EPOCH_FENCE:
-                self._complete(meta, False, now_ms)
+                self._abort_fenced(meta, now_ms)
+
+
+_PREPARED = (S.PREPARE_COMMIT, S.PREPARE_ABORT, S.PREPARE_EPOCH_FENCE)

@@ -23,6 +23,7 @@ from kwire.protocol.records import parse_header
 
 log = logging.getLogger("kwire.transactions")
 _TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
+_MARKER_RETRY_MS = 500  # how often markers that could not be written are tried again
 
 
 def _wall_ms() -> int:
@@ -39,6 +40,10 @@ class TransactionsService:
         self._notify = notify
         self._next_expiry_check = 0
         self._next_id_expiry_check = 0
+        self._next_marker_retry = 0
+        # Partitions whose marker is written, per transaction still completing
+        # (a retry after a failed marker writes only the missing ones).
+        self._markers_written: dict[str, set[tuple[str, int]]] = {}
         self.coordinator = TransactionCoordinator(
             TransactionSettings(max_timeout_ms=config.transaction_max_timeout_ms),
             allocate_producer_id, self._persist, self._write_markers,
@@ -72,16 +77,20 @@ class TransactionsService:
                              [(txn_key(meta.transactional_id), txn_value(meta))])
 
     def _write_markers(self, meta: TxnMetadata, commit: bool) -> None:
+        """A marker in every partition of the transaction; raises
+        StorageError at the first that cannot be written."""
         now = self.clock_ms()
-        for topic_name, index in sorted(meta.partitions):
+        written = self._markers_written.setdefault(meta.transactional_id, set())
+        for topic_name, index in sorted(meta.partitions - written):
             partition = self.cluster.partition(topic_name, index)
-            if partition is None:
-                continue
-            batch = build_marker(meta.producer_id, meta.producer_epoch, commit, now)
-            partition.log.append(batch, parse_header(batch), partition.leader_epoch)
-            self._notify((topic_name, index))
-            if topic_name == OFFSETS_TOPIC:
-                self.groups.offsets.complete_transaction(meta.producer_id, commit)
+            if partition is not None:
+                batch = build_marker(meta.producer_id, meta.producer_epoch, commit, now)
+                partition.log.append(batch, parse_header(batch), partition.leader_epoch)
+                self._notify((topic_name, index))
+                if topic_name == OFFSETS_TOPIC:
+                    self.groups.offsets.complete_transaction(meta.producer_id, commit)
+            written.add((topic_name, index))
+        del self._markers_written[meta.transactional_id]
         log.info("%s transaction of %s (producer %d, epoch %d) in %d partition(s)",
                  "Committed" if commit else "Aborted", meta.transactional_id, meta.producer_id, meta.producer_epoch,
                  len(meta.partitions))
@@ -113,6 +122,9 @@ class TransactionsService:
 
     def tick(self) -> None:
         now = self.clock_ms()
+        if now >= self._next_marker_retry:
+            self._next_marker_retry = now + _MARKER_RETRY_MS
+            self.coordinator.retry_pending(now)
         if now < self._next_expiry_check:
             return
         self._next_expiry_check = now + self.config.transaction_abort_timed_out_transaction_cleanup_interval_ms
@@ -120,6 +132,9 @@ class TransactionsService:
             log.info("Aborted the transaction of %s: it outlived transaction.timeout.ms", transactional_id)
         if now >= self._next_id_expiry_check:
             self._next_id_expiry_check = now + self.config.transaction_remove_expired_transaction_cleanup_interval_ms
-            for transactional_id in self.coordinator.remove_expired_ids(now, self.config.transactional_id_expiration_ms):
-                append_keyed_records(self._state_log(transactional_id), [(txn_key(transactional_id), None)])
+            for transactional_id in self.coordinator.remove_expired_ids(
+                    now, self.config.transactional_id_expiration_ms, self._write_tombstone):
                 log.info("Removed transactional id %s: unused for transactional.id.expiration.ms", transactional_id)
+
+    def _write_tombstone(self, transactional_id: str) -> None:
+        append_keyed_records(self._state_log(transactional_id), [(txn_key(transactional_id), None)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from kwire.cluster.cluster import Partition
 from kwire.handlers.base import Delayed, Encoded, RequestContext
 from kwire.log import OffsetOutOfRange
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import FetchPartitionResult, FetchTopicResult, encode_fetch_response
 
@@ -34,8 +35,10 @@ def handle_fetch(ctx: RequestContext, request):
     max_wait_ms = _millis(request.max_wait)
     min_bytes = request.min_bytes
 
+    storage_error = _storage_error_for(version)
+
     def attempt(final: bool):
-        topics, total_bytes, has_error = _read(plan, response_limit, read_committed)
+        topics, total_bytes, has_error = _read(plan, response_limit, read_committed, storage_error)
         if final or has_error or total_bytes >= min_bytes or max_wait_ms <= 0:
             return Encoded(encode_fetch_response(version, topics))
         return None
@@ -83,7 +86,13 @@ def _plan(ctx: RequestContext, request):
     return plan
 
 
-def _read(plan, response_limit: int, read_committed: bool):
+def _storage_error_for(version: int) -> ErrorCode:
+    """As Kafka: fetch v5 and older get NOT_LEADER_OR_FOLLOWER instead, which
+    such clients know to retry after refreshing metadata."""
+    return ErrorCode.kafka_storage_error if version > 5 else ErrorCode.not_leader_or_follower
+
+
+def _read(plan, response_limit: int, read_committed: bool, storage_error: ErrorCode):
     remaining = response_limit
     total = 0
     has_error = False
@@ -97,6 +106,10 @@ def _read(plan, response_limit: int, read_committed: bool):
                 results.append(_error_result(index, target))
                 continue
             log = target.log
+            if log.offline_reason is not None:
+                has_error = True
+                results.append(_error_result(index, storage_error))
+                continue
             end = log.log_end_offset
             stable = log.last_stable_offset
             chunks: list = []
@@ -110,6 +123,9 @@ def _read(plan, response_limit: int, read_committed: bool):
                     chunks = log.read(fetch_offset, limit, stable if read_committed else None)
                 except OffsetOutOfRange:
                     error = ErrorCode.offset_out_of_range
+                    has_error = True
+                except StorageError:
+                    error = storage_error
                     has_error = True
                 if chunks:
                     size = sum(len(chunk) for chunk in chunks)

@@ -102,13 +102,14 @@ def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict:
     node = ctx.core.config.node_id
     partitions = [
         dict(
-            error_code=ErrorCode.none,
+            # A partition whose log failed is offline on its only replica.
+            error_code=ErrorCode.none if partition.log.offline_reason is None else ErrorCode.kafka_storage_error,
             partition_index=partition.index,
             leader_id=node,
             leader_epoch=partition.leader_epoch,
             replica_nodes=[node],
             isr_nodes=[node],
-            offline_replicas=[],
+            offline_replicas=[] if partition.log.offline_reason is None else [node],
         )
         for partition in topic.partitions
     ]

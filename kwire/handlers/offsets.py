@@ -8,6 +8,7 @@ from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import GroupState
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.handlers.base import RequestContext, respond
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
 OFFSET_COMMIT, OFFSET_FETCH, OFFSET_DELETE = 8, 9, 47
@@ -62,8 +63,21 @@ def handle_offset_commit(ctx: RequestContext, request):
             results.append(dict(partition_index=part.partition_index, error_code=error))
         topics.append(dict(_topic_key(entry, name), partitions=results))
     if accepted:
-        service.commit(request.group_id, accepted)
+        try:
+            service.commit(request.group_id, accepted)
+        except StorageError:
+            # As Kafka: a commit the offsets log refused answers NOT_COORDINATOR,
+            # so the client finds the coordinator again and retries.
+            fail_written(topics, ErrorCode.not_coordinator)
     return respond(ctx, dict(topics=topics))
+
+
+def fail_written(topics: list[dict], error: int) -> None:
+    """The partitions that were to be written (no error so far) get `error`."""
+    for topic in topics:
+        for result in topic["partitions"]:
+            if result["error_code"] == ErrorCode.none:
+                result["error_code"] = error
 
 
 # --- OffsetFetch ---------------------------------------------------------------------
@@ -142,7 +156,10 @@ def handle_offset_delete(ctx: RequestContext, request):
                 to_delete.append((entry.name, part.partition_index))
             results.append(dict(partition_index=part.partition_index, error_code=error))
         topics.append(dict(name=entry.name, partitions=results))
-    service.offsets.delete(request.group_id, to_delete)
+    try:
+        service.offsets.delete(request.group_id, to_delete)
+    except StorageError:
+        return respond(ctx, dict(error_code=ErrorCode.not_coordinator, topics=[]))
     return respond(ctx, dict(error_code=ErrorCode.none, topics=topics))
 
 

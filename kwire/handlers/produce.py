@@ -17,6 +17,7 @@ from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.log.config import LogConfig
 from kwire.log.producer_state import ProducerStateError
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.batch_transforms import (
     RecordDecodeError, RecordRules, could_refuse_records, needs_transform, refusal_of_batch, refused_records,
     transform_for_topic,
@@ -138,7 +139,12 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
             index=index, error_code=error_code, base_offset=-1, log_start_offset=log.log_start_offset,
             error_message=message, record_errors=tuple((r.batch_index, r.message) for r in refused),
         )
-    base_offset = log.append(batch, header, partition.leader_epoch)
+    try:
+        base_offset = log.append(batch, header, partition.leader_epoch)
+    except StorageError as exc:
+        # Nothing was written; the client may retry (KAFKA_STORAGE_ERROR is retriable).
+        return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
+                                      log_start_offset=log.log_start_offset, error_message=exc.message)
     core.notify_append(topic.name, index)
     return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
                                   log_start_offset=log.log_start_offset)

@@ -9,6 +9,8 @@ import time
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.coordinator.transaction_log import TxnState
 from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.offsets import fail_written
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
 INIT_PRODUCER_ID, ADD_PARTITIONS, ADD_OFFSETS, END_TXN, TXN_OFFSET_COMMIT = 22, 24, 25, 26, 28
@@ -40,7 +42,11 @@ def handle_init_producer_id(ctx: RequestContext, request):
     if request.transactional_id is None:
         # Idempotent producers get a fresh id at epoch 0, also when they
         # re-initialise with their old id (KIP-360), as Kafka does.
-        error, producer_id, epoch = ErrorCode.none, core.producer_ids.allocate(), 0
+        try:
+            error, producer_id, epoch = ErrorCode.none, core.producer_ids.allocate(), 0
+        except StorageError:
+            # As Kafka when no block of ids can be had: retriable.
+            error, producer_id, epoch = ErrorCode.coordinator_load_in_progress, -1, -1
     else:
         timeout = request.transaction_timeout
         timeout_ms = timeout if isinstance(timeout, int) else int(timeout.total_seconds() * 1000)
@@ -95,9 +101,12 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request):
     service = ctx.core.transactions
     if not request.group_id:
         return respond(ctx, dict(error_code=ErrorCode.invalid_group_id))
+    try:
+        offsets_partition = service.offsets_partition(request.group_id)
+    except StorageError:  # `__consumer_offsets` could not be created
+        return respond(ctx, dict(error_code=ErrorCode.not_coordinator))
     error = service.coordinator.add_partitions(
-        request.transactional_id, request.producer_id, request.producer_epoch,
-        [service.offsets_partition(request.group_id)], _now_ms(),
+        request.transactional_id, request.producer_id, request.producer_epoch, [offsets_partition], _now_ms(),
     )
     return respond(ctx, dict(error_code=_code(ctx, error)))
 
@@ -138,8 +147,11 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
             results.append(dict(partition_index=part.partition_index, error_code=_code(ctx, part_error)))
         topics.append(dict(name=entry.name, partitions=results))
     if accepted:
-        core.groups.offsets.commit_transactional(request.group_id, accepted, request.producer_id,
-                                                 request.producer_epoch)
+        try:
+            core.groups.offsets.commit_transactional(request.group_id, accepted, request.producer_id,
+                                                     request.producer_epoch)
+        except StorageError:
+            fail_written(topics, _code(ctx, ErrorCode.not_coordinator))  # as Kafka: find the coordinator, retry
     return respond(ctx, dict(topics=topics))
 
 

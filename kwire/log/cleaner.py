@@ -26,6 +26,7 @@ import struct
 import attrs
 from crc32c import crc32c
 
+from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
 from kwire.log.segment import MAX_RELATIVE_OFFSET, Segment, segment_name
 from kwire.protocol.record_codec import Record, build_batch, iter_records
@@ -185,16 +186,22 @@ def _filter_batch(header, data: bytes, latest: dict[bytes, int], tombstone_horiz
 
 
 def write_cleaned_files(log: PartitionLog, output: CleaningOutput) -> list[str]:
-    """On disk: the new segments as `<base>.log.cleaned` files (worker thread)."""
+    """On disk: the new segments as `<base>.log.cleaned` files (worker
+    thread). If the disk refuses, none is left behind (they would only take
+    space) and OSError is raised: the log stays as it was."""
     paths = []
-    for base, batches in output.groups:
-        path = os.path.join(str(log.directory), segment_name(base) + ".log.cleaned")
-        with open(path, "wb") as f:
-            for batch in batches:
-                f.write(batch)
-            f.flush()
-            os.fsync(f.fileno())
-        paths.append(path)
+    try:
+        for base, batches in output.groups:
+            path = os.path.join(str(log.directory), segment_name(base) + ".log.cleaned")
+            paths.append(path)
+            with open(path, "wb") as f:
+                for batch in batches:
+                    f.write(batch)
+                f.flush()
+                os.fsync(f.fileno())
+    except OSError:
+        _discard(log, output)
+        raise
     return paths
 
 
@@ -206,13 +213,20 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
         _discard(log, output)
         return False
     new_bases = {base for base, _batches in output.groups}
-    for segment in work.segments:
-        segment.close()
-        if log.directory is not None and segment.base_offset not in new_bases:
-            segment.delete()
-    new_segments = [_new_segment(log, base, batches) for base, batches in output.groups]
-    log.replace_leading_segments(count, new_segments)
-    log.rewrite_txn_indexes()
+    try:
+        for segment in work.segments:
+            segment.close()
+            if log.directory is not None and segment.base_offset not in new_bases:
+                segment.delete()
+        new_segments = [_new_segment(log, base, batches) for base, batches in output.groups]
+        log.replace_leading_segments(count, new_segments)
+        log.rewrite_txn_indexes()
+        if log.directory is not None:
+            fsync_directory(log.directory)  # the renames are durable before anything relies on them
+    except OSError as exc:
+        # Half swapped: only start-up recovery can tell what the files hold now.
+        log.take_offline(f"compaction could not swap in its segments: {exc}")
+        raise
     log.first_dirty_offset = work.end_offset
     return True
 

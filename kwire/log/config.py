@@ -4,6 +4,7 @@ import attrs
 
 GIB = 1024 * 1024 * 1024
 WEEK_MS = 7 * 24 * 3600 * 1000
+LONG_MAX = 2**63 - 1
 
 
 @attrs.frozen
@@ -22,6 +23,8 @@ class LogConfig:
     min_compaction_lag_ms: int = 0  # min.compaction.lag.ms
     min_cleanable_dirty_ratio: float = 0.5  # min.cleanable.dirty.ratio
     min_insync_replicas: int = 1  # min.insync.replicas
+    flush_messages: int = LONG_MAX  # flush.messages: fsync after this many unflushed messages
+    flush_ms: int = LONG_MAX  # flush.ms: fsync once the last flush is this old
 
     @property
     def compacted(self) -> bool:

@@ -12,23 +12,39 @@ import os
 import struct
 from array import array
 
+from kwire.log.durable_files import write_atomically
+from kwire.log.open_files import OPEN_FILES, FileClosed, OpenFiles
+from kwire.log.stores import undo_append
+
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_APPEND
+
 
 class _IndexFile:
-    """Two parallel columns of entries, appended to a file as they come."""
+    """Two parallel columns of entries, appended to a file as they come.
+
+    The file is opened through the shared cache of open files; an entry
+    whose write fails is neither in the file nor in memory."""
 
     ENTRY: struct.Struct
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, files: OpenFiles = OPEN_FILES) -> None:
         self.path = path
         self.first = array("q")
         self.second = array("q")
-        self._fd: int | None = None
+        self.closed = False
+        self.open_flags = _WRITE_FLAGS | os.O_CREAT  # created by the first entry written
+        self._files = files
+        self._file_size: int | None = None  # bytes in the file, once known
+        self.writes = 0
+        self.flushed_writes = 0
 
     def load(self) -> None:
         if self.path is None or not os.path.exists(self.path):
             return
         with open(self.path, "rb") as f:
             data = f.read()
+        self._file_size = len(data)
         usable = len(data) - len(data) % self.ENTRY.size
         for first, second in self.ENTRY.iter_unpack(data[:usable]):
             if self.first and not self._follows(first, second):
@@ -40,29 +56,91 @@ class _IndexFile:
         raise NotImplementedError
 
     def _add(self, first: int, second: int) -> None:
+        if self.path is not None:
+            self._write(self.ENTRY.pack(first, second))
         self.first.append(first)
         self.second.append(second)
+
+    def _write(self, data: bytes) -> None:
+        entry = self._files.pin(self)
+        try:
+            self.open_flags = _WRITE_FLAGS
+            if self._file_size is None:
+                self._file_size = os.fstat(entry.fd).st_size
+            try:
+                written = os.write(entry.fd, data)
+                while written < len(data):
+                    written += os.write(entry.fd, data[written:])
+            except OSError:
+                undo_append(entry.fd, self._file_size, self.path)
+                raise
+        finally:
+            self._files.unpin(entry)
+        self._file_size += len(data)
+        self.writes += 1
+
+    def mark(self) -> int:
+        return len(self.first)
+
+    def undo(self, mark: int) -> None:
+        """Drop the entries added since `mark`, from memory and the file."""
+        dropped = len(self.first) - mark
+        if dropped <= 0:
+            return
+        del self.first[mark:]
+        del self.second[mark:]
         if self.path is not None:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            os.write(self._fd, self.ENTRY.pack(first, second))
+            size = self._file_size - dropped * self.ENTRY.size
+            entry = self._files.pin(self)
+            try:
+                undo_append(entry.fd, size, self.path)
+            finally:
+                self._files.unpin(entry)
+            self._file_size = size
 
     def clear(self) -> None:
         del self.first[:]
         del self.second[:]
 
     def rewrite(self) -> None:
-        """Make the file hold exactly the in-memory entries."""
+        """Make the file hold exactly the in-memory entries (atomically,
+        fsynced; not touched when it already does)."""
         if self.path is None:
             return
-        self.close()
-        with open(self.path, "wb") as f:
-            f.write(b"".join(self.ENTRY.pack(a, b) for a, b in zip(self.first, self.second)))
+        data = b"".join(self.ENTRY.pack(a, b) for a, b in zip(self.first, self.second))
+        self._files.close(self)  # a rename replaces the file under any open descriptor
+        if not data and not os.path.exists(self.path):
+            os.close(os.open(self.path, _WRITE_FLAGS | os.O_CREAT, 0o644))  # nothing in it to lose
+        elif _read(self.path) != data:
+            write_atomically(self.path, data)
+        self._file_size = len(data)
+        self.open_flags = _WRITE_FLAGS
+
+    def flush(self) -> None:
+        covered = self.writes
+        if covered == self.flushed_writes:
+            return
+        try:
+            entry = self._files.pin(self)
+        except FileClosed:
+            return
+        try:
+            os.fsync(entry.fd)
+        finally:
+            self._files.unpin(entry)
+        self.flushed_writes = covered
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self.closed = True
+        self._files.close(self)
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
 
 
 class OffsetIndex(_IndexFile):

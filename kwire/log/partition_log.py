@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 from kwire.log.config import LogConfig
-from kwire.log.producer_state import ProducerStateManager, latest_snapshot, write_snapshot
+from kwire.log.durable_files import fsync_directory
+from kwire.log.flusher import FLUSHER
+from kwire.log.producer_state import ProducerStateManager, latest_snapshot, snapshot_path, write_snapshot
 from kwire.log.segment import MAX_RELATIVE_OFFSET, Segment
+from kwire.log.storage_errors import StorageError, is_out_of_descriptors, is_transient
 from kwire.log.transaction_index import (
     PartitionTransactions, append_txn_index, control_type, read_txn_index, txn_index_path, write_txn_index,
 )
 from kwire.protocol.records import BatchHeader, patch_offsets
+
+logger = logging.getLogger("kwire.log")
 
 
 class OffsetOutOfRange(Exception):
@@ -43,6 +50,24 @@ class PartitionLog:
         self._deferred_deletes: list[Segment] = []
         self.producer_state = ProducerStateManager()
         self.transactions = PartitionTransactions()
+        self.name = directory.name if directory is not None else "(memory)"
+        # Durability: offsets below the recovery point are known to be on
+        # stable storage (everything at open; start-up may lower it from
+        # recovery-point-offset-checkpoint). Moved by flushes.
+        self.recovery_point = self.log_end_offset
+        self.last_flush_ms = _wall_clock_ms()
+        self.flush_pending = False  # a background flush is queued
+        # Names created in the directory (segments, the directory itself)
+        # are durable only once it is fsynced: counted here, and how many
+        # of them the last directory fsync covered.
+        self._directory_changes = 0
+        self._directory_synced = 0
+        self._parent_unsynced = False  # a new directory: its parent needs an fsync too
+        # Storage faults: a log that cannot be trusted any more is offline
+        # (produce and fetch answer KAFKA_STORAGE_ERROR) until restart.
+        self.offline_reason: str | None = None
+        self.on_offline: Callable[[], None] | None = None  # the cluster bumps its metadata version
+        self._write_failing = False  # transient write errors, logged once until a write succeeds
         for segment in segments:
             index = segment.time_index
             if index.timestamps and index.timestamps[-1] > self._max_timestamp:
@@ -60,6 +85,7 @@ class PartitionLog:
         """Open (or create) the log in `directory`, recovering the active
         segment: every batch is checked by CRC and a torn tail is cut off."""
         directory = Path(directory)
+        created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
         base_offsets = sorted(
             int(name[:-4]) for name in os.listdir(directory) if name.endswith(".log") and name[:-4].isdigit()
@@ -72,6 +98,7 @@ class PartitionLog:
         segments[-1].recover(config.index_interval_bytes)
         log = cls(directory, config, segments)
         log._load_producer_state()
+        log._directory_changes = log._parent_unsynced = int(created)
         return log
 
     def _load_producer_state(self) -> None:
@@ -94,12 +121,31 @@ class PartitionLog:
             for position, header in segment.walk():
                 if header.base_offset >= start and header.producer_id >= 0:
                     control = segment.store.read_bytes(position, header.size) if header.is_control else None
-                    self._track_producer(header, control, write_index=False)
+                    self._track_producer(header, control)
 
     # --- writing ---------------------------------------------------------
 
     def append(self, batch: bytearray, header: BatchHeader, leader_epoch: int = 0) -> int:
-        """Store one validated batch at the log end; returns its base offset."""
+        """Store one validated batch at the log end; returns its base offset.
+
+        Raises StorageError (KAFKA_STORAGE_ERROR) when the disk refuses: the
+        log, its files and its state are then exactly as before the call."""
+        if self.offline_reason is not None:
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}")
+        try:
+            base_offset = self._write(batch, header, leader_epoch)
+        except OSError as exc:
+            raise self._write_failed(exc) from exc
+        if self._write_failing:
+            self._write_failing = False
+            logger.info("Writes to %s succeed again", self.name)
+        if self.log_end_offset - self.recovery_point >= self.config.flush_messages:
+            self.flush()  # flush.messages: fsync before the append is acknowledged
+        return base_offset
+
+    def _write(self, batch: bytearray, header: BatchHeader, leader_epoch: int) -> int:
+        """The append's disk writes first, undone together if one fails; the
+        in-memory state moves only once they all succeeded."""
         base_offset = self.log_end_offset
         patch_offsets(batch, base_offset, leader_epoch)
         header = header._replace(base_offset=base_offset)
@@ -111,23 +157,52 @@ class PartitionLog:
             or header.last_offset - active.base_offset > MAX_RELATIVE_OFFSET
         ):
             active = self._roll(base_offset)
+        aborted = None
+        if header.is_control and header.producer_id >= 0 and self.directory is not None:
+            aborted = self.transactions.abort_entry(header.producer_id, base_offset, control_type(batch), base_offset)
+        mark = active.mark()
         active.append(batch, header, self.config.index_interval_bytes)
+        if aborted is not None:
+            try:
+                append_txn_index(txn_index_path(active.store.path), aborted)
+            except OSError:
+                active.undo(mark)
+                raise
         self.log_end_offset = active.next_offset
         if header.producer_id >= 0:
-            self._track_producer(header, batch if header.is_control else None, write_index=True)
+            self._track_producer(header, batch if header.is_control else None)
         if header.max_timestamp > self._max_timestamp:
             self._max_timestamp = header.max_timestamp
             self._offset_of_max_timestamp = base_offset
         return base_offset
 
-    def _track_producer(self, header: BatchHeader, control_batch, write_index: bool) -> None:
+    def _write_failed(self, exc: OSError) -> StorageError:
+        """Out of space: this write failed, the next may not. Anything
+        else: the partition goes offline."""
+        if not is_transient(exc):
+            self.take_offline(f"a write failed: {exc}")
+            return StorageError(f"{self.name} is offline: {self.offline_reason}")
+        if not self._write_failing:
+            self._write_failing = True
+            logger.warning("Writes to %s fail (%s); each is undone and answered KAFKA_STORAGE_ERROR until one "
+                           "succeeds", self.name, exc)
+        return StorageError(f"Could not write to {self.name}: {exc.strerror or exc}")
+
+    def take_offline(self, reason: str) -> None:
+        if self.offline_reason is not None:
+            return
+        self.offline_reason = reason
+        logger.error("Partition %s is offline until restart: %s. Produce and fetch answer KAFKA_STORAGE_ERROR; the "
+                     "next start-up recovers its log.", self.name, reason)
+        if self.on_offline is not None:
+            self.on_offline()
+
+    def _track_producer(self, header: BatchHeader, control_batch) -> None:
         """Producer state and open/aborted transactions after a batch."""
         if header.is_control:
             self.producer_state.on_marker(header)
-            aborted = self.transactions.on_marker(
+            self.transactions.on_marker(
                 header.producer_id, header.base_offset, control_type(control_batch), header.base_offset)
-            if aborted is not None and write_index and self.directory is not None:
-                append_txn_index(txn_index_path(self.segments[-1].store.path), aborted)
             return
         self.producer_state.update(header)
         if header.is_transactional:
@@ -158,6 +233,9 @@ class PartitionLog:
             # rebuild after a crash to the active segment.
             self._write_snapshot(base_offset)
             segment = Segment.on_disk(str(self.directory), base_offset)
+            self._directory_changes += 1
+            # As Kafka: what the roll closed is flushed in the background.
+            self._flush_in_background(self.segments_from(self.recovery_point), base_offset)
         self.segments.append(segment)
         self._base_offsets.append(base_offset)
         return segment
@@ -167,7 +245,21 @@ class PartitionLog:
     def read(self, fetch_offset: int, max_bytes: int, upper: int | None = None) -> list:
         """Bytes from the start of the batch holding `fetch_offset`: at
         least that whole batch, else up to `max_bytes`, within one segment;
-        nothing at or past `upper` (the last stable offset, for read_committed)."""
+        nothing at or past `upper` (the last stable offset, for read_committed).
+        StorageError if the partition is offline or the disk fails."""
+        if self.offline_reason is not None:
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}")
+        try:
+            return self._read(fetch_offset, max_bytes, upper)
+        except OSError as exc:
+            raise self._read_failed(exc) from exc
+
+    def _read_failed(self, exc: OSError) -> StorageError:
+        if not is_transient(exc):  # (out of descriptors is transient)
+            self.take_offline(f"a read failed: {exc}")
+        return StorageError(f"Could not read {self.name}: {exc.strerror or exc}")
+
+    def _read(self, fetch_offset: int, max_bytes: int, upper: int | None) -> list:
         if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
             raise OffsetOutOfRange(
                 f"offset {fetch_offset} outside {self.log_start_offset}..{self.log_end_offset}"
@@ -189,10 +281,15 @@ class PartitionLog:
         return []
 
     def offset_for_timestamp(self, timestamp_ms: int) -> int | None:
-        for segment in self.segments:
-            found = segment.first_batch_reaching(timestamp_ms)
-            if found is not None:
-                return found
+        if self.offline_reason is not None:
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}")
+        try:
+            for segment in self.segments:
+                found = segment.first_batch_reaching(timestamp_ms)
+                if found is not None:
+                    return found
+        except OSError as exc:
+            raise self._read_failed(exc) from exc
         return None
 
     @property
@@ -270,16 +367,109 @@ class PartitionLog:
         self.segments[:count] = replacements
         self._base_offsets = [segment.base_offset for segment in self.segments]
 
-    def flush(self) -> None:
-        self.segments[-1].flush()
+    # --- durability ------------------------------------------------------
 
-    def _write_snapshot(self, offset: int) -> None:
+    def segments_from(self, offset: int) -> list[Segment]:
+        """The segments holding offsets at or past `offset` (the active one too)."""
+        i = max(bisect.bisect_right(self._base_offsets, offset) - 1, 0)
+        return self.segments[i:]
+
+    @property
+    def unflushed(self) -> bool:
+        return self.directory is not None and (
+            self.recovery_point < self.log_end_offset or self._directory_synced != self._directory_changes)
+
+    def flush(self) -> None:
+        """fsync everything past the recovery point (segments, then their
+        directory), now; the recovery point becomes the log end. A failed
+        fsync takes the partition offline (the kernel may have dropped the
+        unwritten pages) and raises StorageError."""
+        if self.directory is None or self.offline_reason is not None:
+            return
+        end = self.log_end_offset
+        try:
+            for segment in self.segments_from(self.recovery_point):
+                segment.flush()
+            self._sync_directory()
+        except OSError as exc:
+            if is_out_of_descriptors(exc):
+                raise StorageError(f"Could not flush {self.name}: {exc.strerror}") from exc
+            self.take_offline(f"an fsync failed: {exc}")
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}") from exc
+        self._flushed(end)
+
+    def _sync_directory(self) -> None:
+        changes = self._directory_changes
+        if changes != self._directory_synced:
+            fsync_directory(self.directory)
+            self._directory_synced = changes
+        if self._parent_unsynced:
+            fsync_directory(self.directory.parent)
+            self._parent_unsynced = False
+
+    def _flushed(self, upto: int) -> None:
+        self.recovery_point = max(self.recovery_point, upto)
+        self.last_flush_ms = self.clock_ms()
+
+    def flush_if_due(self, now_ms: int) -> bool:
+        """flush.ms: a background flush once the last one is that old."""
+        if (self.flush_pending or not self.unflushed or self.offline_reason is not None
+                or now_ms - self.last_flush_ms < self.config.flush_ms):
+            return False
+        self._flush_in_background(self.segments_from(self.recovery_point), self.log_end_offset)
+        return True
+
+    def _flush_in_background(self, segments: list[Segment], upto: int) -> None:
+        if not segments or self.directory is None:
+            return
+        directory, changes, parent = self.directory, self._directory_changes, self._parent_unsynced
+        self.flush_pending = True
+
+        def flush() -> None:
+            for segment in segments:
+                segment.flush()
+            fsync_directory(directory)
+            if parent:
+                fsync_directory(directory.parent)
+
+        def done(error: OSError | None) -> None:
+            self.flush_pending = False
+            if error is not None:
+                if not is_out_of_descriptors(error):  # (that one: flushed later)
+                    self.take_offline(f"an fsync failed: {error}")
+            elif self.offline_reason is None:
+                self._directory_synced = max(self._directory_synced, changes)
+                self._parent_unsynced = self._parent_unsynced and not parent
+                self._flushed(upto)
+
+        FLUSHER.submit(flush, done)
+
+    def mark_flushed(self) -> None:
+        """Everything is on stable storage (the caller synced the disk)."""
+        self._directory_synced, self._parent_unsynced = self._directory_changes, False
+        self._flushed(self.log_end_offset)
+
+    def _write_snapshot(self, offset: int, durable: bool = True) -> None:
+        """A failed snapshot costs only a longer rebuild after a crash: the
+        older snapshot stays, the broker carries on."""
         for entry in self.producer_state.entries.values():
             entry.current_txn_first_offset = self.transactions.ongoing.get(entry.producer_id, -1)
-        write_snapshot(self.directory, offset, self.producer_state)
+        try:
+            write_snapshot(self.directory, offset, self.producer_state, durable)
+        except OSError as exc:
+            logger.warning("Could not write the producer state snapshot of %s at offset %d (%s); keeping the "
+                           "older one", self.name, offset, exc)
 
-    def close(self) -> None:
-        if self.directory is not None and self.producer_state.entries:
-            self._write_snapshot(self.log_end_offset)
+    def close(self, sync: bool = True) -> None:
+        """Flush (unless the caller syncs the whole disk itself, `sync=False`),
+        snapshot the producer state, close the files."""
+        if self.directory is not None and self.offline_reason is None:
+            if sync:
+                try:
+                    self.flush()
+                except StorageError:
+                    pass  # offline now, and logged: recovery at start-up repairs the tail
+            if self.producer_state.entries and not snapshot_path(self.directory, self.log_end_offset).exists():
+                self._write_snapshot(self.log_end_offset, durable=sync)
         for segment in self.segments:
             segment.close()

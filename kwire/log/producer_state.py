@@ -16,13 +16,13 @@ segments; what follows the newest snapshot is rebuilt from batch headers.
 from __future__ import annotations
 
 import collections
-import os
 import struct
 from pathlib import Path
 
 import attrs
 from crc32c import crc32c
 
+from kwire.log.durable_files import write_atomically
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.records import BatchHeader
 
@@ -195,12 +195,11 @@ def snapshot_path(directory: Path, offset: int) -> Path:
     return Path(directory) / f"{offset:020d}.snapshot"
 
 
-def write_snapshot(directory: Path, offset: int, manager: ProducerStateManager) -> None:
-    """Write `<offset>.snapshot` (via a temporary file) and drop older ones."""
+def write_snapshot(directory: Path, offset: int, manager: ProducerStateManager, durable: bool = True) -> None:
+    """Write `<offset>.snapshot` (atomically: fsynced, renamed) and drop
+    older ones; raises OSError with the older snapshots untouched."""
     path = snapshot_path(directory, offset)
-    temporary = path.with_suffix(".snapshot.tmp")
-    temporary.write_bytes(manager.snapshot_bytes())
-    os.replace(temporary, path)
+    write_atomically(path, manager.snapshot_bytes(), durable)
     for older in Path(directory).glob("*.snapshot"):
         if older != path:
             older.unlink()

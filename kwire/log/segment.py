@@ -6,7 +6,9 @@ import os
 import time
 
 from kwire.log.index import OffsetIndex, TimeIndex
+from kwire.log.durable_files import fsync_if_exists
 from kwire.log.stores import FileStore, MemoryStore
+from kwire.log.storage_errors import WriteNotUndone
 from kwire.protocol.records import HEADER_SIZE, BatchHeader, iter_valid_batches, parse_header
 
 _SCAN_BLOCK = 64 * 1024
@@ -63,15 +65,42 @@ class Segment:
         return now_ms - self.created_ms
 
     def append(self, batch, header: BatchHeader, index_interval_bytes: int) -> None:
+        """Store a batch and its index entries; if any write fails, the
+        segment (files and memory) is left as it was and OSError raised."""
         position = self.store.size
         relative = header.base_offset - self.base_offset
-        if self._bytes_since_index_entry >= index_interval_bytes:
-            self.offset_index.append(relative, position)
+        index_entry_due = self._bytes_since_index_entry >= index_interval_bytes
+        mark = self.mark()
+        self.store.append(batch)  # undoes its own partial write
+        try:
+            if index_entry_due:
+                self.offset_index.append(relative, position)
+            self.time_index.maybe_append(header.max_timestamp, relative)
+        except OSError:
+            self.undo(mark)
+            raise
+        if index_entry_due:
             self._bytes_since_index_entry = 0
-        self.store.append(batch)
         self._bytes_since_index_entry += len(batch)
-        self.time_index.maybe_append(header.max_timestamp, relative)
         self.next_offset = header.base_offset + header.last_offset_delta + 1
+
+    def mark(self) -> tuple:
+        """Where the segment ends now, for `undo`."""
+        return (self.store.size, self.offset_index.mark(), self.time_index.mark(), self._bytes_since_index_entry,
+                self.next_offset)
+
+    def undo(self, mark: tuple) -> None:
+        """Cut the segment back to `mark` (appends that must not stand);
+        raises WriteNotUndone if a file cannot be cut."""
+        size, offset_mark, time_mark, self._bytes_since_index_entry, self.next_offset = mark
+        self.offset_index.undo(offset_mark)
+        self.time_index.undo(time_mark)
+        if self.store.size != size:
+            try:
+                self.store.truncate(size)
+            except OSError as exc:
+                raise WriteNotUndone(exc.errno, f"could not truncate back to {size} bytes: {exc.strerror}",
+                                     getattr(self.store, "path", None)) from exc
 
     def locate(self, offset: int) -> tuple[int, int]:
         """(position, size) of the batch holding `offset`; (-1, 0) if none."""
@@ -149,7 +178,13 @@ class Segment:
         self.next_offset = next_offset
 
     def flush(self) -> None:
+        """fsync what was written: the log, then its indexes (as Kafka)."""
         self.store.flush()
+        self.offset_index.flush()
+        self.time_index.flush()
+        log_path = getattr(self.store, "path", None)
+        if log_path is not None:
+            fsync_if_exists(log_path[: -len(".log")] + ".txnindex")
 
     def close(self) -> None:
         self.store.close()

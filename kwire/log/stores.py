@@ -2,6 +2,11 @@
 
 Both answer `read(position, length)` with a list of bytes-like chunks, so
 fetch responses can be scatter-written without joining them.
+
+A file is opened on demand through the shared cache of open files
+(kwire/log/open_files.py), never held open for the segment's lifetime. An
+append that fails is undone: the partial bytes are truncated away, so the
+file is exactly as it was.
 """
 
 from __future__ import annotations
@@ -10,36 +15,89 @@ import bisect
 import os
 from array import array
 
+from kwire.log.open_files import OPEN_FILES, FileClosed, OpenFiles
+from kwire.log.storage_errors import WriteNotUndone
+
 
 class FileStore:
-    def __init__(self, path: str) -> None:
+    open_flags = os.O_RDWR | os.O_APPEND
+
+    def __init__(self, path: str, files: OpenFiles = OPEN_FILES) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        self.size = os.fstat(self._fd).st_size
+        self.closed = False
+        self._files = files
+        try:
+            self.size = os.stat(path).st_size
+        except FileNotFoundError:
+            os.close(os.open(path, self.open_flags | os.O_CREAT, 0o644))
+            self.size = 0
+        # Appends counted, and how many of them the last fsync covered
+        # (a counter, not a flag: the flusher thread may fsync meanwhile).
+        self.writes = 0
+        self.flushed_writes = 0
 
     def append(self, data) -> None:
-        written = os.write(self._fd, data)
-        if written != len(data):  # a short write: put the rest out too
-            os.write(self._fd, memoryview(data)[written:])
+        entry = self._files.pin(self)
+        try:
+            try:
+                written = os.write(entry.fd, data)
+                while written < len(data):  # a short write: put the rest out too
+                    written += os.write(entry.fd, memoryview(data)[written:])
+            except OSError:
+                undo_append(entry.fd, self.size, self.path)
+                raise
+        finally:
+            self._files.unpin(entry)
         self.size += len(data)
+        self.writes += 1
 
     def read(self, position: int, length: int) -> list:
-        return [os.pread(self._fd, length, position)]
+        return [self.read_bytes(position, length)]
 
     def read_bytes(self, position: int, length: int) -> bytes:
-        return os.pread(self._fd, length, position)
+        entry = self._files.pin(self)
+        try:
+            return os.pread(entry.fd, length, position)
+        finally:
+            self._files.unpin(entry)
 
     def truncate(self, size: int) -> None:
-        os.ftruncate(self._fd, size)
+        entry = self._files.pin(self)
+        try:
+            os.ftruncate(entry.fd, size)
+        finally:
+            self._files.unpin(entry)
         self.size = size
+        self.writes += 1
 
     def flush(self) -> None:
-        os.fsync(self._fd)
+        """fsync, unless nothing was written since the last one (or the
+        file is gone: a deleted or replaced segment has nothing to flush)."""
+        covered = self.writes
+        if covered == self.flushed_writes:
+            return
+        try:
+            entry = self._files.pin(self)
+        except FileClosed:
+            return
+        try:
+            os.fsync(entry.fd)
+        finally:
+            self._files.unpin(entry)
+        self.flushed_writes = covered
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self.closed = True
+        self._files.close(self)
+
+
+def undo_append(fd: int, size_before: int, path: str) -> None:
+    """Cut a failed append's partial bytes off; WriteNotUndone if even that fails."""
+    try:
+        os.ftruncate(fd, size_before)
+    except OSError as exc:
+        raise WriteNotUndone(exc.errno, f"could not truncate a failed write back to {size_before} bytes: "
+                                        f"{exc.strerror}", path) from exc
 
 
 class MemoryStore:

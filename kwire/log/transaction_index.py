@@ -17,6 +17,8 @@ import struct
 
 import attrs
 
+from kwire.log.durable_files import write_atomically
+from kwire.log.stores import undo_append
 from kwire.protocol.record_codec import iter_records
 
 _ENTRY = struct.Struct(">hqqqq")
@@ -49,14 +51,21 @@ class PartitionTransactions:
     def on_transactional_data(self, producer_id: int, base_offset: int) -> None:
         self.ongoing.setdefault(producer_id, base_offset)
 
-    def on_marker(self, producer_id: int, marker_offset: int, kind: int, log_end_before: int) -> AbortedTxn | None:
-        """The transaction ends here; returns the index entry for an abort."""
-        first = self.ongoing.pop(producer_id, None)
+    def abort_entry(self, producer_id: int, marker_offset: int, kind: int, log_end_before: int) -> AbortedTxn | None:
+        """The index entry a marker would add (an abort of an open
+        transaction), without changing anything."""
+        first = self.ongoing.get(producer_id)
         if kind != ABORT or first is None:
             return None
-        unstable = self.first_unstable_offset()
-        entry = AbortedTxn(marker_offset, producer_id, first, log_end_before if unstable is None else unstable)
-        self.add_aborted(entry)
+        others = [offset for pid, offset in self.ongoing.items() if pid != producer_id]
+        return AbortedTxn(marker_offset, producer_id, first, min(others) if others else log_end_before)
+
+    def on_marker(self, producer_id: int, marker_offset: int, kind: int, log_end_before: int) -> AbortedTxn | None:
+        """The transaction ends here; returns the index entry for an abort."""
+        entry = self.abort_entry(producer_id, marker_offset, kind, log_end_before)
+        self.ongoing.pop(producer_id, None)
+        if entry is not None:
+            self.add_aborted(entry)
         return entry
 
     def add_aborted(self, entry: AbortedTxn) -> None:
@@ -78,8 +87,23 @@ def txn_index_path(log_path: str) -> str:
 
 
 def append_txn_index(path: str, entry: AbortedTxn) -> None:
-    with open(path, "ab") as f:
-        f.write(_ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset))
+    """One entry at the end of the file; a failed write leaves the file as it was."""
+    data = _ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset)
+    existed = os.path.exists(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size_before = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        except OSError:
+            undo_append(fd, size_before, path)
+            if not existed:
+                os.unlink(path)
+            raise
+    finally:
+        os.close(fd)
 
 
 def read_txn_index(path: str) -> list[AbortedTxn]:
@@ -96,6 +120,5 @@ def write_txn_index(path: str, entries: list[AbortedTxn]) -> None:
         if os.path.exists(path):
             os.unlink(path)
         return
-    with open(path, "wb") as f:
-        for e in entries:
-            f.write(_ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset))
+    write_atomically(path, b"".join(
+        _ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset) for e in entries))

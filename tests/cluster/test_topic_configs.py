@@ -1,3 +1,4 @@
+import attrs
 import pytest
 
 from kwire.cluster.topic_configs import (
@@ -64,3 +65,20 @@ def test_log_config_follows_the_topic_configs():
     defaults = log_config_for(BrokerConfig(), {})
     assert defaults.cleanup_policy == frozenset({"delete"})
     assert defaults.log_append_time is False
+
+
+def test_flush_settings_follow_kafka():
+    broker = BrokerConfig()
+    config = log_config_for(broker, {})
+    assert (config.flush_messages, config.flush_ms) == (2**63 - 1, 2**63 - 1)  # no fsync policy by default
+    broker.apply_override("log.flush.interval.messages", "1")
+    broker.apply_override("log.flush.scheduler.interval.ms", "500")
+    config = log_config_for(broker, {})
+    # log.flush.interval.ms unset: flush.ms falls back to the scheduler interval, as in Kafka.
+    assert (config.flush_messages, config.flush_ms) == (1, 500)
+    broker.apply_override("log.flush.interval.ms", "2000")
+    assert log_config_for(broker, {}).flush_ms == 2000
+    assert log_config_for(broker, {"flush.ms": "30", "flush.messages": "7"}) == attrs.evolve(
+        config, flush_ms=30, flush_messages=7)
+    with pytest.raises(KafkaError):
+        validate_value("flush.messages", "0")

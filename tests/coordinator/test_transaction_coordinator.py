@@ -5,6 +5,7 @@ import pytest
 
 from kwire.coordinator.transaction_coordinator import TransactionCoordinator, TransactionSettings
 from kwire.coordinator.transaction_log import TxnMetadata, TxnState, parse_txn_value, txn_value
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode as E
 
 S = TxnState
@@ -158,3 +159,91 @@ def test_recovery_finishes_a_prepared_transaction(state, commit):
     h.coordinator.recover({TID: meta}, 100)
     assert h.markers == [(7, 3, commit, frozenset({("a", 0)}))]
     assert h.meta().state == (S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT)
+
+
+# --- the disk refuses a write -----------------------------------------------------------
+
+
+class FailingHarness(Harness):
+    """persist and write_markers raise StorageError while told to."""
+
+    def __init__(self):
+        self.persist_fails = False
+        self.markers_fail = False
+        super().__init__()
+
+    def _persist(self, meta):
+        if self.persist_fails:
+            raise StorageError("No space left on device")
+        super()._persist(meta)
+
+    def _write_markers(self, meta, commit):
+        if self.markers_fail:
+            raise StorageError("No space left on device")
+        super()._write_markers(meta, commit)
+
+
+def test_a_state_change_that_cannot_be_written_changes_nothing():
+    h = FailingHarness()
+    h.persist_fails = True
+    assert h.init() == (E.not_coordinator, -1, -1)
+    assert TID not in h.coordinator.transactions
+    h.persist_fails = False
+    _, pid, epoch = h.init()
+    h.persist_fails = True
+    assert h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 5) == E.not_coordinator
+    assert (h.meta().state, h.meta().partitions) == (S.EMPTY, set())
+    h.persist_fails = False
+    h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 5)
+    h.persist_fails = True
+    assert h.coordinator.add_partitions(TID, pid, epoch, [("b", 0)], 6) == E.not_coordinator
+    assert h.meta().partitions == {("a", 0)}
+    assert h.coordinator.end_transaction(TID, pid, epoch, True, 7) == E.not_coordinator
+    assert h.meta().state == S.ONGOING and h.markers == []
+    assert h.init()[0] == E.not_coordinator  # fencing needs a write too
+    assert (h.meta().producer_epoch, h.meta().state) == (epoch, S.ONGOING)
+    h.persist_fails = False
+    assert h.coordinator.end_transaction(TID, pid, epoch, True, 8) == E.none
+    assert h.meta().state == S.COMPLETE_COMMIT
+
+
+def test_markers_that_cannot_be_written_are_retried_until_they_are():
+    h = FailingHarness()
+    _, pid, epoch = h.init()
+    h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 5)
+    h.markers_fail = True
+    assert h.coordinator.end_transaction(TID, pid, epoch, True, 7) == E.none  # PrepareCommit is written: decided
+    assert h.meta().state == S.PREPARE_COMMIT
+    assert h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 8) == E.concurrent_transactions
+    assert h.coordinator.end_transaction(TID, pid, epoch, True, 8) == E.concurrent_transactions
+    assert h.init()[0] == E.concurrent_transactions
+    assert h.coordinator.retry_pending(9) == 1 and h.markers == []
+    h.markers_fail = False
+    assert h.coordinator.retry_pending(10) == 0
+    assert h.markers == [(pid, epoch, True, frozenset({("a", 0)}))]
+    assert h.meta().state == S.COMPLETE_COMMIT
+    assert h.coordinator.end_transaction(TID, pid, epoch, True, 11) == E.none  # a retry of what happened
+
+
+def test_a_timeout_abort_that_cannot_be_written_is_tried_again():
+    h = FailingHarness()
+    _, pid, epoch = h.init(timeout=1000)
+    h.coordinator.add_partitions(TID, pid, epoch, [("a", 0)], 0)
+    h.persist_fails = True
+    assert h.coordinator.expire(2000) == []
+    assert (h.meta().state, h.meta().producer_epoch) == (S.ONGOING, epoch)
+    h.persist_fails = False
+    assert h.coordinator.expire(3000) == [TID]
+    assert h.meta().state == S.COMPLETE_ABORT
+
+
+def test_an_expired_id_whose_tombstone_cannot_be_written_stays():
+    h = FailingHarness()
+    h.init(now=0)
+
+    def refuse(transactional_id):
+        raise StorageError("No space left on device")
+
+    assert h.coordinator.remove_expired_ids(1000, 1000, refuse) == []
+    assert TID in h.coordinator.transactions
+    assert h.coordinator.remove_expired_ids(1000, 1000) == [TID]

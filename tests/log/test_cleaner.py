@@ -203,3 +203,36 @@ def test_nothing_at_or_after_an_open_transaction_is_cleaned(make_log):
     assert log.last_stable_offset == 2
     clean(log, make_log.now)
     assert [o for o, *_ in everything(log)] == [1, 2, 3, 4, 5]  # only below the LSO: offset 0 went
+
+
+def test_cleaned_files_the_disk_refuses_are_not_left_behind(tmp_path, monkeypatch):
+    import errno
+
+    from tests.log.faults import FailingCalls
+
+    log = PartitionLog.open(tmp_path / "c-0", LogConfig(cleanup_policy=COMPACT, segment_bytes=100))
+    for i in range(5):
+        put(log, [(b"k", b"%d" % i)])
+    work = plan(log, 100 * HOUR_MS)
+    output = build(work)
+    FailingCalls(monkeypatch, "fsync", ".log.cleaned", errno.ENOSPC)
+    with pytest.raises(OSError):
+        write_cleaned_files(log, output)
+    assert not list((tmp_path / "c-0").glob("*.cleaned"))  # they would only take space
+    assert [v for _o, _k, v in everything(log)] == [b"0", b"1", b"2", b"3", b"4"]
+    log.close()
+
+
+def test_the_cleaners_swap_is_fsynced(tmp_path, monkeypatch):
+    from tests.log.faults import SyncEvents
+
+    log = PartitionLog.open(tmp_path / "c-0", LogConfig(cleanup_policy=COMPACT, segment_bytes=100))
+    for i in range(5):
+        put(log, [(b"k", b"%d" % i)])
+    syncs = SyncEvents(monkeypatch)
+    clean(log, 100 * HOUR_MS)
+    cleaned = str(tmp_path / "c-0" / "00000000000000000000.log.cleaned")
+    rename = syncs.events.index(("replace", cleaned, cleaned[: -len(".cleaned")]))
+    assert ("fsync", cleaned) in syncs.events[:rename]  # the new segment's bytes first
+    assert ("fsync", str(tmp_path / "c-0")) in syncs.events[rename:]  # then its name
+    log.close()

@@ -44,3 +44,25 @@ def test_a_damaged_checkpoint_is_ignored(tmp_path):
     assert read_checkpoint(tmp_path, CLEANER) == {}
     (tmp_path / CLEANER).write_text("7\n")
     assert read_checkpoint(tmp_path, CLEANER) == {}
+
+
+async def test_a_compaction_the_disk_refuses_leaves_the_log_and_is_logged(tmp_path, monkeypatch, caplog):
+    import errno
+    import logging
+
+    from tests.log.faults import FailingCalls
+
+    core = make_core(tmp_path)
+    CoreClient(core).call(19, 7, rq.create("compacted", configs=COMPACTED))
+    fill(core, "compacted", 5)
+    log = core.cluster.partition("compacted", 0).log
+    before = [bytes(c) for c in log.read(0, 1 << 20)]
+    FailingCalls(monkeypatch, "fsync", ".log.cleaned", errno.ENOSPC)
+    with caplog.at_level(logging.WARNING, logger="kwire.log"):
+        assert await clean_due_logs(core) == 0
+    assert "Could not compact compacted-0" in caplog.text
+    assert [bytes(c) for c in log.read(0, 1 << 20)] == before and log.offline_reason is None
+    assert not list((tmp_path / "compacted-0").glob("*.cleaned"))
+    monkeypatch.undo()
+    assert await clean_due_logs(core) == 1
+    core.close()
