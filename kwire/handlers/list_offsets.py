@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from kwire.handlers.base import RequestContext, respond
+from kwire.log import CorruptSegment
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import iter_records
 from kwire.protocol.records import iter_valid_batches
@@ -36,7 +37,11 @@ def handle_list_offsets(ctx: RequestContext, request):
             if epoch_error is not None:
                 partitions.append(_result(index, epoch_error))
                 continue
-            offset, timestamp = _lookup(partition.log, entry.timestamp, read_committed)
+            try:
+                offset, timestamp = _lookup(partition.log, entry.timestamp, read_committed)
+            except CorruptSegment:
+                partitions.append(_result(index, ErrorCode.corrupt_message))
+                continue
             partitions.append(_result(index, ErrorCode.none, offset, timestamp, partition.leader_epoch if offset >= 0 else -1))
         topics.append(dict(name=list_topic.name, partitions=partitions))
     return respond(ctx, dict(topics=topics))

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 from kwire.log.config import LogConfig
-from kwire.log.producer_state import ProducerStateManager, latest_snapshot, write_snapshot
-from kwire.log.segment import MAX_RELATIVE_OFFSET, Segment
+from kwire.log.log_loader import LoadReport, load_segments
+from kwire.log.producer_state import ProducerStateManager, delete_snapshots_after, latest_snapshot, write_snapshot
+from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.log.transaction_index import (
     PartitionTransactions, append_txn_index, control_type, read_txn_index, txn_index_path, write_txn_index,
 )
@@ -43,11 +44,21 @@ class PartitionLog:
         self._deferred_deletes: list[Segment] = []
         self.producer_state = ProducerStateManager()
         self.transactions = PartitionTransactions()
+        # Offsets below this are known flushed to disk (persisted in the data
+        # directory's recovery-point-offset-checkpoint); recovery after a
+        # crash starts from the segment holding it.
+        self.recovery_point = 0
+        self.load_report = LoadReport()
         for segment in segments:
             index = segment.time_index
             if index.timestamps and index.timestamps[-1] > self._max_timestamp:
                 self._max_timestamp = index.timestamps[-1]
                 self._offset_of_max_timestamp = segment.base_offset + index.relative_offsets[-1]
+
+    @property
+    def name(self) -> str:
+        """The partition, as its directory is named (e.g. `orders-0`)."""
+        return self.directory.name if self.directory is not None else "in-memory log"
 
     # --- opening ---------------------------------------------------------
 
@@ -56,22 +67,23 @@ class PartitionLog:
         return cls(None, config, [Segment.in_memory(0)])
 
     @classmethod
-    def open(cls, directory: Path, config: LogConfig) -> "PartitionLog":
-        """Open (or create) the log in `directory`, recovering the active
-        segment: every batch is checked by CRC and a torn tail is cut off."""
+    def open(cls, directory: Path, config: LogConfig, recovery_point: int = 0,
+             clean_shutdown: bool = False) -> "PartitionLog":
+        """Open (or create) the log in `directory`. After an unclean shutdown
+        every segment from the one holding `recovery_point` on is validated
+        batch by batch and cut at the first invalid one; see log_loader."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        base_offsets = sorted(
-            int(name[:-4]) for name in os.listdir(directory) if name.endswith(".log") and name[:-4].isdigit()
-        )
-        if not base_offsets:
-            base_offsets = [0]
-        segments = [Segment.on_disk(str(directory), base) for base in base_offsets]
-        for segment, following in zip(segments, segments[1:]):
-            segment.load_indexes(next_offset=following.base_offset)
-        segments[-1].recover(config.index_interval_bytes)
+        segments, report = load_segments(directory, config, recovery_point, clean_shutdown)
         log = cls(directory, config, segments)
+        log.load_report = report
+        # Below the recovery point everything is known flushed.
+        log.recovery_point = log.log_end_offset if clean_shutdown else min(recovery_point, log.log_end_offset)
+        if report.truncated:
+            delete_snapshots_after(directory, log.log_end_offset)
         log._load_producer_state()
+        if report.truncated:
+            log.rewrite_txn_indexes()
         return log
 
     def _load_producer_state(self) -> None:
@@ -80,7 +92,8 @@ class PartitionLog:
         for segment in self.segments:
             path = getattr(segment.store, "path", None)
             for entry in read_txn_index(txn_index_path(path)) if path else ():
-                self.transactions.add_aborted(entry)
+                if entry.last_offset < self.log_end_offset:  # not cut off by recovery
+                    self.transactions.add_aborted(entry)
         found = latest_snapshot(self.directory, self.log_end_offset)
         start = 0
         if found is not None:
@@ -158,6 +171,7 @@ class PartitionLog:
             # rebuild after a crash to the active segment.
             self._write_snapshot(base_offset)
             segment = Segment.on_disk(str(self.directory), base_offset)
+        self.segments[-1].closed = True
         self.segments.append(segment)
         self._base_offsets.append(base_offset)
         return segment
@@ -167,7 +181,9 @@ class PartitionLog:
     def read(self, fetch_offset: int, max_bytes: int, upper: int | None = None) -> list:
         """Bytes from the start of the batch holding `fetch_offset`: at
         least that whole batch, else up to `max_bytes`, within one segment;
-        nothing at or past `upper` (the last stable offset, for read_committed)."""
+        nothing at or past `upper` (the last stable offset, for read_committed).
+        Stops before a broken batch; raises CorruptSegment when the batch
+        holding `fetch_offset` is itself broken."""
         if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
             raise OffsetOutOfRange(
                 f"offset {fetch_offset} outside {self.log_start_offset}..{self.log_end_offset}"
@@ -177,14 +193,17 @@ class PartitionLog:
         i = bisect.bisect_right(self._base_offsets, fetch_offset) - 1
         while i < len(self.segments):
             segment = self.segments[i]
-            position, first_size = segment.locate(fetch_offset)
+            position, first_size = segment.locate(fetch_offset)  # CorruptSegment if in a broken part
             if position >= 0:
                 length = min(max(max_bytes, first_size), segment.size - position)
                 if upper is not None and upper < segment.next_offset:
-                    stop, _size = segment.locate(upper)
+                    try:
+                        stop, _size = segment.locate(upper)
+                    except CorruptSegment:
+                        stop = -1  # the read below stops before the damage anyway
                     if stop >= 0:
                         length = min(length, stop - position)
-                return segment.store.read(position, length)
+                return segment.read(position, length)
             i += 1
         return []
 
@@ -267,6 +286,8 @@ class PartitionLog:
 
     def replace_leading_segments(self, count: int, replacements: list) -> None:
         """The cleaner's swap: the first `count` (closed) segments become `replacements`."""
+        for segment in replacements:
+            segment.closed = True
         self.segments[:count] = replacements
         self._base_offsets = [segment.base_offset for segment in self.segments]
 
@@ -281,5 +302,12 @@ class PartitionLog:
     def close(self) -> None:
         if self.directory is not None and self.producer_state.entries:
             self._write_snapshot(self.log_end_offset)
+        if self.directory is not None:
+            # A clean shutdown: what is not known flushed is flushed now, so
+            # the next start need not validate it.
+            for segment in self.segments:
+                if segment.next_offset > self.recovery_point or segment is self.segments[-1]:
+                    segment.flush()
+            self.recovery_point = self.log_end_offset
         for segment in self.segments:
             segment.close()
