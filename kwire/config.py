@@ -83,6 +83,8 @@ class BrokerConfig:
     log_retention_check_interval_ms: int = 300000  # log.retention.check.interval.ms
     log_cleaner_enable: bool = True  # log.cleaner.enable
     log_cleaner_backoff_ms: int = 15000  # log.cleaner.backoff.ms
+    # How often each log's recovery point is saved (recovery-point-offset-checkpoint).
+    log_flush_offset_checkpoint_interval_ms: int = 60000  # log.flush.offset.checkpoint.interval.ms
 
     # Fault injection for tests (not a Kafka setting): every Nth produce
     # request is written but answered by closing the connection.

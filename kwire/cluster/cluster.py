@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import logging
+import time
 import uuid
 from pathlib import Path
 
 import attrs
 
-from kwire.cluster.offset_checkpoint import CLEANER, LOG_START, read_checkpoint, write_checkpoint
+from kwire.cluster import data_dir as data_dir_files
+from kwire.cluster.data_dir import DataDirLock
+from kwire.cluster.meta_files import base64_uuid, read_cluster_id, write_meta_properties, write_partition_metadata
+from kwire.cluster.offset_checkpoint import (
+    CLEANER, LOG_START, RECOVERY_POINT, DamagedCheckpoint, load_checkpoint, read_checkpoint, write_checkpoint,
+)
 from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
+from kwire.cluster.orphans import find_orphan_topics
 from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
 from kwire.cluster.topic_names import collision_key, validate_topic_name
 from kwire.config import BrokerConfig
@@ -54,6 +60,16 @@ class Topic:
         return self.name in INTERNAL_TOPICS
 
 
+@attrs.define
+class _Loading:
+    """What start-up knows while it opens the logs."""
+
+    clean_shutdown: bool
+    recovery_points: dict[tuple[str, int], int]
+    logs: list[PartitionLog] = attrs.field(factory=list)
+    started: float = attrs.field(factory=time.monotonic)
+
+
 class Cluster:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
@@ -63,14 +79,36 @@ class Cluster:
         self.version = 0
         self.cluster_id = "kwire-in-memory-cluster"
         self._collision_keys: dict[str, str] = {}
+        self._lock: DataDirLock | None = None
+        self._loading: _Loading | None = None
+        self._closed = False
+        if config.data_dir is None:
+            self._load(None)
+            return
+        # Before anything in the directory is read or written.
+        self._lock = DataDirLock.acquire(config.data_dir)
+        try:
+            self._load(read_cluster_id(config.data_dir))
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _load(self, cluster_id: str | None) -> None:
+        config = self.config
+        if config.data_dir is not None:
+            self._loading = self._start_loading(Path(config.data_dir))
         self.metadata = MetadataLog(self._open_log(METADATA_TOPIC, 0, LogConfig(segment_bytes=64 * 1024 * 1024)))
         snapshot = self.metadata.replay()
         self.next_producer_id_floor = snapshot.next_producer_id
         if config.data_dir is not None:
-            self.cluster_id = _load_or_create_meta_properties(config.data_dir, config.node_id)
+            if cluster_id is None:
+                cluster_id = base64_uuid(uuid.uuid4())
+                write_meta_properties(config.data_dir, cluster_id, config.node_id)
+            self.cluster_id = cluster_id
         for record in snapshot.topics.values():
             self._materialise(record)
         if config.data_dir is not None:
+            self._recover_orphan_topics()
             for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
                 found = self.partition(name, index)
                 if found is not None and found.log.log_start_offset < offset <= found.log.log_end_offset:
@@ -79,6 +117,46 @@ class Cluster:
                 found = self.partition(name, index)
                 if found is not None and 0 <= offset <= found.log.log_end_offset:
                     found.log.first_dirty_offset = offset
+            self._finish_loading()
+
+    # --- start-up and shutdown ------------------------------------------
+
+    def _start_loading(self, data_dir: Path) -> _Loading:
+        clean = data_dir_files.had_clean_shutdown(data_dir)
+        try:
+            points = load_checkpoint(data_dir, RECOVERY_POINT) or {}
+        except DamagedCheckpoint as exc:
+            log.warning("Ignoring the damaged checkpoint file %s (%s): every log will be recovered as after a crash",
+                        data_dir / RECOVERY_POINT, exc)
+            clean, points = False, {}
+        return _Loading(clean, points)
+
+    def _finish_loading(self) -> None:
+        loading, self._loading = self._loading, None
+        data_dir_files.clear_clean_shutdown(self.config.data_dir)
+        reports = [partition_log.load_report for partition_log in loading.logs]
+        log.info(
+            "Loaded %d partition log(s) in %.2f s after %s shutdown: %d segment(s) validated batch by batch, "
+            "%d log(s) truncated, %d segment(s) with indexes rebuilt",
+            len(reports), time.monotonic() - loading.started, "a clean" if loading.clean_shutdown else "an unclean",
+            sum(r.recovered_segments for r in reports), sum(r.truncated for r in reports),
+            sum(r.rebuilt_indexes for r in reports),
+        )
+
+    def _recover_orphan_topics(self) -> None:
+        """Topics whose partition directories outlived their metadata record
+        (the metadata log's end was lost): registered again, see orphans."""
+        counts = {name: len(topic.partitions) for name, topic in self.topics.items()}
+        orphans = find_orphan_topics(Path(self.config.data_dir), counts, set(self.topics_by_id),
+                                     frozenset({METADATA_TOPIC}), MAX_PARTITIONS)
+        for orphan in orphans:
+            configs = {"cleanup.policy": "compact"} if orphan.name in INTERNAL_TOPICS else {}
+            record = TopicRecord(orphan.name, orphan.topic_id, orphan.partitions, configs)
+            log.warning("Recovered topic %s (id %s, %d partition(s)) from its directories: the metadata log had "
+                        "lost it; its configs are back to the defaults%s", orphan.name, base64_uuid(orphan.topic_id),
+                        orphan.partitions, " (compacted, as an internal topic)" if configs else "")
+            self.metadata.write_topic(record)
+            self._materialise(record)
 
     # --- queries -------------------------------------------------------
 
@@ -187,11 +265,32 @@ class Cluster:
         }
         write_checkpoint(self.config.data_dir, file_name, offsets)
 
+    def save_recovery_points(self) -> None:
+        """recovery-point-offset-checkpoint: where recovery after a crash
+        starts for each log (`log.flush.offset.checkpoint.interval.ms`)."""
+        if self.config.data_dir is None or self._closed:
+            return
+        points = {
+            (topic.name, partition.index): partition.log.recovery_point
+            for topic in self.topics.values() for partition in topic.partitions
+        }
+        points[(METADATA_TOPIC, 0)] = self.metadata.recovery_point
+        write_checkpoint(self.config.data_dir, RECOVERY_POINT, points)
+
     def close(self) -> None:
+        """A clean shutdown: every log flushed and closed, the recovery
+        points saved, then the clean-shutdown marker, then the lock freed."""
+        if self._closed:
+            return
         for topic in self.topics.values():
             for partition in topic.partitions:
                 partition.log.close()
         self.metadata.close()
+        if self._lock is not None:
+            self.save_recovery_points()
+            data_dir_files.mark_clean_shutdown(self.config.data_dir)
+            self._lock.release()
+        self._closed = True
 
     # --- internals -----------------------------------------------------
 
@@ -211,32 +310,13 @@ class Cluster:
         if self.config.data_dir is None:
             return PartitionLog.in_memory(log_config)
         directory = Path(self.config.data_dir) / f"{topic}-{index}"
-        partition_log = PartitionLog.open(directory, log_config)
+        loading = self._loading
+        if loading is None:  # a partition created while running
+            partition_log = PartitionLog.open(directory, log_config)
+        else:
+            partition_log = PartitionLog.open(directory, log_config, loading.recovery_points.get((topic, index), 0),
+                                              loading.clean_shutdown)
+            loading.logs.append(partition_log)
         if topic_id is not None:
-            _write_partition_metadata(directory, topic_id)
+            write_partition_metadata(directory, topic_id)
         return partition_log
-
-
-def _write_partition_metadata(directory: Path, topic_id: uuid.UUID) -> None:
-    """Kafka's `partition.metadata` file: the topic id beside the segments."""
-    path = directory / "partition.metadata"
-    content = f"version: 0\ntopic_id: {_base64_uuid(topic_id)}\n"
-    if not path.exists() or path.read_text() != content:
-        path.write_text(content)
-
-
-def _base64_uuid(value: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
-
-
-def _load_or_create_meta_properties(data_dir: Path, node_id: int) -> str:
-    """Kafka's `meta.properties`: the cluster id survives restarts."""
-    path = Path(data_dir) / "meta.properties"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.startswith("cluster.id="):
-                return line.split("=", 1)[1].strip()
-    cluster_id = _base64_uuid(uuid.uuid4())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#kwire\ncluster.id={cluster_id}\nnode.id={node_id}\nversion=1\n")
-    return cluster_id

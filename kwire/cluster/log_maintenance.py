@@ -1,6 +1,7 @@
 """The broker's background work on logs, run from the core's timer tick:
-retention (`log.retention.check.interval.ms`) and the expiry of idle
-producers' state (`producer.id.expiration.check.interval.ms`). The cleaner
+retention (`log.retention.check.interval.ms`), the expiry of idle
+producers' state (`producer.id.expiration.check.interval.ms`) and the
+recovery-point checkpoint (`log.flush.offset.checkpoint.interval.ms`). The cleaner
 runs in its own task (kwire/server/cleaner_task.py)."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class LogMaintenance:
         self.wall_clock_ms = wall_clock_ms  # compared with record timestamps
         self._next_retention = 0.0
         self._next_producer_expiry = 0.0
+        self._next_recovery_checkpoint = clock() + self.config.log_flush_offset_checkpoint_interval_ms / 1000
 
     def tick(self) -> None:
         now = self.clock()
@@ -32,6 +34,9 @@ class LogMaintenance:
         if now >= self._next_producer_expiry:
             self._next_producer_expiry = now + self.config.producer_id_expiration_check_interval_ms / 1000
             self.expire_producers(self.wall_clock_ms())
+        if now >= self._next_recovery_checkpoint:
+            self._next_recovery_checkpoint = now + self.config.log_flush_offset_checkpoint_interval_ms / 1000
+            self.cluster.save_recovery_points()
 
     def expire_producers(self, now_ms: int) -> int:
         """producer.id.expiration.ms over every partition; how many producers went."""

@@ -70,6 +70,10 @@ class MetadataLog:
     def write_producer_id_block(self, next_unallocated: int) -> None:
         self._append(_PRODUCER_ID_BLOCK, json.dumps({"next": next_unallocated}).encode())
 
+    @property
+    def recovery_point(self) -> int:
+        return self._log.recovery_point
+
     def close(self) -> None:
         self._log.close()
 
