@@ -60,6 +60,7 @@ class Segment:
         self.next_offset = base_offset  # one past the last offset stored here
         self._bytes_since_index_entry = 0
         self.created_ms = int(time.time() * 1000)  # when this run opened or made it
+        self.index_interval_bytes = 4096  # as last loaded or recovered with
         self.closed = False  # no more appends: its offsets end where the next segment begins
         self.stored_in_memory = isinstance(store, MemoryStore)
         # The first broken batch reads have met here (position, reason).
@@ -110,32 +111,47 @@ class Segment:
         self.time_index.maybe_append(header.max_timestamp, relative)
         self.next_offset = header.base_offset + header.last_offset_delta + 1
 
-    def locate(self, offset: int) -> tuple[int, int]:
+    def locate(self, offset: int, retry: bool = True) -> tuple[int, int]:
         """(position, size) of the batch holding `offset`; (-1, 0) if none.
         Raises CorruptSegment if the offset lies in a broken part."""
-        _relative, position = self.offset_index.lookup(offset - self.base_offset)
+        entry_relative, position = self.offset_index.lookup(offset - self.base_offset)
         scan = self._walk_from(position)
         for batch_position, header in scan:
+            if retry and batch_position == position and self._wrong_index_entry(entry_relative, position, header):
+                return self.locate(offset, retry=False)
             if header.last_offset >= offset:
                 return batch_position, header.size
         if scan.problem is not None:
             raise CorruptSegment(self, offset)
         return -1, 0
 
-    def first_batch_reaching(self, timestamp: int) -> int | None:
+    def first_batch_reaching(self, timestamp: int, retry: bool = True) -> int | None:
         """Base offset of the first batch whose max timestamp is >= timestamp.
         Raises CorruptSegment if the walk meets a broken batch first."""
         if self.time_index.max_timestamp < timestamp:
             return None
         start_relative = self.time_index.lookup(timestamp)
-        _relative, position = self.offset_index.lookup(start_relative)
+        entry_relative, position = self.offset_index.lookup(start_relative)
         scan = self._walk_from(position)
-        for _position, header in scan:
+        for batch_position, header in scan:
+            if retry and batch_position == position and self._wrong_index_entry(entry_relative, position, header):
+                return self.first_batch_reaching(timestamp, retry=False)
             if header.max_timestamp >= timestamp:
                 return header.base_offset
         if scan.problem is not None:
             raise CorruptSegment(self, self.base_offset + start_relative)
         return None
+
+    def _wrong_index_entry(self, entry_relative: int, position: int, header: BatchHeader) -> bool:
+        """Start-up checks only the ends of an index; a wrong entry between
+        them is caught here, where it would give a wrong answer, and the
+        indexes are rebuilt (True) before the lookup is made again."""
+        if position == 0 or header.base_offset == self.base_offset + entry_relative:
+            return False
+        log.warning("Rebuilt the indexes of %s from its log: offset index entry (%d, %d) points at the batch of "
+                    "offset %d", self.describe(), entry_relative, position, header.base_offset)
+        self.rebuild_indexes(self.index_interval_bytes, self._end_offset_bound())
+        return True
 
     def walk(self, position: int = 0):
         """Headers of the sound batches from `position` (where a batch
@@ -205,6 +221,7 @@ class Segment:
         return scan
 
     def _index_batches(self, scan: SegmentScan, interval: int) -> None:
+        self.index_interval_bytes = interval
         offset_index, time_index = self.offset_index, self.time_index
         offset_index.clear()
         time_index.clear()
@@ -228,6 +245,7 @@ class Segment:
         from the batch headers. Returns why they were rebuilt (None: sound)."""
         self.closed = True
         self.next_offset = end_offset
+        self.index_interval_bytes = interval
         self.offset_index.load()
         self.time_index.load()
         problem = self._index_problem(end_offset - self.base_offset, interval)
@@ -240,6 +258,7 @@ class Segment:
         indexes, then find the log end by walking the headers after the last
         offset index entry. Returns (why the indexes were rebuilt, the walk
         if it met a broken batch: the caller recovers the segment then)."""
+        self.index_interval_bytes = interval
         self.offset_index.load()
         self.time_index.load()
         problem = self._index_problem(None, interval)
