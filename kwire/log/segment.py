@@ -129,6 +129,8 @@ class Segment:
         """Base offset of the first batch whose max timestamp is >= timestamp.
         Raises CorruptSegment if the walk meets a broken batch first."""
         if self.time_index.max_timestamp < timestamp:
+            if self.damage is not None:  # its index ends at the damage: the answer may lie past it
+                raise CorruptSegment(self, self.base_offset + max(self.time_index.relative_offsets, default=0))
             return None
         start_relative = self.time_index.lookup(timestamp)
         entry_relative, position = self.offset_index.lookup(start_relative)
