@@ -109,6 +109,7 @@ class Cluster:
             self._materialise(record)
         if config.data_dir is not None:
             self._recover_orphan_topics()
+            self._raise_producer_id_floor()
             for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
                 found = self.partition(name, index)
                 if found is not None and found.log.log_start_offset < offset <= found.log.log_end_offset:
@@ -142,6 +143,16 @@ class Cluster:
             sum(r.recovered_segments for r in reports), sum(r.truncated for r in reports),
             sum(r.rebuilt_indexes for r in reports),
         )
+
+    def _raise_producer_id_floor(self) -> None:
+        """Never hand out a producer id some partition already knows, even
+        if the metadata log lost its last producer-id block."""
+        in_use = max((producer_id for topic in self.topics.values() for partition in topic.partitions
+                      for producer_id in partition.log.producer_state.entries), default=-1)
+        if in_use >= self.next_producer_id_floor:
+            log.warning("Producer id %d is in use in the logs but the metadata log's producer-id blocks end at %d: "
+                        "ids are handed out from %d", in_use, self.next_producer_id_floor, in_use + 1)
+            self.next_producer_id_floor = in_use + 1
 
     def _recover_orphan_topics(self) -> None:
         """Topics whose partition directories outlived their metadata record

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import os
 import time
 from pathlib import Path
 

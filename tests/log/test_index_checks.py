@@ -9,7 +9,7 @@ import pytest
 
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
-from tests.log.segment_files import batches_in, segment_paths, write_log
+from tests.log.segment_files import segment_paths, write_log
 
 CONFIG = LogConfig(segment_bytes=2_000, index_interval_bytes=200)
 BATCHES = 40  # of 3 records each, timestamps 1000 + 10 * batch number + record number
