@@ -36,25 +36,32 @@ def read_cluster_id(data_dir: Path) -> str | None:
     Raises StartupError naming the file when it is unreadable."""
     path = Path(data_dir) / META_PROPERTIES
     try:
-        data = path.read_bytes()
+        return cluster_id_from(path.read_bytes())
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StartupError(f"{path} cannot be read: {exc.strerror}") from None
-    properties = parse_properties(data, path)
-    cluster_id = properties.get("cluster.id", "")
+    except DamagedFile as exc:
+        raise StartupError(f"{path} is damaged: {exc}; restore it, or remove it to start a new cluster") from None
+
+
+class DamagedFile(ValueError):
+    """A metadata file that does not say what it should; str() says why."""
+
+
+def cluster_id_from(data: bytes) -> str:
+    cluster_id = parse_properties(data).get("cluster.id", "")
     if not cluster_id:
-        raise StartupError(f"{path} is damaged: it has no cluster.id (restore it, or remove it to start a new cluster)")
+        raise DamagedFile("it has no cluster.id")
     return cluster_id
 
 
-def parse_properties(data: bytes, path: Path) -> dict[str, str]:
+def parse_properties(data: bytes) -> dict[str, str]:
     """Java-properties `key=value` lines (comments and blank lines skipped)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise StartupError(f"{path} is damaged: not text (byte {exc.start}); "
-                           "restore it, or remove it to start a new cluster") from None
+        raise DamagedFile(f"not text (byte {exc.start})") from None
     properties = {}
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -62,8 +69,7 @@ def parse_properties(data: bytes, path: Path) -> dict[str, str]:
             continue
         key, separator, value = line.partition("=")
         if not separator or not key.strip():
-            raise StartupError(f"{path} is damaged: line {number} is not key=value; "
-                               "restore it, or remove it to start a new cluster")
+            raise DamagedFile(f"line {number} is not key=value")
         properties[key.strip()] = value.strip()
     return properties
 

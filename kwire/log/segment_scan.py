@@ -9,8 +9,8 @@ shutdown) only headers are read.
 
 from __future__ import annotations
 
-from kwire.log.batch_checks import header_problem
-from kwire.protocol.records import HEADER_SIZE, crc_matches, parse_header
+from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
+from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, crc_matches, parse_header
 
 HEADER_BLOCK = 64 * 1024
 CRC_BLOCK = 8 * 1024 * 1024
@@ -34,6 +34,7 @@ class SegmentScan:
         self.verify_crc = verify_crc
         self.batches = 0
         self.problem: str | None = None
+        self.torn = False  # the problem is that the file ends inside a batch
 
     def __iter__(self):
         size = self.store.size
@@ -42,6 +43,7 @@ class SegmentScan:
         while position < size:
             if size - position < HEADER_SIZE:
                 self.problem = f"the last {size - position} bytes are less than a batch header (a torn write)"
+                self.torn = True
                 return
             block = self.store.read_bytes(position, min(block_size, size - position))
             at = 0
@@ -57,6 +59,8 @@ class SegmentScan:
                         problem = "CRC-32C mismatch"
                 if problem is not None:
                     self.problem = problem
+                    self.torn = header.magic == CURRENT_MAGIC and header.batch_length >= MIN_BATCH_LENGTH \
+                        and position + at + header.size > size
                     return
                 yield position + at, header
                 at += header.size
