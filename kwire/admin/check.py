@@ -61,7 +61,8 @@ class CheckReport:
 
 @attrs.define
 class _PartitionFacts:
-    log_end: int
+    log_end: int  # one past the last offset of its sound batches
+    sound: bool  # no broken batch: log_end is the real log end
 
 
 class _ReadOnlyFile:
@@ -153,7 +154,7 @@ def _check_partition(report: CheckReport, directory: Path, running: bool, compac
     report.counts["partitions"] += 1
     bases = segment_base_offsets(directory)
     log_end = bases[0] if bases else 0
-    previous_sound = True
+    previous_sound = sound = True
     for i, base in enumerate(bases):
         path = directory / f"{base:020d}.log"
         last = i + 1 == len(bases)
@@ -163,8 +164,9 @@ def _check_partition(report: CheckReport, directory: Path, running: bool, compac
             report.problem(path, f"offsets {log_end} to {base - 1} are missing between segments")
         log_end, previous_sound = _check_segment(report, path, base, bases[i + 1] if not last else None,
                                                  running and last, interval, keyed_records)
+        sound = sound and previous_sound
     for path in sorted(directory.glob("*.snapshot")):
-        _check_snapshot(report, path, log_end)
+        _check_snapshot(report, path, log_end if sound else None)
     for path in sorted(directory.iterdir()):
         if path.name.endswith(_LEFTOVER_SUFFIXES) and not running:
             report.problem(path, "left over from an interrupted write or compaction")
@@ -176,7 +178,7 @@ def _check_partition(report: CheckReport, directory: Path, running: bool, compac
                                                                  f"log says {base64_uuid(topic_id)}")
         except ValueError as exc:
             report.problem(directory / "partition.metadata", str(exc))
-    return _PartitionFacts(log_end)
+    return _PartitionFacts(log_end, sound)
 
 
 def _check_segment(report: CheckReport, path: Path, base: int, end_offset: int | None, may_grow: bool,
@@ -271,14 +273,14 @@ def _check_time_index(report: CheckReport, path: Path, base: int, batches: dict,
                              "timestamp lookups would miss this segment")
 
 
-def _check_snapshot(report: CheckReport, path: Path, log_end: int) -> None:
+def _check_snapshot(report: CheckReport, path: Path, log_end: int | None) -> None:
     report.counts["snapshots"] += 1
     try:
         ProducerStateManager.from_snapshot(path.read_bytes())
     except (ValueError, struct.error) as exc:
         report.problem(path, f"unreadable producer snapshot ({exc})")
         return
-    if path.name[:20].isdigit() and int(path.name[:20]) > log_end:
+    if log_end is not None and path.name[:20].isdigit() and int(path.name[:20]) > log_end:
         report.problem(path, f"a snapshot at offset {int(path.name[:20])}, past the log end {log_end}")
 
 
@@ -297,7 +299,7 @@ def _check_checkpoint(report: CheckReport, file_name: str, facts: dict[tuple[str
         partition = facts.get((topic, index))
         if partition is None:
             report.problem(path, f"names {topic}-{index}, which does not exist")
-        elif offset > partition.log_end:
+        elif offset > partition.log_end and partition.sound:
             report.problem(path, f"offset {offset} of {topic}-{index} is past its log end {partition.log_end}")
 
 
