@@ -65,6 +65,7 @@ class _Loading:
     """What start-up knows while it opens the logs."""
 
     clean_shutdown: bool
+    new_directory: bool
     recovery_points: dict[tuple[str, int], int]
     logs: list[PartitionLog] = attrs.field(factory=list)
     started: float = attrs.field(factory=time.monotonic)
@@ -96,7 +97,7 @@ class Cluster:
     def _load(self, cluster_id: str | None) -> None:
         config = self.config
         if config.data_dir is not None:
-            self._loading = self._start_loading(Path(config.data_dir))
+            self._loading = self._start_loading(Path(config.data_dir), new_directory=cluster_id is None)
         self.metadata = MetadataLog(self._open_log(METADATA_TOPIC, 0, LogConfig(segment_bytes=64 * 1024 * 1024)))
         snapshot = self.metadata.replay()
         self.next_producer_id_floor = snapshot.next_producer_id
@@ -122,7 +123,7 @@ class Cluster:
 
     # --- start-up and shutdown ------------------------------------------
 
-    def _start_loading(self, data_dir: Path) -> _Loading:
+    def _start_loading(self, data_dir: Path, new_directory: bool) -> _Loading:
         clean = data_dir_files.had_clean_shutdown(data_dir)
         try:
             points = load_checkpoint(data_dir, RECOVERY_POINT) or {}
@@ -130,16 +131,20 @@ class Cluster:
             log.warning("Ignoring the damaged checkpoint file %s (%s): every log will be recovered as after a crash",
                         data_dir / RECOVERY_POINT, exc)
             clean, points = False, {}
-        return _Loading(clean, points)
+        return _Loading(clean, new_directory, points)
 
     def _finish_loading(self) -> None:
         loading, self._loading = self._loading, None
         data_dir_files.clear_clean_shutdown(self.config.data_dir)
         reports = [partition_log.load_report for partition_log in loading.logs]
+        if loading.new_directory:
+            when = "in a new data directory"
+        else:
+            when = "after a clean shutdown" if loading.clean_shutdown else "after an unclean shutdown"
         log.info(
-            "Loaded %d partition log(s) in %.2f s after %s shutdown: %d segment(s) validated batch by batch, "
+            "Loaded %d partition log(s) in %.2f s %s: %d segment(s) validated batch by batch, "
             "%d log(s) truncated, %d segment(s) with indexes rebuilt",
-            len(reports), time.monotonic() - loading.started, "a clean" if loading.clean_shutdown else "an unclean",
+            len(reports), time.monotonic() - loading.started, when,
             sum(r.recovered_segments for r in reports), sum(r.truncated for r in reports),
             sum(r.rebuilt_indexes for r in reports),
         )

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import time
 
-from kwire.log.batch_checks import header_problem
+from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.segment_scan import SegmentScan
 from kwire.log.stores import FileStore, MemoryStore
-from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, BatchHeader, parse_header
+from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, LOG_OVERHEAD, BatchHeader, parse_header
 
 log = logging.getLogger("kwire.log")
+
+_READ_CHECK = struct.Struct(">qi4xb")  # base offset, batch length, magic
+_INT32 = struct.Struct(">i")  # last offset delta, at byte 23
 
 
 # Index entries hold offsets relative to the segment's base as int32.
@@ -182,18 +186,23 @@ class Segment:
         else:
             at, min_offset, extends = 0, self.base_offset, False
         file_size, end_offset = self.store.size, self._end_offset_bound()
+        offset_limit = end_offset if end_offset is not None else 2**63
         while len(data) - at >= HEADER_SIZE:
-            header = parse_header(data, at)
-            problem = header_problem(header, position + at, file_size, min_offset, end_offset)
-            if problem is not None:
-                self.note_damage(position + at, problem)
+            # header_problem's checks, inlined: this loop runs once per batch read.
+            base, length, magic = _READ_CHECK.unpack_from(data, at)
+            (delta,) = _INT32.unpack_from(data, at + 23)
+            size = length + LOG_OVERHEAD
+            if (magic != CURRENT_MAGIC or length < MIN_BATCH_LENGTH or position + at + size > file_size
+                    or delta < 0 or base < min_offset or base + delta >= offset_limit):
+                problem = header_problem(parse_header(data, at), position + at, file_size, min_offset, end_offset)
+                self.note_damage(position + at, problem or "broken batch header")
                 if at == 0:
                     raise CorruptSegment(self, self.base_offset)
                 return [memoryview(data)[:at]]
-            if at + header.size > len(data):
+            if at + size > len(data):
                 break  # cut by the byte limit: clients drop a partial last batch
-            at += header.size
-            min_offset = header.last_offset + 1
+            at += size
+            min_offset = base + delta + 1
             if extends:
                 self._checked_end, self._checked_next_offset = position + at, min_offset
         return chunks
