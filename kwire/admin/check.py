@@ -162,11 +162,18 @@ def _check_partition(report: CheckReport, directory: Path, running: bool, compac
             report.problem(path, f"its base offset {base} overlaps the previous segment, which reaches {log_end - 1}")
         elif i and base > log_end and not compacted and previous_sound:
             report.problem(path, f"offsets {log_end} to {base - 1} are missing between segments")
-        log_end, previous_sound = _check_segment(report, path, base, bases[i + 1] if not last else None,
-                                                 running and last, interval, keyed_records)
+        try:
+            log_end, previous_sound = _check_segment(report, path, base, bases[i + 1] if not last else None,
+                                                     running and last, interval, keyed_records)
+        except FileNotFoundError:  # retention or compaction of a running broker
+            report.notes.append(f"{report._relative(path)}: removed while being checked")
+            continue
         sound = sound and previous_sound
     for path in sorted(directory.glob("*.snapshot")):
-        _check_snapshot(report, path, log_end if sound else None)
+        try:
+            _check_snapshot(report, path, log_end if sound else None)
+        except FileNotFoundError:  # replaced by a newer one at a roll
+            report.notes.append(f"{report._relative(path)}: removed while being checked")
     for path in sorted(directory.iterdir()):
         if path.name.endswith(_LEFTOVER_SUFFIXES) and not running:
             report.problem(path, "left over from an interrupted write or compaction")
