@@ -53,9 +53,10 @@ def files_state(root) -> dict:
     return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def read_until_error(client: str, bootstrap: str, topic: str, start, timeout: float = READ_TIMEOUT_S):
+def read_until_error(client: str, bootstrap: str, topic: str, start, count: int | None = None,
+                     timeout: float = READ_TIMEOUT_S):
     """(messages, error): every message a consumer gets from `start` on,
-    until the client reports an error or `timeout` passes."""
+    until the client reports an error, `count` messages came, or `timeout` passes."""
     messages, error = [], None
     deadline = time.monotonic() + timeout
     if client == "confluent-kafka":
@@ -64,7 +65,7 @@ def read_until_error(client: str, bootstrap: str, topic: str, start, timeout: fl
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "recovery", "enable.auto.commit": False})
         consumer.assign([TopicPartition(topic, 0, start)])
         try:
-            while error is None and time.monotonic() < deadline:
+            while error is None and time.monotonic() < deadline and len(messages) < (count or 2**63):
                 for message in consumer.consume(1000, 1.0):
                     if message.error():
                         error = message.error()
@@ -81,7 +82,7 @@ def read_until_error(client: str, bootstrap: str, topic: str, start, timeout: fl
     consumer.assign([partition])
     consumer.seek(partition, start)
     try:
-        while error is None and time.monotonic() < deadline:
+        while error is None and time.monotonic() < deadline and len(messages) < (count or 2**63):
             try:
                 for records in consumer.poll(timeout_ms=1000).values():
                     messages.extend((r.offset, r.value) for r in records)
@@ -186,7 +187,7 @@ def test_a_broken_batch_in_a_closed_segment_never_reaches_a_client(start_kwire, 
     assert log.count(f"partition rot-0 segment {first.name}: the batch at byte {position} is broken") == 1
     # Past the broken segment, reads carry on.
     next_base = int(second.name[:20])
-    messages, error = read_until_error(client, broker.bootstrap, "rot", next_base, timeout=3)
+    messages, error = read_until_error(client, broker.bootstrap, "rot", next_base, count=600 - next_base)
     assert messages == expected(range(next_base, 600)) and error is None
 
 
