@@ -305,7 +305,7 @@ class PartitionLog:
             # A clean shutdown: what is not known flushed is flushed now, so
             # the next start need not validate it.
             for segment in self.segments:
-                if segment.next_offset > self.recovery_point or segment is self.segments[-1]:
+                if segment.next_offset > self.recovery_point:
                     segment.flush()
             self.recovery_point = self.log_end_offset
         for segment in self.segments:
