@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="fault injection: exit at once (as if killed) right after writing the Nth produce request (0: off)",
     )
 
+    check = commands.add_parser(
+        "check", help="verify a data directory (segments, indexes, checkpoints, metadata); changes nothing",
+        description="Verify every segment, index, checkpoint and metadata file of a data directory and print one "
+                    "line per problem, then a summary. Exit status 1 if a problem was found. Changes nothing on "
+                    "disk, and may run while a broker is using the directory.",
+    )
+    check.add_argument("--data-dir", type=Path, default=Path("kwire-data"), help="the data directory (default ./kwire-data)")
+
     groups = commands.add_parser("groups", help="list consumer groups, or describe one with its lag")
     groups.add_argument("action", choices=["list", "describe"])
     groups.add_argument("group", nargs="?", help="the group to describe")
@@ -91,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "groups":
         return run_groups_command(parser, args)
+    if args.command == "check":
+        from kwire.admin import check
+
+        return check.run(args.data_dir)
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -153,6 +165,7 @@ def serve_until_signal(config: BrokerConfig) -> int:
     # A file-size limit (RLIMIT_FSIZE) must fail the write (EFBIG, undone and
     # answered KAFKA_STORAGE_ERROR), not kill the broker.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
     async def run() -> None:
         # Bind before touching the data directory: a busy port leaves it as it was.
         listeners = await bind(config)

@@ -96,6 +96,8 @@ class BrokerConfig:
     log_flush_interval_messages: int = 2**63 - 1  # log.flush.interval.messages (flush.messages)
     log_flush_interval_ms: int | None = None  # log.flush.interval.ms (flush.ms)
     log_flush_scheduler_interval_ms: int = 2**63 - 1  # log.flush.scheduler.interval.ms
+    # How often each log's recovery point is saved (recovery-point-offset-checkpoint).
+    log_flush_offset_checkpoint_interval_ms: int = 60000  # log.flush.offset.checkpoint.interval.ms
 
     # Fault injection for tests (not a Kafka setting): every Nth produce
     # request is written but answered by closing the connection.
@@ -339,6 +341,7 @@ SETTINGS: dict[str, Rule] = {
     "log.flush.interval.messages": Rule(LONG, at_least=1),
     "log.flush.interval.ms": Rule(LONG),
     "log.flush.scheduler.interval.ms": Rule(LONG),
+    "log.flush.offset.checkpoint.interval.ms": Rule(INT, at_least=0),
 }
 
 # Command-line options that are not Kafka settings: attribute -> (label, rule).

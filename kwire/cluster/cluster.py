@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 import attrs
 
-from kwire.cluster.offset_checkpoint import CLEANER, LOG_START, read_checkpoint, write_checkpoint
+from kwire.cluster import data_dir as data_dir_files
+from kwire.cluster.data_dir import DataDirLock
+from kwire.cluster.meta_files import base64_uuid, read_cluster_id, write_meta_properties, write_partition_metadata
+from kwire.cluster.offset_checkpoint import (
+    CLEANER, LOG_START, RECOVERY_POINT, DamagedCheckpoint, load_checkpoint, read_checkpoint, write_checkpoint,
+)
 from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
+from kwire.cluster.orphans import find_orphan_topics
 from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
 from kwire.cluster.topic_names import collision_key, validate_topic_name
 from kwire.config import BrokerConfig
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
-from kwire.log.durable_files import write_atomically
 from kwire.log.flusher import FLUSHER
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -63,6 +68,17 @@ class Topic:
         return self.name in INTERNAL_TOPICS
 
 
+@attrs.define
+class _Loading:
+    """What start-up knows while it opens the logs."""
+
+    clean_shutdown: bool
+    new_directory: bool
+    recovery_points: dict[tuple[str, int], int]
+    logs: list[PartitionLog] = attrs.field(factory=list)
+    started: float = attrs.field(factory=time.monotonic)
+
+
 class Cluster:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
@@ -72,14 +88,37 @@ class Cluster:
         self.version = 0
         self.cluster_id = "kwire-in-memory-cluster"
         self._collision_keys: dict[str, str] = {}
+        self._lock: DataDirLock | None = None
+        self._loading: _Loading | None = None
+        self._closed = False
+        if config.data_dir is None:
+            self._load(None)
+            return
+        # Before anything in the directory is read or written.
+        self._lock = DataDirLock.acquire(config.data_dir)
+        try:
+            self._load(read_cluster_id(config.data_dir))
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _load(self, cluster_id: str | None) -> None:
+        config = self.config
+        if config.data_dir is not None:
+            self._loading = self._start_loading(Path(config.data_dir), new_directory=cluster_id is None)
         self.metadata = MetadataLog(self._open_log(METADATA_TOPIC, 0, LogConfig(segment_bytes=64 * 1024 * 1024)))
         snapshot = self.metadata.replay()
         self.next_producer_id_floor = snapshot.next_producer_id
         if config.data_dir is not None:
-            self.cluster_id = _load_or_create_meta_properties(config.data_dir, config.node_id)
+            if cluster_id is None:
+                cluster_id = base64_uuid(uuid.uuid4())
+                write_meta_properties(config.data_dir, cluster_id, config.node_id)
+            self.cluster_id = cluster_id
         for record in snapshot.topics.values():
             self._materialise(record)
         if config.data_dir is not None:
+            self._recover_orphan_topics()
+            self._raise_producer_id_floor()
             for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
                 found = self.partition(name, index)
                 if found is not None and found.log.log_start_offset < offset <= found.log.log_end_offset:
@@ -88,6 +127,60 @@ class Cluster:
                 found = self.partition(name, index)
                 if found is not None and 0 <= offset <= found.log.log_end_offset:
                     found.log.first_dirty_offset = offset
+            self._finish_loading()
+
+    # --- start-up and shutdown ------------------------------------------
+
+    def _start_loading(self, data_dir: Path, new_directory: bool) -> _Loading:
+        clean = data_dir_files.had_clean_shutdown(data_dir)
+        try:
+            points = load_checkpoint(data_dir, RECOVERY_POINT) or {}
+        except DamagedCheckpoint as exc:
+            log.warning("Ignoring the damaged checkpoint file %s (%s): every log will be recovered as after a crash",
+                        data_dir / RECOVERY_POINT, exc)
+            clean, points = False, {}
+        return _Loading(clean, new_directory, points)
+
+    def _finish_loading(self) -> None:
+        loading, self._loading = self._loading, None
+        data_dir_files.clear_clean_shutdown(self.config.data_dir)
+        reports = [partition_log.load_report for partition_log in loading.logs]
+        if loading.new_directory:
+            when = "in a new data directory"
+        else:
+            when = "after a clean shutdown" if loading.clean_shutdown else "after an unclean shutdown"
+        log.info(
+            "Loaded %d partition log(s) in %.2f s %s: %d segment(s) validated batch by batch, "
+            "%d log(s) truncated, %d segment(s) with indexes rebuilt",
+            len(reports), time.monotonic() - loading.started, when,
+            sum(r.recovered_segments for r in reports), sum(r.truncated for r in reports),
+            sum(r.rebuilt_indexes for r in reports),
+        )
+
+    def _raise_producer_id_floor(self) -> None:
+        """Never hand out a producer id some partition already knows, even
+        if the metadata log lost its last producer-id block."""
+        in_use = max((producer_id for topic in self.topics.values() for partition in topic.partitions
+                      for producer_id in partition.log.producer_state.entries), default=-1)
+        if in_use >= self.next_producer_id_floor:
+            log.warning("Producer id %d is in use in the logs but the metadata log's producer-id blocks end at %d: "
+                        "ids are handed out from %d", in_use, self.next_producer_id_floor, in_use + 1)
+            self.next_producer_id_floor = in_use + 1
+
+    def _recover_orphan_topics(self) -> None:
+        """Topics whose partition directories outlived their metadata record
+        (the metadata log's end was lost): registered again, see orphans."""
+        counts = {name: len(topic.partitions) for name, topic in self.topics.items()}
+        orphans = find_orphan_topics(Path(self.config.data_dir), counts, set(self.topics_by_id),
+                                     frozenset({METADATA_TOPIC}), MAX_PARTITIONS)
+        for orphan in orphans:
+            configs = {"cleanup.policy": "compact"} if orphan.name in INTERNAL_TOPICS else {}
+            record = TopicRecord(orphan.name, orphan.topic_id, orphan.partitions, configs)
+            log.warning("Recovered topic %s (id %s, %d partition(s)) from its directories: the metadata log had "
+                        "lost it; its configs are back to the defaults%s", orphan.name, base64_uuid(orphan.topic_id),
+                        orphan.partitions, " (compacted, as an internal topic)" if configs else "")
+            self.metadata.write_topic(record)
+            self._materialise(record)
 
     # --- queries -------------------------------------------------------
 
@@ -209,8 +302,30 @@ class Cluster:
         except OSError as exc:
             log.warning("Could not write %s (%s); the previous one stays until the next change", file_name, exc)
 
+    def save_recovery_points(self) -> bool:
+        """recovery-point-offset-checkpoint: where recovery after a crash
+        starts for each log (`log.flush.offset.checkpoint.interval.ms`);
+        whether it was written."""
+        if self.config.data_dir is None or self._closed:
+            return False
+        points = {
+            (topic.name, partition.index): partition.log.recovery_point
+            for topic in self.topics.values() for partition in topic.partitions
+        }
+        points[(METADATA_TOPIC, 0)] = self.metadata.recovery_point
+        try:
+            write_checkpoint(self.config.data_dir, RECOVERY_POINT, points)
+        except OSError as exc:
+            log.warning("Could not write %s (%s); the previous one stays until the next change", RECOVERY_POINT, exc)
+            return False
+        return True
+
     def close(self) -> None:
-        """Flush every log (as Kafka's clean shutdown), then close it."""
+        """A clean shutdown: every log flushed (as Kafka's) and closed, the
+        recovery points saved, then the clean-shutdown marker, then the lock
+        freed."""
+        if self._closed:
+            return
         logs = [partition.log for topic in self.topics.values() for partition in topic.partitions]
         FLUSHER.wait_idle(_FLUSHER_WAIT_S)
         FLUSHER.apply_completed()
@@ -225,6 +340,15 @@ class Cluster:
         self.metadata.close()
         if sync_all:
             os.sync()  # the producer-state snapshots written since
+        if self._lock is not None:
+            # Without its recovery points the next start must recover as after a crash.
+            if self.save_recovery_points():
+                try:
+                    data_dir_files.mark_clean_shutdown(self.config.data_dir)
+                except OSError as exc:
+                    log.warning("Could not mark the clean shutdown (%s): the next start recovers as after a crash", exc)
+            self._lock.release()
+        self._closed = True
 
     # --- internals -----------------------------------------------------
 
@@ -273,11 +397,17 @@ class Cluster:
         if self.config.data_dir is None:
             return PartitionLog.in_memory(log_config)
         directory = Path(self.config.data_dir) / f"{topic}-{index}"
-        partition_log = PartitionLog.open(directory, log_config)
+        loading = self._loading
+        if loading is None:  # a partition created while running
+            partition_log = PartitionLog.open(directory, log_config)
+        else:
+            partition_log = PartitionLog.open(directory, log_config, loading.recovery_points.get((topic, index), 0),
+                                              loading.clean_shutdown)
+            loading.logs.append(partition_log)
         partition_log.on_offline = self._partition_went_offline
         if topic_id is not None:
             try:
-                _write_partition_metadata(directory, topic_id)
+                write_partition_metadata(directory, topic_id)
             except OSError:
                 partition_log.close(sync=False)
                 raise
@@ -285,31 +415,3 @@ class Cluster:
 
     def _partition_went_offline(self) -> None:
         self.version += 1  # metadata answers change: cached responses go
-
-
-def _write_partition_metadata(directory: Path, topic_id: uuid.UUID) -> None:
-    """Kafka's `partition.metadata` file: the topic id beside the segments.
-    Replaced atomically but not fsynced: it is derived from the metadata log
-    (fsynced on every write) and rewritten here at every start-up if it
-    differs, while an fsync would cost ~2 ms per partition created."""
-    path = directory / "partition.metadata"
-    content = f"version: 0\ntopic_id: {_base64_uuid(topic_id)}\n"
-    if not path.exists() or path.read_bytes() != content.encode():
-        write_atomically(path, content.encode(), durable=False)
-
-
-def _base64_uuid(value: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
-
-
-def _load_or_create_meta_properties(data_dir: Path, node_id: int) -> str:
-    """Kafka's `meta.properties`: the cluster id survives restarts."""
-    path = Path(data_dir) / "meta.properties"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.startswith("cluster.id="):
-                return line.split("=", 1)[1].strip()
-    cluster_id = _base64_uuid(uuid.uuid4())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, f"#kwire\ncluster.id={cluster_id}\nnode.id={node_id}\nversion=1\n".encode())
-    return cluster_id

@@ -1,9 +1,10 @@
 """The broker's background work on logs, run from the core's timer tick:
 retention (`log.retention.check.interval.ms`), the expiry of idle
 producers' state (`producer.id.expiration.check.interval.ms`), time-based
-flushes (`flush.ms`, checked every `log.flush.scheduler.interval.ms`) and
-the outcomes of background flushes. The cleaner runs in its own task
-(kwire/server/cleaner_task.py)."""
+flushes (`flush.ms`, checked every `log.flush.scheduler.interval.ms`), the
+outcomes of background flushes and the recovery-point checkpoint
+(`log.flush.offset.checkpoint.interval.ms`). The cleaner runs in its own
+task (kwire/server/cleaner_task.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class LogMaintenance:
         self._next_producer_expiry = 0.0
         # The first flush.ms check after one interval (never, by default).
         self._next_flush_check = clock() + self.config.log_flush_scheduler_interval_ms / 1000
+        self._next_recovery_checkpoint = clock() + self.config.log_flush_offset_checkpoint_interval_ms / 1000
 
     def tick(self) -> None:
         now = self.clock()
@@ -41,6 +43,9 @@ class LogMaintenance:
         if now >= self._next_producer_expiry:
             self._next_producer_expiry = now + self.config.producer_id_expiration_check_interval_ms / 1000
             self.expire_producers(self.wall_clock_ms())
+        if now >= self._next_recovery_checkpoint:
+            self._next_recovery_checkpoint = now + self.config.log_flush_offset_checkpoint_interval_ms / 1000
+            self.cluster.save_recovery_points()
 
     def flush_due_logs(self, now_ms: int) -> int:
         """flush.ms: a background flush of each log whose last flush is that

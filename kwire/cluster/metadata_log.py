@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import attrs
 
@@ -37,28 +37,33 @@ class MetadataSnapshot:
     next_producer_id: int = 0
 
 
+def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSnapshot:
+    """The state the (key, value) records of the metadata log describe."""
+    snapshot = MetadataSnapshot()
+    for key, value in records:
+        if key.startswith(_TOPIC_PREFIX):
+            name = key[len(_TOPIC_PREFIX) :].decode()
+            if value is None:
+                snapshot.topics.pop(name, None)
+            else:
+                data = json.loads(value)
+                snapshot.topics[name] = TopicRecord(
+                    name=name,
+                    topic_id=uuid.UUID(data["topic_id"]),
+                    partitions=int(data["partitions"]),
+                    configs=dict(data.get("configs", {})),
+                )
+        elif key == _PRODUCER_ID_BLOCK and value is not None:
+            snapshot.next_producer_id = int(json.loads(value)["next"])
+    return snapshot
+
+
 class MetadataLog:
     def __init__(self, log: PartitionLog) -> None:
         self._log = log
 
     def replay(self) -> MetadataSnapshot:
-        snapshot = MetadataSnapshot()
-        for key, value in self._records():
-            if key.startswith(_TOPIC_PREFIX):
-                name = key[len(_TOPIC_PREFIX) :].decode()
-                if value is None:
-                    snapshot.topics.pop(name, None)
-                else:
-                    data = json.loads(value)
-                    snapshot.topics[name] = TopicRecord(
-                        name=name,
-                        topic_id=uuid.UUID(data["topic_id"]),
-                        partitions=int(data["partitions"]),
-                        configs=dict(data.get("configs", {})),
-                    )
-            elif key == _PRODUCER_ID_BLOCK and value is not None:
-                snapshot.next_producer_id = int(json.loads(value)["next"])
-        return snapshot
+        return replay_records(self._records())
 
     def write_topic(self, topic: TopicRecord) -> None:
         value = {"topic_id": str(topic.topic_id), "partitions": topic.partitions, "configs": topic.configs}
@@ -69,6 +74,10 @@ class MetadataLog:
 
     def write_producer_id_block(self, next_unallocated: int) -> None:
         self._append(_PRODUCER_ID_BLOCK, json.dumps({"next": next_unallocated}).encode())
+
+    @property
+    def recovery_point(self) -> int:
+        return self._log.recovery_point
 
     def close(self) -> None:
         self._log.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kwire.cluster.cluster import Partition
 from kwire.handlers.base import Delayed, Encoded, RequestContext
-from kwire.log import OffsetOutOfRange
+from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import FetchPartitionResult, FetchTopicResult, encode_fetch_response
@@ -126,6 +126,11 @@ def _read(plan, response_limit: int, read_committed: bool, storage_error: ErrorC
                     has_error = True
                 except StorageError:
                     error = storage_error
+                    has_error = True
+                except CorruptSegment:
+                    # What Kafka answers when its reader meets a corrupt
+                    # batch; the segment has logged the damage once.
+                    error = ErrorCode.corrupt_message
                     has_error = True
                 if chunks:
                     size = sum(len(chunk) for chunk in chunks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from kwire.handlers.base import RequestContext, respond
+from kwire.log import CorruptSegment
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import iter_records
@@ -44,6 +45,9 @@ def handle_list_offsets(ctx: RequestContext, request):
                 offset, timestamp = _lookup(partition.log, entry.timestamp, read_committed)
             except StorageError:
                 partitions.append(_result(index, ErrorCode.kafka_storage_error))
+                continue
+            except CorruptSegment:
+                partitions.append(_result(index, ErrorCode.corrupt_message))
                 continue
             partitions.append(_result(index, ErrorCode.none, offset, timestamp, partition.leader_epoch if offset >= 0 else -1))
         topics.append(dict(name=list_topic.name, partitions=partitions))

@@ -28,7 +28,7 @@ from crc32c import crc32c
 
 from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
-from kwire.log.segment import MAX_RELATIVE_OFFSET, Segment, segment_name
+from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment, segment_name
 from kwire.protocol.record_codec import Record, build_batch, iter_records
 from kwire.protocol.records import CRC_START, HEADER_SIZE, TIMESTAMP_TYPE_BIT, iter_valid_batches, parse_header
 
@@ -59,6 +59,8 @@ def plan(log: PartitionLog, now_ms: int) -> CleaningPlan | None:
     stable_end = log.last_stable_offset
     cleanable = []
     for segment in closed:
+        if segment.damage is not None:
+            break  # never compacted past a broken batch (`_batches`)
         if now_ms - segment.largest_timestamp < config.min_compaction_lag_ms:
             break  # too young: it and everything after stay dirty for now
         if segment.next_offset > stable_end:
@@ -96,8 +98,13 @@ def _batches(segment: Segment):
             yield header, block[at : at + header.size]
             consumed = at + header.size
         if consumed == 0:
-            return  # not a valid batch: stop rather than guess
+            break
         position += consumed
+    if position < end:
+        # Never rewrite a segment past a broken batch: what follows it
+        # would be dropped. The log is left uncleaned (see `plan`).
+        segment.note_damage(position, "not a whole batch with a valid CRC-32C")
+        raise CorruptSegment(segment, segment.base_offset)
 
 
 def build(work: CleaningPlan) -> CleaningOutput:

@@ -35,24 +35,34 @@ class _IndexFile:
         self.closed = False
         self.open_flags = _WRITE_FLAGS | os.O_CREAT  # created by the first entry written
         self._files = files
-        self._file_size: int | None = None  # bytes in the file, once known
         self.writes = 0
         self.flushed_writes = 0
+        # Bytes in the file as last known (found by `load`, then kept up to
+        # date by writes); None: not known yet, or no file.
+        self.file_size: int | None = None
 
     def load(self) -> None:
+        """Read the file's entries as they are; `problem` judges them."""
+        self.clear()
+        self.file_size = None
         if self.path is None or not os.path.exists(self.path):
             return
         with open(self.path, "rb") as f:
             data = f.read()
-        self._file_size = len(data)
+        self.file_size = len(data)
         usable = len(data) - len(data) % self.ENTRY.size
         for first, second in self.ENTRY.iter_unpack(data[:usable]):
-            if self.first and not self._follows(first, second):
-                break  # zero padding or garbage past the real entries
             self.first.append(first)
             self.second.append(second)
 
-    def _follows(self, first: int, second: int) -> bool:
+    def problem(self, span: int | None, log_size: int) -> str | None:
+        """Why the loaded entries cannot be trusted for a segment holding
+        `span` offsets (None: unknown) in `log_size` bytes; None if sound."""
+        if self.file_size is not None and self.file_size % self.ENTRY.size:
+            return f"{self.file_size} bytes is not a whole number of {self.ENTRY.size}-byte entries"
+        return self._entries_problem(span, log_size)
+
+    def _entries_problem(self, span: int | None, log_size: int) -> str | None:
         raise NotImplementedError
 
     def _add(self, first: int, second: int) -> None:
@@ -65,18 +75,18 @@ class _IndexFile:
         entry = self._files.pin(self)
         try:
             self.open_flags = _WRITE_FLAGS
-            if self._file_size is None:
-                self._file_size = os.fstat(entry.fd).st_size
+            if self.file_size is None:
+                self.file_size = os.fstat(entry.fd).st_size
             try:
                 written = os.write(entry.fd, data)
                 while written < len(data):
                     written += os.write(entry.fd, data[written:])
             except OSError:
-                undo_append(entry.fd, self._file_size, self.path)
+                undo_append(entry.fd, self.file_size, self.path)
                 raise
         finally:
             self._files.unpin(entry)
-        self._file_size += len(data)
+        self.file_size += len(data)
         self.writes += 1
 
     def mark(self) -> int:
@@ -90,13 +100,13 @@ class _IndexFile:
         del self.first[mark:]
         del self.second[mark:]
         if self.path is not None:
-            size = self._file_size - dropped * self.ENTRY.size
+            size = self.file_size - dropped * self.ENTRY.size
             entry = self._files.pin(self)
             try:
                 undo_append(entry.fd, size, self.path)
             finally:
                 self._files.unpin(entry)
-            self._file_size = size
+            self.file_size = size
 
     def clear(self) -> None:
         del self.first[:]
@@ -113,7 +123,7 @@ class _IndexFile:
             os.close(os.open(self.path, _WRITE_FLAGS | os.O_CREAT, 0o644))  # nothing in it to lose
         elif _read(self.path) != data:
             write_atomically(self.path, data)
-        self._file_size = len(data)
+        self.file_size = len(data)
         self.open_flags = _WRITE_FLAGS
 
     def flush(self) -> None:
@@ -154,8 +164,16 @@ class OffsetIndex(_IndexFile):
     def positions(self) -> array:
         return self.second
 
-    def _follows(self, relative: int, position: int) -> bool:
-        return relative > self.first[-1] and position > self.second[-1]
+    def _entries_problem(self, span: int | None, log_size: int) -> str | None:
+        if not self.first:
+            return None
+        if not _strictly_increasing(self.first) or not _strictly_increasing(self.second):
+            return "entries do not increase"
+        if self.first[0] < 0 or (span is not None and self.first[-1] >= span):
+            return f"relative offsets {self.first[0]}..{self.first[-1]} fall outside the segment"
+        if self.second[0] < 0 or self.second[-1] >= log_size:
+            return f"position {self.second[-1]} lies beyond the log file ({log_size} bytes)"
+        return None
 
     def append(self, relative_offset: int, position: int) -> None:
         self._add(relative_offset, position)
@@ -180,8 +198,14 @@ class TimeIndex(_IndexFile):
     def relative_offsets(self) -> array:
         return self.second
 
-    def _follows(self, timestamp: int, relative: int) -> bool:
-        return timestamp > self.first[-1] and relative >= self.second[-1]
+    def _entries_problem(self, span: int | None, log_size: int) -> str | None:
+        if not self.first:
+            return None if log_size == 0 else "no entries for a segment that holds batches"
+        if not _strictly_increasing(self.first) or list(self.second) != sorted(self.second):
+            return "entries do not increase"
+        if self.second[0] < 0 or (span is not None and self.second[-1] >= span):
+            return f"relative offsets {self.second[0]}..{self.second[-1]} fall outside the segment"
+        return None
 
     def maybe_append(self, timestamp: int, relative_offset: int) -> None:
         """Record a new largest timestamp; smaller ones add nothing."""
@@ -198,3 +222,9 @@ class TimeIndex(_IndexFile):
         smaller timestamp (0 if none)."""
         i = bisect.bisect_left(self.first, timestamp) - 1
         return self.second[i] if i >= 0 else 0
+
+
+def _strictly_increasing(column: array) -> bool:
+    # sorted() and set() run in C: a big index is checked in milliseconds.
+    values = list(column)
+    return values == sorted(set(values))

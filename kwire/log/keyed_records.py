@@ -4,14 +4,17 @@ Only start-up pays for decoding records; the hot path never does."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Iterator
 
 from kwire.log.partition_log import PartitionLog
+from kwire.log.segment import CorruptSegment
 from kwire.protocol.record_codec import Record, build_batch, iter_records
 from kwire.protocol.records import iter_valid_batches, parse_header
 
 _READ_CHUNK = 1024 * 1024
+_logger = logging.getLogger("kwire.log")
 
 
 def iter_keyed_records(log: PartitionLog) -> Iterator[tuple[bytes, bytes | None]]:
@@ -39,7 +42,14 @@ def iter_batches(log: PartitionLog) -> Iterator[tuple]:
     that must see transactional batches and markers."""
     offset = log.log_start_offset
     while offset < log.log_end_offset:
-        data = b"".join(bytes(chunk) for chunk in log.read(offset, _READ_CHUNK))
+        try:
+            data = b"".join(bytes(chunk) for chunk in log.read(offset, _READ_CHUNK))
+        except CorruptSegment as exc:
+            if exc.resume_offset <= offset:
+                break
+            _logger.warning("Replay of %s skips offsets %d to %d: %s", log.name, offset, exc.resume_offset - 1, exc)
+            offset = exc.resume_offset
+            continue
         advanced = False
         for pos, header in iter_valid_batches(data):
             if header.last_offset < offset:
@@ -49,4 +59,5 @@ def iter_batches(log: PartitionLog) -> Iterator[tuple]:
             offset = header.last_offset + 1
             advanced = True
         if not advanced:
+            _logger.warning("Replay of %s stops at offset %d: the batch there fails its CRC-32C", log.name, offset)
             break

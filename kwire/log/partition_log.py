@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -12,8 +11,11 @@ from typing import Callable
 from kwire.log.config import LogConfig
 from kwire.log.durable_files import fsync_directory
 from kwire.log.flusher import FLUSHER
-from kwire.log.producer_state import ProducerStateManager, latest_snapshot, snapshot_path, write_snapshot
-from kwire.log.segment import MAX_RELATIVE_OFFSET, Segment
+from kwire.log.log_loader import LoadReport, load_segments
+from kwire.log.producer_state import (
+    ProducerStateManager, delete_snapshots_after, latest_snapshot, snapshot_path, write_snapshot,
+)
+from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.log.storage_errors import StorageError, is_out_of_descriptors, is_transient
 from kwire.log.transaction_index import (
     PartitionTransactions, append_txn_index, control_type, read_txn_index, txn_index_path, write_txn_index,
@@ -50,10 +52,10 @@ class PartitionLog:
         self._deferred_deletes: list[Segment] = []
         self.producer_state = ProducerStateManager()
         self.transactions = PartitionTransactions()
-        self.name = directory.name if directory is not None else "(memory)"
         # Durability: offsets below the recovery point are known to be on
-        # stable storage (everything at open; start-up may lower it from
-        # recovery-point-offset-checkpoint). Moved by flushes.
+        # stable storage (persisted in the data directory's
+        # recovery-point-offset-checkpoint; recovery after a crash starts
+        # from the segment holding it). `open` sets it; flushes move it.
         self.recovery_point = self.log_end_offset
         self.last_flush_ms = _wall_clock_ms()
         self.flush_pending = False  # a background flush is queued
@@ -68,11 +70,17 @@ class PartitionLog:
         self.offline_reason: str | None = None
         self.on_offline: Callable[[], None] | None = None  # the cluster bumps its metadata version
         self._write_failing = False  # transient write errors, logged once until a write succeeds
+        self.load_report = LoadReport()
         for segment in segments:
             index = segment.time_index
             if index.timestamps and index.timestamps[-1] > self._max_timestamp:
                 self._max_timestamp = index.timestamps[-1]
                 self._offset_of_max_timestamp = segment.base_offset + index.relative_offsets[-1]
+
+    @property
+    def name(self) -> str:
+        """The partition, as its directory is named (e.g. `orders-0`)."""
+        return self.directory.name if self.directory is not None else "in-memory log"
 
     # --- opening ---------------------------------------------------------
 
@@ -81,24 +89,25 @@ class PartitionLog:
         return cls(None, config, [Segment.in_memory(0)])
 
     @classmethod
-    def open(cls, directory: Path, config: LogConfig) -> "PartitionLog":
-        """Open (or create) the log in `directory`, recovering the active
-        segment: every batch is checked by CRC and a torn tail is cut off."""
+    def open(cls, directory: Path, config: LogConfig, recovery_point: int = 0,
+             clean_shutdown: bool = False) -> "PartitionLog":
+        """Open (or create) the log in `directory`. After an unclean shutdown
+        every segment from the one holding `recovery_point` on is validated
+        batch by batch and cut at the first invalid one; see log_loader."""
         directory = Path(directory)
         created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
-        base_offsets = sorted(
-            int(name[:-4]) for name in os.listdir(directory) if name.endswith(".log") and name[:-4].isdigit()
-        )
-        if not base_offsets:
-            base_offsets = [0]
-        segments = [Segment.on_disk(str(directory), base) for base in base_offsets]
-        for segment, following in zip(segments, segments[1:]):
-            segment.load_indexes(next_offset=following.base_offset)
-        segments[-1].recover(config.index_interval_bytes)
+        segments, report = load_segments(directory, config, recovery_point, clean_shutdown)
         log = cls(directory, config, segments)
+        log.load_report = report
+        # Below the recovery point everything is known flushed.
+        log.recovery_point = log.log_end_offset if clean_shutdown else min(recovery_point, log.log_end_offset)
+        if report.truncated:
+            delete_snapshots_after(directory, log.log_end_offset)
         log._load_producer_state()
         log._directory_changes = log._parent_unsynced = int(created)
+        if report.truncated:
+            log.rewrite_txn_indexes()
         return log
 
     def _load_producer_state(self) -> None:
@@ -107,7 +116,8 @@ class PartitionLog:
         for segment in self.segments:
             path = getattr(segment.store, "path", None)
             for entry in read_txn_index(txn_index_path(path)) if path else ():
-                self.transactions.add_aborted(entry)
+                if entry.last_offset < self.log_end_offset:  # not cut off by recovery
+                    self.transactions.add_aborted(entry)
         found = latest_snapshot(self.directory, self.log_end_offset)
         start = 0
         if found is not None:
@@ -236,6 +246,7 @@ class PartitionLog:
             self._directory_changes += 1
             # As Kafka: what the roll closed is flushed in the background.
             self._flush_in_background(self.segments_from(self.recovery_point), base_offset)
+        self.segments[-1].closed = True  # reads of it may now trust its end offset
         self.segments.append(segment)
         self._base_offsets.append(base_offset)
         return segment
@@ -246,7 +257,9 @@ class PartitionLog:
         """Bytes from the start of the batch holding `fetch_offset`: at
         least that whole batch, else up to `max_bytes`, within one segment;
         nothing at or past `upper` (the last stable offset, for read_committed).
-        StorageError if the partition is offline or the disk fails."""
+        Stops before a broken batch; raises CorruptSegment when the batch
+        holding `fetch_offset` is itself broken, StorageError if the
+        partition is offline or the disk fails."""
         if self.offline_reason is not None:
             raise StorageError(f"{self.name} is offline: {self.offline_reason}")
         try:
@@ -269,14 +282,17 @@ class PartitionLog:
         i = bisect.bisect_right(self._base_offsets, fetch_offset) - 1
         while i < len(self.segments):
             segment = self.segments[i]
-            position, first_size = segment.locate(fetch_offset)
+            position, first_size = segment.locate(fetch_offset)  # CorruptSegment if in a broken part
             if position >= 0:
                 length = min(max(max_bytes, first_size), segment.size - position)
                 if upper is not None and upper < segment.next_offset:
-                    stop, _size = segment.locate(upper)
+                    try:
+                        stop, _size = segment.locate(upper)
+                    except CorruptSegment:
+                        stop = -1  # the read below stops before the damage anyway
                     if stop >= 0:
                         length = min(length, stop - position)
-                return segment.store.read(position, length)
+                return segment.read(position, length)
             i += 1
         return []
 
@@ -364,6 +380,8 @@ class PartitionLog:
 
     def replace_leading_segments(self, count: int, replacements: list) -> None:
         """The cleaner's swap: the first `count` (closed) segments become `replacements`."""
+        for segment in replacements:
+            segment.closed = True
         self.segments[:count] = replacements
         self._base_offsets = [segment.base_offset for segment in self.segments]
 

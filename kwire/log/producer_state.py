@@ -218,3 +218,11 @@ def latest_snapshot(directory: Path, at_most: int) -> tuple[int, ProducerStateMa
         except (ValueError, struct.error, OSError):
             continue
     return None
+
+
+def delete_snapshots_after(directory: Path, log_end: int) -> None:
+    """Recovery cut the log: snapshots of state past its new end describe
+    batches that are gone, and must never be loaded once it grows again."""
+    for path in Path(directory).glob("*.snapshot"):
+        if path.name[:20].isdigit() and int(path.name[:20]) > log_end:
+            path.unlink()

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import struct
 import time
 
+from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.durable_files import fsync_if_exists
-from kwire.log.stores import FileStore, MemoryStore
+from kwire.log.segment_scan import SegmentScan
 from kwire.log.storage_errors import WriteNotUndone
-from kwire.protocol.records import HEADER_SIZE, BatchHeader, iter_valid_batches, parse_header
+from kwire.log.stores import FileStore, MemoryStore
+from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, LOG_OVERHEAD, BatchHeader, parse_header
 
-_SCAN_BLOCK = 64 * 1024
-_RECOVERY_BLOCK = 8 * 1024 * 1024
+log = logging.getLogger("kwire.log")
+
+_READ_CHECK = struct.Struct(">qi4xb")  # base offset, batch length, magic
+_INT32 = struct.Struct(">i")  # last offset delta, at byte 23
 
 
 # Index entries hold offsets relative to the segment's base as int32.
@@ -21,6 +27,34 @@ MAX_RELATIVE_OFFSET = 2**31 - 1
 
 def segment_name(base_offset: int) -> str:
     return f"{base_offset:020d}"
+
+
+class CorruptSegment(Exception):
+    """A read met a broken batch: Kafka answers CORRUPT_MESSAGE.
+    `resume_offset` is where sound data may start again (the next segment)."""
+
+    def __init__(self, segment: "Segment", offset: int) -> None:
+        position, reason = segment.damage or (-1, "broken batch")
+        super().__init__(f"{segment.describe()}: offset {offset} lies in a broken part "
+                         f"(from byte {position}: {reason})")
+        self.resume_offset = segment.next_offset
+
+
+class _ReportingScan:
+    """A header walk that reports the broken batch it stops at."""
+
+    def __init__(self, segment: "Segment", scan: SegmentScan) -> None:
+        self.segment = segment
+        self.scan = scan
+
+    @property
+    def problem(self) -> str | None:
+        return self.scan.problem
+
+    def __iter__(self):
+        yield from self.scan
+        if self.scan.problem is not None:
+            self.segment.note_damage(self.scan.end, self.scan.problem)
 
 
 class Segment:
@@ -32,6 +66,14 @@ class Segment:
         self.next_offset = base_offset  # one past the last offset stored here
         self._bytes_since_index_entry = 0
         self.created_ms = int(time.time() * 1000)  # when this run opened or made it
+        self.index_interval_bytes = 4096  # as last loaded or recovered with
+        self.closed = False  # no more appends: its offsets end where the next segment begins
+        self.stored_in_memory = isinstance(store, MemoryStore)
+        # The first broken batch reads have met here (position, reason).
+        self.damage: tuple[int, str] | None = None
+        # Reads have checked the batch headers in [0, _checked_end).
+        self._checked_end = 0
+        self._checked_next_offset = base_offset
 
     @classmethod
     def in_memory(cls, base_offset: int) -> "Segment":
@@ -102,80 +144,235 @@ class Segment:
                 raise WriteNotUndone(exc.errno, f"could not truncate back to {size} bytes: {exc.strerror}",
                                      getattr(self.store, "path", None)) from exc
 
-    def locate(self, offset: int) -> tuple[int, int]:
-        """(position, size) of the batch holding `offset`; (-1, 0) if none."""
-        _relative, position = self.offset_index.lookup(offset - self.base_offset)
-        for batch_position, header in self.walk(position):
-            if header.base_offset + header.last_offset_delta >= offset:
+    def locate(self, offset: int, retry: bool = True) -> tuple[int, int]:
+        """(position, size) of the batch holding `offset`; (-1, 0) if none.
+        Raises CorruptSegment if the offset lies in a broken part."""
+        entry_relative, position = self.offset_index.lookup(offset - self.base_offset)
+        scan = self._walk_from(position)
+        for batch_position, header in scan:
+            if retry and batch_position == position and self._wrong_index_entry(entry_relative, position, header):
+                return self.locate(offset, retry=False)
+            if header.last_offset >= offset:
                 return batch_position, header.size
+        if scan.problem is not None:
+            raise CorruptSegment(self, offset)
         return -1, 0
 
-    def first_batch_reaching(self, timestamp: int) -> int | None:
-        """Base offset of the first batch whose max timestamp is >= timestamp."""
+    def first_batch_reaching(self, timestamp: int, retry: bool = True) -> int | None:
+        """Base offset of the first batch whose max timestamp is >= timestamp.
+        Raises CorruptSegment if the walk meets a broken batch first."""
         if self.time_index.max_timestamp < timestamp:
+            if self.damage is not None:  # its index ends at the damage: the answer may lie past it
+                raise CorruptSegment(self, self.base_offset + max(self.time_index.relative_offsets, default=0))
             return None
         start_relative = self.time_index.lookup(timestamp)
-        _relative, position = self.offset_index.lookup(start_relative)
-        for _position, header in self.walk(position):
+        entry_relative, position = self.offset_index.lookup(start_relative)
+        scan = self._walk_from(position)
+        for batch_position, header in scan:
+            if retry and batch_position == position and self._wrong_index_entry(entry_relative, position, header):
+                return self.first_batch_reaching(timestamp, retry=False)
             if header.max_timestamp >= timestamp:
                 return header.base_offset
+        if scan.problem is not None:
+            raise CorruptSegment(self, self.base_offset + start_relative)
         return None
 
-    def walk(self, position: int = 0):
-        """Batch headers from `position` to the end, read in blocks."""
-        end = self.store.size
-        while position < end:
-            block = self.store.read_bytes(position, min(_SCAN_BLOCK, end - position))
-            offset_in_block = 0
-            while len(block) - offset_in_block >= HEADER_SIZE:
-                header = parse_header(block, offset_in_block)
-                yield position + offset_in_block, header
-                offset_in_block += header.size
-            if offset_in_block == 0:
-                return  # a torn header at the very end: nothing more to walk
-            position += offset_in_block
+    def _wrong_index_entry(self, entry_relative: int, position: int, header: BatchHeader) -> bool:
+        """Start-up checks only the ends of an index; a wrong entry between
+        them is caught here, where it would give a wrong answer, and the
+        indexes are rebuilt (True) before the lookup is made again."""
+        if position == 0 or header.base_offset == self.base_offset + entry_relative:
+            return False
+        log.warning("Rebuilt the indexes of %s from its log: offset index entry (%d, %d) points at the batch of "
+                    "offset %d", self.describe(), entry_relative, position, header.base_offset)
+        self.rebuild_indexes(self.index_interval_bytes, self._end_offset_bound())
+        return True
 
-    def recover(self, interval: int) -> None:
-        """Validate every batch by CRC, cut the file after the last good one
-        and rebuild both indexes from the scan (the active segment only)."""
+    def walk(self, position: int = 0):
+        """Headers of the sound batches from `position` (where a batch
+        starts) on; stops before a broken one, which is reported once."""
+        return iter(self._walk_from(position))
+
+    def _walk_from(self, position: int) -> SegmentScan:
+        scan = SegmentScan(self.store, self.base_offset, start=position, end_offset=self._end_offset_bound())
+        return _ReportingScan(self, scan)
+
+    def _end_offset_bound(self) -> int | None:
+        # Closed segments end where the next begins; the active one grows.
+        return self.next_offset if self.closed else None
+
+    def read(self, position: int, length: int) -> list:
+        """Up to `length` bytes from `position` (where a sound batch starts),
+        cut before the first batch whose header shows it is broken, so that
+        no client is ever sent damaged bytes. Headers already checked by an
+        earlier read are not checked again (`_checked_end`)."""
+        chunks = self.store.read(position, length)
+        if self.stored_in_memory or not chunks:
+            return chunks  # validated when produced, and RAM does not rot
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if position <= self._checked_end:
+            at, min_offset, extends = self._checked_end - position, self._checked_next_offset, True
+        else:
+            at, min_offset, extends = 0, self.base_offset, False
+        file_size, end_offset = self.store.size, self._end_offset_bound()
+        offset_limit = end_offset if end_offset is not None else 2**63
+        while len(data) - at >= HEADER_SIZE:
+            # header_problem's checks, inlined: this loop runs once per batch read.
+            base, length, magic = _READ_CHECK.unpack_from(data, at)
+            (delta,) = _INT32.unpack_from(data, at + 23)
+            size = length + LOG_OVERHEAD
+            if (magic != CURRENT_MAGIC or length < MIN_BATCH_LENGTH or position + at + size > file_size
+                    or delta < 0 or base < min_offset or base + delta >= offset_limit):
+                problem = header_problem(parse_header(data, at), position + at, file_size, min_offset, end_offset)
+                self.note_damage(position + at, problem or "broken batch header")
+                if at == 0:
+                    raise CorruptSegment(self, self.base_offset)
+                return [memoryview(data)[:at]]
+            if at + size > len(data):
+                break  # cut by the byte limit: clients drop a partial last batch
+            at += size
+            min_offset = base + delta + 1
+            if extends:
+                self._checked_end, self._checked_next_offset = position + at, min_offset
+        return chunks
+
+    # --- start-up: recovery and index checks --------------------------------
+
+    def recover(self, interval: int, end_offset: int | None = None) -> SegmentScan:
+        """Check every batch (structure and CRC-32C), rebuild both indexes
+        from the scan and cut the file after the last sound batch. Returns
+        the scan: its `problem` says why bytes were cut (None: none were)."""
+        scan = SegmentScan(self.store, self.base_offset, end_offset=end_offset, verify_crc=True)
+        self._index_batches(scan, interval)
+        if scan.end < self.store.size:
+            self.store.truncate(scan.end)
+        self.next_offset = scan.next_offset
+        self._checked_end, self._checked_next_offset = scan.end, scan.next_offset
+        return scan
+
+    def rebuild_indexes(self, interval: int, end_offset: int | None = None) -> SegmentScan:
+        """Both indexes again from a walk of the batch headers, cutting
+        nothing: a broken batch found on the way is reported and reads stop
+        before it."""
+        scan = SegmentScan(self.store, self.base_offset, end_offset=end_offset)
+        self._index_batches(scan, interval)
+        if scan.problem is not None:
+            self.note_damage(scan.end, scan.problem)
+        return scan
+
+    def _index_batches(self, scan: SegmentScan, interval: int) -> None:
+        self.index_interval_bytes = interval
         offset_index, time_index = self.offset_index, self.time_index
         offset_index.clear()
         time_index.clear()
         self._bytes_since_index_entry = 0
-        position, valid_end = 0, 0
-        while self.store.size - position >= HEADER_SIZE:
-            # Read at least the whole next batch, so a big one is not
-            # mistaken for a torn one.
-            next_size = parse_header(self.store.read_bytes(position, HEADER_SIZE)).size
-            block = self.store.read_bytes(position, max(_RECOVERY_BLOCK, next_size))
-            consumed = 0
-            for batch_position, header in iter_valid_batches(block):
-                absolute = position + batch_position
-                relative = header.base_offset - self.base_offset
-                if self._bytes_since_index_entry >= interval:
-                    offset_index.relative_offsets.append(relative)
-                    offset_index.positions.append(absolute)
-                    self._bytes_since_index_entry = 0
-                self._bytes_since_index_entry += header.size
-                if header.max_timestamp > time_index.max_timestamp:
-                    time_index.timestamps.append(header.max_timestamp)
-                    time_index.relative_offsets.append(relative)
-                self.next_offset = header.base_offset + header.last_offset_delta + 1
-                consumed = batch_position + header.size
-            if consumed == 0:
-                break  # corrupt or torn: everything from here goes
-            position += consumed
-            valid_end = position
-        if valid_end < self.store.size:
-            self.store.truncate(valid_end)
+        for position, header in scan:
+            relative = header.base_offset - self.base_offset
+            if self._bytes_since_index_entry >= interval:
+                offset_index.relative_offsets.append(relative)
+                offset_index.positions.append(position)
+                self._bytes_since_index_entry = 0
+            self._bytes_since_index_entry += header.size
+            if header.max_timestamp > time_index.max_timestamp or not time_index.timestamps:
+                time_index.timestamps.append(header.max_timestamp)
+                time_index.relative_offsets.append(relative)
         offset_index.rewrite()
         time_index.rewrite()
 
-    def load_indexes(self, next_offset: int) -> None:
-        """A closed (not active) segment: trust its index files."""
+    def load_closed(self, end_offset: int, interval: int) -> str | None:
+        """A closed segment that is not re-validated: load its index files
+        and check them; when one is missing or inconsistent, rebuild both
+        from the batch headers. Returns why they were rebuilt (None: sound)."""
+        self.closed = True
+        self.next_offset = end_offset
+        self.index_interval_bytes = interval
         self.offset_index.load()
         self.time_index.load()
-        self.next_offset = next_offset
+        problem = self._index_problem(end_offset - self.base_offset, interval)
+        if problem is not None:
+            self.rebuild_indexes(interval, end_offset)
+        return problem
+
+    def load_active(self, interval: int) -> tuple[str | None, SegmentScan | None]:
+        """The active segment after a clean shutdown: load and check its
+        indexes, then find the log end by walking the headers after the last
+        offset index entry. Returns (why the indexes were rebuilt, the walk
+        if it met a broken batch: the caller recovers the segment then)."""
+        self.index_interval_bytes = interval
+        self.offset_index.load()
+        self.time_index.load()
+        problem = self._index_problem(None, interval)
+        start, min_offset = 0, self.base_offset
+        if problem is None and self.offset_index.positions:
+            start = self.offset_index.positions[-1]
+            min_offset = self.base_offset + self.offset_index.relative_offsets[-1]
+        scan = SegmentScan(self.store, min_offset, start=start)
+        for _batch in scan:
+            pass
+        if scan.problem is not None:
+            return problem, scan
+        self.next_offset = scan.next_offset if scan.batches else self.base_offset
+        # Appends go on adding an index entry every `interval` bytes.
+        self._bytes_since_index_entry = self.store.size - (start if self.offset_index.positions else 0)
+        if problem is None:
+            span_problem = self.time_index.problem(self.next_offset - self.base_offset, self.store.size)
+            problem = None if span_problem is None else f"time index: {span_problem}"
+        if problem is not None:
+            self.rebuild_indexes(interval)
+        return problem, None
+
+    def _index_problem(self, span: int | None, interval: int) -> str | None:
+        """Why the loaded indexes cannot be trusted (None: they can)."""
+        size = self.store.size
+        if self.time_index.file_size is None and size:
+            return "the time index file is missing"
+        if self.offset_index.file_size is None and size > interval:
+            return "the offset index file is missing"
+        for name, index in (("offset index", self.offset_index), ("time index", self.time_index)):
+            problem = index.problem(span, size)
+            if problem is not None:
+                return f"{name}: {problem}"
+        return self._index_entries_mismatch()
+
+    def _index_entries_mismatch(self) -> str | None:
+        """Cheap spot checks against the log: the first and last offset
+        index entries point at the batches they name, and the last time
+        index entry names a batch with that largest timestamp."""
+        offsets = self.offset_index
+        for i in {0, len(offsets.positions) - 1} if offsets.positions else ():
+            relative, position = offsets.relative_offsets[i], offsets.positions[i]
+            header = parse_header(self.store.read_bytes(position, HEADER_SIZE)) \
+                if self.store.size - position >= HEADER_SIZE else None
+            if header is None or header.base_offset != self.base_offset + relative or header.magic != CURRENT_MAGIC:
+                return f"offset index entry ({relative}, {position}) does not point at the batch of offset " \
+                       f"{self.base_offset + relative}"
+        times = self.time_index
+        if times.timestamps:
+            timestamp, relative = times.timestamps[-1], times.relative_offsets[-1]
+            _relative, position = offsets.lookup(relative)
+            for _position, header in self.walk(position):
+                if header.base_offset >= self.base_offset + relative:
+                    if header.base_offset == self.base_offset + relative and header.max_timestamp == timestamp:
+                        return None
+                    break
+            return f"time index entry ({timestamp}, {relative}) does not match the batch of offset " \
+                   f"{self.base_offset + relative}"
+        return None
+
+    # --- damage found after start-up ------------------------------------------
+
+    def note_damage(self, position: int, reason: str) -> None:
+        """A broken batch found at `position`: logged once per segment."""
+        if self.damage is not None and self.damage[0] <= position:
+            return
+        self.damage = (position, reason)
+        log.warning("%s: the batch at byte %d is broken (%s); reads stop before it", self.describe(), position, reason)
+
+    def describe(self) -> str:
+        path = getattr(self.store, "path", None)
+        if path is None:
+            return f"in-memory segment {segment_name(self.base_offset)}"
+        return f"partition {os.path.basename(os.path.dirname(path))} segment {os.path.basename(path)}"
 
     def flush(self) -> None:
         """fsync what was written: the log, then its indexes (as Kafka)."""

@@ -1,0 +1,41 @@
+"""Fetch and ListOffsets over a segment with a broken batch: the records
+before it are served, the broken part is answered with CORRUPT_MESSAGE,
+never with its bytes."""
+
+import struct
+
+from kwire.protocol.errors import ErrorCode
+from tests.handlers import requests as rq
+from tests.handlers.conftest import CoreClient, make_core
+from tests.handlers.test_produce_fetch import fetched_values
+from tests.log.segment_files import batches_in, patch, segment_paths
+
+
+def test_fetch_and_list_offsets_answer_corrupt_message_for_a_broken_batch(tmp_path):
+    core = make_core(tmp_path)
+    client = CoreClient(core)
+    client.call(19, 4, rq.create("t", 1, configs={"segment.bytes": "1000"}))
+    for i in range(20):
+        values = rq.batch(b"value-%02d" % i, b"more-%02d" % i, timestamp=1_000 + 10 * i)
+        client.call(0, 9, rq.produce("t", 0, values))
+    core.close()
+    first = segment_paths(tmp_path / "t-0")[0]
+    position, header = batches_in(first)[3]
+    patch(first, position + 8, struct.pack(">i", -12))  # a batch length that makes its size 0
+
+    client = CoreClient(make_core(tmp_path))  # a clean start: nothing re-validated
+    try:
+        part = client.call(1, 12, rq.fetch("t", 0, 0)).responses[0].partitions[0]
+        assert part.error_code == ErrorCode.none
+        assert [offset for offset, _value in fetched_values(part)] == list(range(header.base_offset))
+        part = client.call(1, 12, rq.fetch("t", 0, header.base_offset)).responses[0].partitions[0]
+        assert part.error_code == ErrorCode.corrupt_message
+        assert not part.records
+        assert part.high_watermark == 40
+        listed = client.call(2, 7, rq.list_offsets("t", 0, 1_010)).topics[0].partitions[0]
+        assert (listed.error_code, listed.offset) == (ErrorCode.none, 2)
+        listed = client.call(2, 7, rq.list_offsets("t", 0, 1_030)).topics[0].partitions[0]
+        assert listed.error_code == ErrorCode.corrupt_message
+        assert client.call(2, 7, rq.list_offsets("t", 0, -1)).topics[0].partitions[0].offset == 40
+    finally:
+        client.core.close()
