@@ -29,6 +29,7 @@ from crc32c import crc32c
 from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment, segment_name
+from kwire.log.swaps import CLEANED_SUFFIX, SWAP_SUFFIX
 from kwire.protocol.record_codec import Record, build_batch, iter_records
 from kwire.protocol.records import CRC_START, HEADER_SIZE, TIMESTAMP_TYPE_BIT, iter_valid_batches, parse_header
 
@@ -199,7 +200,7 @@ def write_cleaned_files(log: PartitionLog, output: CleaningOutput) -> list[str]:
     paths = []
     try:
         for base, batches in output.groups:
-            path = os.path.join(str(log.directory), segment_name(base) + ".log.cleaned")
+            path = os.path.join(str(log.directory), segment_name(base) + CLEANED_SUFFIX)
             paths.append(path)
             with open(path, "wb") as f:
                 for batch in batches:
@@ -214,24 +215,34 @@ def write_cleaned_files(log: PartitionLog, output: CleaningOutput) -> list[str]:
 
 def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bool:
     """Swap the cleaned segments in; False (and nothing changed) if the log's
-    leading segments are no longer the planned ones."""
+    leading segments are no longer the planned ones.
+
+    As Kafka does, in steps a crash can interrupt anywhere: the cleaned files
+    become `.swap` files (durably: from then on start-up finishes the swap,
+    see complete_interrupted_swaps), then the old segments go, then each
+    `.swap` becomes the `.log`."""
     count = len(work.segments)
     if tuple(log.segments[:count]) != work.segments or len(log.segments) <= count:
         _discard(log, output)
         return False
-    new_bases = {base for base, _batches in output.groups}
     try:
+        if log.directory is not None:
+            for base, _batches in output.groups:
+                stem = os.path.join(str(log.directory), segment_name(base))
+                os.replace(stem + CLEANED_SUFFIX, stem + SWAP_SUFFIX)
+            fsync_directory(log.directory)
         for segment in work.segments:
-            segment.close()
-            if log.directory is not None and segment.base_offset not in new_bases:
+            if log.directory is not None:
                 segment.delete()
+            else:
+                segment.close()
         new_segments = [_new_segment(log, base, batches) for base, batches in output.groups]
         log.replace_leading_segments(count, new_segments)
         log.rewrite_txn_indexes()
         if log.directory is not None:
             fsync_directory(log.directory)  # the renames are durable before anything relies on them
     except OSError as exc:
-        # Half swapped: only start-up recovery can tell what the files hold now.
+        # Half swapped: start-up finishes the swap from the `.swap` files.
         log.take_offline(f"compaction could not swap in its segments: {exc}")
         raise
     log.first_dirty_offset = work.end_offset
@@ -246,10 +257,7 @@ def _new_segment(log: PartitionLog, base: int, batches: list[bytes]) -> Segment:
             segment.append(batch, parse_header(batch), interval)
         return segment
     stem = os.path.join(str(log.directory), segment_name(base))
-    for suffix in (".index", ".timeindex"):
-        if os.path.exists(stem + suffix):
-            os.unlink(stem + suffix)
-    os.replace(stem + ".log.cleaned", stem + ".log")
+    os.replace(stem + SWAP_SUFFIX, stem + ".log")
     segment = Segment.on_disk(str(log.directory), base)
     segment.recover(interval)
     return segment
@@ -259,6 +267,6 @@ def _discard(log: PartitionLog, output: CleaningOutput) -> None:
     if log.directory is None:
         return
     for base, _ in output.groups:
-        path = os.path.join(str(log.directory), segment_name(base) + ".log.cleaned")
+        path = os.path.join(str(log.directory), segment_name(base) + CLEANED_SUFFIX)
         if os.path.exists(path):
             os.unlink(path)

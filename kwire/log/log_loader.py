@@ -23,6 +23,7 @@ import attrs
 from kwire.log.config import LogConfig
 from kwire.log.segment import Segment
 from kwire.log.segment_scan import SegmentScan
+from kwire.log.swaps import complete_interrupted_swaps
 
 log = logging.getLogger("kwire.log")
 
@@ -42,6 +43,7 @@ def segment_base_offsets(directory: Path) -> list[int]:
 
 def load_segments(directory: Path, config: LogConfig, recovery_point: int,
                   clean_shutdown: bool) -> tuple[list[Segment], LoadReport]:
+    complete_interrupted_swaps(directory)
     bases = segment_base_offsets(directory) or [0]
     segments = [Segment.on_disk(str(directory), base) for base in bases]
     report = LoadReport()

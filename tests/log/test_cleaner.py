@@ -231,8 +231,10 @@ def test_the_cleaners_swap_is_fsynced(tmp_path, monkeypatch):
         put(log, [(b"k", b"%d" % i)])
     syncs = SyncEvents(monkeypatch)
     clean(log, 100 * HOUR_MS)
-    cleaned = str(tmp_path / "c-0" / "00000000000000000000.log.cleaned")
-    rename = syncs.events.index(("replace", cleaned, cleaned[: -len(".cleaned")]))
-    assert ("fsync", cleaned) in syncs.events[:rename]  # the new segment's bytes first
-    assert ("fsync", str(tmp_path / "c-0")) in syncs.events[rename:]  # then its name
+    stem = str(tmp_path / "c-0" / "00000000000000000000.log")
+    to_swap = syncs.events.index(("replace", stem + ".cleaned", stem + ".swap"))
+    to_log = syncs.events.index(("replace", stem + ".swap", stem))
+    assert ("fsync", stem + ".cleaned") in syncs.events[:to_swap]  # the new segment's bytes first
+    assert ("fsync", str(tmp_path / "c-0")) in syncs.events[to_swap:to_log]  # the swap decided durably
+    assert ("fsync", str(tmp_path / "c-0")) in syncs.events[to_log:]  # then its final name
     log.close()
