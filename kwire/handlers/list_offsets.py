@@ -7,7 +7,7 @@ from kwire.handlers.base import RequestContext, respond
 from kwire.log import CorruptSegment
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.record_codec import iter_records
+from kwire.protocol.record_codec import RecordDecodeError, iter_records
 from kwire.protocol.records import iter_valid_batches
 
 API_KEY = 2
@@ -46,7 +46,8 @@ def handle_list_offsets(ctx: RequestContext, request):
             except StorageError:
                 partitions.append(_result(index, ErrorCode.kafka_storage_error))
                 continue
-            except CorruptSegment:
+            except (CorruptSegment, RecordDecodeError):
+                # Kafka answers a batch it cannot read with CORRUPT_MESSAGE.
                 partitions.append(_result(index, ErrorCode.corrupt_message))
                 continue
             partitions.append(_result(index, ErrorCode.none, offset, timestamp, partition.leader_epoch if offset >= 0 else -1))

@@ -39,3 +39,25 @@ def test_fetch_and_list_offsets_answer_corrupt_message_for_a_broken_batch(tmp_pa
         assert client.call(2, 7, rq.list_offsets("t", 0, -1)).topics[0].partitions[0].offset == 40
     finally:
         client.core.close()
+
+
+def test_list_offsets_by_time_over_a_batch_that_cannot_be_decoded_answers_corrupt_message(tmp_path):
+    """A batch is stored without decoding its records; a timestamp lookup
+    that must decode it and cannot gets CORRUPT_MESSAGE, not a closed connection."""
+    from crc32c import crc32c
+
+    from kwire.protocol.record_codec import GZIP, Record, build_batch
+
+    core = make_core(tmp_path)
+    client = CoreClient(core)
+    try:
+        client.call(19, 4, rq.create("t", 1))
+        batch = build_batch([Record(0, 0, b"k", b"v" * 100)], base_timestamp=5_000, compression=GZIP)
+        batch[70:80] = b"\xff" * 10  # the gzip stream is garbage now, the CRC made right again
+        struct.pack_into(">I", batch, 17, crc32c(bytes(batch[21:])))
+        assert client.call(0, 9, rq.produce("t", 0, bytes(batch))).responses[0].partition_responses[0].error_code == 0
+        listed = client.call(2, 7, rq.list_offsets("t", 0, 4_000)).topics[0].partitions[0]
+        assert listed.error_code == ErrorCode.corrupt_message
+        assert client.call(2, 7, rq.list_offsets("t", 0, -1)).topics[0].partitions[0].offset == 1
+    finally:
+        core.close()
