@@ -25,7 +25,7 @@ def test_confluent_describe_alter_and_validate(start_kwire, topic_name):
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource
 
-    broker = start_kwire("-o", "log.retention.hours=2")
+    broker = start_kwire("-o", "log.retention.hours=2", "-o", "max.connections.per.ip=500")
     create_topic("confluent-kafka", broker.bootstrap, topic_name, 1, configs={"segment.bytes": "100000"})
     described = confluent_describe(broker.bootstrap, topic_name)
     assert described["segment.bytes"] == ("100000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
@@ -39,6 +39,10 @@ def test_confluent_describe_alter_and_validate(start_kwire, topic_name):
     assert (broker_configs["log.retention.ms"].value, broker_configs["log.retention.ms"].source) == (
         "7200000", ConfigSource.STATIC_BROKER_CONFIG.value)
     assert broker_configs["log.segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert (broker_configs["max.connections.per.ip"].value, broker_configs["max.connections.per.ip"].source) == (
+        "500", ConfigSource.STATIC_BROKER_CONFIG.value)
+    assert broker_configs["queued.max.request.bytes"].value == "104857600"
+    assert broker_configs["log.flush.interval.messages"].value == str(2**63 - 1)
 
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic_name, incremental_configs=[
         ConfigEntry("retention.ms", "60000", incremental_operation=AlterConfigOpType.SET),

@@ -107,6 +107,8 @@ _OTHER_BROKER_NAMES = (
     "socket.request.max.bytes", "group.initial.rebalance.delay.ms", "group.min.session.timeout.ms",
     "group.max.session.timeout.ms", "offsets.topic.num.partitions", "offsets.retention.minutes",
     "log.retention.check.interval.ms", "log.cleaner.enable", "log.cleaner.backoff.ms",
+    "log.flush.scheduler.interval.ms", "log.flush.offset.checkpoint.interval.ms", "connections.max.idle.ms",
+    "queued.max.request.bytes", "max.connections", "max.connections.per.ip",
 )
 
 
