@@ -13,8 +13,8 @@ import struct
 from array import array
 
 from kwire.log.durable_files import write_atomically
-from kwire.log.open_files import OPEN_FILES, FileClosed, OpenFiles
-from kwire.log.stores import undo_append
+from kwire.log.open_files import OPEN_FILES, OpenFiles
+from kwire.log.stores import flush_written, undo_append
 
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_APPEND
@@ -127,18 +127,7 @@ class _IndexFile:
         self.open_flags = _WRITE_FLAGS
 
     def flush(self) -> None:
-        covered = self.writes
-        if covered == self.flushed_writes:
-            return
-        try:
-            entry = self._files.pin(self)
-        except FileClosed:
-            return
-        try:
-            os.fsync(entry.fd)
-        finally:
-            self._files.unpin(entry)
-        self.flushed_writes = covered
+        flush_written(self, self._files)
 
     def close(self) -> None:
         self.closed = True

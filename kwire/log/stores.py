@@ -71,24 +71,29 @@ class FileStore:
         self.writes += 1
 
     def flush(self) -> None:
-        """fsync, unless nothing was written since the last one (or the
-        file is gone: a deleted or replaced segment has nothing to flush)."""
-        covered = self.writes
-        if covered == self.flushed_writes:
-            return
-        try:
-            entry = self._files.pin(self)
-        except FileClosed:
-            return
-        try:
-            os.fsync(entry.fd)
-        finally:
-            self._files.unpin(entry)
-        self.flushed_writes = covered
+        flush_written(self, self._files)
 
     def close(self) -> None:
         self.closed = True
         self._files.close(self)
+
+
+def flush_written(owner, files: OpenFiles) -> None:
+    """fsync `owner`'s file (a store or an index counting its `writes`),
+    unless nothing was written since the last fsync or the file is gone (a
+    deleted or replaced segment has nothing to flush)."""
+    covered = owner.writes
+    if covered == owner.flushed_writes:
+        return
+    try:
+        entry = files.pin(owner)
+    except FileClosed:
+        return
+    try:
+        os.fsync(entry.fd)
+    finally:
+        files.unpin(entry)
+    owner.flushed_writes = covered
 
 
 def undo_append(fd: int, size_before: int, path: str) -> None:

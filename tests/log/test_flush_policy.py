@@ -31,20 +31,6 @@ def wait_for_background_flushes():
     FLUSHER.apply_completed()
 
 
-@pytest.fixture
-def disk_log(tmp_path):
-    logs = []
-
-    def opener(**config):
-        log = PartitionLog.open(tmp_path / "t-0", LogConfig(**config))
-        logs.append(log)
-        return log
-
-    yield opener
-    for log in logs:
-        log.close()
-
-
 def test_by_default_an_append_is_not_fsynced(disk_log, monkeypatch):
     log = disk_log()
     syncs = SyncEvents(monkeypatch)

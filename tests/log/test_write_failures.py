@@ -45,20 +45,6 @@ def values(log, offset=0):
     return [r.value for r in iter_all_records(b"".join(bytes(c) for c in log.read(offset, 1 << 20)))]
 
 
-@pytest.fixture
-def disk_log(tmp_path):
-    logs = []
-
-    def opener(**config):
-        log = PartitionLog.open(tmp_path / "t-0", LogConfig(**config))
-        logs.append(log)
-        return log
-
-    yield opener
-    for log in logs:
-        log.close()
-
-
 def test_file_store_undoes_a_partial_write(tmp_path, monkeypatch):
     store = FileStore(str(tmp_path / "s.log"))
     store.append(b"first")
