@@ -21,6 +21,7 @@ SUPPORTS = {
 }
 PRODUCER_OPTION = {"confluent-kafka": "compression.type", "kafka-python": "compression_type",
                    "aiokafka": "compression_type"}
+ONE_BATCH = {"confluent-kafka": {"linger.ms": 2000}, "kafka-python": {"linger_ms": 2000}}
 FAST_MAINTENANCE = ("-o", "log.retention.check.interval.ms=100", "-o", "log.cleaner.backoff.ms=100")
 
 
@@ -140,7 +141,9 @@ def test_size_retention(start_kwire, topic_name, client):
     broker = start_kwire(*FAST_MAINTENANCE, memory=True)
     create_topic(client, broker.bootstrap, topic_name, 1, configs={"segment.bytes": "2000", "retention.bytes": "4000"})
     for round_ in range(10):  # ten batches of ~0.9 kB: two to a segment
-        produce(client, broker.bootstrap, topic_name, messages(20, prefix=b"r%d-" % round_))
+        # One batch per round: a long linger holds every message until the
+        # flush sends them together (a short one may split a round under load).
+        produce(client, broker.bootstrap, topic_name, messages(20, prefix=b"r%d-" % round_), **ONE_BATCH[client])
     # Five segments of 40 records (~1.8 kB each), the last one active. Kafka
     # deletes the oldest while what is left stays >= retention.bytes: two go.
     # Retention runs while the rounds are produced, so wait for the end state.
