@@ -45,12 +45,17 @@ async def serve(core: BrokerCore, listeners: list[trio.SocketListener] | None = 
     core.set_bound_port(bound_port)
     quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip)
     budget = RequestBudget(config.queued_max_request_bytes) if config.queued_max_request_bytes > 0 else None
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_tick_forever, core)
-        nursery.start_soon(clean_forever, core)
-        for listener in listeners:
-            nursery.start_soon(accept_forever, listener, core, quotas, budget, nursery)
-        task_status.started(bound_port)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_tick_forever, core)
+            nursery.start_soon(clean_forever, core)
+            for listener in listeners:
+                nursery.start_soon(accept_forever, listener, core, quotas, budget, nursery)
+            task_status.started(bound_port)
+    finally:
+        with trio.CancelScope(shield=True):  # no listening socket outlives the server
+            for listener in listeners:
+                await listener.aclose()
 
 
 async def accept_forever(listener: trio.SocketListener, core: BrokerCore, quotas: ConnectionQuotas,
