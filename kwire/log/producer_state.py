@@ -15,7 +15,6 @@ segments; what follows the newest snapshot is rebuilt from batch headers.
 
 from __future__ import annotations
 
-import collections
 import struct
 from pathlib import Path
 
@@ -51,7 +50,9 @@ class BatchMetadata:
 class ProducerEntry:
     producer_id: int
     epoch: int
-    batches: collections.deque = attrs.field(factory=lambda: collections.deque(maxlen=CACHED_BATCHES))
+    # The last CACHED_BATCHES batches, oldest first (a list: a deque costs
+    # ~600 bytes more, and a partition may know thousands of producers).
+    batches: list = attrs.field(factory=list)
     coordinator_epoch: int = -1
     current_txn_first_offset: int = -1  # set while a transaction of this producer is open here
 
@@ -62,6 +63,11 @@ class ProducerEntry:
     @property
     def last_offset(self) -> int:
         return self.batches[-1].last_offset if self.batches else -1
+
+    def remember(self, batch: BatchMetadata) -> None:
+        self.batches.append(batch)
+        if len(self.batches) > CACHED_BATCHES:
+            del self.batches[0]
 
     def find_duplicate(self, first_seq: int, last_seq: int) -> BatchMetadata | None:
         for cached in self.batches:
@@ -129,7 +135,7 @@ class ProducerStateManager:
         if entry is None or header.producer_epoch != entry.epoch:
             entry = ProducerEntry(header.producer_id, header.producer_epoch)
             self.entries[header.producer_id] = entry
-        entry.batches.append(BatchMetadata(
+        entry.remember(BatchMetadata(
             header.base_sequence, _last_seq(header), header.base_offset,
             header.base_offset + header.last_offset_delta, header.max_timestamp,
         ))
@@ -186,7 +192,7 @@ class ProducerStateManager:
             entry = ProducerEntry(pid, epoch, coordinator_epoch=coordinator_epoch, current_txn_first_offset=txn_first)
             if last_seq != NO_SEQUENCE or last_offset >= 0:
                 first_seq = (last_seq - delta) % (_INT32_MAX + 1) if last_seq != NO_SEQUENCE else NO_SEQUENCE
-                entry.batches.append(BatchMetadata(first_seq, last_seq, last_offset - delta, last_offset, timestamp))
+                entry.remember(BatchMetadata(first_seq, last_seq, last_offset - delta, last_offset, timestamp))
             manager.entries[pid] = entry
         return manager
 

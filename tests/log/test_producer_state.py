@@ -143,3 +143,13 @@ def test_retries_after_a_restart_are_still_duplicates(tmp_path, shutdown):
     with pytest.raises(ProducerStateError):
         append(again, 20)
     assert list((tmp_path / "t-0").glob("*.snapshot"))
+
+
+def test_an_entry_remembers_only_the_last_five_batches():
+    from kwire.log.producer_state import CACHED_BATCHES, BatchMetadata, ProducerEntry
+
+    entry = ProducerEntry(producer_id=1, epoch=0)
+    for i in range(8):
+        entry.remember(BatchMetadata(i * 10, i * 10 + 9, i * 10, i * 10 + 9, i))
+    assert [b.first_seq for b in entry.batches] == [30, 40, 50, 60, 70] and len(entry.batches) == CACHED_BATCHES
+    assert entry.last_seq == 79 and entry.find_duplicate(20, 29) is None and entry.find_duplicate(30, 39) is not None
