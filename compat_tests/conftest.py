@@ -3,6 +3,7 @@ import itertools
 import pytest
 
 from compat_tests.broker import KwireProcess
+from compat_tests.raw import close_opened
 
 _counter = itertools.count()
 
@@ -47,6 +48,12 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when == "call":
         item.rep_call_failed = report.failed
+
+
+@pytest.fixture(autouse=True)
+def _close_raw_sockets():
+    yield
+    close_opened()
 
 
 _topic_counter = itertools.count()

@@ -10,11 +10,22 @@ from tests.wire import decode_response, request_frame
 SOCKET_TIMEOUT_S = 10
 
 
+# Every socket `connect` made, closed after each test (compat_tests/conftest.py)
+# so that none is left for the garbage collector to warn about.
+OPENED: list[socket.socket] = []
+
+
 def connect(bootstrap: str) -> socket.socket:
     host, port = bootstrap.rsplit(":", 1)
     sock = socket.create_connection((host, int(port)), timeout=SOCKET_TIMEOUT_S)
     sock.settimeout(SOCKET_TIMEOUT_S)
+    OPENED.append(sock)
     return sock
+
+
+def close_opened() -> None:
+    while OPENED:
+        OPENED.pop().close()
 
 
 def read_frame(sock: socket.socket) -> bytes:
