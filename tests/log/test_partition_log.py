@@ -6,18 +6,9 @@ from hypothesis import strategies as st
 
 from kwire.log import OffsetOutOfRange, PartitionLog
 from kwire.log.config import LogConfig
-from kwire.protocol.record_codec import Record, build_batch, iter_all_records
+from kwire.protocol.record_codec import iter_all_records
 from kwire.protocol.records import iter_valid_batches, parse_header
-
-
-def make_batch(count=1, value=b"v", timestamp=1_000):
-    records = [Record(offset_delta=i, timestamp_delta=i, key=None, value=value, headers=()) for i in range(count)]
-    return build_batch(records, base_timestamp=timestamp)
-
-
-def append(log, count=1, value=b"v", timestamp=1_000):
-    batch = make_batch(count, value, timestamp)
-    return log.append(batch, parse_header(batch))
+from tests.log.segment_files import append, make_batch
 
 
 def read_offsets(log, offset, max_bytes=1 << 20):
