@@ -14,7 +14,7 @@ from array import array
 
 from kwire.log.durable_files import write_atomically
 from kwire.log.open_files import OPEN_FILES, OpenFiles
-from kwire.log.stores import flush_written, undo_append
+from kwire.log.stores import append_or_undo, flush_written, undo_append
 
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_APPEND
@@ -77,13 +77,7 @@ class _IndexFile:
             self.open_flags = _WRITE_FLAGS
             if self.file_size is None:
                 self.file_size = os.fstat(entry.fd).st_size
-            try:
-                written = os.write(entry.fd, data)
-                while written < len(data):
-                    written += os.write(entry.fd, data[written:])
-            except OSError:
-                undo_append(entry.fd, self.file_size, self.path)
-                raise
+            append_or_undo(entry.fd, data, self.file_size, self.path)
         finally:
             self._files.unpin(entry)
         self.file_size += len(data)

@@ -39,13 +39,7 @@ class FileStore:
     def append(self, data) -> None:
         entry = self._files.pin(self)
         try:
-            try:
-                written = os.write(entry.fd, data)
-                while written < len(data):  # a short write: put the rest out too
-                    written += os.write(entry.fd, memoryview(data)[written:])
-            except OSError:
-                undo_append(entry.fd, self.size, self.path)
-                raise
+            append_or_undo(entry.fd, data, self.size, self.path)
         finally:
             self._files.unpin(entry)
         self.size += len(data)
@@ -94,6 +88,18 @@ def flush_written(owner, files: OpenFiles) -> None:
     finally:
         files.unpin(entry)
     owner.flushed_writes = covered
+
+
+def append_or_undo(fd: int, data, size_before: int, path: str) -> None:
+    """Write all of `data` at the end of the file (a short write puts out the
+    rest); if that fails, cut the partial bytes off again and raise."""
+    try:
+        written = os.write(fd, data)
+        while written < len(data):
+            written += os.write(fd, memoryview(data)[written:])
+    except OSError:
+        undo_append(fd, size_before, path)
+        raise
 
 
 def undo_append(fd: int, size_before: int, path: str) -> None:

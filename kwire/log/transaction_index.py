@@ -18,7 +18,7 @@ import struct
 import attrs
 
 from kwire.log.durable_files import write_atomically
-from kwire.log.stores import undo_append
+from kwire.log.stores import append_or_undo
 from kwire.protocol.record_codec import iter_records
 
 _ENTRY = struct.Struct(">hqqqq")
@@ -94,11 +94,8 @@ def append_txn_index(path: str, entry: AbortedTxn) -> None:
     try:
         size_before = os.fstat(fd).st_size
         try:
-            written = os.write(fd, data)
-            while written < len(data):
-                written += os.write(fd, data[written:])
+            append_or_undo(fd, data, size_before, path)
         except OSError:
-            undo_append(fd, size_before, path)
             if not existed:
                 os.unlink(path)
             raise
