@@ -8,7 +8,7 @@ and stay inside the segment. Recovery adds the CRC-32C.
 
 from __future__ import annotations
 
-from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, LOG_OVERHEAD, BatchHeader, crc_matches
+from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, LOG_OVERHEAD, BatchHeader
 
 MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
 
@@ -33,11 +33,3 @@ def header_problem(header: BatchHeader, position: int, file_size: int, min_offse
         return f"offsets {header.base_offset}..{header.last_offset} reach the next segment's base {end_offset}"
     return None
 
-
-def batch_problem(buf, pos: int, header: BatchHeader, file_position: int, file_size: int, min_offset: int,
-                  end_offset: int | None) -> str | None:
-    """header_problem plus the CRC-32C of the batch held in buf[pos:]."""
-    problem = header_problem(header, file_position, file_size, min_offset, end_offset)
-    if problem is None and not crc_matches(buf, pos, header.size, header.crc):
-        return "CRC-32C mismatch"
-    return problem

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 from pathlib import Path
 
-from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, LOG_OVERHEAD
+from kwire.log.segment_scan import SegmentScan
+from kwire.log.stores import FileStore
 
 log = logging.getLogger("kwire.log")
 
 CLEANED_SUFFIX = ".log.cleaned"
 SWAP_SUFFIX = ".log.swap"
 _SEGMENT_FILE_SUFFIXES = (".log", ".index", ".timeindex", ".txnindex")
-_OFFSET_LENGTH_MAGIC = struct.Struct(">qi4xb")
-_LAST_OFFSET_DELTA = struct.Struct(">i")  # at byte 23 of a batch
 
 
 def complete_interrupted_swaps(directory: Path) -> None:
@@ -63,19 +61,13 @@ def _segment_bases(directory: Path) -> list[int]:
 
 
 def _next_offset(path: Path, base: int) -> int:
-    """One past the last offset of the whole batches in a `.swap` file (its
+    """One past the last offset of the sound batches in a `.swap` file (its
     base if it holds none), from the batch headers alone."""
-    next_offset = base
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        position = 0
-        while size - position >= HEADER_SIZE:
-            header = os.pread(f.fileno(), HEADER_SIZE, position)
-            batch_base, length, magic = _OFFSET_LENGTH_MAGIC.unpack_from(header)
-            (delta,) = _LAST_OFFSET_DELTA.unpack_from(header, 23)
-            if magic != CURRENT_MAGIC or length < HEADER_SIZE - LOG_OVERHEAD or delta < 0 \
-                    or position + length + LOG_OVERHEAD > size:
-                break
-            next_offset = max(next_offset, batch_base + delta + 1)
-            position += length + LOG_OVERHEAD
-    return next_offset
+    store = FileStore(str(path))
+    try:
+        scan = SegmentScan(store, base)
+        for _batch in scan:
+            pass
+        return scan.next_offset
+    finally:
+        store.close()
