@@ -59,6 +59,9 @@ class BrokerConfig:
     log_cleanup_policy: str = "delete"  # log.cleanup.policy (cleanup.policy)
     compression_type: str = "producer"  # compression.type
     log_message_timestamp_type: str = "CreateTime"  # log.message.timestamp.type (message.timestamp.type)
+    # CreateTime records this much older or newer than the broker's clock are refused (Kafka 4's defaults).
+    log_message_timestamp_before_max_ms: int = 2**63 - 1  # log.message.timestamp.before.max.ms
+    log_message_timestamp_after_max_ms: int = 3600000  # log.message.timestamp.after.max.ms
     log_index_size_max_bytes: int = 10485760  # log.index.size.max.bytes (segment.index.bytes)
     log_cleaner_delete_retention_ms: int = 86400000  # log.cleaner.delete.retention.ms (delete.retention.ms)
     log_cleaner_min_compaction_lag_ms: int = 0  # log.cleaner.min.compaction.lag.ms (min.compaction.lag.ms)
@@ -318,6 +321,8 @@ SETTINGS: dict[str, Rule] = {
     "log.cleanup.policy": Rule(LIST, choices=("compact", "delete")),
     "compression.type": Rule(STRING, choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
     "log.message.timestamp.type": Rule(STRING, choices=("CreateTime", "LogAppendTime")),
+    "log.message.timestamp.before.max.ms": Rule(LONG, at_least=0),
+    "log.message.timestamp.after.max.ms": Rule(LONG, at_least=0),
     "log.index.size.max.bytes": Rule(INT, at_least=4),
     "log.cleaner.delete.retention.ms": Rule(LONG, at_least=0),
     "log.cleaner.min.compaction.lag.ms": Rule(LONG, at_least=0),

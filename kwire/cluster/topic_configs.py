@@ -175,4 +175,6 @@ def log_config_for(broker: BrokerConfig, topic_configs: dict[str, str]) -> LogCo
         min_insync_replicas=int(value("min.insync.replicas")),
         flush_messages=int(value("flush.messages")),
         flush_ms=int(value("flush.ms")),
+        timestamp_before_max_ms=int(value("message.timestamp.before.max.ms")),
+        timestamp_after_max_ms=int(value("message.timestamp.after.max.ms")),
     )

@@ -8,18 +8,14 @@ refused records fails whole and its answer names each one (KIP-467).
 
 from __future__ import annotations
 
-import weakref
-
 from kwire.cluster.cluster import Topic
-from kwire.cluster.topic_configs import effective_value
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
-from kwire.log.config import LogConfig
 from kwire.log.producer_state import ProducerStateError
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.batch_transforms import (
-    RecordDecodeError, RecordRules, could_refuse_records, needs_transform, refusal_of_batch, refused_records,
+    RecordDecodeError, could_refuse_records, needs_transform, refusal_of_batch, refused_records,
     transform_for_topic,
 )
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
@@ -123,11 +119,10 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
                                           log_start_offset=log.log_start_offset)
     batch = bytearray(records)
     now_ms = log.clock_ms()
-    rules = _record_rules(core, topic)
     refused = None
     try:
-        if could_refuse_records(header, rules, now_ms):
-            refused = refused_records(batch, header, rules, now_ms, f"{topic.name}-{index}")
+        if could_refuse_records(header, topic.log_config, now_ms):
+            refused = refused_records(batch, header, topic.log_config, now_ms, f"{topic.name}-{index}")
         if not refused and needs_transform(topic.log_config):
             batch, header = transform_for_topic(batch, header, topic.log_config, now_ms)
     except RecordDecodeError as exc:
@@ -149,21 +144,3 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
     return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
                                   log_start_offset=log.log_start_offset)
 
-
-# The rules of each topic, read again only when its configs change (a new log_config).
-_rules_by_topic: "weakref.WeakKeyDictionary[Topic, tuple[LogConfig, RecordRules]]" = weakref.WeakKeyDictionary()
-
-
-def _record_rules(core, topic: Topic) -> RecordRules:
-    cached = _rules_by_topic.get(topic)
-    if cached is not None and cached[0] is topic.log_config:
-        return cached[1]
-    log_config = topic.log_config
-    rules = RecordRules(
-        compacted=log_config.compacted,
-        log_append_time=log_config.log_append_time,
-        timestamp_before_max_ms=int(effective_value(core.config, topic.configs, "message.timestamp.before.max.ms")),
-        timestamp_after_max_ms=int(effective_value(core.config, topic.configs, "message.timestamp.after.max.ms")),
-    )
-    _rules_by_topic[topic] = (log_config, rules)
-    return rules

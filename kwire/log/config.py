@@ -25,6 +25,9 @@ class LogConfig:
     min_insync_replicas: int = 1  # min.insync.replicas
     flush_messages: int = LONG_MAX  # flush.messages: fsync after this many unflushed messages
     flush_ms: int = LONG_MAX  # flush.ms: fsync once the last flush is this old
+    # CreateTime records older or newer than now by more are refused (INVALID_TIMESTAMP).
+    timestamp_before_max_ms: int = LONG_MAX  # message.timestamp.before.max.ms
+    timestamp_after_max_ms: int = 3_600_000  # message.timestamp.after.max.ms (Kafka 4's default)
 
     @property
     def compacted(self) -> bool:

@@ -8,7 +8,7 @@ LogAppendTime stamp)."""
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from crc32c import crc32c
 
@@ -20,6 +20,9 @@ from kwire.protocol.records import (
     parse_header,
 )
 from kwire.protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from kwire.log.config import LogConfig
 
 CODECS = {"uncompressed": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
 _ATTRIBUTES = struct.Struct(">h")
@@ -81,22 +84,13 @@ def transform_for_topic(batch: bytearray, header: BatchHeader, log_config, now_m
 # --- records refused one by one (Kafka's LogValidator.validateRecord) -----------
 
 
-class RecordRules(NamedTuple):
-    """A topic's per-record rules."""
-
-    compacted: bool = False  # cleanup.policy has compact: every record needs a key
-    log_append_time: bool = False  # message.timestamp.type=LogAppendTime
-    timestamp_before_max_ms: int = UNBOUNDED_MS  # message.timestamp.before.max.ms
-    timestamp_after_max_ms: int = 3_600_000  # message.timestamp.after.max.ms
-
-
 class RefusedRecord(NamedTuple):
     batch_index: int  # the record's position in its batch
     error_code: ErrorCode
     message: str
 
 
-def could_refuse_records(header: BatchHeader, rules: RecordRules, now_ms: int) -> bool:
+def could_refuse_records(header: BatchHeader, rules: LogConfig, now_ms: int) -> bool:
     """Whether refused_records must look inside the batch. The header's max
     timestamp bounds every record's, so in-range batches of a topic with no
     key rule and no lower time limit are never decoded."""
@@ -111,7 +105,7 @@ def could_refuse_records(header: BatchHeader, rules: RecordRules, now_ms: int) -
         rules.timestamp_before_max_ms != UNBOUNDED_MS
 
 
-def refused_records(batch, header: BatchHeader, rules: RecordRules, now_ms: int,
+def refused_records(batch, header: BatchHeader, rules: LogConfig, now_ms: int,
                     topic_partition: str) -> list[RefusedRecord]:
     """Every record Kafka refuses individually, each with its own reason: a
     keyless record in a compacted topic, a CreateTime timestamp outside
@@ -161,5 +155,5 @@ def _describe(record) -> str:
     return f"DefaultRecord(offset={record.offset}, timestamp={record.timestamp}, key={key} bytes, value={value} bytes)"
 
 
-__all__ = ["CODECS", "RecordDecodeError", "RecordRules", "RefusedRecord", "could_refuse_records", "needs_transform",
+__all__ = ["CODECS", "RecordDecodeError", "RefusedRecord", "could_refuse_records", "needs_transform",
            "recompress", "refusal_of_batch", "refused_records", "set_log_append_time", "transform_for_topic"]

@@ -82,3 +82,14 @@ def test_flush_settings_follow_kafka():
         config, flush_ms=30, flush_messages=7)
     with pytest.raises(KafkaError):
         validate_value("flush.messages", "0")
+
+
+def test_timestamp_limits_come_from_the_topic_then_the_broker_then_kafkas_defaults():
+    assert (log_config_for(BrokerConfig(), {}).timestamp_before_max_ms,
+            log_config_for(BrokerConfig(), {}).timestamp_after_max_ms) == (2**63 - 1, 3_600_000)
+    broker = BrokerConfig()
+    broker.apply_override("log.message.timestamp.after.max.ms", "5000")
+    broker.apply_override("log.message.timestamp.before.max.ms", "60000")
+    assert log_config_for(broker, {}).timestamp_after_max_ms == 5000
+    assert log_config_for(broker, {}).timestamp_before_max_ms == 60000
+    assert log_config_for(broker, {"message.timestamp.after.max.ms": "7"}).timestamp_after_max_ms == 7

@@ -5,7 +5,7 @@ import pytest
 
 from kwire.log.config import LogConfig
 from kwire.protocol.batch_transforms import (
-    CODECS, RecordRules, RefusedRecord, needs_transform, recompress, refusal_of_batch, refused_records,
+    CODECS, RefusedRecord, needs_transform, recompress, refusal_of_batch, refused_records,
     set_log_append_time, transform_for_topic,
 )
 from kwire.protocol.errors import ErrorCode
@@ -57,7 +57,7 @@ def test_the_default_topic_needs_no_transform():
 
 NOW = 1_700_000_000_000
 HOUR = 3_600_000
-COMPACTED = RecordRules(compacted=True)
+COMPACTED = LogConfig(cleanup_policy=frozenset({"compact"}))
 
 
 def timed_batch(timestamps, codec=0, keys=None, timestamp_type=0):
@@ -80,16 +80,16 @@ def test_compacted_topics_refuse_each_keyless_record_by_its_index(codec):
         for i in range(0, 100, 10)
     ]
     assert refused(timed_batch([NOW] * 3), COMPACTED) == []
-    assert refused(batch, RecordRules()) == []  # keys matter only when compacted
+    assert refused(batch, LogConfig()) == []  # keys matter only when compacted
 
 
 def test_records_stamped_too_far_ahead_are_refused_and_the_limit_is_a_topic_config():
     batch = timed_batch([NOW, NOW + HOUR, NOW + HOUR + 1, NOW - 10 * HOUR])
-    assert refused(batch, RecordRules()) == [RefusedRecord(
+    assert refused(batch, LogConfig()) == [RefusedRecord(
         2, ErrorCode.invalid_timestamp, f"Timestamp {NOW + HOUR + 1} of message with offset 2 is out of range. "
         f"The timestamp should be within [{NOW - 2**63 + 1}, {NOW + HOUR}]")]
-    assert refused(batch, RecordRules(timestamp_after_max_ms=2 * HOUR)) == []
-    too_old = refused(batch, RecordRules(timestamp_before_max_ms=HOUR, timestamp_after_max_ms=2 * HOUR))
+    assert refused(batch, LogConfig(timestamp_after_max_ms=2 * HOUR)) == []
+    too_old = refused(batch, LogConfig(timestamp_before_max_ms=HOUR, timestamp_after_max_ms=2 * HOUR))
     assert [(r.batch_index, r.error_code) for r in too_old] == [(3, ErrorCode.invalid_timestamp)]
     assert too_old[0].message.endswith(f"should be within [{NOW - HOUR}, {NOW + 2 * HOUR}]")
 
@@ -101,7 +101,7 @@ def test_a_compacted_topic_reports_the_key_before_the_timestamp():
 
 
 def test_log_append_time_topics_ignore_the_producers_timestamps_but_not_its_stamp():
-    log_append_time = RecordRules(log_append_time=True)
+    log_append_time = LogConfig(log_append_time=True)
     assert refused(timed_batch([NOW + 5 * HOUR, 0]), log_append_time) == []
     stamped = timed_batch([NOW, NOW + 1], timestamp_type=1)
     assert refused(stamped, log_append_time) == [
@@ -111,17 +111,17 @@ def test_log_append_time_topics_ignore_the_producers_timestamps_but_not_its_stam
         for i in range(2)
     ]
     # CreateTime topic: a producer's LogAppendTime stamp is range-checked like a CreateTime one.
-    assert refused(stamped, RecordRules()) == []
+    assert refused(stamped, LogConfig()) == []
 
 
 def test_an_in_range_batch_of_a_default_topic_is_not_decoded():
     batch = timed_batch([NOW, NOW + 1])
     batch[HEADER_SIZE:] = b"\xff" * (len(batch) - HEADER_SIZE)  # records that cannot be decoded
-    assert refused(batch, RecordRules()) == []
+    assert refused(batch, LogConfig()) == []
     with pytest.raises(RecordDecodeError):
         refused(batch, COMPACTED)
     with pytest.raises(RecordDecodeError):
-        refused(batch, RecordRules(timestamp_before_max_ms=HOUR))
+        refused(batch, LogConfig(timestamp_before_max_ms=HOUR))
 
 
 def test_the_batch_error_is_kafkas():
