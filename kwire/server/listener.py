@@ -75,7 +75,7 @@ async def accept_forever(listener: trio.SocketListener, core: BrokerCore, quotas
             await trio.sleep(backoff)
             continue
         if backoff:
-            log.warning("accepting connections on %s again", where)
+            log.info("accepting connections on %s again", where)
             backoff = 0.0
         ip = _peer_ip(stream)
         if not quotas.admit(ip):
