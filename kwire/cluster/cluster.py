@@ -21,6 +21,7 @@ from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
 from kwire.cluster.orphans import find_orphan_topics
 from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
 from kwire.cluster.topic_names import collision_key, validate_topic_name
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
@@ -80,8 +81,9 @@ class _Loading:
 
 
 class Cluster:
-    def __init__(self, config: BrokerConfig) -> None:
+    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
+        self.clock = clock  # the node's clock, handed to every partition log
         self.topics: dict[str, Topic] = {}
         self.topics_by_id: dict[uuid.UUID, Topic] = {}
         # Bumped on every topic change; response caches key on it.
