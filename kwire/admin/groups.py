@@ -12,7 +12,6 @@ from kwire.protocol.errors import ErrorCode
 
 FIND_COORDINATOR, LIST_GROUPS, DESCRIBE_GROUPS, OFFSET_FETCH, LIST_OFFSETS = 10, 16, 15, 9, 2
 _LATEST = -1
-_TIMEOUT_MS = 10_000
 
 
 class GroupCommandError(Exception):
