@@ -41,7 +41,6 @@ class GroupsService:
         self._next_retention_check = 0.0
         topic = cluster.get(OFFSETS_TOPIC)
         if topic is not None:
-            self.offsets.partitions = len(topic.partitions)
             self.offsets.replay([partition.log for partition in topic.partitions])
             now = clock()
             for group_id in self.offsets.offsets:

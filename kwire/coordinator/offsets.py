@@ -147,7 +147,10 @@ class OffsetStore:
 
     def replay(self, logs: list) -> None:
         """Rebuild the offsets from every partition of `__consumer_offsets`:
-        plain commits apply at once, transactional ones at their commit marker."""
+        plain commits apply at once, transactional ones at their commit marker.
+        The topic as found decides how groups are placed from now on, even if
+        offsets.topic.num.partitions has changed since it was created."""
+        self.partitions = len(logs)
         for log in logs:
             for header, records in iter_batches(log):
                 if header.is_control:
