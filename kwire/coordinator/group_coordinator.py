@@ -86,7 +86,7 @@ class GroupCoordinator:
         if request.member_id:
             return self._join_known(group, request, now)
         if request.group_instance_id is not None:
-            return self._join_static_unknown(group, request, now)
+            return self._join_static_unknown(group, request, request.group_instance_id, now)
         if len(group.members) + len(group.pending_members) >= settings.max_size:
             return JoinResult(E.group_max_size_reached)
         member_id = f"{request.client_id or 'member'}-{uuid.uuid4()}"
@@ -123,8 +123,8 @@ class GroupCoordinator:
         self._maybe_complete_join(group, now)
         return member
 
-    def _join_static_unknown(self, group: Group, request: JoinRequest, now: float) -> JoinResult | Member:
-        instance_id = request.group_instance_id
+    def _join_static_unknown(self, group: Group, request: JoinRequest, instance_id: str,
+                             now: float) -> JoinResult | Member:
         new_id = f"{instance_id}-{uuid.uuid4()}"
         old_id = group.static_members.get(instance_id)
         if old_id is None or old_id not in group.members:
@@ -195,7 +195,7 @@ class GroupCoordinator:
 
     def _join_result_for(self, group: Group, member: Member) -> JoinResult:
         is_leader = member.member_id == group.leader_id
-        members = ()
+        members: tuple[tuple[str, str | None, bytes], ...] = ()
         if is_leader:
             members = tuple(
                 (m.member_id, m.group_instance_id, m.metadata_for(group.protocol_name or ""))
@@ -320,7 +320,7 @@ class GroupCoordinator:
         group = self.group(group_id)
         if group is None:
             return [E.unknown_member_id] * len(leaving)
-        errors = []
+        errors: list[int] = []
         for member_id, instance_id in leaving:
             if instance_id is not None:
                 known = group.static_members.get(instance_id)

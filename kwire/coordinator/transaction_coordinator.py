@@ -121,6 +121,7 @@ class TransactionCoordinator:
     # --- checks shared by the transactional requests --------------------------
 
     def _check(self, transactional_id: str, producer_id: int, producer_epoch: int) -> tuple[TxnMetadata | None, int]:
+        """(meta, ErrorCode.none) if this producer may act now, else (None, the error)."""
         meta = self.transactions.get(transactional_id)
         if meta is None or meta.producer_id != producer_id:
             return None, E.invalid_producer_id_mapping
@@ -140,7 +141,7 @@ class TransactionCoordinator:
     def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
                        partitions: list[tuple[str, int]], now_ms: int, verify_only: bool = False) -> int:
         meta, error = self._check(transactional_id, producer_id, producer_epoch)
-        if error != E.none:
+        if meta is None:
             return error
         if verify_only:  # KIP-890: is this partition already in the transaction?
             return E.none if set(partitions) <= meta.partitions and meta.state == S.ONGOING else E.invalid_txn_state
@@ -165,7 +166,7 @@ class TransactionCoordinator:
     def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool,
                         now_ms: int) -> int:
         meta, error = self._check(transactional_id, producer_id, producer_epoch)
-        if error != E.none:
+        if meta is None:
             return error
         if meta.state == S.ONGOING:
             try:
