@@ -2,14 +2,22 @@
 
 States as Kafka names them: Empty -> PreparingRebalance ->
 CompletingRebalance -> Stable, back to PreparingRebalance on any change,
-and Dead once deleted. Plain data; the rules live in group_coordinator.py.
+Empty when a rebalance ends with nobody left, and Dead once deleted.
+`VALID_PREVIOUS_STATES` is Kafka's table of which state may follow which;
+`Group.transition_to` is the only way to change a group's state and raises
+IllegalStateTransition for a change the table forbids. Otherwise plain
+data: the rules, and every change to a group or its members, live in
+group_coordinator.py.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Mapping
 
 import attrs
+
+from kwire.coordinator.state_machine import check_transition
 
 
 class GroupState(str, enum.Enum):
@@ -18,6 +26,17 @@ class GroupState(str, enum.Enum):
     COMPLETING_REBALANCE = "CompletingRebalance"
     STABLE = "Stable"
     DEAD = "Dead"
+
+
+_S = GroupState
+# For each state, the states a group may enter it from (Kafka's classic group).
+VALID_PREVIOUS_STATES: Mapping[GroupState, frozenset[GroupState]] = {
+    _S.EMPTY: frozenset({_S.PREPARING_REBALANCE}),  # a rebalance ended with no members
+    _S.PREPARING_REBALANCE: frozenset({_S.EMPTY, _S.STABLE, _S.COMPLETING_REBALANCE}),
+    _S.COMPLETING_REBALANCE: frozenset({_S.PREPARING_REBALANCE}),
+    _S.STABLE: frozenset({_S.COMPLETING_REBALANCE}),  # the leader's SyncGroup
+    _S.DEAD: frozenset(GroupState),  # deleted, whatever it was doing
+}
 
 
 @attrs.frozen
@@ -71,7 +90,8 @@ class Member:
 @attrs.define(eq=False)
 class Group:
     group_id: str
-    state: GroupState = GroupState.EMPTY
+    # Changed only through transition_to (the constructor's argument is `state`).
+    _state: GroupState = GroupState.EMPTY
     generation_id: int = 0
     protocol_type: str | None = None
     protocol_name: str | None = None
@@ -84,6 +104,15 @@ class Group:
     rebalance_deadline: float = 0.0
     initial_delay_until: float = 0.0
     empty_since: float = 0.0
+
+    @property
+    def state(self) -> GroupState:
+        return self._state
+
+    def transition_to(self, target: GroupState) -> None:
+        """Enter `target`; IllegalStateTransition if Kafka's table forbids it."""
+        check_transition(f"group {self.group_id!r}", self._state, target, VALID_PREVIOUS_STATES)
+        self._state = target
 
     def is_in(self, *states: GroupState) -> bool:
         return self.state in states

@@ -3,8 +3,11 @@
 Every operation takes `now` (monotonic seconds). Operations whose answer
 must wait (a join until the rebalance completes, a follower's sync until
 the leader's) return the Member whose `join_result` / `sync_result` will be
-filled in; `changed` collects the groups whose waiters should re-check.
-The broker never assigns partitions itself: the elected leader does.
+filled in; `take_changed()` hands over the groups whose waiters should
+re-check. The broker never assigns partitions itself: the elected leader
+does. The coordinator is the only writer of its groups and their members:
+callers ask it (join, sync, heartbeat, leave, validate_commit, tick,
+delete) and only read what it returns.
 """
 
 from __future__ import annotations
@@ -49,7 +52,12 @@ class GroupCoordinator:
     def __init__(self, settings: GroupSettings) -> None:
         self.settings = settings
         self.groups: dict[str, Group] = {}
-        self.changed: set[str] = set()
+        self._changed: set[str] = set()  # group ids whose waiters should re-check
+
+    def take_changed(self) -> set[str]:
+        """The groups changed since the last call (their waiters re-check)."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     # --- lookups -----------------------------------------------------------
 
@@ -78,7 +86,7 @@ class GroupCoordinator:
         if request.member_id:
             return self._join_known(group, request, now)
         if request.group_instance_id is not None:
-            return self._join_static_unknown(group, request, now)
+            return self._join_static_unknown(group, request, request.group_instance_id, now)
         if len(group.members) + len(group.pending_members) >= settings.max_size:
             return JoinResult(E.group_max_size_reached)
         member_id = f"{request.client_id or 'member'}-{uuid.uuid4()}"
@@ -115,8 +123,8 @@ class GroupCoordinator:
         self._maybe_complete_join(group, now)
         return member
 
-    def _join_static_unknown(self, group: Group, request: JoinRequest, now: float) -> JoinResult | Member:
-        instance_id = request.group_instance_id
+    def _join_static_unknown(self, group: Group, request: JoinRequest, instance_id: str,
+                             now: float) -> JoinResult | Member:
         new_id = f"{instance_id}-{uuid.uuid4()}"
         old_id = group.static_members.get(instance_id)
         if old_id is None or old_id not in group.members:
@@ -187,7 +195,7 @@ class GroupCoordinator:
 
     def _join_result_for(self, group: Group, member: Member) -> JoinResult:
         is_leader = member.member_id == group.leader_id
-        members = ()
+        members: tuple[tuple[str, str | None, bytes], ...] = ()
         if is_leader:
             members = tuple(
                 (m.member_id, m.group_instance_id, m.metadata_for(group.protocol_name or ""))
@@ -209,11 +217,11 @@ class GroupCoordinator:
         log.info("Preparing to rebalance group %s in state %s with old generation %d (%s)",
                  group.group_id, group.state.value, group.generation_id, reason)
         was_empty = group.is_in(S.EMPTY)
-        group.state = S.PREPARING_REBALANCE
+        group.transition_to(S.PREPARING_REBALANCE)
         longest = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
         group.rebalance_deadline = now + longest / 1000
         group.initial_delay_until = now + self.settings.initial_rebalance_delay_ms / 1000 if was_empty else 0.0
-        self.changed.add(group.group_id)
+        self._changed.add(group.group_id)
 
     def _extend_initial_delay(self, group: Group, now: float) -> None:
         if group.initial_delay_until > now:
@@ -233,14 +241,14 @@ class GroupCoordinator:
             self._drop(group, member, "did not rejoin before the rebalance timeout")
         group.pending_members.clear()
         group.generation_id += 1
-        self.changed.add(group.group_id)
+        self._changed.add(group.group_id)
         if not group.members:
             self._become_empty(group, now)
             return
         group.protocol_name = group.select_protocol()
         if group.leader_id not in group.members:
             group.leader_id = next(iter(group.members))
-        group.state = S.COMPLETING_REBALANCE
+        group.transition_to(S.COMPLETING_REBALANCE)
         log.info("Group %s generation %d: %d member(s), protocol %s, leader %s",
                  group.group_id, group.generation_id, len(group.members), group.protocol_name, group.leader_id)
         for member in group.members.values():
@@ -249,7 +257,7 @@ class GroupCoordinator:
             member.join_result = self._join_result_for(group, member)
 
     def _become_empty(self, group: Group, now: float) -> None:
-        group.state = S.EMPTY
+        group.transition_to(S.EMPTY)
         # Like Kafka, an empty group still shows the protocol type it had.
         group.protocol_name = group.leader_id = None
         group.empty_since = now
@@ -281,8 +289,8 @@ class GroupCoordinator:
             return member
         for each in group.members.values():
             each.assignment = assignments.get(each.member_id, b"")
-        group.state = S.STABLE
-        self.changed.add(group.group_id)
+        group.transition_to(S.STABLE)
+        self._changed.add(group.group_id)
         for each in group.members.values():
             if each.awaiting_sync:
                 each.awaiting_sync, each.sync_result = False, self._sync_result_for(group, each)
@@ -312,7 +320,7 @@ class GroupCoordinator:
         group = self.group(group_id)
         if group is None:
             return [E.unknown_member_id] * len(leaving)
-        errors = []
+        errors: list[int] = []
         for member_id, instance_id in leaving:
             if instance_id is not None:
                 known = group.static_members.get(instance_id)
@@ -336,6 +344,30 @@ class GroupCoordinator:
             errors.append(E.none)
         return errors
 
+    # --- OffsetCommit / TxnOffsetCommit ---------------------------------------
+
+    def validate_commit(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None,
+                        now: float) -> int:
+        """Kafka's rules for who may commit offsets to a group right now. A
+        member's accepted commit counts as a sign of life: its session is
+        refreshed."""
+        if not group_id:
+            return E.invalid_group_id
+        group = self.group(group_id)
+        if group is None:
+            # Without group management (assign-mode consumers) commits use
+            # generation -1; a generation for a group that isn't there is stale.
+            return E.none if generation_id < 0 else E.illegal_generation
+        if generation_id < 0 and group.is_in(S.EMPTY):
+            return E.none
+        error = self._check_member(group, member_id, instance_id, generation_id)
+        if error is not None:
+            return error
+        if group.is_in(S.COMPLETING_REBALANCE):
+            return E.rebalance_in_progress
+        group.members[member_id].last_heartbeat = now
+        return E.none
+
     def _check_member(self, group: Group, member_id: str, instance_id: str | None, generation_id: int) -> int | None:
         if instance_id is not None:
             known = group.static_members.get(instance_id)
@@ -350,11 +382,12 @@ class GroupCoordinator:
     def _remove(self, group: Group, member: Member, now: float, reason: str) -> None:
         """A member leaves or expires: the rest rebalance."""
         self._drop(group, member, reason)
-        self.changed.add(group.group_id)
+        self._changed.add(group.group_id)
         if group.is_in(S.STABLE, S.COMPLETING_REBALANCE):
-            if group.members:
-                self._prepare_rebalance(group, now, f"member {member.member_id} {reason}")
-            else:
+            self._prepare_rebalance(group, now, f"member {member.member_id} {reason}")
+            if not group.members:
+                # Nobody left to wait for: the generation ends at once (ids
+                # still pending keep their place for the next join).
                 group.generation_id += 1
                 self._become_empty(group, now)
         elif group.is_in(S.PREPARING_REBALANCE):
@@ -397,4 +430,4 @@ class GroupCoordinator:
     def delete(self, group_id: str) -> None:
         group = self.groups.pop(group_id, None)
         if group is not None:
-            group.state = S.DEAD
+            group.transition_to(S.DEAD)

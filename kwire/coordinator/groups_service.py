@@ -41,7 +41,6 @@ class GroupsService:
         self._next_retention_check = 0.0
         topic = cluster.get(OFFSETS_TOPIC)
         if topic is not None:
-            self.offsets.partitions = len(topic.partitions)
             self.offsets.replay([partition.log for partition in topic.partitions])
             now = clock()
             for group_id in self.offsets.offsets:
@@ -64,35 +63,15 @@ class GroupsService:
 
     def publish_changes(self) -> None:
         """Wake the joins and syncs parked on groups that changed."""
-        changed, self.coordinator.changed = self.coordinator.changed, set()
-        for group_id in changed:
+        for group_id in self.coordinator.take_changed():
             self._notify(group_wait_key(group_id))
 
     # --- offsets ---------------------------------------------------------------
 
     def commit_check(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None) -> int:
-        """Kafka's rules for who may commit to a group right now."""
-        if not group_id:
-            return ErrorCode.invalid_group_id
-        group = self.coordinator.group(group_id)
-        if group is None:
-            # Without group management (assign-mode consumers) commits use
-            # generation -1; a generation for a group that isn't there is stale.
-            return ErrorCode.none if generation_id < 0 else ErrorCode.illegal_generation
-        if generation_id < 0 and group.state == GroupState.EMPTY:
-            return ErrorCode.none
-        if instance_id is not None:
-            known = group.static_members.get(instance_id)
-            if known is not None and known != member_id:
-                return ErrorCode.fenced_instance_id
-        if member_id not in group.members:
-            return ErrorCode.unknown_member_id
-        if generation_id != group.generation_id:
-            return ErrorCode.illegal_generation
-        if group.state == GroupState.COMPLETING_REBALANCE:
-            return ErrorCode.rebalance_in_progress
-        group.members[member_id].last_heartbeat = self.now()  # a commit counts as a sign of life
-        return ErrorCode.none
+        """Kafka's rules for who may commit to a group right now (the group
+        coordinator's, which also counts the commit as a sign of life)."""
+        return self.coordinator.validate_commit(group_id, generation_id, member_id, instance_id, self.now())
 
     def commit(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset]) -> None:
         """Raises StorageError (nothing changed) if the offsets log refuses."""

@@ -10,11 +10,12 @@ tombstone of it marks a deleted group). A null value deletes.
 from __future__ import annotations
 
 import struct
-from typing import Callable
+from typing import Any, Callable
 
 import attrs
 
 from kwire.log.keyed_records import append_keyed_records, iter_batches
+from kwire.log.partition_log import PartitionLog
 
 OFFSETS_TOPIC = "__consumer_offsets"
 _OFFSET_KEY_VERSION = 1
@@ -24,6 +25,7 @@ _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _VALUE_HEAD = struct.Struct(">hqi")  # version, offset, leader epoch
 _I64 = struct.Struct(">q")
+KeyedRecord = tuple[bytes, bytes | None]  # a null value deletes the key
 
 
 @attrs.frozen
@@ -84,7 +86,7 @@ class OffsetStore:
     """Offsets in memory, every change appended to the group's partition of
     `__consumer_offsets` (obtained through `partition_log(index)`)."""
 
-    def __init__(self, partitions: int, partition_log: Callable[[int], object]) -> None:
+    def __init__(self, partitions: int, partition_log: Callable[[int], PartitionLog]) -> None:
         self.partitions = partitions
         self._partition_log = partition_log
         self.offsets: dict[str, dict[tuple[str, int], CommittedOffset]] = {}
@@ -95,8 +97,8 @@ class OffsetStore:
         return self.offsets.get(group_id, {})
 
     def commit(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset]) -> None:
-        records = [(offset_key(group_id, topic, partition), offset_value(value))
-                   for (topic, partition), value in entries.items()]
+        records: list[KeyedRecord] = [(offset_key(group_id, topic, partition), offset_value(value))
+                                      for (topic, partition), value in entries.items()]
         self._append(group_id, records)
         self.offsets.setdefault(group_id, {}).update(entries)
 
@@ -115,7 +117,7 @@ class OffsetStore:
         self.delete(group_id, list(self.committed(group_id)))
         self._append(group_id, [(group_key(group_id), None)])
 
-    def _append(self, group_id: str, records: list[tuple[bytes, bytes | None]], **transactional) -> None:
+    def _append(self, group_id: str, records: list[KeyedRecord], **transactional: Any) -> None:
         if records:
             append_keyed_records(self._partition_log(self.partition_of(group_id)), records, **transactional)
 
@@ -127,8 +129,8 @@ class OffsetStore:
     def commit_transactional(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset],
                              producer_id: int, producer_epoch: int) -> None:
         """Written now as a transactional batch; visible once the commit marker lands."""
-        records = [(offset_key(group_id, topic, partition), offset_value(value))
-                   for (topic, partition), value in entries.items()]
+        records: list[KeyedRecord] = [(offset_key(group_id, topic, partition), offset_value(value))
+                                      for (topic, partition), value in entries.items()]
         self._append(group_id, records, producer_id=producer_id, producer_epoch=producer_epoch, transactional=True)
         self.pending.setdefault(producer_id, {}).setdefault(group_id, {}).update(entries)
 
@@ -145,9 +147,12 @@ class OffsetStore:
 
     # --- start-up ------------------------------------------------------------
 
-    def replay(self, logs: list) -> None:
+    def replay(self, logs: list[PartitionLog]) -> None:
         """Rebuild the offsets from every partition of `__consumer_offsets`:
-        plain commits apply at once, transactional ones at their commit marker."""
+        plain commits apply at once, transactional ones at their commit marker.
+        The topic as found decides how groups are placed from now on, even if
+        offsets.topic.num.partitions has changed since it was created."""
+        self.partitions = len(logs)
         for log in logs:
             for header, records in iter_batches(log):
                 if header.is_control:

@@ -2,10 +2,15 @@
 
 Each transactional id has a producer id and epoch and a state: Empty →
 Ongoing (partitions added) → PrepareCommit/PrepareAbort → CompleteCommit/
-CompleteAbort → Ongoing again. On this single broker the markers are
-written while the request is handled, so a Prepare state lasts only
-between its record and the Complete record (and is finished at start-up
-if the broker died in between). Side effects go through two callbacks:
+CompleteAbort → Ongoing again. Every change goes through `_transition`,
+which checks it against Kafka's table (transaction_state.py) and raises
+IllegalStateTransition for one the table forbids; the states replayed from
+`__transaction_state` at start-up are loaded as they are (`recover`). On
+this single broker the markers are written while the request is handled,
+so a Prepare state lasts only between its record and the Complete record
+(and is finished at start-up if the broker died in between). A fenced
+producer's transaction is aborted under a bumped epoch straight from
+Ongoing; PrepareEpochFence is only ever met in a replayed log. Side effects go through two callbacks:
 `persist(meta)` (a record in `__transaction_state`) and
 `write_markers(meta, commit)` (a control batch in every partition).
 
@@ -22,11 +27,12 @@ CONCURRENT_TRANSACTIONS.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 import attrs
 
-from kwire.coordinator.transaction_log import TxnMetadata, TxnState
+from kwire.coordinator.state_machine import check_transition
+from kwire.coordinator.transaction_state import VALID_PREVIOUS_STATES, TxnMetadata, TxnState
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
@@ -91,7 +97,7 @@ class TransactionCoordinator:
             bumping_itself = False
         previous_epoch = meta.producer_epoch
         new_id, new_epoch = self._bumped(meta)
-        self._transition(meta, producer_id=new_id, producer_epoch=new_epoch, timeout_ms=timeout_ms, state=S.EMPTY,
+        self._transition(meta, S.EMPTY, producer_id=new_id, producer_epoch=new_epoch, timeout_ms=timeout_ms,
                          partitions=set(), start_ms=-1, last_update_ms=now_ms)
         meta.last_producer_epoch = previous_epoch if bumping_itself and meta.producer_epoch > 0 else -1
         return E.none, meta.producer_id, meta.producer_epoch
@@ -102,16 +108,20 @@ class TransactionCoordinator:
             return self._allocate(), 0
         return meta.producer_id, meta.producer_epoch + 1
 
-    def _transition(self, meta: TxnMetadata, **changes) -> None:
-        """Persist `meta` with `changes`, then apply them; on StorageError
-        nothing changes."""
-        self._persist(attrs.evolve(meta, **changes))
+    def _transition(self, meta: TxnMetadata, state: TxnState, **changes: Any) -> None:
+        """The one way a transaction changes state: `meta` moves to `state`
+        with `changes` if Kafka's table allows it (IllegalStateTransition if
+        not), persisted first, then applied; on StorageError nothing changes."""
+        check_transition(f"transactional id {meta.transactional_id!r}", meta.state, state, VALID_PREVIOUS_STATES)
+        self._persist(attrs.evolve(meta, state=state, **changes))
+        meta.state = state
         for name, value in changes.items():
             setattr(meta, name, value)
 
     # --- checks shared by the transactional requests --------------------------
 
     def _check(self, transactional_id: str, producer_id: int, producer_epoch: int) -> tuple[TxnMetadata | None, int]:
+        """(meta, ErrorCode.none) if this producer may act now, else (None, the error)."""
         meta = self.transactions.get(transactional_id)
         if meta is None or meta.producer_id != producer_id:
             return None, E.invalid_producer_id_mapping
@@ -131,13 +141,13 @@ class TransactionCoordinator:
     def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
                        partitions: list[tuple[str, int]], now_ms: int, verify_only: bool = False) -> int:
         meta, error = self._check(transactional_id, producer_id, producer_epoch)
-        if error != E.none:
+        if meta is None:
             return error
         if verify_only:  # KIP-890: is this partition already in the transaction?
             return E.none if set(partitions) <= meta.partitions and meta.state == S.ONGOING else E.invalid_txn_state
         if meta.state != S.ONGOING:
             try:
-                self._transition(meta, state=S.ONGOING, partitions=set(partitions), start_ms=now_ms,
+                self._transition(meta, S.ONGOING, partitions=set(partitions), start_ms=now_ms,
                                  last_update_ms=now_ms)
             except StorageError:
                 return E.not_coordinator
@@ -145,7 +155,7 @@ class TransactionCoordinator:
         wanted = meta.partitions | set(partitions)
         if wanted != meta.partitions:
             try:
-                self._transition(meta, partitions=wanted, last_update_ms=now_ms)
+                self._transition(meta, S.ONGOING, partitions=wanted, last_update_ms=now_ms)
             except StorageError:
                 return E.not_coordinator
         meta.last_update_ms = now_ms
@@ -156,7 +166,7 @@ class TransactionCoordinator:
     def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool,
                         now_ms: int) -> int:
         meta, error = self._check(transactional_id, producer_id, producer_epoch)
-        if error != E.none:
+        if meta is None:
             return error
         if meta.state == S.ONGOING:
             try:
@@ -172,10 +182,10 @@ class TransactionCoordinator:
         """Prepare (persisted, raises StorageError if not), markers in every
         partition, Complete (persisted). False when the markers or the
         Complete record must wait for `retry_pending`."""
-        changes = dict(state=S.PREPARE_COMMIT if commit else S.PREPARE_ABORT, last_update_ms=now_ms)
+        changes = dict(last_update_ms=now_ms)
         if bump:
             changes["producer_id"], changes["producer_epoch"] = self._bumped(meta)
-        self._transition(meta, **changes)
+        self._transition(meta, S.PREPARE_COMMIT if commit else S.PREPARE_ABORT, **changes)
         return self._finish(meta)
 
     def _finish(self, meta: TxnMetadata) -> bool:
@@ -183,7 +193,7 @@ class TransactionCoordinator:
         commit = meta.state == S.PREPARE_COMMIT
         try:
             self._write_markers(meta, commit)
-            self._transition(meta, state=S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT, partitions=set())
+            self._transition(meta, S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT, partitions=set())
         except StorageError as exc:
             if meta.transactional_id not in self._pending:
                 log.warning("The %s of %s waits for its markers (retried until written): %s",
@@ -236,10 +246,10 @@ class TransactionCoordinator:
         """transactional.id.expiration.ms: forget transactional ids idle that
         long with no transaction open, each once `write_tombstone` wrote its
         tombstone (one that raises StorageError is kept for the next check)."""
-        idle = (S.EMPTY, S.COMPLETE_COMMIT, S.COMPLETE_ABORT)
+        may_die = VALID_PREVIOUS_STATES[S.DEAD]  # no transaction open
         expired = []
         for tid, meta in list(self.transactions.items()):
-            if meta.state in idle and now_ms - meta.last_update_ms >= expiration_ms:
+            if meta.state in may_die and now_ms - meta.last_update_ms >= expiration_ms:
                 try:
                     write_tombstone(tid)
                 except StorageError:
@@ -249,8 +259,10 @@ class TransactionCoordinator:
         return expired
 
     def recover(self, loaded: dict[str, TxnMetadata], now_ms: int) -> None:
-        """After replaying `__transaction_state`: finish what a crash left in
-        a Prepare state (its markers may be missing)."""
+        """After replaying `__transaction_state`: take the states as loaded,
+        then finish what a crash left in a Prepare state (its markers may be
+        missing)."""
+        # A load, not a transition: each state was checked when its record was written.
         self.transactions = loaded
         for meta in loaded.values():
             if meta.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT):

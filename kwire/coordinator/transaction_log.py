@@ -1,49 +1,18 @@
-"""Transaction state as records in `__transaction_state`, in Kafka's
-formats: key v0 = int16 version 0, string transactional id; value v0 =
-int16 version 0, int64 producer id, int16 producer epoch, int32 timeout ms,
-int8 status, [string topic, [int32 partition]], int64 last update ms,
-int64 start ms. A null value removes the transactional id."""
+"""Transaction state (see transaction_state.py) as records in
+`__transaction_state`, in Kafka's formats: key v0 = int16 version 0,
+string transactional id; value v0 = int16 version 0, int64 producer id,
+int16 producer epoch, int32 timeout ms, int8 status, [string topic,
+[int32 partition]], int64 last update ms, int64 start ms. A null value
+removes the transactional id."""
 
 from __future__ import annotations
 
-import enum
 import struct
 
-import attrs
+# Also re-exported: the handlers and the service import them from here.
+from kwire.coordinator.transaction_state import TxnMetadata as TxnMetadata, TxnState as TxnState
 
 TRANSACTION_TOPIC = "__transaction_state"
-
-
-class TxnState(enum.IntEnum):
-    EMPTY = 0
-    ONGOING = 1
-    PREPARE_COMMIT = 2
-    PREPARE_ABORT = 3
-    COMPLETE_COMMIT = 4
-    COMPLETE_ABORT = 5
-    DEAD = 6
-    PREPARE_EPOCH_FENCE = 7
-
-    @property
-    def kafka_name(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("_"))
-
-
-@attrs.define
-class TxnMetadata:
-    transactional_id: str
-    producer_id: int
-    producer_epoch: int
-    timeout_ms: int
-    state: TxnState = TxnState.EMPTY
-    partitions: set = attrs.field(factory=set)  # {(topic, partition)}
-    start_ms: int = -1
-    last_update_ms: int = -1
-    # In memory only, as in Kafka: the epoch before the producer's own last
-    # bump, so a retried InitProducerId whose answer was lost gets the
-    # current epoch instead of being fenced (-1 after any fencing).
-    last_producer_epoch: int = attrs.field(default=-1, eq=False)
-
 
 _HEAD = struct.Struct(">hqhib")
 _I16 = struct.Struct(">h")

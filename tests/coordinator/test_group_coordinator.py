@@ -389,3 +389,62 @@ def test_member_ids_carry_the_client_id(kip394):
     result = h.join(kip394=kip394, client_id="my-app")
     member_id = result.member_id if isinstance(result, JoinResult) else result.member_id
     assert member_id.startswith("my-app-")
+
+
+# --- offset commits and the coordinator's own state ------------------------------
+
+
+def test_who_may_commit():
+    h = Harness()
+    validate = h.coordinator.validate_commit
+    assert validate("", -1, "", None, h.now) == E.invalid_group_id
+    assert validate("unknown", -1, "", None, h.now) == E.none  # assign-mode consumers: no group management
+    assert validate("unknown", 3, "m", None, h.now) == E.illegal_generation
+    member = h.new_member(instance="i1")
+    assert validate(GROUP, 1, member.member_id, "i1", h.now) == E.rebalance_in_progress  # not synced yet
+    h.sync(member.member_id, instance="i1", assignments={})
+    assert validate(GROUP, 1, member.member_id, "i1", h.now) == E.none
+    assert validate(GROUP, 1, "other", "i1", h.now) == E.fenced_instance_id
+    assert validate(GROUP, 1, "stranger", None, h.now) == E.unknown_member_id
+    assert validate(GROUP, 2, member.member_id, "i1", h.now) == E.illegal_generation
+    assert validate(GROUP, -1, "", None, h.now) == E.unknown_member_id  # a live group needs a member
+    h.coordinator.leave(GROUP, [("", "i1")], h.now)
+    assert validate(GROUP, -1, "", None, h.now) == E.none  # an empty group takes assign-mode commits
+
+
+def test_a_commit_counts_as_a_sign_of_life():
+    h = Harness()
+    (member,) = h.stable_group(1)
+    h.advance(SESSION_MS / 1000 * 0.75)
+    assert h.coordinator.validate_commit(GROUP, 1, member.member_id, None, h.now) == E.none
+    h.advance(SESSION_MS / 1000 * 0.75)  # past the session since the last heartbeat, not since the commit
+    assert member.member_id in h.group.members
+    h.advance(SESSION_MS / 1000 * 0.5)
+    assert not h.group.members
+
+
+def test_a_refused_commit_is_no_sign_of_life():
+    h = Harness()
+    (member,) = h.stable_group(1)
+    h.advance(SESSION_MS / 1000 * 0.75)
+    assert h.coordinator.validate_commit(GROUP, 7, member.member_id, None, h.now) == E.illegal_generation
+    h.advance(SESSION_MS / 1000 * 0.75)
+    assert not h.group.members
+
+
+def test_changed_groups_are_handed_over_once():
+    h = Harness()
+    h.new_member()
+    assert h.coordinator.take_changed() == {GROUP}
+    assert h.coordinator.take_changed() == set()
+
+
+def test_the_last_member_leaving_a_stable_group_keeps_pending_ids():
+    h = Harness()
+    (a,) = h.stable_group(1)
+    pending = h.join()  # MEMBER_ID_REQUIRED: not back yet
+    assert h.coordinator.leave(GROUP, [(a.member_id, None)], h.now) == [E.none]
+    assert (h.group.state, h.group.generation_id) == (S.EMPTY, 2)
+    assert pending.member_id in h.group.pending_members
+    back = h.join(pending.member_id)
+    assert isinstance(back, Member) and back.join_result.generation_id == 3

@@ -70,3 +70,12 @@ def test_deleted_group_leaves_tombstones_and_replays_as_gone():
     replayed = OffsetStore(3, logs)
     replayed.replay(logs.logs)
     assert replayed.offsets == {}
+
+
+def test_replay_places_groups_by_the_topic_as_found():
+    logs = _Logs(3)
+    OffsetStore(3, logs).commit("g", {("t", 0): CommittedOffset(1, -1, "", 0)})
+    replayed = OffsetStore(50, logs)  # offsets.topic.num.partitions changed since
+    replayed.replay(logs.logs)
+    assert replayed.partition_of("g") == partition_for("g", 3)
+    assert replayed.committed("g") == {("t", 0): CommittedOffset(1, -1, "", 0)}
