@@ -44,7 +44,7 @@ def core():
 
 
 def with_decoder(core, api_key: int, raised: BaseException):
-    spec = core.registry.get(api_key)
+    spec = core.registry.unregister(api_key)
 
     def decoder(frame, body_offset, version):
         raise raised

@@ -7,11 +7,10 @@ import attrs
 
 from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, validate_value
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode, KafkaError
 
-DESCRIBE_CONFIGS, ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS = 32, 33, 44
-# DescribeConfigs v0 went in Kafka 4.0 (KIP-896); kio has no schema for it either.
-VERSIONS = {DESCRIBE_CONFIGS: (1, 4), ALTER_CONFIGS: (0, 2), INCREMENTAL_ALTER_CONFIGS: (0, 1)}
 TOPIC, BROKER = 2, 4
 # ConfigSource values.
 DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
@@ -32,6 +31,8 @@ class Entry:
 # --- DescribeConfigs ------------------------------------------------------------
 
 
+# DescribeConfigs v0 went in Kafka 4.0 (KIP-896); kio has no schema for it either.
+@api(ApiKey.DESCRIBE_CONFIGS, 1, 4)
 def handle_describe_configs(ctx: RequestContext, request):
     include_synonyms = bool(getattr(request, "include_synonyms", False))
     include_documentation = bool(getattr(request, "include_documentation", False))
@@ -124,6 +125,7 @@ def _config_dict(entry: Entry, include_synonyms: bool, include_documentation: bo
 # --- AlterConfigs / IncrementalAlterConfigs ----------------------------------------
 
 
+@api(ApiKey.ALTER_CONFIGS, 0, 2)
 def handle_alter_configs(ctx: RequestContext, request):
     """Non-incremental: the given configs replace all of a topic's overrides."""
     responses = []
@@ -135,6 +137,7 @@ def handle_alter_configs(ctx: RequestContext, request):
     return respond(ctx, dict(responses=responses))
 
 
+@api(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 1)
 def handle_incremental_alter_configs(ctx: RequestContext, request):
     responses = []
     for resource in request.resources:

@@ -7,14 +7,15 @@ from collections import Counter
 
 
 from kwire.handlers.base import RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.handlers.configs import topic_entries, respond
 from kwire.protocol.errors import ErrorCode, KafkaError
 
-API_KEY = 19
-MIN_VERSION, MAX_VERSION = 2, 7
 _ZERO_UUID = uuid.UUID(int=0)
 
 
+@api(ApiKey.CREATE_TOPICS, 2, 7)
 def handle_create_topics(ctx: RequestContext, request):
     cluster = ctx.core.cluster
     name_counts = Counter(topic.name for topic in request.topics)

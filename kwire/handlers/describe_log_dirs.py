@@ -5,14 +5,16 @@ from __future__ import annotations
 import shutil
 
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 
-API_KEY = 35
-MIN_VERSION, MAX_VERSION = 1, 4  # v0 went in Kafka 4.0 (KIP-896), as in kio
 _UNKNOWN_VOLUME_BYTES = -1
 MEMORY_LOG_DIR = "(memory)"
 
 
+# v0 went in Kafka 4.0 (KIP-896), as in kio.
+@api(ApiKey.DESCRIBE_LOG_DIRS, 1, 4)
 def handle_describe_log_dirs(ctx: RequestContext, request):
     core = ctx.core
     cluster = core.cluster

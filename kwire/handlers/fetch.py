@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from kwire.cluster.cluster import Partition
 from kwire.handlers.base import Delayed, Encoded, RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import FetchPartitionResult, FetchTopicResult, encode_fetch_response
 
-API_KEY = 1
-MIN_VERSION, MAX_VERSION = 4, 18
 READ_COMMITTED = 1
 
 
@@ -22,6 +22,7 @@ def _millis(value) -> int:
     return value if isinstance(value, int) else int(value.total_seconds() * 1000)
 
 
+@api(ApiKey.FETCH, 4, 18)
 def handle_fetch(ctx: RequestContext, request):
     core = ctx.core
     version = ctx.api_version

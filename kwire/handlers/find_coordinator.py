@@ -4,13 +4,14 @@ every transactional id)."""
 from __future__ import annotations
 
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 
-API_KEY = 10
-MIN_VERSION, MAX_VERSION = 0, 6
 GROUP, TRANSACTION = 0, 1
 
 
+@api(ApiKey.FIND_COORDINATOR, 0, 6)
 def handle_find_coordinator(ctx: RequestContext, request):
     key_type = getattr(request, "key_type", GROUP)
     core = ctx.core

@@ -9,15 +9,10 @@ from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import JoinRequest
 from kwire.coordinator.groups_service import group_wait_key
 from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 
-JOIN_GROUP, SYNC_GROUP, HEARTBEAT, LEAVE_GROUP = 11, 14, 12, 13
-DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 15, 16, 42
-# Kafka 4.x ranges (JoinGroup v0-1 were removed by KIP-896), up to kio's newest.
-VERSIONS = {
-    JOIN_GROUP: (2, 9), SYNC_GROUP: (0, 5), HEARTBEAT: (0, 4), LEAVE_GROUP: (0, 5),
-    DESCRIBE_GROUPS: (0, 6), LIST_GROUPS: (0, 5), DELETE_GROUPS: (0, 2),
-}
 _WAIT_SLACK_MS = 5_000
 log = logging.getLogger("kwire.groups")
 # Group operations for DescribeGroups' authorized_operations when asked:
@@ -42,6 +37,8 @@ def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, answer
 # --- JoinGroup -------------------------------------------------------------------
 
 
+# Kafka 4.x ranges (JoinGroup v0-1 were removed by KIP-896), up to kio's newest.
+@api(ApiKey.JOIN_GROUP, 2, 9)
 def handle_join_group(ctx: RequestContext, request):
     service = ctx.core.groups
     version = ctx.api_version
@@ -96,6 +93,7 @@ def _millis(value) -> int:
 # --- SyncGroup -------------------------------------------------------------------
 
 
+@api(ApiKey.SYNC_GROUP, 0, 5)
 def handle_sync_group(ctx: RequestContext, request):
     service = ctx.core.groups
     outcome = service.coordinator.sync(
@@ -133,6 +131,7 @@ def _sync_response(ctx: RequestContext, result: SyncResult):
 # --- Heartbeat / LeaveGroup -------------------------------------------------------
 
 
+@api(ApiKey.HEARTBEAT, 0, 4)
 def handle_heartbeat(ctx: RequestContext, request):
     service = ctx.core.groups
     error = service.coordinator.heartbeat(
@@ -144,6 +143,7 @@ def handle_heartbeat(ctx: RequestContext, request):
     return respond(ctx, dict(error_code=error))
 
 
+@api(ApiKey.LEAVE_GROUP, 0, 5)
 def handle_leave_group(ctx: RequestContext, request):
     service = ctx.core.groups
     if ctx.api_version < 3:
@@ -161,6 +161,7 @@ def handle_leave_group(ctx: RequestContext, request):
 # --- DescribeGroups / ListGroups / DeleteGroups ------------------------------------
 
 
+@api(ApiKey.DESCRIBE_GROUPS, 0, 6)
 def handle_describe_groups(ctx: RequestContext, request):
     coordinator = ctx.core.groups.coordinator
     include_ops = bool(getattr(request, "include_authorized_operations", False))
@@ -195,6 +196,7 @@ def handle_describe_groups(ctx: RequestContext, request):
     return respond(ctx, dict(groups=described))
 
 
+@api(ApiKey.LIST_GROUPS, 0, 5)
 def handle_list_groups(ctx: RequestContext, request):
     states = {s.lower() for s in (getattr(request, "states_filter", None) or ())}
     types = {t.lower() for t in (getattr(request, "types_filter", None) or ())}
@@ -209,6 +211,7 @@ def handle_list_groups(ctx: RequestContext, request):
     return respond(ctx, dict(error_code=ErrorCode.none, groups=groups))
 
 
+@api(ApiKey.DELETE_GROUPS, 0, 2)
 def handle_delete_groups(ctx: RequestContext, request):
     service = ctx.core.groups
     results = [dict(group_id=g, error_code=service.delete_group(g)) for g in request.groups_names]

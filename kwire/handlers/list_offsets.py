@@ -4,14 +4,13 @@ from __future__ import annotations
 
 
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.log import CorruptSegment
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import RecordDecodeError, iter_records
 from kwire.protocol.records import iter_valid_batches
-
-API_KEY = 2
-MIN_VERSION, MAX_VERSION = 1, 11
 
 LATEST = -1
 EARLIEST = -2
@@ -21,6 +20,7 @@ LATEST_TIERED = -5  # KIP-1005: nothing is tiered
 EARLIEST_PENDING_UPLOAD = -6
 
 
+@api(ApiKey.LIST_OFFSETS, 1, 11)
 def handle_list_offsets(ctx: RequestContext, request):
     cluster = ctx.core.cluster
     read_committed = getattr(request, "isolation_level", 0) == 1

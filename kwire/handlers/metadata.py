@@ -13,15 +13,16 @@ from kio.index import load_response_schema
 from kwire.cluster.cluster import Topic
 from kwire.cluster.topic_names import validate_topic_name
 from kwire.handlers.base import CLOSE_CONNECTION, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS, RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.kio_build import build, encode
 
-API_KEY = 3
-MIN_VERSION, MAX_VERSION = 0, 13
 _ZERO_UUID = uuid.UUID(int=0)
 _CACHE_LIMIT = 256
 
 
+@api(ApiKey.METADATA, 0, 13)
 def handle_metadata(ctx: RequestContext, request) -> bytes:
     core, version = ctx.core, ctx.api_version
     if version < 12 and request.topics and any(entry.name is None for entry in request.topics):
@@ -51,7 +52,7 @@ def handle_metadata(ctx: RequestContext, request) -> bytes:
             cluster_authorized_operations=CLUSTER_OPERATIONS if include_cluster_ops else OPERATIONS_NOT_REQUESTED,
             error_code=ErrorCode.none,
         )
-        body = encode(build(load_response_schema(API_KEY, version), response))
+        body = encode(build(load_response_schema(ApiKey.METADATA, version), response))
         if len(core.response_cache) > _CACHE_LIMIT:
             core.response_cache.clear()
         core.response_cache[cache_key] = body

@@ -8,11 +8,10 @@ from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import GroupState
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
-
-OFFSET_COMMIT, OFFSET_FETCH, OFFSET_DELETE = 8, 9, 47
-VERSIONS = {OFFSET_COMMIT: (2, 10), OFFSET_FETCH: (1, 10), OFFSET_DELETE: (0, 0)}
 
 
 
@@ -32,6 +31,7 @@ def _topic_key(entry, name: str | None) -> dict:
 # --- OffsetCommit ------------------------------------------------------------------
 
 
+@api(ApiKey.OFFSET_COMMIT, 2, 10)
 def handle_offset_commit(ctx: RequestContext, request):
     service = ctx.core.groups
     cluster = ctx.core.cluster
@@ -83,6 +83,7 @@ def fail_written(topics: list[dict], error: int) -> None:
 # --- OffsetFetch ---------------------------------------------------------------------
 
 
+@api(ApiKey.OFFSET_FETCH, 1, 10)
 def handle_offset_fetch(ctx: RequestContext, request):
     require_stable = bool(getattr(request, "require_stable", False))
     if ctx.api_version >= 8:
@@ -135,6 +136,7 @@ def _topic_id(ctx: RequestContext, name: str):
 # --- OffsetDelete ------------------------------------------------------------------------
 
 
+@api(ApiKey.OFFSET_DELETE, 0, 0)
 def handle_offset_delete(ctx: RequestContext, request):
     service = ctx.core.groups
     group = service.coordinator.group(request.group_id)

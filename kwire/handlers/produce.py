@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from kwire.cluster.cluster import Topic
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.log.producer_state import ProducerStateError
@@ -20,12 +22,11 @@ from kwire.protocol.batch_transforms import (
 )
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 
-API_KEY = 0
-# Kafka 4.x lists v0-2 in ApiVersions but refuses them (see registry.py).
-ADVERTISED_MIN_VERSION, MIN_VERSION, MAX_VERSION = 0, 3, 13
 _VALID_ACKS = (0, 1, -1)
 
 
+# Kafka 4.x lists v0-2 in ApiVersions but refuses them (see registry.py).
+@api(ApiKey.PRODUCE, 3, 13, advertised_min=0)
 def handle_produce(ctx: RequestContext, request):
     core = ctx.core
     acks = request.acks

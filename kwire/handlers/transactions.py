@@ -9,18 +9,17 @@ import time
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.coordinator.transaction_log import TxnState
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.handlers.offsets import fail_written
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
-INIT_PRODUCER_ID, ADD_PARTITIONS, ADD_OFFSETS, END_TXN, TXN_OFFSET_COMMIT = 22, 24, 25, 26, 28
-DESCRIBE_PRODUCERS, DESCRIBE_TRANSACTIONS, LIST_TRANSACTIONS = 61, 65, 66
-VERSIONS = {
-    INIT_PRODUCER_ID: (0, 6), ADD_PARTITIONS: (0, 5), ADD_OFFSETS: (0, 4), END_TXN: (0, 4),
-    TXN_OFFSET_COMMIT: (0, 4), DESCRIBE_PRODUCERS: (0, 0), DESCRIBE_TRANSACTIONS: (0, 0), LIST_TRANSACTIONS: (0, 1),
-}
 # The request version from which PRODUCER_FENCED replaced INVALID_PRODUCER_EPOCH (KIP-588).
-_FENCED_FROM = {INIT_PRODUCER_ID: 4, ADD_PARTITIONS: 2, ADD_OFFSETS: 2, END_TXN: 2, TXN_OFFSET_COMMIT: 2}
+_FENCED_FROM = {
+    ApiKey.INIT_PRODUCER_ID: 4, ApiKey.ADD_PARTITIONS_TO_TXN: 2, ApiKey.ADD_OFFSETS_TO_TXN: 2, ApiKey.END_TXN: 2,
+    ApiKey.TXN_OFFSET_COMMIT: 2,
+}
 
 
 def _now_ms() -> int:
@@ -37,6 +36,7 @@ def _code(ctx: RequestContext, error: int) -> int:
 # --- InitProducerId -----------------------------------------------------------------
 
 
+@api(ApiKey.INIT_PRODUCER_ID, 0, 6)
 def handle_init_producer_id(ctx: RequestContext, request):
     core = ctx.core
     if request.transactional_id is None:
@@ -61,6 +61,7 @@ def handle_init_producer_id(ctx: RequestContext, request):
 # --- AddPartitionsToTxn ---------------------------------------------------------------
 
 
+@api(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5)
 def handle_add_partitions_to_txn(ctx: RequestContext, request):
     if ctx.api_version <= 3:
         results = _add_partitions(ctx, request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
@@ -97,6 +98,7 @@ def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer
 # --- AddOffsetsToTxn / EndTxn ------------------------------------------------------------
 
 
+@api(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4)
 def handle_add_offsets_to_txn(ctx: RequestContext, request):
     service = ctx.core.transactions
     if not request.group_id:
@@ -111,6 +113,7 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request):
     return respond(ctx, dict(error_code=_code(ctx, error)))
 
 
+@api(ApiKey.END_TXN, 0, 4)
 def handle_end_txn(ctx: RequestContext, request):
     error = ctx.core.transactions.coordinator.end_transaction(
         request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed), _now_ms(),
@@ -121,6 +124,7 @@ def handle_end_txn(ctx: RequestContext, request):
 # --- TxnOffsetCommit ----------------------------------------------------------------------
 
 
+@api(ApiKey.TXN_OFFSET_COMMIT, 0, 4)
 def handle_txn_offset_commit(ctx: RequestContext, request):
     core = ctx.core
     error = core.transactions.coordinator.check_producer(
@@ -158,6 +162,7 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
 # --- operators' views ------------------------------------------------------------------------
 
 
+@api(ApiKey.DESCRIBE_PRODUCERS, 0, 0)
 def handle_describe_producers(ctx: RequestContext, request):
     cluster = ctx.core.cluster
     topics = []
@@ -190,6 +195,7 @@ def _topics_of(meta) -> list[dict]:
     return [dict(topic=t, partitions=p) for t, p in by_topic.items()]
 
 
+@api(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0)
 def handle_describe_transactions(ctx: RequestContext, request):
     transactions = ctx.core.transactions.coordinator.transactions
     states = []
@@ -207,6 +213,7 @@ def handle_describe_transactions(ctx: RequestContext, request):
     return respond(ctx, dict(transaction_states=states))
 
 
+@api(ApiKey.LIST_TRANSACTIONS, 0, 1)
 def handle_list_transactions(ctx: RequestContext, request):
     known = {state.kafka_name: state for state in TxnState}
     wanted_states = set(request.state_filters or ())
