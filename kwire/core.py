@@ -20,6 +20,7 @@ from kwire.coordinator.transactions_service import TransactionsService
 from kwire.handlers import build_registry
 from kwire.handlers.api_versions import unsupported_version_body
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed, Encoded, RequestContext
+from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.framing import frame
 from kwire.protocol.headers import HeaderError, encode_response_header, parse_request_header, peek_api
 from kwire.protocol.kio_build import encode
@@ -27,9 +28,6 @@ from kwire.protocol.registry import request_is_flexible, response_is_flexible
 from kwire.response_cache import ResponseCache
 
 log = logging.getLogger(__name__)
-
-API_VERSIONS_KEY = 18
-
 
 class ProtocolViolation(Exception):
     """The request cannot be understood; close the connection it came on."""
@@ -129,7 +127,7 @@ class BrokerCore:
         if spec is None:
             raise ProtocolViolation(f"unknown API key {api_key}")
         if not spec.min_version <= api_version <= spec.max_version:
-            if api_key == API_VERSIONS_KEY:
+            if api_key == ApiKey.API_VERSIONS:  # error 35 in a v0 body, so the client can retry
                 return self._frame(api_key, 0, correlation_id, self._api_versions_unsupported())
             raise ProtocolViolation(f"unsupported version {api_version} of API {api_key}")
         try:
