@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Callable, Hashable
 
+from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
 from kwire.coordinator.group import Group, GroupState
@@ -26,7 +27,7 @@ def group_wait_key(group_id: str) -> tuple[str, str]:
 
 class GroupsService:
     def __init__(self, config: BrokerConfig, cluster: Cluster, notify: Callable[[Hashable], None],
-                 clock: Callable[[], float]) -> None:
+                 clock: Clock) -> None:
         self.config = config
         self.cluster = cluster
         self.clock = clock
@@ -38,12 +39,12 @@ class GroupsService:
             max_size=config.group_max_size,
         ))
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
-        self._next_retention_check = 0.0
+        self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())
         topic = cluster.get(OFFSETS_TOPIC)
         if topic is not None:
             self.offsets.partitions = len(topic.partitions)
             self.offsets.replay([partition.log for partition in topic.partitions])
-            now = clock()
+            now = clock.monotonic()
             for group_id in self.offsets.offsets:
                 self.coordinator.get_or_create(group_id, now)
 
@@ -60,7 +61,8 @@ class GroupsService:
         return self._offsets_log(self.offsets.partition_of(group_id))
 
     def now(self) -> float:
-        return self.clock()
+        """Monotonic seconds: what group deadlines and sessions are kept in."""
+        return self.clock.monotonic()
 
     def publish_changes(self) -> None:
         """Wake the joins and syncs parked on groups that changed."""
@@ -120,8 +122,7 @@ class GroupsService:
     def tick(self) -> None:
         now = self.now()
         self.coordinator.tick(now)
-        if now >= self._next_retention_check:
-            self._next_retention_check = now + self.config.offsets_retention_check_interval_ms / 1000
+        if self._retention_check.due(now):
             self._expire_offsets(now)
         self._forget_empty_groups()
         self.publish_changes()

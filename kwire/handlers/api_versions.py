@@ -26,12 +26,12 @@ def handle_api_versions(ctx: RequestContext, request) -> bytes:
         _SOFTWARE_FIELD.fullmatch(request.client_software_name or "")
         and _SOFTWARE_FIELD.fullmatch(request.client_software_version or "")
     ):
-        return encode(_response(version, ctx.core.registry, ErrorCode.invalid_request))
+        return encode(_response(version, ctx.registry, ErrorCode.invalid_request))
     cache_key = ("api_versions", version)
-    body = ctx.core.response_cache.get(cache_key)
+    body = ctx.state.response_cache.get(cache_key)
     if body is None:
-        body = encode(_response(version, ctx.core.registry, ErrorCode.none))
-        ctx.core.response_cache[cache_key] = body
+        body = encode(_response(version, ctx.registry, ErrorCode.none))
+        ctx.state.response_cache[cache_key] = body
     return body
 
 

@@ -54,16 +54,16 @@ def handle_describe_configs(ctx: RequestContext, request):
 
 
 def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) -> list[Entry]:
-    core = ctx.core
+    state = ctx.state
     if resource_type == TOPIC:
-        topic = core.cluster.get(resource_name)
+        topic = state.cluster.get(resource_name)
         if topic is None:
             raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {resource_name} does not exist")
-        return topic_entries(core.config, topic.configs)
+        return topic_entries(state.config, topic.configs)
     if resource_type == BROKER:
-        if resource_name not in ("", str(core.config.node_id)):
-            raise KafkaError(ErrorCode.invalid_request, f"Unexpected broker id {resource_name}; this is {core.config.node_id}")
-        return _broker_entries(core.config)
+        if resource_name not in ("", str(state.config.node_id)):
+            raise KafkaError(ErrorCode.invalid_request, f"Unexpected broker id {resource_name}; this is {state.config.node_id}")
+        return _broker_entries(state.config)
     raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource_type}")
 
 
@@ -156,7 +156,7 @@ def _alter(ctx: RequestContext, resource, replacement, validate_only: bool) -> d
                              "kwire does not change broker configs at run time; start it with -o NAME=VALUE")
         if resource.resource_type != TOPIC:
             raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}")
-        cluster = ctx.core.cluster
+        cluster = ctx.state.cluster
         topic = cluster.get(resource.resource_name)
         if topic is None:
             raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {resource.resource_name} does not exist")

@@ -12,7 +12,7 @@ from kwire.protocol.errors import ErrorCode
 
 @api(ApiKey.DELETE_RECORDS, 0, 2)
 def handle_delete_records(ctx: RequestContext, request):
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     topics = []
     for entry in request.topics:
         topic = cluster.get(entry.name)

@@ -24,14 +24,14 @@ def _millis(value) -> int:
 
 @api(ApiKey.FETCH, 4, 18)
 def handle_fetch(ctx: RequestContext, request):
-    core = ctx.core
+    state = ctx.state
     version = ctx.api_version
     if getattr(request, "session_id", 0) != 0 or getattr(request, "session_epoch", -1) > 0:
         # An incremental fetch for a session this broker never created.
         return Encoded(encode_fetch_response(version, [], error_code=ErrorCode.fetch_session_id_not_found))
 
     read_committed = request.isolation_level == READ_COMMITTED
-    response_limit = min(request.max_bytes, core.config.fetch_max_bytes)
+    response_limit = min(request.max_bytes, state.config.fetch_max_bytes)
     plan = _plan(ctx, request)
     max_wait_ms = _millis(request.max_wait)
     min_bytes = request.min_bytes
@@ -58,7 +58,7 @@ def handle_fetch(ctx: RequestContext, request):
 
 def _plan(ctx: RequestContext, request):
     """[(topic name, topic id, [(partition index, Partition | ErrorCode, fetch offset, max bytes, leader epoch)])]"""
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     plan = []
     for fetch_topic in request.topics:
         name = getattr(fetch_topic, "topic", None)

@@ -14,13 +14,13 @@ GROUP, TRANSACTION = 0, 1
 @api(ApiKey.FIND_COORDINATOR, 0, 6)
 def handle_find_coordinator(ctx: RequestContext, request):
     key_type = getattr(request, "key_type", GROUP)
-    core = ctx.core
+    state = ctx.state
     if key_type not in (GROUP, TRANSACTION):
         found = dict(error_code=ErrorCode.invalid_request, error_message=f"Unknown key type {key_type}",
                      node_id=-1, host="", port=-1)
     else:
-        found = dict(error_code=ErrorCode.none, error_message=None, node_id=core.config.node_id,
-                     host=core.advertised_host, port=core.advertised_port)
+        found = dict(error_code=ErrorCode.none, error_message=None, node_id=state.config.node_id,
+                     host=state.advertised_host, port=state.advertised_port)
     if ctx.api_version >= 4:
         coordinators = [dict(found, key=key) for key in request.coordinator_keys]
         return respond(ctx, dict(coordinators=coordinators))

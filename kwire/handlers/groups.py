@@ -23,7 +23,7 @@ _GROUP_OPERATIONS = (1 << 3) | (1 << 8) | (1 << 6)
 
 def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, answer):
     """Park until `ready()` gives a result; `answer(result)` builds the response."""
-    ctx.core.groups.publish_changes()
+    ctx.state.groups.publish_changes()
 
     def complete(final: bool):
         result = ready()
@@ -40,7 +40,7 @@ def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, answer
 # Kafka 4.x ranges (JoinGroup v0-1 were removed by KIP-896), up to kio's newest.
 @api(ApiKey.JOIN_GROUP, 2, 9)
 def handle_join_group(ctx: RequestContext, request):
-    service = ctx.core.groups
+    service = ctx.state.groups
     version = ctx.api_version
     join = JoinRequest(
         group_id=request.group_id,
@@ -95,7 +95,7 @@ def _millis(value) -> int:
 
 @api(ApiKey.SYNC_GROUP, 0, 5)
 def handle_sync_group(ctx: RequestContext, request):
-    service = ctx.core.groups
+    service = ctx.state.groups
     outcome = service.coordinator.sync(
         request.group_id,
         request.generation_id,
@@ -133,7 +133,7 @@ def _sync_response(ctx: RequestContext, result: SyncResult):
 
 @api(ApiKey.HEARTBEAT, 0, 4)
 def handle_heartbeat(ctx: RequestContext, request):
-    service = ctx.core.groups
+    service = ctx.state.groups
     error = service.coordinator.heartbeat(
         request.group_id, request.generation_id, request.member_id,
         getattr(request, "group_instance_id", None), service.now(),
@@ -145,7 +145,7 @@ def handle_heartbeat(ctx: RequestContext, request):
 
 @api(ApiKey.LEAVE_GROUP, 0, 5)
 def handle_leave_group(ctx: RequestContext, request):
-    service = ctx.core.groups
+    service = ctx.state.groups
     if ctx.api_version < 3:
         leaving = [(request.member_id, None)]
     else:
@@ -163,7 +163,7 @@ def handle_leave_group(ctx: RequestContext, request):
 
 @api(ApiKey.DESCRIBE_GROUPS, 0, 6)
 def handle_describe_groups(ctx: RequestContext, request):
-    coordinator = ctx.core.groups.coordinator
+    coordinator = ctx.state.groups.coordinator
     include_ops = bool(getattr(request, "include_authorized_operations", False))
     described = []
     for group_id in request.groups:
@@ -201,7 +201,7 @@ def handle_list_groups(ctx: RequestContext, request):
     states = {s.lower() for s in (getattr(request, "states_filter", None) or ())}
     types = {t.lower() for t in (getattr(request, "types_filter", None) or ())}
     groups = []
-    for group in ctx.core.groups.listed_groups():
+    for group in ctx.state.groups.listed_groups():
         if states and group.state.value.lower() not in states:
             continue
         if types and "classic" not in types:
@@ -213,7 +213,7 @@ def handle_list_groups(ctx: RequestContext, request):
 
 @api(ApiKey.DELETE_GROUPS, 0, 2)
 def handle_delete_groups(ctx: RequestContext, request):
-    service = ctx.core.groups
+    service = ctx.state.groups
     results = [dict(group_id=g, error_code=service.delete_group(g)) for g in request.groups_names]
     service.publish_changes()
     return respond(ctx, dict(results=results))

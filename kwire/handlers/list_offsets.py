@@ -22,7 +22,7 @@ EARLIEST_PENDING_UPLOAD = -6
 
 @api(ApiKey.LIST_OFFSETS, 1, 11)
 def handle_list_offsets(ctx: RequestContext, request):
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     read_committed = getattr(request, "isolation_level", 0) == 1
     topics = []
     for list_topic in request.topics:

@@ -24,7 +24,7 @@ _CACHE_LIMIT = 256
 
 @api(ApiKey.METADATA, 0, 13)
 def handle_metadata(ctx: RequestContext, request) -> bytes:
-    core, version = ctx.core, ctx.api_version
+    state, version = ctx.state, ctx.api_version
     if version < 12 and request.topics and any(entry.name is None for entry in request.topics):
         # Topics by id only from v12 (Kafka answers INVALID_REQUEST); such a
         # request cannot be answered in a v10/v11 response, so close.
@@ -36,26 +36,26 @@ def handle_metadata(ctx: RequestContext, request) -> bytes:
 
     if requested is not None and allow_auto:
         for name in requested:
-            if isinstance(name, str) and core.cluster.get(name) is None:
-                core.cluster.auto_create(name)
+            if isinstance(name, str) and state.cluster.get(name) is None:
+                state.cluster.auto_create(name)
 
-    cache_key = ("metadata", version, requested, allow_auto, include_topic_ops, include_cluster_ops, core.cluster.version)
-    body = core.response_cache.get(cache_key)
+    cache_key = ("metadata", version, requested, allow_auto, include_topic_ops, include_cluster_ops, state.cluster.version)
+    body = state.response_cache.get(cache_key)
     if body is None:
         topics = _topic_entries(ctx, requested, include_topic_ops)
         response = dict(
             throttle_time=0,
-            brokers=[dict(node_id=core.config.node_id, host=core.advertised_host, port=core.advertised_port, rack=None)],
-            cluster_id=core.cluster.cluster_id,
-            controller_id=core.config.node_id,
+            brokers=[dict(node_id=state.config.node_id, host=state.advertised_host, port=state.advertised_port, rack=None)],
+            cluster_id=state.cluster.cluster_id,
+            controller_id=state.config.node_id,
             topics=topics,
             cluster_authorized_operations=CLUSTER_OPERATIONS if include_cluster_ops else OPERATIONS_NOT_REQUESTED,
             error_code=ErrorCode.none,
         )
         body = encode(build(load_response_schema(ApiKey.METADATA, version), response))
-        if len(core.response_cache) > _CACHE_LIMIT:
-            core.response_cache.clear()
-        core.response_cache[cache_key] = body
+        if len(state.response_cache) > _CACHE_LIMIT:
+            state.response_cache.clear()
+        state.response_cache[cache_key] = body
     return body
 
 
@@ -74,7 +74,7 @@ def _requested_topics(version: int, request) -> tuple | None:
 
 
 def _topic_entries(ctx: RequestContext, requested: tuple | None, include_ops: bool) -> list[dict]:
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     if requested is None:
         return [_topic_entry(ctx, topic, include_ops) for topic in cluster.topics.values()]
     entries = []
@@ -100,7 +100,7 @@ def _topic_entries(ctx: RequestContext, requested: tuple | None, include_ops: bo
 
 
 def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict:
-    node = ctx.core.config.node_id
+    node = ctx.state.config.node_id
     partitions = [
         dict(
             # A partition whose log failed is offline on its only replica.

@@ -20,7 +20,7 @@ def _topic_name(ctx: RequestContext, entry) -> str | None:
     name = getattr(entry, "name", None)
     if name is not None:
         return name
-    topic = ctx.core.cluster.topics_by_id.get(getattr(entry, "topic_id", None))
+    topic = ctx.state.cluster.topics_by_id.get(getattr(entry, "topic_id", None))
     return topic.name if topic is not None else None
 
 
@@ -33,14 +33,14 @@ def _topic_key(entry, name: str | None) -> dict:
 
 @api(ApiKey.OFFSET_COMMIT, 2, 10)
 def handle_offset_commit(ctx: RequestContext, request):
-    service = ctx.core.groups
-    cluster = ctx.core.cluster
+    service = ctx.state.groups
+    cluster = ctx.state.cluster
     group_error = service.commit_check(
         request.group_id, request.generation_id_or_member_epoch, request.member_id or "",
         getattr(request, "group_instance_id", None),
     )
     now_ms = int(time.time() * 1000)
-    max_metadata = ctx.core.config.offset_metadata_max_bytes
+    max_metadata = ctx.state.config.offset_metadata_max_bytes
     accepted: dict[tuple[str, int], CommittedOffset] = {}
     topics = []
     for entry in request.topics:
@@ -96,8 +96,8 @@ def handle_offset_fetch(ctx: RequestContext, request):
 def _fetch_group(ctx: RequestContext, group_id: str, requested_topics, require_stable: bool = False) -> dict:
     """With require_stable, partitions whose offsets wait in an open
     transaction answer UNSTABLE_OFFSET_COMMIT (the client retries)."""
-    committed = ctx.core.groups.offsets.committed(group_id)
-    unstable = ctx.core.groups.offsets.pending_partitions(group_id) if require_stable else set()
+    committed = ctx.state.groups.offsets.committed(group_id)
+    unstable = ctx.state.groups.offsets.pending_partitions(group_id) if require_stable else set()
     topics = []
     if requested_topics is None:  # every committed offset of the group
         by_topic: dict[str, list[int]] = {}
@@ -129,7 +129,7 @@ def _fetch_group(ctx: RequestContext, group_id: str, requested_topics, require_s
 
 
 def _topic_id(ctx: RequestContext, name: str):
-    topic = ctx.core.cluster.get(name)
+    topic = ctx.state.cluster.get(name)
     return topic.topic_id if topic is not None else None
 
 
@@ -138,7 +138,7 @@ def _topic_id(ctx: RequestContext, name: str):
 
 @api(ApiKey.OFFSET_DELETE, 0, 0)
 def handle_offset_delete(ctx: RequestContext, request):
-    service = ctx.core.groups
+    service = ctx.state.groups
     group = service.coordinator.group(request.group_id)
     if group is None:
         return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
@@ -146,7 +146,7 @@ def handle_offset_delete(ctx: RequestContext, request):
     to_delete = []
     topics = []
     for entry in request.topics:
-        topic = ctx.core.cluster.get(entry.name)
+        topic = ctx.state.cluster.get(entry.name)
         results = []
         for part in entry.partitions:
             if topic is None or not 0 <= part.partition_index < len(topic.partitions):

@@ -28,7 +28,7 @@ _VALID_ACKS = (0, 1, -1)
 # Kafka 4.x lists v0-2 in ApiVersions but refuses them (see registry.py).
 @api(ApiKey.PRODUCE, 3, 13, advertised_min=0)
 def handle_produce(ctx: RequestContext, request):
-    core = ctx.core
+    state = ctx.state
     acks = request.acks
     if request.transactional_id is None and any(
             claims_transactional(p.records) for t in request.topic_data for p in t.partition_data):
@@ -60,13 +60,13 @@ def handle_produce(ctx: RequestContext, request):
                                   f"of {topic.log_config.min_insync_replicas} for partition {topic.name}-{index}",
                 )
             else:
-                result = _append(core, topic, index, partition_data.records, request.transactional_id)
+                result = _append(state, topic, index, partition_data.records, request.transactional_id)
             any_error = any_error or result.error_code != ErrorCode.none
             partition_results.append(result)
         name = topic.name if topic is not None else (getattr(topic_data, "name", None) or "")
         topic_id = topic.topic_id if topic is not None else getattr(topic_data, "topic_id", None)
         topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
-    if core.should_drop_produce_response():
+    if state.should_drop_produce_response():
         return CLOSE_CONNECTION  # fault injection: written, but the client must retry to learn it
     return _answer(ctx, acks, any_error, topic_results)
 
@@ -80,7 +80,7 @@ def _answer(ctx: RequestContext, acks: int, any_error: bool, topic_results: list
 
 
 def _resolve_topic(ctx: RequestContext, topic_data) -> tuple[Topic | None, ErrorCode | None]:
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     name = getattr(topic_data, "name", None)
     if name is None:  # v13+: topics by id
         topic = cluster.topics_by_id.get(topic_data.topic_id)
@@ -93,7 +93,7 @@ def _resolve_topic(ctx: RequestContext, topic_data) -> tuple[Topic | None, Error
     return topic, None
 
 
-def _append(core, topic: Topic, index: int, records, transactional_id: str | None) -> ProducePartitionResult:
+def _append(state, topic: Topic, index: int, records, transactional_id: str | None) -> ProducePartitionResult:
     partition = topic.partitions[index]
     log = partition.log
     if records is None:
@@ -114,7 +114,7 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
         return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=duplicate.base_offset,
                                       log_start_offset=log.log_start_offset)
     if header.is_transactional and header.producer_id not in log.transactions.ongoing:
-        error = core.transactions.verify_first_write(transactional_id, header, (topic.name, index))
+        error = state.transactions.verify_first_write(transactional_id, header, (topic.name, index))
         if error != ErrorCode.none:
             return ProducePartitionResult(index=index, error_code=error, base_offset=-1,
                                           log_start_offset=log.log_start_offset)
@@ -141,7 +141,7 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
         # Nothing was written; the client may retry (KAFKA_STORAGE_ERROR is retriable).
         return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
                                       log_start_offset=log.log_start_offset, error_message=exc.message)
-    core.notify_append(topic.name, index)
+    state.notify_append(topic.name, index)
     return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
                                   log_start_offset=log.log_start_offset)
 

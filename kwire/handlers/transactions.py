@@ -38,19 +38,19 @@ def _code(ctx: RequestContext, error: int) -> int:
 
 @api(ApiKey.INIT_PRODUCER_ID, 0, 6)
 def handle_init_producer_id(ctx: RequestContext, request):
-    core = ctx.core
+    state = ctx.state
     if request.transactional_id is None:
         # Idempotent producers get a fresh id at epoch 0, also when they
         # re-initialise with their old id (KIP-360), as Kafka does.
         try:
-            error, producer_id, epoch = ErrorCode.none, core.producer_ids.allocate(), 0
+            error, producer_id, epoch = ErrorCode.none, state.producer_ids.allocate(), 0
         except StorageError:
             # As Kafka when no block of ids can be had: retriable.
             error, producer_id, epoch = ErrorCode.coordinator_load_in_progress, -1, -1
     else:
         timeout = request.transaction_timeout
         timeout_ms = timeout if isinstance(timeout, int) else int(timeout.total_seconds() * 1000)
-        error, producer_id, epoch = core.transactions.coordinator.init_producer_id(
+        error, producer_id, epoch = state.transactions.coordinator.init_producer_id(
             request.transactional_id, timeout_ms, getattr(request, "producer_id", -1),
             getattr(request, "producer_epoch", -1), _now_ms(),
         )
@@ -78,14 +78,14 @@ def handle_add_partitions_to_txn(ctx: RequestContext, request):
 
 def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer_epoch, topics, verify_only):
     """Per-topic, per-partition results: all succeed or none is added (Kafka's rule)."""
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     wanted = [(t.name, p) for t in topics for p in t.partitions]
     unknown = {(name, p) for name, p in wanted if cluster.partition(name, p) is None}
     if unknown:
         errors = {key: (ErrorCode.unknown_topic_or_partition if key in unknown else ErrorCode.operation_not_attempted)
                   for key in wanted}
     else:
-        error = ctx.core.transactions.coordinator.add_partitions(
+        error = ctx.state.transactions.coordinator.add_partitions(
             transactional_id, producer_id, producer_epoch, wanted, _now_ms(), verify_only)
         errors = {key: _code(ctx, error) for key in wanted}
     return [
@@ -100,7 +100,7 @@ def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer
 
 @api(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4)
 def handle_add_offsets_to_txn(ctx: RequestContext, request):
-    service = ctx.core.transactions
+    service = ctx.state.transactions
     if not request.group_id:
         return respond(ctx, dict(error_code=ErrorCode.invalid_group_id))
     try:
@@ -115,7 +115,7 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request):
 
 @api(ApiKey.END_TXN, 0, 4)
 def handle_end_txn(ctx: RequestContext, request):
-    error = ctx.core.transactions.coordinator.end_transaction(
+    error = ctx.state.transactions.coordinator.end_transaction(
         request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed), _now_ms(),
     )
     return respond(ctx, dict(error_code=_code(ctx, error)))
@@ -126,14 +126,14 @@ def handle_end_txn(ctx: RequestContext, request):
 
 @api(ApiKey.TXN_OFFSET_COMMIT, 0, 4)
 def handle_txn_offset_commit(ctx: RequestContext, request):
-    core = ctx.core
-    error = core.transactions.coordinator.check_producer(
+    state = ctx.state
+    error = state.transactions.coordinator.check_producer(
         request.transactional_id, request.producer_id, request.producer_epoch)
     generation = getattr(request, "generation_id", -1)
     member_id = getattr(request, "member_id", "") or ""
     if error == ErrorCode.none and (generation >= 0 or member_id):
         # KIP-447: a consumer-group-aware commit must come from a current member.
-        error = core.groups.commit_check(request.group_id, generation, member_id,
+        error = state.groups.commit_check(request.group_id, generation, member_id,
                                          getattr(request, "group_instance_id", None))
     now_ms = _now_ms()
     accepted: dict[tuple[str, int], CommittedOffset] = {}
@@ -142,7 +142,7 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
         results = []
         for part in entry.partitions:
             part_error = error
-            if part_error == ErrorCode.none and core.cluster.partition(entry.name, part.partition_index) is None:
+            if part_error == ErrorCode.none and state.cluster.partition(entry.name, part.partition_index) is None:
                 part_error = ErrorCode.unknown_topic_or_partition
             if part_error == ErrorCode.none:
                 accepted[(entry.name, part.partition_index)] = CommittedOffset(
@@ -152,7 +152,7 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
         topics.append(dict(name=entry.name, partitions=results))
     if accepted:
         try:
-            core.groups.offsets.commit_transactional(request.group_id, accepted, request.producer_id,
+            state.groups.offsets.commit_transactional(request.group_id, accepted, request.producer_id,
                                                      request.producer_epoch)
         except StorageError:
             fail_written(topics, _code(ctx, ErrorCode.not_coordinator))  # as Kafka: find the coordinator, retry
@@ -164,7 +164,7 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
 
 @api(ApiKey.DESCRIBE_PRODUCERS, 0, 0)
 def handle_describe_producers(ctx: RequestContext, request):
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     topics = []
     for entry in request.topics:
         partitions = []
@@ -197,7 +197,7 @@ def _topics_of(meta) -> list[dict]:
 
 @api(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0)
 def handle_describe_transactions(ctx: RequestContext, request):
-    transactions = ctx.core.transactions.coordinator.transactions
+    transactions = ctx.state.transactions.coordinator.transactions
     states = []
     for transactional_id in request.transactional_ids:
         meta = transactions.get(transactional_id)
@@ -222,7 +222,7 @@ def handle_list_transactions(ctx: RequestContext, request):
     min_duration = getattr(request, "duration_filter", -1)
     now = _now_ms()
     listed = []
-    for meta in ctx.core.transactions.coordinator.transactions.values():
+    for meta in ctx.state.transactions.coordinator.transactions.values():
         if wanted_states and meta.state.kafka_name not in wanted_states:
             continue
         if producer_ids and meta.producer_id not in producer_ids:
