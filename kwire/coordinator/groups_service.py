@@ -1,5 +1,11 @@
 """Groups and their committed offsets together: what the group handlers
-call. Owns the clock, `__consumer_offsets` and the wake-ups of waiters."""
+call. Owns the node's clock for groups, `__consumer_offsets` and the
+wake-ups of waiters.
+
+Handlers use the operations here (`join`, `sync`, `heartbeat`, `leave`,
+`group`, the offset reads and writes), never the coordinator or the offset
+store behind them: each operation passes the time and wakes the requests
+parked on the groups it changed."""
 
 from __future__ import annotations
 
@@ -9,8 +15,8 @@ from typing import Callable, Hashable
 from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
-from kwire.coordinator.group import Group, GroupState
-from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings
+from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
+from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest
 from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
@@ -70,7 +76,57 @@ class GroupsService:
         for group_id in changed:
             self._notify(group_wait_key(group_id))
 
+    # --- the classic group protocol ------------------------------------------------
+
+    def join(self, request: JoinRequest) -> JoinResult | Member:
+        """A JoinResult when answered now, else the member whose
+        `join_result` is set when the rebalance completes."""
+        outcome = self.coordinator.join(request, self.now())
+        self.publish_changes()
+        return outcome
+
+    def sync(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None,
+             protocol_type: str | None, protocol_name: str | None,
+             assignments: dict[str, bytes]) -> SyncResult | Member:
+        """A SyncResult when answered now, else the member whose
+        `sync_result` is set when the leader's assignment arrives."""
+        outcome = self.coordinator.sync(group_id, generation_id, member_id, group_instance_id, protocol_type,
+                                        protocol_name, assignments, self.now())
+        self.publish_changes()
+        return outcome
+
+    def heartbeat(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None) -> int:
+        error = self.coordinator.heartbeat(group_id, generation_id, member_id, group_instance_id, self.now())
+        self.publish_changes()
+        return error
+
+    def leave(self, group_id: str, leaving: list[tuple[str, str | None]]) -> list[int]:
+        """One error code per (member id, group instance id) leaving."""
+        errors = self.coordinator.leave(group_id, leaving, self.now())
+        self.publish_changes()
+        return errors
+
+    def group(self, group_id: str) -> Group | None:
+        return self.coordinator.group(group_id)
+
     # --- offsets ---------------------------------------------------------------
+
+    def committed(self, group_id: str) -> dict[tuple[str, int], CommittedOffset]:
+        return self.offsets.committed(group_id)
+
+    def pending_offsets(self, group_id: str) -> set[tuple[str, int]]:
+        """Partitions whose offsets wait in an open transaction."""
+        return self.offsets.pending_partitions(group_id)
+
+    def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> None:
+        """Raises StorageError (nothing changed) if the offsets log refuses."""
+        self.offsets.delete(group_id, partitions)
+
+    def commit_transactional(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset],
+                             producer_id: int, producer_epoch: int) -> None:
+        """Offsets that count once the producer's transaction commits;
+        raises StorageError (nothing changed) if the offsets log refuses."""
+        self.offsets.commit_transactional(group_id, entries, producer_id, producer_epoch)
 
     def commit_check(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None) -> int:
         """Kafka's rules for who may commit to a group right now."""

@@ -1,6 +1,10 @@
 """The transaction coordinator wired to the broker: its state in
 `__transaction_state`, its markers in the partitions' logs, transactional
-offset commits in the group coordinator's store."""
+offset commits in the group coordinator's store.
+
+Handlers use the operations here (`init_producer_id`, `add_partitions`,
+`end_transaction`, `check_producer`, `transaction`, `transactions`), never
+the coordinator behind them; each operation reads the node's clock."""
 
 from __future__ import annotations
 
@@ -91,6 +95,35 @@ class TransactionsService:
         log.info("%s transaction of %s (producer %d, epoch %d) in %d partition(s)",
                  "Committed" if commit else "Aborted", meta.transactional_id, meta.producer_id, meta.producer_epoch,
                  len(meta.partitions))
+
+    # --- the transactional producer's requests ---------------------------------------
+
+    def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int,
+                         producer_epoch: int) -> tuple[int, int, int]:
+        """(error, producer id, epoch) for a transactional producer."""
+        return self.coordinator.init_producer_id(transactional_id, timeout_ms, producer_id, producer_epoch,
+                                                 self.clock.wall_ms())
+
+    def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
+                       partitions: list[tuple[str, int]], verify_only: bool = False) -> int:
+        return self.coordinator.add_partitions(transactional_id, producer_id, producer_epoch, partitions,
+                                               self.clock.wall_ms(), verify_only)
+
+    def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool) -> int:
+        return self.coordinator.end_transaction(transactional_id, producer_id, producer_epoch, commit,
+                                                self.clock.wall_ms())
+
+    def check_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> int:
+        """Whether this producer (id and epoch) owns the transactional id now."""
+        return self.coordinator.check_producer(transactional_id, producer_id, producer_epoch)
+
+    # --- operators' views -------------------------------------------------------
+
+    def transaction(self, transactional_id: str) -> TxnMetadata | None:
+        return self.coordinator.transactions.get(transactional_id)
+
+    def transactions(self) -> list[TxnMetadata]:
+        return list(self.coordinator.transactions.values())
 
     # --- the produce path ---------------------------------------------------------
 

@@ -23,8 +23,6 @@ _GROUP_OPERATIONS = (1 << 3) | (1 << 8) | (1 << 6)
 
 def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, answer):
     """Park until `ready()` gives a result; `answer(result)` builds the response."""
-    ctx.state.groups.publish_changes()
-
     def complete(final: bool):
         result = ready()
         if result is None and not final:
@@ -40,7 +38,6 @@ def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, answer
 # Kafka 4.x ranges (JoinGroup v0-1 were removed by KIP-896), up to kio's newest.
 @api(ApiKey.JOIN_GROUP, 2, 9)
 def handle_join_group(ctx: RequestContext, request):
-    service = ctx.state.groups
     version = ctx.api_version
     join = JoinRequest(
         group_id=request.group_id,
@@ -55,13 +52,11 @@ def handle_join_group(ctx: RequestContext, request):
         require_known_member_id=version >= 4,
         supports_skip_assignment=version >= 9,
     )
-    outcome = service.coordinator.join(join, service.now())
+    outcome = ctx.state.groups.join(join)
     if isinstance(outcome, JoinResult):
-        service.publish_changes()
         return _join_response(ctx, outcome, join.member_id)
     member: Member = outcome
     if member.join_result is not None:  # completed within this very call
-        service.publish_changes()
         return _join_response(ctx, member.join_result, member.member_id)
     return _waiting(
         ctx, join.group_id, join.rebalance_timeout_ms,
@@ -95,8 +90,7 @@ def _millis(value) -> int:
 
 @api(ApiKey.SYNC_GROUP, 0, 5)
 def handle_sync_group(ctx: RequestContext, request):
-    service = ctx.state.groups
-    outcome = service.coordinator.sync(
+    outcome = ctx.state.groups.sync(
         request.group_id,
         request.generation_id,
         request.member_id,
@@ -104,10 +98,8 @@ def handle_sync_group(ctx: RequestContext, request):
         getattr(request, "protocol_type", None),
         getattr(request, "protocol_name", None),
         {a.member_id: bytes(a.assignment) for a in request.assignments},
-        service.now(),
     )
     if isinstance(outcome, SyncResult):
-        service.publish_changes()
         return _sync_response(ctx, outcome)
     member: Member = outcome
     return _waiting(
@@ -133,25 +125,20 @@ def _sync_response(ctx: RequestContext, result: SyncResult):
 
 @api(ApiKey.HEARTBEAT, 0, 4)
 def handle_heartbeat(ctx: RequestContext, request):
-    service = ctx.state.groups
-    error = service.coordinator.heartbeat(
-        request.group_id, request.generation_id, request.member_id,
-        getattr(request, "group_instance_id", None), service.now(),
+    error = ctx.state.groups.heartbeat(
+        request.group_id, request.generation_id, request.member_id, getattr(request, "group_instance_id", None),
     )
-    service.publish_changes()
     log.debug("Heartbeat %s generation %d -> %s", request.member_id, request.generation_id, ErrorCode(error).name)
     return respond(ctx, dict(error_code=error))
 
 
 @api(ApiKey.LEAVE_GROUP, 0, 5)
 def handle_leave_group(ctx: RequestContext, request):
-    service = ctx.state.groups
     if ctx.api_version < 3:
         leaving = [(request.member_id, None)]
     else:
         leaving = [(m.member_id, m.group_instance_id) for m in request.members]
-    errors = service.coordinator.leave(request.group_id, leaving, service.now())
-    service.publish_changes()
+    errors = ctx.state.groups.leave(request.group_id, leaving)
     if ctx.api_version < 3:
         return respond(ctx, dict(error_code=errors[0], members=[]))
     members = [dict(member_id=m, group_instance_id=i, error_code=e) for (m, i), e in zip(leaving, errors)]
@@ -163,11 +150,11 @@ def handle_leave_group(ctx: RequestContext, request):
 
 @api(ApiKey.DESCRIBE_GROUPS, 0, 6)
 def handle_describe_groups(ctx: RequestContext, request):
-    coordinator = ctx.state.groups.coordinator
+    service = ctx.state.groups
     include_ops = bool(getattr(request, "include_authorized_operations", False))
     described = []
     for group_id in request.groups:
-        group = coordinator.group(group_id)
+        group = service.group(group_id)
         if group is None:
             # Kafka: an unknown group is described as Dead (v6+: with an error).
             error = ErrorCode.group_id_not_found if ctx.api_version >= 6 else ErrorCode.none

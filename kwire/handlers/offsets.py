@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import GroupState
 from kwire.coordinator.offsets import CommittedOffset
@@ -39,7 +37,7 @@ def handle_offset_commit(ctx: RequestContext, request):
         request.group_id, request.generation_id_or_member_epoch, request.member_id or "",
         getattr(request, "group_instance_id", None),
     )
-    now_ms = int(time.time() * 1000)
+    now_ms = ctx.state.clock.wall_ms()
     max_metadata = ctx.state.config.offset_metadata_max_bytes
     accepted: dict[tuple[str, int], CommittedOffset] = {}
     topics = []
@@ -96,8 +94,8 @@ def handle_offset_fetch(ctx: RequestContext, request):
 def _fetch_group(ctx: RequestContext, group_id: str, requested_topics, require_stable: bool = False) -> dict:
     """With require_stable, partitions whose offsets wait in an open
     transaction answer UNSTABLE_OFFSET_COMMIT (the client retries)."""
-    committed = ctx.state.groups.offsets.committed(group_id)
-    unstable = ctx.state.groups.offsets.pending_partitions(group_id) if require_stable else set()
+    committed = ctx.state.groups.committed(group_id)
+    unstable = ctx.state.groups.pending_offsets(group_id) if require_stable else set()
     topics = []
     if requested_topics is None:  # every committed offset of the group
         by_topic: dict[str, list[int]] = {}
@@ -139,7 +137,7 @@ def _topic_id(ctx: RequestContext, name: str):
 @api(ApiKey.OFFSET_DELETE, 0, 0)
 def handle_offset_delete(ctx: RequestContext, request):
     service = ctx.state.groups
-    group = service.coordinator.group(request.group_id)
+    group = service.group(request.group_id)
     if group is None:
         return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
     subscribed = _subscribed_topics(group) if group.state != GroupState.EMPTY else set()
@@ -159,7 +157,7 @@ def handle_offset_delete(ctx: RequestContext, request):
             results.append(dict(partition_index=part.partition_index, error_code=error))
         topics.append(dict(name=entry.name, partitions=results))
     try:
-        service.offsets.delete(request.group_id, to_delete)
+        service.delete_offsets(request.group_id, to_delete)
     except StorageError:
         return respond(ctx, dict(error_code=ErrorCode.not_coordinator, topics=[]))
     return respond(ctx, dict(error_code=ErrorCode.none, topics=topics))

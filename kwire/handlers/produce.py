@@ -119,7 +119,7 @@ def _append(state, topic: Topic, index: int, records, transactional_id: str | No
             return ProducePartitionResult(index=index, error_code=error, base_offset=-1,
                                           log_start_offset=log.log_start_offset)
     batch = bytearray(records)
-    now_ms = log.clock_ms()
+    now_ms = state.clock.wall_ms()
     refused = None
     try:
         if could_refuse_records(header, topic.log_config, now_ms):

@@ -4,8 +4,6 @@ DescribeTransactions and ListTransactions."""
 
 from __future__ import annotations
 
-import time
-
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.coordinator.transaction_log import TxnState
 from kwire.handlers.base import RequestContext, respond
@@ -20,10 +18,6 @@ _FENCED_FROM = {
     ApiKey.INIT_PRODUCER_ID: 4, ApiKey.ADD_PARTITIONS_TO_TXN: 2, ApiKey.ADD_OFFSETS_TO_TXN: 2, ApiKey.END_TXN: 2,
     ApiKey.TXN_OFFSET_COMMIT: 2,
 }
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _code(ctx: RequestContext, error: int) -> int:
@@ -50,9 +44,9 @@ def handle_init_producer_id(ctx: RequestContext, request):
     else:
         timeout = request.transaction_timeout
         timeout_ms = timeout if isinstance(timeout, int) else int(timeout.total_seconds() * 1000)
-        error, producer_id, epoch = state.transactions.coordinator.init_producer_id(
+        error, producer_id, epoch = state.transactions.init_producer_id(
             request.transactional_id, timeout_ms, getattr(request, "producer_id", -1),
-            getattr(request, "producer_epoch", -1), _now_ms(),
+            getattr(request, "producer_epoch", -1),
         )
     return respond(ctx, dict(error_code=_code(ctx, error), producer_id=producer_id, producer_epoch=epoch,
                              ongoing_txn_producer_id=-1, ongoing_txn_producer_epoch=-1))
@@ -85,8 +79,7 @@ def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer
         errors = {key: (ErrorCode.unknown_topic_or_partition if key in unknown else ErrorCode.operation_not_attempted)
                   for key in wanted}
     else:
-        error = ctx.state.transactions.coordinator.add_partitions(
-            transactional_id, producer_id, producer_epoch, wanted, _now_ms(), verify_only)
+        error = ctx.state.transactions.add_partitions(transactional_id, producer_id, producer_epoch, wanted, verify_only)
         errors = {key: _code(ctx, error) for key in wanted}
     return [
         dict(name=t.name, results_by_partition=[dict(partition_index=p, partition_error_code=errors[(t.name, p)])
@@ -107,16 +100,16 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request):
         offsets_partition = service.offsets_partition(request.group_id)
     except StorageError:  # `__consumer_offsets` could not be created
         return respond(ctx, dict(error_code=ErrorCode.not_coordinator))
-    error = service.coordinator.add_partitions(
-        request.transactional_id, request.producer_id, request.producer_epoch, [offsets_partition], _now_ms(),
+    error = service.add_partitions(
+        request.transactional_id, request.producer_id, request.producer_epoch, [offsets_partition],
     )
     return respond(ctx, dict(error_code=_code(ctx, error)))
 
 
 @api(ApiKey.END_TXN, 0, 4)
 def handle_end_txn(ctx: RequestContext, request):
-    error = ctx.state.transactions.coordinator.end_transaction(
-        request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed), _now_ms(),
+    error = ctx.state.transactions.end_transaction(
+        request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed),
     )
     return respond(ctx, dict(error_code=_code(ctx, error)))
 
@@ -127,7 +120,7 @@ def handle_end_txn(ctx: RequestContext, request):
 @api(ApiKey.TXN_OFFSET_COMMIT, 0, 4)
 def handle_txn_offset_commit(ctx: RequestContext, request):
     state = ctx.state
-    error = state.transactions.coordinator.check_producer(
+    error = state.transactions.check_producer(
         request.transactional_id, request.producer_id, request.producer_epoch)
     generation = getattr(request, "generation_id", -1)
     member_id = getattr(request, "member_id", "") or ""
@@ -135,7 +128,7 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
         # KIP-447: a consumer-group-aware commit must come from a current member.
         error = state.groups.commit_check(request.group_id, generation, member_id,
                                          getattr(request, "group_instance_id", None))
-    now_ms = _now_ms()
+    now_ms = state.clock.wall_ms()
     accepted: dict[tuple[str, int], CommittedOffset] = {}
     topics = []
     for entry in request.topics:
@@ -152,7 +145,7 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
         topics.append(dict(name=entry.name, partitions=results))
     if accepted:
         try:
-            state.groups.offsets.commit_transactional(request.group_id, accepted, request.producer_id,
+            state.groups.commit_transactional(request.group_id, accepted, request.producer_id,
                                                      request.producer_epoch)
         except StorageError:
             fail_written(topics, _code(ctx, ErrorCode.not_coordinator))  # as Kafka: find the coordinator, retry
@@ -197,10 +190,10 @@ def _topics_of(meta) -> list[dict]:
 
 @api(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0)
 def handle_describe_transactions(ctx: RequestContext, request):
-    transactions = ctx.state.transactions.coordinator.transactions
+    service = ctx.state.transactions
     states = []
     for transactional_id in request.transactional_ids:
-        meta = transactions.get(transactional_id)
+        meta = service.transaction(transactional_id)
         if meta is None:
             states.append(dict(error_code=ErrorCode.transactional_id_not_found, transactional_id=transactional_id,
                                transaction_state="", transaction_timeout=0, transaction_start_time=0,
@@ -220,9 +213,9 @@ def handle_list_transactions(ctx: RequestContext, request):
     unknown = sorted(s for s in wanted_states if s not in known)
     producer_ids = set(request.producer_id_filters or ())
     min_duration = getattr(request, "duration_filter", -1)
-    now = _now_ms()
+    now = ctx.state.clock.wall_ms()
     listed = []
-    for meta in ctx.state.transactions.coordinator.transactions.values():
+    for meta in ctx.state.transactions.transactions():
         if wanted_states and meta.state.kafka_name not in wanted_states:
             continue
         if producer_ids and meta.producer_id not in producer_ids:

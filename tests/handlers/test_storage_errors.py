@@ -13,7 +13,7 @@ from kwire.handlers.base import CLOSE_CONNECTION
 from kwire.protocol.errors import ErrorCode as E
 from kwire.protocol.record_codec import iter_all_records
 from tests.handlers import requests as rq
-from tests.handlers.conftest import CoreClient, make_core
+from tests.core_client import CoreClient, make_core
 from tests.handlers.test_transactions import transactional_batch
 from tests.log.faults import FailingWrites
 
