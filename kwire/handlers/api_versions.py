@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
+from typing import Any
 
 from kio.index import load_response_schema
 
@@ -20,7 +21,7 @@ _SOFTWARE_FIELD = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
 
 
 @api(ApiKey.API_VERSIONS, MIN_VERSION, MAX_VERSION)
-def handle_api_versions(ctx: RequestContext, request) -> bytes:
+def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
     version = ctx.api_version
     if version >= 3 and not (
         _SOFTWARE_FIELD.fullmatch(request.client_software_name or "")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, validate_value
@@ -31,11 +33,26 @@ class Entry:
 # --- DescribeConfigs ------------------------------------------------------------
 
 
+@attrs.frozen
+class DescribeConfigsRequest:
+    """A DescribeConfigs request of any served version (v1+)."""
+
+    resources: Any  # kio's entries: the same in every version
+    include_synonyms: bool
+    include_documentation: bool  # from v3
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> DescribeConfigsRequest:
+        return cls(request.resources, bool(request.include_synonyms),
+                   version >= 3 and bool(request.include_documentation))
+
+
 # DescribeConfigs v0 went in Kafka 4.0 (KIP-896); kio has no schema for it either.
 @api(ApiKey.DESCRIBE_CONFIGS, 1, 4)
-def handle_describe_configs(ctx: RequestContext, request):
-    include_synonyms = bool(getattr(request, "include_synonyms", False))
-    include_documentation = bool(getattr(request, "include_documentation", False))
+def handle_describe_configs(ctx: RequestContext, wire_request: Any) -> Any:
+    request = DescribeConfigsRequest.from_wire(wire_request, ctx.api_version)
+    include_synonyms = request.include_synonyms
+    include_documentation = request.include_documentation
     results = []
     for resource in request.resources:
         wanted = None if resource.configuration_keys is None else set(resource.configuration_keys)
@@ -126,7 +143,7 @@ def _config_dict(entry: Entry, include_synonyms: bool, include_documentation: bo
 
 
 @api(ApiKey.ALTER_CONFIGS, 0, 2)
-def handle_alter_configs(ctx: RequestContext, request):
+def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
     """Non-incremental: the given configs replace all of a topic's overrides."""
     responses = []
     for resource in request.resources:
@@ -138,7 +155,7 @@ def handle_alter_configs(ctx: RequestContext, request):
 
 
 @api(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 1)
-def handle_incremental_alter_configs(ctx: RequestContext, request):
+def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
     responses = []
     for resource in request.resources:
         def replacement(current, resource=resource):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import Any
 
 
 from kwire.handlers.base import RequestContext
@@ -16,7 +17,7 @@ _ZERO_UUID = uuid.UUID(int=0)
 
 
 @api(ApiKey.CREATE_TOPICS, 2, 7)
-def handle_create_topics(ctx: RequestContext, request):
+def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     cluster = ctx.state.cluster
     name_counts = Counter(topic.name for topic in request.topics)
     results = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.registry import api
@@ -11,7 +13,7 @@ from kwire.protocol.errors import ErrorCode
 
 
 @api(ApiKey.DELETE_RECORDS, 0, 2)
-def handle_delete_records(ctx: RequestContext, request):
+def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
     cluster = ctx.state.cluster
     topics = []
     for entry in request.topics:

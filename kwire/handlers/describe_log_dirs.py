@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
@@ -15,7 +16,7 @@ MEMORY_LOG_DIR = "(memory)"
 
 # v0 went in Kafka 4.0 (KIP-896), as in kio.
 @api(ApiKey.DESCRIBE_LOG_DIRS, 1, 4)
-def handle_describe_log_dirs(ctx: RequestContext, request):
+def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
     state = ctx.state
     cluster = state.cluster
     if request.topics is None:

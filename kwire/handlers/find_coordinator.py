@@ -3,6 +3,8 @@ every transactional id)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.registry import api
@@ -12,8 +14,9 @@ GROUP, TRANSACTION = 0, 1
 
 
 @api(ApiKey.FIND_COORDINATOR, 0, 6)
-def handle_find_coordinator(ctx: RequestContext, request):
-    key_type = getattr(request, "key_type", GROUP)
+def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
+    # Before v1 every request asks for a group's coordinator.
+    key_type = request.key_type if ctx.api_version >= 1 else GROUP
     state = ctx.state
     if key_type not in (GROUP, TRANSACTION):
         found = dict(error_code=ErrorCode.invalid_request, error_message=f"Unknown key type {key_type}",

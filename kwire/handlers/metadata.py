@@ -7,7 +7,9 @@ repeat the same metadata request constantly.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import attrs
 from kio.index import load_response_schema
 
 from kwire.cluster.cluster import Topic
@@ -22,17 +24,47 @@ _ZERO_UUID = uuid.UUID(int=0)
 _CACHE_LIMIT = 256
 
 
+@attrs.frozen
+class TopicWanted:
+    name: str | None  # None: asked for by id (v10+ may)
+    topic_id: uuid.UUID | None  # None before v10
+
+
+@attrs.frozen
+class MetadataRequest:
+    """A Metadata request of any served version."""
+
+    topics: list[TopicWanted] | None  # None: every topic
+    allow_auto_topic_creation: bool  # always before v4
+    include_topic_authorized_operations: bool  # from v8
+    include_cluster_authorized_operations: bool  # v8-v10
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> MetadataRequest:
+        topics = None if request.topics is None else [
+            TopicWanted(t.name, t.topic_id if version >= 10 else None) for t in request.topics
+        ]
+        return cls(
+            topics=topics,
+            allow_auto_topic_creation=version < 4 or bool(request.allow_auto_topic_creation),
+            include_topic_authorized_operations=version >= 8 and bool(request.include_topic_authorized_operations),
+            include_cluster_authorized_operations=(
+                8 <= version <= 10 and bool(request.include_cluster_authorized_operations)),
+        )
+
+
 @api(ApiKey.METADATA, 0, 13)
-def handle_metadata(ctx: RequestContext, request) -> bytes:
+def handle_metadata(ctx: RequestContext, wire_request: Any) -> Any:
     state, version = ctx.state, ctx.api_version
+    request = MetadataRequest.from_wire(wire_request, version)
     if version < 12 and request.topics and any(entry.name is None for entry in request.topics):
         # Topics by id only from v12 (Kafka answers INVALID_REQUEST); such a
         # request cannot be answered in a v10/v11 response, so close.
         return CLOSE_CONNECTION
     requested = _requested_topics(version, request)
-    allow_auto = version < 4 or bool(request.allow_auto_topic_creation)
-    include_topic_ops = bool(getattr(request, "include_topic_authorized_operations", False))
-    include_cluster_ops = bool(getattr(request, "include_cluster_authorized_operations", False))
+    allow_auto = request.allow_auto_topic_creation
+    include_topic_ops = request.include_topic_authorized_operations
+    include_cluster_ops = request.include_cluster_authorized_operations
 
     if requested is not None and allow_auto:
         for name in requested:
@@ -59,7 +91,7 @@ def handle_metadata(ctx: RequestContext, request) -> bytes:
     return body
 
 
-def _requested_topics(version: int, request) -> tuple | None:
+def _requested_topics(version: int, request: MetadataRequest) -> tuple[str | uuid.UUID, ...] | None:
     """None for "all topics"; else a tuple of names (or topic ids, v10+)."""
     if request.topics is None:
         return None
@@ -67,9 +99,7 @@ def _requested_topics(version: int, request) -> tuple | None:
         return None  # v0: an empty list means all topics
     requested = []
     for entry in request.topics:
-        name = entry.name
-        topic_id = getattr(entry, "topic_id", None)
-        requested.append(name if name is not None else (topic_id or _ZERO_UUID))
+        requested.append(entry.name if entry.name is not None else (entry.topic_id or _ZERO_UUID))
     return tuple(requested)
 
 

@@ -8,6 +8,12 @@ refused records fails whole and its answer names each one (KIP-467).
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+import attrs
+
+from kwire.broker_state import BrokerState
 from kwire.cluster.cluster import Topic
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
 from kwire.protocol.api_keys import ApiKey
@@ -25,17 +31,44 @@ from kwire.protocol.records import InvalidRecords, claims_transactional, validat
 _VALID_ACKS = (0, 1, -1)
 
 
+@attrs.frozen
+class TopicData:
+    name: str | None  # by name up to v12,
+    topic_id: uuid.UUID | None  # by id from v13
+    partition_data: Any  # kio's entries: index and records, the same in every version
+
+
+@attrs.frozen
+class ProduceRequest:
+    """A Produce request of any served version."""
+
+    transactional_id: str | None
+    acks: int
+    topic_data: list[TopicData]
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> ProduceRequest:
+        by_id = version >= 13
+        return cls(
+            transactional_id=request.transactional_id,
+            acks=request.acks,
+            topic_data=[TopicData(None if by_id else t.name, t.topic_id if by_id else None, t.partition_data)
+                        for t in request.topic_data],
+        )
+
+
 # Kafka 4.x lists v0-2 in ApiVersions but refuses them (see registry.py).
 @api(ApiKey.PRODUCE, 3, 13, advertised_min=0)
-def handle_produce(ctx: RequestContext, request):
+def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     state = ctx.state
+    request = ProduceRequest.from_wire(wire_request, ctx.api_version)
     acks = request.acks
     if request.transactional_id is None and any(
             claims_transactional(p.records) for t in request.topic_data for p in t.partition_data):
         # Kafka authorizes transactional records by the request's transactional
         # id, and without one refuses the whole request before writing anything.
         return _answer(ctx, acks, True, [
-            ProduceTopicResult(name=getattr(t, "name", None) or "", topic_id=getattr(t, "topic_id", None), partitions=[
+            ProduceTopicResult(name=t.name or "", topic_id=t.topic_id, partitions=[
                 ProducePartitionResult(index=p.index, error_code=ErrorCode.transactional_id_authorization_failed,
                                        base_offset=-1) for p in t.partition_data])
             for t in request.topic_data])
@@ -63,8 +96,8 @@ def handle_produce(ctx: RequestContext, request):
                 result = _append(state, topic, index, partition_data.records, request.transactional_id)
             any_error = any_error or result.error_code != ErrorCode.none
             partition_results.append(result)
-        name = topic.name if topic is not None else (getattr(topic_data, "name", None) or "")
-        topic_id = topic.topic_id if topic is not None else getattr(topic_data, "topic_id", None)
+        name = topic.name if topic is not None else (topic_data.name or "")
+        topic_id = topic.topic_id if topic is not None else topic_data.topic_id
         topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
     if state.should_drop_produce_response():
         return CLOSE_CONNECTION  # fault injection: written, but the client must retry to learn it
@@ -79,9 +112,9 @@ def _answer(ctx: RequestContext, acks: int, any_error: bool, topic_results: list
     return Encoded([encode_produce_response(ctx.api_version, topic_results)])
 
 
-def _resolve_topic(ctx: RequestContext, topic_data) -> tuple[Topic | None, ErrorCode | None]:
+def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | None, ErrorCode | None]:
     cluster = ctx.state.cluster
-    name = getattr(topic_data, "name", None)
+    name = topic_data.name
     if name is None:  # v13+: topics by id
         topic = cluster.topics_by_id.get(topic_data.topic_id)
         return (topic, None) if topic is not None else (None, ErrorCode.unknown_topic_id)
@@ -93,7 +126,8 @@ def _resolve_topic(ctx: RequestContext, topic_data) -> tuple[Topic | None, Error
     return topic, None
 
 
-def _append(state, topic: Topic, index: int, records, transactional_id: str | None) -> ProducePartitionResult:
+def _append(state: BrokerState, topic: Topic, index: int, records: Any,
+            transactional_id: str | None) -> ProducePartitionResult:
     partition = topic.partitions[index]
     log = partition.log
     if records is None:

@@ -4,12 +4,16 @@ DescribeTransactions and ListTransactions."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.coordinator.transaction_log import TxnState
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.registry import api
-from kwire.handlers.offsets import fail_written
+from kwire.handlers.offsets import CommitPartition, fail_written
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
@@ -31,7 +35,7 @@ def _code(ctx: RequestContext, error: int) -> int:
 
 
 @api(ApiKey.INIT_PRODUCER_ID, 0, 6)
-def handle_init_producer_id(ctx: RequestContext, request):
+def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
     state = ctx.state
     if request.transactional_id is None:
         # Idempotent producers get a fresh id at epoch 0, also when they
@@ -44,9 +48,11 @@ def handle_init_producer_id(ctx: RequestContext, request):
     else:
         timeout = request.transaction_timeout
         timeout_ms = timeout if isinstance(timeout, int) else int(timeout.total_seconds() * 1000)
+        # From v3 a producer names the id and epoch it had (KIP-360).
+        has_current = ctx.api_version >= 3
         error, producer_id, epoch = state.transactions.init_producer_id(
-            request.transactional_id, timeout_ms, getattr(request, "producer_id", -1),
-            getattr(request, "producer_epoch", -1),
+            request.transactional_id, timeout_ms, request.producer_id if has_current else -1,
+            request.producer_epoch if has_current else -1,
         )
     return respond(ctx, dict(error_code=_code(ctx, error), producer_id=producer_id, producer_epoch=epoch,
                              ongoing_txn_producer_id=-1, ongoing_txn_producer_epoch=-1))
@@ -56,7 +62,7 @@ def handle_init_producer_id(ctx: RequestContext, request):
 
 
 @api(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5)
-def handle_add_partitions_to_txn(ctx: RequestContext, request):
+def handle_add_partitions_to_txn(ctx: RequestContext, request: Any) -> Any:
     if ctx.api_version <= 3:
         results = _add_partitions(ctx, request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
                                   request.v3_and_below_producer_epoch, request.v3_and_below_topics, False)
@@ -92,7 +98,7 @@ def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer
 
 
 @api(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4)
-def handle_add_offsets_to_txn(ctx: RequestContext, request):
+def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.transactions
     if not request.group_id:
         return respond(ctx, dict(error_code=ErrorCode.invalid_group_id))
@@ -107,7 +113,7 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request):
 
 
 @api(ApiKey.END_TXN, 0, 4)
-def handle_end_txn(ctx: RequestContext, request):
+def handle_end_txn(ctx: RequestContext, request: Any) -> Any:
     error = ctx.state.transactions.end_transaction(
         request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed),
     )
@@ -117,17 +123,52 @@ def handle_end_txn(ctx: RequestContext, request):
 # --- TxnOffsetCommit ----------------------------------------------------------------------
 
 
+@attrs.frozen
+class TxnCommitTopic:
+    name: str
+    partitions: list[CommitPartition]
+
+
+@attrs.frozen
+class TxnOffsetCommitRequest:
+    """A TxnOffsetCommit request of any served version; before v3 (KIP-447)
+    it names no group member: generation -1, member ""."""
+
+    transactional_id: str
+    group_id: str
+    producer_id: int
+    producer_epoch: int
+    generation_id: int
+    member_id: str
+    group_instance_id: str | None
+    topics: list[TxnCommitTopic]
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> TxnOffsetCommitRequest:
+        has_member = version >= 3
+        return cls(
+            transactional_id=request.transactional_id,
+            group_id=request.group_id,
+            producer_id=request.producer_id,
+            producer_epoch=request.producer_epoch,
+            generation_id=request.generation_id if has_member else -1,
+            member_id=(request.member_id or "") if has_member else "",
+            group_instance_id=request.group_instance_id if has_member else None,
+            topics=[TxnCommitTopic(t.name, [CommitPartition.from_wire(p, version >= 2) for p in t.partitions])
+                    for t in request.topics],
+        )
+
+
 @api(ApiKey.TXN_OFFSET_COMMIT, 0, 4)
-def handle_txn_offset_commit(ctx: RequestContext, request):
+def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     state = ctx.state
+    request = TxnOffsetCommitRequest.from_wire(wire_request, ctx.api_version)
     error = state.transactions.check_producer(
         request.transactional_id, request.producer_id, request.producer_epoch)
-    generation = getattr(request, "generation_id", -1)
-    member_id = getattr(request, "member_id", "") or ""
+    generation, member_id = request.generation_id, request.member_id
     if error == ErrorCode.none and (generation >= 0 or member_id):
         # KIP-447: a consumer-group-aware commit must come from a current member.
-        error = state.groups.commit_check(request.group_id, generation, member_id,
-                                         getattr(request, "group_instance_id", None))
+        error = state.groups.commit_check(request.group_id, generation, member_id, request.group_instance_id)
     now_ms = state.clock.wall_ms()
     accepted: dict[tuple[str, int], CommittedOffset] = {}
     topics = []
@@ -139,14 +180,13 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
                 part_error = ErrorCode.unknown_topic_or_partition
             if part_error == ErrorCode.none:
                 accepted[(entry.name, part.partition_index)] = CommittedOffset(
-                    part.committed_offset, getattr(part, "committed_leader_epoch", -1),
-                    part.committed_metadata or "", now_ms)
+                    part.committed_offset, part.committed_leader_epoch, part.committed_metadata, now_ms)
             results.append(dict(partition_index=part.partition_index, error_code=_code(ctx, part_error)))
         topics.append(dict(name=entry.name, partitions=results))
     if accepted:
         try:
             state.groups.commit_transactional(request.group_id, accepted, request.producer_id,
-                                                     request.producer_epoch)
+                                              request.producer_epoch)
         except StorageError:
             fail_written(topics, _code(ctx, ErrorCode.not_coordinator))  # as Kafka: find the coordinator, retry
     return respond(ctx, dict(topics=topics))
@@ -156,7 +196,7 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
 
 
 @api(ApiKey.DESCRIBE_PRODUCERS, 0, 0)
-def handle_describe_producers(ctx: RequestContext, request):
+def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
     cluster = ctx.state.cluster
     topics = []
     for entry in request.topics:
@@ -189,7 +229,7 @@ def _topics_of(meta) -> list[dict]:
 
 
 @api(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0)
-def handle_describe_transactions(ctx: RequestContext, request):
+def handle_describe_transactions(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.transactions
     states = []
     for transactional_id in request.transactional_ids:
@@ -207,12 +247,12 @@ def handle_describe_transactions(ctx: RequestContext, request):
 
 
 @api(ApiKey.LIST_TRANSACTIONS, 0, 1)
-def handle_list_transactions(ctx: RequestContext, request):
+def handle_list_transactions(ctx: RequestContext, request: Any) -> Any:
     known = {state.kafka_name: state for state in TxnState}
     wanted_states = set(request.state_filters or ())
     unknown = sorted(s for s in wanted_states if s not in known)
     producer_ids = set(request.producer_id_filters or ())
-    min_duration = getattr(request, "duration_filter", -1)
+    min_duration = request.duration_filter if ctx.api_version >= 1 else -1  # KIP-994
     now = ctx.state.clock.wall_ms()
     listed = []
     for meta in ctx.state.transactions.transactions():

@@ -9,6 +9,7 @@ so the broker never advertises a version it cannot decode and answer.
 from __future__ import annotations
 
 import functools
+import inspect
 from types import ModuleType
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -57,6 +58,8 @@ def api(api_key: ApiKey, min_version: int, max_version: int, *,
     min..max. It only tags the function; `ApiRegistry.register_module`
     collects the tags."""
     def tag(handler: Handler) -> Handler:
+        if not inspect.isfunction(handler):
+            raise TypeError(f"@api tags handler functions, not {handler!r}")
         setattr(handler, _TAG, ApiTag(ApiKey(api_key), min_version, max_version, advertised_min))
         return handler
     return tag
