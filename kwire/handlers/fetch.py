@@ -122,9 +122,9 @@ def _plan(ctx: RequestContext, request: FetchRequest) -> list[Any]:
     for fetch_topic in request.topics:
         name = fetch_topic.name
         if name is None:
-            topic = cluster.topics_by_id.get(fetch_topic.topic_id)
-            missing = ErrorCode.unknown_topic_id
             topic_id = fetch_topic.topic_id
+            topic = cluster.topics_by_id.get(topic_id) if topic_id is not None else None
+            missing = ErrorCode.unknown_topic_id
         else:
             topic = cluster.get(name)
             missing = ErrorCode.unknown_topic_or_partition

@@ -31,7 +31,7 @@ def _topic_name(ctx: RequestContext, entry: NamedOrById) -> str | None:
     """Name of a request topic given by name, or by id (v10)."""
     if entry.name is not None:
         return entry.name
-    topic = ctx.state.cluster.topics_by_id.get(entry.topic_id)
+    topic = ctx.state.cluster.topics_by_id.get(entry.topic_id) if entry.topic_id is not None else None
     return topic.name if topic is not None else None
 
 

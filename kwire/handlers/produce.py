@@ -116,7 +116,8 @@ def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | 
     cluster = ctx.state.cluster
     name = topic_data.name
     if name is None:  # v13+: topics by id
-        topic = cluster.topics_by_id.get(topic_data.topic_id)
+        topic_id = topic_data.topic_id
+        topic = cluster.topics_by_id.get(topic_id) if topic_id is not None else None
         return (topic, None) if topic is not None else (None, ErrorCode.unknown_topic_id)
     topic = cluster.get(name) or cluster.auto_create(name)
     if topic is None:

@@ -75,3 +75,10 @@ def test_an_unknown_api_key_has_no_spec():
 def test_api_keys_have_kafkas_names():
     assert ApiKey.PRODUCE == 0 and ApiKey.API_VERSIONS == 18 and ApiKey.TXN_OFFSET_COMMIT == 28
     assert ApiKey.INCREMENTAL_ALTER_CONFIGS == 44 and ApiKey.LIST_TRANSACTIONS == 66
+
+
+def test_api_tags_only_functions():
+    with pytest.raises(TypeError):
+        @api(ApiKey.FETCH, 4, 18)
+        class NotAHandler:
+            pass
