@@ -15,7 +15,8 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import attrs
 
-import kwire.protocol  # noqa: F401  (fast kio import)
+# kio is first imported by kwire/protocol/__init__.py (the fast way), which
+# Python runs before any module of this package.
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader
 

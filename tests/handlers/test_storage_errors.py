@@ -132,4 +132,4 @@ def test_a_commit_whose_marker_cannot_be_written_finishes_once_it_can(disk_clien
     faults.failing = False
     client.core.transactions.tick()
     assert log.last_stable_offset == 2  # the commit marker landed
-    assert client.core.transactions.coordinator.transactions["tx"].state.name == "COMPLETE_COMMIT"
+    assert client.core.transactions.transaction("tx").state.name == "COMPLETE_COMMIT"
