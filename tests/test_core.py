@@ -23,7 +23,7 @@ from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.record_codec import iter_all_records
 from kwire.protocol.registry import request_is_flexible
 from tests.handlers import requests as rq
-from tests.handlers.conftest import CoreClient, make_core
+from tests.core_client import CoreClient, make_core
 from tests.wire import decode_response
 
 # KWIRE_FUZZ_EXAMPLES=1000 for a longer, randomised hunt; CI runs a fixed sample.

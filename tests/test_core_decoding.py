@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from kwire.core import ProtocolViolation
-from tests.handlers.conftest import make_core
+from tests.core_client import make_core
 from tests.wire import request_frame
 
 # FindCoordinator v4 whose key array declares ~1.4 * 10^10 entries (issue 9).
@@ -20,7 +20,7 @@ def test_the_frame_from_the_issue_is_a_protocol_violation_not_an_abort():
     # interpreter (SIGABRT from kio's allocator), which would end the test run.
     script = textwrap.dedent(f"""
         from kwire.core import ProtocolViolation
-        from tests.handlers.conftest import make_core
+        from tests.core_client import make_core
         core = make_core()
         try:
             core.handle_frame(bytes.fromhex("{ISSUE_FRAME}"))
@@ -44,7 +44,7 @@ def core():
 
 
 def with_decoder(core, api_key: int, raised: BaseException):
-    spec = core.registry.get(api_key)
+    spec = core.registry.unregister(api_key)
 
     def decoder(frame, body_offset, version):
         raise raised

@@ -2,7 +2,7 @@
 dropped, and the bytes held are bounded however many request shapes come."""
 
 from tests.handlers import requests as rq
-from tests.handlers.conftest import CoreClient, make_core
+from tests.core_client import CoreClient, make_core
 
 METADATA, CREATE_TOPICS = 3, 19
 

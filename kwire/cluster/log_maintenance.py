@@ -9,9 +9,8 @@ task (kwire/server/cleaner_task.py)."""
 from __future__ import annotations
 
 import logging
-import time
-from typing import Callable
 
+from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
 from kwire.log.flusher import FLUSHER
 
@@ -19,32 +18,30 @@ log = logging.getLogger("kwire.log")
 
 
 class LogMaintenance:
-    def __init__(self, cluster: Cluster, clock: Callable[[], float],
-                 wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+    def __init__(self, cluster: Cluster, clock: Clock) -> None:
         self.cluster = cluster
         self.config = cluster.config
-        self.clock = clock  # when to run (monotonic seconds)
-        self.wall_clock_ms = wall_clock_ms  # compared with record timestamps
-        self._next_retention = 0.0
-        self._next_producer_expiry = 0.0
+        # Monotonic time says when a job is due; wall time is what the jobs
+        # compare with record timestamps.
+        self.clock = clock
+        now = clock.monotonic()
+        self._retention = Every(self.config.log_retention_check_interval_ms, now)
+        self._producer_expiry = Every(self.config.producer_id_expiration_check_interval_ms, now)
         # The first flush.ms check after one interval (never, by default).
-        self._next_flush_check = clock() + self.config.log_flush_scheduler_interval_ms / 1000
-        self._next_recovery_checkpoint = clock() + self.config.log_flush_offset_checkpoint_interval_ms / 1000
+        self._flush_check = Every(self.config.log_flush_scheduler_interval_ms, now, first_after_interval=True)
+        self._recovery_checkpoint = Every(self.config.log_flush_offset_checkpoint_interval_ms, now,
+                                          first_after_interval=True)
 
     def tick(self) -> None:
-        now = self.clock()
+        now = self.clock.monotonic()
         FLUSHER.apply_completed()
-        if now >= self._next_flush_check:
-            self._next_flush_check = now + self.config.log_flush_scheduler_interval_ms / 1000
-            self.flush_due_logs(self.wall_clock_ms())
-        if now >= self._next_retention:
-            self._next_retention = now + self.config.log_retention_check_interval_ms / 1000
+        if self._flush_check.due(now):
+            self.flush_due_logs(self.clock.wall_ms())
+        if self._retention.due(now):
             self.apply_retention()
-        if now >= self._next_producer_expiry:
-            self._next_producer_expiry = now + self.config.producer_id_expiration_check_interval_ms / 1000
-            self.expire_producers(self.wall_clock_ms())
-        if now >= self._next_recovery_checkpoint:
-            self._next_recovery_checkpoint = now + self.config.log_flush_offset_checkpoint_interval_ms / 1000
+        if self._producer_expiry.due(now):
+            self.expire_producers(self.clock.wall_ms())
+        if self._recovery_checkpoint.due(now):
             self.cluster.save_recovery_points()
 
     def flush_due_logs(self, now_ms: int) -> int:

@@ -1,15 +1,22 @@
 """Groups and their committed offsets together: what the group handlers
-call. Owns the clock, `__consumer_offsets` and the wake-ups of waiters."""
+call. Owns the node's clock for groups, `__consumer_offsets` and the
+wake-ups of waiters.
+
+Handlers use the operations here (`join`, `sync`, `heartbeat`, `leave`,
+`group`, the offset reads and writes), never the coordinator or the offset
+store behind them: each operation passes the time and wakes the requests
+parked on the groups it changed."""
 
 from __future__ import annotations
 
 import logging
 from typing import Callable, Hashable
 
+from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
-from kwire.coordinator.group import Group, GroupState
-from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings
+from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
+from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest
 from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
@@ -26,7 +33,7 @@ def group_wait_key(group_id: str) -> tuple[str, str]:
 
 class GroupsService:
     def __init__(self, config: BrokerConfig, cluster: Cluster, notify: Callable[[Hashable], None],
-                 clock: Callable[[], float]) -> None:
+                 clock: Clock) -> None:
         self.config = config
         self.cluster = cluster
         self.clock = clock
@@ -38,11 +45,11 @@ class GroupsService:
             max_size=config.group_max_size,
         ))
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
-        self._next_retention_check = 0.0
+        self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())
         topic = cluster.get(OFFSETS_TOPIC)
         if topic is not None:
             self.offsets.replay([partition.log for partition in topic.partitions])
-            now = clock()
+            now = clock.monotonic()
             for group_id in self.offsets.offsets:
                 self.coordinator.get_or_create(group_id, now)
 
@@ -59,14 +66,65 @@ class GroupsService:
         return self._offsets_log(self.offsets.partition_of(group_id))
 
     def now(self) -> float:
-        return self.clock()
+        """Monotonic seconds: what group deadlines and sessions are kept in."""
+        return self.clock.monotonic()
 
     def publish_changes(self) -> None:
         """Wake the joins and syncs parked on groups that changed."""
         for group_id in self.coordinator.take_changed():
             self._notify(group_wait_key(group_id))
 
+    # --- the classic group protocol ------------------------------------------------
+
+    def join(self, request: JoinRequest) -> JoinResult | Member:
+        """A JoinResult when answered now, else the member whose
+        `join_result` is set when the rebalance completes."""
+        outcome = self.coordinator.join(request, self.now())
+        self.publish_changes()
+        return outcome
+
+    def sync(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None,
+             protocol_type: str | None, protocol_name: str | None,
+             assignments: dict[str, bytes]) -> SyncResult | Member:
+        """A SyncResult when answered now, else the member whose
+        `sync_result` is set when the leader's assignment arrives."""
+        outcome = self.coordinator.sync(group_id, generation_id, member_id, group_instance_id, protocol_type,
+                                        protocol_name, assignments, self.now())
+        self.publish_changes()
+        return outcome
+
+    def heartbeat(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None) -> int:
+        error = self.coordinator.heartbeat(group_id, generation_id, member_id, group_instance_id, self.now())
+        self.publish_changes()
+        return error
+
+    def leave(self, group_id: str, leaving: list[tuple[str, str | None]]) -> list[int]:
+        """One error code per (member id, group instance id) leaving."""
+        errors = self.coordinator.leave(group_id, leaving, self.now())
+        self.publish_changes()
+        return errors
+
+    def group(self, group_id: str) -> Group | None:
+        return self.coordinator.group(group_id)
+
     # --- offsets ---------------------------------------------------------------
+
+    def committed(self, group_id: str) -> dict[tuple[str, int], CommittedOffset]:
+        return self.offsets.committed(group_id)
+
+    def pending_offsets(self, group_id: str) -> set[tuple[str, int]]:
+        """Partitions whose offsets wait in an open transaction."""
+        return self.offsets.pending_partitions(group_id)
+
+    def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> None:
+        """Raises StorageError (nothing changed) if the offsets log refuses."""
+        self.offsets.delete(group_id, partitions)
+
+    def commit_transactional(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset],
+                             producer_id: int, producer_epoch: int) -> None:
+        """Offsets that count once the producer's transaction commits;
+        raises StorageError (nothing changed) if the offsets log refuses."""
+        self.offsets.commit_transactional(group_id, entries, producer_id, producer_epoch)
 
     def commit_check(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None) -> int:
         """Kafka's rules for who may commit to a group right now (the group
@@ -99,8 +157,7 @@ class GroupsService:
     def tick(self) -> None:
         now = self.now()
         self.coordinator.tick(now)
-        if now >= self._next_retention_check:
-            self._next_retention_check = now + self.config.offsets_retention_check_interval_ms / 1000
+        if self._retention_check.due(now):
             self._expire_offsets(now)
         self._forget_empty_groups()
         self.publish_changes()

@@ -1,13 +1,17 @@
 """The transaction coordinator wired to the broker: its state in
 `__transaction_state`, its markers in the partitions' logs, transactional
-offset commits in the group coordinator's store."""
+offset commits in the group coordinator's store.
+
+Handlers use the operations here (`init_producer_id`, `add_partitions`,
+`end_transaction`, `check_producer`, `transaction`, `transactions`), never
+the coordinator behind them; each operation reads the node's clock."""
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Callable, Hashable
 
+from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
@@ -26,21 +30,18 @@ _TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
 _MARKER_RETRY_MS = 500  # how often markers that could not be written are tried again
 
 
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class TransactionsService:
     def __init__(self, config: BrokerConfig, cluster: Cluster, groups: GroupsService, allocate_producer_id,
-                 notify: Callable[[Hashable], None], clock_ms: Callable[[], int] = _wall_ms) -> None:
+                 notify: Callable[[Hashable], None], clock: Clock) -> None:
         self.config = config
         self.cluster = cluster
         self.groups = groups
-        self.clock_ms = clock_ms
+        self.clock = clock
         self._notify = notify
-        self._next_expiry_check = 0
-        self._next_id_expiry_check = 0
-        self._next_marker_retry = 0
+        now = clock.monotonic()
+        self._marker_retry = Every(_MARKER_RETRY_MS, now)
+        self._expiry_check = Every(config.transaction_abort_timed_out_transaction_cleanup_interval_ms, now)
+        self._id_expiry_check = Every(config.transaction_remove_expired_transaction_cleanup_interval_ms, now)
         # Partitions whose marker is written, per transaction still completing
         # (a retry after a failed marker writes only the missing ones).
         self._markers_written: dict[str, set[tuple[str, int]]] = {}
@@ -60,7 +61,7 @@ class TransactionsService:
                         loaded.pop(transactional_id, None)
                     else:
                         loaded[transactional_id] = parse_txn_value(transactional_id, value)
-            self.coordinator.recover(loaded, clock_ms())
+            self.coordinator.recover(loaded, clock.wall_ms())
 
     # --- the coordinator's side effects -------------------------------------
 
@@ -79,7 +80,7 @@ class TransactionsService:
     def _write_markers(self, meta: TxnMetadata, commit: bool) -> None:
         """A marker in every partition of the transaction; raises
         StorageError at the first that cannot be written."""
-        now = self.clock_ms()
+        now = self.clock.wall_ms()
         written = self._markers_written.setdefault(meta.transactional_id, set())
         for topic_name, index in sorted(meta.partitions - written):
             partition = self.cluster.partition(topic_name, index)
@@ -95,6 +96,35 @@ class TransactionsService:
                  "Committed" if commit else "Aborted", meta.transactional_id, meta.producer_id, meta.producer_epoch,
                  len(meta.partitions))
 
+    # --- the transactional producer's requests ---------------------------------------
+
+    def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int,
+                         producer_epoch: int) -> tuple[int, int, int]:
+        """(error, producer id, epoch) for a transactional producer."""
+        return self.coordinator.init_producer_id(transactional_id, timeout_ms, producer_id, producer_epoch,
+                                                 self.clock.wall_ms())
+
+    def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
+                       partitions: list[tuple[str, int]], verify_only: bool = False) -> int:
+        return self.coordinator.add_partitions(transactional_id, producer_id, producer_epoch, partitions,
+                                               self.clock.wall_ms(), verify_only)
+
+    def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool) -> int:
+        return self.coordinator.end_transaction(transactional_id, producer_id, producer_epoch, commit,
+                                                self.clock.wall_ms())
+
+    def check_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> int:
+        """Whether this producer (id and epoch) owns the transactional id now."""
+        return self.coordinator.check_producer(transactional_id, producer_id, producer_epoch)
+
+    # --- operators' views -------------------------------------------------------
+
+    def transaction(self, transactional_id: str) -> TxnMetadata | None:
+        return self.coordinator.transactions.get(transactional_id)
+
+    def transactions(self) -> list[TxnMetadata]:
+        return list(self.coordinator.transactions.values())
+
     # --- the produce path ---------------------------------------------------------
 
     def verify_first_write(self, transactional_id: str, header, partition: tuple[str, int]) -> int:
@@ -104,7 +134,7 @@ class TransactionsService:
         if not self.config.transaction_partition_verification_enable:
             return E.none
         error = self.coordinator.add_partitions(transactional_id, header.producer_id, header.producer_epoch,
-                                                [partition], self.clock_ms(), verify_only=True)
+                                                [partition], self.clock.wall_ms(), verify_only=True)
         if error in (E.producer_fenced, E.invalid_producer_id_mapping):
             return E.invalid_producer_epoch
         if error == E.concurrent_transactions:
@@ -121,17 +151,17 @@ class TransactionsService:
     # --- time ------------------------------------------------------------------
 
     def tick(self) -> None:
-        now = self.clock_ms()
-        if now >= self._next_marker_retry:
-            self._next_marker_retry = now + _MARKER_RETRY_MS
+        # When a job is due goes by monotonic time; transaction deadlines and
+        # timestamps are wall-clock milliseconds, as Kafka keeps them.
+        due_at = self.clock.monotonic()
+        now = self.clock.wall_ms()
+        if self._marker_retry.due(due_at):
             self.coordinator.retry_pending(now)
-        if now < self._next_expiry_check:
+        if not self._expiry_check.due(due_at):
             return
-        self._next_expiry_check = now + self.config.transaction_abort_timed_out_transaction_cleanup_interval_ms
         for transactional_id in self.coordinator.expire(now):
             log.info("Aborted the transaction of %s: it outlived transaction.timeout.ms", transactional_id)
-        if now >= self._next_id_expiry_check:
-            self._next_id_expiry_check = now + self.config.transaction_remove_expired_transaction_cleanup_interval_ms
+        if self._id_expiry_check.due(due_at):
             for transactional_id in self.coordinator.remove_expired_ids(
                     now, self.config.transactional_id_expiration_ms, self._write_tombstone):
                 log.info("Removed transactional id %s: unused for transactional.id.expiration.ms", transactional_id)

@@ -4,42 +4,45 @@ from __future__ import annotations
 
 import re
 import struct
+from typing import Any
 
 from kio.index import load_response_schema
 
 from kwire.handlers.base import RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.kio_build import build, encode
 from kwire.protocol.registry import ApiRegistry
 
-API_KEY = 18
 MIN_VERSION, MAX_VERSION = 0, 4
 # Kafka's rule for client_software_name / client_software_version (KIP-511).
 _SOFTWARE_FIELD = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
 
 
-def handle_api_versions(ctx: RequestContext, request) -> bytes:
+@api(ApiKey.API_VERSIONS, MIN_VERSION, MAX_VERSION)
+def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
     version = ctx.api_version
     if version >= 3 and not (
         _SOFTWARE_FIELD.fullmatch(request.client_software_name or "")
         and _SOFTWARE_FIELD.fullmatch(request.client_software_version or "")
     ):
-        return encode(_response(version, ctx.core.registry, ErrorCode.invalid_request))
+        return encode(_response(version, ctx.registry, ErrorCode.invalid_request))
     cache_key = ("api_versions", version)
-    body = ctx.core.response_cache.get(cache_key)
+    body = ctx.state.response_cache.get(cache_key)
     if body is None:
-        body = encode(_response(version, ctx.core.registry, ErrorCode.none))
-        ctx.core.response_cache[cache_key] = body
+        body = encode(_response(version, ctx.registry, ErrorCode.none))
+        ctx.state.response_cache[cache_key] = body
     return body
 
 
 def _response(version: int, registry: ApiRegistry, error: ErrorCode):
     entries = [dict(api_key=key, min_version=low, max_version=high) for key, low, high in registry.supported()]
     # No tagged feature fields: old librdkafka (2.0.x) fails to parse them.
-    return build(load_response_schema(API_KEY, version), dict(error_code=error, api_keys=entries, throttle_time=0))
+    return build(load_response_schema(ApiKey.API_VERSIONS, version), dict(error_code=error, api_keys=entries, throttle_time=0))
 
 
 def unsupported_version_body(registry: ApiRegistry) -> bytes:
     """Kafka's answer to an ApiVersions version it does not know: error 35
     in a v0 body listing ApiVersions' own range, so the client can retry."""
-    return struct.pack(">hihhh", ErrorCode.unsupported_version, 1, API_KEY, MIN_VERSION, MAX_VERSION)
+    return struct.pack(">hihhh", ErrorCode.unsupported_version, 1, ApiKey.API_VERSIONS, MIN_VERSION, MAX_VERSION)

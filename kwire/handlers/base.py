@@ -6,8 +6,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
+from kwire.protocol.api_keys import ApiKey
+
 if TYPE_CHECKING:
-    from kwire.core import BrokerCore
+    from kwire.broker_state import BrokerState
+    from kwire.protocol.registry import ApiRegistry
 
 # Permission bits for topic/cluster authorized_operations when a client asks:
 # with no authorizer, everything is allowed (Kafka's AclOperation codes).
@@ -26,8 +29,13 @@ OPERATIONS_NOT_REQUESTED = -(2**31)
 
 @attrs.frozen
 class RequestContext:
-    core: "BrokerCore"
-    api_key: int
+    """One request's facts and the node it came to: handlers reach the
+    node's services through `state`; `registry` is what the node serves
+    (ApiVersions lists it)."""
+
+    state: "BrokerState"
+    registry: "ApiRegistry"
+    api_key: ApiKey
     api_version: int
     correlation_id: int
     client_id: str | None

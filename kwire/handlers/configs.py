@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, validate_value
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode, KafkaError
 
-DESCRIBE_CONFIGS, ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS = 32, 33, 44
-# DescribeConfigs v0 went in Kafka 4.0 (KIP-896); kio has no schema for it either.
-VERSIONS = {DESCRIBE_CONFIGS: (1, 4), ALTER_CONFIGS: (0, 2), INCREMENTAL_ALTER_CONFIGS: (0, 1)}
 TOPIC, BROKER = 2, 4
 # ConfigSource values.
 DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
@@ -32,9 +33,26 @@ class Entry:
 # --- DescribeConfigs ------------------------------------------------------------
 
 
-def handle_describe_configs(ctx: RequestContext, request):
-    include_synonyms = bool(getattr(request, "include_synonyms", False))
-    include_documentation = bool(getattr(request, "include_documentation", False))
+@attrs.frozen
+class DescribeConfigsRequest:
+    """A DescribeConfigs request of any served version (v1+)."""
+
+    resources: Any  # kio's entries: the same in every version
+    include_synonyms: bool
+    include_documentation: bool  # from v3
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> DescribeConfigsRequest:
+        return cls(request.resources, bool(request.include_synonyms),
+                   version >= 3 and bool(request.include_documentation))
+
+
+# DescribeConfigs v0 went in Kafka 4.0 (KIP-896); kio has no schema for it either.
+@api(ApiKey.DESCRIBE_CONFIGS, 1, 4)
+def handle_describe_configs(ctx: RequestContext, wire_request: Any) -> Any:
+    request = DescribeConfigsRequest.from_wire(wire_request, ctx.api_version)
+    include_synonyms = request.include_synonyms
+    include_documentation = request.include_documentation
     results = []
     for resource in request.resources:
         wanted = None if resource.configuration_keys is None else set(resource.configuration_keys)
@@ -53,16 +71,16 @@ def handle_describe_configs(ctx: RequestContext, request):
 
 
 def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) -> list[Entry]:
-    core = ctx.core
+    state = ctx.state
     if resource_type == TOPIC:
-        topic = core.cluster.get(resource_name)
+        topic = state.cluster.get(resource_name)
         if topic is None:
             raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {resource_name} does not exist")
-        return topic_entries(core.config, topic.configs)
+        return topic_entries(state.config, topic.configs)
     if resource_type == BROKER:
-        if resource_name not in ("", str(core.config.node_id)):
-            raise KafkaError(ErrorCode.invalid_request, f"Unexpected broker id {resource_name}; this is {core.config.node_id}")
-        return _broker_entries(core.config)
+        if resource_name not in ("", str(state.config.node_id)):
+            raise KafkaError(ErrorCode.invalid_request, f"Unexpected broker id {resource_name}; this is {state.config.node_id}")
+        return _broker_entries(state.config)
     raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource_type}")
 
 
@@ -124,7 +142,8 @@ def _config_dict(entry: Entry, include_synonyms: bool, include_documentation: bo
 # --- AlterConfigs / IncrementalAlterConfigs ----------------------------------------
 
 
-def handle_alter_configs(ctx: RequestContext, request):
+@api(ApiKey.ALTER_CONFIGS, 0, 2)
+def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
     """Non-incremental: the given configs replace all of a topic's overrides."""
     responses = []
     for resource in request.resources:
@@ -135,7 +154,8 @@ def handle_alter_configs(ctx: RequestContext, request):
     return respond(ctx, dict(responses=responses))
 
 
-def handle_incremental_alter_configs(ctx: RequestContext, request):
+@api(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 1)
+def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
     responses = []
     for resource in request.resources:
         def replacement(current, resource=resource):
@@ -153,7 +173,7 @@ def _alter(ctx: RequestContext, resource, replacement, validate_only: bool) -> d
                              "kwire does not change broker configs at run time; start it with -o NAME=VALUE")
         if resource.resource_type != TOPIC:
             raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}")
-        cluster = ctx.core.cluster
+        cluster = ctx.state.cluster
         topic = cluster.get(resource.resource_name)
         if topic is None:
             raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {resource.resource_name} does not exist")

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import Any
 
 
 from kwire.handlers.base import RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.handlers.configs import topic_entries, respond
 from kwire.protocol.errors import ErrorCode, KafkaError
 
-API_KEY = 19
-MIN_VERSION, MAX_VERSION = 2, 7
 _ZERO_UUID = uuid.UUID(int=0)
 
 
-def handle_create_topics(ctx: RequestContext, request):
-    cluster = ctx.core.cluster
+@api(ApiKey.CREATE_TOPICS, 2, 7)
+def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
+    cluster = ctx.state.cluster
     name_counts = Counter(topic.name for topic in request.topics)
     results = []
     for topic in request.topics:
@@ -43,7 +45,7 @@ def handle_create_topics(ctx: RequestContext, request):
                 error_message=None,
                 num_partitions=record.partitions,
                 replication_factor=1,
-                configs=_config_entries(ctx.core.config, record.configs),
+                configs=_config_entries(ctx.state.config, record.configs),
             )
         )
     return respond(ctx, dict(topics=results))
@@ -57,7 +59,7 @@ def _partition_layout(ctx: RequestContext, topic) -> tuple[int, int]:
             ErrorCode.invalid_request,
             "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
         )
-    node = ctx.core.config.node_id
+    node = ctx.state.config.node_id
     indexes = sorted(assignment.partition_index for assignment in topic.assignments)
     if indexes != list(range(len(indexes))):
         raise KafkaError(ErrorCode.invalid_replica_assignment, "Partitions should be a consecutive 0-based integer sequence")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.log import OffsetOutOfRange
 from kwire.protocol.errors import ErrorCode
 
-API_KEY = 21
-MIN_VERSION, MAX_VERSION = 0, 2
 
 
-def handle_delete_records(ctx: RequestContext, request):
-    cluster = ctx.core.cluster
+@api(ApiKey.DELETE_RECORDS, 0, 2)
+def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
+    cluster = ctx.state.cluster
     topics = []
     for entry in request.topics:
         topic = cluster.get(entry.name)

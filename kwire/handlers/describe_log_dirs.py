@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 
-API_KEY = 35
-MIN_VERSION, MAX_VERSION = 1, 4  # v0 went in Kafka 4.0 (KIP-896), as in kio
 _UNKNOWN_VOLUME_BYTES = -1
 MEMORY_LOG_DIR = "(memory)"
 
 
-def handle_describe_log_dirs(ctx: RequestContext, request):
-    core = ctx.core
-    cluster = core.cluster
+# v0 went in Kafka 4.0 (KIP-896), as in kio.
+@api(ApiKey.DESCRIBE_LOG_DIRS, 1, 4)
+def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
+    state = ctx.state
+    cluster = state.cluster
     if request.topics is None:
         wanted = {name: range(len(topic.partitions)) for name, topic in cluster.topics.items()}
     else:
@@ -31,7 +34,7 @@ def handle_describe_log_dirs(ctx: RequestContext, request):
             for i in indexes if 0 <= i < len(topic.partitions)
         ]
         topics.append(dict(name=name, partitions=partitions))
-    data_dir = core.config.data_dir
+    data_dir = state.config.data_dir
     total = usable = _UNKNOWN_VOLUME_BYTES
     if data_dir is not None:
         usage = shutil.disk_usage(data_dir)

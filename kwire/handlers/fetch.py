@@ -6,33 +6,93 @@ clients treat as "no session" and keep sending full fetch requests.
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+import attrs
+
 from kwire.cluster.cluster import Partition
 from kwire.handlers.base import Delayed, Encoded, RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import FetchPartitionResult, FetchTopicResult, encode_fetch_response
 
-API_KEY = 1
-MIN_VERSION, MAX_VERSION = 4, 18
 READ_COMMITTED = 1
 
 
-def _millis(value) -> int:
+def _millis(value: Any) -> int:
     return value if isinstance(value, int) else int(value.total_seconds() * 1000)
 
 
-def handle_fetch(ctx: RequestContext, request):
-    core = ctx.core
+@attrs.frozen
+class PartitionWanted:
+    index: int
+    fetch_offset: int
+    partition_max_bytes: int
+    current_leader_epoch: int  # -1: not given (before v9)
+
+
+@attrs.frozen
+class TopicWanted:
+    name: str | None  # by name up to v12,
+    topic_id: uuid.UUID | None  # by id from v13
+    partitions: list[PartitionWanted]
+
+
+@attrs.frozen
+class FetchRequest:
+    """A Fetch request of any served version, older versions' missing
+    fields given the values Kafka assumes for them."""
+
+    session_id: int  # 0 and epoch -1: no fetch session (before v7, always)
+    session_epoch: int
+    isolation_level: int
+    max_bytes: int
+    max_wait_ms: int
+    min_bytes: int
+    topics: list[TopicWanted]
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> FetchRequest:
+        by_id = version >= 13
+        return cls(
+            session_id=request.session_id if version >= 7 else 0,
+            session_epoch=request.session_epoch if version >= 7 else -1,
+            isolation_level=request.isolation_level,
+            max_bytes=request.max_bytes,
+            max_wait_ms=_millis(request.max_wait),
+            min_bytes=request.min_bytes,
+            topics=[
+                TopicWanted(
+                    name=None if by_id else t.topic,
+                    topic_id=t.topic_id if by_id else None,
+                    partitions=[
+                        PartitionWanted(p.partition, p.fetch_offset, p.partition_max_bytes,
+                                        p.current_leader_epoch if version >= 9 else -1)
+                        for p in t.partitions
+                    ],
+                )
+                for t in request.topics
+            ],
+        )
+
+
+@api(ApiKey.FETCH, 4, 18)
+def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
+    state = ctx.state
     version = ctx.api_version
-    if getattr(request, "session_id", 0) != 0 or getattr(request, "session_epoch", -1) > 0:
+    request = FetchRequest.from_wire(wire_request, version)
+    if request.session_id != 0 or request.session_epoch > 0:
         # An incremental fetch for a session this broker never created.
         return Encoded(encode_fetch_response(version, [], error_code=ErrorCode.fetch_session_id_not_found))
 
     read_committed = request.isolation_level == READ_COMMITTED
-    response_limit = min(request.max_bytes, core.config.fetch_max_bytes)
+    response_limit = min(request.max_bytes, state.config.fetch_max_bytes)
     plan = _plan(ctx, request)
-    max_wait_ms = _millis(request.max_wait)
+    max_wait_ms = request.max_wait_ms
     min_bytes = request.min_bytes
 
     storage_error = _storage_error_for(version)
@@ -55,16 +115,16 @@ def handle_fetch(ctx: RequestContext, request):
     return Delayed(wait_keys, max_wait_ms, attempt)
 
 
-def _plan(ctx: RequestContext, request):
+def _plan(ctx: RequestContext, request: FetchRequest) -> list[Any]:
     """[(topic name, topic id, [(partition index, Partition | ErrorCode, fetch offset, max bytes, leader epoch)])]"""
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     plan = []
     for fetch_topic in request.topics:
-        name = getattr(fetch_topic, "topic", None)
+        name = fetch_topic.name
         if name is None:
-            topic = cluster.topics_by_id.get(fetch_topic.topic_id)
-            missing = ErrorCode.unknown_topic_id
             topic_id = fetch_topic.topic_id
+            topic = cluster.topics_by_id.get(topic_id) if topic_id is not None else None
+            missing = ErrorCode.unknown_topic_id
         else:
             topic = cluster.get(name)
             missing = ErrorCode.unknown_topic_or_partition
@@ -72,13 +132,13 @@ def _plan(ctx: RequestContext, request):
         topic_name = topic.name if topic is not None else name
         entries = []
         for fetch_partition in fetch_topic.partitions:
-            index = fetch_partition.partition
+            index = fetch_partition.index
             target: Partition | ErrorCode
             if topic is None or not 0 <= index < len(topic.partitions):
                 target = missing
             else:
                 target = topic.partitions[index]
-                epoch_error = target.leader_epoch_error(getattr(fetch_partition, "current_leader_epoch", -1))
+                epoch_error = target.leader_epoch_error(fetch_partition.current_leader_epoch)
                 if epoch_error is not None:
                     target = epoch_error
             entries.append((index, target, fetch_partition.fetch_offset, fetch_partition.partition_max_bytes))

@@ -4,20 +4,18 @@ DescribeGroups, ListGroups, DeleteGroups."""
 from __future__ import annotations
 
 import logging
+from typing import Any, Callable
+
+import attrs
 
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import JoinRequest
 from kwire.coordinator.groups_service import group_wait_key
 from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 
-JOIN_GROUP, SYNC_GROUP, HEARTBEAT, LEAVE_GROUP = 11, 14, 12, 13
-DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 15, 16, 42
-# Kafka 4.x ranges (JoinGroup v0-1 were removed by KIP-896), up to kio's newest.
-VERSIONS = {
-    JOIN_GROUP: (2, 9), SYNC_GROUP: (0, 5), HEARTBEAT: (0, 4), LEAVE_GROUP: (0, 5),
-    DESCRIBE_GROUPS: (0, 6), LIST_GROUPS: (0, 5), DELETE_GROUPS: (0, 2),
-}
 _WAIT_SLACK_MS = 5_000
 log = logging.getLogger("kwire.groups")
 # Group operations for DescribeGroups' authorized_operations when asked:
@@ -25,12 +23,10 @@ log = logging.getLogger("kwire.groups")
 _GROUP_OPERATIONS = (1 << 3) | (1 << 8) | (1 << 6)
 
 
-
-def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, answer):
+def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready: Callable[[], Any],
+             answer: Callable[[Any], Any]) -> Delayed:
     """Park until `ready()` gives a result; `answer(result)` builds the response."""
-    ctx.core.groups.publish_changes()
-
-    def complete(final: bool):
+    def complete(final: bool) -> Any:
         result = ready()
         if result is None and not final:
             return None  # keep waiting
@@ -42,29 +38,15 @@ def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready, answer
 # --- JoinGroup -------------------------------------------------------------------
 
 
-def handle_join_group(ctx: RequestContext, request):
-    service = ctx.core.groups
-    version = ctx.api_version
-    join = JoinRequest(
-        group_id=request.group_id,
-        member_id=request.member_id or "",
-        group_instance_id=getattr(request, "group_instance_id", None),
-        client_id=ctx.client_id or "",
-        client_host=ctx.client_host,
-        session_timeout_ms=_millis(request.session_timeout),
-        rebalance_timeout_ms=_millis(getattr(request, "rebalance_timeout", request.session_timeout)),
-        protocol_type=request.protocol_type,
-        protocols=[(p.name, bytes(p.metadata)) for p in request.protocols],
-        require_known_member_id=version >= 4,
-        supports_skip_assignment=version >= 9,
-    )
-    outcome = service.coordinator.join(join, service.now())
+# Kafka 4.x ranges (JoinGroup v0-1 were removed by KIP-896), up to kio's newest.
+@api(ApiKey.JOIN_GROUP, 2, 9)
+def handle_join_group(ctx: RequestContext, request: Any) -> Any:
+    join = join_request_from_wire(request, ctx.api_version, ctx.client_id, ctx.client_host)
+    outcome = ctx.state.groups.join(join)
     if isinstance(outcome, JoinResult):
-        service.publish_changes()
         return _join_response(ctx, outcome, join.member_id)
     member: Member = outcome
     if member.join_result is not None:  # completed within this very call
-        service.publish_changes()
         return _join_response(ctx, member.join_result, member.member_id)
     return _waiting(
         ctx, join.group_id, join.rebalance_timeout_ms,
@@ -73,7 +55,24 @@ def handle_join_group(ctx: RequestContext, request):
     )
 
 
-def _join_response(ctx: RequestContext, result: JoinResult, member_id: str):
+def join_request_from_wire(request: Any, version: int, client_id: str | None, client_host: str) -> JoinRequest:
+    """The coordinator's JoinRequest from a JoinGroup of any served version (v2+)."""
+    return JoinRequest(
+        group_id=request.group_id,
+        member_id=request.member_id or "",
+        group_instance_id=request.group_instance_id if version >= 5 else None,
+        client_id=client_id or "",
+        client_host=client_host,
+        session_timeout_ms=_millis(request.session_timeout),
+        rebalance_timeout_ms=_millis(request.rebalance_timeout),
+        protocol_type=request.protocol_type,
+        protocols=[(p.name, bytes(p.metadata)) for p in request.protocols],
+        require_known_member_id=version >= 4,
+        supports_skip_assignment=version >= 9,
+    )
+
+
+def _join_response(ctx: RequestContext, result: JoinResult, member_id: str) -> Any:
     log.debug("JoinGroup v%d %s -> %s generation %d leader %s", ctx.api_version, result.member_id or member_id,
               ErrorCode(result.error_code).name, result.generation_id, result.leader)
     flexible_names = ctx.api_version >= 7  # protocol name nullable from v7
@@ -89,27 +88,46 @@ def _join_response(ctx: RequestContext, result: JoinResult, member_id: str):
     ))
 
 
-def _millis(value) -> int:
+def _millis(value: Any) -> int:
     return value if isinstance(value, int) else int(value.total_seconds() * 1000)
 
 
 # --- SyncGroup -------------------------------------------------------------------
 
 
-def handle_sync_group(ctx: RequestContext, request):
-    service = ctx.core.groups
-    outcome = service.coordinator.sync(
-        request.group_id,
-        request.generation_id,
-        request.member_id,
-        getattr(request, "group_instance_id", None),
-        getattr(request, "protocol_type", None),
-        getattr(request, "protocol_name", None),
-        {a.member_id: bytes(a.assignment) for a in request.assignments},
-        service.now(),
+@attrs.frozen
+class SyncRequest:
+    """A SyncGroup request of any served version."""
+
+    group_id: str
+    generation_id: int
+    member_id: str
+    group_instance_id: str | None  # from v3
+    protocol_type: str | None  # from v5
+    protocol_name: str | None  # from v5
+    assignments: dict[str, bytes]
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> SyncRequest:
+        return cls(
+            group_id=request.group_id,
+            generation_id=request.generation_id,
+            member_id=request.member_id,
+            group_instance_id=request.group_instance_id if version >= 3 else None,
+            protocol_type=request.protocol_type if version >= 5 else None,
+            protocol_name=request.protocol_name if version >= 5 else None,
+            assignments={a.member_id: bytes(a.assignment) for a in request.assignments},
+        )
+
+
+@api(ApiKey.SYNC_GROUP, 0, 5)
+def handle_sync_group(ctx: RequestContext, wire_request: Any) -> Any:
+    request = SyncRequest.from_wire(wire_request, ctx.api_version)
+    outcome = ctx.state.groups.sync(
+        request.group_id, request.generation_id, request.member_id, request.group_instance_id,
+        request.protocol_type, request.protocol_name, request.assignments,
     )
     if isinstance(outcome, SyncResult):
-        service.publish_changes()
         return _sync_response(ctx, outcome)
     member: Member = outcome
     return _waiting(
@@ -119,7 +137,7 @@ def handle_sync_group(ctx: RequestContext, request):
     )
 
 
-def _sync_response(ctx: RequestContext, result: SyncResult):
+def _sync_response(ctx: RequestContext, result: SyncResult) -> Any:
     log.debug("SyncGroup v%d -> %s (%d assignment bytes)", ctx.api_version, ErrorCode(result.error_code).name,
               len(result.assignment))
     return respond(ctx, dict(
@@ -133,25 +151,21 @@ def _sync_response(ctx: RequestContext, result: SyncResult):
 # --- Heartbeat / LeaveGroup -------------------------------------------------------
 
 
-def handle_heartbeat(ctx: RequestContext, request):
-    service = ctx.core.groups
-    error = service.coordinator.heartbeat(
-        request.group_id, request.generation_id, request.member_id,
-        getattr(request, "group_instance_id", None), service.now(),
-    )
-    service.publish_changes()
+@api(ApiKey.HEARTBEAT, 0, 4)
+def handle_heartbeat(ctx: RequestContext, request: Any) -> Any:
+    instance_id = request.group_instance_id if ctx.api_version >= 3 else None
+    error = ctx.state.groups.heartbeat(request.group_id, request.generation_id, request.member_id, instance_id)
     log.debug("Heartbeat %s generation %d -> %s", request.member_id, request.generation_id, ErrorCode(error).name)
     return respond(ctx, dict(error_code=error))
 
 
-def handle_leave_group(ctx: RequestContext, request):
-    service = ctx.core.groups
+@api(ApiKey.LEAVE_GROUP, 0, 5)
+def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
     if ctx.api_version < 3:
         leaving = [(request.member_id, None)]
     else:
         leaving = [(m.member_id, m.group_instance_id) for m in request.members]
-    errors = service.coordinator.leave(request.group_id, leaving, service.now())
-    service.publish_changes()
+    errors = ctx.state.groups.leave(request.group_id, leaving)
     if ctx.api_version < 3:
         return respond(ctx, dict(error_code=errors[0], members=[]))
     members = [dict(member_id=m, group_instance_id=i, error_code=e) for (m, i), e in zip(leaving, errors)]
@@ -161,12 +175,13 @@ def handle_leave_group(ctx: RequestContext, request):
 # --- DescribeGroups / ListGroups / DeleteGroups ------------------------------------
 
 
-def handle_describe_groups(ctx: RequestContext, request):
-    coordinator = ctx.core.groups.coordinator
-    include_ops = bool(getattr(request, "include_authorized_operations", False))
+@api(ApiKey.DESCRIBE_GROUPS, 0, 6)
+def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
+    service = ctx.state.groups
+    include_ops = ctx.api_version >= 3 and bool(request.include_authorized_operations)
     described = []
     for group_id in request.groups:
-        group = coordinator.group(group_id)
+        group = service.group(group_id)
         if group is None:
             # Kafka: an unknown group is described as Dead (v6+: with an error).
             error = ErrorCode.group_id_not_found if ctx.api_version >= 6 else ErrorCode.none
@@ -195,11 +210,14 @@ def handle_describe_groups(ctx: RequestContext, request):
     return respond(ctx, dict(groups=described))
 
 
-def handle_list_groups(ctx: RequestContext, request):
-    states = {s.lower() for s in (getattr(request, "states_filter", None) or ())}
-    types = {t.lower() for t in (getattr(request, "types_filter", None) or ())}
+@api(ApiKey.LIST_GROUPS, 0, 5)
+def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
+    version = ctx.api_version
+    # Filters by state from v4 (KIP-518), by type from v5 (KIP-848).
+    states = {s.lower() for s in (request.states_filter if version >= 4 else None) or ()}
+    types = {t.lower() for t in (request.types_filter if version >= 5 else None) or ()}
     groups = []
-    for group in ctx.core.groups.listed_groups():
+    for group in ctx.state.groups.listed_groups():
         if states and group.state.value.lower() not in states:
             continue
         if types and "classic" not in types:
@@ -209,8 +227,9 @@ def handle_list_groups(ctx: RequestContext, request):
     return respond(ctx, dict(error_code=ErrorCode.none, groups=groups))
 
 
-def handle_delete_groups(ctx: RequestContext, request):
-    service = ctx.core.groups
+@api(ApiKey.DELETE_GROUPS, 0, 2)
+def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
+    service = ctx.state.groups
     results = [dict(group_id=g, error_code=service.delete_group(g)) for g in request.groups_names]
     service.publish_changes()
     return respond(ctx, dict(results=results))

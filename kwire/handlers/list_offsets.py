@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
 
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.log import CorruptSegment
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import RecordDecodeError, iter_records
 from kwire.protocol.records import iter_valid_batches
-
-API_KEY = 2
-MIN_VERSION, MAX_VERSION = 1, 11
 
 LATEST = -1
 EARLIEST = -2
@@ -21,9 +23,45 @@ LATEST_TIERED = -5  # KIP-1005: nothing is tiered
 EARLIEST_PENDING_UPLOAD = -6
 
 
-def handle_list_offsets(ctx: RequestContext, request):
-    cluster = ctx.core.cluster
-    read_committed = getattr(request, "isolation_level", 0) == 1
+@attrs.frozen
+class PartitionWanted:
+    partition_index: int
+    timestamp: int
+    current_leader_epoch: int  # -1: not given (before v4)
+
+
+@attrs.frozen
+class TopicWanted:
+    name: str
+    partitions: list[PartitionWanted]
+
+
+@attrs.frozen
+class ListOffsetsRequest:
+    """A ListOffsets request of any served version."""
+
+    isolation_level: int  # 0 (read uncommitted) before v2
+    topics: list[TopicWanted]
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> ListOffsetsRequest:
+        return cls(
+            isolation_level=request.isolation_level if version >= 2 else 0,
+            topics=[
+                TopicWanted(t.name, [
+                    PartitionWanted(p.partition_index, p.timestamp, p.current_leader_epoch if version >= 4 else -1)
+                    for p in t.partitions
+                ])
+                for t in request.topics
+            ],
+        )
+
+
+@api(ApiKey.LIST_OFFSETS, 1, 11)
+def handle_list_offsets(ctx: RequestContext, wire_request: Any) -> Any:
+    cluster = ctx.state.cluster
+    request = ListOffsetsRequest.from_wire(wire_request, ctx.api_version)
+    read_committed = request.isolation_level == 1
     topics = []
     for list_topic in request.topics:
         topic = cluster.get(list_topic.name)
@@ -34,7 +72,7 @@ def handle_list_offsets(ctx: RequestContext, request):
                 partitions.append(_result(index, ErrorCode.unknown_topic_or_partition))
                 continue
             partition = topic.partitions[index]
-            epoch_error = partition.leader_epoch_error(getattr(entry, "current_leader_epoch", -1))
+            epoch_error = partition.leader_epoch_error(entry.current_leader_epoch)
             if epoch_error is not None:
                 partitions.append(_result(index, epoch_error))
                 continue

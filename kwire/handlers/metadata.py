@@ -7,58 +7,91 @@ repeat the same metadata request constantly.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import attrs
 from kio.index import load_response_schema
 
 from kwire.cluster.cluster import Topic
 from kwire.cluster.topic_names import validate_topic_name
 from kwire.handlers.base import CLOSE_CONNECTION, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS, RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.kio_build import build, encode
 
-API_KEY = 3
-MIN_VERSION, MAX_VERSION = 0, 13
 _ZERO_UUID = uuid.UUID(int=0)
 _CACHE_LIMIT = 256
 
 
-def handle_metadata(ctx: RequestContext, request) -> bytes:
-    core, version = ctx.core, ctx.api_version
+@attrs.frozen
+class TopicWanted:
+    name: str | None  # None: asked for by id (v10+ may)
+    topic_id: uuid.UUID | None  # None before v10
+
+
+@attrs.frozen
+class MetadataRequest:
+    """A Metadata request of any served version."""
+
+    topics: list[TopicWanted] | None  # None: every topic
+    allow_auto_topic_creation: bool  # always before v4
+    include_topic_authorized_operations: bool  # from v8
+    include_cluster_authorized_operations: bool  # v8-v10
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> MetadataRequest:
+        topics = None if request.topics is None else [
+            TopicWanted(t.name, t.topic_id if version >= 10 else None) for t in request.topics
+        ]
+        return cls(
+            topics=topics,
+            allow_auto_topic_creation=version < 4 or bool(request.allow_auto_topic_creation),
+            include_topic_authorized_operations=version >= 8 and bool(request.include_topic_authorized_operations),
+            include_cluster_authorized_operations=(
+                8 <= version <= 10 and bool(request.include_cluster_authorized_operations)),
+        )
+
+
+@api(ApiKey.METADATA, 0, 13)
+def handle_metadata(ctx: RequestContext, wire_request: Any) -> Any:
+    state, version = ctx.state, ctx.api_version
+    request = MetadataRequest.from_wire(wire_request, version)
     if version < 12 and request.topics and any(entry.name is None for entry in request.topics):
         # Topics by id only from v12 (Kafka answers INVALID_REQUEST); such a
         # request cannot be answered in a v10/v11 response, so close.
         return CLOSE_CONNECTION
     requested = _requested_topics(version, request)
-    allow_auto = version < 4 or bool(request.allow_auto_topic_creation)
-    include_topic_ops = bool(getattr(request, "include_topic_authorized_operations", False))
-    include_cluster_ops = bool(getattr(request, "include_cluster_authorized_operations", False))
+    allow_auto = request.allow_auto_topic_creation
+    include_topic_ops = request.include_topic_authorized_operations
+    include_cluster_ops = request.include_cluster_authorized_operations
 
     if requested is not None and allow_auto:
         for name in requested:
-            if isinstance(name, str) and core.cluster.get(name) is None:
-                core.cluster.auto_create(name)
+            if isinstance(name, str) and state.cluster.get(name) is None:
+                state.cluster.auto_create(name)
 
-    cache_key = ("metadata", version, requested, allow_auto, include_topic_ops, include_cluster_ops, core.cluster.version)
-    body = core.response_cache.get(cache_key)
+    cache_key = ("metadata", version, requested, allow_auto, include_topic_ops, include_cluster_ops, state.cluster.version)
+    body = state.response_cache.get(cache_key)
     if body is None:
         topics = _topic_entries(ctx, requested, include_topic_ops)
         response = dict(
             throttle_time=0,
-            brokers=[dict(node_id=core.config.node_id, host=core.advertised_host, port=core.advertised_port, rack=None)],
-            cluster_id=core.cluster.cluster_id,
-            controller_id=core.config.node_id,
+            brokers=[dict(node_id=state.config.node_id, host=state.advertised_host, port=state.advertised_port, rack=None)],
+            cluster_id=state.cluster.cluster_id,
+            controller_id=state.config.node_id,
             topics=topics,
             cluster_authorized_operations=CLUSTER_OPERATIONS if include_cluster_ops else OPERATIONS_NOT_REQUESTED,
             error_code=ErrorCode.none,
         )
-        body = encode(build(load_response_schema(API_KEY, version), response))
-        if len(core.response_cache) > _CACHE_LIMIT:
-            core.response_cache.clear()
-        core.response_cache[cache_key] = body
+        body = encode(build(load_response_schema(ApiKey.METADATA, version), response))
+        if len(state.response_cache) > _CACHE_LIMIT:
+            state.response_cache.clear()
+        state.response_cache[cache_key] = body
     return body
 
 
-def _requested_topics(version: int, request) -> tuple | None:
+def _requested_topics(version: int, request: MetadataRequest) -> tuple[str | uuid.UUID, ...] | None:
     """None for "all topics"; else a tuple of names (or topic ids, v10+)."""
     if request.topics is None:
         return None
@@ -66,14 +99,12 @@ def _requested_topics(version: int, request) -> tuple | None:
         return None  # v0: an empty list means all topics
     requested = []
     for entry in request.topics:
-        name = entry.name
-        topic_id = getattr(entry, "topic_id", None)
-        requested.append(name if name is not None else (topic_id or _ZERO_UUID))
+        requested.append(entry.name if entry.name is not None else (entry.topic_id or _ZERO_UUID))
     return tuple(requested)
 
 
 def _topic_entries(ctx: RequestContext, requested: tuple | None, include_ops: bool) -> list[dict]:
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     if requested is None:
         return [_topic_entry(ctx, topic, include_ops) for topic in cluster.topics.values()]
     entries = []
@@ -99,7 +130,7 @@ def _topic_entries(ctx: RequestContext, requested: tuple | None, include_ops: bo
 
 
 def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict:
-    node = ctx.core.config.node_id
+    node = ctx.state.config.node_id
     partitions = [
         dict(
             # A partition whose log failed is offline on its only replica.

@@ -2,45 +2,104 @@
 
 from __future__ import annotations
 
-import time
+import uuid
+from typing import Any, Protocol
+
+import attrs
 
 from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import GroupState
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
-OFFSET_COMMIT, OFFSET_FETCH, OFFSET_DELETE = 8, 9, 47
-VERSIONS = {OFFSET_COMMIT: (2, 10), OFFSET_FETCH: (1, 10), OFFSET_DELETE: (0, 0)}
+
+class NamedOrById(Protocol):
+    """A request topic: by name up to v9, by id from OffsetCommit/OffsetFetch v10."""
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def topic_id(self) -> uuid.UUID | None: ...
 
 
-
-def _topic_name(ctx: RequestContext, entry) -> str | None:
+def _topic_name(ctx: RequestContext, entry: NamedOrById) -> str | None:
     """Name of a request topic given by name, or by id (v10)."""
-    name = getattr(entry, "name", None)
-    if name is not None:
-        return name
-    topic = ctx.core.cluster.topics_by_id.get(getattr(entry, "topic_id", None))
+    if entry.name is not None:
+        return entry.name
+    topic = ctx.state.cluster.topics_by_id.get(entry.topic_id) if entry.topic_id is not None else None
     return topic.name if topic is not None else None
 
 
-def _topic_key(entry, name: str | None) -> dict:
-    return dict(name=name or "", topic_id=getattr(entry, "topic_id", None))
+def _topic_key(entry: NamedOrById, name: str | None) -> dict[str, Any]:
+    return dict(name=name or "", topic_id=entry.topic_id)
 
 
 # --- OffsetCommit ------------------------------------------------------------------
 
 
-def handle_offset_commit(ctx: RequestContext, request):
-    service = ctx.core.groups
-    cluster = ctx.core.cluster
+@attrs.frozen
+class CommitPartition:
+    """One partition's offset in OffsetCommit or TxnOffsetCommit."""
+
+    partition_index: int
+    committed_offset: int
+    committed_leader_epoch: int  # -1 where the version has none
+    committed_metadata: str
+
+    @classmethod
+    def from_wire(cls, part: Any, has_leader_epoch: bool) -> CommitPartition:
+        return cls(part.partition_index, part.committed_offset,
+                   part.committed_leader_epoch if has_leader_epoch else -1, part.committed_metadata or "")
+
+
+@attrs.frozen
+class CommitTopic:
+    name: str | None
+    topic_id: uuid.UUID | None
+    partitions: list[CommitPartition]
+
+
+@attrs.frozen
+class OffsetCommitRequest:
+    """An OffsetCommit request of any served version (v2+)."""
+
+    group_id: str
+    generation_id: int  # the member epoch for KIP-848 groups (v9+)
+    member_id: str
+    group_instance_id: str | None  # from v7
+    topics: list[CommitTopic]
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> OffsetCommitRequest:
+        by_id = version >= 10
+        return cls(
+            group_id=request.group_id,
+            generation_id=request.generation_id_or_member_epoch,
+            member_id=request.member_id or "",
+            group_instance_id=request.group_instance_id if version >= 7 else None,
+            topics=[
+                CommitTopic(None if by_id else t.name, t.topic_id if by_id else None,
+                            [CommitPartition.from_wire(p, version >= 6) for p in t.partitions])
+                for t in request.topics
+            ],
+        )
+
+
+@api(ApiKey.OFFSET_COMMIT, 2, 10)
+def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
+    request = OffsetCommitRequest.from_wire(wire_request, ctx.api_version)
+    service = ctx.state.groups
+    cluster = ctx.state.cluster
     group_error = service.commit_check(
-        request.group_id, request.generation_id_or_member_epoch, request.member_id or "",
-        getattr(request, "group_instance_id", None),
+        request.group_id, request.generation_id, request.member_id, request.group_instance_id,
     )
-    now_ms = int(time.time() * 1000)
-    max_metadata = ctx.core.config.offset_metadata_max_bytes
+    now_ms = ctx.state.clock.wall_ms()
+    max_metadata = ctx.state.config.offset_metadata_max_bytes
     accepted: dict[tuple[str, int], CommittedOffset] = {}
     topics = []
     for entry in request.topics:
@@ -48,7 +107,7 @@ def handle_offset_commit(ctx: RequestContext, request):
         topic = cluster.get(name) if name is not None else None
         results = []
         for part in entry.partitions:
-            metadata = part.committed_metadata or ""
+            metadata = part.committed_metadata
             if group_error != ErrorCode.none:
                 error = group_error
             elif topic is None or not 0 <= part.partition_index < len(topic.partitions):
@@ -58,7 +117,7 @@ def handle_offset_commit(ctx: RequestContext, request):
             else:
                 error = ErrorCode.none
                 accepted[(name, part.partition_index)] = CommittedOffset(
-                    part.committed_offset, getattr(part, "committed_leader_epoch", -1), metadata, now_ms,
+                    part.committed_offset, part.committed_leader_epoch, metadata, now_ms,
                 )
             results.append(dict(partition_index=part.partition_index, error_code=error))
         topics.append(dict(_topic_key(entry, name), partitions=results))
@@ -83,20 +142,60 @@ def fail_written(topics: list[dict], error: int) -> None:
 # --- OffsetFetch ---------------------------------------------------------------------
 
 
-def handle_offset_fetch(ctx: RequestContext, request):
-    require_stable = bool(getattr(request, "require_stable", False))
+@attrs.frozen
+class FetchTopic:
+    name: str | None
+    topic_id: uuid.UUID | None
+    partition_indexes: list[int]
+
+
+@attrs.frozen
+class FetchGroup:
+    group_id: str
+    topics: list[FetchTopic] | None  # None: every committed offset of the group
+
+
+@attrs.frozen
+class OffsetFetchRequest:
+    """An OffsetFetch request of any served version (v1+): one group before
+    v8, several from v8."""
+
+    groups: list[FetchGroup]
+    require_stable: bool  # from v7
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> OffsetFetchRequest:
+        by_id = version >= 10
+
+        def topics(wanted: Any) -> list[FetchTopic] | None:
+            if wanted is None:
+                return None
+            return [FetchTopic(None if by_id else t.name, t.topic_id if by_id else None, list(t.partition_indexes))
+                    for t in wanted]
+
+        if version >= 8:
+            groups = [FetchGroup(g.group_id, topics(g.topics)) for g in request.groups]
+        else:
+            groups = [FetchGroup(request.group_id, topics(request.topics))]
+        return cls(groups, version >= 7 and bool(request.require_stable))
+
+
+@api(ApiKey.OFFSET_FETCH, 1, 10)
+def handle_offset_fetch(ctx: RequestContext, wire_request: Any) -> Any:
+    request = OffsetFetchRequest.from_wire(wire_request, ctx.api_version)
+    groups = [_fetch_group(ctx, g.group_id, g.topics, request.require_stable) for g in request.groups]
     if ctx.api_version >= 8:
-        groups = [_fetch_group(ctx, g.group_id, g.topics, require_stable) for g in request.groups]
         return respond(ctx, dict(groups=groups))
-    group = _fetch_group(ctx, request.group_id, request.topics, require_stable)
+    group = groups[0]
     return respond(ctx, dict(topics=group["topics"], error_code=group["error_code"]))
 
 
-def _fetch_group(ctx: RequestContext, group_id: str, requested_topics, require_stable: bool = False) -> dict:
+def _fetch_group(ctx: RequestContext, group_id: str, requested_topics: list[FetchTopic] | None,
+                 require_stable: bool = False) -> dict[str, Any]:
     """With require_stable, partitions whose offsets wait in an open
     transaction answer UNSTABLE_OFFSET_COMMIT (the client retries)."""
-    committed = ctx.core.groups.offsets.committed(group_id)
-    unstable = ctx.core.groups.offsets.pending_partitions(group_id) if require_stable else set()
+    committed = ctx.state.groups.committed(group_id)
+    unstable = ctx.state.groups.pending_offsets(group_id) if require_stable else set()
     topics = []
     if requested_topics is None:  # every committed offset of the group
         by_topic: dict[str, list[int]] = {}
@@ -107,7 +206,7 @@ def _fetch_group(ctx: RequestContext, group_id: str, requested_topics, require_s
         wanted = []
         for entry in requested_topics:
             name = _topic_name(ctx, entry)
-            wanted.append((_topic_key(entry, name), name, list(entry.partition_indexes)))
+            wanted.append((_topic_key(entry, name), name, entry.partition_indexes))
     for key, name, partitions in wanted:
         results = []
         for index in partitions:
@@ -128,23 +227,24 @@ def _fetch_group(ctx: RequestContext, group_id: str, requested_topics, require_s
 
 
 def _topic_id(ctx: RequestContext, name: str):
-    topic = ctx.core.cluster.get(name)
+    topic = ctx.state.cluster.get(name)
     return topic.topic_id if topic is not None else None
 
 
 # --- OffsetDelete ------------------------------------------------------------------------
 
 
-def handle_offset_delete(ctx: RequestContext, request):
-    service = ctx.core.groups
-    group = service.coordinator.group(request.group_id)
+@api(ApiKey.OFFSET_DELETE, 0, 0)
+def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
+    service = ctx.state.groups
+    group = service.group(request.group_id)
     if group is None:
         return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
     subscribed = _subscribed_topics(group) if group.state != GroupState.EMPTY else set()
     to_delete = []
     topics = []
     for entry in request.topics:
-        topic = ctx.core.cluster.get(entry.name)
+        topic = ctx.state.cluster.get(entry.name)
         results = []
         for part in entry.partitions:
             if topic is None or not 0 <= part.partition_index < len(topic.partitions):
@@ -157,7 +257,7 @@ def handle_offset_delete(ctx: RequestContext, request):
             results.append(dict(partition_index=part.partition_index, error_code=error))
         topics.append(dict(name=entry.name, partitions=results))
     try:
-        service.offsets.delete(request.group_id, to_delete)
+        service.delete_offsets(request.group_id, to_delete)
     except StorageError:
         return respond(ctx, dict(error_code=ErrorCode.not_coordinator, topics=[]))
     return respond(ctx, dict(error_code=ErrorCode.none, topics=topics))

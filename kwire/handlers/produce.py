@@ -8,8 +8,16 @@ refused records fails whole and its answer names each one (KIP-467).
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+import attrs
+
+from kwire.broker_state import BrokerState
 from kwire.cluster.cluster import Topic
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.log.producer_state import ProducerStateError
@@ -20,21 +28,47 @@ from kwire.protocol.batch_transforms import (
 )
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 
-API_KEY = 0
-# Kafka 4.x lists v0-2 in ApiVersions but refuses them (see registry.py).
-ADVERTISED_MIN_VERSION, MIN_VERSION, MAX_VERSION = 0, 3, 13
 _VALID_ACKS = (0, 1, -1)
 
 
-def handle_produce(ctx: RequestContext, request):
-    core = ctx.core
+@attrs.frozen
+class TopicData:
+    name: str | None  # by name up to v12,
+    topic_id: uuid.UUID | None  # by id from v13
+    partition_data: Any  # kio's entries: index and records, the same in every version
+
+
+@attrs.frozen
+class ProduceRequest:
+    """A Produce request of any served version."""
+
+    transactional_id: str | None
+    acks: int
+    topic_data: list[TopicData]
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> ProduceRequest:
+        by_id = version >= 13
+        return cls(
+            transactional_id=request.transactional_id,
+            acks=request.acks,
+            topic_data=[TopicData(None if by_id else t.name, t.topic_id if by_id else None, t.partition_data)
+                        for t in request.topic_data],
+        )
+
+
+# Kafka 4.x lists v0-2 in ApiVersions but refuses them (see registry.py).
+@api(ApiKey.PRODUCE, 3, 13, advertised_min=0)
+def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
+    state = ctx.state
+    request = ProduceRequest.from_wire(wire_request, ctx.api_version)
     acks = request.acks
     if request.transactional_id is None and any(
             claims_transactional(p.records) for t in request.topic_data for p in t.partition_data):
         # Kafka authorizes transactional records by the request's transactional
         # id, and without one refuses the whole request before writing anything.
         return _answer(ctx, acks, True, [
-            ProduceTopicResult(name=getattr(t, "name", None) or "", topic_id=getattr(t, "topic_id", None), partitions=[
+            ProduceTopicResult(name=t.name or "", topic_id=t.topic_id, partitions=[
                 ProducePartitionResult(index=p.index, error_code=ErrorCode.transactional_id_authorization_failed,
                                        base_offset=-1) for p in t.partition_data])
             for t in request.topic_data])
@@ -59,13 +93,13 @@ def handle_produce(ctx: RequestContext, request):
                                   f"of {topic.log_config.min_insync_replicas} for partition {topic.name}-{index}",
                 )
             else:
-                result = _append(core, topic, index, partition_data.records, request.transactional_id)
+                result = _append(state, topic, index, partition_data.records, request.transactional_id)
             any_error = any_error or result.error_code != ErrorCode.none
             partition_results.append(result)
-        name = topic.name if topic is not None else (getattr(topic_data, "name", None) or "")
-        topic_id = topic.topic_id if topic is not None else getattr(topic_data, "topic_id", None)
+        name = topic.name if topic is not None else (topic_data.name or "")
+        topic_id = topic.topic_id if topic is not None else topic_data.topic_id
         topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
-    if core.should_drop_produce_response():
+    if state.should_drop_produce_response():
         return CLOSE_CONNECTION  # fault injection: written, but the client must retry to learn it
     return _answer(ctx, acks, any_error, topic_results)
 
@@ -78,11 +112,12 @@ def _answer(ctx: RequestContext, acks: int, any_error: bool, topic_results: list
     return Encoded([encode_produce_response(ctx.api_version, topic_results)])
 
 
-def _resolve_topic(ctx: RequestContext, topic_data) -> tuple[Topic | None, ErrorCode | None]:
-    cluster = ctx.core.cluster
-    name = getattr(topic_data, "name", None)
+def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | None, ErrorCode | None]:
+    cluster = ctx.state.cluster
+    name = topic_data.name
     if name is None:  # v13+: topics by id
-        topic = cluster.topics_by_id.get(topic_data.topic_id)
+        topic_id = topic_data.topic_id
+        topic = cluster.topics_by_id.get(topic_id) if topic_id is not None else None
         return (topic, None) if topic is not None else (None, ErrorCode.unknown_topic_id)
     topic = cluster.get(name) or cluster.auto_create(name)
     if topic is None:
@@ -92,7 +127,8 @@ def _resolve_topic(ctx: RequestContext, topic_data) -> tuple[Topic | None, Error
     return topic, None
 
 
-def _append(core, topic: Topic, index: int, records, transactional_id: str | None) -> ProducePartitionResult:
+def _append(state: BrokerState, topic: Topic, index: int, records: Any,
+            transactional_id: str | None) -> ProducePartitionResult:
     partition = topic.partitions[index]
     log = partition.log
     if records is None:
@@ -113,12 +149,12 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
         return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=duplicate.base_offset,
                                       log_start_offset=log.log_start_offset)
     if header.is_transactional and header.producer_id not in log.transactions.ongoing:
-        error = core.transactions.verify_first_write(transactional_id, header, (topic.name, index))
+        error = state.transactions.verify_first_write(transactional_id, header, (topic.name, index))
         if error != ErrorCode.none:
             return ProducePartitionResult(index=index, error_code=error, base_offset=-1,
                                           log_start_offset=log.log_start_offset)
     batch = bytearray(records)
-    now_ms = log.clock_ms()
+    now_ms = state.clock.wall_ms()
     refused = None
     try:
         if could_refuse_records(header, topic.log_config, now_ms):
@@ -140,7 +176,7 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
         # Nothing was written; the client may retry (KAFKA_STORAGE_ERROR is retriable).
         return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
                                       log_start_offset=log.log_start_offset, error_message=exc.message)
-    core.notify_append(topic.name, index)
+    state.notify_append(topic.name, index)
     return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
                                   log_start_offset=log.log_start_offset)
 

@@ -4,27 +4,24 @@ DescribeTransactions and ListTransactions."""
 
 from __future__ import annotations
 
-import time
+from typing import Any
+
+import attrs
 
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.coordinator.transaction_log import TxnState
 from kwire.handlers.base import RequestContext, respond
-from kwire.handlers.offsets import fail_written
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import api
+from kwire.handlers.offsets import CommitPartition, fail_written
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
-INIT_PRODUCER_ID, ADD_PARTITIONS, ADD_OFFSETS, END_TXN, TXN_OFFSET_COMMIT = 22, 24, 25, 26, 28
-DESCRIBE_PRODUCERS, DESCRIBE_TRANSACTIONS, LIST_TRANSACTIONS = 61, 65, 66
-VERSIONS = {
-    INIT_PRODUCER_ID: (0, 6), ADD_PARTITIONS: (0, 5), ADD_OFFSETS: (0, 4), END_TXN: (0, 4),
-    TXN_OFFSET_COMMIT: (0, 4), DESCRIBE_PRODUCERS: (0, 0), DESCRIBE_TRANSACTIONS: (0, 0), LIST_TRANSACTIONS: (0, 1),
-}
 # The request version from which PRODUCER_FENCED replaced INVALID_PRODUCER_EPOCH (KIP-588).
-_FENCED_FROM = {INIT_PRODUCER_ID: 4, ADD_PARTITIONS: 2, ADD_OFFSETS: 2, END_TXN: 2, TXN_OFFSET_COMMIT: 2}
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+_FENCED_FROM = {
+    ApiKey.INIT_PRODUCER_ID: 4, ApiKey.ADD_PARTITIONS_TO_TXN: 2, ApiKey.ADD_OFFSETS_TO_TXN: 2, ApiKey.END_TXN: 2,
+    ApiKey.TXN_OFFSET_COMMIT: 2,
+}
 
 
 def _code(ctx: RequestContext, error: int) -> int:
@@ -37,22 +34,25 @@ def _code(ctx: RequestContext, error: int) -> int:
 # --- InitProducerId -----------------------------------------------------------------
 
 
-def handle_init_producer_id(ctx: RequestContext, request):
-    core = ctx.core
+@api(ApiKey.INIT_PRODUCER_ID, 0, 6)
+def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
+    state = ctx.state
     if request.transactional_id is None:
         # Idempotent producers get a fresh id at epoch 0, also when they
         # re-initialise with their old id (KIP-360), as Kafka does.
         try:
-            error, producer_id, epoch = ErrorCode.none, core.producer_ids.allocate(), 0
+            error, producer_id, epoch = ErrorCode.none, state.producer_ids.allocate(), 0
         except StorageError:
             # As Kafka when no block of ids can be had: retriable.
             error, producer_id, epoch = ErrorCode.coordinator_load_in_progress, -1, -1
     else:
         timeout = request.transaction_timeout
         timeout_ms = timeout if isinstance(timeout, int) else int(timeout.total_seconds() * 1000)
-        error, producer_id, epoch = core.transactions.coordinator.init_producer_id(
-            request.transactional_id, timeout_ms, getattr(request, "producer_id", -1),
-            getattr(request, "producer_epoch", -1), _now_ms(),
+        # From v3 a producer names the id and epoch it had (KIP-360).
+        has_current = ctx.api_version >= 3
+        error, producer_id, epoch = state.transactions.init_producer_id(
+            request.transactional_id, timeout_ms, request.producer_id if has_current else -1,
+            request.producer_epoch if has_current else -1,
         )
     return respond(ctx, dict(error_code=_code(ctx, error), producer_id=producer_id, producer_epoch=epoch,
                              ongoing_txn_producer_id=-1, ongoing_txn_producer_epoch=-1))
@@ -61,7 +61,8 @@ def handle_init_producer_id(ctx: RequestContext, request):
 # --- AddPartitionsToTxn ---------------------------------------------------------------
 
 
-def handle_add_partitions_to_txn(ctx: RequestContext, request):
+@api(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5)
+def handle_add_partitions_to_txn(ctx: RequestContext, request: Any) -> Any:
     if ctx.api_version <= 3:
         results = _add_partitions(ctx, request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
                                   request.v3_and_below_producer_epoch, request.v3_and_below_topics, False)
@@ -77,15 +78,14 @@ def handle_add_partitions_to_txn(ctx: RequestContext, request):
 
 def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer_epoch, topics, verify_only):
     """Per-topic, per-partition results: all succeed or none is added (Kafka's rule)."""
-    cluster = ctx.core.cluster
+    cluster = ctx.state.cluster
     wanted = [(t.name, p) for t in topics for p in t.partitions]
     unknown = {(name, p) for name, p in wanted if cluster.partition(name, p) is None}
     if unknown:
         errors = {key: (ErrorCode.unknown_topic_or_partition if key in unknown else ErrorCode.operation_not_attempted)
                   for key in wanted}
     else:
-        error = ctx.core.transactions.coordinator.add_partitions(
-            transactional_id, producer_id, producer_epoch, wanted, _now_ms(), verify_only)
+        error = ctx.state.transactions.add_partitions(transactional_id, producer_id, producer_epoch, wanted, verify_only)
         errors = {key: _code(ctx, error) for key in wanted}
     return [
         dict(name=t.name, results_by_partition=[dict(partition_index=p, partition_error_code=errors[(t.name, p)])
@@ -97,23 +97,25 @@ def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer
 # --- AddOffsetsToTxn / EndTxn ------------------------------------------------------------
 
 
-def handle_add_offsets_to_txn(ctx: RequestContext, request):
-    service = ctx.core.transactions
+@api(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4)
+def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
+    service = ctx.state.transactions
     if not request.group_id:
         return respond(ctx, dict(error_code=ErrorCode.invalid_group_id))
     try:
         offsets_partition = service.offsets_partition(request.group_id)
     except StorageError:  # `__consumer_offsets` could not be created
         return respond(ctx, dict(error_code=ErrorCode.not_coordinator))
-    error = service.coordinator.add_partitions(
-        request.transactional_id, request.producer_id, request.producer_epoch, [offsets_partition], _now_ms(),
+    error = service.add_partitions(
+        request.transactional_id, request.producer_id, request.producer_epoch, [offsets_partition],
     )
     return respond(ctx, dict(error_code=_code(ctx, error)))
 
 
-def handle_end_txn(ctx: RequestContext, request):
-    error = ctx.core.transactions.coordinator.end_transaction(
-        request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed), _now_ms(),
+@api(ApiKey.END_TXN, 0, 4)
+def handle_end_txn(ctx: RequestContext, request: Any) -> Any:
+    error = ctx.state.transactions.end_transaction(
+        request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed),
     )
     return respond(ctx, dict(error_code=_code(ctx, error)))
 
@@ -121,35 +123,70 @@ def handle_end_txn(ctx: RequestContext, request):
 # --- TxnOffsetCommit ----------------------------------------------------------------------
 
 
-def handle_txn_offset_commit(ctx: RequestContext, request):
-    core = ctx.core
-    error = core.transactions.coordinator.check_producer(
+@attrs.frozen
+class TxnCommitTopic:
+    name: str
+    partitions: list[CommitPartition]
+
+
+@attrs.frozen
+class TxnOffsetCommitRequest:
+    """A TxnOffsetCommit request of any served version; before v3 (KIP-447)
+    it names no group member: generation -1, member ""."""
+
+    transactional_id: str
+    group_id: str
+    producer_id: int
+    producer_epoch: int
+    generation_id: int
+    member_id: str
+    group_instance_id: str | None
+    topics: list[TxnCommitTopic]
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> TxnOffsetCommitRequest:
+        has_member = version >= 3
+        return cls(
+            transactional_id=request.transactional_id,
+            group_id=request.group_id,
+            producer_id=request.producer_id,
+            producer_epoch=request.producer_epoch,
+            generation_id=request.generation_id if has_member else -1,
+            member_id=(request.member_id or "") if has_member else "",
+            group_instance_id=request.group_instance_id if has_member else None,
+            topics=[TxnCommitTopic(t.name, [CommitPartition.from_wire(p, version >= 2) for p in t.partitions])
+                    for t in request.topics],
+        )
+
+
+@api(ApiKey.TXN_OFFSET_COMMIT, 0, 4)
+def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
+    state = ctx.state
+    request = TxnOffsetCommitRequest.from_wire(wire_request, ctx.api_version)
+    error = state.transactions.check_producer(
         request.transactional_id, request.producer_id, request.producer_epoch)
-    generation = getattr(request, "generation_id", -1)
-    member_id = getattr(request, "member_id", "") or ""
+    generation, member_id = request.generation_id, request.member_id
     if error == ErrorCode.none and (generation >= 0 or member_id):
         # KIP-447: a consumer-group-aware commit must come from a current member.
-        error = core.groups.commit_check(request.group_id, generation, member_id,
-                                         getattr(request, "group_instance_id", None))
-    now_ms = _now_ms()
+        error = state.groups.commit_check(request.group_id, generation, member_id, request.group_instance_id)
+    now_ms = state.clock.wall_ms()
     accepted: dict[tuple[str, int], CommittedOffset] = {}
     topics = []
     for entry in request.topics:
         results = []
         for part in entry.partitions:
             part_error = error
-            if part_error == ErrorCode.none and core.cluster.partition(entry.name, part.partition_index) is None:
+            if part_error == ErrorCode.none and state.cluster.partition(entry.name, part.partition_index) is None:
                 part_error = ErrorCode.unknown_topic_or_partition
             if part_error == ErrorCode.none:
                 accepted[(entry.name, part.partition_index)] = CommittedOffset(
-                    part.committed_offset, getattr(part, "committed_leader_epoch", -1),
-                    part.committed_metadata or "", now_ms)
+                    part.committed_offset, part.committed_leader_epoch, part.committed_metadata, now_ms)
             results.append(dict(partition_index=part.partition_index, error_code=_code(ctx, part_error)))
         topics.append(dict(name=entry.name, partitions=results))
     if accepted:
         try:
-            core.groups.offsets.commit_transactional(request.group_id, accepted, request.producer_id,
-                                                     request.producer_epoch)
+            state.groups.commit_transactional(request.group_id, accepted, request.producer_id,
+                                              request.producer_epoch)
         except StorageError:
             fail_written(topics, _code(ctx, ErrorCode.not_coordinator))  # as Kafka: find the coordinator, retry
     return respond(ctx, dict(topics=topics))
@@ -158,8 +195,9 @@ def handle_txn_offset_commit(ctx: RequestContext, request):
 # --- operators' views ------------------------------------------------------------------------
 
 
-def handle_describe_producers(ctx: RequestContext, request):
-    cluster = ctx.core.cluster
+@api(ApiKey.DESCRIBE_PRODUCERS, 0, 0)
+def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
+    cluster = ctx.state.cluster
     topics = []
     for entry in request.topics:
         partitions = []
@@ -190,11 +228,12 @@ def _topics_of(meta) -> list[dict]:
     return [dict(topic=t, partitions=p) for t, p in by_topic.items()]
 
 
-def handle_describe_transactions(ctx: RequestContext, request):
-    transactions = ctx.core.transactions.coordinator.transactions
+@api(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0)
+def handle_describe_transactions(ctx: RequestContext, request: Any) -> Any:
+    service = ctx.state.transactions
     states = []
     for transactional_id in request.transactional_ids:
-        meta = transactions.get(transactional_id)
+        meta = service.transaction(transactional_id)
         if meta is None:
             states.append(dict(error_code=ErrorCode.transactional_id_not_found, transactional_id=transactional_id,
                                transaction_state="", transaction_timeout=0, transaction_start_time=0,
@@ -207,15 +246,16 @@ def handle_describe_transactions(ctx: RequestContext, request):
     return respond(ctx, dict(transaction_states=states))
 
 
-def handle_list_transactions(ctx: RequestContext, request):
+@api(ApiKey.LIST_TRANSACTIONS, 0, 1)
+def handle_list_transactions(ctx: RequestContext, request: Any) -> Any:
     known = {state.kafka_name: state for state in TxnState}
     wanted_states = set(request.state_filters or ())
     unknown = sorted(s for s in wanted_states if s not in known)
     producer_ids = set(request.producer_id_filters or ())
-    min_duration = getattr(request, "duration_filter", -1)
-    now = _now_ms()
+    min_duration = request.duration_filter if ctx.api_version >= 1 else -1  # KIP-994
+    now = ctx.state.clock.wall_ms()
     listed = []
-    for meta in ctx.core.transactions.coordinator.transactions.values():
+    for meta in ctx.state.transactions.transactions():
         if wanted_states and meta.state.kafka_name not in wanted_states:
             continue
         if producer_ids and meta.producer_id not in producer_ids:

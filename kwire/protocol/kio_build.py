@@ -17,7 +17,8 @@ import types
 import typing
 from typing import Any
 
-import kwire.protocol  # noqa: F401  (fast kio import)
+# kio is first imported by kwire/protocol/__init__.py (the fast way), which
+# Python runs before any module of this package.
 from kio.schema.errors import ErrorCode
 from kio.serial import entity_writer
 

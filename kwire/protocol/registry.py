@@ -1,29 +1,38 @@
 """The one list of what the broker serves: (api_key, min, max) -> handler.
 
-ApiVersions answers are generated from it, so the broker never advertises a
-version it cannot decode and answer.
+Each handler declares what it serves beside its code with `@api(...)`; the
+registry collects the tagged handlers of the modules it is given and refuses
+a second handler for the same API. ApiVersions answers are generated from it,
+so the broker never advertises a version it cannot decode and answer.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+import inspect
+from types import ModuleType
+from typing import Any, Callable, Iterable, TypeVar
 
 import attrs
 
-import kwire.protocol  # noqa: F401  (fast kio import)
+# kio is first imported by kwire/protocol/__init__.py (the fast way), which
+# Python runs before any module of this package.
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader
 
+from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.bounds import bounds_check
 
 # decode(frame, body_offset, version) -> request object
 Decoder = Callable[[bytes, int, int], Any]
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+_TAG = "__kwire_api__"
 
 
 @attrs.frozen
 class ApiSpec:
-    api_key: int
+    api_key: ApiKey
     min_version: int
     max_version: int
     handler: Callable[..., Any]
@@ -34,16 +43,55 @@ class ApiSpec:
     advertised_min: int
 
 
+@attrs.frozen
+class ApiTag:
+    """What `@api` notes on a handler: the API and versions it serves."""
+
+    api_key: ApiKey
+    min_version: int
+    max_version: int
+    advertised_min: int | None = None
+
+
+def api(api_key: ApiKey, min_version: int, max_version: int, *,
+        advertised_min: int | None = None) -> Callable[[Handler], Handler]:
+    """Declare that the decorated function serves `api_key` versions
+    min..max. It only tags the function; `ApiRegistry.register_module`
+    collects the tags."""
+    def tag(handler: Handler) -> Handler:
+        if not inspect.isfunction(handler):
+            raise TypeError(f"@api tags handler functions, not {handler!r}")
+        setattr(handler, _TAG, ApiTag(ApiKey(api_key), min_version, max_version, advertised_min))
+        return handler
+    return tag
+
+
+def api_tag(handler: Callable[..., Any]) -> ApiTag | None:
+    tag = getattr(handler, _TAG, None)
+    return tag if isinstance(tag, ApiTag) else None
+
+
 @functools.cache
+def request_header_version(api_key: int, version: int) -> int:
+    """1, or 2 (with tagged fields) for flexible request versions."""
+    return int(load_request_schema(api_key, version).__header_schema__.__version__)
+
+
+@functools.cache
+def response_header_version(api_key: int, version: int) -> int:
+    """0, or 1 (with tagged fields); ApiVersions' responses always use 0
+    (the client must read them before it knows what the broker speaks)."""
+    return int(load_response_schema(api_key, version).__header_schema__.__version__)
+
+
 def request_is_flexible(api_key: int, version: int) -> bool:
-    return bool(load_request_schema(api_key, version).__flexible__)
+    """Whether this request's header carries tagged fields (header v2)."""
+    return request_header_version(api_key, version) >= 2
 
 
-@functools.cache
 def response_is_flexible(api_key: int, version: int) -> bool:
-    if api_key == 18:  # ApiVersions responses always use header v0
-        return False
-    return bool(load_response_schema(api_key, version).__flexible__)
+    """Whether this response's header carries tagged fields (header v1)."""
+    return response_header_version(api_key, version) >= 1
 
 
 @functools.cache
@@ -61,31 +109,66 @@ def _reader(api_key: int, version: int) -> Callable[[bytes, int], Any]:
     return decode
 
 
-def kio_decoder(frame: bytes, body_offset: int, version: int, *, api_key: int):
+def kio_decoder(frame: bytes, body_offset: int, version: int, *, api_key: int) -> Any:
     return _reader(api_key, version)(frame, body_offset)
+
+
+class DuplicateApi(ValueError):
+    """Two handlers claim the same API key."""
 
 
 class ApiRegistry:
     def __init__(self) -> None:
-        self._specs: dict[int, ApiSpec] = {}
+        self._specs: dict[ApiKey, ApiSpec] = {}
 
     def register(
         self,
-        api_key: int,
+        api_key: ApiKey,
         min_version: int,
         max_version: int,
         handler: Callable[..., Any],
         decoder: Decoder | None = None,
         advertised_min: int | None = None,
     ) -> None:
+        key = ApiKey(api_key)
+        if key in self._specs:
+            raise DuplicateApi(f"{key.name} is served by {self._specs[key].handler.__qualname__} already; "
+                               f"refusing {handler.__qualname__}")
         if decoder is None:
-            decoder = functools.partial(kio_decoder, api_key=api_key)
+            decoder = functools.partial(kio_decoder, api_key=int(key))
         if advertised_min is None:
             advertised_min = min_version
-        self._specs[api_key] = ApiSpec(api_key, min_version, max_version, handler, decoder, advertised_min)
+        self._specs[key] = ApiSpec(key, min_version, max_version, handler, decoder, advertised_min)
+
+    def register_tagged(self, handler: Callable[..., Any]) -> None:
+        tag = api_tag(handler)
+        if tag is None:
+            raise ValueError(f"{handler.__qualname__} has no @api declaration")
+        self.register(tag.api_key, tag.min_version, tag.max_version, handler, advertised_min=tag.advertised_min)
+
+    def register_module(self, module: ModuleType) -> int:
+        """Every `@api` handler defined in `module`; how many there were."""
+        handlers = [value for value in vars(module).values()
+                    if callable(value) and api_tag(value) is not None
+                    and getattr(value, "__module__", None) == module.__name__]
+        for handler in handlers:
+            self.register_tagged(handler)
+        return len(handlers)
+
+    def register_modules(self, modules: Iterable[ModuleType]) -> None:
+        for module in modules:
+            if not self.register_module(module):
+                raise ValueError(f"{module.__name__} declares no handler")
+
+    def unregister(self, api_key: ApiKey) -> ApiSpec:
+        """Remove and return a registration (tests swap a decoder this way)."""
+        return self._specs.pop(ApiKey(api_key))
 
     def get(self, api_key: int) -> ApiSpec | None:
-        return self._specs.get(api_key)
+        try:
+            return self._specs.get(ApiKey(api_key))
+        except ValueError:  # not a key Kafka knows
+            return None
 
     def supported(self) -> list[tuple[int, int, int]]:
-        return [(s.api_key, s.advertised_min, s.max_version) for s in sorted(self._specs.values(), key=lambda s: s.api_key)]
+        return [(int(s.api_key), s.advertised_min, s.max_version) for s in sorted(self._specs.values(), key=lambda s: s.api_key)]

@@ -7,6 +7,7 @@ import logging
 import os
 
 from kwire.cluster.cluster import Cluster
+from kwire.clock import ManualClock
 from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.config import BrokerConfig
 from kwire.log.flusher import FLUSHER
@@ -70,25 +71,25 @@ def test_close_syncs_the_disk_once_for_many_logs(tmp_path, monkeypatch):
 
 
 def test_flush_ms_is_checked_every_flush_scheduler_interval(tmp_path):
-    now = [0.0]
+    clock = ManualClock(monotonic=0.0)
     config = BrokerConfig(data_dir=tmp_path)
     cluster = Cluster(config)
     cluster.create_topic("timed", 1, configs={"flush.ms": "0"})
     partition_log = cluster.partition("timed", 0).log
     append(partition_log)
-    maintenance = LogMaintenance(cluster, lambda: now[0])
-    now[0] = 10 ** 9
+    maintenance = LogMaintenance(cluster, clock)
+    clock.advance(10 ** 9)
     maintenance.tick()
     assert FLUSHER.wait_idle(10)
     maintenance.tick()
     assert partition_log.recovery_point == 0  # Kafka's default interval: never checked
     config.log_flush_scheduler_interval_ms = 1_000
-    maintenance = LogMaintenance(cluster, lambda: now[0])
+    maintenance = LogMaintenance(cluster, clock)
     maintenance.tick()
     assert FLUSHER.wait_idle(10)
     maintenance.tick()
     assert partition_log.recovery_point == 0  # not before one interval
-    now[0] += 1.0
+    clock.advance(1.0)
     maintenance.tick()
     assert FLUSHER.wait_idle(10)
     maintenance.tick()  # applies the finished flush

@@ -9,6 +9,7 @@ import pytest
 
 from kwire.cluster.cluster import Cluster
 from kwire.cluster.data_dir import CLEAN_SHUTDOWN_FILE
+from kwire.clock import ManualClock
 from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.cluster.meta_files import base64_uuid
 from kwire.cluster.offset_checkpoint import RECOVERY_POINT, read_checkpoint, write_checkpoint
@@ -224,13 +225,13 @@ def test_producer_ids_in_the_logs_are_never_handed_out_again(tmp_path):
 def test_recovery_points_are_saved_every_checkpoint_interval(tmp_path):
     cluster = open_cluster(tmp_path, log_flush_offset_checkpoint_interval_ms=60_000)
     fill(cluster, batches=3)
-    now = [1_000.0]
-    maintenance = LogMaintenance(cluster, clock=lambda: now[0])
+    clock = ManualClock(monotonic=1_000.0)
+    maintenance = LogMaintenance(cluster, clock)
     for partition in cluster.topics["t"].partitions:
         partition.log.recovery_point = 3  # as a flush would have advanced it
     maintenance.tick()
     assert not (tmp_path / RECOVERY_POINT).exists()
-    now[0] += 60
+    clock.advance(60)
     maintenance.tick()
     assert read_checkpoint(tmp_path, RECOVERY_POINT)[("t", 1)] == 3
     cluster.close()

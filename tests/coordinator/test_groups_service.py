@@ -1,5 +1,6 @@
 """Groups with their offsets: commit rules, retention, forgetting, restart."""
 
+from kwire.clock import ManualClock
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
 from kwire.coordinator.group_coordinator import JoinRequest
@@ -8,19 +9,11 @@ from kwire.coordinator.offsets import CommittedOffset
 from kwire.protocol.errors import ErrorCode as E
 
 
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
 def make_service(**overrides):
     config = BrokerConfig(port=0, data_dir=None, **overrides)
     cluster = Cluster(config)
     cluster.create_topic("t", 2)
-    clock, woken = Clock(), []
+    clock, woken = ManualClock(monotonic=100.0), []
     return GroupsService(config, cluster, woken.append, clock), clock, woken
 
 
@@ -58,8 +51,8 @@ def test_empty_groups_offsets_expire_after_retention():
     member = join(service, "busy")
     service.commit("busy", {("t", 1): OFFSET})
     for _ in range(7):  # 70 s in 10 s steps; "busy" keeps its session alive
-        clock.now += 10
-        service.coordinator.heartbeat("busy", 1, member.member_id, None, clock.now)
+        clock.advance(10)
+        service.coordinator.heartbeat("busy", 1, member.member_id, None, clock.monotonic())
         service.tick()
     assert service.offsets.committed("idle") == {}
     assert service.coordinator.group("idle") is None
@@ -79,11 +72,11 @@ def test_offsets_and_their_groups_come_back_after_a_restart(tmp_path):
     config = BrokerConfig(port=0, data_dir=tmp_path)
     cluster = Cluster(config)
     cluster.create_topic("t", 2)
-    service = GroupsService(config, cluster, lambda key: None, Clock())
+    service = GroupsService(config, cluster, lambda key: None, ManualClock(monotonic=100.0))
     service.commit("g", {("t", 0): OFFSET, ("t", 1): CommittedOffset(9, 2, "m", 1)})
     cluster.close()
     cluster = Cluster(config)
-    again = GroupsService(config, cluster, lambda key: None, Clock())
+    again = GroupsService(config, cluster, lambda key: None, ManualClock(monotonic=100.0))
     assert again.offsets.committed("g") == {("t", 0): OFFSET, ("t", 1): CommittedOffset(9, 2, "m", 1)}
     assert again.coordinator.group("g").state.value == "Empty"
     cluster.close()

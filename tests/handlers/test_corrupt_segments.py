@@ -6,7 +6,7 @@ import struct
 
 from kwire.protocol.errors import ErrorCode
 from tests.handlers import requests as rq
-from tests.handlers.conftest import CoreClient, make_core
+from tests.core_client import CoreClient, make_core
 from tests.handlers.test_produce_fetch import fetched_values
 from tests.log.segment_files import batches_in, patch, segment_paths
 

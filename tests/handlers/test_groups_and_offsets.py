@@ -5,7 +5,7 @@ import pytest
 
 from kwire.protocol.errors import ErrorCode as E
 from tests.handlers import requests
-from tests.handlers.conftest import CoreClient, make_core
+from tests.core_client import CoreClient, make_core
 
 FIND_COORDINATOR, JOIN, SYNC, HEARTBEAT, LEAVE = 10, 11, 14, 12, 13
 OFFSET_COMMIT, OFFSET_FETCH, OFFSET_DELETE = 8, 9, 47

@@ -2,7 +2,7 @@ import pytest
 
 from kwire.protocol.errors import ErrorCode
 from tests.handlers import requests as rq
-from tests.handlers.conftest import CoreClient, make_core
+from tests.core_client import CoreClient, make_core
 
 
 def test_metadata_auto_creates_with_num_partitions():

@@ -1,11 +1,12 @@
 import pytest
 
+from kwire.clock import ManualClock
 from kwire.core import ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import Record, build_batch, iter_all_records
 from tests.handlers import requests as rq
-from tests.handlers.conftest import make_core, CoreClient
+from tests.core_client import make_core, CoreClient
 
 
 def produce_one(client, topic, partition, *values, version=9, acks=-1):
@@ -73,10 +74,11 @@ def test_a_batch_with_keyless_records_fails_naming_each_one(client):
     assert produce_one(client, "c", 0, b"keyed").error_code == ErrorCode.none
 
 
-def test_timestamps_beyond_the_topics_limits_fail_the_batch_naming_each_record(client):
+def test_timestamps_beyond_the_topics_limits_fail_the_batch_naming_each_record():
+    core = make_core(clock=ManualClock(wall_ms=10_000_000_000))
+    client = CoreClient(core)
     client.call(19, 4, rq.create("t", 1))
     log = client.core.cluster.partition("t", 0).log
-    log.clock_ms = lambda: 10_000_000_000
     ahead = 10_000_000_000 + 3_600_001  # one millisecond past message.timestamp.after.max.ms (1 hour)
     records = [Record(offset_delta=i, timestamp_delta=t - 10_000_000_000, key=b"k", value=b"v")
                for i, t in enumerate([10_000_000_000, ahead, 10_000_000_000, ahead])]
@@ -95,6 +97,7 @@ def test_timestamps_beyond_the_topics_limits_fail_the_batch_naming_each_record(c
     result = client.call(0, 9, rq.produce("t", 0, rq.batch(b"old"))).responses[0].partition_responses[0]
     assert (result.error_code, [e.batch_index for e in result.record_errors]) == (ErrorCode.invalid_timestamp, [0])
     assert log.log_end_offset == 4
+    core.close()
 
 
 def test_produce_to_unknown_topic_without_auto_creation():

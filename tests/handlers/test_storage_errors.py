@@ -13,7 +13,7 @@ from kwire.handlers.base import CLOSE_CONNECTION
 from kwire.protocol.errors import ErrorCode as E
 from kwire.protocol.record_codec import iter_all_records
 from tests.handlers import requests as rq
-from tests.handlers.conftest import CoreClient, make_core
+from tests.core_client import CoreClient, make_core
 from tests.handlers.test_transactions import transactional_batch
 from tests.log.faults import FailingWrites
 
@@ -132,4 +132,4 @@ def test_a_commit_whose_marker_cannot_be_written_finishes_once_it_can(disk_clien
     faults.failing = False
     client.core.transactions.tick()
     assert log.last_stable_offset == 2  # the commit marker landed
-    assert client.core.transactions.coordinator.transactions["tx"].state.name == "COMPLETE_COMMIT"
+    assert client.core.transactions.transaction("tx").state.name == "COMPLETE_COMMIT"

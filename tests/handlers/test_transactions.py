@@ -8,7 +8,7 @@ from kwire.protocol.control_batches import build_marker
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import Record, build_batch
 from tests.handlers import requests as rq
-from tests.handlers.conftest import CoreClient, make_core
+from tests.core_client import CoreClient, make_core
 
 PRODUCE, INIT_PRODUCER_ID, ADD_PARTITIONS, END_TXN = 0, 22, 24, 26
 

@@ -66,3 +66,16 @@ def test_header_tagged_fields_cannot_claim_more_than_the_frame():
         parse_request_header(header_v1() + huge_size, flexible=True)
     with pytest.raises(HeaderError, match="varint too long"):
         parse_request_header(header_v1() + b"\xff" * 6, flexible=True)
+
+
+def test_header_versions_come_from_kios_header_schemas():
+    from kwire.protocol.api_keys import ApiKey
+    from kwire.protocol.registry import (
+        request_header_version, request_is_flexible, response_header_version, response_is_flexible,
+    )
+
+    assert (request_header_version(ApiKey.METADATA, 8), request_header_version(ApiKey.METADATA, 9)) == (1, 2)
+    assert (response_header_version(ApiKey.METADATA, 8), response_header_version(ApiKey.METADATA, 9)) == (0, 1)
+    # ApiVersions: flexible requests from v3, but its response header is always v0.
+    assert request_is_flexible(ApiKey.API_VERSIONS, 3)
+    assert not any(response_is_flexible(ApiKey.API_VERSIONS, v) for v in range(5))

@@ -1,0 +1,79 @@
+"""One node's state: what every request handler works on.
+
+A node is its config, ONE clock (handed to everything that reads the time),
+the cluster (topics, partitions, logs), the producer-id allocator, the group
+and transaction services, the background log maintenance, the requests
+parked on long-polls, the produce fault injection, the cache of encoded
+responses and the address it advertises. Several nodes may live in one
+process, each with its own state; nothing here is global.
+"""
+
+from __future__ import annotations
+
+from typing import Hashable, Iterable
+
+from kwire.clock import SYSTEM_CLOCK, Clock
+from kwire.cluster.cluster import Cluster
+from kwire.cluster.log_maintenance import LogMaintenance
+from kwire.config import BrokerConfig
+from kwire.coordinator.groups_service import GroupsService
+from kwire.coordinator.producer_ids import ProducerIdAllocator
+from kwire.coordinator.transactions_service import TransactionsService
+from kwire.faults import ProduceFaults
+from kwire.long_poll import Waiter, Waiters
+from kwire.response_cache import ResponseCache
+
+
+class BrokerState:
+    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.config = config
+        self.clock = clock
+        self.cluster = Cluster(config, clock)
+        self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
+        self.waiters = Waiters()
+        self.groups = GroupsService(config, self.cluster, self.notify, clock)
+        self.maintenance = LogMaintenance(self.cluster, clock)
+        self.transactions = TransactionsService(
+            config, self.cluster, self.groups, self.producer_ids.allocate, self.notify, clock,
+        )
+        self.produce_faults = ProduceFaults(config)
+        self.advertised_host, self.advertised_port = config.advertised(config.port)
+        # Encoded response bodies, keyed on the request's shape and the
+        # cluster's metadata version (bounded; dropped when the version moves).
+        self.response_cache = ResponseCache(lambda: self.cluster.version)
+
+    def set_bound_port(self, port: int) -> None:
+        """The listener's real port (config port 0 picks a free one)."""
+        self.advertised_host, self.advertised_port = self.config.advertised(port)
+        self.response_cache.clear()
+
+    # --- long-poll waiters ---------------------------------------------
+
+    def add_waiter(self, keys: Iterable[Hashable], waiter: Waiter) -> None:
+        self.waiters.add(keys, waiter)
+
+    def remove_waiter(self, keys: Iterable[Hashable], waiter: Waiter) -> None:
+        self.waiters.remove(keys, waiter)
+
+    def notify(self, key: Hashable) -> None:
+        """Wake every long-poll waiting on `key` (a partition, or a group)."""
+        self.waiters.notify(key)
+
+    def notify_append(self, topic: str, partition: int) -> None:
+        self.notify((topic, partition))
+
+    def should_drop_produce_response(self) -> bool:
+        """Fault injection after a produce request was written (kwire/faults.py)."""
+        return self.produce_faults.should_drop_response()
+
+    # --- time and shutdown ---------------------------------------------
+
+    def tick(self) -> None:
+        """Timers: session expiry, rebalance deadlines, offset retention,
+        log retention and compaction, transaction expiry."""
+        self.groups.tick()
+        self.maintenance.tick()
+        self.transactions.tick()
+
+    def close(self) -> None:
+        self.cluster.close()

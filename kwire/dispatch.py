@@ -1,0 +1,93 @@
+"""The one place every request passes: a frame in, a framed response out.
+
+Peeks the API key and version, checks them against the registry, decodes
+the body (bounded first, see protocol/registry.py), builds the
+RequestContext and calls the handler, then frames what it answered. Later
+checks that concern every request (the principal, metrics) belong here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from kwire.broker_state import BrokerState
+from kwire.handlers import build_registry
+from kwire.handlers.api_versions import unsupported_version_body
+from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed, Encoded, RequestContext
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.framing import frame
+from kwire.protocol.headers import HeaderError, encode_response_header, parse_request_header, peek_api
+from kwire.protocol.kio_build import encode
+from kwire.protocol.registry import ApiRegistry, request_is_flexible, response_is_flexible
+
+
+class ProtocolViolation(Exception):
+    """The request cannot be understood; close the connection it came on."""
+
+
+def _must_propagate(exc: BaseException) -> bool:
+    """Interrupts, exits and trio's cancellation are not decoding failures
+    (matched by module so the sans-IO core does not import trio)."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)) or \
+        type(exc).__module__.partition(".")[0] == "trio"
+
+
+# What handle_frame returns: a list of buffers (the framed response),
+# NO_RESPONSE, CLOSE_CONNECTION, or a (Delayed, finish) pair.
+Outcome = Any
+
+
+class Dispatcher:
+    def __init__(self, state: BrokerState, registry: ApiRegistry | None = None) -> None:
+        self.state = state
+        self.registry = registry if registry is not None else build_registry()
+
+    def handle_frame(self, request_frame: bytes, client_host: str = "") -> Outcome:
+        """Answer one request frame.
+
+        Returns a list of buffers (the framed response), NO_RESPONSE,
+        CLOSE_CONNECTION, or a (Delayed, finish) pair where finish(response)
+        frames whatever the delayed completion returns. Raises
+        ProtocolViolation when the connection must be closed.
+        """
+        try:
+            api_key, api_version, correlation_id = peek_api(request_frame)
+        except HeaderError as exc:
+            raise ProtocolViolation(str(exc)) from None
+        spec = self.registry.get(api_key)
+        if spec is None:
+            raise ProtocolViolation(f"unknown API key {api_key}")
+        if not spec.min_version <= api_version <= spec.max_version:
+            if spec.api_key == ApiKey.API_VERSIONS:  # error 35 in a v0 body, so the client can retry
+                return _frame(spec.api_key, 0, correlation_id, unsupported_version_body(self.registry))
+            raise ProtocolViolation(f"unsupported version {api_version} of API {api_key}")
+        try:
+            header = parse_request_header(request_frame, request_is_flexible(api_key, api_version))
+            request = spec.decoder(request_frame, header.body_offset, api_version)
+        except BaseException as exc:
+            # Any decoding failure means a malformed request, also one that is
+            # not an Exception: a panic in kio's native reader surfaces as
+            # pyo3's PanicException, a BaseException.
+            if _must_propagate(exc):
+                raise
+            raise ProtocolViolation(f"malformed request (api {api_key} v{api_version}): {exc!r}") from None
+        context = RequestContext(
+            self.state, self.registry, spec.api_key, api_version, correlation_id, header.client_id, client_host,
+        )
+        response = spec.handler(context, request)
+        if isinstance(response, Delayed):
+            finish: Callable[[Any], Outcome] = \
+                lambda final_response: _frame(spec.api_key, api_version, correlation_id, final_response)
+            return response, finish
+        return _frame(spec.api_key, api_version, correlation_id, response)
+
+
+def _frame(api_key: ApiKey, api_version: int, correlation_id: int, response: Any) -> Outcome:
+    if response is NO_RESPONSE or response is CLOSE_CONNECTION:
+        return response
+    header = encode_response_header(correlation_id, response_is_flexible(api_key, api_version))
+    if isinstance(response, Encoded):
+        return frame([header, *response.parts])
+    if isinstance(response, (bytes, bytearray)):
+        return frame([header, response])
+    return frame([header, encode(response)])

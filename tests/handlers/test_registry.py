@@ -1,0 +1,84 @@
+"""The registry: what the broker serves, declared beside each handler."""
+
+import types
+
+import pytest
+
+from kwire.handlers import build_registry, handler_modules
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.registry import ApiRegistry, DuplicateApi, api
+
+# What the broker advertised before registration moved beside the handlers
+# (issue 10): (api_key, advertised min, max). Changing it is a protocol change.
+SUPPORTED = [
+    (0, 0, 13), (1, 4, 18), (2, 1, 11), (3, 0, 13), (8, 2, 10), (9, 1, 10), (10, 0, 6), (11, 2, 9), (12, 0, 4),
+    (13, 0, 5), (14, 0, 5), (15, 0, 6), (16, 0, 5), (18, 0, 4), (19, 2, 7), (21, 0, 2), (22, 0, 6), (24, 0, 5),
+    (25, 0, 4), (26, 0, 4), (28, 0, 4), (32, 1, 4), (33, 0, 2), (35, 1, 4), (42, 0, 2), (44, 0, 1), (47, 0, 0),
+    (61, 0, 0), (65, 0, 0), (66, 0, 1),
+]
+
+
+def test_supported_apis_are_exactly_todays():
+    assert build_registry().supported() == SUPPORTED
+
+
+def test_produce_is_served_from_v3_but_advertised_from_v0():
+    spec = build_registry().get(ApiKey.PRODUCE)
+    assert (spec.min_version, spec.advertised_min, spec.max_version) == (3, 0, 13)
+
+
+def test_every_registered_key_is_an_api_key():
+    registry = build_registry()
+    for key, _low, _high in registry.supported():
+        assert registry.get(key).api_key is ApiKey(key)
+        assert isinstance(registry.get(key).api_key, ApiKey)
+
+
+def test_a_duplicate_registration_is_refused():
+    registry = ApiRegistry()
+    registry.register(ApiKey.FETCH, 4, 18, lambda ctx, request: None)
+    with pytest.raises(DuplicateApi):
+        registry.register(ApiKey.FETCH, 4, 12, lambda ctx, request: None)
+    assert registry.get(ApiKey.FETCH).max_version == 18
+
+
+def test_a_module_serving_an_api_twice_is_refused():
+    module = types.ModuleType("two_fetches")
+
+    @api(ApiKey.FETCH, 4, 18)
+    def first(ctx, request):
+        return None
+
+    @api(ApiKey.FETCH, 4, 18)
+    def second(ctx, request):
+        return None
+
+    for handler in (first, second):
+        handler.__module__ = module.__name__
+        setattr(module, handler.__name__, handler)
+    registry = ApiRegistry()
+    with pytest.raises(DuplicateApi):
+        registry.register_module(module)
+
+
+def test_the_handler_modules_together_register_without_a_duplicate():
+    registry = ApiRegistry()
+    registry.register_modules(handler_modules())  # would raise DuplicateApi
+    assert len(registry.supported()) == len(SUPPORTED)
+
+
+def test_an_unknown_api_key_has_no_spec():
+    assert build_registry().get(999) is None
+    assert build_registry().get(ApiKey.SASL_HANDSHAKE) is None
+
+
+def test_api_keys_have_kafkas_names():
+    assert ApiKey.PRODUCE == 0 and ApiKey.API_VERSIONS == 18 and ApiKey.TXN_OFFSET_COMMIT == 28
+    assert ApiKey.INCREMENTAL_ALTER_CONFIGS == 44 and ApiKey.LIST_TRANSACTIONS == 66
+
+
+def test_api_tags_only_functions():
+    with pytest.raises(TypeError):
+        @api(ApiKey.FETCH, 4, 18)
+        class NotAHandler:
+            pass
