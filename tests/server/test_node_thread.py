@@ -28,7 +28,7 @@ def test_a_node_in_a_thread_serves_and_leaves_nothing_behind(tmp_path):
     with start_node_in_thread(config(tmp_path / "data")) as node:
         assert node.bootstrap_servers == f"127.0.0.1:{node.port}"
         exercise(node.bootstrap_servers)
-        assert Resources.now().threads == sorted(before.threads + ["kwire-node-1"])
+        assert "kwire-node-1" in Resources.now().threads
     assert Resources.now() == before
     assert_port_free(node.port)
     with start_node_in_thread(config(tmp_path / "data")):  # the lock was freed
