@@ -7,13 +7,15 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, TypeVar
 
 from kwire import __version__
 from kwire.config import BrokerConfig, ConfigError, parse_option
 from kwire.errors import StartupError
 
 log = logging.getLogger("kwire")
+
+E = TypeVar("E", bound=BaseException)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +67,7 @@ def config_from_args(args: argparse.Namespace) -> BrokerConfig:
     """The broker's configuration from the command line; raises ConfigError
     listing every problem, one line each, before anything is touched."""
     problems: list[str] = []
-    options: dict[str, object] = {}
+    options: dict[str, Any] = {}
     for attribute in ("port", "advertised_port", "node_id", "drop_produce_responses", "exit_after_produce"):
         raw = getattr(args, attribute)
         if raw is None:
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return _report_startup_errors([error])
     except BaseExceptionGroup as group:  # raised by a task: report it the same way
         startup_errors, others = group.split(StartupError)
-        if others is not None:
+        if others is not None or startup_errors is None:
             raise
         return _report_startup_errors(list(_leaves(startup_errors)))
 
@@ -131,7 +133,7 @@ def _report_startup_errors(errors: list[StartupError]) -> int:
     return 1
 
 
-def _leaves(group: BaseExceptionGroup) -> Iterator[BaseException]:
+def _leaves(group: BaseExceptionGroup[E]) -> Iterator[E]:
     for error in group.exceptions:
         if isinstance(error, BaseExceptionGroup):
             yield from _leaves(error)
