@@ -125,3 +125,15 @@ async def test_an_embedded_node_leaves_the_signal_handlers_alone():
     async with open_node(config()):
         assert {signum: signal.getsignal(signum) for signum in handled} == handled
     assert {signum: signal.getsignal(signum) for signum in handled} == handled
+
+
+async def test_a_block_cancelled_from_outside_stops_the_node_and_closes_it(tmp_path):
+    before = Resources.now()
+    with trio.move_on_after(0.2) as scope:
+        async with open_node(config(tmp_path / "data")) as node:
+            await exercise_node(node)
+            await trio.sleep_forever()
+    assert scope.cancelled_caught
+    assert Resources.now() == before
+    async with open_node(config(tmp_path / "data")) as node:
+        assert node.core.cluster.partition("t", 0).log.log_end_offset == 4
