@@ -67,7 +67,7 @@ async def bind(config: BrokerConfig) -> list[trio.SocketListener]:
         raise StartupError(f"cannot listen on {address(config.host, config.port)}: {reason}") from exc
 
 
-def open_data(config: BrokerConfig):
+def open_data(config: BrokerConfig) -> BrokerCore:
     """The broker core over the data directory; an OSError becomes one line naming the path."""
     try:
         return BrokerCore(config)
