@@ -53,14 +53,7 @@ class RunningNode:
         """Stop the node and wait (at most `timeout_s`, then TimeoutError)
         until it has closed everything; raises what made it fail, if
         something did. Stopping a stopped node does nothing."""
-        with self._lock:
-            self._stop_asked = True
-            node, token = self._node, self._token
-        if node is not None and token is not None:
-            try:
-                token.run_sync_soon(node.stop)
-            except trio.RunFinishedError:
-                pass  # it had already ended
+        self._ask_to_stop()
         if self._thread.ident is not None:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
@@ -80,12 +73,22 @@ class RunningNode:
     def _start(self, timeout_s: float) -> None:
         self._thread.start()
         if not self._started.wait(timeout_s):
-            with self._lock:
-                self._stop_asked = True  # it stops by itself once it is up
+            self._ask_to_stop()  # (if it is not up yet, it stops as soon as it is)
             raise TimeoutError(f"the kwire node did not start within {timeout_s} s")
         if self._node is None:  # it failed to start
             self._thread.join(timeout_s)
             self._raise_error()
+
+    def _ask_to_stop(self) -> None:
+        """Stop it now if it is up, else as soon as it is (from any thread)."""
+        with self._lock:
+            self._stop_asked = True
+            node, token = self._node, self._token
+        if node is not None and token is not None:
+            try:
+                token.run_sync_soon(node.stop)
+            except trio.RunFinishedError:
+                pass  # it had already ended
 
     def _running(self) -> Node:
         if self._node is None:
