@@ -9,10 +9,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 READY = re.compile(r"ready on (\S+):(\d+)")
 START_TIMEOUT_S = 15
 STOP_TIMEOUT_S = 10
+WAIT_S = 30  # the default bound of wait_for
+
+T = TypeVar("T")
 
 
 class KwireProcess:
@@ -81,11 +85,13 @@ def _read_line_with_timeout(process: subprocess.Popen, timeout: float) -> str | 
     return result[0] if result else None
 
 
-def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
+def wait_for(condition: Callable[[], T], what: str, timeout_s: float = WAIT_S, interval_s: float = 0.05) -> T:
+    """Poll `condition` until it returns something true, and return that;
+    after `timeout_s` an AssertionError naming `what`."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")

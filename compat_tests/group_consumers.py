@@ -8,14 +8,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
+from compat_tests.broker import WAIT_S, wait_for
 from kwire.admin.groups import GroupCommandError, describe_group
 from kwire.admin.wire_client import WireClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-WAIT_S = 30
 STDERR_LINES = int(os.environ.get("KWIRE_WORKER_STDERR_LINES", "20"))
 
 
@@ -98,15 +97,6 @@ class GroupConsumer:
 
     def __repr__(self) -> str:
         return f"<{self.client} assignment={self.assignment} messages={len(self.messages)} stderr={self.stderr_tail[-3:]}>"
-
-
-def wait_for(condition, what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def describe(bootstrap: str, group: str):

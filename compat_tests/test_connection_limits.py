@@ -15,7 +15,7 @@ import time
 import psutil
 import pytest
 
-from compat_tests.broker import READY, START_TIMEOUT_S, STOP_TIMEOUT_S, _read_line_with_timeout, wait_until
+from compat_tests.broker import READY, START_TIMEOUT_S, STOP_TIMEOUT_S, _read_line_with_timeout, wait_for
 from compat_tests.clients import Outgoing, consume, create_topic, produce
 from compat_tests.raw import call, closed_by_peer, connect, read_frame
 from kwire.protocol.record_codec import Record, build_batch
@@ -91,8 +91,8 @@ def test_clients_carry_on_after_their_idle_connections_are_closed(start_kwire, t
         close = lambda: producer.close(10)  # noqa: E731
     try:
         send(b"before")
-        wait_until(lambda: log_lines(broker, "(connections.max.idle.ms)"), timeout=15,
-                   message="the broker to close the idle producer's connections")
+        wait_for(lambda: log_lines(broker, "(connections.max.idle.ms)"),
+                 "the broker to close the idle producer's connections", timeout_s=15)
         send(b"after")
     finally:
         close()
@@ -110,7 +110,7 @@ def test_connections_beyond_the_limit_are_closed_and_the_others_unharmed(start_k
     refused = connect(broker.bootstrap)
     assert closed_by_peer(refused)
     assert all(answers(sock) for sock in held)
-    wait_until(lambda: log_lines(broker, f"{setting}=3 reached"), message="the refusal to be logged")
+    wait_for(lambda: log_lines(broker, f"{setting}=3 reached"), "the refusal to be logged", timeout_s=10)
     held.pop().close()
 
     def a_new_connection_is_served() -> bool:
@@ -122,7 +122,7 @@ def test_connections_beyond_the_limit_are_closed_and_the_others_unharmed(start_k
         finally:
             sock.close()
 
-    wait_until(a_new_connection_is_served, message="a freed slot to be usable")
+    wait_for(a_new_connection_is_served, "a freed slot to be usable", timeout_s=10)
 
 
 @pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
@@ -137,8 +137,8 @@ def test_a_client_refused_at_the_limit_gets_through_once_a_slot_frees(start_kwir
         produce(client, broker.bootstrap, topic_name, [Outgoing(None, b"got through", partition=0)], **fast_reconnects)))
     producing.start()
     try:
-        wait_until(lambda: log_lines(broker, "max.connections.per.ip=2 reached"), timeout=20,
-                   message="the client's connections to be refused")
+        wait_for(lambda: log_lines(broker, "max.connections.per.ip=2 reached"),
+                 "the client's connections to be refused", timeout_s=20)
     finally:
         for sock in held:
             sock.close()
@@ -162,7 +162,7 @@ def test_out_of_file_descriptors_backs_off_logs_once_and_keeps_serving(tmp_path)
         used = psutil.Process(broker.process.pid).num_fds()
         # More connections than descriptors left: the rest wait in the listen backlog.
         crowd = [socket.create_connection(("127.0.0.1", broker.port), timeout=10) for _ in range(FD_LIMIT - used + 20)]
-        wait_until(lambda: "cannot accept connections" in log_path.read_text(), message="the EMFILE warning")
+        wait_for(lambda: "cannot accept connections" in log_path.read_text(), "the EMFILE warning", timeout_s=10)
         time.sleep(1.0)  # a second out of descriptors: trio's own loop would have logged ten tracebacks by now
         assert answers(early)  # connections already open are still served
         text = log_path.read_text()
@@ -173,7 +173,8 @@ def test_out_of_file_descriptors_backs_off_logs_once_and_keeps_serving(tmp_path)
         waiting = crowd[-1]  # one that sat in the backlog: served once descriptors are free
         waiting.settimeout(10)
         assert answers(waiting)
-        wait_until(lambda: "accepting connections on" in log_path.read_text(), message="the recovery to be logged")
+        wait_for(lambda: "accepting connections on" in log_path.read_text(), "the recovery to be logged",
+                 timeout_s=10)
         assert log_path.read_text().count("accepting connections on") == 1
     finally:
         broker.kill()

@@ -1,18 +1,21 @@
-"""`kwire serve` and friends."""
+"""`kwire serve` and friends: the command line parsed into settings, and
+errors reported one line each. Serving itself is kwire/server/process.py."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from pathlib import Path
+from typing import Any, Iterator, TypeVar
 
 from kwire import __version__
 from kwire.config import BrokerConfig, ConfigError, parse_option
 from kwire.errors import StartupError
 
 log = logging.getLogger("kwire")
+
+E = TypeVar("E", bound=BaseException)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +67,7 @@ def config_from_args(args: argparse.Namespace) -> BrokerConfig:
     """The broker's configuration from the command line; raises ConfigError
     listing every problem, one line each, before anything is touched."""
     problems: list[str] = []
-    options = {}
+    options: dict[str, Any] = {}
     for attribute in ("port", "advertised_port", "node_id", "drop_produce_responses", "exit_after_produce"):
         raw = getattr(args, attribute)
         if raw is None:
@@ -108,13 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from kwire.server.process import serve_until_signal
+
     try:
         return serve_until_signal(config_from_args(args))
     except StartupError as error:
         return _report_startup_errors([error])
     except BaseExceptionGroup as group:  # raised by a task: report it the same way
         startup_errors, others = group.split(StartupError)
-        if others is not None:
+        if others is not None or startup_errors is None:
             raise
         return _report_startup_errors(list(_leaves(startup_errors)))
 
@@ -128,7 +133,7 @@ def _report_startup_errors(errors: list[StartupError]) -> int:
     return 1
 
 
-def _leaves(group: BaseExceptionGroup):
+def _leaves(group: BaseExceptionGroup[E]) -> Iterator[E]:
     for error in group.exceptions:
         if isinstance(error, BaseExceptionGroup):
             yield from _leaves(error)
@@ -147,49 +152,6 @@ def run_groups_command(parser: argparse.ArgumentParser, args: argparse.Namespace
     except (GroupCommandError, WireError, OSError) as exc:
         print(f"kwire groups: {exc}", file=sys.stderr)
         return 1
-    return 0
-
-
-def serve_until_signal(config: BrokerConfig) -> int:
-    import trio
-
-    from kwire.server.listener import serve
-    from kwire.server.memory_snapshots import dump_snapshots_forever, start_tracing
-    from kwire.server.startup import bind, check_data_dir, open_data, raise_open_files_limit
-
-    start_tracing()
-    raise_open_files_limit()
-    if config.data_dir is not None:
-        check_data_dir(config.data_dir)
-
-    # A file-size limit (RLIMIT_FSIZE) must fail the write (EFBIG, undone and
-    # answered KAFKA_STORAGE_ERROR), not kill the broker.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-    async def run() -> None:
-        # Bind before touching the data directory: a busy port leaves it as it was.
-        listeners = await bind(config)
-        try:
-            core = open_data(config)
-        except BaseException:
-            for listener in listeners:
-                await listener.aclose()
-            raise
-        try:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async with trio.open_nursery() as nursery:
-                    port = await nursery.start(serve, core, listeners)
-                    nursery.start_soon(dump_snapshots_forever)
-                    where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
-                    print(f"kwire {__version__} ready on {config.host}:{port} (node {config.node_id}, {where})", flush=True)
-                    async for signum in signals:
-                        log.info("received %s, shutting down", signal.Signals(signum).name)
-                        nursery.cancel_scope.cancel()
-                        break
-        finally:
-            core.close()
-
-    trio.run(run)
     return 0
 
 

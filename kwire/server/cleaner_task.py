@@ -11,6 +11,8 @@ import trio
 
 from kwire.core import BrokerCore
 from kwire.log import cleaner
+from kwire.log.cleaner import CleaningOutput, CleaningPlan
+from kwire.log.partition_log import PartitionLog
 
 log = logging.getLogger("kwire.log")
 
@@ -34,15 +36,15 @@ async def clean_due_logs(core: BrokerCore) -> int:
         if not topic.log_config.compacted:
             continue
         for partition in topic.partitions:
-            if await _clean(partition.log, f"{topic.name}-{partition.index}"):
+            if await _clean(partition.log, f"{topic.name}-{partition.index}", core.cluster.clock.wall_ms()):
                 cleaned += 1
     if cleaned:
         core.cluster.save_cleaner_offsets()
     return cleaned
 
 
-async def _clean(partition_log, name: str) -> bool:
-    work = cleaner.plan(partition_log, int(time.time() * 1000))
+async def _clean(partition_log: PartitionLog, name: str, now_ms: int) -> bool:
+    work = cleaner.plan(partition_log, now_ms)
     if work is None:
         return False
     started = time.perf_counter()
@@ -62,7 +64,7 @@ async def _clean(partition_log, name: str) -> bool:
     return installed
 
 
-def _build(partition_log, work):
+def _build(partition_log: PartitionLog, work: CleaningPlan) -> CleaningOutput:
     output = cleaner.build(work)
     if partition_log.directory is not None:
         cleaner.write_cleaned_files(partition_log, output)

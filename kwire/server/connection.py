@@ -80,7 +80,7 @@ async def serve_connection(core: BrokerCore, stream: trio.SocketStream, budget: 
                     outcome = finish(await wait_for_delayed(core, delayed))
                 await send_buffers(stream, outcome)
             finally:
-                if reservation is not None:
+                if reservation is not None and budget is not None:
                     budget.release(reservation)
     except _PeerClosed:
         pass

@@ -13,6 +13,7 @@ from pathlib import Path
 import trio
 
 from kwire.config import BrokerConfig
+from kwire.core import BrokerCore
 from kwire.errors import StartupError
 from kwire.server.listener import open_listeners
 
@@ -63,13 +64,11 @@ async def bind(config: BrokerConfig) -> list[trio.SocketListener]:
         return await open_listeners(config)
     except OSError as exc:  # includes an unresolvable host (socket.gaierror)
         reason = exc.strerror or str(exc)
-        raise StartupError(f"cannot listen on {_address(config.host, config.port)}: {reason}") from exc
+        raise StartupError(f"cannot listen on {address(config.host, config.port)}: {reason}") from exc
 
 
-def open_data(config: BrokerConfig):
+def open_data(config: BrokerConfig) -> BrokerCore:
     """The broker core over the data directory; an OSError becomes one line naming the path."""
-    from kwire.core import BrokerCore
-
     try:
         return BrokerCore(config)
     except OSError as exc:
@@ -78,5 +77,6 @@ def open_data(config: BrokerConfig):
         raise StartupError(f"cannot open {path}: {reason} (data directory {config.data_dir})") from exc
 
 
-def _address(host: str, port: int) -> str:
+def address(host: str, port: int) -> str:
+    """HOST:PORT, with an IPv6 host in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

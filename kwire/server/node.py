@@ -1,0 +1,106 @@
+"""One kwire node inside a trio program, without the CLI.
+
+    async with open_node(BrokerConfig(port=0, data_dir=None)) as node:
+        ...  # clients connect to node.bootstrap_servers
+
+or, beside other tasks (several nodes in one nursery):
+
+    node = await nursery.start(run_node, config)
+    ...
+    node.stop()
+
+Start-up is the CLI's, in the same order (kwire/server/startup.py): the data
+directory is checked, the port bound, then the data opened; a failure is a
+StartupError and leaves nothing open. On the way out the node's tasks are
+cancelled, its listeners and connections closed, and its core closed: logs
+flushed and their files closed, the data directory's lock released.
+
+Process-wide settings — signal handlers, resource limits, tracemalloc — are
+for the program that owns the process (`kwire serve`:
+kwire/server/process.py), never for an embedded node.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import trio
+
+from kwire.config import BrokerConfig
+from kwire.core import BrokerCore
+from kwire.server import listener, startup
+
+
+class Node:
+    """A running node, as handed out by `run_node` / `open_node`."""
+
+    def __init__(self, core: BrokerCore, port: int, cancel_scope: trio.CancelScope) -> None:
+        self.core = core
+        self.config: BrokerConfig = core.config
+        self.port = port  # the bound port (config.port may be 0)
+        self._cancel_scope = cancel_scope
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """HOST:PORT for a client's bootstrap servers: the address the node
+        advertises (its listen address unless advertised.* is set)."""
+        host, port = self.config.advertised(self.port)
+        return startup.address(host, port)
+
+    def stop(self) -> None:
+        """Ask the node to stop (from its trio thread); `run_node` returns
+        once everything is closed."""
+        self._cancel_scope.cancel()
+
+    def __repr__(self) -> str:
+        return f"<kwire node {self.config.node_id} on {startup.address(self.config.host, self.port)}>"
+
+
+async def run_node(config: BrokerConfig, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run a node until `node.stop()` or cancellation; with `nursery.start`
+    it returns the Node once the node serves, or raises the StartupError
+    that stopped it."""
+    if config.data_dir is not None:
+        startup.check_data_dir(config.data_dir)
+    # Bind before touching the data directory: a busy port leaves it as it was.
+    listeners = await startup.bind(config)
+    try:
+        core = startup.open_data(config)
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            for each in listeners:
+                await each.aclose()
+        raise
+    try:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(listener.serve, core, listeners)
+            task_status.started(Node(core, port, nursery.cancel_scope))
+    finally:
+        # In this thread: the core's outcomes of background flushes are applied by the thread that runs it.
+        core.close()
+
+
+@asynccontextmanager
+async def open_node(config: BrokerConfig) -> AsyncIterator[Node]:
+    """A node serving for the duration of the block, stopped and closed on
+    leaving it. A StartupError, or an exception from the block, comes out
+    as itself rather than inside an ExceptionGroup."""
+    as_itself: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                node: Node = await nursery.start(run_node, config)
+                try:
+                    yield node
+                finally:
+                    node.stop()
+            except BaseException as error:
+                as_itself = error
+                raise
+    except BaseExceptionGroup as group:
+        if as_itself is None or group.exceptions != (as_itself,):
+            raise
+    else:
+        return
+    raise as_itself  # outside the `except`, so the group is not chained onto it

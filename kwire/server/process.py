@@ -1,0 +1,52 @@
+"""`kwire serve`: a node that is the process's main program.
+
+What only the owner of a whole process may do happens here, not in the node
+(kwire/server/node.py): raise the open-files limit, ignore SIGXFSZ, trace
+allocations when asked to, print the ready line, and stop cleanly on SIGTERM
+or SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import trio
+
+from kwire import __version__
+from kwire.config import BrokerConfig
+from kwire.server.memory_snapshots import dump_snapshots_forever, start_tracing
+from kwire.server.node import Node, run_node
+from kwire.server.startup import raise_open_files_limit
+
+log = logging.getLogger("kwire")
+
+
+def serve_until_signal(config: BrokerConfig) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down cleanly; the exit
+    status. Start-up failures are raised (StartupError, possibly inside an
+    ExceptionGroup) for the CLI to report."""
+    start_tracing()
+    raise_open_files_limit()
+    # A file-size limit (RLIMIT_FSIZE) must fail the write (EFBIG, undone and
+    # answered KAFKA_STORAGE_ERROR), not kill the broker.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    trio.run(_serve_until_signal, config)
+    return 0
+
+
+async def _serve_until_signal(config: BrokerConfig) -> None:
+    async with trio.open_nursery() as nursery:
+        node: Node = await nursery.start(run_node, config)
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            nursery.start_soon(dump_snapshots_forever)
+            print(f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)})", flush=True)
+            async for signum in signals:
+                log.info("received %s, shutting down", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def _describe(config: BrokerConfig) -> str:
+    where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
+    return f"node {config.node_id}, {where}"
