@@ -27,6 +27,7 @@ from typing import AsyncIterator
 
 import trio
 
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
 from kwire.server import listener, startup
@@ -57,16 +58,18 @@ class Node:
         return f"<kwire node {self.config.node_id} on {startup.address(self.config.host, self.port)}>"
 
 
-async def run_node(config: BrokerConfig, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
+async def run_node(
+    config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED
+) -> None:
     """Run a node until `node.stop()` or cancellation; with `nursery.start`
     it returns the Node once the node serves, or raises the StartupError
-    that stopped it."""
+    that stopped it. `clock` is the node's one clock (a ManualClock in tests)."""
     if config.data_dir is not None:
         startup.check_data_dir(config.data_dir)
     # Bind before touching the data directory: a busy port leaves it as it was.
     listeners = await startup.bind(config)
     try:
-        core = startup.open_data(config)
+        core = startup.open_data(config, clock)
     except BaseException:
         with trio.CancelScope(shield=True):
             for each in listeners:
@@ -82,7 +85,7 @@ async def run_node(config: BrokerConfig, *, task_status: trio.TaskStatus[Node] =
 
 
 @asynccontextmanager
-async def open_node(config: BrokerConfig) -> AsyncIterator[Node]:
+async def open_node(config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[Node]:
     """A node serving for the duration of the block, stopped and closed on
     leaving it. A StartupError, or an exception from the block, comes out
     as itself rather than inside an ExceptionGroup."""
@@ -90,7 +93,7 @@ async def open_node(config: BrokerConfig) -> AsyncIterator[Node]:
     try:
         async with trio.open_nursery() as nursery:
             try:
-                node: Node = await nursery.start(run_node, config)
+                node: Node = await nursery.start(run_node, config, clock)
                 try:
                     yield node
                 finally:

@@ -19,6 +19,7 @@ from types import TracebackType
 
 import trio
 
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig
 from kwire.server.node import Node, run_node
 
@@ -31,8 +32,9 @@ STOP_TIMEOUT_S = 60.0
 class RunningNode:
     """A node running in its own thread; see `start_node_in_thread`."""
 
-    def __init__(self, config: BrokerConfig) -> None:
+    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
+        self.clock = clock
         self._lock = threading.Lock()
         self._started = threading.Event()  # serving, or failed to
         self._node: Node | None = None
@@ -110,7 +112,7 @@ class RunningNode:
 
     async def _serve(self) -> None:
         async with trio.open_nursery() as nursery:
-            node: Node = await nursery.start(run_node, self.config)
+            node: Node = await nursery.start(run_node, self.config, self.clock)
             with self._lock:
                 self._node, self._token = node, trio.lowlevel.current_trio_token()
                 if self._stop_asked:
@@ -118,11 +120,13 @@ class RunningNode:
             self._started.set()
 
 
-def start_node_in_thread(config: BrokerConfig, timeout_s: float = START_TIMEOUT_S) -> RunningNode:
+def start_node_in_thread(
+    config: BrokerConfig, timeout_s: float = START_TIMEOUT_S, clock: Clock = SYSTEM_CLOCK
+) -> RunningNode:
     """Start a node in a new thread; returns once it serves. Raises what
     stopped it from starting (a StartupError), or TimeoutError after
     `timeout_s` (the node then stops by itself once it is up)."""
-    node = RunningNode(config)
+    node = RunningNode(config, clock)
     node._start(timeout_s)
     return node
 

@@ -107,7 +107,8 @@ def test_the_outcomes_of_a_thread_that_ended_are_dropped_not_kept():
     release = threading.Event()
     owner = PartitionLogStandIn()
     gone = weakref.ref(owner)
-    submitter = threading.Thread(target=lambda: flusher.submit(lambda: release.wait(WAIT_S), owner.flushed))
+    # Thread.run drops its target and args when it ends, so only `owner` holds it.
+    submitter = threading.Thread(target=flusher.submit, args=(lambda: release.wait(WAIT_S), owner.flushed))
     submitter.start()
     submitter.join(WAIT_S)
     del owner

@@ -66,3 +66,17 @@ async def test_a_compaction_the_disk_refuses_leaves_the_log_and_is_logged(tmp_pa
     monkeypatch.undo()
     assert await clean_due_logs(core) == 1
     core.close()
+
+
+async def test_the_cleaner_reads_the_nodes_clock_for_the_compaction_lag():
+    from kwire.clock import ManualClock
+
+    clock = ManualClock(wall_ms=5_000)  # the test batches carry timestamp 1,000
+    core = make_core(clock=clock)
+    lagged = dict(COMPACTED, **{"min.compaction.lag.ms": str(3_600_000)})
+    CoreClient(core).call(19, 7, rq.create("lagged", configs=lagged))
+    fill(core, "lagged", 5)
+    assert await clean_due_logs(core) == 0  # younger than the lag on the node's clock
+    clock.advance(ms=2 * 3_600_000)
+    assert await clean_due_logs(core) == 1
+    core.close()
