@@ -11,7 +11,7 @@ from kwire.errors import StartupError
 from kwire.server import listener, startup
 
 
-def locked_data(config):
+def locked_data(config, clock=None):
     raise StartupError(f"data directory {config.data_dir} is in use by another broker (its .lock is held)")
 
 
