@@ -8,9 +8,10 @@ Tests check every version byte-for-byte against kio.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import uuid
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -24,13 +25,19 @@ _EMPTY_TAGS = b"\x00"
 # v8+ fields of an error-free partition: no record_errors, a null error_message.
 _NO_RECORD_ERRORS_OR_MESSAGE = (b"\x00\x00\x00\x00\xff\xff", b"\x01\x00")  # by flexible
 
+# A piece of a fetch response: record chunks are the log's own buffers.
+Chunk: TypeAlias = bytes | bytearray | memoryview
+
 PRODUCE_FLEXIBLE_FROM = 9
 PRODUCE_TOPIC_ID_FROM = 13
 FETCH_FLEXIBLE_FROM = 12
 FETCH_TOPIC_ID_FROM = 13
 
 
-class ProducePartitionResult(NamedTuple):
+# A frozen dataclass, not a NamedTuple: Kafka names the first field `index`,
+# which would shadow tuple.index.
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProducePartitionResult:
     index: int
     error_code: int
     base_offset: int
@@ -55,7 +62,7 @@ class FetchPartitionResult(NamedTuple):
     last_stable_offset: int
     log_start_offset: int
     aborted_transactions: list[tuple[int, int]] | None
-    records: list
+    records: list[Chunk]
     preferred_read_replica: int = -1
 
 
@@ -149,10 +156,10 @@ def encode_fetch_response(
     throttle_time_ms: int = 0,
     error_code: int = 0,
     session_id: int = 0,
-) -> list:
+) -> list[Chunk]:
     """The body as a list of buffers; record chunks are passed through."""
     flexible = version >= FETCH_FLEXIBLE_FROM
-    parts: list = []
+    parts: list[Chunk] = []
     head = bytearray()
     if version >= 7:
         head += _FETCH_TOP_V7.pack(throttle_time_ms, error_code, session_id)

@@ -29,7 +29,7 @@ def peek_api(frame: bytes) -> tuple[int, int, int]:
     return _KEY_VERSION_CORRELATION.unpack_from(frame, 0)
 
 
-def read_uvarint(buf, pos: int) -> tuple[int, int]:
+def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(buf):

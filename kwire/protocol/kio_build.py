@@ -15,7 +15,8 @@ import functools
 import io
 import types
 import typing
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 # kio is first imported by kwire/protocol/__init__.py (the fast way), which
 # Python runs before any module of this package.
@@ -43,7 +44,7 @@ def _nested_entity(annotation: Any) -> tuple[type | None, bool]:
     origin = typing.get_origin(annotation)
     if origin is tuple:
         inner = typing.get_args(annotation)[0]
-        return (inner if dataclasses.is_dataclass(inner) else None), True
+        return (inner if isinstance(inner, type) and dataclasses.is_dataclass(inner) else None), True
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
             if arg is not type(None):
@@ -51,13 +52,13 @@ def _nested_entity(annotation: Any) -> tuple[type | None, bool]:
                 if nested is not None or is_sequence:
                     return nested, is_sequence
         return None, False
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return annotation, False
     return None, False
 
 
 def build(cls: type, values: dict[str, Any]) -> Any:
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for name, kafka_type, nested, is_sequence, nullable in _plan(cls):
         if name not in values:
             continue
@@ -86,11 +87,12 @@ def build(cls: type, values: dict[str, Any]) -> Any:
 
 
 @functools.cache
-def _writer(cls: type):
+def _writer(cls: type) -> Callable[[IO[bytes], Any], None]:
     return entity_writer(cls)
 
 
 def encode(entity: Any) -> bytes:
     buffer = io.BytesIO()
-    _writer(type(entity))(buffer, entity)
+    cls: type = type(entity)  # not type[Any], which mypy does not see as hashable
+    _writer(cls)(buffer, entity)
     return buffer.getvalue()
