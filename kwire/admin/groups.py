@@ -165,6 +165,8 @@ def run(bootstrap: str, action: str, group_id: str | None) -> str:
     with WireClient(host, port) as client:
         if action == "list":
             return format_group_list(list_groups(client))
+        if group_id is None:
+            raise GroupCommandError("describe needs a group id")
         coordinator = coordinator_for(client, group_id)
     with WireClient(*coordinator) as client:
         return format_description(describe_group(client, group_id))

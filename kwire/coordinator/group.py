@@ -18,6 +18,7 @@ from typing import Mapping
 import attrs
 
 from kwire.coordinator.state_machine import check_transition
+from kwire.protocol.errors import ErrorCode
 
 
 class GroupState(str, enum.Enum):
@@ -41,7 +42,7 @@ VALID_PREVIOUS_STATES: Mapping[GroupState, frozenset[GroupState]] = {
 
 @attrs.frozen
 class JoinResult:
-    error_code: int
+    error_code: ErrorCode
     generation_id: int = -1
     protocol_type: str | None = None
     protocol_name: str | None = None
@@ -54,7 +55,7 @@ class JoinResult:
 
 @attrs.frozen
 class SyncResult:
-    error_code: int
+    error_code: ErrorCode
     protocol_type: str | None = None
     protocol_name: str | None = None
     assignment: bytes = b""

@@ -303,7 +303,7 @@ class GroupCoordinator:
     # --- Heartbeat / LeaveGroup ----------------------------------------------
 
     def heartbeat(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None,
-                  now: float) -> int:
+                  now: float) -> ErrorCode:
         group = self.group(group_id)
         if group is None:
             return E.unknown_member_id
@@ -315,12 +315,12 @@ class GroupCoordinator:
             return E.rebalance_in_progress
         return E.none
 
-    def leave(self, group_id: str, leaving: list[tuple[str, str | None]], now: float) -> list[int]:
+    def leave(self, group_id: str, leaving: list[tuple[str, str | None]], now: float) -> list[ErrorCode]:
         """One error code per (member_id, group_instance_id) leaving."""
         group = self.group(group_id)
         if group is None:
             return [E.unknown_member_id] * len(leaving)
-        errors: list[int] = []
+        errors: list[ErrorCode] = []
         for member_id, instance_id in leaving:
             if instance_id is not None:
                 known = group.static_members.get(instance_id)
@@ -347,7 +347,7 @@ class GroupCoordinator:
     # --- OffsetCommit / TxnOffsetCommit ---------------------------------------
 
     def validate_commit(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None,
-                        now: float) -> int:
+                        now: float) -> ErrorCode:
         """Kafka's rules for who may commit offsets to a group right now. A
         member's accepted commit counts as a sign of life: its session is
         refreshed."""
@@ -368,7 +368,8 @@ class GroupCoordinator:
         group.members[member_id].last_heartbeat = now
         return E.none
 
-    def _check_member(self, group: Group, member_id: str, instance_id: str | None, generation_id: int) -> int | None:
+    def _check_member(self, group: Group, member_id: str, instance_id: str | None,
+                      generation_id: int) -> ErrorCode | None:
         if instance_id is not None:
             known = group.static_members.get(instance_id)
             if known is not None and known != member_id:

@@ -18,13 +18,14 @@ from kwire.config import BrokerConfig
 from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest
 from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore
+from kwire.log.partition_log import PartitionLog
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
 log = logging.getLogger("kwire.groups")
 
 # Kafka's settings for the offsets topic.
-_OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
+_OFFSETS_TOPIC_CONFIGS: dict[str, str | None] = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
 
 
 def group_wait_key(group_id: str) -> tuple[str, str]:
@@ -53,16 +54,17 @@ class GroupsService:
             for group_id in self.offsets.offsets:
                 self.coordinator.get_or_create(group_id, now)
 
-    def _offsets_log(self, index: int):
+    def _offsets_log(self, index: int) -> PartitionLog:
         topic = self.cluster.get(OFFSETS_TOPIC)
         if topic is None:
             self.cluster.create_topic(
                 OFFSETS_TOPIC, self.config.offsets_topic_num_partitions, configs=_OFFSETS_TOPIC_CONFIGS,
             )
             topic = self.cluster.get(OFFSETS_TOPIC)
+            assert topic is not None  # just created (create_topic raises if it cannot)
         return topic.partitions[index].log
 
-    def offsets_log_for(self, group_id: str):
+    def offsets_log_for(self, group_id: str) -> PartitionLog:
         return self._offsets_log(self.offsets.partition_of(group_id))
 
     def now(self) -> float:
@@ -93,12 +95,12 @@ class GroupsService:
         self.publish_changes()
         return outcome
 
-    def heartbeat(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None) -> int:
+    def heartbeat(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None) -> ErrorCode:
         error = self.coordinator.heartbeat(group_id, generation_id, member_id, group_instance_id, self.now())
         self.publish_changes()
         return error
 
-    def leave(self, group_id: str, leaving: list[tuple[str, str | None]]) -> list[int]:
+    def leave(self, group_id: str, leaving: list[tuple[str, str | None]]) -> list[ErrorCode]:
         """One error code per (member id, group instance id) leaving."""
         errors = self.coordinator.leave(group_id, leaving, self.now())
         self.publish_changes()
@@ -126,7 +128,7 @@ class GroupsService:
         raises StorageError (nothing changed) if the offsets log refuses."""
         self.offsets.commit_transactional(group_id, entries, producer_id, producer_epoch)
 
-    def commit_check(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None) -> int:
+    def commit_check(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None) -> ErrorCode:
         """Kafka's rules for who may commit to a group right now (the group
         coordinator's, which also counts the commit as a sign of life)."""
         return self.coordinator.validate_commit(group_id, generation_id, member_id, instance_id, self.now())
@@ -141,7 +143,7 @@ class GroupsService:
     def listed_groups(self) -> list[Group]:
         return [g for g in self.coordinator.groups.values() if g.state != GroupState.DEAD]
 
-    def delete_group(self, group_id: str) -> int:
+    def delete_group(self, group_id: str) -> ErrorCode:
         group = self.coordinator.group(group_id)
         if group is None:
             return ErrorCode.group_id_not_found

@@ -61,7 +61,7 @@ class TransactionCoordinator:
     # --- InitProducerId ------------------------------------------------------
 
     def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int,
-                         now_ms: int) -> tuple[int, int, int]:
+                         now_ms: int) -> tuple[ErrorCode, int, int]:
         """(error, producer id, epoch) for a transactional producer starting up."""
         if not transactional_id:
             return E.invalid_request, -1, -1
@@ -73,7 +73,7 @@ class TransactionCoordinator:
             return E.not_coordinator, -1, -1
 
     def _init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int,
-                          now_ms: int) -> tuple[int, int, int]:
+                          now_ms: int) -> tuple[ErrorCode, int, int]:
         meta = self.transactions.get(transactional_id)
         if meta is None:
             meta = TxnMetadata(transactional_id, self._allocate(), 0, timeout_ms, S.EMPTY, last_update_ms=now_ms)
@@ -120,7 +120,7 @@ class TransactionCoordinator:
 
     # --- checks shared by the transactional requests --------------------------
 
-    def _check(self, transactional_id: str, producer_id: int, producer_epoch: int) -> tuple[TxnMetadata | None, int]:
+    def _check(self, transactional_id: str, producer_id: int, producer_epoch: int) -> tuple[TxnMetadata | None, ErrorCode]:
         """(meta, ErrorCode.none) if this producer may act now, else (None, the error)."""
         meta = self.transactions.get(transactional_id)
         if meta is None or meta.producer_id != producer_id:
@@ -133,13 +133,13 @@ class TransactionCoordinator:
             return None, E.producer_fenced
         return meta, E.none
 
-    def check_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> int:
+    def check_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> ErrorCode:
         return self._check(transactional_id, producer_id, producer_epoch)[1]
 
     # --- AddPartitionsToTxn / AddOffsetsToTxn ----------------------------------
 
     def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                       partitions: list[tuple[str, int]], now_ms: int, verify_only: bool = False) -> int:
+                       partitions: list[tuple[str, int]], now_ms: int, verify_only: bool = False) -> ErrorCode:
         meta, error = self._check(transactional_id, producer_id, producer_epoch)
         if meta is None:
             return error
@@ -164,7 +164,7 @@ class TransactionCoordinator:
     # --- EndTxn ----------------------------------------------------------------
 
     def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool,
-                        now_ms: int) -> int:
+                        now_ms: int) -> ErrorCode:
         meta, error = self._check(transactional_id, producer_id, producer_epoch)
         if meta is None:
             return error

@@ -21,12 +21,14 @@ from kwire.coordinator.transaction_log import (
     TRANSACTION_TOPIC, TxnMetadata, parse_txn_key, parse_txn_value, txn_key, txn_value,
 )
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
+from kwire.log.partition_log import PartitionLog
 from kwire.protocol.control_batches import build_marker
-from kwire.protocol.errors import ErrorCode as E
+from kwire.protocol.errors import ErrorCode
 from kwire.protocol.records import parse_header
 
+E = ErrorCode
 log = logging.getLogger("kwire.transactions")
-_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
+_TOPIC_CONFIGS: dict[str, str | None] = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
 _MARKER_RETRY_MS = 500  # how often markers that could not be written are tried again
 
 
@@ -65,12 +67,13 @@ class TransactionsService:
 
     # --- the coordinator's side effects -------------------------------------
 
-    def _state_log(self, transactional_id: str):
+    def _state_log(self, transactional_id: str) -> PartitionLog:
         topic = self.cluster.get(TRANSACTION_TOPIC)
         if topic is None:
             self.cluster.create_topic(TRANSACTION_TOPIC, self.config.transaction_state_log_num_partitions,
                                       configs=_TOPIC_CONFIGS)
             topic = self.cluster.get(TRANSACTION_TOPIC)
+            assert topic is not None  # just created (create_topic raises if it cannot)
         return topic.partitions[partition_for(transactional_id, len(topic.partitions))].log
 
     def _persist(self, meta: TxnMetadata) -> None:
@@ -99,21 +102,21 @@ class TransactionsService:
     # --- the transactional producer's requests ---------------------------------------
 
     def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int,
-                         producer_epoch: int) -> tuple[int, int, int]:
+                         producer_epoch: int) -> tuple[ErrorCode, int, int]:
         """(error, producer id, epoch) for a transactional producer."""
         return self.coordinator.init_producer_id(transactional_id, timeout_ms, producer_id, producer_epoch,
                                                  self.clock.wall_ms())
 
     def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                       partitions: list[tuple[str, int]], verify_only: bool = False) -> int:
+                       partitions: list[tuple[str, int]], verify_only: bool = False) -> ErrorCode:
         return self.coordinator.add_partitions(transactional_id, producer_id, producer_epoch, partitions,
                                                self.clock.wall_ms(), verify_only)
 
-    def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool) -> int:
+    def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool) -> ErrorCode:
         return self.coordinator.end_transaction(transactional_id, producer_id, producer_epoch, commit,
                                                 self.clock.wall_ms())
 
-    def check_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> int:
+    def check_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> ErrorCode:
         """Whether this producer (id and epoch) owns the transactional id now."""
         return self.coordinator.check_producer(transactional_id, producer_id, producer_epoch)
 
@@ -127,7 +130,7 @@ class TransactionsService:
 
     # --- the produce path ---------------------------------------------------------
 
-    def verify_first_write(self, transactional_id: str, header, partition: tuple[str, int]) -> int:
+    def verify_first_write(self, transactional_id: str, header, partition: tuple[str, int]) -> ErrorCode:
         """The error for a transactional batch that would open a transaction
         in `partition` (ErrorCode.none to write it), as Kafka's produce path
         answers after asking the coordinator (KIP-890 part 1)."""

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, validate_value
+from kwire.config import BrokerConfig
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.registry import api
@@ -84,16 +85,16 @@ def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) ->
     raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource_type}")
 
 
-def topic_entries(broker, overrides: dict[str, str]) -> list[Entry]:
+def topic_entries(broker: BrokerConfig, overrides: dict[str, str]) -> list[Entry]:
     """Every topic config of a topic, as DescribeConfigs (and CreateTopics v5+) show them."""
     return [_topic_entry(broker, overrides, name) for name in sorted(TOPIC_CONFIGS)]
 
 
-def _topic_entry(broker, overrides: dict[str, str], name: str) -> Entry:
+def _topic_entry(broker: BrokerConfig, overrides: dict[str, str], name: str) -> Entry:
     """A topic config and where its value comes from: the topic's override,
     the broker's setting, or the default (synonyms in that order)."""
     spec = TOPIC_CONFIGS[name]
-    synonyms = []
+    synonyms: list[tuple[str, str | None, int]] = []
     if name in overrides:
         synonyms.append((name, overrides[name], DYNAMIC_TOPIC_CONFIG))
     if spec.broker_name is not None and broker_value(broker, spec.broker_name) is not None:

@@ -161,6 +161,7 @@ def handle_heartbeat(ctx: RequestContext, request: Any) -> Any:
 
 @api(ApiKey.LEAVE_GROUP, 0, 5)
 def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
+    leaving: list[tuple[str, str | None]]
     if ctx.api_version < 3:
         leaving = [(request.member_id, None)]
     else:

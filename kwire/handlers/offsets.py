@@ -108,9 +108,10 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
         results = []
         for part in entry.partitions:
             metadata = part.committed_metadata
+            error: ErrorCode
             if group_error != ErrorCode.none:
                 error = group_error
-            elif topic is None or not 0 <= part.partition_index < len(topic.partitions):
+            elif name is None or topic is None or not 0 <= part.partition_index < len(topic.partitions):
                 error = ErrorCode.unknown_topic_id if name is None else ErrorCode.unknown_topic_or_partition
             elif len(metadata.encode()) > max_metadata:
                 error = ErrorCode.offset_metadata_too_large
@@ -131,7 +132,7 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     return respond(ctx, dict(topics=topics))
 
 
-def fail_written(topics: list[dict], error: int) -> None:
+def fail_written(topics: list[dict], error: ErrorCode) -> None:
     """The partitions that were to be written (no error so far) get `error`."""
     for topic in topics:
         for result in topic["partitions"]:
@@ -197,6 +198,7 @@ def _fetch_group(ctx: RequestContext, group_id: str, requested_topics: list[Fetc
     committed = ctx.state.groups.committed(group_id)
     unstable = ctx.state.groups.pending_offsets(group_id) if require_stable else set()
     topics = []
+    wanted: list[tuple[dict[str, Any], str | None, list[int]]]
     if requested_topics is None:  # every committed offset of the group
         by_topic: dict[str, list[int]] = {}
         for topic, partition in sorted(committed):
@@ -210,7 +212,8 @@ def _fetch_group(ctx: RequestContext, group_id: str, requested_topics: list[Fetc
     for key, name, partitions in wanted:
         results = []
         for index in partitions:
-            found = committed.get((name, index))
+            # A topic id that names no topic has nothing committed.
+            found = committed.get((name, index)) if name is not None else None
             if (name, index) in unstable:
                 found, error = None, ErrorCode.unstable_offset_commit
             else:
@@ -226,7 +229,7 @@ def _fetch_group(ctx: RequestContext, group_id: str, requested_topics: list[Fetc
     return dict(group_id=group_id, topics=topics, error_code=ErrorCode.none)
 
 
-def _topic_id(ctx: RequestContext, name: str):
+def _topic_id(ctx: RequestContext, name: str) -> uuid.UUID | None:
     topic = ctx.state.cluster.get(name)
     return topic.topic_id if topic is not None else None
 

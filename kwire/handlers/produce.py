@@ -81,7 +81,7 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
             index = partition_data.index
             if acks not in _VALID_ACKS:
                 result = ProducePartitionResult(index=index, error_code=ErrorCode.invalid_required_acks, base_offset=-1)
-            elif error is not None:
+            elif topic is None:
                 result = ProducePartitionResult(index=index, error_code=error, base_offset=-1)
             elif not 0 <= index < len(topic.partitions):
                 result = ProducePartitionResult(index=index, error_code=ErrorCode.unknown_topic_or_partition, base_offset=-1)
@@ -112,19 +112,20 @@ def _answer(ctx: RequestContext, acks: int, any_error: bool, topic_results: list
     return Encoded([encode_produce_response(ctx.api_version, topic_results)])
 
 
-def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | None, ErrorCode | None]:
+def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | None, ErrorCode]:
+    """(the topic, ErrorCode.none), or (None, why it cannot be written)."""
     cluster = ctx.state.cluster
     name = topic_data.name
     if name is None:  # v13+: topics by id
         topic_id = topic_data.topic_id
         topic = cluster.topics_by_id.get(topic_id) if topic_id is not None else None
-        return (topic, None) if topic is not None else (None, ErrorCode.unknown_topic_id)
+        return (topic, ErrorCode.none) if topic is not None else (None, ErrorCode.unknown_topic_id)
     topic = cluster.get(name) or cluster.auto_create(name)
     if topic is None:
         return None, ErrorCode.unknown_topic_or_partition
     if topic.is_internal:
         return None, ErrorCode.invalid_topic_exception
-    return topic, None
+    return topic, ErrorCode.none
 
 
 def _append(state: BrokerState, topic: Topic, index: int, records: Any,
@@ -149,6 +150,8 @@ def _append(state: BrokerState, topic: Topic, index: int, records: Any,
         return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=duplicate.base_offset,
                                       log_start_offset=log.log_start_offset)
     if header.is_transactional and header.producer_id not in log.transactions.ongoing:
+        # handle_produce refuses transactional batches in requests without one.
+        assert transactional_id is not None
         error = state.transactions.verify_first_write(transactional_id, header, (topic.name, index))
         if error != ErrorCode.none:
             return ProducePartitionResult(index=index, error_code=error, base_offset=-1,

@@ -24,7 +24,7 @@ _FENCED_FROM = {
 }
 
 
-def _code(ctx: RequestContext, error: int) -> int:
+def _code(ctx: RequestContext, error: ErrorCode) -> ErrorCode:
     """Older clients know a fenced producer as INVALID_PRODUCER_EPOCH."""
     if error == ErrorCode.producer_fenced and ctx.api_version < _FENCED_FROM.get(ctx.api_key, 0):
         return ErrorCode.invalid_producer_epoch
