@@ -184,6 +184,8 @@ class BrokerConfig:
 
 # Kafka's ConfigDef types.
 BOOLEAN, STRING, INT, LONG, DOUBLE, LIST = "BOOLEAN", "STRING", "INT", "LONG", "DOUBLE", "LIST"
+# A setting's value once parsed: what its Kafka type becomes in Python.
+ConfigValue = bool | int | float | str
 _INTEGER_BOUNDS = {INT: (-(2**31), 2**31 - 1), LONG: (-(2**63), 2**63 - 1)}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -201,12 +203,12 @@ class Rule:
     # Kafka turns any negative value into -1 (unlimited) before the range check.
     negative_is_unlimited: bool = False
 
-    def parse(self, label: str, raw: str):
+    def parse(self, label: str, raw: str) -> ConfigValue:
         text = raw.strip()
         if self.kind == BOOLEAN:
             if text.lower() not in ("true", "false"):
                 raise _invalid(label, raw, "Expected value to be either true or false")
-            value: object = text.lower() == "true"
+            value: ConfigValue = text.lower() == "true"
         elif self.kind in (INT, LONG):
             if not _INTEGER.fullmatch(text):
                 raise _invalid(label, raw, f"Not a number of type {self.kind}")
@@ -227,7 +229,7 @@ class Rule:
         self.check(label, value)
         return value
 
-    def check(self, label: str, value) -> None:
+    def check(self, label: str, value: object) -> None:
         """Check a typed value (parsed, or set in code) against the type and range."""
         shown = _shown(value)
         if self.kind == BOOLEAN:
@@ -245,7 +247,7 @@ class Rule:
                 raise _invalid(label, shown, "Not a number of type DOUBLE")
         elif not isinstance(value, str):
             raise _invalid(label, shown, "Expected value to be a string")
-        if self.kind in (INT, LONG, DOUBLE):
+        if not isinstance(value, str):  # an INT, LONG or DOUBLE, as checked above
             self._check_range(label, shown, value)
         elif self.choices:
             items = [item.strip() for item in value.split(",")] if self.kind == LIST else [value]
@@ -267,7 +269,7 @@ def _invalid(label: str, value: str, reason: str) -> ConfigError:
     return ConfigError(f"Invalid value {value} for {label}: {reason}")
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -358,7 +360,7 @@ _OPTIONS: dict[str, tuple[str, Rule]] = {
 }
 
 
-def parse_option(attribute: str, raw: str):
+def parse_option(attribute: str, raw: str) -> ConfigValue:
     """A command-line option's value (--port, or --node-id for node.id) checked like a setting."""
     if attribute in _OPTIONS:
         label, rule = _OPTIONS[attribute]

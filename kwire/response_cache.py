@@ -11,6 +11,7 @@ on a large cluster cannot grow it without limit.
 
 from __future__ import annotations
 
+from collections.abc import ItemsView
 from typing import Callable, Hashable
 
 MAX_BYTES = 32 * 1024 * 1024
@@ -24,7 +25,7 @@ class ResponseCache:
         self.total_bytes = 0
         self._bodies: dict[Hashable, bytes] = {}
 
-    def get(self, key: Hashable, default=None):
+    def get(self, key: Hashable, default: bytes | None = None) -> bytes | None:
         self._drop_if_stale()
         return self._bodies.get(key, default)
 
@@ -44,7 +45,7 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._bodies)
 
-    def items(self):
+    def items(self) -> ItemsView[Hashable, bytes]:
         return self._bodies.items()
 
     def clear(self) -> None:

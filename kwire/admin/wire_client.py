@@ -78,5 +78,5 @@ class WireClient:
     def __enter__(self) -> "WireClient":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

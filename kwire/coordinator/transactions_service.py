@@ -24,7 +24,7 @@ from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
 from kwire.log.partition_log import PartitionLog
 from kwire.protocol.control_batches import build_marker
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.records import parse_header
+from kwire.protocol.records import BatchHeader, parse_header
 
 E = ErrorCode
 log = logging.getLogger("kwire.transactions")
@@ -33,8 +33,8 @@ _MARKER_RETRY_MS = 500  # how often markers that could not be written are tried 
 
 
 class TransactionsService:
-    def __init__(self, config: BrokerConfig, cluster: Cluster, groups: GroupsService, allocate_producer_id,
-                 notify: Callable[[Hashable], None], clock: Clock) -> None:
+    def __init__(self, config: BrokerConfig, cluster: Cluster, groups: GroupsService,
+                 allocate_producer_id: Callable[[], int], notify: Callable[[Hashable], None], clock: Clock) -> None:
         self.config = config
         self.cluster = cluster
         self.groups = groups
@@ -130,7 +130,7 @@ class TransactionsService:
 
     # --- the produce path ---------------------------------------------------------
 
-    def verify_first_write(self, transactional_id: str, header, partition: tuple[str, int]) -> ErrorCode:
+    def verify_first_write(self, transactional_id: str, header: BatchHeader, partition: tuple[str, int]) -> ErrorCode:
         """The error for a transactional batch that would open a transaction
         in `partition` (ErrorCode.none to write it), as Kafka's produce path
         answers after asking the coordinator (KIP-890 part 1)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Hashable
 
 import attrs
 
 from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.fast_responses import Chunk
 
 if TYPE_CHECKING:
     from kwire.broker_state import BrokerState
@@ -46,10 +47,12 @@ class RequestContext:
 class Encoded:
     """A response body already encoded, as a list of buffers."""
 
-    parts: list
+    parts: list[Chunk]
 
 
-class _Sentinel:
+class Sentinel:
+    """A handler's answer that is not a response (NO_RESPONSE, CLOSE_CONNECTION)."""
+
     def __init__(self, name: str) -> None:
         self._name = name
 
@@ -58,9 +61,9 @@ class _Sentinel:
 
 
 # acks=0 produce: Kafka sends nothing back.
-NO_RESPONSE = _Sentinel("NO_RESPONSE")
+NO_RESPONSE = Sentinel("NO_RESPONSE")
 # acks=0 produce that failed: Kafka closes the connection so the client notices.
-CLOSE_CONNECTION = _Sentinel("CLOSE_CONNECTION")
+CLOSE_CONNECTION = Sentinel("CLOSE_CONNECTION")
 
 
 @attrs.define
@@ -70,12 +73,12 @@ class Delayed:
     `complete(final)`; `complete` returns the response, or None to keep
     waiting (only when final is False)."""
 
-    wait_keys: list
+    wait_keys: list[Hashable]
     max_wait_ms: int
     complete: Callable[[bool], Any]
 
 
-def respond(ctx: RequestContext, values: dict) -> Any:
+def respond(ctx: RequestContext, values: dict[str, Any]) -> Any:
     """The response entity for this request's API and version, built from
     `values` (fields the version lacks are dropped; throttle time 0)."""
     from kio.index import load_response_schema

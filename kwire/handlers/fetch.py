@@ -7,7 +7,7 @@ clients treat as "no session" and keep sending full fetch requests.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Hashable
 
 import attrs
 
@@ -18,9 +18,15 @@ from kwire.protocol.registry import api
 from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.fast_responses import FetchPartitionResult, FetchTopicResult, encode_fetch_response
+from kwire.protocol.fast_responses import Chunk, FetchPartitionResult, FetchTopicResult, encode_fetch_response
 
 READ_COMMITTED = 1
+
+# What a fetch asks of one partition: (partition index, the Partition or the
+# error to answer instead, fetch offset, partition max bytes).
+_PartitionPlan = tuple[int, Partition | ErrorCode, int, int]
+# [(topic name, topic id, [partition plan])], in request order.
+_Plan = list[tuple[str | None, uuid.UUID | None, list[_PartitionPlan]]]
 
 
 def _millis(value: Any) -> int:
@@ -97,7 +103,7 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
 
     storage_error = _storage_error_for(version)
 
-    def attempt(final: bool):
+    def attempt(final: bool) -> Encoded | None:
         topics, total_bytes, has_error = _read(plan, response_limit, read_committed, storage_error)
         if final or has_error or total_bytes >= min_bytes or max_wait_ms <= 0:
             return Encoded(encode_fetch_response(version, topics))
@@ -106,7 +112,7 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     response = attempt(False)
     if response is not None:
         return response
-    wait_keys = [
+    wait_keys: list[Hashable] = [
         (topic_name, index)
         for topic_name, _id, entries in plan
         for index, target, _offset, _max_bytes in entries
@@ -115,10 +121,11 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     return Delayed(wait_keys, max_wait_ms, attempt)
 
 
-def _plan(ctx: RequestContext, request: FetchRequest) -> list[Any]:
-    """[(topic name, topic id, [(partition index, Partition | ErrorCode, fetch offset, max bytes, leader epoch)])]"""
+def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:
+    """Each wanted partition, or the error to answer for it (unknown topic
+    or partition, or a leader epoch that does not match)."""
     cluster = ctx.state.cluster
-    plan = []
+    plan: _Plan = []
     for fetch_topic in request.topics:
         name = fetch_topic.name
         if name is None:
@@ -130,7 +137,7 @@ def _plan(ctx: RequestContext, request: FetchRequest) -> list[Any]:
             missing = ErrorCode.unknown_topic_or_partition
             topic_id = topic.topic_id if topic is not None else None
         topic_name = topic.name if topic is not None else name
-        entries = []
+        entries: list[_PartitionPlan] = []
         for fetch_partition in fetch_topic.partitions:
             index = fetch_partition.index
             target: Partition | ErrorCode
@@ -152,14 +159,16 @@ def _storage_error_for(version: int) -> ErrorCode:
     return ErrorCode.kafka_storage_error if version > 5 else ErrorCode.not_leader_or_follower
 
 
-def _read(plan, response_limit: int, read_committed: bool, storage_error: ErrorCode):
+def _read(plan: _Plan, response_limit: int, read_committed: bool,
+          storage_error: ErrorCode) -> tuple[list[FetchTopicResult], int, bool]:
+    """The results, the record bytes in them, and whether any partition failed."""
     remaining = response_limit
     total = 0
     has_error = False
     first_with_data = True
-    topics = []
+    topics: list[FetchTopicResult] = []
     for topic_name, topic_id, entries in plan:
-        results = []
+        results: list[FetchPartitionResult] = []
         for index, target, fetch_offset, partition_max_bytes in entries:
             if isinstance(target, ErrorCode):
                 has_error = True
@@ -172,7 +181,7 @@ def _read(plan, response_limit: int, read_committed: bool, storage_error: ErrorC
                 continue
             end = log.log_end_offset
             stable = log.last_stable_offset
-            chunks: list = []
+            chunks: list[Chunk] = []
             error = ErrorCode.none
             # read_committed: nothing past the last stable offset, plus the
             # aborted transactions in range so the client can drop their records.

@@ -9,7 +9,7 @@ import attrs
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.registry import api
-from kwire.log import CorruptSegment
+from kwire.log import CorruptSegment, PartitionLog
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import RecordDecodeError, iter_records
@@ -93,7 +93,7 @@ def handle_list_offsets(ctx: RequestContext, wire_request: Any) -> Any:
     return respond(ctx, dict(topics=topics))
 
 
-def _lookup(log, timestamp: int, read_committed: bool = False) -> tuple[int, int]:
+def _lookup(log: PartitionLog, timestamp: int, read_committed: bool = False) -> tuple[int, int]:
     """(offset, timestamp) answered for one partition; (-1, -1) if none."""
     if timestamp == LATEST:
         # A read_committed consumer's "end" is the last stable offset.
@@ -109,13 +109,13 @@ def _lookup(log, timestamp: int, read_committed: bool = False) -> tuple[int, int
         return _first_record_at_or_after(log, batch_offset, max_timestamp)
     if timestamp < 0:
         return -1, -1
-    batch_offset = log.offset_for_timestamp(timestamp)
-    if batch_offset is None:
+    found = log.offset_for_timestamp(timestamp)
+    if found is None:
         return -1, -1
-    return _first_record_at_or_after(log, batch_offset, timestamp)
+    return _first_record_at_or_after(log, found, timestamp)
 
 
-def _first_record_at_or_after(log, batch_offset: int, timestamp: int) -> tuple[int, int]:
+def _first_record_at_or_after(log: PartitionLog, batch_offset: int, timestamp: int) -> tuple[int, int]:
     """The exact record: the only place ListOffsets decodes a batch."""
     data = b"".join(log.read(batch_offset, 1))
     for _pos, header in iter_valid_batches(data):
@@ -127,7 +127,7 @@ def _first_record_at_or_after(log, batch_offset: int, timestamp: int) -> tuple[i
     return -1, -1
 
 
-def _result(index: int, error: ErrorCode, offset: int = -1, timestamp: int = -1, leader_epoch: int = -1) -> dict:
+def _result(index: int, error: ErrorCode, offset: int = -1, timestamp: int = -1, leader_epoch: int = -1) -> dict[str, Any]:
     return dict(
         partition_index=index,
         error_code=error,

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import attrs
 
 from kwire.coordinator.consumer_protocol import subscription_topics
-from kwire.coordinator.group import GroupState
+from kwire.coordinator.group import Group, GroupState
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
@@ -132,7 +132,7 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     return respond(ctx, dict(topics=topics))
 
 
-def fail_written(topics: list[dict], error: ErrorCode) -> None:
+def fail_written(topics: list[dict[str, Any]], error: ErrorCode) -> None:
     """The partitions that were to be written (no error so far) get `error`."""
     for topic in topics:
         for result in topic["partitions"]:
@@ -266,7 +266,7 @@ def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
     return respond(ctx, dict(error_code=ErrorCode.none, topics=topics))
 
 
-def _subscribed_topics(group) -> set[str]:
+def _subscribed_topics(group: Group) -> set[str]:
     """Topics the members subscribe to, from their consumer-protocol metadata."""
     topics: set[str] = set()
     if group.protocol_type != "consumer":

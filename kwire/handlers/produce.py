@@ -15,7 +15,7 @@ import attrs
 
 from kwire.broker_state import BrokerState
 from kwire.cluster.cluster import Topic
-from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext
+from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext, Sentinel
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
@@ -104,7 +104,8 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     return _answer(ctx, acks, any_error, topic_results)
 
 
-def _answer(ctx: RequestContext, acks: int, any_error: bool, topic_results: list[ProduceTopicResult]):
+def _answer(ctx: RequestContext, acks: int, any_error: bool,
+            topic_results: list[ProduceTopicResult]) -> Encoded | Sentinel:
     if acks == 0:
         # Nothing goes back; on failure Kafka closes the connection so the
         # client learns about it through the reconnect.
