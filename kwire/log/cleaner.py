@@ -21,17 +21,16 @@ rewritten keeping the latest record for each key, in three steps.
 from __future__ import annotations
 
 import os
-import struct
 
 import attrs
-from crc32c import crc32c
 
 from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment, segment_name
 from kwire.log.swaps import CLEANED_SUFFIX, SWAP_SUFFIX
-from kwire.protocol.record_codec import Record, build_batch, iter_records
-from kwire.protocol.records import CRC_START, HEADER_SIZE, TIMESTAMP_TYPE_BIT, iter_valid_batches, parse_header
+from kwire.protocol.batch_transforms import rebuild_batch
+from kwire.protocol.record_codec import iter_records
+from kwire.protocol.records import HEADER_SIZE, iter_valid_batches, parse_header
 
 _READ_BLOCK = 8 * 1024 * 1024
 
@@ -160,7 +159,7 @@ def build(work: CleaningPlan) -> CleaningOutput:
 
 
 def _count(batch: bytes) -> int:
-    return struct.unpack_from(">i", batch, 57)[0]
+    return parse_header(batch).records_count
 
 
 def _filter_batch(header, data: bytes, latest: dict[bytes, int], tombstone_horizon: int) -> bytes | None:
@@ -176,21 +175,8 @@ def _filter_batch(header, data: bytes, latest: dict[bytes, int], tombstone_horiz
         return data
     if not keep:
         return None
-    log_append_time = bool(header.attributes & TIMESTAMP_TYPE_BIT)
-    rebuilt = build_batch(
-        [Record(offset_delta=r.offset - header.base_offset,
-                timestamp_delta=0 if log_append_time else r.timestamp - header.base_timestamp,
-                key=r.key, value=r.value, headers=r.headers) for r in keep],
-        base_offset=header.base_offset, base_timestamp=header.base_timestamp, compression=header.compression,
-        producer_id=header.producer_id, producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
-        is_transactional=header.is_transactional, timestamp_type=1 if log_append_time else 0,
-        partition_leader_epoch=header.partition_leader_epoch,
-    )
     # The batch keeps its offset span and its max timestamp, as Kafka's cleaner does.
-    struct.pack_into(">i", rebuilt, 23, header.last_offset_delta)
-    struct.pack_into(">q", rebuilt, 35, header.max_timestamp)
-    struct.pack_into(">I", rebuilt, 17, crc32c(memoryview(rebuilt)[CRC_START:]))
-    return bytes(rebuilt)
+    return bytes(rebuild_batch(data, keep))
 
 
 def write_cleaned_files(log: PartitionLog, output: CleaningOutput) -> list[str]:

@@ -18,8 +18,9 @@ from kwire.log.producer_state import (
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.log.storage_errors import StorageError, is_out_of_descriptors, is_transient
 from kwire.log.transaction_index import (
-    PartitionTransactions, append_txn_index, control_type, read_txn_index, txn_index_path, write_txn_index,
+    PartitionTransactions, append_txn_index, read_txn_index, txn_index_path, write_txn_index,
 )
+from kwire.protocol.control_batches import marker_type
 from kwire.protocol.records import BatchHeader, patch_offsets
 
 logger = logging.getLogger("kwire.log")
@@ -169,7 +170,7 @@ class PartitionLog:
             active = self._roll(base_offset)
         aborted = None
         if header.is_control and header.producer_id >= 0 and self.directory is not None:
-            aborted = self.transactions.abort_entry(header.producer_id, base_offset, control_type(batch), base_offset)
+            aborted = self.transactions.abort_entry(header.producer_id, base_offset, marker_type(batch), base_offset)
         mark = active.mark()
         active.append(batch, header, self.config.index_interval_bytes)
         if aborted is not None:
@@ -212,7 +213,7 @@ class PartitionLog:
         if header.is_control:
             self.producer_state.on_marker(header)
             self.transactions.on_marker(
-                header.producer_id, header.base_offset, control_type(control_batch), header.base_offset)
+                header.producer_id, header.base_offset, marker_type(control_batch), header.base_offset)
             return
         self.producer_state.update(header)
         if header.is_transactional:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import time
 
 from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
@@ -13,12 +12,12 @@ from kwire.log.durable_files import fsync_if_exists
 from kwire.log.segment_scan import SegmentScan
 from kwire.log.storage_errors import WriteNotUndone
 from kwire.log.stores import FileStore, MemoryStore
-from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, LOG_OVERHEAD, BatchHeader, parse_header
+from kwire.protocol.records import (
+    CURRENT_MAGIC, HEADER_SIZE, INT32, LAST_OFFSET_DELTA_AT, LOG_OVERHEAD, OFFSET_LENGTH_MAGIC, BatchHeader, parse_header,
+)
 
 log = logging.getLogger("kwire.log")
 
-_READ_CHECK = struct.Struct(">qi4xb")  # base offset, batch length, magic
-_INT32 = struct.Struct(">i")  # last offset delta, at byte 23
 
 
 # Index entries hold offsets relative to the segment's base as int32.
@@ -218,8 +217,8 @@ class Segment:
         offset_limit = end_offset if end_offset is not None else 2**63
         while len(data) - at >= HEADER_SIZE:
             # header_problem's checks, inlined: this loop runs once per batch read.
-            base, length, magic = _READ_CHECK.unpack_from(data, at)
-            (delta,) = _INT32.unpack_from(data, at + 23)
+            base, length, magic = OFFSET_LENGTH_MAGIC.unpack_from(data, at)
+            (delta,) = INT32.unpack_from(data, at + LAST_OFFSET_DELTA_AT)
             size = length + LOG_OVERHEAD
             if (magic != CURRENT_MAGIC or length < MIN_BATCH_LENGTH or position + at + size > file_size
                     or delta < 0 or base < min_offset or base + delta >= offset_limit):

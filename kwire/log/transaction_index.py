@@ -19,10 +19,9 @@ import attrs
 
 from kwire.log.durable_files import write_atomically
 from kwire.log.stores import append_or_undo
-from kwire.protocol.record_codec import iter_records
+from kwire.protocol.control_batches import ABORT
 
 _ENTRY = struct.Struct(">hqqqq")
-ABORT, COMMIT = 0, 1
 
 
 @attrs.frozen(order=True)
@@ -31,13 +30,6 @@ class AbortedTxn:
     producer_id: int
     first_offset: int
     last_stable_offset: int
-
-
-def control_type(batch) -> int:
-    """ABORT or COMMIT, from a control batch's one record (key: version, type)."""
-    for record in iter_records(batch):
-        return struct.unpack_from(">h", record.key, 2)[0]
-    return ABORT
 
 
 class PartitionTransactions:

@@ -7,25 +7,25 @@ timestamp lookups, compaction, tests); produce and fetch never call this.
 from __future__ import annotations
 
 import gzip
-import struct
 import zlib
 from typing import Iterable, Iterator
 
 import attrs
-from crc32c import crc32c
 
 from kwire.protocol.records import (
     CONTROL_BIT,
-    CRC_START,
+    CURRENT_MAGIC,
+    HEADER,
     HEADER_SIZE,
+    INT32,
     LOG_OVERHEAD,
     TIMESTAMP_TYPE_BIT,
     TRANSACTIONAL_BIT,
     parse_header,
+    reseal,
 )
 
 NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
-_HEADER = struct.Struct(">qiibIhiqqqhii")
 _XERIAL_MAGIC = b"\x82SNAPPY\x00"
 
 # No batch is decompressed to more than this: the most record bytes a client
@@ -242,7 +242,7 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
     while pos < len(data):
         if pos + 4 > len(data):
             raise RecordDecodeError("truncated xerial snappy block")
-        (length,) = struct.unpack_from(">i", data, pos)
+        (length,) = INT32.unpack_from(data, pos)
         pos += 4
         if length < 0 or pos + length > len(data):
             raise RecordDecodeError("bad xerial snappy block length")
@@ -314,11 +314,11 @@ def build_batch(
     last_offset_delta = max((r.offset_delta for r in records), default=0)
     max_timestamp = base_timestamp + max((r.timestamp_delta for r in records), default=0)
     batch = bytearray(HEADER_SIZE) + payload
-    _HEADER.pack_into(
-        batch, 0, base_offset, len(batch) - LOG_OVERHEAD, partition_leader_epoch, 2, 0, attributes,
+    HEADER.pack_into(
+        batch, 0, base_offset, len(batch) - LOG_OVERHEAD, partition_leader_epoch, CURRENT_MAGIC, 0, attributes,
         last_offset_delta, base_timestamp, max_timestamp, producer_id, producer_epoch, base_sequence, len(records),
     )
-    struct.pack_into(">I", batch, 17, crc32c(memoryview(batch)[CRC_START:]))
+    reseal(batch)
     return batch
 
 

@@ -94,3 +94,17 @@ def test_recovery_scan_stops_at_a_torn_or_corrupt_tail():
     corrupt = bytearray(log)
     corrupt[len(first) + 70] ^= 1
     assert [pos for pos, _ in iter_valid_batches(bytes(corrupt))] == [0]
+
+
+def test_named_field_offsets_match_the_header_struct():
+    import struct as _struct
+
+    from kwire.protocol import records as r
+
+    formats = r.HEADER.format.lstrip(">")
+    starts = [_struct.calcsize(">" + formats[:i]) for i in range(len(formats))]
+    named = [r.BASE_OFFSET_AT, r.BATCH_LENGTH_AT, r.PARTITION_LEADER_EPOCH_AT, r.MAGIC_AT, r.CRC_AT,
+             r.ATTRIBUTES_AT, r.LAST_OFFSET_DELTA_AT, r.BASE_TIMESTAMP_AT, r.MAX_TIMESTAMP_AT, r.PRODUCER_ID_AT,
+             r.PRODUCER_EPOCH_AT, r.BASE_SEQUENCE_AT, r.RECORDS_COUNT_AT]
+    assert starts == named
+    assert r.HEADER.size == r.HEADER_SIZE
