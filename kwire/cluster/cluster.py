@@ -25,6 +25,7 @@ from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
+from kwire.log.files import partition_dir_name
 from kwire.log.flusher import FLUSHER
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -371,7 +372,7 @@ class Cluster:
         try:
             for index in range(record.partitions):
                 if self.config.data_dir is not None:
-                    directory = Path(self.config.data_dir) / f"{record.name}-{index}"
+                    directory = Path(self.config.data_dir) / partition_dir_name(record.name, index)
                     if not directory.exists():
                         created.append(directory)
                 partitions.append(Partition(record.name, index,
@@ -398,7 +399,7 @@ class Cluster:
     def _open_log(self, topic: str, index: int, log_config: LogConfig, topic_id: uuid.UUID | None = None) -> PartitionLog:
         if self.config.data_dir is None:
             return PartitionLog.in_memory(log_config)
-        directory = Path(self.config.data_dir) / f"{topic}-{index}"
+        directory = Path(self.config.data_dir) / partition_dir_name(topic, index)
         loading = self._loading
         if loading is None:  # a partition created while running
             partition_log = PartitionLog.open(directory, log_config)

@@ -26,8 +26,8 @@ import attrs
 
 from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
-from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment, segment_name
-from kwire.log.swaps import CLEANED_SUFFIX, SWAP_SUFFIX
+from kwire.log.files import CLEANED_LOG_SUFFIX, LOG_SUFFIX, SWAP_LOG_SUFFIX, file_path
+from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.protocol.batch_transforms import rebuild_batch
 from kwire.protocol.record_codec import iter_records
 from kwire.protocol.records import HEADER_SIZE, iter_valid_batches, parse_header
@@ -186,7 +186,7 @@ def write_cleaned_files(log: PartitionLog, output: CleaningOutput) -> list[str]:
     paths = []
     try:
         for base, batches in output.groups:
-            path = os.path.join(str(log.directory), segment_name(base) + CLEANED_SUFFIX)
+            path = file_path(log.directory, base, CLEANED_LOG_SUFFIX)
             paths.append(path)
             with open(path, "wb") as f:
                 for batch in batches:
@@ -214,8 +214,8 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
     try:
         if log.directory is not None:
             for base, _batches in output.groups:
-                stem = os.path.join(str(log.directory), segment_name(base))
-                os.replace(stem + CLEANED_SUFFIX, stem + SWAP_SUFFIX)
+                os.replace(file_path(log.directory, base, CLEANED_LOG_SUFFIX),
+                           file_path(log.directory, base, SWAP_LOG_SUFFIX))
             fsync_directory(log.directory)
         for segment in work.segments:
             if log.directory is not None:
@@ -242,8 +242,7 @@ def _new_segment(log: PartitionLog, base: int, batches: list[bytes]) -> Segment:
         for batch in batches:
             segment.append(batch, parse_header(batch), interval)
         return segment
-    stem = os.path.join(str(log.directory), segment_name(base))
-    os.replace(stem + SWAP_SUFFIX, stem + ".log")
+    os.replace(file_path(log.directory, base, SWAP_LOG_SUFFIX), file_path(log.directory, base, LOG_SUFFIX))
     segment = Segment.on_disk(str(log.directory), base)
     segment.recover(interval)
     return segment
@@ -253,6 +252,6 @@ def _discard(log: PartitionLog, output: CleaningOutput) -> None:
     if log.directory is None:
         return
     for base, _ in output.groups:
-        path = os.path.join(str(log.directory), segment_name(base) + CLEANED_SUFFIX)
+        path = file_path(log.directory, base, CLEANED_LOG_SUFFIX)
         if os.path.exists(path):
             os.unlink(path)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kwire.log.files import TEMPORARY_SUFFIX
+
 
 def fsync_directory(path) -> None:
     """Make the names created, renamed or removed in `path` durable."""
@@ -22,7 +24,7 @@ def write_atomically(path, data: bytes, durable: bool = True) -> None:
     """Replace `path` with `data`; raises OSError with the old file untouched.
     `durable=False` skips the fsyncs (the caller syncs the whole disk after)."""
     path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(path.name + TEMPORARY_SUFFIX)
     try:
         with open(temporary, "wb") as f:
             f.write(data)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 from pathlib import Path
 
 import attrs
 
 from kwire.log.config import LogConfig
+from kwire.log.files import LOG_SUFFIX, offsets_in
 from kwire.log.segment import Segment
 from kwire.log.segment_scan import SegmentScan
 from kwire.log.swaps import complete_interrupted_swaps
@@ -37,14 +37,10 @@ class LoadReport:
     rebuilt_indexes: int = 0
 
 
-def segment_base_offsets(directory: Path) -> list[int]:
-    return sorted(int(name[:-4]) for name in os.listdir(directory) if name.endswith(".log") and name[:-4].isdigit())
-
-
 def load_segments(directory: Path, config: LogConfig, recovery_point: int,
                   clean_shutdown: bool) -> tuple[list[Segment], LoadReport]:
     complete_interrupted_swaps(directory)
-    bases = segment_base_offsets(directory) or [0]
+    bases = offsets_in(directory, LOG_SUFFIX) or [0]
     segments = [Segment.on_disk(str(directory), base) for base in bases]
     report = LoadReport()
     interval = config.index_interval_bytes

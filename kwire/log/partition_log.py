@@ -18,7 +18,7 @@ from kwire.log.producer_state import (
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.log.storage_errors import StorageError, is_out_of_descriptors, is_transient
 from kwire.log.transaction_index import (
-    PartitionTransactions, append_txn_index, read_txn_index, txn_index_path, write_txn_index,
+    PartitionTransactions,
 )
 from kwire.protocol.control_batches import marker_type
 from kwire.protocol.records import BatchHeader, patch_offsets
@@ -115,8 +115,7 @@ class PartitionLog:
         """The aborted-transaction index files; the newest producer-state
         snapshot; then every batch header after it."""
         for segment in self.segments:
-            path = getattr(segment.store, "path", None)
-            for entry in read_txn_index(txn_index_path(path)) if path else ():
+            for entry in segment.aborted_txns():
                 if entry.last_offset < self.log_end_offset:  # not cut off by recovery
                     self.transactions.add_aborted(entry)
         found = latest_snapshot(self.directory, self.log_end_offset)
@@ -169,13 +168,13 @@ class PartitionLog:
         ):
             active = self._roll(base_offset)
         aborted = None
-        if header.is_control and header.producer_id >= 0 and self.directory is not None:
+        if header.is_control and header.producer_id >= 0 and active.txn_index_path is not None:
             aborted = self.transactions.abort_entry(header.producer_id, base_offset, marker_type(batch), base_offset)
         mark = active.mark()
         active.append(batch, header, self.config.index_interval_bytes)
         if aborted is not None:
             try:
-                append_txn_index(txn_index_path(active.store.path), aborted)
+                active.append_aborted_txn(aborted)
             except OSError:
                 active.undo(mark)
                 raise
@@ -234,7 +233,7 @@ class PartitionLog:
         for segment, following in zip(self.segments, self.segments[1:] + [None]):
             end = following.base_offset if following is not None else self.log_end_offset + 1
             entries = [a for a in self.transactions.aborted if segment.base_offset <= a.last_offset < end]
-            write_txn_index(txn_index_path(segment.store.path), entries)
+            segment.rewrite_aborted_txns(entries)
 
     def _roll(self, base_offset: int) -> Segment:
         if self.directory is None:

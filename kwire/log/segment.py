@@ -9,8 +9,10 @@ import time
 from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.durable_files import fsync_if_exists
+from kwire.log.files import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path, offset_stem
 from kwire.log.segment_scan import SegmentScan
 from kwire.log.storage_errors import WriteNotUndone
+from kwire.log.transaction_index import AbortedTxn, append_txn_index, read_txn_index, write_txn_index
 from kwire.log.stores import FileStore, MemoryStore
 from kwire.protocol.records import (
     CURRENT_MAGIC, HEADER_SIZE, INT32, LAST_OFFSET_DELTA_AT, LOG_OVERHEAD, OFFSET_LENGTH_MAGIC, BatchHeader, parse_header,
@@ -22,10 +24,6 @@ log = logging.getLogger("kwire.log")
 
 # Index entries hold offsets relative to the segment's base as int32.
 MAX_RELATIVE_OFFSET = 2**31 - 1
-
-
-def segment_name(base_offset: int) -> str:
-    return f"{base_offset:020d}"
 
 
 class CorruptSegment(Exception):
@@ -57,11 +55,15 @@ class _ReportingScan:
 
 
 class Segment:
-    def __init__(self, base_offset: int, store, offset_index: OffsetIndex, time_index: TimeIndex) -> None:
+    def __init__(self, base_offset: int, store, offset_index: OffsetIndex, time_index: TimeIndex,
+                 txn_index_path: str | None = None) -> None:
         self.base_offset = base_offset
         self.store = store
         self.offset_index = offset_index
         self.time_index = time_index
+        # Aborted transactions whose markers are here (written by PartitionLog;
+        # the file exists only once there is one). None: in memory.
+        self.txn_index_path = txn_index_path
         self.next_offset = base_offset  # one past the last offset stored here
         self._bytes_since_index_entry = 0
         self.created_ms = int(time.time() * 1000)  # when this run opened or made it
@@ -80,8 +82,11 @@ class Segment:
 
     @classmethod
     def on_disk(cls, directory: str, base_offset: int) -> "Segment":
-        stem = f"{directory}/{segment_name(base_offset)}"
-        return cls(base_offset, FileStore(stem + ".log"), OffsetIndex(stem + ".index"), TimeIndex(stem + ".timeindex"))
+        def path(suffix: str) -> str:
+            return file_path(directory, base_offset, suffix)
+
+        return cls(base_offset, FileStore(path(LOG_SUFFIX)), OffsetIndex(path(INDEX_SUFFIX)),
+                   TimeIndex(path(TIME_INDEX_SUFFIX)), path(TXN_INDEX_SUFFIX))
 
     @property
     def size(self) -> int:
@@ -358,6 +363,23 @@ class Segment:
                    f"{self.base_offset + relative}"
         return None
 
+    # --- the transaction index -------------------------------------------------
+
+    def aborted_txns(self) -> list[AbortedTxn]:
+        """The entries of this segment's `.txnindex` (none in memory)."""
+        return read_txn_index(self.txn_index_path) if self.txn_index_path is not None else []
+
+    def append_aborted_txn(self, entry: AbortedTxn) -> None:
+        """Add an entry to the `.txnindex` (nothing in memory); a failed write
+        leaves the file as it was and raises OSError."""
+        if self.txn_index_path is not None:
+            append_txn_index(self.txn_index_path, entry)
+
+    def rewrite_aborted_txns(self, entries: list[AbortedTxn]) -> None:
+        """The `.txnindex` replaced whole by `entries` (removed when none)."""
+        if self.txn_index_path is not None:
+            write_txn_index(self.txn_index_path, entries)
+
     # --- damage found after start-up ------------------------------------------
 
     def note_damage(self, position: int, reason: str) -> None:
@@ -370,7 +392,7 @@ class Segment:
     def describe(self) -> str:
         path = getattr(self.store, "path", None)
         if path is None:
-            return f"in-memory segment {segment_name(self.base_offset)}"
+            return f"in-memory segment {offset_stem(self.base_offset)}"
         return f"partition {os.path.basename(os.path.dirname(path))} segment {os.path.basename(path)}"
 
     def flush(self) -> None:
@@ -378,9 +400,8 @@ class Segment:
         self.store.flush()
         self.offset_index.flush()
         self.time_index.flush()
-        log_path = getattr(self.store, "path", None)
-        if log_path is not None:
-            fsync_if_exists(log_path[: -len(".log")] + ".txnindex")
+        if self.txn_index_path is not None:
+            fsync_if_exists(self.txn_index_path)
 
     def close(self) -> None:
         self.store.close()
@@ -391,7 +412,6 @@ class Segment:
         """Close and remove the segment's files (retention, DeleteRecords)."""
         self.close()
         log_path = getattr(self.store, "path", None)
-        txn_index = log_path[: -len(".log")] + ".txnindex" if log_path else None
-        for path in (log_path, self.offset_index.path, self.time_index.path, txn_index):
+        for path in (log_path, self.offset_index.path, self.time_index.path, self.txn_index_path):
             if path is not None and os.path.exists(path):
                 os.unlink(path)

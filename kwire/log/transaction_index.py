@@ -74,10 +74,6 @@ class PartitionTransactions:
         self.aborted = [a for a in self.aborted if a.last_offset >= offset]
 
 
-def txn_index_path(log_path: str) -> str:
-    return log_path[: -len(".log")] + ".txnindex"
-
-
 def append_txn_index(path: str, entry: AbortedTxn) -> None:
     """One entry at the end of the file; a failed write leaves the file as it was."""
     data = _ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset)
