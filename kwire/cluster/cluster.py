@@ -398,14 +398,14 @@ class Cluster:
 
     def _open_log(self, topic: str, index: int, log_config: LogConfig, topic_id: uuid.UUID | None = None) -> PartitionLog:
         if self.config.data_dir is None:
-            return PartitionLog.in_memory(log_config)
+            return PartitionLog.in_memory(log_config, self.clock)
         directory = Path(self.config.data_dir) / partition_dir_name(topic, index)
         loading = self._loading
         if loading is None:  # a partition created while running
-            partition_log = PartitionLog.open(directory, log_config)
+            partition_log = PartitionLog.open(directory, log_config, clock=self.clock)
         else:
             partition_log = PartitionLog.open(directory, log_config, loading.recovery_points.get((topic, index), 0),
-                                              loading.clean_shutdown)
+                                              loading.clean_shutdown, self.clock)
             loading.logs.append(partition_log)
         partition_log.on_offline = self._partition_went_offline
         if topic_id is not None:

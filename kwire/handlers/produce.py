@@ -118,7 +118,7 @@ def _append(core, topic: Topic, index: int, records, transactional_id: str | Non
             return ProducePartitionResult(index=index, error_code=error, base_offset=-1,
                                           log_start_offset=log.log_start_offset)
     batch = bytearray(records)
-    now_ms = log.clock_ms()
+    now_ms = log.clock.wall_ms()
     refused = None
     try:
         if could_refuse_records(header, topic.log_config, now_ms):

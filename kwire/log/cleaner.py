@@ -238,12 +238,12 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
 def _new_segment(log: PartitionLog, base: int, batches: list[bytes]) -> Segment:
     interval = log.config.index_interval_bytes
     if log.directory is None:
-        segment = Segment.in_memory(base)
+        segment = Segment.in_memory(base, log.clock.wall_ms())
         for batch in batches:
             segment.append(batch, parse_header(batch), interval)
         return segment
     os.replace(file_path(log.directory, base, SWAP_LOG_SUFFIX), file_path(log.directory, base, LOG_SUFFIX))
-    segment = Segment.on_disk(str(log.directory), base)
+    segment = Segment.on_disk(str(log.directory), base, log.clock.wall_ms())
     segment.recover(interval)
     return segment
 

@@ -5,7 +5,6 @@ Only start-up pays for decoding records; the hot path never does."""
 from __future__ import annotations
 
 import logging
-import time
 from typing import Iterator
 
 from kwire.log.partition_log import PartitionLog
@@ -31,7 +30,7 @@ def append_keyed_records(log: PartitionLog, pairs: list[tuple[bytes, bytes | Non
     """Write (key, value) records as one batch, stamped now; returns its base offset."""
     batch = build_batch(
         [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(pairs)],
-        base_timestamp=int(time.time() * 1000), producer_id=producer_id, producer_epoch=producer_epoch,
+        base_timestamp=log.clock.wall_ms(), producer_id=producer_id, producer_epoch=producer_epoch,
         is_transactional=transactional,
     )
     return log.append(batch, parse_header(batch))

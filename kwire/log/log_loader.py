@@ -19,6 +19,7 @@ from pathlib import Path
 
 import attrs
 
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.log.config import LogConfig
 from kwire.log.files import LOG_SUFFIX, offsets_in
 from kwire.log.segment import Segment
@@ -37,11 +38,12 @@ class LoadReport:
     rebuilt_indexes: int = 0
 
 
-def load_segments(directory: Path, config: LogConfig, recovery_point: int,
-                  clean_shutdown: bool) -> tuple[list[Segment], LoadReport]:
+def load_segments(directory: Path, config: LogConfig, recovery_point: int, clean_shutdown: bool,
+                  clock: Clock = SYSTEM_CLOCK) -> tuple[list[Segment], LoadReport]:
     complete_interrupted_swaps(directory)
     bases = offsets_in(directory, LOG_SUFFIX) or [0]
-    segments = [Segment.on_disk(str(directory), base) for base in bases]
+    now_ms = clock.wall_ms()
+    segments = [Segment.on_disk(str(directory), base, now_ms) for base in bases]
     report = LoadReport()
     interval = config.index_interval_bytes
     # Kafka recovers from the segment holding the recovery point on.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import bisect
 import logging
-import time
 from pathlib import Path
 from typing import Callable
 
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.log.config import LogConfig
 from kwire.log.durable_files import fsync_directory
 from kwire.log.flusher import FLUSHER
@@ -30,13 +30,11 @@ class OffsetOutOfRange(Exception):
     pass
 
 
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class PartitionLog:
-    def __init__(self, directory: Path | None, config: LogConfig, segments: list[Segment]) -> None:
+    def __init__(self, directory: Path | None, config: LogConfig, segments: list[Segment],
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.directory = directory
+        self.clock = clock  # wall_ms(): segment.ms, retention.ms, flush.ms
         self.config = config
         self.segments = segments
         self._base_offsets = [segment.base_offset for segment in segments]
@@ -44,7 +42,6 @@ class PartitionLog:
         self.log_end_offset = segments[-1].next_offset
         self._max_timestamp = -1
         self._offset_of_max_timestamp = -1
-        self.clock_ms = _wall_clock_ms  # tests put a fake clock here
         # Compaction: offsets below this have been cleaned (kept in memory only).
         self.first_dirty_offset = 0
         # While the cleaner's thread reads segments, deleted ones keep their
@@ -58,7 +55,7 @@ class PartitionLog:
         # recovery-point-offset-checkpoint; recovery after a crash starts
         # from the segment holding it). `open` sets it; flushes move it.
         self.recovery_point = self.log_end_offset
-        self.last_flush_ms = _wall_clock_ms()
+        self.last_flush_ms = clock.wall_ms()
         self.flush_pending = False  # a background flush is queued
         # Names created in the directory (segments, the directory itself)
         # are durable only once it is fsynced: counted here, and how many
@@ -86,20 +83,20 @@ class PartitionLog:
     # --- opening ---------------------------------------------------------
 
     @classmethod
-    def in_memory(cls, config: LogConfig) -> "PartitionLog":
-        return cls(None, config, [Segment.in_memory(0)])
+    def in_memory(cls, config: LogConfig, clock: Clock = SYSTEM_CLOCK) -> "PartitionLog":
+        return cls(None, config, [Segment.in_memory(0, clock.wall_ms())], clock)
 
     @classmethod
     def open(cls, directory: Path, config: LogConfig, recovery_point: int = 0,
-             clean_shutdown: bool = False) -> "PartitionLog":
+             clean_shutdown: bool = False, clock: Clock = SYSTEM_CLOCK) -> "PartitionLog":
         """Open (or create) the log in `directory`. After an unclean shutdown
         every segment from the one holding `recovery_point` on is validated
         batch by batch and cut at the first invalid one; see log_loader."""
         directory = Path(directory)
         created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
-        segments, report = load_segments(directory, config, recovery_point, clean_shutdown)
-        log = cls(directory, config, segments)
+        segments, report = load_segments(directory, config, recovery_point, clean_shutdown, clock)
+        log = cls(directory, config, segments, clock)
         log.load_report = report
         # Below the recovery point everything is known flushed.
         log.recovery_point = log.log_end_offset if clean_shutdown else min(recovery_point, log.log_end_offset)
@@ -162,7 +159,7 @@ class PartitionLog:
         active = self.segments[-1]
         if active.size and (
             active.size + len(batch) > self.config.segment_bytes
-            or active.time_waited_for_roll(header.max_timestamp, self.clock_ms()) > self.config.segment_ms
+            or active.time_waited_for_roll(header.max_timestamp, self.clock.wall_ms()) > self.config.segment_ms
             or active.indexes_full(self.config.segment_index_bytes)
             or header.last_offset - active.base_offset > MAX_RELATIVE_OFFSET
         ):
@@ -237,12 +234,12 @@ class PartitionLog:
 
     def _roll(self, base_offset: int) -> Segment:
         if self.directory is None:
-            segment = Segment.in_memory(base_offset)
+            segment = Segment.in_memory(base_offset, self.clock.wall_ms())
         else:
             # As Kafka: a producer-state snapshot at every roll bounds the
             # rebuild after a crash to the active segment.
             self._write_snapshot(base_offset)
-            segment = Segment.on_disk(str(self.directory), base_offset)
+            segment = Segment.on_disk(str(self.directory), base_offset, self.clock.wall_ms())
             self._directory_changes += 1
             # As Kafka: what the roll closed is flushed in the background.
             self._flush_in_background(self.segments_from(self.recovery_point), base_offset)
@@ -324,7 +321,7 @@ class PartitionLog:
         """How many of the oldest segments retention would delete now:
         those past retention.ms by their largest timestamp, and those that
         keep the log over retention.bytes. Never the active segment."""
-        config, now = self.config, self.clock_ms()
+        config, now = self.config, self.clock.wall_ms()
         closed = self.segments[:-1]
         by_time = 0
         if config.retention_ms >= 0:
@@ -427,7 +424,7 @@ class PartitionLog:
 
     def _flushed(self, upto: int) -> None:
         self.recovery_point = max(self.recovery_point, upto)
-        self.last_flush_ms = self.clock_ms()
+        self.last_flush_ms = self.clock.wall_ms()
 
     def flush_if_due(self, now_ms: int) -> bool:
         """flush.ms: a background flush once the last one is that old."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 
+from kwire.clock import SYSTEM_CLOCK
 from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.durable_files import fsync_if_exists
@@ -56,7 +56,7 @@ class _ReportingScan:
 
 class Segment:
     def __init__(self, base_offset: int, store, offset_index: OffsetIndex, time_index: TimeIndex,
-                 txn_index_path: str | None = None) -> None:
+                 txn_index_path: str | None = None, created_ms: int | None = None) -> None:
         self.base_offset = base_offset
         self.store = store
         self.offset_index = offset_index
@@ -66,7 +66,8 @@ class Segment:
         self.txn_index_path = txn_index_path
         self.next_offset = base_offset  # one past the last offset stored here
         self._bytes_since_index_entry = 0
-        self.created_ms = int(time.time() * 1000)  # when this run opened or made it
+        # When this run opened or made it, by the log's clock.
+        self.created_ms = SYSTEM_CLOCK.wall_ms() if created_ms is None else created_ms
         self.index_interval_bytes = 4096  # as last loaded or recovered with
         self.closed = False  # no more appends: its offsets end where the next segment begins
         self.stored_in_memory = isinstance(store, MemoryStore)
@@ -77,16 +78,16 @@ class Segment:
         self._checked_next_offset = base_offset
 
     @classmethod
-    def in_memory(cls, base_offset: int) -> "Segment":
-        return cls(base_offset, MemoryStore(), OffsetIndex(None), TimeIndex(None))
+    def in_memory(cls, base_offset: int, created_ms: int | None = None) -> "Segment":
+        return cls(base_offset, MemoryStore(), OffsetIndex(None), TimeIndex(None), created_ms=created_ms)
 
     @classmethod
-    def on_disk(cls, directory: str, base_offset: int) -> "Segment":
+    def on_disk(cls, directory: str, base_offset: int, created_ms: int | None = None) -> "Segment":
         def path(suffix: str) -> str:
             return file_path(directory, base_offset, suffix)
 
         return cls(base_offset, FileStore(path(LOG_SUFFIX)), OffsetIndex(path(INDEX_SUFFIX)),
-                   TimeIndex(path(TIME_INDEX_SUFFIX)), path(TXN_INDEX_SUFFIX))
+                   TimeIndex(path(TIME_INDEX_SUFFIX)), path(TXN_INDEX_SUFFIX), created_ms)
 
     @property
     def size(self) -> int:

@@ -1,5 +1,6 @@
 import pytest
 
+from kwire.clock import ManualClock
 from kwire.core import ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.errors import ErrorCode
@@ -76,7 +77,7 @@ def test_a_batch_with_keyless_records_fails_naming_each_one(client):
 def test_timestamps_beyond_the_topics_limits_fail_the_batch_naming_each_record(client):
     client.call(19, 4, rq.create("t", 1))
     log = client.core.cluster.partition("t", 0).log
-    log.clock_ms = lambda: 10_000_000_000
+    log.clock = ManualClock(wall_ms=10_000_000_000)
     ahead = 10_000_000_000 + 3_600_001  # one millisecond past message.timestamp.after.max.ms (1 hour)
     records = [Record(offset_delta=i, timestamp_delta=t - 10_000_000_000, key=b"k", value=b"v")
                for i, t in enumerate([10_000_000_000, ahead, 10_000_000_000, ahead])]

@@ -5,6 +5,7 @@ transactions (committed compact, aborted go, nothing past the LSO)."""
 import attrs
 import pytest
 
+from kwire.clock import ManualClock
 from kwire.log import PartitionLog
 from kwire.log.cleaner import build, install, plan, write_cleaned_files
 from kwire.log.config import LogConfig
@@ -20,9 +21,9 @@ COMPACT = frozenset({"compact"})
 def make_log(request, tmp_path):
     def make(**config):
         cfg = LogConfig(cleanup_policy=COMPACT, **config)
-        log = PartitionLog.open(tmp_path / "c-0", cfg) if request.param == "disk" else PartitionLog.in_memory(cfg)
-        log.clock_ms = lambda: make.now
-        return log
+        clock = ManualClock(wall_ms=make.now)
+        return PartitionLog.open(tmp_path / "c-0", cfg, clock=clock) if request.param == "disk" \
+            else PartitionLog.in_memory(cfg, clock)
 
     make.now = 100 * HOUR_MS
     return make
