@@ -124,12 +124,12 @@ class Cluster:
             self._raise_producer_id_floor()
             for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
                 found = self.partition(name, index)
-                if found is not None and found.log.log_start_offset < offset <= found.log.log_end_offset:
-                    found.log.log_start_offset = offset
+                if found is not None:
+                    found.log.restore_log_start(offset)
             for (name, index), offset in read_checkpoint(config.data_dir, CLEANER).items():
                 found = self.partition(name, index)
-                if found is not None and 0 <= offset <= found.log.log_end_offset:
-                    found.log.first_dirty_offset = offset
+                if found is not None:
+                    found.log.restore_first_dirty_offset(offset)
             self._finish_loading()
 
     # --- start-up and shutdown ------------------------------------------
@@ -272,7 +272,7 @@ class Cluster:
         topic.configs = clean
         topic.log_config = log_config_for(self.config, clean)
         for partition in topic.partitions:
-            partition.log.config = topic.log_config
+            partition.log.reconfigure(topic.log_config)
         self.version += 1
 
     def delete_records(self, name: str, index: int, offset: int) -> int:

@@ -231,7 +231,7 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
         # Half swapped: start-up finishes the swap from the `.swap` files.
         log.take_offline(f"compaction could not swap in its segments: {exc}")
         raise
-    log.first_dirty_offset = work.end_offset
+    log.cleaned_up_to(work.end_offset)
     return True
 
 

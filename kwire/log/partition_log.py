@@ -21,7 +21,8 @@ from kwire.log.transaction_index import (
     PartitionTransactions,
 )
 from kwire.protocol.control_batches import marker_type
-from kwire.protocol.records import BatchHeader, patch_offsets
+from kwire.protocol.record_codec import iter_records
+from kwire.protocol.records import BatchHeader, iter_valid_batches, patch_offsets
 
 logger = logging.getLogger("kwire.log")
 
@@ -129,6 +130,11 @@ class PartitionLog:
                 if header.base_offset >= start and header.producer_id >= 0:
                     control = segment.store.read_bytes(position, header.size) if header.is_control else None
                     self._track_producer(header, control)
+
+    def reconfigure(self, config: LogConfig) -> None:
+        """The topic's configs changed (IncrementalAlterConfigs): they apply
+        from the next append, roll and retention check on."""
+        self.config = config
 
     # --- writing ---------------------------------------------------------
 
@@ -305,6 +311,21 @@ class PartitionLog:
             raise self._read_failed(exc) from exc
         return None
 
+    def first_record_at_or_after(self, batch_offset: int, timestamp: int) -> tuple[int, int]:
+        """(offset, timestamp) of the first record at or past `batch_offset`
+        stamped `timestamp` or later, in the batch holding `batch_offset`
+        (as `offset_for_timestamp` found it); (-1, -1) if none. ListOffsets'
+        exact answer: the only lookup that decodes records. Raises
+        RecordDecodeError for undecodable records, and what `read` raises."""
+        data = b"".join(self.read(batch_offset, 1))
+        for position, header in iter_valid_batches(data):
+            if header.last_offset < batch_offset:
+                continue
+            for record in iter_records(data[position : position + header.size]):
+                if record.offset >= batch_offset and record.timestamp >= timestamp:
+                    return record.offset, record.timestamp
+        return -1, -1
+
     @property
     def max_timestamp_and_offset(self) -> tuple[int, int]:
         return self._max_timestamp, self._offset_of_max_timestamp
@@ -352,6 +373,23 @@ class PartitionLog:
             for segment in doomed:
                 segment.delete()
         return freed
+
+    def restore_log_start(self, offset: int) -> None:
+        """Start-up: the log start the log-start-offset-checkpoint recorded
+        (DeleteRecords moved it inside a segment), if it lies in the log."""
+        if self.log_start_offset < offset <= self.log_end_offset:
+            self.log_start_offset = offset
+
+    # --- compaction -------------------------------------------------------
+
+    def restore_first_dirty_offset(self, offset: int) -> None:
+        """Start-up: where cleaning stopped, from the cleaner-offset-checkpoint."""
+        if 0 <= offset <= self.log_end_offset:
+            self.first_dirty_offset = offset
+
+    def cleaned_up_to(self, offset: int) -> None:
+        """A cleaning was installed: offsets below `offset` are clean."""
+        self.first_dirty_offset = offset
 
     def start_cleaning(self) -> None:
         self.cleaning = True

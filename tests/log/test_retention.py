@@ -55,12 +55,12 @@ def test_size_retention_keeps_the_log_under_retention_bytes(make_log):
     log = make_log(segment_bytes=300, retention_ms=-1)
     segments_of(log, [make_log.clock.wall_ms()] * 5)
     one = log.segments[0].size
-    log.config = LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=2 * one)
+    log.reconfigure(LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=2 * one))
     assert log.expired_segment_count() == 3  # 5 segments down to 2
     # As Kafka: a segment goes only if the log stays at least retention.bytes without it.
-    log.config = LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=2 * one + 1)
+    log.reconfigure(LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=2 * one + 1))
     assert log.expired_segment_count() == 2
-    log.config = LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=-1)
+    log.reconfigure(LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=-1))
     assert log.expired_segment_count() == 0
 
 

@@ -31,7 +31,7 @@ def a_log_and_its_cleaning(directory):
     for i in range(12):
         put(log, [(b"k%d" % (i % 3), b"v%d" % i), (b"x%d" % i, b"once")])
     expected = latest_values(log)
-    log.config = attrs.evolve(CONFIG, segment_bytes=10_000)  # so that the cleaner merges segments
+    log.reconfigure(attrs.evolve(CONFIG, segment_bytes=10_000))  # so that the cleaner merges segments
     work = plan(log, 100 * HOUR_MS)
     output = build(work)
     write_cleaned_files(log, output)
