@@ -68,7 +68,7 @@ class _PartitionFacts:
 
 
 class _ReadOnlyFile:
-    """What SegmentScan needs of a store, without ever writing."""
+    """A ReadableStore for SegmentScan that never writes."""
 
     def __init__(self, path: Path) -> None:
         self._fd = os.open(path, os.O_RDONLY)
@@ -192,10 +192,9 @@ def _check_segment(report: CheckReport, path: Path, base: int, end_offset: int |
     try:
         scan = SegmentScan(store, base, end_offset=end_offset, verify_crc=True)
         batches = {}  # position -> (base offset, max timestamp)
-        for position, header in scan:
+        for position, header, data in scan.batches():
             batches[position] = (header.base_offset, header.max_timestamp)
             if keyed_records is not None and not header.is_control:
-                data = store.read_bytes(position, header.size)
                 keyed_records.extend((r.key, r.value) for r in iter_records(data) if r.key is not None)
         report.counts["batches"] += len(batches)
         if scan.problem is not None:

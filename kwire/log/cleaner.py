@@ -21,6 +21,7 @@ rewritten keeping the latest record for each key, in three steps.
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
 import attrs
 
@@ -28,11 +29,11 @@ from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
 from kwire.log.files import CLEANED_LOG_SUFFIX, LOG_SUFFIX, SWAP_LOG_SUFFIX, file_path
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
+from kwire.log.segment_scan import SegmentScan
 from kwire.protocol.batch_transforms import rebuild_batch
 from kwire.protocol.record_codec import iter_records
-from kwire.protocol.records import HEADER_SIZE, iter_valid_batches, parse_header
+from kwire.protocol.records import BatchHeader, parse_header
 
-_READ_BLOCK = 8 * 1024 * 1024
 
 
 @attrs.frozen
@@ -87,23 +88,15 @@ def _is_aborted(header, aborted: dict[int, list[tuple[int, int]]]) -> bool:
     return any(first <= header.base_offset <= last for first, last in aborted.get(header.producer_id, ()))
 
 
-def _batches(segment: Segment):
+def _batches(segment: Segment) -> Iterator[tuple[BatchHeader, bytes]]:
     """(header, bytes) of every batch in a closed segment, read in blocks."""
-    position, end = 0, segment.size
-    while end - position >= HEADER_SIZE:
-        next_size = parse_header(segment.store.read_bytes(position, HEADER_SIZE)).size
-        block = segment.store.read_bytes(position, min(max(_READ_BLOCK, next_size), end - position))
-        consumed = 0
-        for at, header in iter_valid_batches(block):
-            yield header, block[at : at + header.size]
-            consumed = at + header.size
-        if consumed == 0:
-            break
-        position += consumed
-    if position < end:
+    scan = SegmentScan(segment.store, segment.base_offset, verify_crc=True)
+    for _position, header, data in scan.batches():
+        yield header, data
+    if scan.problem is not None:
         # Never rewrite a segment past a broken batch: what follows it
         # would be dropped. The log is left uncleaned (see `plan`).
-        segment.note_damage(position, "not a whole batch with a valid CRC-32C")
+        segment.note_damage(scan.end, scan.problem)
         raise CorruptSegment(segment, segment.base_offset)
 
 

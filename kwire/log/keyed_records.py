@@ -10,7 +10,8 @@ from typing import Iterator
 from kwire.log.partition_log import PartitionLog
 from kwire.log.segment import CorruptSegment
 from kwire.protocol.record_codec import Record, build_batch, iter_records
-from kwire.protocol.records import iter_valid_batches, parse_header
+from kwire.log.segment_scan import batches_in
+from kwire.protocol.records import parse_header
 
 _READ_CHUNK = 1024 * 1024
 _logger = logging.getLogger("kwire.log")
@@ -50,10 +51,9 @@ def iter_batches(log: PartitionLog) -> Iterator[tuple]:
             offset = exc.resume_offset
             continue
         advanced = False
-        for pos, header in iter_valid_batches(data):
+        for _position, header, batch in batches_in(data):
             if header.last_offset < offset:
                 continue
-            batch = data[pos : pos + header.size]
             yield header, [r for r in iter_records(batch) if r.offset >= offset]
             offset = header.last_offset + 1
             advanced = True

@@ -23,7 +23,7 @@ from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.log.config import LogConfig
 from kwire.log.files import LOG_SUFFIX, offsets_in
 from kwire.log.segment import Segment
-from kwire.log.segment_scan import SegmentScan
+from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.swaps import complete_interrupted_swaps
 
 log = logging.getLogger("kwire.log")
@@ -101,7 +101,4 @@ def _log_truncation(segment: Segment, scan: SegmentScan, size_before: int, later
 
 def _log_end_of(segment: Segment) -> int:
     """One past the last offset a segment claims, from its sound headers."""
-    scan = SegmentScan(segment.store, segment.base_offset)
-    for _batch in scan:
-        pass
-    return scan.next_offset
+    return scan_to_end(SegmentScan(segment.store, segment.base_offset)).next_offset

@@ -16,13 +16,14 @@ from kwire.log.producer_state import (
     ProducerStateManager, delete_snapshots_after, latest_snapshot, snapshot_path, write_snapshot,
 )
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
+from kwire.log.segment_scan import batches_in
 from kwire.log.storage_errors import StorageError, is_out_of_descriptors, is_transient
 from kwire.log.transaction_index import (
     PartitionTransactions,
 )
 from kwire.protocol.control_batches import marker_type
 from kwire.protocol.record_codec import iter_records
-from kwire.protocol.records import BatchHeader, iter_valid_batches, patch_offsets
+from kwire.protocol.records import BatchHeader, patch_offsets
 
 logger = logging.getLogger("kwire.log")
 
@@ -318,10 +319,10 @@ class PartitionLog:
         exact answer: the only lookup that decodes records. Raises
         RecordDecodeError for undecodable records, and what `read` raises."""
         data = b"".join(self.read(batch_offset, 1))
-        for position, header in iter_valid_batches(data):
+        for _position, header, batch in batches_in(data):
             if header.last_offset < batch_offset:
                 continue
-            for record in iter_records(data[position : position + header.size]):
+            for record in iter_records(batch):
                 if record.offset >= batch_offset and record.timestamp >= timestamp:
                     return record.offset, record.timestamp
         return -1, -1

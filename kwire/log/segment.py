@@ -10,10 +10,10 @@ from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.durable_files import fsync_if_exists
 from kwire.log.files import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path, offset_stem
-from kwire.log.segment_scan import SegmentScan
+from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.storage_errors import WriteNotUndone
 from kwire.log.transaction_index import AbortedTxn, append_txn_index, read_txn_index, write_txn_index
-from kwire.log.stores import FileStore, MemoryStore
+from kwire.log.stores import FileStore, MemoryStore, Store
 from kwire.protocol.records import (
     CURRENT_MAGIC, HEADER_SIZE, INT32, LAST_OFFSET_DELTA_AT, LOG_OVERHEAD, OFFSET_LENGTH_MAGIC, BatchHeader, parse_header,
 )
@@ -55,7 +55,7 @@ class _ReportingScan:
 
 
 class Segment:
-    def __init__(self, base_offset: int, store, offset_index: OffsetIndex, time_index: TimeIndex,
+    def __init__(self, base_offset: int, store: Store, offset_index: OffsetIndex, time_index: TimeIndex,
                  txn_index_path: str | None = None, created_ms: int | None = None) -> None:
         self.base_offset = base_offset
         self.store = store
@@ -147,7 +147,7 @@ class Segment:
                 self.store.truncate(size)
             except OSError as exc:
                 raise WriteNotUndone(exc.errno, f"could not truncate back to {size} bytes: {exc.strerror}",
-                                     getattr(self.store, "path", None)) from exc
+                                     self.store.path) from exc
 
     def locate(self, offset: int, retry: bool = True) -> tuple[int, int]:
         """(position, size) of the batch holding `offset`; (-1, 0) if none.
@@ -311,12 +311,10 @@ class Segment:
         if problem is None and self.offset_index.positions:
             start = self.offset_index.positions[-1]
             min_offset = self.base_offset + self.offset_index.relative_offsets[-1]
-        scan = SegmentScan(self.store, min_offset, start=start)
-        for _batch in scan:
-            pass
+        scan = scan_to_end(SegmentScan(self.store, min_offset, start=start))
         if scan.problem is not None:
             return problem, scan
-        self.next_offset = scan.next_offset if scan.batches else self.base_offset
+        self.next_offset = scan.next_offset if scan.batches_seen else self.base_offset
         # Appends go on adding an index entry every `interval` bytes.
         self._bytes_since_index_entry = self.store.size - (start if self.offset_index.positions else 0)
         if problem is None:
@@ -391,7 +389,7 @@ class Segment:
         log.warning("%s: the batch at byte %d is broken (%s); reads stop before it", self.describe(), position, reason)
 
     def describe(self) -> str:
-        path = getattr(self.store, "path", None)
+        path = self.store.path
         if path is None:
             return f"in-memory segment {offset_stem(self.base_offset)}"
         return f"partition {os.path.basename(os.path.dirname(path))} segment {os.path.basename(path)}"
@@ -412,7 +410,7 @@ class Segment:
     def delete(self) -> None:
         """Close and remove the segment's files (retention, DeleteRecords)."""
         self.close()
-        log_path = getattr(self.store, "path", None)
+        log_path = self.store.path
         for path in (log_path, self.offset_index.path, self.time_index.path, self.txn_index_path):
             if path is not None and os.path.exists(path):
                 os.unlink(path)

@@ -1,7 +1,8 @@
 """Where a segment's bytes live: a file (pread/one write per batch) or RAM.
 
-Both answer `read(position, length)` with a list of bytes-like chunks, so
-fetch responses can be scatter-written without joining them.
+Both are a `Store`: they answer `read(position, length)` with a list of
+bytes-like chunks, so fetch responses can be scatter-written without
+joining them. A `ReadableStore` is what a scan needs: a size and reads.
 
 A file is opened on demand through the shared cache of open files
 (kwire/log/open_files.py), never held open for the segment's lifetime. An
@@ -14,9 +15,43 @@ from __future__ import annotations
 import bisect
 import os
 from array import array
+from typing import Protocol
 
 from kwire.log.open_files import OPEN_FILES, FileClosed, OpenFiles
 from kwire.log.storage_errors import WriteNotUndone
+from kwire.protocol.records import Buffer
+
+
+class ReadableStore(Protocol):
+    @property
+    def size(self) -> int:
+        """Bytes stored."""
+        ...
+
+    def read_bytes(self, position: int, length: int) -> bytes:
+        """Up to `length` bytes from `position`, as one bytes object."""
+        ...
+
+
+class Store(ReadableStore, Protocol):
+    @property
+    def path(self) -> str | None:
+        """The file holding the bytes (None: they are in memory)."""
+        ...
+
+    def append(self, data: Buffer) -> None:
+        """Add `data` at the end; a failed append leaves the store as it was."""
+        ...
+
+    def read(self, position: int, length: int) -> list[Buffer]:
+        """Up to `length` bytes from `position`, as chunks (not joined)."""
+        ...
+
+    def truncate(self, size: int) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class FileStore:
@@ -113,6 +148,8 @@ def undo_append(fd: int, size_before: int, path: str) -> None:
 
 class MemoryStore:
     """Batches kept as immutable bytes objects, never copied on append."""
+
+    path: str | None = None
 
     def __init__(self) -> None:
         self._chunks: list[bytes] = []

@@ -21,7 +21,7 @@ from kwire.log.files import (
     CLEANED_LOG_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, SEGMENT_SUFFIXES, SWAP_LOG_SUFFIX, TIME_INDEX_SUFFIX, file_path,
     offset_of, offsets_in,
 )
-from kwire.log.segment_scan import SegmentScan
+from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.stores import FileStore
 
 log = logging.getLogger("kwire.log")
@@ -64,9 +64,6 @@ def _next_offset(path: Path, base: int) -> int:
     base if it holds none), from the batch headers alone."""
     store = FileStore(str(path))
     try:
-        scan = SegmentScan(store, base)
-        for _batch in scan:
-            pass
-        return scan.next_offset
+        return scan_to_end(SegmentScan(store, base)).next_offset
     finally:
         store.close()

@@ -13,7 +13,7 @@ patching baseOffset and partitionLeaderEpoch keeps it valid.
 from __future__ import annotations
 
 import struct
-from typing import Iterator, NamedTuple, TypeAlias, Union
+from typing import NamedTuple, TypeAlias, Union
 
 from crc32c import crc32c
 
@@ -113,27 +113,6 @@ def parse_header(buf, pos: int = 0) -> BatchHeader:
 def crc_matches(buf, pos: int, size: int, expected: int) -> bool:
     with memoryview(buf) as view:
         return crc32c(view[pos + CRC_START : pos + size]) == expected
-
-
-def iter_valid_batches(buf, start: int = 0, end: int | None = None) -> Iterator[tuple[int, BatchHeader]]:
-    """Yield (position, header) for each complete, CRC-valid v2 batch in
-    buf[start:end]; stop at the first torn, corrupt or foreign one.
-
-    This is the recovery scan: whatever follows the last yielded batch is
-    not a trustworthy batch and gets truncated by the caller.
-    """
-    if end is None:
-        end = len(buf)
-    pos = start
-    while end - pos >= HEADER_SIZE:
-        header = parse_header(buf, pos)
-        size = header.size
-        if header.magic != CURRENT_MAGIC or header.batch_length < HEADER_SIZE - LOG_OVERHEAD:
-            return
-        if pos + size > end or not crc_matches(buf, pos, size, header.crc):
-            return
-        yield pos, header
-        pos += size
 
 
 def claims_transactional(data) -> bool:

@@ -4,10 +4,10 @@ own encoder (an independent implementation)."""
 import pytest
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
+from kwire.log.segment_scan import batches_in
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.records import (
     InvalidRecords,
-    iter_valid_batches,
     parse_header,
     patch_offsets,
     validate_produced_batch,
@@ -87,13 +87,14 @@ def test_short_or_truncated_data(cut):
 
 def test_recovery_scan_stops_at_a_torn_or_corrupt_tail():
     first, second = client_batch(), client_batch(count=5)
+    patch_offsets(second, 3)  # as the log stores them: offsets increase
     log = bytes(first + second)
-    assert [pos for pos, _ in iter_valid_batches(log)] == [0, len(first)]
-    assert [pos for pos, _ in iter_valid_batches(log[:-3])] == [0]
-    assert [pos for pos, _ in iter_valid_batches(log + b"garbage" * 20)] == [0, len(first)]
+    assert [pos for pos, _, _data in batches_in(log)] == [0, len(first)]
+    assert [pos for pos, _, _data in batches_in(log[:-3])] == [0]
+    assert [pos for pos, _, _data in batches_in(log + b"garbage" * 20)] == [0, len(first)]
     corrupt = bytearray(log)
     corrupt[len(first) + 70] ^= 1
-    assert [pos for pos, _ in iter_valid_batches(bytes(corrupt))] == [0]
+    assert [pos for pos, _, _data in batches_in(bytes(corrupt))] == [0]
 
 
 def test_named_field_offsets_match_the_header_struct():
