@@ -25,6 +25,7 @@ from typing import Iterator
 
 import attrs
 
+from kwire.log.config import LogConfig
 from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
 from kwire.log.files import CLEANED_LOG_SUFFIX, LOG_SUFFIX, SWAP_LOG_SUFFIX, file_path
@@ -42,8 +43,9 @@ class CleaningPlan:
     first_dirty_offset: int
     end_offset: int  # one past the last cleanable offset
     now_ms: int
-    config: object
-    aborted: dict = attrs.field(factory=dict)  # producer id -> [(first, last offset)] of aborted transactions
+    config: LogConfig
+    # producer id -> [(first, last offset)] of its aborted transactions
+    aborted: dict[int, list[tuple[int, int]]] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -84,7 +86,7 @@ def plan(log: PartitionLog, now_ms: int) -> CleaningPlan | None:
     return CleaningPlan(tuple(cleanable), first_dirty, end_offset, now_ms, config, aborted)
 
 
-def _is_aborted(header, aborted: dict[int, list[tuple[int, int]]]) -> bool:
+def _is_aborted(header: BatchHeader, aborted: dict[int, list[tuple[int, int]]]) -> bool:
     return any(first <= header.base_offset <= last for first, last in aborted.get(header.producer_id, ()))
 
 
@@ -155,7 +157,7 @@ def _count(batch: bytes) -> int:
     return parse_header(batch).records_count
 
 
-def _filter_batch(header, data: bytes, latest: dict[bytes, int], tombstone_horizon: int) -> bytes | None:
+def _filter_batch(header: BatchHeader, data: bytes, latest: dict[bytes, int], tombstone_horizon: int) -> bytes | None:
     """The batch with only its surviving records: unchanged bytes when all
     survive, None when none does."""
     records = list(iter_records(data))
@@ -175,8 +177,11 @@ def _filter_batch(header, data: bytes, latest: dict[bytes, int], tombstone_horiz
 def write_cleaned_files(log: PartitionLog, output: CleaningOutput) -> list[str]:
     """On disk: the new segments as `<base>.log.cleaned` files (worker
     thread). If the disk refuses, none is left behind (they would only take
-    space) and OSError is raised: the log stays as it was."""
-    paths = []
+    space) and OSError is raised: the log stays as it was. An in-memory
+    log has no files: its segments are made from `output` at `install`."""
+    paths: list[str] = []
+    if log.directory is None:
+        return paths
     try:
         for base, batches in output.groups:
             path = file_path(log.directory, base, CLEANED_LOG_SUFFIX)

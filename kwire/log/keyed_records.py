@@ -9,9 +9,9 @@ from typing import Iterator
 
 from kwire.log.partition_log import PartitionLog
 from kwire.log.segment import CorruptSegment
-from kwire.protocol.record_codec import Record, build_batch, iter_records
+from kwire.protocol.record_codec import DecodedRecord, Record, build_batch, iter_records
 from kwire.log.segment_scan import batches_in
-from kwire.protocol.records import parse_header
+from kwire.protocol.records import BatchHeader, parse_header
 
 _READ_CHUNK = 1024 * 1024
 _logger = logging.getLogger("kwire.log")
@@ -37,7 +37,7 @@ def append_keyed_records(log: PartitionLog, pairs: list[tuple[bytes, bytes | Non
     return log.append(batch, parse_header(batch))
 
 
-def iter_batches(log: PartitionLog) -> Iterator[tuple]:
+def iter_batches(log: PartitionLog) -> Iterator[tuple[BatchHeader, list[DecodedRecord]]]:
     """(header, records) of every batch from the log start: for replays
     that must see transactional batches and markers."""
     offset = log.log_start_offset

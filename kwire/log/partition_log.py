@@ -23,7 +23,7 @@ from kwire.log.transaction_index import (
 )
 from kwire.protocol.control_batches import marker_type
 from kwire.protocol.record_codec import iter_records
-from kwire.protocol.records import BatchHeader, patch_offsets
+from kwire.protocol.records import BatchHeader, Buffer, patch_offsets
 
 logger = logging.getLogger("kwire.log")
 
@@ -104,33 +104,34 @@ class PartitionLog:
         log.recovery_point = log.log_end_offset if clean_shutdown else min(recovery_point, log.log_end_offset)
         if report.truncated:
             delete_snapshots_after(directory, log.log_end_offset)
-        log._load_producer_state()
-        log._directory_changes = log._parent_unsynced = int(created)
+        log._load_producer_state(directory)
+        log._directory_changes, log._parent_unsynced = int(created), created
         if report.truncated:
             log.rewrite_txn_indexes()
         return log
 
-    def _load_producer_state(self) -> None:
+    def _load_producer_state(self, directory: Path) -> None:
         """The aborted-transaction index files; the newest producer-state
         snapshot; then every batch header after it."""
         for segment in self.segments:
             for entry in segment.aborted_txns():
                 if entry.last_offset < self.log_end_offset:  # not cut off by recovery
                     self.transactions.add_aborted(entry)
-        found = latest_snapshot(self.directory, self.log_end_offset)
+        found = latest_snapshot(directory, self.log_end_offset)
         start = 0
         if found is not None:
             start, self.producer_state = found
-            for entry in self.producer_state.entries.values():
-                if entry.current_txn_first_offset >= 0:
-                    self.transactions.ongoing[entry.producer_id] = entry.current_txn_first_offset
+            for producer in self.producer_state.entries.values():
+                if producer.current_txn_first_offset >= 0:
+                    self.transactions.ongoing[producer.producer_id] = producer.current_txn_first_offset
         for segment in self.segments:
             if segment.next_offset <= start:
                 continue
             for position, header in segment.walk():
                 if header.base_offset >= start and header.producer_id >= 0:
-                    control = segment.store.read_bytes(position, header.size) if header.is_control else None
-                    self._track_producer(header, control)
+                    marker = marker_type(segment.store.read_bytes(position, header.size)) \
+                        if header.is_control else None
+                    self._track_producer(header, marker)
 
     def reconfigure(self, config: LogConfig) -> None:
         """The topic's configs changed (IncrementalAlterConfigs): they apply
@@ -171,9 +172,11 @@ class PartitionLog:
             or header.last_offset - active.base_offset > MAX_RELATIVE_OFFSET
         ):
             active = self._roll(base_offset)
+        # A transaction marker: ABORT or COMMIT (read from its one record).
+        marker = marker_type(batch) if header.is_control and header.producer_id >= 0 else None
         aborted = None
-        if header.is_control and header.producer_id >= 0 and active.txn_index_path is not None:
-            aborted = self.transactions.abort_entry(header.producer_id, base_offset, marker_type(batch), base_offset)
+        if marker is not None and active.txn_index_path is not None:
+            aborted = self.transactions.abort_entry(header.producer_id, base_offset, marker, base_offset)
         mark = active.mark()
         active.append(batch, header, self.config.index_interval_bytes)
         if aborted is not None:
@@ -184,7 +187,7 @@ class PartitionLog:
                 raise
         self.log_end_offset = active.next_offset
         if header.producer_id >= 0:
-            self._track_producer(header, batch if header.is_control else None)
+            self._track_producer(header, marker)
         if header.max_timestamp > self._max_timestamp:
             self._max_timestamp = header.max_timestamp
             self._offset_of_max_timestamp = base_offset
@@ -211,12 +214,12 @@ class PartitionLog:
         if self.on_offline is not None:
             self.on_offline()
 
-    def _track_producer(self, header: BatchHeader, control_batch) -> None:
-        """Producer state and open/aborted transactions after a batch."""
-        if header.is_control:
+    def _track_producer(self, header: BatchHeader, marker: int | None) -> None:
+        """Producer state and open/aborted transactions after a batch
+        (`marker`: the type of a control batch, None for data)."""
+        if marker is not None:
             self.producer_state.on_marker(header)
-            self.transactions.on_marker(
-                header.producer_id, header.base_offset, marker_type(control_batch), header.base_offset)
+            self.transactions.on_marker(header.producer_id, header.base_offset, marker, header.base_offset)
             return
         self.producer_state.update(header)
         if header.is_transactional:
@@ -257,7 +260,7 @@ class PartitionLog:
 
     # --- reading ---------------------------------------------------------
 
-    def read(self, fetch_offset: int, max_bytes: int, upper: int | None = None) -> list:
+    def read(self, fetch_offset: int, max_bytes: int, upper: int | None = None) -> list[Buffer]:
         """Bytes from the start of the batch holding `fetch_offset`: at
         least that whole batch, else up to `max_bytes`, within one segment;
         nothing at or past `upper` (the last stable offset, for read_committed).
@@ -276,7 +279,7 @@ class PartitionLog:
             self.take_offline(f"a read failed: {exc}")
         return StorageError(f"Could not read {self.name}: {exc.strerror or exc}")
 
-    def _read(self, fetch_offset: int, max_bytes: int, upper: int | None) -> list:
+    def _read(self, fetch_offset: int, max_bytes: int, upper: int | None) -> list[Buffer]:
         if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
             raise OffsetOutOfRange(
                 f"offset {fetch_offset} outside {self.log_start_offset}..{self.log_end_offset}"
@@ -414,7 +417,7 @@ class PartitionLog:
             wholly_below += 1
         self.delete_oldest_segments(wholly_below)
 
-    def replace_leading_segments(self, count: int, replacements: list) -> None:
+    def replace_leading_segments(self, count: int, replacements: list[Segment]) -> None:
         """The cleaner's swap: the first `count` (closed) segments become `replacements`."""
         for segment in replacements:
             segment.closed = True
@@ -453,6 +456,8 @@ class PartitionLog:
         self._flushed(end)
 
     def _sync_directory(self) -> None:
+        if self.directory is None:
+            return
         changes = self._directory_changes
         if changes != self._directory_synced:
             fsync_directory(self.directory)
@@ -506,6 +511,8 @@ class PartitionLog:
     def _write_snapshot(self, offset: int, durable: bool = True) -> None:
         """A failed snapshot costs only a longer rebuild after a crash: the
         older snapshot stays, the broker carries on."""
+        if self.directory is None:
+            return
         for entry in self.producer_state.entries.values():
             entry.current_txn_first_offset = self.transactions.ongoing.get(entry.producer_id, -1)
         try:

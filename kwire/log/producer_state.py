@@ -16,6 +16,7 @@ segments; what follows the newest snapshot is rebuilt from batch headers.
 from __future__ import annotations
 
 import struct
+from typing import Container
 from pathlib import Path
 
 import attrs
@@ -53,7 +54,7 @@ class ProducerEntry:
     epoch: int
     # The last CACHED_BATCHES batches, oldest first (a list: a deque costs
     # ~600 bytes more, and a partition may know thousands of producers).
-    batches: list = attrs.field(factory=list)
+    batches: list[BatchMetadata] = attrs.field(factory=list)
     coordinator_epoch: int = -1
     current_txn_first_offset: int = -1  # set while a transaction of this producer is open here
 
@@ -151,7 +152,7 @@ class ProducerStateManager:
             entry.epoch = header.producer_epoch
             entry.batches.clear()
 
-    def remove_expired(self, now_ms: int, expiration_ms: int, open_transactions) -> int:
+    def remove_expired(self, now_ms: int, expiration_ms: int, open_transactions: Container[int]) -> int:
         """producer.id.expiration.ms: forget producers whose last batch is
         that old, unless they have a transaction open here. Returns how many."""
         expired = [

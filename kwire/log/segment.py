@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Iterator
 
 from kwire.clock import SYSTEM_CLOCK
-from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
+from kwire.log.batch_checks import header_problem
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.durable_files import fsync_if_exists
 from kwire.log.files import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path, offset_stem
@@ -15,12 +16,17 @@ from kwire.log.storage_errors import WriteNotUndone
 from kwire.log.transaction_index import AbortedTxn, append_txn_index, read_txn_index, write_txn_index
 from kwire.log.stores import FileStore, MemoryStore, Store
 from kwire.protocol.records import (
-    CURRENT_MAGIC, HEADER_SIZE, INT32, LAST_OFFSET_DELTA_AT, LOG_OVERHEAD, OFFSET_LENGTH_MAGIC, BatchHeader, parse_header,
+    CURRENT_MAGIC, HEADER_SIZE, INT32, LAST_OFFSET_DELTA_AT, LOG_OVERHEAD, MIN_BATCH_LENGTH, OFFSET_LENGTH_MAGIC,
+    BatchHeader, Buffer, parse_header,
 )
 
 log = logging.getLogger("kwire.log")
 
 
+
+# Where a segment ends, for undoing appends: store size, offset and time
+# index entry counts, bytes since the last index entry, next offset.
+SegmentMark = tuple[int, int, int, int, int]
 
 # Index entries hold offsets relative to the segment's base as int32.
 MAX_RELATIVE_OFFSET = 2**31 - 1
@@ -48,7 +54,7 @@ class _ReportingScan:
     def problem(self) -> str | None:
         return self.scan.problem
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[int, BatchHeader]]:
         yield from self.scan
         if self.scan.problem is not None:
             self.segment.note_damage(self.scan.end, self.scan.problem)
@@ -111,7 +117,7 @@ class Segment:
             return incoming_timestamp - self.time_index.timestamps[0]
         return now_ms - self.created_ms
 
-    def append(self, batch, header: BatchHeader, index_interval_bytes: int) -> None:
+    def append(self, batch: Buffer, header: BatchHeader, index_interval_bytes: int) -> None:
         """Store a batch and its index entries; if any write fails, the
         segment (files and memory) is left as it was and OSError raised."""
         position = self.store.size
@@ -131,12 +137,12 @@ class Segment:
         self._bytes_since_index_entry += len(batch)
         self.next_offset = header.base_offset + header.last_offset_delta + 1
 
-    def mark(self) -> tuple:
+    def mark(self) -> SegmentMark:
         """Where the segment ends now, for `undo`."""
         return (self.store.size, self.offset_index.mark(), self.time_index.mark(), self._bytes_since_index_entry,
                 self.next_offset)
 
-    def undo(self, mark: tuple) -> None:
+    def undo(self, mark: SegmentMark) -> None:
         """Cut the segment back to `mark` (appends that must not stand);
         raises WriteNotUndone if a file cannot be cut."""
         size, offset_mark, time_mark, self._bytes_since_index_entry, self.next_offset = mark
@@ -193,12 +199,12 @@ class Segment:
         self.rebuild_indexes(self.index_interval_bytes, self._end_offset_bound())
         return True
 
-    def walk(self, position: int = 0):
+    def walk(self, position: int = 0) -> Iterator[tuple[int, BatchHeader]]:
         """Headers of the sound batches from `position` (where a batch
         starts) on; stops before a broken one, which is reported once."""
         return iter(self._walk_from(position))
 
-    def _walk_from(self, position: int) -> SegmentScan:
+    def _walk_from(self, position: int) -> _ReportingScan:
         scan = SegmentScan(self.store, self.base_offset, start=position, end_offset=self._end_offset_bound())
         return _ReportingScan(self, scan)
 
@@ -206,7 +212,7 @@ class Segment:
         # Closed segments end where the next begins; the active one grows.
         return self.next_offset if self.closed else None
 
-    def read(self, position: int, length: int) -> list:
+    def read(self, position: int, length: int) -> list[Buffer]:
         """Up to `length` bytes from `position` (where a sound batch starts),
         cut before the first batch whose header shows it is broken, so that
         no client is ever sent damaged bytes. Headers already checked by an

@@ -71,7 +71,7 @@ class FileStore:
         self.writes = 0
         self.flushed_writes = 0
 
-    def append(self, data) -> None:
+    def append(self, data: Buffer) -> None:
         entry = self._files.pin(self)
         try:
             append_or_undo(entry.fd, data, self.size, self.path)
@@ -80,7 +80,7 @@ class FileStore:
         self.size += len(data)
         self.writes += 1
 
-    def read(self, position: int, length: int) -> list:
+    def read(self, position: int, length: int) -> list[Buffer]:
         return [self.read_bytes(position, length)]
 
     def read_bytes(self, position: int, length: int) -> bytes:
@@ -107,7 +107,14 @@ class FileStore:
         self._files.close(self)
 
 
-def flush_written(owner, files: OpenFiles) -> None:
+class WriteCounting(Protocol):
+    """A file's owner that counts its writes and the fsyncs that covered them."""
+
+    writes: int
+    flushed_writes: int
+
+
+def flush_written(owner: WriteCounting, files: OpenFiles) -> None:
     """fsync `owner`'s file (a store or an index counting its `writes`),
     unless nothing was written since the last fsync or the file is gone (a
     deleted or replaced segment has nothing to flush)."""
@@ -125,7 +132,7 @@ def flush_written(owner, files: OpenFiles) -> None:
     owner.flushed_writes = covered
 
 
-def append_or_undo(fd: int, data, size_before: int, path: str) -> None:
+def append_or_undo(fd: int, data: Buffer, size_before: int, path: str) -> None:
     """Write all of `data` at the end of the file (a short write puts out the
     rest); if that fails, cut the partial bytes off again and raise."""
     try:
@@ -156,15 +163,15 @@ class MemoryStore:
         self._starts = array("q")
         self.size = 0
 
-    def append(self, data) -> None:
+    def append(self, data: Buffer) -> None:
         self._chunks.append(bytes(data))
         self._starts.append(self.size)
         self.size += len(data)
 
-    def read(self, position: int, length: int) -> list:
+    def read(self, position: int, length: int) -> list[Buffer]:
         end = min(position + length, self.size)
         i = bisect.bisect_right(self._starts, position) - 1
-        out = []
+        out: list[Buffer] = []
         while position < end and i < len(self._chunks):
             chunk, start = self._chunks[i], self._starts[i]
             lo, hi = position - start, min(len(chunk), end - start)

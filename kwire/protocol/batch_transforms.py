@@ -74,11 +74,11 @@ def recompress(batch: Buffer, codec: int) -> bytearray:
     return rebuild_batch(batch, iter_records(batch), codec)
 
 
-def needs_transform(log_config) -> bool:
+def needs_transform(log_config: LogConfig) -> bool:
     return log_config.compression_type != "producer" or log_config.log_append_time or log_config.compacted
 
 
-def transform_for_topic(batch: bytearray, header: BatchHeader, log_config, now_ms: int) -> tuple[bytearray, BatchHeader]:
+def transform_for_topic(batch: bytearray, header: BatchHeader, log_config: LogConfig, now_ms: int) -> tuple[bytearray, BatchHeader]:
     """Apply the topic's rewrites; raises RecordDecodeError for undecodable
     records. Run refused_records first: a batch it refuses is not stored."""
     target = CODECS.get(log_config.compression_type)
@@ -113,7 +113,7 @@ def could_refuse_records(header: BatchHeader, rules: LogConfig, now_ms: int) -> 
         rules.timestamp_before_max_ms != UNBOUNDED_MS
 
 
-def refused_records(batch, header: BatchHeader, rules: LogConfig, now_ms: int,
+def refused_records(batch: Buffer, header: BatchHeader, rules: LogConfig, now_ms: int,
                     topic_partition: str) -> list[RefusedRecord]:
     """Every record Kafka refuses individually, each with its own reason: a
     keyless record in a compacted topic, a CreateTime timestamp outside
@@ -123,7 +123,7 @@ def refused_records(batch, header: BatchHeader, rules: LogConfig, now_ms: int,
     if not could_refuse_records(header, rules, now_ms):
         return []
     producer_stamped = bool(header.attributes & TIMESTAMP_TYPE_BIT)
-    refused = []
+    refused: list[RefusedRecord] = []
     for batch_index, record in enumerate(iter_records(batch)):
         if rules.compacted and record.key is None:
             refused.append(RefusedRecord(
@@ -157,7 +157,7 @@ def refusal_of_batch(refused: list[RefusedRecord]) -> tuple[ErrorCode, str]:
         f"and only showing the first three errors at most: [{listed}]")
 
 
-def _describe(record) -> str:
+def _describe(record: DecodedRecord) -> str:
     key = 0 if record.key is None else len(record.key)
     value = 0 if record.value is None else len(record.value)
     return f"DefaultRecord(offset={record.offset}, timestamp={record.timestamp}, key={key} bytes, value={value} bytes)"

@@ -21,6 +21,7 @@ from kwire.protocol.records import (
     LOG_OVERHEAD,
     TIMESTAMP_TYPE_BIT,
     TRANSACTIONAL_BIT,
+    Buffer,
     parse_header,
     reseal,
 )
@@ -77,7 +78,7 @@ def write_varint(out: bytearray, value: int) -> None:
     out.append(zigzag)
 
 
-def read_varint(buf, pos: int) -> tuple[int, int]:
+def read_varint(buf: Buffer, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(buf):
@@ -100,7 +101,7 @@ def _write_bytes(out: bytearray, data: bytes | None) -> None:
         out += data
 
 
-def _read_bytes(buf, pos: int) -> tuple[bytes | None, int]:
+def _read_bytes(buf: Buffer, pos: int) -> tuple[bytes | None, int]:
     length, pos = read_varint(buf, pos)
     if length < 0:
         if length != -1:
@@ -127,7 +128,7 @@ def compress(codec: int, data: bytes) -> bytes:
     if codec == LZ4:
         import lz4.frame
 
-        return lz4.frame.compress(data)
+        return bytes(lz4.frame.compress(data))
     if codec == ZSTD:
         import zstandard
 
@@ -253,7 +254,7 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
     return out.joined()
 
 
-def _check_snappy_length(block, limit: int) -> None:
+def _check_snappy_length(block: bytes, limit: int) -> None:
     """A raw snappy block starts with its uncompressed length (a varint):
     refuse it before decompressing when it is over the limit."""
     length = shift = 0
@@ -322,7 +323,7 @@ def build_batch(
     return batch
 
 
-def iter_records(batch) -> Iterator[DecodedRecord]:
+def iter_records(batch: Buffer) -> Iterator[DecodedRecord]:
     """Every record of the first batch in `batch`, with absolute offsets and
     timestamps (decompressing it when needed)."""
     if len(batch) < HEADER_SIZE:
@@ -361,7 +362,7 @@ def iter_records(batch) -> Iterator[DecodedRecord]:
         yield DecodedRecord(header.base_offset + offset_delta, timestamp, key, value, tuple(headers))
 
 
-def iter_all_records(data) -> Iterator[DecodedRecord]:
+def iter_all_records(data: Buffer) -> Iterator[DecodedRecord]:
     """Records of every complete batch in `data` (a fetch response's record
     set may end in a partial batch, which is skipped as clients do)."""
     pos = 0

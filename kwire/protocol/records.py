@@ -106,23 +106,23 @@ class InvalidRecords(Exception):
         self.message = message
 
 
-def parse_header(buf, pos: int = 0) -> BatchHeader:
+def parse_header(buf: Buffer, pos: int = 0) -> BatchHeader:
     return BatchHeader._make(HEADER.unpack_from(buf, pos))
 
 
-def crc_matches(buf, pos: int, size: int, expected: int) -> bool:
+def crc_matches(buf: Buffer, pos: int, size: int, expected: int) -> bool:
     with memoryview(buf) as view:
-        return crc32c(view[pos + CRC_START : pos + size]) == expected
+        return bool(crc32c(view[pos + CRC_START : pos + size]) == expected)
 
 
-def claims_transactional(data) -> bool:
+def claims_transactional(data: Buffer | None) -> bool:
     """The transactional bit of a batch's attributes, read without parsing it."""
     # attributes is big-endian: its low byte, which holds the bit, comes second.
     low_byte = ATTRIBUTES_AT + 1
     return data is not None and len(data) > low_byte and bool(data[low_byte] & TRANSACTIONAL_BIT)
 
 
-def validate_produced_batch(data, max_message_bytes: int) -> BatchHeader:
+def validate_produced_batch(data: Buffer, max_message_bytes: int) -> BatchHeader:
     """Check a partition's produced records the way Kafka's broker does for
     magic v2: exactly one well-formed batch with a valid CRC-32C.
 
