@@ -1,4 +1,6 @@
-"""One segment: a store of batches plus its offset and time indexes."""
+"""One segment: a store of batches (a `.log` file or memory) with the
+indexes it owns — offset, time and aborted transactions (`.txnindex`) —
+and their recovery, checks, flushing and deletion."""
 
 from __future__ import annotations
 
