@@ -30,11 +30,12 @@ from kwire.log.files import (
     INDEX_SUFFIX, LEFTOVER_SUFFIXES, LOG_SUFFIX, SNAPSHOT_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path,
     files_in, offsets_in, parse_partition_dir_name, partition_dir_name, sibling,
 )
+from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.producer_state import ProducerStateManager
 from kwire.log.segment_scan import SegmentScan
+from kwire.log.transaction_index import TXN_INDEX_ENTRY
 from kwire.protocol.record_codec import iter_records
 
-_TXN_INDEX_ENTRY = 34
 
 
 @attrs.define
@@ -95,8 +96,9 @@ def check_data_dir(data_dir: Path) -> CheckReport:
     _check_meta_properties(report)
     snapshot, metadata_facts = _check_metadata_log(report, running)
     facts = {(METADATA_TOPIC, 0): metadata_facts} if metadata_facts is not None else {}
-    for directory in sorted(p for p in data_dir.iterdir() if p.is_dir() and parse_partition_dir_name(p.name)):
-        topic, index = parse_partition_dir_name(directory.name)
+    partitions = sorted((p, parsed) for p in data_dir.iterdir()
+                        if p.is_dir() and (parsed := parse_partition_dir_name(p.name)) is not None)
+    for directory, (topic, index) in partitions:
         if topic == METADATA_TOPIC:
             continue
         record = snapshot.topics.get(topic)
@@ -210,16 +212,16 @@ def _check_segment(report: CheckReport, path: Path, base: int, end_offset: int |
         _check_time_index(report, Path(sibling(str(path), TIME_INDEX_SUFFIX)), base, batches, scan.next_offset,
                           uncertain_tail)
         txn_index = Path(sibling(str(path), TXN_INDEX_SUFFIX))
-        if txn_index.exists() and txn_index.stat().st_size % _TXN_INDEX_ENTRY:
+        if txn_index.exists() and txn_index.stat().st_size % TXN_INDEX_ENTRY.size:
             report.problem(txn_index, f"{txn_index.stat().st_size} bytes is not a whole number of "
-                                      f"{_TXN_INDEX_ENTRY}-byte entries")
+                                      f"{TXN_INDEX_ENTRY.size}-byte entries")
         end = scan.next_offset if batches else (end_offset if end_offset is not None else base)
         return end, scan.problem is None
     finally:
         store.close()
 
 
-def _read_entries(report: CheckReport, path: Path, entry: struct.Struct) -> list[tuple[int, int]] | None:
+def _read_entries(report: CheckReport, path: Path, entry: struct.Struct) -> list[tuple[int, int]]:
     report.counts["indexes"] += 1
     data = path.read_bytes()
     if len(data) % entry.size:
@@ -234,7 +236,7 @@ def _check_offset_index(report: CheckReport, path: Path, base: int, batches: dic
             report.problem(path, "missing (kwire serve rebuilds it)")
         return
     previous = (-1, -1)
-    for number, (relative, position) in enumerate(_read_entries(report, path, struct.Struct(">ii"))):
+    for number, (relative, position) in enumerate(_read_entries(report, path, OffsetIndex.ENTRY)):
         if uncertain_tail and position >= scanned_end:
             break  # past the damage, or written just before its batch
         if relative <= previous[0] or position <= previous[1]:
@@ -257,7 +259,7 @@ def _check_time_index(report: CheckReport, path: Path, base: int, batches: dict,
             report.problem(path, "missing (kwire serve rebuilds it; until then timestamp lookups go wrong)")
         return
     by_offset = {offset: timestamp for offset, timestamp in batches.values()}
-    entries = _read_entries(report, path, struct.Struct(">qi"))
+    entries = _read_entries(report, path, TimeIndex.ENTRY)
     previous = None
     for number, (timestamp, relative) in enumerate(entries):
         if previous is not None and timestamp <= previous:

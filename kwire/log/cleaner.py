@@ -28,7 +28,7 @@ import attrs
 from kwire.log.config import LogConfig
 from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
-from kwire.log.files import CLEANED_LOG_SUFFIX, LOG_SUFFIX, SWAP_LOG_SUFFIX, file_path
+from kwire.log.files import CLEANED_LOG_SUFFIX, SWAP_LOG_SUFFIX, file_path
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.log.segment_scan import SegmentScan
 from kwire.protocol.batch_transforms import rebuild_batch
@@ -240,10 +240,7 @@ def _new_segment(log: PartitionLog, base: int, batches: list[bytes]) -> Segment:
         for batch in batches:
             segment.append(batch, parse_header(batch), interval)
         return segment
-    os.replace(file_path(log.directory, base, SWAP_LOG_SUFFIX), file_path(log.directory, base, LOG_SUFFIX))
-    segment = Segment.on_disk(str(log.directory), base, log.clock.wall_ms())
-    segment.recover(interval)
-    return segment
+    return Segment.swap_in(str(log.directory), base, interval, log.clock.wall_ms())
 
 
 def _discard(log: PartitionLog, output: CleaningOutput) -> None:

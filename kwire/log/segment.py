@@ -12,7 +12,9 @@ from kwire.clock import SYSTEM_CLOCK
 from kwire.log.batch_checks import header_problem
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.durable_files import fsync_if_exists
-from kwire.log.files import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path, offset_stem
+from kwire.log.files import (
+    INDEX_SUFFIX, LOG_SUFFIX, SWAP_LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path, offset_stem,
+)
 from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.storage_errors import WriteNotUndone
 from kwire.log.transaction_index import AbortedTxn, append_txn_index, read_txn_index, write_txn_index
@@ -96,6 +98,15 @@ class Segment:
 
         return cls(base_offset, FileStore(path(LOG_SUFFIX)), OffsetIndex(path(INDEX_SUFFIX)),
                    TimeIndex(path(TIME_INDEX_SUFFIX)), path(TXN_INDEX_SUFFIX), created_ms)
+
+    @classmethod
+    def swap_in(cls, directory: str, base_offset: int, interval: int, created_ms: int | None = None) -> "Segment":
+        """A compaction's decided output, `<base>.log.swap`, becomes the
+        segment's `.log`; its indexes are built from a full check of it."""
+        os.replace(file_path(directory, base_offset, SWAP_LOG_SUFFIX), file_path(directory, base_offset, LOG_SUFFIX))
+        segment = cls.on_disk(directory, base_offset, created_ms)
+        segment.recover(interval)
+        return segment
 
     @property
     def size(self) -> int:

@@ -21,7 +21,7 @@ from kwire.log.durable_files import write_atomically
 from kwire.log.stores import append_or_undo
 from kwire.protocol.control_batches import ABORT
 
-_ENTRY = struct.Struct(">hqqqq")
+TXN_INDEX_ENTRY = struct.Struct(">hqqqq")
 
 
 @attrs.frozen(order=True)
@@ -76,7 +76,7 @@ class PartitionTransactions:
 
 def append_txn_index(path: str, entry: AbortedTxn) -> None:
     """One entry at the end of the file; a failed write leaves the file as it was."""
-    data = _ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset)
+    data = TXN_INDEX_ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset)
     existed = os.path.exists(path)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -96,8 +96,8 @@ def read_txn_index(path: str) -> list[AbortedTxn]:
         return []
     with open(path, "rb") as f:
         data = f.read()
-    usable = len(data) - len(data) % _ENTRY.size
-    return [AbortedTxn(last, pid, first, lso) for _v, pid, first, last, lso in _ENTRY.iter_unpack(data[:usable])]
+    usable = len(data) - len(data) % TXN_INDEX_ENTRY.size
+    return [AbortedTxn(last, pid, first, lso) for _v, pid, first, last, lso in TXN_INDEX_ENTRY.iter_unpack(data[:usable])]
 
 
 def write_txn_index(path: str, entries: list[AbortedTxn]) -> None:
@@ -106,4 +106,4 @@ def write_txn_index(path: str, entries: list[AbortedTxn]) -> None:
             os.unlink(path)
         return
     write_atomically(path, b"".join(
-        _ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset) for e in entries))
+        TXN_INDEX_ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset) for e in entries))
