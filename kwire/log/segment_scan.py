@@ -44,18 +44,21 @@ class SegmentScan:
         self.batches_seen = 0
         self.problem: str | None = None
         self.torn = False  # the problem is that the store ends inside a batch
+        self._block, self._block_start = b"", start  # the bytes read last, and from where
 
     def __iter__(self) -> Iterator[tuple[int, BatchHeader]]:
-        for position, header, _data in self._walk(with_bytes=False):
-            yield position, header
+        return self._walk(whole_batches=self.verify_crc)
 
     def batches(self) -> Iterator[tuple[int, BatchHeader, bytes]]:
         """The sound batches with their bytes (each read once, in blocks)."""
-        return self._walk(with_bytes=True)
+        for position, header in self._walk(whole_batches=True):
+            at = position - self._block_start
+            yield position, header, self._block[at : at + header.size]
 
-    def _walk(self, with_bytes: bool) -> Iterator[tuple[int, BatchHeader, bytes]]:
+    def _walk(self, whole_batches: bool) -> Iterator[tuple[int, BatchHeader]]:
+        # With `whole_batches` every batch yielded lies whole in `_block`
+        # (read from `_block_start`), for the CRC check and for `batches`.
         size = self.store.size
-        whole_batches = self.verify_crc or with_bytes
         block_size = CRC_BLOCK if whole_batches else HEADER_BLOCK
         position = self.end
         while position < size:
@@ -64,6 +67,7 @@ class SegmentScan:
                 self.torn = True
                 return
             block = self.store.read_bytes(position, min(block_size, size - position))
+            self._block, self._block_start = block, position
             at = 0
             while len(block) - at >= HEADER_SIZE:
                 header = parse_header(block, at)
@@ -72,7 +76,7 @@ class SegmentScan:
                     if at + header.size > len(block):
                         if at:
                             break  # read again from this batch, so that it is whole
-                        block = self.store.read_bytes(position, header.size)
+                        block = self._block = self.store.read_bytes(position, header.size)
                     if self.verify_crc and not crc_matches(block, at, header.size, header.crc):
                         problem = "CRC-32C mismatch"
                 if problem is not None:
@@ -80,7 +84,7 @@ class SegmentScan:
                     self.torn = header.magic == CURRENT_MAGIC and header.batch_length >= MIN_BATCH_LENGTH \
                         and position + at + header.size > size
                     return
-                yield position + at, header, block[at : at + header.size] if with_bytes else b""
+                yield position + at, header
                 at += header.size
                 self.end = position + at
                 self.next_offset = header.last_offset + 1
