@@ -18,9 +18,7 @@ from kwire.log.producer_state import (
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.log.segment_scan import batches_in
 from kwire.log.storage_errors import StorageError, is_out_of_descriptors, is_transient
-from kwire.log.transaction_index import (
-    PartitionTransactions,
-)
+from kwire.log.transaction_index import PartitionTransactions
 from kwire.protocol.control_batches import marker_type
 from kwire.protocol.record_codec import iter_records
 from kwire.protocol.records import BatchHeader, Buffer, patch_offsets

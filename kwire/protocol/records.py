@@ -7,7 +7,9 @@ Layout (big-endian), 61 bytes:
   maxTimestamp i64 | producerId i64 | producerEpoch i16 | baseSequence i32 |
   recordsCount i32
 The CRC-32C covers everything from `attributes` to the end of the batch, so
-patching baseOffset and partitionLeaderEpoch keeps it valid.
+patching baseOffset and partitionLeaderEpoch keeps it valid; a change to a
+covered field is followed by `reseal`. Every module that touches header
+bytes uses the field offsets named here.
 """
 
 from __future__ import annotations
