@@ -74,15 +74,14 @@ def _recover_and_cut(segments: list[Segment], i: int, interval: int, report: Loa
     report.recovered_segments += 1
     if scan.problem is None:
         if following is not None:
-            segment.closed = True
-            segment.next_offset = following.base_offset
+            segment.seal(following.base_offset)
         return False
     later = segments[i + 1 :]
     _log_truncation(segment, scan, size_before, later, when)
     for doomed in later:
         doomed.delete()
     del segments[i + 1 :]
-    segment.closed = False
+    segment.reopen()
     report.truncated = True
     return True
 

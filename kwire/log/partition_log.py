@@ -251,7 +251,7 @@ class PartitionLog:
             self._directory_changes += 1
             # As Kafka: what the roll closed is flushed in the background.
             self._flush_in_background(self.segments_from(self.recovery_point), base_offset)
-        self.segments[-1].closed = True  # reads of it may now trust its end offset
+        self.segments[-1].seal()
         self.segments.append(segment)
         self._base_offsets.append(base_offset)
         return segment
@@ -418,7 +418,7 @@ class PartitionLog:
     def replace_leading_segments(self, count: int, replacements: list[Segment]) -> None:
         """The cleaner's swap: the first `count` (closed) segments become `replacements`."""
         for segment in replacements:
-            segment.closed = True
+            segment.seal()
         self.segments[:count] = replacements
         self._base_offsets = [segment.base_offset for segment in self.segments]
 

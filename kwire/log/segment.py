@@ -150,6 +150,18 @@ class Segment:
         self._bytes_since_index_entry += len(batch)
         self.next_offset = header.base_offset + header.last_offset_delta + 1
 
+    def seal(self, end_offset: int | None = None) -> None:
+        """No more appends: reads may trust that its offsets end where the
+        next segment begins (`end_offset`, when that is known to be past the
+        last batch: compaction leaves gaps)."""
+        self.closed = True
+        if end_offset is not None:
+            self.next_offset = end_offset
+
+    def reopen(self) -> None:
+        """The active segment again: recovery cut away every later one."""
+        self.closed = False
+
     def mark(self) -> SegmentMark:
         """Where the segment ends now, for `undo`."""
         return (self.store.size, self.offset_index.mark(), self.time_index.mark(), self._bytes_since_index_entry,
@@ -307,8 +319,7 @@ class Segment:
         """A closed segment that is not re-validated: load its index files
         and check them; when one is missing or inconsistent, rebuild both
         from the batch headers. Returns why they were rebuilt (None: sound)."""
-        self.closed = True
-        self.next_offset = end_offset
+        self.seal(end_offset)
         self.index_interval_bytes = interval
         self.offset_index.load()
         self.time_index.load()
