@@ -54,7 +54,7 @@ CODEC_IDS = {"uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 def stored_codecs(bootstrap: str, topic: str, partition: int = 0) -> set[int]:
     """The compression codec of every batch the broker serves, read raw."""
-    from kwire.protocol.records import iter_valid_batches
+    from kwire.log.segment_scan import batches_in
 
     host, port = bootstrap.split(":")
     with WireClient(host, int(port)) as client:
@@ -65,7 +65,7 @@ def stored_codecs(bootstrap: str, topic: str, partition: int = 0) -> set[int]:
                 partition=partition, current_leader_epoch=-1, fetch_offset=0, last_fetched_epoch=-1,
                 log_start_offset=-1, partition_max_bytes=50 << 20)])]))
     records = bytes(response.responses[0].partitions[0].records or b"")
-    return {header.compression for _pos, header in iter_valid_batches(records)}
+    return {header.compression for _pos, header, _data in batches_in(records)}
 
 
 @pytest.mark.parametrize("producer,reader", [("confluent-kafka", "kafka-python"), ("kafka-python", "aiokafka")])

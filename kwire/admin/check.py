@@ -26,13 +26,16 @@ from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataSnapshot, replay_
 from kwire.cluster.offset_checkpoint import CLEANER, LOG_START, RECOVERY_POINT, DamagedCheckpoint, load_checkpoint
 from kwire.cluster.topic_configs import log_config_for
 from kwire.config import BrokerConfig
-from kwire.log.log_loader import segment_base_offsets
+from kwire.log.files import (
+    INDEX_SUFFIX, LEFTOVER_SUFFIXES, LOG_SUFFIX, SNAPSHOT_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path,
+    files_in, offsets_in, parse_partition_dir_name, partition_dir_name, sibling,
+)
+from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.producer_state import ProducerStateManager
 from kwire.log.segment_scan import SegmentScan
+from kwire.log.transaction_index import TXN_INDEX_ENTRY
 from kwire.protocol.record_codec import iter_records
 
-_TXN_INDEX_ENTRY = 34
-_LEFTOVER_SUFFIXES = (".cleaned", ".tmp", ".swap", ".deleted")
 
 
 @attrs.define
@@ -66,7 +69,7 @@ class _PartitionFacts:
 
 
 class _ReadOnlyFile:
-    """What SegmentScan needs of a store, without ever writing."""
+    """A ReadableStore for SegmentScan that never writes."""
 
     def __init__(self, path: Path) -> None:
         self._fd = os.open(path, os.O_RDONLY)
@@ -93,8 +96,9 @@ def check_data_dir(data_dir: Path) -> CheckReport:
     _check_meta_properties(report)
     snapshot, metadata_facts = _check_metadata_log(report, running)
     facts = {(METADATA_TOPIC, 0): metadata_facts} if metadata_facts is not None else {}
-    for directory in sorted(p for p in data_dir.iterdir() if p.is_dir() and _partition_of(p.name)):
-        topic, index = _partition_of(directory.name)
+    partitions = sorted((p, parsed) for p in data_dir.iterdir()
+                        if p.is_dir() and (parsed := parse_partition_dir_name(p.name)) is not None)
+    for directory, (topic, index) in partitions:
         if topic == METADATA_TOPIC:
             continue
         record = snapshot.topics.get(topic)
@@ -110,17 +114,10 @@ def check_data_dir(data_dir: Path) -> CheckReport:
     for record in snapshot.topics.values():
         for index in range(record.partitions):
             if (record.name, index) not in facts:
-                report.problem(data_dir / f"{record.name}-{index}", "missing: the metadata log lists this partition")
+                report.problem(data_dir / partition_dir_name(record.name, index), "missing: the metadata log lists this partition")
     for file_name in (LOG_START, CLEANER, RECOVERY_POINT):
         _check_checkpoint(report, file_name, facts)
     return report
-
-
-def _partition_of(name: str) -> tuple[str, int] | None:
-    topic, dash, index = name.rpartition("-")
-    if not dash or not topic or not index.isdigit() or str(int(index)) != index:
-        return None
-    return topic, int(index)
 
 
 def _check_meta_properties(report: CheckReport) -> None:
@@ -134,7 +131,7 @@ def _check_meta_properties(report: CheckReport) -> None:
 
 
 def _check_metadata_log(report: CheckReport, running: bool) -> tuple[MetadataSnapshot, _PartitionFacts | None]:
-    directory = report.data_dir / f"{METADATA_TOPIC}-0"
+    directory = report.data_dir / partition_dir_name(METADATA_TOPIC, 0)
     if not directory.is_dir():
         if any(report.data_dir.iterdir()):
             report.problem(directory, "missing: no topic is known")
@@ -152,11 +149,11 @@ def _check_metadata_log(report: CheckReport, running: bool) -> tuple[MetadataSna
 def _check_partition(report: CheckReport, directory: Path, running: bool, compacted: bool, interval: int,
                      topic_id: uuid.UUID | None, keyed_records: list | None = None) -> _PartitionFacts:
     report.counts["partitions"] += 1
-    bases = segment_base_offsets(directory)
+    bases = offsets_in(directory, LOG_SUFFIX)
     log_end = bases[0] if bases else 0
     previous_sound = sound = True
     for i, base in enumerate(bases):
-        path = directory / f"{base:020d}.log"
+        path = Path(file_path(directory, base, LOG_SUFFIX))
         last = i + 1 == len(bases)
         if i and base < log_end:
             report.problem(path, f"its base offset {base} overlaps the previous segment, which reaches {log_end - 1}")
@@ -169,13 +166,13 @@ def _check_partition(report: CheckReport, directory: Path, running: bool, compac
             report.notes.append(f"{report._relative(path)}: removed while being checked")
             continue
         sound = sound and previous_sound
-    for path in sorted(directory.glob("*.snapshot")):
+    for offset, path in files_in(directory, SNAPSHOT_SUFFIX):
         try:
-            _check_snapshot(report, path, log_end if sound else None)
+            _check_snapshot(report, path, offset, log_end if sound else None)
         except FileNotFoundError:  # replaced by a newer one at a roll
             report.notes.append(f"{report._relative(path)}: removed while being checked")
     for path in sorted(directory.iterdir()):
-        if path.name.endswith(_LEFTOVER_SUFFIXES) and not running:
+        if path.name.endswith(LEFTOVER_SUFFIXES) and not running:
             report.problem(path, "left over from an interrupted write or compaction")
     if topic_id is not None:
         try:
@@ -197,10 +194,9 @@ def _check_segment(report: CheckReport, path: Path, base: int, end_offset: int |
     try:
         scan = SegmentScan(store, base, end_offset=end_offset, verify_crc=True)
         batches = {}  # position -> (base offset, max timestamp)
-        for position, header in scan:
+        for position, header, data in scan.batches():
             batches[position] = (header.base_offset, header.max_timestamp)
             if keyed_records is not None and not header.is_control:
-                data = store.read_bytes(position, header.size)
                 keyed_records.extend((r.key, r.value) for r in iter_records(data) if r.key is not None)
         report.counts["batches"] += len(batches)
         if scan.problem is not None:
@@ -211,19 +207,21 @@ def _check_segment(report: CheckReport, path: Path, base: int, end_offset: int |
                 report.problem(path, f"{where}: {scan.problem}")
         # Past a broken batch nothing can be checked against the log.
         uncertain_tail = may_grow or scan.problem is not None
-        _check_offset_index(report, path.with_suffix(".index"), base, batches, scan.end, uncertain_tail, interval)
-        _check_time_index(report, path.with_suffix(".timeindex"), base, batches, scan.next_offset, uncertain_tail)
-        txn_index = path.with_suffix(".txnindex")
-        if txn_index.exists() and txn_index.stat().st_size % _TXN_INDEX_ENTRY:
+        _check_offset_index(report, Path(sibling(str(path), INDEX_SUFFIX)), base, batches, scan.end,
+                            uncertain_tail, interval)
+        _check_time_index(report, Path(sibling(str(path), TIME_INDEX_SUFFIX)), base, batches, scan.next_offset,
+                          uncertain_tail)
+        txn_index = Path(sibling(str(path), TXN_INDEX_SUFFIX))
+        if txn_index.exists() and txn_index.stat().st_size % TXN_INDEX_ENTRY.size:
             report.problem(txn_index, f"{txn_index.stat().st_size} bytes is not a whole number of "
-                                      f"{_TXN_INDEX_ENTRY}-byte entries")
+                                      f"{TXN_INDEX_ENTRY.size}-byte entries")
         end = scan.next_offset if batches else (end_offset if end_offset is not None else base)
         return end, scan.problem is None
     finally:
         store.close()
 
 
-def _read_entries(report: CheckReport, path: Path, entry: struct.Struct) -> list[tuple[int, int]] | None:
+def _read_entries(report: CheckReport, path: Path, entry: struct.Struct) -> list[tuple[int, int]]:
     report.counts["indexes"] += 1
     data = path.read_bytes()
     if len(data) % entry.size:
@@ -238,7 +236,7 @@ def _check_offset_index(report: CheckReport, path: Path, base: int, batches: dic
             report.problem(path, "missing (kwire serve rebuilds it)")
         return
     previous = (-1, -1)
-    for number, (relative, position) in enumerate(_read_entries(report, path, struct.Struct(">ii"))):
+    for number, (relative, position) in enumerate(_read_entries(report, path, OffsetIndex.ENTRY)):
         if uncertain_tail and position >= scanned_end:
             break  # past the damage, or written just before its batch
         if relative <= previous[0] or position <= previous[1]:
@@ -261,7 +259,7 @@ def _check_time_index(report: CheckReport, path: Path, base: int, batches: dict,
             report.problem(path, "missing (kwire serve rebuilds it; until then timestamp lookups go wrong)")
         return
     by_offset = {offset: timestamp for offset, timestamp in batches.values()}
-    entries = _read_entries(report, path, struct.Struct(">qi"))
+    entries = _read_entries(report, path, TimeIndex.ENTRY)
     previous = None
     for number, (timestamp, relative) in enumerate(entries):
         if previous is not None and timestamp <= previous:
@@ -280,15 +278,15 @@ def _check_time_index(report: CheckReport, path: Path, base: int, batches: dict,
                              "timestamp lookups would miss this segment")
 
 
-def _check_snapshot(report: CheckReport, path: Path, log_end: int | None) -> None:
+def _check_snapshot(report: CheckReport, path: Path, offset: int, log_end: int | None) -> None:
     report.counts["snapshots"] += 1
     try:
         ProducerStateManager.from_snapshot(path.read_bytes())
     except (ValueError, struct.error) as exc:
         report.problem(path, f"unreadable producer snapshot ({exc})")
         return
-    if log_end is not None and path.name[:20].isdigit() and int(path.name[:20]) > log_end:
-        report.problem(path, f"a snapshot at offset {int(path.name[:20])}, past the log end {log_end}")
+    if log_end is not None and offset > log_end:
+        report.problem(path, f"a snapshot at offset {offset}, past the log end {log_end}")
 
 
 def _check_checkpoint(report: CheckReport, file_name: str, facts: dict[tuple[str, int], _PartitionFacts]) -> None:

@@ -8,6 +8,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import attrs
 
@@ -25,6 +26,7 @@ from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
+from kwire.log.files import partition_dir_name
 from kwire.log.flusher import FLUSHER
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -119,16 +121,16 @@ class Cluster:
         for record in snapshot.topics.values():
             self._materialise(record)
         if config.data_dir is not None:
-            self._recover_orphan_topics()
+            self._recover_orphan_topics(Path(config.data_dir))
             self._raise_producer_id_floor()
             for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
                 found = self.partition(name, index)
-                if found is not None and found.log.log_start_offset < offset <= found.log.log_end_offset:
-                    found.log.log_start_offset = offset
+                if found is not None:
+                    found.log.restore_log_start(offset)
             for (name, index), offset in read_checkpoint(config.data_dir, CLEANER).items():
                 found = self.partition(name, index)
-                if found is not None and 0 <= offset <= found.log.log_end_offset:
-                    found.log.first_dirty_offset = offset
+                if found is not None:
+                    found.log.restore_first_dirty_offset(offset)
             self._finish_loading()
 
     # --- start-up and shutdown ------------------------------------------
@@ -145,7 +147,9 @@ class Cluster:
 
     def _finish_loading(self) -> None:
         loading, self._loading = self._loading, None
-        data_dir_files.clear_clean_shutdown(self.config.data_dir)
+        data_dir = self.config.data_dir
+        assert loading is not None and data_dir is not None, "only a data directory is loaded"
+        data_dir_files.clear_clean_shutdown(data_dir)
         reports = [partition_log.load_report for partition_log in loading.logs]
         if loading.new_directory:
             when = "in a new data directory"
@@ -169,11 +173,11 @@ class Cluster:
                         "ids are handed out from %d", in_use, self.next_producer_id_floor, in_use + 1)
             self.next_producer_id_floor = in_use + 1
 
-    def _recover_orphan_topics(self) -> None:
+    def _recover_orphan_topics(self, data_dir: Path) -> None:
         """Topics whose partition directories outlived their metadata record
         (the metadata log's end was lost): registered again, see orphans."""
         counts = {name: len(topic.partitions) for name, topic in self.topics.items()}
-        orphans = find_orphan_topics(Path(self.config.data_dir), counts, set(self.topics_by_id),
+        orphans = find_orphan_topics(data_dir, counts, set(self.topics_by_id),
                                      frozenset({METADATA_TOPIC}), MAX_PARTITIONS)
         for orphan in orphans:
             configs = {"cleanup.policy": "compact"} if orphan.name in INTERNAL_TOPICS else {}
@@ -271,13 +275,15 @@ class Cluster:
         topic.configs = clean
         topic.log_config = log_config_for(self.config, clean)
         for partition in topic.partitions:
-            partition.log.config = topic.log_config
+            partition.log.reconfigure(topic.log_config)
         self.version += 1
 
     def delete_records(self, name: str, index: int, offset: int) -> int:
         """DeleteRecords for one partition: move its log start up to `offset`
         (-1: the high watermark); returns the new low watermark."""
         partition = self.partition(name, index)
+        if partition is None:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Partition {name}-{index} does not exist")
         log = partition.log
         log.advance_log_start(log.log_end_offset if offset == -1 else offset)
         self.save_log_starts()
@@ -289,7 +295,7 @@ class Cluster:
     def save_cleaner_offsets(self) -> None:
         self._save_checkpoint(CLEANER, lambda log: log.first_dirty_offset)
 
-    def _save_checkpoint(self, file_name: str, offset_of) -> None:
+    def _save_checkpoint(self, file_name: str, offset_of: Callable[[PartitionLog], int]) -> None:
         """One offset per partition (those above 0) into a Kafka checkpoint
         file; if the disk refuses, the old file stays and a warning says so."""
         if self.config.data_dir is None:
@@ -342,7 +348,7 @@ class Cluster:
         self.metadata.close()
         if sync_all:
             os.sync()  # the producer-state snapshots written since
-        if self._lock is not None:
+        if self._lock is not None and self.config.data_dir is not None:
             # Without its recovery points the next start must recover as after a crash.
             if self.save_recovery_points():
                 try:
@@ -371,7 +377,7 @@ class Cluster:
         try:
             for index in range(record.partitions):
                 if self.config.data_dir is not None:
-                    directory = Path(self.config.data_dir) / f"{record.name}-{index}"
+                    directory = Path(self.config.data_dir) / partition_dir_name(record.name, index)
                     if not directory.exists():
                         created.append(directory)
                 partitions.append(Partition(record.name, index,
@@ -397,14 +403,14 @@ class Cluster:
 
     def _open_log(self, topic: str, index: int, log_config: LogConfig, topic_id: uuid.UUID | None = None) -> PartitionLog:
         if self.config.data_dir is None:
-            return PartitionLog.in_memory(log_config)
-        directory = Path(self.config.data_dir) / f"{topic}-{index}"
+            return PartitionLog.in_memory(log_config, self.clock)
+        directory = Path(self.config.data_dir) / partition_dir_name(topic, index)
         loading = self._loading
         if loading is None:  # a partition created while running
-            partition_log = PartitionLog.open(directory, log_config)
+            partition_log = PartitionLog.open(directory, log_config, clock=self.clock)
         else:
             partition_log = PartitionLog.open(directory, log_config, loading.recovery_points.get((topic, index), 0),
-                                              loading.clean_shutdown)
+                                              loading.clean_shutdown, self.clock)
             loading.logs.append(partition_log)
         partition_log.on_offline = self._partition_went_offline
         if topic_id is not None:

@@ -69,9 +69,6 @@ class MetadataLog:
         value = {"topic_id": str(topic.topic_id), "partitions": topic.partitions, "configs": topic.configs}
         self._append(_TOPIC_PREFIX + topic.name.encode(), json.dumps(value, sort_keys=True).encode())
 
-    def write_topic_deleted(self, name: str) -> None:
-        self._append(_TOPIC_PREFIX + name.encode(), None)
-
     def write_producer_id_block(self, next_unallocated: int) -> None:
         self._append(_PRODUCER_ID_BLOCK, json.dumps({"next": next_unallocated}).encode())
 

@@ -19,6 +19,7 @@ import attrs
 
 from kwire.cluster.meta_files import read_topic_id
 from kwire.cluster.topic_names import collision_key, validate_topic_name
+from kwire.log.files import parse_partition_dir_name
 from kwire.protocol.errors import KafkaError
 
 log = logging.getLogger("kwire.cluster")
@@ -37,12 +38,13 @@ def find_orphan_topics(data_dir: Path, partition_counts: dict[str, int], topic_i
     no known topic (name -> partition count) owns; warns about the rest."""
     unclaimed: dict[str, dict[int, Path]] = {}
     for entry in sorted(os.scandir(data_dir), key=lambda e: e.name):
-        name, dash, index = entry.name.rpartition("-")
-        if not dash or not index.isdigit() or str(int(index)) != index or not entry.is_dir() or name in skip:
+        parsed = parse_partition_dir_name(entry.name)
+        if parsed is None or not entry.is_dir() or parsed[0] in skip:
             continue
-        if int(index) < partition_counts.get(name, 0):
+        name, index = parsed
+        if index < partition_counts.get(name, 0):
             continue
-        unclaimed.setdefault(name, {})[int(index)] = Path(entry.path)
+        unclaimed.setdefault(name, {})[index] = Path(entry.path)
     orphans = []
     collision_keys = {collision_key(known) for known in partition_counts}
     for name, directories in unclaimed.items():

@@ -3,7 +3,7 @@ broker settings they fall back to, and the log settings derived from them."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import attrs
 
@@ -28,7 +28,7 @@ class TopicConfigSpec:
     documentation: str = ""
 
 
-def _spec(kind, default, broker_name=None, **kwargs) -> TopicConfigSpec:
+def _spec(kind: int, default: str, broker_name: str | None = None, **kwargs: Any) -> TopicConfigSpec:
     return TopicConfigSpec(kind, default, broker_name, **kwargs)
 
 
@@ -74,7 +74,7 @@ def _invalid(name: str, value: str, reason: str) -> KafkaError:
     return KafkaError(ErrorCode.invalid_config, f"Invalid value {value} for configuration {name}: {reason}")
 
 
-def _check_number(name: str, value: str, spec: TopicConfigSpec, parse: Callable[[str], float], type_name: str):
+def _check_number(name: str, value: str, spec: TopicConfigSpec, parse: Callable[[str], float], type_name: str) -> None:
     try:
         number = parse(value.strip())
     except ValueError:
@@ -120,7 +120,7 @@ def validate_value(name: str, value: str | None) -> str:
     return value.strip() if spec.kind in (INT, LONG, DOUBLE) else value
 
 
-def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
+def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
     """Reject unknown names and malformed values as Kafka does (INVALID_CONFIG)."""
     return {name: validate_value(name, value) for name, value in configs.items()}
 

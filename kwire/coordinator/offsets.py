@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import attrs
 
+from kwire.protocol.control_batches import ABORT, COMMIT, marker_type_of_key
 from kwire.log.keyed_records import append_keyed_records, iter_batches
 from kwire.log.partition_log import PartitionLog
 
@@ -156,8 +157,9 @@ class OffsetStore:
         for log in logs:
             for header, records in iter_batches(log):
                 if header.is_control:
-                    kind = struct.unpack_from(">h", records[0].key, 2)[0] if records else 0
-                    self.complete_transaction(header.producer_id, kind == 1)
+                    key = records[0].key if records else None
+                    kind = marker_type_of_key(key) if key is not None else ABORT
+                    self.complete_transaction(header.producer_id, kind == COMMIT)
                     continue
                 for record in records:
                     if record.key is None:

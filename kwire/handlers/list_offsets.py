@@ -12,8 +12,7 @@ from kwire.protocol.registry import api
 from kwire.log import CorruptSegment, PartitionLog
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.record_codec import RecordDecodeError, iter_records
-from kwire.protocol.records import iter_valid_batches
+from kwire.protocol.record_codec import RecordDecodeError
 
 LATEST = -1
 EARLIEST = -2
@@ -106,25 +105,13 @@ def _lookup(log: PartitionLog, timestamp: int, read_committed: bool = False) -> 
         max_timestamp, batch_offset = log.max_timestamp_and_offset
         if batch_offset < 0:
             return -1, -1
-        return _first_record_at_or_after(log, batch_offset, max_timestamp)
+        return log.first_record_at_or_after(batch_offset, max_timestamp)
     if timestamp < 0:
         return -1, -1
     found = log.offset_for_timestamp(timestamp)
     if found is None:
         return -1, -1
-    return _first_record_at_or_after(log, found, timestamp)
-
-
-def _first_record_at_or_after(log: PartitionLog, batch_offset: int, timestamp: int) -> tuple[int, int]:
-    """The exact record: the only place ListOffsets decodes a batch."""
-    data = b"".join(log.read(batch_offset, 1))
-    for _pos, header in iter_valid_batches(data):
-        if header.last_offset < batch_offset:
-            continue
-        for record in iter_records(data[_pos : _pos + header.size]):
-            if record.offset >= batch_offset and record.timestamp >= timestamp:
-                return record.offset, record.timestamp
-    return -1, -1
+    return log.first_record_at_or_after(found, timestamp)
 
 
 def _result(index: int, error: ErrorCode, offset: int = -1, timestamp: int = -1, leader_epoch: int = -1) -> dict[str, Any]:

@@ -8,9 +8,7 @@ and stay inside the segment. Recovery adds the CRC-32C.
 
 from __future__ import annotations
 
-from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, LOG_OVERHEAD, BatchHeader
-
-MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
+from kwire.protocol.records import CURRENT_MAGIC, MIN_BATCH_LENGTH, BatchHeader
 
 
 def header_problem(header: BatchHeader, position: int, file_size: int, min_offset: int,

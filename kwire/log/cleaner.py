@@ -21,19 +21,20 @@ rewritten keeping the latest record for each key, in three steps.
 from __future__ import annotations
 
 import os
-import struct
+from typing import Iterator
 
 import attrs
-from crc32c import crc32c
 
+from kwire.log.config import LogConfig
 from kwire.log.durable_files import fsync_directory
 from kwire.log.partition_log import PartitionLog
-from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment, segment_name
-from kwire.log.swaps import CLEANED_SUFFIX, SWAP_SUFFIX
-from kwire.protocol.record_codec import Record, build_batch, iter_records
-from kwire.protocol.records import CRC_START, HEADER_SIZE, TIMESTAMP_TYPE_BIT, iter_valid_batches, parse_header
+from kwire.log.files import CLEANED_LOG_SUFFIX, SWAP_LOG_SUFFIX, file_path
+from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
+from kwire.log.segment_scan import SegmentScan
+from kwire.protocol.batch_transforms import rebuild_batch
+from kwire.protocol.record_codec import iter_records
+from kwire.protocol.records import BatchHeader, parse_header
 
-_READ_BLOCK = 8 * 1024 * 1024
 
 
 @attrs.frozen
@@ -42,8 +43,9 @@ class CleaningPlan:
     first_dirty_offset: int
     end_offset: int  # one past the last cleanable offset
     now_ms: int
-    config: object
-    aborted: dict = attrs.field(factory=dict)  # producer id -> [(first, last offset)] of aborted transactions
+    config: LogConfig
+    # producer id -> [(first, last offset)] of its aborted transactions
+    aborted: dict[int, list[tuple[int, int]]] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -84,27 +86,19 @@ def plan(log: PartitionLog, now_ms: int) -> CleaningPlan | None:
     return CleaningPlan(tuple(cleanable), first_dirty, end_offset, now_ms, config, aborted)
 
 
-def _is_aborted(header, aborted: dict[int, list[tuple[int, int]]]) -> bool:
+def _is_aborted(header: BatchHeader, aborted: dict[int, list[tuple[int, int]]]) -> bool:
     return any(first <= header.base_offset <= last for first, last in aborted.get(header.producer_id, ()))
 
 
-def _batches(segment: Segment):
+def _batches(segment: Segment) -> Iterator[tuple[BatchHeader, bytes]]:
     """(header, bytes) of every batch in a closed segment, read in blocks."""
-    position, end = 0, segment.size
-    while end - position >= HEADER_SIZE:
-        next_size = parse_header(segment.store.read_bytes(position, HEADER_SIZE)).size
-        block = segment.store.read_bytes(position, min(max(_READ_BLOCK, next_size), end - position))
-        consumed = 0
-        for at, header in iter_valid_batches(block):
-            yield header, block[at : at + header.size]
-            consumed = at + header.size
-        if consumed == 0:
-            break
-        position += consumed
-    if position < end:
+    scan = SegmentScan(segment.store, segment.base_offset, verify_crc=True)
+    for _position, header, data in scan.batches():
+        yield header, data
+    if scan.problem is not None:
         # Never rewrite a segment past a broken batch: what follows it
         # would be dropped. The log is left uncleaned (see `plan`).
-        segment.note_damage(position, "not a whole batch with a valid CRC-32C")
+        segment.note_damage(scan.end, scan.problem)
         raise CorruptSegment(segment, segment.base_offset)
 
 
@@ -160,10 +154,10 @@ def build(work: CleaningPlan) -> CleaningOutput:
 
 
 def _count(batch: bytes) -> int:
-    return struct.unpack_from(">i", batch, 57)[0]
+    return parse_header(batch).records_count
 
 
-def _filter_batch(header, data: bytes, latest: dict[bytes, int], tombstone_horizon: int) -> bytes | None:
+def _filter_batch(header: BatchHeader, data: bytes, latest: dict[bytes, int], tombstone_horizon: int) -> bytes | None:
     """The batch with only its surviving records: unchanged bytes when all
     survive, None when none does."""
     records = list(iter_records(data))
@@ -176,31 +170,21 @@ def _filter_batch(header, data: bytes, latest: dict[bytes, int], tombstone_horiz
         return data
     if not keep:
         return None
-    log_append_time = bool(header.attributes & TIMESTAMP_TYPE_BIT)
-    rebuilt = build_batch(
-        [Record(offset_delta=r.offset - header.base_offset,
-                timestamp_delta=0 if log_append_time else r.timestamp - header.base_timestamp,
-                key=r.key, value=r.value, headers=r.headers) for r in keep],
-        base_offset=header.base_offset, base_timestamp=header.base_timestamp, compression=header.compression,
-        producer_id=header.producer_id, producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
-        is_transactional=header.is_transactional, timestamp_type=1 if log_append_time else 0,
-        partition_leader_epoch=header.partition_leader_epoch,
-    )
     # The batch keeps its offset span and its max timestamp, as Kafka's cleaner does.
-    struct.pack_into(">i", rebuilt, 23, header.last_offset_delta)
-    struct.pack_into(">q", rebuilt, 35, header.max_timestamp)
-    struct.pack_into(">I", rebuilt, 17, crc32c(memoryview(rebuilt)[CRC_START:]))
-    return bytes(rebuilt)
+    return bytes(rebuild_batch(data, keep))
 
 
 def write_cleaned_files(log: PartitionLog, output: CleaningOutput) -> list[str]:
     """On disk: the new segments as `<base>.log.cleaned` files (worker
     thread). If the disk refuses, none is left behind (they would only take
-    space) and OSError is raised: the log stays as it was."""
-    paths = []
+    space) and OSError is raised: the log stays as it was. An in-memory
+    log has no files: its segments are made from `output` at `install`."""
+    paths: list[str] = []
+    if log.directory is None:
+        return paths
     try:
         for base, batches in output.groups:
-            path = os.path.join(str(log.directory), segment_name(base) + CLEANED_SUFFIX)
+            path = file_path(log.directory, base, CLEANED_LOG_SUFFIX)
             paths.append(path)
             with open(path, "wb") as f:
                 for batch in batches:
@@ -228,8 +212,8 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
     try:
         if log.directory is not None:
             for base, _batches in output.groups:
-                stem = os.path.join(str(log.directory), segment_name(base))
-                os.replace(stem + CLEANED_SUFFIX, stem + SWAP_SUFFIX)
+                os.replace(file_path(log.directory, base, CLEANED_LOG_SUFFIX),
+                           file_path(log.directory, base, SWAP_LOG_SUFFIX))
             fsync_directory(log.directory)
         for segment in work.segments:
             if log.directory is not None:
@@ -245,28 +229,24 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
         # Half swapped: start-up finishes the swap from the `.swap` files.
         log.take_offline(f"compaction could not swap in its segments: {exc}")
         raise
-    log.first_dirty_offset = work.end_offset
+    log.cleaned_up_to(work.end_offset)
     return True
 
 
 def _new_segment(log: PartitionLog, base: int, batches: list[bytes]) -> Segment:
     interval = log.config.index_interval_bytes
     if log.directory is None:
-        segment = Segment.in_memory(base)
+        segment = Segment.in_memory(base, log.clock.wall_ms())
         for batch in batches:
             segment.append(batch, parse_header(batch), interval)
         return segment
-    stem = os.path.join(str(log.directory), segment_name(base))
-    os.replace(stem + SWAP_SUFFIX, stem + ".log")
-    segment = Segment.on_disk(str(log.directory), base)
-    segment.recover(interval)
-    return segment
+    return Segment.swap_in(str(log.directory), base, interval, log.clock.wall_ms())
 
 
 def _discard(log: PartitionLog, output: CleaningOutput) -> None:
     if log.directory is None:
         return
     for base, _ in output.groups:
-        path = os.path.join(str(log.directory), segment_name(base) + CLEANED_SUFFIX)
+        path = file_path(log.directory, base, CLEANED_LOG_SUFFIX)
         if os.path.exists(path):
             os.unlink(path)

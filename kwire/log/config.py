@@ -1,5 +1,7 @@
 """Per-log settings, under Kafka's topic-level config names."""
 
+from __future__ import annotations
+
 import attrs
 
 GIB = 1024 * 1024 * 1024
@@ -16,7 +18,7 @@ class LogConfig:
     segment_ms: int = WEEK_MS  # segment.ms
     retention_ms: int = WEEK_MS  # retention.ms (-1: keep forever)
     retention_bytes: int = -1  # retention.bytes (-1: no limit)
-    cleanup_policy: frozenset = frozenset({"delete"})  # cleanup.policy
+    cleanup_policy: frozenset[str] = frozenset({"delete"})  # cleanup.policy
     compression_type: str = "producer"  # compression.type
     log_append_time: bool = False  # message.timestamp.type=LogAppendTime
     delete_retention_ms: int = 86_400_000  # delete.retention.ms

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kwire.log.files import TEMPORARY_SUFFIX
 
-def fsync_directory(path) -> None:
+
+def fsync_directory(path: str | os.PathLike[str]) -> None:
     """Make the names created, renamed or removed in `path` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -18,11 +20,11 @@ def fsync_directory(path) -> None:
         os.close(fd)
 
 
-def write_atomically(path, data: bytes, durable: bool = True) -> None:
+def write_atomically(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
     """Replace `path` with `data`; raises OSError with the old file untouched.
     `durable=False` skips the fsyncs (the caller syncs the whole disk after)."""
     path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(path.name + TEMPORARY_SUFFIX)
     try:
         with open(temporary, "wb") as f:
             f.write(data)
@@ -40,7 +42,7 @@ def write_atomically(path, data: bytes, durable: bool = True) -> None:
         fsync_directory(path.parent)
 
 
-def fsync_if_exists(path) -> None:
+def fsync_if_exists(path: str | os.PathLike[str]) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:

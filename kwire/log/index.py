@@ -72,6 +72,7 @@ class _IndexFile:
         self.second.append(second)
 
     def _write(self, data: bytes) -> None:
+        assert self.path is not None, "only an index with a file writes"
         entry = self._files.pin(self)
         try:
             self.open_flags = _WRITE_FLAGS
@@ -94,6 +95,7 @@ class _IndexFile:
         del self.first[mark:]
         del self.second[mark:]
         if self.path is not None:
+            assert self.file_size is not None, "entries were written, so the size is known"
             size = self.file_size - dropped * self.ENTRY.size
             entry = self._files.pin(self)
             try:
@@ -140,11 +142,11 @@ class OffsetIndex(_IndexFile):
     ENTRY = struct.Struct(">ii")  # relative offset, position
 
     @property
-    def relative_offsets(self) -> array:
+    def relative_offsets(self) -> array[int]:
         return self.first
 
     @property
-    def positions(self) -> array:
+    def positions(self) -> array[int]:
         return self.second
 
     def _entries_problem(self, span: int | None, log_size: int) -> str | None:
@@ -174,11 +176,11 @@ class TimeIndex(_IndexFile):
     ENTRY = struct.Struct(">qi")  # timestamp, relative offset
 
     @property
-    def timestamps(self) -> array:
+    def timestamps(self) -> array[int]:
         return self.first
 
     @property
-    def relative_offsets(self) -> array:
+    def relative_offsets(self) -> array[int]:
         return self.second
 
     def _entries_problem(self, span: int | None, log_size: int) -> str | None:
@@ -207,7 +209,7 @@ class TimeIndex(_IndexFile):
         return self.second[i] if i >= 0 else 0
 
 
-def _strictly_increasing(column: array) -> bool:
+def _strictly_increasing(column: array[int]) -> bool:
     # sorted() and set() run in C: a big index is checked in milliseconds.
     values = list(column)
     return values == sorted(set(values))

@@ -5,13 +5,13 @@ Only start-up pays for decoding records; the hot path never does."""
 from __future__ import annotations
 
 import logging
-import time
 from typing import Iterator
 
 from kwire.log.partition_log import PartitionLog
 from kwire.log.segment import CorruptSegment
-from kwire.protocol.record_codec import Record, build_batch, iter_records
-from kwire.protocol.records import iter_valid_batches, parse_header
+from kwire.protocol.record_codec import DecodedRecord, Record, build_batch, iter_records
+from kwire.log.segment_scan import batches_in
+from kwire.protocol.records import BatchHeader, parse_header
 
 _READ_CHUNK = 1024 * 1024
 _logger = logging.getLogger("kwire.log")
@@ -31,13 +31,13 @@ def append_keyed_records(log: PartitionLog, pairs: list[tuple[bytes, bytes | Non
     """Write (key, value) records as one batch, stamped now; returns its base offset."""
     batch = build_batch(
         [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(pairs)],
-        base_timestamp=int(time.time() * 1000), producer_id=producer_id, producer_epoch=producer_epoch,
+        base_timestamp=log.clock.wall_ms(), producer_id=producer_id, producer_epoch=producer_epoch,
         is_transactional=transactional,
     )
     return log.append(batch, parse_header(batch))
 
 
-def iter_batches(log: PartitionLog) -> Iterator[tuple]:
+def iter_batches(log: PartitionLog) -> Iterator[tuple[BatchHeader, list[DecodedRecord]]]:
     """(header, records) of every batch from the log start: for replays
     that must see transactional batches and markers."""
     offset = log.log_start_offset
@@ -51,10 +51,9 @@ def iter_batches(log: PartitionLog) -> Iterator[tuple]:
             offset = exc.resume_offset
             continue
         advanced = False
-        for pos, header in iter_valid_batches(data):
+        for _position, header, batch in batches_in(data):
             if header.last_offset < offset:
                 continue
-            batch = data[pos : pos + header.size]
             yield header, [r for r in iter_records(batch) if r.offset >= offset]
             offset = header.last_offset + 1
             advanced = True

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 from pathlib import Path
 
 import attrs
 
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.log.config import LogConfig
+from kwire.log.files import LOG_SUFFIX, offsets_in
 from kwire.log.segment import Segment
-from kwire.log.segment_scan import SegmentScan
+from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.swaps import complete_interrupted_swaps
 
 log = logging.getLogger("kwire.log")
@@ -37,15 +38,12 @@ class LoadReport:
     rebuilt_indexes: int = 0
 
 
-def segment_base_offsets(directory: Path) -> list[int]:
-    return sorted(int(name[:-4]) for name in os.listdir(directory) if name.endswith(".log") and name[:-4].isdigit())
-
-
-def load_segments(directory: Path, config: LogConfig, recovery_point: int,
-                  clean_shutdown: bool) -> tuple[list[Segment], LoadReport]:
+def load_segments(directory: Path, config: LogConfig, recovery_point: int, clean_shutdown: bool,
+                  clock: Clock = SYSTEM_CLOCK) -> tuple[list[Segment], LoadReport]:
     complete_interrupted_swaps(directory)
-    bases = segment_base_offsets(directory) or [0]
-    segments = [Segment.on_disk(str(directory), base) for base in bases]
+    bases = offsets_in(directory, LOG_SUFFIX) or [0]
+    now_ms = clock.wall_ms()
+    segments = [Segment.on_disk(str(directory), base, now_ms) for base in bases]
     report = LoadReport()
     interval = config.index_interval_bytes
     # Kafka recovers from the segment holding the recovery point on.
@@ -76,15 +74,14 @@ def _recover_and_cut(segments: list[Segment], i: int, interval: int, report: Loa
     report.recovered_segments += 1
     if scan.problem is None:
         if following is not None:
-            segment.closed = True
-            segment.next_offset = following.base_offset
+            segment.seal(following.base_offset)
         return False
     later = segments[i + 1 :]
     _log_truncation(segment, scan, size_before, later, when)
     for doomed in later:
         doomed.delete()
     del segments[i + 1 :]
-    segment.closed = False
+    segment.reopen()
     report.truncated = True
     return True
 
@@ -103,7 +100,4 @@ def _log_truncation(segment: Segment, scan: SegmentScan, size_before: int, later
 
 def _log_end_of(segment: Segment) -> int:
     """One past the last offset a segment claims, from its sound headers."""
-    scan = SegmentScan(segment.store, segment.base_offset)
-    for _batch in scan:
-        pass
-    return scan.next_offset
+    return scan_to_end(SegmentScan(segment.store, segment.base_offset)).next_offset

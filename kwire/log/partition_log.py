@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import bisect
 import logging
-import time
 from pathlib import Path
 from typing import Callable
 
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.log.config import LogConfig
 from kwire.log.durable_files import fsync_directory
 from kwire.log.flusher import FLUSHER
@@ -16,11 +16,12 @@ from kwire.log.producer_state import (
     ProducerStateManager, delete_snapshots_after, latest_snapshot, snapshot_path, write_snapshot,
 )
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
+from kwire.log.segment_scan import batches_in
 from kwire.log.storage_errors import StorageError, is_out_of_descriptors, is_transient
-from kwire.log.transaction_index import (
-    PartitionTransactions, append_txn_index, control_type, read_txn_index, txn_index_path, write_txn_index,
-)
-from kwire.protocol.records import BatchHeader, patch_offsets
+from kwire.log.transaction_index import PartitionTransactions
+from kwire.protocol.control_batches import marker_type
+from kwire.protocol.record_codec import iter_records
+from kwire.protocol.records import BatchHeader, Buffer, patch_offsets
 
 logger = logging.getLogger("kwire.log")
 
@@ -29,13 +30,11 @@ class OffsetOutOfRange(Exception):
     pass
 
 
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class PartitionLog:
-    def __init__(self, directory: Path | None, config: LogConfig, segments: list[Segment]) -> None:
+    def __init__(self, directory: Path | None, config: LogConfig, segments: list[Segment],
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.directory = directory
+        self.clock = clock  # wall_ms(): segment.ms, retention.ms, flush.ms
         self.config = config
         self.segments = segments
         self._base_offsets = [segment.base_offset for segment in segments]
@@ -43,7 +42,6 @@ class PartitionLog:
         self.log_end_offset = segments[-1].next_offset
         self._max_timestamp = -1
         self._offset_of_max_timestamp = -1
-        self.clock_ms = _wall_clock_ms  # tests put a fake clock here
         # Compaction: offsets below this have been cleaned (kept in memory only).
         self.first_dirty_offset = 0
         # While the cleaner's thread reads segments, deleted ones keep their
@@ -57,7 +55,7 @@ class PartitionLog:
         # recovery-point-offset-checkpoint; recovery after a crash starts
         # from the segment holding it). `open` sets it; flushes move it.
         self.recovery_point = self.log_end_offset
-        self.last_flush_ms = _wall_clock_ms()
+        self.last_flush_ms = clock.wall_ms()
         self.flush_pending = False  # a background flush is queued
         # Names created in the directory (segments, the directory itself)
         # are durable only once it is fsynced: counted here, and how many
@@ -85,53 +83,58 @@ class PartitionLog:
     # --- opening ---------------------------------------------------------
 
     @classmethod
-    def in_memory(cls, config: LogConfig) -> "PartitionLog":
-        return cls(None, config, [Segment.in_memory(0)])
+    def in_memory(cls, config: LogConfig, clock: Clock = SYSTEM_CLOCK) -> "PartitionLog":
+        return cls(None, config, [Segment.in_memory(0, clock.wall_ms())], clock)
 
     @classmethod
     def open(cls, directory: Path, config: LogConfig, recovery_point: int = 0,
-             clean_shutdown: bool = False) -> "PartitionLog":
+             clean_shutdown: bool = False, clock: Clock = SYSTEM_CLOCK) -> "PartitionLog":
         """Open (or create) the log in `directory`. After an unclean shutdown
         every segment from the one holding `recovery_point` on is validated
         batch by batch and cut at the first invalid one; see log_loader."""
         directory = Path(directory)
         created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
-        segments, report = load_segments(directory, config, recovery_point, clean_shutdown)
-        log = cls(directory, config, segments)
+        segments, report = load_segments(directory, config, recovery_point, clean_shutdown, clock)
+        log = cls(directory, config, segments, clock)
         log.load_report = report
         # Below the recovery point everything is known flushed.
         log.recovery_point = log.log_end_offset if clean_shutdown else min(recovery_point, log.log_end_offset)
         if report.truncated:
             delete_snapshots_after(directory, log.log_end_offset)
-        log._load_producer_state()
-        log._directory_changes = log._parent_unsynced = int(created)
+        log._load_producer_state(directory)
+        log._directory_changes, log._parent_unsynced = int(created), created
         if report.truncated:
             log.rewrite_txn_indexes()
         return log
 
-    def _load_producer_state(self) -> None:
+    def _load_producer_state(self, directory: Path) -> None:
         """The aborted-transaction index files; the newest producer-state
         snapshot; then every batch header after it."""
         for segment in self.segments:
-            path = getattr(segment.store, "path", None)
-            for entry in read_txn_index(txn_index_path(path)) if path else ():
+            for entry in segment.aborted_txns():
                 if entry.last_offset < self.log_end_offset:  # not cut off by recovery
                     self.transactions.add_aborted(entry)
-        found = latest_snapshot(self.directory, self.log_end_offset)
+        found = latest_snapshot(directory, self.log_end_offset)
         start = 0
         if found is not None:
             start, self.producer_state = found
-            for entry in self.producer_state.entries.values():
-                if entry.current_txn_first_offset >= 0:
-                    self.transactions.ongoing[entry.producer_id] = entry.current_txn_first_offset
+            for producer in self.producer_state.entries.values():
+                if producer.current_txn_first_offset >= 0:
+                    self.transactions.ongoing[producer.producer_id] = producer.current_txn_first_offset
         for segment in self.segments:
             if segment.next_offset <= start:
                 continue
             for position, header in segment.walk():
                 if header.base_offset >= start and header.producer_id >= 0:
-                    control = segment.store.read_bytes(position, header.size) if header.is_control else None
-                    self._track_producer(header, control)
+                    marker = marker_type(segment.store.read_bytes(position, header.size)) \
+                        if header.is_control else None
+                    self._track_producer(header, marker)
+
+    def reconfigure(self, config: LogConfig) -> None:
+        """The topic's configs changed (IncrementalAlterConfigs): they apply
+        from the next append, roll and retention check on."""
+        self.config = config
 
     # --- writing ---------------------------------------------------------
 
@@ -162,25 +165,27 @@ class PartitionLog:
         active = self.segments[-1]
         if active.size and (
             active.size + len(batch) > self.config.segment_bytes
-            or active.time_waited_for_roll(header.max_timestamp, self.clock_ms()) > self.config.segment_ms
+            or active.time_waited_for_roll(header.max_timestamp, self.clock.wall_ms()) > self.config.segment_ms
             or active.indexes_full(self.config.segment_index_bytes)
             or header.last_offset - active.base_offset > MAX_RELATIVE_OFFSET
         ):
             active = self._roll(base_offset)
+        # A transaction marker: ABORT or COMMIT (read from its one record).
+        marker = marker_type(batch) if header.is_control and header.producer_id >= 0 else None
         aborted = None
-        if header.is_control and header.producer_id >= 0 and self.directory is not None:
-            aborted = self.transactions.abort_entry(header.producer_id, base_offset, control_type(batch), base_offset)
+        if marker is not None and active.txn_index_path is not None:
+            aborted = self.transactions.abort_entry(header.producer_id, base_offset, marker, base_offset)
         mark = active.mark()
         active.append(batch, header, self.config.index_interval_bytes)
         if aborted is not None:
             try:
-                append_txn_index(txn_index_path(active.store.path), aborted)
+                active.append_aborted_txn(aborted)
             except OSError:
                 active.undo(mark)
                 raise
         self.log_end_offset = active.next_offset
         if header.producer_id >= 0:
-            self._track_producer(header, batch if header.is_control else None)
+            self._track_producer(header, marker)
         if header.max_timestamp > self._max_timestamp:
             self._max_timestamp = header.max_timestamp
             self._offset_of_max_timestamp = base_offset
@@ -207,12 +212,12 @@ class PartitionLog:
         if self.on_offline is not None:
             self.on_offline()
 
-    def _track_producer(self, header: BatchHeader, control_batch) -> None:
-        """Producer state and open/aborted transactions after a batch."""
-        if header.is_control:
+    def _track_producer(self, header: BatchHeader, marker: int | None) -> None:
+        """Producer state and open/aborted transactions after a batch
+        (`marker`: the type of a control batch, None for data)."""
+        if marker is not None:
             self.producer_state.on_marker(header)
-            self.transactions.on_marker(
-                header.producer_id, header.base_offset, control_type(control_batch), header.base_offset)
+            self.transactions.on_marker(header.producer_id, header.base_offset, marker, header.base_offset)
             return
         self.producer_state.update(header)
         if header.is_transactional:
@@ -233,27 +238,27 @@ class PartitionLog:
         for segment, following in zip(self.segments, self.segments[1:] + [None]):
             end = following.base_offset if following is not None else self.log_end_offset + 1
             entries = [a for a in self.transactions.aborted if segment.base_offset <= a.last_offset < end]
-            write_txn_index(txn_index_path(segment.store.path), entries)
+            segment.rewrite_aborted_txns(entries)
 
     def _roll(self, base_offset: int) -> Segment:
         if self.directory is None:
-            segment = Segment.in_memory(base_offset)
+            segment = Segment.in_memory(base_offset, self.clock.wall_ms())
         else:
             # As Kafka: a producer-state snapshot at every roll bounds the
             # rebuild after a crash to the active segment.
             self._write_snapshot(base_offset)
-            segment = Segment.on_disk(str(self.directory), base_offset)
+            segment = Segment.on_disk(str(self.directory), base_offset, self.clock.wall_ms())
             self._directory_changes += 1
             # As Kafka: what the roll closed is flushed in the background.
             self._flush_in_background(self.segments_from(self.recovery_point), base_offset)
-        self.segments[-1].closed = True  # reads of it may now trust its end offset
+        self.segments[-1].seal()
         self.segments.append(segment)
         self._base_offsets.append(base_offset)
         return segment
 
     # --- reading ---------------------------------------------------------
 
-    def read(self, fetch_offset: int, max_bytes: int, upper: int | None = None) -> list:
+    def read(self, fetch_offset: int, max_bytes: int, upper: int | None = None) -> list[Buffer]:
         """Bytes from the start of the batch holding `fetch_offset`: at
         least that whole batch, else up to `max_bytes`, within one segment;
         nothing at or past `upper` (the last stable offset, for read_committed).
@@ -272,7 +277,7 @@ class PartitionLog:
             self.take_offline(f"a read failed: {exc}")
         return StorageError(f"Could not read {self.name}: {exc.strerror or exc}")
 
-    def _read(self, fetch_offset: int, max_bytes: int, upper: int | None) -> list:
+    def _read(self, fetch_offset: int, max_bytes: int, upper: int | None) -> list[Buffer]:
         if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
             raise OffsetOutOfRange(
                 f"offset {fetch_offset} outside {self.log_start_offset}..{self.log_end_offset}"
@@ -308,6 +313,21 @@ class PartitionLog:
             raise self._read_failed(exc) from exc
         return None
 
+    def first_record_at_or_after(self, batch_offset: int, timestamp: int) -> tuple[int, int]:
+        """(offset, timestamp) of the first record at or past `batch_offset`
+        stamped `timestamp` or later, in the batch holding `batch_offset`
+        (as `offset_for_timestamp` found it); (-1, -1) if none. ListOffsets'
+        exact answer: the only lookup that decodes records. Raises
+        RecordDecodeError for undecodable records, and what `read` raises."""
+        data = b"".join(self.read(batch_offset, 1))
+        for _position, header, batch in batches_in(data):
+            if header.last_offset < batch_offset:
+                continue
+            for record in iter_records(batch):
+                if record.offset >= batch_offset and record.timestamp >= timestamp:
+                    return record.offset, record.timestamp
+        return -1, -1
+
     @property
     def max_timestamp_and_offset(self) -> tuple[int, int]:
         return self._max_timestamp, self._offset_of_max_timestamp
@@ -324,7 +344,7 @@ class PartitionLog:
         """How many of the oldest segments retention would delete now:
         those past retention.ms by their largest timestamp, and those that
         keep the log over retention.bytes. Never the active segment."""
-        config, now = self.config, self.clock_ms()
+        config, now = self.config, self.clock.wall_ms()
         closed = self.segments[:-1]
         by_time = 0
         if config.retention_ms >= 0:
@@ -356,6 +376,23 @@ class PartitionLog:
                 segment.delete()
         return freed
 
+    def restore_log_start(self, offset: int) -> None:
+        """Start-up: the log start the log-start-offset-checkpoint recorded
+        (DeleteRecords moved it inside a segment), if it lies in the log."""
+        if self.log_start_offset < offset <= self.log_end_offset:
+            self.log_start_offset = offset
+
+    # --- compaction -------------------------------------------------------
+
+    def restore_first_dirty_offset(self, offset: int) -> None:
+        """Start-up: where cleaning stopped, from the cleaner-offset-checkpoint."""
+        if 0 <= offset <= self.log_end_offset:
+            self.first_dirty_offset = offset
+
+    def cleaned_up_to(self, offset: int) -> None:
+        """A cleaning was installed: offsets below `offset` are clean."""
+        self.first_dirty_offset = offset
+
     def start_cleaning(self) -> None:
         self.cleaning = True
 
@@ -378,10 +415,10 @@ class PartitionLog:
             wholly_below += 1
         self.delete_oldest_segments(wholly_below)
 
-    def replace_leading_segments(self, count: int, replacements: list) -> None:
+    def replace_leading_segments(self, count: int, replacements: list[Segment]) -> None:
         """The cleaner's swap: the first `count` (closed) segments become `replacements`."""
         for segment in replacements:
-            segment.closed = True
+            segment.seal()
         self.segments[:count] = replacements
         self._base_offsets = [segment.base_offset for segment in self.segments]
 
@@ -417,6 +454,8 @@ class PartitionLog:
         self._flushed(end)
 
     def _sync_directory(self) -> None:
+        if self.directory is None:
+            return
         changes = self._directory_changes
         if changes != self._directory_synced:
             fsync_directory(self.directory)
@@ -427,7 +466,7 @@ class PartitionLog:
 
     def _flushed(self, upto: int) -> None:
         self.recovery_point = max(self.recovery_point, upto)
-        self.last_flush_ms = self.clock_ms()
+        self.last_flush_ms = self.clock.wall_ms()
 
     def flush_if_due(self, now_ms: int) -> bool:
         """flush.ms: a background flush once the last one is that old."""
@@ -470,6 +509,8 @@ class PartitionLog:
     def _write_snapshot(self, offset: int, durable: bool = True) -> None:
         """A failed snapshot costs only a longer rebuild after a crash: the
         older snapshot stays, the broker carries on."""
+        if self.directory is None:
+            return
         for entry in self.producer_state.entries.values():
             entry.current_txn_first_offset = self.transactions.ongoing.get(entry.producer_id, -1)
         try:

@@ -16,12 +16,14 @@ segments; what follows the newest snapshot is rebuilt from batch headers.
 from __future__ import annotations
 
 import struct
+from typing import Container
 from pathlib import Path
 
 import attrs
 from crc32c import crc32c
 
 from kwire.log.durable_files import write_atomically
+from kwire.log.files import SNAPSHOT_SUFFIX, file_path, files_in
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.records import BatchHeader
 
@@ -52,7 +54,7 @@ class ProducerEntry:
     epoch: int
     # The last CACHED_BATCHES batches, oldest first (a list: a deque costs
     # ~600 bytes more, and a partition may know thousands of producers).
-    batches: list = attrs.field(factory=list)
+    batches: list[BatchMetadata] = attrs.field(factory=list)
     coordinator_epoch: int = -1
     current_txn_first_offset: int = -1  # set while a transaction of this producer is open here
 
@@ -150,7 +152,7 @@ class ProducerStateManager:
             entry.epoch = header.producer_epoch
             entry.batches.clear()
 
-    def remove_expired(self, now_ms: int, expiration_ms: int, open_transactions) -> int:
+    def remove_expired(self, now_ms: int, expiration_ms: int, open_transactions: Container[int]) -> int:
         """producer.id.expiration.ms: forget producers whose last batch is
         that old, unless they have a transaction open here. Returns how many."""
         expired = [
@@ -198,7 +200,7 @@ class ProducerStateManager:
 
 
 def snapshot_path(directory: Path, offset: int) -> Path:
-    return Path(directory) / f"{offset:020d}.snapshot"
+    return Path(file_path(directory, offset, SNAPSHOT_SUFFIX))
 
 
 def write_snapshot(directory: Path, offset: int, manager: ProducerStateManager, durable: bool = True) -> None:
@@ -206,17 +208,14 @@ def write_snapshot(directory: Path, offset: int, manager: ProducerStateManager, 
     older ones; raises OSError with the older snapshots untouched."""
     path = snapshot_path(directory, offset)
     write_atomically(path, manager.snapshot_bytes(), durable)
-    for older in Path(directory).glob("*.snapshot"):
+    for older in Path(directory).glob("*" + SNAPSHOT_SUFFIX):
         if older != path:
             older.unlink()
 
 
 def latest_snapshot(directory: Path, at_most: int) -> tuple[int, ProducerStateManager] | None:
     """The newest readable snapshot at or below `at_most` (the log end)."""
-    candidates = sorted(
-        (int(p.name[:20]), p) for p in Path(directory).glob("*.snapshot") if p.name[:20].isdigit()
-    )
-    for offset, path in reversed(candidates):
+    for offset, path in reversed(files_in(directory, SNAPSHOT_SUFFIX)):
         if offset > at_most:
             continue
         try:
@@ -229,6 +228,6 @@ def latest_snapshot(directory: Path, at_most: int) -> tuple[int, ProducerStateMa
 def delete_snapshots_after(directory: Path, log_end: int) -> None:
     """Recovery cut the log: snapshots of state past its new end describe
     batches that are gone, and must never be loaded once it grows again."""
-    for path in Path(directory).glob("*.snapshot"):
-        if path.name[:20].isdigit() and int(path.name[:20]) > log_end:
+    for offset, path in files_in(directory, SNAPSHOT_SUFFIX):
+        if offset > log_end:
             path.unlink()

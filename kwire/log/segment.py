@@ -1,32 +1,39 @@
-"""One segment: a store of batches plus its offset and time indexes."""
+"""One segment: a store of batches (a `.log` file or memory) with the
+indexes it owns — offset, time and aborted transactions (`.txnindex`) —
+and their recovery, checks, flushing and deletion."""
 
 from __future__ import annotations
 
 import logging
 import os
-import struct
-import time
+from typing import Iterator
 
-from kwire.log.batch_checks import MIN_BATCH_LENGTH, header_problem
+from kwire.clock import SYSTEM_CLOCK
+from kwire.log.batch_checks import header_problem
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.durable_files import fsync_if_exists
-from kwire.log.segment_scan import SegmentScan
+from kwire.log.files import (
+    INDEX_SUFFIX, LOG_SUFFIX, SWAP_LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path, offset_stem,
+)
+from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.storage_errors import WriteNotUndone
-from kwire.log.stores import FileStore, MemoryStore
-from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, LOG_OVERHEAD, BatchHeader, parse_header
+from kwire.log.transaction_index import AbortedTxn, append_txn_index, read_txn_index, write_txn_index
+from kwire.log.stores import FileStore, MemoryStore, Store
+from kwire.protocol.records import (
+    CURRENT_MAGIC, HEADER_SIZE, INT32, LAST_OFFSET_DELTA_AT, LOG_OVERHEAD, MIN_BATCH_LENGTH, OFFSET_LENGTH_MAGIC,
+    BatchHeader, Buffer, parse_header,
+)
 
 log = logging.getLogger("kwire.log")
 
-_READ_CHECK = struct.Struct(">qi4xb")  # base offset, batch length, magic
-_INT32 = struct.Struct(">i")  # last offset delta, at byte 23
 
+
+# Where a segment ends, for undoing appends: store size, offset and time
+# index entry counts, bytes since the last index entry, next offset.
+SegmentMark = tuple[int, int, int, int, int]
 
 # Index entries hold offsets relative to the segment's base as int32.
 MAX_RELATIVE_OFFSET = 2**31 - 1
-
-
-def segment_name(base_offset: int) -> str:
-    return f"{base_offset:020d}"
 
 
 class CorruptSegment(Exception):
@@ -51,21 +58,26 @@ class _ReportingScan:
     def problem(self) -> str | None:
         return self.scan.problem
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[int, BatchHeader]]:
         yield from self.scan
         if self.scan.problem is not None:
             self.segment.note_damage(self.scan.end, self.scan.problem)
 
 
 class Segment:
-    def __init__(self, base_offset: int, store, offset_index: OffsetIndex, time_index: TimeIndex) -> None:
+    def __init__(self, base_offset: int, store: Store, offset_index: OffsetIndex, time_index: TimeIndex,
+                 txn_index_path: str | None = None, created_ms: int | None = None) -> None:
         self.base_offset = base_offset
         self.store = store
         self.offset_index = offset_index
         self.time_index = time_index
+        # Aborted transactions whose markers are here (written by PartitionLog;
+        # the file exists only once there is one). None: in memory.
+        self.txn_index_path = txn_index_path
         self.next_offset = base_offset  # one past the last offset stored here
         self._bytes_since_index_entry = 0
-        self.created_ms = int(time.time() * 1000)  # when this run opened or made it
+        # When this run opened or made it, by the log's clock.
+        self.created_ms = SYSTEM_CLOCK.wall_ms() if created_ms is None else created_ms
         self.index_interval_bytes = 4096  # as last loaded or recovered with
         self.closed = False  # no more appends: its offsets end where the next segment begins
         self.stored_in_memory = isinstance(store, MemoryStore)
@@ -76,13 +88,25 @@ class Segment:
         self._checked_next_offset = base_offset
 
     @classmethod
-    def in_memory(cls, base_offset: int) -> "Segment":
-        return cls(base_offset, MemoryStore(), OffsetIndex(None), TimeIndex(None))
+    def in_memory(cls, base_offset: int, created_ms: int | None = None) -> "Segment":
+        return cls(base_offset, MemoryStore(), OffsetIndex(None), TimeIndex(None), created_ms=created_ms)
 
     @classmethod
-    def on_disk(cls, directory: str, base_offset: int) -> "Segment":
-        stem = f"{directory}/{segment_name(base_offset)}"
-        return cls(base_offset, FileStore(stem + ".log"), OffsetIndex(stem + ".index"), TimeIndex(stem + ".timeindex"))
+    def on_disk(cls, directory: str, base_offset: int, created_ms: int | None = None) -> "Segment":
+        def path(suffix: str) -> str:
+            return file_path(directory, base_offset, suffix)
+
+        return cls(base_offset, FileStore(path(LOG_SUFFIX)), OffsetIndex(path(INDEX_SUFFIX)),
+                   TimeIndex(path(TIME_INDEX_SUFFIX)), path(TXN_INDEX_SUFFIX), created_ms)
+
+    @classmethod
+    def swap_in(cls, directory: str, base_offset: int, interval: int, created_ms: int | None = None) -> "Segment":
+        """A compaction's decided output, `<base>.log.swap`, becomes the
+        segment's `.log`; its indexes are built from a full check of it."""
+        os.replace(file_path(directory, base_offset, SWAP_LOG_SUFFIX), file_path(directory, base_offset, LOG_SUFFIX))
+        segment = cls.on_disk(directory, base_offset, created_ms)
+        segment.recover(interval)
+        return segment
 
     @property
     def size(self) -> int:
@@ -106,7 +130,7 @@ class Segment:
             return incoming_timestamp - self.time_index.timestamps[0]
         return now_ms - self.created_ms
 
-    def append(self, batch, header: BatchHeader, index_interval_bytes: int) -> None:
+    def append(self, batch: Buffer, header: BatchHeader, index_interval_bytes: int) -> None:
         """Store a batch and its index entries; if any write fails, the
         segment (files and memory) is left as it was and OSError raised."""
         position = self.store.size
@@ -126,12 +150,24 @@ class Segment:
         self._bytes_since_index_entry += len(batch)
         self.next_offset = header.base_offset + header.last_offset_delta + 1
 
-    def mark(self) -> tuple:
+    def seal(self, end_offset: int | None = None) -> None:
+        """No more appends: reads may trust that its offsets end where the
+        next segment begins (`end_offset`, when that is known to be past the
+        last batch: compaction leaves gaps)."""
+        self.closed = True
+        if end_offset is not None:
+            self.next_offset = end_offset
+
+    def reopen(self) -> None:
+        """The active segment again: recovery cut away every later one."""
+        self.closed = False
+
+    def mark(self) -> SegmentMark:
         """Where the segment ends now, for `undo`."""
         return (self.store.size, self.offset_index.mark(), self.time_index.mark(), self._bytes_since_index_entry,
                 self.next_offset)
 
-    def undo(self, mark: tuple) -> None:
+    def undo(self, mark: SegmentMark) -> None:
         """Cut the segment back to `mark` (appends that must not stand);
         raises WriteNotUndone if a file cannot be cut."""
         size, offset_mark, time_mark, self._bytes_since_index_entry, self.next_offset = mark
@@ -142,7 +178,7 @@ class Segment:
                 self.store.truncate(size)
             except OSError as exc:
                 raise WriteNotUndone(exc.errno, f"could not truncate back to {size} bytes: {exc.strerror}",
-                                     getattr(self.store, "path", None)) from exc
+                                     self.store.path) from exc
 
     def locate(self, offset: int, retry: bool = True) -> tuple[int, int]:
         """(position, size) of the batch holding `offset`; (-1, 0) if none.
@@ -188,12 +224,12 @@ class Segment:
         self.rebuild_indexes(self.index_interval_bytes, self._end_offset_bound())
         return True
 
-    def walk(self, position: int = 0):
+    def walk(self, position: int = 0) -> Iterator[tuple[int, BatchHeader]]:
         """Headers of the sound batches from `position` (where a batch
         starts) on; stops before a broken one, which is reported once."""
         return iter(self._walk_from(position))
 
-    def _walk_from(self, position: int) -> SegmentScan:
+    def _walk_from(self, position: int) -> _ReportingScan:
         scan = SegmentScan(self.store, self.base_offset, start=position, end_offset=self._end_offset_bound())
         return _ReportingScan(self, scan)
 
@@ -201,7 +237,7 @@ class Segment:
         # Closed segments end where the next begins; the active one grows.
         return self.next_offset if self.closed else None
 
-    def read(self, position: int, length: int) -> list:
+    def read(self, position: int, length: int) -> list[Buffer]:
         """Up to `length` bytes from `position` (where a sound batch starts),
         cut before the first batch whose header shows it is broken, so that
         no client is ever sent damaged bytes. Headers already checked by an
@@ -218,8 +254,8 @@ class Segment:
         offset_limit = end_offset if end_offset is not None else 2**63
         while len(data) - at >= HEADER_SIZE:
             # header_problem's checks, inlined: this loop runs once per batch read.
-            base, length, magic = _READ_CHECK.unpack_from(data, at)
-            (delta,) = _INT32.unpack_from(data, at + 23)
+            base, length, magic = OFFSET_LENGTH_MAGIC.unpack_from(data, at)
+            (delta,) = INT32.unpack_from(data, at + LAST_OFFSET_DELTA_AT)
             size = length + LOG_OVERHEAD
             if (magic != CURRENT_MAGIC or length < MIN_BATCH_LENGTH or position + at + size > file_size
                     or delta < 0 or base < min_offset or base + delta >= offset_limit):
@@ -283,8 +319,7 @@ class Segment:
         """A closed segment that is not re-validated: load its index files
         and check them; when one is missing or inconsistent, rebuild both
         from the batch headers. Returns why they were rebuilt (None: sound)."""
-        self.closed = True
-        self.next_offset = end_offset
+        self.seal(end_offset)
         self.index_interval_bytes = interval
         self.offset_index.load()
         self.time_index.load()
@@ -306,12 +341,10 @@ class Segment:
         if problem is None and self.offset_index.positions:
             start = self.offset_index.positions[-1]
             min_offset = self.base_offset + self.offset_index.relative_offsets[-1]
-        scan = SegmentScan(self.store, min_offset, start=start)
-        for _batch in scan:
-            pass
+        scan = scan_to_end(SegmentScan(self.store, min_offset, start=start))
         if scan.problem is not None:
             return problem, scan
-        self.next_offset = scan.next_offset if scan.batches else self.base_offset
+        self.next_offset = scan.next_offset if scan.batches_seen else self.base_offset
         # Appends go on adding an index entry every `interval` bytes.
         self._bytes_since_index_entry = self.store.size - (start if self.offset_index.positions else 0)
         if problem is None:
@@ -359,6 +392,23 @@ class Segment:
                    f"{self.base_offset + relative}"
         return None
 
+    # --- the transaction index -------------------------------------------------
+
+    def aborted_txns(self) -> list[AbortedTxn]:
+        """The entries of this segment's `.txnindex` (none in memory)."""
+        return read_txn_index(self.txn_index_path) if self.txn_index_path is not None else []
+
+    def append_aborted_txn(self, entry: AbortedTxn) -> None:
+        """Add an entry to the `.txnindex` (nothing in memory); a failed write
+        leaves the file as it was and raises OSError."""
+        if self.txn_index_path is not None:
+            append_txn_index(self.txn_index_path, entry)
+
+    def rewrite_aborted_txns(self, entries: list[AbortedTxn]) -> None:
+        """The `.txnindex` replaced whole by `entries` (removed when none)."""
+        if self.txn_index_path is not None:
+            write_txn_index(self.txn_index_path, entries)
+
     # --- damage found after start-up ------------------------------------------
 
     def note_damage(self, position: int, reason: str) -> None:
@@ -369,9 +419,9 @@ class Segment:
         log.warning("%s: the batch at byte %d is broken (%s); reads stop before it", self.describe(), position, reason)
 
     def describe(self) -> str:
-        path = getattr(self.store, "path", None)
+        path = self.store.path
         if path is None:
-            return f"in-memory segment {segment_name(self.base_offset)}"
+            return f"in-memory segment {offset_stem(self.base_offset)}"
         return f"partition {os.path.basename(os.path.dirname(path))} segment {os.path.basename(path)}"
 
     def flush(self) -> None:
@@ -379,9 +429,8 @@ class Segment:
         self.store.flush()
         self.offset_index.flush()
         self.time_index.flush()
-        log_path = getattr(self.store, "path", None)
-        if log_path is not None:
-            fsync_if_exists(log_path[: -len(".log")] + ".txnindex")
+        if self.txn_index_path is not None:
+            fsync_if_exists(self.txn_index_path)
 
     def close(self) -> None:
         self.store.close()
@@ -391,8 +440,7 @@ class Segment:
     def delete(self) -> None:
         """Close and remove the segment's files (retention, DeleteRecords)."""
         self.close()
-        log_path = getattr(self.store, "path", None)
-        txn_index = log_path[: -len(".log")] + ".txnindex" if log_path else None
-        for path in (log_path, self.offset_index.path, self.time_index.path, txn_index):
+        log_path = self.store.path
+        for path in (log_path, self.offset_index.path, self.time_index.path, self.txn_index_path):
             if path is not None and os.path.exists(path):
                 os.unlink(path)

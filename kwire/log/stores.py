@@ -1,7 +1,8 @@
 """Where a segment's bytes live: a file (pread/one write per batch) or RAM.
 
-Both answer `read(position, length)` with a list of bytes-like chunks, so
-fetch responses can be scatter-written without joining them.
+Both are a `Store`: they answer `read(position, length)` with a list of
+bytes-like chunks, so fetch responses can be scatter-written without
+joining them. A `ReadableStore` is what a scan needs: a size and reads.
 
 A file is opened on demand through the shared cache of open files
 (kwire/log/open_files.py), never held open for the segment's lifetime. An
@@ -14,9 +15,43 @@ from __future__ import annotations
 import bisect
 import os
 from array import array
+from typing import Protocol
 
 from kwire.log.open_files import OPEN_FILES, FileClosed, OpenFiles
 from kwire.log.storage_errors import WriteNotUndone
+from kwire.protocol.records import Buffer
+
+
+class ReadableStore(Protocol):
+    @property
+    def size(self) -> int:
+        """Bytes stored."""
+        ...
+
+    def read_bytes(self, position: int, length: int) -> bytes:
+        """Up to `length` bytes from `position`, as one bytes object."""
+        ...
+
+
+class Store(ReadableStore, Protocol):
+    @property
+    def path(self) -> str | None:
+        """The file holding the bytes (None: they are in memory)."""
+        ...
+
+    def append(self, data: Buffer) -> None:
+        """Add `data` at the end; a failed append leaves the store as it was."""
+        ...
+
+    def read(self, position: int, length: int) -> list[Buffer]:
+        """Up to `length` bytes from `position`, as chunks (not joined)."""
+        ...
+
+    def truncate(self, size: int) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class FileStore:
@@ -36,7 +71,7 @@ class FileStore:
         self.writes = 0
         self.flushed_writes = 0
 
-    def append(self, data) -> None:
+    def append(self, data: Buffer) -> None:
         entry = self._files.pin(self)
         try:
             append_or_undo(entry.fd, data, self.size, self.path)
@@ -45,7 +80,7 @@ class FileStore:
         self.size += len(data)
         self.writes += 1
 
-    def read(self, position: int, length: int) -> list:
+    def read(self, position: int, length: int) -> list[Buffer]:
         return [self.read_bytes(position, length)]
 
     def read_bytes(self, position: int, length: int) -> bytes:
@@ -72,7 +107,14 @@ class FileStore:
         self._files.close(self)
 
 
-def flush_written(owner, files: OpenFiles) -> None:
+class WriteCounting(Protocol):
+    """A file's owner that counts its writes and the fsyncs that covered them."""
+
+    writes: int
+    flushed_writes: int
+
+
+def flush_written(owner: WriteCounting, files: OpenFiles) -> None:
     """fsync `owner`'s file (a store or an index counting its `writes`),
     unless nothing was written since the last fsync or the file is gone (a
     deleted or replaced segment has nothing to flush)."""
@@ -90,7 +132,7 @@ def flush_written(owner, files: OpenFiles) -> None:
     owner.flushed_writes = covered
 
 
-def append_or_undo(fd: int, data, size_before: int, path: str) -> None:
+def append_or_undo(fd: int, data: Buffer, size_before: int, path: str) -> None:
     """Write all of `data` at the end of the file (a short write puts out the
     rest); if that fails, cut the partial bytes off again and raise."""
     try:
@@ -114,20 +156,22 @@ def undo_append(fd: int, size_before: int, path: str) -> None:
 class MemoryStore:
     """Batches kept as immutable bytes objects, never copied on append."""
 
+    path: str | None = None
+
     def __init__(self) -> None:
         self._chunks: list[bytes] = []
         self._starts = array("q")
         self.size = 0
 
-    def append(self, data) -> None:
+    def append(self, data: Buffer) -> None:
         self._chunks.append(bytes(data))
         self._starts.append(self.size)
         self.size += len(data)
 
-    def read(self, position: int, length: int) -> list:
+    def read(self, position: int, length: int) -> list[Buffer]:
         end = min(position + length, self.size)
         i = bisect.bisect_right(self._starts, position) - 1
-        out = []
+        out: list[Buffer] = []
         while position < end and i < len(self._chunks):
             chunk, start = self._chunks[i], self._starts[i]
             lo, hi = position - start, min(len(chunk), end - start)

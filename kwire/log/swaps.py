@@ -17,47 +17,46 @@ import logging
 import os
 from pathlib import Path
 
-from kwire.log.segment_scan import SegmentScan
+from kwire.log.files import (
+    CLEANED_LOG_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, SEGMENT_SUFFIXES, SWAP_LOG_SUFFIX, TIME_INDEX_SUFFIX, file_path,
+    offset_of, offsets_in,
+)
+from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.stores import FileStore
 
 log = logging.getLogger("kwire.log")
 
-CLEANED_SUFFIX = ".log.cleaned"
-SWAP_SUFFIX = ".log.swap"
-_SEGMENT_FILE_SUFFIXES = (".log", ".index", ".timeindex", ".txnindex")
 
 
 def complete_interrupted_swaps(directory: Path) -> None:
     directory = Path(directory)
     for name in sorted(os.listdir(directory)):
-        if name.endswith(CLEANED_SUFFIX):
+        if name.endswith(CLEANED_LOG_SUFFIX):
             os.unlink(directory / name)
             log.warning("Deleted %s/%s: a compaction was interrupted before its swap; the log is as it was",
                         directory.name, name)
     for name in sorted(os.listdir(directory)):
-        if name.endswith(SWAP_SUFFIX) and name[: -len(SWAP_SUFFIX)].isdigit():
-            _complete_swap(directory, int(name[: -len(SWAP_SUFFIX)]), directory / name)
+        base = offset_of(name, SWAP_LOG_SUFFIX)
+        if base is not None:
+            _complete_swap(directory, base, directory / name)
 
 
 def _complete_swap(directory: Path, base: int, swap_path: Path) -> None:
     end = _next_offset(swap_path, base)
-    replaced = [b for b in _segment_bases(directory) if base <= b < end]
+    replaced = [b for b in offsets_in(directory, LOG_SUFFIX) if base <= b < end]
     for old_base in replaced:
-        stem = directory / f"{old_base:020d}"
-        for suffix in _SEGMENT_FILE_SUFFIXES:
-            if stem.with_name(stem.name + suffix).exists():
-                os.unlink(stem.with_name(stem.name + suffix))
-    for suffix in (".index", ".timeindex"):  # of the new segment: rebuilt when it is opened
-        stale = directory / f"{base:020d}{suffix}"
-        if stale.exists():
-            os.unlink(stale)
-    os.replace(swap_path, directory / f"{base:020d}.log")
+        for suffix in SEGMENT_SUFFIXES:
+            _unlink_if_exists(file_path(directory, old_base, suffix))
+    for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):  # of the new segment: rebuilt when it is opened
+        _unlink_if_exists(file_path(directory, base, suffix))
+    os.replace(swap_path, file_path(directory, base, LOG_SUFFIX))
     log.warning("Finished a compaction of %s that a crash interrupted: %s replaced %d segment(s) "
                 "(offsets %d to %d)", directory.name, swap_path.name, len(replaced), base, end - 1)
 
 
-def _segment_bases(directory: Path) -> list[int]:
-    return [int(name[:-4]) for name in os.listdir(directory) if name.endswith(".log") and name[:-4].isdigit()]
+def _unlink_if_exists(path: str) -> None:
+    if os.path.exists(path):
+        os.unlink(path)
 
 
 def _next_offset(path: Path, base: int) -> int:
@@ -65,9 +64,6 @@ def _next_offset(path: Path, base: int) -> int:
     base if it holds none), from the batch headers alone."""
     store = FileStore(str(path))
     try:
-        scan = SegmentScan(store, base)
-        for _batch in scan:
-            pass
-        return scan.next_offset
+        return scan_to_end(SegmentScan(store, base)).next_offset
     finally:
         store.close()

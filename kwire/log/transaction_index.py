@@ -19,10 +19,9 @@ import attrs
 
 from kwire.log.durable_files import write_atomically
 from kwire.log.stores import append_or_undo
-from kwire.protocol.record_codec import iter_records
+from kwire.protocol.control_batches import ABORT
 
-_ENTRY = struct.Struct(">hqqqq")
-ABORT, COMMIT = 0, 1
+TXN_INDEX_ENTRY = struct.Struct(">hqqqq")
 
 
 @attrs.frozen(order=True)
@@ -31,13 +30,6 @@ class AbortedTxn:
     producer_id: int
     first_offset: int
     last_stable_offset: int
-
-
-def control_type(batch) -> int:
-    """ABORT or COMMIT, from a control batch's one record (key: version, type)."""
-    for record in iter_records(batch):
-        return struct.unpack_from(">h", record.key, 2)[0]
-    return ABORT
 
 
 class PartitionTransactions:
@@ -82,13 +74,9 @@ class PartitionTransactions:
         self.aborted = [a for a in self.aborted if a.last_offset >= offset]
 
 
-def txn_index_path(log_path: str) -> str:
-    return log_path[: -len(".log")] + ".txnindex"
-
-
 def append_txn_index(path: str, entry: AbortedTxn) -> None:
     """One entry at the end of the file; a failed write leaves the file as it was."""
-    data = _ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset)
+    data = TXN_INDEX_ENTRY.pack(0, entry.producer_id, entry.first_offset, entry.last_offset, entry.last_stable_offset)
     existed = os.path.exists(path)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -108,8 +96,8 @@ def read_txn_index(path: str) -> list[AbortedTxn]:
         return []
     with open(path, "rb") as f:
         data = f.read()
-    usable = len(data) - len(data) % _ENTRY.size
-    return [AbortedTxn(last, pid, first, lso) for _v, pid, first, last, lso in _ENTRY.iter_unpack(data[:usable])]
+    usable = len(data) - len(data) % TXN_INDEX_ENTRY.size
+    return [AbortedTxn(last, pid, first, lso) for _v, pid, first, last, lso in TXN_INDEX_ENTRY.iter_unpack(data[:usable])]
 
 
 def write_txn_index(path: str, entries: list[AbortedTxn]) -> None:
@@ -118,4 +106,4 @@ def write_txn_index(path: str, entries: list[AbortedTxn]) -> None:
             os.unlink(path)
         return
     write_atomically(path, b"".join(
-        _ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset) for e in entries))
+        TXN_INDEX_ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset) for e in entries))

@@ -7,17 +7,16 @@ LogAppendTime stamp)."""
 
 from __future__ import annotations
 
-import struct
-from typing import TYPE_CHECKING, NamedTuple
-
-from crc32c import crc32c
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
 
 from kwire.protocol.record_codec import (
-    GZIP, LZ4, NONE, SNAPPY, ZSTD, Record, RecordDecodeError, compress, encode_records, iter_records,
+    GZIP, LZ4, NONE, SNAPPY, ZSTD, DecodedRecord, Record, RecordDecodeError, compress, encode_records,
+    iter_records,
 )
 from kwire.protocol.records import (
-    COMPRESSION_MASK, CONTROL_BIT, CRC_START, HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_BIT, BatchHeader,
-    parse_header,
+    ATTRIBUTES_AT, BATCH_LENGTH_AT, COMPRESSION_MASK, CONTROL_BIT, HEADER_SIZE, INT16, INT32, INT64,
+    LOG_OVERHEAD, MAX_TIMESTAMP_AT, RECORDS_COUNT_AT, TIMESTAMP_TYPE_BIT, BatchHeader, Buffer, parse_header,
+    reseal,
 )
 from kwire.protocol.errors import ErrorCode
 
@@ -25,52 +24,61 @@ if TYPE_CHECKING:
     from kwire.log.config import LogConfig
 
 CODECS = {"uncompressed": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
-_ATTRIBUTES = struct.Struct(">h")
-_INT64 = struct.Struct(">q")
-_INT32 = struct.Struct(">i")
-_LENGTH_AT, _ATTRIBUTES_AT, _MAX_TIMESTAMP_AT, _CRC_AT = 8, 21, 35, 17
 NO_TIMESTAMP = -1
 UNBOUNDED_MS = 2**63 - 1  # Kafka's Long.MAX_VALUE: no limit
-
-
-def _reseal(batch: bytearray) -> None:
-    struct.pack_into(">I", batch, _CRC_AT, crc32c(memoryview(batch)[CRC_START:]))
 
 
 def set_log_append_time(batch: bytearray, now_ms: int) -> None:
     """message.timestamp.type=LogAppendTime: the batch's max timestamp
     becomes the broker's time and its timestamp type bit is set; clients
     then read every record's timestamp as that time."""
-    (attributes,) = _ATTRIBUTES.unpack_from(batch, _ATTRIBUTES_AT)
-    _ATTRIBUTES.pack_into(batch, _ATTRIBUTES_AT, attributes | TIMESTAMP_TYPE_BIT)
-    _INT64.pack_into(batch, _MAX_TIMESTAMP_AT, now_ms)
-    _reseal(batch)
+    (attributes,) = INT16.unpack_from(batch, ATTRIBUTES_AT)
+    INT16.pack_into(batch, ATTRIBUTES_AT, attributes | TIMESTAMP_TYPE_BIT)
+    INT64.pack_into(batch, MAX_TIMESTAMP_AT, now_ms)
+    reseal(batch)
 
 
-def recompress(batch, codec: int) -> bytearray:
-    """The same records, offsets, timestamps and producer fields in a batch
-    compressed with `codec`. Records are re-encoded one at a time, never all
-    held as objects: a batch may carry millions of tiny records."""
+def rebuild_batch(batch: Buffer, records: Iterable[DecodedRecord], codec: int | None = None) -> bytearray:
+    """A batch holding `records` (some or all of `batch`'s, in order) under
+    `batch`'s own header: offsets span, timestamps and producer fields stay;
+    only the codec (`codec`, else the batch's own), the length, the record
+    count and the CRC change. How the cleaner drops records and how a
+    topic's compression.type recompresses. Records are re-encoded one at a
+    time, never all held as objects: a batch may carry millions of tiny
+    records."""
     header = parse_header(batch)
-    records = (
-        Record(offset_delta=r.offset - header.base_offset, timestamp_delta=r.timestamp - header.base_timestamp,
-               key=r.key, value=r.value, headers=r.headers)
-        for r in iter_records(batch)
-    )
-    # The original header keeps every producer field; only the codec, the
-    # length and the CRC change.
-    rebuilt = bytearray(batch[:HEADER_SIZE]) + compress(codec, encode_records(records))
-    _ATTRIBUTES.pack_into(rebuilt, _ATTRIBUTES_AT, (header.attributes & ~COMPRESSION_MASK) | codec)
-    _INT32.pack_into(rebuilt, _LENGTH_AT, len(rebuilt) - LOG_OVERHEAD)
-    _reseal(rebuilt)
+    # LogAppendTime: readers take every record's time from the header.
+    log_append_time = bool(header.attributes & TIMESTAMP_TYPE_BIT)
+    count = 0
+
+    def reencoded() -> Iterator[Record]:
+        nonlocal count
+        for r in records:
+            count += 1
+            yield Record(offset_delta=r.offset - header.base_offset,
+                         timestamp_delta=0 if log_append_time else r.timestamp - header.base_timestamp,
+                         key=r.key, value=r.value, headers=r.headers)
+
+    codec = header.compression if codec is None else codec
+    rebuilt = bytearray(memoryview(batch)[:HEADER_SIZE]) + compress(codec, encode_records(reencoded()))
+    INT16.pack_into(rebuilt, ATTRIBUTES_AT, (header.attributes & ~COMPRESSION_MASK) | codec)
+    INT32.pack_into(rebuilt, BATCH_LENGTH_AT, len(rebuilt) - LOG_OVERHEAD)
+    INT32.pack_into(rebuilt, RECORDS_COUNT_AT, count)
+    reseal(rebuilt)
     return rebuilt
 
 
-def needs_transform(log_config) -> bool:
+def recompress(batch: Buffer, codec: int) -> bytearray:
+    """The same records, offsets, timestamps and producer fields in a batch
+    compressed with `codec`."""
+    return rebuild_batch(batch, iter_records(batch), codec)
+
+
+def needs_transform(log_config: LogConfig) -> bool:
     return log_config.compression_type != "producer" or log_config.log_append_time or log_config.compacted
 
 
-def transform_for_topic(batch: bytearray, header: BatchHeader, log_config, now_ms: int) -> tuple[bytearray, BatchHeader]:
+def transform_for_topic(batch: bytearray, header: BatchHeader, log_config: LogConfig, now_ms: int) -> tuple[bytearray, BatchHeader]:
     """Apply the topic's rewrites; raises RecordDecodeError for undecodable
     records. Run refused_records first: a batch it refuses is not stored."""
     target = CODECS.get(log_config.compression_type)
@@ -105,7 +113,7 @@ def could_refuse_records(header: BatchHeader, rules: LogConfig, now_ms: int) -> 
         rules.timestamp_before_max_ms != UNBOUNDED_MS
 
 
-def refused_records(batch, header: BatchHeader, rules: LogConfig, now_ms: int,
+def refused_records(batch: Buffer, header: BatchHeader, rules: LogConfig, now_ms: int,
                     topic_partition: str) -> list[RefusedRecord]:
     """Every record Kafka refuses individually, each with its own reason: a
     keyless record in a compacted topic, a CreateTime timestamp outside
@@ -115,7 +123,7 @@ def refused_records(batch, header: BatchHeader, rules: LogConfig, now_ms: int,
     if not could_refuse_records(header, rules, now_ms):
         return []
     producer_stamped = bool(header.attributes & TIMESTAMP_TYPE_BIT)
-    refused = []
+    refused: list[RefusedRecord] = []
     for batch_index, record in enumerate(iter_records(batch)):
         if rules.compacted and record.key is None:
             refused.append(RefusedRecord(
@@ -149,11 +157,11 @@ def refusal_of_batch(refused: list[RefusedRecord]) -> tuple[ErrorCode, str]:
         f"and only showing the first three errors at most: [{listed}]")
 
 
-def _describe(record) -> str:
+def _describe(record: DecodedRecord) -> str:
     key = 0 if record.key is None else len(record.key)
     value = 0 if record.value is None else len(record.value)
     return f"DefaultRecord(offset={record.offset}, timestamp={record.timestamp}, key={key} bytes, value={value} bytes)"
 
 
 __all__ = ["CODECS", "RecordDecodeError", "RefusedRecord", "could_refuse_records", "needs_transform",
-           "recompress", "refusal_of_batch", "refused_records", "set_log_append_time", "transform_for_topic"]
+           "rebuild_batch", "recompress", "refusal_of_batch", "refused_records", "set_log_append_time", "transform_for_topic"]

@@ -29,10 +29,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import struct
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import kwire.protocol  # noqa: F401  (fast kio import)
 from kio.index import load_request_schema
+from kio.static.protocol import Entity
 from kio.serial._introspect import (
     EntityField, EntityTupleField, PrimitiveField, PrimitiveTupleField, classify_field, get_field_tag,
     get_schema_field_type, is_optional,
@@ -68,7 +69,7 @@ class LengthField(NamedTuple):
     path: str
 
 
-def _uvarint(buf, pos: int) -> tuple[int, int]:
+def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
     """An unsigned varint of at most 5 bytes, as Kafka's readUnsignedVarint."""
     value = shift = 0
     for _ in range(5):
@@ -82,17 +83,21 @@ def _uvarint(buf, pos: int) -> tuple[int, int]:
 
 
 BoundsCheck = Callable[[bytes, int], int]
+# The fuzzer's variant: also appends each length field to a list.
+RecordingCheck = Callable[[bytes, int, list[LengthField]], int]
 
 
 @functools.cache
 def bounds_check(api_key: int, version: int) -> BoundsCheck:
     """check(frame, body_offset) -> end of the body; raises RequestBoundsError."""
-    return _compile(load_request_schema(api_key, version), record=False)
+    check: BoundsCheck = _compile(load_request_schema(api_key, version), record=False)
+    return check
 
 
 @functools.cache
-def _recording_check(api_key: int, version: int):
-    return _compile(load_request_schema(api_key, version), record=True)
+def _recording_check(api_key: int, version: int) -> RecordingCheck:
+    check: RecordingCheck = _compile(load_request_schema(api_key, version), record=True)
+    return check
 
 
 def length_fields(api_key: int, version: int, frame: bytes, body_offset: int) -> list[LengthField]:
@@ -105,7 +110,7 @@ def length_fields(api_key: int, version: int, frame: bytes, body_offset: int) ->
 # --- code generation ------------------------------------------------------
 
 
-def _min_size(entity: type, nullable: bool = False) -> int:
+def _min_size(entity: type[Entity], nullable: bool = False) -> int:
     """Fewest bytes one encoding of `entity` can take."""
     size = 1 if nullable else 0
     flexible = entity.__flexible__
@@ -192,7 +197,7 @@ class _Generator:
 
     # entities ------------------------------------------------------------
 
-    def entity(self, entity: type, nullable: bool, path: str) -> None:
+    def entity(self, entity: type[Entity], nullable: bool, path: str) -> None:
         if nullable:
             marker = self.fresh("m")
             self.mark("marker", path)
@@ -209,9 +214,9 @@ class _Generator:
         else:
             self.entity_body(entity, path)
 
-    def entity_body(self, entity: type, path: str) -> None:
+    def entity_body(self, entity: type[Entity], path: str) -> None:
         flexible = entity.__flexible__
-        tagged = []
+        tagged: list[tuple[int, dataclasses.Field[Any]]] = []
         for field in dataclasses.fields(entity):
             tag = get_field_tag(field)
             if tag is not None:
@@ -221,7 +226,7 @@ class _Generator:
         if flexible:
             self.tagged_section(tagged, path)
 
-    def tagged_section(self, tagged: list, path: str) -> None:
+    def tagged_section(self, tagged: list[tuple[int, dataclasses.Field[Any]]], path: str) -> None:
         count, tag, size, stop = self.fresh("t"), self.fresh("tag"), self.fresh("size"), self.fresh("stop")
         self.read_uvarint(count, f"{path}._tagged_fields")
         self.emit(f"if {count}:")
@@ -262,7 +267,7 @@ class _Generator:
 
     # fields --------------------------------------------------------------
 
-    def field(self, field: dataclasses.Field, flexible: bool, path: str, tagged: bool) -> None:
+    def field(self, field: dataclasses.Field[Any], flexible: bool, path: str, tagged: bool) -> None:
         shape = classify_field(field)
         if isinstance(shape, PrimitiveField):
             # kio reads tagged primitives as non-nullable (their absence is the null).
@@ -320,7 +325,7 @@ class _Generator:
         self.fail(f"{path}: declared length runs {{pos - end}} bytes past the frame")
         self.dedent()
 
-    def array(self, flexible: bool, nullable: bool, path: str, min_size: int, fixed: int | None, element) -> None:
+    def array(self, flexible: bool, nullable: bool, path: str, min_size: int, fixed: int | None, element: Callable[[], None]) -> None:
         count = self.fresh("c")
         if flexible:
             self.read_uvarint(count, path)
@@ -363,7 +368,7 @@ class _Generator:
             self.dedent()
 
 
-def _compile(schema: type, record: bool):
+def _compile(schema: type[Entity], record: bool) -> Callable[..., int]:
     generator = _Generator(record)
     generator.entity(schema, False, schema.__name__)
     generator.flush_skip()
@@ -381,11 +386,10 @@ def _compile(schema: type, record: bool):
         "        raise RequestBoundsError(f'request body runs {pos - end} bytes past the frame')\n"
         "    return pos\n"
     )
-    namespace = {
+    namespace: dict[str, Any] = {
         "RequestBoundsError": RequestBoundsError, "LengthField": LengthField, "MAX_REQUEST_ELEMENTS": MAX_REQUEST_ELEMENTS,
         "_uvarint": _uvarint, "_INT16": _INT16, "_INT32": _INT32, "struct": struct,
     }
     exec(compile(source, f"<bounds {schema.__module__}>", "exec"), namespace)
-    check = namespace["check"]
-    check.source = source
+    check: Callable[..., int] = namespace["check"]
     return check

@@ -40,7 +40,7 @@ class FrameReader:
         buf, pos = self._buf, self._pos
         if len(buf) - pos < 4:
             return None
-        (size,) = _SIZE.unpack_from(buf, pos)
+        size: int = _SIZE.unpack_from(buf, pos)[0]
         if size < 0 or size > self._max:
             raise FrameError(f"frame size {size} outside 0..{self._max} (socket.request.max.bytes)")
         return size
@@ -67,7 +67,7 @@ class FrameReader:
         return frame
 
 
-def frame(payload_parts: list) -> list:
+def frame(payload_parts: list[bytes | bytearray | memoryview]) -> list[bytes | bytearray | memoryview]:
     """Prefix a response (list of buffers) with its total size."""
     total = sum(len(p) for p in payload_parts)
     return [_SIZE.pack(total), *payload_parts]

@@ -7,25 +7,26 @@ timestamp lookups, compaction, tests); produce and fetch never call this.
 from __future__ import annotations
 
 import gzip
-import struct
 import zlib
 from typing import Iterable, Iterator
 
 import attrs
-from crc32c import crc32c
 
 from kwire.protocol.records import (
     CONTROL_BIT,
-    CRC_START,
+    CURRENT_MAGIC,
+    HEADER,
     HEADER_SIZE,
+    INT32,
     LOG_OVERHEAD,
     TIMESTAMP_TYPE_BIT,
     TRANSACTIONAL_BIT,
+    Buffer,
     parse_header,
+    reseal,
 )
 
 NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
-_HEADER = struct.Struct(">qiibIhiqqqhii")
 _XERIAL_MAGIC = b"\x82SNAPPY\x00"
 
 # No batch is decompressed to more than this: the most record bytes a client
@@ -77,7 +78,7 @@ def write_varint(out: bytearray, value: int) -> None:
     out.append(zigzag)
 
 
-def read_varint(buf, pos: int) -> tuple[int, int]:
+def read_varint(buf: Buffer, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(buf):
@@ -100,7 +101,7 @@ def _write_bytes(out: bytearray, data: bytes | None) -> None:
         out += data
 
 
-def _read_bytes(buf, pos: int) -> tuple[bytes | None, int]:
+def _read_bytes(buf: Buffer, pos: int) -> tuple[bytes | None, int]:
     length, pos = read_varint(buf, pos)
     if length < 0:
         if length != -1:
@@ -127,7 +128,7 @@ def compress(codec: int, data: bytes) -> bytes:
     if codec == LZ4:
         import lz4.frame
 
-        return lz4.frame.compress(data)
+        return bytes(lz4.frame.compress(data))
     if codec == ZSTD:
         import zstandard
 
@@ -242,7 +243,7 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
     while pos < len(data):
         if pos + 4 > len(data):
             raise RecordDecodeError("truncated xerial snappy block")
-        (length,) = struct.unpack_from(">i", data, pos)
+        (length,) = INT32.unpack_from(data, pos)
         pos += 4
         if length < 0 or pos + length > len(data):
             raise RecordDecodeError("bad xerial snappy block length")
@@ -253,7 +254,7 @@ def _snappy_decompress(data: bytes, limit: int) -> bytes:
     return out.joined()
 
 
-def _check_snappy_length(block, limit: int) -> None:
+def _check_snappy_length(block: bytes, limit: int) -> None:
     """A raw snappy block starts with its uncompressed length (a varint):
     refuse it before decompressing when it is over the limit."""
     length = shift = 0
@@ -314,15 +315,15 @@ def build_batch(
     last_offset_delta = max((r.offset_delta for r in records), default=0)
     max_timestamp = base_timestamp + max((r.timestamp_delta for r in records), default=0)
     batch = bytearray(HEADER_SIZE) + payload
-    _HEADER.pack_into(
-        batch, 0, base_offset, len(batch) - LOG_OVERHEAD, partition_leader_epoch, 2, 0, attributes,
+    HEADER.pack_into(
+        batch, 0, base_offset, len(batch) - LOG_OVERHEAD, partition_leader_epoch, CURRENT_MAGIC, 0, attributes,
         last_offset_delta, base_timestamp, max_timestamp, producer_id, producer_epoch, base_sequence, len(records),
     )
-    struct.pack_into(">I", batch, 17, crc32c(memoryview(batch)[CRC_START:]))
+    reseal(batch)
     return batch
 
 
-def iter_records(batch) -> Iterator[DecodedRecord]:
+def iter_records(batch: Buffer) -> Iterator[DecodedRecord]:
     """Every record of the first batch in `batch`, with absolute offsets and
     timestamps (decompressing it when needed)."""
     if len(batch) < HEADER_SIZE:
@@ -361,7 +362,7 @@ def iter_records(batch) -> Iterator[DecodedRecord]:
         yield DecodedRecord(header.base_offset + offset_delta, timestamp, key, value, tuple(headers))
 
 
-def iter_all_records(data) -> Iterator[DecodedRecord]:
+def iter_all_records(data: Buffer) -> Iterator[DecodedRecord]:
     """Records of every complete batch in `data` (a fetch response's record
     set may end in a partial batch, which is skipped as clients do)."""
     pos = 0

@@ -7,29 +7,54 @@ Layout (big-endian), 61 bytes:
   maxTimestamp i64 | producerId i64 | producerEpoch i16 | baseSequence i32 |
   recordsCount i32
 The CRC-32C covers everything from `attributes` to the end of the batch, so
-patching baseOffset and partitionLeaderEpoch keeps it valid.
+patching baseOffset and partitionLeaderEpoch keeps it valid; a change to a
+covered field is followed by `reseal`. Every module that touches header
+bytes uses the field offsets named here.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Iterator, NamedTuple
+from typing import NamedTuple, TypeAlias, Union
 
 from crc32c import crc32c
 
 from kwire.protocol.errors import ErrorCode
 
-HEADER_SIZE = 61
-# baseOffset + batchLength: the part of a batch not counted in batchLength.
-LOG_OVERHEAD = 12
-CURRENT_MAGIC = 2
-CRC_START = 21  # offset of `attributes`, where the CRC coverage begins
+# What batch bytes arrive as: a request's bytes, a bytearray being patched,
+# a view into a file read or a fetch buffer.
+Buffer: TypeAlias = Union[bytes, bytearray, memoryview]
 
-_HEADER = struct.Struct(">qiibIhiqqqhii")
-_OFFSET_AND_LENGTH = struct.Struct(">qi")
-_INT64 = struct.Struct(">q")
-_INT32 = struct.Struct(">i")
-_INT64_AT_35 = struct.Struct(">q")
+# Where each header field starts, and how it is packed (the one place the
+# byte layout is written down; everything else uses these names).
+BASE_OFFSET_AT = 0  # int64
+BATCH_LENGTH_AT = 8  # int32
+PARTITION_LEADER_EPOCH_AT = 12  # int32
+MAGIC_AT = 16  # int8
+CRC_AT = 17  # uint32
+ATTRIBUTES_AT = 21  # int16
+LAST_OFFSET_DELTA_AT = 23  # int32
+BASE_TIMESTAMP_AT = 27  # int64
+MAX_TIMESTAMP_AT = 35  # int64
+PRODUCER_ID_AT = 43  # int64
+PRODUCER_EPOCH_AT = 51  # int16
+BASE_SEQUENCE_AT = 53  # int32
+RECORDS_COUNT_AT = 57  # int32
+HEADER_SIZE = 61
+
+# baseOffset + batchLength: the part of a batch not counted in batchLength.
+LOG_OVERHEAD = BATCH_LENGTH_AT + 4
+MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
+CURRENT_MAGIC = 2
+CRC_START = ATTRIBUTES_AT  # the CRC covers everything from `attributes` on
+
+INT16 = struct.Struct(">h")
+INT32 = struct.Struct(">i")
+UINT32 = struct.Struct(">I")
+INT64 = struct.Struct(">q")
+HEADER = struct.Struct(">qiibIhiqqqhii")
+# baseOffset, batchLength and magic in one unpack: the read path's check.
+OFFSET_LENGTH_MAGIC = struct.Struct(f">qi{MAGIC_AT - LOG_OVERHEAD}xb")
 
 COMPRESSION_MASK = 0x07
 TIMESTAMP_TYPE_BIT = 0x08
@@ -83,48 +108,23 @@ class InvalidRecords(Exception):
         self.message = message
 
 
-def parse_header(buf, pos: int = 0) -> BatchHeader:
-    return BatchHeader._make(_HEADER.unpack_from(buf, pos))
+def parse_header(buf: Buffer, pos: int = 0) -> BatchHeader:
+    return BatchHeader._make(HEADER.unpack_from(buf, pos))
 
 
-def read_offset_and_size(buf, pos: int) -> tuple[int, int]:
-    """(baseOffset, total batch size) of the batch at `pos`."""
-    base_offset, batch_length = _OFFSET_AND_LENGTH.unpack_from(buf, pos)
-    return base_offset, batch_length + LOG_OVERHEAD
-
-
-def crc_matches(buf, pos: int, size: int, expected: int) -> bool:
+def crc_matches(buf: Buffer, pos: int, size: int, expected: int) -> bool:
     with memoryview(buf) as view:
-        return crc32c(view[pos + CRC_START : pos + size]) == expected
+        return bool(crc32c(view[pos + CRC_START : pos + size]) == expected)
 
 
-def iter_valid_batches(buf, start: int = 0, end: int | None = None) -> Iterator[tuple[int, BatchHeader]]:
-    """Yield (position, header) for each complete, CRC-valid v2 batch in
-    buf[start:end]; stop at the first torn, corrupt or foreign one.
-
-    This is the recovery scan: whatever follows the last yielded batch is
-    not a trustworthy batch and gets truncated by the caller.
-    """
-    if end is None:
-        end = len(buf)
-    pos = start
-    while end - pos >= HEADER_SIZE:
-        header = parse_header(buf, pos)
-        size = header.size
-        if header.magic != CURRENT_MAGIC or header.batch_length < HEADER_SIZE - LOG_OVERHEAD:
-            return
-        if pos + size > end or not crc_matches(buf, pos, size, header.crc):
-            return
-        yield pos, header
-        pos += size
-
-
-def claims_transactional(data) -> bool:
+def claims_transactional(data: Buffer | None) -> bool:
     """The transactional bit of a batch's attributes, read without parsing it."""
-    return data is not None and len(data) > CRC_START + 1 and bool(data[CRC_START + 1] & TRANSACTIONAL_BIT)
+    # attributes is big-endian: its low byte, which holds the bit, comes second.
+    low_byte = ATTRIBUTES_AT + 1
+    return data is not None and len(data) > low_byte and bool(data[low_byte] & TRANSACTIONAL_BIT)
 
 
-def validate_produced_batch(data, max_message_bytes: int) -> BatchHeader:
+def validate_produced_batch(data: Buffer, max_message_bytes: int) -> BatchHeader:
     """Check a partition's produced records the way Kafka's broker does for
     magic v2: exactly one well-formed batch with a valid CRC-32C.
 
@@ -165,5 +165,10 @@ def validate_produced_batch(data, max_message_bytes: int) -> BatchHeader:
 
 def patch_offsets(buf: bytearray, base_offset: int, leader_epoch: int = 0) -> None:
     """Set baseOffset and partitionLeaderEpoch of the batch at buf[0:]."""
-    _INT64.pack_into(buf, 0, base_offset)
-    _INT32.pack_into(buf, 12, leader_epoch)
+    INT64.pack_into(buf, BASE_OFFSET_AT, base_offset)
+    INT32.pack_into(buf, PARTITION_LEADER_EPOCH_AT, leader_epoch)
+
+
+def reseal(batch: bytearray) -> None:
+    """Recompute the CRC-32C after a field it covers was changed."""
+    UINT32.pack_into(batch, CRC_AT, crc32c(memoryview(batch)[CRC_START:]))

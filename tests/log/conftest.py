@@ -2,6 +2,7 @@
 
 import pytest
 
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
 
@@ -10,8 +11,8 @@ from kwire.log.config import LogConfig
 def disk_log(tmp_path):
     logs = []
 
-    def opener(**config):
-        log = PartitionLog.open(tmp_path / "t-0", LogConfig(**config))
+    def opener(clock: Clock = SYSTEM_CLOCK, **config):
+        log = PartitionLog.open(tmp_path / "t-0", LogConfig(**config), clock=clock)
         logs.append(log)
         return log
 

@@ -5,6 +5,7 @@ transactions (committed compact, aborted go, nothing past the LSO)."""
 import attrs
 import pytest
 
+from kwire.clock import ManualClock
 from kwire.log import PartitionLog
 from kwire.log.cleaner import build, install, plan, write_cleaned_files
 from kwire.log.config import LogConfig
@@ -20,9 +21,9 @@ COMPACT = frozenset({"compact"})
 def make_log(request, tmp_path):
     def make(**config):
         cfg = LogConfig(cleanup_policy=COMPACT, **config)
-        log = PartitionLog.open(tmp_path / "c-0", cfg) if request.param == "disk" else PartitionLog.in_memory(cfg)
-        log.clock_ms = lambda: make.now
-        return log
+        clock = ManualClock(wall_ms=make.now)
+        return PartitionLog.open(tmp_path / "c-0", cfg, clock=clock) if request.param == "disk" \
+            else PartitionLog.in_memory(cfg, clock)
 
     make.now = 100 * HOUR_MS
     return make
@@ -78,7 +79,7 @@ def test_tombstones_stay_for_delete_retention_then_go(make_log):
     put(log, [(b"live", b"x")], timestamp=10 * HOUR_MS)
     clean(log, 10 * HOUR_MS + 1)
     assert (1, b"a", None) in everything(log) and (0, b"a", b"1") not in everything(log)
-    log.first_dirty_offset = 0  # a later pass over the same data
+    log.restore_first_dirty_offset(0)  # a later pass over the same data
     clean(log, 11 * HOUR_MS + 1)
     assert [k for _o, k, _v in everything(log)] == [b"b", b"live"]
 
@@ -108,7 +109,7 @@ def test_small_cleaned_segments_are_merged(make_log):
     for i in range(6):
         put(log, [(b"k%d" % (i % 2), b"v%d" % i)])
     assert len(log.segments) == 6
-    log.config = attrs.evolve(log.config, segment_bytes=1000)
+    log.reconfigure(attrs.evolve(log.config, segment_bytes=1000))
     clean(log, make_log.now)
     # The active segment is not looked at: k1's v3 survives until v5's segment is closed.
     assert everything(log) == [(3, b"k1", b"v3"), (4, b"k0", b"v4"), (5, b"k1", b"v5")]

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from kwire.clock import ManualClock
 from kwire.cluster.offset_checkpoint import write_checkpoint
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
@@ -80,9 +81,9 @@ def test_a_rolled_segment_is_flushed_in_the_background(disk_log, monkeypatch):
 
 
 def test_flush_ms_flushes_from_the_timer(disk_log, monkeypatch):
-    log = disk_log(flush_ms=1_000)
+    clock = ManualClock()
+    log = disk_log(clock, flush_ms=1_000)
     now = [log.last_flush_ms]
-    log.clock_ms = lambda: now[0]
     append(log, 3)
     syncs = SyncEvents(monkeypatch)
     assert not log.flush_if_due(now[0] + 999)

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from kwire.log import OffsetOutOfRange, PartitionLog
 from kwire.log.config import LogConfig
 from kwire.protocol.record_codec import iter_all_records
-from kwire.protocol.records import iter_valid_batches, parse_header
+from kwire.log.segment_scan import batches_in
+from kwire.protocol.records import parse_header
 from tests.log.segment_files import append, make_batch
 
 
@@ -41,7 +42,7 @@ def test_stored_batches_keep_a_valid_crc(open_log):
     append(log, 3)
     append(log, 1)
     data = b"".join(bytes(c) for c in log.read(0, 1 << 20))
-    assert [h.base_offset for _pos, h in iter_valid_batches(data)] == [0, 3]
+    assert [h.base_offset for _pos, h, _data in batches_in(data)] == [0, 3]
 
 
 def test_out_of_range(open_log):

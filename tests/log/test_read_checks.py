@@ -13,7 +13,8 @@ from kwire.log.cleaner import build, plan
 from kwire.log.config import LogConfig
 from kwire.log.keyed_records import iter_keyed_records
 from kwire.protocol.record_codec import Record, build_batch, iter_all_records
-from kwire.protocol.records import iter_valid_batches, parse_header
+from kwire.log.segment_scan import batches_in as scanned_batches
+from kwire.protocol.records import parse_header
 from tests.log.segment_files import batches_in, patch, segment_paths, write_log
 
 CONFIG = LogConfig(segment_bytes=2_000, index_interval_bytes=200)
@@ -65,8 +66,8 @@ def test_reads_stop_before_the_broken_batch(broken, caplog):
             except CorruptSegment:
                 continue
             data = b"".join(bytes(c) for c in chunks)
-            assert [h.base_offset for _p, h in iter_valid_batches(data)][0] == offset - offset % 3
-            assert sum(h.size for _p, h in iter_valid_batches(data)) == len(data)
+            assert [h.base_offset for _p, h, _data in scanned_batches(data)][0] == offset - offset % 3
+            assert sum(h.size for _p, h, _data in scanned_batches(data)) == len(data)
         assert _records(log.read(segment_base, 1 << 20)) == list(range(segment_base, bad_offset))
     # What follows the broken segment is served as before.
     assert _records(log.read(next_segment_base, 1 << 20))[0] == next_segment_base

@@ -3,6 +3,7 @@ never the active one; DeleteRecords; segment.ms rolling. Time is faked."""
 
 import pytest
 
+from kwire.clock import ManualClock
 from kwire.log import OffsetOutOfRange, PartitionLog
 from kwire.log.config import LogConfig
 from tests.log.test_partition_log import append, read_offsets
@@ -14,11 +15,10 @@ HOUR_MS = 3600_000
 def make_log(request, tmp_path):
     def make(**config):
         cfg = LogConfig(**config)
-        log = PartitionLog.open(tmp_path / "t-0", cfg) if request.param == "disk" else PartitionLog.in_memory(cfg)
-        log.clock_ms = lambda: make.now
-        return log
+        return PartitionLog.open(tmp_path / "t-0", cfg, clock=make.clock) if request.param == "disk" \
+            else PartitionLog.in_memory(cfg, make.clock)
 
-    make.now = 10 * HOUR_MS
+    make.clock = ManualClock(wall_ms=10 * HOUR_MS)
     return make
 
 
@@ -44,7 +44,7 @@ def test_time_retention_deletes_old_closed_segments(make_log):
 def test_the_active_segment_is_never_deleted(make_log):
     log = make_log(segment_bytes=300, retention_ms=HOUR_MS)
     segments_of(log, [HOUR_MS, HOUR_MS])
-    make_log.now = 100 * HOUR_MS
+    make_log.clock.advance(ms=90 * HOUR_MS)  # now 100 hours
     assert log.expired_segment_count() == 1
     log.delete_oldest_segments(5)
     assert log.segment_base_offsets() == [1]
@@ -53,20 +53,20 @@ def test_the_active_segment_is_never_deleted(make_log):
 
 def test_size_retention_keeps_the_log_under_retention_bytes(make_log):
     log = make_log(segment_bytes=300, retention_ms=-1)
-    segments_of(log, [make_log.now] * 5)
+    segments_of(log, [make_log.clock.wall_ms()] * 5)
     one = log.segments[0].size
-    log.config = LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=2 * one)
+    log.reconfigure(LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=2 * one))
     assert log.expired_segment_count() == 3  # 5 segments down to 2
     # As Kafka: a segment goes only if the log stays at least retention.bytes without it.
-    log.config = LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=2 * one + 1)
+    log.reconfigure(LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=2 * one + 1))
     assert log.expired_segment_count() == 2
-    log.config = LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=-1)
+    log.reconfigure(LogConfig(segment_bytes=300, retention_ms=-1, retention_bytes=-1))
     assert log.expired_segment_count() == 0
 
 
 def test_deleted_segment_files_are_gone(tmp_path):
-    log = PartitionLog.open(tmp_path / "t-0", LogConfig(segment_bytes=300, retention_ms=HOUR_MS))
-    log.clock_ms = lambda: 10 * HOUR_MS
+    log = PartitionLog.open(tmp_path / "t-0", LogConfig(segment_bytes=300, retention_ms=HOUR_MS),
+                            clock=ManualClock(wall_ms=10 * HOUR_MS))
     segments_of(log, [HOUR_MS, HOUR_MS, 10 * HOUR_MS])
     log.delete_oldest_segments(log.expired_segment_count())
     stems = {p.name.split(".")[0] for p in (tmp_path / "t-0").iterdir()}

@@ -7,6 +7,7 @@ import os
 import attrs
 import pytest
 
+from kwire.clock import ManualClock
 from kwire.log import PartitionLog
 from kwire.log.cleaner import build, plan, write_cleaned_files
 from kwire.log.config import LogConfig
@@ -26,12 +27,11 @@ def latest_values(log):
 
 
 def a_log_and_its_cleaning(directory):
-    log = PartitionLog.open(directory, CONFIG)
-    log.clock_ms = lambda: 100 * HOUR_MS
+    log = PartitionLog.open(directory, CONFIG, clock=ManualClock(wall_ms=100 * HOUR_MS))
     for i in range(12):
         put(log, [(b"k%d" % (i % 3), b"v%d" % i), (b"x%d" % i, b"once")])
     expected = latest_values(log)
-    log.config = attrs.evolve(CONFIG, segment_bytes=10_000)  # so that the cleaner merges segments
+    log.reconfigure(attrs.evolve(CONFIG, segment_bytes=10_000))  # so that the cleaner merges segments
     work = plan(log, 100 * HOUR_MS)
     output = build(work)
     write_cleaned_files(log, output)

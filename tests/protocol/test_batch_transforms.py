@@ -5,7 +5,7 @@ import pytest
 
 from kwire.log.config import LogConfig
 from kwire.protocol.batch_transforms import (
-    CODECS, RefusedRecord, needs_transform, recompress, refusal_of_batch, refused_records,
+    CODECS, RefusedRecord, needs_transform, rebuild_batch, recompress, refusal_of_batch, refused_records,
     set_log_append_time, transform_for_topic,
 )
 from kwire.protocol.errors import ErrorCode
@@ -149,3 +149,18 @@ def test_transform_recompresses_then_stamps():
     stored, header = transform_for_topic(batch, parse_header(batch), config, 123)
     assert header.compression == CODECS["lz4"] and header.max_timestamp == 123
     assert crc_matches(stored, 0, header.size, header.crc)
+
+
+@pytest.mark.parametrize("codec", [0, 1, 4])
+def test_a_rebuilt_batch_keeps_its_header_but_the_count_length_and_crc(codec):
+    batch = a_batch(codec=codec, keys=(b"a", b"b", b"c", b"d"))
+    before = parse_header(batch)
+    kept = [r for r in iter_records(batch) if r.key in (b"b", b"d")]
+    rebuilt = rebuild_batch(batch, kept)
+    after = parse_header(rebuilt)
+    assert records_of(rebuilt) == [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in kept]
+    assert after.records_count == 2 and after.size == len(rebuilt)
+    assert crc_matches(rebuilt, 0, len(rebuilt), after.crc)
+    unchanged = ("base_offset", "partition_leader_epoch", "attributes", "last_offset_delta", "base_timestamp",
+                 "max_timestamp", "producer_id", "producer_epoch", "base_sequence")
+    assert [getattr(after, f) for f in unchanged] == [getattr(before, f) for f in unchanged]

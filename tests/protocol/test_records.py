@@ -4,10 +4,10 @@ own encoder (an independent implementation)."""
 import pytest
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
+from kwire.log.segment_scan import batches_in
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.records import (
     InvalidRecords,
-    iter_valid_batches,
     parse_header,
     patch_offsets,
     validate_produced_batch,
@@ -87,10 +87,25 @@ def test_short_or_truncated_data(cut):
 
 def test_recovery_scan_stops_at_a_torn_or_corrupt_tail():
     first, second = client_batch(), client_batch(count=5)
+    patch_offsets(second, 3)  # as the log stores them: offsets increase
     log = bytes(first + second)
-    assert [pos for pos, _ in iter_valid_batches(log)] == [0, len(first)]
-    assert [pos for pos, _ in iter_valid_batches(log[:-3])] == [0]
-    assert [pos for pos, _ in iter_valid_batches(log + b"garbage" * 20)] == [0, len(first)]
+    assert [pos for pos, _, _data in batches_in(log)] == [0, len(first)]
+    assert [pos for pos, _, _data in batches_in(log[:-3])] == [0]
+    assert [pos for pos, _, _data in batches_in(log + b"garbage" * 20)] == [0, len(first)]
     corrupt = bytearray(log)
     corrupt[len(first) + 70] ^= 1
-    assert [pos for pos, _ in iter_valid_batches(bytes(corrupt))] == [0]
+    assert [pos for pos, _, _data in batches_in(bytes(corrupt))] == [0]
+
+
+def test_named_field_offsets_match_the_header_struct():
+    import struct as _struct
+
+    from kwire.protocol import records as r
+
+    formats = r.HEADER.format.lstrip(">")
+    starts = [_struct.calcsize(">" + formats[:i]) for i in range(len(formats))]
+    named = [r.BASE_OFFSET_AT, r.BATCH_LENGTH_AT, r.PARTITION_LEADER_EPOCH_AT, r.MAGIC_AT, r.CRC_AT,
+             r.ATTRIBUTES_AT, r.LAST_OFFSET_DELTA_AT, r.BASE_TIMESTAMP_AT, r.MAX_TIMESTAMP_AT, r.PRODUCER_ID_AT,
+             r.PRODUCER_EPOCH_AT, r.BASE_SEQUENCE_AT, r.RECORDS_COUNT_AT]
+    assert starts == named
+    assert r.HEADER.size == r.HEADER_SIZE
