@@ -36,7 +36,7 @@ def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
     return body
 
 
-def _response(version: int, registry: ApiRegistry, error: ErrorCode):
+def _response(version: int, registry: ApiRegistry, error: ErrorCode) -> Any:  # a kio entity
     entries = [dict(api_key=key, min_version=low, max_version=high) for key, low, high in registry.supported()]
     # No tagged feature fields: old librdkafka (2.0.x) fails to parse them.
     return build(load_response_schema(ApiKey.API_VERSIONS, version), dict(error_code=error, api_keys=entries, throttle_time=0))

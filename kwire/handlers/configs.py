@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -109,9 +110,9 @@ def _topic_entry(broker: BrokerConfig, overrides: dict[str, str], name: str) -> 
     return Entry(name, value, source, False, spec.kind, spec.documentation, tuple(synonyms))
 
 
-def _broker_entries(broker) -> list[Entry]:
+def _broker_entries(broker: BrokerConfig) -> list[Entry]:
     names = sorted({spec.broker_name for spec in TOPIC_CONFIGS.values() if spec.broker_name} | set(_OTHER_BROKER_NAMES))
-    entries = []
+    entries: list[Entry] = []
     for name in names:
         value = broker_value(broker, name)
         if value is None:
@@ -131,7 +132,7 @@ _OTHER_BROKER_NAMES = (
 )
 
 
-def _config_dict(entry: Entry, include_synonyms: bool, include_documentation: bool) -> dict:
+def _config_dict(entry: Entry, include_synonyms: bool, include_documentation: bool) -> dict[str, Any]:
     return dict(
         name=entry.name, value=entry.value, read_only=entry.read_only,
         is_default=entry.source == DEFAULT_CONFIG, config_source=entry.source, is_sensitive=False,
@@ -148,7 +149,7 @@ def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
     """Non-incremental: the given configs replace all of a topic's overrides."""
     responses = []
     for resource in request.resources:
-        def replacement(current, resource=resource):
+        def replacement(current: dict[str, str], resource: Any = resource) -> dict[str, str | None]:
             return {c.name: c.value for c in resource.configs}
 
         responses.append(_alter(ctx, resource, replacement, request.validate_only))
@@ -159,15 +160,20 @@ def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
 def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
     responses = []
     for resource in request.resources:
-        def replacement(current, resource=resource):
+        def replacement(current: dict[str, str], resource: Any = resource) -> dict[str, str]:
             return _apply_operations(current, resource.configs)
 
         responses.append(_alter(ctx, resource, replacement, request.validate_only))
     return respond(ctx, dict(responses=responses))
 
 
-def _alter(ctx: RequestContext, resource, replacement, validate_only: bool) -> dict:
-    answer = dict(resource_type=resource.resource_type, resource_name=resource.resource_name)
+# A topic's config overrides -> the overrides asked for. AlterConfigs may
+# carry null values: the cluster's validation refuses them.
+Replacement = Callable[[dict[str, str]], Mapping[str, str | None]]
+
+
+def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validate_only: bool) -> dict[str, Any]:
+    answer: dict[str, Any] = dict(resource_type=resource.resource_type, resource_name=resource.resource_name)
     try:
         if resource.resource_type == BROKER:
             raise KafkaError(ErrorCode.invalid_request,
@@ -184,7 +190,9 @@ def _alter(ctx: RequestContext, resource, replacement, validate_only: bool) -> d
     return dict(answer, error_code=ErrorCode.none, error_message=None)
 
 
-def _apply_operations(current: dict[str, str], operations) -> dict[str, str]:
+def _apply_operations(current: dict[str, str], operations: Any) -> dict[str, str]:
+    """The overrides after IncrementalAlterConfigs' operations, each result
+    checked at once (a null value is refused there)."""
     result = dict(current)
     for op in operations:
         name, value = op.name, op.value

@@ -6,12 +6,12 @@ import uuid
 from collections import Counter
 from typing import Any
 
-
-from kwire.handlers.base import RequestContext
+from kwire.config import BrokerConfig
+from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.configs import topic_entries
 from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
-from kwire.handlers.configs import topic_entries, respond
 from kwire.protocol.errors import ErrorCode, KafkaError
+from kwire.protocol.registry import api
 
 _ZERO_UUID = uuid.UUID(int=0)
 
@@ -51,7 +51,7 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     return respond(ctx, dict(topics=results))
 
 
-def _partition_layout(ctx: RequestContext, topic) -> tuple[int, int]:
+def _partition_layout(ctx: RequestContext, topic: Any) -> tuple[int, int]:
     if not topic.assignments:
         return topic.num_partitions, topic.replication_factor
     if topic.num_partitions != -1 or topic.replication_factor != -1:
@@ -72,7 +72,7 @@ def _partition_layout(ctx: RequestContext, topic) -> tuple[int, int]:
     return len(indexes), 1
 
 
-def _config_entries(broker, configs: dict[str, str]) -> list[dict]:
+def _config_entries(broker: BrokerConfig, configs: dict[str, str]) -> list[dict[str, Any]]:
     return [
         dict(name=entry.name, value=entry.value, read_only=entry.read_only, config_source=entry.source,
              is_sensitive=False)
@@ -80,7 +80,7 @@ def _config_entries(broker, configs: dict[str, str]) -> list[dict]:
     ]
 
 
-def _error(name: str, error: ErrorCode, message: str | None) -> dict:
+def _error(name: str, error: ErrorCode, message: str | None) -> dict[str, Any]:
     return dict(
         name=name,
         topic_id=_ZERO_UUID,

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from kwire.coordinator.offsets import CommittedOffset
-from kwire.coordinator.transaction_log import TxnState
+from kwire.coordinator.transaction_log import TxnMetadata, TxnState
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.registry import api
@@ -76,7 +76,8 @@ def handle_add_partitions_to_txn(ctx: RequestContext, request: Any) -> Any:
     return respond(ctx, dict(error_code=ErrorCode.none, results_by_transaction=by_transaction))
 
 
-def _add_partitions(ctx: RequestContext, transactional_id, producer_id, producer_epoch, topics, verify_only):
+def _add_partitions(ctx: RequestContext, transactional_id: str, producer_id: int, producer_epoch: int,
+                    topics: Any, verify_only: bool) -> list[dict[str, Any]]:
     """Per-topic, per-partition results: all succeed or none is added (Kafka's rule)."""
     cluster = ctx.state.cluster
     wanted = [(t.name, p) for t in topics for p in t.partitions]
@@ -221,7 +222,7 @@ def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
     return respond(ctx, dict(topics=topics))
 
 
-def _topics_of(meta) -> list[dict]:
+def _topics_of(meta: TxnMetadata) -> list[dict[str, Any]]:
     by_topic: dict[str, list[int]] = {}
     for topic, index in sorted(meta.partitions):
         by_topic.setdefault(topic, []).append(index)

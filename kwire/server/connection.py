@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import trio
 
@@ -121,7 +122,7 @@ async def _reserve(budget: RequestBudget, size: int) -> Reservation:
     return reservation
 
 
-async def wait_for_delayed(core: BrokerCore, delayed: Delayed):
+async def wait_for_delayed(core: BrokerCore, delayed: Delayed) -> Any:
     """Park a long-poll until new data arrives for one of its partitions or
     its wait runs out; appends wake it at once."""
     deadline = trio.current_time() + delayed.max_wait_ms / 1000

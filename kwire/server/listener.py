@@ -15,6 +15,7 @@ import os
 
 import trio
 
+from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
 from kwire.server.cleaner_task import clean_forever
 from kwire.server.connection import serve_connection
@@ -29,13 +30,13 @@ FIRST_BACKOFF_S = 0.01
 MAX_BACKOFF_S = 1.0
 
 
-async def open_listeners(config) -> list[trio.SocketListener]:
+async def open_listeners(config: BrokerConfig) -> list[trio.SocketListener]:
     """Bind the configured host and port (all addresses the host resolves to)."""
     return await trio.open_tcp_listeners(config.port, host=config.host)
 
 
 async def serve(core: BrokerCore, listeners: list[trio.SocketListener] | None = None, *,
-                task_status=trio.TASK_STATUS_IGNORED) -> None:
+                task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve on `listeners` (opened from the configuration when not given);
     report the bound port as started."""
     config = core.config
