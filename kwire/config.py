@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -108,7 +109,7 @@ class BrokerConfig:
     # ...and the process exits (as if killed) right after writing the Nth one.
     exit_after_produce: int = 0
     # Kafka names set explicitly (DescribeConfigs: STATIC_BROKER_CONFIG).
-    explicit: set = attrs.field(factory=set)
+    explicit: set[str] = attrs.field(factory=set)
 
     @property
     def in_memory(self) -> bool:
@@ -279,7 +280,7 @@ def _plain(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
 
-def rule_for(kafka_name: str, field: attrs.Attribute) -> Rule:
+def rule_for(kafka_name: str, field: attrs.Attribute[Any]) -> Rule:
     """The setting's rule; a setting without one is checked by its Python type only."""
     if kafka_name in SETTINGS:
         return SETTINGS[kafka_name]

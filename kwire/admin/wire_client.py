@@ -20,7 +20,7 @@ _SIZE = struct.Struct(">i")
 _MAX_RESPONSE = 100 * 1024 * 1024
 
 
-def request_frame(api_key: int, version: int, values: dict, correlation_id: int = 1, client_id: str = "kwire") -> bytes:
+def request_frame(api_key: int, version: int, values: dict[str, Any], correlation_id: int = 1, client_id: str = "kwire") -> bytes:
     schema = load_request_schema(api_key, version)
     body = io.BytesIO()
     entity_writer(schema)(body, build(schema, values))
@@ -52,7 +52,7 @@ class WireClient:
         self._client_id = client_id
         self._correlation_id = 0
 
-    def call(self, api_key: int, version: int, values: dict) -> Any:
+    def call(self, api_key: int, version: int, values: dict[str, Any]) -> Any:
         self._correlation_id += 1
         self._sock.sendall(request_frame(api_key, version, values, self._correlation_id, self._client_id))
         (size,) = _SIZE.unpack(self._read_exactly(4))

@@ -103,7 +103,8 @@ def _requested_topics(version: int, request: MetadataRequest) -> tuple[str | uui
     return tuple(requested)
 
 
-def _topic_entries(ctx: RequestContext, requested: tuple | None, include_ops: bool) -> list[dict]:
+def _topic_entries(ctx: RequestContext, requested: tuple[str | uuid.UUID, ...] | None,
+                   include_ops: bool) -> list[dict[str, Any]]:
     cluster = ctx.state.cluster
     if requested is None:
         return [_topic_entry(ctx, topic, include_ops) for topic in cluster.topics.values()]
@@ -129,7 +130,7 @@ def _topic_entries(ctx: RequestContext, requested: tuple | None, include_ops: bo
     return entries
 
 
-def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict:
+def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict[str, Any]:
     node = ctx.state.config.node_id
     partitions = [
         dict(
@@ -154,7 +155,7 @@ def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict:
     )
 
 
-def _error_entry(name: str | None, topic_id: uuid.UUID, error: ErrorCode) -> dict:
+def _error_entry(name: str | None, topic_id: uuid.UUID, error: ErrorCode) -> dict[str, Any]:
     return dict(
         error_code=error,
         name=name,

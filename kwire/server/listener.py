@@ -95,7 +95,8 @@ async def _serve_counted(core: BrokerCore, stream: trio.SocketStream, quotas: Co
 
 def _peer_ip(stream: trio.SocketStream) -> str:
     try:
-        return stream.socket.getpeername()[0]
+        host: str = stream.socket.getpeername()[0]  # (host, port, ...) for TCP
+        return host
     except (OSError, IndexError):
         return "unknown"
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import trio
 
+from kwire.protocol.fast_responses import Chunk
+
 _JOIN_BELOW = 64 * 1024
 _MAX_IOVECS = 512
 
 
-async def send_buffers(stream: trio.SocketStream, parts: list) -> None:
+async def send_buffers(stream: trio.SocketStream, parts: list[Chunk]) -> None:
     if len(parts) == 1:
         await stream.send_all(parts[0])
         return
