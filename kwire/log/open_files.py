@@ -17,6 +17,7 @@ import errno
 import os
 import resource
 import threading
+from typing import Protocol
 
 MIN_CAPACITY = 16  # below this a small limit would thrash on every append
 
@@ -26,6 +27,19 @@ class FileClosed(OSError):
 
     def __init__(self, path: str) -> None:
         super().__init__(errno.EBADF, "file closed", path)
+
+
+class FileOwner(Protocol):
+    """What owns a descriptor here: a segment's store or an index file."""
+
+    @property
+    def path(self) -> str | None: ...  # None only for in-memory owners, which never open files
+
+    @property
+    def open_flags(self) -> int: ...
+
+    @property
+    def closed(self) -> bool: ...
 
 
 class OpenFile:
@@ -45,13 +59,12 @@ def capacity_from_limit() -> int:
 
 
 class OpenFiles:
-    """Owners are objects with `path`, `open_flags` and `closed`; each owns
-    at most one descriptor here."""
+    """Each FileOwner owns at most one descriptor here."""
 
     def __init__(self, capacity: int | None = None) -> None:
         self._fixed_capacity = capacity
         self._lock = threading.Lock()
-        self._open: collections.OrderedDict[object, OpenFile] = collections.OrderedDict()
+        self._open: collections.OrderedDict[FileOwner, OpenFile] = collections.OrderedDict()
 
     def __len__(self) -> int:
         return len(self._open)
@@ -61,7 +74,7 @@ class OpenFiles:
         # Read again when needed: start-up may raise the limit after import.
         return self._fixed_capacity or capacity_from_limit()
 
-    def pin(self, owner) -> OpenFile:
+    def pin(self, owner: FileOwner) -> OpenFile:
         """The owner's open file, opened if need be, pinned until `unpin`."""
         with self._lock:
             entry = self._open.get(owner)
@@ -78,7 +91,7 @@ class OpenFiles:
             if entry.closing and entry.pins == 0:
                 os.close(entry.fd)
 
-    def close(self, owner) -> None:
+    def close(self, owner: FileOwner) -> None:
         """Forget the owner's file; closed now, or by its last user."""
         with self._lock:
             entry = self._open.pop(owner, None)
@@ -89,17 +102,18 @@ class OpenFiles:
             else:
                 os.close(entry.fd)
 
-    def _open_locked(self, owner) -> OpenFile:
-        if owner.closed:
-            raise FileClosed(owner.path)
+    def _open_locked(self, owner: FileOwner) -> OpenFile:
+        path = owner.path
+        if owner.closed or path is None:
+            raise FileClosed(str(path))
         if self._fixed_capacity is not None or len(self._open) >= MIN_CAPACITY:  # (never full below the floor)
             self._evict(len(self._open) + 1 - self.capacity)
         try:
-            fd = os.open(owner.path, owner.open_flags, 0o644)
+            fd = os.open(path, owner.open_flags, 0o644)
         except OSError as exc:
             if exc.errno not in (errno.EMFILE, errno.ENFILE) or not self._evict(max(1, len(self._open) // 2)):
                 raise
-            fd = os.open(owner.path, owner.open_flags, 0o644)  # the process ran short: retry with fewer held
+            fd = os.open(path, owner.open_flags, 0o644)  # the process ran short: retry with fewer held
         entry = OpenFile(fd)
         self._open[owner] = entry
         return entry

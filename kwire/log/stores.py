@@ -17,7 +17,7 @@ import os
 from array import array
 from typing import Protocol
 
-from kwire.log.open_files import OPEN_FILES, FileClosed, OpenFiles
+from kwire.log.open_files import OPEN_FILES, FileClosed, FileOwner, OpenFiles
 from kwire.log.storage_errors import WriteNotUndone
 from kwire.protocol.records import Buffer
 
@@ -107,7 +107,7 @@ class FileStore:
         self._files.close(self)
 
 
-class WriteCounting(Protocol):
+class WriteCounting(FileOwner, Protocol):
     """A file's owner that counts its writes and the fsyncs that covered them."""
 
     writes: int
