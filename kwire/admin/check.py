@@ -36,6 +36,8 @@ from kwire.log.segment_scan import SegmentScan
 from kwire.log.transaction_index import TXN_INDEX_ENTRY
 from kwire.protocol.record_codec import iter_records
 
+KeyedRecord = tuple[bytes, bytes | None]  # a metadata-log record: key, value (None for a tombstone)
+
 
 
 @attrs.define
@@ -43,7 +45,7 @@ class CheckReport:
     data_dir: Path
     problems: list[str] = attrs.field(factory=list)
     notes: list[str] = attrs.field(factory=list)
-    counts: collections.Counter = attrs.field(factory=collections.Counter)
+    counts: collections.Counter[str] = attrs.field(factory=collections.Counter)
 
     def problem(self, where: Path | str, text: str) -> None:
         self.problems.append(f"{self._relative(where)}: {text}")
@@ -136,7 +138,7 @@ def _check_metadata_log(report: CheckReport, running: bool) -> tuple[MetadataSna
         if any(report.data_dir.iterdir()):
             report.problem(directory, "missing: no topic is known")
         return MetadataSnapshot(), None
-    records: list[tuple[bytes, bytes | None]] = []
+    records: list[KeyedRecord] = []
     facts = _check_partition(report, directory, running, compacted=False, interval=4096, topic_id=None,
                              keyed_records=records)
     try:
@@ -147,7 +149,7 @@ def _check_metadata_log(report: CheckReport, running: bool) -> tuple[MetadataSna
 
 
 def _check_partition(report: CheckReport, directory: Path, running: bool, compacted: bool, interval: int,
-                     topic_id: uuid.UUID | None, keyed_records: list | None = None) -> _PartitionFacts:
+                     topic_id: uuid.UUID | None, keyed_records: list[KeyedRecord] | None = None) -> _PartitionFacts:
     report.counts["partitions"] += 1
     bases = offsets_in(directory, LOG_SUFFIX)
     log_end = bases[0] if bases else 0
@@ -186,14 +188,14 @@ def _check_partition(report: CheckReport, directory: Path, running: bool, compac
 
 
 def _check_segment(report: CheckReport, path: Path, base: int, end_offset: int | None, may_grow: bool,
-                   interval: int, keyed_records: list | None) -> tuple[int, bool]:
+                   interval: int, keyed_records: list[KeyedRecord] | None) -> tuple[int, bool]:
     """Check one segment and its indexes; returns (one past its last sound
     offset, whether the whole segment is sound)."""
     report.counts["segments"] += 1
     store = _ReadOnlyFile(path)
     try:
         scan = SegmentScan(store, base, end_offset=end_offset, verify_crc=True)
-        batches = {}  # position -> (base offset, max timestamp)
+        batches: dict[int, tuple[int, int]] = {}  # position -> (base offset, max timestamp)
         for position, header, data in scan.batches():
             batches[position] = (header.base_offset, header.max_timestamp)
             if keyed_records is not None and not header.is_control:
@@ -229,7 +231,7 @@ def _read_entries(report: CheckReport, path: Path, entry: struct.Struct) -> list
     return list(entry.iter_unpack(data[: len(data) - len(data) % entry.size]))
 
 
-def _check_offset_index(report: CheckReport, path: Path, base: int, batches: dict, scanned_end: int,
+def _check_offset_index(report: CheckReport, path: Path, base: int, batches: dict[int, tuple[int, int]], scanned_end: int,
                         uncertain_tail: bool, interval: int) -> None:
     if not path.exists():
         if any(position >= interval for position in batches):
@@ -252,7 +254,7 @@ def _check_offset_index(report: CheckReport, path: Path, base: int, batches: dic
         previous = (relative, position)
 
 
-def _check_time_index(report: CheckReport, path: Path, base: int, batches: dict, scanned_next_offset: int,
+def _check_time_index(report: CheckReport, path: Path, base: int, batches: dict[int, tuple[int, int]], scanned_next_offset: int,
                       uncertain_tail: bool) -> None:
     if not path.exists():
         if batches:

@@ -8,7 +8,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import attrs
 
@@ -263,7 +263,7 @@ class Cluster:
         log.info("auto-created topic %s", name)
         return self.topics.get(name)
 
-    def alter_topic_configs(self, name: str, configs: dict[str, str], validate_only: bool = False) -> None:
+    def alter_topic_configs(self, name: str, configs: Mapping[str, str | None], validate_only: bool = False) -> None:
         """Replace a topic's config overrides (validated, persisted, applied to its logs)."""
         topic = self.topics.get(name)
         if topic is None:

@@ -119,7 +119,7 @@ class DuplicateApi(ValueError):
 
 class ApiRegistry:
     def __init__(self) -> None:
-        self._specs: dict[ApiKey, ApiSpec] = {}
+        self._specs: dict[int, ApiSpec] = {}  # keyed by ApiKey members
 
     def register(
         self,
@@ -165,10 +165,8 @@ class ApiRegistry:
         return self._specs.pop(ApiKey(api_key))
 
     def get(self, api_key: int) -> ApiSpec | None:
-        try:
-            return self._specs.get(ApiKey(api_key))
-        except ValueError:  # not a key Kafka knows
-            return None
+        # An IntEnum member hashes and compares as its int: no conversion per request.
+        return self._specs.get(api_key)
 
     def supported(self) -> list[tuple[int, int, int]]:
         return [(int(s.api_key), s.advertised_min, s.max_version) for s in sorted(self._specs.values(), key=lambda s: s.api_key)]
