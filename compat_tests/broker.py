@@ -8,8 +8,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 READY = re.compile(r"ready on (\S+):(\d+)")
 START_TIMEOUT_S = 15
@@ -37,12 +38,13 @@ class KwireProcess:
         assert self.process is not None
         return self.process.pid
 
-    def start(self) -> "KwireProcess":
+    def start(self) -> KwireProcess:
         storage = ["--memory"] if self.data_dir is None else ["--data-dir", str(self.data_dir)]
         command = [sys.executable, "-m", "kwire", "serve", "--port", str(self.port), *storage, *self.extra_args]
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
-                                        preexec_fn=self.preexec_fn)
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log, text=True, preexec_fn=self.preexec_fn
+        )
         log.close()
         line = _read_line_with_timeout(self.process, START_TIMEOUT_S)
         match = READY.search(line or "")
@@ -68,7 +70,7 @@ class KwireProcess:
         if self.process is not None and self.process.stdout:
             self.process.stdout.close()
 
-    def restart(self) -> "KwireProcess":
+    def restart(self) -> KwireProcess:
         """Stop cleanly and start again on the same port and data dir."""
         assert self.stop() == 0
         return self.start()

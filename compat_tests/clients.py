@@ -73,7 +73,9 @@ def create_topic(client: str, bootstrap: str, name: str, partitions: int = 1, co
 # --- producing -----------------------------------------------------------------
 
 
-def produce(client: str, bootstrap: str, topic: str, messages: list[Outgoing], acks="all", **extra) -> list[tuple[int, int]]:
+def produce(
+    client: str, bootstrap: str, topic: str, messages: list[Outgoing], acks="all", **extra
+) -> list[tuple[int, int]]:
     """Send all messages; return (partition, offset) per message (acks=0: partitions only, offsets -1)."""
     if client == "kafka-python":
         return _produce_kafka_python(bootstrap, topic, messages, acks, extra)
@@ -93,8 +95,14 @@ def _produce_kafka_python(bootstrap, topic, messages, acks, extra):
     producer = KafkaProducer(**options)
     try:
         futures = [
-            producer.send(topic, key=m.key, value=m.value, headers=list(m.headers), timestamp_ms=m.timestamp,
-                          partition=m.partition)
+            producer.send(
+                topic,
+                key=m.key,
+                value=m.value,
+                headers=list(m.headers),
+                timestamp_ms=m.timestamp,
+                partition=m.partition,
+            )
             for m in messages
         ]
         producer.flush(TIMEOUT_S)
@@ -147,8 +155,14 @@ async def _produce_aiokafka(bootstrap, topic, messages, acks, extra):
     await producer.start()
     try:
         futures = [
-            await producer.send(topic, key=m.key, value=m.value, headers=list(m.headers), timestamp_ms=m.timestamp,
-                                partition=m.partition)
+            await producer.send(
+                topic,
+                key=m.key,
+                value=m.value,
+                headers=list(m.headers),
+                timestamp_ms=m.timestamp,
+                partition=m.partition,
+            )
             for m in messages
         ]
         await producer.flush()
@@ -172,14 +186,15 @@ class Reader:
         self._loop = asyncio.new_event_loop() if client == "aiokafka" else None
         self._consumer = None
 
-    def assign(self, topic: str, partitions: list[int], start="earliest") -> "Reader":
+    def assign(self, topic: str, partitions: list[int], start="earliest") -> Reader:
         """start: "earliest", "latest", or an int offset for every partition."""
         self._topic, self._partitions, self._start = topic, list(partitions), start
         if self.client == "kafka-python":
             from kafka import KafkaConsumer, TopicPartition
 
-            options = dict(bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                           group_id=None)
+            options = dict(
+                bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
+            )
             options.update(self.extra)
             consumer = KafkaConsumer(**options)
             tps = [TopicPartition(topic, p) for p in partitions]
@@ -197,8 +212,12 @@ class Reader:
         elif self.client == "confluent-kafka":
             from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-            config = {"bootstrap.servers": self.bootstrap, "group.id": "compat-assign", "enable.auto.commit": False,
-                      "auto.offset.reset": "earliest"}
+            config = {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "compat-assign",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
             config.update(self.extra)
             consumer = Consumer(config)
             if start == "latest":
@@ -267,7 +286,9 @@ class Reader:
             from confluent_kafka import TopicPartition
 
             for p in self._partitions:
-                low, end = self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=10, cached=False)
+                low, end = self._consumer.get_watermark_offsets(
+                    TopicPartition(self._topic, p), timeout=10, cached=False
+                )
                 (position,) = self._consumer.position([TopicPartition(self._topic, p)])
                 # No position before the first fetch: it is still where reading starts.
                 start = {"earliest": low, "latest": end}.get(self._start, self._start)
@@ -297,9 +318,13 @@ class Reader:
             for m in self._consumer.consume(5000, timeout):
                 if m.error():
                     raise RuntimeError(m.error())
-                out.append(Message(m.partition(), m.offset(), m.key(), m.value(), _headers(m.headers()), m.timestamp()[1]))
+                out.append(
+                    Message(m.partition(), m.offset(), m.key(), m.value(), _headers(m.headers()), m.timestamp()[1])
+                )
             return out
-        batches = self._loop.run_until_complete(self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=5000))
+        batches = self._loop.run_until_complete(
+            self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=5000)
+        )
         return [
             Message(r.partition, r.offset, r.key, r.value, _headers(r.headers), r.timestamp)
             for records in batches.values()
@@ -316,15 +341,23 @@ class Reader:
             self._consumer.close()
         self._consumer = None
 
-    def __enter__(self) -> "Reader":
+    def __enter__(self) -> Reader:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-def consume(client: str, bootstrap: str, topic: str, partitions: list[int], count: int, start="earliest",
-            timeout: float = TIMEOUT_S, **extra) -> list[Message]:
+def consume(
+    client: str,
+    bootstrap: str,
+    topic: str,
+    partitions: list[int],
+    count: int,
+    start="earliest",
+    timeout: float = TIMEOUT_S,
+    **extra,
+) -> list[Message]:
     with Reader(client, bootstrap, **extra).assign(topic, partitions, start) as reader:
         return reader.poll(count, timeout)
 

@@ -57,10 +57,12 @@ class RoundsResult:
 
     def summary(self) -> str:
         times = " ".join(f"{s:.2f}" for s in self.startup_seconds)
-        return (f"rounds {self.rounds}, messages sent {self.sent}, acknowledged {self.acknowledged}, lost {self.lost}, "
-                f"duplicated {self.duplicated}, out of order {self.out_of_order}, misplaced {self.misplaced}, "
-                f"failed deliveries {self.failed_deliveries}, fatal producer errors {len(self.fatal_errors)}\n"
-                f"start-up after each kill (s): {times}")
+        return (
+            f"rounds {self.rounds}, messages sent {self.sent}, acknowledged {self.acknowledged}, lost {self.lost}, "
+            f"duplicated {self.duplicated}, out of order {self.out_of_order}, misplaced {self.misplaced}, "
+            f"failed deliveries {self.failed_deliveries}, fatal producer errors {len(self.fatal_errors)}\n"
+            f"start-up after each kill (s): {times}"
+        )
 
 
 class _NumberedProducer:
@@ -106,8 +108,9 @@ class _NumberedProducer:
         while not self._stop.is_set() and not self.fatal:
             partition = self.sent % self.partitions
             try:
-                producer.produce(TOPIC, value=b"%d:%d" % (partition, numbers[partition]), partition=partition,
-                                 on_delivery=delivered)
+                producer.produce(
+                    TOPIC, value=b"%d:%d" % (partition, numbers[partition]), partition=partition, on_delivery=delivered
+                )
             except BufferError:
                 producer.poll(0.05)
                 continue
@@ -119,8 +122,14 @@ class _NumberedProducer:
         producer.flush(STOP_TIMEOUT_S)
 
 
-def run_rounds(data_dir: Path, log_path: Path, rounds: int, seed: int, partitions: int = 3,
-               uptime_s: tuple[float, float] = (0.3, 2.0)) -> RoundsResult:
+def run_rounds(
+    data_dir: Path,
+    log_path: Path,
+    rounds: int,
+    seed: int,
+    partitions: int = 3,
+    uptime_s: tuple[float, float] = (0.3, 2.0),
+) -> RoundsResult:
     """Kill and restart the broker `rounds` times under a producer; check."""
     rng = random.Random(seed)
     result = RoundsResult()
@@ -152,15 +161,15 @@ def read_everything(bootstrap: str, partitions: int) -> dict[int, list[tuple[int
     """Per partition, (offset, number) of every stored message, in log order."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "crash-rounds-check",
-                         "enable.auto.commit": False})
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "crash-rounds-check", "enable.auto.commit": False})
     try:
         ends = {p: consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=30)[1] for p in range(partitions)}
         consumer.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in range(partitions)])
         stored: dict[int, list[tuple[int, int]]] = {p: [] for p in range(partitions)}
         deadline = time.monotonic() + CONSUME_TIMEOUT_S
         while time.monotonic() < deadline and any(
-                (stored[p][-1][0] + 1 if stored[p] else 0) < ends[p] for p in range(partitions)):
+            (stored[p][-1][0] + 1 if stored[p] else 0) < ends[p] for p in range(partitions)
+        ):
             for message in consumer.consume(10_000, 1.0):
                 if message.error():
                     raise RuntimeError(f"consuming the result failed: {message.error()}")

@@ -27,7 +27,11 @@ class GroupConsumer:
         settings = dict(client=client, bootstrap=bootstrap, group=group, topic=topic, **options)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "compat_tests.group_worker", json.dumps(settings)],
-            cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self._lock = threading.Lock()
         self.assignment: list[int] | None = None  # None until the first assignment
@@ -96,7 +100,9 @@ class GroupConsumer:
             return {(p, o) for p, o, _ in self.messages}
 
     def __repr__(self) -> str:
-        return f"<{self.client} assignment={self.assignment} messages={len(self.messages)} stderr={self.stderr_tail[-3:]}>"
+        return (
+            f"<{self.client} assignment={self.assignment} messages={len(self.messages)} stderr={self.stderr_tail[-3:]}>"
+        )
 
 
 def describe(bootstrap: str, group: str):
@@ -127,7 +133,9 @@ def wait_settled(consumers: list[GroupConsumer], partitions: int, timeout_s: flo
     try:
         wait_for(lambda: settled(consumers, partitions), "the group to settle", timeout_s)
     except AssertionError as exc:
-        raise AssertionError(f"{exc}: {consumers}; broker: {describe(consumers[0].bootstrap, consumers[0].group)}") from None
+        raise AssertionError(
+            f"{exc}: {consumers}; broker: {describe(consumers[0].bootstrap, consumers[0].group)}"
+        ) from None
 
 
 def all_offsets(consumers: list[GroupConsumer]) -> set[tuple[int, int]]:

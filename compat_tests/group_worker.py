@@ -27,7 +27,7 @@ def emit(event: str, **fields) -> None:
     print(json.dumps(dict(e=event, **fields)), flush=True)
 
 
-def read_commands() -> "queue.Queue[str]":
+def read_commands() -> queue.Queue[str]:
     commands: queue.Queue[str] = queue.Queue()
 
     def reader():
@@ -39,7 +39,7 @@ def read_commands() -> "queue.Queue[str]":
     return commands
 
 
-def next_command(commands: "queue.Queue[str]") -> str | None:
+def next_command(commands: queue.Queue[str]) -> str | None:
     try:
         return commands.get_nowait()
     except queue.Empty:
@@ -124,8 +124,10 @@ def kafka_python_assignor(name: str):
     from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
     return {
-        "range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor,
-        "sticky": StickyPartitionAssignor, "cooperative-sticky": CooperativeStickyAssignor,
+        "range": RangePartitionAssignor,
+        "roundrobin": RoundRobinPartitionAssignor,
+        "sticky": StickyPartitionAssignor,
+        "cooperative-sticky": CooperativeStickyAssignor,
     }[name]
 
 
@@ -169,7 +171,9 @@ def run_kafka_python(options: dict, commands, deadline: float) -> None:
         # finished join is never applied and heartbeats stop).
         batch = consumer.poll(timeout_ms=KAFKA_PYTHON_POLL_MS, max_records=1000)
         tracker.report(tp.partition for tp in consumer.assignment())
-        messages_event([[r.partition, r.offset, (r.value or b"").decode()] for records in batch.values() for r in records])
+        messages_event(
+            [[r.partition, r.offset, (r.value or b"").decode()] for records in batch.values() for r in records]
+        )
 
 
 # --- aiokafka -------------------------------------------------------------------------
@@ -189,7 +193,9 @@ async def run_aiokafka(options: dict, commands, deadline: float) -> None:
         def on_partitions_assigned(self, assigned):
             tracker.assigned()
 
-    assignor = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[options.get("assignor", "range")]
+    assignor = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[
+        options.get("assignor", "range")
+    ]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=options["bootstrap"],
         group_id=options["group"],
@@ -215,7 +221,9 @@ async def run_aiokafka(options: dict, commands, deadline: float) -> None:
             return
         batch = await consumer.getmany(timeout_ms=int(POLL_S * 1000), max_records=1000)
         tracker.report(tp.partition for tp in consumer.assignment())
-        messages_event([[r.partition, r.offset, (r.value or b"").decode()] for records in batch.values() for r in records])
+        messages_event(
+            [[r.partition, r.offset, (r.value or b"").decode()] for records in batch.values() for r in records]
+        )
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ class RecordingProxy:
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
 
-    def start(self, upstream_port: int) -> "RecordingProxy":
+    def start(self, upstream_port: int) -> RecordingProxy:
         self.upstream_port = upstream_port
         self._spawn(self._accept_loop)
         return self
@@ -58,7 +58,7 @@ class RecordingProxy:
         while not self._stopping.is_set():
             try:
                 client, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -80,7 +80,7 @@ class RecordingProxy:
             while not self._stopping.is_set():
                 try:
                     data = source.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 if not data:
                     break

@@ -29,7 +29,9 @@ HOSTILE = {
     "garbage": b"\x13\x37" * 50,
     "frame shorter than a header": frame(b"\x00\x03"),
     "truncated JoinGroup": frame(header(11, 5) + b"\x00\x01g\x00\x00\x27"),
-    "OffsetCommit with a negative array length": frame(header(8, 8) + b"\x00\x01g\xff\xff\xff\xff\x00\x00\x00\x00\x80\x00\x00\x00"),
+    "OffsetCommit with a negative array length": frame(
+        header(8, 8) + b"\x00\x01g\xff\xff\xff\xff\x00\x00\x00\x00\x80\x00\x00\x00"
+    ),
 }
 
 
@@ -57,7 +59,9 @@ def test_hostile_frame_closes_only_its_connection(shared_kwire, topic_name, name
 def test_truncated_frame_then_close(shared_kwire, topic_name):
     create_topic("kafka-python", shared_kwire.bootstrap, topic_name, 1)
     sock = connect(shared_kwire.bootstrap)
-    whole = request_frame(3, 12, dict(topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False))
+    whole = request_frame(
+        3, 12, dict(topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+    )
     sock.sendall(whole[: len(whole) // 2])
     sock.close()
     still_serves(shared_kwire.bootstrap, topic_name)
@@ -66,8 +70,12 @@ def test_truncated_frame_then_close(shared_kwire, topic_name):
 def produce_raw(bootstrap, topic, records: bytes, version=7, transactional_id=None):
     sock = connect(bootstrap)
     try:
-        values = dict(transactional_id=transactional_id, acks=-1, timeout=5000,
-                      topic_data=[dict(name=topic, partition_data=[dict(index=0, records=records)])])
+        values = dict(
+            transactional_id=transactional_id,
+            acks=-1,
+            timeout=5000,
+            topic_data=[dict(name=topic, partition_data=[dict(index=0, records=records)])],
+        )
         return call(sock, 0, version, values).responses[0].partition_responses[0]
     finally:
         sock.close()
@@ -145,8 +153,16 @@ def test_a_member_that_vanishes_mid_rebalance_does_not_block_the_group(start_kwi
     broker = start_kwire("-o", "group.min.session.timeout.ms=1000", memory=True)
     create_topic("confluent-kafka", broker.bootstrap, topic_name, 2)
     ghost = connect(broker.bootstrap)
-    join = dict(group_id="haunted", session_timeout=1000, rebalance_timeout=1000, member_id="", group_instance_id=None,
-                protocol_type="consumer", protocols=[dict(name="range", metadata=b"")], reason=None)
+    join = dict(
+        group_id="haunted",
+        session_timeout=1000,
+        rebalance_timeout=1000,
+        member_id="",
+        group_instance_id=None,
+        protocol_type="consumer",
+        protocols=[dict(name="range", metadata=b"")],
+        reason=None,
+    )
     first = call(ghost, 11, 5, join)
     assert first.error_code == 79  # MEMBER_ID_REQUIRED
     joined = call(ghost, 11, 5, dict(join, member_id=first.member_id), correlation_id=2)

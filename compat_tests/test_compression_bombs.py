@@ -45,8 +45,9 @@ def peak_rss_bytes(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc status")
 
 
-@pytest.mark.parametrize("configs", [{"cleanup.policy": "compact"}, {"compression.type": "gzip"}],
-                         ids=["compacted", "recompressed"])
+@pytest.mark.parametrize(
+    "configs", [{"cleanup.policy": "compact"}, {"compression.type": "gzip"}], ids=["compacted", "recompressed"]
+)
 def test_a_compression_bomb_is_corrupt_message_and_memory_stays_bounded(start_kwire, topic_name, configs):
     broker = start_kwire()
     create_topic("confluent-kafka", broker.bootstrap, topic_name, 1, configs)
@@ -61,10 +62,13 @@ def test_a_compression_bomb_is_corrupt_message_and_memory_stays_bounded(start_kw
     assert [(m.offset, m.value) for m in got] == [(0, b"after")]
 
 
-@pytest.mark.parametrize("client, options", [
-    ("confluent-kafka", {"compression.type": "zstd", "message.max.bytes": 20_000_000}),
-    ("kafka-python", {"compression_type": "gzip", "max_request_size": 20_000_000}),
-])
+@pytest.mark.parametrize(
+    "client, options",
+    [
+        ("confluent-kafka", {"compression.type": "zstd", "message.max.bytes": 20_000_000}),
+        ("kafka-python", {"compression_type": "gzip", "max_request_size": 20_000_000}),
+    ],
+)
 def test_highly_compressible_batches_within_the_bound_are_kept(shared_kwire, topic_name, client, options):
     create_topic("confluent-kafka", shared_kwire.bootstrap, topic_name, 1, {"cleanup.policy": "compact"})
     value = b"0123456789abcdef" * (8 << 16)  # 8 MiB that compresses to a few KB

@@ -54,11 +54,30 @@ def test_a_long_poll_is_not_idle(start_kwire, topic_name):
     sock = connect(broker.bootstrap)
     parked_ms = 1500  # five times the idle limit, with nothing to return
     fetch = dict(
-        replica_id=-1, max_wait=parked_ms, min_bytes=1, max_bytes=1 << 20, isolation_level=0, session_id=0,
-        session_epoch=-1, rack_id="", forgotten_topics_data=[],
-        topics=[dict(topic=topic_name, partitions=[dict(
-            partition=0, current_leader_epoch=-1, fetch_offset=0, last_fetched_epoch=-1, log_start_offset=-1,
-            partition_max_bytes=1 << 20)])],
+        replica_id=-1,
+        max_wait=parked_ms,
+        min_bytes=1,
+        max_bytes=1 << 20,
+        isolation_level=0,
+        session_id=0,
+        session_epoch=-1,
+        rack_id="",
+        forgotten_topics_data=[],
+        topics=[
+            dict(
+                topic=topic_name,
+                partitions=[
+                    dict(
+                        partition=0,
+                        current_leader_epoch=-1,
+                        fetch_offset=0,
+                        last_fetched_epoch=-1,
+                        log_start_offset=-1,
+                        partition_max_bytes=1 << 20,
+                    )
+                ],
+            )
+        ],
     )
     response = call(sock, FETCH, 11, fetch)  # nothing to return: parked for max_wait, then answered
     assert response.responses[0].partitions[0].error_code == 0
@@ -91,8 +110,11 @@ def test_clients_carry_on_after_their_idle_connections_are_closed(start_kwire, t
         close = lambda: producer.close(10)  # noqa: E731
     try:
         send(b"before")
-        wait_for(lambda: log_lines(broker, "(connections.max.idle.ms)"),
-                 "the broker to close the idle producer's connections", timeout_s=15)
+        wait_for(
+            lambda: log_lines(broker, "(connections.max.idle.ms)"),
+            "the broker to close the idle producer's connections",
+            timeout_s=15,
+        )
         send(b"after")
     finally:
         close()
@@ -131,14 +153,25 @@ def test_a_client_refused_at_the_limit_gets_through_once_a_slot_frees(start_kwir
     held = [connect(broker.bootstrap) for _ in range(2)]
     assert all(answers(sock) for sock in held)
     outcome: list = []
-    fast_reconnects = ({"reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200, "message.timeout.ms": 60_000}
-                       if client == "confluent-kafka" else {"reconnect_backoff_ms": 50, "reconnect_backoff_max_ms": 200})
-    producing = threading.Thread(target=lambda: outcome.append(
-        produce(client, broker.bootstrap, topic_name, [Outgoing(None, b"got through", partition=0)], **fast_reconnects)))
+    fast_reconnects = (
+        {"reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200, "message.timeout.ms": 60_000}
+        if client == "confluent-kafka"
+        else {"reconnect_backoff_ms": 50, "reconnect_backoff_max_ms": 200}
+    )
+    producing = threading.Thread(
+        target=lambda: outcome.append(
+            produce(
+                client, broker.bootstrap, topic_name, [Outgoing(None, b"got through", partition=0)], **fast_reconnects
+            )
+        )
+    )
     producing.start()
     try:
-        wait_for(lambda: log_lines(broker, "max.connections.per.ip=2 reached"),
-                 "the client's connections to be refused", timeout_s=20)
+        wait_for(
+            lambda: log_lines(broker, "max.connections.per.ip=2 reached"),
+            "the client's connections to be refused",
+            timeout_s=20,
+        )
     finally:
         for sock in held:
             sock.close()
@@ -173,8 +206,7 @@ def test_out_of_file_descriptors_backs_off_logs_once_and_keeps_serving(tmp_path)
         waiting = crowd[-1]  # one that sat in the backlog: served once descriptors are free
         waiting.settimeout(10)
         assert answers(waiting)
-        wait_for(lambda: "accepting connections on" in log_path.read_text(), "the recovery to be logged",
-                 timeout_s=10)
+        wait_for(lambda: "accepting connections on" in log_path.read_text(), "the recovery to be logged", timeout_s=10)
         assert log_path.read_text().count("accepting connections on") == 1
     finally:
         broker.kill()
@@ -206,8 +238,13 @@ def _start_with_fd_limit(log_path, soft: int, hard: int) -> _Broker:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "kwire", "serve", "--port", "0", "--memory"],
-                                   stdout=subprocess.PIPE, stderr=log, text=True, preexec_fn=limit_descriptors)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kwire", "serve", "--port", "0", "--memory"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            preexec_fn=limit_descriptors,
+        )
     match = READY.search(_read_line_with_timeout(process, START_TIMEOUT_S) or "")
     if not match:
         process.kill()
@@ -223,11 +260,20 @@ SENDERS = 10
 
 def big_produce_frame(topic: str, correlation_id: int) -> bytes:
     value = bytes([correlation_id]) * (FRAME_LIMIT - 64 * 1024)
-    batch = build_batch([Record(offset_delta=0, timestamp_delta=0, key=None, value=value, headers=())],
-                        base_timestamp=1_000)
-    frame = request_frame(PRODUCE, 7, dict(
-        transactional_id=None, acks=1, timeout=30_000,
-        topic_data=[dict(name=topic, partition_data=[dict(index=0, records=bytes(batch))])]), correlation_id)
+    batch = build_batch(
+        [Record(offset_delta=0, timestamp_delta=0, key=None, value=value, headers=())], base_timestamp=1_000
+    )
+    frame = request_frame(
+        PRODUCE,
+        7,
+        dict(
+            transactional_id=None,
+            acks=1,
+            timeout=30_000,
+            topic_data=[dict(name=topic, partition_data=[dict(index=0, records=bytes(batch))])],
+        ),
+        correlation_id,
+    )
     assert len(frame) - 4 <= FRAME_LIMIT
     return frame
 
@@ -243,8 +289,14 @@ def peak_rss_bytes(pid: int) -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the peak RSS from /proc")
 def test_large_requests_wait_their_turn_and_memory_stays_bounded(start_kwire, topic_name):
     limit = str(FRAME_LIMIT)
-    broker = start_kwire("-o", f"socket.request.max.bytes={limit}", "-o", f"queued.max.request.bytes={limit}",
-                         "-o", f"message.max.bytes={limit}")
+    broker = start_kwire(
+        "-o",
+        f"socket.request.max.bytes={limit}",
+        "-o",
+        f"queued.max.request.bytes={limit}",
+        "-o",
+        f"message.max.bytes={limit}",
+    )
     create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
     warm_up = connect(broker.bootstrap)
     warm_up.sendall(big_produce_frame(topic_name, 100))  # one at a time: the memory one request needs
@@ -259,7 +311,7 @@ def test_large_requests_wait_their_turn_and_memory_stays_bounded(start_kwire, to
         sock.settimeout(60)
         frame = big_produce_frame(topic_name, correlation_id)
         for start in range(0, len(frame), 256 * 1024):  # trickled, as a slow client would
-            sock.sendall(frame[start:start + 256 * 1024])
+            sock.sendall(frame[start : start + 256 * 1024])
         results[correlation_id] = _produce_error(read_frame(sock))
         sock.close()
 
@@ -284,4 +336,3 @@ def test_large_requests_wait_their_turn_and_memory_stays_bounded(start_kwire, to
 def _produce_error(payload: bytes) -> int:
     _correlation, response = decode_response(PRODUCE, 7, payload)
     return response.responses[0].partition_responses[0].error_code
-

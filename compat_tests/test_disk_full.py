@@ -32,10 +32,14 @@ class SmallDisk:
         self._filler = root / "filler"
         self._limited_pid: int | None = None
 
-    def mount(self) -> "SmallDisk":
+    def mount(self) -> SmallDisk:
         try:
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(self.root)],
-                           check=True, capture_output=True, timeout=10)
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(self.root)],
+                check=True,
+                capture_output=True,
+                timeout=10,
+            )
             self.mounted = True
         except (OSError, subprocess.SubprocessError):
             pass  # not permitted here: fill() limits the broker's file size instead
@@ -56,8 +60,7 @@ class SmallDisk:
         if self.mounted:
             self._filler.unlink()
         elif self._limited_pid is not None:
-            resource.prlimit(self._limited_pid, resource.RLIMIT_FSIZE,
-                             (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            resource.prlimit(self._limited_pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
             self._limited_pid = None
 
     def unmount(self) -> None:
@@ -79,8 +82,9 @@ def small_disk(tmp_path):
 
 
 def batch(prefix: str, count: int) -> list[Outgoing]:
-    return [Outgoing(key=None, value=(b"%s-%06d-" % (prefix.encode(), i)).ljust(VALUE_BYTES, b"x"))
-            for i in range(count)]
+    return [
+        Outgoing(key=None, value=(b"%s-%06d-" % (prefix.encode(), i)).ljust(VALUE_BYTES, b"x")) for i in range(count)
+    ]
 
 
 def produce_until_refused(bootstrap: str, messages: list[Outgoing]) -> tuple[list[tuple[int, bytes]], list]:
@@ -88,8 +92,16 @@ def produce_until_refused(bootstrap: str, messages: list[Outgoing]) -> tuple[lis
     (offset, value) of each acknowledged message and the errors of the rest."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "retries": 0,
-                         "enable.idempotence": False, "linger.ms": 0, "message.timeout.ms": 20_000})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "retries": 0,
+            "enable.idempotence": False,
+            "linger.ms": 0,
+            "message.timeout.ms": 20_000,
+        }
+    )
     acked, errors = [], []
 
     def delivered(error, message):
@@ -109,8 +121,14 @@ def produce_until_refused(bootstrap: str, messages: list[Outgoing]) -> tuple[lis
 def kafka_python_refused(bootstrap: str) -> Exception:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=0, enable_idempotence=False,
-                             max_block_ms=10_000, request_timeout_ms=10_000)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        retries=0,
+        enable_idempotence=False,
+        max_block_ms=10_000,
+        request_timeout_ms=10_000,
+    )
     try:
         future = producer.send(TOPIC, value=b"y" * (4 * LEFT_FREE))  # cannot fit
         with pytest.raises(Exception) as caught:

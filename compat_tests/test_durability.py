@@ -28,7 +28,9 @@ class FsyncTrace:
         self.output = output
         self.process = subprocess.Popen(
             ["strace", "-f", "-y", "-e", "trace=fsync,fdatasync", "-p", str(pid), "-o", str(output)],
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         attached = threading.Event()
         threading.Thread(target=lambda: self.process.stderr.readline() and attached.set(), daemon=True).start()
         if not attached.wait(10) or self.process.poll() is not None:
@@ -58,7 +60,9 @@ def produce_one_by_one(client: str, bootstrap: str, topic: str, count: int) -> l
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": False})
     offsets = []
     for v in values:
-        producer.produce(topic, value=v, partition=0, on_delivery=lambda e, m: offsets.append(None if e else m.offset()))
+        producer.produce(
+            topic, value=v, partition=0, on_delivery=lambda e, m: offsets.append(None if e else m.offset())
+        )
         assert producer.flush(TIMEOUT_S) == 0
     return offsets
 

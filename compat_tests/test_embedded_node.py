@@ -19,8 +19,10 @@ PAIRS = [("confluent-kafka", "kafka-python"), ("kafka-python", "confluent-kafka"
 
 
 def messages(tag: str) -> list[Outgoing]:
-    return [Outgoing(key=b"k%d" % (i % 7), value=f"{tag}-{i}".encode(), headers=(("n", b"%d" % i),))
-            for i in range(N_MESSAGES)]
+    return [
+        Outgoing(key=b"k%d" % (i % 7), value=f"{tag}-{i}".encode(), headers=(("n", b"%d" % i),))
+        for i in range(N_MESSAGES)
+    ]
 
 
 def values(topic: str, bootstrap: str, client: str, partitions: list[int]) -> list[bytes]:
@@ -47,12 +49,16 @@ def test_clients_produce_and_consume_through_an_embedded_node(tmp_path, topic_na
 
 
 def test_two_embedded_nodes_serve_at_once(tmp_path, topic_name):
-    with start_node_in_thread(BrokerConfig(port=0, data_dir=tmp_path / "a")) as a, \
-            start_node_in_thread(BrokerConfig(port=0, data_dir=None)) as b:
+    with (
+        start_node_in_thread(BrokerConfig(port=0, data_dir=tmp_path / "a")) as a,
+        start_node_in_thread(BrokerConfig(port=0, data_dir=None)) as b,
+    ):
         for node, client in ((a, "confluent-kafka"), (b, "kafka-python")):
             produce(client, node.bootstrap_servers, topic_name, messages(client))
-        assert values(topic_name, a.bootstrap_servers, "kafka-python", [0]) == \
-            sorted(message.value for message in messages("confluent-kafka"))
-        assert values(topic_name, b.bootstrap_servers, "confluent-kafka", [0]) == \
-            sorted(message.value for message in messages("kafka-python"))
+        assert values(topic_name, a.bootstrap_servers, "kafka-python", [0]) == sorted(
+            message.value for message in messages("confluent-kafka")
+        )
+        assert values(topic_name, b.bootstrap_servers, "confluent-kafka", [0]) == sorted(
+            message.value for message in messages("kafka-python")
+        )
     assert kwire_threads() == []

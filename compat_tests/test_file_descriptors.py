@@ -39,8 +39,12 @@ def produce_confluent(bootstrap: str, round_: str) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
     failures = []
     for topic, p in every_partition():
-        producer.produce(topic, value=f"{round_}:{topic}:{p}".encode(), partition=p,
-                         on_delivery=lambda error, _m: error and failures.append(error))
+        producer.produce(
+            topic,
+            value=f"{round_}:{topic}:{p}".encode(),
+            partition=p,
+            on_delivery=lambda error, _m: error and failures.append(error),
+        )
     assert producer.flush(TIMEOUT_S) == 0
     assert not failures, failures[:3]
 
@@ -50,8 +54,9 @@ def produce_kafka_python(bootstrap: str, round_: str) -> None:
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     try:
-        futures = [producer.send(topic, value=f"{round_}:{topic}:{p}".encode(), partition=p)
-                   for topic, p in every_partition()]
+        futures = [
+            producer.send(topic, value=f"{round_}:{topic}:{p}".encode(), partition=p) for topic, p in every_partition()
+        ]
         producer.flush(TIMEOUT_S)
         for future in futures:
             future.get(TIMEOUT_S)
@@ -95,8 +100,11 @@ def read_kafka_python(bootstrap: str, count: int) -> set[tuple[str, int, int, by
 
 
 def expected(*rounds: str) -> set[tuple[str, int, int, bytes]]:
-    return {(t, p, offset, f"{round_}:{t}:{p}".encode())
-            for offset, round_ in enumerate(rounds) for t, p in every_partition()}
+    return {
+        (t, p, offset, f"{round_}:{t}:{p}".encode())
+        for offset, round_ in enumerate(rounds)
+        for t, p in every_partition()
+    }
 
 
 def test_more_partitions_than_open_files_allowed(start_kwire):

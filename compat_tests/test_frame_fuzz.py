@@ -64,8 +64,10 @@ def load_corpus() -> list[bytes]:
 
 def served_versions() -> dict[int, list[int]]:
     registry = build_registry()
-    return {api_key: list(range(registry.get(api_key).min_version, high + 1))
-            for api_key, _low, high in registry.supported()}
+    return {
+        api_key: list(range(registry.get(api_key).min_version, high + 1))
+        for api_key, _low, high in registry.supported()
+    }
 
 
 SERVED = served_versions()
@@ -87,8 +89,11 @@ def mutated_frames(corpus: list[bytes], count: int, seed: int) -> list[bytes]:
 def extreme_frames(corpus: list[bytes]) -> list[bytes]:
     """Every length and count field of every corpus frame set to every
     extreme value in turn, one frame each."""
-    return [struct.pack(">i", len(body)) + body
-            for frame in corpus for body in every_extreme(frame, frame_length_fields(frame))]
+    return [
+        struct.pack(">i", len(body)) + body
+        for frame in corpus
+        for body in every_extreme(frame, frame_length_fields(frame))
+    ]
 
 
 def protocol_wait_ms(data: bytes) -> float:
@@ -181,7 +186,7 @@ def _step(connection: _Connection, selector, outcomes: Outcomes) -> bool:
                 outcomes.refused.append(os.strerror(error))
             return _finish(connection, selector, outcomes)
         try:
-            connection.offset += sock.send(connection.data[connection.offset:])
+            connection.offset += sock.send(connection.data[connection.offset :])
         except BlockingIOError:
             return False
         except OSError:  # closed by the broker before it took everything
@@ -277,10 +282,23 @@ class LiveClient(threading.Thread):
     def run(self) -> None:
         from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True,
-                             "linger.ms": 5, "error_cb": self._error})
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "fuzz-live", "enable.auto.commit": False,
-                             "error_cb": self._error})
+        producer = Producer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "error_cb": self._error,
+            }
+        )
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "fuzz-live",
+                "enable.auto.commit": False,
+                "error_cb": self._error,
+            }
+        )
         consumer.assign([TopicPartition(LIVE_TOPIC, 0, OFFSET_BEGINNING)])
         self.consumer = consumer
         try:
@@ -351,11 +369,13 @@ def test_mutated_frames_never_stop_the_broker(start_kwire):
     health.join(HEALTH_TIMEOUT_S * 2)
     live.join(DRAIN_TIMEOUT_S * 3)
 
-    print(f"\nfuzz: {outcomes.sent} frames ({len(frames) - FRAMES} with extreme lengths, {FRAMES} random mutations) "
-          f"in {elapsed:.1f} s: {outcomes.answered} answered, {outcomes.closed} closed, "
-          f"{outcomes.long_polls} long-polls left waiting, {len(outcomes.hangs)} hangs, {len(outcomes.refused)} refused; "
-          f"{health.checks} health checks (slowest {health.slowest_s:.2f} s); live client {len(live.produced)} "
-          f"produced, {len(live.consumed)} consumed")
+    print(
+        f"\nfuzz: {outcomes.sent} frames ({len(frames) - FRAMES} with extreme lengths, {FRAMES} random mutations) "
+        f"in {elapsed:.1f} s: {outcomes.answered} answered, {outcomes.closed} closed, "
+        f"{outcomes.long_polls} long-polls left waiting, {len(outcomes.hangs)} hangs, {len(outcomes.refused)} refused; "
+        f"{health.checks} health checks (slowest {health.slowest_s:.2f} s); live client {len(live.produced)} "
+        f"produced, {len(live.consumed)} consumed"
+    )
     assert broker.alive(), f"the broker died (exit code {broker.process.poll()})"
     assert not live.is_alive(), "the live client did not finish"
     assert not outcomes.refused, outcomes.refused[:3]

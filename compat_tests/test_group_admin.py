@@ -24,8 +24,9 @@ def live_group(start_kwire, topic_name):
     broker = start_kwire(*FAST_SESSIONS, memory=True)
     create_topic("confluent-kafka", broker.bootstrap, topic_name, partitions=2)
     produced = produce_spread(broker, topic_name, 2, 40)
-    member = GroupConsumer("confluent-kafka", broker.bootstrap, GROUP, topic_name, instance_id="worker-1",
-                           session_ms=SESSION_MS)
+    member = GroupConsumer(
+        "confluent-kafka", broker.bootstrap, GROUP, topic_name, instance_id="worker-1", session_ms=SESSION_MS
+    )
     try:
         wait_settled([member], 2)
         wait_for(lambda: member.offsets_seen() >= produced, "the member to read everything")
@@ -56,15 +57,21 @@ def test_confluent_admin(live_group):
     request = [ConsumerGroupTopicPartitions(GROUP)]
     offsets = admin.list_consumer_group_offsets(request)[GROUP].result(TIMEOUT_S)
     assert sorted((tp.topic, tp.partition, tp.offset) for tp in offsets.topic_partitions) == [
-        (topic, 0, 20), (topic, 1, 20)]
+        (topic, 0, 20),
+        (topic, 1, 20),
+    ]
 
     with pytest.raises(KafkaException, match="NON_EMPTY_GROUP"):
         admin.delete_consumer_groups([GROUP])[GROUP].result(TIMEOUT_S)
     member.close()  # a static member does not leave on close: its session must run out
-    wait_for(lambda: admin.describe_consumer_groups([GROUP])[GROUP].result(TIMEOUT_S).state
-             == ConsumerGroupState.EMPTY, "the group to empty", timeout_s=TIMEOUT_S)
-    altered = admin.alter_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions(GROUP, [TopicPartition(topic, 0, 5)])])[GROUP].result(TIMEOUT_S)
+    wait_for(
+        lambda: admin.describe_consumer_groups([GROUP])[GROUP].result(TIMEOUT_S).state == ConsumerGroupState.EMPTY,
+        "the group to empty",
+        timeout_s=TIMEOUT_S,
+    )
+    altered = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(GROUP, [TopicPartition(topic, 0, 5)])])[
+        GROUP
+    ].result(TIMEOUT_S)
     assert [(tp.partition, tp.offset, tp.error) for tp in altered.topic_partitions] == [(0, 5, None)]
     offsets = admin.list_consumer_group_offsets(request)[GROUP].result(TIMEOUT_S)
     assert sorted((tp.partition, tp.offset) for tp in offsets.topic_partitions) == [(0, 5), (1, 20)]
@@ -108,7 +115,8 @@ def test_kafka_python_admin(live_group):
         wait_for(lambda: admin.describe_groups([GROUP])[GROUP]["group_state"] == "Empty", "the group to empty")
 
         assert admin.alter_group_offsets(GROUP, {TopicPartition(topic, 1): OffsetAndMetadata(7, "note", -1)}) == {
-            TopicPartition(topic, 1): NoError}
+            TopicPartition(topic, 1): NoError
+        }
         assert admin.delete_group_offsets(GROUP, [TopicPartition(topic, 0)]) == {TopicPartition(topic, 0): NoError}
         offsets = admin.list_group_offsets({GROUP: None})[GROUP]
         assert {tp.partition: (meta.offset, meta.metadata) for tp, meta in offsets.items()} == {1: (7, "note")}

@@ -104,7 +104,10 @@ def test_every_group_gets_every_message(start_kwire, consumers, topic_name, clie
 def kwire_groups(broker, *args) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "kwire", "groups", *args, "--bootstrap-server", broker.bootstrap],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=30,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -120,9 +123,14 @@ def lag_rows(output: str) -> dict[int, tuple[str, str, str]]:
     return rows
 
 
-@pytest.mark.parametrize("clients", [
-    ("kafka-python", "confluent-kafka"), ("confluent-kafka", "aiokafka"), ("aiokafka", "kafka-python"),
-])
+@pytest.mark.parametrize(
+    "clients",
+    [
+        ("kafka-python", "confluent-kafka"),
+        ("confluent-kafka", "aiokafka"),
+        ("aiokafka", "kafka-python"),
+    ],
+)
 def test_commit_close_and_resume_after_the_last_commit(start_kwire, consumers, topic_name, clients):
     broker = start_kwire(memory=True)
     create_topic("confluent-kafka", broker.bootstrap, topic_name, partitions=3)
@@ -183,11 +191,18 @@ def test_committed_offsets_survive_a_broker_restart(start_kwire, consumers, topi
     assert again.offsets_seen() == newer
 
 
-@pytest.mark.parametrize("client,assignor", [
-    ("confluent-kafka", "range"), ("confluent-kafka", "roundrobin"), ("confluent-kafka", "cooperative-sticky"),
-    ("kafka-python", "roundrobin"), ("kafka-python", "sticky"), ("kafka-python", "cooperative-sticky"),
-    ("aiokafka", "roundrobin"),
-])
+@pytest.mark.parametrize(
+    "client,assignor",
+    [
+        ("confluent-kafka", "range"),
+        ("confluent-kafka", "roundrobin"),
+        ("confluent-kafka", "cooperative-sticky"),
+        ("kafka-python", "roundrobin"),
+        ("kafka-python", "sticky"),
+        ("kafka-python", "cooperative-sticky"),
+        ("aiokafka", "roundrobin"),
+    ],
+)
 def test_assignors_and_incremental_rebalance(start_kwire, consumers, topic_name, client, assignor):
     broker = start_kwire(memory=True)
     create_topic("confluent-kafka", broker.bootstrap, topic_name, partitions=6)

@@ -46,8 +46,13 @@ def test_without_idempotence_the_same_faults_duplicate(start_kwire, topic_name):
     broker = start_kwire("--drop-produce-responses", "3", memory=True)
     create_topic("confluent-kafka", broker.bootstrap, topic_name, 2)
     sent = outgoing(COUNT)
-    produce("confluent-kafka", broker.bootstrap, topic_name, sent,
-            **{"enable.idempotence": False, "linger.ms": 2, "batch.num.messages": 50})
+    produce(
+        "confluent-kafka",
+        broker.bootstrap,
+        topic_name,
+        sent,
+        **{"enable.idempotence": False, "linger.ms": 2, "batch.num.messages": 50},
+    )
     values = stored_values(broker.bootstrap, topic_name, COUNT)
     assert len(values) > COUNT and set(values) == {m.value for m in sent}
 
@@ -63,8 +68,15 @@ def test_a_batch_written_just_before_a_crash_is_not_stored_twice(start_kwire, to
     if client == "confluent-kafka":
         from confluent_kafka import Producer
 
-        producer = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "linger.ms": 5,
-                             "batch.num.messages": 20, "reconnect.backoff.ms": 50})
+        producer = Producer(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "batch.num.messages": 20,
+                "reconnect.backoff.ms": 50,
+            }
+        )
         for m in sent:
             producer.produce(topic_name, key=m.key, value=m.value, partition=m.partition)
         producer.poll(0.5)
@@ -75,8 +87,13 @@ def test_a_batch_written_just_before_a_crash_is_not_stored_twice(start_kwire, to
     else:
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=True, linger_ms=5,
-                                 batch_size=600, reconnect_backoff_ms=50)
+        producer = KafkaProducer(
+            bootstrap_servers=broker.bootstrap,
+            enable_idempotence=True,
+            linger_ms=5,
+            batch_size=600,
+            reconnect_backoff_ms=50,
+        )
         futures = [producer.send(topic_name, key=m.key, value=m.value, partition=m.partition) for m in sent]
         wait_for(lambda: broker.process.poll() is not None, "the broker to exit")
         broker.extra_args = []  # back without the fault
@@ -102,11 +119,17 @@ def active_producer_ids(bootstrap: str, topic: str) -> list[int]:
 
 @pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
 def test_idle_producers_are_forgotten_after_producer_id_expiration(start_kwire, topic_name, client):
-    broker = start_kwire("-o", "producer.id.expiration.ms=3000",
-                         "-o", "producer.id.expiration.check.interval.ms=100", memory=True)
+    broker = start_kwire(
+        "-o", "producer.id.expiration.ms=3000", "-o", "producer.id.expiration.check.interval.ms=100", memory=True
+    )
     create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
-    produce(client, broker.bootstrap, topic_name, [Outgoing(b"k", b"v%d" % i, partition=0) for i in range(10)],
-            **IDEMPOTENT[client])
+    produce(
+        client,
+        broker.bootstrap,
+        topic_name,
+        [Outgoing(b"k", b"v%d" % i, partition=0) for i in range(10)],
+        **IDEMPOTENT[client],
+    )
     assert len(active_producer_ids(broker.bootstrap, topic_name)) == 1
     wait_for(lambda: active_producer_ids(broker.bootstrap, topic_name) == [], "the idle producer to expire")
     assert len(stored_values(broker.bootstrap, topic_name, 10, partitions=[0])) == 10  # its records stay

@@ -19,15 +19,19 @@ SUPPORTS = {
     "kafka-python": {"gzip", "lz4", "zstd"},
     "aiokafka": set(CODECS),
 }
-PRODUCER_OPTION = {"confluent-kafka": "compression.type", "kafka-python": "compression_type",
-                   "aiokafka": "compression_type"}
+PRODUCER_OPTION = {
+    "confluent-kafka": "compression.type",
+    "kafka-python": "compression_type",
+    "aiokafka": "compression_type",
+}
 ONE_BATCH = {"confluent-kafka": {"linger.ms": 2000}, "kafka-python": {"linger_ms": 2000}}
 FAST_MAINTENANCE = ("-o", "log.retention.check.interval.ms=100", "-o", "log.cleaner.backoff.ms=100")
 
 
 def messages(count, prefix=b"m", partition=0, timestamp=None):
-    return [Outgoing(b"k%d" % i, prefix + b"%d" % i * 20, partition=partition, timestamp=timestamp)
-            for i in range(count)]
+    return [
+        Outgoing(b"k%d" % i, prefix + b"%d" % i * 20, partition=partition, timestamp=timestamp) for i in range(count)
+    ]
 
 
 @pytest.mark.parametrize("producer,codec", [(p, c) for p in SUPPORTS for c in CODECS if c in SUPPORTS[p]])
@@ -58,12 +62,37 @@ def stored_codecs(bootstrap: str, topic: str, partition: int = 0) -> set[int]:
 
     host, port = bootstrap.split(":")
     with WireClient(host, int(port)) as client:
-        response = client.call(1, 12, dict(
-            replica_id=-1, max_wait=0, min_bytes=1, max_bytes=50 << 20, isolation_level=0, session_id=0,
-            session_epoch=-1, rack_id="", forgotten_topics_data=[],
-            topics=[dict(topic=topic, topic_id=None, partitions=[dict(
-                partition=partition, current_leader_epoch=-1, fetch_offset=0, last_fetched_epoch=-1,
-                log_start_offset=-1, partition_max_bytes=50 << 20)])]))
+        response = client.call(
+            1,
+            12,
+            dict(
+                replica_id=-1,
+                max_wait=0,
+                min_bytes=1,
+                max_bytes=50 << 20,
+                isolation_level=0,
+                session_id=0,
+                session_epoch=-1,
+                rack_id="",
+                forgotten_topics_data=[],
+                topics=[
+                    dict(
+                        topic=topic,
+                        topic_id=None,
+                        partitions=[
+                            dict(
+                                partition=partition,
+                                current_leader_epoch=-1,
+                                fetch_offset=0,
+                                last_fetched_epoch=-1,
+                                log_start_offset=-1,
+                                partition_max_bytes=50 << 20,
+                            )
+                        ],
+                    )
+                ],
+            ),
+        )
     records = bytes(response.responses[0].partitions[0].records or b"")
     return {header.compression for _pos, header, _data in batches_in(records)}
 
@@ -80,8 +109,9 @@ def test_topic_compression_type_recompresses(shared_kwire, topic_name, producer,
 
 @pytest.mark.parametrize("producer,reader", [("confluent-kafka", "aiokafka"), ("aiokafka", "kafka-python")])
 def test_log_append_time_replaces_the_producers_timestamps(shared_kwire, topic_name, producer, reader):
-    create_topic("confluent-kafka", shared_kwire.bootstrap, topic_name, 1,
-                 configs={"message.timestamp.type": "LogAppendTime"})
+    create_topic(
+        "confluent-kafka", shared_kwire.bootstrap, topic_name, 1, configs={"message.timestamp.type": "LogAppendTime"}
+    )
     before = int(time.time() * 1000)
     produce(producer, shared_kwire.bootstrap, topic_name, messages(10, timestamp=1_000_000))
     after = int(time.time() * 1000)
@@ -124,8 +154,9 @@ def test_offsets_for_times(shared_kwire, topic_name, client):
 @pytest.mark.parametrize("reader", ["confluent-kafka", "kafka-python"])
 def test_retention_advances_the_log_start(start_kwire, topic_name, reader):
     broker = start_kwire(*FAST_MAINTENANCE, memory=True)
-    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1,
-                 configs={"segment.bytes": "2000", "retention.ms": "2000"})
+    create_topic(
+        "confluent-kafka", broker.bootstrap, topic_name, 1, configs={"segment.bytes": "2000", "retention.ms": "2000"}
+    )
     old = int(time.time() * 1000) - 10_000
     produce("confluent-kafka", broker.bootstrap, topic_name, messages(60, timestamp=old))
     fresh = produce("confluent-kafka", broker.bootstrap, topic_name, messages(5, prefix=b"new"))
@@ -158,15 +189,22 @@ def test_size_retention(start_kwire, topic_name, client):
 def test_a_full_index_rolls_the_segment(start_kwire, topic_name, client):
     broker = start_kwire()
     # Room for three offset-index entries, one per batch (index.interval.bytes=0).
-    create_topic(client, broker.bootstrap, topic_name, 1,
-                 configs={"segment.index.bytes": "24", "index.interval.bytes": "0", "retention.ms": "-1"})
+    create_topic(
+        client,
+        broker.bootstrap,
+        topic_name,
+        1,
+        configs={"segment.index.bytes": "24", "index.interval.bytes": "0", "retention.ms": "-1"},
+    )
     now = int(time.time() * 1000)  # one timestamp for all: the time index keeps a single entry
     for i in range(9):  # one batch per produce call
         produce(client, broker.bootstrap, topic_name, [Outgoing(b"k", b"m%d" % i, partition=0, timestamp=now)])
     segments = sorted(p.name for p in (broker.data_dir / f"{topic_name}-0").glob("*.log"))
-    assert segments == ["%020d.log" % base for base in (0, 3, 6)]
+    assert segments == [f"{base:020d}.log" for base in (0, 3, 6)]
     for reader in ("confluent-kafka", "aiokafka"):
-        assert [m.value for m in consume(reader, broker.bootstrap, topic_name, [0], 9)] == [b"m%d" % i for i in range(9)]
+        assert [m.value for m in consume(reader, broker.bootstrap, topic_name, [0], 9)] == [
+            b"m%d" % i for i in range(9)
+        ]
 
 
 def delete_records(client: str, bootstrap: str, topic: str, offset: int) -> int:
@@ -204,15 +242,28 @@ def test_delete_records_survives_a_restart(start_kwire, topic_name, client):
 @pytest.mark.parametrize("producer,reader", [("confluent-kafka", "kafka-python"), ("aiokafka", "confluent-kafka")])
 def test_a_compacted_topic_converges_to_one_value_per_key(start_kwire, topic_name, producer, reader):
     broker = start_kwire(*FAST_MAINTENANCE, memory=True)
-    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1, configs={
-        "cleanup.policy": "compact", "segment.bytes": "4000", "min.cleanable.dirty.ratio": "0.01",
-        "delete.retention.ms": "0"})
+    create_topic(
+        "confluent-kafka",
+        broker.bootstrap,
+        topic_name,
+        1,
+        configs={
+            "cleanup.policy": "compact",
+            "segment.bytes": "4000",
+            "min.cleanable.dirty.ratio": "0.01",
+            "delete.retention.ms": "0",
+        },
+    )
     versions = [Outgoing(b"key-%d" % (i % 20), b"version-%d" % i, partition=0) for i in range(400)]
     produce(producer, broker.bootstrap, topic_name, versions)
     produce(producer, broker.bootstrap, topic_name, [Outgoing(b"key-0", None, partition=0)])  # a tombstone
     # Fillers with unique keys push every version into closed segments.
-    produce(producer, broker.bootstrap, topic_name, [Outgoing(b"filler-%d" % i, b"f" * 100, partition=0)
-                                                     for i in range(200)])
+    produce(
+        producer,
+        broker.bootstrap,
+        topic_name,
+        [Outgoing(b"filler-%d" % i, b"f" * 100, partition=0) for i in range(200)],
+    )
     latest = {b"key-%d" % k: b"version-%d" % (380 + k) for k in range(1, 20)}
 
     def converged() -> bool:
@@ -230,8 +281,13 @@ def test_a_keyless_record_in_a_compacted_topic_is_refused(shared_kwire, topic_na
 
     create_topic("confluent-kafka", shared_kwire.bootstrap, topic_name, 1, configs={"cleanup.policy": "compact"})
     with pytest.raises(KafkaException, match="INVALID_RECORD|Invalid record"):
-        produce("confluent-kafka", shared_kwire.bootstrap, topic_name, [Outgoing(None, b"no key", partition=0)],
-                **{"message.send.max.retries": 0})
+        produce(
+            "confluent-kafka",
+            shared_kwire.bootstrap,
+            topic_name,
+            [Outgoing(None, b"no key", partition=0)],
+            **{"message.send.max.retries": 0},
+        )
     from kafka.errors import InvalidRecordError
 
     with pytest.raises(InvalidRecordError):

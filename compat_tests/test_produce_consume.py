@@ -15,8 +15,12 @@ def test_ten_thousand_keyed_messages_with_headers_round_trip(shared_kwire, topic
     create_topic(client, bootstrap, topic_name, partitions=3)
     base_ts = 1_700_000_000_000
     messages = [
-        Outgoing(key=b"key-%d" % (i % 97), value=b"value-%d-" % i + bytes([i % 256]) * (i % 50),
-                 headers=(("seq", b"%d" % i), ("client", client.encode())), timestamp=base_ts + i)
+        Outgoing(
+            key=b"key-%d" % (i % 97),
+            value=b"value-%d-" % i + bytes([i % 256]) * (i % 50),
+            headers=(("seq", b"%d" % i), ("client", client.encode())),
+            timestamp=base_ts + i,
+        )
         for i in range(N_MESSAGES)
     ]
     acks = produce(client, bootstrap, topic_name, messages)
@@ -40,7 +44,12 @@ def test_ten_thousand_keyed_messages_with_headers_round_trip(shared_kwire, topic
     sent = {i: m for i, m in enumerate(messages)}
     for m in received:
         original = sent[int(dict(m.headers)["seq"])]
-        assert (m.key, m.value, m.headers, m.timestamp) == (original.key, original.value, original.headers, original.timestamp)
+        assert (m.key, m.value, m.headers, m.timestamp) == (
+            original.key,
+            original.value,
+            original.headers,
+            original.timestamp,
+        )
     # What the producer was told matches where the data is.
     assert sorted(acks) == sorted((m.partition, m.offset) for m in received)
     for partition in range(3):
@@ -75,6 +84,4 @@ def test_null_keys_tombstones_empty_and_one_megabyte_values(start_kwire, client,
         "aiokafka": {"max_partition_fetch_bytes": 2_000_000},
     }[client]
     received = consume(client, broker.bootstrap, topic, [0], len(SPECIAL), **fetch_option)
-    assert [(m.offset, m.key, m.value) for m in received] == [
-        (i, m.key, m.value) for i, m in enumerate(SPECIAL)
-    ]
+    assert [(m.offset, m.key, m.value) for m in received] == [(i, m.key, m.value) for i, m in enumerate(SPECIAL)]

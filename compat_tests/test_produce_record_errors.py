@@ -40,8 +40,9 @@ def send_as_one_batch(client: str, bootstrap: str, topic: str, messages: list[Ou
 
         for index, m in enumerate(messages):
             extra = {"timestamp": m.timestamp} if m.timestamp is not None else {}
-            producer.produce(topic, key=m.key, value=m.value, partition=m.partition, on_delivery=delivered(index),
-                             **extra)
+            producer.produce(
+                topic, key=m.key, value=m.value, partition=m.partition, on_delivery=delivered(index), **extra
+            )
         assert producer.flush(TIMEOUT_S) == 0
         return outcomes
     if client == "kafka-python":
@@ -49,11 +50,15 @@ def send_as_one_batch(client: str, bootstrap: str, topic: str, messages: list[Ou
 
         producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1000, retries=0, request_timeout_ms=10_000)
         try:
-            futures = [producer.send(topic, key=m.key, value=m.value, partition=m.partition, timestamp_ms=m.timestamp)
-                       for m in messages]
+            futures = [
+                producer.send(topic, key=m.key, value=m.value, partition=m.partition, timestamp_ms=m.timestamp)
+                for m in messages
+            ]
             producer.flush(TIMEOUT_S)
-            return [("ok", f.value.offset) if f.succeeded() else (type(f.exception).__name__, f.exception.args[0])
-                    for f in futures]
+            return [
+                ("ok", f.value.offset) if f.succeeded() else (type(f.exception).__name__, f.exception.args[0])
+                for f in futures
+            ]
         finally:
             producer.close(TIMEOUT_S)
 
@@ -85,15 +90,15 @@ def test_librdkafka_fails_exactly_the_keyless_records_of_a_batch(shared_kwire, t
     assert outcomes == [("INVALID_RECORD" if i % 10 == 0 else "_INVALID_DIFFERENT_RECORD", None) for i in range(100)]
     assert watermarks("confluent-kafka", shared_kwire.bootstrap, topic_name, 0) == (0, 0)
     assert produce("confluent-kafka", shared_kwire.bootstrap, topic_name, [Outgoing(b"k", b"v", partition=0)]) == [
-        (0, 0)]
+        (0, 0)
+    ]
 
 
 def test_kafka_python_fails_exactly_the_keyless_records_and_aiokafka_the_whole_batch(shared_kwire, topic_name):
     create_topic("kafka-python", shared_kwire.bootstrap, topic_name, 1, configs={"cleanup.policy": "compact"})
     outcomes = send_as_one_batch("kafka-python", shared_kwire.bootstrap, topic_name, keyless_every_tenth())
     keyless = KEYLESS.format(topic=topic_name)
-    assert outcomes == [("InvalidRecordError", keyless) if i % 10 == 0 else ("KafkaError", OTHERS)
-                        for i in range(100)]
+    assert outcomes == [("InvalidRecordError", keyless) if i % 10 == 0 else ("KafkaError", OTHERS) for i in range(100)]
     # aiokafka speaks Produce v7, from before KIP-467, and has no class for
     # INVALID_RECORD (87): the whole batch fails with UnknownError.
     outcomes = send_as_one_batch("aiokafka", shared_kwire.bootstrap, topic_name, keyless_every_tenth(20))
@@ -108,14 +113,21 @@ def test_records_stamped_too_far_ahead_fail_by_name_with_invalid_timestamp(share
     now = int(time.time() * 1000)
 
     def batch(ahead: set[int]) -> list[Outgoing]:
-        return [Outgoing(b"k", b"v%d" % i, timestamp=now + (3 * HOUR_MS if i in ahead else 0), partition=0)
-                for i in range(5)]
+        return [
+            Outgoing(b"k", b"v%d" % i, timestamp=now + (3 * HOUR_MS if i in ahead else 0), partition=0)
+            for i in range(5)
+        ]
 
     outcomes = send_as_one_batch("confluent-kafka", shared_kwire.bootstrap, topic_name, batch({1, 3}))
     others = ("_INVALID_DIFFERENT_RECORD", None)
     assert outcomes == [others, ("INVALID_RECORD", None), others, ("INVALID_RECORD", None), others]
     outcomes = send_as_one_batch("kafka-python", shared_kwire.bootstrap, topic_name, batch({2}))
-    assert [name for name, _ in outcomes] == ["KafkaError", "KafkaError", "InvalidTimestampError", "KafkaError",
-                                             "KafkaError"]
+    assert [name for name, _ in outcomes] == [
+        "KafkaError",
+        "KafkaError",
+        "InvalidTimestampError",
+        "KafkaError",
+        "KafkaError",
+    ]
     assert outcomes[2][1].startswith(f"Timestamp {now + 3 * HOUR_MS} of message with offset 2 is out of range.")
     assert watermarks("confluent-kafka", shared_kwire.bootstrap, topic_name, 0) == (0, 0)

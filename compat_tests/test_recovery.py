@@ -17,8 +17,8 @@ import pytest
 
 from compat_tests.clients import Outgoing, consume, create_topic, produce, watermarks
 from compat_tests.test_log_lifecycle import offsets_for_times
-from tests.log.segment_files import batches_in, flip_byte, patch, segment_paths
 from kwire.protocol.records import HEADER_SIZE
+from tests.log.segment_files import batches_in, flip_byte, patch, segment_paths
 
 CLI_TIMEOUT_S = 30
 READ_TIMEOUT_S = 20
@@ -26,17 +26,31 @@ BASE_TIMESTAMP = 1_700_000_000_000
 
 
 def numbered(count: int, partition: int = 0, start: int = 0) -> list[Outgoing]:
-    return [Outgoing(key=None, value=b"m-%05d-" % (start + i) + b"x" * 80, partition=partition,
-                     timestamp=BASE_TIMESTAMP + 10 * (start + i)) for i in range(count)]
+    return [
+        Outgoing(
+            key=None,
+            value=b"m-%05d-" % (start + i) + b"x" * 80,
+            partition=partition,
+            timestamp=BASE_TIMESTAMP + 10 * (start + i),
+        )
+        for i in range(count)
+    ]
 
 
 def fill(broker, topic: str, partitions: int = 1, per_partition: int = 600, segment_bytes: int = 20_000) -> None:
     """Small batches (20 records) over several small segments, kept forever
     (their timestamps are old)."""
-    create_topic("confluent-kafka", broker.bootstrap, topic, partitions,
-                 {"segment.bytes": str(segment_bytes), "retention.ms": "-1"})
+    create_topic(
+        "confluent-kafka",
+        broker.bootstrap,
+        topic,
+        partitions,
+        {"segment.bytes": str(segment_bytes), "retention.ms": "-1"},
+    )
     for partition in range(partitions):
-        produce("confluent-kafka", broker.bootstrap, topic, numbered(per_partition, partition), **{"batch.num.messages": 20})
+        produce(
+            "confluent-kafka", broker.bootstrap, topic, numbered(per_partition, partition), **{"batch.num.messages": 20}
+        )
 
 
 def kill(broker) -> None:
@@ -45,16 +59,16 @@ def kill(broker) -> None:
 
 
 def run_kwire(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kwire", *args], capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT_S)
+    return subprocess.run([sys.executable, "-m", "kwire", *args], capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
 
 
 def files_state(root) -> dict:
     return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def read_until_error(client: str, bootstrap: str, topic: str, start, count: int | None = None,
-                     timeout: float = READ_TIMEOUT_S):
+def read_until_error(
+    client: str, bootstrap: str, topic: str, start, count: int | None = None, timeout: float = READ_TIMEOUT_S
+):
     """(messages, error): every message a consumer gets from `start` on,
     until the client reports an error, `count` messages came, or `timeout` passes."""
     messages, error = [], None
@@ -114,8 +128,10 @@ def test_a_deleted_time_index_is_rebuilt_and_timestamp_lookups_stay_right(start_
         assert offsets_for_times(client, broker.bootstrap, "times", BASE_TIMESTAMP + 10 * target) == target
     assert offsets_for_times(client, broker.bootstrap, "times", BASE_TIMESTAMP + 10 * 3000) is None
     log = broker.log_path.read_text()
-    assert f"Rebuilt the indexes of partition times-0 segment {holding.name} from its log: " \
-           "the time index file is missing" in log
+    assert (
+        f"Rebuilt the indexes of partition times-0 segment {holding.name} from its log: "
+        "the time index file is missing" in log
+    )
 
 
 # --- damage found at start-up after a crash ------------------------------------------------
@@ -143,14 +159,18 @@ def test_an_unclean_restart_cuts_the_log_at_damage_and_says_where(start_kwire):
     log = broker.log_path.read_text()
     for partition, segment in ((0, closed), (1, active)):
         position, offset = cuts[partition]
-        assert (f"Truncated partition hurt-{partition} segment {segment.name} after an unclean shutdown at byte "
-                f"{position}: offsets from {offset} on are dropped") in log
+        assert (
+            f"Truncated partition hurt-{partition} segment {segment.name} after an unclean shutdown at byte "
+            f"{position}: offsets from {offset} on are dropped"
+        ) in log
     assert "CRC-32C mismatch" in log
     for client in ("kafka-python", "confluent-kafka"):
         for partition in (0, 1):
             offset = cuts[partition][1]
             got = consume(client, broker.bootstrap, "hurt", [partition], offset, timeout=READ_TIMEOUT_S)
-            assert [(m.offset, m.value) for m in got] == [(o, numbered(1, partition, o)[0].value) for o in range(offset)]
+            assert [(m.offset, m.value) for m in got] == [
+                (o, numbered(1, partition, o)[0].value) for o in range(offset)
+            ]
             assert watermarks(client, broker.bootstrap, "hurt", partition) == (0, offset)
     acked = produce("kafka-python", broker.bootstrap, "hurt", numbered(3, 0))
     assert [offset for _p, offset in acked] == [cuts[0][1], cuts[0][1] + 1, cuts[0][1] + 2]
@@ -200,8 +220,10 @@ def test_a_second_broker_on_a_directory_in_use_is_refused_in_one_line(start_kwir
     before = files_state(first.data_dir)
     second = run_kwire("serve", "--port", "0", "--data-dir", str(first.data_dir))
     assert second.returncode == 1
-    assert second.stderr == (f"kwire serve: data directory {first.data_dir} is in use by another process "
-                             f"(lock {first.data_dir / '.lock'} is held)\n")
+    assert second.stderr == (
+        f"kwire serve: data directory {first.data_dir} is in use by another process "
+        f"(lock {first.data_dir / '.lock'} is held)\n"
+    )
     assert files_state(first.data_dir) == before
     assert first.alive()
     produce("kafka-python", first.bootstrap, "busy", numbered(5, start=40))
@@ -230,8 +252,11 @@ def test_a_topic_lost_from_the_end_of_the_metadata_log_comes_back(start_kwire):
     assert broker.stop() == 0
     (metadata,) = segment_paths(broker.data_dir / "__cluster_metadata-0")
     data = metadata.read_bytes()
-    at = next(position for position, header in batches_in(metadata)
-              if b"topic:lost" in data[position : position + header.size])
+    at = next(
+        position
+        for position, header in batches_in(metadata)
+        if b"topic:lost" in data[position : position + header.size]
+    )
     os.truncate(metadata, at + 30)  # the record creating "lost" is torn
     broker.start()
     log = broker.log_path.read_text()
@@ -240,7 +265,8 @@ def test_a_topic_lost_from_the_end_of_the_metadata_log_comes_back(start_kwire):
     for client in ("kafka-python", "confluent-kafka"):
         got = consume(client, broker.bootstrap, "lost", [0, 1, 2], 90)
         assert sorted((m.partition, m.offset, m.value) for m in got) == sorted(
-            (p, o, numbered(1, p, o)[0].value) for p in range(3) for o in range(30))
+            (p, o, numbered(1, p, o)[0].value) for p in range(3) for o in range(30)
+        )
     assert len(consume("kafka-python", broker.bootstrap, "kept", [0], 30)) == 30
 
 
@@ -255,8 +281,12 @@ def test_kwire_check_beside_a_running_broker_and_after_damage(start_kwire):
 
         producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 1})
         while not stop.is_set():
-            producer.produce("checked", value=b"live" * 30, partition=0,
-                             on_delivery=lambda err, _m: errors.append(err) if err else None)
+            producer.produce(
+                "checked",
+                value=b"live" * 30,
+                partition=0,
+                on_delivery=lambda err, _m: errors.append(err) if err else None,
+            )
             producer.poll(0.001)
         producer.flush(10)
 

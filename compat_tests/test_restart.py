@@ -9,8 +9,12 @@ from compat_tests.clients import CLIENTS, Outgoing, consume, create_topic, produ
 
 
 def messages(prefix: str, count: int):
-    return [Outgoing(key=b"%s-%d" % (prefix.encode(), i % 7), value=b"%s-%d" % (prefix.encode(), i),
-                     headers=(("n", b"%d" % i),)) for i in range(count)]
+    return [
+        Outgoing(
+            key=b"%s-%d" % (prefix.encode(), i % 7), value=b"%s-%d" % (prefix.encode(), i), headers=(("n", b"%d" % i),)
+        )
+        for i in range(count)
+    ]
 
 
 def read_all(client, bootstrap, topic, partitions, count):

@@ -20,8 +20,13 @@ RUN_TIMEOUT_S = 30
 
 
 def run_serve(*args: str, preexec_fn=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kwire", "serve", *args], capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT_S, preexec_fn=preexec_fn)
+    return subprocess.run(
+        [sys.executable, "-m", "kwire", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        preexec_fn=preexec_fn,
+    )
 
 
 def assert_one_line(result: subprocess.CompletedProcess, *expected: str) -> str:
@@ -35,30 +40,51 @@ def assert_one_line(result: subprocess.CompletedProcess, *expected: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--port", "99999"], "Invalid value 99999 for option --port: Value must be no more than 65535"),
-    (["--port", "-1"], "Invalid value -1 for option --port: Value must be at least 0"),
-    (["--port", "http"], "Invalid value http for option --port: Not a number of type INT"),
-    (["--advertised-port", "0"], "Invalid value 0 for option --advertised-port"),
-    (["--node-id", "-1"], "Invalid value -1 for option --node-id: Value must be at least 0"),
-    (["-o", "num.partitions=0"], "Invalid value 0 for configuration num.partitions: Value must be at least 1"),
-    (["-o", "num.partitions=-4"], "Invalid value -4 for configuration num.partitions: Value must be at least 1"),
-    (["-o", "num.partitions=three"], "Invalid value three for configuration num.partitions: Not a number of type INT"),
-    (["-o", "message.max.bytes=-1"], "configuration message.max.bytes: Value must be at least 0"),
-    (["-o", "socket.request.max.bytes=0"], "configuration socket.request.max.bytes: Value must be at least 1"),
-    (["-o", "log.segment.bytes=13"], "configuration log.segment.bytes: Value must be at least 14"),
-    (["-o", "log.retention.ms=0"], "configuration log.retention.ms: Value must be at least 1 (or -1 for unlimited)"),
-    (["-o", "log.cleaner.min.cleanable.ratio=2"], "configuration log.cleaner.min.cleanable.ratio: Value must be no more than 1"),
-    (["-o", "compression.type=brotli"], "configuration compression.type: String must be one of"),
-    (["-o", "log.cleanup.policy=compact,forever"], "configuration log.cleanup.policy: String must be one of: compact, delete"),
-    (["-o", "auto.create.topics.enable=yes"], "configuration auto.create.topics.enable: Expected value to be either true or false"),
-    (["-o", "node.id=-1"], "configuration node.id: Value must be at least 0"),
-    (["-o", "max.connections.per.ip=0"], "max.connections.per.ip"),
-    (["-o", "queued.max.request.bytes=1000"], "queued.max.request.bytes: must be at least socket.request.max.bytes"),
-    (["-o", "no.such.setting=1"], "Unknown broker config 'no.such.setting'"),
-    (["-o", "num.partitions"], "Invalid value num.partitions for option -o: expected NAME=VALUE"),
-    (["--host", "192.0.2.1"], "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--port", "99999"], "Invalid value 99999 for option --port: Value must be no more than 65535"),
+        (["--port", "-1"], "Invalid value -1 for option --port: Value must be at least 0"),
+        (["--port", "http"], "Invalid value http for option --port: Not a number of type INT"),
+        (["--advertised-port", "0"], "Invalid value 0 for option --advertised-port"),
+        (["--node-id", "-1"], "Invalid value -1 for option --node-id: Value must be at least 0"),
+        (["-o", "num.partitions=0"], "Invalid value 0 for configuration num.partitions: Value must be at least 1"),
+        (["-o", "num.partitions=-4"], "Invalid value -4 for configuration num.partitions: Value must be at least 1"),
+        (
+            ["-o", "num.partitions=three"],
+            "Invalid value three for configuration num.partitions: Not a number of type INT",
+        ),
+        (["-o", "message.max.bytes=-1"], "configuration message.max.bytes: Value must be at least 0"),
+        (["-o", "socket.request.max.bytes=0"], "configuration socket.request.max.bytes: Value must be at least 1"),
+        (["-o", "log.segment.bytes=13"], "configuration log.segment.bytes: Value must be at least 14"),
+        (
+            ["-o", "log.retention.ms=0"],
+            "configuration log.retention.ms: Value must be at least 1 (or -1 for unlimited)",
+        ),
+        (
+            ["-o", "log.cleaner.min.cleanable.ratio=2"],
+            "configuration log.cleaner.min.cleanable.ratio: Value must be no more than 1",
+        ),
+        (["-o", "compression.type=brotli"], "configuration compression.type: String must be one of"),
+        (
+            ["-o", "log.cleanup.policy=compact,forever"],
+            "configuration log.cleanup.policy: String must be one of: compact, delete",
+        ),
+        (
+            ["-o", "auto.create.topics.enable=yes"],
+            "configuration auto.create.topics.enable: Expected value to be either true or false",
+        ),
+        (["-o", "node.id=-1"], "configuration node.id: Value must be at least 0"),
+        (["-o", "max.connections.per.ip=0"], "max.connections.per.ip"),
+        (
+            ["-o", "queued.max.request.bytes=1000"],
+            "queued.max.request.bytes: must be at least socket.request.max.bytes",
+        ),
+        (["-o", "no.such.setting=1"], "Unknown broker config 'no.such.setting'"),
+        (["-o", "num.partitions"], "Invalid value num.partitions for option -o: expected NAME=VALUE"),
+        (["--host", "192.0.2.1"], "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
+    ],
+)
 def test_a_bad_setting_is_one_line_and_nothing_is_created(tmp_path, args, expected):
     data_dir = tmp_path / "data"
     assert_one_line(run_serve("--port", "0", "--data-dir", str(data_dir), *args), expected)
@@ -87,15 +113,19 @@ def test_a_data_directory_that_cannot_be_created_is_one_line(tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("")
     inside = a_file / "data"
-    assert_one_line(run_serve("--port", "0", "--data-dir", str(inside)),
-                    f"cannot create data directory {inside}: {a_file} is not a directory")
+    assert_one_line(
+        run_serve("--port", "0", "--data-dir", str(inside)),
+        f"cannot create data directory {inside}: {a_file} is not a directory",
+    )
 
 
 def test_an_unwritable_data_directory_is_one_line(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o500)
-    assert_one_line(run_serve("--port", "0", "--data-dir", str(data_dir), preexec_fn=_without_root_file_access()),
-                    f"data directory {data_dir} is not writable")
+    assert_one_line(
+        run_serve("--port", "0", "--data-dir", str(data_dir), preexec_fn=_without_root_file_access()),
+        f"data directory {data_dir} is not writable",
+    )
     assert not data_dir.exists() or list(data_dir.iterdir()) == []
 
 
@@ -103,8 +133,10 @@ def test_a_data_directory_under_an_unwritable_one_is_one_line(tmp_path):
     parent = tmp_path / "readonly"
     parent.mkdir(mode=0o500)
     data_dir = parent / "data"
-    assert_one_line(run_serve("--port", "0", "--data-dir", str(data_dir), preexec_fn=_without_root_file_access()),
-                    f"cannot create data directory {data_dir}: {parent} is not writable")
+    assert_one_line(
+        run_serve("--port", "0", "--data-dir", str(data_dir), preexec_fn=_without_root_file_access()),
+        f"cannot create data directory {data_dir}: {parent} is not writable",
+    )
 
 
 def test_an_unreadable_partition_directory_is_one_line_naming_it(start_kwire, topic_name):
@@ -128,19 +160,25 @@ def test_an_unreadable_partition_directory_is_one_line_naming_it(start_kwire, to
 
 
 def test_debug_log_level_shows_the_traceback_as_well(tmp_path):
-    result = run_serve("--port", "0", "--data-dir", str(tmp_path / "d"), "-o", "num.partitions=0", "--log-level", "DEBUG")
+    result = run_serve(
+        "--port", "0", "--data-dir", str(tmp_path / "d"), "-o", "num.partitions=0", "--log-level", "DEBUG"
+    )
     assert result.returncode == 1
     assert "Traceback" in result.stderr
     assert result.stderr.splitlines()[-1] == (
-        "kwire serve: Invalid value 0 for configuration num.partitions: Value must be at least 1")
+        "kwire serve: Invalid value 0 for configuration num.partitions: Value must be at least 1"
+    )
 
 
 def test_several_problems_get_a_line_each(tmp_path):
-    result = run_serve("--port", "0", "--data-dir", str(tmp_path / "d"), "-o", "num.partitions=0",
-                       "-o", "compression.type=brotli")
+    result = run_serve(
+        "--port", "0", "--data-dir", str(tmp_path / "d"), "-o", "num.partitions=0", "-o", "compression.type=brotli"
+    )
     assert result.returncode == 1
     assert [line.split(":")[1].strip() for line in result.stderr.splitlines()] == [
-        "Invalid value 0 for configuration num.partitions", "Invalid value brotli for configuration compression.type"]
+        "Invalid value 0 for configuration num.partitions",
+        "Invalid value brotli for configuration compression.type",
+    ]
 
 
 def _without_root_file_access():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import confluent_kafka
 import pytest
 
 from compat_tests.clients import Outgoing, Reader, create_topic, produce
@@ -155,27 +156,46 @@ class GroupSource:
     """A read_committed group consumer of one client: polls values and hands
     its positions to a transactional producer (send_offsets_to_transaction)."""
 
-    def __init__(self, client: str, bootstrap: str, topic: str, group: str, producer: "TransactionalProducer"):
+    def __init__(self, client: str, bootstrap: str, topic: str, group: str, producer: TransactionalProducer):
         self.client, self.producer = client, producer
         if client == "confluent-kafka":
             from confluent_kafka import Consumer
 
-            self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                                       "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+            self._consumer = Consumer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "isolation.level": "read_committed",
+                }
+            )
             self._consumer.subscribe([topic])
         elif client == "kafka-python":
             from kafka import KafkaConsumer
 
-            self._consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
-                                           enable_auto_commit=False, auto_offset_reset="earliest",
-                                           isolation_level="read_committed", max_poll_records=10)
+            self._consumer = KafkaConsumer(
+                topic,
+                bootstrap_servers=bootstrap,
+                group_id=group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+                max_poll_records=10,
+            )
         else:
             from aiokafka import AIOKafkaConsumer
 
             async def start():
-                consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
-                                            enable_auto_commit=False, auto_offset_reset="earliest",
-                                            isolation_level="read_committed", max_poll_records=10)
+                consumer = AIOKafkaConsumer(
+                    topic,
+                    bootstrap_servers=bootstrap,
+                    group_id=group,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    isolation_level="read_committed",
+                    max_poll_records=10,
+                )
                 await consumer.start()
                 return consumer
 
@@ -193,8 +213,9 @@ class GroupSource:
     def send_offsets(self) -> None:
         consumer, producer = self._consumer, self.producer._producer
         if self.client == "confluent-kafka":
-            producer.send_offsets_to_transaction(consumer.position(consumer.assignment()),
-                                                 consumer.consumer_group_metadata(), TIMEOUT_S)
+            producer.send_offsets_to_transaction(
+                consumer.position(consumer.assignment()), consumer.consumer_group_metadata(), TIMEOUT_S
+            )
         elif self.client == "kafka-python":
             from kafka.structs import OffsetAndMetadata
 
@@ -289,9 +310,11 @@ def test_a_transaction_that_outlives_its_timeout_is_aborted(start_kwire, topic_n
     p.flush()
     produce("confluent-kafka", broker.bootstrap, topic_name, [Outgoing(None, b"plain", partition=0)])
     # Once aborted, read_committed readers get past it (the LSO moved on).
-    wait_for(lambda: read_all("confluent-kafka", broker.bootstrap, topic_name, "read_committed", 1) == [b"plain"],
-             "the timed-out transaction to be aborted")
-    with pytest.raises(Exception):
+    wait_for(
+        lambda: read_all("confluent-kafka", broker.bootstrap, topic_name, "read_committed", 1) == [b"plain"],
+        "the timed-out transaction to be aborted",
+    )
+    with pytest.raises(confluent_kafka.KafkaException):  # fenced: the broker aborted it
         p.commit()
 
 
@@ -315,18 +338,21 @@ def test_broker_restart_in_the_middle_of_a_transaction(start_kwire, topic_name, 
 def test_a_transaction_left_open_across_a_restart_times_out(start_kwire, topic_name, reader):
     broker = start_kwire("-o", "transaction.abort.timed.out.transaction.cleanup.interval.ms=100")
     create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
-    p = TransactionalProducer("confluent-kafka", broker.bootstrap, f"{topic_name}-tx",
-                              **{"transaction.timeout.ms": 2000})
+    p = TransactionalProducer(
+        "confluent-kafka", broker.bootstrap, f"{topic_name}-tx", **{"transaction.timeout.ms": 2000}
+    )
     p.begin()
     p.send(topic_name, b"never-committed")
     p.flush()
     broker.stop()
     broker.start()  # the open transaction, and when it began, come back from __transaction_state
     produce("confluent-kafka", broker.bootstrap, topic_name, [Outgoing(None, b"plain", partition=0)])
-    wait_for(lambda: read_all(reader, broker.bootstrap, topic_name, "read_committed", 1) == [b"plain"],
-             "the recovered transaction to time out and be aborted")
+    wait_for(
+        lambda: read_all(reader, broker.bootstrap, topic_name, "read_committed", 1) == [b"plain"],
+        "the recovered transaction to time out and be aborted",
+    )
     assert read_all(reader, broker.bootstrap, topic_name, "read_uncommitted", 2) == [b"never-committed", b"plain"]
-    with pytest.raises(Exception):
+    with pytest.raises(confluent_kafka.KafkaException):  # fenced: the broker aborted it
         p.commit()
 
 
@@ -348,7 +374,9 @@ def test_operators_can_see_open_transactions(shared_kwire, topic_name):
         described = admin.describe_transactions([tid])[tid]
         assert described.state.value == "Ongoing"
         assert described.topic_partitions == {TopicPartition(topic_name, 0)}
-        (producer,) = admin.describe_producers([TopicPartition(topic_name, 0)])[TopicPartition(topic_name, 0)].active_producers
+        (producer,) = admin.describe_producers([TopicPartition(topic_name, 0)])[
+            TopicPartition(topic_name, 0)
+        ].active_producers
         assert (producer.producer_id, producer.current_transaction_start_offset) == (described.producer_id, 0)
         p.commit()
         assert admin.describe_transactions([tid])[tid].state.value == "CompleteCommit"
@@ -369,14 +397,31 @@ def test_a_stray_transactional_batch_cannot_hang_read_committed_readers(shared_k
     bootstrap = shared_kwire.bootstrap
     create_topic("confluent-kafka", bootstrap, topic_name, 1)
     with raw.connect(bootstrap) as sock:
-        init = raw.call(sock, 22, 4, dict(transactional_id=f"{topic_name}-stray", transaction_timeout=60_000,
-                                          producer_id=-1, producer_epoch=-1))
-        stray = build_batch([Record(offset_delta=0, timestamp_delta=0, key=None, value=b"stray", headers=())],
-                            base_timestamp=int(time.time() * 1000), producer_id=init.producer_id,
-                            producer_epoch=init.producer_epoch, base_sequence=0, is_transactional=True)
-        answer = raw.call(sock, 0, 9, dict(
-            transactional_id=f"{topic_name}-stray", acks=-1, timeout=1000,
-            topic_data=[dict(name=topic_name, partition_data=[dict(index=0, records=bytes(stray))])]))
+        init = raw.call(
+            sock,
+            22,
+            4,
+            dict(transactional_id=f"{topic_name}-stray", transaction_timeout=60_000, producer_id=-1, producer_epoch=-1),
+        )
+        stray = build_batch(
+            [Record(offset_delta=0, timestamp_delta=0, key=None, value=b"stray", headers=())],
+            base_timestamp=int(time.time() * 1000),
+            producer_id=init.producer_id,
+            producer_epoch=init.producer_epoch,
+            base_sequence=0,
+            is_transactional=True,
+        )
+        answer = raw.call(
+            sock,
+            0,
+            9,
+            dict(
+                transactional_id=f"{topic_name}-stray",
+                acks=-1,
+                timeout=1000,
+                topic_data=[dict(name=topic_name, partition_data=[dict(index=0, records=bytes(stray))])],
+            ),
+        )
     assert answer.responses[0].partition_responses[0].error_code == 48  # INVALID_TXN_STATE
     produce("confluent-kafka", bootstrap, topic_name, [Outgoing(None, b"plain", partition=0)])
     assert read_all(reader, bootstrap, topic_name, "read_committed", 1) == [b"plain"]
@@ -386,8 +431,13 @@ def test_a_stray_transactional_batch_cannot_hang_read_committed_readers(shared_k
 @pytest.mark.parametrize("producer,reader", [("confluent-kafka", "kafka-python"), ("kafka-python", "aiokafka")])
 def test_compaction_keeps_committed_values_and_drops_aborted_ones(start_kwire, topic_name, producer, reader):
     broker = start_kwire("-o", "log.cleaner.backoff.ms=100", memory=True)
-    create_topic("confluent-kafka", broker.bootstrap, topic_name, 1, configs={
-        "cleanup.policy": "compact", "segment.bytes": "2000", "min.cleanable.dirty.ratio": "0.01"})
+    create_topic(
+        "confluent-kafka",
+        broker.bootstrap,
+        topic_name,
+        1,
+        configs={"cleanup.policy": "compact", "segment.bytes": "2000", "min.cleanable.dirty.ratio": "0.01"},
+    )
     p = TransactionalProducer(producer, broker.bootstrap, f"{topic_name}-tx")
     try:
         for round_ in range(6):  # even rounds commit, odd rounds abort
@@ -399,9 +449,15 @@ def test_compaction_keeps_committed_values_and_drops_aborted_ones(start_kwire, t
     finally:
         p.close()
     # Plain fillers with unique keys push the transactions into closed segments.
-    produce("confluent-kafka", broker.bootstrap, topic_name,
-            [Outgoing(b"filler-%d" % i, b"f" * 100, partition=0) for i in range(60)])
-    option = {"confluent-kafka": {"isolation.level": "read_uncommitted"}}.get(reader, {"isolation_level": "read_uncommitted"})
+    produce(
+        "confluent-kafka",
+        broker.bootstrap,
+        topic_name,
+        [Outgoing(b"filler-%d" % i, b"f" * 100, partition=0) for i in range(60)],
+    )
+    option = {"confluent-kafka": {"isolation.level": "read_uncommitted"}}.get(
+        reader, {"isolation_level": "read_uncommitted"}
+    )
 
     def only_the_last_commit_left() -> bool:
         with Reader(reader, broker.bootstrap, **option).assign(topic_name, [0]) as consumer:
@@ -418,9 +474,14 @@ def test_compaction_keeps_committed_values_and_drops_aborted_ones(start_kwire, t
 def test_unused_transactional_ids_expire_and_stay_gone_after_a_restart(start_kwire, topic_name, client):
     from kafka import KafkaAdminClient
 
-    broker = start_kwire("-o", "transactional.id.expiration.ms=3000",
-                         "-o", "transaction.remove.expired.transaction.cleanup.interval.ms=100",
-                         "-o", "transaction.abort.timed.out.transaction.cleanup.interval.ms=100")
+    broker = start_kwire(
+        "-o",
+        "transactional.id.expiration.ms=3000",
+        "-o",
+        "transaction.remove.expired.transaction.cleanup.interval.ms=100",
+        "-o",
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms=100",
+    )
     create_topic("confluent-kafka", broker.bootstrap, topic_name, 1)
     tid = f"{topic_name}-short-lived"
 

@@ -10,7 +10,7 @@ process, each with its own state; nothing here is global.
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from collections.abc import Hashable, Iterable
 
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.cluster import Cluster
@@ -34,7 +34,12 @@ class BrokerState:
         self.groups = GroupsService(config, self.cluster, self.notify, clock)
         self.maintenance = LogMaintenance(self.cluster, clock)
         self.transactions = TransactionsService(
-            config, self.cluster, self.groups, self.producer_ids.allocate, self.notify, clock,
+            config,
+            self.cluster,
+            self.groups,
+            self.producer_ids.allocate,
+            self.notify,
+            clock,
         )
         self.produce_faults = ProduceFaults(config)
         self.advertised_host, self.advertised_port = config.advertised(config.port)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from kwire import __version__
 from kwire.config import BrokerConfig, ConfigError, parse_option
@@ -28,38 +29,53 @@ def build_parser() -> argparse.ArgumentParser:
     # Numbers are taken as text and checked with the settings, so a bad one is one line naming the option.
     serve.add_argument("--port", default="9092", help="port to listen on; 0 picks a free one (default 9092)")
     storage = serve.add_mutually_exclusive_group()
-    storage.add_argument("--data-dir", type=Path, default=Path("kwire-data"), help="where logs live (default ./kwire-data)")
+    storage.add_argument(
+        "--data-dir", type=Path, default=Path("kwire-data"), help="where logs live (default ./kwire-data)"
+    )
     storage.add_argument("--memory", action="store_true", help="keep everything in memory; nothing survives a restart")
     serve.add_argument("--advertised-host", help="host clients are told to connect to (default: the listen host)")
     serve.add_argument("--advertised-port", help="port clients are told to connect to (default: the bound port)")
     serve.add_argument("--node-id", default="1", help="this broker's node.id (default 1)")
     serve.add_argument(
-        "-o", "--override", action="append", default=[], metavar="NAME=VALUE",
+        "-o",
+        "--override",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a Kafka broker setting, e.g. -o num.partitions=3 (repeatable)",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.add_argument(
-        "--drop-produce-responses", default="0", metavar="N",
+        "--drop-produce-responses",
+        default="0",
+        metavar="N",
         help="fault injection: write every Nth produce request but close the connection instead of answering, "
-             "so clients retry (0: off)",
+        "so clients retry (0: off)",
     )
     serve.add_argument(
-        "--exit-after-produce", default="0", metavar="N",
+        "--exit-after-produce",
+        default="0",
+        metavar="N",
         help="fault injection: exit at once (as if killed) right after writing the Nth produce request (0: off)",
     )
 
     check = commands.add_parser(
-        "check", help="verify a data directory (segments, indexes, checkpoints, metadata); changes nothing",
+        "check",
+        help="verify a data directory (segments, indexes, checkpoints, metadata); changes nothing",
         description="Verify every segment, index, checkpoint and metadata file of a data directory and print one "
-                    "line per problem, then a summary. Exit status 1 if a problem was found. Changes nothing on "
-                    "disk, and may run while a broker is using the directory.",
+        "line per problem, then a summary. Exit status 1 if a problem was found. Changes nothing on "
+        "disk, and may run while a broker is using the directory.",
     )
-    check.add_argument("--data-dir", type=Path, default=Path("kwire-data"), help="the data directory (default ./kwire-data)")
+    check.add_argument(
+        "--data-dir", type=Path, default=Path("kwire-data"), help="the data directory (default ./kwire-data)"
+    )
 
     groups = commands.add_parser("groups", help="list consumer groups, or describe one with its lag")
     groups.add_argument("action", choices=["list", "describe"])
     groups.add_argument("group", nargs="?", help="the group to describe")
-    groups.add_argument("--bootstrap-server", default="127.0.0.1:9092", help="HOST:PORT of the broker (default 127.0.0.1:9092)")
+    groups.add_argument(
+        "--bootstrap-server", default="127.0.0.1:9092", help="HOST:PORT of the broker (default 127.0.0.1:9092)"
+    )
     return parser
 
 

@@ -167,13 +167,20 @@ class BrokerConfig:
     def _cross_problems(self) -> list[str]:
         """Kafka's checks across settings (KafkaConfig.validateValues)."""
         found = []
-        if self.queued_max_request_bytes > 0 and "queued.max.request.bytes" in self.explicit \
-                and self.queued_max_request_bytes < self.socket_request_max_bytes:
-            found.append(f"Invalid value {self.queued_max_request_bytes} for configuration queued.max.request.bytes: "
-                         f"must be at least socket.request.max.bytes ({self.socket_request_max_bytes}) or -1")
+        if (
+            self.queued_max_request_bytes > 0
+            and "queued.max.request.bytes" in self.explicit
+            and self.queued_max_request_bytes < self.socket_request_max_bytes
+        ):
+            found.append(
+                f"Invalid value {self.queued_max_request_bytes} for configuration queued.max.request.bytes: "
+                f"must be at least socket.request.max.bytes ({self.socket_request_max_bytes}) or -1"
+            )
         if self.max_connections_per_ip == 0:
-            found.append("Invalid value 0 for configuration max.connections.per.ip: "
-                         "zero needs max.connections.per.ip.overrides, which kwire does not support")
+            found.append(
+                "Invalid value 0 for configuration max.connections.per.ip: "
+                "zero needs max.connections.per.ip.overrides, which kwire does not support"
+            )
         if self.advertised_host is not None and not self.advertised_host.strip():
             found.append("Invalid value '' for option --advertised-host: must not be empty")
         if not self.host.strip():
@@ -370,10 +377,18 @@ def parse_option(attribute: str, raw: str) -> ConfigValue:
     return rule.parse(label, raw)
 
 
-_NOT_KAFKA_SETTINGS = frozenset({
-    "host", "port", "advertised_host", "advertised_port", "data_dir", "explicit", "drop_produce_responses_every",
-    "exit_after_produce",
-})
+_NOT_KAFKA_SETTINGS = frozenset(
+    {
+        "host",
+        "port",
+        "advertised_host",
+        "advertised_port",
+        "data_dir",
+        "explicit",
+        "drop_produce_responses_every",
+        "exit_after_produce",
+    }
+)
 # Kafka's coarser synonyms, stored in the finest unit.
 _IN_OTHER_UNITS = {
     "log.retention.hours": ("log.retention.ms", 3600_000),

@@ -7,7 +7,7 @@ plain Python that a test can drive without a socket.
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from collections.abc import Hashable, Iterable
 
 from kwire.broker_state import BrokerState
 from kwire.clock import SYSTEM_CLOCK, Clock

@@ -8,7 +8,7 @@ checks that concern every request (the principal, metrics) belong here.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from kwire.broker_state import BrokerState
 from kwire.handlers import build_registry
@@ -28,8 +28,10 @@ class ProtocolViolation(Exception):
 def _must_propagate(exc: BaseException) -> bool:
     """Interrupts, exits and trio's cancellation are not decoding failures
     (matched by module so the sans-IO core does not import trio)."""
-    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)) or \
-        type(exc).__module__.partition(".")[0] == "trio"
+    return (
+        isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
+        or type(exc).__module__.partition(".")[0] == "trio"
+    )
 
 
 # What handle_frame returns: a list of buffers (the framed response),
@@ -72,12 +74,20 @@ class Dispatcher:
                 raise
             raise ProtocolViolation(f"malformed request (api {api_key} v{api_version}): {exc!r}") from None
         context = RequestContext(
-            self.state, self.registry, spec.api_key, api_version, correlation_id, header.client_id, client_host,
+            self.state,
+            self.registry,
+            spec.api_key,
+            api_version,
+            correlation_id,
+            header.client_id,
+            client_host,
         )
         response = spec.handler(context, request)
         if isinstance(response, Delayed):
-            finish: Callable[[Any], Outcome] = \
-                lambda final_response: _frame(spec.api_key, api_version, correlation_id, final_response)
+
+            def finish(final_response: Any) -> Outcome:
+                return _frame(spec.api_key, api_version, correlation_id, final_response)
+
             return response, finish
         return _frame(spec.api_key, api_version, correlation_id, response)
 

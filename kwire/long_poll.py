@@ -5,7 +5,8 @@ them; the state only says who to wake."""
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable, Protocol
+from collections.abc import Hashable, Iterable
+from typing import Protocol
 
 
 class Waiter(Protocol):

@@ -11,8 +11,7 @@ on a large cluster cannot grow it without limit.
 
 from __future__ import annotations
 
-from collections.abc import ItemsView
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable, ItemsView
 
 MAX_BYTES = 32 * 1024 * 1024
 

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import psutil
-
 from bench_groups import formation_and_rebalance, group_consume
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,9 +34,21 @@ class Broker:
         storage = ["--memory"] if data_dir is None else ["--data-dir", data_dir]
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kwire", "serve", "--port", str(port), *storage, "--log-level", "WARNING",
-             *extra_args],
-            stdout=subprocess.PIPE, text=True, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "kwire",
+                "serve",
+                "--port",
+                str(port),
+                *storage,
+                "--log-level",
+                "WARNING",
+                *extra_args,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
         )
         line = self.process.stdout.readline()
         match = READY.search(line)
@@ -78,7 +89,9 @@ def startup_time(data_dir: str | None) -> tuple[float, float]:
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "kwire", "serve", "--port", "0", *storage, "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     try:
         port = int(READY.search(process.stdout.readline()).group(2))
@@ -105,12 +118,12 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
 
 
-def confluent_produce(broker: Broker, topic: str, count: int, size: int, compression: str = "none",
-                      **extra) -> dict:
+def confluent_produce(broker: Broker, topic: str, count: int, size: int, compression: str = "none", **extra) -> dict:
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 5,
-                         "compression.type": compression, **extra})
+    producer = Producer(
+        {"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 5, "compression.type": compression, **extra}
+    )
     # Hex text: about half compressible, unlike a run of one byte.
     values = [os.urandom(size // 2 + 1).hex()[:size].encode() for _ in range(1024)]
     producer.produce(topic, value=values[0])  # connect and fetch metadata outside the timing
@@ -163,8 +176,14 @@ def confluent_consume(broker: Broker, topic: str, partitions: int, count: int, s
     # librdkafka pauses fetching for fetch.queue.backoff.ms (1 s by default)
     # whenever its local queue is full; that idles the client and makes the
     # figure swing 2x between runs, so keep the pauses short.
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bench", "enable.auto.commit": False,
-                         "fetch.queue.backoff.ms": 10})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "bench",
+            "enable.auto.commit": False,
+            "fetch.queue.backoff.ms": 10,
+        }
+    )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     received, start = 0, time.perf_counter()
     cpu_before = broker.cpu_seconds()
@@ -186,8 +205,14 @@ def confluent_latency(broker: Broker, topic: str, rounds: int) -> dict:
     from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 
     producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 0})
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bench-latency",
-                         "enable.auto.commit": False, "fetch.wait.max.ms": 500})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "bench-latency",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 500,
+        }
+    )
     consumer.assign([TopicPartition(topic, 0, OFFSET_END)])
     consumer.poll(0.5)  # let the consumer settle into its long poll
     samples = []
@@ -204,8 +229,11 @@ def confluent_latency(broker: Broker, topic: str, rounds: int) -> dict:
                 break
     consumer.close()
     samples.sort()
-    return dict(p50_ms=statistics.median(samples) * 1000, p99_ms=samples[int(len(samples) * 0.99) - 1] * 1000,
-                rounds=len(samples))
+    return dict(
+        p50_ms=statistics.median(samples) * 1000,
+        p99_ms=samples[int(len(samples) * 0.99) - 1] * 1000,
+        rounds=len(samples),
+    )
 
 
 def kafka_python_round(broker: Broker, topic: str, count: int, size: int) -> dict:
@@ -258,8 +286,9 @@ def main() -> None:
         produced = confluent_produce(broker, "bench", args.messages, args.size)
         consumed = confluent_consume(broker, "bench", args.partitions, args.messages + 1, args.size)
         create_topic(broker.bootstrap, "bench-idempotent", args.partitions)
-        idempotent = confluent_produce(broker, "bench-idempotent", args.messages, args.size,
-                                       **{"enable.idempotence": True})
+        idempotent = confluent_produce(
+            broker, "bench-idempotent", args.messages, args.size, **{"enable.idempotence": True}
+        )
         create_topic(broker.bootstrap, "bench-transactional", args.partitions)
         transactional = confluent_transactional_produce(broker, "bench-transactional", args.messages, args.size, 1000)
         compressed = {}
@@ -287,30 +316,50 @@ def main() -> None:
 
     storage = f"disk ({data_dir})" if data_dir else "memory"
     print(f"kwire benchmark — storage: {storage}, {args.messages:,} x {args.size} B, {args.partitions} partitions")
-    print(f"{'start-up to first Metadata answer':44s} {min(s for s, _ in startups):8.3f} s (best of 3; "
-          f"{statistics.median(s for s, _ in startups):.3f} s median)")
+    print(
+        f"{'start-up to first Metadata answer':44s} {min(s for s, _ in startups):8.3f} s (best of 3; "
+        f"{statistics.median(s for s, _ in startups):.3f} s median)"
+    )
     print(f"{'RSS idle / after load':44s} {idle_rss:8.1f} MB / {loaded_rss:.1f} MB")
-    print(f"{'confluent-kafka produce (acks=all, linger 5ms)':44s} {produced['msgs']:12,.0f} msgs/s {produced['mb']:8.1f} MB/s")
+    print(
+        f"{'confluent-kafka produce (acks=all, linger 5ms)':44s} {produced['msgs']:12,.0f} msgs/s {produced['mb']:8.1f} MB/s"
+    )
     print(f"{'  broker CPU during produce':44s} {produced['cpu_s']:8.2f} s = {produced['cpu_us_per_msg']:.2f} µs/msg")
-    for label, figures in [("idempotent (enable.idempotence)", idempotent),
-                           ("transactional, commit every 1,000", transactional)]:
-        print(f"{'confluent-kafka produce, ' + label:44s} {figures['msgs']:12,.0f} msgs/s {figures['mb']:8.1f} MB/s "
-              f"= {figures['msgs'] / produced['msgs']:.0%} of plain (broker CPU {figures['cpu_us_per_msg']:.2f} µs/msg)")
+    for label, figures in [
+        ("idempotent (enable.idempotence)", idempotent),
+        ("transactional, commit every 1,000", transactional),
+    ]:
+        print(
+            f"{'confluent-kafka produce, ' + label:44s} {figures['msgs']:12,.0f} msgs/s {figures['mb']:8.1f} MB/s "
+            f"= {figures['msgs'] / produced['msgs']:.0%} of plain (broker CPU {figures['cpu_us_per_msg']:.2f} µs/msg)"
+        )
     for codec, figures in compressed.items():
-        print(f"{'confluent-kafka produce, ' + codec:44s} {figures['msgs']:12,.0f} msgs/s {figures['mb']:8.1f} MB/s "
-              f"(broker CPU {figures['cpu_us_per_msg']:.2f} µs/msg)")
-    print(f"{'confluent-kafka consume (fetch.queue.backoff.ms=10)':44s} {consumed['msgs']:12,.0f} msgs/s {consumed['mb']:8.1f} MB/s "
-          f"({consumed['received']:,} msgs, broker CPU {consumed['cpu_s']:.2f} s)")
-    print(f"{'round trip produce->consume':44s} p50 {latency['p50_ms']:6.2f} ms  p99 {latency['p99_ms']:6.2f} ms "
-          f"({latency['rounds']} rounds)")
-    print(f"{'kafka-python produce / consume':44s} {kp['produce_msgs']:12,.0f} / {kp['consume_msgs']:,.0f} msgs/s "
-          f"({args.kafka_python_messages:,} msgs)")
+        print(
+            f"{'confluent-kafka produce, ' + codec:44s} {figures['msgs']:12,.0f} msgs/s {figures['mb']:8.1f} MB/s "
+            f"(broker CPU {figures['cpu_us_per_msg']:.2f} µs/msg)"
+        )
+    print(
+        f"{'confluent-kafka consume (fetch.queue.backoff.ms=10)':44s} {consumed['msgs']:12,.0f} msgs/s {consumed['mb']:8.1f} MB/s "
+        f"({consumed['received']:,} msgs, broker CPU {consumed['cpu_s']:.2f} s)"
+    )
+    print(
+        f"{'round trip produce->consume':44s} p50 {latency['p50_ms']:6.2f} ms  p99 {latency['p99_ms']:6.2f} ms "
+        f"({latency['rounds']} rounds)"
+    )
+    print(
+        f"{'kafka-python produce / consume':44s} {kp['produce_msgs']:12,.0f} / {kp['consume_msgs']:,.0f} msgs/s "
+        f"({args.kafka_python_messages:,} msgs)"
+    )
     for label, figures in [("0 (default)", formation), (f"{DELAYED_FORMATION_MS} ms", delayed_formation)]:
-        print(f"{'group of 3 formed, initial delay ' + label:44s} median {figures['formed_median_s']:6.3f} s  "
-              f"min {figures['formed_min_s']:.3f}  max {figures['formed_max_s']:.3f} ({figures['trials']} trials)")
+        print(
+            f"{'group of 3 formed, initial delay ' + label:44s} median {figures['formed_median_s']:6.3f} s  "
+            f"min {figures['formed_min_s']:.3f}  max {figures['formed_max_s']:.3f} ({figures['trials']} trials)"
+        )
         print(f"{'  rebalance when a 4th joins':44s} {figures['rebalanced_s']:8.3f} s (heartbeat.interval.ms=3000)")
-    print(f"{'consume through a group of 3':44s} {through_group['msgs']:12,.0f} msgs/s {through_group['mb']:8.1f} MB/s "
-          f"({through_group['received']:,} msgs; first message after {through_group['until_first_s']:.2f} s)")
+    print(
+        f"{'consume through a group of 3':44s} {through_group['msgs']:12,.0f} msgs/s {through_group['mb']:8.1f} MB/s "
+        f"({through_group['received']:,} msgs; first message after {through_group['until_first_s']:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,22 +29,53 @@ BATCH = bytes(61) + b"r" * 1000  # record bytes are skipped, never read
 
 
 def produce(version: int, partitions: int) -> dict:
-    return dict(transactional_id=None, acks=-1, timeout=30_000, topic_data=[
-        dict(name="bench", partition_data=[dict(index=i, records=BATCH) for i in range(partitions)])])
+    return dict(
+        transactional_id=None,
+        acks=-1,
+        timeout=30_000,
+        topic_data=[dict(name="bench", partition_data=[dict(index=i, records=BATCH) for i in range(partitions)])],
+    )
 
 
 def fetch(version: int, partitions: int) -> dict:
-    topic = dict(topic="bench", topic_id=uuid.UUID(int=1), partitions=[
-        dict(partition=i, current_leader_epoch=-1, fetch_offset=1000 * i, last_fetched_epoch=-1, log_start_offset=-1,
-             partition_max_bytes=1 << 20) for i in range(partitions)])
-    return dict(cluster_id=None, replica_id=-1, replica_state=dict(replica_id=-1, replica_epoch=-1), max_wait=500,
-                min_bytes=1, max_bytes=50 << 20, isolation_level=1, session_id=0, session_epoch=-1, topics=[topic],
-                forgotten_topics_data=[], rack_id="")
+    topic = dict(
+        topic="bench",
+        topic_id=uuid.UUID(int=1),
+        partitions=[
+            dict(
+                partition=i,
+                current_leader_epoch=-1,
+                fetch_offset=1000 * i,
+                last_fetched_epoch=-1,
+                log_start_offset=-1,
+                partition_max_bytes=1 << 20,
+            )
+            for i in range(partitions)
+        ],
+    )
+    return dict(
+        cluster_id=None,
+        replica_id=-1,
+        replica_state=dict(replica_id=-1, replica_epoch=-1),
+        max_wait=500,
+        min_bytes=1,
+        max_bytes=50 << 20,
+        isolation_level=1,
+        session_id=0,
+        session_epoch=-1,
+        topics=[topic],
+        forgotten_topics_data=[],
+        rack_id="",
+    )
 
 
 def metadata(version: int, topics: int) -> dict:
-    return dict(topics=[dict(name=f"topic-{i}", topic_id=None) for i in range(topics)], allow_auto_topic_creation=True,
-                include_cluster_authorized_operations=False, include_topic_authorized_operations=False)
+    return dict(
+        topics=[dict(name=f"topic-{i}", topic_id=None) for i in range(topics)],
+        allow_auto_topic_creation=True,
+        include_cluster_authorized_operations=False,
+        include_topic_authorized_operations=False,
+    )
 
 
 CASES = [

@@ -32,8 +32,15 @@ def fill(log: PartitionLog, megabytes: int) -> int:
     written = serial = 0
     now = int(time.time() * 1000) - 3_600_000
     while written < target:
-        records = [Record(offset_delta=i, timestamp_delta=0, key=b"key-%06d" % ((serial + i) * 7919 % KEYS),
-                          value=values[(serial + i) & 255]) for i in range(RECORDS_PER_BATCH)]
+        records = [
+            Record(
+                offset_delta=i,
+                timestamp_delta=0,
+                key=b"key-%06d" % ((serial + i) * 7919 % KEYS),
+                value=values[(serial + i) & 255],
+            )
+            for i in range(RECORDS_PER_BATCH)
+        ]
         serial += RECORDS_PER_BATCH
         batch = build_batch(records, base_timestamp=now)
         log.append(batch, parse_header(batch))
@@ -59,9 +66,11 @@ def main() -> None:
         write_cleaned_files(log, output)
         assert install(log, work, output)
         elapsed = time.perf_counter() - start
-        print(f"cleaner: {output.bytes_before / 1e6:.0f} MB in closed segments ({written / 1e6:.0f} MB written), "
-              f"{output.bytes_after / 1e6:.1f} MB kept, {output.records_removed:,} records removed, "
-              f"{elapsed:.1f} s = {output.bytes_before / elapsed / 1e6:.1f} MB/s")
+        print(
+            f"cleaner: {output.bytes_before / 1e6:.0f} MB in closed segments ({written / 1e6:.0f} MB written), "
+            f"{output.bytes_after / 1e6:.1f} MB kept, {output.records_removed:,} records removed, "
+            f"{elapsed:.1f} s = {output.bytes_before / elapsed / 1e6:.1f} MB/s"
+        )
         log.close()
     finally:
         shutil.rmtree(directory, ignore_errors=True)

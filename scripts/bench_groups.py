@@ -17,8 +17,15 @@ _group_ids = itertools.count()
 def _consumer(bootstrap: str, group: str, **extra):
     from confluent_kafka import Consumer
 
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                     "enable.auto.commit": False, **extra})
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **extra,
+        }
+    )
 
 
 def _settled(consumers, partitions: int) -> bool:
@@ -64,8 +71,13 @@ def formation_and_rebalance(bootstrap: str, topic: str, partitions: int, trials:
     rebalanced = _poll_until_settled(consumers, partitions)
     for consumer in consumers:
         consumer.close()
-    return dict(formed_median_s=statistics.median(formed), formed_min_s=min(formed), formed_max_s=max(formed),
-                trials=trials, rebalanced_s=rebalanced)
+    return dict(
+        formed_median_s=statistics.median(formed),
+        formed_min_s=min(formed),
+        formed_max_s=max(formed),
+        trials=trials,
+        rebalanced_s=rebalanced,
+    )
 
 
 def group_consume(bootstrap: str, topic: str, count: int, size: int, members: int = 3) -> dict:
@@ -96,5 +108,10 @@ def group_consume(bootstrap: str, topic: str, count: int, size: int, members: in
     end = time.perf_counter()
     total = sum(received)
     elapsed = end - (first_message_at[0] if first_message_at else start)
-    return dict(msgs=total / elapsed, mb=total * size / elapsed / 1e6, received=total, members=members,
-                until_first_s=(first_message_at[0] - start) if first_message_at else None)
+    return dict(
+        msgs=total / elapsed,
+        mb=total * size / elapsed / 1e6,
+        received=total,
+        members=members,
+        until_first_s=(first_message_at[0] - start) if first_message_at else None,
+    )

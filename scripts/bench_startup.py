@@ -47,9 +47,22 @@ class Broker:
         started = time.perf_counter()
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "kwire", "serve", "--port", "0", "--data-dir", str(data_dir),
-                 "--log-level", "WARNING"],
-                stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO,
+                [
+                    sys.executable,
+                    "-m",
+                    "kwire",
+                    "serve",
+                    "--port",
+                    "0",
+                    "--data-dir",
+                    str(data_dir),
+                    "--log-level",
+                    "WARNING",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                cwd=REPO,
             )
         line = self.process.stdout.readline()
         match = READY.search(line)
@@ -87,12 +100,12 @@ def fill(bootstrap: str, topics: int, partitions: int, messages: int) -> None:
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     names = [f"startup-{i:03d}" for i in range(topics)]
-    for name, future in admin.create_topics([NewTopic(n, partitions, 1) for n in names]).items():
+    for future in admin.create_topics([NewTopic(n, partitions, 1) for n in names]).values():
         future.result(120)
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
     for name in names:
         for partition in range(partitions):
-            for i in range(messages):
+            for _ in range(messages):
                 producer.produce(name, value=b"x" * 100, partition=partition)
         producer.poll(0)
     if producer.flush(300):
@@ -111,8 +124,10 @@ def main() -> None:
     parent = tempfile.mkdtemp(prefix="kwire-startup-", dir=args.data_dir)
     data_dir, log_path = Path(parent) / "data", Path(parent) / "kwire.log"
     total = args.topics * args.partitions
-    print(f"kwire start-up on {total:,} partitions ({args.topics} topics x {args.partitions}, "
-          f"{args.messages} messages each) in {data_dir}")
+    print(
+        f"kwire start-up on {total:,} partitions ({args.topics} topics x {args.partitions}, "
+        f"{args.messages} messages each) in {data_dir}"
+    )
     broker = Broker(data_dir, log_path)
     print(f"empty directory                 {broker.startup_s:7.3f} s")
     build_started = time.perf_counter()
@@ -125,8 +140,10 @@ def main() -> None:
             broker = Broker(data_dir, log_path)
             times.append(broker.startup_s)
             rss.append(broker.rss_mb)
-        print(f"{label}        {statistics.median(times):7.3f} s median (min {min(times):.3f}, max {max(times):.3f}; "
-              f"RSS {statistics.median(rss):.0f} MB)")
+        print(
+            f"{label}        {statistics.median(times):7.3f} s median (min {min(times):.3f}, max {max(times):.3f}; "
+            f"RSS {statistics.median(rss):.0f} MB)"
+        )
     broker.stop(signal.SIGTERM)
     print(f"broker log: {log_path}")
 

@@ -49,9 +49,25 @@ MESSAGES = [Outgoing(key=b"key-%d" % i, value=b"value-%d " % i * 4, headers=(("h
 
 def start_broker(advertised_port: int) -> tuple[subprocess.Popen, int]:
     broker = subprocess.Popen(
-        [sys.executable, "-m", "kwire", "serve", "--port", "0", "--memory", "--advertised-port", str(advertised_port),
-         "--log-level", "WARNING", "-o", "group.initial.rebalance.delay.ms=0"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "kwire",
+            "serve",
+            "--port",
+            "0",
+            "--memory",
+            "--advertised-port",
+            str(advertised_port),
+            "--log-level",
+            "WARNING",
+            "-o",
+            "group.initial.rebalance.delay.ms=0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     match = READY.search(broker.stdout.readline())
     if not match:
         broker.kill()
@@ -81,8 +97,14 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
     transactional(bootstrap, topic, "kafka-python")
     with Reader("kafka-python", bootstrap).assign(topic, [0, 1]) as reader:
         reader.poll(len(MESSAGES), timeout=5)
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="corpus-kp", auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=3000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id="corpus-kp",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
     try:
         consumer.poll(timeout_ms=3000)
         consumer.commit()
@@ -106,7 +128,13 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
 def confluent_flows(bootstrap: str, topic: str) -> None:
     from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
     from confluent_kafka.admin import (
-        AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, OffsetSpec, ResourceType,
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        NewTopic,
+        OffsetSpec,
+        ResourceType,
     )
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -114,8 +142,11 @@ def confluent_flows(bootstrap: str, topic: str) -> None:
     resource = ConfigResource(ResourceType.TOPIC, topic)
     admin.describe_configs([resource])[resource].result(TIMEOUT_S)
     admin.alter_configs([ConfigResource(ResourceType.TOPIC, topic, set_config={"retention.ms": "800000"})])
-    incremental = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
-        ConfigEntry("retention.ms", "900000", incremental_operation=AlterConfigOpType.SET)])
+    incremental = ConfigResource(
+        ResourceType.TOPIC,
+        topic,
+        incremental_configs=[ConfigEntry("retention.ms", "900000", incremental_operation=AlterConfigOpType.SET)],
+    )
     admin.incremental_alter_configs([incremental])[incremental].result(TIMEOUT_S)
     produce("confluent-kafka", bootstrap, topic, MESSAGES, acks=1, **{"enable.idempotence": False})
     produce("confluent-kafka", bootstrap, topic, MESSAGES, acks="all", **{"enable.idempotence": True})
@@ -124,8 +155,14 @@ def confluent_flows(bootstrap: str, topic: str) -> None:
     transactional(bootstrap, topic, "confluent-kafka")
     with Reader("confluent-kafka", bootstrap).assign(topic, [0, 1]) as reader:
         reader.poll(len(MESSAGES), timeout=5)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "corpus-ck", "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "corpus-ck",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         consumer.subscribe([topic])
         deadline = time.monotonic() + 10
@@ -141,10 +178,12 @@ def confluent_flows(bootstrap: str, topic: str) -> None:
     admin.describe_consumer_groups(["corpus-ck"])["corpus-ck"].result(TIMEOUT_S)
     request = [ConsumerGroupTopicPartitions("corpus-ck")]
     admin.list_consumer_group_offsets(request)["corpus-ck"].result(TIMEOUT_S)
-    admin.alter_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions("corpus-ck", [TopicPartition(topic, 0, 1)])])["corpus-ck"].result(TIMEOUT_S)
-    offsets = admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.latest()},
-                                 isolation_level=IsolationLevel.READ_COMMITTED)
+    admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions("corpus-ck", [TopicPartition(topic, 0, 1)])])[
+        "corpus-ck"
+    ].result(TIMEOUT_S)
+    offsets = admin.list_offsets(
+        {TopicPartition(topic, 0): OffsetSpec.latest()}, isolation_level=IsolationLevel.READ_COMMITTED
+    )
     for future in offsets.values():
         future.result(TIMEOUT_S)
     for future in admin.delete_records([TopicPartition(topic, 1, 1)]).values():
@@ -170,8 +209,13 @@ async def _aiokafka_group_and_admin(bootstrap: str, topic: str) -> None:
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from aiokafka.structs import TopicPartition
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="corpus-aio",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id="corpus-aio",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         await consumer.getmany(timeout_ms=3000)
@@ -216,14 +260,16 @@ def send_offsets(producer: TransactionalProducer, client: str, topic: str, boots
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "corpus-txg"})
         try:
             producer._producer.send_offsets_to_transaction(
-                [TopicPartition(topic, 0, 1)], consumer.consumer_group_metadata(), TIMEOUT_S)
+                [TopicPartition(topic, 0, 1)], consumer.consumer_group_metadata(), TIMEOUT_S
+            )
         finally:
             consumer.close()
     elif client == "kafka-python":
         from kafka.structs import OffsetAndMetadata, TopicPartition
 
         producer._producer.send_offsets_to_transaction(
-            {TopicPartition(topic, 0): OffsetAndMetadata(1, "", -1)}, "corpus-txg")
+            {TopicPartition(topic, 0): OffsetAndMetadata(1, "", -1)}, "corpus-txg"
+        )
     else:
         from aiokafka.structs import TopicPartition
 
@@ -243,7 +289,10 @@ def select(frames: list[tuple[str, bytes]]) -> dict[tuple[int, int, str], list[b
     for source, frame in frames:
         if len(frame) < 8 or len(frame) > MAX_FRAME_BYTES:
             continue
-        api_key, version = int.from_bytes(frame[0:2], "big", signed=True), int.from_bytes(frame[2:4], "big", signed=True)
+        api_key, version = (
+            int.from_bytes(frame[0:2], "big", signed=True),
+            int.from_bytes(frame[2:4], "big", signed=True),
+        )
         by_key.setdefault((api_key, version, source), [])
         if frame not in by_key[(api_key, version, source)]:
             by_key[(api_key, version, source)].append(frame)
@@ -281,7 +330,11 @@ _SAMPLES = {"string": "x", "bytes": b"x", "records": b"", "bool": False, "uuid":
 
 def sample_values(entity: type) -> dict:
     from kio.serial._introspect import (
-        EntityField, EntityTupleField, PrimitiveTupleField, classify_field, get_schema_field_type,
+        EntityField,
+        EntityTupleField,
+        PrimitiveTupleField,
+        classify_field,
+        get_schema_field_type,
     )
 
     values = {}
@@ -299,8 +352,11 @@ def write_corpus(chosen: dict[tuple[int, int, str], list[bytes]], path: Path) ->
     from kwire.handlers import build_registry
 
     registry = build_registry()
-    served = {(api_key, version) for api_key, _low, high in registry.supported()
-              for version in range(registry.get(api_key).min_version, high + 1)}
+    served = {
+        (api_key, version)
+        for api_key, _low, high in registry.supported()
+        for version in range(registry.get(api_key).min_version, high + 1)
+    }
     captured = {(api_key, version) for api_key, version, _source in chosen}
     for api_key, version in sorted(served - captured):
         chosen[(api_key, version, "kio")] = [kio_written(api_key, version)]

@@ -33,8 +33,14 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kwire-crash-rounds-") as scratch:
         root = args.data_dir or Path(scratch)
-        result = run_rounds(root / "data", root / "kwire.log", args.rounds, args.seed, args.partitions,
-                            (args.min_uptime, args.max_uptime))
+        result = run_rounds(
+            root / "data",
+            root / "kwire.log",
+            args.rounds,
+            args.seed,
+            args.partitions,
+            (args.min_uptime, args.max_uptime),
+        )
         print(result.summary())
         for error in result.fatal_errors:
             print(f"fatal producer error: {error}")

@@ -46,19 +46,24 @@ CLIENT_TIMEOUT_S = 20
 
 
 class Broker:
-    def __init__(self, root: Path, data_dir: str | None, snapshots: Path | None, interval_s: float,
-                 overrides: list[str]) -> None:
+    def __init__(
+        self, root: Path, data_dir: str | None, snapshots: Path | None, interval_s: float, overrides: list[str]
+    ) -> None:
         storage = ["--memory"] if data_dir is None else ["--data-dir", data_dir]
         storage += [argument for override in overrides for argument in ("-o", override)]
         env = None
         if snapshots is not None:
             import os
 
-            env = dict(os.environ, KWIRE_TRACEMALLOC_SNAPSHOTS=str(snapshots),
-                       KWIRE_TRACEMALLOC_INTERVAL_S=str(interval_s))
+            env = dict(
+                os.environ, KWIRE_TRACEMALLOC_SNAPSHOTS=str(snapshots), KWIRE_TRACEMALLOC_INTERVAL_S=str(interval_s)
+            )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kwire", "serve", "--port", "0", *storage, "--log-level", "WARNING"],
-            stdout=subprocess.PIPE, text=True, cwd=root, env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+            env=env,
         )
         match = READY.search(self.process.stdout.readline())
         if not match:
@@ -89,8 +94,14 @@ IDEMPOTENCE = {"on": True}  # --no-idempotence turns it off for every producer
 def confluent_produce(bootstrap: str, round_number: int) -> None:
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
-                         "enable.idempotence": IDEMPOTENCE["on"] and round_number % 2 == 0})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "linger.ms": 5,
+            "enable.idempotence": IDEMPOTENCE["on"] and round_number % 2 == 0,
+        }
+    )
     for i in range(400):
         producer.produce(TOPICS[i % len(TOPICS)], key=b"k%d" % (i % 50), value=b"v" * 100)
     producer.flush(CLIENT_TIMEOUT_S)
@@ -103,9 +114,15 @@ def confluent_group_consume(bootstrap: str, round_number: int) -> None:
     from confluent_kafka import Consumer
 
     group = f"soak-confluent-{round_number % 4}" if round_number % 2 else f"soak-once-{round_number}"
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "session.timeout.ms": 6000})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+        }
+    )
     consumer.subscribe([TOPICS[round_number % len(TOPICS)]])
     received = 0
     deadline = time.monotonic() + 5
@@ -122,8 +139,7 @@ def kafka_python_round(bootstrap: str, round_number: int) -> None:
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                             enable_idempotence=IDEMPOTENCE["on"])
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=IDEMPOTENCE["on"])
     for i in range(100):
         producer.send(TOPICS[(round_number + i) % len(TOPICS)], value=b"p" * 100)
     producer.flush(CLIENT_TIMEOUT_S)
@@ -151,9 +167,13 @@ def aiokafka_group_consume(bootstrap: str, round_number: int) -> None:
     from aiokafka import AIOKafkaConsumer
 
     async def consume() -> None:
-        consumer = AIOKafkaConsumer(TOPICS[(round_number + 1) % len(TOPICS)], bootstrap_servers=bootstrap,
-                                    group_id=f"soak-aiokafka-{round_number % 2}", auto_offset_reset="earliest",
-                                    enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            TOPICS[(round_number + 1) % len(TOPICS)],
+            bootstrap_servers=bootstrap,
+            group_id=f"soak-aiokafka-{round_number % 2}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         try:
             batch = await consumer.getmany(timeout_ms=3000, max_records=50)
@@ -233,13 +253,18 @@ def print_growth(snapshots: Path, warm_up_s: float, interval_s: float, top: int)
     if len(files) < 2 or first_index >= len(files) - 1:
         print("not enough tracemalloc snapshots to compare")
         return
-    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
+    ignore = [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+    ]
     first = tracemalloc.Snapshot.load(str(files[first_index])).filter_traces(ignore)
     last = tracemalloc.Snapshot.load(str(files[-1])).filter_traces(ignore)
     total_first = sum(s.size for s in first.statistics("filename"))
     total_last = sum(s.size for s in last.statistics("filename"))
-    print(f"\ntraced memory: {total_first / 1e6:.2f} MB in {files[first_index].name} -> "
-          f"{total_last / 1e6:.2f} MB in {files[-1].name}")
+    print(
+        f"\ntraced memory: {total_first / 1e6:.2f} MB in {files[first_index].name} -> "
+        f"{total_last / 1e6:.2f} MB in {files[-1].name}"
+    )
     print(f"top {top} growth by line:")
     for stat in last.compare_to(first, "lineno")[:top]:
         print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  {stat.traceback[0]}")
@@ -254,16 +279,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=12)
     parser.add_argument("--report-every", type=float, default=60, help="seconds between RSS lines (and snapshots)")
-    parser.add_argument("--memory", action="store_true", help="run the broker in memory (default: a temporary data dir)")
-    parser.add_argument("--tracemalloc", action="store_true", help="trace the broker's allocations and print the growth")
+    parser.add_argument(
+        "--memory", action="store_true", help="run the broker in memory (default: a temporary data dir)"
+    )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="trace the broker's allocations and print the growth"
+    )
     parser.add_argument("--warm-up", type=float, default=120, help="seconds before the snapshot compared against")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--kwire-root", type=Path, default=REPO, help="run the kwire package found in this directory")
-    parser.add_argument("--no-idempotence", action="store_true",
-                        help="plain producers only (idempotent producers' state is kept a day, as in Kafka)")
-    parser.add_argument("-o", "--override", action="append", default=[], metavar="NAME=VALUE",
-                        help="a broker setting, passed on to kwire serve (repeatable)")
-    parser.add_argument("--keep-snapshots", type=Path, help="write the tracemalloc snapshots here instead of a temp dir")
+    parser.add_argument(
+        "--no-idempotence",
+        action="store_true",
+        help="plain producers only (idempotent producers' state is kept a day, as in Kafka)",
+    )
+    parser.add_argument(
+        "-o",
+        "--override",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a broker setting, passed on to kwire serve (repeatable)",
+    )
+    parser.add_argument(
+        "--keep-snapshots", type=Path, help="write the tracemalloc snapshots here instead of a temp dir"
+    )
     args = parser.parse_args()
     IDEMPOTENCE["on"] = not args.no_idempotence
 
@@ -287,9 +327,11 @@ def main() -> None:
         finally:
             broker.stop()
         samples = sampler.samples
-        print(f"\n{rounds} rounds in {samples[-1][0]:.1f} min; RSS at start {samples[0][1]:.1f} MB, "
-              f"after 5 min {rss_at(samples, 5)}, after 10 min {rss_at(samples, 10)}, "
-              f"at the end {samples[-1][1]:.1f} MB")
+        print(
+            f"\n{rounds} rounds in {samples[-1][0]:.1f} min; RSS at start {samples[0][1]:.1f} MB, "
+            f"after 5 min {rss_at(samples, 5)}, after 10 min {rss_at(samples, 10)}, "
+            f"at the end {samples[-1][1]:.1f} MB"
+        )
         if snapshots is not None:
             print_growth(snapshots, args.warm_up, args.report_every, args.top)
 

@@ -51,9 +51,9 @@ def write_value(frame: bytes, field: LengthField, value) -> bytes:
     pos = field.position
     if field.encoding == "uvarint":
         encoded = b"\xff" * 5 + b"\x01" if value == "overlong" else encode_uvarint(value)
-        return frame[:pos] + encoded + frame[pos + _varint_span(frame, pos):]
+        return frame[:pos] + encoded + frame[pos + _varint_span(frame, pos) :]
     packer = _PACK[field.encoding]
-    return frame[:pos] + packer.pack(value) + frame[pos + packer.size:]
+    return frame[:pos] + packer.pack(value) + frame[pos + packer.size :]
 
 
 def frame_length_fields(frame: bytes) -> list[LengthField]:
@@ -82,8 +82,14 @@ class Mutator:
         self.rng = rng
         self.versions = versions or {}  # api_key -> served versions, for version swaps
         self._operations = [
-            (30, self.extreme_length), (12, self.flip_bits), (12, self.overwrite_bytes), (9, self.insert_bytes),
-            (9, self.delete_bytes), (9, self.truncate), (5, self.duplicate_slice), (5, self.swap_version),
+            (30, self.extreme_length),
+            (12, self.flip_bits),
+            (12, self.overwrite_bytes),
+            (9, self.insert_bytes),
+            (9, self.delete_bytes),
+            (9, self.truncate),
+            (5, self.duplicate_slice),
+            (5, self.swap_version),
             (9, self.stacked),
         ]
         self._weights = [weight for weight, _ in self._operations]
@@ -118,7 +124,7 @@ class Mutator:
 
     def delete_bytes(self, frame: bytes, fields) -> bytes:
         pos = self.rng.randrange(len(frame))
-        return frame[:pos] + frame[pos + self.rng.randint(1, 8):]
+        return frame[:pos] + frame[pos + self.rng.randint(1, 8) :]
 
     def truncate(self, frame: bytes, fields) -> bytes:
         return frame[: self.rng.randrange(len(frame))]

@@ -19,7 +19,8 @@ def test_a_startup_error_while_opening_the_data_is_one_line(monkeypatch, capsys,
     monkeypatch.setattr(startup, "open_data", locked_data)
     assert cli.main(["serve", "--port", "0", "--data-dir", str(tmp_path / "d")]) == 1
     assert capsys.readouterr().err == (
-        f"kwire serve: data directory {tmp_path / 'd'} is in use by another broker (its .lock is held)\n")
+        f"kwire serve: data directory {tmp_path / 'd'} is in use by another broker (its .lock is held)\n"
+    )
 
 
 def test_a_startup_error_raised_in_a_task_is_one_line_too(monkeypatch, capsys):
@@ -32,8 +33,19 @@ def test_a_startup_error_raised_in_a_task_is_one_line_too(monkeypatch, capsys):
 
 
 def test_every_problem_in_the_settings_gets_its_own_line(capsys, tmp_path):
-    status = cli.main(["serve", "--port", "70000", "--data-dir", str(tmp_path / "d"),
-                       "-o", "num.partitions=0", "-o", "log.cleaner.enable=maybe"])
+    status = cli.main(
+        [
+            "serve",
+            "--port",
+            "70000",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "-o",
+            "num.partitions=0",
+            "-o",
+            "log.cleaner.enable=maybe",
+        ]
+    )
     assert status == 1
     assert capsys.readouterr().err.splitlines() == [
         "kwire serve: Invalid value 70000 for option --port: Value must be no more than 65535",

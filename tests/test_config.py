@@ -41,6 +41,7 @@ def test_advertised_address_falls_back_to_a_reachable_host():
 
 # --- validation: Kafka's types and ranges -------------------------------------------------------------------------
 
+
 def test_every_rule_names_a_setting():
     fields = {f.name for f in attrs.fields(BrokerConfig)}
     coarse_synonyms = {"log.retention.hours", "log.retention.minutes", "log.roll.hours"}
@@ -51,53 +52,59 @@ def test_the_defaults_are_valid():
     assert BrokerConfig().problems() == []
 
 
-@pytest.mark.parametrize("name, value, reason", [
-    ("num.partitions", "0", "Value must be at least 1"),
-    ("num.partitions", "-4", "Value must be at least 1"),
-    ("num.partitions", "three", "Not a number of type INT"),
-    ("num.partitions", "2147483648", "Not a number of type INT"),
-    ("num.partitions", "1.0", "Not a number of type INT"),
-    ("num.partitions", "1_000", "Not a number of type INT"),
-    ("message.max.bytes", "-1", "Value must be at least 0"),
-    ("socket.request.max.bytes", "0", "Value must be at least 1"),
-    ("log.segment.bytes", "13", "Value must be at least 14"),
-    ("fetch.max.bytes", "1023", "Value must be at least 1024"),
-    ("log.retention.ms", "0", "Value must be at least 1 (or -1 for unlimited)"),
-    ("log.retention.ms", "9223372036854775808", "Not a number of type LONG"),
-    ("log.roll.hours", "0", "Value must be at least 1"),
-    ("log.cleaner.min.cleanable.ratio", "1.5", "Value must be no more than 1"),
-    ("log.cleaner.min.cleanable.ratio", "-0.1", "Value must be at least 0"),
-    ("log.cleaner.min.cleanable.ratio", "nan", "Not a number of type DOUBLE"),
-    ("log.cleaner.min.cleanable.ratio", "half", "Not a number of type DOUBLE"),
-    ("compression.type", "brotli", "String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),
-    ("log.cleanup.policy", "compact,foo", "String must be one of: compact, delete"),
-    ("log.cleanup.policy", "", "Empty list is not allowed"),
-    ("log.message.timestamp.type", "createtime", "String must be one of: CreateTime, LogAppendTime"),
-    ("auto.create.topics.enable", "yes", "Expected value to be either true or false"),
-    ("auto.create.topics.enable", "1", "Expected value to be either true or false"),
-    ("node.id", "-1", "Value must be at least 0"),
-    ("max.connections", "-1", "Value must be at least 0"),
-    ("connections.max.idle.ms", "ten minutes", "Not a number of type LONG"),
-])
+@pytest.mark.parametrize(
+    "name, value, reason",
+    [
+        ("num.partitions", "0", "Value must be at least 1"),
+        ("num.partitions", "-4", "Value must be at least 1"),
+        ("num.partitions", "three", "Not a number of type INT"),
+        ("num.partitions", "2147483648", "Not a number of type INT"),
+        ("num.partitions", "1.0", "Not a number of type INT"),
+        ("num.partitions", "1_000", "Not a number of type INT"),
+        ("message.max.bytes", "-1", "Value must be at least 0"),
+        ("socket.request.max.bytes", "0", "Value must be at least 1"),
+        ("log.segment.bytes", "13", "Value must be at least 14"),
+        ("fetch.max.bytes", "1023", "Value must be at least 1024"),
+        ("log.retention.ms", "0", "Value must be at least 1 (or -1 for unlimited)"),
+        ("log.retention.ms", "9223372036854775808", "Not a number of type LONG"),
+        ("log.roll.hours", "0", "Value must be at least 1"),
+        ("log.cleaner.min.cleanable.ratio", "1.5", "Value must be no more than 1"),
+        ("log.cleaner.min.cleanable.ratio", "-0.1", "Value must be at least 0"),
+        ("log.cleaner.min.cleanable.ratio", "nan", "Not a number of type DOUBLE"),
+        ("log.cleaner.min.cleanable.ratio", "half", "Not a number of type DOUBLE"),
+        ("compression.type", "brotli", "String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),
+        ("log.cleanup.policy", "compact,foo", "String must be one of: compact, delete"),
+        ("log.cleanup.policy", "", "Empty list is not allowed"),
+        ("log.message.timestamp.type", "createtime", "String must be one of: CreateTime, LogAppendTime"),
+        ("auto.create.topics.enable", "yes", "Expected value to be either true or false"),
+        ("auto.create.topics.enable", "1", "Expected value to be either true or false"),
+        ("node.id", "-1", "Value must be at least 0"),
+        ("max.connections", "-1", "Value must be at least 0"),
+        ("connections.max.idle.ms", "ten minutes", "Not a number of type LONG"),
+    ],
+)
 def test_a_value_kafka_refuses_is_one_line_naming_the_setting(name, value, reason):
     with pytest.raises(ConfigError) as refused:
         BrokerConfig().apply_override(name, value)
     assert str(refused.value) == f"Invalid value {value} for configuration {name}: {reason}"
 
 
-@pytest.mark.parametrize("name, value, expected", [
-    ("num.partitions", " 3 ", 3),
-    ("log.segment.bytes", "14", 14),
-    ("log.cleaner.min.cleanable.ratio", "1", 1.0),
-    ("log.cleaner.min.cleanable.ratio", "0.25", 0.25),
-    ("log.retention.ms", "-1", -1),
-    ("log.retention.ms", "-5", -1),  # Kafka: any negative retention means unlimited
-    ("log.retention.bytes", "-1", -1),
-    ("auto.create.topics.enable", "TRUE", True),
-    ("log.cleanup.policy", "compact, delete", "compact,delete"),
-    ("max.connections", "0", 0),
-    ("queued.max.request.bytes", "-1", -1),
-])
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("num.partitions", " 3 ", 3),
+        ("log.segment.bytes", "14", 14),
+        ("log.cleaner.min.cleanable.ratio", "1", 1.0),
+        ("log.cleaner.min.cleanable.ratio", "0.25", 0.25),
+        ("log.retention.ms", "-1", -1),
+        ("log.retention.ms", "-5", -1),  # Kafka: any negative retention means unlimited
+        ("log.retention.bytes", "-1", -1),
+        ("auto.create.topics.enable", "TRUE", True),
+        ("log.cleanup.policy", "compact, delete", "compact,delete"),
+        ("max.connections", "0", 0),
+        ("queued.max.request.bytes", "-1", -1),
+    ],
+)
 def test_values_at_the_edges_of_kafkas_ranges_are_accepted(name, value, expected):
     config = BrokerConfig()
     config.apply_override(name, value)
@@ -133,20 +140,24 @@ def test_queued_request_bytes_below_the_largest_request_is_refused_as_kafka_does
     config.apply_override("queued.max.request.bytes", "1000000")
     assert config.problems() == [
         "Invalid value 1000000 for configuration queued.max.request.bytes: "
-        "must be at least socket.request.max.bytes (2000000) or -1"]
+        "must be at least socket.request.max.bytes (2000000) or -1"
+    ]
     # kwire's own default bound does not get in the way of a larger request limit.
     larger_requests = BrokerConfig()
     larger_requests.apply_override("socket.request.max.bytes", "200000000")
     assert larger_requests.problems() == []
 
 
-@pytest.mark.parametrize("attribute, value, message", [
-    ("port", "99999", "Invalid value 99999 for option --port: Value must be no more than 65535"),
-    ("port", "-1", "Invalid value -1 for option --port: Value must be at least 0"),
-    ("port", "http", "Invalid value http for option --port: Not a number of type INT"),
-    ("advertised_port", "0", "Invalid value 0 for option --advertised-port: Value must be at least 1"),
-    ("node_id", "-2", "Invalid value -2 for option --node-id: Value must be at least 0"),
-])
+@pytest.mark.parametrize(
+    "attribute, value, message",
+    [
+        ("port", "99999", "Invalid value 99999 for option --port: Value must be no more than 65535"),
+        ("port", "-1", "Invalid value -1 for option --port: Value must be at least 0"),
+        ("port", "http", "Invalid value http for option --port: Not a number of type INT"),
+        ("advertised_port", "0", "Invalid value 0 for option --advertised-port: Value must be at least 1"),
+        ("node_id", "-2", "Invalid value -2 for option --node-id: Value must be at least 0"),
+    ],
+)
 def test_command_line_options_are_checked_like_settings(attribute, value, message):
     with pytest.raises(ConfigError) as refused:
         parse_option(attribute, value)

@@ -9,10 +9,9 @@ import os
 import struct
 
 import hypothesis.strategies as st
+import kio.static.primitive as primitive
 import pytest
 from hypothesis import HealthCheck, given, settings
-
-import kio.static.primitive as primitive
 from kio.index import UnknownEntity, load_request_schema, load_response_schema
 from kio.serial import entity_writer
 from kio.serial.errors import OutOfBoundValue
@@ -22,8 +21,8 @@ from kwire.handlers import build_registry
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.record_codec import iter_all_records
 from kwire.protocol.registry import request_is_flexible
-from tests.handlers import requests as rq
 from tests.core_client import CoreClient, make_core
+from tests.handlers import requests as rq
 from tests.wire import decode_response
 
 # KWIRE_FUZZ_EXAMPLES=1000 for a longer, randomised hunt; CI runs a fixed sample.
@@ -91,8 +90,12 @@ def test_arbitrary_requests_get_an_answer_or_close_only_their_connection(core, a
     spec = core.registry.get(api_key)
     versions = list(range(spec.min_version, spec.max_version + 1))
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES == DEFAULT_EXAMPLES,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=EXAMPLES == DEFAULT_EXAMPLES,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.data())
     def check(data):
         version = data.draw(st.sampled_from(versions), label="version")

@@ -55,11 +55,19 @@ def with_decoder(core, api_key: int, raised: BaseException):
 def test_a_panic_in_a_decoder_closes_only_that_connection(core):
     with_decoder(core, 3, PanicException("index out of bounds"))
     with pytest.raises(ProtocolViolation, match="PanicException"):
-        core.handle_frame(request_frame(3, 12, dict(topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False))[4:])
+        core.handle_frame(
+            request_frame(
+                3, 12, dict(topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+            )[4:]
+        )
 
 
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
 def test_interrupts_are_not_taken_for_malformed_requests(core, interrupt):
     with_decoder(core, 3, interrupt())
     with pytest.raises(interrupt):
-        core.handle_frame(request_frame(3, 12, dict(topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False))[4:])
+        core.handle_frame(
+            request_frame(
+                3, 12, dict(topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+            )[4:]
+        )

@@ -1,8 +1,8 @@
 """The response cache stays small: entries of an older cluster version are
 dropped, and the bytes held are bounded however many request shapes come."""
 
-from tests.handlers import requests as rq
 from tests.core_client import CoreClient, make_core
+from tests.handlers import requests as rq
 
 METADATA, CREATE_TOPICS = 3, 19
 

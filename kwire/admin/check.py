@@ -27,8 +27,18 @@ from kwire.cluster.offset_checkpoint import CLEANER, LOG_START, RECOVERY_POINT, 
 from kwire.cluster.topic_configs import log_config_for
 from kwire.config import BrokerConfig
 from kwire.log.files import (
-    INDEX_SUFFIX, LEFTOVER_SUFFIXES, LOG_SUFFIX, SNAPSHOT_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path,
-    files_in, offsets_in, parse_partition_dir_name, partition_dir_name, sibling,
+    INDEX_SUFFIX,
+    LEFTOVER_SUFFIXES,
+    LOG_SUFFIX,
+    SNAPSHOT_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX,
+    file_path,
+    files_in,
+    offsets_in,
+    parse_partition_dir_name,
+    partition_dir_name,
+    sibling,
 )
 from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.producer_state import ProducerStateManager
@@ -37,7 +47,6 @@ from kwire.log.transaction_index import TXN_INDEX_ENTRY
 from kwire.protocol.record_codec import iter_records
 
 KeyedRecord = tuple[bytes, bytes | None]  # a metadata-log record: key, value (None for a tombstone)
-
 
 
 @attrs.define
@@ -59,9 +68,11 @@ class CheckReport:
 
     def summary(self) -> str:
         c = self.counts
-        return (f"checked {self.data_dir}: {c['partitions']} partition(s), {c['segments']} segment(s), "
-                f"{c['batches']} batch(es), {c['indexes']} index file(s), {c['checkpoints']} checkpoint file(s), "
-                f"{c['snapshots']} producer snapshot(s): {len(self.problems)} problem(s)")
+        return (
+            f"checked {self.data_dir}: {c['partitions']} partition(s), {c['segments']} segment(s), "
+            f"{c['batches']} batch(es), {c['indexes']} index file(s), {c['checkpoints']} checkpoint file(s), "
+            f"{c['snapshots']} producer snapshot(s): {len(self.problems)} problem(s)"
+        )
 
 
 @attrs.define
@@ -98,15 +109,21 @@ def check_data_dir(data_dir: Path) -> CheckReport:
     _check_meta_properties(report)
     snapshot, metadata_facts = _check_metadata_log(report, running)
     facts = {(METADATA_TOPIC, 0): metadata_facts} if metadata_facts is not None else {}
-    partitions = sorted((p, parsed) for p in data_dir.iterdir()
-                        if p.is_dir() and (parsed := parse_partition_dir_name(p.name)) is not None)
+    partitions = sorted(
+        (p, parsed)
+        for p in data_dir.iterdir()
+        if p.is_dir() and (parsed := parse_partition_dir_name(p.name)) is not None
+    )
     for directory, (topic, index) in partitions:
         if topic == METADATA_TOPIC:
             continue
         record = snapshot.topics.get(topic)
         if record is None or index >= record.partitions:
-            report.problem(directory, "the metadata log knows no such partition (kwire serve recovers a topic "
-                                      "whose directories all carry the same topic id, and leaves the rest alone)")
+            report.problem(
+                directory,
+                "the metadata log knows no such partition (kwire serve recovers a topic "
+                "whose directories all carry the same topic id, and leaves the rest alone)",
+            )
             expected_id, compacted, interval = None, True, BrokerConfig().log_index_interval_bytes
         else:
             expected_id = record.topic_id
@@ -116,7 +133,9 @@ def check_data_dir(data_dir: Path) -> CheckReport:
     for record in snapshot.topics.values():
         for index in range(record.partitions):
             if (record.name, index) not in facts:
-                report.problem(data_dir / partition_dir_name(record.name, index), "missing: the metadata log lists this partition")
+                report.problem(
+                    data_dir / partition_dir_name(record.name, index), "missing: the metadata log lists this partition"
+                )
     for file_name in (LOG_START, CLEANER, RECOVERY_POINT):
         _check_checkpoint(report, file_name, facts)
     return report
@@ -139,8 +158,9 @@ def _check_metadata_log(report: CheckReport, running: bool) -> tuple[MetadataSna
             report.problem(directory, "missing: no topic is known")
         return MetadataSnapshot(), None
     records: list[KeyedRecord] = []
-    facts = _check_partition(report, directory, running, compacted=False, interval=4096, topic_id=None,
-                             keyed_records=records)
+    facts = _check_partition(
+        report, directory, running, compacted=False, interval=4096, topic_id=None, keyed_records=records
+    )
     try:
         return replay_records(records), facts
     except (ValueError, KeyError, TypeError) as exc:  # JSON and UTF-8 errors are ValueErrors
@@ -148,8 +168,15 @@ def _check_metadata_log(report: CheckReport, running: bool) -> tuple[MetadataSna
         return MetadataSnapshot(), facts
 
 
-def _check_partition(report: CheckReport, directory: Path, running: bool, compacted: bool, interval: int,
-                     topic_id: uuid.UUID | None, keyed_records: list[KeyedRecord] | None = None) -> _PartitionFacts:
+def _check_partition(
+    report: CheckReport,
+    directory: Path,
+    running: bool,
+    compacted: bool,
+    interval: int,
+    topic_id: uuid.UUID | None,
+    keyed_records: list[KeyedRecord] | None = None,
+) -> _PartitionFacts:
     report.counts["partitions"] += 1
     bases = offsets_in(directory, LOG_SUFFIX)
     log_end = bases[0] if bases else 0
@@ -162,8 +189,9 @@ def _check_partition(report: CheckReport, directory: Path, running: bool, compac
         elif i and base > log_end and not compacted and previous_sound:
             report.problem(path, f"offsets {log_end} to {base - 1} are missing between segments")
         try:
-            log_end, previous_sound = _check_segment(report, path, base, bases[i + 1] if not last else None,
-                                                     running and last, interval, keyed_records)
+            log_end, previous_sound = _check_segment(
+                report, path, base, bases[i + 1] if not last else None, running and last, interval, keyed_records
+            )
         except FileNotFoundError:  # retention or compaction of a running broker
             report.notes.append(f"{report._relative(path)}: removed while being checked")
             continue
@@ -180,15 +208,24 @@ def _check_partition(report: CheckReport, directory: Path, running: bool, compac
         try:
             found = read_topic_id(directory)
             if found != topic_id:
-                report.problem(directory / "partition.metadata", f"topic id {base64_uuid(found)}, but the metadata "
-                                                                 f"log says {base64_uuid(topic_id)}")
+                report.problem(
+                    directory / "partition.metadata",
+                    f"topic id {base64_uuid(found)}, but the metadata log says {base64_uuid(topic_id)}",
+                )
         except ValueError as exc:
             report.problem(directory / "partition.metadata", str(exc))
     return _PartitionFacts(log_end, sound)
 
 
-def _check_segment(report: CheckReport, path: Path, base: int, end_offset: int | None, may_grow: bool,
-                   interval: int, keyed_records: list[KeyedRecord] | None) -> tuple[int, bool]:
+def _check_segment(
+    report: CheckReport,
+    path: Path,
+    base: int,
+    end_offset: int | None,
+    may_grow: bool,
+    interval: int,
+    keyed_records: list[KeyedRecord] | None,
+) -> tuple[int, bool]:
     """Check one segment and its indexes; returns (one past its last sound
     offset, whether the whole segment is sound)."""
     report.counts["segments"] += 1
@@ -209,14 +246,18 @@ def _check_segment(report: CheckReport, path: Path, base: int, end_offset: int |
                 report.problem(path, f"{where}: {scan.problem}")
         # Past a broken batch nothing can be checked against the log.
         uncertain_tail = may_grow or scan.problem is not None
-        _check_offset_index(report, Path(sibling(str(path), INDEX_SUFFIX)), base, batches, scan.end,
-                            uncertain_tail, interval)
-        _check_time_index(report, Path(sibling(str(path), TIME_INDEX_SUFFIX)), base, batches, scan.next_offset,
-                          uncertain_tail)
+        _check_offset_index(
+            report, Path(sibling(str(path), INDEX_SUFFIX)), base, batches, scan.end, uncertain_tail, interval
+        )
+        _check_time_index(
+            report, Path(sibling(str(path), TIME_INDEX_SUFFIX)), base, batches, scan.next_offset, uncertain_tail
+        )
         txn_index = Path(sibling(str(path), TXN_INDEX_SUFFIX))
         if txn_index.exists() and txn_index.stat().st_size % TXN_INDEX_ENTRY.size:
-            report.problem(txn_index, f"{txn_index.stat().st_size} bytes is not a whole number of "
-                                      f"{TXN_INDEX_ENTRY.size}-byte entries")
+            report.problem(
+                txn_index,
+                f"{txn_index.stat().st_size} bytes is not a whole number of {TXN_INDEX_ENTRY.size}-byte entries",
+            )
         end = scan.next_offset if batches else (end_offset if end_offset is not None else base)
         return end, scan.problem is None
     finally:
@@ -231,8 +272,15 @@ def _read_entries(report: CheckReport, path: Path, entry: struct.Struct) -> list
     return list(entry.iter_unpack(data[: len(data) - len(data) % entry.size]))
 
 
-def _check_offset_index(report: CheckReport, path: Path, base: int, batches: dict[int, tuple[int, int]], scanned_end: int,
-                        uncertain_tail: bool, interval: int) -> None:
+def _check_offset_index(
+    report: CheckReport,
+    path: Path,
+    base: int,
+    batches: dict[int, tuple[int, int]],
+    scanned_end: int,
+    uncertain_tail: bool,
+    interval: int,
+) -> None:
     if not path.exists():
         if any(position >= interval for position in batches):
             report.problem(path, "missing (kwire serve rebuilds it)")
@@ -248,14 +296,23 @@ def _check_offset_index(report: CheckReport, path: Path, base: int, batches: dic
             report.problem(path, f"entry {number} ({relative}, {position}) does not point at the start of a batch")
             return
         if batches[position][0] != base + relative:
-            report.problem(path, f"entry {number} names offset {base + relative} but points at the batch of "
-                                 f"offset {batches[position][0]}")
+            report.problem(
+                path,
+                f"entry {number} names offset {base + relative} but points at the batch of "
+                f"offset {batches[position][0]}",
+            )
             return
         previous = (relative, position)
 
 
-def _check_time_index(report: CheckReport, path: Path, base: int, batches: dict[int, tuple[int, int]], scanned_next_offset: int,
-                      uncertain_tail: bool) -> None:
+def _check_time_index(
+    report: CheckReport,
+    path: Path,
+    base: int,
+    batches: dict[int, tuple[int, int]],
+    scanned_next_offset: int,
+    uncertain_tail: bool,
+) -> None:
     if not path.exists():
         if batches:
             report.problem(path, "missing (kwire serve rebuilds it; until then timestamp lookups go wrong)")
@@ -270,14 +327,18 @@ def _check_time_index(report: CheckReport, path: Path, base: int, batches: dict[
         if uncertain_tail and base + relative >= scanned_next_offset:
             return  # past the damage, or its batch is not written yet
         if by_offset.get(base + relative) != timestamp:
-            report.problem(path, f"entry {number} ({timestamp}, {relative}) does not match the batch of offset "
-                                 f"{base + relative}")
+            report.problem(
+                path, f"entry {number} ({timestamp}, {relative}) does not match the batch of offset {base + relative}"
+            )
             return
         previous = timestamp
     largest = max((timestamp for _offset, timestamp in batches.values()), default=None)
     if largest is not None and (previous is None or previous < largest) and not uncertain_tail:
-        report.problem(path, f"its last timestamp {previous} is below the segment's largest, {largest}: "
-                             "timestamp lookups would miss this segment")
+        report.problem(
+            path,
+            f"its last timestamp {previous} is below the segment's largest, {largest}: "
+            "timestamp lookups would miss this segment",
+        )
 
 
 def _check_snapshot(report: CheckReport, path: Path, offset: int, log_end: int | None) -> None:

@@ -94,19 +94,26 @@ def describe_group(client: WireClient, group_id: str) -> GroupDescription:
     _check(fetched.error_code, f"OffsetFetch({group_id})")
     committed = {
         (topic.name, p.partition_index): p.committed_offset
-        for topic in fetched.topics for p in topic.partitions if p.committed_offset >= 0
+        for topic in fetched.topics
+        for p in topic.partitions
+        if p.committed_offset >= 0
     }
     keys = sorted(set(owners) | set(committed))
     log_ends = _log_end_offsets(client, keys)
     rows = []
     for key in keys:
         owner = owners.get(key)
-        rows.append(PartitionRow(
-            topic=key[0], partition=key[1], committed=committed.get(key), log_end=log_ends.get(key),
-            consumer_id=owner.member_id if owner else "-",
-            host=owner.host if owner else "-",
-            client_id=owner.client_id if owner else "-",
-        ))
+        rows.append(
+            PartitionRow(
+                topic=key[0],
+                partition=key[1],
+                committed=committed.get(key),
+                log_end=log_ends.get(key),
+                consumer_id=owner.member_id if owner else "-",
+                host=owner.host if owner else "-",
+                client_id=owner.client_id if owner else "-",
+            )
+        )
     if group.group_state == "Dead" and not rows:
         raise GroupCommandError(f"group {group_id} does not exist")
     return GroupDescription(group_id, group.group_state, group.protocol_data, members, tuple(rows))
@@ -118,15 +125,28 @@ def _log_end_offsets(client: WireClient, keys: list[tuple[str, int]]) -> dict[tu
     by_topic: dict[str, list[int]] = {}
     for topic, partition in keys:
         by_topic.setdefault(topic, []).append(partition)
-    response = client.call(LIST_OFFSETS, 7, dict(
-        replica_id=-1, isolation_level=0,
-        topics=[dict(name=topic, partitions=[dict(partition_index=p, current_leader_epoch=-1, timestamp=_LATEST)
-                                             for p in partitions])
-                for topic, partitions in by_topic.items()],
-    ))
+    response = client.call(
+        LIST_OFFSETS,
+        7,
+        dict(
+            replica_id=-1,
+            isolation_level=0,
+            topics=[
+                dict(
+                    name=topic,
+                    partitions=[
+                        dict(partition_index=p, current_leader_epoch=-1, timestamp=_LATEST) for p in partitions
+                    ],
+                )
+                for topic, partitions in by_topic.items()
+            ],
+        ),
+    )
     return {
         (topic.name, p.partition_index): p.offset
-        for topic in response.topics for p in topic.partitions if p.error_code == ErrorCode.none
+        for topic in response.topics
+        for p in topic.partitions
+        if p.error_code == ErrorCode.none
     }
 
 
@@ -147,14 +167,34 @@ def format_description(description: GroupDescription) -> str:
     def show(value: int | None) -> str:
         return "-" if value is None else str(value)
 
-    title = (f"Group {description.group_id}: state {description.state}, {len(description.members)} member(s)"
-             + (f", assignor {description.protocol}" if description.protocol else ""))
+    title = f"Group {description.group_id}: state {description.state}, {len(description.members)} member(s)" + (
+        f", assignor {description.protocol}" if description.protocol else ""
+    )
     if not description.rows:
         return title + "\n(no assigned partitions and no committed offsets)"
-    header = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"]
+    header = [
+        "GROUP",
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "LOG-END-OFFSET",
+        "LAG",
+        "CONSUMER-ID",
+        "HOST",
+        "CLIENT-ID",
+    ]
     rows = [
-        [description.group_id, r.topic, str(r.partition), show(r.committed), show(r.log_end), show(r.lag),
-         r.consumer_id, r.host, r.client_id]
+        [
+            description.group_id,
+            r.topic,
+            str(r.partition),
+            show(r.committed),
+            show(r.log_end),
+            show(r.lag),
+            r.consumer_id,
+            r.host,
+            r.client_id,
+        ]
         for r in description.rows
     ]
     return title + "\n\n" + _table(header, rows)

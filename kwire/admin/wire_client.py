@@ -9,10 +9,10 @@ import socket
 import struct
 from typing import Any
 
-import kwire.protocol  # noqa: F401  (fast kio import)
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
 
+import kwire.protocol  # noqa: F401  (fast kio import)
 from kwire.protocol.kio_build import build
 from kwire.protocol.registry import request_is_flexible, response_is_flexible
 
@@ -20,7 +20,9 @@ _SIZE = struct.Struct(">i")
 _MAX_RESPONSE = 100 * 1024 * 1024
 
 
-def request_frame(api_key: int, version: int, values: dict[str, Any], correlation_id: int = 1, client_id: str = "kwire") -> bytes:
+def request_frame(
+    api_key: int, version: int, values: dict[str, Any], correlation_id: int = 1, client_id: str = "kwire"
+) -> bytes:
     schema = load_request_schema(api_key, version)
     body = io.BytesIO()
     entity_writer(schema)(body, build(schema, values))
@@ -75,7 +77,7 @@ class WireClient:
     def close(self) -> None:
         self._sock.close()
 
-    def __enter__(self) -> "WireClient":
+    def __enter__(self) -> WireClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -7,22 +7,28 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import attrs
 
+from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster import data_dir as data_dir_files
 from kwire.cluster.data_dir import DataDirLock
 from kwire.cluster.meta_files import base64_uuid, read_cluster_id, write_meta_properties, write_partition_metadata
-from kwire.cluster.offset_checkpoint import (
-    CLEANER, LOG_START, RECOVERY_POINT, DamagedCheckpoint, load_checkpoint, read_checkpoint, write_checkpoint,
-)
 from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
+from kwire.cluster.offset_checkpoint import (
+    CLEANER,
+    LOG_START,
+    RECOVERY_POINT,
+    DamagedCheckpoint,
+    load_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
 from kwire.cluster.orphans import find_orphan_topics
 from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
 from kwire.cluster.topic_names import collision_key, validate_topic_name
-from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
@@ -140,8 +146,11 @@ class Cluster:
         try:
             points = load_checkpoint(data_dir, RECOVERY_POINT) or {}
         except DamagedCheckpoint as exc:
-            log.warning("Ignoring the damaged checkpoint file %s (%s): every log will be recovered as after a crash",
-                        data_dir / RECOVERY_POINT, exc)
+            log.warning(
+                "Ignoring the damaged checkpoint file %s (%s): every log will be recovered as after a crash",
+                data_dir / RECOVERY_POINT,
+                exc,
+            )
             clean, points = False, {}
         return _Loading(clean, new_directory, points)
 
@@ -158,33 +167,54 @@ class Cluster:
         log.info(
             "Loaded %d partition log(s) in %.2f s %s: %d segment(s) validated batch by batch, "
             "%d log(s) truncated, %d segment(s) with indexes rebuilt",
-            len(reports), time.monotonic() - loading.started, when,
-            sum(r.recovered_segments for r in reports), sum(r.truncated for r in reports),
+            len(reports),
+            time.monotonic() - loading.started,
+            when,
+            sum(r.recovered_segments for r in reports),
+            sum(r.truncated for r in reports),
             sum(r.rebuilt_indexes for r in reports),
         )
 
     def _raise_producer_id_floor(self) -> None:
         """Never hand out a producer id some partition already knows, even
         if the metadata log lost its last producer-id block."""
-        in_use = max((producer_id for topic in self.topics.values() for partition in topic.partitions
-                      for producer_id in partition.log.producer_state.entries), default=-1)
+        in_use = max(
+            (
+                producer_id
+                for topic in self.topics.values()
+                for partition in topic.partitions
+                for producer_id in partition.log.producer_state.entries
+            ),
+            default=-1,
+        )
         if in_use >= self.next_producer_id_floor:
-            log.warning("Producer id %d is in use in the logs but the metadata log's producer-id blocks end at %d: "
-                        "ids are handed out from %d", in_use, self.next_producer_id_floor, in_use + 1)
+            log.warning(
+                "Producer id %d is in use in the logs but the metadata log's producer-id blocks end at %d: "
+                "ids are handed out from %d",
+                in_use,
+                self.next_producer_id_floor,
+                in_use + 1,
+            )
             self.next_producer_id_floor = in_use + 1
 
     def _recover_orphan_topics(self, data_dir: Path) -> None:
         """Topics whose partition directories outlived their metadata record
         (the metadata log's end was lost): registered again, see orphans."""
         counts = {name: len(topic.partitions) for name, topic in self.topics.items()}
-        orphans = find_orphan_topics(data_dir, counts, set(self.topics_by_id),
-                                     frozenset({METADATA_TOPIC}), MAX_PARTITIONS)
+        orphans = find_orphan_topics(
+            data_dir, counts, set(self.topics_by_id), frozenset({METADATA_TOPIC}), MAX_PARTITIONS
+        )
         for orphan in orphans:
             configs = {"cleanup.policy": "compact"} if orphan.name in INTERNAL_TOPICS else {}
             record = TopicRecord(orphan.name, orphan.topic_id, orphan.partitions, configs)
-            log.warning("Recovered topic %s (id %s, %d partition(s)) from its directories: the metadata log had "
-                        "lost it; its configs are back to the defaults%s", orphan.name, base64_uuid(orphan.topic_id),
-                        orphan.partitions, " (compacted, as an internal topic)" if configs else "")
+            log.warning(
+                "Recovered topic %s (id %s, %d partition(s)) from its directories: the metadata log had "
+                "lost it; its configs are back to the defaults%s",
+                orphan.name,
+                base64_uuid(orphan.topic_id),
+                orphan.partitions,
+                " (compacted, as an internal topic)" if configs else "",
+            )
             self.metadata.write_topic(record)
             self._materialise(record)
 
@@ -302,7 +332,8 @@ class Cluster:
             return
         offsets = {
             (topic.name, partition.index): offset_of(partition.log)
-            for topic in self.topics.values() for partition in topic.partitions
+            for topic in self.topics.values()
+            for partition in topic.partitions
             if offset_of(partition.log) > 0
         }
         try:
@@ -318,7 +349,8 @@ class Cluster:
             return False
         points = {
             (topic.name, partition.index): partition.log.recovery_point
-            for topic in self.topics.values() for partition in topic.partitions
+            for topic in self.topics.values()
+            for partition in topic.partitions
         }
         points[(METADATA_TOPIC, 0)] = self.metadata.recovery_point
         try:
@@ -380,8 +412,9 @@ class Cluster:
                     directory = Path(self.config.data_dir) / partition_dir_name(record.name, index)
                     if not directory.exists():
                         created.append(directory)
-                partitions.append(Partition(record.name, index,
-                                            self._open_log(record.name, index, log_config, record.topic_id)))
+                partitions.append(
+                    Partition(record.name, index, self._open_log(record.name, index, log_config, record.topic_id))
+                )
         except OSError as exc:
             self._discard_partitions(partitions, created)
             raise StorageError(f"Could not create the log of {record.name}-{len(partitions)}: {exc}") from exc
@@ -394,14 +427,17 @@ class Cluster:
             shutil.rmtree(directory, ignore_errors=True)
 
     def _register(self, record: TopicRecord, partitions: list[Partition]) -> None:
-        topic = Topic(record.name, record.topic_id, partitions, record.configs,
-                      log_config_for(self.config, record.configs))
+        topic = Topic(
+            record.name, record.topic_id, partitions, record.configs, log_config_for(self.config, record.configs)
+        )
         self.topics[record.name] = topic
         self.topics_by_id[record.topic_id] = topic
         self._collision_keys[collision_key(record.name)] = record.name
         self.version += 1
 
-    def _open_log(self, topic: str, index: int, log_config: LogConfig, topic_id: uuid.UUID | None = None) -> PartitionLog:
+    def _open_log(
+        self, topic: str, index: int, log_config: LogConfig, topic_id: uuid.UUID | None = None
+    ) -> PartitionLog:
         if self.config.data_dir is None:
             return PartitionLog.in_memory(log_config, self.clock)
         directory = Path(self.config.data_dir) / partition_dir_name(topic, index)
@@ -409,8 +445,13 @@ class Cluster:
         if loading is None:  # a partition created while running
             partition_log = PartitionLog.open(directory, log_config, clock=self.clock)
         else:
-            partition_log = PartitionLog.open(directory, log_config, loading.recovery_points.get((topic, index), 0),
-                                              loading.clean_shutdown, self.clock)
+            partition_log = PartitionLog.open(
+                directory,
+                log_config,
+                loading.recovery_points.get((topic, index), 0),
+                loading.clean_shutdown,
+                self.clock,
+            )
             loading.logs.append(partition_log)
         partition_log.on_offline = self._partition_went_offline
         if topic_id is not None:

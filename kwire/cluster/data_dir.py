@@ -27,7 +27,7 @@ class DataDirLock:
         self._fd = fd
 
     @classmethod
-    def acquire(cls, data_dir: Path) -> "DataDirLock":
+    def acquire(cls, data_dir: Path) -> DataDirLock:
         """Create the directory if needed and lock it; StartupError (one
         line) if another process holds the lock or the path is unusable."""
         data_dir = Path(data_dir)
@@ -42,7 +42,8 @@ class DataDirLock:
         except BlockingIOError:
             os.close(fd)
             raise StartupError(
-                f"data directory {data_dir} is in use by another process (lock {path} is held)") from None
+                f"data directory {data_dir} is in use by another process (lock {path} is held)"
+            ) from None
         return cls(data_dir, fd)
 
     def release(self) -> None:

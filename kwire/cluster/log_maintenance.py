@@ -29,8 +29,9 @@ class LogMaintenance:
         self._producer_expiry = Every(self.config.producer_id_expiration_check_interval_ms, now)
         # The first flush.ms check after one interval (never, by default).
         self._flush_check = Every(self.config.log_flush_scheduler_interval_ms, now, first_after_interval=True)
-        self._recovery_checkpoint = Every(self.config.log_flush_offset_checkpoint_interval_ms, now,
-                                          first_after_interval=True)
+        self._recovery_checkpoint = Every(
+            self.config.log_flush_offset_checkpoint_interval_ms, now, first_after_interval=True
+        )
 
     def tick(self) -> None:
         now = self.clock.monotonic()
@@ -60,7 +61,8 @@ class LogMaintenance:
             for partition in topic.partitions:
                 partition_log = partition.log
                 removed += partition_log.producer_state.remove_expired(
-                    now_ms, self.config.producer_id_expiration_ms, partition_log.transactions.ongoing)
+                    now_ms, self.config.producer_id_expiration_ms, partition_log.transactions.ongoing
+                )
         if removed:
             log.info("Expired the state of %d idle producer(s)", removed)
         return removed
@@ -78,8 +80,14 @@ class LogMaintenance:
                     freed_here = partition.log.delete_oldest_segments(expired)
                     freed += freed_here
                     moved = True
-                    log.info("Deleted %d segment(s) (%d bytes) of %s-%d by retention; log start now %d",
-                             expired, freed_here, topic.name, partition.index, partition.log.log_start_offset)
+                    log.info(
+                        "Deleted %d segment(s) (%d bytes) of %s-%d by retention; log start now %d",
+                        expired,
+                        freed_here,
+                        topic.name,
+                        partition.index,
+                        partition.log.log_start_offset,
+                    )
         if moved:
             self.cluster.save_log_starts()
         return freed

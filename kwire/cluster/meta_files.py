@@ -126,8 +126,7 @@ def write_partition_metadata(directory: Path, topic_id: uuid.UUID) -> None:
             found = f"topic id {base64_uuid(read_topic_id(directory))}"
         except ValueError as exc:
             found = str(exc)
-        log.warning("Rewrote %s from the metadata log (topic id %s): it held %s",
-                    path, base64_uuid(topic_id), found)
+        log.warning("Rewrote %s from the metadata log (topic id %s): it held %s", path, base64_uuid(topic_id), found)
     # Replaced atomically but not fsynced: it is derived from the metadata
     # log (fsynced on every write) and rewritten here at every start-up if it
     # differs, while an fsync would cost ~2 ms per partition created.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import attrs
 

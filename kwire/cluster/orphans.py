@@ -32,8 +32,13 @@ class OrphanTopic:
     partitions: int
 
 
-def find_orphan_topics(data_dir: Path, partition_counts: dict[str, int], topic_ids: set[uuid.UUID],
-                       skip: frozenset[str], max_partitions: int) -> list[OrphanTopic]:
+def find_orphan_topics(
+    data_dir: Path,
+    partition_counts: dict[str, int],
+    topic_ids: set[uuid.UUID],
+    skip: frozenset[str],
+    max_partitions: int,
+) -> list[OrphanTopic]:
     """Topics to recover from directories named `<topic>-<partition>` that
     no known topic (name -> partition count) owns; warns about the rest."""
     unclaimed: dict[str, dict[int, Path]] = {}
@@ -51,19 +56,27 @@ def find_orphan_topics(data_dir: Path, partition_counts: dict[str, int], topic_i
         try:
             orphan = _attribute(name, directories, partition_counts, topic_ids, collision_keys, max_partitions)
         except ValueError as exc:
-            log.warning("Left directories %s untouched: %s", ", ".join(sorted(p.name for p in directories.values())),
-                        exc)
+            log.warning(
+                "Left directories %s untouched: %s", ", ".join(sorted(p.name for p in directories.values())), exc
+            )
             continue
         topic_ids.add(orphan.topic_id)
         orphans.append(orphan)
     return orphans
 
 
-def _attribute(name: str, directories: dict[int, Path], partition_counts: dict[str, int],
-               topic_ids: set[uuid.UUID], collision_keys: set[str], max_partitions: int) -> OrphanTopic:
+def _attribute(
+    name: str,
+    directories: dict[int, Path],
+    partition_counts: dict[str, int],
+    topic_ids: set[uuid.UUID],
+    collision_keys: set[str],
+    max_partitions: int,
+) -> OrphanTopic:
     if name in partition_counts:
-        raise ValueError(f"topic {name} has {partition_counts[name]} partition(s) in the metadata log, "
-                         "and these are not among them")
+        raise ValueError(
+            f"topic {name} has {partition_counts[name]} partition(s) in the metadata log, and these are not among them"
+        )
     try:
         validate_topic_name(name)
     except KafkaError as exc:

@@ -3,7 +3,8 @@ broker settings they fall back to, and the log settings derived from them."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -33,10 +34,20 @@ def _spec(kind: int, default: str, broker_name: str | None = None, **kwargs: Any
 
 
 TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
-    "cleanup.policy": _spec(LIST, "delete", "log.cleanup.policy", choices=("compact", "delete"),
-                            documentation="delete: drop old segments; compact: keep the latest value per key"),
-    "compression.type": _spec(STRING, "producer", "compression.type", choices=_COMPRESSION_TYPES,
-                              documentation="codec the broker stores batches in; producer keeps the producer's"),
+    "cleanup.policy": _spec(
+        LIST,
+        "delete",
+        "log.cleanup.policy",
+        choices=("compact", "delete"),
+        documentation="delete: drop old segments; compact: keep the latest value per key",
+    ),
+    "compression.type": _spec(
+        STRING,
+        "producer",
+        "compression.type",
+        choices=_COMPRESSION_TYPES,
+        documentation="codec the broker stores batches in; producer keeps the producer's",
+    ),
     "delete.retention.ms": _spec(LONG, "86400000", "log.cleaner.delete.retention.ms", at_least=0),
     "file.delete.delay.ms": _spec(LONG, "60000", "log.segment.delete.delay.ms", at_least=0),
     "flush.messages": _spec(LONG, _LONG_MAX, "log.flush.interval.messages", at_least=1),
@@ -51,10 +62,12 @@ TOPIC_CONFIGS: dict[str, TopicConfigSpec] = {
     "message.downconversion.enable": _spec(BOOLEAN, "true", "log.message.downconversion.enable"),
     "message.timestamp.after.max.ms": _spec(LONG, "3600000", "log.message.timestamp.after.max.ms", at_least=0),
     "message.timestamp.before.max.ms": _spec(LONG, _LONG_MAX, "log.message.timestamp.before.max.ms", at_least=0),
-    "message.timestamp.difference.max.ms": _spec(LONG, _LONG_MAX, "log.message.timestamp.difference.max.ms",
-                                                 at_least=0),
-    "message.timestamp.type": _spec(STRING, "CreateTime", "log.message.timestamp.type",
-                                    choices=("CreateTime", "LogAppendTime")),
+    "message.timestamp.difference.max.ms": _spec(
+        LONG, _LONG_MAX, "log.message.timestamp.difference.max.ms", at_least=0
+    ),
+    "message.timestamp.type": _spec(
+        STRING, "CreateTime", "log.message.timestamp.type", choices=("CreateTime", "LogAppendTime")
+    ),
     "min.cleanable.dirty.ratio": _spec(DOUBLE, "0.5", "log.cleaner.min.cleanable.ratio", at_least=0, at_most=1),
     "min.compaction.lag.ms": _spec(LONG, "0", "log.cleaner.min.compaction.lag.ms", at_least=0),
     "min.insync.replicas": _spec(INT, "1", "min.insync.replicas", at_least=1),

@@ -13,7 +13,7 @@ group_coordinator.py.
 from __future__ import annotations
 
 import enum
-from typing import Mapping
+from collections.abc import Mapping
 
 import attrs
 

@@ -119,12 +119,15 @@ class GroupCoordinator:
         if group.is_in(S.STABLE) and not protocols_changed and member_id != group.leader_id:
             return self._join_result_for(group, member)  # nothing to rebalance for
         member.awaiting_join, member.join_result = True, None
-        self._prepare_rebalance(group, now, f"member {member_id} rejoined" + (" with new metadata" if protocols_changed else ""))
+        self._prepare_rebalance(
+            group, now, f"member {member_id} rejoined" + (" with new metadata" if protocols_changed else "")
+        )
         self._maybe_complete_join(group, now)
         return member
 
-    def _join_static_unknown(self, group: Group, request: JoinRequest, instance_id: str,
-                             now: float) -> JoinResult | Member:
+    def _join_static_unknown(
+        self, group: Group, request: JoinRequest, instance_id: str, now: float
+    ) -> JoinResult | Member:
         new_id = f"{instance_id}-{uuid.uuid4()}"
         old_id = group.static_members.get(instance_id)
         if old_id is None or old_id not in group.members:
@@ -134,8 +137,9 @@ class GroupCoordinator:
         old = group.members.pop(old_id)
         self._fence(old)
         # A fresh object: a request parked on the old one must keep its answer.
-        member = attrs.evolve(old, member_id=new_id, join_result=None, sync_result=None,
-                              awaiting_join=False, awaiting_sync=False)
+        member = attrs.evolve(
+            old, member_id=new_id, join_result=None, sync_result=None, awaiting_join=False, awaiting_sync=False
+        )
         group.members[new_id] = member
         group.static_members[instance_id] = new_id
         current_leader = group.leader_id
@@ -151,8 +155,9 @@ class GroupCoordinator:
                 return attrs.evolve(self._join_result_for(group, member), skip_assignment=is_leader)
             # Before v9 the old leader id is returned, so a returning leader
             # does not think it must assign (a Stable group would not pass it on).
-            return JoinResult(E.none, group.generation_id, group.protocol_type, group.protocol_name,
-                              current_leader or "", new_id)
+            return JoinResult(
+                E.none, group.generation_id, group.protocol_type, group.protocol_name, current_leader or "", new_id
+            )
         member.awaiting_join, member.join_result = True, None
         if not group.is_in(S.PREPARING_REBALANCE):
             self._prepare_rebalance(group, now, f"static member {new_id} ({instance_id}) rejoined")
@@ -202,8 +207,13 @@ class GroupCoordinator:
                 for m in group.members.values()
             )
         return JoinResult(
-            E.none, group.generation_id, group.protocol_type, group.protocol_name,
-            group.leader_id or "", member.member_id, members,
+            E.none,
+            group.generation_id,
+            group.protocol_type,
+            group.protocol_name,
+            group.leader_id or "",
+            member.member_id,
+            members,
         )
 
     # --- rebalancing -----------------------------------------------------------
@@ -214,8 +224,13 @@ class GroupCoordinator:
             for member in group.members.values():
                 if member.awaiting_sync:
                     member.awaiting_sync, member.sync_result = False, SyncResult(E.rebalance_in_progress)
-        log.info("Preparing to rebalance group %s in state %s with old generation %d (%s)",
-                 group.group_id, group.state.value, group.generation_id, reason)
+        log.info(
+            "Preparing to rebalance group %s in state %s with old generation %d (%s)",
+            group.group_id,
+            group.state.value,
+            group.generation_id,
+            reason,
+        )
         was_empty = group.is_in(S.EMPTY)
         group.transition_to(S.PREPARING_REBALANCE)
         longest = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
@@ -225,7 +240,9 @@ class GroupCoordinator:
 
     def _extend_initial_delay(self, group: Group, now: float) -> None:
         if group.initial_delay_until > now:
-            group.initial_delay_until = min(now + self.settings.initial_rebalance_delay_ms / 1000, group.rebalance_deadline)
+            group.initial_delay_until = min(
+                now + self.settings.initial_rebalance_delay_ms / 1000, group.rebalance_deadline
+            )
 
     def _maybe_complete_join(self, group: Group, now: float) -> None:
         if not group.is_in(S.PREPARING_REBALANCE):
@@ -249,8 +266,14 @@ class GroupCoordinator:
         if group.leader_id not in group.members:
             group.leader_id = next(iter(group.members))
         group.transition_to(S.COMPLETING_REBALANCE)
-        log.info("Group %s generation %d: %d member(s), protocol %s, leader %s",
-                 group.group_id, group.generation_id, len(group.members), group.protocol_name, group.leader_id)
+        log.info(
+            "Group %s generation %d: %d member(s), protocol %s, leader %s",
+            group.group_id,
+            group.generation_id,
+            len(group.members),
+            group.protocol_name,
+            group.leader_id,
+        )
         for member in group.members.values():
             member.awaiting_join = False
             member.last_heartbeat = now
@@ -264,9 +287,17 @@ class GroupCoordinator:
 
     # --- SyncGroup -----------------------------------------------------------
 
-    def sync(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None,
-             protocol_type: str | None, protocol_name: str | None, assignments: dict[str, bytes],
-             now: float) -> SyncResult | Member:
+    def sync(
+        self,
+        group_id: str,
+        generation_id: int,
+        member_id: str,
+        group_instance_id: str | None,
+        protocol_type: str | None,
+        protocol_name: str | None,
+        assignments: dict[str, bytes],
+        now: float,
+    ) -> SyncResult | Member:
         group = self.group(group_id)
         if group is None:
             return SyncResult(E.unknown_member_id)
@@ -302,8 +333,9 @@ class GroupCoordinator:
 
     # --- Heartbeat / LeaveGroup ----------------------------------------------
 
-    def heartbeat(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None,
-                  now: float) -> ErrorCode:
+    def heartbeat(
+        self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None, now: float
+    ) -> ErrorCode:
         group = self.group(group_id)
         if group is None:
             return E.unknown_member_id
@@ -346,8 +378,9 @@ class GroupCoordinator:
 
     # --- OffsetCommit / TxnOffsetCommit ---------------------------------------
 
-    def validate_commit(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None,
-                        now: float) -> ErrorCode:
+    def validate_commit(
+        self, group_id: str, generation_id: int, member_id: str, instance_id: str | None, now: float
+    ) -> ErrorCode:
         """Kafka's rules for who may commit offsets to a group right now. A
         member's accepted commit counts as a sign of life: its session is
         refreshed."""
@@ -368,8 +401,9 @@ class GroupCoordinator:
         group.members[member_id].last_heartbeat = now
         return E.none
 
-    def _check_member(self, group: Group, member_id: str, instance_id: str | None,
-                      generation_id: int) -> ErrorCode | None:
+    def _check_member(
+        self, group: Group, member_id: str, instance_id: str | None, generation_id: int
+    ) -> ErrorCode | None:
         if instance_id is not None:
             known = group.static_members.get(instance_id)
             if known is not None and known != member_id:
@@ -397,7 +431,10 @@ class GroupCoordinator:
     def _drop(self, group: Group, member: Member, reason: str) -> None:
         log.info("Member %s removed from group %s: %s", member.member_id, group.group_id, reason)
         del group.members[member.member_id]
-        if member.group_instance_id is not None and group.static_members.get(member.group_instance_id) == member.member_id:
+        if (
+            member.group_instance_id is not None
+            and group.static_members.get(member.group_instance_id) == member.member_id
+        ):
             del group.static_members[member.group_instance_id]
         self._fence(member)
 

@@ -10,7 +10,7 @@ parked on the groups it changed."""
 from __future__ import annotations
 
 import logging
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
@@ -33,18 +33,21 @@ def group_wait_key(group_id: str) -> tuple[str, str]:
 
 
 class GroupsService:
-    def __init__(self, config: BrokerConfig, cluster: Cluster, notify: Callable[[Hashable], None],
-                 clock: Clock) -> None:
+    def __init__(
+        self, config: BrokerConfig, cluster: Cluster, notify: Callable[[Hashable], None], clock: Clock
+    ) -> None:
         self.config = config
         self.cluster = cluster
         self.clock = clock
         self._notify = notify
-        self.coordinator = GroupCoordinator(GroupSettings(
-            min_session_timeout_ms=config.group_min_session_timeout_ms,
-            max_session_timeout_ms=config.group_max_session_timeout_ms,
-            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
-            max_size=config.group_max_size,
-        ))
+        self.coordinator = GroupCoordinator(
+            GroupSettings(
+                min_session_timeout_ms=config.group_min_session_timeout_ms,
+                max_session_timeout_ms=config.group_max_session_timeout_ms,
+                initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+                max_size=config.group_max_size,
+            )
+        )
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
         self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())
         topic = cluster.get(OFFSETS_TOPIC)
@@ -58,7 +61,9 @@ class GroupsService:
         topic = self.cluster.get(OFFSETS_TOPIC)
         if topic is None:
             self.cluster.create_topic(
-                OFFSETS_TOPIC, self.config.offsets_topic_num_partitions, configs=_OFFSETS_TOPIC_CONFIGS,
+                OFFSETS_TOPIC,
+                self.config.offsets_topic_num_partitions,
+                configs=_OFFSETS_TOPIC_CONFIGS,
             )
             topic = self.cluster.get(OFFSETS_TOPIC)
             assert topic is not None  # just created (create_topic raises if it cannot)
@@ -85,13 +90,21 @@ class GroupsService:
         self.publish_changes()
         return outcome
 
-    def sync(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None,
-             protocol_type: str | None, protocol_name: str | None,
-             assignments: dict[str, bytes]) -> SyncResult | Member:
+    def sync(
+        self,
+        group_id: str,
+        generation_id: int,
+        member_id: str,
+        group_instance_id: str | None,
+        protocol_type: str | None,
+        protocol_name: str | None,
+        assignments: dict[str, bytes],
+    ) -> SyncResult | Member:
         """A SyncResult when answered now, else the member whose
         `sync_result` is set when the leader's assignment arrives."""
-        outcome = self.coordinator.sync(group_id, generation_id, member_id, group_instance_id, protocol_type,
-                                        protocol_name, assignments, self.now())
+        outcome = self.coordinator.sync(
+            group_id, generation_id, member_id, group_instance_id, protocol_type, protocol_name, assignments, self.now()
+        )
         self.publish_changes()
         return outcome
 
@@ -122,8 +135,9 @@ class GroupsService:
         """Raises StorageError (nothing changed) if the offsets log refuses."""
         self.offsets.delete(group_id, partitions)
 
-    def commit_transactional(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset],
-                             producer_id: int, producer_epoch: int) -> None:
+    def commit_transactional(
+        self, group_id: str, entries: dict[tuple[str, int], CommittedOffset], producer_id: int, producer_epoch: int
+    ) -> None:
         """Offsets that count once the producer's transaction commits;
         raises StorageError (nothing changed) if the offsets log refuses."""
         self.offsets.commit_transactional(group_id, entries, producer_id, producer_epoch)
@@ -173,12 +187,17 @@ class GroupsService:
                 try:
                     self.offsets.delete_group(group.group_id)
                 except StorageError as exc:
-                    log.warning("Could not expire the offsets of group %s (tried again later): %s",
-                                group.group_id, exc.message)
+                    log.warning(
+                        "Could not expire the offsets of group %s (tried again later): %s", group.group_id, exc.message
+                    )
                     continue
                 self.coordinator.delete(group.group_id)
 
     def _forget_empty_groups(self) -> None:
         for group in self.listed_groups():
-            if group.state == GroupState.EMPTY and not group.pending_members and not self.offsets.committed(group.group_id):
+            if (
+                group.state == GroupState.EMPTY
+                and not group.pending_members
+                and not self.offsets.committed(group.group_id)
+            ):
                 self.coordinator.delete(group.group_id)

@@ -10,13 +10,14 @@ tombstone of it marks a deleted group). A null value deletes.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
-from kwire.protocol.control_batches import ABORT, COMMIT, marker_type_of_key
 from kwire.log.keyed_records import append_keyed_records, iter_batches
 from kwire.log.partition_log import PartitionLog
+from kwire.protocol.control_batches import ABORT, COMMIT, marker_type_of_key
 
 OFFSETS_TOPIC = "__consumer_offsets"
 _OFFSET_KEY_VERSION = 1
@@ -98,8 +99,10 @@ class OffsetStore:
         return self.offsets.get(group_id, {})
 
     def commit(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset]) -> None:
-        records: list[KeyedRecord] = [(offset_key(group_id, topic, partition), offset_value(value))
-                                      for (topic, partition), value in entries.items()]
+        records: list[KeyedRecord] = [
+            (offset_key(group_id, topic, partition), offset_value(value))
+            for (topic, partition), value in entries.items()
+        ]
         self._append(group_id, records)
         self.offsets.setdefault(group_id, {}).update(entries)
 
@@ -127,11 +130,14 @@ class OffsetStore:
 
     # --- transactional commits (TxnOffsetCommit) ----------------------------
 
-    def commit_transactional(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset],
-                             producer_id: int, producer_epoch: int) -> None:
+    def commit_transactional(
+        self, group_id: str, entries: dict[tuple[str, int], CommittedOffset], producer_id: int, producer_epoch: int
+    ) -> None:
         """Written now as a transactional batch; visible once the commit marker lands."""
-        records: list[KeyedRecord] = [(offset_key(group_id, topic, partition), offset_value(value))
-                                      for (topic, partition), value in entries.items()]
+        records: list[KeyedRecord] = [
+            (offset_key(group_id, topic, partition), offset_value(value))
+            for (topic, partition), value in entries.items()
+        ]
         self._append(group_id, records, producer_id=producer_id, producer_epoch=producer_epoch, transactional=True)
         self.pending.setdefault(producer_id, {}).setdefault(group_id, {}).update(entries)
 

@@ -9,7 +9,8 @@ raises `IllegalStateTransition` instead of answering with a Kafka error.
 from __future__ import annotations
 
 import enum
-from typing import Mapping, TypeVar
+from collections.abc import Mapping
+from typing import TypeVar
 
 StateT = TypeVar("StateT", bound=enum.Enum)
 
@@ -18,8 +19,9 @@ class IllegalStateTransition(RuntimeError):
     """The coordinator tried a state change its table forbids."""
 
 
-def check_transition(subject: str, current: StateT, target: StateT,
-                     valid_previous: Mapping[StateT, frozenset[StateT]]) -> None:
+def check_transition(
+    subject: str, current: StateT, target: StateT, valid_previous: Mapping[StateT, frozenset[StateT]]
+) -> None:
     """Raise IllegalStateTransition unless `target` may follow `current`."""
     if current not in valid_previous[target]:
         raise IllegalStateTransition(

@@ -27,7 +27,8 @@ CONCURRENT_TRANSACTIONS.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -49,8 +50,13 @@ class TransactionSettings:
 
 
 class TransactionCoordinator:
-    def __init__(self, settings: TransactionSettings, allocate_producer_id: Callable[[], int],
-                 persist: Callable[[TxnMetadata], None], write_markers: Callable[[TxnMetadata, bool], None]) -> None:
+    def __init__(
+        self,
+        settings: TransactionSettings,
+        allocate_producer_id: Callable[[], int],
+        persist: Callable[[TxnMetadata], None],
+        write_markers: Callable[[TxnMetadata, bool], None],
+    ) -> None:
         self.settings = settings
         self.transactions: dict[str, TxnMetadata] = {}
         self._allocate = allocate_producer_id
@@ -60,8 +66,9 @@ class TransactionCoordinator:
 
     # --- InitProducerId ------------------------------------------------------
 
-    def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int,
-                         now_ms: int) -> tuple[ErrorCode, int, int]:
+    def init_producer_id(
+        self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int, now_ms: int
+    ) -> tuple[ErrorCode, int, int]:
         """(error, producer id, epoch) for a transactional producer starting up."""
         if not transactional_id:
             return E.invalid_request, -1, -1
@@ -72,8 +79,9 @@ class TransactionCoordinator:
         except StorageError:
             return E.not_coordinator, -1, -1
 
-    def _init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int,
-                          now_ms: int) -> tuple[ErrorCode, int, int]:
+    def _init_producer_id(
+        self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int, now_ms: int
+    ) -> tuple[ErrorCode, int, int]:
         meta = self.transactions.get(transactional_id)
         if meta is None:
             meta = TxnMetadata(transactional_id, self._allocate(), 0, timeout_ms, S.EMPTY, last_update_ms=now_ms)
@@ -84,8 +92,11 @@ class TransactionCoordinator:
             return E.concurrent_transactions, -1, -1  # its markers are still being written
         bumping_itself = producer_id != -1
         if bumping_itself and (producer_id, producer_epoch) != (meta.producer_id, meta.producer_epoch):
-            if (producer_id == meta.producer_id and producer_epoch == meta.last_producer_epoch
-                    and meta.state != S.ONGOING):
+            if (
+                producer_id == meta.producer_id
+                and producer_epoch == meta.last_producer_epoch
+                and meta.state != S.ONGOING
+            ):
                 return E.none, meta.producer_id, meta.producer_epoch  # a retry of a bump that went through
             # KIP-360: only the current producer may bump its own epoch.
             return E.producer_fenced, -1, -1
@@ -97,8 +108,16 @@ class TransactionCoordinator:
             bumping_itself = False
         previous_epoch = meta.producer_epoch
         new_id, new_epoch = self._bumped(meta)
-        self._transition(meta, S.EMPTY, producer_id=new_id, producer_epoch=new_epoch, timeout_ms=timeout_ms,
-                         partitions=set(), start_ms=-1, last_update_ms=now_ms)
+        self._transition(
+            meta,
+            S.EMPTY,
+            producer_id=new_id,
+            producer_epoch=new_epoch,
+            timeout_ms=timeout_ms,
+            partitions=set(),
+            start_ms=-1,
+            last_update_ms=now_ms,
+        )
         meta.last_producer_epoch = previous_epoch if bumping_itself and meta.producer_epoch > 0 else -1
         return E.none, meta.producer_id, meta.producer_epoch
 
@@ -120,7 +139,9 @@ class TransactionCoordinator:
 
     # --- checks shared by the transactional requests --------------------------
 
-    def _check(self, transactional_id: str, producer_id: int, producer_epoch: int) -> tuple[TxnMetadata | None, ErrorCode]:
+    def _check(
+        self, transactional_id: str, producer_id: int, producer_epoch: int
+    ) -> tuple[TxnMetadata | None, ErrorCode]:
         """(meta, ErrorCode.none) if this producer may act now, else (None, the error)."""
         meta = self.transactions.get(transactional_id)
         if meta is None or meta.producer_id != producer_id:
@@ -138,8 +159,15 @@ class TransactionCoordinator:
 
     # --- AddPartitionsToTxn / AddOffsetsToTxn ----------------------------------
 
-    def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                       partitions: list[tuple[str, int]], now_ms: int, verify_only: bool = False) -> ErrorCode:
+    def add_partitions(
+        self,
+        transactional_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        partitions: list[tuple[str, int]],
+        now_ms: int,
+        verify_only: bool = False,
+    ) -> ErrorCode:
         meta, error = self._check(transactional_id, producer_id, producer_epoch)
         if meta is None:
             return error
@@ -147,8 +175,7 @@ class TransactionCoordinator:
             return E.none if set(partitions) <= meta.partitions and meta.state == S.ONGOING else E.invalid_txn_state
         if meta.state != S.ONGOING:
             try:
-                self._transition(meta, S.ONGOING, partitions=set(partitions), start_ms=now_ms,
-                                 last_update_ms=now_ms)
+                self._transition(meta, S.ONGOING, partitions=set(partitions), start_ms=now_ms, last_update_ms=now_ms)
             except StorageError:
                 return E.not_coordinator
             return E.none
@@ -163,8 +190,9 @@ class TransactionCoordinator:
 
     # --- EndTxn ----------------------------------------------------------------
 
-    def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool,
-                        now_ms: int) -> ErrorCode:
+    def end_transaction(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool, now_ms: int
+    ) -> ErrorCode:
         meta, error = self._check(transactional_id, producer_id, producer_epoch)
         if meta is None:
             return error
@@ -196,8 +224,12 @@ class TransactionCoordinator:
             self._transition(meta, S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT, partitions=set())
         except StorageError as exc:
             if meta.transactional_id not in self._pending:
-                log.warning("The %s of %s waits for its markers (retried until written): %s",
-                            "commit" if commit else "abort", meta.transactional_id, exc.message)
+                log.warning(
+                    "The %s of %s waits for its markers (retried until written): %s",
+                    "commit" if commit else "abort",
+                    meta.transactional_id,
+                    exc.message,
+                )
             self._pending.add(meta.transactional_id)
             return False
         self._pending.discard(meta.transactional_id)
@@ -221,8 +253,9 @@ class TransactionCoordinator:
             self._complete(meta, False, now_ms)
         except StorageError as exc:
             if meta.transactional_id not in self._pending:
-                log.warning("Could not abort the fenced transaction of %s yet (retried): %s",
-                            meta.transactional_id, exc.message)
+                log.warning(
+                    "Could not abort the fenced transaction of %s yet (retried): %s", meta.transactional_id, exc.message
+                )
             self._pending.add(meta.transactional_id)
 
     # --- time and recovery ----------------------------------------------------------
@@ -241,8 +274,9 @@ class TransactionCoordinator:
                 expired.append(meta.transactional_id)
         return expired
 
-    def remove_expired_ids(self, now_ms: int, expiration_ms: int,
-                           write_tombstone: Callable[[str], None] = lambda transactional_id: None) -> list[str]:
+    def remove_expired_ids(
+        self, now_ms: int, expiration_ms: int, write_tombstone: Callable[[str], None] = lambda transactional_id: None
+    ) -> list[str]:
         """transactional.id.expiration.ms: forget transactional ids idle that
         long with no transaction open, each once `write_tombstone` wrote its
         tombstone (one that raises StorageError is kept for the next check)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import struct
 
 # Also re-exported: the handlers and the service import them from here.
-from kwire.coordinator.transaction_state import TxnMetadata as TxnMetadata, TxnState as TxnState
+from kwire.coordinator.transaction_state import TxnMetadata as TxnMetadata
+from kwire.coordinator.transaction_state import TxnState as TxnState
 
 TRANSACTION_TOPIC = "__transaction_state"
 
@@ -66,5 +67,6 @@ def parse_txn_value(transactional_id: str, value: bytes) -> TxnMetadata:
             pos += 4
     (last_update,) = _I64.unpack_from(value, pos)
     (start,) = _I64.unpack_from(value, pos + 8)
-    return TxnMetadata(transactional_id, producer_id, epoch, timeout_ms, TxnState(status), partitions, start,
-                       last_update)
+    return TxnMetadata(
+        transactional_id, producer_id, epoch, timeout_ms, TxnState(status), partitions, start, last_update
+    )

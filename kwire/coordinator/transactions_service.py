@@ -9,7 +9,7 @@ the coordinator behind them; each operation reads the node's clock."""
 from __future__ import annotations
 
 import logging
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
@@ -18,7 +18,12 @@ from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
 from kwire.coordinator.transaction_coordinator import TransactionCoordinator, TransactionSettings
 from kwire.coordinator.transaction_log import (
-    TRANSACTION_TOPIC, TxnMetadata, parse_txn_key, parse_txn_value, txn_key, txn_value,
+    TRANSACTION_TOPIC,
+    TxnMetadata,
+    parse_txn_key,
+    parse_txn_value,
+    txn_key,
+    txn_value,
 )
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
 from kwire.log.partition_log import PartitionLog
@@ -33,8 +38,15 @@ _MARKER_RETRY_MS = 500  # how often markers that could not be written are tried 
 
 
 class TransactionsService:
-    def __init__(self, config: BrokerConfig, cluster: Cluster, groups: GroupsService,
-                 allocate_producer_id: Callable[[], int], notify: Callable[[Hashable], None], clock: Clock) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        cluster: Cluster,
+        groups: GroupsService,
+        allocate_producer_id: Callable[[], int],
+        notify: Callable[[Hashable], None],
+        clock: Clock,
+    ) -> None:
         self.config = config
         self.cluster = cluster
         self.groups = groups
@@ -49,7 +61,9 @@ class TransactionsService:
         self._markers_written: dict[str, set[tuple[str, int]]] = {}
         self.coordinator = TransactionCoordinator(
             TransactionSettings(max_timeout_ms=config.transaction_max_timeout_ms),
-            allocate_producer_id, self._persist, self._write_markers,
+            allocate_producer_id,
+            self._persist,
+            self._write_markers,
         )
         topic = cluster.get(TRANSACTION_TOPIC)
         if topic is not None:
@@ -70,15 +84,17 @@ class TransactionsService:
     def _state_log(self, transactional_id: str) -> PartitionLog:
         topic = self.cluster.get(TRANSACTION_TOPIC)
         if topic is None:
-            self.cluster.create_topic(TRANSACTION_TOPIC, self.config.transaction_state_log_num_partitions,
-                                      configs=_TOPIC_CONFIGS)
+            self.cluster.create_topic(
+                TRANSACTION_TOPIC, self.config.transaction_state_log_num_partitions, configs=_TOPIC_CONFIGS
+            )
             topic = self.cluster.get(TRANSACTION_TOPIC)
             assert topic is not None  # just created (create_topic raises if it cannot)
         return topic.partitions[partition_for(transactional_id, len(topic.partitions))].log
 
     def _persist(self, meta: TxnMetadata) -> None:
-        append_keyed_records(self._state_log(meta.transactional_id),
-                             [(txn_key(meta.transactional_id), txn_value(meta))])
+        append_keyed_records(
+            self._state_log(meta.transactional_id), [(txn_key(meta.transactional_id), txn_value(meta))]
+        )
 
     def _write_markers(self, meta: TxnMetadata, commit: bool) -> None:
         """A marker in every partition of the transaction; raises
@@ -95,26 +111,41 @@ class TransactionsService:
                     self.groups.offsets.complete_transaction(meta.producer_id, commit)
             written.add((topic_name, index))
         del self._markers_written[meta.transactional_id]
-        log.info("%s transaction of %s (producer %d, epoch %d) in %d partition(s)",
-                 "Committed" if commit else "Aborted", meta.transactional_id, meta.producer_id, meta.producer_epoch,
-                 len(meta.partitions))
+        log.info(
+            "%s transaction of %s (producer %d, epoch %d) in %d partition(s)",
+            "Committed" if commit else "Aborted",
+            meta.transactional_id,
+            meta.producer_id,
+            meta.producer_epoch,
+            len(meta.partitions),
+        )
 
     # --- the transactional producer's requests ---------------------------------------
 
-    def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int,
-                         producer_epoch: int) -> tuple[ErrorCode, int, int]:
+    def init_producer_id(
+        self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int
+    ) -> tuple[ErrorCode, int, int]:
         """(error, producer id, epoch) for a transactional producer."""
-        return self.coordinator.init_producer_id(transactional_id, timeout_ms, producer_id, producer_epoch,
-                                                 self.clock.wall_ms())
+        return self.coordinator.init_producer_id(
+            transactional_id, timeout_ms, producer_id, producer_epoch, self.clock.wall_ms()
+        )
 
-    def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                       partitions: list[tuple[str, int]], verify_only: bool = False) -> ErrorCode:
-        return self.coordinator.add_partitions(transactional_id, producer_id, producer_epoch, partitions,
-                                               self.clock.wall_ms(), verify_only)
+    def add_partitions(
+        self,
+        transactional_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        partitions: list[tuple[str, int]],
+        verify_only: bool = False,
+    ) -> ErrorCode:
+        return self.coordinator.add_partitions(
+            transactional_id, producer_id, producer_epoch, partitions, self.clock.wall_ms(), verify_only
+        )
 
     def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool) -> ErrorCode:
-        return self.coordinator.end_transaction(transactional_id, producer_id, producer_epoch, commit,
-                                                self.clock.wall_ms())
+        return self.coordinator.end_transaction(
+            transactional_id, producer_id, producer_epoch, commit, self.clock.wall_ms()
+        )
 
     def check_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> ErrorCode:
         """Whether this producer (id and epoch) owns the transactional id now."""
@@ -136,8 +167,14 @@ class TransactionsService:
         answers after asking the coordinator (KIP-890 part 1)."""
         if not self.config.transaction_partition_verification_enable:
             return E.none
-        error = self.coordinator.add_partitions(transactional_id, header.producer_id, header.producer_epoch,
-                                                [partition], self.clock.wall_ms(), verify_only=True)
+        error = self.coordinator.add_partitions(
+            transactional_id,
+            header.producer_id,
+            header.producer_epoch,
+            [partition],
+            self.clock.wall_ms(),
+            verify_only=True,
+        )
         if error in (E.producer_fenced, E.invalid_producer_id_mapping):
             return E.invalid_producer_epoch
         if error == E.concurrent_transactions:
@@ -166,7 +203,8 @@ class TransactionsService:
             log.info("Aborted the transaction of %s: it outlived transaction.timeout.ms", transactional_id)
         if self._id_expiry_check.due(due_at):
             for transactional_id in self.coordinator.remove_expired_ids(
-                    now, self.config.transactional_id_expiration_ms, self._write_tombstone):
+                now, self.config.transactional_id_expiration_ms, self._write_tombstone
+            ):
                 log.info("Removed transactional id %s: unused for transactional.id.expiration.ms", transactional_id)
 
     def _write_tombstone(self, transactional_id: str) -> None:

@@ -15,13 +15,35 @@ def handler_modules() -> list[ModuleType]:
     """Every module that serves requests (imported here, not at the top, so
     importing one handler module does not import them all)."""
     from kwire.handlers import (
-        api_versions, configs, create_topics, delete_records, describe_log_dirs, fetch, find_coordinator, groups,
-        list_offsets, metadata, offsets, produce, transactions,
+        api_versions,
+        configs,
+        create_topics,
+        delete_records,
+        describe_log_dirs,
+        fetch,
+        find_coordinator,
+        groups,
+        list_offsets,
+        metadata,
+        offsets,
+        produce,
+        transactions,
     )
 
     return [
-        produce, fetch, list_offsets, metadata, api_versions, create_topics, transactions, find_coordinator,
-        groups, offsets, delete_records, describe_log_dirs, configs,
+        produce,
+        fetch,
+        list_offsets,
+        metadata,
+        api_versions,
+        create_topics,
+        transactions,
+        find_coordinator,
+        groups,
+        offsets,
+        delete_records,
+        describe_log_dirs,
+        configs,
     ]
 
 

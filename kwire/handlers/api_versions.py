@@ -10,10 +10,9 @@ from kio.index import load_response_schema
 
 from kwire.handlers.base import RequestContext
 from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.kio_build import build, encode
-from kwire.protocol.registry import ApiRegistry
+from kwire.protocol.registry import ApiRegistry, api
 
 MIN_VERSION, MAX_VERSION = 0, 4
 # Kafka's rule for client_software_name / client_software_version (KIP-511).
@@ -39,7 +38,9 @@ def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
 def _response(version: int, registry: ApiRegistry, error: ErrorCode) -> Any:  # a kio entity
     entries = [dict(api_key=key, min_version=low, max_version=high) for key, low, high in registry.supported()]
     # No tagged feature fields: old librdkafka (2.0.x) fails to parse them.
-    return build(load_response_schema(ApiKey.API_VERSIONS, version), dict(error_code=error, api_keys=entries, throttle_time=0))
+    return build(
+        load_response_schema(ApiKey.API_VERSIONS, version), dict(error_code=error, api_keys=entries, throttle_time=0)
+    )
 
 
 def unsupported_version_body(registry: ApiRegistry) -> bytes:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -19,11 +20,28 @@ _ACL_READ, _ACL_WRITE, _ACL_CREATE, _ACL_DELETE, _ACL_ALTER, _ACL_DESCRIBE = 3, 
 _ACL_CLUSTER_ACTION, _ACL_DESCRIBE_CONFIGS, _ACL_ALTER_CONFIGS, _ACL_IDEMPOTENT_WRITE = 9, 10, 11, 12
 TOPIC_OPERATIONS = sum(
     1 << op
-    for op in (_ACL_READ, _ACL_WRITE, _ACL_CREATE, _ACL_DELETE, _ACL_ALTER, _ACL_DESCRIBE, _ACL_DESCRIBE_CONFIGS, _ACL_ALTER_CONFIGS)
+    for op in (
+        _ACL_READ,
+        _ACL_WRITE,
+        _ACL_CREATE,
+        _ACL_DELETE,
+        _ACL_ALTER,
+        _ACL_DESCRIBE,
+        _ACL_DESCRIBE_CONFIGS,
+        _ACL_ALTER_CONFIGS,
+    )
 )
 CLUSTER_OPERATIONS = sum(
     1 << op
-    for op in (_ACL_CREATE, _ACL_ALTER, _ACL_DESCRIBE, _ACL_CLUSTER_ACTION, _ACL_DESCRIBE_CONFIGS, _ACL_ALTER_CONFIGS, _ACL_IDEMPOTENT_WRITE)
+    for op in (
+        _ACL_CREATE,
+        _ACL_ALTER,
+        _ACL_DESCRIBE,
+        _ACL_CLUSTER_ACTION,
+        _ACL_DESCRIBE_CONFIGS,
+        _ACL_ALTER_CONFIGS,
+        _ACL_IDEMPOTENT_WRITE,
+    )
 )
 OPERATIONS_NOT_REQUESTED = -(2**31)
 
@@ -34,8 +52,8 @@ class RequestContext:
     node's services through `state`; `registry` is what the node serves
     (ApiVersions lists it)."""
 
-    state: "BrokerState"
-    registry: "ApiRegistry"
+    state: BrokerState
+    registry: ApiRegistry
     api_key: ApiKey
     api_version: int
     correlation_id: int

@@ -12,8 +12,8 @@ from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, valid
 from kwire.config import BrokerConfig
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode, KafkaError
+from kwire.protocol.registry import api
 
 TOPIC, BROKER = 2, 4
 # ConfigSource values.
@@ -45,8 +45,9 @@ class DescribeConfigsRequest:
 
     @classmethod
     def from_wire(cls, request: Any, version: int) -> DescribeConfigsRequest:
-        return cls(request.resources, bool(request.include_synonyms),
-                   version >= 3 and bool(request.include_documentation))
+        return cls(
+            request.resources, bool(request.include_synonyms), version >= 3 and bool(request.include_documentation)
+        )
 
 
 # DescribeConfigs v0 went in Kafka 4.0 (KIP-896); kio has no schema for it either.
@@ -65,10 +66,18 @@ def handle_describe_configs(ctx: RequestContext, wire_request: Any) -> Any:
             entries, error, message = [], exc.error_code, exc.message
         configs = [
             _config_dict(entry, include_synonyms, include_documentation)
-            for entry in entries if wanted is None or entry.name in wanted
+            for entry in entries
+            if wanted is None or entry.name in wanted
         ]
-        results.append(dict(error_code=error, error_message=message, resource_type=resource.resource_type,
-                            resource_name=resource.resource_name, configs=configs))
+        results.append(
+            dict(
+                error_code=error,
+                error_message=message,
+                resource_type=resource.resource_type,
+                resource_name=resource.resource_name,
+                configs=configs,
+            )
+        )
     return respond(ctx, dict(results=results))
 
 
@@ -81,7 +90,9 @@ def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) ->
         return topic_entries(state.config, topic.configs)
     if resource_type == BROKER:
         if resource_name not in ("", str(state.config.node_id)):
-            raise KafkaError(ErrorCode.invalid_request, f"Unexpected broker id {resource_name}; this is {state.config.node_id}")
+            raise KafkaError(
+                ErrorCode.invalid_request, f"Unexpected broker id {resource_name}; this is {state.config.node_id}"
+            )
         return _broker_entries(state.config)
     raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource_type}")
 
@@ -123,21 +134,39 @@ def _broker_entries(broker: BrokerConfig) -> list[Entry]:
 
 
 _OTHER_BROKER_NAMES = (
-    "node.id", "num.partitions", "auto.create.topics.enable", "default.replication.factor",
-    "socket.request.max.bytes", "group.initial.rebalance.delay.ms", "group.min.session.timeout.ms",
-    "group.max.session.timeout.ms", "offsets.topic.num.partitions", "offsets.retention.minutes",
-    "log.retention.check.interval.ms", "log.cleaner.enable", "log.cleaner.backoff.ms",
-    "log.flush.scheduler.interval.ms", "log.flush.offset.checkpoint.interval.ms", "connections.max.idle.ms",
-    "queued.max.request.bytes", "max.connections", "max.connections.per.ip",
+    "node.id",
+    "num.partitions",
+    "auto.create.topics.enable",
+    "default.replication.factor",
+    "socket.request.max.bytes",
+    "group.initial.rebalance.delay.ms",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "offsets.topic.num.partitions",
+    "offsets.retention.minutes",
+    "log.retention.check.interval.ms",
+    "log.cleaner.enable",
+    "log.cleaner.backoff.ms",
+    "log.flush.scheduler.interval.ms",
+    "log.flush.offset.checkpoint.interval.ms",
+    "connections.max.idle.ms",
+    "queued.max.request.bytes",
+    "max.connections",
+    "max.connections.per.ip",
 )
 
 
 def _config_dict(entry: Entry, include_synonyms: bool, include_documentation: bool) -> dict[str, Any]:
     return dict(
-        name=entry.name, value=entry.value, read_only=entry.read_only,
-        is_default=entry.source == DEFAULT_CONFIG, config_source=entry.source, is_sensitive=False,
+        name=entry.name,
+        value=entry.value,
+        read_only=entry.read_only,
+        is_default=entry.source == DEFAULT_CONFIG,
+        config_source=entry.source,
+        is_sensitive=False,
         synonyms=[dict(name=n, value=v, source=s) for n, v, s in entry.synonyms] if include_synonyms else [],
-        config_type=entry.kind, documentation=entry.documentation or None if include_documentation else None,
+        config_type=entry.kind,
+        documentation=entry.documentation or None if include_documentation else None,
     )
 
 
@@ -149,6 +178,7 @@ def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
     """Non-incremental: the given configs replace all of a topic's overrides."""
     responses = []
     for resource in request.resources:
+
         def replacement(current: dict[str, str], resource: Any = resource) -> dict[str, str | None]:
             return {c.name: c.value for c in resource.configs}
 
@@ -160,6 +190,7 @@ def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
 def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
     responses = []
     for resource in request.resources:
+
         def replacement(current: dict[str, str], resource: Any = resource) -> dict[str, str]:
             return _apply_operations(current, resource.configs)
 
@@ -176,8 +207,10 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
     answer: dict[str, Any] = dict(resource_type=resource.resource_type, resource_name=resource.resource_name)
     try:
         if resource.resource_type == BROKER:
-            raise KafkaError(ErrorCode.invalid_request,
-                             "kwire does not change broker configs at run time; start it with -o NAME=VALUE")
+            raise KafkaError(
+                ErrorCode.invalid_request,
+                "kwire does not change broker configs at run time; start it with -o NAME=VALUE",
+            )
         if resource.resource_type != TOPIC:
             raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}")
         cluster = ctx.state.cluster
@@ -206,7 +239,9 @@ def _apply_operations(current: dict[str, str], operations: Any) -> dict[str, str
         elif op.config_operation in (APPEND, SUBTRACT):
             if spec.kind != LIST:
                 verb = "append" if op.config_operation == APPEND else "subtract"
-                raise KafkaError(ErrorCode.invalid_request, f"Config value {verb} is not allowed for config key: {name}")
+                raise KafkaError(
+                    ErrorCode.invalid_request, f"Config value {verb} is not allowed for config key: {name}"
+                )
             present = [item for item in result.get(name, spec.default).split(",") if item]
             given = [item.strip() for item in (value or "").split(",") if item.strip()]
             if op.config_operation == APPEND:

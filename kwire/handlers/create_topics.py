@@ -23,7 +23,13 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     results = []
     for topic in request.topics:
         if name_counts[topic.name] > 1:
-            results.append(_error(topic.name, ErrorCode.invalid_request, "Create topics request from client contains a duplicate topic name"))
+            results.append(
+                _error(
+                    topic.name,
+                    ErrorCode.invalid_request,
+                    "Create topics request from client contains a duplicate topic name",
+                )
+            )
             continue
         try:
             num_partitions, replication_factor = _partition_layout(ctx, topic)
@@ -62,7 +68,9 @@ def _partition_layout(ctx: RequestContext, topic: Any) -> tuple[int, int]:
     node = ctx.state.config.node_id
     indexes = sorted(assignment.partition_index for assignment in topic.assignments)
     if indexes != list(range(len(indexes))):
-        raise KafkaError(ErrorCode.invalid_replica_assignment, "Partitions should be a consecutive 0-based integer sequence")
+        raise KafkaError(
+            ErrorCode.invalid_replica_assignment, "Partitions should be a consecutive 0-based integer sequence"
+        )
     for assignment in topic.assignments:
         if list(assignment.broker_ids) != [node]:
             raise KafkaError(
@@ -74,8 +82,13 @@ def _partition_layout(ctx: RequestContext, topic: Any) -> tuple[int, int]:
 
 def _config_entries(broker: BrokerConfig, configs: dict[str, str]) -> list[dict[str, Any]]:
     return [
-        dict(name=entry.name, value=entry.value, read_only=entry.read_only, config_source=entry.source,
-             is_sensitive=False)
+        dict(
+            name=entry.name,
+            value=entry.value,
+            read_only=entry.read_only,
+            config_source=entry.source,
+            is_sensitive=False,
+        )
         for entry in topic_entries(broker, configs)
     ]
 

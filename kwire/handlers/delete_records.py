@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from kwire.handlers.base import RequestContext, respond
-from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.log import OffsetOutOfRange
+from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
-
+from kwire.protocol.registry import api
 
 
 @api(ApiKey.DELETE_RECORDS, 0, 2)

@@ -7,8 +7,8 @@ from typing import Any
 
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
+from kwire.protocol.registry import api
 
 _UNKNOWN_VOLUME_BYTES = -1
 MEMORY_LOG_DIR = "(memory)"
@@ -29,9 +29,14 @@ def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
         if topic is None:
             continue
         partitions = [
-            dict(partition_index=i, partition_size=topic.partitions[i].log.size_bytes(), offset_lag=0,
-                 is_future_key=False)
-            for i in indexes if 0 <= i < len(topic.partitions)
+            dict(
+                partition_index=i,
+                partition_size=topic.partitions[i].log.size_bytes(),
+                offset_lag=0,
+                is_future_key=False,
+            )
+            for i in indexes
+            if 0 <= i < len(topic.partitions)
         ]
         topics.append(dict(name=name, partitions=partitions))
     data_dir = state.config.data_dir
@@ -39,6 +44,11 @@ def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
     if data_dir is not None:
         usage = shutil.disk_usage(data_dir)
         total, usable = usage.total, usage.free
-    result = dict(error_code=ErrorCode.none, log_dir=str(data_dir.resolve()) if data_dir else MEMORY_LOG_DIR,
-                  topics=topics, total_bytes=total, usable_bytes=usable)
+    result = dict(
+        error_code=ErrorCode.none,
+        log_dir=str(data_dir.resolve()) if data_dir else MEMORY_LOG_DIR,
+        topics=topics,
+        total_bytes=total,
+        usable_bytes=usable,
+    )
     return respond(ctx, dict(error_code=ErrorCode.none, results=[result]))

@@ -7,18 +7,19 @@ clients treat as "no session" and keep sending full fetch requests.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 import attrs
 
 from kwire.cluster.cluster import Partition
 from kwire.handlers.base import Delayed, Encoded, RequestContext
-from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
+from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import Chunk, FetchPartitionResult, FetchTopicResult, encode_fetch_response
+from kwire.protocol.registry import api
 
 READ_COMMITTED = 1
 
@@ -76,8 +77,12 @@ class FetchRequest:
                     name=None if by_id else t.topic,
                     topic_id=t.topic_id if by_id else None,
                     partitions=[
-                        PartitionWanted(p.partition, p.fetch_offset, p.partition_max_bytes,
-                                        p.current_leader_epoch if version >= 9 else -1)
+                        PartitionWanted(
+                            p.partition,
+                            p.fetch_offset,
+                            p.partition_max_bytes,
+                            p.current_leader_epoch if version >= 9 else -1,
+                        )
                         for p in t.partitions
                     ],
                 )
@@ -159,8 +164,9 @@ def _storage_error_for(version: int) -> ErrorCode:
     return ErrorCode.kafka_storage_error if version > 5 else ErrorCode.not_leader_or_follower
 
 
-def _read(plan: _Plan, response_limit: int, read_committed: bool,
-          storage_error: ErrorCode) -> tuple[list[FetchTopicResult], int, bool]:
+def _read(
+    plan: _Plan, response_limit: int, read_committed: bool, storage_error: ErrorCode
+) -> tuple[list[FetchTopicResult], int, bool]:
     """The results, the record bytes in them, and whether any partition failed."""
     remaining = response_limit
     total = 0

@@ -7,8 +7,8 @@ from typing import Any
 
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
+from kwire.protocol.registry import api
 
 GROUP, TRANSACTION = 0, 1
 
@@ -19,11 +19,21 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
     key_type = request.key_type if ctx.api_version >= 1 else GROUP
     state = ctx.state
     if key_type not in (GROUP, TRANSACTION):
-        found = dict(error_code=ErrorCode.invalid_request, error_message=f"Unknown key type {key_type}",
-                     node_id=-1, host="", port=-1)
+        found = dict(
+            error_code=ErrorCode.invalid_request,
+            error_message=f"Unknown key type {key_type}",
+            node_id=-1,
+            host="",
+            port=-1,
+        )
     else:
-        found = dict(error_code=ErrorCode.none, error_message=None, node_id=state.config.node_id,
-                     host=state.advertised_host, port=state.advertised_port)
+        found = dict(
+            error_code=ErrorCode.none,
+            error_message=None,
+            node_id=state.config.node_id,
+            host=state.advertised_host,
+            port=state.advertised_port,
+        )
     if ctx.api_version >= 4:
         coordinators = [dict(found, key=key) for key in request.coordinator_keys]
         return respond(ctx, dict(coordinators=coordinators))

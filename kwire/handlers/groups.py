@@ -4,7 +4,8 @@ DescribeGroups, ListGroups, DeleteGroups."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -13,8 +14,8 @@ from kwire.coordinator.group_coordinator import JoinRequest
 from kwire.coordinator.groups_service import group_wait_key
 from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode
+from kwire.protocol.registry import api
 
 _WAIT_SLACK_MS = 5_000
 log = logging.getLogger("kwire.groups")
@@ -23,9 +24,11 @@ log = logging.getLogger("kwire.groups")
 _GROUP_OPERATIONS = (1 << 3) | (1 << 8) | (1 << 6)
 
 
-def _waiting(ctx: RequestContext, group_id: str, max_wait_ms: int, ready: Callable[[], Any],
-             answer: Callable[[Any], Any]) -> Delayed:
+def _waiting(
+    ctx: RequestContext, group_id: str, max_wait_ms: int, ready: Callable[[], Any], answer: Callable[[Any], Any]
+) -> Delayed:
     """Park until `ready()` gives a result; `answer(result)` builds the response."""
+
     def complete(final: bool) -> Any:
         result = ready()
         if result is None and not final:
@@ -49,7 +52,9 @@ def handle_join_group(ctx: RequestContext, request: Any) -> Any:
     if member.join_result is not None:  # completed within this very call
         return _join_response(ctx, member.join_result, member.member_id)
     return _waiting(
-        ctx, join.group_id, join.rebalance_timeout_ms,
+        ctx,
+        join.group_id,
+        join.rebalance_timeout_ms,
         lambda: member.join_result,
         lambda result: _join_response(ctx, result or JoinResult(ErrorCode.rebalance_in_progress), member.member_id),
     )
@@ -73,19 +78,28 @@ def join_request_from_wire(request: Any, version: int, client_id: str | None, cl
 
 
 def _join_response(ctx: RequestContext, result: JoinResult, member_id: str) -> Any:
-    log.debug("JoinGroup v%d %s -> %s generation %d leader %s", ctx.api_version, result.member_id or member_id,
-              ErrorCode(result.error_code).name, result.generation_id, result.leader)
+    log.debug(
+        "JoinGroup v%d %s -> %s generation %d leader %s",
+        ctx.api_version,
+        result.member_id or member_id,
+        ErrorCode(result.error_code).name,
+        result.generation_id,
+        result.leader,
+    )
     flexible_names = ctx.api_version >= 7  # protocol name nullable from v7
-    return respond(ctx, dict(
-        error_code=result.error_code,
-        generation_id=result.generation_id,
-        protocol_type=result.protocol_type,
-        protocol_name=result.protocol_name if flexible_names else (result.protocol_name or ""),
-        leader=result.leader,
-        skip_assignment=result.skip_assignment,
-        member_id=result.member_id or member_id,
-        members=[dict(member_id=m, group_instance_id=i, metadata=md) for m, i, md in result.members],
-    ))
+    return respond(
+        ctx,
+        dict(
+            error_code=result.error_code,
+            generation_id=result.generation_id,
+            protocol_type=result.protocol_type,
+            protocol_name=result.protocol_name if flexible_names else (result.protocol_name or ""),
+            leader=result.leader,
+            skip_assignment=result.skip_assignment,
+            member_id=result.member_id or member_id,
+            members=[dict(member_id=m, group_instance_id=i, metadata=md) for m, i, md in result.members],
+        ),
+    )
 
 
 def _millis(value: Any) -> int:
@@ -124,28 +138,42 @@ class SyncRequest:
 def handle_sync_group(ctx: RequestContext, wire_request: Any) -> Any:
     request = SyncRequest.from_wire(wire_request, ctx.api_version)
     outcome = ctx.state.groups.sync(
-        request.group_id, request.generation_id, request.member_id, request.group_instance_id,
-        request.protocol_type, request.protocol_name, request.assignments,
+        request.group_id,
+        request.generation_id,
+        request.member_id,
+        request.group_instance_id,
+        request.protocol_type,
+        request.protocol_name,
+        request.assignments,
     )
     if isinstance(outcome, SyncResult):
         return _sync_response(ctx, outcome)
     member: Member = outcome
     return _waiting(
-        ctx, request.group_id, member.session_timeout_ms,
+        ctx,
+        request.group_id,
+        member.session_timeout_ms,
         lambda: member.sync_result,
         lambda result: _sync_response(ctx, result or SyncResult(ErrorCode.rebalance_in_progress)),
     )
 
 
 def _sync_response(ctx: RequestContext, result: SyncResult) -> Any:
-    log.debug("SyncGroup v%d -> %s (%d assignment bytes)", ctx.api_version, ErrorCode(result.error_code).name,
-              len(result.assignment))
-    return respond(ctx, dict(
-        error_code=result.error_code,
-        protocol_type=result.protocol_type,
-        protocol_name=result.protocol_name,
-        assignment=result.assignment,
-    ))
+    log.debug(
+        "SyncGroup v%d -> %s (%d assignment bytes)",
+        ctx.api_version,
+        ErrorCode(result.error_code).name,
+        len(result.assignment),
+    )
+    return respond(
+        ctx,
+        dict(
+            error_code=result.error_code,
+            protocol_type=result.protocol_type,
+            protocol_name=result.protocol_name,
+            assignment=result.assignment,
+        ),
+    )
 
 
 # --- Heartbeat / LeaveGroup -------------------------------------------------------
@@ -186,28 +214,44 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
         if group is None:
             # Kafka: an unknown group is described as Dead (v6+: with an error).
             error = ErrorCode.group_id_not_found if ctx.api_version >= 6 else ErrorCode.none
-            described.append(dict(error_code=error, error_message=None, group_id=group_id,
-                                  group_state=GroupState.DEAD.value, protocol_type="", protocol_data="", members=[],
-                                  authorized_operations=OPERATIONS_NOT_REQUESTED))
+            described.append(
+                dict(
+                    error_code=error,
+                    error_message=None,
+                    group_id=group_id,
+                    group_state=GroupState.DEAD.value,
+                    protocol_type="",
+                    protocol_data="",
+                    members=[],
+                    authorized_operations=OPERATIONS_NOT_REQUESTED,
+                )
+            )
             continue
         stable = group.state == GroupState.STABLE
         members = [
             dict(
-                member_id=m.member_id, group_instance_id=m.group_instance_id, client_id=m.client_id,
+                member_id=m.member_id,
+                group_instance_id=m.group_instance_id,
+                client_id=m.client_id,
                 client_host=m.client_host,
                 member_metadata=m.metadata_for(group.protocol_name or "") if stable else b"",
                 member_assignment=m.assignment if stable else b"",
             )
             for m in group.members.values()
         ]
-        described.append(dict(
-            error_code=ErrorCode.none, error_message=None, group_id=group_id, group_state=group.state.value,
-            protocol_type=group.protocol_type or "",
-            # Kafka shows the protocol only once a generation is complete.
-            protocol_data=(group.protocol_name or "") if stable else "",
-            members=members,
-            authorized_operations=_GROUP_OPERATIONS if include_ops else OPERATIONS_NOT_REQUESTED,
-        ))
+        described.append(
+            dict(
+                error_code=ErrorCode.none,
+                error_message=None,
+                group_id=group_id,
+                group_state=group.state.value,
+                protocol_type=group.protocol_type or "",
+                # Kafka shows the protocol only once a generation is complete.
+                protocol_data=(group.protocol_name or "") if stable else "",
+                members=members,
+                authorized_operations=_GROUP_OPERATIONS if include_ops else OPERATIONS_NOT_REQUESTED,
+            )
+        )
     return respond(ctx, dict(groups=described))
 
 
@@ -223,8 +267,14 @@ def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
             continue
         if types and "classic" not in types:
             continue
-        groups.append(dict(group_id=group.group_id, protocol_type=group.protocol_type or "",
-                           group_state=group.state.value, group_type="classic"))
+        groups.append(
+            dict(
+                group_id=group.group_id,
+                protocol_type=group.protocol_type or "",
+                group_state=group.state.value,
+                group_type="classic",
+            )
+        )
     return respond(ctx, dict(error_code=ErrorCode.none, groups=groups))
 
 

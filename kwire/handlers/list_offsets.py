@@ -7,12 +7,12 @@ from typing import Any
 import attrs
 
 from kwire.handlers.base import RequestContext, respond
-from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.log import CorruptSegment, PartitionLog
 from kwire.log.storage_errors import StorageError
+from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import RecordDecodeError
+from kwire.protocol.registry import api
 
 LATEST = -1
 EARLIEST = -2
@@ -47,10 +47,13 @@ class ListOffsetsRequest:
         return cls(
             isolation_level=request.isolation_level if version >= 2 else 0,
             topics=[
-                TopicWanted(t.name, [
-                    PartitionWanted(p.partition_index, p.timestamp, p.current_leader_epoch if version >= 4 else -1)
-                    for p in t.partitions
-                ])
+                TopicWanted(
+                    t.name,
+                    [
+                        PartitionWanted(p.partition_index, p.timestamp, p.current_leader_epoch if version >= 4 else -1)
+                        for p in t.partitions
+                    ],
+                )
                 for t in request.topics
             ],
         )
@@ -87,7 +90,9 @@ def handle_list_offsets(ctx: RequestContext, wire_request: Any) -> Any:
                 # Kafka answers a batch it cannot read with CORRUPT_MESSAGE.
                 partitions.append(_result(index, ErrorCode.corrupt_message))
                 continue
-            partitions.append(_result(index, ErrorCode.none, offset, timestamp, partition.leader_epoch if offset >= 0 else -1))
+            partitions.append(
+                _result(index, ErrorCode.none, offset, timestamp, partition.leader_epoch if offset >= 0 else -1)
+            )
         topics.append(dict(name=list_topic.name, partitions=partitions))
     return respond(ctx, dict(topics=topics))
 
@@ -114,7 +119,9 @@ def _lookup(log: PartitionLog, timestamp: int, read_committed: bool = False) -> 
     return log.first_record_at_or_after(found, timestamp)
 
 
-def _result(index: int, error: ErrorCode, offset: int = -1, timestamp: int = -1, leader_epoch: int = -1) -> dict[str, Any]:
+def _result(
+    index: int, error: ErrorCode, offset: int = -1, timestamp: int = -1, leader_epoch: int = -1
+) -> dict[str, Any]:
     return dict(
         partition_index=index,
         error_code=error,

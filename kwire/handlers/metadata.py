@@ -14,11 +14,17 @@ from kio.index import load_response_schema
 
 from kwire.cluster.cluster import Topic
 from kwire.cluster.topic_names import validate_topic_name
-from kwire.handlers.base import CLOSE_CONNECTION, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS, RequestContext
+from kwire.handlers.base import (
+    CLOSE_CONNECTION,
+    CLUSTER_OPERATIONS,
+    OPERATIONS_NOT_REQUESTED,
+    TOPIC_OPERATIONS,
+    RequestContext,
+)
 from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.kio_build import build, encode
+from kwire.protocol.registry import api
 
 _ZERO_UUID = uuid.UUID(int=0)
 _CACHE_LIMIT = 256
@@ -41,15 +47,18 @@ class MetadataRequest:
 
     @classmethod
     def from_wire(cls, request: Any, version: int) -> MetadataRequest:
-        topics = None if request.topics is None else [
-            TopicWanted(t.name, t.topic_id if version >= 10 else None) for t in request.topics
-        ]
+        topics = (
+            None
+            if request.topics is None
+            else [TopicWanted(t.name, t.topic_id if version >= 10 else None) for t in request.topics]
+        )
         return cls(
             topics=topics,
             allow_auto_topic_creation=version < 4 or bool(request.allow_auto_topic_creation),
             include_topic_authorized_operations=version >= 8 and bool(request.include_topic_authorized_operations),
             include_cluster_authorized_operations=(
-                8 <= version <= 10 and bool(request.include_cluster_authorized_operations)),
+                8 <= version <= 10 and bool(request.include_cluster_authorized_operations)
+            ),
         )
 
 
@@ -71,13 +80,23 @@ def handle_metadata(ctx: RequestContext, wire_request: Any) -> Any:
             if isinstance(name, str) and state.cluster.get(name) is None:
                 state.cluster.auto_create(name)
 
-    cache_key = ("metadata", version, requested, allow_auto, include_topic_ops, include_cluster_ops, state.cluster.version)
+    cache_key = (
+        "metadata",
+        version,
+        requested,
+        allow_auto,
+        include_topic_ops,
+        include_cluster_ops,
+        state.cluster.version,
+    )
     body = state.response_cache.get(cache_key)
     if body is None:
         topics = _topic_entries(ctx, requested, include_topic_ops)
         response = dict(
             throttle_time=0,
-            brokers=[dict(node_id=state.config.node_id, host=state.advertised_host, port=state.advertised_port, rack=None)],
+            brokers=[
+                dict(node_id=state.config.node_id, host=state.advertised_host, port=state.advertised_port, rack=None)
+            ],
             cluster_id=state.cluster.cluster_id,
             controller_id=state.config.node_id,
             topics=topics,
@@ -103,8 +122,9 @@ def _requested_topics(version: int, request: MetadataRequest) -> tuple[str | uui
     return tuple(requested)
 
 
-def _topic_entries(ctx: RequestContext, requested: tuple[str | uuid.UUID, ...] | None,
-                   include_ops: bool) -> list[dict[str, Any]]:
+def _topic_entries(
+    ctx: RequestContext, requested: tuple[str | uuid.UUID, ...] | None, include_ops: bool
+) -> list[dict[str, Any]]:
     cluster = ctx.state.cluster
     if requested is None:
         return [_topic_entry(ctx, topic, include_ops) for topic in cluster.topics.values()]

@@ -11,10 +11,10 @@ from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import Group, GroupState
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.handlers.base import RequestContext, respond
-from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.log.storage_errors import StorageError
+from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
+from kwire.protocol.registry import api
 
 
 class NamedOrById(Protocol):
@@ -53,8 +53,12 @@ class CommitPartition:
 
     @classmethod
     def from_wire(cls, part: Any, has_leader_epoch: bool) -> CommitPartition:
-        return cls(part.partition_index, part.committed_offset,
-                   part.committed_leader_epoch if has_leader_epoch else -1, part.committed_metadata or "")
+        return cls(
+            part.partition_index,
+            part.committed_offset,
+            part.committed_leader_epoch if has_leader_epoch else -1,
+            part.committed_metadata or "",
+        )
 
 
 @attrs.frozen
@@ -83,8 +87,11 @@ class OffsetCommitRequest:
             member_id=request.member_id or "",
             group_instance_id=request.group_instance_id if version >= 7 else None,
             topics=[
-                CommitTopic(None if by_id else t.name, t.topic_id if by_id else None,
-                            [CommitPartition.from_wire(p, version >= 6) for p in t.partitions])
+                CommitTopic(
+                    None if by_id else t.name,
+                    t.topic_id if by_id else None,
+                    [CommitPartition.from_wire(p, version >= 6) for p in t.partitions],
+                )
                 for t in request.topics
             ],
         )
@@ -96,7 +103,10 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     service = ctx.state.groups
     cluster = ctx.state.cluster
     group_error = service.commit_check(
-        request.group_id, request.generation_id, request.member_id, request.group_instance_id,
+        request.group_id,
+        request.generation_id,
+        request.member_id,
+        request.group_instance_id,
     )
     now_ms = ctx.state.clock.wall_ms()
     max_metadata = ctx.state.config.offset_metadata_max_bytes
@@ -118,7 +128,10 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
             else:
                 error = ErrorCode.none
                 accepted[(name, part.partition_index)] = CommittedOffset(
-                    part.committed_offset, part.committed_leader_epoch, metadata, now_ms,
+                    part.committed_offset,
+                    part.committed_leader_epoch,
+                    metadata,
+                    now_ms,
                 )
             results.append(dict(partition_index=part.partition_index, error_code=error))
         topics.append(dict(_topic_key(entry, name), partitions=results))
@@ -171,8 +184,10 @@ class OffsetFetchRequest:
         def topics(wanted: Any) -> list[FetchTopic] | None:
             if wanted is None:
                 return None
-            return [FetchTopic(None if by_id else t.name, t.topic_id if by_id else None, list(t.partition_indexes))
-                    for t in wanted]
+            return [
+                FetchTopic(None if by_id else t.name, t.topic_id if by_id else None, list(t.partition_indexes))
+                for t in wanted
+            ]
 
         if version >= 8:
             groups = [FetchGroup(g.group_id, topics(g.topics)) for g in request.groups]
@@ -191,8 +206,9 @@ def handle_offset_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     return respond(ctx, dict(topics=group["topics"], error_code=group["error_code"]))
 
 
-def _fetch_group(ctx: RequestContext, group_id: str, requested_topics: list[FetchTopic] | None,
-                 require_stable: bool = False) -> dict[str, Any]:
+def _fetch_group(
+    ctx: RequestContext, group_id: str, requested_topics: list[FetchTopic] | None, require_stable: bool = False
+) -> dict[str, Any]:
     """With require_stable, partitions whose offsets wait in an open
     transaction answer UNSTABLE_OFFSET_COMMIT (the client retries)."""
     committed = ctx.state.groups.committed(group_id)
@@ -218,13 +234,15 @@ def _fetch_group(ctx: RequestContext, group_id: str, requested_topics: list[Fetc
                 found, error = None, ErrorCode.unstable_offset_commit
             else:
                 error = ErrorCode.none
-            results.append(dict(
-                partition_index=index,
-                committed_offset=found.offset if found else -1,
-                committed_leader_epoch=found.leader_epoch if found else -1,
-                metadata=found.metadata if found else "",
-                error_code=error,
-            ))
+            results.append(
+                dict(
+                    partition_index=index,
+                    committed_offset=found.offset if found else -1,
+                    committed_leader_epoch=found.leader_epoch if found else -1,
+                    metadata=found.metadata if found else "",
+                    error_code=error,
+                )
+            )
         topics.append(dict(key, partitions=results))
     return dict(group_id=group_id, topics=topics, error_code=ErrorCode.none)
 

@@ -16,17 +16,21 @@ import attrs
 from kwire.broker_state import BrokerState
 from kwire.cluster.cluster import Topic
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext, Sentinel
-from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
-from kwire.protocol.errors import ErrorCode
-from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.log.producer_state import ProducerStateError
 from kwire.log.storage_errors import StorageError
+from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.batch_transforms import (
-    RecordDecodeError, could_refuse_records, needs_transform, refusal_of_batch, refused_records,
+    RecordDecodeError,
+    could_refuse_records,
+    needs_transform,
+    refusal_of_batch,
+    refused_records,
     transform_for_topic,
 )
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
+from kwire.protocol.registry import api
 
 _VALID_ACKS = (0, 1, -1)
 
@@ -52,8 +56,10 @@ class ProduceRequest:
         return cls(
             transactional_id=request.transactional_id,
             acks=request.acks,
-            topic_data=[TopicData(None if by_id else t.name, t.topic_id if by_id else None, t.partition_data)
-                        for t in request.topic_data],
+            topic_data=[
+                TopicData(None if by_id else t.name, t.topic_id if by_id else None, t.partition_data)
+                for t in request.topic_data
+            ],
         )
 
 
@@ -64,14 +70,28 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     request = ProduceRequest.from_wire(wire_request, ctx.api_version)
     acks = request.acks
     if request.transactional_id is None and any(
-            claims_transactional(p.records) for t in request.topic_data for p in t.partition_data):
+        claims_transactional(p.records) for t in request.topic_data for p in t.partition_data
+    ):
         # Kafka authorizes transactional records by the request's transactional
         # id, and without one refuses the whole request before writing anything.
-        return _answer(ctx, acks, True, [
-            ProduceTopicResult(name=t.name or "", topic_id=t.topic_id, partitions=[
-                ProducePartitionResult(index=p.index, error_code=ErrorCode.transactional_id_authorization_failed,
-                                       base_offset=-1) for p in t.partition_data])
-            for t in request.topic_data])
+        return _answer(
+            ctx,
+            acks,
+            True,
+            [
+                ProduceTopicResult(
+                    name=t.name or "",
+                    topic_id=t.topic_id,
+                    partitions=[
+                        ProducePartitionResult(
+                            index=p.index, error_code=ErrorCode.transactional_id_authorization_failed, base_offset=-1
+                        )
+                        for p in t.partition_data
+                    ],
+                )
+                for t in request.topic_data
+            ],
+        )
     any_error = False
     topic_results = []
     for topic_data in request.topic_data:
@@ -84,13 +104,17 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
             elif topic is None:
                 result = ProducePartitionResult(index=index, error_code=error, base_offset=-1)
             elif not 0 <= index < len(topic.partitions):
-                result = ProducePartitionResult(index=index, error_code=ErrorCode.unknown_topic_or_partition, base_offset=-1)
+                result = ProducePartitionResult(
+                    index=index, error_code=ErrorCode.unknown_topic_or_partition, base_offset=-1
+                )
             elif acks == -1 and topic.log_config.min_insync_replicas > 1:
                 # One broker is the whole in-sync replica set.
                 result = ProducePartitionResult(
-                    index=index, error_code=ErrorCode.not_enough_replicas, base_offset=-1,
+                    index=index,
+                    error_code=ErrorCode.not_enough_replicas,
+                    base_offset=-1,
                     error_message=f"The size of the current ISR 1 is insufficient to satisfy the min.isr requirement "
-                                  f"of {topic.log_config.min_insync_replicas} for partition {topic.name}-{index}",
+                    f"of {topic.log_config.min_insync_replicas} for partition {topic.name}-{index}",
                 )
             else:
                 result = _append(state, topic, index, partition_data.records, request.transactional_id)
@@ -104,8 +128,9 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     return _answer(ctx, acks, any_error, topic_results)
 
 
-def _answer(ctx: RequestContext, acks: int, any_error: bool,
-            topic_results: list[ProduceTopicResult]) -> Encoded | Sentinel:
+def _answer(
+    ctx: RequestContext, acks: int, any_error: bool, topic_results: list[ProduceTopicResult]
+) -> Encoded | Sentinel:
     if acks == 0:
         # Nothing goes back; on failure Kafka closes the connection so the
         # client learns about it through the reconnect.
@@ -129,34 +154,54 @@ def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | 
     return topic, ErrorCode.none
 
 
-def _append(state: BrokerState, topic: Topic, index: int, records: Any,
-            transactional_id: str | None) -> ProducePartitionResult:
+def _append(
+    state: BrokerState, topic: Topic, index: int, records: Any, transactional_id: str | None
+) -> ProducePartitionResult:
     partition = topic.partitions[index]
     log = partition.log
     if records is None:
-        return ProducePartitionResult(index=index, error_code=ErrorCode.invalid_record, base_offset=-1,
-                                      error_message="Produce request carries no records")
+        return ProducePartitionResult(
+            index=index,
+            error_code=ErrorCode.invalid_record,
+            base_offset=-1,
+            error_message="Produce request carries no records",
+        )
     try:
         header = validate_produced_batch(records, topic.log_config.max_message_bytes)
     except InvalidRecords as exc:
-        return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
-                                      log_start_offset=log.log_start_offset, error_message=exc.message)
+        return ProducePartitionResult(
+            index=index,
+            error_code=exc.error_code,
+            base_offset=-1,
+            log_start_offset=log.log_start_offset,
+            error_message=exc.message,
+        )
     try:
         duplicate = log.producer_state.check(header)
     except ProducerStateError as exc:
-        return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
-                                      log_start_offset=log.log_start_offset, error_message=exc.message)
+        return ProducePartitionResult(
+            index=index,
+            error_code=exc.error_code,
+            base_offset=-1,
+            log_start_offset=log.log_start_offset,
+            error_message=exc.message,
+        )
     if duplicate is not None:
         # A retry of a batch already written: its original offset, nothing new stored.
-        return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=duplicate.base_offset,
-                                      log_start_offset=log.log_start_offset)
+        return ProducePartitionResult(
+            index=index,
+            error_code=ErrorCode.none,
+            base_offset=duplicate.base_offset,
+            log_start_offset=log.log_start_offset,
+        )
     if header.is_transactional and header.producer_id not in log.transactions.ongoing:
         # handle_produce refuses transactional batches in requests without one.
         assert transactional_id is not None
         error = state.transactions.verify_first_write(transactional_id, header, (topic.name, index))
         if error != ErrorCode.none:
-            return ProducePartitionResult(index=index, error_code=error, base_offset=-1,
-                                          log_start_offset=log.log_start_offset)
+            return ProducePartitionResult(
+                index=index, error_code=error, base_offset=-1, log_start_offset=log.log_start_offset
+            )
     batch = bytearray(records)
     now_ms = state.clock.wall_ms()
     refused = None
@@ -166,21 +211,35 @@ def _append(state: BrokerState, topic: Topic, index: int, records: Any,
         if not refused and needs_transform(topic.log_config):
             batch, header = transform_for_topic(batch, header, topic.log_config, now_ms)
     except RecordDecodeError as exc:
-        return ProducePartitionResult(index=index, error_code=ErrorCode.corrupt_message, base_offset=-1,
-                                      log_start_offset=log.log_start_offset, error_message=str(exc))
+        return ProducePartitionResult(
+            index=index,
+            error_code=ErrorCode.corrupt_message,
+            base_offset=-1,
+            log_start_offset=log.log_start_offset,
+            error_message=str(exc),
+        )
     if refused:
         error_code, message = refusal_of_batch(refused)
         return ProducePartitionResult(
-            index=index, error_code=error_code, base_offset=-1, log_start_offset=log.log_start_offset,
-            error_message=message, record_errors=tuple((r.batch_index, r.message) for r in refused),
+            index=index,
+            error_code=error_code,
+            base_offset=-1,
+            log_start_offset=log.log_start_offset,
+            error_message=message,
+            record_errors=tuple((r.batch_index, r.message) for r in refused),
         )
     try:
         base_offset = log.append(batch, header, partition.leader_epoch)
     except StorageError as exc:
         # Nothing was written; the client may retry (KAFKA_STORAGE_ERROR is retriable).
-        return ProducePartitionResult(index=index, error_code=exc.error_code, base_offset=-1,
-                                      log_start_offset=log.log_start_offset, error_message=exc.message)
+        return ProducePartitionResult(
+            index=index,
+            error_code=exc.error_code,
+            base_offset=-1,
+            log_start_offset=log.log_start_offset,
+            error_message=exc.message,
+        )
     state.notify_append(topic.name, index)
-    return ProducePartitionResult(index=index, error_code=ErrorCode.none, base_offset=base_offset,
-                                  log_start_offset=log.log_start_offset)
-
+    return ProducePartitionResult(
+        index=index, error_code=ErrorCode.none, base_offset=base_offset, log_start_offset=log.log_start_offset
+    )

@@ -11,15 +11,18 @@ import attrs
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.coordinator.transaction_log import TxnMetadata, TxnState
 from kwire.handlers.base import RequestContext, respond
-from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.registry import api
 from kwire.handlers.offsets import CommitPartition, fail_written
 from kwire.log.storage_errors import StorageError
+from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
+from kwire.protocol.registry import api
 
 # The request version from which PRODUCER_FENCED replaced INVALID_PRODUCER_EPOCH (KIP-588).
 _FENCED_FROM = {
-    ApiKey.INIT_PRODUCER_ID: 4, ApiKey.ADD_PARTITIONS_TO_TXN: 2, ApiKey.ADD_OFFSETS_TO_TXN: 2, ApiKey.END_TXN: 2,
+    ApiKey.INIT_PRODUCER_ID: 4,
+    ApiKey.ADD_PARTITIONS_TO_TXN: 2,
+    ApiKey.ADD_OFFSETS_TO_TXN: 2,
+    ApiKey.END_TXN: 2,
     ApiKey.TXN_OFFSET_COMMIT: 2,
 }
 
@@ -51,11 +54,21 @@ def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
         # From v3 a producer names the id and epoch it had (KIP-360).
         has_current = ctx.api_version >= 3
         error, producer_id, epoch = state.transactions.init_producer_id(
-            request.transactional_id, timeout_ms, request.producer_id if has_current else -1,
+            request.transactional_id,
+            timeout_ms,
+            request.producer_id if has_current else -1,
             request.producer_epoch if has_current else -1,
         )
-    return respond(ctx, dict(error_code=_code(ctx, error), producer_id=producer_id, producer_epoch=epoch,
-                             ongoing_txn_producer_id=-1, ongoing_txn_producer_epoch=-1))
+    return respond(
+        ctx,
+        dict(
+            error_code=_code(ctx, error),
+            producer_id=producer_id,
+            producer_epoch=epoch,
+            ongoing_txn_producer_id=-1,
+            ongoing_txn_producer_epoch=-1,
+        ),
+    )
 
 
 # --- AddPartitionsToTxn ---------------------------------------------------------------
@@ -64,33 +77,51 @@ def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
 @api(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5)
 def handle_add_partitions_to_txn(ctx: RequestContext, request: Any) -> Any:
     if ctx.api_version <= 3:
-        results = _add_partitions(ctx, request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
-                                  request.v3_and_below_producer_epoch, request.v3_and_below_topics, False)
+        results = _add_partitions(
+            ctx,
+            request.v3_and_below_transactional_id,
+            request.v3_and_below_producer_id,
+            request.v3_and_below_producer_epoch,
+            request.v3_and_below_topics,
+            False,
+        )
         return respond(ctx, dict(results_by_topic_v3_and_below=results))
     by_transaction = [
-        dict(transactional_id=t.transactional_id,
-             topic_results=_add_partitions(ctx, t.transactional_id, t.producer_id, t.producer_epoch, t.topics,
-                                           t.verify_only))
+        dict(
+            transactional_id=t.transactional_id,
+            topic_results=_add_partitions(
+                ctx, t.transactional_id, t.producer_id, t.producer_epoch, t.topics, t.verify_only
+            ),
+        )
         for t in request.transactions
     ]
     return respond(ctx, dict(error_code=ErrorCode.none, results_by_transaction=by_transaction))
 
 
-def _add_partitions(ctx: RequestContext, transactional_id: str, producer_id: int, producer_epoch: int,
-                    topics: Any, verify_only: bool) -> list[dict[str, Any]]:
+def _add_partitions(
+    ctx: RequestContext, transactional_id: str, producer_id: int, producer_epoch: int, topics: Any, verify_only: bool
+) -> list[dict[str, Any]]:
     """Per-topic, per-partition results: all succeed or none is added (Kafka's rule)."""
     cluster = ctx.state.cluster
     wanted = [(t.name, p) for t in topics for p in t.partitions]
     unknown = {(name, p) for name, p in wanted if cluster.partition(name, p) is None}
     if unknown:
-        errors = {key: (ErrorCode.unknown_topic_or_partition if key in unknown else ErrorCode.operation_not_attempted)
-                  for key in wanted}
+        errors = {
+            key: (ErrorCode.unknown_topic_or_partition if key in unknown else ErrorCode.operation_not_attempted)
+            for key in wanted
+        }
     else:
-        error = ctx.state.transactions.add_partitions(transactional_id, producer_id, producer_epoch, wanted, verify_only)
+        error = ctx.state.transactions.add_partitions(
+            transactional_id, producer_id, producer_epoch, wanted, verify_only
+        )
         errors = {key: _code(ctx, error) for key in wanted}
     return [
-        dict(name=t.name, results_by_partition=[dict(partition_index=p, partition_error_code=errors[(t.name, p)])
-                                                for p in t.partitions])
+        dict(
+            name=t.name,
+            results_by_partition=[
+                dict(partition_index=p, partition_error_code=errors[(t.name, p)]) for p in t.partitions
+            ],
+        )
         for t in topics
     ]
 
@@ -108,7 +139,10 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
     except StorageError:  # `__consumer_offsets` could not be created
         return respond(ctx, dict(error_code=ErrorCode.not_coordinator))
     error = service.add_partitions(
-        request.transactional_id, request.producer_id, request.producer_epoch, [offsets_partition],
+        request.transactional_id,
+        request.producer_id,
+        request.producer_epoch,
+        [offsets_partition],
     )
     return respond(ctx, dict(error_code=_code(ctx, error)))
 
@@ -116,7 +150,10 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
 @api(ApiKey.END_TXN, 0, 4)
 def handle_end_txn(ctx: RequestContext, request: Any) -> Any:
     error = ctx.state.transactions.end_transaction(
-        request.transactional_id, request.producer_id, request.producer_epoch, bool(request.committed),
+        request.transactional_id,
+        request.producer_id,
+        request.producer_epoch,
+        bool(request.committed),
     )
     return respond(ctx, dict(error_code=_code(ctx, error)))
 
@@ -155,8 +192,10 @@ class TxnOffsetCommitRequest:
             generation_id=request.generation_id if has_member else -1,
             member_id=(request.member_id or "") if has_member else "",
             group_instance_id=request.group_instance_id if has_member else None,
-            topics=[TxnCommitTopic(t.name, [CommitPartition.from_wire(p, version >= 2) for p in t.partitions])
-                    for t in request.topics],
+            topics=[
+                TxnCommitTopic(t.name, [CommitPartition.from_wire(p, version >= 2) for p in t.partitions])
+                for t in request.topics
+            ],
         )
 
 
@@ -164,8 +203,7 @@ class TxnOffsetCommitRequest:
 def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     state = ctx.state
     request = TxnOffsetCommitRequest.from_wire(wire_request, ctx.api_version)
-    error = state.transactions.check_producer(
-        request.transactional_id, request.producer_id, request.producer_epoch)
+    error = state.transactions.check_producer(request.transactional_id, request.producer_id, request.producer_epoch)
     generation, member_id = request.generation_id, request.member_id
     if error == ErrorCode.none and (generation >= 0 or member_id):
         # KIP-447: a consumer-group-aware commit must come from a current member.
@@ -181,13 +219,13 @@ def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
                 part_error = ErrorCode.unknown_topic_or_partition
             if part_error == ErrorCode.none:
                 accepted[(entry.name, part.partition_index)] = CommittedOffset(
-                    part.committed_offset, part.committed_leader_epoch, part.committed_metadata, now_ms)
+                    part.committed_offset, part.committed_leader_epoch, part.committed_metadata, now_ms
+                )
             results.append(dict(partition_index=part.partition_index, error_code=_code(ctx, part_error)))
         topics.append(dict(name=entry.name, partitions=results))
     if accepted:
         try:
-            state.groups.commit_transactional(request.group_id, accepted, request.producer_id,
-                                              request.producer_epoch)
+            state.groups.commit_transactional(request.group_id, accepted, request.producer_id, request.producer_epoch)
         except StorageError:
             fail_written(topics, _code(ctx, ErrorCode.not_coordinator))  # as Kafka: find the coordinator, retry
     return respond(ctx, dict(topics=topics))
@@ -205,19 +243,30 @@ def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
         for index in entry.partition_indexes:
             partition = cluster.partition(entry.name, index)
             if partition is None:
-                partitions.append(dict(partition_index=index, error_code=ErrorCode.unknown_topic_or_partition,
-                                       error_message=None, active_producers=[]))
+                partitions.append(
+                    dict(
+                        partition_index=index,
+                        error_code=ErrorCode.unknown_topic_or_partition,
+                        error_message=None,
+                        active_producers=[],
+                    )
+                )
                 continue
             log = partition.log
             producers = [
-                dict(producer_id=e.producer_id, producer_epoch=e.epoch, last_sequence=e.last_seq,
-                     last_timestamp=e.batches[-1].max_timestamp if e.batches else -1,
-                     coordinator_epoch=e.coordinator_epoch,
-                     current_txn_start_offset=log.transactions.ongoing.get(e.producer_id, -1))
+                dict(
+                    producer_id=e.producer_id,
+                    producer_epoch=e.epoch,
+                    last_sequence=e.last_seq,
+                    last_timestamp=e.batches[-1].max_timestamp if e.batches else -1,
+                    coordinator_epoch=e.coordinator_epoch,
+                    current_txn_start_offset=log.transactions.ongoing.get(e.producer_id, -1),
+                )
                 for e in log.producer_state.entries.values()
             ]
-            partitions.append(dict(partition_index=index, error_code=ErrorCode.none, error_message=None,
-                                   active_producers=producers))
+            partitions.append(
+                dict(partition_index=index, error_code=ErrorCode.none, error_message=None, active_producers=producers)
+            )
         topics.append(dict(name=entry.name, partitions=partitions))
     return respond(ctx, dict(topics=topics))
 
@@ -236,14 +285,31 @@ def handle_describe_transactions(ctx: RequestContext, request: Any) -> Any:
     for transactional_id in request.transactional_ids:
         meta = service.transaction(transactional_id)
         if meta is None:
-            states.append(dict(error_code=ErrorCode.transactional_id_not_found, transactional_id=transactional_id,
-                               transaction_state="", transaction_timeout=0, transaction_start_time=0,
-                               producer_id=0, producer_epoch=0, topics=[]))  # Kafka's field defaults
+            states.append(
+                dict(
+                    error_code=ErrorCode.transactional_id_not_found,
+                    transactional_id=transactional_id,
+                    transaction_state="",
+                    transaction_timeout=0,
+                    transaction_start_time=0,
+                    producer_id=0,
+                    producer_epoch=0,
+                    topics=[],
+                )
+            )  # Kafka's field defaults
             continue
-        states.append(dict(error_code=ErrorCode.none, transactional_id=transactional_id,
-                           transaction_state=meta.state.kafka_name, transaction_timeout=meta.timeout_ms,
-                           transaction_start_time=meta.start_ms, producer_id=meta.producer_id,
-                           producer_epoch=meta.producer_epoch, topics=_topics_of(meta)))
+        states.append(
+            dict(
+                error_code=ErrorCode.none,
+                transactional_id=transactional_id,
+                transaction_state=meta.state.kafka_name,
+                transaction_timeout=meta.timeout_ms,
+                transaction_start_time=meta.start_ms,
+                producer_id=meta.producer_id,
+                producer_epoch=meta.producer_epoch,
+                topics=_topics_of(meta),
+            )
+        )
     return respond(ctx, dict(transaction_states=states))
 
 
@@ -261,9 +327,17 @@ def handle_list_transactions(ctx: RequestContext, request: Any) -> Any:
             continue
         if producer_ids and meta.producer_id not in producer_ids:
             continue
-        if min_duration is not None and min_duration >= 0 and (
-                meta.state != TxnState.ONGOING or now - meta.start_ms < min_duration):
+        if (
+            min_duration is not None
+            and min_duration >= 0
+            and (meta.state != TxnState.ONGOING or now - meta.start_ms < min_duration)
+        ):
             continue
-        listed.append(dict(transactional_id=meta.transactional_id, producer_id=meta.producer_id,
-                           transaction_state=meta.state.kafka_name))
+        listed.append(
+            dict(
+                transactional_id=meta.transactional_id,
+                producer_id=meta.producer_id,
+                transaction_state=meta.state.kafka_name,
+            )
+        )
     return respond(ctx, dict(error_code=ErrorCode.none, unknown_state_filters=unknown, transaction_states=listed))

@@ -11,8 +11,9 @@ from __future__ import annotations
 from kwire.protocol.records import CURRENT_MAGIC, MIN_BATCH_LENGTH, BatchHeader
 
 
-def header_problem(header: BatchHeader, position: int, file_size: int, min_offset: int,
-                   end_offset: int | None) -> str | None:
+def header_problem(
+    header: BatchHeader, position: int, file_size: int, min_offset: int, end_offset: int | None
+) -> str | None:
     """Why the batch whose header is at `position` is not a whole batch of
     this segment (None if it is): its base offset must be at least
     `min_offset` (one past the batch before) and its offsets below
@@ -30,4 +31,3 @@ def header_problem(header: BatchHeader, position: int, file_size: int, min_offse
     if end_offset is not None and header.last_offset >= end_offset:
         return f"offsets {header.base_offset}..{header.last_offset} reach the next segment's base {end_offset}"
     return None
-

@@ -21,20 +21,19 @@ rewritten keeping the latest record for each key, in three steps.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import attrs
 
 from kwire.log.config import LogConfig
 from kwire.log.durable_files import fsync_directory
-from kwire.log.partition_log import PartitionLog
 from kwire.log.files import CLEANED_LOG_SUFFIX, SWAP_LOG_SUFFIX, file_path
+from kwire.log.partition_log import PartitionLog
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.log.segment_scan import SegmentScan
 from kwire.protocol.batch_transforms import rebuild_batch
 from kwire.protocol.record_codec import iter_records
 from kwire.protocol.records import BatchHeader, parse_header
-
 
 
 @attrs.frozen
@@ -140,8 +139,9 @@ def build(work: CleaningPlan) -> CleaningOutput:
                 continue
             removed += header.records_count - _count(kept)
             base, batches = groups[-1]
-            if batches and (group_size + len(kept) > work.config.segment_bytes
-                            or header.last_offset - base > MAX_RELATIVE_OFFSET):
+            if batches and (
+                group_size + len(kept) > work.config.segment_bytes or header.last_offset - base > MAX_RELATIVE_OFFSET
+            ):
                 # Segments are merged up to segment.bytes; a new one starts
                 # at the old segment it begins in, or at this batch.
                 start = segment.base_offset if segment.base_offset > base else header.base_offset
@@ -162,8 +162,10 @@ def _filter_batch(header: BatchHeader, data: bytes, latest: dict[bytes, int], to
     survive, None when none does."""
     records = list(iter_records(data))
     keep = [
-        r for r in records
-        if r.key is not None and r.offset >= latest.get(r.key, -1)
+        r
+        for r in records
+        if r.key is not None
+        and r.offset >= latest.get(r.key, -1)
         and not (r.value is None and r.timestamp < tombstone_horizon)
     ]
     if len(keep) == len(records):
@@ -212,8 +214,9 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
     try:
         if log.directory is not None:
             for base, _batches in output.groups:
-                os.replace(file_path(log.directory, base, CLEANED_LOG_SUFFIX),
-                           file_path(log.directory, base, SWAP_LOG_SUFFIX))
+                os.replace(
+                    file_path(log.directory, base, CLEANED_LOG_SUFFIX), file_path(log.directory, base, SWAP_LOG_SUFFIX)
+                )
             fsync_directory(log.directory)
         for segment in work.segments:
             if log.directory is not None:

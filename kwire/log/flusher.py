@@ -20,7 +20,8 @@ import collections
 import logging
 import threading
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 logger = logging.getLogger("kwire.log")
 

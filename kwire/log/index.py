@@ -16,7 +16,6 @@ from kwire.log.durable_files import write_atomically
 from kwire.log.open_files import OPEN_FILES, OpenFiles
 from kwire.log.stores import append_or_undo, flush_written, undo_append
 
-
 _WRITE_FLAGS = os.O_WRONLY | os.O_APPEND
 
 

@@ -5,12 +5,12 @@ Only start-up pays for decoding records; the hot path never does."""
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 from kwire.log.partition_log import PartitionLog
 from kwire.log.segment import CorruptSegment
-from kwire.protocol.record_codec import DecodedRecord, Record, build_batch, iter_records
 from kwire.log.segment_scan import batches_in
+from kwire.protocol.record_codec import DecodedRecord, Record, build_batch, iter_records
 from kwire.protocol.records import BatchHeader, parse_header
 
 _READ_CHUNK = 1024 * 1024
@@ -26,12 +26,20 @@ def iter_keyed_records(log: PartitionLog) -> Iterator[tuple[bytes, bytes | None]
                     yield record.key, record.value
 
 
-def append_keyed_records(log: PartitionLog, pairs: list[tuple[bytes, bytes | None]], *, producer_id: int = -1,
-                         producer_epoch: int = -1, transactional: bool = False) -> int:
+def append_keyed_records(
+    log: PartitionLog,
+    pairs: list[tuple[bytes, bytes | None]],
+    *,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+    transactional: bool = False,
+) -> int:
     """Write (key, value) records as one batch, stamped now; returns its base offset."""
     batch = build_batch(
         [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(pairs)],
-        base_timestamp=log.clock.wall_ms(), producer_id=producer_id, producer_epoch=producer_epoch,
+        base_timestamp=log.clock.wall_ms(),
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
         is_transactional=transactional,
     )
     return log.append(batch, parse_header(batch))

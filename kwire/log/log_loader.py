@@ -38,8 +38,9 @@ class LoadReport:
     rebuilt_indexes: int = 0
 
 
-def load_segments(directory: Path, config: LogConfig, recovery_point: int, clean_shutdown: bool,
-                  clock: Clock = SYSTEM_CLOCK) -> tuple[list[Segment], LoadReport]:
+def load_segments(
+    directory: Path, config: LogConfig, recovery_point: int, clean_shutdown: bool, clock: Clock = SYSTEM_CLOCK
+) -> tuple[list[Segment], LoadReport]:
     complete_interrupted_swaps(directory)
     bases = offsets_in(directory, LOG_SUFFIX) or [0]
     now_ms = clock.wall_ms()
@@ -90,11 +91,18 @@ def _log_truncation(segment: Segment, scan: SegmentScan, size_before: int, later
     dropped = f"{size_before - scan.end} bytes"
     if later:
         end = _log_end_of(later[-1])
-        dropped += (f" and {len(later)} later segment(s) ({sum(s.size for s in later)} bytes, "
-                    f"offsets {later[0].base_offset} to {end - 1})")
+        dropped += (
+            f" and {len(later)} later segment(s) ({sum(s.size for s in later)} bytes, "
+            f"offsets {later[0].base_offset} to {end - 1})"
+        )
     log.warning(
         "Truncated %s %s at byte %d: offsets from %d on are dropped (%s): %s",
-        segment.describe(), when, scan.end, scan.next_offset, dropped, scan.problem,
+        segment.describe(),
+        when,
+        scan.end,
+        scan.next_offset,
+        dropped,
+        scan.problem,
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.log.config import LogConfig
@@ -13,7 +13,11 @@ from kwire.log.durable_files import fsync_directory
 from kwire.log.flusher import FLUSHER
 from kwire.log.log_loader import LoadReport, load_segments
 from kwire.log.producer_state import (
-    ProducerStateManager, delete_snapshots_after, latest_snapshot, snapshot_path, write_snapshot,
+    ProducerStateManager,
+    delete_snapshots_after,
+    latest_snapshot,
+    snapshot_path,
+    write_snapshot,
 )
 from kwire.log.segment import MAX_RELATIVE_OFFSET, CorruptSegment, Segment
 from kwire.log.segment_scan import batches_in
@@ -31,8 +35,9 @@ class OffsetOutOfRange(Exception):
 
 
 class PartitionLog:
-    def __init__(self, directory: Path | None, config: LogConfig, segments: list[Segment],
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, directory: Path | None, config: LogConfig, segments: list[Segment], clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.directory = directory
         self.clock = clock  # wall_ms(): segment.ms, retention.ms, flush.ms
         self.config = config
@@ -83,12 +88,18 @@ class PartitionLog:
     # --- opening ---------------------------------------------------------
 
     @classmethod
-    def in_memory(cls, config: LogConfig, clock: Clock = SYSTEM_CLOCK) -> "PartitionLog":
+    def in_memory(cls, config: LogConfig, clock: Clock = SYSTEM_CLOCK) -> PartitionLog:
         return cls(None, config, [Segment.in_memory(0, clock.wall_ms())], clock)
 
     @classmethod
-    def open(cls, directory: Path, config: LogConfig, recovery_point: int = 0,
-             clean_shutdown: bool = False, clock: Clock = SYSTEM_CLOCK) -> "PartitionLog":
+    def open(
+        cls,
+        directory: Path,
+        config: LogConfig,
+        recovery_point: int = 0,
+        clean_shutdown: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> PartitionLog:
         """Open (or create) the log in `directory`. After an unclean shutdown
         every segment from the one holding `recovery_point` on is validated
         batch by batch and cut at the first invalid one; see log_loader."""
@@ -127,8 +138,7 @@ class PartitionLog:
                 continue
             for position, header in segment.walk():
                 if header.base_offset >= start and header.producer_id >= 0:
-                    marker = marker_type(segment.store.read_bytes(position, header.size)) \
-                        if header.is_control else None
+                    marker = marker_type(segment.store.read_bytes(position, header.size)) if header.is_control else None
                     self._track_producer(header, marker)
 
     def reconfigure(self, config: LogConfig) -> None:
@@ -199,16 +209,23 @@ class PartitionLog:
             return StorageError(f"{self.name} is offline: {self.offline_reason}")
         if not self._write_failing:
             self._write_failing = True
-            logger.warning("Writes to %s fail (%s); each is undone and answered KAFKA_STORAGE_ERROR until one "
-                           "succeeds", self.name, exc)
+            logger.warning(
+                "Writes to %s fail (%s); each is undone and answered KAFKA_STORAGE_ERROR until one succeeds",
+                self.name,
+                exc,
+            )
         return StorageError(f"Could not write to {self.name}: {exc.strerror or exc}")
 
     def take_offline(self, reason: str) -> None:
         if self.offline_reason is not None:
             return
         self.offline_reason = reason
-        logger.error("Partition %s is offline until restart: %s. Produce and fetch answer KAFKA_STORAGE_ERROR; the "
-                     "next start-up recovers its log.", self.name, reason)
+        logger.error(
+            "Partition %s is offline until restart: %s. Produce and fetch answer KAFKA_STORAGE_ERROR; the "
+            "next start-up recovers its log.",
+            self.name,
+            reason,
+        )
         if self.on_offline is not None:
             self.on_offline()
 
@@ -279,9 +296,7 @@ class PartitionLog:
 
     def _read(self, fetch_offset: int, max_bytes: int, upper: int | None) -> list[Buffer]:
         if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
-            raise OffsetOutOfRange(
-                f"offset {fetch_offset} outside {self.log_start_offset}..{self.log_end_offset}"
-            )
+            raise OffsetOutOfRange(f"offset {fetch_offset} outside {self.log_start_offset}..{self.log_end_offset}")
         if fetch_offset == self.log_end_offset or (upper is not None and fetch_offset >= upper):
             return []
         i = bisect.bisect_right(self._base_offsets, fetch_offset) - 1
@@ -432,7 +447,8 @@ class PartitionLog:
     @property
     def unflushed(self) -> bool:
         return self.directory is not None and (
-            self.recovery_point < self.log_end_offset or self._directory_synced != self._directory_changes)
+            self.recovery_point < self.log_end_offset or self._directory_synced != self._directory_changes
+        )
 
     def flush(self) -> None:
         """fsync everything past the recovery point (segments, then their
@@ -470,8 +486,12 @@ class PartitionLog:
 
     def flush_if_due(self, now_ms: int) -> bool:
         """flush.ms: a background flush once the last one is that old."""
-        if (self.flush_pending or not self.unflushed or self.offline_reason is not None
-                or now_ms - self.last_flush_ms < self.config.flush_ms):
+        if (
+            self.flush_pending
+            or not self.unflushed
+            or self.offline_reason is not None
+            or now_ms - self.last_flush_ms < self.config.flush_ms
+        ):
             return False
         self._flush_in_background(self.segments_from(self.recovery_point), self.log_end_offset)
         return True
@@ -516,8 +536,12 @@ class PartitionLog:
         try:
             write_snapshot(self.directory, offset, self.producer_state, durable)
         except OSError as exc:
-            logger.warning("Could not write the producer state snapshot of %s at offset %d (%s); keeping the "
-                           "older one", self.name, offset, exc)
+            logger.warning(
+                "Could not write the producer state snapshot of %s at offset %d (%s); keeping the older one",
+                self.name,
+                offset,
+                exc,
+            )
 
     def close(self, sync: bool = True) -> None:
         """Flush (unless the caller syncs the whole disk itself, `sync=False`),

@@ -16,7 +16,7 @@ segments; what follows the newest snapshot is rebuilt from batch headers.
 from __future__ import annotations
 
 import struct
-from typing import Container
+from collections.abc import Container
 from pathlib import Path
 
 import attrs
@@ -137,10 +137,15 @@ class ProducerStateManager:
         if entry is None or header.producer_epoch != entry.epoch:
             entry = ProducerEntry(header.producer_id, header.producer_epoch)
             self.entries[header.producer_id] = entry
-        entry.remember(BatchMetadata(
-            header.base_sequence, _last_seq(header), header.base_offset,
-            header.base_offset + header.last_offset_delta, header.max_timestamp,
-        ))
+        entry.remember(
+            BatchMetadata(
+                header.base_sequence,
+                _last_seq(header),
+                header.base_offset,
+                header.base_offset + header.last_offset_delta,
+                header.max_timestamp,
+            )
+        )
 
     def on_marker(self, header: BatchHeader) -> None:
         """A transaction marker carries the producer's (possibly bumped)
@@ -156,7 +161,8 @@ class ProducerStateManager:
         """producer.id.expiration.ms: forget producers whose last batch is
         that old, unless they have a transaction open here. Returns how many."""
         expired = [
-            pid for pid, entry in self.entries.items()
+            pid
+            for pid, entry in self.entries.items()
             if pid not in open_transactions
             and now_ms - (entry.batches[-1].max_timestamp if entry.batches else -1) >= expiration_ms
         ]
@@ -174,14 +180,19 @@ class ProducerStateManager:
         for entry in self.entries.values():
             last = entry.batches[-1] if entry.batches else None
             body += self._ENTRY.pack(
-                entry.producer_id, entry.epoch, last.last_seq if last else NO_SEQUENCE,
-                last.last_offset if last else -1, (last.last_offset - last.base_offset) if last else 0,
-                last.max_timestamp if last else -1, entry.coordinator_epoch, entry.current_txn_first_offset,
+                entry.producer_id,
+                entry.epoch,
+                last.last_seq if last else NO_SEQUENCE,
+                last.last_offset if last else -1,
+                (last.last_offset - last.base_offset) if last else 0,
+                last.max_timestamp if last else -1,
+                entry.coordinator_epoch,
+                entry.current_txn_first_offset,
             )
         return self._HEAD.pack(1, crc32c(bytes(body))) + bytes(body)
 
     @classmethod
-    def from_snapshot(cls, data: bytes) -> "ProducerStateManager":
+    def from_snapshot(cls, data: bytes) -> ProducerStateManager:
         version, crc = cls._HEAD.unpack_from(data, 0)
         body = data[cls._HEAD.size :]
         if version != 1 or crc32c(body) != crc:
@@ -190,7 +201,8 @@ class ProducerStateManager:
         (count,) = struct.unpack_from(">i", body, 0)
         for i in range(count):
             pid, epoch, last_seq, last_offset, delta, timestamp, coordinator_epoch, txn_first = cls._ENTRY.unpack_from(
-                body, 4 + i * cls._ENTRY.size)
+                body, 4 + i * cls._ENTRY.size
+            )
             entry = ProducerEntry(pid, epoch, coordinator_epoch=coordinator_epoch, current_txn_first_offset=txn_first)
             if last_seq != NO_SEQUENCE or last_offset >= 0:
                 first_seq = (last_seq - delta) % (_INT32_MAX + 1) if last_seq != NO_SEQUENCE else NO_SEQUENCE

@@ -6,26 +6,39 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from kwire.clock import SYSTEM_CLOCK
 from kwire.log.batch_checks import header_problem
-from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.durable_files import fsync_if_exists
 from kwire.log.files import (
-    INDEX_SUFFIX, LOG_SUFFIX, SWAP_LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_path, offset_stem,
+    INDEX_SUFFIX,
+    LOG_SUFFIX,
+    SWAP_LOG_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX,
+    file_path,
+    offset_stem,
 )
+from kwire.log.index import OffsetIndex, TimeIndex
 from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.storage_errors import WriteNotUndone
-from kwire.log.transaction_index import AbortedTxn, append_txn_index, read_txn_index, write_txn_index
 from kwire.log.stores import FileStore, MemoryStore, Store
+from kwire.log.transaction_index import AbortedTxn, append_txn_index, read_txn_index, write_txn_index
 from kwire.protocol.records import (
-    CURRENT_MAGIC, HEADER_SIZE, INT32, LAST_OFFSET_DELTA_AT, LOG_OVERHEAD, MIN_BATCH_LENGTH, OFFSET_LENGTH_MAGIC,
-    BatchHeader, Buffer, parse_header,
+    CURRENT_MAGIC,
+    HEADER_SIZE,
+    INT32,
+    LAST_OFFSET_DELTA_AT,
+    LOG_OVERHEAD,
+    MIN_BATCH_LENGTH,
+    OFFSET_LENGTH_MAGIC,
+    BatchHeader,
+    Buffer,
+    parse_header,
 )
 
 log = logging.getLogger("kwire.log")
-
 
 
 # Where a segment ends, for undoing appends: store size, offset and time
@@ -40,17 +53,18 @@ class CorruptSegment(Exception):
     """A read met a broken batch: Kafka answers CORRUPT_MESSAGE.
     `resume_offset` is where sound data may start again (the next segment)."""
 
-    def __init__(self, segment: "Segment", offset: int) -> None:
+    def __init__(self, segment: Segment, offset: int) -> None:
         position, reason = segment.damage or (-1, "broken batch")
-        super().__init__(f"{segment.describe()}: offset {offset} lies in a broken part "
-                         f"(from byte {position}: {reason})")
+        super().__init__(
+            f"{segment.describe()}: offset {offset} lies in a broken part (from byte {position}: {reason})"
+        )
         self.resume_offset = segment.next_offset
 
 
 class _ReportingScan:
     """A header walk that reports the broken batch it stops at."""
 
-    def __init__(self, segment: "Segment", scan: SegmentScan) -> None:
+    def __init__(self, segment: Segment, scan: SegmentScan) -> None:
         self.segment = segment
         self.scan = scan
 
@@ -65,8 +79,15 @@ class _ReportingScan:
 
 
 class Segment:
-    def __init__(self, base_offset: int, store: Store, offset_index: OffsetIndex, time_index: TimeIndex,
-                 txn_index_path: str | None = None, created_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        base_offset: int,
+        store: Store,
+        offset_index: OffsetIndex,
+        time_index: TimeIndex,
+        txn_index_path: str | None = None,
+        created_ms: int | None = None,
+    ) -> None:
         self.base_offset = base_offset
         self.store = store
         self.offset_index = offset_index
@@ -88,19 +109,25 @@ class Segment:
         self._checked_next_offset = base_offset
 
     @classmethod
-    def in_memory(cls, base_offset: int, created_ms: int | None = None) -> "Segment":
+    def in_memory(cls, base_offset: int, created_ms: int | None = None) -> Segment:
         return cls(base_offset, MemoryStore(), OffsetIndex(None), TimeIndex(None), created_ms=created_ms)
 
     @classmethod
-    def on_disk(cls, directory: str, base_offset: int, created_ms: int | None = None) -> "Segment":
+    def on_disk(cls, directory: str, base_offset: int, created_ms: int | None = None) -> Segment:
         def path(suffix: str) -> str:
             return file_path(directory, base_offset, suffix)
 
-        return cls(base_offset, FileStore(path(LOG_SUFFIX)), OffsetIndex(path(INDEX_SUFFIX)),
-                   TimeIndex(path(TIME_INDEX_SUFFIX)), path(TXN_INDEX_SUFFIX), created_ms)
+        return cls(
+            base_offset,
+            FileStore(path(LOG_SUFFIX)),
+            OffsetIndex(path(INDEX_SUFFIX)),
+            TimeIndex(path(TIME_INDEX_SUFFIX)),
+            path(TXN_INDEX_SUFFIX),
+            created_ms,
+        )
 
     @classmethod
-    def swap_in(cls, directory: str, base_offset: int, interval: int, created_ms: int | None = None) -> "Segment":
+    def swap_in(cls, directory: str, base_offset: int, interval: int, created_ms: int | None = None) -> Segment:
         """A compaction's decided output, `<base>.log.swap`, becomes the
         segment's `.log`; its indexes are built from a full check of it."""
         os.replace(file_path(directory, base_offset, SWAP_LOG_SUFFIX), file_path(directory, base_offset, LOG_SUFFIX))
@@ -120,8 +147,9 @@ class Segment:
 
     def indexes_full(self, index_bytes: int) -> bool:
         """segment.index.bytes caps each index file, as in Kafka: a full one rolls the segment."""
-        return any((len(index.first) + 1) * index.ENTRY.size > index_bytes
-                   for index in (self.offset_index, self.time_index))
+        return any(
+            (len(index.first) + 1) * index.ENTRY.size > index_bytes for index in (self.offset_index, self.time_index)
+        )
 
     def time_waited_for_roll(self, incoming_timestamp: int, now_ms: int) -> int:
         """Kafka's segment.ms measure: the incoming batch's timestamp minus the
@@ -164,8 +192,13 @@ class Segment:
 
     def mark(self) -> SegmentMark:
         """Where the segment ends now, for `undo`."""
-        return (self.store.size, self.offset_index.mark(), self.time_index.mark(), self._bytes_since_index_entry,
-                self.next_offset)
+        return (
+            self.store.size,
+            self.offset_index.mark(),
+            self.time_index.mark(),
+            self._bytes_since_index_entry,
+            self.next_offset,
+        )
 
     def undo(self, mark: SegmentMark) -> None:
         """Cut the segment back to `mark` (appends that must not stand);
@@ -177,8 +210,9 @@ class Segment:
             try:
                 self.store.truncate(size)
             except OSError as exc:
-                raise WriteNotUndone(exc.errno, f"could not truncate back to {size} bytes: {exc.strerror}",
-                                     self.store.path) from exc
+                raise WriteNotUndone(
+                    exc.errno, f"could not truncate back to {size} bytes: {exc.strerror}", self.store.path
+                ) from exc
 
     def locate(self, offset: int, retry: bool = True) -> tuple[int, int]:
         """(position, size) of the batch holding `offset`; (-1, 0) if none.
@@ -219,8 +253,13 @@ class Segment:
         indexes are rebuilt (True) before the lookup is made again."""
         if position == 0 or header.base_offset == self.base_offset + entry_relative:
             return False
-        log.warning("Rebuilt the indexes of %s from its log: offset index entry (%d, %d) points at the batch of "
-                    "offset %d", self.describe(), entry_relative, position, header.base_offset)
+        log.warning(
+            "Rebuilt the indexes of %s from its log: offset index entry (%d, %d) points at the batch of offset %d",
+            self.describe(),
+            entry_relative,
+            position,
+            header.base_offset,
+        )
         self.rebuild_indexes(self.index_interval_bytes, self._end_offset_bound())
         return True
 
@@ -257,8 +296,14 @@ class Segment:
             base, length, magic = OFFSET_LENGTH_MAGIC.unpack_from(data, at)
             (delta,) = INT32.unpack_from(data, at + LAST_OFFSET_DELTA_AT)
             size = length + LOG_OVERHEAD
-            if (magic != CURRENT_MAGIC or length < MIN_BATCH_LENGTH or position + at + size > file_size
-                    or delta < 0 or base < min_offset or base + delta >= offset_limit):
+            if (
+                magic != CURRENT_MAGIC
+                or length < MIN_BATCH_LENGTH
+                or position + at + size > file_size
+                or delta < 0
+                or base < min_offset
+                or base + delta >= offset_limit
+            ):
                 problem = header_problem(parse_header(data, at), position + at, file_size, min_offset, end_offset)
                 self.note_damage(position + at, problem or "broken batch header")
                 if at == 0:
@@ -374,11 +419,16 @@ class Segment:
         offsets = self.offset_index
         for i in {0, len(offsets.positions) - 1} if offsets.positions else ():
             relative, position = offsets.relative_offsets[i], offsets.positions[i]
-            header = parse_header(self.store.read_bytes(position, HEADER_SIZE)) \
-                if self.store.size - position >= HEADER_SIZE else None
+            header = (
+                parse_header(self.store.read_bytes(position, HEADER_SIZE))
+                if self.store.size - position >= HEADER_SIZE
+                else None
+            )
             if header is None or header.base_offset != self.base_offset + relative or header.magic != CURRENT_MAGIC:
-                return f"offset index entry ({relative}, {position}) does not point at the batch of offset " \
-                       f"{self.base_offset + relative}"
+                return (
+                    f"offset index entry ({relative}, {position}) does not point at the batch of offset "
+                    f"{self.base_offset + relative}"
+                )
         times = self.time_index
         if times.timestamps:
             timestamp, relative = times.timestamps[-1], times.relative_offsets[-1]
@@ -388,8 +438,10 @@ class Segment:
                     if header.base_offset == self.base_offset + relative and header.max_timestamp == timestamp:
                         return None
                     break
-            return f"time index entry ({timestamp}, {relative}) does not match the batch of offset " \
-                   f"{self.base_offset + relative}"
+            return (
+                f"time index entry ({timestamp}, {relative}) does not match the batch of offset "
+                f"{self.base_offset + relative}"
+            )
         return None
 
     # --- the transaction index -------------------------------------------------

@@ -13,12 +13,19 @@ Fetch's own check of the bytes it sends is `Segment.read`'s inlined loop.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kwire.log.batch_checks import header_problem
 from kwire.log.stores import ReadableStore
-from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, MIN_BATCH_LENGTH, BatchHeader, Buffer, crc_matches, \
-    parse_header
+from kwire.protocol.records import (
+    CURRENT_MAGIC,
+    HEADER_SIZE,
+    MIN_BATCH_LENGTH,
+    BatchHeader,
+    Buffer,
+    crc_matches,
+    parse_header,
+)
 
 HEADER_BLOCK = 64 * 1024
 CRC_BLOCK = 8 * 1024 * 1024
@@ -34,8 +41,15 @@ class SegmentScan:
     store (None when it reached it).
     """
 
-    def __init__(self, store: ReadableStore, min_offset: int, *, start: int = 0, end_offset: int | None = None,
-                 verify_crc: bool = False) -> None:
+    def __init__(
+        self,
+        store: ReadableStore,
+        min_offset: int,
+        *,
+        start: int = 0,
+        end_offset: int | None = None,
+        verify_crc: bool = False,
+    ) -> None:
         self.store = store
         self.end = start
         self.next_offset = min_offset
@@ -81,8 +95,11 @@ class SegmentScan:
                         problem = "CRC-32C mismatch"
                 if problem is not None:
                     self.problem = problem
-                    self.torn = header.magic == CURRENT_MAGIC and header.batch_length >= MIN_BATCH_LENGTH \
+                    self.torn = (
+                        header.magic == CURRENT_MAGIC
+                        and header.batch_length >= MIN_BATCH_LENGTH
                         and position + at + header.size > size
+                    )
                     return
                 yield position + at, header
                 at += header.size

@@ -149,8 +149,9 @@ def undo_append(fd: int, size_before: int, path: str) -> None:
     try:
         os.ftruncate(fd, size_before)
     except OSError as exc:
-        raise WriteNotUndone(exc.errno, f"could not truncate a failed write back to {size_before} bytes: "
-                                        f"{exc.strerror}", path) from exc
+        raise WriteNotUndone(
+            exc.errno, f"could not truncate a failed write back to {size_before} bytes: {exc.strerror}", path
+        ) from exc
 
 
 class MemoryStore:

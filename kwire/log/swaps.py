@@ -18,8 +18,15 @@ import os
 from pathlib import Path
 
 from kwire.log.files import (
-    CLEANED_LOG_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, SEGMENT_SUFFIXES, SWAP_LOG_SUFFIX, TIME_INDEX_SUFFIX, file_path,
-    offset_of, offsets_in,
+    CLEANED_LOG_SUFFIX,
+    INDEX_SUFFIX,
+    LOG_SUFFIX,
+    SEGMENT_SUFFIXES,
+    SWAP_LOG_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    file_path,
+    offset_of,
+    offsets_in,
 )
 from kwire.log.segment_scan import SegmentScan, scan_to_end
 from kwire.log.stores import FileStore
@@ -27,14 +34,16 @@ from kwire.log.stores import FileStore
 log = logging.getLogger("kwire.log")
 
 
-
 def complete_interrupted_swaps(directory: Path) -> None:
     directory = Path(directory)
     for name in sorted(os.listdir(directory)):
         if name.endswith(CLEANED_LOG_SUFFIX):
             os.unlink(directory / name)
-            log.warning("Deleted %s/%s: a compaction was interrupted before its swap; the log is as it was",
-                        directory.name, name)
+            log.warning(
+                "Deleted %s/%s: a compaction was interrupted before its swap; the log is as it was",
+                directory.name,
+                name,
+            )
     for name in sorted(os.listdir(directory)):
         base = offset_of(name, SWAP_LOG_SUFFIX)
         if base is not None:
@@ -50,8 +59,14 @@ def _complete_swap(directory: Path, base: int, swap_path: Path) -> None:
     for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):  # of the new segment: rebuilt when it is opened
         _unlink_if_exists(file_path(directory, base, suffix))
     os.replace(swap_path, file_path(directory, base, LOG_SUFFIX))
-    log.warning("Finished a compaction of %s that a crash interrupted: %s replaced %d segment(s) "
-                "(offsets %d to %d)", directory.name, swap_path.name, len(replaced), base, end - 1)
+    log.warning(
+        "Finished a compaction of %s that a crash interrupted: %s replaced %d segment(s) (offsets %d to %d)",
+        directory.name,
+        swap_path.name,
+        len(replaced),
+        base,
+        end - 1,
+    )
 
 
 def _unlink_if_exists(path: str) -> None:

@@ -97,7 +97,9 @@ def read_txn_index(path: str) -> list[AbortedTxn]:
     with open(path, "rb") as f:
         data = f.read()
     usable = len(data) - len(data) % TXN_INDEX_ENTRY.size
-    return [AbortedTxn(last, pid, first, lso) for _v, pid, first, last, lso in TXN_INDEX_ENTRY.iter_unpack(data[:usable])]
+    return [
+        AbortedTxn(last, pid, first, lso) for _v, pid, first, last, lso in TXN_INDEX_ENTRY.iter_unpack(data[:usable])
+    ]
 
 
 def write_txn_index(path: str, entries: list[AbortedTxn]) -> None:
@@ -105,5 +107,9 @@ def write_txn_index(path: str, entries: list[AbortedTxn]) -> None:
         if os.path.exists(path):
             os.unlink(path)
         return
-    write_atomically(path, b"".join(
-        TXN_INDEX_ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset) for e in entries))
+    write_atomically(
+        path,
+        b"".join(
+            TXN_INDEX_ENTRY.pack(0, e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset) for e in entries
+        ),
+    )

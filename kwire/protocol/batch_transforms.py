@@ -7,18 +7,41 @@ LogAppendTime stamp)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
 
+from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import (
-    GZIP, LZ4, NONE, SNAPPY, ZSTD, DecodedRecord, Record, RecordDecodeError, compress, encode_records,
+    GZIP,
+    LZ4,
+    NONE,
+    SNAPPY,
+    ZSTD,
+    DecodedRecord,
+    Record,
+    RecordDecodeError,
+    compress,
+    encode_records,
     iter_records,
 )
 from kwire.protocol.records import (
-    ATTRIBUTES_AT, BATCH_LENGTH_AT, COMPRESSION_MASK, CONTROL_BIT, HEADER_SIZE, INT16, INT32, INT64,
-    LOG_OVERHEAD, MAX_TIMESTAMP_AT, RECORDS_COUNT_AT, TIMESTAMP_TYPE_BIT, BatchHeader, Buffer, parse_header,
+    ATTRIBUTES_AT,
+    BATCH_LENGTH_AT,
+    COMPRESSION_MASK,
+    CONTROL_BIT,
+    HEADER_SIZE,
+    INT16,
+    INT32,
+    INT64,
+    LOG_OVERHEAD,
+    MAX_TIMESTAMP_AT,
+    RECORDS_COUNT_AT,
+    TIMESTAMP_TYPE_BIT,
+    BatchHeader,
+    Buffer,
+    parse_header,
     reseal,
 )
-from kwire.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
     from kwire.log.config import LogConfig
@@ -55,9 +78,13 @@ def rebuild_batch(batch: Buffer, records: Iterable[DecodedRecord], codec: int | 
         nonlocal count
         for r in records:
             count += 1
-            yield Record(offset_delta=r.offset - header.base_offset,
-                         timestamp_delta=0 if log_append_time else r.timestamp - header.base_timestamp,
-                         key=r.key, value=r.value, headers=r.headers)
+            yield Record(
+                offset_delta=r.offset - header.base_offset,
+                timestamp_delta=0 if log_append_time else r.timestamp - header.base_timestamp,
+                key=r.key,
+                value=r.value,
+                headers=r.headers,
+            )
 
     codec = header.compression if codec is None else codec
     rebuilt = bytearray(memoryview(batch)[:HEADER_SIZE]) + compress(codec, encode_records(reencoded()))
@@ -78,7 +105,9 @@ def needs_transform(log_config: LogConfig) -> bool:
     return log_config.compression_type != "producer" or log_config.log_append_time or log_config.compacted
 
 
-def transform_for_topic(batch: bytearray, header: BatchHeader, log_config: LogConfig, now_ms: int) -> tuple[bytearray, BatchHeader]:
+def transform_for_topic(
+    batch: bytearray, header: BatchHeader, log_config: LogConfig, now_ms: int
+) -> tuple[bytearray, BatchHeader]:
     """Apply the topic's rewrites; raises RecordDecodeError for undecodable
     records. Run refused_records first: a batch it refuses is not stored."""
     target = CODECS.get(log_config.compression_type)
@@ -109,12 +138,12 @@ def could_refuse_records(header: BatchHeader, rules: LogConfig, now_ms: int) -> 
         return True
     if rules.log_append_time:
         return False
-    return header.max_timestamp - now_ms > rules.timestamp_after_max_ms or \
-        rules.timestamp_before_max_ms != UNBOUNDED_MS
+    return header.max_timestamp - now_ms > rules.timestamp_after_max_ms or rules.timestamp_before_max_ms != UNBOUNDED_MS
 
 
-def refused_records(batch: Buffer, header: BatchHeader, rules: LogConfig, now_ms: int,
-                    topic_partition: str) -> list[RefusedRecord]:
+def refused_records(
+    batch: Buffer, header: BatchHeader, rules: LogConfig, now_ms: int, topic_partition: str
+) -> list[RefusedRecord]:
     """Every record Kafka refuses individually, each with its own reason: a
     keyless record in a compacted topic, a CreateTime timestamp outside
     [now - before.max, now + after.max], a LogAppendTime stamp set by the
@@ -126,22 +155,36 @@ def refused_records(batch: Buffer, header: BatchHeader, rules: LogConfig, now_ms
     refused: list[RefusedRecord] = []
     for batch_index, record in enumerate(iter_records(batch)):
         if rules.compacted and record.key is None:
-            refused.append(RefusedRecord(
-                batch_index, ErrorCode.invalid_record,
-                f"Compacted topic cannot accept message without key in topic partition {topic_partition}"))
+            refused.append(
+                RefusedRecord(
+                    batch_index,
+                    ErrorCode.invalid_record,
+                    f"Compacted topic cannot accept message without key in topic partition {topic_partition}",
+                )
+            )
         elif not rules.log_append_time and record.timestamp != NO_TIMESTAMP:
-            if now_ms - record.timestamp > rules.timestamp_before_max_ms or \
-                    record.timestamp - now_ms > rules.timestamp_after_max_ms:
-                refused.append(RefusedRecord(
-                    batch_index, ErrorCode.invalid_timestamp,
-                    f"Timestamp {record.timestamp} of message with offset {record.offset} is out of range. "
-                    f"The timestamp should be within [{now_ms - rules.timestamp_before_max_ms}, "
-                    f"{now_ms + rules.timestamp_after_max_ms}]"))
+            if (
+                now_ms - record.timestamp > rules.timestamp_before_max_ms
+                or record.timestamp - now_ms > rules.timestamp_after_max_ms
+            ):
+                refused.append(
+                    RefusedRecord(
+                        batch_index,
+                        ErrorCode.invalid_timestamp,
+                        f"Timestamp {record.timestamp} of message with offset {record.offset} is out of range. "
+                        f"The timestamp should be within [{now_ms - rules.timestamp_before_max_ms}, "
+                        f"{now_ms + rules.timestamp_after_max_ms}]",
+                    )
+                )
         elif producer_stamped:
-            refused.append(RefusedRecord(
-                batch_index, ErrorCode.invalid_timestamp,
-                f"Invalid timestamp type in message {_describe(record)}. "
-                "Producer should not set timestamp type to LogAppendTime."))
+            refused.append(
+                RefusedRecord(
+                    batch_index,
+                    ErrorCode.invalid_timestamp,
+                    f"Invalid timestamp type in message {_describe(record)}. "
+                    "Producer should not set timestamp type to LogAppendTime.",
+                )
+            )
     return refused
 
 
@@ -154,7 +197,8 @@ def refusal_of_batch(refused: list[RefusedRecord]) -> tuple[ErrorCode, str]:
     listed = ", ".join(f"RecordError(batchIndex={r.batch_index}, message='{r.message}')" for r in refused[:3])
     return ErrorCode.invalid_record, (
         f"One or more records have been rejected due to {len(refused)} record errors in total, "
-        f"and only showing the first three errors at most: [{listed}]")
+        f"and only showing the first three errors at most: [{listed}]"
+    )
 
 
 def _describe(record: DecodedRecord) -> str:
@@ -163,5 +207,16 @@ def _describe(record: DecodedRecord) -> str:
     return f"DefaultRecord(offset={record.offset}, timestamp={record.timestamp}, key={key} bytes, value={value} bytes)"
 
 
-__all__ = ["CODECS", "RecordDecodeError", "RefusedRecord", "could_refuse_records", "needs_transform",
-           "rebuild_batch", "recompress", "refusal_of_batch", "refused_records", "set_log_append_time", "transform_for_topic"]
+__all__ = [
+    "CODECS",
+    "RecordDecodeError",
+    "RefusedRecord",
+    "could_refuse_records",
+    "needs_transform",
+    "rebuild_batch",
+    "recompress",
+    "refusal_of_batch",
+    "refused_records",
+    "set_log_append_time",
+    "transform_for_topic",
+]

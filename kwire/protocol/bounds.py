@@ -29,15 +29,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 import struct
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from kio.index import load_request_schema
+from kio.serial._introspect import (
+    EntityField,
+    EntityTupleField,
+    PrimitiveField,
+    PrimitiveTupleField,
+    classify_field,
+    get_field_tag,
+    get_schema_field_type,
+    is_optional,
+)
+from kio.static.protocol import Entity
 
 import kwire.protocol  # noqa: F401  (fast kio import)
-from kio.index import load_request_schema
-from kio.static.protocol import Entity
-from kio.serial._introspect import (
-    EntityField, EntityTupleField, PrimitiveField, PrimitiveTupleField, classify_field, get_field_tag,
-    get_schema_field_type, is_optional,
-)
 
 # More array elements than this in one request is refused: the largest
 # requests real clients send (Metadata for every topic, a commit for every
@@ -46,10 +54,20 @@ from kio.serial._introspect import (
 MAX_REQUEST_ELEMENTS = 1_000_000
 
 _FIXED_SIZES = {
-    "int8": 1, "uint8": 1, "bool": 1,
-    "int16": 2, "uint16": 2, "error_code": 2,
-    "int32": 4, "uint32": 4, "timedelta_i32": 4,
-    "int64": 8, "uint64": 8, "float64": 8, "timedelta_i64": 8, "datetime_i64": 8,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+    "int16": 2,
+    "uint16": 2,
+    "error_code": 2,
+    "int32": 4,
+    "uint32": 4,
+    "timedelta_i32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "float64": 8,
+    "timedelta_i64": 8,
+    "datetime_i64": 8,
     "uuid": 16,
 }
 _VARIABLE = ("string", "bytes", "records")
@@ -277,12 +295,23 @@ class _Generator:
             self.entity(shape.type_, is_optional(field), path)
         elif isinstance(shape, PrimitiveTupleField):
             kafka_type = get_schema_field_type(field)
-            self.array(flexible, is_optional(field), path, _primitive_min_size(kafka_type, flexible),
-                       fixed=_FIXED_SIZES.get(kafka_type),
-                       element=lambda: self.primitive(kafka_type, flexible, False, f"{path}[]"))
+            self.array(
+                flexible,
+                is_optional(field),
+                path,
+                _primitive_min_size(kafka_type, flexible),
+                fixed=_FIXED_SIZES.get(kafka_type),
+                element=lambda: self.primitive(kafka_type, flexible, False, f"{path}[]"),
+            )
         elif isinstance(shape, EntityTupleField):
-            self.array(flexible, is_optional(field), path, max(1, _min_size(shape.type_)), fixed=None,
-                       element=lambda: self.entity(shape.type_, False, f"{path}[]"))
+            self.array(
+                flexible,
+                is_optional(field),
+                path,
+                max(1, _min_size(shape.type_)),
+                fixed=None,
+                element=lambda: self.entity(shape.type_, False, f"{path}[]"),
+            )
         else:  # pragma: no cover - kio knows no other shape
             raise TypeError(f"unknown field shape {shape!r} at {path}")
 
@@ -325,7 +354,9 @@ class _Generator:
         self.fail(f"{path}: declared length runs {{pos - end}} bytes past the frame")
         self.dedent()
 
-    def array(self, flexible: bool, nullable: bool, path: str, min_size: int, fixed: int | None, element: Callable[[], None]) -> None:
+    def array(
+        self, flexible: bool, nullable: bool, path: str, min_size: int, fixed: int | None, element: Callable[[], None]
+    ) -> None:
         count = self.fresh("c")
         if flexible:
             self.read_uvarint(count, path)
@@ -378,8 +409,7 @@ def _compile(schema: type[Entity], record: bool) -> Callable[..., int]:
         f"def check({signature}):\n"
         "    end = len(buf)\n"
         "    items = 0\n"
-        "    try:\n"
-        + "\n".join("    " + line for line in body.splitlines()) + "\n"
+        "    try:\n" + "\n".join("    " + line for line in body.splitlines()) + "\n"
         "    except (IndexError, struct.error):\n"
         "        raise RequestBoundsError(f'request body truncated: a field at byte {pos} of {end}') from None\n"
         "    if pos > end:\n"
@@ -387,8 +417,13 @@ def _compile(schema: type[Entity], record: bool) -> Callable[..., int]:
         "    return pos\n"
     )
     namespace: dict[str, Any] = {
-        "RequestBoundsError": RequestBoundsError, "LengthField": LengthField, "MAX_REQUEST_ELEMENTS": MAX_REQUEST_ELEMENTS,
-        "_uvarint": _uvarint, "_INT16": _INT16, "_INT32": _INT32, "struct": struct,
+        "RequestBoundsError": RequestBoundsError,
+        "LengthField": LengthField,
+        "MAX_REQUEST_ELEMENTS": MAX_REQUEST_ELEMENTS,
+        "_uvarint": _uvarint,
+        "_INT16": _INT16,
+        "_INT32": _INT32,
+        "struct": struct,
     }
     exec(compile(source, f"<bounds {schema.__module__}>", "exec"), namespace)
     check: Callable[..., int] = namespace["check"]

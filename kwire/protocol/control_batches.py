@@ -15,12 +15,23 @@ _KEY = struct.Struct(">hh")  # version, type
 _VALUE = struct.Struct(">hi")  # version, coordinator epoch
 
 
-def build_marker(producer_id: int, producer_epoch: int, commit: bool, timestamp_ms: int,
-                 coordinator_epoch: int = 0) -> bytearray:
-    record = Record(offset_delta=0, timestamp_delta=0, key=_KEY.pack(0, COMMIT if commit else ABORT),
-                    value=_VALUE.pack(0, coordinator_epoch))
-    return build_batch([record], base_timestamp=timestamp_ms, producer_id=producer_id,
-                       producer_epoch=producer_epoch, is_transactional=True, is_control=True)
+def build_marker(
+    producer_id: int, producer_epoch: int, commit: bool, timestamp_ms: int, coordinator_epoch: int = 0
+) -> bytearray:
+    record = Record(
+        offset_delta=0,
+        timestamp_delta=0,
+        key=_KEY.pack(0, COMMIT if commit else ABORT),
+        value=_VALUE.pack(0, coordinator_epoch),
+    )
+    return build_batch(
+        [record],
+        base_timestamp=timestamp_ms,
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        is_transactional=True,
+        is_control=True,
+    )
 
 
 def marker_type_of_key(key: bytes) -> int:

@@ -172,12 +172,17 @@ def encode_fetch_response(
         for partition in topic.partitions:
             if version >= 5:
                 head += _FETCH_PARTITION_V5.pack(
-                    partition.partition_index, partition.error_code, partition.high_watermark,
-                    partition.last_stable_offset, partition.log_start_offset,
+                    partition.partition_index,
+                    partition.error_code,
+                    partition.high_watermark,
+                    partition.last_stable_offset,
+                    partition.log_start_offset,
                 )
             else:
                 head += _FETCH_PARTITION_V4.pack(
-                    partition.partition_index, partition.error_code, partition.high_watermark,
+                    partition.partition_index,
+                    partition.error_code,
+                    partition.high_watermark,
                     partition.last_stable_offset,
                 )
             aborted = partition.aborted_transactions

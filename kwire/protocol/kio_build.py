@@ -34,8 +34,9 @@ def _plan(cls: type) -> tuple[tuple[str, str | None, type | None, bool, bool], .
     for field in dataclasses.fields(cls):
         annotation = hints.get(field.name, field.type)
         nested, is_sequence = _nested_entity(annotation)
-        nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and \
-            type(None) in typing.get_args(annotation)
+        nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
+            annotation
+        )
         plan.append((field.name, field.metadata.get("kafka_type"), nested, is_sequence, nullable))
     return tuple(plan)
 
@@ -76,7 +77,7 @@ def build(cls: type, values: dict[str, Any]) -> Any:
             # -1 means "no timestamp": None where kio allows it, else the
             # datetime kio writes back as -1.
             no_time = value == -1 and nullable
-            kwargs[name] = None if no_time else datetime.datetime.fromtimestamp(value / 1000, datetime.timezone.utc)
+            kwargs[name] = None if no_time else datetime.datetime.fromtimestamp(value / 1000, datetime.UTC)
         elif kafka_type == "error_code" and isinstance(value, int):
             kwargs[name] = ErrorCode(value)
         elif is_sequence:

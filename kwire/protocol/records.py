@@ -15,7 +15,7 @@ bytes uses the field offsets named here.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple, TypeAlias, Union
+from typing import NamedTuple, TypeAlias
 
 from crc32c import crc32c
 
@@ -23,7 +23,7 @@ from kwire.protocol.errors import ErrorCode
 
 # What batch bytes arrive as: a request's bytes, a bytearray being patched,
 # a view into a file read or a fetch buffer.
-Buffer: TypeAlias = Union[bytes, bytearray, memoryview]
+Buffer: TypeAlias = bytes | bytearray | memoryview
 
 # Where each header field starts, and how it is packed (the one place the
 # byte layout is written down; everything else uses these names).

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -53,16 +54,19 @@ class ApiTag:
     advertised_min: int | None = None
 
 
-def api(api_key: ApiKey, min_version: int, max_version: int, *,
-        advertised_min: int | None = None) -> Callable[[Handler], Handler]:
+def api(
+    api_key: ApiKey, min_version: int, max_version: int, *, advertised_min: int | None = None
+) -> Callable[[Handler], Handler]:
     """Declare that the decorated function serves `api_key` versions
     min..max. It only tags the function; `ApiRegistry.register_module`
     collects the tags."""
+
     def tag(handler: Handler) -> Handler:
         if not inspect.isfunction(handler):
             raise TypeError(f"@api tags handler functions, not {handler!r}")
         setattr(handler, _TAG, ApiTag(ApiKey(api_key), min_version, max_version, advertised_min))
         return handler
+
     return tag
 
 
@@ -132,8 +136,10 @@ class ApiRegistry:
     ) -> None:
         key = ApiKey(api_key)
         if key in self._specs:
-            raise DuplicateApi(f"{key.name} is served by {self._specs[key].handler.__qualname__} already; "
-                               f"refusing {handler.__qualname__}")
+            raise DuplicateApi(
+                f"{key.name} is served by {self._specs[key].handler.__qualname__} already; "
+                f"refusing {handler.__qualname__}"
+            )
         if decoder is None:
             decoder = functools.partial(kio_decoder, api_key=int(key))
         if advertised_min is None:
@@ -148,9 +154,11 @@ class ApiRegistry:
 
     def register_module(self, module: ModuleType) -> int:
         """Every `@api` handler defined in `module`; how many there were."""
-        handlers = [value for value in vars(module).values()
-                    if callable(value) and api_tag(value) is not None
-                    and getattr(value, "__module__", None) == module.__name__]
+        handlers = [
+            value
+            for value in vars(module).values()
+            if callable(value) and api_tag(value) is not None and getattr(value, "__module__", None) == module.__name__
+        ]
         for handler in handlers:
             self.register_tagged(handler)
         return len(handlers)
@@ -169,4 +177,7 @@ class ApiRegistry:
         return self._specs.get(api_key)
 
     def supported(self) -> list[tuple[int, int, int]]:
-        return [(int(s.api_key), s.advertised_min, s.max_version) for s in sorted(self._specs.values(), key=lambda s: s.api_key)]
+        return [
+            (int(s.api_key), s.advertised_min, s.max_version)
+            for s in sorted(self._specs.values(), key=lambda s: s.api_key)
+        ]

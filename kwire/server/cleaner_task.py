@@ -59,8 +59,15 @@ async def _clean(partition_log: PartitionLog, name: str, now_ms: int) -> bool:
         partition_log.finish_cleaning()
     if installed:
         elapsed = time.perf_counter() - started
-        log.info("Cleaned %s: %d -> %d bytes, %d records removed, in %.3f s (%.1f MB/s)", name, output.bytes_before,
-                 output.bytes_after, output.records_removed, elapsed, output.bytes_before / max(elapsed, 1e-9) / 1e6)
+        log.info(
+            "Cleaned %s: %d -> %d bytes, %d records removed, in %.3f s (%.1f MB/s)",
+            name,
+            output.bytes_before,
+            output.bytes_after,
+            output.records_removed,
+            elapsed,
+            output.bytes_before / max(elapsed, 1e-9) / 1e6,
+        )
     return installed
 
 

@@ -22,7 +22,7 @@ import trio
 from kwire.core import BrokerCore, ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.framing import FrameError, FrameReader
-from kwire.server.request_budget import Reservation, RequestBudget
+from kwire.server.request_budget import RequestBudget, Reservation
 from kwire.server.sending import send_buffers
 
 log = logging.getLogger(__name__)

@@ -35,8 +35,12 @@ async def open_listeners(config: BrokerConfig) -> list[trio.SocketListener]:
     return await trio.open_tcp_listeners(config.port, host=config.host)
 
 
-async def serve(core: BrokerCore, listeners: list[trio.SocketListener] | None = None, *,
-                task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve(
+    core: BrokerCore,
+    listeners: list[trio.SocketListener] | None = None,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
     """Serve on `listeners` (opened from the configuration when not given);
     report the bound port as started."""
     config = core.config
@@ -59,8 +63,13 @@ async def serve(core: BrokerCore, listeners: list[trio.SocketListener] | None = 
                 await listener.aclose()
 
 
-async def accept_forever(listener: trio.SocketListener, core: BrokerCore, quotas: ConnectionQuotas,
-                         budget: RequestBudget | None, nursery: trio.Nursery) -> None:
+async def accept_forever(
+    listener: trio.SocketListener,
+    core: BrokerCore,
+    quotas: ConnectionQuotas,
+    budget: RequestBudget | None,
+    nursery: trio.Nursery,
+) -> None:
     where = _local_name(listener)
     backoff = 0.0
     while True:
@@ -70,8 +79,13 @@ async def accept_forever(listener: trio.SocketListener, core: BrokerCore, quotas
             if exc.errno not in _OUT_OF_RESOURCES:
                 raise
             if not backoff:
-                log.warning("cannot accept connections on %s: %s; retrying with backoff (up to %.0f s) and serving "
-                            "the connections already open", where, os.strerror(exc.errno), MAX_BACKOFF_S)
+                log.warning(
+                    "cannot accept connections on %s: %s; retrying with backoff (up to %.0f s) and serving "
+                    "the connections already open",
+                    where,
+                    os.strerror(exc.errno),
+                    MAX_BACKOFF_S,
+                )
             backoff = min(max(backoff * 2, FIRST_BACKOFF_S), MAX_BACKOFF_S)
             await trio.sleep(backoff)
             continue
@@ -85,8 +99,9 @@ async def accept_forever(listener: trio.SocketListener, core: BrokerCore, quotas
         nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget)
 
 
-async def _serve_counted(core: BrokerCore, stream: trio.SocketStream, quotas: ConnectionQuotas, ip: str,
-                         budget: RequestBudget | None) -> None:
+async def _serve_counted(
+    core: BrokerCore, stream: trio.SocketStream, quotas: ConnectionQuotas, ip: str, budget: RequestBudget | None
+) -> None:
     try:
         await serve_connection(core, stream, budget)
     finally:

@@ -22,8 +22,8 @@ kwire/server/process.py), never for an embedded node.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 import trio
 

@@ -17,7 +17,7 @@ and waits for it to be called (kwire/server/connection.py).
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 
 class Reservation:

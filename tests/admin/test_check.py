@@ -46,30 +46,59 @@ def _second_segment(data_dir):
 
 
 DAMAGE = {
-    "crc": (lambda d: flip_byte(_second_segment(d), batches_in(_second_segment(d))[1][0] + HEADER_SIZE + 1),
-            "t-0/0000", "CRC-32C mismatch"),
-    "time index deleted": (lambda d: _second_segment(d).with_suffix(".timeindex").unlink(),
-                           "t-0/0000", ".timeindex: missing"),
-    "index entry": (lambda d: patch(_second_segment(d).with_suffix(".index"), 0, struct.pack(">i", 7)),
-                    "t-0/0000", ".index: entry 0 names offset"),
-    "time entry": (lambda d: patch(_second_segment(d).with_suffix(".timeindex"), 0, struct.pack(">q", 5)),
-                   "t-0/0000", "does not match"),
-    "checkpoint": (lambda d: (d / "log-start-offset-checkpoint").write_bytes(GARBAGE),
-                   "log-start-offset-checkpoint: damaged", "ignores it"),
-    "checkpoint past the end": (lambda d: (d / "recovery-point-offset-checkpoint").write_text("0\n1\nt 0 99\n"),
-                                "recovery-point-offset-checkpoint: offset 99 of t-0 is past its log end 12", ""),
-    "partition.metadata": (lambda d: (d / "t-1" / "partition.metadata").write_bytes(GARBAGE),
-                           "t-1/partition.metadata: partition.metadata is not text", ""),
-    "meta.properties": (lambda d: (d / "meta.properties").write_bytes(GARBAGE),
-                        "meta.properties: damaged: not text", ""),
+    "crc": (
+        lambda d: flip_byte(_second_segment(d), batches_in(_second_segment(d))[1][0] + HEADER_SIZE + 1),
+        "t-0/0000",
+        "CRC-32C mismatch",
+    ),
+    "time index deleted": (
+        lambda d: _second_segment(d).with_suffix(".timeindex").unlink(),
+        "t-0/0000",
+        ".timeindex: missing",
+    ),
+    "index entry": (
+        lambda d: patch(_second_segment(d).with_suffix(".index"), 0, struct.pack(">i", 7)),
+        "t-0/0000",
+        ".index: entry 0 names offset",
+    ),
+    "time entry": (
+        lambda d: patch(_second_segment(d).with_suffix(".timeindex"), 0, struct.pack(">q", 5)),
+        "t-0/0000",
+        "does not match",
+    ),
+    "checkpoint": (
+        lambda d: (d / "log-start-offset-checkpoint").write_bytes(GARBAGE),
+        "log-start-offset-checkpoint: damaged",
+        "ignores it",
+    ),
+    "checkpoint past the end": (
+        lambda d: (d / "recovery-point-offset-checkpoint").write_text("0\n1\nt 0 99\n"),
+        "recovery-point-offset-checkpoint: offset 99 of t-0 is past its log end 12",
+        "",
+    ),
+    "partition.metadata": (
+        lambda d: (d / "t-1" / "partition.metadata").write_bytes(GARBAGE),
+        "t-1/partition.metadata: partition.metadata is not text",
+        "",
+    ),
+    "meta.properties": (
+        lambda d: (d / "meta.properties").write_bytes(GARBAGE),
+        "meta.properties: damaged: not text",
+        "",
+    ),
     "orphan": (lambda d: (d / "t-2").mkdir(), "t-2: the metadata log knows no such partition", ""),
-    "missing partition": (lambda d: shutil.rmtree(d / "t-1"),
-                          "t-1: missing", ""),
+    "missing partition": (lambda d: shutil.rmtree(d / "t-1"), "t-1: missing", ""),
     "segment gone": (lambda d: _second_segment(d).unlink(), "t-0/", "are missing between segments"),
-    "leftover": (lambda d: (d / "t-0" / "00000000000000000000.log.cleaned").write_bytes(b""),
-                 "t-0/00000000000000000000.log.cleaned: left over", ""),
-    "torn metadata": (lambda d: patch(segment_paths(d / "__cluster_metadata-0")[0], 70, b"\x00" * 4),
-                      "__cluster_metadata-0/00000000000000000000.log: byte 0", ""),
+    "leftover": (
+        lambda d: (d / "t-0" / "00000000000000000000.log.cleaned").write_bytes(b""),
+        "t-0/00000000000000000000.log.cleaned: left over",
+        "",
+    ),
+    "torn metadata": (
+        lambda d: patch(segment_paths(d / "__cluster_metadata-0")[0], 70, b"\x00" * 4),
+        "__cluster_metadata-0/00000000000000000000.log: byte 0",
+        "",
+    ),
 }
 
 

@@ -6,8 +6,8 @@ import errno
 import logging
 import os
 
-from kwire.cluster.cluster import Cluster
 from kwire.clock import ManualClock
+from kwire.cluster.cluster import Cluster
 from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.config import BrokerConfig
 from kwire.log.flusher import FLUSHER
@@ -66,7 +66,10 @@ def test_close_syncs_the_disk_once_for_many_logs(tmp_path, monkeypatch):
     # data directory holding them are fsynced one by one.
     assert synced
     assert {os.path.basename(path) for path in fsynced} <= {
-        "recovery-point-offset-checkpoint.tmp", ".kafka_cleanshutdown", tmp_path.name}
+        "recovery-point-offset-checkpoint.tmp",
+        ".kafka_cleanshutdown",
+        tmp_path.name,
+    }
     assert {log.recovery_point for log in logs} == {1}
 
 
@@ -78,7 +81,7 @@ def test_flush_ms_is_checked_every_flush_scheduler_interval(tmp_path):
     partition_log = cluster.partition("timed", 0).log
     append(partition_log)
     maintenance = LogMaintenance(cluster, clock)
-    clock.advance(10 ** 9)
+    clock.advance(10**9)
     maintenance.tick()
     assert FLUSHER.wait_idle(10)
     maintenance.tick()

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
+from kwire.clock import ManualClock
 from kwire.cluster.cluster import Cluster
 from kwire.cluster.data_dir import CLEAN_SHUTDOWN_FILE
-from kwire.clock import ManualClock
 from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.cluster.meta_files import base64_uuid
 from kwire.cluster.offset_checkpoint import RECOVERY_POINT, read_checkpoint, write_checkpoint
@@ -50,8 +50,10 @@ def values(cluster, topic, index):
 
 
 def directory_state(root):
-    return {path: (path.stat().st_size, path.stat().st_mtime_ns, path.read_bytes() if path.is_file() else None)
-            for path in sorted(root.rglob("*"))}
+    return {
+        path: (path.stat().st_size, path.stat().st_mtime_ns, path.read_bytes() if path.is_file() else None)
+        for path in sorted(root.rglob("*"))
+    }
 
 
 def test_a_clean_shutdown_leaves_the_marker_and_the_recovery_points(tmp_path):
@@ -151,8 +153,9 @@ def test_a_second_broker_on_the_directory_is_refused(tmp_path):
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     with pytest.raises(StartupError) as raised:
         open_cluster(tmp_path)
-    assert str(raised.value) == (f"data directory {tmp_path} is in use by another process "
-                                 f"(lock {tmp_path / '.lock'} is held)")
+    assert str(raised.value) == (
+        f"data directory {tmp_path} is in use by another process (lock {tmp_path / '.lock'} is held)"
+    )
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
     first.close()
     open_cluster(tmp_path).close()  # free again once the first is gone
@@ -243,4 +246,3 @@ def test_checkpoint_garbage_of_every_kind_is_reported_not_raised(tmp_path):
     for bad in (GARBAGE, b"", b"0\n", b"1\n1\nt 0 5\n", b"0\n2\nt 0 5\n", b"0\n1\nt zero 5\n", b"0\n1\nt 0 -5\n"):
         (tmp_path / RECOVERY_POINT).write_bytes(bad)
         assert read_checkpoint(tmp_path, RECOVERY_POINT) == {}
-

@@ -13,12 +13,28 @@ SESSION_MS = 10_000
 REBALANCE_MS = 30_000
 
 
-def join_request(member_id="", *, instance=None, protocols=(("range", b"r"),), session_ms=SESSION_MS,
-                 rebalance_ms=REBALANCE_MS, kip394=True, protocol_type="consumer", client_id="c"):
+def join_request(
+    member_id="",
+    *,
+    instance=None,
+    protocols=(("range", b"r"),),
+    session_ms=SESSION_MS,
+    rebalance_ms=REBALANCE_MS,
+    kip394=True,
+    protocol_type="consumer",
+    client_id="c",
+):
     return JoinRequest(
-        group_id=GROUP, member_id=member_id, group_instance_id=instance, client_id=client_id,
-        client_host="/127.0.0.1", session_timeout_ms=session_ms, rebalance_timeout_ms=rebalance_ms,
-        protocol_type=protocol_type, protocols=list(protocols), require_known_member_id=kip394,
+        group_id=GROUP,
+        member_id=member_id,
+        group_instance_id=instance,
+        client_id=client_id,
+        client_host="/127.0.0.1",
+        session_timeout_ms=session_ms,
+        rebalance_timeout_ms=rebalance_ms,
+        protocol_type=protocol_type,
+        protocols=list(protocols),
+        require_known_member_id=kip394,
         supports_skip_assignment=True,
     )
 
@@ -49,8 +65,9 @@ class Harness:
 
     def sync(self, member_id, generation=None, assignments=None, instance=None):
         generation = self.group.generation_id if generation is None else generation
-        return self.coordinator.sync(GROUP, generation, member_id, instance, "consumer", None,
-                                     assignments or {}, self.now)
+        return self.coordinator.sync(
+            GROUP, generation, member_id, instance, "consumer", None, assignments or {}, self.now
+        )
 
     def heartbeat(self, member_id, generation=None, instance=None):
         generation = self.group.generation_id if generation is None else generation
@@ -151,9 +168,12 @@ def test_join_argument_errors():
     h = Harness(max_session_timeout_ms=60_000)
     assert h.join(session_ms=500).error_code == E.invalid_session_timeout
     assert h.join(session_ms=60_001).error_code == E.invalid_session_timeout
-    assert h.coordinator.join(
-        JoinRequest("", "", None, "c", "", SESSION_MS, REBALANCE_MS, "consumer", [("range", b"")], True), 0
-    ).error_code == E.invalid_group_id
+    assert (
+        h.coordinator.join(
+            JoinRequest("", "", None, "c", "", SESSION_MS, REBALANCE_MS, "consumer", [("range", b"")], True), 0
+        ).error_code
+        == E.invalid_group_id
+    )
     assert h.join("never-issued").error_code == E.unknown_member_id
 
 
@@ -185,7 +205,8 @@ def test_sync_during_preparing_rebalance_is_rebalance_in_progress():
 def test_a_new_join_cancels_followers_waiting_in_completing_rebalance():
     h = Harness()
     a = h.new_member()
-    b = h.join(); b = h.join(b.member_id)
+    b = h.join()
+    b = h.join(b.member_id)
     h.join(a.member_id)
     follower = b if h.group.leader_id == a.member_id else a
     assert isinstance(h.sync(follower.member_id), Member)
@@ -329,8 +350,9 @@ def test_static_leader_restart_before_v9_is_told_the_old_leader():
     first = h.new_member(instance="i1")
     old_id = first.member_id
     h.sync(old_id, instance="i1", assignments={old_id: b"p0"})
-    request = attrs.evolve(join_request(instance="i1", protocols=[("range", b"no-owned-partitions")]),
-                           supports_skip_assignment=False)
+    request = attrs.evolve(
+        join_request(instance="i1", protocols=[("range", b"no-owned-partitions")]), supports_skip_assignment=False
+    )
     again = h.coordinator.join(request, h.now)
     # New metadata alone does not rebalance; the old leader id means "don't assign".
     assert (again.error_code, again.leader, again.members) == (E.none, old_id, ())
@@ -360,7 +382,8 @@ def test_static_member_is_not_removed_by_leave_without_instance_and_fenced_on_mi
 def test_static_member_that_stays_away_past_its_session_is_removed():
     h = Harness()
     static = h.new_member(instance="i1")
-    other = h.join(); other = h.join(other.member_id)
+    other = h.join()
+    other = h.join(other.member_id)
     h.join(static.member_id, instance="i1")
     h.advance(SESSION_MS / 1000 + 0.1)
     assert not h.group.members

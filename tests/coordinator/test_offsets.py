@@ -1,7 +1,13 @@
 """Committed offsets: Kafka's record formats, group placement, replay."""
 
 from kwire.coordinator.offsets import (
-    CommittedOffset, OffsetStore, java_string_hash, offset_key, offset_value, parse_offset_value, partition_for,
+    CommittedOffset,
+    OffsetStore,
+    java_string_hash,
+    offset_key,
+    offset_value,
+    parse_offset_value,
+    partition_for,
 )
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
@@ -13,7 +19,9 @@ def test_java_string_hash_matches_java():
     assert java_string_hash("") == 0
     assert java_string_hash("hello") == 99162322
     assert java_string_hash("polygenelubricants") == -2147483648
-    assert java_string_hash("é€😀") == java_string_hash("é€\ud83d\ude00".encode("utf-16", "surrogatepass").decode("utf-16"))
+    assert java_string_hash("é€😀") == java_string_hash(
+        "é€\ud83d\ude00".encode("utf-16", "surrogatepass").decode("utf-16")
+    )
 
 
 def test_partition_for_is_kafkas_abs_mod():
@@ -52,10 +60,14 @@ def test_commits_go_to_the_groups_partition_and_replay():
     assert set(logs.asked) == {partition_for("g1", 5), partition_for("g2", 5)}
     replayed = OffsetStore(5, logs)
     replayed.replay(logs.logs)
-    assert replayed.offsets == store.offsets == {
-        "g1": {("t", 0): CommittedOffset(11, 1, "", 3)},
-        "g2": {("u", 0): a},
-    }
+    assert (
+        replayed.offsets
+        == store.offsets
+        == {
+            "g1": {("t", 0): CommittedOffset(11, 1, "", 3)},
+            "g2": {("u", 0): a},
+        }
+    )
 
 
 def test_deleted_group_leaves_tombstones_and_replays_as_gone():

@@ -19,7 +19,8 @@ T = TxnState
 # Kafka's ClassicGroupState, written out as (from, to) pairs.
 KAFKA_GROUP_TRANSITIONS = {
     (G.PREPARING_REBALANCE, G.EMPTY),
-    (G.STABLE, G.PREPARING_REBALANCE), (G.COMPLETING_REBALANCE, G.PREPARING_REBALANCE),
+    (G.STABLE, G.PREPARING_REBALANCE),
+    (G.COMPLETING_REBALANCE, G.PREPARING_REBALANCE),
     (G.EMPTY, G.PREPARING_REBALANCE),
     (G.PREPARING_REBALANCE, G.COMPLETING_REBALANCE),
     (G.COMPLETING_REBALANCE, G.STABLE),
@@ -28,14 +29,24 @@ KAFKA_GROUP_TRANSITIONS = {
 
 # Kafka's TransactionState (4.x, with transaction v2's extra ways into PrepareAbort).
 KAFKA_TXN_TRANSITIONS = {
-    (T.EMPTY, T.EMPTY), (T.COMPLETE_COMMIT, T.EMPTY), (T.COMPLETE_ABORT, T.EMPTY),
-    (T.ONGOING, T.ONGOING), (T.EMPTY, T.ONGOING), (T.COMPLETE_COMMIT, T.ONGOING), (T.COMPLETE_ABORT, T.ONGOING),
+    (T.EMPTY, T.EMPTY),
+    (T.COMPLETE_COMMIT, T.EMPTY),
+    (T.COMPLETE_ABORT, T.EMPTY),
+    (T.ONGOING, T.ONGOING),
+    (T.EMPTY, T.ONGOING),
+    (T.COMPLETE_COMMIT, T.ONGOING),
+    (T.COMPLETE_ABORT, T.ONGOING),
     (T.ONGOING, T.PREPARE_COMMIT),
-    (T.ONGOING, T.PREPARE_ABORT), (T.PREPARE_EPOCH_FENCE, T.PREPARE_ABORT),
-    (T.EMPTY, T.PREPARE_ABORT), (T.COMPLETE_COMMIT, T.PREPARE_ABORT), (T.COMPLETE_ABORT, T.PREPARE_ABORT),
+    (T.ONGOING, T.PREPARE_ABORT),
+    (T.PREPARE_EPOCH_FENCE, T.PREPARE_ABORT),
+    (T.EMPTY, T.PREPARE_ABORT),
+    (T.COMPLETE_COMMIT, T.PREPARE_ABORT),
+    (T.COMPLETE_ABORT, T.PREPARE_ABORT),
     (T.PREPARE_COMMIT, T.COMPLETE_COMMIT),
     (T.PREPARE_ABORT, T.COMPLETE_ABORT),
-    (T.EMPTY, T.DEAD), (T.COMPLETE_COMMIT, T.DEAD), (T.COMPLETE_ABORT, T.DEAD),
+    (T.EMPTY, T.DEAD),
+    (T.COMPLETE_COMMIT, T.DEAD),
+    (T.COMPLETE_ABORT, T.DEAD),
     (T.ONGOING, T.PREPARE_EPOCH_FENCE),
 }
 
@@ -79,7 +90,8 @@ def test_transaction_transitions(before, after):
         assert (meta.state, meta.last_update_ms) == (after, 5)
         assert [(m.state, m.last_update_ms) for m in persisted] == [(after, 5)]
     else:
-        with pytest.raises(IllegalStateTransition,
-                           match=f"transactional id 'tx': cannot go from {before.name} to {after.name}"):
+        with pytest.raises(
+            IllegalStateTransition, match=f"transactional id 'tx': cannot go from {before.name} to {after.name}"
+        ):
             coordinator._transition(meta, after, last_update_ms=5)
         assert (meta.state, meta.last_update_ms) == (before, -1) and persisted == []

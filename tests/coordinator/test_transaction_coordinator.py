@@ -17,8 +17,9 @@ class Harness:
         self.next_id = 100
         self.persisted: list[tuple[str, TxnState]] = []
         self.markers: list[tuple[int, int, bool, frozenset]] = []
-        self.coordinator = TransactionCoordinator(TransactionSettings(max_timeout_ms=60_000), self._allocate,
-                                                  self._persist, self._write_markers)
+        self.coordinator = TransactionCoordinator(
+            TransactionSettings(max_timeout_ms=60_000), self._allocate, self._persist, self._write_markers
+        )
 
     def _allocate(self):
         self.next_id += 1

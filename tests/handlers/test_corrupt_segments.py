@@ -5,8 +5,8 @@ never with its bytes."""
 import struct
 
 from kwire.protocol.errors import ErrorCode
-from tests.handlers import requests as rq
 from tests.core_client import CoreClient, make_core
+from tests.handlers import requests as rq
 from tests.handlers.test_produce_fetch import fetched_values
 from tests.log.segment_files import batches_in, patch, segment_paths
 

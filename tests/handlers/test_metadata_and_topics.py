@@ -1,8 +1,8 @@
 import pytest
 
 from kwire.protocol.errors import ErrorCode
-from tests.handlers import requests as rq
 from tests.core_client import CoreClient, make_core
+from tests.handlers import requests as rq
 
 
 def test_metadata_auto_creates_with_num_partitions():
@@ -59,8 +59,10 @@ def test_create_topic_then_duplicate(client):
         (dict(name="rf3", replication=3), ErrorCode.invalid_replication_factor),
         (dict(name="cfg", configs={"no.such.config": "1"}), ErrorCode.invalid_config),
         (dict(name="cfg2", configs={"retention.ms": "soon"}), ErrorCode.invalid_config),
-        (dict(name="asg", partitions=-1, replication=-1,
-              assignments=[dict(partition_index=0, broker_ids=[7])]), ErrorCode.invalid_replica_assignment),
+        (
+            dict(name="asg", partitions=-1, replication=-1, assignments=[dict(partition_index=0, broker_ids=[7])]),
+            ErrorCode.invalid_replica_assignment,
+        ),
     ],
 )
 def test_create_topic_errors(client, kwargs, error):
@@ -133,4 +135,6 @@ def test_transactional_init_bumps_the_epoch_each_time(client):
     again = client.call(22, 4, values)
     assert (first.error_code, again.error_code) == (ErrorCode.none, ErrorCode.none)
     assert again.producer_id == first.producer_id and again.producer_epoch == first.producer_epoch + 1
-    assert client.call(22, 4, dict(values, transaction_timeout=10**9)).error_code == ErrorCode.invalid_transaction_timeout
+    assert (
+        client.call(22, 4, dict(values, transaction_timeout=10**9)).error_code == ErrorCode.invalid_transaction_timeout
+    )

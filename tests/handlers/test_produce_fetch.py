@@ -5,8 +5,8 @@ from kwire.core import ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import Record, build_batch, iter_all_records
+from tests.core_client import CoreClient, make_core
 from tests.handlers import requests as rq
-from tests.core_client import make_core, CoreClient
 
 
 def produce_one(client, topic, partition, *values, version=9, acks=-1):
@@ -47,8 +47,10 @@ def test_produce_errors(client):
 
 
 def keyed_every_but_tenth(count=100, timestamp=1_000):
-    records = [Record(offset_delta=i, timestamp_delta=0, key=None if i % 10 == 0 else b"k%d" % i, value=b"v%d" % i)
-               for i in range(count)]
+    records = [
+        Record(offset_delta=i, timestamp_delta=0, key=None if i % 10 == 0 else b"k%d" % i, value=b"v%d" % i)
+        for i in range(count)
+    ]
     return bytes(build_batch(records, base_timestamp=timestamp))
 
 
@@ -62,11 +64,13 @@ def test_a_batch_with_keyless_records_fails_naming_each_one(client):
         result = client.call(0, version, values).responses[0].partition_responses[0]
         assert result.error_code == ErrorCode.invalid_record and result.base_offset == -1
         assert [(e.batch_index, e.batch_index_error_message) for e in result.record_errors] == [
-            (i, message) for i in range(0, 100, 10)]
+            (i, message) for i in range(0, 100, 10)
+        ]
         assert result.error_message == (
             "One or more records have been rejected due to 10 record errors in total, and only showing the first "
             f"three errors at most: [RecordError(batchIndex=0, message='{message}'), RecordError(batchIndex=10, "
-            f"message='{message}'), RecordError(batchIndex=20, message='{message}')]")
+            f"message='{message}'), RecordError(batchIndex=20, message='{message}')]"
+        )
     # Before v8 the answer has no room for them: the error code alone.
     result = client.call(0, 7, rq.produce("c", 0, keyed_every_but_tenth())).responses[0].partition_responses[0]
     assert result.error_code == ErrorCode.invalid_record
@@ -80,15 +84,22 @@ def test_timestamps_beyond_the_topics_limits_fail_the_batch_naming_each_record()
     client.call(19, 4, rq.create("t", 1))
     log = client.core.cluster.partition("t", 0).log
     ahead = 10_000_000_000 + 3_600_001  # one millisecond past message.timestamp.after.max.ms (1 hour)
-    records = [Record(offset_delta=i, timestamp_delta=t - 10_000_000_000, key=b"k", value=b"v")
-               for i, t in enumerate([10_000_000_000, ahead, 10_000_000_000, ahead])]
+    records = [
+        Record(offset_delta=i, timestamp_delta=t - 10_000_000_000, key=b"k", value=b"v")
+        for i, t in enumerate([10_000_000_000, ahead, 10_000_000_000, ahead])
+    ]
     batch = bytes(build_batch(records, base_timestamp=10_000_000_000))
     result = client.call(0, 9, rq.produce("t", 0, batch)).responses[0].partition_responses[0]
     assert result.error_code == ErrorCode.invalid_timestamp
     assert result.error_message == "One or more records have been rejected due to invalid timestamp"
     assert [(e.batch_index, e.batch_index_error_message) for e in result.record_errors] == [
-        (i, f"Timestamp {ahead} of message with offset {i} is out of range. The timestamp should be within "
-            f"[{10_000_000_000 - 2**63 + 1}, {10_000_000_000 + 3_600_000}]") for i in (1, 3)]
+        (
+            i,
+            f"Timestamp {ahead} of message with offset {i} is out of range. The timestamp should be within "
+            f"[{10_000_000_000 - 2**63 + 1}, {10_000_000_000 + 3_600_000}]",
+        )
+        for i in (1, 3)
+    ]
     assert log.log_end_offset == 0
     # The limits are topic configs, read again when they change.
     client.core.cluster.alter_topic_configs("t", {"message.timestamp.after.max.ms": "7200000"})
@@ -149,8 +160,13 @@ def test_fetch_by_topic_id(client):
 def test_fetch_errors(client):
     client.call(19, 4, rq.create("t", 1))
     produce_one(client, "t", 0, b"a")
-    assert client.call(1, 12, rq.fetch("t", 0, 5)).responses[0].partitions[0].error_code == ErrorCode.offset_out_of_range
-    assert client.call(1, 12, rq.fetch("zz", 0, 0)).responses[0].partitions[0].error_code == ErrorCode.unknown_topic_or_partition
+    assert (
+        client.call(1, 12, rq.fetch("t", 0, 5)).responses[0].partitions[0].error_code == ErrorCode.offset_out_of_range
+    )
+    assert (
+        client.call(1, 12, rq.fetch("zz", 0, 0)).responses[0].partitions[0].error_code
+        == ErrorCode.unknown_topic_or_partition
+    )
     assert client.call(1, 12, rq.fetch("t", 0, 1)).responses[0].partitions[0].records in (None, b"")
 
 

@@ -11,10 +11,36 @@ from kwire.protocol.registry import ApiRegistry, DuplicateApi, api
 # What the broker advertised before registration moved beside the handlers
 # (issue 10): (api_key, advertised min, max). Changing it is a protocol change.
 SUPPORTED = [
-    (0, 0, 13), (1, 4, 18), (2, 1, 11), (3, 0, 13), (8, 2, 10), (9, 1, 10), (10, 0, 6), (11, 2, 9), (12, 0, 4),
-    (13, 0, 5), (14, 0, 5), (15, 0, 6), (16, 0, 5), (18, 0, 4), (19, 2, 7), (21, 0, 2), (22, 0, 6), (24, 0, 5),
-    (25, 0, 4), (26, 0, 4), (28, 0, 4), (32, 1, 4), (33, 0, 2), (35, 1, 4), (42, 0, 2), (44, 0, 1), (47, 0, 0),
-    (61, 0, 0), (65, 0, 0), (66, 0, 1),
+    (0, 0, 13),
+    (1, 4, 18),
+    (2, 1, 11),
+    (3, 0, 13),
+    (8, 2, 10),
+    (9, 1, 10),
+    (10, 0, 6),
+    (11, 2, 9),
+    (12, 0, 4),
+    (13, 0, 5),
+    (14, 0, 5),
+    (15, 0, 6),
+    (16, 0, 5),
+    (18, 0, 4),
+    (19, 2, 7),
+    (21, 0, 2),
+    (22, 0, 6),
+    (24, 0, 5),
+    (25, 0, 4),
+    (26, 0, 4),
+    (28, 0, 4),
+    (32, 1, 4),
+    (33, 0, 2),
+    (35, 1, 4),
+    (42, 0, 2),
+    (44, 0, 1),
+    (47, 0, 0),
+    (61, 0, 0),
+    (65, 0, 0),
+    (66, 0, 1),
 ]
 
 
@@ -79,6 +105,7 @@ def test_api_keys_have_kafkas_names():
 
 def test_api_tags_only_functions():
     with pytest.raises(TypeError):
+
         @api(ApiKey.FETCH, 4, 18)
         class NotAHandler:
             pass

@@ -12,8 +12,8 @@ from kwire.coordinator.offsets import partition_for
 from kwire.handlers.base import CLOSE_CONNECTION
 from kwire.protocol.errors import ErrorCode as E
 from kwire.protocol.record_codec import iter_all_records
-from tests.handlers import requests as rq
 from tests.core_client import CoreClient, make_core
+from tests.handlers import requests as rq
 from tests.handlers.test_transactions import transactional_batch
 from tests.log.faults import FailingWrites
 
@@ -66,16 +66,36 @@ def test_an_offline_partition_answers_kafka_storage_error_everywhere(disk_client
     assert listed.error_code == E.kafka_storage_error
     partitions = disk_client.call(METADATA, 12, rq.metadata("t")).topics[0].partitions
     assert [(p.error_code, list(p.offline_replicas)) for p in partitions] == [
-        (E.kafka_storage_error, [1]), (E.none, [])]
+        (E.kafka_storage_error, [1]),
+        (E.none, []),
+    ]
     assert produce(disk_client, 1, b"fine").error_code == E.none
     assert fetched(disk_client, 1) == (E.none, [b"fine"])
 
 
 def test_an_offset_commit_the_log_refuses_answers_not_coordinator(disk_client, monkeypatch):
-    commit = dict(group_id="g", generation_id_or_member_epoch=-1, member_id="", group_instance_id=None,
-                  retention_time=-1, topics=[dict(name="t", topic_id=None, partitions=[dict(
-                      partition_index=0, committed_offset=5, committed_leader_epoch=-1, committed_metadata="",
-                      commit_timestamp=-1)])])
+    commit = dict(
+        group_id="g",
+        generation_id_or_member_epoch=-1,
+        member_id="",
+        group_instance_id=None,
+        retention_time=-1,
+        topics=[
+            dict(
+                name="t",
+                topic_id=None,
+                partitions=[
+                    dict(
+                        partition_index=0,
+                        committed_offset=5,
+                        committed_leader_epoch=-1,
+                        committed_metadata="",
+                        commit_timestamp=-1,
+                    )
+                ],
+            )
+        ],
+    )
     assert disk_client.call(OFFSET_COMMIT, 8, commit).topics[0].partitions[0].error_code == E.none  # makes the topic
     faults = FailingWrites(monkeypatch, f"__consumer_offsets-{partition_for('g', 50)}/{SEGMENT}")
     commit["topics"][0]["partitions"][0]["committed_offset"] = 9
@@ -101,23 +121,38 @@ def test_an_idempotent_producer_id_that_cannot_be_recorded_is_not_handed_out(tmp
     core = make_core(tmp_path)
     client = CoreClient(core)
     FailingWrites(monkeypatch, f"__cluster_metadata-0/{SEGMENT}")
-    init = client.call(INIT_PRODUCER_ID, 4, dict(transactional_id=None, transaction_timeout=60_000,
-                                                 producer_id=-1, producer_epoch=-1))
+    init = client.call(
+        INIT_PRODUCER_ID, 4, dict(transactional_id=None, transaction_timeout=60_000, producer_id=-1, producer_epoch=-1)
+    )
     assert (init.error_code, init.producer_id) == (E.coordinator_load_in_progress, -1)
     monkeypatch.undo()
-    assert client.call(INIT_PRODUCER_ID, 4, dict(transactional_id=None, transaction_timeout=60_000,
-                                                 producer_id=-1, producer_epoch=-1)).error_code == E.none
+    assert (
+        client.call(
+            INIT_PRODUCER_ID,
+            4,
+            dict(transactional_id=None, transaction_timeout=60_000, producer_id=-1, producer_epoch=-1),
+        ).error_code
+        == E.none
+    )
     core.close()
 
 
 def test_a_commit_whose_marker_cannot_be_written_finishes_once_it_can(disk_client, monkeypatch):
     client = disk_client
-    init = client.call(INIT_PRODUCER_ID, 4, dict(transactional_id="tx", transaction_timeout=60_000,
-                                                 producer_id=-1, producer_epoch=-1))
+    init = client.call(
+        INIT_PRODUCER_ID, 4, dict(transactional_id="tx", transaction_timeout=60_000, producer_id=-1, producer_epoch=-1)
+    )
     pid, epoch = init.producer_id, init.producer_epoch
-    client.call(ADD_PARTITIONS, 3, dict(v3_and_below_transactional_id="tx", v3_and_below_producer_id=pid,
-                                        v3_and_below_producer_epoch=epoch,
-                                        v3_and_below_topics=[dict(name="t", partitions=[0])]))
+    client.call(
+        ADD_PARTITIONS,
+        3,
+        dict(
+            v3_and_below_transactional_id="tx",
+            v3_and_below_producer_id=pid,
+            v3_and_below_producer_epoch=epoch,
+            v3_and_below_topics=[dict(name="t", partitions=[0])],
+        ),
+    )
     body = rq.produce("t", 0, transactional_batch(pid, epoch, 0, b"in"))
     body["transactional_id"] = "tx"
     assert client.call(PRODUCE, 9, body).responses[0].partition_responses[0].error_code == E.none
@@ -126,8 +161,9 @@ def test_a_commit_whose_marker_cannot_be_written_finishes_once_it_can(disk_clien
     assert end.error_code == E.none  # decided: PrepareCommit is written
     log = client.core.cluster.partition("t", 0).log
     assert log.last_stable_offset == 0  # but the marker is not in the log yet
-    again = client.call(INIT_PRODUCER_ID, 4, dict(transactional_id="tx", transaction_timeout=60_000,
-                                                  producer_id=-1, producer_epoch=-1))
+    again = client.call(
+        INIT_PRODUCER_ID, 4, dict(transactional_id="tx", transaction_timeout=60_000, producer_id=-1, producer_epoch=-1)
+    )
     assert again.error_code == E.concurrent_transactions
     faults.failing = False
     client.core.transactions.tick()

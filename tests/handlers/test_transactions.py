@@ -7,16 +7,24 @@ import pytest
 from kwire.protocol.control_batches import build_marker
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import Record, build_batch
-from tests.handlers import requests as rq
 from tests.core_client import CoreClient, make_core
+from tests.handlers import requests as rq
 
 PRODUCE, INIT_PRODUCER_ID, ADD_PARTITIONS, END_TXN = 0, 22, 24, 26
 
 
 def transactional_batch(producer_id, epoch, sequence, *values):
     records = [Record(offset_delta=i, timestamp_delta=0, key=None, value=v, headers=()) for i, v in enumerate(values)]
-    return bytes(build_batch(records, base_timestamp=1_000, producer_id=producer_id, producer_epoch=epoch,
-                             base_sequence=sequence, is_transactional=True))
+    return bytes(
+        build_batch(
+            records,
+            base_timestamp=1_000,
+            producer_id=producer_id,
+            producer_epoch=epoch,
+            base_sequence=sequence,
+            is_transactional=True,
+        )
+    )
 
 
 def produce(client, records, transactional_id="tx", partition=0):
@@ -26,16 +34,27 @@ def produce(client, records, transactional_id="tx", partition=0):
 
 
 def add_partitions(client, producer_id, epoch, *partitions):
-    response = client.call(ADD_PARTITIONS, 3, dict(
-        v3_and_below_transactional_id="tx", v3_and_below_producer_id=producer_id,
-        v3_and_below_producer_epoch=epoch, v3_and_below_topics=[dict(name="t", partitions=list(partitions))]))
-    return {r.partition_index: r.partition_error_code
-            for t in response.results_by_topic_v3_and_below for r in t.results_by_partition}
+    response = client.call(
+        ADD_PARTITIONS,
+        3,
+        dict(
+            v3_and_below_transactional_id="tx",
+            v3_and_below_producer_id=producer_id,
+            v3_and_below_producer_epoch=epoch,
+            v3_and_below_topics=[dict(name="t", partitions=list(partitions))],
+        ),
+    )
+    return {
+        r.partition_index: r.partition_error_code
+        for t in response.results_by_topic_v3_and_below
+        for r in t.results_by_partition
+    }
 
 
 def end_txn(client, producer_id, epoch, commit=True):
-    return client.call(END_TXN, 3, dict(transactional_id="tx", producer_id=producer_id, producer_epoch=epoch,
-                                        committed=commit)).error_code
+    return client.call(
+        END_TXN, 3, dict(transactional_id="tx", producer_id=producer_id, producer_epoch=epoch, committed=commit)
+    ).error_code
 
 
 @pytest.fixture
@@ -43,8 +62,9 @@ def txn_client():
     core = make_core()
     client = CoreClient(core)
     client.call(19, 7, rq.create("t", partitions=2))
-    init = client.call(INIT_PRODUCER_ID, 4, dict(transactional_id="tx", transaction_timeout=60_000,
-                                                 producer_id=-1, producer_epoch=-1))
+    init = client.call(
+        INIT_PRODUCER_ID, 4, dict(transactional_id="tx", transaction_timeout=60_000, producer_id=-1, producer_epoch=-1)
+    )
     assert init.error_code == 0
     yield client, init.producer_id, init.producer_epoch
     core.close()
@@ -90,22 +110,29 @@ def test_unknown_or_fenced_producers_are_refused(txn_client):
     client, pid, epoch = txn_client
     add_partitions(client, pid, epoch, 0)
     assert produce(client, transactional_batch(pid + 1, 0, 0, b"x")).error_code == ErrorCode.invalid_producer_epoch
-    assert produce(client, transactional_batch(pid, epoch, 0, b"x"), transactional_id="other").error_code == \
-        ErrorCode.invalid_producer_epoch
-    assert produce(client, transactional_batch(pid, epoch, 0, b"x"), transactional_id=None).error_code == \
-        ErrorCode.transactional_id_authorization_failed
+    assert (
+        produce(client, transactional_batch(pid, epoch, 0, b"x"), transactional_id="other").error_code
+        == ErrorCode.invalid_producer_epoch
+    )
+    assert (
+        produce(client, transactional_batch(pid, epoch, 0, b"x"), transactional_id=None).error_code
+        == ErrorCode.transactional_id_authorization_failed
+    )
     # The same once a transaction is open in the partition: the request itself lacks its id.
     assert produce(client, transactional_batch(pid, epoch, 0, b"in")).error_code == ErrorCode.none
-    assert produce(client, transactional_batch(pid, epoch, 1, b"x"), transactional_id=None).error_code == \
-        ErrorCode.transactional_id_authorization_failed
+    assert (
+        produce(client, transactional_batch(pid, epoch, 1, b"x"), transactional_id=None).error_code
+        == ErrorCode.transactional_id_authorization_failed
+    )
 
 
 def test_verification_can_be_switched_off():
     core = make_core(transaction_partition_verification_enable=False)
     client = CoreClient(core)
     client.call(19, 7, rq.create("t"))
-    init = client.call(INIT_PRODUCER_ID, 4, dict(transactional_id="tx", transaction_timeout=60_000,
-                                                 producer_id=-1, producer_epoch=-1))
+    init = client.call(
+        INIT_PRODUCER_ID, 4, dict(transactional_id="tx", transaction_timeout=60_000, producer_id=-1, producer_epoch=-1)
+    )
     written = produce(client, transactional_batch(init.producer_id, init.producer_epoch, 0, b"unverified"))
     assert (written.error_code, written.base_offset) == (0, 0)
     core.close()

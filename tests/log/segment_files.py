@@ -20,8 +20,9 @@ def append(log, count=1, value=b"v", timestamp=1_000):
     return log.append(batch, parse_header(batch))
 
 
-def write_log(directory: Path, batches: int, config: LogConfig, count: int = 3, value: bytes = b"x" * 60,
-              timestamp_step: int = 10) -> PartitionLog:
+def write_log(
+    directory: Path, batches: int, config: LogConfig, count: int = 3, value: bytes = b"x" * 60, timestamp_step: int = 10
+) -> PartitionLog:
     """A closed log of `batches` batches of `count` records, timestamps rising."""
     log = PartitionLog.open(directory, config)
     for i in range(batches):

@@ -9,8 +9,8 @@ from kwire.clock import ManualClock
 from kwire.log import PartitionLog
 from kwire.log.cleaner import build, install, plan, write_cleaned_files
 from kwire.log.config import LogConfig
-from kwire.protocol.record_codec import GZIP, Record, build_batch, iter_all_records
 from kwire.protocol.control_batches import build_marker
+from kwire.protocol.record_codec import GZIP, Record, build_batch, iter_all_records
 from kwire.protocol.records import parse_header
 
 HOUR_MS = 3600_000
@@ -22,8 +22,11 @@ def make_log(request, tmp_path):
     def make(**config):
         cfg = LogConfig(cleanup_policy=COMPACT, **config)
         clock = ManualClock(wall_ms=make.now)
-        return PartitionLog.open(tmp_path / "c-0", cfg, clock=clock) if request.param == "disk" \
+        return (
+            PartitionLog.open(tmp_path / "c-0", cfg, clock=clock)
+            if request.param == "disk"
             else PartitionLog.in_memory(cfg, clock)
+        )
 
     make.now = 100 * HOUR_MS
     return make
@@ -89,7 +92,7 @@ def test_min_compaction_lag_keeps_young_segments_dirty(make_log):
     put(log, [(b"a", b"1")], timestamp=HOUR_MS)
     put(log, [(b"a", b"2")], timestamp=50 * HOUR_MS)
     put(log, [(b"a", b"3")], timestamp=50 * HOUR_MS)
-    assert plan(log, 50 * HOUR_MS + 1) .segments == (log.segments[0],)
+    assert plan(log, 50 * HOUR_MS + 1).segments == (log.segments[0],)
     assert plan(log, 51 * HOUR_MS + 1).segments == tuple(log.segments[:2])
 
 
@@ -143,8 +146,14 @@ def test_cleaned_log_reopens(tmp_path):
 
 def put_txn(log, producer_id, pairs, sequence, timestamp=HOUR_MS):
     records = [Record(offset_delta=i, timestamp_delta=0, key=k, value=v) for i, (k, v) in enumerate(pairs)]
-    batch = build_batch(records, base_timestamp=timestamp, producer_id=producer_id, producer_epoch=0,
-                        base_sequence=sequence, is_transactional=True)
+    batch = build_batch(
+        records,
+        base_timestamp=timestamp,
+        producer_id=producer_id,
+        producer_epoch=0,
+        base_sequence=sequence,
+        is_transactional=True,
+    )
     log.append(batch, parse_header(batch))
 
 
@@ -155,13 +164,13 @@ def end_txn(log, producer_id, commit, timestamp=HOUR_MS):
 
 def test_committed_transactions_compact_and_aborted_ones_go(make_log):
     log = make_log(segment_bytes=60, delete_retention_ms=HOUR_MS)
-    put(log, [(b"a", b"plain-1")])                   # 0
-    put_txn(log, 7, [(b"a", b"committed")], 0)       # 1
-    put_txn(log, 8, [(b"b", b"aborted")], 0)         # 2
-    end_txn(log, 7, commit=True)                     # 3
-    end_txn(log, 8, commit=False)                    # 4
-    put(log, [(b"b", b"plain-2")])                   # 5
-    put(log, [(b"z", b"active")])                    # 6
+    put(log, [(b"a", b"plain-1")])  # 0
+    put_txn(log, 7, [(b"a", b"committed")], 0)  # 1
+    put_txn(log, 8, [(b"b", b"aborted")], 0)  # 2
+    end_txn(log, 7, commit=True)  # 3
+    end_txn(log, 8, commit=False)  # 4
+    put(log, [(b"b", b"plain-2")])  # 5
+    put(log, [(b"z", b"active")])  # 6
     clean(log, make_log.now)
     kept = everything(log)
     data = [(offset, key, value) for offset, key, value in kept if key in (b"a", b"b", b"z")]
@@ -175,10 +184,10 @@ def test_committed_transactions_compact_and_aborted_ones_go(make_log):
 @pytest.mark.parametrize("marker_age_ms,marker_stays", [(2 * HOUR_MS, False), (HOUR_MS // 2, True)])
 def test_a_marker_with_nothing_left_goes_after_delete_retention(make_log, marker_age_ms, marker_stays):
     log = make_log(segment_bytes=60, delete_retention_ms=HOUR_MS)
-    put_txn(log, 7, [(b"a", b"committed")], 0)                                  # 0
-    end_txn(log, 7, commit=True, timestamp=make_log.now - marker_age_ms)          # 1
-    put(log, [(b"a", b"newer")])                                                  # 2: supersedes 0
-    put(log, [(b"z", b"active")])                                                 # 3
+    put_txn(log, 7, [(b"a", b"committed")], 0)  # 0
+    end_txn(log, 7, commit=True, timestamp=make_log.now - marker_age_ms)  # 1
+    put(log, [(b"a", b"newer")])  # 2: supersedes 0
+    put(log, [(b"z", b"active")])  # 3
     clean(log, make_log.now)
     assert [o for o, *_ in everything(log)] == ([1, 2, 3] if marker_stays else [2, 3])
 
@@ -195,12 +204,12 @@ def test_an_aborted_transaction_loses_even_its_latest_values(make_log):
 
 def test_nothing_at_or_after_an_open_transaction_is_cleaned(make_log):
     log = make_log(segment_bytes=60, delete_retention_ms=HOUR_MS)
-    put(log, [(b"a", b"1")])             # 0
-    put(log, [(b"a", b"2")])             # 1
+    put(log, [(b"a", b"1")])  # 0
+    put(log, [(b"a", b"2")])  # 1
     put_txn(log, 7, [(b"b", b"open")], 0)  # 2: never ended
-    put(log, [(b"a", b"3")])             # 3
-    put(log, [(b"b", b"4")])             # 4
-    put(log, [(b"z", b"active")])        # 5
+    put(log, [(b"a", b"3")])  # 3
+    put(log, [(b"b", b"4")])  # 4
+    put(log, [(b"z", b"active")])  # 5
     assert log.last_stable_offset == 2
     clean(log, make_log.now)
     assert [o for o, *_ in everything(log)] == [1, 2, 3, 4, 5]  # only below the LSO: offset 0 went

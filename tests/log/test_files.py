@@ -1,6 +1,15 @@
 from kwire.log.files import (
-    CLEANED_LOG_SUFFIX, LOG_SUFFIX, SNAPSHOT_SUFFIX, TXN_INDEX_SUFFIX, file_name, files_in, offset_of, offsets_in,
-    parse_partition_dir_name, partition_dir_name, sibling,
+    CLEANED_LOG_SUFFIX,
+    LOG_SUFFIX,
+    SNAPSHOT_SUFFIX,
+    TXN_INDEX_SUFFIX,
+    file_name,
+    files_in,
+    offset_of,
+    offsets_in,
+    parse_partition_dir_name,
+    partition_dir_name,
+    sibling,
 )
 
 
@@ -14,8 +23,13 @@ def test_names_round_trip():
 
 
 def test_listing_a_directory(tmp_path):
-    for name in ("00000000000000000010.log", "00000000000000000002.log", "00000000000000000002.index",
-                 "00000000000000000005.snapshot", "x.log"):
+    for name in (
+        "00000000000000000010.log",
+        "00000000000000000002.log",
+        "00000000000000000002.index",
+        "00000000000000000005.snapshot",
+        "x.log",
+    ):
         (tmp_path / name).write_bytes(b"")
     assert offsets_in(tmp_path, LOG_SUFFIX) == [2, 10]
     assert files_in(tmp_path, SNAPSHOT_SUFFIX) == [(5, tmp_path / "00000000000000000005.snapshot")]

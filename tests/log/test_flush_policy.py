@@ -49,8 +49,7 @@ def test_flush_messages_fsyncs_the_log_then_its_indexes(disk_log, monkeypatch, t
     assert syncs.fsynced() == [] and log.recovery_point == 0
     append(log, 2)  # 6 unflushed messages: fsync before the append returns
     fsynced = [os.path.basename(path) for path in syncs.fsynced()]
-    assert fsynced[:3] == ["00000000000000000000.log", "00000000000000000000.index",
-                           "00000000000000000000.timeindex"]
+    assert fsynced[:3] == ["00000000000000000000.log", "00000000000000000000.index", "00000000000000000000.timeindex"]
     assert fsynced[3:] == ["t-0", tmp_path.name]  # the new directory, and its parent, once
     assert log.recovery_point == 6
     syncs.clear()
@@ -147,11 +146,14 @@ def test_a_failed_atomic_write_leaves_the_old_file(tmp_path, monkeypatch):
     assert (tmp_path / "f").read_bytes() == b"old" and not (tmp_path / "f.tmp").exists()
 
 
-@pytest.mark.parametrize("writer,name", [
-    (lambda d: write_snapshot(d, 5, ProducerStateManager()), "00000000000000000005.snapshot"),
-    (lambda d: write_checkpoint(d, "log-start-offset-checkpoint", {("t", 0): 3}), "log-start-offset-checkpoint"),
-    (lambda d: write_txn_index(str(d / "0.txnindex"), [AbortedTxn(3, 1, 0, 0)]), "0.txnindex"),
-])
+@pytest.mark.parametrize(
+    "writer,name",
+    [
+        (lambda d: write_snapshot(d, 5, ProducerStateManager()), "00000000000000000005.snapshot"),
+        (lambda d: write_checkpoint(d, "log-start-offset-checkpoint", {("t", 0): 3}), "log-start-offset-checkpoint"),
+        (lambda d: write_txn_index(str(d / "0.txnindex"), [AbortedTxn(3, 1, 0, 0)]), "0.txnindex"),
+    ],
+)
 def test_atomic_writers_fsync(tmp_path, monkeypatch, writer, name):
     syncs = SyncEvents(monkeypatch)
     writer(tmp_path)

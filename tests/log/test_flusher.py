@@ -21,8 +21,9 @@ def test_jobs_run_in_order_and_outcomes_wait_for_apply_completed():
     ran: list[int] = []
     outcomes: list[tuple[int, OSError | None]] = []
     for number in range(5):
-        flusher.submit(lambda number=number: ran.append(number),
-                       lambda error, number=number: outcomes.append((number, error)))
+        flusher.submit(
+            lambda number=number: ran.append(number), lambda error, number=number: outcomes.append((number, error))
+        )
     assert flusher.wait_idle(WAIT_S)
     assert ran == [0, 1, 2, 3, 4]
     assert outcomes == []  # not until the submitting thread asks

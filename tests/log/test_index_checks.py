@@ -64,9 +64,15 @@ def damage(segment_log, kind):
 
 
 KINDS = [
-    "time index deleted", "offset index deleted", "offset index ragged", "time index emptied",
-    "offset entries out of order", "offset position past the log", "offset entry names the wrong batch",
-    "time entry past the segment", "time entry names the wrong timestamp",
+    "time index deleted",
+    "offset index deleted",
+    "offset index ragged",
+    "time index emptied",
+    "offset entries out of order",
+    "offset position past the log",
+    "offset entry names the wrong batch",
+    "time entry past the segment",
+    "time entry names the wrong timestamp",
 ]
 
 
@@ -138,4 +144,3 @@ def test_a_wrong_entry_between_the_ends_is_caught_when_used(tmp_path, caplog):
     assert struct.unpack_from(">q", data)[0] == wrong_offset - wrong_offset % 3  # the batch holding it
     assert any("offset index entry" in r.getMessage() for r in caplog.records)
     assert _entries(index, ">ii")[1][0] == entries[1][0] + 1  # rebuilt
-

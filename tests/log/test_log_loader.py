@@ -112,7 +112,7 @@ def test_a_clean_open_finds_the_same_log_end_and_index_as_a_recovery(tmp_path, c
     log = PartitionLog.open(directory, CONFIG, recovery_point=75, clean_shutdown=clean)
     assert log.log_end_offset == 75
     assert offsets_read(log) == list(range(75))
-    for i in range(5):
+    for _ in range(5):
         append(log, 2)
     assert offsets_read(log, 70) == list(range(70, 85))
     log.close()
@@ -125,8 +125,13 @@ def test_a_cut_drops_producer_snapshots_past_the_new_end(tmp_path):
     log = PartitionLog.open(directory, CONFIG)
     batch_count = 12
     for i in range(batch_count):
-        batch = build_batch([Record(offset_delta=j, timestamp_delta=0, key=None, value=b"x" * 60) for j in range(3)],
-                            base_timestamp=1_000, producer_id=7, producer_epoch=0, base_sequence=i * 3)
+        batch = build_batch(
+            [Record(offset_delta=j, timestamp_delta=0, key=None, value=b"x" * 60) for j in range(3)],
+            base_timestamp=1_000,
+            producer_id=7,
+            producer_epoch=0,
+            base_sequence=i * 3,
+        )
         log.append(batch, parse_header(batch))
     log.close()  # writes a snapshot at the log end, 36
     assert snapshot_path(directory, 36).exists()

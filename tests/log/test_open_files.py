@@ -117,8 +117,9 @@ def test_index_files_go_through_the_cache(tmp_path):
     segments = []
     for n in range(6):
         stem = tmp_path / f"{n}"
-        segment = Segment(0, FileStore(f"{stem}.log", files), *(
-            cls(f"{stem}{suffix}", files) for cls, suffix in _index_classes()))
+        segment = Segment(
+            0, FileStore(f"{stem}.log", files), *(cls(f"{stem}{suffix}", files) for cls, suffix in _index_classes())
+        )
         segments.append(segment)
     baseline = open_fd_count()
     for n, segment in enumerate(segments):

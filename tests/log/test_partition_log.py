@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from kwire.log import OffsetOutOfRange, PartitionLog
 from kwire.log.config import LogConfig
-from kwire.protocol.record_codec import iter_all_records
 from kwire.log.segment_scan import batches_in
+from kwire.protocol.record_codec import iter_all_records
 from kwire.protocol.records import parse_header
 from tests.log.segment_files import append, make_batch
 
@@ -153,9 +153,9 @@ def test_recovery_cuts_a_bad_tail(tmp_path, damage):
 
 def test_offset_for_timestamp_and_max_timestamp(open_log):
     log = open_log(index_interval_bytes=50)
-    append(log, 2, timestamp=100)   # 100, 101
-    append(log, 2, timestamp=500)   # 500, 501
-    append(log, 1, timestamp=300)   # out of order: 300
+    append(log, 2, timestamp=100)  # 100, 101
+    append(log, 2, timestamp=500)  # 500, 501
+    append(log, 1, timestamp=300)  # out of order: 300
     assert log.offset_for_timestamp(50) == 0
     assert log.offset_for_timestamp(101) == 0
     assert log.offset_for_timestamp(102) == 2

@@ -15,8 +15,14 @@ PID = 1000
 
 def header(seq, count=1, epoch=0, pid=PID, base_offset=0, timestamp=0):
     records = [Record(offset_delta=i, timestamp_delta=0, key=None, value=b"v") for i in range(count)]
-    batch = build_batch(records, base_offset=base_offset, base_timestamp=timestamp, producer_id=pid,
-                        producer_epoch=epoch, base_sequence=seq)
+    batch = build_batch(
+        records,
+        base_offset=base_offset,
+        base_timestamp=timestamp,
+        producer_id=pid,
+        producer_epoch=epoch,
+        base_sequence=seq,
+    )
     return parse_header(batch)
 
 

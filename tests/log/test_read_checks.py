@@ -12,8 +12,8 @@ from kwire.log import CorruptSegment, PartitionLog
 from kwire.log.cleaner import build, plan
 from kwire.log.config import LogConfig
 from kwire.log.keyed_records import iter_keyed_records
-from kwire.protocol.record_codec import Record, build_batch, iter_all_records
 from kwire.log.segment_scan import batches_in as scanned_batches
+from kwire.protocol.record_codec import Record, build_batch, iter_all_records
 from kwire.protocol.records import parse_header
 from tests.log.segment_files import batches_in, patch, segment_paths, write_log
 
@@ -111,7 +111,7 @@ def test_the_cleaner_leaves_a_broken_segment_alone(tmp_path):
     directory = tmp_path / "c-0"
     config = LogConfig(segment_bytes=2_000, index_interval_bytes=200, cleanup_policy=frozenset({"compact"}))
     log = PartitionLog.open(directory, config)
-    for i in range(40):
+    for _ in range(40):
         records = [Record(offset_delta=j, timestamp_delta=0, key=b"k%d" % (j % 2), value=b"x" * 60) for j in range(3)]
         batch = build_batch(records, base_timestamp=1_000)
         log.append(batch, parse_header(batch))

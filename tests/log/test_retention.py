@@ -15,8 +15,11 @@ HOUR_MS = 3600_000
 def make_log(request, tmp_path):
     def make(**config):
         cfg = LogConfig(**config)
-        return PartitionLog.open(tmp_path / "t-0", cfg, clock=make.clock) if request.param == "disk" \
+        return (
+            PartitionLog.open(tmp_path / "t-0", cfg, clock=make.clock)
+            if request.param == "disk"
             else PartitionLog.in_memory(cfg, make.clock)
+        )
 
     make.clock = ManualClock(wall_ms=10 * HOUR_MS)
     return make
@@ -65,8 +68,9 @@ def test_size_retention_keeps_the_log_under_retention_bytes(make_log):
 
 
 def test_deleted_segment_files_are_gone(tmp_path):
-    log = PartitionLog.open(tmp_path / "t-0", LogConfig(segment_bytes=300, retention_ms=HOUR_MS),
-                            clock=ManualClock(wall_ms=10 * HOUR_MS))
+    log = PartitionLog.open(
+        tmp_path / "t-0", LogConfig(segment_bytes=300, retention_ms=HOUR_MS), clock=ManualClock(wall_ms=10 * HOUR_MS)
+    )
     segments_of(log, [HOUR_MS, HOUR_MS, 10 * HOUR_MS])
     log.delete_oldest_segments(log.expired_segment_count())
     stems = {p.name.split(".")[0] for p in (tmp_path / "t-0").iterdir()}

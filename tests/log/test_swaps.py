@@ -69,8 +69,9 @@ def crash_old_segments_deleted(directory, work, output):
                 os.unlink(stem + suffix)
 
 
-@pytest.mark.parametrize("crash", [crash_cleaned_written, crash_swap_decided, crash_old_segments_half_deleted,
-                                   crash_old_segments_deleted])
+@pytest.mark.parametrize(
+    "crash", [crash_cleaned_written, crash_swap_decided, crash_old_segments_half_deleted, crash_old_segments_deleted]
+)
 def test_an_interrupted_swap_loses_nothing(tmp_path, crash):
     directory = tmp_path / "c-0"
     log, work, output, expected = a_log_and_its_cleaning(directory)

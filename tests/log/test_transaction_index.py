@@ -12,8 +12,13 @@ from kwire.protocol.records import parse_header
 
 def data(log, pid=-1, count=2, transactional=False, seq=0, epoch=0):
     records = [Record(offset_delta=i, timestamp_delta=0, key=b"k", value=b"v") for i in range(count)]
-    batch = build_batch(records, producer_id=pid, producer_epoch=epoch, base_sequence=seq if pid >= 0 else -1,
-                        is_transactional=transactional)
+    batch = build_batch(
+        records,
+        producer_id=pid,
+        producer_epoch=epoch,
+        base_sequence=seq if pid >= 0 else -1,
+        is_transactional=transactional,
+    )
     return log.append(batch, parse_header(batch))
 
 

@@ -20,8 +20,14 @@ from tests.log.faults import FailingCalls, FailingWrites
 
 def make_batch(count=1, value=b"v", timestamp=1_000, producer_id=-1, epoch=-1, sequence=-1, transactional=False):
     records = [Record(offset_delta=i, timestamp_delta=i, key=None, value=value, headers=()) for i in range(count)]
-    return build_batch(records, base_timestamp=timestamp, producer_id=producer_id, producer_epoch=epoch,
-                       base_sequence=sequence, is_transactional=transactional)
+    return build_batch(
+        records,
+        base_timestamp=timestamp,
+        producer_id=producer_id,
+        producer_epoch=epoch,
+        base_sequence=sequence,
+        is_transactional=transactional,
+    )
 
 
 def append(log, batch):
@@ -36,9 +42,19 @@ def state(log):
     """Everything an undone append must leave unchanged."""
     active = log.segments[-1]
     producers = {pid: (e.epoch, e.last_seq, e.last_offset) for pid, e in log.producer_state.entries.items()}
-    return (log.log_end_offset, log.size_bytes(), log.max_timestamp_and_offset, len(log.segments),
-            list(active.offset_index.relative_offsets), list(active.time_index.timestamps), active.next_offset,
-            producers, dict(log.transactions.ongoing), list(log.transactions.aborted), file_bytes(log.directory))
+    return (
+        log.log_end_offset,
+        log.size_bytes(),
+        log.max_timestamp_and_offset,
+        len(log.segments),
+        list(active.offset_index.relative_offsets),
+        list(active.time_index.timestamps),
+        active.next_offset,
+        producers,
+        dict(log.transactions.ongoing),
+        list(log.transactions.aborted),
+        file_bytes(log.directory),
+    )
 
 
 def values(log, offset=0):
@@ -189,4 +205,3 @@ def test_space_errors_are_logged_once_until_a_write_succeeds(disk_log, monkeypat
         faults.failing = False
         append(log, make_batch(1))
     assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]
-

@@ -5,8 +5,15 @@ import pytest
 
 from kwire.log.config import LogConfig
 from kwire.protocol.batch_transforms import (
-    CODECS, RefusedRecord, needs_transform, rebuild_batch, recompress, refusal_of_batch, refused_records,
-    set_log_append_time, transform_for_topic,
+    CODECS,
+    RefusedRecord,
+    needs_transform,
+    rebuild_batch,
+    recompress,
+    refusal_of_batch,
+    refused_records,
+    set_log_append_time,
+    transform_for_topic,
 )
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import Record, RecordDecodeError, build_batch, iter_records
@@ -14,10 +21,19 @@ from kwire.protocol.records import HEADER_SIZE, TIMESTAMP_TYPE_BIT, crc_matches,
 
 
 def a_batch(codec=0, keys=(b"a", b"b", b"c")):
-    records = [Record(offset_delta=i, timestamp_delta=10 * i, key=k, value=b"value-%d" % i, headers=(("h", b"1"),))
-               for i, k in enumerate(keys)]
-    return build_batch(records, base_offset=40, base_timestamp=5_000, compression=codec, producer_id=7,
-                       producer_epoch=2, base_sequence=11)
+    records = [
+        Record(offset_delta=i, timestamp_delta=10 * i, key=k, value=b"value-%d" % i, headers=(("h", b"1"),))
+        for i, k in enumerate(keys)
+    ]
+    return build_batch(
+        records,
+        base_offset=40,
+        base_timestamp=5_000,
+        compression=codec,
+        producer_id=7,
+        producer_epoch=2,
+        base_sequence=11,
+    )
 
 
 def records_of(batch):
@@ -43,8 +59,16 @@ def test_recompression_keeps_records_offsets_and_producer_fields(source, target)
     assert after.compression == CODECS[target]
     assert crc_matches(rebuilt, 0, after.size, after.crc)
     assert records_of(rebuilt) == records_of(original)
-    for field in ("base_offset", "last_offset_delta", "base_timestamp", "max_timestamp", "producer_id",
-                  "producer_epoch", "base_sequence", "records_count"):
+    for field in (
+        "base_offset",
+        "last_offset_delta",
+        "base_timestamp",
+        "max_timestamp",
+        "producer_id",
+        "producer_epoch",
+        "base_sequence",
+        "records_count",
+    ):
         assert getattr(after, field) == getattr(before, field), field
 
 
@@ -62,8 +86,10 @@ COMPACTED = LogConfig(cleanup_policy=frozenset({"compact"}))
 
 def timed_batch(timestamps, codec=0, keys=None, timestamp_type=0):
     keys = keys or [b"k%d" % i for i in range(len(timestamps))]
-    records = [Record(offset_delta=i, timestamp_delta=t - timestamps[0], key=k, value=b"v%d" % i)
-               for i, (t, k) in enumerate(zip(timestamps, keys))]
+    records = [
+        Record(offset_delta=i, timestamp_delta=t - timestamps[0], key=k, value=b"v%d" % i)
+        for i, (t, k) in enumerate(zip(timestamps, keys))
+    ]
     return build_batch(records, base_timestamp=timestamps[0], compression=codec, timestamp_type=timestamp_type)
 
 
@@ -76,7 +102,9 @@ def test_compacted_topics_refuse_each_keyless_record_by_its_index(codec):
     keys = [None if i % 10 == 0 else b"key-%d" % i for i in range(100)]
     batch = timed_batch([NOW] * 100, CODECS[codec], keys)
     assert refused(batch, COMPACTED) == [
-        RefusedRecord(i, ErrorCode.invalid_record, "Compacted topic cannot accept message without key in topic partition t-0")
+        RefusedRecord(
+            i, ErrorCode.invalid_record, "Compacted topic cannot accept message without key in topic partition t-0"
+        )
         for i in range(0, 100, 10)
     ]
     assert refused(timed_batch([NOW] * 3), COMPACTED) == []
@@ -85,9 +113,14 @@ def test_compacted_topics_refuse_each_keyless_record_by_its_index(codec):
 
 def test_records_stamped_too_far_ahead_are_refused_and_the_limit_is_a_topic_config():
     batch = timed_batch([NOW, NOW + HOUR, NOW + HOUR + 1, NOW - 10 * HOUR])
-    assert refused(batch, LogConfig()) == [RefusedRecord(
-        2, ErrorCode.invalid_timestamp, f"Timestamp {NOW + HOUR + 1} of message with offset 2 is out of range. "
-        f"The timestamp should be within [{NOW - 2**63 + 1}, {NOW + HOUR}]")]
+    assert refused(batch, LogConfig()) == [
+        RefusedRecord(
+            2,
+            ErrorCode.invalid_timestamp,
+            f"Timestamp {NOW + HOUR + 1} of message with offset 2 is out of range. "
+            f"The timestamp should be within [{NOW - 2**63 + 1}, {NOW + HOUR}]",
+        )
+    ]
     assert refused(batch, LogConfig(timestamp_after_max_ms=2 * HOUR)) == []
     too_old = refused(batch, LogConfig(timestamp_before_max_ms=HOUR, timestamp_after_max_ms=2 * HOUR))
     assert [(r.batch_index, r.error_code) for r in too_old] == [(3, ErrorCode.invalid_timestamp)]
@@ -97,7 +130,9 @@ def test_records_stamped_too_far_ahead_are_refused_and_the_limit_is_a_topic_conf
 def test_a_compacted_topic_reports_the_key_before_the_timestamp():
     batch = timed_batch([NOW + 2 * HOUR, NOW + 2 * HOUR], keys=[None, b"k"])
     assert [(r.batch_index, r.error_code) for r in refused(batch, COMPACTED)] == [
-        (0, ErrorCode.invalid_record), (1, ErrorCode.invalid_timestamp)]
+        (0, ErrorCode.invalid_record),
+        (1, ErrorCode.invalid_timestamp),
+    ]
 
 
 def test_log_append_time_topics_ignore_the_producers_timestamps_but_not_its_stamp():
@@ -105,9 +140,12 @@ def test_log_append_time_topics_ignore_the_producers_timestamps_but_not_its_stam
     assert refused(timed_batch([NOW + 5 * HOUR, 0]), log_append_time) == []
     stamped = timed_batch([NOW, NOW + 1], timestamp_type=1)
     assert refused(stamped, log_append_time) == [
-        RefusedRecord(i, ErrorCode.invalid_timestamp,
-                      f"Invalid timestamp type in message DefaultRecord(offset={i}, timestamp={NOW + 1}, key=2 bytes, "
-                      "value=2 bytes). Producer should not set timestamp type to LogAppendTime.")
+        RefusedRecord(
+            i,
+            ErrorCode.invalid_timestamp,
+            f"Invalid timestamp type in message DefaultRecord(offset={i}, timestamp={NOW + 1}, key=2 bytes, "
+            "value=2 bytes). Producer should not set timestamp type to LogAppendTime.",
+        )
         for i in range(2)
     ]
     # CreateTime topic: a producer's LogAppendTime stamp is range-checked like a CreateTime one.
@@ -125,7 +163,7 @@ def test_an_in_range_batch_of_a_default_topic_is_not_decoded():
 
 
 def test_the_batch_error_is_kafkas():
-    keyless = [RefusedRecord(i, ErrorCode.invalid_record, "no key %d" % i) for i in range(5)]
+    keyless = [RefusedRecord(i, ErrorCode.invalid_record, f"no key {i}") for i in range(5)]
     assert refusal_of_batch(keyless) == (
         ErrorCode.invalid_record,
         "One or more records have been rejected due to 5 record errors in total, and only showing the first three "
@@ -134,7 +172,9 @@ def test_the_batch_error_is_kafkas():
     )
     late = RefusedRecord(7, ErrorCode.invalid_timestamp, "late")
     assert refusal_of_batch(keyless + [late]) == (
-        ErrorCode.invalid_timestamp, "One or more records have been rejected due to invalid timestamp")
+        ErrorCode.invalid_timestamp,
+        "One or more records have been rejected due to invalid timestamp",
+    )
 
 
 def test_compacted_topics_keep_keyed_batches_as_they_are():
@@ -161,6 +201,15 @@ def test_a_rebuilt_batch_keeps_its_header_but_the_count_length_and_crc(codec):
     assert records_of(rebuilt) == [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in kept]
     assert after.records_count == 2 and after.size == len(rebuilt)
     assert crc_matches(rebuilt, 0, len(rebuilt), after.crc)
-    unchanged = ("base_offset", "partition_leader_epoch", "attributes", "last_offset_delta", "base_timestamp",
-                 "max_timestamp", "producer_id", "producer_epoch", "base_sequence")
+    unchanged = (
+        "base_offset",
+        "partition_leader_epoch",
+        "attributes",
+        "last_offset_delta",
+        "base_timestamp",
+        "max_timestamp",
+        "producer_id",
+        "producer_epoch",
+        "base_sequence",
+    )
     assert [getattr(after, f) for f in unchanged] == [getattr(before, f) for f in unchanged]

@@ -8,22 +8,23 @@ import random
 import struct
 
 import hypothesis.strategies as st
+import kio.static.primitive as primitive
 import pytest
 from hypothesis import HealthCheck, given, settings
-
-import kio.static.primitive as primitive
 from kio.index import load_request_schema
 from kio.serial import entity_reader, entity_writer
 
-from kwire.protocol.bounds import MAX_REQUEST_ELEMENTS, LengthField, RequestBoundsError, bounds_check, length_fields
 from kwire.handlers import build_registry
+from kwire.protocol.bounds import MAX_REQUEST_ELEMENTS, LengthField, RequestBoundsError, bounds_check, length_fields
 from tests.frame_mutations import EXTREMES, Mutator, write_value
 from tests.wire import request_frame
 
 st.register_type_strategy(primitive.Records, st.one_of(st.none(), st.binary(max_size=200)))
 
 REGISTRY = build_registry()
-SERVED = {api_key: list(range(REGISTRY.get(api_key).min_version, high + 1)) for api_key, _low, high in REGISTRY.supported()}
+SERVED = {
+    api_key: list(range(REGISTRY.get(api_key).min_version, high + 1)) for api_key, _low, high in REGISTRY.supported()
+}
 MUTATIONS_PER_REQUEST = 40
 
 
@@ -49,11 +50,16 @@ def refused(api_key: int, version: int, body: bytes) -> str:
 def requests_of(api_key):
     versions = SERVED[api_key]
     return st.sampled_from(versions).flatmap(
-        lambda version: st.tuples(st.just(version), st.from_type(load_request_schema(api_key, version))))
+        lambda version: st.tuples(st.just(version), st.from_type(load_request_schema(api_key, version)))
+    )
 
 
-FUZZ_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
-                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.mark.parametrize("api_key", sorted(SERVED), ids=lambda key: f"api-{key}")
@@ -96,12 +102,14 @@ FIND_COORDINATOR_V4 = dict(key_type=0, coordinator_keys=["fuzz"])
 
 def test_the_frame_from_the_issue_is_refused_before_kio_allocates():
     frame = bytes.fromhex("000a00040000019b000466757a7a00bf9ab1f2da322854f68c022334b6a88a18d9")
-    message = refused(10, 4, frame[10 + 4 + 1:])
+    message = refused(10, 4, frame[10 + 4 + 1 :])
     assert "coordinator_keys" in message and "elements declared" in message
 
 
-@pytest.mark.parametrize("count, message", [
-    (0xFFFFFFFF, "elements declared"), (2**35 - 2, "elements declared"), (7, "elements declared"), (6, "null where")])
+@pytest.mark.parametrize(
+    "count, message",
+    [(0xFFFFFFFF, "elements declared"), (2**35 - 2, "elements declared"), (7, "elements declared"), (6, "null where")],
+)
 def test_compact_array_counts_are_bounded_by_the_bytes_left(count, message):
     body = body_of(10, 4, FIND_COORDINATOR_V4)
     (keys,) = [f for f in length_fields(10, 4, body, 0) if f.path.endswith("coordinator_keys")]
@@ -125,10 +133,13 @@ def test_a_null_array_only_where_the_schema_allows_one():
     assert bounds_check(3, 4)(metadata, 0) == len(metadata)
 
 
-@pytest.mark.parametrize("api_key, version, length, encoding", [
-    (10, 1, 0x7FFF, "int16"),  # FindCoordinator v1: legacy string
-    (10, 3, 0xFFFF, "uvarint"),  # v3: compact string
-])
+@pytest.mark.parametrize(
+    "api_key, version, length, encoding",
+    [
+        (10, 1, 0x7FFF, "int16"),  # FindCoordinator v1: legacy string
+        (10, 3, 0xFFFF, "uvarint"),  # v3: compact string
+    ],
+)
 def test_string_lengths_past_the_frame_are_refused(api_key, version, length, encoding):
     body = body_of(api_key, version, dict(key="group", key_type=0))
     (key,) = [f for f in length_fields(api_key, version, body, 0) if f.path.endswith(".key")]
@@ -146,8 +157,16 @@ def test_null_strings_only_where_nullable():
 
 
 def produce_body(version: int, records: bytes) -> bytes:
-    return body_of(0, version, dict(transactional_id=None, acks=-1, timeout=1000, topic_data=[
-        dict(name="t", partition_data=[dict(index=0, records=records)])]))
+    return body_of(
+        0,
+        version,
+        dict(
+            transactional_id=None,
+            acks=-1,
+            timeout=1000,
+            topic_data=[dict(name="t", partition_data=[dict(index=0, records=records)])],
+        ),
+    )
 
 
 @pytest.mark.parametrize("version, length", [(7, 0x7FFFFFFF), (7, -2), (9, 0xFFFFFFFF), (9, 2**35 - 1)])
@@ -172,8 +191,22 @@ def test_tagged_fields_are_checked_within_their_declared_size():
     assert "runs past the frame" in refused(0, 9, body[:-1] + bytes([1, 7, 30]) + b"abc")
     assert "tagged fields declared" in refused(0, 9, body[:-1] + b"\xff\xff\xff\xff\x07")
     # FetchRequest v12 tag 0 is cluster_id, a nullable compact string: its value must fill the size.
-    fetch = body_of(1, 12, dict(replica_id=-1, max_wait=500, min_bytes=1, max_bytes=1 << 20, isolation_level=0,
-                                session_id=0, session_epoch=-1, topics=[], forgotten_topics_data=[], rack_id=""))
+    fetch = body_of(
+        1,
+        12,
+        dict(
+            replica_id=-1,
+            max_wait=500,
+            min_bytes=1,
+            max_bytes=1 << 20,
+            isolation_level=0,
+            session_id=0,
+            session_epoch=-1,
+            topics=[],
+            forgotten_topics_data=[],
+            rack_id="",
+        ),
+    )
     short = fetch[:-1] + bytes([1, 0, 5, 3]) + b"ab" + b"zz"  # value "ab" (3 bytes) in a 5-byte slot
     assert "does not fill its declared" in refused(1, 12, short)
     exact = fetch[:-1] + bytes([1, 0, 3, 3]) + b"ab"
@@ -183,8 +216,11 @@ def test_tagged_fields_are_checked_within_their_declared_size():
 def test_nullable_struct_markers_are_minus_one_or_one():
     # No served request has a nullable struct; DescribeTopicPartitions v0 (75)
     # has one (its cursor), and the bounds pass works for any kio schema.
-    with_cursor = body_of(75, 0, dict(topics=[dict(name="t")], response_partition_limit=10,
-                                      cursor=dict(topic_name="t", partition_index=0)))
+    with_cursor = body_of(
+        75,
+        0,
+        dict(topics=[dict(name="t")], response_partition_limit=10, cursor=dict(topic_name="t", partition_index=0)),
+    )
     without = body_of(75, 0, dict(topics=[dict(name="t")], response_partition_limit=10, cursor=None))
     for body in (with_cursor, without):
         assert bounds_check(75, 0)(body, 0) == len(body)
@@ -200,8 +236,15 @@ def test_more_elements_than_the_request_limit_are_refused():
     # OffsetDelete v0: group, topics[name, partitions[int32 index]] — legacy arrays of int32.
     body = struct.pack(">h", 1) + b"g" + struct.pack(">i", 1) + struct.pack(">h", 1) + b"t" + partitions
     assert "array elements in one request" in refused(47, 0, body)
-    smaller = struct.pack(">h", 1) + b"g" + struct.pack(">i", 1) + struct.pack(">h", 1) + b"t" + \
-        struct.pack(">i", 1000) + b"\x00" * 4000
+    smaller = (
+        struct.pack(">h", 1)
+        + b"g"
+        + struct.pack(">i", 1)
+        + struct.pack(">h", 1)
+        + b"t"
+        + struct.pack(">i", 1000)
+        + b"\x00" * 4000
+    )
     assert bounds_check(47, 0)(smaller, 0) == len(smaller)
 
 

@@ -4,11 +4,10 @@ import uuid
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import kwire.protocol  # noqa: F401
 from kio.index import load_response_schema
 from kio.serial import entity_reader
 
+import kwire.protocol  # noqa: F401
 from kwire.protocol.fast_responses import (
     FetchPartitionResult,
     FetchTopicResult,
@@ -27,11 +26,17 @@ uuids = st.uuids()
 
 produce_partitions = st.builds(
     ProducePartitionResult,
-    index=int32, error_code=errors, base_offset=int64, log_append_time_ms=st.just(-1) | st.integers(0, 2**42), log_start_offset=int64,
+    index=int32,
+    error_code=errors,
+    base_offset=int64,
+    log_append_time_ms=st.just(-1) | st.integers(0, 2**42),
+    log_start_offset=int64,
     error_message=st.none() | st.text(max_size=20),
     record_errors=st.lists(st.tuples(int32, st.none() | st.text(max_size=20)), max_size=3).map(tuple),
 )
-produce_topics = st.builds(ProduceTopicResult, name=names, topic_id=uuids, partitions=st.lists(produce_partitions, max_size=3))
+produce_topics = st.builds(
+    ProduceTopicResult, name=names, topic_id=uuids, partitions=st.lists(produce_partitions, max_size=3)
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -39,14 +44,33 @@ produce_topics = st.builds(ProduceTopicResult, name=names, topic_id=uuids, parti
 def test_produce_response_matches_kio(version, topics, throttle):
     """Byte for byte, record_errors (KIP-467, v8+) included; older versions drop them as Kafka does."""
     schema = load_response_schema(0, version)
-    expected = build(schema, dict(
-        throttle_time=throttle,
-        responses=[dict(name=t.name, topic_id=t.topic_id, partition_responses=[dict(
-            index=p.index, error_code=p.error_code, base_offset=p.base_offset, log_append_time=p.log_append_time_ms,
-            log_start_offset=p.log_start_offset, error_message=p.error_message,
-            record_errors=[dict(batch_index=i, batch_index_error_message=m) for i, m in p.record_errors],
-        ) for p in t.partitions]) for t in topics],
-    ))
+    expected = build(
+        schema,
+        dict(
+            throttle_time=throttle,
+            responses=[
+                dict(
+                    name=t.name,
+                    topic_id=t.topic_id,
+                    partition_responses=[
+                        dict(
+                            index=p.index,
+                            error_code=p.error_code,
+                            base_offset=p.base_offset,
+                            log_append_time=p.log_append_time_ms,
+                            log_start_offset=p.log_start_offset,
+                            error_message=p.error_message,
+                            record_errors=[
+                                dict(batch_index=i, batch_index_error_message=m) for i, m in p.record_errors
+                            ],
+                        )
+                        for p in t.partitions
+                    ],
+                )
+                for t in topics
+            ],
+        ),
+    )
     ours = encode_produce_response(version, topics, throttle)
     assert ours == encode(expected)
     decoded, size = entity_reader(schema)(ours, 0)
@@ -62,37 +86,70 @@ def test_produce_record_errors_reach_a_v8_reader():
         encoded = encode_produce_response(version, [ProduceTopicResult("t", uuid.uuid4(), [partition])])
         decoded, _ = entity_reader(schema)(encoded, 0)
         (answer,) = decoded.responses[0].partition_responses
-        assert [(e.batch_index, e.batch_index_error_message) for e in answer.record_errors] == [(1, "no key"), (4, None)]
+        assert [(e.batch_index, e.batch_index_error_message) for e in answer.record_errors] == [
+            (1, "no key"),
+            (4, None),
+        ]
         assert answer.error_message == "2 records failed"
 
 
 chunk_lists = st.lists(st.binary(min_size=1, max_size=40), max_size=3)
 fetch_partitions = st.builds(
     FetchPartitionResult,
-    partition_index=int32, error_code=errors, high_watermark=int64, last_stable_offset=int64, log_start_offset=int64,
+    partition_index=int32,
+    error_code=errors,
+    high_watermark=int64,
+    last_stable_offset=int64,
+    log_start_offset=int64,
     aborted_transactions=st.none() | st.lists(st.tuples(int64, int64), max_size=2),
-    records=chunk_lists, preferred_read_replica=int32,
+    records=chunk_lists,
+    preferred_read_replica=int32,
 )
-fetch_topics = st.builds(FetchTopicResult, name=names, topic_id=uuids, partitions=st.lists(fetch_partitions, max_size=3))
+fetch_topics = st.builds(
+    FetchTopicResult, name=names, topic_id=uuids, partitions=st.lists(fetch_partitions, max_size=3)
+)
 
 
 @settings(max_examples=80, deadline=None)
 @given(
-    version=st.integers(4, 18), topics=st.lists(fetch_topics, max_size=3),
-    throttle=st.integers(0, 2**31 - 1), error=errors, session=int32,
+    version=st.integers(4, 18),
+    topics=st.lists(fetch_topics, max_size=3),
+    throttle=st.integers(0, 2**31 - 1),
+    error=errors,
+    session=int32,
 )
 def test_fetch_response_matches_kio(version, topics, throttle, error, session):
     schema = load_response_schema(1, version)
-    expected = build(schema, dict(
-        throttle_time=throttle, error_code=error, session_id=session,
-        responses=[dict(topic=t.name, topic_id=t.topic_id, partitions=[dict(
-            partition_index=p.partition_index, error_code=p.error_code, high_watermark=p.high_watermark,
-            last_stable_offset=p.last_stable_offset, log_start_offset=p.log_start_offset,
-            aborted_transactions=None if p.aborted_transactions is None else [
-                dict(producer_id=a, first_offset=b) for a, b in p.aborted_transactions],
-            preferred_read_replica=p.preferred_read_replica, records=b"".join(p.records),
-        ) for p in t.partitions]) for t in topics],
-    ))
+    expected = build(
+        schema,
+        dict(
+            throttle_time=throttle,
+            error_code=error,
+            session_id=session,
+            responses=[
+                dict(
+                    topic=t.name,
+                    topic_id=t.topic_id,
+                    partitions=[
+                        dict(
+                            partition_index=p.partition_index,
+                            error_code=p.error_code,
+                            high_watermark=p.high_watermark,
+                            last_stable_offset=p.last_stable_offset,
+                            log_start_offset=p.log_start_offset,
+                            aborted_transactions=None
+                            if p.aborted_transactions is None
+                            else [dict(producer_id=a, first_offset=b) for a, b in p.aborted_transactions],
+                            preferred_read_replica=p.preferred_read_replica,
+                            records=b"".join(p.records),
+                        )
+                        for p in t.partitions
+                    ],
+                )
+                for t in topics
+            ],
+        ),
+    )
     parts = encode_fetch_response(version, topics, throttle_time_ms=throttle, error_code=error, session_id=session)
     ours = b"".join(bytes(p) for p in parts)
     assert ours == encode(expected)

@@ -71,7 +71,10 @@ def test_header_tagged_fields_cannot_claim_more_than_the_frame():
 def test_header_versions_come_from_kios_header_schemas():
     from kwire.protocol.api_keys import ApiKey
     from kwire.protocol.registry import (
-        request_header_version, request_is_flexible, response_header_version, response_is_flexible,
+        request_header_version,
+        request_is_flexible,
+        response_header_version,
+        response_is_flexible,
     )
 
     assert (request_header_version(ApiKey.METADATA, 8), request_header_version(ApiKey.METADATA, 9)) == (1, 2)

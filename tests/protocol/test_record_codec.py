@@ -27,7 +27,8 @@ from kwire.protocol.records import validate_produced_batch
 maybe_bytes = st.none() | st.binary(max_size=50)
 records = st.lists(
     st.tuples(maybe_bytes, maybe_bytes, st.lists(st.tuples(st.text(max_size=8), maybe_bytes), max_size=3)),
-    min_size=1, max_size=20,
+    min_size=1,
+    max_size=20,
 )
 
 
@@ -42,7 +43,10 @@ def test_varint_round_trip(values):
 @settings(max_examples=40, deadline=None)
 @given(items=records, compression=st.sampled_from([0, 1, 3, 4]), base=st.integers(0, 2**40))
 def test_our_batches_decode_in_kafka_python(items, compression, base):
-    ours = [Record(offset_delta=i, timestamp_delta=i * 3, key=k, value=v, headers=tuple(h)) for i, (k, v, h) in enumerate(items)]
+    ours = [
+        Record(offset_delta=i, timestamp_delta=i * 3, key=k, value=v, headers=tuple(h))
+        for i, (k, v, h) in enumerate(items)
+    ]
     batch = bytes(build_batch(ours, base_timestamp=base, compression=compression))
     validate_produced_batch(batch, 1 << 30)  # valid header and CRC
     theirs = [(r.offset, r.timestamp, r.key, r.value, [tuple(x) for x in r.headers]) for r in DefaultRecordBatch(batch)]
@@ -56,8 +60,15 @@ def test_our_batches_decode_in_kafka_python(items, compression, base):
 # kafka-python compresses snappy only with python-snappy, not installed here.
 @given(items=records, compression=st.sampled_from([0, 1, 3, 4]))
 def test_kafka_python_batches_decode_here(items, compression):
-    builder = DefaultRecordBatchBuilder(magic=2, compression_type=compression, is_transactional=False,
-                                        producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 22)
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=compression,
+        is_transactional=False,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 22,
+    )
     for i, (k, v, h) in enumerate(items):
         builder.append(i, timestamp=10_000 + i, key=k, value=v, headers=[(n, hv) for n, hv in h])
     batch = bytes(builder.build())
@@ -70,7 +81,9 @@ def test_kafka_python_batches_decode_here(items, compression):
 @settings(max_examples=20, deadline=None)
 @given(items=records)
 def test_snappy_round_trip(items):
-    ours = [Record(offset_delta=i, timestamp_delta=0, key=k, value=v, headers=tuple(h)) for i, (k, v, h) in enumerate(items)]
+    ours = [
+        Record(offset_delta=i, timestamp_delta=0, key=k, value=v, headers=tuple(h)) for i, (k, v, h) in enumerate(items)
+    ]
     batch = build_batch(ours, compression=2)
     assert [(r.key, r.value, r.headers) for r in iter_records(batch)] == [(k, v, tuple(h)) for k, v, h in items]
 
@@ -173,8 +186,10 @@ def bomb(codec: int, size: int) -> bytes:
     return b"".join(compressor.compress(chunk) for _ in range(size >> 20)) + compressor.flush()
 
 
-@pytest.mark.parametrize("codec, claimed", [(1, MAX_DECOMPRESSED_BYTES + (1 << 20)), (3, 4 * MAX_DECOMPRESSED_BYTES),
-                                            (4, 10 * MAX_DECOMPRESSED_BYTES)])
+@pytest.mark.parametrize(
+    "codec, claimed",
+    [(1, MAX_DECOMPRESSED_BYTES + (1 << 20)), (3, 4 * MAX_DECOMPRESSED_BYTES), (4, 10 * MAX_DECOMPRESSED_BYTES)],
+)
 def test_a_compression_bomb_in_a_batch_is_refused_by_default(codec, claimed):
     """Kilobytes that would expand to hundreds of megabytes: a decode error,
     with the memory held bounded by the limit, not by the claim."""

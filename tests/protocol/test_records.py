@@ -16,8 +16,13 @@ from kwire.protocol.records import (
 
 def client_batch(count=3, value=b"value", compression=0, timestamp=1_000) -> bytearray:
     builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=compression, is_transactional=False,
-        producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 22,
+        magic=2,
+        compression_type=compression,
+        is_transactional=False,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 22,
     )
     for i in range(count):
         builder.append(i, timestamp=timestamp + i, key=f"k{i}".encode(), value=value, headers=[("h", b"x")])
@@ -55,7 +60,9 @@ def test_flipped_payload_byte_is_corrupt_message():
     assert info.value.error_code == ErrorCode.corrupt_message
 
 
-@pytest.mark.parametrize("magic, expected", [(0, ErrorCode.invalid_record), (1, ErrorCode.invalid_record), (3, ErrorCode.corrupt_message)])
+@pytest.mark.parametrize(
+    "magic, expected", [(0, ErrorCode.invalid_record), (1, ErrorCode.invalid_record), (3, ErrorCode.corrupt_message)]
+)
 def test_magic_other_than_two(magic, expected):
     data = client_batch()
     data[16] = magic
@@ -104,8 +111,20 @@ def test_named_field_offsets_match_the_header_struct():
 
     formats = r.HEADER.format.lstrip(">")
     starts = [_struct.calcsize(">" + formats[:i]) for i in range(len(formats))]
-    named = [r.BASE_OFFSET_AT, r.BATCH_LENGTH_AT, r.PARTITION_LEADER_EPOCH_AT, r.MAGIC_AT, r.CRC_AT,
-             r.ATTRIBUTES_AT, r.LAST_OFFSET_DELTA_AT, r.BASE_TIMESTAMP_AT, r.MAX_TIMESTAMP_AT, r.PRODUCER_ID_AT,
-             r.PRODUCER_EPOCH_AT, r.BASE_SEQUENCE_AT, r.RECORDS_COUNT_AT]
+    named = [
+        r.BASE_OFFSET_AT,
+        r.BATCH_LENGTH_AT,
+        r.PARTITION_LEADER_EPOCH_AT,
+        r.MAGIC_AT,
+        r.CRC_AT,
+        r.ATTRIBUTES_AT,
+        r.LAST_OFFSET_DELTA_AT,
+        r.BASE_TIMESTAMP_AT,
+        r.MAX_TIMESTAMP_AT,
+        r.PRODUCER_ID_AT,
+        r.PRODUCER_EPOCH_AT,
+        r.BASE_SEQUENCE_AT,
+        r.RECORDS_COUNT_AT,
+    ]
     assert starts == named
     assert r.HEADER.size == r.HEADER_SIZE

@@ -4,8 +4,8 @@ compact everything again."""
 
 from kwire.cluster.offset_checkpoint import CLEANER, read_checkpoint
 from kwire.server.cleaner_task import clean_due_logs
-from tests.handlers import requests as rq
 from tests.core_client import CoreClient, make_core
+from tests.handlers import requests as rq
 
 COMPACTED = {"cleanup.policy": "compact", "segment.bytes": "100", "min.cleanable.dirty.ratio": "0.01"}
 

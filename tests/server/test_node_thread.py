@@ -62,8 +62,7 @@ def test_two_nodes_at_once_in_one_process(tmp_path):
 def test_a_failed_start_is_raised_in_the_caller_and_leaves_nothing(tmp_path, problem):
     with start_node_in_thread(config(tmp_path / "data")) as running:
         before = Resources.now()
-        clash = (config(tmp_path / "other", running.port) if problem == "busy port"
-                 else config(tmp_path / "data"))
+        clash = config(tmp_path / "other", running.port) if problem == "busy port" else config(tmp_path / "data")
         with pytest.raises(StartupError):
             start_node_in_thread(clash)
         assert Resources.now() == before

@@ -47,33 +47,62 @@ async def start_broker(nursery, **overrides) -> tuple[BrokerCore, int]:
 
 def produce_values(topic: str, partition: int, batch: bytes, acks: int = -1) -> dict:
     return dict(
-        transactional_id=None, acks=acks, timeout=5000,
+        transactional_id=None,
+        acks=acks,
+        timeout=5000,
         topic_data=[dict(name=topic, partition_data=[dict(index=partition, records=bytes(batch))])],
     )
 
 
 def fetch_values(topic: str, partition: int, offset: int, max_wait_ms: int = 0, min_bytes: int = 1) -> dict:
     return dict(
-        replica_id=-1, max_wait=max_wait_ms, min_bytes=min_bytes, max_bytes=50 << 20, isolation_level=0,
-        session_id=0, session_epoch=-1, rack_id="", forgotten_topics_data=[],
-        topics=[dict(topic=topic, partitions=[dict(
-            partition=partition, current_leader_epoch=-1, fetch_offset=offset, last_fetched_epoch=-1,
-            log_start_offset=-1, partition_max_bytes=1 << 20,
-        )])],
+        replica_id=-1,
+        max_wait=max_wait_ms,
+        min_bytes=min_bytes,
+        max_bytes=50 << 20,
+        isolation_level=0,
+        session_id=0,
+        session_epoch=-1,
+        rack_id="",
+        forgotten_topics_data=[],
+        topics=[
+            dict(
+                topic=topic,
+                partitions=[
+                    dict(
+                        partition=partition,
+                        current_leader_epoch=-1,
+                        fetch_offset=offset,
+                        last_fetched_epoch=-1,
+                        log_start_offset=-1,
+                        partition_max_bytes=1 << 20,
+                    )
+                ],
+            )
+        ],
     )
 
 
 def records(*values: bytes) -> list[Record]:
-    return [Record(offset_delta=i, timestamp_delta=i, key=b"k%d" % i, value=v, headers=(("h", b"1"),)) for i, v in enumerate(values)]
+    return [
+        Record(offset_delta=i, timestamp_delta=i, key=b"k%d" % i, value=v, headers=(("h", b"1"),))
+        for i, v in enumerate(values)
+    ]
 
 
 async def test_produce_then_fetch_returns_the_same_records():
     async with trio.open_nursery() as nursery:
         _core, port = await start_broker(nursery)
         client = RawClient(await trio.open_tcp_stream("127.0.0.1", port))
-        created = await client.call(19, 7, dict(
-            topics=[dict(name="t", num_partitions=2, replication_factor=1, assignments=[], configs=[])],
-            timeout=1000, validate_only=False))
+        created = await client.call(
+            19,
+            7,
+            dict(
+                topics=[dict(name="t", num_partitions=2, replication_factor=1, assignments=[], configs=[])],
+                timeout=1000,
+                validate_only=False,
+            ),
+        )
         assert created.topics[0].error_code == ErrorCode.none
         batch = build_batch(records(b"a", b"", None), base_timestamp=1_000)
         produced = await client.call(0, 9, produce_values("t", 1, batch))
@@ -95,8 +124,15 @@ async def test_long_poll_is_woken_by_a_produce():
         _core, port = await start_broker(nursery)
         consumer = RawClient(await trio.open_tcp_stream("127.0.0.1", port))
         producer = RawClient(await trio.open_tcp_stream("127.0.0.1", port))
-        await producer.call(3, 12, dict(topics=[dict(name="waits", topic_id=None)], allow_auto_topic_creation=True,
-                                        include_topic_authorized_operations=False))
+        await producer.call(
+            3,
+            12,
+            dict(
+                topics=[dict(name="waits", topic_id=None)],
+                allow_auto_topic_creation=True,
+                include_topic_authorized_operations=False,
+            ),
+        )
         result = {}
 
         async def poll():
