@@ -48,6 +48,17 @@ class JoinRequest:
     supports_skip_assignment: bool = False  # JoinGroup v9+
 
 
+@attrs.frozen
+class SyncRequest:
+    group_id: str
+    generation_id: int
+    member_id: str
+    group_instance_id: str | None  # SyncGroup v3+
+    protocol_type: str | None  # v5+: checked against the group's when given
+    protocol_name: str | None  # v5+
+    assignments: dict[str, bytes]  # the leader's, by member id
+
+
 class GroupCoordinator:
     def __init__(self, settings: GroupSettings) -> None:
         self.settings = settings
@@ -287,25 +298,16 @@ class GroupCoordinator:
 
     # --- SyncGroup -----------------------------------------------------------
 
-    def sync(
-        self,
-        group_id: str,
-        generation_id: int,
-        member_id: str,
-        group_instance_id: str | None,
-        protocol_type: str | None,
-        protocol_name: str | None,
-        assignments: dict[str, bytes],
-        now: float,
-    ) -> SyncResult | Member:
-        group = self.group(group_id)
+    def sync(self, request: SyncRequest, now: float) -> SyncResult | Member:
+        group = self.group(request.group_id)
         if group is None:
             return SyncResult(E.unknown_member_id)
-        error = self._check_member(group, member_id, group_instance_id, generation_id)
+        member_id = request.member_id
+        error = self._check_member(group, member_id, request.group_instance_id, request.generation_id)
         if error is not None:
             return SyncResult(error)
-        if (protocol_type is not None and protocol_type != group.protocol_type) or (
-            protocol_name is not None and protocol_name != group.protocol_name
+        if (request.protocol_type is not None and request.protocol_type != group.protocol_type) or (
+            request.protocol_name is not None and request.protocol_name != group.protocol_name
         ):
             return SyncResult(E.inconsistent_group_protocol)
         member = group.members[member_id]
@@ -319,7 +321,7 @@ class GroupCoordinator:
             member.awaiting_sync, member.sync_result = True, None
             return member
         for each in group.members.values():
-            each.assignment = assignments.get(each.member_id, b"")
+            each.assignment = request.assignments.get(each.member_id, b"")
         group.transition_to(S.STABLE)
         self._changed.add(group.group_id)
         for each in group.members.values():

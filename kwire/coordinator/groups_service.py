@@ -16,7 +16,7 @@ from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
 from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
-from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest
+from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest, SyncRequest
 from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore
 from kwire.log.partition_log import PartitionLog
 from kwire.log.storage_errors import StorageError
@@ -90,21 +90,10 @@ class GroupsService:
         self.publish_changes()
         return outcome
 
-    def sync(
-        self,
-        group_id: str,
-        generation_id: int,
-        member_id: str,
-        group_instance_id: str | None,
-        protocol_type: str | None,
-        protocol_name: str | None,
-        assignments: dict[str, bytes],
-    ) -> SyncResult | Member:
+    def sync(self, request: SyncRequest) -> SyncResult | Member:
         """A SyncResult when answered now, else the member whose
         `sync_result` is set when the leader's assignment arrives."""
-        outcome = self.coordinator.sync(
-            group_id, generation_id, member_id, group_instance_id, protocol_type, protocol_name, assignments, self.now()
-        )
+        outcome = self.coordinator.sync(request, self.now())
         self.publish_changes()
         return outcome
 

@@ -7,10 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import attrs
-
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
-from kwire.coordinator.group_coordinator import JoinRequest
+from kwire.coordinator.group_coordinator import JoinRequest, SyncRequest
 from kwire.coordinator.groups_service import group_wait_key
 from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
@@ -109,43 +107,23 @@ def _millis(value: Any) -> int:
 # --- SyncGroup -------------------------------------------------------------------
 
 
-@attrs.frozen
-class SyncRequest:
-    """A SyncGroup request of any served version."""
-
-    group_id: str
-    generation_id: int
-    member_id: str
-    group_instance_id: str | None  # from v3
-    protocol_type: str | None  # from v5
-    protocol_name: str | None  # from v5
-    assignments: dict[str, bytes]
-
-    @classmethod
-    def from_wire(cls, request: Any, version: int) -> SyncRequest:
-        return cls(
-            group_id=request.group_id,
-            generation_id=request.generation_id,
-            member_id=request.member_id,
-            group_instance_id=request.group_instance_id if version >= 3 else None,
-            protocol_type=request.protocol_type if version >= 5 else None,
-            protocol_name=request.protocol_name if version >= 5 else None,
-            assignments={a.member_id: bytes(a.assignment) for a in request.assignments},
-        )
+def sync_request_from_wire(request: Any, version: int) -> SyncRequest:
+    """The coordinator's SyncRequest from a SyncGroup of any served version."""
+    return SyncRequest(
+        group_id=request.group_id,
+        generation_id=request.generation_id,
+        member_id=request.member_id,
+        group_instance_id=request.group_instance_id if version >= 3 else None,
+        protocol_type=request.protocol_type if version >= 5 else None,
+        protocol_name=request.protocol_name if version >= 5 else None,
+        assignments={a.member_id: bytes(a.assignment) for a in request.assignments},
+    )
 
 
 @api(ApiKey.SYNC_GROUP, 0, 5)
 def handle_sync_group(ctx: RequestContext, wire_request: Any) -> Any:
-    request = SyncRequest.from_wire(wire_request, ctx.api_version)
-    outcome = ctx.state.groups.sync(
-        request.group_id,
-        request.generation_id,
-        request.member_id,
-        request.group_instance_id,
-        request.protocol_type,
-        request.protocol_name,
-        request.assignments,
-    )
+    request = sync_request_from_wire(wire_request, ctx.api_version)
+    outcome = ctx.state.groups.sync(request)
     if isinstance(outcome, SyncResult):
         return _sync_response(ctx, outcome)
     member: Member = outcome

@@ -4,7 +4,7 @@ import attrs
 import pytest
 
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
-from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest
+from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest, SyncRequest
 from kwire.protocol.errors import ErrorCode as E
 
 S = GroupState
@@ -65,9 +65,8 @@ class Harness:
 
     def sync(self, member_id, generation=None, assignments=None, instance=None):
         generation = self.group.generation_id if generation is None else generation
-        return self.coordinator.sync(
-            GROUP, generation, member_id, instance, "consumer", None, assignments or {}, self.now
-        )
+        request = SyncRequest(GROUP, generation, member_id, instance, "consumer", None, assignments or {})
+        return self.coordinator.sync(request, self.now)
 
     def heartbeat(self, member_id, generation=None, instance=None):
         generation = self.group.generation_id if generation is None else generation
@@ -191,7 +190,7 @@ def test_generation_and_member_checks():
     assert h.sync(a.member_id, generation=7).error_code == E.illegal_generation
     assert h.sync("stranger").error_code == E.unknown_member_id
     assert h.coordinator.heartbeat("no-such-group", 1, "x", None, h.now) == E.unknown_member_id
-    wrong_protocol = h.coordinator.sync(GROUP, 1, a.member_id, None, "consumer", "roundrobin", {}, h.now)
+    wrong_protocol = h.coordinator.sync(SyncRequest(GROUP, 1, a.member_id, None, "consumer", "roundrobin", {}), h.now)
     assert wrong_protocol.error_code == E.inconsistent_group_protocol
 
 

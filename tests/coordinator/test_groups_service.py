@@ -3,7 +3,7 @@
 from kwire.clock import ManualClock
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
-from kwire.coordinator.group_coordinator import JoinRequest
+from kwire.coordinator.group_coordinator import JoinRequest, SyncRequest
 from kwire.coordinator.groups_service import GroupsService, group_wait_key
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.protocol.errors import ErrorCode as E
@@ -29,7 +29,7 @@ def test_commit_rules_for_a_live_group():
     service, _clock, _woken = make_service()
     member = join(service)
     assert service.commit_check("g", 1, member.member_id, None) == E.rebalance_in_progress  # not synced yet
-    service.coordinator.sync("g", 1, member.member_id, None, None, None, {}, service.now())
+    service.sync(SyncRequest("g", 1, member.member_id, None, None, None, {}))
     assert service.commit_check("g", 1, member.member_id, None) == E.none
     assert service.commit_check("g", 2, member.member_id, None) == E.illegal_generation
     assert service.commit_check("g", 1, "stranger", None) == E.unknown_member_id
