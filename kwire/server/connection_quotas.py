@@ -11,8 +11,8 @@ flood the log.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+
+from kwire.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ LOG_EVERY_S = 1.0
 
 
 class ConnectionQuotas:
-    def __init__(self, max_connections: int, max_per_ip: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_connections: int, max_per_ip: int, clock: Clock = SYSTEM_CLOCK) -> None:
         self.max_connections = max_connections
         self.max_per_ip = max_per_ip
         self.total = 0
@@ -56,7 +56,7 @@ class ConnectionQuotas:
 
     def _refused(self, ip: str, reason: str) -> None:
         self._refused_unlogged += 1
-        now = self._clock()
+        now = self._clock.monotonic()
         if now - self._last_logged >= LOG_EVERY_S:
             log.warning("closed %d new connection(s) (latest from %s): %s", self._refused_unlogged, ip, reason)
             self._refused_unlogged = 0

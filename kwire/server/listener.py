@@ -48,7 +48,7 @@ async def serve(
         listeners = await open_listeners(config)
     bound_port = listeners[0].socket.getsockname()[1]
     core.set_bound_port(bound_port)
-    quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip)
+    quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip, core.clock)
     budget = RequestBudget(config.queued_max_request_bytes) if config.queued_max_request_bytes > 0 else None
     try:
         async with trio.open_nursery() as nursery:

@@ -2,6 +2,7 @@
 
 import logging
 
+from kwire.clock import ManualClock
 from kwire.server.connection_quotas import ConnectionQuotas
 
 
@@ -33,12 +34,12 @@ def test_addresses_that_have_gone_leave_nothing_behind():
 
 
 def test_refusals_are_logged_at_most_once_a_second_with_a_count(caplog):
-    now = [100.0]
-    quotas = ConnectionQuotas(max_connections=0, max_per_ip=5, clock=lambda: now[0])
+    clock = ManualClock()
+    quotas = ConnectionQuotas(max_connections=0, max_per_ip=5, clock=clock)
     with caplog.at_level(logging.WARNING, logger="kwire.server.connection_quotas"):
         for _ in range(50):
             assert not quotas.admit("10.0.0.9")
-        now[0] += 1.5
+        clock.advance(1.5)
         assert not quotas.admit("10.0.0.9")
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 2
