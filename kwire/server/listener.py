@@ -125,7 +125,8 @@ TICK_SECONDS = 0.05
 
 
 async def _tick_forever(core: BrokerCore) -> None:
-    """Drive the core's timers (group sessions and rebalance deadlines)."""
+    """Give the core's timers a turn (sessions, rebalances, retention, flushes,
+    transaction timeouts); what is due is decided on the node's clock."""
     while True:
         await trio.sleep(TICK_SECONDS)
         try:

@@ -137,3 +137,24 @@ async def test_a_block_cancelled_from_outside_stops_the_node_and_closes_it(tmp_p
     assert Resources.now() == before
     async with open_node(config(tmp_path / "data")) as node:
         assert node.core.cluster.partition("t", 0).log.log_end_offset == 4
+
+
+async def test_a_nodes_timers_follow_the_clock_it_was_given():
+    from kwire.clock import ManualClock
+    from tests.core_client import CoreClient
+    from tests.handlers import requests as rq
+
+    clock = ManualClock(wall_ms=5_000)  # the test batches carry timestamp 1,000
+    async with open_node(config(), clock) as node:
+        client = CoreClient(node.core)
+        client.call(19, 7, rq.create("aging", configs={"segment.bytes": "100", "retention.ms": "3600000"}))
+        for value in (b"a", b"b", b"c"):  # a segment per batch
+            client.call(0, 9, rq.produce("aging", 0, rq.batch(value)))
+        log = node.core.cluster.partition("aging", 0).log
+        await trio.sleep(0.3)  # several timer ticks: nothing is old yet on the node's clock
+        assert log.log_start_offset == 0
+        clock.advance(ms=2 * 3_600_000)  # past retention.ms, and past log.retention.check.interval.ms
+        with trio.fail_after(10):
+            while log.log_start_offset == 0:
+                await trio.sleep(0.02)
+        assert log.log_start_offset == 2  # the closed segments went; the active one stays
