@@ -61,6 +61,11 @@ class RequestContext:
     client_host: str = ""  # the peer, as Kafka shows it: "/127.0.0.1"
 
 
+def millis(value: Any) -> int:
+    """A duration field in milliseconds: kio gives some as timedelta."""
+    return value if isinstance(value, int) else int(value.total_seconds() * 1000)
+
+
 @attrs.frozen
 class Encoded:
     """A response body already encoded, as a list of buffers."""

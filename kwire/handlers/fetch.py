@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from kwire.cluster.cluster import Partition
-from kwire.handlers.base import Delayed, Encoded, RequestContext
+from kwire.handlers.base import Delayed, Encoded, RequestContext, millis
 from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
@@ -28,10 +28,6 @@ READ_COMMITTED = 1
 _PartitionPlan = tuple[int, Partition | ErrorCode, int, int]
 # [(topic name, topic id, [partition plan])], in request order.
 _Plan = list[tuple[str | None, uuid.UUID | None, list[_PartitionPlan]]]
-
-
-def _millis(value: Any) -> int:
-    return value if isinstance(value, int) else int(value.total_seconds() * 1000)
 
 
 @attrs.frozen
@@ -70,7 +66,7 @@ class FetchRequest:
             session_epoch=request.session_epoch if version >= 7 else -1,
             isolation_level=request.isolation_level,
             max_bytes=request.max_bytes,
-            max_wait_ms=_millis(request.max_wait),
+            max_wait_ms=millis(request.max_wait),
             min_bytes=request.min_bytes,
             topics=[
                 TopicWanted(

@@ -10,7 +10,7 @@ from typing import Any
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import JoinRequest, SyncRequest
 from kwire.coordinator.groups_service import group_wait_key
-from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext, respond
+from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext, millis, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
@@ -66,8 +66,8 @@ def join_request_from_wire(request: Any, version: int, client_id: str | None, cl
         group_instance_id=request.group_instance_id if version >= 5 else None,
         client_id=client_id or "",
         client_host=client_host,
-        session_timeout_ms=_millis(request.session_timeout),
-        rebalance_timeout_ms=_millis(request.rebalance_timeout),
+        session_timeout_ms=millis(request.session_timeout),
+        rebalance_timeout_ms=millis(request.rebalance_timeout),
         protocol_type=request.protocol_type,
         protocols=[(p.name, bytes(p.metadata)) for p in request.protocols],
         require_known_member_id=version >= 4,
@@ -98,10 +98,6 @@ def _join_response(ctx: RequestContext, result: JoinResult, member_id: str) -> A
             members=[dict(member_id=m, group_instance_id=i, metadata=md) for m, i, md in result.members],
         ),
     )
-
-
-def _millis(value: Any) -> int:
-    return value if isinstance(value, int) else int(value.total_seconds() * 1000)
 
 
 # --- SyncGroup -------------------------------------------------------------------
