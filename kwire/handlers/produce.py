@@ -16,6 +16,7 @@ import attrs
 from kwire.broker_state import BrokerState
 from kwire.cluster.cluster import Topic
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext, Sentinel
+from kwire.log.partition_log import PartitionLog
 from kwire.log.producer_state import ProducerStateError
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
@@ -169,23 +170,11 @@ def _append(
     try:
         header = validate_produced_batch(records, topic.log_config.max_message_bytes)
     except InvalidRecords as exc:
-        return ProducePartitionResult(
-            index=index,
-            error_code=exc.error_code,
-            base_offset=-1,
-            log_start_offset=log.log_start_offset,
-            error_message=exc.message,
-        )
+        return _failed(index, log, exc.error_code, exc.message)
     try:
         duplicate = log.producer_state.check(header)
     except ProducerStateError as exc:
-        return ProducePartitionResult(
-            index=index,
-            error_code=exc.error_code,
-            base_offset=-1,
-            log_start_offset=log.log_start_offset,
-            error_message=exc.message,
-        )
+        return _failed(index, log, exc.error_code, exc.message)
     if duplicate is not None:
         # A retry of a batch already written: its original offset, nothing new stored.
         return ProducePartitionResult(
@@ -199,9 +188,7 @@ def _append(
         assert transactional_id is not None
         error = state.transactions.verify_first_write(transactional_id, header, (topic.name, index))
         if error != ErrorCode.none:
-            return ProducePartitionResult(
-                index=index, error_code=error, base_offset=-1, log_start_offset=log.log_start_offset
-            )
+            return _failed(index, log, error)
     batch = bytearray(records)
     now_ms = state.clock.wall_ms()
     refused = None
@@ -211,13 +198,7 @@ def _append(
         if not refused and needs_transform(topic.log_config):
             batch, header = transform_for_topic(batch, header, topic.log_config, now_ms)
     except RecordDecodeError as exc:
-        return ProducePartitionResult(
-            index=index,
-            error_code=ErrorCode.corrupt_message,
-            base_offset=-1,
-            log_start_offset=log.log_start_offset,
-            error_message=str(exc),
-        )
+        return _failed(index, log, ErrorCode.corrupt_message, str(exc))
     if refused:
         error_code, message = refusal_of_batch(refused)
         return ProducePartitionResult(
@@ -232,14 +213,15 @@ def _append(
         base_offset = log.append(batch, header, partition.leader_epoch)
     except StorageError as exc:
         # Nothing was written; the client may retry (KAFKA_STORAGE_ERROR is retriable).
-        return ProducePartitionResult(
-            index=index,
-            error_code=exc.error_code,
-            base_offset=-1,
-            log_start_offset=log.log_start_offset,
-            error_message=exc.message,
-        )
+        return _failed(index, log, exc.error_code, exc.message)
     state.notify_append(topic.name, index)
     return ProducePartitionResult(
         index=index, error_code=ErrorCode.none, base_offset=base_offset, log_start_offset=log.log_start_offset
+    )
+
+
+def _failed(index: int, log: PartitionLog, error_code: ErrorCode, message: str | None = None) -> ProducePartitionResult:
+    """A partition's batch refused: nothing of it was written."""
+    return ProducePartitionResult(
+        index=index, error_code=error_code, base_offset=-1, log_start_offset=log.log_start_offset, error_message=message
     )
