@@ -1,0 +1,174 @@
+"""The command line's view of a Kafka cluster (kwire's or Apache Kafka's):
+bootstrap servers as Kafka's tools take them, the API versions each broker
+speaks, and a connection to the node a request must go to — a partition's
+leader, a group's coordinator, or any broker.
+
+Blocking and single-threaded: one short-lived command, one cluster client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kwire.admin.wire_client import WireClient, WireError
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class ClusterError(Exception):
+    """A failure to print as one line (the command exits 1)."""
+
+
+def parse_bootstrap(servers: str) -> list[tuple[str, int]]:
+    """`host:port[,host:port…]` (IPv6 hosts in brackets) as Kafka's tools take it."""
+    found = []
+    for entry in servers.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise ClusterError(f"bootstrap server {entry!r} is not host:port")
+        found.append((host.strip("[]"), int(port)))
+    if not found:
+        raise ClusterError("no bootstrap server given")
+    return found
+
+
+def read_command_config(path: str) -> dict[str, str]:
+    """Client settings from a properties file (`--command-config`): `key=value`
+    lines, `#`/`!` comments. Only plaintext connections are spoken here."""
+    settings: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                line = line.strip()
+                if not line or line[0] in "#!":
+                    continue
+                key, sep, value = line.partition("=")
+                if not sep:
+                    key, sep, value = line.partition(":")
+                if not sep:
+                    raise ClusterError(f"{path}:{number}: expected key=value")
+                settings[key.strip()] = value.strip()
+    except OSError as exc:
+        raise ClusterError(f"cannot read {path}: {exc.strerror or exc}") from None
+    protocol = settings.get("security.protocol", "PLAINTEXT").upper()
+    if protocol != "PLAINTEXT":
+        raise ClusterError(f"{path}: security.protocol={protocol} is not supported by the kwire tools yet")
+    return settings
+
+
+class Connection:
+    """One broker connection that knows which versions the broker serves."""
+
+    def __init__(self, host: str, port: int, timeout_s: float, client_id: str) -> None:
+        try:
+            self._wire = WireClient(host, port, timeout_s=timeout_s, client_id=client_id)
+        except OSError as exc:
+            raise ClusterError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
+        self.address = f"{host}:{port}"
+        self._versions: dict[int, tuple[int, int]] = {}
+        answer = self._call(ApiKey.API_VERSIONS, 0, {})
+        if answer.error_code != ErrorCode.none:
+            raise ClusterError(f"{self.address} refused ApiVersions: {ErrorCode(answer.error_code).name}")
+        self._versions = {entry.api_key: (entry.min_version, entry.max_version) for entry in answer.api_keys}
+
+    def version(self, api_key: ApiKey, newest_spoken: int, oldest_spoken: int = 0) -> int:
+        """The newest version both sides speak; ClusterError if there is none."""
+        low, high = self._versions.get(api_key, (0, -1))
+        version = min(high, newest_spoken)
+        if version < max(low, oldest_spoken):
+            raise ClusterError(f"the broker at {self.address} does not serve {api_key.name} as this tool needs it")
+        return version
+
+    def call(self, api_key: ApiKey, values: dict[str, Any], newest_spoken: int, oldest_spoken: int = 0) -> Any:
+        """Send at the best common version; returns (version, response)."""
+        version = self.version(api_key, newest_spoken, oldest_spoken)
+        return version, self._call(api_key, version, values)
+
+    def _call(self, api_key: ApiKey, version: int, values: dict[str, Any]) -> Any:
+        try:
+            return self._wire.call(api_key, version, values)
+        except (OSError, WireError) as exc:
+            raise ClusterError(f"{api_key.name} to {self.address} failed: {exc}") from None
+
+    def close(self) -> None:
+        self._wire.close()
+
+
+class ClusterClient:
+    """Connections to a cluster's brokers, opened as needed and kept until close()."""
+
+    def __init__(self, bootstrap_servers: str, settings: dict[str, str] | None = None) -> None:
+        self.settings = dict(settings or {})
+        self.timeout_s = int(self.settings.get("request.timeout.ms", DEFAULT_TIMEOUT_S * 1000)) / 1000
+        self.client_id = self.settings.get("client.id", "kwire-cli")
+        self._bootstrap = parse_bootstrap(bootstrap_servers)
+        self._by_node: dict[int, Connection] = {}
+        self._any: Connection | None = None
+        self._brokers: dict[int, tuple[str, int]] = {}
+
+    def any(self) -> Connection:
+        """A connection to some broker of the cluster (the first bootstrap server that answers)."""
+        if self._any is None:
+            errors = []
+            for host, port in self._bootstrap:
+                try:
+                    self._any = Connection(host, port, self.timeout_s, self.client_id)
+                    break
+                except ClusterError as exc:
+                    errors.append(str(exc))
+            else:
+                raise ClusterError("; ".join(errors))
+        return self._any
+
+    def metadata(self, topics: list[str] | None, allow_auto_create: bool = False) -> Any:
+        """A Metadata response for `topics` (None: every topic); remembers the brokers."""
+        connection = self.any()
+        version = connection.version(ApiKey.METADATA, 12, 1)
+        wanted = None if topics is None else [dict(name=name, topic_id=None) for name in topics]
+        values: dict[str, Any] = dict(
+            topics=wanted,
+            allow_auto_topic_creation=allow_auto_create,
+            include_cluster_authorized_operations=False,
+            include_topic_authorized_operations=False,
+        )
+        _version, answer = connection.call(ApiKey.METADATA, values, version)
+        self._brokers = {broker.node_id: (broker.host, broker.port) for broker in answer.brokers}
+        return answer
+
+    def node(self, node_id: int) -> Connection:
+        """A connection to broker `node_id` (as the last Metadata answer placed it)."""
+        if node_id not in self._brokers:
+            self.metadata([])
+        if node_id not in self._brokers:
+            raise ClusterError(f"broker {node_id} is not in the cluster's metadata")
+        if node_id not in self._by_node:
+            host, port = self._brokers[node_id]
+            self._by_node[node_id] = Connection(host, port, self.timeout_s, self.client_id)
+        return self._by_node[node_id]
+
+    def coordinator(self, group_id: str) -> Connection:
+        """A connection to the coordinator of consumer group `group_id`."""
+        connection = self.any()
+        version = connection.version(ApiKey.FIND_COORDINATOR, 3)  # one key per request, any broker
+        _version, answer = connection.call(ApiKey.FIND_COORDINATOR, dict(key=group_id, key_type=0), version)
+        if answer.error_code != ErrorCode.none:
+            raise ClusterError(f"no coordinator for group {group_id}: {ErrorCode(answer.error_code).name}")
+        self._brokers.setdefault(answer.node_id, (answer.host, answer.port))
+        return self.node(answer.node_id)
+
+    def close(self) -> None:
+        for connection in {id(c): c for c in [*self._by_node.values(), *([self._any] if self._any else [])]}.values():
+            connection.close()
+        self._by_node.clear()
+        self._any = None
+
+    def __enter__(self) -> ClusterClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
