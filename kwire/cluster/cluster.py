@@ -149,7 +149,7 @@ class Cluster:
         for record in snapshot.topics.values():
             self._materialise(record)
         if config.data_dir is not None:
-            self._remove_deleted_topics_leftovers(Path(config.data_dir))
+            removed = self._remove_deleted_topics_leftovers(Path(config.data_dir))
             self._recover_orphan_topics(Path(config.data_dir))
             self._raise_producer_id_floor()
             for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
@@ -160,6 +160,12 @@ class Cluster:
                 found = self.partition(name, index)
                 if found is not None:
                     found.log.restore_first_dirty_offset(offset)
+            if removed:
+                # The deletion may have stopped before it rewrote the
+                # checkpoints: a new topic of that name must inherit nothing.
+                self.save_log_starts()
+                self.save_cleaner_offsets()
+                self.save_recovery_points()
             self._finish_loading()
 
     # --- start-up and shutdown ------------------------------------------
@@ -220,15 +226,18 @@ class Cluster:
             )
             self.next_producer_id_floor = in_use + 1
 
-    def _remove_deleted_topics_leftovers(self, data_dir: Path) -> None:
+    def _remove_deleted_topics_leftovers(self, data_dir: Path) -> bool:
         """Directories renamed for removal by an earlier run, and those of a
         deleted topic that a crash left unrenamed (the record deleting the
-        topic is written first): removed now, before anything may adopt them."""
+        topic is written first): removed now, before anything may adopt
+        them. Whether there were any."""
         counts = {name: len(topic.partitions) for name, topic in self.topics.items()}
+        found = False
         for entry in sorted(os.scandir(data_dir), key=lambda e: e.name):
             if not entry.is_dir():
                 continue
             if is_deleted_dir_name(entry.name):
+                found = True
                 self._remove_directory(Path(entry.path))
                 continue
             parsed = parse_partition_dir_name(entry.name)
@@ -239,9 +248,11 @@ class Cluster:
             except ValueError:
                 continue  # not attributable: orphans.py decides (and warns)
             if topic_id in self.deleted_topic_ids:
+                found = True
                 log.info("Removing %s: its topic (id %s) was deleted", entry.name, base64_uuid(topic_id))
                 renamed = self._rename_for_removal(Path(entry.path), *parsed)
                 self._remove_directory(renamed or Path(entry.path))
+        return found
 
     def _recover_orphan_topics(self, data_dir: Path) -> None:
         """Topics whose partition directories outlived their metadata record

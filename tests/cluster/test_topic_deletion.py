@@ -84,6 +84,23 @@ def test_a_crash_between_the_record_and_the_renames_leaves_no_half_topic(tmp_pat
     again.close()
 
 
+def test_a_crash_after_the_record_leaves_no_stale_checkpoint_for_a_new_topic(tmp_path):
+    cluster = open_cluster(tmp_path)
+    fill(cluster, "t", partitions=1, batches=10)
+    cluster.delete_records("t", 0, 6)
+    topic = cluster.get("t")
+    cluster.metadata.delete_topics([TopicRecord("t", topic.topic_id, 1, topic.configs)])
+    crash(cluster)  # before the directories and the checkpoints were touched
+    again = open_cluster(tmp_path)
+    again.create_topic("t", 1)
+    for i in range(8):
+        append_keyed_records(again.partition("t", 0).log, [(b"k%d" % i, b"v")])
+    again.close()
+    third = open_cluster(tmp_path)
+    assert third.partition("t", 0).log.log_start_offset == 0
+    third.close()
+
+
 def test_a_crash_before_the_record_keeps_the_topic(tmp_path):
     cluster = open_cluster(tmp_path)
     fill(cluster, "whole", partitions=2, batches=4)
@@ -140,3 +157,16 @@ def test_growing_a_topic_survives_a_restart_and_a_crash(tmp_path):
     again = open_cluster(tmp_path)
     assert [p.log.log_end_offset for p in again.get("g").partitions] == [4, 4, 1, 1, 1]
     again.close()
+
+
+def test_kwire_check_notes_a_deleted_topics_leftover_directory(tmp_path):
+    from kwire.admin.check import check_data_dir
+
+    cluster = open_cluster(tmp_path)
+    fill(cluster, "left", partitions=1)
+    topic = cluster.get("left")
+    cluster.metadata.delete_topics([TopicRecord("left", topic.topic_id, 1, topic.configs)])
+    cluster.close()
+    report = check_data_dir(tmp_path)
+    assert not [problem for problem in report.problems if problem.startswith("left-0")]
+    assert any("left-0" in note and "deleted topic" in note for note in report.notes)
