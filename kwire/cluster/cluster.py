@@ -360,6 +360,13 @@ class Cluster:
         self.metadata.delete_topics(
             TopicRecord(topic.name, topic.topic_id, len(topic.partitions), topic.configs) for topic in topics
         )
+        logs = [partition.log for topic in topics for partition in topic.partitions]
+        # Checkpoints name partitions: a new topic of the same name must not
+        # inherit the old one's log start, cleaner offset or recovery point.
+        # Only offsets above 0 are worth a rewrite (an empty topic's cost none).
+        stale_starts = any(partition_log.log_start_offset > 0 for partition_log in logs)
+        stale_cleaner = any(partition_log.first_dirty_offset > 0 for partition_log in logs)
+        stale_recovery = any(partition_log.recovery_point > 0 for partition_log in logs)
         due = self.clock.monotonic() + self.config.log_segment_delete_delay_ms / 1000
         for topic in topics:
             del self.topics[topic.name]
@@ -369,11 +376,11 @@ class Cluster:
             for partition in topic.partitions:
                 self._retire(partition, due)
         self.version += 1
-        if topics:
-            # Checkpoints name partitions: a new topic of the same name must
-            # not inherit the old one's log start or recovery point.
+        if stale_starts:
             self.save_log_starts()
+        if stale_cleaner:
             self.save_cleaner_offsets()
+        if stale_recovery:
             self.save_recovery_points()
         return topics
 
