@@ -2,9 +2,10 @@
 
 A node is its config, ONE clock (handed to everything that reads the time),
 the cluster (topics, partitions, logs), the producer-id allocator, the group
-and transaction services, the background log maintenance, the requests
-parked on long-polls, the produce fault injection, the cache of encoded
-responses and the address it advertises. Several nodes may live in one
+and transaction services, topic deletion and partition growth, the
+background log maintenance, the requests parked on long-polls, the
+produce fault injection, the cache of encoded responses and the address
+it advertises. Several nodes may live in one
 process, each with its own state; nothing here is global.
 """
 
@@ -22,6 +23,7 @@ from kwire.coordinator.transactions_service import TransactionsService
 from kwire.faults import ProduceFaults
 from kwire.long_poll import Waiter, Waiters
 from kwire.response_cache import ResponseCache
+from kwire.topic_admin import TopicAdmin
 
 
 class BrokerState:
@@ -41,6 +43,7 @@ class BrokerState:
             self.notify,
             clock,
         )
+        self.topic_admin = TopicAdmin(self.cluster, self.groups, self.transactions, self.notify)
         self.produce_faults = ProduceFaults(config)
         self.advertised_host, self.advertised_port = config.advertised(config.port)
         # Encoded response bodies, keyed on the request's shape and the

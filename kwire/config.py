@@ -103,6 +103,10 @@ class BrokerConfig:
     # How often each log's recovery point is saved (recovery-point-offset-checkpoint).
     log_flush_offset_checkpoint_interval_ms: int = 60000  # log.flush.offset.checkpoint.interval.ms
 
+    # DeleteTopics; a deleted partition's renamed directory is removed this much later.
+    delete_topic_enable: bool = True  # delete.topic.enable
+    log_segment_delete_delay_ms: int = 60000  # log.segment.delete.delay.ms (file.delete.delay.ms)
+
     # Fault injection for tests (not a Kafka setting): every Nth produce
     # request is written but answered by closing the connection.
     drop_produce_responses_every: int = 0
@@ -357,6 +361,8 @@ SETTINGS: dict[str, Rule] = {
     "log.flush.interval.ms": Rule(LONG),
     "log.flush.scheduler.interval.ms": Rule(LONG),
     "log.flush.offset.checkpoint.interval.ms": Rule(INT, at_least=0),
+    "delete.topic.enable": Rule(BOOLEAN),
+    "log.segment.delete.delay.ms": Rule(LONG, at_least=0),
 }
 
 # Command-line options that are not Kafka settings: attribute -> (label, rule).

@@ -7,7 +7,7 @@ Starts `python -m kwire serve` (in memory) behind a recording relay
 and aiokafka through produce (plain, idempotent, transactional, compressed),
 consume (by assignment and in a group), commits, offsets by time and admin
 calls (create topics, describe/alter configs, list/describe/delete groups,
-group offsets, delete records, log dirs). Keeps a few distinct frames per
+group offsets, delete records, log dirs, add partitions, delete topics). Keeps a few distinct frames per
 (API, version, client). Served versions no client sent are filled in with a
 request written by kio from its own schema (source "kio"), so the fuzzer
 covers everything the broker advertises.
@@ -121,6 +121,8 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
         admin.delete_records({TopicPartition(topic, 0): 1})
         admin.describe_log_dirs()
         admin.delete_groups(["corpus-kp"])
+        admin.create_partitions({topic: 3})
+        admin.delete_topics([topic])  # last: nothing after uses the topic
     finally:
         admin.close()
 
@@ -132,6 +134,7 @@ def confluent_flows(bootstrap: str, topic: str) -> None:
         AlterConfigOpType,
         ConfigEntry,
         ConfigResource,
+        NewPartitions,
         NewTopic,
         OffsetSpec,
         ResourceType,
@@ -189,6 +192,8 @@ def confluent_flows(bootstrap: str, topic: str) -> None:
     for future in admin.delete_records([TopicPartition(topic, 1, 1)]).values():
         future.result(TIMEOUT_S)
     admin.delete_consumer_groups(["corpus-ck"])["corpus-ck"].result(TIMEOUT_S)
+    admin.create_partitions([NewPartitions(topic, 3)])[topic].result(TIMEOUT_S)
+    admin.delete_topics([topic])[topic].result(TIMEOUT_S)  # last: nothing after uses the topic
 
 
 def aiokafka_flows(bootstrap: str, topic: str) -> None:
@@ -205,7 +210,7 @@ def aiokafka_flows(bootstrap: str, topic: str) -> None:
 
 async def _aiokafka_group_and_admin(bootstrap: str, topic: str) -> None:
     from aiokafka import AIOKafkaConsumer
-    from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+    from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, RecordsToDelete
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from aiokafka.structs import TopicPartition
 
@@ -232,6 +237,8 @@ async def _aiokafka_group_and_admin(bootstrap: str, topic: str) -> None:
         await admin.describe_consumer_groups(["corpus-aio"])
         await admin.list_consumer_group_offsets("corpus-aio")
         await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=1)})
+        await admin.create_partitions({topic: NewPartitions(3)})
+        await admin.delete_topics([topic])  # last: nothing after uses the topic
     finally:
         await admin.close()
 

@@ -15,7 +15,13 @@ import attrs
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster import data_dir as data_dir_files
 from kwire.cluster.data_dir import DataDirLock
-from kwire.cluster.meta_files import base64_uuid, read_cluster_id, write_meta_properties, write_partition_metadata
+from kwire.cluster.meta_files import (
+    base64_uuid,
+    read_cluster_id,
+    read_topic_id,
+    write_meta_properties,
+    write_partition_metadata,
+)
 from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
 from kwire.cluster.offset_checkpoint import (
     CLEANER,
@@ -32,7 +38,7 @@ from kwire.cluster.topic_names import collision_key, validate_topic_name
 from kwire.config import BrokerConfig
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
-from kwire.log.files import partition_dir_name
+from kwire.log.files import deleted_dir_name, is_deleted_dir_name, parse_partition_dir_name, partition_dir_name
 from kwire.log.flusher import FLUSHER
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -45,6 +51,7 @@ MAX_PARTITIONS = 10_000  # a sanity bound for one topic on one small broker
 _FSYNC_EACH_UP_TO = 64
 _FLUSHER_WAIT_S = 30
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+_REMOVAL_RETRY_S = 60.0  # a deleted directory the disk would not remove is tried again this much later
 
 
 @attrs.define(eq=False)
@@ -77,6 +84,16 @@ class Topic:
         return self.name in INTERNAL_TOPICS
 
 
+@attrs.frozen
+class _Removal:
+    """A deleted partition's directory, removed once `due` (monotonic
+    seconds) has come and the cleaner no longer reads its log."""
+
+    directory: Path
+    due: float
+    log: PartitionLog | None = None
+
+
 @attrs.define
 class _Loading:
     """What start-up knows while it opens the logs."""
@@ -98,6 +115,10 @@ class Cluster:
         self.version = 0
         self.cluster_id = "kwire-in-memory-cluster"
         self._collision_keys: dict[str, str] = {}
+        # Deleted topics: their ids (from the metadata log), and their
+        # renamed directories waiting for `log.segment.delete.delay.ms`.
+        self.deleted_topic_ids: set[uuid.UUID] = set()
+        self._removals: list[_Removal] = []
         self._lock: DataDirLock | None = None
         self._loading: _Loading | None = None
         self._closed = False
@@ -119,6 +140,7 @@ class Cluster:
         self.metadata = MetadataLog(self._open_log(METADATA_TOPIC, 0, LogConfig(segment_bytes=64 * 1024 * 1024)))
         snapshot = self.metadata.replay()
         self.next_producer_id_floor = snapshot.next_producer_id
+        self.deleted_topic_ids = snapshot.deleted_topic_ids
         if config.data_dir is not None:
             if cluster_id is None:
                 cluster_id = base64_uuid(uuid.uuid4())
@@ -127,6 +149,7 @@ class Cluster:
         for record in snapshot.topics.values():
             self._materialise(record)
         if config.data_dir is not None:
+            removed = self._remove_deleted_topics_leftovers(Path(config.data_dir))
             self._recover_orphan_topics(Path(config.data_dir))
             self._raise_producer_id_floor()
             for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
@@ -137,6 +160,12 @@ class Cluster:
                 found = self.partition(name, index)
                 if found is not None:
                     found.log.restore_first_dirty_offset(offset)
+            if removed:
+                # The deletion may have stopped before it rewrote the
+                # checkpoints: a new topic of that name must inherit nothing.
+                self.save_log_starts()
+                self.save_cleaner_offsets()
+                self.save_recovery_points()
             self._finish_loading()
 
     # --- start-up and shutdown ------------------------------------------
@@ -196,6 +225,34 @@ class Cluster:
                 in_use + 1,
             )
             self.next_producer_id_floor = in_use + 1
+
+    def _remove_deleted_topics_leftovers(self, data_dir: Path) -> bool:
+        """Directories renamed for removal by an earlier run, and those of a
+        deleted topic that a crash left unrenamed (the record deleting the
+        topic is written first): removed now, before anything may adopt
+        them. Whether there were any."""
+        counts = {name: len(topic.partitions) for name, topic in self.topics.items()}
+        found = False
+        for entry in sorted(os.scandir(data_dir), key=lambda e: e.name):
+            if not entry.is_dir():
+                continue
+            if is_deleted_dir_name(entry.name):
+                found = True
+                self._remove_directory(Path(entry.path))
+                continue
+            parsed = parse_partition_dir_name(entry.name)
+            if parsed is None or parsed[1] < counts.get(parsed[0], 0) or not self.deleted_topic_ids:
+                continue
+            try:
+                topic_id = read_topic_id(Path(entry.path))
+            except ValueError:
+                continue  # not attributable: orphans.py decides (and warns)
+            if topic_id in self.deleted_topic_ids:
+                found = True
+                log.info("Removing %s: its topic (id %s) was deleted", entry.name, base64_uuid(topic_id))
+                renamed = self._rename_for_removal(Path(entry.path), *parsed)
+                self._remove_directory(renamed or Path(entry.path))
+        return found
 
     def _recover_orphan_topics(self, data_dir: Path) -> None:
         """Topics whose partition directories outlived their metadata record
@@ -292,6 +349,132 @@ class Cluster:
                 return None
         log.info("auto-created topic %s", name)
         return self.topics.get(name)
+
+    def delete_topics(self, names: list[str]) -> list[Topic]:
+        """DeleteTopics for existing, checked topics: one durable metadata
+        record deletes them all (StorageError: nothing changed), then each
+        is forgotten, its logs closed and its directories renamed to
+        `<topic>-<partition>.<id>-delete`, removed after
+        `log.segment.delete.delay.ms`. Returns the deleted topics."""
+        topics = [self.topics[name] for name in names]
+        self.metadata.delete_topics(
+            TopicRecord(topic.name, topic.topic_id, len(topic.partitions), topic.configs) for topic in topics
+        )
+        logs = [partition.log for topic in topics for partition in topic.partitions]
+        # Checkpoints name partitions: a new topic of the same name must not
+        # inherit the old one's log start, cleaner offset or recovery point.
+        # Only offsets above 0 are worth a rewrite (an empty topic's cost none).
+        stale_starts = any(partition_log.log_start_offset > 0 for partition_log in logs)
+        stale_cleaner = any(partition_log.first_dirty_offset > 0 for partition_log in logs)
+        stale_recovery = any(partition_log.recovery_point > 0 for partition_log in logs)
+        due = self.clock.monotonic() + self.config.log_segment_delete_delay_ms / 1000
+        for topic in topics:
+            del self.topics[topic.name]
+            del self.topics_by_id[topic.topic_id]
+            self._collision_keys.pop(collision_key(topic.name), None)
+            self.deleted_topic_ids.add(topic.topic_id)
+            for partition in topic.partitions:
+                self._retire(partition, due)
+        self.version += 1
+        if stale_starts:
+            self.save_log_starts()
+        if stale_cleaner:
+            self.save_cleaner_offsets()
+        if stale_recovery:
+            self.save_recovery_points()
+        return topics
+
+    def _retire(self, partition: Partition, due: float) -> None:
+        partition_log = partition.log
+        directory = partition_log.directory
+        if directory is None:
+            partition_log.retire(None)
+            return
+        renamed = self._rename_for_removal(directory, partition.topic_name, partition.index)
+        partition_log.retire(renamed)
+        if renamed is not None:
+            self._removals.append(_Removal(renamed, due, partition_log))
+        else:
+            # Removed in place at once: a later removal by this name could
+            # hit a new topic's directory. If even that fails, a new
+            # partition of this name moves it aside, and start-up removes it.
+            self._remove_directory(directory)
+
+    def _rename_for_removal(self, directory: Path, topic: str, index: int) -> Path | None:
+        """Kafka's `<topic>-<partition>.<uniqueId>-delete`; None (logged) if the disk refuses."""
+        renamed = directory.with_name(deleted_dir_name(topic, index, uuid.uuid4().hex))
+        try:
+            os.rename(directory, renamed)
+        except OSError as exc:
+            log.error("Could not rename %s for removal: %s", directory, exc)
+            return None
+        return renamed
+
+    def remove_deleted_directories(self, now: float) -> int:
+        """The maintenance tick: remove the deleted partitions' directories
+        that are due; how many went."""
+        keep, removed = [], 0
+        for removal in self._removals:
+            if removal.due > now or (removal.log is not None and removal.log.cleaning):
+                keep.append(removal)
+            elif self._remove_directory(removal.directory):
+                removed += 1
+            else:
+                keep.append(attrs.evolve(removal, due=now + _REMOVAL_RETRY_S))
+        self._removals = keep
+        return removed
+
+    @staticmethod
+    def _remove_directory(directory: Path) -> bool:
+        try:
+            shutil.rmtree(directory)
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            log.warning("Could not remove %s (%s); trying again later", directory, exc)
+            return False
+        log.info("Deleted log directory %s", directory)
+        return True
+
+    def check_partition_increase(self, name: str, count: int) -> Topic:
+        """CreatePartitions' checks of the new count, with Kafka's messages;
+        returns the topic or raises KafkaError."""
+        topic = self.topics.get(name)
+        if topic is None:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, None)
+        current = len(topic.partitions)
+        if count == current:
+            raise KafkaError(ErrorCode.invalid_partitions, f"Topic already has {current} partition(s).")
+        if count < current:
+            raise KafkaError(
+                ErrorCode.invalid_partitions,
+                f"The topic {name} currently has {current} partition(s); {count} would not be an increase.",
+            )
+        if count > MAX_PARTITIONS:
+            raise KafkaError(
+                ErrorCode.invalid_partitions,
+                f"The topic {name} may have at most {MAX_PARTITIONS} partition(s) on this broker.",
+            )
+        return topic
+
+    def add_partitions(self, name: str, count: int, validate_only: bool = False) -> Topic:
+        """CreatePartitions: grow `name` to `count` partitions; the new
+        partitions' files first, then the record that makes them exist, as
+        for a new topic. Raises KafkaError or StorageError (nothing changed)."""
+        topic = self.check_partition_increase(name, count)
+        current = len(topic.partitions)
+        if validate_only:
+            return topic
+        record = TopicRecord(name, topic.topic_id, count, topic.configs)
+        partitions, created = self._create_partitions(record, first=current, log_config=topic.log_config)
+        try:
+            self.metadata.write_topic(record)
+        except StorageError:
+            self._discard_partitions(partitions, created)
+            raise
+        topic.partitions.extend(partitions)
+        self.version += 1
+        return topic
 
     def alter_topic_configs(self, name: str, configs: Mapping[str, str | None], validate_only: bool = False) -> None:
         """Replace a topic's config overrides (validated, persisted, applied to its logs)."""
@@ -400,14 +583,18 @@ class Cluster:
         ]
         self._register(record, partitions)
 
-    def _create_partitions(self, record: TopicRecord) -> tuple[list[Partition], list[Path]]:
-        """A new topic's partition logs, and the directories made for them;
-        on a disk error none is left and StorageError is raised."""
-        log_config = log_config_for(self.config, record.configs)
+    def _create_partitions(
+        self, record: TopicRecord, first: int = 0, log_config: LogConfig | None = None
+    ) -> tuple[list[Partition], list[Path]]:
+        """The partition logs `first`.. of `record` (a new topic's, or those
+        CreatePartitions adds), and the directories made for them; on a disk
+        error none is left and StorageError is raised."""
+        if log_config is None:
+            log_config = log_config_for(self.config, record.configs)
         partitions: list[Partition] = []
         created: list[Path] = []
         try:
-            for index in range(record.partitions):
+            for index in range(first, record.partitions):
                 if self.config.data_dir is not None:
                     directory = Path(self.config.data_dir) / partition_dir_name(record.name, index)
                     if not directory.exists():
@@ -417,7 +604,7 @@ class Cluster:
                 )
         except OSError as exc:
             self._discard_partitions(partitions, created)
-            raise StorageError(f"Could not create the log of {record.name}-{len(partitions)}: {exc}") from exc
+            raise StorageError(f"Could not create the log of {record.name}-{first + len(partitions)}: {exc}") from exc
         return partitions, created
 
     def _discard_partitions(self, partitions: list[Partition], created: list[Path]) -> None:
@@ -443,6 +630,7 @@ class Cluster:
         directory = Path(self.config.data_dir) / partition_dir_name(topic, index)
         loading = self._loading
         if loading is None:  # a partition created while running
+            self._move_aside_if_deleted(directory, topic, index)
             partition_log = PartitionLog.open(directory, log_config, clock=self.clock)
         else:
             partition_log = PartitionLog.open(
@@ -461,6 +649,21 @@ class Cluster:
                 partition_log.close(sync=False)
                 raise
         return partition_log
+
+    def _move_aside_if_deleted(self, directory: Path, topic: str, index: int) -> None:
+        """A new partition must not adopt the directory of a deleted topic
+        (one whose rename failed): move it out of the way, or refuse."""
+        if not directory.exists():
+            return
+        try:
+            topic_id = read_topic_id(directory)
+        except ValueError:
+            return
+        if topic_id in self.deleted_topic_ids:
+            renamed = self._rename_for_removal(directory, topic, index)
+            if renamed is None:
+                raise OSError(f"{directory} still holds a deleted topic's data")
+            self._removals.append(_Removal(renamed, self.clock.monotonic()))
 
     def _partition_went_offline(self) -> None:
         self.version += 1  # metadata answers change: cached responses go

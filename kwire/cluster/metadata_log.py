@@ -4,6 +4,12 @@ partition.
 
 Each record's key names what it describes and its value is JSON; a null
 value (tombstone) removes the thing. Last write wins.
+
+A deleted topic is a tombstone of its `topic:` record plus a
+`deleted-topic:<id>` record, in one batch (so both or neither survive a
+crash): the second lets start-up tell the directories of a deleted topic,
+left behind by a crash before they were renamed, from those of a topic
+the metadata log lost (see orphans.py), and remove them.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
 METADATA_TOPIC = "__cluster_metadata"
 _TOPIC_PREFIX = b"topic:"
 _PRODUCER_ID_BLOCK = b"producer-id-block"
+_DELETED_TOPIC_PREFIX = b"deleted-topic:"
 
 
 @attrs.frozen
@@ -35,6 +42,8 @@ class MetadataSnapshot:
     topics: dict[str, TopicRecord] = attrs.field(factory=dict)
     # First producer id not yet handed out in an earlier run.
     next_producer_id: int = 0
+    # The ids of every topic ever deleted.
+    deleted_topic_ids: set[uuid.UUID] = attrs.field(factory=set)
 
 
 def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSnapshot:
@@ -53,6 +62,8 @@ def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSna
                     partitions=int(data["partitions"]),
                     configs=dict(data.get("configs", {})),
                 )
+        elif key.startswith(_DELETED_TOPIC_PREFIX):
+            snapshot.deleted_topic_ids.add(uuid.UUID(key[len(_DELETED_TOPIC_PREFIX) :].decode()))
         elif key == _PRODUCER_ID_BLOCK and value is not None:
             snapshot.next_producer_id = int(json.loads(value)["next"])
     return snapshot
@@ -68,6 +79,17 @@ class MetadataLog:
     def write_topic(self, topic: TopicRecord) -> None:
         value = {"topic_id": str(topic.topic_id), "partitions": topic.partitions, "configs": topic.configs}
         self._append(_TOPIC_PREFIX + topic.name.encode(), json.dumps(value, sort_keys=True).encode())
+
+    def delete_topics(self, topics: Iterable[TopicRecord]) -> None:
+        """The records that delete `topics`, all in one batch (durable on return)."""
+        records: list[tuple[bytes, bytes | None]] = []
+        for topic in topics:
+            records.append((_TOPIC_PREFIX + topic.name.encode(), None))
+            gone = {"name": topic.name, "partitions": topic.partitions}
+            records.append((_DELETED_TOPIC_PREFIX + str(topic.topic_id).encode(), json.dumps(gone).encode()))
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
 
     def write_producer_id_block(self, next_unallocated: int) -> None:
         self._append(_PRODUCER_ID_BLOCK, json.dumps({"next": next_unallocated}).encode())

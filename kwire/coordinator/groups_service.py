@@ -124,6 +124,17 @@ class GroupsService:
         """Raises StorageError (nothing changed) if the offsets log refuses."""
         self.offsets.delete(group_id, partitions)
 
+    def on_topics_deleted(self, topics: set[str]) -> None:
+        """Deleted topics take their committed offsets with them (tombstones
+        in `__consumer_offsets`); a refusal of the disk is logged."""
+        try:
+            removed = self.offsets.delete_topics(topics)
+        except StorageError as exc:
+            log.warning("Could not remove the committed offsets of deleted topic(s) %s: %s", sorted(topics), exc)
+            return
+        if removed:
+            log.info("Removed %d committed offset(s) of deleted topic(s) %s", removed, ", ".join(sorted(topics)))
+
     def commit_transactional(
         self, group_id: str, entries: dict[tuple[str, int], CommittedOffset], producer_id: int, producer_epoch: int
     ) -> None:

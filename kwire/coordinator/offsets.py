@@ -117,6 +117,24 @@ class OffsetStore:
         if not group:
             del self.offsets[group_id]
 
+    def delete_topics(self, topics: set[str]) -> int:
+        """The topics were deleted: every group's offsets for them go, a
+        tombstone each (as Kafka's onPartitionsDeleted), and so do those
+        waiting in open transactions. Returns how many committed offsets
+        went; raises StorageError at the first group whose tombstones the
+        offsets log refuses (the groups before it are done)."""
+        removed = 0
+        for group_id in list(self.offsets):
+            doomed = [key for key in self.offsets[group_id] if key[0] in topics]
+            if doomed:
+                self.delete(group_id, doomed)
+                removed += len(doomed)
+        for groups in self.pending.values():
+            for entries in groups.values():
+                for key in [key for key in entries if key[0] in topics]:
+                    del entries[key]
+        return removed
+
     def delete_group(self, group_id: str) -> None:
         self.delete(group_id, list(self.committed(group_id)))
         self._append(group_id, [(group_key(group_id), None)])

@@ -292,6 +292,13 @@ class TransactionCoordinator:
                 expired.append(tid)
         return expired
 
+    def forget_partitions(self, topics: set[str]) -> None:
+        """Deleted topics' partitions leave every transaction (in memory, as
+        Kafka's marker channel drops partitions that no longer exist)."""
+        for meta in self.transactions.values():
+            if any(topic in topics for topic, _index in meta.partitions):
+                meta.partitions = {partition for partition in meta.partitions if partition[0] not in topics}
+
     def recover(self, loaded: dict[str, TxnMetadata], now_ms: int) -> None:
         """After replaying `__transaction_state`: take the states as loaded,
         then finish what a crash left in a Prepare state (its markers may be

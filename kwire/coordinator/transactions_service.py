@@ -151,6 +151,13 @@ class TransactionsService:
         """Whether this producer (id and epoch) owns the transactional id now."""
         return self.coordinator.check_producer(transactional_id, producer_id, producer_epoch)
 
+    def on_topics_deleted(self, topics: set[str]) -> None:
+        """Deleted topics leave the open transactions: no marker is due in
+        their partitions (a new topic of the same name must get none)."""
+        self.coordinator.forget_partitions(topics)
+        for written in self._markers_written.values():
+            written -= {partition for partition in written if partition[0] in topics}
+
     # --- operators' views -------------------------------------------------------
 
     def transaction(self, transactional_id: str) -> TxnMetadata | None:

@@ -17,8 +17,10 @@ def handler_modules() -> list[ModuleType]:
     from kwire.handlers import (
         api_versions,
         configs,
+        create_partitions,
         create_topics,
         delete_records,
+        delete_topics,
         describe_log_dirs,
         fetch,
         find_coordinator,
@@ -44,6 +46,8 @@ def handler_modules() -> list[ModuleType]:
         delete_records,
         describe_log_dirs,
         configs,
+        delete_topics,
+        create_partitions,
     ]
 
 

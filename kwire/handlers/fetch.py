@@ -177,6 +177,10 @@ def _read(
                 results.append(_error_result(index, target))
                 continue
             log = target.log
+            if log.deleted:  # while this fetch waited (as Kafka: the partition is gone)
+                has_error = True
+                results.append(_error_result(index, ErrorCode.unknown_topic_or_partition))
+                continue
             if log.offline_reason is not None:
                 has_error = True
                 results.append(_error_result(index, storage_error))

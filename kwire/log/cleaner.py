@@ -56,6 +56,8 @@ class CleaningOutput:
 
 
 def plan(log: PartitionLog, now_ms: int) -> CleaningPlan | None:
+    if log.deleted:
+        return None  # its topic was deleted
     config = log.config
     closed = log.segments[:-1]
     stable_end = log.last_stable_offset
@@ -208,7 +210,7 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
     see complete_interrupted_swaps), then the old segments go, then each
     `.swap` becomes the `.log`."""
     count = len(work.segments)
-    if tuple(log.segments[:count]) != work.segments or len(log.segments) <= count:
+    if log.deleted or tuple(log.segments[:count]) != work.segments or len(log.segments) <= count:
         _discard(log, output)
         return False
     try:

@@ -9,6 +9,10 @@ out carry a further suffix: `.cleaned` (compaction output not yet
 decided), `.swap` (compaction output decided, being swapped in), `.tmp`
 (a file being replaced whole), `.deleted` (Kafka's files awaiting
 deletion; kwire deletes at once, but `kwire check` reports them).
+
+A deleted topic's partition directory is renamed at once to
+`<topic>-<partition>.<uniqueId>-delete` (Kafka's name, capped at 255
+characters) and removed later.
 """
 
 from __future__ import annotations
@@ -87,3 +91,20 @@ def parse_partition_dir_name(name: str) -> tuple[str, int] | None:
     if not dash or not topic or not index.isdigit() or str(int(index)) != index:
         return None
     return topic, int(index)
+
+
+DELETE_DIR_SUFFIX = "-delete"
+_MAX_DIR_NAME = 255  # what file systems allow; Kafka caps the name to it
+
+
+def deleted_dir_name(topic: str, partition: int, unique_id: str) -> str:
+    """The name a deleted partition's directory is renamed to (Kafka's
+    `<topic>-<partition>.<uniqueId>-delete`, the prefix cut to fit)."""
+    suffix = f".{unique_id}{DELETE_DIR_SUFFIX}"
+    return partition_dir_name(topic, partition)[: _MAX_DIR_NAME - len(suffix)] + suffix
+
+
+def is_deleted_dir_name(name: str) -> bool:
+    """Whether `name` is a deleted partition's directory awaiting removal."""
+    stem, dot, unique = name.rpartition(".")
+    return bool(stem and dot and unique.endswith(DELETE_DIR_SUFFIX) and len(unique) > len(DELETE_DIR_SUFFIX))

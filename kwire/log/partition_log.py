@@ -71,6 +71,8 @@ class PartitionLog:
         # Storage faults: a log that cannot be trusted any more is offline
         # (produce and fetch answer KAFKA_STORAGE_ERROR) until restart.
         self.offline_reason: str | None = None
+        # Its topic was deleted (DeleteTopics): closed, its directory renamed.
+        self.deleted = False
         self.on_offline: Callable[[], None] | None = None  # the cluster bumps its metadata version
         self._write_failing = False  # transient write errors, logged once until a write succeeds
         self.load_report = LoadReport()
@@ -542,6 +544,24 @@ class PartitionLog:
                 offset,
                 exc,
             )
+
+    def retire(self, renamed_to: Path | None) -> None:
+        """Its topic was deleted: nothing is flushed or snapshotted, every
+        file is closed (a file the cleaner or the flusher is using closes
+        when they let go of it) and reads and writes are refused from now
+        on. `renamed_to`: where its directory now is."""
+        self.deleted = True
+        self.on_offline = None
+        if self.offline_reason is None:
+            self.offline_reason = "its topic was deleted"  # quietly: no error to log
+        if renamed_to is not None:
+            self.directory = renamed_to
+        # Segments retention dropped while the cleaner read: their files go
+        # with the directory (unlinking by their old paths could hit a new
+        # topic of the same name).
+        for segment in self.segments + self._deferred_deletes:
+            segment.close()
+        self._deferred_deletes.clear()
 
     def close(self, sync: bool = True) -> None:
         """Flush (unless the caller syncs the whole disk itself, `sync=False`),

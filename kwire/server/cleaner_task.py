@@ -53,7 +53,8 @@ async def _clean(partition_log: PartitionLog, name: str, now_ms: int) -> bool:
         output = await trio.to_thread.run_sync(_build, partition_log, work)
         installed = cleaner.install(partition_log, work, output)
     except OSError as exc:  # a full disk, say: the log is as it was (or offline, and logged)
-        log.warning("Could not compact %s: %s", name, exc)
+        if not partition_log.deleted:  # (a deleted topic's files close under the cleaner)
+            log.warning("Could not compact %s: %s", name, exc)
         return False
     finally:
         partition_log.finish_cleaning()

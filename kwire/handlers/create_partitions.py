@@ -1,0 +1,146 @@
+"""CreatePartitions (v0-v3): grow a topic, with Kafka's checks and messages.
+
+Only an increase is allowed (INVALID_PARTITIONS otherwise). Manual
+`assignments` name one replica list per new partition; on this one-node
+broker every list must be exactly [this node] (INVALID_REPLICA_ASSIGNMENT
+otherwise). The new partitions are created on disk and recorded in the
+metadata log before the answer; clients find them through Metadata.
+
+kwire refuses to grow its internal topics (INVALID_TOPIC_EXCEPTION): the
+placement of groups and transactional ids depends on their partition count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+import attrs
+
+from kwire.handlers.base import RequestContext, millis, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode, KafkaError
+from kwire.protocol.registry import api
+
+log = logging.getLogger("kwire.admin")
+
+
+@attrs.frozen
+class TopicGrowth:
+    name: str
+    count: int
+    assignments: list[list[int]] | None  # one replica list per new partition; None: automatic
+
+
+@attrs.frozen
+class CreatePartitionsRequest:
+    topics: list[TopicGrowth]
+    timeout_ms: int
+    validate_only: bool
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> CreatePartitionsRequest:
+        return cls(
+            topics=[
+                TopicGrowth(
+                    t.name,
+                    t.count,
+                    None if t.assignments is None else [list(a.broker_ids) for a in t.assignments],
+                )
+                for t in request.topics
+            ],
+            timeout_ms=millis(request.timeout),
+            validate_only=bool(request.validate_only),
+        )
+
+
+@api(ApiKey.CREATE_PARTITIONS, 0, 3)
+def handle_create_partitions(ctx: RequestContext, wire_request: Any) -> Any:
+    request = CreatePartitionsRequest.from_wire(wire_request, ctx.api_version)
+    name_counts = Counter(topic.name for topic in request.topics)
+    results: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for topic in request.topics:
+        if name_counts[topic.name] > 1:
+            if topic.name not in done:
+                results.append(_result(topic.name, ErrorCode.invalid_request, "Duplicate topic name."))
+                done.add(topic.name)
+            continue
+        try:
+            _grow(ctx, topic, request.validate_only)
+        except KafkaError as exc:
+            results.append(_result(topic.name, exc.error_code, exc.message))
+            continue
+        results.append(_result(topic.name, ErrorCode.none, None))
+    _log(ctx, request, results)
+    return respond(ctx, dict(results=results))
+
+
+def _grow(ctx: RequestContext, wanted: TopicGrowth, validate_only: bool) -> None:
+    cluster = ctx.state.cluster
+    topic = cluster.check_partition_increase(wanted.name, wanted.count)
+    if topic.is_internal:
+        raise KafkaError(
+            ErrorCode.invalid_topic_exception,
+            f"Topic {topic.name} is an internal topic: its partition count places kwire's coordinators' state",
+        )
+    if wanted.assignments is not None:
+        _check_assignments(wanted.assignments, wanted.count - len(topic.partitions), ctx)
+    ctx.state.topic_admin.add_partitions(wanted.name, wanted.count, validate_only)
+
+
+def _check_assignments(assignments: list[list[int]], additional: int, ctx: RequestContext) -> None:
+    """Kafka's checks of manual assignments, for a cluster of this one node
+    whose partitions all have one replica."""
+    if len(assignments) != additional:
+        raise KafkaError(
+            ErrorCode.invalid_replica_assignment,
+            f"Attempted to add {additional} additional partition(s), but only {len(assignments)} "
+            "assignment(s) were specified.",
+        )
+    node = ctx.state.config.node_id
+    for replicas in assignments:
+        if not replicas:
+            raise KafkaError(
+                ErrorCode.invalid_replica_assignment, "The manual partition assignment includes an empty replica list."
+            )
+        previous = None
+        for broker_id in sorted(replicas):
+            if broker_id != node:
+                raise KafkaError(
+                    ErrorCode.invalid_replica_assignment,
+                    f"The manual partition assignment includes broker {broker_id}, but no such broker is registered.",
+                )
+            if broker_id == previous:
+                raise KafkaError(
+                    ErrorCode.invalid_replica_assignment,
+                    f"The manual partition assignment includes the broker {broker_id} more than once.",
+                )
+            previous = broker_id
+        if len(replicas) != 1:
+            raise KafkaError(
+                ErrorCode.invalid_replica_assignment,
+                f"The manual partition assignment includes a partition with {len(replicas)} replica(s), but this "
+                "is not consistent with previous partitions, which have 1 replica(s).",
+            )
+
+
+def _result(name: str, error: ErrorCode, message: str | None) -> dict[str, Any]:
+    return dict(name=name, error_code=error, error_message=message)
+
+
+def _log(ctx: RequestContext, request: CreatePartitionsRequest, results: list[dict[str, Any]]) -> None:
+    wanted = {topic.name: topic.count for topic in request.topics}
+    outcomes = ", ".join(
+        f"{r['name']} -> {wanted[r['name']]}: "
+        + ("ok" if r["error_code"] == ErrorCode.none else ErrorCode(r["error_code"]).name.upper())
+        for r in results
+    )
+    log.info(
+        "CreatePartitions%s from client %s at %s: %s",
+        " (validate only)" if request.validate_only else "",
+        ctx.client_id,
+        ctx.client_host or "-",
+        outcomes or "nothing",
+    )

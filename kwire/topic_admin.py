@@ -1,0 +1,48 @@
+"""Deleting topics and adding partitions: what the DeleteTopics and
+CreatePartitions handlers call.
+
+A topic's deletion reaches beyond the cluster: the groups' committed
+offsets for it go (tombstones in `__consumer_offsets`), open transactions
+forget its partitions, and fetches long-polling on it are woken so they
+answer at once. The cluster's metadata version moves, so cached
+responses go too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+from kwire.cluster.cluster import Cluster, Topic
+from kwire.coordinator.groups_service import GroupsService
+from kwire.coordinator.transactions_service import TransactionsService
+
+
+class TopicAdmin:
+    def __init__(
+        self,
+        cluster: Cluster,
+        groups: GroupsService,
+        transactions: TransactionsService,
+        notify: Callable[[Hashable], None],
+    ) -> None:
+        self.cluster = cluster
+        self.groups = groups
+        self.transactions = transactions
+        self._notify = notify
+
+    def delete(self, names: list[str]) -> list[Topic]:
+        """Delete existing topics (checked by the caller); raises
+        StorageError, with nothing changed, if the metadata log refuses."""
+        deleted = self.cluster.delete_topics(names)
+        gone = {topic.name for topic in deleted}
+        self.groups.on_topics_deleted(gone)
+        self.transactions.on_topics_deleted(gone)
+        for topic in deleted:
+            for partition in topic.partitions:
+                self._notify((topic.name, partition.index))
+        return deleted
+
+    def add_partitions(self, name: str, count: int, validate_only: bool = False) -> Topic:
+        """Grow a topic to `count` partitions; raises KafkaError (Kafka's
+        checks) or StorageError (nothing changed)."""
+        return self.cluster.add_partitions(name, count, validate_only)
