@@ -19,15 +19,21 @@ def handler_modules() -> list[ModuleType]:
         configs,
         create_topics,
         delete_records,
+        describe_cluster,
         describe_log_dirs,
+        describe_topic_partitions,
+        elect_leaders,
         fetch,
         find_coordinator,
         groups,
         list_offsets,
         metadata,
+        offset_for_leader_epoch,
         offsets,
+        partition_reassignments,
         produce,
         transactions,
+        update_features,
     )
 
     return [
@@ -44,6 +50,12 @@ def handler_modules() -> list[ModuleType]:
         delete_records,
         describe_log_dirs,
         configs,
+        describe_cluster,
+        describe_topic_partitions,
+        offset_for_leader_epoch,
+        elect_leaders,
+        partition_reassignments,
+        update_features,
     ]
 
 
