@@ -120,13 +120,26 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
         admin.delete_group_offsets("corpus-kp", [TopicPartition(topic, 0)])
         admin.delete_records({TopicPartition(topic, 0): 1})
         admin.describe_log_dirs()
+        admin.describe_cluster()
+        admin.describe_features()
+        admin.describe_topic_partitions([topic], response_partition_limit=1)
+        admin.elect_leaders(0, {topic: [0]}, raise_errors=False)
+        admin.list_partition_reassignments()
+        admin.alter_partition_reassignments({TopicPartition(topic, 0): [1]})
+        admin.update_features({"metadata.version": 25}, validate_only=True)
         admin.delete_groups(["corpus-kp"])
     finally:
         admin.close()
 
 
 def confluent_flows(bootstrap: str, topic: str) -> None:
-    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+    from confluent_kafka import (
+        Consumer,
+        ConsumerGroupTopicPartitions,
+        ElectionType,
+        IsolationLevel,
+        TopicPartition,
+    )
     from confluent_kafka.admin import (
         AdminClient,
         AlterConfigOpType,
@@ -188,6 +201,8 @@ def confluent_flows(bootstrap: str, topic: str) -> None:
         future.result(TIMEOUT_S)
     for future in admin.delete_records([TopicPartition(topic, 1, 1)]).values():
         future.result(TIMEOUT_S)
+    admin.describe_cluster(include_authorized_operations=True).result(TIMEOUT_S)
+    admin.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, 0)]).result(TIMEOUT_S)
     admin.delete_consumer_groups(["corpus-ck"])["corpus-ck"].result(TIMEOUT_S)
 
 

@@ -168,8 +168,10 @@ class PartitionLog:
 
     def start_leader_epoch(self, epoch: int) -> None:
         """A leader epoch starts at the log end (the partition's leader
-        changed, or it became leader at start-up): Kafka's epoch start offset."""
-        self.leader_epochs.assign(epoch, self.log_end_offset)
+        changed, or it became leader at start-up): Kafka's epoch start offset.
+        Epoch 0 (every new partition) is written without fsync: losing it
+        costs nothing, it is where a partition without the file starts."""
+        self.leader_epochs.assign(epoch, self.log_end_offset, durable=epoch > 0)
 
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
         """(epoch, end offset) of `epoch` for OffsetForLeaderEpoch (see LeaderEpochCache)."""
