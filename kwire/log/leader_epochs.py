@@ -82,6 +82,7 @@ class LeaderEpochCache:
         # The file lags the entries (its last write failed), or was not fsynced.
         self.unsaved = False
         self.unsynced = False
+        self._write_failed = False  # warned once until a write succeeds
 
     @property
     def path(self) -> Path | None:
@@ -109,19 +110,24 @@ class LeaderEpochCache:
 
     # --- changes ---------------------------------------------------------
 
-    def assign(self, epoch: int, start_offset: int, durable: bool = True) -> bool:
+    def assign(self, epoch: int, start_offset: int, durable: bool = True, write: bool = True) -> bool:
         """Record that `epoch` starts at `start_offset` (a new leader epoch, or
         the first batch stamped with it); whether anything changed. As
         Kafka, entries that would no longer be monotonic are dropped.
         `durable=False` (an append): the file is written but not fsynced, as
-        Kafka since KAFKA-15046; start-up re-reads the unflushed batches."""
+        Kafka since KAFKA-15046; start-up re-reads the unflushed batches.
+        `write=False`: kept in memory until the next write or close (an
+        entry start-up would rebuild anyway)."""
         if epoch < 0:
             return False
         if self.entries and self.entries[-1].epoch == epoch and start_offset >= self.entries[-1].start_offset:
             return False
         self.entries = [e for e in self.entries if e.epoch < epoch and e.start_offset < start_offset]
         self.entries.append(EpochEntry(epoch, start_offset))
-        self.save(durable)
+        if write:
+            self.save(durable)
+        else:
+            self.unsaved = True
         return True
 
     def truncate_from_end(self, end_offset: int) -> None:
@@ -150,11 +156,11 @@ class LeaderEpochCache:
         try:
             write_atomically(path, format_epoch_checkpoint(self.entries), durable)
         except OSError as exc:
-            if not self.unsaved:
+            if not self._write_failed:
                 logger.warning("Could not write %s (%s); the previous one stays until the next change", path, exc)
-            self.unsaved = True
+            self.unsaved = self._write_failed = True
             return
-        self.unsaved, self.unsynced = False, not durable
+        self.unsaved, self.unsynced, self._write_failed = False, not durable, False
 
     def sync(self) -> None:
         """fsync a file written with `durable=False` (the log's flush does);

@@ -169,9 +169,11 @@ class PartitionLog:
     def start_leader_epoch(self, epoch: int) -> None:
         """A leader epoch starts at the log end (the partition's leader
         changed, or it became leader at start-up): Kafka's epoch start offset.
-        Epoch 0 (every new partition) is written without fsync: losing it
-        costs nothing, it is where a partition without the file starts."""
-        self.leader_epochs.assign(epoch, self.log_end_offset, durable=epoch > 0)
+        Epoch 0 of an empty log (every new partition) is only written at the
+        first append or at close: without the file a partition starts there
+        anyway, and creating thousands of partitions stays cheap."""
+        fresh = epoch == 0 and self.log_end_offset == 0
+        self.leader_epochs.assign(epoch, self.log_end_offset, write=not fresh)
 
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
         """(epoch, end offset) of `epoch` for OffsetForLeaderEpoch (see LeaderEpochCache)."""

@@ -174,3 +174,32 @@ def test_an_in_memory_log_tracks_epochs_without_a_file():
     log.start_leader_epoch(1)
     assert log.end_offset_for_epoch(0) == (0, 2)
     assert log.leader_epochs.path is None
+
+
+def test_a_new_partitions_first_epoch_is_written_at_close(tmp_path):
+    """Creating a partition writes no epoch file (thousands may be created
+    at once); close writes it, and without it a restart starts at epoch 0."""
+    log = PartitionLog.open(tmp_path / "t-0", LogConfig())
+    log.start_leader_epoch(0)
+    assert not (tmp_path / "t-0" / CHECKPOINT_FILE).exists()
+    assert log.end_offset_for_epoch(0) == (0, 0)
+    log.close()
+    assert (tmp_path / "t-0" / CHECKPOINT_FILE).read_bytes() == b"0\n1\n0 0\n"
+
+
+def test_a_failed_write_is_retried_at_close(tmp_path, monkeypatch, caplog):
+    import kwire.log.leader_epochs as leader_epochs
+
+    log = PartitionLog.open(tmp_path / "t-0", LogConfig())
+    real = leader_epochs.write_atomically
+
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(leader_epochs, "write_atomically", refuse)
+    log.start_leader_epoch(3)
+    assert "Could not write" in caplog.text
+    assert log.end_offset_for_epoch(3) == (3, 0)  # kept in memory
+    monkeypatch.setattr(leader_epochs, "write_atomically", real)
+    log.close()
+    assert (tmp_path / "t-0" / CHECKPOINT_FILE).read_bytes() == b"0\n1\n3 0\n"
