@@ -247,6 +247,7 @@ async def _aiokafka_group_and_admin(bootstrap: str, topic: str) -> None:
         await admin.describe_consumer_groups(["corpus-aio"])
         await admin.list_consumer_group_offsets("corpus-aio")
         await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=1)})
+        await admin.describe_cluster()
     finally:
         await admin.close()
 

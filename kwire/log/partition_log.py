@@ -117,7 +117,8 @@ class PartitionLog:
         if report.truncated:
             delete_snapshots_after(directory, log.log_end_offset)
         log._load_producer_state(directory)
-        log._load_leader_epochs(directory)
+        if not created:  # (a new directory has no epochs to load)
+            log._load_leader_epochs(directory)
         log._directory_changes, log._parent_unsynced = int(created), created
         if report.truncated:
             log.rewrite_txn_indexes()
@@ -169,9 +170,9 @@ class PartitionLog:
     def start_leader_epoch(self, epoch: int) -> None:
         """A leader epoch starts at the log end (the partition's leader
         changed, or it became leader at start-up): Kafka's epoch start offset.
-        Epoch 0 of an empty log (every new partition) is only written at the
-        first append or at close: without the file a partition starts there
-        anyway, and creating thousands of partitions stays cheap."""
+        Epoch 0 of an empty log (every new partition) is only written at
+        close once the log holds something: without the file a partition
+        starts there anyway, and creating thousands of partitions stays cheap."""
         fresh = epoch == 0 and self.log_end_offset == 0
         self.leader_epochs.assign(epoch, self.log_end_offset, write=not fresh)
 
@@ -600,7 +601,9 @@ class PartitionLog:
                     self.flush()
                 except StorageError:
                     pass  # offline now, and logged: recovery at start-up repairs the tail
-            if self.leader_epochs.unsaved:
+            # (An empty log at epoch 0 needs no file: it starts there without one.)
+            empty_at_zero = self.log_end_offset == self.log_start_offset and self.leader_epochs.latest_epoch <= 0
+            if self.leader_epochs.unsaved and not empty_at_zero:
                 self.leader_epochs.save(durable=sync)
             if self.producer_state.entries and not snapshot_path(self.directory, self.log_end_offset).exists():
                 self._write_snapshot(self.log_end_offset, durable=sync)

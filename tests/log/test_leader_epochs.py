@@ -178,12 +178,18 @@ def test_an_in_memory_log_tracks_epochs_without_a_file():
 
 def test_a_new_partitions_first_epoch_is_written_at_close(tmp_path):
     """Creating a partition writes no epoch file (thousands may be created
-    at once); close writes it, and without it a restart starts at epoch 0."""
+    at once): an empty log needs none, one with records gets it at close."""
     log = PartitionLog.open(tmp_path / "t-0", LogConfig())
     log.start_leader_epoch(0)
-    assert not (tmp_path / "t-0" / CHECKPOINT_FILE).exists()
     assert log.end_offset_for_epoch(0) == (0, 0)
     log.close()
+    assert not (tmp_path / "t-0" / CHECKPOINT_FILE).exists()
+    again = PartitionLog.open(tmp_path / "t-0", LogConfig(), clean_shutdown=True)
+    again.start_leader_epoch(0)
+    assert again.end_offset_for_epoch(0) == (0, 0)
+    append(again, 2)  # epoch 0 again: nothing new to write now
+    assert not (tmp_path / "t-0" / CHECKPOINT_FILE).exists()
+    again.close()
     assert (tmp_path / "t-0" / CHECKPOINT_FILE).read_bytes() == b"0\n1\n0 0\n"
 
 
