@@ -5,8 +5,11 @@ directory's `leader-epoch-checkpoint` file (Kafka's format: a version line
 
 OffsetForLeaderEpoch answers from it (where an epoch ended), so clients can
 check their position after a leader change. The file is rewritten whole
-(atomically) whenever an entry changes: a new epoch starts, recovery cut
-the log end, or retention / DeleteRecords moved the log start.
+(atomically) when an entry changes: a new epoch starts (fsynced at once),
+the first batch of an epoch is appended (fsynced by the log's next flush,
+as Kafka since KAFKA-15046), recovery cut the log end, or retention /
+DeleteRecords moved the log start. The log rebuilds what a crash lost from
+its batch headers (PartitionLog._load_leader_epochs).
 """
 
 from __future__ import annotations
