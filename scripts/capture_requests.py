@@ -120,6 +120,13 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
         admin.delete_group_offsets("corpus-kp", [TopicPartition(topic, 0)])
         admin.delete_records({TopicPartition(topic, 0): 1})
         admin.describe_log_dirs()
+        admin.describe_cluster()
+        admin.describe_features()
+        admin.describe_topic_partitions([topic], response_partition_limit=1)
+        admin.elect_leaders(0, {topic: [0]}, raise_errors=False)
+        admin.list_partition_reassignments()
+        admin.alter_partition_reassignments({TopicPartition(topic, 0): [1]})
+        admin.update_features({"metadata.version": 25}, validate_only=True)
         admin.delete_groups(["corpus-kp"])
         admin.create_partitions({topic: 3})
         admin.delete_topics([topic])  # last: nothing after uses the topic
@@ -128,7 +135,13 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
 
 
 def confluent_flows(bootstrap: str, topic: str) -> None:
-    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+    from confluent_kafka import (
+        Consumer,
+        ConsumerGroupTopicPartitions,
+        ElectionType,
+        IsolationLevel,
+        TopicPartition,
+    )
     from confluent_kafka.admin import (
         AdminClient,
         AlterConfigOpType,
@@ -191,6 +204,8 @@ def confluent_flows(bootstrap: str, topic: str) -> None:
         future.result(TIMEOUT_S)
     for future in admin.delete_records([TopicPartition(topic, 1, 1)]).values():
         future.result(TIMEOUT_S)
+    admin.describe_cluster(include_authorized_operations=True).result(TIMEOUT_S)
+    admin.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, 0)]).result(TIMEOUT_S)
     admin.delete_consumer_groups(["corpus-ck"])["corpus-ck"].result(TIMEOUT_S)
     admin.create_partitions([NewPartitions(topic, 3)])[topic].result(TIMEOUT_S)
     admin.delete_topics([topic])[topic].result(TIMEOUT_S)  # last: nothing after uses the topic
@@ -237,6 +252,7 @@ async def _aiokafka_group_and_admin(bootstrap: str, topic: str) -> None:
         await admin.describe_consumer_groups(["corpus-aio"])
         await admin.list_consumer_group_offsets("corpus-aio")
         await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=1)})
+        await admin.describe_cluster()
         await admin.create_partitions({topic: NewPartitions(3)})
         await admin.delete_topics([topic])  # last: nothing after uses the topic
     finally:

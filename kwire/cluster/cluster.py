@@ -61,6 +61,22 @@ class Partition:
     log: PartitionLog
     leader_epoch: int = 0
 
+    @classmethod
+    def lead(cls, topic_name: str, index: int, log: PartitionLog) -> Partition:
+        """This node leads the partition (created, or opened at start-up):
+        its epoch is the log's latest (0 for a new log), started at the log
+        end as Kafka's new leader does."""
+        partition = cls(topic_name, index, log, max(0, log.leader_epochs.latest_epoch))
+        log.start_leader_epoch(partition.leader_epoch)
+        return partition
+
+    def new_leader_epoch(self) -> int:
+        """A new leader epoch from the log end (a leader change; see
+        Cluster.new_leader_epoch, which also refreshes the metadata)."""
+        self.leader_epoch += 1
+        self.log.start_leader_epoch(self.leader_epoch)
+        return self.leader_epoch
+
     def leader_epoch_error(self, requested_epoch: int) -> ErrorCode | None:
         """Kafka's answer when a client names a leader epoch (KIP-320):
         older is fenced, newer is unknown, -1 means "don't check"."""
@@ -502,6 +518,19 @@ class Cluster:
         self.save_log_starts()
         return log.log_start_offset
 
+    def new_leader_epoch(self, name: str, index: int) -> int:
+        """Start a new leader epoch for a partition at its log end (what a
+        leader change does); metadata answers show it from now on."""
+        partition = self.partition(name, index)
+        if partition is None:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Partition {name}-{index} does not exist")
+        epoch = partition.new_leader_epoch()
+        self.version += 1
+        log.info(
+            "Partition %s-%d: leader epoch %d starts at offset %d", name, index, epoch, partition.log.log_end_offset
+        )
+        return epoch
+
     def save_log_starts(self) -> None:
         self._save_checkpoint(LOG_START, lambda log: log.log_start_offset)
 
@@ -578,7 +607,7 @@ class Cluster:
     def _materialise(self, record: TopicRecord) -> None:
         log_config = log_config_for(self.config, record.configs)
         partitions = [
-            Partition(record.name, index, self._open_log(record.name, index, log_config, record.topic_id))
+            Partition.lead(record.name, index, self._open_log(record.name, index, log_config, record.topic_id))
             for index in range(record.partitions)
         ]
         self._register(record, partitions)
@@ -600,7 +629,7 @@ class Cluster:
                     if not directory.exists():
                         created.append(directory)
                 partitions.append(
-                    Partition(record.name, index, self._open_log(record.name, index, log_config, record.topic_id))
+                    Partition.lead(record.name, index, self._open_log(record.name, index, log_config, record.topic_id))
                 )
         except OSError as exc:
             self._discard_partitions(partitions, created)

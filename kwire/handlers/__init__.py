@@ -21,15 +21,21 @@ def handler_modules() -> list[ModuleType]:
         create_topics,
         delete_records,
         delete_topics,
+        describe_cluster,
         describe_log_dirs,
+        describe_topic_partitions,
+        elect_leaders,
         fetch,
         find_coordinator,
         groups,
         list_offsets,
         metadata,
+        offset_for_leader_epoch,
         offsets,
+        partition_reassignments,
         produce,
         transactions,
+        update_features,
     )
 
     return [
@@ -48,6 +54,12 @@ def handler_modules() -> list[ModuleType]:
         configs,
         delete_topics,
         create_partitions,
+        describe_cluster,
+        describe_topic_partitions,
+        offset_for_leader_epoch,
+        elect_leaders,
+        partition_reassignments,
+        update_features,
     ]
 
 

@@ -1,4 +1,5 @@
-"""ApiVersions: generated from the registry, cached per version."""
+"""ApiVersions: generated from the registry, cached per version; v3+ also
+lists the feature levels (kwire/cluster/features.py), as Kafka does."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from kio.index import load_response_schema
 
+from kwire.cluster.features import FINALIZED_FEATURES_EPOCH, features
 from kwire.handlers.base import RequestContext
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
@@ -37,9 +39,23 @@ def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
 
 def _response(version: int, registry: ApiRegistry, error: ErrorCode) -> Any:  # a kio entity
     entries = [dict(api_key=key, min_version=low, max_version=high) for key, low, high in registry.supported()]
-    # No tagged feature fields: old librdkafka (2.0.x) fails to parse them.
+    found = features(registry)
+    # Tagged fields from v3 (kio drops them for older versions). librdkafka
+    # 2.0.2 parses them (compat_tests/test_cluster_admin.py checks it).
     return build(
-        load_response_schema(ApiKey.API_VERSIONS, version), dict(error_code=error, api_keys=entries, throttle_time=0)
+        load_response_schema(ApiKey.API_VERSIONS, version),
+        dict(
+            error_code=error,
+            api_keys=entries,
+            throttle_time=0,
+            supported_features=[dict(name=f.name, min_version=f.min_level, max_version=f.max_level) for f in found],
+            finalized_features_epoch=FINALIZED_FEATURES_EPOCH,
+            finalized_features=[
+                dict(name=f.name, min_version_level=f.finalized, max_version_level=f.finalized)
+                for f in found
+                if f.finalized > 0
+            ],
+        ),
     )
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.log.config import LogConfig
-from kwire.log.durable_files import fsync_directory
+from kwire.log.durable_files import fsync_directory, fsync_if_exists
 from kwire.log.flusher import FLUSHER
+from kwire.log.leader_epochs import EpochEntry, LeaderEpochCache
 from kwire.log.log_loader import LoadReport, load_segments
 from kwire.log.producer_state import (
     ProducerStateManager,
@@ -55,6 +56,8 @@ class PartitionLog:
         self._deferred_deletes: list[Segment] = []
         self.producer_state = ProducerStateManager()
         self.transactions = PartitionTransactions()
+        # Leader epoch -> its first offset (`open` loads the file).
+        self.leader_epochs = LeaderEpochCache(directory)
         # Durability: offsets below the recovery point are known to be on
         # stable storage (persisted in the data directory's
         # recovery-point-offset-checkpoint; recovery after a crash starts
@@ -116,6 +119,8 @@ class PartitionLog:
         if report.truncated:
             delete_snapshots_after(directory, log.log_end_offset)
         log._load_producer_state(directory)
+        if not created:  # (a new directory has no epochs to load)
+            log._load_leader_epochs(directory)
         log._directory_changes, log._parent_unsynced = int(created), created
         if report.truncated:
             log.rewrite_txn_indexes()
@@ -142,6 +147,40 @@ class PartitionLog:
                 if header.base_offset >= start and header.producer_id >= 0:
                     marker = marker_type(segment.store.read_bytes(position, header.size)) if header.is_control else None
                     self._track_producer(header, marker)
+
+    def _load_leader_epochs(self, directory: Path) -> None:
+        """The leader-epoch-checkpoint, cut to the log as recovered, plus the
+        epochs of the batches past the recovery point (an append writes the
+        file without fsync); without a sound file, rebuilt from every batch
+        header."""
+        cache = LeaderEpochCache.load(directory)
+        rescan = self.segments if cache is None else self.segments_from(self.recovery_point)
+        if cache is None:
+            cache = LeaderEpochCache(directory)
+        cache.truncate_from_end(self.log_end_offset)
+        entries = list(cache.entries)
+        for segment in rescan:
+            for _position, header in segment.walk():
+                if header.partition_leader_epoch > (entries[-1].epoch if entries else -1):
+                    entries.append(EpochEntry(header.partition_leader_epoch, header.base_offset))
+        if entries != cache.entries:
+            cache.entries = entries
+            cache.save()
+        cache.truncate_from_start(self.log_start_offset)
+        self.leader_epochs = cache
+
+    def start_leader_epoch(self, epoch: int) -> None:
+        """A leader epoch starts at the log end (the partition's leader
+        changed, or it became leader at start-up): Kafka's epoch start offset.
+        Epoch 0 of an empty log (every new partition) is only written at
+        close once the log holds something: without the file a partition
+        starts there anyway, and creating thousands of partitions stays cheap."""
+        fresh = epoch == 0 and self.log_end_offset == 0
+        self.leader_epochs.assign(epoch, self.log_end_offset, write=not fresh)
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """(epoch, end offset) of `epoch` for OffsetForLeaderEpoch (see LeaderEpochCache)."""
+        return self.leader_epochs.end_offset_for(epoch, self.log_end_offset)
 
     def reconfigure(self, config: LogConfig) -> None:
         """The topic's configs changed (IncrementalAlterConfigs): they apply
@@ -196,6 +235,7 @@ class PartitionLog:
                 active.undo(mark)
                 raise
         self.log_end_offset = active.next_offset
+        self.leader_epochs.assign(leader_epoch, base_offset, durable=False)
         if header.producer_id >= 0:
             self._track_producer(header, marker)
         if header.max_timestamp > self._max_timestamp:
@@ -385,6 +425,7 @@ class PartitionLog:
         del self._base_offsets[:count]
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
         self.transactions.drop_before(self.log_start_offset)
+        self.leader_epochs.truncate_from_start(self.log_start_offset)
         freed = sum(segment.size for segment in doomed)
         if self.cleaning:
             self._deferred_deletes.extend(doomed)
@@ -398,6 +439,7 @@ class PartitionLog:
         (DeleteRecords moved it inside a segment), if it lies in the log."""
         if self.log_start_offset < offset <= self.log_end_offset:
             self.log_start_offset = offset
+            self.leader_epochs.truncate_from_start(offset)
 
     # --- compaction -------------------------------------------------------
 
@@ -427,6 +469,7 @@ class PartitionLog:
         if offset > self.log_end_offset:
             raise OffsetOutOfRange(f"offset {offset} is past the log end {self.log_end_offset}")
         self.log_start_offset = offset
+        self.leader_epochs.truncate_from_start(offset)
         wholly_below = 0
         while wholly_below < len(self.segments) - 1 and self.segments[wholly_below + 1].base_offset <= offset:
             wholly_below += 1
@@ -463,6 +506,7 @@ class PartitionLog:
         try:
             for segment in self.segments_from(self.recovery_point):
                 segment.flush()
+            self.leader_epochs.sync()
             self._sync_directory()
         except OSError as exc:
             if is_out_of_descriptors(exc):
@@ -502,11 +546,15 @@ class PartitionLog:
         if not segments or self.directory is None:
             return
         directory, changes, parent = self.directory, self._directory_changes, self._parent_unsynced
+        # (the flag stays for the next foreground flush: a thread must not clear it)
+        epoch_file = self.leader_epochs.path if self.leader_epochs.unsynced else None
         self.flush_pending = True
 
         def flush() -> None:
             for segment in segments:
                 segment.flush()
+            if epoch_file is not None:
+                fsync_if_exists(epoch_file)
             fsync_directory(directory)
             if parent:
                 fsync_directory(directory.parent)
@@ -526,6 +574,7 @@ class PartitionLog:
     def mark_flushed(self) -> None:
         """Everything is on stable storage (the caller synced the disk)."""
         self._directory_synced, self._parent_unsynced = self._directory_changes, False
+        self.leader_epochs.unsynced = False
         self._flushed(self.log_end_offset)
 
     def _write_snapshot(self, offset: int, durable: bool = True) -> None:
@@ -572,6 +621,10 @@ class PartitionLog:
                     self.flush()
                 except StorageError:
                     pass  # offline now, and logged: recovery at start-up repairs the tail
+            # (An empty log at epoch 0 needs no file: it starts there without one.)
+            empty_at_zero = self.log_end_offset == self.log_start_offset and self.leader_epochs.latest_epoch <= 0
+            if self.leader_epochs.unsaved and not empty_at_zero:
+                self.leader_epochs.save(durable=sync)
             if self.producer_state.entries and not snapshot_path(self.directory, self.log_end_offset).exists():
                 self._write_snapshot(self.log_end_offset, durable=sync)
         for segment in self.segments:

@@ -50,7 +50,8 @@ def test_flush_messages_fsyncs_the_log_then_its_indexes(disk_log, monkeypatch, t
     append(log, 2)  # 6 unflushed messages: fsync before the append returns
     fsynced = [os.path.basename(path) for path in syncs.fsynced()]
     assert fsynced[:3] == ["00000000000000000000.log", "00000000000000000000.index", "00000000000000000000.timeindex"]
-    assert fsynced[3:] == ["t-0", tmp_path.name]  # the new directory, and its parent, once
+    # The leader-epoch-checkpoint the first append wrote (not fsynced then).
+    assert fsynced[3:] == ["leader-epoch-checkpoint", "t-0", tmp_path.name]  # the new directory, and its parent, once
     assert log.recovery_point == 6
     syncs.clear()
     append(log, 1)

@@ -1,0 +1,61 @@
+"""DescribeCluster: this one node is the whole cluster (and its controller)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from kwire.handlers.base import CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.registry import api
+
+BROKER_ENDPOINT = 1  # EndpointType.BROKER; 2 is CONTROLLER
+
+
+@attrs.frozen
+class DescribeClusterRequest:
+    include_cluster_authorized_operations: bool
+    endpoint_type: int  # BROKER before v1
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> DescribeClusterRequest:
+        endpoint = request.endpoint_type if version >= 1 else BROKER_ENDPOINT
+        return cls(bool(request.include_cluster_authorized_operations), endpoint)
+
+
+@api(ApiKey.DESCRIBE_CLUSTER, 0, 2)
+def handle_describe_cluster(ctx: RequestContext, wire_request: Any) -> Any:
+    request = DescribeClusterRequest.from_wire(wire_request, ctx.api_version)
+    state = ctx.state
+    if request.endpoint_type != BROKER_ENDPOINT:
+        # A broker listener serves broker endpoints only (as Kafka's brokers).
+        return respond(
+            ctx,
+            dict(
+                error_code=ErrorCode.unsupported_endpoint_type,
+                error_message="The broker does not support the requested endpoint type",
+                endpoint_type=request.endpoint_type,
+                cluster_id=state.cluster.cluster_id,
+                controller_id=-1,
+                brokers=[],
+            ),
+        )
+    node = state.config.node_id
+    broker = dict(broker_id=node, host=state.advertised_host, port=state.advertised_port, rack=None, is_fenced=False)
+    return respond(
+        ctx,
+        dict(
+            error_code=ErrorCode.none,
+            error_message=None,
+            endpoint_type=BROKER_ENDPOINT,
+            cluster_id=state.cluster.cluster_id,
+            # Clients cannot reach a KRaft controller; Kafka names a live broker: this one.
+            controller_id=node,
+            brokers=[broker],
+            cluster_authorized_operations=(
+                CLUSTER_OPERATIONS if request.include_cluster_authorized_operations else OPERATIONS_NOT_REQUESTED
+            ),
+        ),
+    )

@@ -1,0 +1,72 @@
+"""ElectLeaders: on one node every partition's leader already is its
+preferred (and only) replica, so an election is never needed.
+
+Answered as Kafka's controller answers: ELECTION_NOT_NEEDED for each named
+partition, UNKNOWN_TOPIC_OR_PARTITION for one that does not exist; a null
+topic list means every partition, and then (as Kafka) partitions needing no
+election are left out of the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+
+from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.registry import api
+
+log = logging.getLogger(__name__)
+
+PREFERRED, UNCLEAN = 0, 1
+
+
+@attrs.frozen
+class ElectLeadersRequest:
+    election_type: int  # PREFERRED before v1
+    topic_partitions: dict[str, list[int]] | None  # None: every partition
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> ElectLeadersRequest:
+        wanted: dict[str, list[int]] | None = None
+        if request.topic_partitions is not None:
+            wanted = {}
+            for entry in request.topic_partitions:
+                wanted.setdefault(entry.topic, []).extend(entry.partitions)
+        return cls(request.election_type if version >= 1 else PREFERRED, wanted)
+
+
+@api(ApiKey.ELECT_LEADERS, 0, 2)
+def handle_elect_leaders(ctx: RequestContext, wire_request: Any) -> Any:
+    request = ElectLeadersRequest.from_wire(wire_request, ctx.api_version)
+    if request.election_type not in (PREFERRED, UNCLEAN):
+        return respond(ctx, dict(error_code=ErrorCode.invalid_request, replica_election_results=[]))
+    cluster = ctx.state.cluster
+    results: list[dict[str, Any]] = []
+    if request.topic_partitions is None:
+        # Every partition already has its preferred leader: nothing to list.
+        results = [dict(topic=name, partition_result=[]) for name in cluster.topics]
+    else:
+        for name, partitions in request.topic_partitions.items():
+            topic = cluster.get(name)
+            answers = []
+            for index in partitions:
+                if topic is None:
+                    error, message = ErrorCode.unknown_topic_or_partition, f"No such topic as {name}"
+                elif not 0 <= index < len(topic.partitions):
+                    error, message = ErrorCode.unknown_topic_or_partition, f"No such partition as {name}-{index}"
+                else:
+                    error, message = ErrorCode.election_not_needed, "Leader election not needed for topic partition."
+                answers.append(dict(partition_id=index, error_code=error, error_message=message))
+            results.append(dict(topic=name, partition_result=answers))
+    log.info(
+        "ElectLeaders (%s) from client %s at %s for %s: no election needed on a single node",
+        "unclean" if request.election_type == UNCLEAN else "preferred",
+        ctx.client_id,
+        ctx.client_host,
+        "every partition" if request.topic_partitions is None else sorted(request.topic_partitions),
+    )
+    return respond(ctx, dict(error_code=ErrorCode.none, replica_election_results=results))

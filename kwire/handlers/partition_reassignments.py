@@ -1,0 +1,119 @@
+"""AlterPartitionReassignments / ListPartitionReassignments on one node.
+
+Nothing is ever reassigning: every partition lives on this node alone. As
+Kafka's controller: a target of exactly the current replica is a no-op
+success; any other broker id, an empty or repeated list is
+INVALID_REPLICA_ASSIGNMENT (no such broker is registered), so the
+replication factor never changes (v1's allow_replication_factor_change is
+only echoed); cancelling (null replicas) finds
+NO_REASSIGNMENT_IN_PROGRESS; unknown partitions are
+UNKNOWN_TOPIC_OR_PARTITION. The list of ongoing reassignments is empty.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+
+from kwire.cluster.cluster import Cluster
+from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode, KafkaError
+from kwire.protocol.registry import api
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Reassignment:
+    topic: str
+    partition: int
+    replicas: list[int] | None  # None: cancel
+
+
+@attrs.frozen
+class AlterReassignmentsRequest:
+    reassignments: list[Reassignment]
+    allow_replication_factor_change: bool  # always before v1
+
+    @classmethod
+    def from_wire(cls, request: Any, version: int) -> AlterReassignmentsRequest:
+        reassignments = [
+            Reassignment(topic.name, p.partition_index, None if p.replicas is None else list(p.replicas))
+            for topic in request.topics
+            for p in topic.partitions
+        ]
+        return cls(reassignments, version < 1 or bool(request.allow_replication_factor_change))
+
+
+@api(ApiKey.ALTER_PARTITION_REASSIGNMENTS, 0, 1)
+def handle_alter_partition_reassignments(ctx: RequestContext, wire_request: Any) -> Any:
+    request = AlterReassignmentsRequest.from_wire(wire_request, ctx.api_version)
+    node = ctx.state.config.node_id
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for target in request.reassignments:
+        try:
+            _check(ctx.state.cluster, node, target)
+            error, message = ErrorCode.none, None
+        except KafkaError as exc:
+            error, message = exc.error_code, exc.message
+        log.info(
+            "AlterPartitionReassignments from client %s at %s: %s-%d to %s: %s",
+            ctx.client_id,
+            ctx.client_host,
+            target.topic,
+            target.partition,
+            "cancel" if target.replicas is None else target.replicas,
+            "unchanged (already there)" if error == ErrorCode.none else f"{error.name} ({message})",
+        )
+        by_topic.setdefault(target.topic, []).append(
+            dict(partition_index=target.partition, error_code=error, error_message=message)
+        )
+    responses = [dict(name=name, partitions=partitions) for name, partitions in by_topic.items()]
+    return respond(
+        ctx,
+        dict(
+            error_code=ErrorCode.none,
+            error_message=None,
+            allow_replication_factor_change=request.allow_replication_factor_change,
+            responses=responses,
+        ),
+    )
+
+
+def _check(cluster: Cluster, node: int, target: Reassignment) -> None:
+    """Raises KafkaError unless the reassignment is a no-op."""
+    topic = cluster.get(target.topic)
+    if topic is None:
+        raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Unable to find topic {target.topic}")
+    if not 0 <= target.partition < len(topic.partitions):
+        raise KafkaError(
+            ErrorCode.unknown_topic_or_partition, f"Unable to find partition {target.topic}:{target.partition}"
+        )
+    if target.replicas is None:
+        raise KafkaError(ErrorCode.no_reassignment_in_progress, "No partition reassignment is in progress.")
+    if not target.replicas:
+        raise KafkaError(
+            ErrorCode.invalid_replica_assignment, "The manual partition assignment includes an empty replica list."
+        )
+    seen: set[int] = set()
+    for replica in target.replicas:
+        if replica in seen:
+            raise KafkaError(
+                ErrorCode.invalid_replica_assignment,
+                f"The manual partition assignment includes the broker {replica} more than once.",
+            )
+        seen.add(replica)
+        if replica != node:
+            raise KafkaError(
+                ErrorCode.invalid_replica_assignment,
+                f"The manual partition assignment includes broker {replica}, but no such broker is registered.",
+            )
+
+
+@api(ApiKey.LIST_PARTITION_REASSIGNMENTS, 0, 0)
+def handle_list_partition_reassignments(ctx: RequestContext, request: Any) -> Any:
+    # Nothing is ever reassigning here (unknown topics are skipped, as Kafka).
+    return respond(ctx, dict(error_code=ErrorCode.none, error_message=None, topics=[]))
