@@ -14,7 +14,9 @@ import attrs
 
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster import data_dir as data_dir_files
+from kwire.cluster.broker_configs import DynamicBrokerConfigs
 from kwire.cluster.data_dir import DataDirLock
+from kwire.cluster.group_configs import GroupConfigs
 from kwire.cluster.meta_files import base64_uuid, read_cluster_id, write_meta_properties, write_partition_metadata
 from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataLog, TopicRecord
 from kwire.cluster.offset_checkpoint import (
@@ -119,6 +121,10 @@ class Cluster:
         self.metadata = MetadataLog(self._open_log(METADATA_TOPIC, 0, LogConfig(segment_bytes=64 * 1024 * 1024)))
         snapshot = self.metadata.replay()
         self.next_producer_id_floor = snapshot.next_producer_id
+        # Before any topic opens: their defaults follow the dynamic broker configs.
+        self.broker_configs = DynamicBrokerConfigs(config, snapshot.broker_configs, self.metadata.write_broker_configs)
+        self.broker_configs.on_change.append(self.reapply_broker_defaults)
+        self.group_configs = GroupConfigs(snapshot.group_configs, self.metadata.write_group_configs)
         if config.data_dir is not None:
             if cluster_id is None:
                 cluster_id = base64_uuid(uuid.uuid4())
@@ -306,6 +312,15 @@ class Cluster:
         topic.log_config = log_config_for(self.config, clean)
         for partition in topic.partitions:
             partition.log.reconfigure(topic.log_config)
+        self.version += 1
+
+    def reapply_broker_defaults(self) -> None:
+        """After a dynamic broker config change: every topic's log settings
+        again, so a topic without its own override follows the broker's."""
+        for topic in self.topics.values():
+            topic.log_config = log_config_for(self.config, topic.configs)
+            for partition in topic.partitions:
+                partition.log.reconfigure(topic.log_config)
         self.version += 1
 
     def delete_records(self, name: str, index: int, offset: int) -> int:

@@ -20,6 +20,9 @@ from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
 METADATA_TOPIC = "__cluster_metadata"
 _TOPIC_PREFIX = b"topic:"
 _PRODUCER_ID_BLOCK = b"producer-id-block"
+# Dynamic broker configs: "" is the cluster-wide default, else a node id.
+_BROKER_CONFIG_PREFIX = b"broker-config:"
+_GROUP_CONFIG_PREFIX = b"group-config:"
 
 
 @attrs.frozen
@@ -35,6 +38,10 @@ class MetadataSnapshot:
     topics: dict[str, TopicRecord] = attrs.field(factory=dict)
     # First producer id not yet handed out in an earlier run.
     next_producer_id: int = 0
+    # Dynamic broker configs by resource name ("" or a node id).
+    broker_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
+    # GROUP config resources: the overrides of each group.
+    group_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
 
 
 def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSnapshot:
@@ -53,9 +60,21 @@ def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSna
                     partitions=int(data["partitions"]),
                     configs=dict(data.get("configs", {})),
                 )
+        elif key.startswith(_BROKER_CONFIG_PREFIX):
+            _replay_configs(snapshot.broker_configs, key[len(_BROKER_CONFIG_PREFIX) :].decode(), value)
+        elif key.startswith(_GROUP_CONFIG_PREFIX):
+            _replay_configs(snapshot.group_configs, key[len(_GROUP_CONFIG_PREFIX) :].decode(), value)
         elif key == _PRODUCER_ID_BLOCK and value is not None:
             snapshot.next_producer_id = int(json.loads(value)["next"])
     return snapshot
+
+
+def _replay_configs(into: dict[str, dict[str, str]], name: str, value: bytes | None) -> None:
+    configs = {} if value is None else {str(k): str(v) for k, v in json.loads(value).items()}
+    if configs:
+        into[name] = configs
+    else:
+        into.pop(name, None)
 
 
 class MetadataLog:
@@ -68,6 +87,18 @@ class MetadataLog:
     def write_topic(self, topic: TopicRecord) -> None:
         value = {"topic_id": str(topic.topic_id), "partitions": topic.partitions, "configs": topic.configs}
         self._append(_TOPIC_PREFIX + topic.name.encode(), json.dumps(value, sort_keys=True).encode())
+
+    def write_broker_configs(self, resource_name: str, configs: dict[str, str]) -> None:
+        """The whole set of dynamic broker configs of one level ("": cluster default)."""
+        self._write_configs(_BROKER_CONFIG_PREFIX + resource_name.encode(), configs)
+
+    def write_group_configs(self, group_id: str, configs: dict[str, str]) -> None:
+        """The whole set of one group's config overrides."""
+        self._write_configs(_GROUP_CONFIG_PREFIX + group_id.encode(), configs)
+
+    def _write_configs(self, key: bytes, configs: dict[str, str]) -> None:
+        # An empty set is a tombstone: nothing is left to remember.
+        self._append(key, json.dumps(configs, sort_keys=True).encode() if configs else None)
 
     def write_producer_id_block(self, next_unallocated: int) -> None:
         self._append(_PRODUCER_ID_BLOCK, json.dumps({"next": next_unallocated}).encode())
