@@ -126,7 +126,9 @@ class DynamicBrokerConfigs:
         trial = attrs.evolve(self.config, explicit=set(self.config.explicit))
         for name, typed in merged.items():
             setattr(trial, name.replace(".", "_"), typed)
-        problems = trial.problems()
+        # Only what this change breaks (an embedded node may start unchecked).
+        before = set(self.config.problems())
+        problems = [problem for problem in trial.problems() if problem not in before]
         if problems:
             raise KafkaError(ErrorCode.invalid_request, problems[0])
         if validate_only:

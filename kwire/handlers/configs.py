@@ -11,6 +11,7 @@ import attrs
 
 from kwire.cluster import broker_configs as dynamic
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
+from kwire.cluster.broker_docs import BROKER_DOCS
 from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, validate_value
 from kwire.config import LIST as LIST_RULE
 from kwire.config import SETTINGS, BrokerConfig
@@ -99,7 +100,9 @@ def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) ->
     if resource_type == BROKER:
         if resource_name == "":
             return _default_level_entries(state.cluster.broker_configs)
-        if resource_name != str(state.config.node_id):
+        if not resource_name.lstrip("-").isdigit():
+            raise KafkaError(ErrorCode.invalid_request, f"Broker id must be an integer, but it is: {resource_name}")
+        if int(resource_name) != state.config.node_id:
             raise KafkaError(
                 ErrorCode.invalid_request,
                 f"Unexpected broker id, expected {state.config.node_id} or empty string, but received {resource_name}",
@@ -154,7 +157,8 @@ def _broker_entries(configs: DynamicBrokerConfigs) -> list[Entry]:
     for name in sorted(names):
         synonyms = tuple(configs.synonyms(name))
         _name, value, source = synonyms[0]
-        entries.append(Entry(name, value, source, _read_only(name), _config_type(name), "", synonyms))
+        documentation = BROKER_DOCS.get(name, "")
+        entries.append(Entry(name, value, source, _read_only(name), _config_type(name), documentation, synonyms))
     return entries
 
 
@@ -162,7 +166,7 @@ def _default_level_entries(configs: DynamicBrokerConfigs) -> list[Entry]:
     """The cluster-wide default level: only what is set there, as in Kafka."""
     source = dynamic.DYNAMIC_DEFAULT_BROKER_CONFIG
     return [
-        Entry(name, value, source, False, _config_type(name), "", ((name, value, source),))
+        Entry(name, value, source, False, _config_type(name), BROKER_DOCS.get(name, ""), ((name, value, source),))
         for name, value in sorted(configs.default_level.items())
     ]
 

@@ -244,3 +244,10 @@ def test_every_alter_configs_version_reaches_broker_configs(client, version):
     (response,) = client.call(ALTER, version, request).responses
     ok(response)
     assert client.core.config.log_retention_ms == 7
+
+
+def test_every_broker_setting_is_documented(client):
+    result = describe(client, BROKER, "1")
+    undocumented = [c.name for c in result.configs if not c.documentation]
+    assert result.configs and undocumented == []
+    assert describe(client, BROKER, "one").error_message == "Broker id must be an integer, but it is: one"
