@@ -6,6 +6,7 @@ Kafka's own tools send it.)"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -197,3 +198,31 @@ def test_a_lower_cluster_default_retention_deletes_old_segments_and_survives_res
     )
     (result,) = raw.call(sock, DESCRIBE, 4, request).results
     assert [(c.name, c.value) for c in result.configs] == [("log.retention.ms", "60000")]
+
+
+def test_aiokafka_alters_and_describes_broker_configs(start_kwire):
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    broker = start_kwire()
+
+    async def run():
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            (_no_topics, altered) = await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.BROKER, "1", configs={"log.retention.bytes": "123456"})]
+            )
+            described = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.BROKER, "1")], include_synonyms=True
+            )
+            return altered, described
+        finally:
+            await admin.close()
+
+    altered, (described,) = asyncio.run(asyncio.wait_for(run(), TIMEOUT_S))
+    assert altered.to_object()["resources"][0]["error_code"] == 0
+    entries = {c["config_names"]: c for c in described.to_object()["resources"][0]["config_entries"]}
+    assert entries["log.retention.bytes"]["config_value"] == "123456"
+    assert entries["log.retention.bytes"]["config_source"] == 2  # DYNAMIC_BROKER_CONFIG
+    assert entries["num.partitions"]["read_only"] is True
