@@ -214,10 +214,10 @@ def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
 def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
     responses = []
     for resource in request.resources:
-        kind = _list_kind(ctx, resource.resource_type)
+        rules = _operation_rules(ctx, resource.resource_type)
 
-        def replacement(current: dict[str, str], resource: Any = resource, kind: Any = kind) -> dict[str, str]:
-            return _apply_operations(current, resource.configs, *kind)
+        def replacement(current: dict[str, str], resource: Any = resource, rules: Any = rules) -> dict[str, str]:
+            return _apply_operations(current, resource.configs, rules)
 
         responses.append(_alter(ctx, resource, replacement, request.validate_only))
     return respond(ctx, dict(responses=responses))
@@ -226,8 +226,19 @@ def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
 # A resource's config overrides -> the overrides asked for. AlterConfigs may
 # carry null values: each resource's validation refuses them.
 Replacement = Callable[[dict[str, str]], Mapping[str, str | None]]
-# For APPEND/SUBTRACT: is a name a list setting, and its value in force when unset?
-ListKind = tuple[Callable[[str], bool], Callable[[str], str | None], Callable[[str, str], None]]
+
+
+@attrs.frozen
+class OperationRules:
+    """How IncrementalAlterConfigs' operations see one resource type's settings."""
+
+    is_list: Callable[[str], bool]  # APPEND/SUBTRACT allowed (for topics: refuses an unknown name)
+    in_force: Callable[[str], str | None]  # what APPEND/SUBTRACT start from when the level has no value
+    check: Callable[[str, str], None]  # each result checked at once (topics), or none (the whole set later)
+
+
+def _no_check(name: str, value: str) -> None:
+    pass
 
 
 def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validate_only: bool) -> dict[str, Any]:
@@ -238,7 +249,6 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
     try:
         cluster = ctx.state.cluster
         if kind == BROKER:
-            cluster.broker_configs.check_resource(name)
             cluster.broker_configs.alter(name, replacement(cluster.broker_configs.level(name)), validate_only)
         elif kind == GROUP:
             cluster.group_configs.alter(name, replacement(cluster.group_configs.get(name)), validate_only)
@@ -274,18 +284,17 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
     return dict(answer, error_code=ErrorCode.none, error_message=None)
 
 
-def _list_kind(ctx: RequestContext, resource_type: int) -> ListKind:
-    """How APPEND/SUBTRACT see a resource type's settings."""
+def _operation_rules(ctx: RequestContext, resource_type: int) -> OperationRules:
     if resource_type == BROKER:
         configs = ctx.state.cluster.broker_configs
-        return (
+        return OperationRules(
             lambda name: name in SETTINGS and SETTINGS[name].kind == LIST_RULE,
             lambda name: broker_value(configs.config, name),
-            lambda name, value: None,  # the whole set is checked by DynamicBrokerConfigs
+            _no_check,
         )
     if resource_type == TOPIC:
 
-        def topic_default(name: str) -> str | None:
+        def topic_default(name: str) -> str:
             spec = TOPIC_CONFIGS.get(name)
             if spec is None:
                 raise KafkaError(ErrorCode.invalid_config, f"Unknown topic config name: {name}")
@@ -294,27 +303,25 @@ def _list_kind(ctx: RequestContext, resource_type: int) -> ListKind:
         def topic_check(name: str, value: str) -> None:
             validate_value(name, value)
 
-        return (
-            lambda name: topic_default(name) is not None and TOPIC_CONFIGS[name].kind == LIST,
+        return OperationRules(
+            lambda name: bool(topic_default(name) is not None and TOPIC_CONFIGS[name].kind == LIST),
             topic_default,
             topic_check,
         )
-    return (lambda name: False, lambda name: None, lambda name, value: None)
+    return OperationRules(lambda name: False, lambda name: None, _no_check)
 
 
 def _apply_operations(
     current: dict[str, str],
     operations: Any,
-    is_list: Callable[[str], bool],
-    in_force: Callable[[str], str | None],
-    check: Callable[[str, str], None],
+    rules: OperationRules,
 ) -> dict[str, str]:
     """The overrides after IncrementalAlterConfigs' operations, each result
     checked at once where the resource does so (a null value is refused there)."""
     result = dict(current)
     for op in operations:
         name, value = op.name, op.value
-        listed = is_list(name)  # for topics: refuses an unknown name first
+        listed = rules.is_list(name)
         if op.config_operation == SET:
             result[name] = value
         elif op.config_operation == DELETE:
@@ -325,7 +332,7 @@ def _apply_operations(
                 raise KafkaError(
                     ErrorCode.invalid_request, f"Config value {verb} is not allowed for config key: {name}"
                 )
-            present = [item for item in (result.get(name) or in_force(name) or "").split(",") if item]
+            present = [item for item in (result.get(name) or rules.in_force(name) or "").split(",") if item]
             given = [item.strip() for item in (value or "").split(",") if item.strip()]
             if op.config_operation == APPEND:
                 present += [item for item in given if item not in present]
@@ -335,5 +342,5 @@ def _apply_operations(
         else:
             raise KafkaError(ErrorCode.invalid_request, f"Unknown config operation {op.config_operation}")
         if result.get(name) is not None:
-            check(name, result[name])
+            rules.check(name, result[name])
     return result
