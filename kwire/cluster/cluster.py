@@ -14,7 +14,9 @@ import attrs
 
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster import data_dir as data_dir_files
+from kwire.cluster.broker_configs import DynamicBrokerConfigs
 from kwire.cluster.data_dir import DataDirLock
+from kwire.cluster.group_configs import GroupConfigs
 from kwire.cluster.meta_files import (
     base64_uuid,
     read_cluster_id,
@@ -157,6 +159,10 @@ class Cluster:
         snapshot = self.metadata.replay()
         self.next_producer_id_floor = snapshot.next_producer_id
         self.deleted_topic_ids = snapshot.deleted_topic_ids
+        # Before any topic opens: their defaults follow the dynamic broker configs.
+        self.broker_configs = DynamicBrokerConfigs(config, snapshot.broker_configs, self.metadata.write_broker_configs)
+        self.broker_configs.on_change.append(self.reapply_broker_defaults)
+        self.group_configs = GroupConfigs(snapshot.group_configs, self.metadata.write_group_configs)
         if config.data_dir is not None:
             if cluster_id is None:
                 cluster_id = base64_uuid(uuid.uuid4())
@@ -505,6 +511,15 @@ class Cluster:
         topic.log_config = log_config_for(self.config, clean)
         for partition in topic.partitions:
             partition.log.reconfigure(topic.log_config)
+        self.version += 1
+
+    def reapply_broker_defaults(self) -> None:
+        """After a dynamic broker config change: every topic's log settings
+        again, so a topic without its own override follows the broker's."""
+        for topic in self.topics.values():
+            topic.log_config = log_config_for(self.config, topic.configs)
+            for partition in topic.partitions:
+                partition.log.reconfigure(topic.log_config)
         self.version += 1
 
     def delete_records(self, name: str, index: int, offset: int) -> int:

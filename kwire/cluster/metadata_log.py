@@ -27,6 +27,9 @@ METADATA_TOPIC = "__cluster_metadata"
 _TOPIC_PREFIX = b"topic:"
 _PRODUCER_ID_BLOCK = b"producer-id-block"
 _DELETED_TOPIC_PREFIX = b"deleted-topic:"
+# Dynamic broker configs: "" is the cluster-wide default, else a node id.
+_BROKER_CONFIG_PREFIX = b"broker-config:"
+_GROUP_CONFIG_PREFIX = b"group-config:"
 
 
 @attrs.frozen
@@ -44,6 +47,10 @@ class MetadataSnapshot:
     next_producer_id: int = 0
     # The ids of every topic ever deleted.
     deleted_topic_ids: set[uuid.UUID] = attrs.field(factory=set)
+    # Dynamic broker configs by resource name ("" or a node id).
+    broker_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
+    # GROUP config resources: the overrides of each group.
+    group_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
 
 
 def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSnapshot:
@@ -64,9 +71,21 @@ def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSna
                 )
         elif key.startswith(_DELETED_TOPIC_PREFIX):
             snapshot.deleted_topic_ids.add(uuid.UUID(key[len(_DELETED_TOPIC_PREFIX) :].decode()))
+        elif key.startswith(_BROKER_CONFIG_PREFIX):
+            _replay_configs(snapshot.broker_configs, key[len(_BROKER_CONFIG_PREFIX) :].decode(), value)
+        elif key.startswith(_GROUP_CONFIG_PREFIX):
+            _replay_configs(snapshot.group_configs, key[len(_GROUP_CONFIG_PREFIX) :].decode(), value)
         elif key == _PRODUCER_ID_BLOCK and value is not None:
             snapshot.next_producer_id = int(json.loads(value)["next"])
     return snapshot
+
+
+def _replay_configs(into: dict[str, dict[str, str]], name: str, value: bytes | None) -> None:
+    configs = {} if value is None else {str(k): str(v) for k, v in json.loads(value).items()}
+    if configs:
+        into[name] = configs
+    else:
+        into.pop(name, None)
 
 
 class MetadataLog:
@@ -90,6 +109,17 @@ class MetadataLog:
         if records:
             append_keyed_records(self._log, records)
             self._log.flush()
+    def write_broker_configs(self, resource_name: str, configs: dict[str, str]) -> None:
+        """The whole set of dynamic broker configs of one level ("": cluster default)."""
+        self._write_configs(_BROKER_CONFIG_PREFIX + resource_name.encode(), configs)
+
+    def write_group_configs(self, group_id: str, configs: dict[str, str]) -> None:
+        """The whole set of one group's config overrides."""
+        self._write_configs(_GROUP_CONFIG_PREFIX + group_id.encode(), configs)
+
+    def _write_configs(self, key: bytes, configs: dict[str, str]) -> None:
+        # An empty set is a tombstone: nothing is left to remember.
+        self._append(key, json.dumps(configs, sort_keys=True).encode() if configs else None)
 
     def write_producer_id_block(self, next_unallocated: int) -> None:
         self._append(_PRODUCER_ID_BLOCK, json.dumps({"next": next_unallocated}).encode())

@@ -1,24 +1,33 @@
-"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics
-(and DescribeConfigs for the broker)."""
+"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics,
+the broker's dynamic configs (per node and cluster-wide) and groups."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
+from kwire.cluster import broker_configs as dynamic
+from kwire.cluster.broker_configs import DynamicBrokerConfigs
+from kwire.cluster.broker_docs import BROKER_DOCS
 from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, validate_value
-from kwire.config import BrokerConfig
+from kwire.config import LIST as LIST_RULE
+from kwire.config import SETTINGS, BrokerConfig
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
 
-TOPIC, BROKER = 2, 4
+log = logging.getLogger(__name__)
+
+TOPIC, BROKER, GROUP = 2, 4, 32
 # ConfigSource values.
 DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+# Kafka's ConfigDef types as DescribeConfigs numbers them.
+_CONFIG_TYPES = {"BOOLEAN": 1, "STRING": 2, "INT": 3, "LONG": 5, "DOUBLE": 6, "LIST": 7}
 
 
 @attrs.frozen
@@ -87,29 +96,48 @@ def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) ->
         topic = state.cluster.get(resource_name)
         if topic is None:
             raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {resource_name} does not exist")
-        return topic_entries(state.config, topic.configs)
+        return topic_entries(state.config, topic.configs, state.cluster.broker_configs)
     if resource_type == BROKER:
-        if resource_name not in ("", str(state.config.node_id)):
+        if resource_name == "":
+            return _default_level_entries(state.cluster.broker_configs)
+        if not resource_name.lstrip("-").isdigit():
+            raise KafkaError(ErrorCode.invalid_request, f"Broker id must be an integer, but it is: {resource_name}")
+        if int(resource_name) != state.config.node_id:
             raise KafkaError(
-                ErrorCode.invalid_request, f"Unexpected broker id {resource_name}; this is {state.config.node_id}"
+                ErrorCode.invalid_request,
+                f"Unexpected broker id, expected {state.config.node_id} or empty string, but received {resource_name}",
             )
-        return _broker_entries(state.config)
+        return _broker_entries(state.cluster.broker_configs)
+    if resource_type == GROUP:
+        return [
+            Entry(name, value, source, False, spec.kind, spec.documentation, ((name, value, source),))
+            for name, value, source, spec in state.cluster.group_configs.entries(resource_name)
+        ]
     raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource_type}")
 
 
-def topic_entries(broker: BrokerConfig, overrides: dict[str, str]) -> list[Entry]:
+def topic_entries(
+    broker: BrokerConfig, overrides: dict[str, str], dynamic_configs: DynamicBrokerConfigs | None = None
+) -> list[Entry]:
     """Every topic config of a topic, as DescribeConfigs (and CreateTopics v5+) show them."""
-    return [_topic_entry(broker, overrides, name) for name in sorted(TOPIC_CONFIGS)]
+    return [_topic_entry(broker, overrides, name, dynamic_configs) for name in sorted(TOPIC_CONFIGS)]
 
 
-def _topic_entry(broker: BrokerConfig, overrides: dict[str, str], name: str) -> Entry:
+def _topic_entry(
+    broker: BrokerConfig, overrides: dict[str, str], name: str, dynamic_configs: DynamicBrokerConfigs | None
+) -> Entry:
     """A topic config and where its value comes from: the topic's override,
-    the broker's setting, or the default (synonyms in that order)."""
+    the broker's dynamic, static or default setting (synonyms in that order)."""
     spec = TOPIC_CONFIGS[name]
     synonyms: list[tuple[str, str | None, int]] = []
     if name in overrides:
         synonyms.append((name, overrides[name], DYNAMIC_TOPIC_CONFIG))
-    if spec.broker_name is not None and broker_value(broker, spec.broker_name) is not None:
+    from_broker = (
+        [] if dynamic_configs is None or spec.broker_name is None else dynamic_configs.synonyms(spec.broker_name)
+    )
+    if from_broker and from_broker[0][1] is not None:
+        synonyms.extend(from_broker)
+    elif spec.broker_name is not None and broker_value(broker, spec.broker_name) is not None:
         static = broker_value(broker, spec.broker_name)
         if spec.broker_name in broker.explicit:
             synonyms.append((spec.broker_name, static, STATIC_BROKER_CONFIG))
@@ -121,39 +149,35 @@ def _topic_entry(broker: BrokerConfig, overrides: dict[str, str], name: str) -> 
     return Entry(name, value, source, False, spec.kind, spec.documentation, tuple(synonyms))
 
 
-def _broker_entries(broker: BrokerConfig) -> list[Entry]:
-    names = sorted({spec.broker_name for spec in TOPIC_CONFIGS.values() if spec.broker_name} | set(_OTHER_BROKER_NAMES))
-    entries: list[Entry] = []
-    for name in names:
-        value = broker_value(broker, name)
-        if value is None:
-            continue
-        source = STATIC_BROKER_CONFIG if name in broker.explicit else DEFAULT_CONFIG
-        entries.append(Entry(name, value, source, True, 0, "", ((name, value, source),)))
+def _broker_entries(configs: DynamicBrokerConfigs) -> list[Entry]:
+    """Every broker setting of this node, as Kafka describes a broker:
+    read-only unless dynamic, with where its value comes from."""
+    names = set(dynamic.kafka_names()) | set(configs.broker_level) | set(configs.default_level)
+    entries = []
+    for name in sorted(names):
+        synonyms = tuple(configs.synonyms(name))
+        _name, value, source = synonyms[0]
+        documentation = BROKER_DOCS.get(name, "")
+        entries.append(Entry(name, value, source, _read_only(name), _config_type(name), documentation, synonyms))
     return entries
 
 
-_OTHER_BROKER_NAMES = (
-    "node.id",
-    "num.partitions",
-    "auto.create.topics.enable",
-    "default.replication.factor",
-    "socket.request.max.bytes",
-    "group.initial.rebalance.delay.ms",
-    "group.min.session.timeout.ms",
-    "group.max.session.timeout.ms",
-    "offsets.topic.num.partitions",
-    "offsets.retention.minutes",
-    "log.retention.check.interval.ms",
-    "log.cleaner.enable",
-    "log.cleaner.backoff.ms",
-    "log.flush.scheduler.interval.ms",
-    "log.flush.offset.checkpoint.interval.ms",
-    "connections.max.idle.ms",
-    "queued.max.request.bytes",
-    "max.connections",
-    "max.connections.per.ip",
-)
+def _default_level_entries(configs: DynamicBrokerConfigs) -> list[Entry]:
+    """The cluster-wide default level: only what is set there, as in Kafka."""
+    source = dynamic.DYNAMIC_DEFAULT_BROKER_CONFIG
+    return [
+        Entry(name, value, source, False, _config_type(name), BROKER_DOCS.get(name, ""), ((name, value, source),))
+        for name, value in sorted(configs.default_level.items())
+    ]
+
+
+def _read_only(name: str) -> bool:
+    return name not in dynamic.DYNAMIC and dynamic.is_static(name)
+
+
+def _config_type(name: str) -> int:
+    rule = SETTINGS.get(name)
+    return 0 if rule is None else _CONFIG_TYPES.get(rule.kind, 0)
 
 
 def _config_dict(entry: Entry, include_synonyms: bool, include_documentation: bool) -> dict[str, Any]:
@@ -175,7 +199,7 @@ def _config_dict(entry: Entry, include_synonyms: bool, include_documentation: bo
 
 @api(ApiKey.ALTER_CONFIGS, 0, 2)
 def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
-    """Non-incremental: the given configs replace all of a topic's overrides."""
+    """Non-incremental: the given configs replace all of a resource's."""
     responses = []
     for resource in request.resources:
 
@@ -190,59 +214,125 @@ def handle_alter_configs(ctx: RequestContext, request: Any) -> Any:
 def handle_incremental_alter_configs(ctx: RequestContext, request: Any) -> Any:
     responses = []
     for resource in request.resources:
+        rules = _operation_rules(ctx, resource.resource_type)
 
-        def replacement(current: dict[str, str], resource: Any = resource) -> dict[str, str]:
-            return _apply_operations(current, resource.configs)
+        def replacement(current: dict[str, str], resource: Any = resource, rules: Any = rules) -> dict[str, str]:
+            return _apply_operations(current, resource.configs, rules)
 
         responses.append(_alter(ctx, resource, replacement, request.validate_only))
     return respond(ctx, dict(responses=responses))
 
 
-# A topic's config overrides -> the overrides asked for. AlterConfigs may
-# carry null values: the cluster's validation refuses them.
+# A resource's config overrides -> the overrides asked for. AlterConfigs may
+# carry null values: each resource's validation refuses them.
 Replacement = Callable[[dict[str, str]], Mapping[str, str | None]]
 
 
+@attrs.frozen
+class OperationRules:
+    """How IncrementalAlterConfigs' operations see one resource type's settings."""
+
+    is_list: Callable[[str], bool]  # APPEND/SUBTRACT allowed (for topics: refuses an unknown name)
+    in_force: Callable[[str], str | None]  # what APPEND/SUBTRACT start from when the level has no value
+    check: Callable[[str, str], None]  # each result checked at once (topics), or none (the whole set later)
+
+
+def _no_check(name: str, value: str) -> None:
+    pass
+
+
 def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validate_only: bool) -> dict[str, Any]:
-    answer: dict[str, Any] = dict(resource_type=resource.resource_type, resource_name=resource.resource_name)
+    kind, name = resource.resource_type, resource.resource_name
+    answer: dict[str, Any] = dict(resource_type=kind, resource_name=name)
+    what = ", ".join(f"{c.name}={c.value}" for c in resource.configs) or "(nothing)"
+    label = {TOPIC: "topic", BROKER: "broker", GROUP: "group"}.get(kind, f"resource type {kind}")
     try:
-        if resource.resource_type == BROKER:
-            raise KafkaError(
-                ErrorCode.invalid_request,
-                "kwire does not change broker configs at run time; start it with -o NAME=VALUE",
-            )
-        if resource.resource_type != TOPIC:
-            raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}")
         cluster = ctx.state.cluster
-        topic = cluster.get(resource.resource_name)
-        if topic is None:
-            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {resource.resource_name} does not exist")
-        cluster.alter_topic_configs(topic.name, replacement(dict(topic.configs)), validate_only)
+        if kind == BROKER:
+            cluster.broker_configs.alter(name, replacement(cluster.broker_configs.level(name)), validate_only)
+        elif kind == GROUP:
+            cluster.group_configs.alter(name, replacement(cluster.group_configs.get(name)), validate_only)
+        elif kind == TOPIC:
+            topic = cluster.get(name)
+            if topic is None:
+                raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist")
+            cluster.alter_topic_configs(topic.name, replacement(dict(topic.configs)), validate_only)
+        else:
+            raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {kind}")
     except KafkaError as exc:
+        log.info(
+            "%s from %s at %s: configs of %s %r (%s)%s refused: %s",
+            ctx.api_key.name,
+            ctx.client_id,
+            ctx.client_host,
+            label,
+            name,
+            what,
+            " (validate only)" if validate_only else "",
+            exc.message,
+        )
         return dict(answer, error_code=exc.error_code, error_message=exc.message)
+    log.info(
+        "%s configs of %s %r for %s at %s: %s",
+        "validated" if validate_only else "changed",
+        label,
+        name,
+        ctx.client_id,
+        ctx.client_host,
+        what,
+    )
     return dict(answer, error_code=ErrorCode.none, error_message=None)
 
 
-def _apply_operations(current: dict[str, str], operations: Any) -> dict[str, str]:
+def _operation_rules(ctx: RequestContext, resource_type: int) -> OperationRules:
+    if resource_type == BROKER:
+        configs = ctx.state.cluster.broker_configs
+        return OperationRules(
+            lambda name: name in SETTINGS and SETTINGS[name].kind == LIST_RULE,
+            lambda name: broker_value(configs.config, name),
+            _no_check,
+        )
+    if resource_type == TOPIC:
+
+        def topic_default(name: str) -> str:
+            spec = TOPIC_CONFIGS.get(name)
+            if spec is None:
+                raise KafkaError(ErrorCode.invalid_config, f"Unknown topic config name: {name}")
+            return spec.default
+
+        def topic_check(name: str, value: str) -> None:
+            validate_value(name, value)
+
+        return OperationRules(
+            lambda name: bool(topic_default(name) is not None and TOPIC_CONFIGS[name].kind == LIST),
+            topic_default,
+            topic_check,
+        )
+    return OperationRules(lambda name: False, lambda name: None, _no_check)
+
+
+def _apply_operations(
+    current: dict[str, str],
+    operations: Any,
+    rules: OperationRules,
+) -> dict[str, str]:
     """The overrides after IncrementalAlterConfigs' operations, each result
-    checked at once (a null value is refused there)."""
+    checked at once where the resource does so (a null value is refused there)."""
     result = dict(current)
     for op in operations:
         name, value = op.name, op.value
-        spec = TOPIC_CONFIGS.get(name)
-        if spec is None:
-            raise KafkaError(ErrorCode.invalid_config, f"Unknown topic config name: {name}")
+        listed = rules.is_list(name)
         if op.config_operation == SET:
             result[name] = value
         elif op.config_operation == DELETE:
             result.pop(name, None)
         elif op.config_operation in (APPEND, SUBTRACT):
-            if spec.kind != LIST:
+            if not listed:
                 verb = "append" if op.config_operation == APPEND else "subtract"
                 raise KafkaError(
                     ErrorCode.invalid_request, f"Config value {verb} is not allowed for config key: {name}"
                 )
-            present = [item for item in result.get(name, spec.default).split(",") if item]
+            present = [item for item in (result.get(name) or rules.in_force(name) or "").split(",") if item]
             given = [item.strip() for item in (value or "").split(",") if item.strip()]
             if op.config_operation == APPEND:
                 present += [item for item in given if item not in present]
@@ -251,6 +341,6 @@ def _apply_operations(current: dict[str, str], operations: Any) -> dict[str, str
             result[name] = ",".join(present)
         else:
             raise KafkaError(ErrorCode.invalid_request, f"Unknown config operation {op.config_operation}")
-        if name in result:
-            validate_value(name, result[name])
+        if result.get(name) is not None:
+            rules.check(name, result[name])
     return result

@@ -6,6 +6,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from kwire.cluster.broker_configs import DynamicBrokerConfigs
 from kwire.config import BrokerConfig
 from kwire.handlers.base import RequestContext, respond
 from kwire.handlers.configs import topic_entries
@@ -51,7 +52,7 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
                 error_message=None,
                 num_partitions=record.partitions,
                 replication_factor=1,
-                configs=_config_entries(ctx.state.config, record.configs),
+                configs=_config_entries(ctx.state.config, record.configs, ctx.state.cluster.broker_configs),
             )
         )
     return respond(ctx, dict(topics=results))
@@ -80,7 +81,9 @@ def _partition_layout(ctx: RequestContext, topic: Any) -> tuple[int, int]:
     return len(indexes), 1
 
 
-def _config_entries(broker: BrokerConfig, configs: dict[str, str]) -> list[dict[str, Any]]:
+def _config_entries(
+    broker: BrokerConfig, configs: dict[str, str], dynamic_configs: DynamicBrokerConfigs
+) -> list[dict[str, Any]]:
     return [
         dict(
             name=entry.name,
@@ -89,7 +92,7 @@ def _config_entries(broker: BrokerConfig, configs: dict[str, str]) -> list[dict[
             config_source=entry.source,
             is_sensitive=False,
         )
-        for entry in topic_entries(broker, configs)
+        for entry in topic_entries(broker, configs, dynamic_configs)
     ]
 
 

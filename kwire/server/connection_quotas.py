@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from kwire.clock import SYSTEM_CLOCK, Clock
+from kwire.config import BrokerConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,12 @@ class ConnectionQuotas:
         self._clock = clock
         self._refused_unlogged = 0
         self._last_logged = -LOG_EVERY_S
+
+    def set_limits(self, config: BrokerConfig) -> None:
+        """The limits changed (a dynamic broker config): new connections
+        are counted against them; open ones stay."""
+        self.max_connections = config.max_connections
+        self.max_per_ip = config.max_connections_per_ip
 
     def admit(self, ip: str) -> bool:
         """Count a new connection from `ip`, or refuse it (False) when a limit is reached."""

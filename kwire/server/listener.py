@@ -49,6 +49,7 @@ async def serve(
     bound_port = listeners[0].socket.getsockname()[1]
     core.set_bound_port(bound_port)
     quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip, core.clock)
+    core.state.cluster.broker_configs.on_change.append(lambda: quotas.set_limits(config))
     budget = RequestBudget(config.queued_max_request_bytes) if config.queued_max_request_bytes > 0 else None
     try:
         async with trio.open_nursery() as nursery:

@@ -1,0 +1,162 @@
+"""GROUP config resources (KIP-848/KIP-932): per-group overrides of the
+consumer- and share-group timeouts, validated as Kafka 4.x's GroupConfig
+does and kept as records in the metadata log.
+
+Nothing uses them yet (the new group protocols come later); they are
+stored, validated and described.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from kwire.protocol.errors import ErrorCode, KafkaError
+
+# DescribeConfigs config_type and ConfigSource values.
+INT, STRING = 3, 2
+GROUP_CONFIG, DEFAULT_CONFIG = 8, 5
+
+
+@attrs.frozen
+class GroupConfigSpec:
+    kind: int
+    # The broker setting that supplies the default, and Kafka's default for it.
+    broker_name: str
+    default: str
+    at_least: int | None = None
+    choices: tuple[str, ...] = ()
+    documentation: str = ""
+
+
+GROUP_CONFIGS: dict[str, GroupConfigSpec] = {
+    "consumer.session.timeout.ms": GroupConfigSpec(
+        INT, "group.consumer.session.timeout.ms", "45000", 1, documentation="consumer group member session timeout"
+    ),
+    "consumer.heartbeat.interval.ms": GroupConfigSpec(
+        INT, "group.consumer.heartbeat.interval.ms", "5000", 1, documentation="consumer group heartbeat interval"
+    ),
+    "share.session.timeout.ms": GroupConfigSpec(
+        INT, "group.share.session.timeout.ms", "45000", 1, documentation="share group member session timeout"
+    ),
+    "share.heartbeat.interval.ms": GroupConfigSpec(
+        INT, "group.share.heartbeat.interval.ms", "5000", 1, documentation="share group heartbeat interval"
+    ),
+    "share.record.lock.duration.ms": GroupConfigSpec(
+        INT,
+        "group.share.record.lock.duration.ms",
+        "30000",
+        1000,
+        documentation="how long a share group member holds an acquired record",
+    ),
+    "share.auto.offset.reset": GroupConfigSpec(
+        STRING,
+        "share.auto.offset.reset",
+        "latest",
+        choices=("latest", "earliest"),
+        documentation="where a share group starts in a partition it has not read",
+    ),
+    "share.isolation.level": GroupConfigSpec(
+        STRING,
+        "share.isolation.level",
+        "read_uncommitted",
+        choices=("read_committed", "read_uncommitted"),
+        documentation="whether a share group reads uncommitted transactional records",
+    ),
+}
+
+# The broker's bounds on a group's values: Kafka's defaults for
+# group.{consumer,share}.{min,max}.* (kwire has no such settings yet).
+_BOUNDS = {
+    "consumer.heartbeat.interval.ms": ("group.consumer", "heartbeat.interval.ms", 5000, 15000),
+    "consumer.session.timeout.ms": ("group.consumer", "session.timeout.ms", 45000, 60000),
+    "share.heartbeat.interval.ms": ("group.share", "heartbeat.interval.ms", 5000, 15000),
+    "share.session.timeout.ms": ("group.share", "session.timeout.ms", 45000, 60000),
+    "share.record.lock.duration.ms": ("group.share", "record.lock.duration.ms", 15000, 60000),
+}
+# A session must outlast a heartbeat interval.
+_SESSION_OVER_HEARTBEAT = (
+    ("consumer.session.timeout.ms", "consumer.heartbeat.interval.ms"),
+    ("share.session.timeout.ms", "share.heartbeat.interval.ms"),
+)
+
+
+def _invalid(message: str) -> KafkaError:
+    return KafkaError(ErrorCode.invalid_config, message)
+
+
+def validate_group_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
+    """A group's overrides checked as Kafka's GroupConfig.validate (INVALID_CONFIG)."""
+    clean: dict[str, str] = {}
+    for name, value in configs.items():
+        spec = GROUP_CONFIGS.get(name)
+        if spec is None:
+            raise _invalid(f"Unknown group config name: {name}")
+        if value is None:
+            raise _invalid(f"Null value not supported for group config: {name}")
+        clean[name] = _checked(name, spec, value)
+    values = {name: clean.get(name, spec.default) for name, spec in GROUP_CONFIGS.items()}
+    for name, (prefix, suffix, low, high) in _BOUNDS.items():
+        number = int(values[name])
+        if number < low:
+            raise _invalid(f"{name} must be greater than or equal to {prefix}.min.{suffix}")
+        if number > high:
+            raise _invalid(f"{name} must be less than or equal to {prefix}.max.{suffix}")
+    for session, heartbeat in _SESSION_OVER_HEARTBEAT:
+        if int(values[session]) <= int(values[heartbeat]):
+            raise _invalid(f"{session} must be greater than {heartbeat}")
+    return clean
+
+
+def _checked(name: str, spec: GroupConfigSpec, value: str) -> str:
+    text = value.strip()
+    if spec.kind == INT:
+        try:
+            number = int(text)
+        except ValueError:
+            number = None
+        if number is None or not -(2**31) <= number < 2**31:
+            raise _invalid(f"Invalid value {value} for configuration {name}: Not a number of type INT")
+        if spec.at_least is not None and number < spec.at_least:
+            raise _invalid(f"Invalid value {value} for configuration {name}: Value must be at least {spec.at_least}")
+        return str(number)
+    if spec.choices and text not in spec.choices:
+        raise _invalid(
+            f"Invalid value {value} for configuration {name}: String must be one of: {', '.join(spec.choices)}"
+        )
+    return text
+
+
+class GroupConfigs:
+    """Every group's config overrides (a group need not exist to have them, as in Kafka)."""
+
+    def __init__(self, stored: Mapping[str, dict[str, str]], write: Callable[[str, dict[str, str]], None]) -> None:
+        self.overrides: dict[str, dict[str, str]] = {group: dict(configs) for group, configs in stored.items()}
+        self._write = write  # MetadataLog.write_group_configs
+
+    def get(self, group_id: str) -> dict[str, str]:
+        return dict(self.overrides.get(group_id, {}))
+
+    def alter(self, group_id: str, configs: Mapping[str, str | None], validate_only: bool) -> None:
+        """Replace a group's overrides; raises KafkaError."""
+        if not group_id:
+            raise KafkaError(ErrorCode.invalid_request, "Default group resources are not allowed.")
+        clean = validate_group_configs(configs)
+        if validate_only:
+            return
+        self._write(group_id, clean)
+        if clean:
+            self.overrides[group_id] = clean
+        else:
+            self.overrides.pop(group_id, None)
+
+    def entries(self, group_id: str) -> list[tuple[str, str, int, GroupConfigSpec]]:
+        """(name, value, source, spec) of every group config, as DescribeConfigs shows them."""
+        overrides = self.overrides.get(group_id, {})
+        return [
+            (name, overrides[name], GROUP_CONFIG, spec)
+            if name in overrides
+            else (name, spec.default, DEFAULT_CONFIG, spec)
+            for name, spec in sorted(GROUP_CONFIGS.items())
+        ]
