@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from kwire import __version__
 from kwire.config import BrokerConfig, ConfigError
-from kwire.config_sources import Loaded, load
+from kwire.config_sources import LOG_LEVELS, Loaded, load
 from kwire.errors import StartupError
 
 log = logging.getLogger("kwire")
@@ -141,12 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_from_args(args)
     except ConfigError as error:
+        # The level asked for, if it can be told, so DEBUG shows the traceback.
+        wanted = args.log_level or os.environ.get("KWIRE_LOG_LEVEL", "").strip().upper()
+        _configure_logging(wanted if wanted in LOG_LEVELS else "INFO")
         return _report_startup_errors([error])
-    logging.basicConfig(
-        level=getattr(logging, loaded.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(loaded.log_level)
     if loaded.ignored:
         log.warning("ignoring settings kwire does not support: %s", ", ".join(loaded.ignored))
     try:
@@ -158,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         if others is not None or startup_errors is None:
             raise
         return _report_startup_errors(list(_leaves(startup_errors)))
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _report_startup_errors(errors: list[StartupError]) -> int:
