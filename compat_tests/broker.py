@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -21,11 +22,21 @@ T = TypeVar("T")
 
 
 class KwireProcess:
-    def __init__(self, data_dir: Path | None, log_path: Path, extra_args: list[str] = (), preexec_fn=None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None,
+        log_path: Path,
+        extra_args: list[str] = (),
+        preexec_fn=None,
+        env: dict[str, str] | None = None,
+        bare: bool = False,
+    ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
         self.extra_args = list(extra_args)
         self.preexec_fn = preexec_fn  # run in the child before kwire starts (e.g. to set resource limits)
+        self.env = dict(env or {})  # KAFKA_/KWIRE_ variables for kwire (the caller's own are not passed on)
+        self.bare = bare  # no --port/--data-dir/--memory flags: the settings come from extra_args, env or a file
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -40,10 +51,16 @@ class KwireProcess:
 
     def start(self) -> KwireProcess:
         storage = ["--memory"] if self.data_dir is None else ["--data-dir", str(self.data_dir)]
-        command = [sys.executable, "-m", "kwire", "serve", "--port", str(self.port), *storage, *self.extra_args]
+        flags = [] if self.bare else ["--port", str(self.port), *storage]
+        command = [sys.executable, "-m", "kwire", "serve", *flags, *self.extra_args]
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=log, text=True, preexec_fn=self.preexec_fn
+            command,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            preexec_fn=self.preexec_fn,
+            env=_environment(self.env),
         )
         log.close()
         line = _read_line_with_timeout(self.process, START_TIMEOUT_S)
@@ -77,6 +94,12 @@ class KwireProcess:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def _environment(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment without KAFKA_/KWIRE_ settings (kwire reads those), plus `extra`."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith(("KAFKA_", "KWIRE_"))}
+    return {**inherited, **extra}
 
 
 def _read_line_with_timeout(process: subprocess.Popen, timeout: float) -> str | None:

@@ -4,14 +4,17 @@ errors reported one line each. Serving itself is kwire/server/process.py."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from kwire import __version__
-from kwire.config import BrokerConfig, ConfigError, parse_option
+from kwire.config import BrokerConfig, ConfigError
+from kwire.config_sources import LOG_LEVELS, Loaded, load
 from kwire.errors import StartupError
 
 log = logging.getLogger("kwire")
@@ -24,18 +27,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kwire {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the broker")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    # Numbers are taken as text and checked with the settings, so a bad one is one line naming the option.
-    serve.add_argument("--port", default="9092", help="port to listen on; 0 picks a free one (default 9092)")
-    storage = serve.add_mutually_exclusive_group()
-    storage.add_argument(
-        "--data-dir", type=Path, default=Path("kwire-data"), help="where logs live (default ./kwire-data)"
+    serve = commands.add_parser(
+        "serve",
+        help="run the broker",
+        description="Run the broker. Settings come from, highest first: these flags, -o NAME=VALUE, the "
+        "environment (KWIRE_HOST, KWIRE_PORT, KWIRE_DATA_DIR, KWIRE_MEMORY, KWIRE_ADVERTISED_HOST, "
+        "KWIRE_ADVERTISED_PORT, KWIRE_NODE_ID, KWIRE_LOG_LEVEL, KWIRE_CONFIG; and Kafka settings as "
+        "KAFKA_NUM_PARTITIONS=3), the --config file, then the defaults. `kwire config list` shows every "
+        "Kafka setting kwire takes.",
     )
-    storage.add_argument("--memory", action="store_true", help="keep everything in memory; nothing survives a restart")
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a Kafka server.properties file; settings kwire does not support are ignored with a warning",
+    )
+    # Flags default to None so a flag not given leaves the environment's or the file's value in place.
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    # Numbers are taken as text and checked with the settings, so a bad one is one line naming the option.
+    serve.add_argument("--port", help="port to listen on; 0 picks a free one (default 9092)")
+    storage = serve.add_mutually_exclusive_group()
+    storage.add_argument("--data-dir", type=Path, help="where logs live (default ./kwire-data)")
+    storage.add_argument(
+        "--memory", action="store_true", default=None, help="keep everything in memory; nothing survives a restart"
+    )
     serve.add_argument("--advertised-host", help="host clients are told to connect to (default: the listen host)")
     serve.add_argument("--advertised-port", help="port clients are told to connect to (default: the bound port)")
-    serve.add_argument("--node-id", default="1", help="this broker's node.id (default 1)")
+    serve.add_argument("--node-id", help="this broker's node.id (default 1)")
     serve.add_argument(
         "-o",
         "--override",
@@ -44,20 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a Kafka broker setting, e.g. -o num.partitions=3 (repeatable)",
     )
-    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default INFO)"
+    )
     serve.add_argument(
         "--drop-produce-responses",
-        default="0",
         metavar="N",
         help="fault injection: write every Nth produce request but close the connection instead of answering, "
         "so clients retry (0: off)",
     )
     serve.add_argument(
         "--exit-after-produce",
-        default="0",
         metavar="N",
         help="fault injection: exit at once (as if killed) right after writing the Nth produce request (0: off)",
     )
+
+    config = commands.add_parser("config", help="list the Kafka settings kwire supports")
+    config.add_argument("action", choices=["list"])
+    config.add_argument("--output", choices=["table", "json"], default="table", help="(default table)")
 
     check = commands.add_parser(
         "check",
@@ -79,38 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> BrokerConfig:
-    """The broker's configuration from the command line; raises ConfigError
-    listing every problem, one line each, before anything is touched."""
-    problems: list[str] = []
-    options: dict[str, Any] = {}
-    for attribute in ("port", "advertised_port", "node_id", "drop_produce_responses", "exit_after_produce"):
-        raw = getattr(args, attribute)
-        if raw is None:
-            continue
-        name = {"drop_produce_responses": "drop_produce_responses_every"}.get(attribute, attribute)
-        try:
-            options[name] = parse_option(name, raw)
-        except ConfigError as problem:
-            problems.append(str(problem))
-    config = BrokerConfig(
-        host=args.host,
-        advertised_host=args.advertised_host,
-        data_dir=None if args.memory else args.data_dir,
-        **options,
-    )
-    for override in args.override:
-        name, separator, value = override.partition("=")
-        try:
-            if not separator:
-                raise ConfigError(f"Invalid value {override} for option -o: expected NAME=VALUE")
-            config.apply_override(name, value)
-        except ConfigError as problem:
-            problems.append(str(problem))
-    problems.extend(problem for problem in config.problems() if problem not in problems)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return config
+def load_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Loaded:
+    """Every source of settings merged as `kwire serve` does (see kwire/config_sources.py);
+    raises ConfigError listing every problem, one line each, before anything is touched."""
+    flags = {
+        "config": args.config,
+        "host": args.host,
+        "port": args.port,
+        "data_dir": args.data_dir,
+        "memory": args.memory,
+        "advertised_host": args.advertised_host,
+        "advertised_port": args.advertised_port,
+        "node_id": args.node_id,
+        "log_level": args.log_level,
+        "drop_produce_responses_every": args.drop_produce_responses,
+        "exit_after_produce": args.exit_after_produce,
+    }
+    return load(flags=flags, overrides=args.override, environ=os.environ if environ is None else environ)
+
+
+def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> BrokerConfig:
+    """The broker's configuration from the command line and the environment."""
+    return load_from_args(args, environ).config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,15 +134,22 @@ def main(argv: list[str] | None = None) -> int:
         from kwire.admin import check
 
         return check.run(args.data_dir)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if args.command == "config":
+        return run_config_command(args)
     from kwire.server.process import serve_until_signal
 
     try:
-        return serve_until_signal(config_from_args(args))
+        loaded = load_from_args(args)
+    except ConfigError as error:
+        # The level asked for, if it can be told, so DEBUG shows the traceback.
+        wanted = args.log_level or os.environ.get("KWIRE_LOG_LEVEL", "").strip().upper()
+        _configure_logging(wanted if wanted in LOG_LEVELS else "INFO")
+        return _report_startup_errors([error])
+    _configure_logging(loaded.log_level)
+    if loaded.ignored:
+        log.warning("ignoring settings kwire does not support: %s", ", ".join(loaded.ignored))
+    try:
+        return serve_until_signal(loaded.config)
     except StartupError as error:
         return _report_startup_errors([error])
     except BaseExceptionGroup as group:  # raised by a task: report it the same way
@@ -138,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         if others is not None or startup_errors is None:
             raise
         return _report_startup_errors(list(_leaves(startup_errors)))
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _report_startup_errors(errors: list[StartupError]) -> int:
@@ -155,6 +182,14 @@ def _leaves(group: BaseExceptionGroup[E]) -> Iterator[E]:
             yield from _leaves(error)
         else:
             yield error
+
+
+def run_config_command(args: argparse.Namespace) -> int:
+    from kwire.config_docs import setting_rows, table
+
+    rows = setting_rows()
+    print(json.dumps(rows, indent=2) if args.output == "json" else table(rows))
+    return 0
 
 
 def run_groups_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -133,11 +133,10 @@ class BrokerConfig:
             finest_name, factor = _IN_OTHER_UNITS[kafka_name]
             coarse = SETTINGS[kafka_name].parse(f"configuration {kafka_name}", raw_value)
             kafka_name, raw_value = finest_name, str(coarse * factor)
-        attribute = kafka_name.replace(".", "_")
-        known = {f.name: f for f in attrs.fields(BrokerConfig)}
-        if attribute not in known or attribute in _NOT_KAFKA_SETTINGS:
+        if not is_setting(kafka_name):
             raise ConfigError(f"Unknown broker config {kafka_name!r}")
-        rule = rule_for(kafka_name, known[attribute])
+        attribute = kafka_name.replace(".", "_")
+        rule = rule_for(kafka_name, attrs.fields_dict(BrokerConfig)[attribute])
         setattr(self, attribute, rule.parse(f"configuration {kafka_name}", raw_value))
         self.explicit.add(kafka_name)
 
@@ -379,13 +378,24 @@ _OPTIONS: dict[str, tuple[str, Rule]] = {
 }
 
 
-def parse_option(attribute: str, raw: str) -> ConfigValue:
-    """A command-line option's value (--port, or --node-id for node.id) checked like a setting."""
+def parse_option(attribute: str, raw: str, label: str | None = None) -> ConfigValue:
+    """A command-line option's value (--port, or --node-id for node.id) checked like a setting;
+    errors name `label` (an environment variable, say) instead of the option when given."""
     if attribute in _OPTIONS:
-        label, rule = _OPTIONS[attribute]
+        option_label, rule = _OPTIONS[attribute]
     else:
-        label, rule = "option --" + attribute.replace("_", "-"), SETTINGS[attribute.replace("_", ".")]
-    return rule.parse(label, raw)
+        option_label, rule = "option --" + attribute.replace("_", "-"), SETTINGS[attribute.replace("_", ".")]
+    return rule.parse(label or option_label, raw)
+
+
+def is_setting(kafka_name: str) -> bool:
+    """Whether `kafka_name` is a Kafka broker setting kwire takes (by its exact Kafka name)."""
+    if kafka_name in SETTINGS:
+        return True
+    attribute = kafka_name.replace(".", "_")
+    return (
+        "_" not in kafka_name and attribute in attrs.fields_dict(BrokerConfig) and attribute not in _NOT_KAFKA_SETTINGS
+    )
 
 
 _NOT_KAFKA_SETTINGS = frozenset(

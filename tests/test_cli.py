@@ -67,3 +67,36 @@ def test_debug_logs_the_traceback(monkeypatch, caplog, tmp_path):
 def _leave_logging_alone(monkeypatch):
     # cli.main configures the root logger; keep that out of other tests.
     monkeypatch.setattr(cli.logging, "basicConfig", lambda **kwargs: None)
+
+
+def test_unsupported_file_settings_are_one_warning_and_bad_ones_name_file_and_line(
+    monkeypatch, capsys, caplog, tmp_path
+):
+    from kwire.server import process
+
+    served = []
+    monkeypatch.setattr(process, "serve_until_signal", lambda config: served.append(config) or 0)
+    monkeypatch.delenv("KAFKA_NUM_PARTITIONS", raising=False)
+    path = tmp_path / "server.properties"
+    path.write_text("process.roles=broker,controller\nzookeeper.connect=zk:2181\nnum.partitions=3\n")
+    with caplog.at_level(logging.WARNING, logger="kwire"):
+        assert cli.main(["serve", "--config", str(path), "--memory"]) == 0
+    assert served[0].num_partitions == 3
+    assert [record.getMessage() for record in caplog.records] == [
+        "ignoring settings kwire does not support: process.roles, zookeeper.connect"
+    ]
+    path.write_text("num.partitions=3\nnum.partitions=0\n")
+    assert cli.main(["serve", "--config", str(path), "--memory"]) == 1
+    assert capsys.readouterr().err == (
+        f"kwire serve: {path}:2: Invalid value 0 for configuration num.partitions: Value must be at least 1\n"
+    )
+    assert len(served) == 1
+
+
+def test_serve_help_lists_the_options_and_the_environment(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--config", "--host", "--port", "--data-dir", "--memory", "--advertised-host", "-o", "--log-level"):
+        assert option in out
+    assert "KWIRE_PORT" in out and "KAFKA_NUM_PARTITIONS" in out

@@ -1,0 +1,132 @@
+"""What each supported setting means, for `kwire config list`.
+
+Kept beside the SETTINGS table (kwire/config.py) rather than in it so that
+table stays one short line per setting; tests/test_config_docs.py checks
+that every setting kwire takes has a line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from kwire.config import SETTINGS, BrokerConfig, is_setting, rule_for
+
+DOCS: dict[str, str] = {
+    # Address, storage and identity (Kafka's names for kwire's options).
+    "listeners": "where to listen: one PLAINTEXT://HOST:PORT (controller listeners are left out)",
+    "advertised.listeners": "the address clients are told to connect to: one PLAINTEXT://HOST:PORT",
+    "log.dirs": "the data directory (one); --memory keeps everything in memory instead",
+    "log.dir": "the data directory when log.dirs is not set",
+    "node.id": "this broker's id, as clients see it in metadata",
+    "broker.id": "node.id's older name",
+    # Topics and requests.
+    "num.partitions": "partitions of auto-created topics",
+    "auto.create.topics.enable": "create unknown topics on Metadata and Produce",
+    "default.replication.factor": "replication factor of auto-created topics (only 1 is possible on one broker)",
+    "message.max.bytes": "largest record batch accepted (topic: max.message.bytes)",
+    "socket.request.max.bytes": "larger request frames close the connection",
+    "fetch.max.bytes": "cap on one fetch response",
+    "min.insync.replicas": "default for the topic config min.insync.replicas",
+    "compression.type": "default for the topic config compression.type",
+    # Segments and retention.
+    "log.segment.bytes": "segment roll size (topic: segment.bytes)",
+    "log.index.interval.bytes": "offset-index density (topic: index.interval.bytes)",
+    "log.index.size.max.bytes": "largest index file (topic: segment.index.bytes)",
+    "log.retention.ms": "delete segments older than this; -1: keep forever (topic: retention.ms)",
+    "log.retention.minutes": "log.retention.ms in minutes, when that is not set",
+    "log.retention.hours": "log.retention.ms in hours, when neither finer one is set",
+    "log.retention.bytes": "delete old segments beyond this size per partition; -1: no limit (topic: retention.bytes)",
+    "log.roll.ms": "roll a segment this old (topic: segment.ms)",
+    "log.roll.hours": "log.roll.ms in hours, when that is not set",
+    "log.cleanup.policy": "delete and/or compact (topic: cleanup.policy)",
+    "log.message.timestamp.type": "CreateTime or LogAppendTime (topic: message.timestamp.type)",
+    "log.message.timestamp.before.max.ms": "refuse CreateTime records older than this (topic: message.timestamp.before.max.ms)",
+    "log.message.timestamp.after.max.ms": "refuse CreateTime records this far in the future (topic: message.timestamp.after.max.ms)",
+    "log.retention.check.interval.ms": "how often retention deletes old segments",
+    "log.cleaner.enable": "run log compaction",
+    "log.cleaner.backoff.ms": "how often compaction looks for work",
+    "log.cleaner.delete.retention.ms": "how long compaction keeps tombstones (topic: delete.retention.ms)",
+    "log.cleaner.min.compaction.lag.ms": "records younger than this are not compacted (topic: min.compaction.lag.ms)",
+    "log.cleaner.min.cleanable.ratio": "dirty ratio that makes a log worth compacting (topic: min.cleanable.dirty.ratio)",
+    # Durability.
+    "log.flush.interval.messages": "fsync after this many messages (topic: flush.messages)",
+    "log.flush.interval.ms": "fsync data this old; unset: log.flush.scheduler.interval.ms (topic: flush.ms)",
+    "log.flush.scheduler.interval.ms": "how often logs are checked for data to fsync",
+    "log.flush.offset.checkpoint.interval.ms": "how often each log's recovery point is saved",
+    # Consumer groups.
+    "group.initial.rebalance.delay.ms": "how long a new group waits for more members (kwire: 0, Kafka: 3000)",
+    "group.min.session.timeout.ms": "smallest consumer session.timeout.ms allowed",
+    "group.max.session.timeout.ms": "largest consumer session.timeout.ms allowed",
+    "group.max.size": "members a group may have",
+    "offsets.topic.num.partitions": "partitions of __consumer_offsets",
+    "offsets.retention.minutes": "an empty group's committed offsets are dropped after this long",
+    "offsets.retention.check.interval.ms": "how often expired offsets are looked for",
+    "offset.metadata.max.bytes": "longest commit metadata accepted",
+    # Producers and transactions.
+    "transaction.state.log.num.partitions": "partitions of __transaction_state",
+    "transaction.max.timeout.ms": "largest producer transaction.timeout.ms allowed",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": "how often open transactions are checked against their timeout",
+    "transactional.id.expiration.ms": "a transactional id unused this long (no transaction open) is forgotten",
+    "transaction.remove.expired.transaction.cleanup.interval.ms": "how often expired transactional ids are looked for",
+    "transaction.partition.verification.enable": "refuse transactional batches for partitions outside the transaction (KIP-890)",
+    "producer.id.expiration.ms": "an idempotent producer's state is dropped after this long without a write",
+    "producer.id.expiration.check.interval.ms": "how often expired producer ids are looked for",
+    # Connections.
+    "connections.max.idle.ms": "close a connection idle this long; negative: never",
+    "queued.max.request.bytes": "bytes of requests being received or handled at once (kwire bounds it; -1: no bound)",
+    "max.connections": "connections the broker accepts",
+    "max.connections.per.ip": "connections accepted from one address",
+}
+
+# Kafka types and defaults of the settings that are not BrokerConfig fields.
+_OTHER_SETTINGS = {
+    "listeners": ("LIST", "PLAINTEXT://127.0.0.1:9092"),
+    "advertised.listeners": ("LIST", "null"),
+    "log.dirs": ("LIST", "kwire-data"),
+    "log.dir": ("STRING", "kwire-data"),
+    "broker.id": ("INT", "1"),
+    "log.retention.minutes": ("INT", "null"),
+    "log.retention.hours": ("INT", "168"),
+    "log.roll.hours": ("INT", "168"),
+}
+
+
+def setting_rows() -> list[dict[str, str]]:
+    """One row (name, type, default, meaning) for every setting kwire takes, by name."""
+    rows = []
+    for field in attrs.fields(BrokerConfig):
+        name = field.name.replace("_", ".")
+        if is_setting(name):
+            rows.append(_row(name, rule_for(name, field).kind, _shown(field.default)))
+    for name, (kind, default) in _OTHER_SETTINGS.items():
+        rows.append(_row(name, kind, default))
+    return sorted(rows, key=lambda row: row["name"])
+
+
+def documented_names() -> set[str]:
+    """Every name `kwire config list` shows (for the tests)."""
+    return {row["name"] for row in setting_rows()} | set(SETTINGS)
+
+
+def _row(name: str, kind: str, default: str) -> dict[str, str]:
+    return {"name": name, "type": kind, "default": default, "meaning": DOCS.get(name, "")}
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def table(rows: list[dict[str, str]]) -> str:
+    """The rows as an aligned text table with a header."""
+    columns = ("name", "type", "default", "meaning")
+    widths = {column: max(len(column), *(len(row[column]) for row in rows)) for column in columns}
+    lines = ["  ".join(column.upper().ljust(widths[column]) for column in columns).rstrip()]
+    for row in rows:
+        lines.append("  ".join(row[column].ljust(widths[column]) for column in columns).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,268 @@
+"""Where `kwire serve` takes its settings from, and which source wins.
+
+Precedence, highest first: command-line flags (--port, --data-dir, ...),
+then `-o name=value`, then the environment (KWIRE_… options over KAFKA_…
+settings), then the `--config` properties file, then the defaults. Every
+source is checked with the same rules (kwire/config.py SETTINGS), and every
+problem is reported as one line naming its source (file:line, variable).
+
+Kafka's address and storage settings map onto kwire's options:
+`listeners` (one PLAINTEXT listener) sets the listen host and port,
+`advertised.listeners` what clients are told, `log.dirs` (or `log.dir`; one
+directory) the data directory, and `broker.id` is node.id's old name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from kwire.config import BOOLEAN, BrokerConfig, ConfigError, Rule, is_setting, parse_option
+from kwire.config_env import kafka_entries, kwire_entries
+from kwire.config_files import Entry, read_properties
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Settings read to make sense of `listeners`; kwire has nothing else to do with them.
+LISTENER_CONTEXT = ("controller.listener.names", "listener.security.protocol.map")
+# Kafka's listener.security.protocol.map default: each protocol is a listener name for itself.
+DEFAULT_PROTOCOLS = {name: name for name in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")}
+_ENDPOINT = re.compile(r"(?P<name>[^:/,]+)://(?:\[(?P<v6>[^\]]*)\]|(?P<host>[^:\[\]]*)):(?P<port>-?[0-9]+)")
+_PORT = Rule("INT", at_least=0, at_most=65535)
+_ADVERTISED_PORT = Rule("INT", at_least=1, at_most=65535)
+
+
+@attrs.define
+class Loaded:
+    """The configuration to serve with, the log level, and the names (settings
+    or variables) that were ignored because kwire does not support them."""
+
+    config: BrokerConfig
+    log_level: str = "INFO"
+    ignored: list[str] = attrs.field(factory=list)
+
+
+def load(
+    *,
+    flags: Mapping[str, object],
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Loaded:
+    """Merge every source into one configuration; raises ConfigError with one
+    line per problem (in every source) before anything is touched.
+
+    `flags` maps option names (host, port, data_dir, memory, advertised_host,
+    advertised_port, node_id, log_level, drop_produce_responses_every,
+    exit_after_produce) to what the command line gave, None when not given.
+    """
+    environ = {} if environ is None else environ
+    problems: list[str] = []
+    ignored: list[str] = []
+    env_options, unknown_variables = kwire_entries(environ)
+
+    file_entries: list[Entry] = []
+    path = flags.get("config") or (Path(env_options["config"].value) if "config" in env_options else config_file)
+    if path is not None:
+        try:
+            file_entries = read_properties(Path(str(path)))
+        except ConfigError as problem:
+            problems.append(str(problem))
+    override_entries = []
+    for override in overrides:
+        name, separator, value = override.partition("=")
+        if not separator:
+            problems.append(f"Invalid value {override} for option -o: expected NAME=VALUE")
+        else:
+            override_entries.append(Entry(name.strip(), value))
+
+    settings = [*file_entries, *kafka_entries(environ), *override_entries]
+    context = _Context.of(settings)
+    problems.extend(context.problems())
+    config = BrokerConfig()
+    for entry in settings:
+        try:
+            if not _apply_setting(config, entry, context):
+                if not entry.origin:  # -o names a setting on purpose: an unknown one is a mistake
+                    raise ConfigError(f"Unknown broker config {entry.key!r}")
+                if entry.key not in ignored:
+                    ignored.append(entry.key)
+        except ConfigError as problem:
+            problems.append(_located(entry.origin, str(problem)))
+
+    log_level = "INFO"
+    option_problems: list[str] = []
+    options: list[tuple[str, object, str]] = [
+        (name, entry.value, entry.origin) for name, entry in env_options.items() if name != "config"
+    ]
+    options += [(name, raw, "") for name, raw in flags.items() if raw is not None and raw is not False]
+    for name, raw, origin in options:
+        if name == "config":
+            continue
+        try:
+            if name == "log_level":
+                log_level = _log_level(str(raw), origin)
+            else:
+                _apply_option(config, name, raw, origin)
+        except ConfigError as problem:
+            option_problems.append(str(problem))
+
+    # kwire's options first: a bad --port is the first thing to read about.
+    problems = option_problems + problems
+    problems.extend(problem for problem in config.problems() if problem not in problems)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return Loaded(config, log_level, ignored + unknown_variables)
+
+
+def _located(origin: str, problem: str) -> str:
+    return f"{origin}: {problem}" if origin else problem
+
+
+# --- Kafka settings -----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Context:
+    """What the sources say, taken together, about settings that depend on others."""
+
+    controller_listeners: frozenset[str]
+    protocols: Mapping[str, str]
+    has_log_dirs: bool
+    bad_protocol_map: Entry | None = None
+    ids: tuple[Entry, ...] = ()
+
+    @classmethod
+    def of(cls, entries: Sequence[Entry]) -> _Context:
+        last = {entry.key: entry for entry in entries}
+        controllers = last.get("controller.listener.names")
+        names = frozenset(_names(controllers.value)) if controllers else frozenset()
+        protocols: Mapping[str, str] = DEFAULT_PROTOCOLS
+        bad = None
+        if "listener.security.protocol.map" in last:
+            entry = last["listener.security.protocol.map"]
+            pairs = [item.split(":") for item in _names(entry.value)]
+            if all(len(pair) == 2 for pair in pairs):
+                protocols = {name.strip().upper(): protocol.strip().upper() for name, protocol in pairs}
+            else:
+                bad = entry
+        ids = tuple(last[key] for key in ("node.id", "broker.id") if key in last)
+        return cls(names, protocols, "log.dirs" in last, bad, ids)
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.bad_protocol_map is not None:
+            entry = self.bad_protocol_map
+            found.append(
+                _located(
+                    entry.origin,
+                    f"Invalid value {entry.value} for configuration listener.security.protocol.map: "
+                    "expected NAME:PROTOCOL pairs separated by commas",
+                )
+            )
+        if len(self.ids) == 2 and self.ids[0].value.strip() != self.ids[1].value.strip():
+            node, broker = self.ids
+            found.append(
+                f"node.id ({node.value}, {node.origin or '-o'}) and broker.id ({broker.value}, "
+                f"{broker.origin or '-o'}) must be the same when both are set"
+            )
+        return found
+
+
+def _names(text: str) -> list[str]:
+    return [item.strip().upper() for item in text.split(",") if item.strip()]
+
+
+def _apply_setting(config: BrokerConfig, entry: Entry, context: _Context) -> bool:
+    """Apply one Kafka setting; False when kwire does not know it (ConfigError when Kafka would refuse it)."""
+    key, value = entry.key, entry.value
+    if key in ("listeners", "advertised.listeners"):
+        host, port = _one_listener(key, value, context)
+        if key == "listeners":
+            config.host = host or "0.0.0.0"  # no host: every interface
+            config.port = int(_PORT.parse("configuration listeners (port)", str(port)))
+        else:
+            config.advertised_host = host or None  # no host: the listen host
+            config.advertised_port = int(_ADVERTISED_PORT.parse("configuration advertised.listeners (port)", str(port)))
+        config.explicit.add(key)
+    elif key in ("log.dirs", "log.dir"):
+        if key == "log.dir" and context.has_log_dirs:
+            return True  # log.dirs wins over log.dir, as in Kafka
+        directories = [item.strip() for item in value.split(",") if item.strip()]
+        if len(directories) != 1:
+            raise ConfigError(
+                f"Invalid value {value} for configuration {key}: kwire keeps its data in one directory; "
+                f"give exactly one (several log directories are not supported yet)"
+            )
+        config.data_dir = Path(directories[0])
+    elif key == "broker.id":
+        config.apply_override("node.id", value)
+    elif key in LISTENER_CONTEXT:
+        return True
+    elif is_setting(key):
+        config.apply_override(key, value)
+    else:
+        return False
+    return True
+
+
+def _one_listener(key: str, value: str, context: _Context) -> tuple[str, int]:
+    """The (host, port) of the one PLAINTEXT listener in a listeners value,
+    leaving out KRaft controller listeners (controller.listener.names)."""
+    endpoints = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        match = _ENDPOINT.fullmatch(item)
+        if not match:
+            raise ConfigError(
+                f"Invalid value {value} for configuration {key}: Unable to parse {item} to a broker endpoint"
+            )
+        name = match["name"].upper()
+        if name in context.controller_listeners:
+            continue  # KRaft's controller quorum: kwire has none to listen for
+        if name not in context.protocols:
+            raise ConfigError(
+                f"Invalid value {value} for configuration {key}: No security protocol defined for listener {name}"
+            )
+        host = match["v6"] if match["v6"] is not None else match["host"]
+        endpoints.append((name, context.protocols[name], host, int(match["port"])))
+    if len(endpoints) != 1 or endpoints[0][1] != "PLAINTEXT":
+        found = ", ".join(f"{name} ({protocol})" for name, protocol, _, _ in endpoints) or "none"
+        raise ConfigError(
+            f"Invalid value {value} for configuration {key}: kwire supports exactly one PLAINTEXT listener "
+            f"(e.g. PLAINTEXT://127.0.0.1:9092); found {found}"
+        )
+    _, _, host, port = endpoints[0]
+    return host, port
+
+
+# --- kwire's options ----------------------------------------------------------------------------------------------
+
+
+def _apply_option(config: BrokerConfig, name: str, raw: object, origin: str) -> None:
+    """One of kwire's own options, from a flag (origin "") or a KWIRE_… variable."""
+    label = origin or None
+    if name in ("host", "advertised_host"):
+        setattr(config, name, str(raw))
+    elif name == "data_dir":
+        config.data_dir = Path(str(raw))
+    elif name == "memory":
+        memory = raw if isinstance(raw, bool) else Rule(BOOLEAN).parse(origin, str(raw))
+        if memory:
+            config.data_dir = None
+    elif name == "node_id":
+        config.node_id = int(parse_option("node_id", str(raw), label))
+    else:  # port, advertised_port and the fault-injection counts
+        setattr(config, name, parse_option(name, str(raw), label))
+
+
+def _log_level(raw: str, origin: str) -> str:
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            f"Invalid value {raw} for {origin or 'option --log-level'}: String must be one of: {', '.join(LOG_LEVELS)}"
+        )
+    return level
