@@ -245,45 +245,48 @@ class Rule:
 
     def check(self, label: str, value: object) -> None:
         """Check a typed value (parsed, or set in code) against the type and range."""
-        shown = _shown(value)
+        shown_value = shown(value)
         if self.kind == BOOLEAN:
             if not isinstance(value, bool):
-                raise _invalid(label, shown, "Expected value to be either true or false")
+                raise _invalid(label, shown_value, "Expected value to be either true or false")
             return
         if self.kind in (INT, LONG):
             low, high = _INTEGER_BOUNDS[self.kind]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise _invalid(label, shown, f"Not a number of type {self.kind}")
+                raise _invalid(label, shown_value, f"Not a number of type {self.kind}")
             if self.negative_is_unlimited and value == -1:
                 return
         elif self.kind == DOUBLE:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise _invalid(label, shown, "Not a number of type DOUBLE")
+                raise _invalid(label, shown_value, "Not a number of type DOUBLE")
         elif not isinstance(value, str):
-            raise _invalid(label, shown, "Expected value to be a string")
+            raise _invalid(label, shown_value, "Expected value to be a string")
         if not isinstance(value, str):  # an INT, LONG or DOUBLE, as checked above
-            self._check_range(label, shown, value)
+            self._check_range(label, shown_value, value)
         elif self.choices:
             items = [item.strip() for item in value.split(",")] if self.kind == LIST else [value]
             if self.kind == LIST and not value.strip():
-                raise _invalid(label, shown, "Empty list is not allowed")
+                raise _invalid(label, shown_value, "Empty list is not allowed")
             for item in items:
                 if item not in self.choices:
-                    raise _invalid(label, shown, f"String must be one of: {', '.join(self.choices)}")
+                    raise _invalid(label, shown_value, f"String must be one of: {', '.join(self.choices)}")
 
-    def _check_range(self, label: str, shown: str, value: float) -> None:
+    def _check_range(self, label: str, text: str, value: float) -> None:
         if self.at_least is not None and value < self.at_least:
             unlimited = " (or -1 for unlimited)" if self.negative_is_unlimited else ""
-            raise _invalid(label, shown, f"Value must be at least {_plain(self.at_least)}{unlimited}")
+            raise _invalid(label, text, f"Value must be at least {_plain(self.at_least)}{unlimited}")
         if self.at_most is not None and value > self.at_most:
-            raise _invalid(label, shown, f"Value must be no more than {_plain(self.at_most)}")
+            raise _invalid(label, text, f"Value must be no more than {_plain(self.at_most)}")
 
 
 def _invalid(label: str, value: str, reason: str) -> ConfigError:
     return ConfigError(f"Invalid value {value} for {label}: {reason}")
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
+    """A setting's value as Kafka prints it ("null" for unset)."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -1,4 +1,5 @@
-"""What each supported setting means, for `kwire config list`.
+"""What each supported setting means, for `kwire config list` and for
+DescribeConfigs' documentation field (v3+, `include_documentation`).
 
 Kept beside the SETTINGS table (kwire/config.py) rather than in it so that
 table stays one short line per setting; tests/test_config_docs.py checks
@@ -7,11 +8,9 @@ that every setting kwire takes has a line here.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from kwire.config import SETTINGS, BrokerConfig, is_setting, rule_for
+from kwire.config import SETTINGS, BrokerConfig, is_setting, rule_for, shown
 
 DOCS: dict[str, str] = {
     # Address, storage and identity (Kafka's names for kwire's options).
@@ -28,6 +27,8 @@ DOCS: dict[str, str] = {
     "message.max.bytes": "largest record batch accepted (topic: max.message.bytes)",
     "socket.request.max.bytes": "larger request frames close the connection",
     "fetch.max.bytes": "cap on one fetch response",
+    "delete.topic.enable": "let DeleteTopics delete topics (false: TOPIC_DELETION_DISABLED)",
+    "log.segment.delete.delay.ms": "how long a deleted topic's renamed files wait before removal (topic: file.delete.delay.ms)",
     "min.insync.replicas": "default for the topic config min.insync.replicas",
     "compression.type": "default for the topic config compression.type",
     # Segments and retention.
@@ -93,13 +94,19 @@ _OTHER_SETTINGS = {
 }
 
 
+def documentation(name: str) -> str:
+    """A setting's meaning as one sentence (DescribeConfigs), or "" if unknown."""
+    meaning = DOCS.get(name, "")
+    return meaning[:1].upper() + meaning[1:] + "." if meaning else ""
+
+
 def setting_rows() -> list[dict[str, str]]:
     """One row (name, type, default, meaning) for every setting kwire takes, by name."""
     rows = []
     for field in attrs.fields(BrokerConfig):
         name = field.name.replace("_", ".")
         if is_setting(name):
-            rows.append(_row(name, rule_for(name, field).kind, _shown(field.default)))
+            rows.append(_row(name, rule_for(name, field).kind, shown(field.default)))
     for name, (kind, default) in _OTHER_SETTINGS.items():
         rows.append(_row(name, kind, default))
     return sorted(rows, key=lambda row: row["name"])
@@ -112,14 +119,6 @@ def documented_names() -> set[str]:
 
 def _row(name: str, kind: str, default: str) -> dict[str, str]:
     return {"name": name, "type": kind, "default": default, "meaning": DOCS.get(name, "")}
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def table(rows: list[dict[str, str]]) -> str:

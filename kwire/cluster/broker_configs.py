@@ -18,6 +18,7 @@ import attrs
 
 from kwire.config import _IN_OTHER_UNITS, _NOT_KAFKA_SETTINGS, SETTINGS, BrokerConfig, ConfigError, ConfigValue
 from kwire.config import rule_for as _rule_for
+from kwire.config import shown as config_value_text
 from kwire.protocol.errors import ErrorCode, KafkaError
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,8 @@ def is_static(name: str) -> bool:
 
 
 def shown(value: object) -> str | None:
-    """A setting's value as Kafka prints it."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    """A setting's value as Kafka prints it (None stays None: an unset value)."""
+    return None if value is None else config_value_text(value)
 
 
 class DynamicBrokerConfigs:

@@ -109,6 +109,7 @@ class MetadataLog:
         if records:
             append_keyed_records(self._log, records)
             self._log.flush()
+
     def write_broker_configs(self, resource_name: str, configs: dict[str, str]) -> None:
         """The whole set of dynamic broker configs of one level ("": cluster default)."""
         self._write_configs(_BROKER_CONFIG_PREFIX + resource_name.encode(), configs)

@@ -11,10 +11,10 @@ import attrs
 
 from kwire.cluster import broker_configs as dynamic
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
-from kwire.cluster.broker_docs import BROKER_DOCS
 from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, validate_value
 from kwire.config import LIST as LIST_RULE
 from kwire.config import SETTINGS, BrokerConfig
+from kwire.config_docs import documentation
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -157,8 +157,8 @@ def _broker_entries(configs: DynamicBrokerConfigs) -> list[Entry]:
     for name in sorted(names):
         synonyms = tuple(configs.synonyms(name))
         _name, value, source = synonyms[0]
-        documentation = BROKER_DOCS.get(name, "")
-        entries.append(Entry(name, value, source, _read_only(name), _config_type(name), documentation, synonyms))
+        meaning = documentation(name)
+        entries.append(Entry(name, value, source, _read_only(name), _config_type(name), meaning, synonyms))
     return entries
 
 
@@ -166,7 +166,7 @@ def _default_level_entries(configs: DynamicBrokerConfigs) -> list[Entry]:
     """The cluster-wide default level: only what is set there, as in Kafka."""
     source = dynamic.DYNAMIC_DEFAULT_BROKER_CONFIG
     return [
-        Entry(name, value, source, False, _config_type(name), BROKER_DOCS.get(name, ""), ((name, value, source),))
+        Entry(name, value, source, False, _config_type(name), documentation(name), ((name, value, source),))
         for name, value in sorted(configs.default_level.items())
     ]
 
