@@ -44,7 +44,7 @@ def run(program: str, command: Command, args: argparse.Namespace) -> int:
         print(f"{program}: {error}", file=sys.stderr, flush=True)
         return 1
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
-        sys.stderr.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush is quiet too
         return 1
 
 
