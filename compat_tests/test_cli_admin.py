@@ -219,7 +219,7 @@ def test_errors_are_one_line_and_exit_1(shared_kwire):
 # --- groups ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("client", [*CLIENTS, "aiokafka"])
 def test_reset_offsets_plans_then_commits_where_a_consumer_resumes(start_kwire, topic_name, client):
     broker = start_kwire(memory=True)
     group = f"reset-{client}"
