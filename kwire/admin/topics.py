@@ -173,7 +173,7 @@ def create_topic(cluster: ClusterClient, args: argparse.Namespace) -> None:
         validate_only=False,
     )
     uses_defaults = args.partitions == -1 or args.replication_factor == -1
-    _version, answer = cluster.any().call(ApiKey.CREATE_TOPICS, values, 7, 4 if uses_defaults else 1)
+    _version, answer = cluster.any().call(ApiKey.CREATE_TOPICS, values, 7, 4 if uses_defaults else 2)
     (result,) = answer.topics
     if result.error_code == ErrorCode.topic_already_exists and args.if_not_exists:
         common.emit(args, lambda: "", dict(topic=args.topic, created=False))
