@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 
 from compat_tests.broker import WAIT_S, wait_for
+from kwire.admin.cluster_client import ClusterClient
 from kwire.admin.groups import GroupCommandError, describe_group
-from kwire.admin.wire_client import WireClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STDERR_LINES = int(os.environ.get("KWIRE_WORKER_STDERR_LINES", "20"))
@@ -107,10 +107,9 @@ class GroupConsumer:
 
 def describe(bootstrap: str, group: str):
     """The broker's view of the group (None while it does not exist)."""
-    host, port = bootstrap.split(":")
-    with WireClient(host, int(port)) as client:
+    with ClusterClient(bootstrap) as cluster:
         try:
-            return describe_group(client, group)
+            return describe_group(cluster, group)
         except GroupCommandError:
             return None
 

@@ -92,12 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=Path("kwire-data"), help="the data directory (default ./kwire-data)"
     )
 
-    groups = commands.add_parser("groups", help="list consumer groups, or describe one with its lag")
-    groups.add_argument("action", choices=["list", "describe"])
-    groups.add_argument("group", nargs="?", help="the group to describe")
-    groups.add_argument(
-        "--bootstrap-server", default="127.0.0.1:9092", help="HOST:PORT of the broker (default 127.0.0.1:9092)"
-    )
+    from kwire.admin import cluster_info, configs, groups, topics
+
+    for admin_command in (topics, groups, configs, cluster_info):
+        admin_command.register(commands)  # each sets args.admin, the function that runs it
     return parser
 
 
@@ -128,8 +126,8 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "groups":
-        return run_groups_command(parser, args)
+    if hasattr(args, "admin"):
+        return int(args.admin(args))
     if args.command == "check":
         from kwire.admin import check
 
@@ -189,20 +187,6 @@ def run_config_command(args: argparse.Namespace) -> int:
 
     rows = setting_rows()
     print(json.dumps(rows, indent=2) if args.output == "json" else table(rows))
-    return 0
-
-
-def run_groups_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from kwire.admin.groups import GroupCommandError, run
-    from kwire.admin.wire_client import WireError
-
-    if args.action == "describe" and not args.group:
-        parser.error("groups describe needs a GROUP")
-    try:
-        print(run(args.bootstrap_server, args.action, args.group))
-    except (GroupCommandError, WireError, OSError) as exc:
-        print(f"kwire groups: {exc}", file=sys.stderr)
-        return 1
     return 0
 
 

@@ -70,6 +70,7 @@ class Connection:
         except OSError as exc:
             raise ClusterError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
         self.address = f"{host}:{port}"
+        self.node_id: int | None = None  # set once the cluster's metadata names this broker
         self._versions: dict[int, tuple[int, int]] = {}
         answer = self._call(ApiKey.API_VERSIONS, 0, {})
         if answer.error_code != ErrorCode.none:
@@ -149,6 +150,7 @@ class ClusterClient:
         if node_id not in self._by_node:
             host, port = self._brokers[node_id]
             self._by_node[node_id] = Connection(host, port, self.timeout_s, self.client_id)
+            self._by_node[node_id].node_id = node_id
         return self._by_node[node_id]
 
     def coordinator(self, group_id: str) -> Connection:
