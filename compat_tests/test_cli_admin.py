@@ -118,7 +118,6 @@ def test_describe_shows_the_offsets_clients_see(shared_kwire, topic_name):
     assert watermarks("confluent-kafka", shared_kwire.bootstrap, topic_name, 1) == (0, 7)
 
 
-@pytest.mark.skip(reason="needs DeleteTopics in the broker (issue 11, merged separately)")
 def test_topics_the_cli_deletes_are_gone_for_clients(shared_kwire, topic_name):
     from confluent_kafka.admin import AdminClient
 
@@ -133,7 +132,6 @@ def test_topics_the_cli_deletes_are_gone_for_clients(shared_kwire, topic_name):
     assert kwire(shared_kwire, "topics", "delete", "--topic", topic_name, "--if-exists") == ""
 
 
-@pytest.mark.skip(reason="needs CreatePartitions in the broker (issue 11, merged separately)")
 def test_partitions_the_cli_adds_are_seen_by_clients(shared_kwire, topic_name):
     kwire(shared_kwire, "topics", "create", "--topic", topic_name, "--partitions", "2")
     assert kwire(shared_kwire, "topics", "alter", "--topic", topic_name, "--partitions", "5") == (
