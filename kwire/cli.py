@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     groups.add_argument(
         "--bootstrap-server", default="127.0.0.1:9092", help="HOST:PORT of the broker (default 127.0.0.1:9092)"
     )
+
+    from kwire.admin import consume_command, produce_command
+
+    produce_command.add_parser(commands)
+    consume_command.add_parser(commands)
     return parser
 
 
@@ -118,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "groups":
         return run_groups_command(parser, args)
+    if args.command in ("produce", "consume"):
+        from kwire.admin import consume_command, produce_command
+
+        if args.command == "produce":
+            return produce_command.run(parser, args)
+        return consume_command.run(parser, args)
     if args.command == "check":
         from kwire.admin import check
 
