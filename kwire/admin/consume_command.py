@@ -22,8 +22,9 @@ from kwire.admin.cluster_client import ClusterClient, ClusterError, read_command
 from kwire.admin.record_formats import FORMATS, Renderer, batch_records, renderer
 from kwire.admin.topic_layout import ATTEMPTS, BACKOFF_S, RETRIABLE, error_name, topic_leaders
 from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.control_batches import ABORT, marker_type
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.record_codec import RecordDecodeError, iter_records
+from kwire.protocol.record_codec import RecordDecodeError
 from kwire.protocol.records import CURRENT_MAGIC, HEADER_SIZE, crc_matches, parse_header
 
 EARLIEST, LATEST = -2, -1  # ListOffsets' special timestamps
@@ -32,7 +33,6 @@ PARTITION_MAX_BYTES = 4 << 20
 FETCH_MAX_BYTES = 50 << 20  # fetch.max.bytes' default
 MAX_WAIT_MS = 500  # fetch.max.wait.ms' default
 COMMIT_INTERVAL_S = 1.0
-ABORT_MARKER = 0  # a control record's type: 0 abort, 1 commit
 
 
 @attrs.define
@@ -200,8 +200,6 @@ class Consumer:
         failures = 0
         while not self._done():
             idle_ms = (time.monotonic() - last_record) * 1000
-            if self.timeout_ms is not None and idle_ms >= self.timeout_ms:
-                return
             wait_ms = MAX_WAIT_MS if self.timeout_ms is None else int(min(MAX_WAIT_MS, self.timeout_ms - idle_ms))
             printed_before = self.printed
             retry = False
@@ -211,6 +209,8 @@ class Consumer:
                     break
             if self.printed != printed_before:
                 last_record = time.monotonic()
+            elif self.timeout_ms is not None and (time.monotonic() - last_record) * 1000 >= self.timeout_ms:
+                return  # idle for --timeout-ms (checked after a fetch, so 0 still reads what is there)
             if self.group is not None and time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
                 self.commit()
             if retry:
@@ -324,7 +324,7 @@ class Consumer:
                 while aborted and aborted[0][0] <= header.last_offset:
                     aborting.add(heapq.heappop(aborted)[1])
                 if header.is_control:
-                    if _control_type(batch) == ABORT_MARKER:
+                    if _is_abort_marker(batch):
                         aborting.discard(header.producer_id)
                     position.offset = header.last_offset + 1
                     continue
@@ -358,15 +358,11 @@ class Consumer:
         return aborted
 
 
-def _control_type(batch: memoryview) -> int:
-    """The type of a control batch's marker (0 abort, 1 commit; -1 when unreadable)."""
+def _is_abort_marker(batch: memoryview) -> bool:
     try:
-        for record in iter_records(batch):
-            if record.key is not None and len(record.key) >= 4:
-                return int.from_bytes(record.key[2:4], "big", signed=True)
+        return marker_type(batch) == ABORT
     except RecordDecodeError:
-        pass
-    return -1
+        return False  # unreadable: the producer stays aborting, which hides rather than shows
 
 
 # --- the command line --------------------------------------------------------
