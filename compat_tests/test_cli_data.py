@@ -235,3 +235,30 @@ def test_errors_are_one_line_and_exit_1(shared_kwire, topic_name):
     # A record larger than the topic allows: the broker's error, by name.
     big = kwire("produce", topic_name, *bootstrap, stdin=b"x" * 1_100_000 + b"\n")
     assert big.returncode == 1 and b"MESSAGE_TOO_LARGE" in big.stderr
+
+
+def test_sigterm_stops_consume_after_committing_what_it_printed(shared_kwire, topic_name):
+    import signal
+
+    create_topic("kafka-python", shared_kwire.bootstrap, topic_name, partitions=1)
+    produce("kafka-python", shared_kwire.bootstrap, topic_name, [Outgoing(None, b"m%d" % i) for i in range(3)])
+    group = f"{topic_name}-group"
+    command = [sys.executable, "-m", "kwire", "consume", topic_name, "--bootstrap-server", shared_kwire.bootstrap]
+    consumer = subprocess.Popen(
+        [*command, "--group", group, "--from-beginning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert consumer.stdout is not None
+        assert [consumer.stdout.readline() for _ in range(3)] == [b"m0\n", b"m1\n", b"m2\n"]
+        consumer.send_signal(signal.SIGTERM)
+        assert consumer.wait(30) == 130
+        assert b"Processed a total of 3 messages" in consumer.stderr.read()
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()  # only the process this test started
+            consumer.wait(10)
+        consumer.stdout.close()
+        consumer.stderr.close()
+    # What it printed was committed: the next run starts after m2.
+    produce("kafka-python", shared_kwire.bootstrap, topic_name, [Outgoing(None, b"m3")])
+    assert printed(shared_kwire, topic_name, "--group", group) == b"m3\n"

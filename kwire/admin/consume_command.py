@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import signal
 import sys
 import time
 from typing import Any, BinaryIO
@@ -440,6 +441,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     separator = args.key_separator.replace("\\t", "\t").replace("\\n", "\n").encode()
     out = sys.stdout.buffer
     consumer = None
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: commit, then the total
     try:
         settings = read_command_config(args.command_config) if args.command_config else {}
         with ClusterClient(args.bootstrap_server, settings) as cluster:
@@ -460,6 +462,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 consumer.run()
             except KeyboardInterrupt:
                 status = 130
+                cluster.close()  # a request may have been cut off mid-answer: commit on fresh connections
             except BrokenPipeError:
                 _quiet_stdout()  # the reader went away (e.g. `| head`): stop quietly
             consumer.commit()
@@ -472,6 +475,10 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if consumer is not None:
             print(f"Processed a total of {consumer.printed} messages", file=sys.stderr)
     return status
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _quiet_stdout() -> None:
