@@ -64,7 +64,8 @@ class PartitionBatch:
     def add(self, key: bytes | None, value: bytes, now_ms: int) -> None:
         varint = _varint
         delta = max(now_ms - self.base_timestamp, 0)
-        self.max_timestamp_delta = delta  # records come in time order
+        if delta > self.max_timestamp_delta:  # the wall clock may step back
+            self.max_timestamp_delta = delta
         head = b"\x00" + varint(delta) + varint(self.count)  # attributes, timestamp and offset deltas
         key_part = b"\x01" if key is None else varint(len(key)) + key  # zig-zag -1 is 0x01
         value_length = varint(len(value))
@@ -153,7 +154,9 @@ class Producer:
         else:
             partition = partition_for_key(key, self._partitions)
         batch = self._open.get(partition)
-        if batch is not None and len(batch.records) + len(value) + (len(key) if key else 0) + 16 > self.batch_size:
+        # The record's size, near enough: its fields, the static headers and up to 16 bytes of varints.
+        size = len(value) + (len(key) if key else 0) + len(self._headers) + 16
+        if batch is not None and len(batch.records) + size > self.batch_size:
             self.flush([partition])
             if key is None and self._fixed is None:
                 partition = self._sticky.current
