@@ -92,10 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=Path("kwire-data"), help="the data directory (default ./kwire-data)"
     )
 
-    from kwire.admin import cluster_info, configs, groups, topics
+    from kwire.admin import cluster_info, configs, consume_command, groups, produce_command, topics
 
     for admin_command in (topics, groups, configs, cluster_info):
         admin_command.register(commands)  # each sets args.admin, the function that runs it
+    produce_command.add_parser(commands)
+    consume_command.add_parser(commands)
     return parser
 
 

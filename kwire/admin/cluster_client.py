@@ -90,6 +90,15 @@ class Connection:
         version = self.version(api_key, newest_spoken, oldest_spoken)
         return version, self._call(api_key, version, values)
 
+    def send(self, api_key: ApiKey, values: dict[str, Any], newest_spoken: int, oldest_spoken: int = 0) -> int:
+        """Send a request the broker does not answer (a produce with acks=0); returns the version."""
+        version = self.version(api_key, newest_spoken, oldest_spoken)
+        try:
+            self._wire.send(api_key, version, values)
+        except OSError as exc:
+            raise ClusterError(f"{api_key.name} to {self.address} failed: {exc}") from None
+        return version
+
     def _call(self, api_key: ApiKey, version: int, values: dict[str, Any]) -> Any:
         try:
             return self._wire.call(api_key, version, values)

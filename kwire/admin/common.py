@@ -18,8 +18,9 @@ BOOTSTRAP_ENV = "KWIRE_BOOTSTRAP_SERVER"
 Command = Callable[[ClusterClient, argparse.Namespace], int | None]
 
 
-def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """--bootstrap-server (required unless $KWIRE_BOOTSTRAP_SERVER is set), --command-config, --output."""
+def add_connection_options(parser: argparse.ArgumentParser, output: bool = True) -> None:
+    """--bootstrap-server (required unless $KWIRE_BOOTSTRAP_SERVER is set), --command-config, and
+    --output unless the command prints records (produce, consume)."""
     from_env = os.environ.get(BOOTSTRAP_ENV)
     parser.add_argument(
         "--bootstrap-server",
@@ -29,6 +30,8 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         help=f"the brokers to connect to (default: ${BOOTSTRAP_ENV})",
     )
     parser.add_argument("--command-config", metavar="FILE", help="a properties file of client settings")
+    if not output:
+        return
     parser.add_argument(
         "--output", choices=["table", "json"], default="table", help="aligned tables (default) or JSON for scripts"
     )

@@ -65,6 +65,11 @@ class WireClient:
             raise WireError(f"answer to request {correlation_id}, expected {self._correlation_id}")
         return response
 
+    def send(self, api_key: int, version: int, values: dict[str, Any]) -> None:
+        """Send a request that gets no answer (a produce with acks=0)."""
+        self._correlation_id += 1
+        self._sock.sendall(request_frame(api_key, version, values, self._correlation_id, self._client_id))
+
     def _read_exactly(self, count: int) -> bytes:
         chunks = bytearray()
         while len(chunks) < count:
