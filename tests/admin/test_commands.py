@@ -137,11 +137,21 @@ def test_broker_configs_are_described(kwire):
         "",
     )
     entries = json.loads(
-        kwire("configs", "describe", "--entity-type", "brokers", "--entity-default", "--all", "--output", "json")[1]
+        kwire("configs", "describe", "--entity-type", "brokers", "--entity-name", "1", "--all", "--output", "json")[1]
     )
     assert {"name": "num.partitions", "value": "1"}.items() <= next(
         e for e in entries if e["name"] == "num.partitions"
     ).items()
+    # The cluster-wide default level holds only what was set there, as in Kafka.
+    assert kwire("configs", "alter", "--entity-type", "brokers", "--entity-default",
+                 "--add-config", "log.retention.ms=1234")[0] == 0  # fmt: skip
+    defaults = json.loads(
+        kwire("configs", "describe", "--entity-type", "brokers", "--entity-default", "--output", "json")[1]
+    )
+    assert [(e["name"], e["value"]) for e in defaults] == [("log.retention.ms", "1234")]
+    assert kwire("configs", "alter", "--entity-type", "brokers", "--entity-default",
+                 "--delete-config", "log.retention.ms")[0] == 0  # fmt: skip
+    assert kwire("configs", "describe", "--entity-type", "brokers", "--entity-default", "--output", "json")[1] == "[]\n"
     status, _, err = kwire("configs", "describe", "--entity-type", "brokers", "--entity-name", "x")
     assert (status, err) == (1, "kwire configs: --entity-name 'x': a broker is named by its id\n")
 
