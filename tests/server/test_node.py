@@ -129,10 +129,20 @@ async def test_an_embedded_node_leaves_the_signal_handlers_alone():
 
 async def test_a_block_cancelled_from_outside_stops_the_node_and_closes_it(tmp_path):
     before = Resources.now()
-    with trio.move_on_after(0.2) as scope:
-        async with open_node(config(tmp_path / "data")) as node:
-            await exercise_node(node)
-            await trio.sleep_forever()
+    exercised = trio.Event()
+
+    async def cancel_once_exercised(scope: trio.CancelScope) -> None:
+        await exercised.wait()
+        await trio.sleep(0.05)  # the block is parked in sleep_forever by now
+        scope.cancel()
+
+    with trio.fail_after(30), trio.CancelScope() as scope:  # cancelled by another task, not by a deadline
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(cancel_once_exercised, scope)
+            async with open_node(config(tmp_path / "data")) as node:
+                await exercise_node(node)
+                exercised.set()
+                await trio.sleep_forever()
     assert scope.cancelled_caught
     assert Resources.now() == before
     async with open_node(config(tmp_path / "data")) as node:
