@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import Chunk
 
 if TYPE_CHECKING:
@@ -59,6 +61,35 @@ class RequestContext:
     correlation_id: int
     client_id: str | None
     client_host: str = ""  # the peer, as Kafka shows it: "/127.0.0.1"
+
+
+ADMIN_LOG = logging.getLogger("kwire.admin")
+
+
+def api_name(key: ApiKey) -> str:
+    """Kafka's name of an API: ApiKey.DELETE_TOPICS -> "DeleteTopics"."""
+    return "".join(word.capitalize() for word in key.name.split("_"))
+
+
+def outcome(error_code: int, message: str | None = None, done: str = "ok") -> str:
+    """One result for the admin log: `done`, or the error's Kafka name (and message)."""
+    if error_code == 0:
+        return done
+    name = ErrorCode(error_code).name.upper()
+    return f"{name} ({message})" if message else name
+
+
+def log_admin_change(ctx: RequestContext, outcomes: str, validate_only: bool = False) -> None:
+    """Every admin change at INFO, one line: the API, who asked (client id and
+    address) and what came of it."""
+    ADMIN_LOG.info(
+        "%s%s from client %s at %s: %s",
+        api_name(ctx.api_key),
+        " (validate only)" if validate_only else "",
+        ctx.client_id,
+        ctx.client_host or "-",
+        outcomes or "nothing",
+    )
 
 
 def millis(value: Any) -> int:

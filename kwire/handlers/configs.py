@@ -3,7 +3,6 @@ the broker's dynamic configs (per node and cluster-wide) and groups."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,12 +14,10 @@ from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, valid
 from kwire.config import LIST as LIST_RULE
 from kwire.config import SETTINGS, BrokerConfig
 from kwire.config_docs import documentation
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext, log_admin_change, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
-
-log = logging.getLogger(__name__)
 
 TOPIC, BROKER, GROUP = 2, 4, 32
 # ConfigSource values.
@@ -260,27 +257,9 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
         else:
             raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {kind}")
     except KafkaError as exc:
-        log.info(
-            "%s from %s at %s: configs of %s %r (%s)%s refused: %s",
-            ctx.api_key.name,
-            ctx.client_id,
-            ctx.client_host,
-            label,
-            name,
-            what,
-            " (validate only)" if validate_only else "",
-            exc.message,
-        )
+        log_admin_change(ctx, f"configs of {label} {name!r} ({what}) refused: {exc.message}", validate_only)
         return dict(answer, error_code=exc.error_code, error_message=exc.message)
-    log.info(
-        "%s configs of %s %r for %s at %s: %s",
-        "validated" if validate_only else "changed",
-        label,
-        name,
-        ctx.client_id,
-        ctx.client_host,
-        what,
-    )
+    log_admin_change(ctx, f"configs of {label} {name!r} set to {what}", validate_only)
     return dict(answer, error_code=ErrorCode.none, error_message=None)
 
 

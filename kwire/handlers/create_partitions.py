@@ -12,18 +12,15 @@ placement of groups and transactional ids depends on their partition count.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from typing import Any
 
 import attrs
 
-from kwire.handlers.base import RequestContext, millis, respond
+from kwire.handlers.base import RequestContext, log_admin_change, millis, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
-
-log = logging.getLogger("kwire.admin")
 
 
 @attrs.frozen
@@ -132,15 +129,5 @@ def _result(name: str, error: ErrorCode, message: str | None) -> dict[str, Any]:
 
 def _log(ctx: RequestContext, request: CreatePartitionsRequest, results: list[dict[str, Any]]) -> None:
     wanted = {topic.name: topic.count for topic in request.topics}
-    outcomes = ", ".join(
-        f"{r['name']} -> {wanted[r['name']]}: "
-        + ("ok" if r["error_code"] == ErrorCode.none else ErrorCode(r["error_code"]).name.upper())
-        for r in results
-    )
-    log.info(
-        "CreatePartitions%s from client %s at %s: %s",
-        " (validate only)" if request.validate_only else "",
-        ctx.client_id,
-        ctx.client_host or "-",
-        outcomes or "nothing",
-    )
+    outcomes = ", ".join(f"{r['name']} -> {wanted[r['name']]}: {outcome(r['error_code'])}" for r in results)
+    log_admin_change(ctx, outcomes, bool(request.validate_only))

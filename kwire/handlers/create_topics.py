@@ -8,7 +8,7 @@ from typing import Any
 
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
 from kwire.config import BrokerConfig
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.handlers.configs import topic_entries
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -55,6 +55,8 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
                 configs=_config_entries(ctx.state.config, record.configs, ctx.state.cluster.broker_configs),
             )
         )
+    outcomes = ", ".join(f"{r['name']}: {outcome(r['error_code'], r['error_message'], 'created')}" for r in results)
+    log_admin_change(ctx, outcomes, bool(request.validate_only))
     return respond(ctx, dict(topics=results))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.log import OffsetOutOfRange
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
@@ -33,4 +33,10 @@ def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
                     error = ErrorCode.offset_out_of_range
             results.append(dict(partition_index=part.partition_index, low_watermark=low_watermark, error_code=error))
         topics.append(dict(name=entry.name, partitions=results))
+    outcomes = ", ".join(
+        f"{t['name']}-{p['partition_index']}: " + outcome(p["error_code"], done=f"log start {p['low_watermark']}")
+        for t in topics
+        for p in t["partitions"]
+    )
+    log_admin_change(ctx, outcomes)
     return respond(ctx, dict(topics=topics))

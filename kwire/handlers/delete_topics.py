@@ -15,20 +15,17 @@ deletes them; its `kafka-topics.sh` refuses.)
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
 import attrs
 
 from kwire.cluster.cluster import Topic
-from kwire.handlers.base import RequestContext, millis, respond
+from kwire.handlers.base import RequestContext, log_admin_change, millis, outcome, respond
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
-
-log = logging.getLogger("kwire.admin")
 
 _ZERO_UUID = uuid.UUID(int=0)
 # Before v3 Kafka answers a disabled deletion with INVALID_REQUEST.
@@ -154,8 +151,7 @@ def _result(name: str | None, topic_id: uuid.UUID | None, error: ErrorCode, mess
 
 def _log(ctx: RequestContext, results: list[dict[str, Any]]) -> None:
     outcomes = ", ".join(
-        f"{r['name'] if r['name'] is not None else r['topic_id']}: "
-        + ("deleted" if r["error_code"] == ErrorCode.none else ErrorCode(r["error_code"]).name.upper())
+        f"{r['name'] if r['name'] is not None else r['topic_id']}: {outcome(r['error_code'], done='deleted')}"
         for r in results
     )
-    log.info("DeleteTopics from client %s at %s: %s", ctx.client_id, ctx.client_host or "-", outcomes or "nothing")
+    log_admin_change(ctx, outcomes)

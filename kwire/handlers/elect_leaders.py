@@ -9,17 +9,14 @@ election are left out of the answer.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import attrs
 
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext, log_admin_change, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
-
-log = logging.getLogger(__name__)
 
 PREFERRED, UNCLEAN = 0, 1
 
@@ -62,11 +59,7 @@ def handle_elect_leaders(ctx: RequestContext, wire_request: Any) -> Any:
                     error, message = ErrorCode.election_not_needed, "Leader election not needed for topic partition."
                 answers.append(dict(partition_id=index, error_code=error, error_message=message))
             results.append(dict(topic=name, partition_result=answers))
-    log.info(
-        "ElectLeaders (%s) from client %s at %s for %s: no election needed on a single node",
-        "unclean" if request.election_type == UNCLEAN else "preferred",
-        ctx.client_id,
-        ctx.client_host,
-        "every partition" if request.topic_partitions is None else sorted(request.topic_partitions),
-    )
+    kind = "unclean" if request.election_type == UNCLEAN else "preferred"
+    wanted = "every partition" if request.topic_partitions is None else sorted(request.topic_partitions)
+    log_admin_change(ctx, f"{kind} election for {wanted}: not needed on a single node")
     return respond(ctx, dict(error_code=ErrorCode.none, replica_election_results=results))

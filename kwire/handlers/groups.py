@@ -10,7 +10,15 @@ from typing import Any
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import JoinRequest, SyncRequest
 from kwire.coordinator.groups_service import group_wait_key
-from kwire.handlers.base import OPERATIONS_NOT_REQUESTED, Delayed, RequestContext, millis, respond
+from kwire.handlers.base import (
+    OPERATIONS_NOT_REQUESTED,
+    Delayed,
+    RequestContext,
+    log_admin_change,
+    millis,
+    outcome,
+    respond,
+)
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
@@ -257,4 +265,5 @@ def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.groups
     results = [dict(group_id=g, error_code=service.delete_group(g)) for g in request.groups_names]
     service.publish_changes()
+    log_admin_change(ctx, ", ".join(f"{r['group_id']}: {outcome(r['error_code'], done='deleted')}" for r in results))
     return respond(ctx, dict(results=results))

@@ -10,7 +10,7 @@ import attrs
 from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import Group, GroupState
 from kwire.coordinator.offsets import CommittedOffset
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
@@ -280,7 +280,14 @@ def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
     try:
         service.delete_offsets(request.group_id, to_delete)
     except StorageError:
+        log_admin_change(ctx, f"offsets of group {request.group_id!r}: {outcome(ErrorCode.not_coordinator)}")
         return respond(ctx, dict(error_code=ErrorCode.not_coordinator, topics=[]))
+    outcomes = ", ".join(
+        f"{t['name']}-{p['partition_index']}: {outcome(p['error_code'], done='deleted')}"
+        for t in topics
+        for p in t["partitions"]
+    )
+    log_admin_change(ctx, f"offsets of group {request.group_id!r}: {outcomes}")
     return respond(ctx, dict(error_code=ErrorCode.none, topics=topics))
 
 

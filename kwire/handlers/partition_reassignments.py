@@ -12,18 +12,15 @@ UNKNOWN_TOPIC_OR_PARTITION. The list of ongoing reassignments is empty.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import attrs
 
 from kwire.cluster.cluster import Cluster
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
-
-log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -59,14 +56,9 @@ def handle_alter_partition_reassignments(ctx: RequestContext, wire_request: Any)
             error, message = ErrorCode.none, None
         except KafkaError as exc:
             error, message = exc.error_code, exc.message
-        log.info(
-            "AlterPartitionReassignments from client %s at %s: %s-%d to %s: %s",
-            ctx.client_id,
-            ctx.client_host,
-            target.topic,
-            target.partition,
-            "cancel" if target.replicas is None else target.replicas,
-            "unchanged (already there)" if error == ErrorCode.none else f"{error.name} ({message})",
+        to = "cancel" if target.replicas is None else target.replicas
+        log_admin_change(
+            ctx, f"{target.topic}-{target.partition} to {to}: {outcome(error, message, 'unchanged (already there)')}"
         )
         by_topic.setdefault(target.topic, []).append(
             dict(partition_index=target.partition, error_code=error, error_message=message)

@@ -9,18 +9,15 @@ the level already finalized: a no-op success (validate_only alike).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import attrs
 
 from kwire.cluster.features import feature_named
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import ApiRegistry, api
-
-log = logging.getLogger(__name__)
 
 UPGRADE, SAFE_DOWNGRADE, UNSAFE_DOWNGRADE = 1, 2, 3
 
@@ -58,22 +55,11 @@ def handle_update_features(ctx: RequestContext, wire_request: Any) -> Any:
         for update in request.updates:
             _check(ctx.registry, update)
     except KafkaError as exc:
-        log.info(
-            "UpdateFeatures from client %s at %s refused: %s (%s)",
-            ctx.client_id,
-            ctx.client_host,
-            exc.error_code.name,
-            exc.message,
-        )
+        log_admin_change(ctx, "refused: " + outcome(exc.error_code, exc.message), bool(request.validate_only))
         # Kafka 4.x: one top-level error, no per-feature results.
         return respond(ctx, dict(error_code=exc.error_code, error_message=exc.message, results=[]))
-    log.info(
-        "UpdateFeatures from client %s at %s%s: %s already finalized, nothing changed",
-        ctx.client_id,
-        ctx.client_host,
-        " (validate only)" if request.validate_only else "",
-        ", ".join(f"{u.feature}={u.level}" for u in request.updates) or "no feature",
-    )
+    features = ", ".join(f"{u.feature}={u.level}" for u in request.updates) or "no feature"
+    log_admin_change(ctx, f"{features} already finalized, nothing changed", bool(request.validate_only))
     results = [dict(feature=u.feature, error_code=ErrorCode.none, error_message=None) for u in request.updates]
     return respond(ctx, dict(error_code=ErrorCode.none, error_message=None, results=results))
 

@@ -227,11 +227,12 @@ def test_group_configs_are_validated_stored_and_described(client):
 
 
 def test_every_change_is_logged_with_who_and_what(client, caplog):
-    with caplog.at_level(logging.INFO, logger="kwire.handlers.configs"):
+    with caplog.at_level(logging.INFO, logger="kwire.admin"):
         ok(incremental(client, BROKER, "", ("log.retention.ms", SET, "1000")))
         incremental(client, BROKER, "1", ("num.partitions", SET, "2"))
     changed, refused = [r.getMessage() for r in caplog.records]
-    assert "changed configs of broker ''" in changed and "log.retention.ms=1000" in changed
+    assert changed.startswith("IncrementalAlterConfigs from client ")
+    assert "configs of broker '' set to log.retention.ms=1000" in changed
     assert "refused" in refused and "num.partitions=2" in refused and "Cannot update" in refused
 
 
