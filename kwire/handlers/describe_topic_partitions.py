@@ -16,6 +16,7 @@ import attrs
 from kwire.cluster.cluster import Topic
 from kwire.cluster.topic_names import validate_topic_name
 from kwire.handlers.base import TOPIC_OPERATIONS, RequestContext, respond
+from kwire.handlers.metadata import error_topic_entry
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
@@ -54,7 +55,7 @@ def handle_describe_topic_partitions(ctx: RequestContext, wire_request: Any) -> 
         names = _names_to_describe(ctx, request)
     except KafkaError as exc:
         # Kafka's whole-request error: every topic asked for carries it.
-        failed = [_error_topic(name, exc.error_code) for name in request.topics]
+        failed = [error_topic_entry(name, _ZERO_UUID, exc.error_code, TOPIC_OPERATIONS) for name in request.topics]
         return respond(ctx, dict(topics=failed, next_cursor=None))
     budget = max(min(MAX_PARTITIONS_PER_PAGE, request.partition_limit), 1)
     cluster = ctx.state.cluster
@@ -66,7 +67,7 @@ def handle_describe_topic_partitions(ctx: RequestContext, wire_request: Any) -> 
             break
         topic = cluster.get(name)
         if topic is None:
-            topics.append(_error_topic(name, _unknown_topic_error(name)))
+            topics.append(error_topic_entry(name, _ZERO_UUID, _unknown_topic_error(name), TOPIC_OPERATIONS))
             continue
         cursor = request.cursor
         first = cursor.partition_index if cursor is not None and cursor.topic_name == name else 0
@@ -129,16 +130,5 @@ def _topic(ctx: RequestContext, topic: Topic, indexes: range) -> dict[str, Any]:
         topic_id=topic.topic_id,
         is_internal=topic.is_internal,
         partitions=partitions,
-        topic_authorized_operations=TOPIC_OPERATIONS,
-    )
-
-
-def _error_topic(name: str, error: ErrorCode) -> dict[str, Any]:
-    return dict(
-        error_code=error,
-        name=name,
-        topic_id=_ZERO_UUID,
-        is_internal=False,
-        partitions=[],
         topic_authorized_operations=TOPIC_OPERATIONS,
     )

@@ -133,7 +133,7 @@ def _topic_entries(
         if isinstance(wanted, uuid.UUID):
             topic = cluster.topics_by_id.get(wanted)
             if topic is None:
-                entries.append(_error_entry(None, wanted, ErrorCode.unknown_topic_id))
+                entries.append(error_topic_entry(None, wanted, ErrorCode.unknown_topic_id))
             else:
                 entries.append(_topic_entry(ctx, topic, include_ops))
             continue
@@ -146,7 +146,7 @@ def _topic_entries(
             error = ErrorCode.unknown_topic_or_partition
         except KafkaError as exc:
             error = exc.error_code
-        entries.append(_error_entry(wanted, _ZERO_UUID, error))
+        entries.append(error_topic_entry(wanted, _ZERO_UUID, error))
     return entries
 
 
@@ -175,12 +175,15 @@ def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict[s
     )
 
 
-def _error_entry(name: str | None, topic_id: uuid.UUID, error: ErrorCode) -> dict[str, Any]:
+def error_topic_entry(
+    name: str | None, topic_id: uuid.UUID, error: ErrorCode, operations: int = OPERATIONS_NOT_REQUESTED
+) -> dict[str, Any]:
+    """A topic that failed, as Metadata and DescribeTopicPartitions answer it."""
     return dict(
         error_code=error,
         name=name,
         topic_id=topic_id,
         is_internal=False,
         partitions=[],
-        topic_authorized_operations=OPERATIONS_NOT_REQUESTED,
+        topic_authorized_operations=operations,
     )
