@@ -454,18 +454,31 @@ class GroupCoordinator:
     def tick(self, now: float) -> None:
         """Expire sessions and pending ids; finish rebalances whose time is up."""
         for group in list(self.groups.values()):
-            if group.state == S.DEAD:
-                continue
-            for member_id, deadline in list(group.pending_members.items()):
-                if now >= deadline:
-                    del group.pending_members[member_id]
-                    self._maybe_complete_join(group, now)
-            for member in list(group.members.values()):
-                if member.awaiting_join:
-                    continue  # bounded by the rebalance timeout instead
-                if now > member.last_heartbeat + member.session_timeout_ms / 1000:
-                    self._remove(group, member, now, "session timed out")
-            self._maybe_complete_join(group, now)
+            self._catch_up(group, now)
+
+    def caught_up(self, group_id: str, now: float) -> Group | None:
+        """The group as it is at `now`, its timers run to that moment (the tick
+        runs them only every so often; a request that looks at a group must not
+        see a member whose session ended a moment ago, as Kafka's exact timers
+        would not)."""
+        group = self.groups.get(group_id)
+        if group is not None:
+            self._catch_up(group, now)
+        return self.group(group_id)
+
+    def _catch_up(self, group: Group, now: float) -> None:
+        if group.state == S.DEAD:
+            return
+        for member_id, deadline in list(group.pending_members.items()):
+            if now >= deadline:
+                del group.pending_members[member_id]
+                self._maybe_complete_join(group, now)
+        for member in list(group.members.values()):
+            if member.awaiting_join:
+                continue  # bounded by the rebalance timeout instead
+            if now > member.last_heartbeat + member.session_timeout_ms / 1000:
+                self._remove(group, member, now, "session timed out")
+        self._maybe_complete_join(group, now)
 
     def delete(self, group_id: str) -> None:
         group = self.groups.pop(group_id, None)

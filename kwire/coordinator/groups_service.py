@@ -109,7 +109,10 @@ class GroupsService:
         return errors
 
     def group(self, group_id: str) -> Group | None:
-        return self.coordinator.group(group_id)
+        """The group as it is now (sessions that ended are gone), or None."""
+        group = self.coordinator.caught_up(group_id, self.now())
+        self.publish_changes()
+        return group
 
     # --- offsets ---------------------------------------------------------------
 
@@ -155,10 +158,12 @@ class GroupsService:
     # --- groups ----------------------------------------------------------------
 
     def listed_groups(self) -> list[Group]:
+        self.coordinator.tick(self.now())  # as they are now, sessions that ended gone
+        self.publish_changes()
         return [g for g in self.coordinator.groups.values() if g.state != GroupState.DEAD]
 
     def delete_group(self, group_id: str) -> ErrorCode:
-        group = self.coordinator.group(group_id)
+        group = self.group(group_id)
         if group is None:
             return ErrorCode.group_id_not_found
         if group.state != GroupState.EMPTY:

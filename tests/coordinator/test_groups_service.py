@@ -80,3 +80,17 @@ def test_offsets_and_their_groups_come_back_after_a_restart(tmp_path):
     assert again.offsets.committed("g") == {("t", 0): OFFSET, ("t", 1): CommittedOffset(9, 2, "m", 1)}
     assert again.coordinator.group("g").state.value == "Empty"
     cluster.close()
+
+
+def test_a_session_that_ended_between_ticks_is_over_for_whoever_looks_at_the_group():
+    # Kafka's timers are exact: a DeleteGroups sent just after a dead member's
+    # session ends finds the group empty, even if no tick has run since.
+    service, clock, _woken = make_service()
+    member = join(service)
+    service.sync(SyncRequest("g", 1, member.member_id, None, None, None, {}))
+    clock.advance(9.999)
+    assert service.delete_group("g") == E.non_empty_group
+    assert [g.group_id for g in service.listed_groups()] == ["g"]
+    clock.advance(0.002)  # 10.001 s since the last sign of life: past session.timeout.ms
+    assert service.group("g").members == {}
+    assert service.delete_group("g") == E.none
