@@ -241,7 +241,7 @@ def _no_check(name: str, value: str) -> None:
 def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validate_only: bool) -> dict[str, Any]:
     kind, name = resource.resource_type, resource.resource_name
     answer: dict[str, Any] = dict(resource_type=kind, resource_name=name)
-    what = ", ".join(f"{c.name}={c.value}" for c in resource.configs) or "(nothing)"
+    what = ", ".join(_change_text(c) for c in resource.configs) or "(nothing)"
     label = {TOPIC: "topic", BROKER: "broker", GROUP: "group"}.get(kind, f"resource type {kind}")
     try:
         cluster = ctx.state.cluster
@@ -261,6 +261,16 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
         return dict(answer, error_code=exc.error_code, error_message=exc.message)
     log_admin_change(ctx, f"configs of {label} {name!r} set to {what}", validate_only)
     return dict(answer, error_code=ErrorCode.none, error_message=None)
+
+
+def _change_text(config: Any) -> str:
+    """One requested change as the admin log shows it: name=value, or the
+    incremental operation (name+=value, name-=value, -name)."""
+    operation = getattr(config, "config_operation", SET)
+    if operation == DELETE:
+        return f"-{config.name}"
+    sign = {APPEND: "+=", SUBTRACT: "-="}.get(operation, "=")
+    return f"{config.name}{sign}{config.value}"
 
 
 def _operation_rules(ctx: RequestContext, resource_type: int) -> OperationRules:

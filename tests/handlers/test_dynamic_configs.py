@@ -230,7 +230,13 @@ def test_every_change_is_logged_with_who_and_what(client, caplog):
     with caplog.at_level(logging.INFO, logger="kwire.admin"):
         ok(incremental(client, BROKER, "", ("log.retention.ms", SET, "1000")))
         incremental(client, BROKER, "1", ("num.partitions", SET, "2"))
-    changed, refused = [r.getMessage() for r in caplog.records]
+        ok(
+            incremental(
+                client, BROKER, "", ("log.retention.ms", DELETE, None), ("log.cleanup.policy", APPEND, "compact")
+            )
+        )
+    changed, refused, incremented = [r.getMessage() for r in caplog.records]
+    assert incremented.endswith("configs of broker '' set to -log.retention.ms, log.cleanup.policy+=compact")
     assert changed.startswith("IncrementalAlterConfigs from client ")
     assert "configs of broker '' set to log.retention.ms=1000" in changed
     assert "refused" in refused and "num.partitions=2" in refused and "Cannot update" in refused
