@@ -871,6 +871,9 @@ class Cluster:
         if self.log_dir_of(partition) == log_dir:
             self.pending_moves.pop((name, index), None)  # (moving back cancels a waiting move)
             return False
+        if partition.log.flush_pending:  # a segment roll's fsync in the background: brief
+            FLUSHER.wait_idle(_FLUSHER_WAIT_S)
+            FLUSHER.apply_completed()
         if partition.log.cleaning or partition.log.flush_pending:
             self.pending_moves[(name, index)] = log_dir
             log.info("Moving %s-%d to %s once the log cleaner is done with it", name, index, log_dir)
