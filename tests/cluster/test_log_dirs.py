@@ -304,3 +304,32 @@ def test_a_crash_after_a_move_recovers_in_the_new_directory(dirs):
     again = open_cluster(dirs)
     assert where(again, "t", 0) == b and len(values(again, "t", 0)) == 15
     again.close()
+
+
+# --- kwire check ------------------------------------------------------------------
+
+
+def test_kwire_check_takes_the_log_dirs_together(dirs, capsys):
+    from kwire.admin.check import check_data_dir
+    from kwire.cli import main
+
+    a, b = dirs
+    cluster = open_cluster(dirs)
+    cluster.create_topic("t", 3, configs={"segment.bytes": "300"})
+    for index in range(3):
+        append(cluster, "t", index, 8)
+    cluster.delete_records("t", 1, 2)
+    cluster.move_partition("t", 0, b)
+    cluster.close()
+    report = check_data_dir(a, [b])
+    assert report.problems == [] and report.counts["partitions"] == 4  # the metadata log and t's 3
+    assert main(["check", "--log-dirs", f"{a},{b}"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"checked {a}, {b}: 4 partition(s)")
+    # one directory alone misses the partitions in the other
+    assert any("t-0" in p and "missing" in p for p in check_data_dir(a).problems)
+    # a move a crash interrupted is noted; a partition in both is a problem
+    (b / future_dir_name("t", 2, "a" * 32)).mkdir()
+    shutil.copytree(b / "t-1", a / "t-1")
+    report = check_data_dir(a, [b])
+    assert any("did not finish" in note for note in report.notes)
+    assert any("t-1" in p and "another log directory" in p for p in report.problems)
