@@ -850,12 +850,19 @@ class Cluster:
                 counts[directory.parent] = counts.get(directory.parent, 0) + 1
         return counts
 
+    @staticmethod
+    def log_dir_path(log_dir: Path) -> str:
+        """A log directory as DescribeLogDirs shows it and AlterReplicaLogDirs
+        expects it: its absolute path."""
+        return os.path.abspath(log_dir)
+
     def find_log_dir(self, path: str) -> Path | None:
-        """The configured log directory a client names (Kafka compares
-        absolute paths); None if it is not one of them."""
-        wanted = os.path.abspath(path)
+        """The configured log directory a client names; None if it is not
+        one of them. As in Kafka, the path must be the directory's absolute
+        path as DescribeLogDirs shows it (a relative one names none); its
+        path with symbolic links resolved is taken too."""
         for log_dir in self.log_dirs:
-            if os.path.abspath(log_dir) == wanted:
+            if path in (self.log_dir_path(log_dir), str(Path(log_dir).resolve())):
                 return log_dir
         return None
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kwire.handlers.base import RequestContext, respond
+from kwire.log.files import future_dir_name
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -18,6 +19,8 @@ from kwire.protocol.registry import api
 log = logging.getLogger("kwire.cluster")
 
 _UNKNOWN_VOLUME_BYTES = -1
+_UNIQUE_ID = "0" * 32  # as long as the unique id of a future directory's name
+_MAX_DIR_NAME = 255
 MEMORY_LOG_DIR = "(memory)"
 
 
@@ -64,7 +67,7 @@ def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
         results.append(
             dict(
                 error_code=ErrorCode.none,
-                log_dir=str(log_dir.resolve()) if log_dir is not None else MEMORY_LOG_DIR,
+                log_dir=cluster.log_dir_path(log_dir) if log_dir is not None else MEMORY_LOG_DIR,
                 topics=[dict(name=name, partitions=partitions) for name, partitions in topics.items()],
                 total_bytes=total,
                 usable_bytes=usable,
@@ -85,7 +88,9 @@ def handle_alter_replica_log_dirs(ctx: RequestContext, request: Any) -> Any:
             for index in entry.partitions:
                 error = ErrorCode.none
                 # Kafka checks the directory first (absolute paths compared), then the partition.
-                if log_dir is None:
+                if len(future_dir_name(entry.name, index, _UNIQUE_ID)) > _MAX_DIR_NAME:
+                    error = ErrorCode.invalid_topic_exception  # (Kafka: "The topic name is too long.")
+                elif log_dir is None:
                     error = ErrorCode.log_dir_not_found
                 elif cluster.partition(entry.name, index) is None:
                     error = ErrorCode.unknown_topic_or_partition
