@@ -333,3 +333,25 @@ def test_kwire_check_takes_the_log_dirs_together(dirs, capsys):
     report = check_data_dir(a, [b])
     assert any("did not finish" in note for note in report.notes)
     assert any("t-1" in p and "another log directory" in p for p in report.problems)
+
+
+def test_a_move_keeps_producer_and_transaction_state(dirs):
+    from tests.log.test_cleaner import end_txn, put_txn
+
+    a, b = dirs
+    cluster = open_cluster(dirs)
+    cluster.create_topic("t", 1)
+    log = cluster.partition("t", 0).log
+    put_txn(log, 7, [(b"a", b"aborted")], 0)  # 0
+    end_txn(log, 7, commit=False)  # 1
+    put_txn(log, 8, [(b"b", b"open")], 0)  # 2: still open
+    before = (log.last_stable_offset, dict(log.transactions.ongoing), set(log.producer_state.entries))
+    aborted = list(log.transactions.aborted)
+    cluster.move_partition("t", 0, b)
+    moved = cluster.partition("t", 0).log
+    assert (moved.last_stable_offset, dict(moved.transactions.ongoing), set(moved.producer_state.entries)) == before
+    assert before[0] == 2 and before[1] == {8: 2}
+    assert list(moved.transactions.aborted) == aborted and len(aborted) == 1
+    end_txn(moved, 8, commit=True)
+    assert moved.last_stable_offset == moved.log_end_offset == 4
+    cluster.close()
