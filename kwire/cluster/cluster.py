@@ -460,6 +460,8 @@ class Cluster:
         stale_recovery = any(partition_log.recovery_point > 0 for partition_log in logs)
         due = self.clock.monotonic() + self.config.log_segment_delete_delay_ms / 1000
         for topic in topics:
+            for index in range(len(topic.partitions)):
+                self.pending_moves.pop((topic.name, index), None)
             del self.topics[topic.name]
             del self.topics_by_id[topic.topic_id]
             self._collision_keys.pop(collision_key(topic.name), None)

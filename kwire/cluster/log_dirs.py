@@ -46,8 +46,8 @@ def find_partition_dirs(
 ) -> dict[PartitionKey, Path]:
     """Start-up: every `<topic>-<partition>` directory in the log
     directories, by partition, once unfinished moves are settled (see the
-    module's doc). Directories of deleted topics (`is_deleted`) are left out:
-    start-up removes them. Raises StartupError (one line) if a partition's
+    module's doc). Of two directories of one partition, one of a deleted
+    topic (`is_deleted`) is left out: start-up removes it. Raises StartupError (one line) if a partition's
     directory is in two log directories."""
     found: dict[PartitionKey, list[Path]] = {}
     futures: list[tuple[PartitionKey, Path]] = []
@@ -65,7 +65,9 @@ def find_partition_dirs(
             found.setdefault(parsed, []).append(Path(entry.path))
     locations: dict[PartitionKey, Path] = {}
     for key, paths in found.items():
-        live = [path for path in paths if not is_deleted(path)]
+        # (A deleted topic's directory that was not renamed shares its name
+        # with a new topic's only if the new one went to another directory.)
+        live = paths if len(paths) == 1 else [path for path in paths if not is_deleted(path)]
         if len(live) > 1:
             raise StartupError(
                 f"partition {key[0]}-{key[1]} has a directory in two log directories, {live[0]} and {live[1]}: "

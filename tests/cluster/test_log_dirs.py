@@ -355,3 +355,36 @@ def test_a_move_keeps_producer_and_transaction_state(dirs):
     end_txn(moved, 8, commit=True)
     assert moved.last_stable_offset == moved.log_end_offset == 4
     cluster.close()
+
+
+def test_a_deleted_topics_directory_beside_a_new_one_of_its_name_is_removed_at_start_up(dirs):
+    a, b = dirs
+    cluster = open_cluster(dirs)
+    cluster.create_topic("t", 2)
+    append(cluster, "t", 1, 3)  # t-1 in b
+    cluster.delete_topics(["t"])
+    # as if its rename and removal had failed: the old t-1 still under its name
+    (renamed,) = [p for p in b.iterdir() if p.name.endswith("-delete")]
+    os.rename(renamed, b / "t-1")
+    cluster.create_topic("u", 1)  # in a
+    cluster.create_topic("t", 2)  # t-0 in b, t-1 in a
+    assert where(cluster, "t", 1) == a and values(cluster, "t", 1) == []
+    append(cluster, "t", 1, 1)
+    cluster.close()
+    again = open_cluster(dirs)
+    assert where(again, "t", 1) == a and len(values(again, "t", 1)) == 1
+    assert not (b / "t-1").exists()
+    again.close()
+
+
+def test_deleting_a_topic_forgets_its_waiting_moves(dirs):
+    a, b = dirs
+    cluster = open_cluster(dirs)
+    cluster.create_topic("t", 1)
+    cluster.partition("t", 0).log.start_cleaning()
+    cluster.move_partition("t", 0, b)
+    cluster.delete_topics(["t"])
+    assert cluster.pending_moves == {}
+    cluster.create_topic("t", 1)
+    assert cluster.complete_pending_moves() == 0 and where(cluster, "t", 0) == a
+    cluster.close()
