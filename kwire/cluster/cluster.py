@@ -789,6 +789,14 @@ class Cluster:
             partition_log = PartitionLog.open(directory, log_config, clock=self.clock)
         else:
             log_dir = directory.parent
+            if topic != METADATA_TOPIC and not loading.new_directory and not directory.exists():
+                log.warning(
+                    "Partition %s-%d has no directory in any log directory (%s): it starts empty in %s",
+                    topic,
+                    index,
+                    ", ".join(map(str, self.log_dirs)),
+                    log_dir,
+                )
             partition_log = PartitionLog.open(
                 directory,
                 log_config,

@@ -388,3 +388,16 @@ def test_deleting_a_topic_forgets_its_waiting_moves(dirs):
     cluster.create_topic("t", 1)
     assert cluster.complete_pending_moves() == 0 and where(cluster, "t", 0) == a
     cluster.close()
+
+
+def test_a_partition_whose_directory_is_gone_starts_empty_with_a_warning(dirs, caplog):
+    a, b = dirs
+    cluster = open_cluster(dirs)
+    cluster.create_topic("t", 2)
+    append(cluster, "t", 1, 3)
+    cluster.close()
+    with caplog.at_level(logging.WARNING):
+        only_a = open_cluster((a,))  # b left out of log.dirs
+    assert any("t-1 has no directory in any log directory" in r.getMessage() for r in caplog.records)
+    assert values(only_a, "t", 1) == []
+    only_a.close()
