@@ -7,6 +7,9 @@ restart."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from compat_tests.broker import KwireProcess
@@ -148,3 +151,38 @@ def test_alter_replica_log_dirs_answers_kafkas_errors(two_dirs, topic_name, tmp_
     # its own directory: nothing to do, and no error
     assert alter(broker.bootstrap, {(topic_name, 0): str(a)}) == {(topic_name, 0): "NoError"}
     assert (a / f"{topic_name}-0").is_dir()
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kwire", "serve", "--port", "0", *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_an_unusable_log_dir_stops_start_up_in_one_line_naming_it(tmp_path):
+    a, not_a_dir = tmp_path / "a", tmp_path / "file"
+    not_a_dir.write_text("x")
+    result = run_serve("-o", f"log.dirs={a},{not_a_dir}")
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert str(not_a_dir) in line and "not a directory" in line
+    assert not a.exists()  # nothing created before every directory is known usable
+    # a directory given twice
+    result = run_serve("-o", f"log.dirs={a},{a}/")
+    assert result.returncode == 1 and "duplicate log directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_log_dirs_of_two_clusters_refuse_to_start_in_one_line(two_dirs, tmp_path):
+    start, a, b = two_dirs
+    start().stop()
+    other = tmp_path / "other"
+    broker = KwireProcess(other, tmp_path / "other.log", ["--port", "0"])
+    try:
+        broker.start()
+        assert broker.stop() == 0
+    finally:
+        broker.kill()  # (only if it is still running)
+    result = run_serve("-o", f"log.dirs={a},{other}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert str(other) in line and str(a) in line and "cluster" in line
