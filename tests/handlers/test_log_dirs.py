@@ -133,3 +133,28 @@ def test_a_move_waiting_for_the_cleaner_shows_a_future_replica(two_dirs):
     cluster.complete_pending_moves()
     by_dir, _ = describe(client)
     assert by_dir[str(a)] == {} and set(by_dir[str(b)]) == {("t", 0, False)}
+
+
+def test_committed_offsets_survive_a_move_of_their_consumer_offsets_partition(tmp_path):
+    from tests.handlers.test_groups_and_offsets import OFFSET_COMMIT, OFFSET_FETCH, commit_values, fetch_values
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    core = make_core(a, other_log_dirs=(b,))
+    client = CoreClient(core)
+    create(client, "t", 2)
+    client.call(OFFSET_COMMIT, 8, commit_values("g", -1, "", {("t", 1): (10, "m10")}))
+    cluster = core.cluster
+    offsets = cluster.get("__consumer_offsets")
+    # spread like every other topic: 50 partitions, after t's two (a, b): 25 each
+    assert cluster.partition_counts() == {a: 26, b: 26}
+    index = core.state.groups.offsets.partition_of("g")  # the partition holding g's offsets
+    other = a if cluster.log_dir_of(offsets.partitions[index]) == b else b
+    assert alter(client, {other: {"__consumer_offsets": [index]}}) == {("__consumer_offsets", index): ErrorCode.none}
+    assert cluster.log_dir_of(offsets.partitions[index]) == other
+    client.call(OFFSET_COMMIT, 8, commit_values("g", -1, "", {("t", 1): (11, "m11")}))
+    core.close()
+    core = make_core(a, other_log_dirs=(b,))
+    client = CoreClient(core)
+    part = client.call(OFFSET_FETCH, 7, fetch_values("g", {"t": [1]})).topics[0].partitions[0]
+    assert (part.committed_offset, part.metadata) == (11, "m11")
+    core.close()
