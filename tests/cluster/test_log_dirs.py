@@ -401,3 +401,29 @@ def test_a_partition_whose_directory_is_gone_starts_empty_with_a_warning(dirs, c
     assert any("t-1 has no directory in any log directory" in r.getMessage() for r in caplog.records)
     assert values(only_a, "t", 1) == []
     only_a.close()
+
+
+def test_a_copy_the_disk_refuses_leaves_the_partition_where_it_was(dirs, monkeypatch):
+    import errno
+
+    from kwire.log.storage_errors import StorageError
+
+    a, b = dirs
+    cluster = open_cluster(dirs)
+    cluster.create_topic("t", 1)
+    append(cluster, "t", 0, 5)
+    before = values(cluster, "t", 0)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    with pytest.raises(StorageError) as raised:
+        cluster.move_partition("t", 0, b)
+    assert "No space left on device" in str(raised.value)
+    monkeypatch.undo()
+    assert where(cluster, "t", 0) == a and values(cluster, "t", 0) == before
+    assert list(b.glob("t-0*")) == []
+    append(cluster, "t", 0, 1, start=5)
+    assert cluster.partition("t", 0).log.log_end_offset == 6
+    cluster.close()
