@@ -168,6 +168,9 @@ def test_log_dirs_setting_gives_several_directories(tmp_path):
     assert loaded.config.log_dirs == (a, b)
     env = load(flags={}, environ={"KAFKA_LOG_DIRS": f"{a},{b}"})
     assert env.config.log_dirs == (a, b)
+    properties = tmp_path / "server.properties"
+    properties.write_text(f"log.dir=/ignored\nlog.dirs={a},{b},{tmp_path / 'c'}\n")
+    assert load(flags={}, config_file=properties).config.log_dirs == (a, b, tmp_path / "c")
     # --data-dir is the one-directory shortcut and wins
     flag = load(flags={"data_dir": str(a)}, overrides=[f"log.dirs={b},{tmp_path / 'c'}"])
     assert flag.config.log_dirs == (a,)
