@@ -219,7 +219,10 @@ def run_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
             "for configuration listeners: kwire supports exactly one PLAINTEXT listener "
             "(e.g. PLAINTEXT://127.0.0.1:9092); found SSL (SSL), PLAINTEXT (PLAINTEXT)",
         ),
-        (("log.dirs=", "log.dirs=/a,"), "Invalid value /a,{log_dirs} for configuration log.dirs: kwire keeps its data"),
+        (
+            ("log.dirs=", "log.dirs=,,\nlog.dirs.unused="),
+            "Invalid value ,, for configuration log.dirs: at least one log directory must be given",
+        ),
     ],
 )
 def test_a_bad_file_is_one_line_per_problem_naming_file_and_line(tmp_path, change, expected):

@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--data-dir", type=Path, default=Path("kwire-data"), help="the data directory (default ./kwire-data)"
     )
+    check.add_argument(
+        "--log-dirs",
+        metavar="DIR,DIR...",
+        help="a broker's several log directories (its log.dirs), checked together instead of --data-dir; "
+        "the first holds the metadata log",
+    )
 
     from kwire.admin import cluster_info, configs, consume_command, groups, produce_command, topics
 
@@ -133,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from kwire.admin import check
 
+        if args.log_dirs:
+            log_dirs = [Path(item.strip()) for item in args.log_dirs.split(",") if item.strip()]
+            if not log_dirs:
+                parser.error("--log-dirs: give at least one directory")
+            return check.run(log_dirs[0], log_dirs[1:])
         return check.run(args.data_dir)
     if args.command == "config":
         return run_config_command(args)

@@ -8,6 +8,7 @@ is the same with dots turned into underscores.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,11 @@ class BrokerConfig:
     port: int = 9092
     advertised_host: str | None = None
     advertised_port: int | None = None
-    # None keeps every log in memory (`--memory`).
+    # None keeps every log in memory (`--memory`). `log.dirs` with several
+    # directories: the first is data_dir (it also holds the metadata log,
+    # Kafka's default `metadata.log.dir`), the rest are other_log_dirs.
     data_dir: Path | None = Path("kwire-data")
+    other_log_dirs: tuple[Path, ...] = ()
 
     # Kafka broker settings (names: dots for underscores).
     node_id: int = 1  # node.id
@@ -119,6 +123,13 @@ class BrokerConfig:
     def in_memory(self) -> bool:
         return self.data_dir is None
 
+    @property
+    def log_dirs(self) -> tuple[Path, ...]:
+        """Every log directory, data_dir first; none in memory."""
+        if self.data_dir is None:
+            return ()
+        return (Path(self.data_dir), *(Path(directory) for directory in self.other_log_dirs))
+
     def advertised(self, bound_port: int) -> tuple[str, int]:
         host = self.advertised_host or self.host
         if host in ("0.0.0.0", "::", ""):
@@ -184,6 +195,16 @@ class BrokerConfig:
                 "Invalid value 0 for configuration max.connections.per.ip: "
                 "zero needs max.connections.per.ip.overrides, which kwire does not support"
             )
+        seen: set[Path] = set()
+        for directory in self.log_dirs:
+            absolute = Path(os.path.abspath(directory))
+            if absolute in seen:
+                found.append(
+                    f"Invalid value {','.join(map(str, self.log_dirs))} for configuration log.dirs: "
+                    f"duplicate log directory {absolute}"
+                )
+                break
+            seen.add(absolute)
         if self.advertised_host is not None and not self.advertised_host.strip():
             found.append("Invalid value '' for option --advertised-host: must not be empty")
         if not self.host.strip():
@@ -408,6 +429,7 @@ _NOT_KAFKA_SETTINGS = frozenset(
         "advertised_host",
         "advertised_port",
         "data_dir",
+        "other_log_dirs",
         "explicit",
         "drop_produce_responses_every",
         "exit_after_produce",

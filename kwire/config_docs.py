@@ -16,8 +16,8 @@ DOCS: dict[str, str] = {
     # Address, storage and identity (Kafka's names for kwire's options).
     "listeners": "where to listen: one PLAINTEXT://HOST:PORT (controller listeners are left out)",
     "advertised.listeners": "the address clients are told to connect to: one PLAINTEXT://HOST:PORT",
-    "log.dirs": "the data directory (one); --memory keeps everything in memory instead",
-    "log.dir": "the data directory when log.dirs is not set",
+    "log.dirs": "the log directories, comma-separated (the first holds the metadata log); --memory: none",
+    "log.dir": "the log directories when log.dirs is not set",
     "node.id": "this broker's id, as clients see it in metadata",
     "broker.id": "node.id's older name",
     # Topics and requests.

@@ -8,8 +8,10 @@ problem is reported as one line naming its source (file:line, variable).
 
 Kafka's address and storage settings map onto kwire's options:
 `listeners` (one PLAINTEXT listener) sets the listen host and port,
-`advertised.listeners` what clients are told, `log.dirs` (or `log.dir`; one
-directory) the data directory, and `broker.id` is node.id's old name.
+`advertised.listeners` what clients are told, `log.dirs` (or `log.dir`, one
+directory) the log directories (the first is the data directory, which also
+holds the metadata log; `--data-dir` sets just one), and `broker.id` is
+node.id's old name.
 """
 
 from __future__ import annotations
@@ -191,12 +193,12 @@ def _apply_setting(config: BrokerConfig, entry: Entry, context: _Context) -> boo
         if key == "log.dir" and context.has_log_dirs:
             return True  # log.dirs wins over log.dir, as in Kafka
         directories = [item.strip() for item in value.split(",") if item.strip()]
-        if len(directories) != 1:
+        if not directories:  # (Kafka splits log.dir at commas too)
             raise ConfigError(
-                f"Invalid value {value} for configuration {key}: kwire keeps its data in one directory; "
-                f"give exactly one (several log directories are not supported yet)"
+                f"Invalid value {value} for configuration {key}: at least one log directory must be given"
             )
         config.data_dir = Path(directories[0])
+        config.other_log_dirs = tuple(Path(directory) for directory in directories[1:])
     elif key == "broker.id":
         config.apply_override("node.id", value)
     elif key in LISTENER_CONTEXT:
@@ -248,11 +250,13 @@ def _apply_option(config: BrokerConfig, name: str, raw: object, origin: str) -> 
     if name in ("host", "advertised_host"):
         setattr(config, name, str(raw))
     elif name == "data_dir":
-        config.data_dir = Path(str(raw))
+        config.data_dir = Path(str(raw))  # the one-directory shortcut for log.dirs
+        config.other_log_dirs = ()
     elif name == "memory":
         memory = raw if isinstance(raw, bool) else Rule(BOOLEAN).parse(origin, str(raw))
         if memory:
             config.data_dir = None
+            config.other_log_dirs = ()
     elif name == "node_id":
         config.node_id = int(parse_option("node_id", str(raw), label))
     else:  # port, advertised_port and the fault-injection counts

@@ -120,6 +120,7 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
         admin.delete_group_offsets("corpus-kp", [TopicPartition(topic, 0)])
         admin.delete_records({TopicPartition(topic, 0): 1})
         admin.describe_log_dirs()
+        admin.alter_replica_log_dirs({(topic, 0, 1): "/in-memory-has-none"})  # LOG_DIR_NOT_FOUND
         admin.describe_cluster()
         admin.describe_features()
         admin.describe_topic_partitions([topic], response_partition_limit=1)

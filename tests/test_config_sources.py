@@ -186,7 +186,7 @@ def test_a_bad_value_overridden_by_a_higher_source_is_still_reported(tmp_path):
             "advertised.listeners=PLAINTEXT://h:0",
             "Invalid value 0 for configuration advertised.listeners (port): Value must be at least 1",
         ),
-        ("log.dirs=/a,/b", "Invalid value /a,/b for configuration log.dirs: kwire keeps its data in one directory"),
+        ("log.dirs=,", "Invalid value , for configuration log.dirs: at least one log directory must be given"),
         ("listener.security.protocol.map=PLAINTEXT", "listener.security.protocol.map: expected NAME:PROTOCOL pairs"),
     ],
 )

@@ -1,4 +1,6 @@
-"""`kwire check --data-dir DIR`: verify a data directory and change nothing.
+"""`kwire check --data-dir DIR`: verify a data directory and change nothing
+(`--log-dirs A,B`: a broker's several log directories together, the first
+holding the metadata log).
 
 Every segment batch by batch (structure and CRC-32C, offsets increasing
 within and across segments), every offset and time index entry against the
@@ -16,12 +18,19 @@ import collections
 import os
 import struct
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 
 from kwire.cluster.data_dir import CLEAN_SHUTDOWN_FILE, held_by_another_process
-from kwire.cluster.meta_files import META_PROPERTIES, DamagedFile, base64_uuid, cluster_id_from, read_topic_id
+from kwire.cluster.meta_files import (
+    META_PROPERTIES,
+    DamagedFile,
+    base64_uuid,
+    cluster_id_from,
+    read_topic_id,
+)
 from kwire.cluster.metadata_log import METADATA_TOPIC, MetadataSnapshot, replay_records
 from kwire.cluster.offset_checkpoint import CLEANER, LOG_START, RECOVERY_POINT, DamagedCheckpoint, load_checkpoint
 from kwire.cluster.topic_configs import log_config_for
@@ -36,6 +45,7 @@ from kwire.log.files import (
     file_path,
     files_in,
     offsets_in,
+    parse_future_dir_name,
     parse_partition_dir_name,
     partition_dir_name,
     sibling,
@@ -52,6 +62,7 @@ KeyedRecord = tuple[bytes, bytes | None]  # a metadata-log record: key, value (N
 @attrs.define
 class CheckReport:
     data_dir: Path
+    other_log_dirs: tuple[Path, ...] = ()
     problems: list[str] = attrs.field(factory=list)
     notes: list[str] = attrs.field(factory=list)
     counts: collections.Counter[str] = attrs.field(factory=collections.Counter)
@@ -69,7 +80,7 @@ class CheckReport:
     def summary(self) -> str:
         c = self.counts
         return (
-            f"checked {self.data_dir}: {c['partitions']} partition(s), {c['segments']} segment(s), "
+            f"checked {', '.join(map(str, (self.data_dir, *self.other_log_dirs)))}: {c['partitions']} partition(s), {c['segments']} segment(s), "
             f"{c['batches']} batch(es), {c['indexes']} index file(s), {c['checkpoints']} checkpoint file(s), "
             f"{c['snapshots']} producer snapshot(s): {len(self.problems)} problem(s)"
         )
@@ -104,27 +115,54 @@ def _deleted_topic_dir(directory: Path, snapshot: MetadataSnapshot) -> bool:
         return False
 
 
-def check_data_dir(data_dir: Path) -> CheckReport:
+def check_data_dir(data_dir: Path, other_log_dirs: Sequence[Path] = ()) -> CheckReport:
+    """Check a data directory, or a broker's several log directories
+    (`data_dir` first, holding the metadata log, then `other_log_dirs`)."""
     data_dir = Path(data_dir)
-    report = CheckReport(data_dir)
-    if not data_dir.is_dir():
-        report.problem(data_dir, "not a directory")
+    log_dirs = [data_dir, *(Path(d) for d in other_log_dirs)]
+    report = CheckReport(data_dir, tuple(log_dirs[1:]))
+    unusable = [d for d in log_dirs if not d.is_dir()]
+    for directory in unusable:
+        report.problem(directory, "not a directory")
+    if unusable:
         return report
-    running = held_by_another_process(data_dir)
+    running = any(held_by_another_process(d) for d in log_dirs)
     if running:
         report.notes.append("a broker holds the lock: the tails of active segments may be being written")
-    elif not (data_dir / CLEAN_SHUTDOWN_FILE).exists():
+    elif not all((d / CLEAN_SHUTDOWN_FILE).exists() for d in log_dirs):
         report.notes.append("the last shutdown was not clean: kwire serve will recover logs past their recovery points")
-    _check_meta_properties(report)
+    cluster_ids = {d: _check_meta_properties(report, d) for d in log_dirs}
+    if len({cluster_id for cluster_id in cluster_ids.values() if cluster_id is not None}) > 1:
+        report.problem(
+            log_dirs[-1],
+            "the log directories' meta.properties name different cluster ids "
+            f"({', '.join(f'{d}: {c}' for d, c in cluster_ids.items())}); kwire serve refuses to start",
+        )
     snapshot, metadata_facts = _check_metadata_log(report, running)
     facts = {(METADATA_TOPIC, 0): metadata_facts} if metadata_facts is not None else {}
-    partitions = sorted(
-        (p, parsed)
-        for p in data_dir.iterdir()
-        if p.is_dir() and (parsed := parse_partition_dir_name(p.name)) is not None
-    )
-    for directory, (topic, index) in partitions:
+    facts_by_dir: dict[Path, dict[tuple[str, int], _PartitionFacts]] = {d: {} for d in log_dirs}
+    if metadata_facts is not None:
+        facts_by_dir[data_dir][(METADATA_TOPIC, 0)] = metadata_facts
+    partitions = []
+    for log_dir in log_dirs:
+        for p in sorted(log_dir.iterdir()):
+            if not p.is_dir():
+                continue
+            parsed = parse_partition_dir_name(p.name)
+            if parsed is not None:
+                partitions.append((log_dir, p, parsed))
+            elif parse_future_dir_name(p.name) is not None:
+                report.notes.append(
+                    f"{report._relative(p)}: a move between log directories that did not finish; "
+                    "kwire serve completes or discards it at start-up"
+                )
+    for log_dir, directory, (topic, index) in partitions:
         if topic == METADATA_TOPIC:
+            if log_dir != data_dir:
+                report.problem(directory, "a metadata log outside the first log directory (kwire serve ignores it)")
+            continue
+        if (topic, index) in facts and not _deleted_topic_dir(directory, snapshot):
+            report.problem(directory, "the partition is in another log directory too; kwire serve refuses to start")
             continue
         record = snapshot.topics.get(topic)
         if (record is None or index >= record.partitions) and _deleted_topic_dir(directory, snapshot):
@@ -141,26 +179,32 @@ def check_data_dir(data_dir: Path) -> CheckReport:
             expected_id = record.topic_id
             config = log_config_for(BrokerConfig(), record.configs)
             compacted, interval = config.compacted, config.index_interval_bytes
-        facts[(topic, index)] = _check_partition(report, directory, running, compacted, interval, expected_id)
+        found = _check_partition(report, directory, running, compacted, interval, expected_id)
+        facts[(topic, index)] = facts_by_dir[log_dir][(topic, index)] = found
+    where = "" if len(log_dirs) == 1 else " (in no log directory)"
     for record in snapshot.topics.values():
         for index in range(record.partitions):
             if (record.name, index) not in facts:
                 report.problem(
-                    data_dir / partition_dir_name(record.name, index), "missing: the metadata log lists this partition"
+                    data_dir / partition_dir_name(record.name, index),
+                    f"missing{where}: the metadata log lists this partition",
                 )
-    for file_name in (LOG_START, CLEANER, RECOVERY_POINT):
-        _check_checkpoint(report, file_name, facts)
+    for log_dir in log_dirs:
+        for file_name in (LOG_START, CLEANER, RECOVERY_POINT):
+            _check_checkpoint(report, log_dir, file_name, facts_by_dir[log_dir])
     return report
 
 
-def _check_meta_properties(report: CheckReport) -> None:
-    path = report.data_dir / META_PROPERTIES
+def _check_meta_properties(report: CheckReport, log_dir: Path) -> str | None:
+    """The cluster id in the directory's meta.properties (None: none readable)."""
+    path = log_dir / META_PROPERTIES
     try:
-        cluster_id_from(path.read_bytes())
+        return cluster_id_from(path.read_bytes())
     except FileNotFoundError:
         report.problem(path, "missing (kwire serve would start a new cluster id)")
     except DamagedFile as exc:
         report.problem(path, f"damaged: {exc}; kwire serve refuses to start")
+    return None
 
 
 def _check_metadata_log(report: CheckReport, running: bool) -> tuple[MetadataSnapshot, _PartitionFacts | None]:
@@ -364,10 +408,13 @@ def _check_snapshot(report: CheckReport, path: Path, offset: int, log_end: int |
         report.problem(path, f"a snapshot at offset {offset}, past the log end {log_end}")
 
 
-def _check_checkpoint(report: CheckReport, file_name: str, facts: dict[tuple[str, int], _PartitionFacts]) -> None:
-    path = report.data_dir / file_name
+def _check_checkpoint(
+    report: CheckReport, log_dir: Path, file_name: str, facts: dict[tuple[str, int], _PartitionFacts]
+) -> None:
+    """A log directory's checkpoint file against the partitions it holds (`facts`)."""
+    path = log_dir / file_name
     try:
-        entries = load_checkpoint(report.data_dir, file_name)
+        entries = load_checkpoint(log_dir, file_name)
     except DamagedCheckpoint as exc:
         report.counts["checkpoints"] += 1
         report.problem(path, f"damaged ({exc}); kwire serve ignores it")
@@ -383,9 +430,9 @@ def _check_checkpoint(report: CheckReport, file_name: str, facts: dict[tuple[str
             report.problem(path, f"offset {offset} of {topic}-{index} is past its log end {partition.log_end}")
 
 
-def run(data_dir: Path) -> int:
+def run(data_dir: Path, other_log_dirs: Sequence[Path] = ()) -> int:
     """Print the report; the exit status (0: no problem found)."""
-    report = check_data_dir(data_dir)
+    report = check_data_dir(data_dir, other_log_dirs)
     for problem in report.problems:
         print(problem)
     for note in report.notes:

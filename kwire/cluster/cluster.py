@@ -1,4 +1,5 @@
-"""Topics and their partitions' logs on this (single) broker."""
+"""Topics and their partitions' logs on this (single) broker, in one or
+more log directories (see log_dirs)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import attrs
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster import data_dir as data_dir_files
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
-from kwire.cluster.data_dir import DataDirLock
+from kwire.cluster.data_dir import DataDirLocks
 from kwire.cluster.group_configs import GroupConfigs
+from kwire.cluster.log_dirs import copy_partition_dir, find_partition_dirs, least_loaded
 from kwire.cluster.meta_files import (
     base64_uuid,
-    read_cluster_id,
+    directory_id_from,
+    read_meta_properties,
     read_topic_id,
     write_meta_properties,
     write_partition_metadata,
@@ -38,9 +41,17 @@ from kwire.cluster.orphans import find_orphan_topics
 from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
 from kwire.cluster.topic_names import collision_key, validate_topic_name
 from kwire.config import BrokerConfig
+from kwire.errors import StartupError
 from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
-from kwire.log.files import deleted_dir_name, is_deleted_dir_name, parse_partition_dir_name, partition_dir_name
+from kwire.log.durable_files import fsync_directory
+from kwire.log.files import (
+    deleted_dir_name,
+    future_dir_name,
+    is_deleted_dir_name,
+    parse_partition_dir_name,
+    partition_dir_name,
+)
 from kwire.log.flusher import FLUSHER
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -114,11 +125,13 @@ class _Removal:
 
 @attrs.define
 class _Loading:
-    """What start-up knows while it opens the logs."""
+    """What start-up knows while it opens the logs (per log directory)."""
 
-    clean_shutdown: bool
+    clean_shutdown: dict[Path, bool]
     new_directory: bool
-    recovery_points: dict[tuple[str, int], int]
+    recovery_points: dict[Path, dict[tuple[str, int], int]]
+    # Where each partition's directory was found.
+    locations: dict[tuple[str, int], Path] = attrs.field(factory=dict)
     logs: list[PartitionLog] = attrs.field(factory=list)
     started: float = attrs.field(factory=time.monotonic)
 
@@ -137,24 +150,58 @@ class Cluster:
         # renamed directories waiting for `log.segment.delete.delay.ms`.
         self.deleted_topic_ids: set[uuid.UUID] = set()
         self._removals: list[_Removal] = []
-        self._lock: DataDirLock | None = None
+        # Every log directory, the first holding the metadata log; () in memory.
+        self.log_dirs: tuple[Path, ...] = config.log_dirs
+        # AlterReplicaLogDirs moves that wait for the cleaner to let go of
+        # their partition: (topic, partition) -> the target log directory.
+        self.pending_moves: dict[tuple[str, int], Path] = {}
+        self.directory_ids: dict[Path, uuid.UUID] = {}  # each log directory's meta.properties directory.id
+        self._lock: DataDirLocks | None = None
         self._loading: _Loading | None = None
         self._closed = False
         if config.data_dir is None:
-            self._load(None)
+            self._load(None, {})
             return
-        # Before anything in the directory is read or written.
-        self._lock = DataDirLock.acquire(config.data_dir)
+        # Before anything in the directories is read or written.
+        self._lock = DataDirLocks.acquire(self.log_dirs)
         try:
-            self._load(read_cluster_id(config.data_dir))
+            properties = {directory: read_meta_properties(directory) for directory in self.log_dirs}
+            self._load(self._agreed_cluster_id(properties), properties)
         except BaseException:
             self._lock.release()
             raise
 
-    def _load(self, cluster_id: str | None) -> None:
+    def _agreed_cluster_id(self, properties: Mapping[Path, dict[str, str] | None]) -> str | None:
+        """The cluster id the log directories' meta.properties agree on
+        (None: all are new); StartupError naming the odd one out."""
+        cluster_id, first = None, None
+        for directory, found in properties.items():
+            if found is None:
+                continue
+            if cluster_id is None:
+                cluster_id, first = found["cluster.id"], directory
+            elif found["cluster.id"] != cluster_id:
+                raise StartupError(
+                    f"log directory {directory} belongs to cluster {found['cluster.id']}, "
+                    f"but log directory {first} to cluster {cluster_id}: they cannot be served together"
+                )
+        return cluster_id
+
+    def _write_meta_properties(self, cluster_id: str, properties: Mapping[Path, dict[str, str] | None]) -> None:
+        """meta.properties in each log directory that lacks one (or its
+        directory.id), keeping the ids the others have."""
+        for directory in self.log_dirs:
+            found = properties.get(directory)
+            directory_id = directory_id_from(found) if found is not None else None
+            if directory_id is None or found is None:
+                directory_id = uuid.uuid4()
+                write_meta_properties(directory, cluster_id, self.config.node_id, directory_id)
+            self.directory_ids[directory] = directory_id
+
+    def _load(self, cluster_id: str | None, properties: Mapping[Path, dict[str, str] | None]) -> None:
         config = self.config
         if config.data_dir is not None:
-            self._loading = self._start_loading(Path(config.data_dir), new_directory=cluster_id is None)
+            self._loading = self._start_loading(new_directory=properties.get(self.log_dirs[0]) is None)
         self.metadata = MetadataLog(self._open_log(METADATA_TOPIC, 0, LogConfig(segment_bytes=64 * 1024 * 1024)))
         snapshot = self.metadata.replay()
         self.next_producer_id_floor = snapshot.next_producer_id
@@ -166,22 +213,29 @@ class Cluster:
         if config.data_dir is not None:
             if cluster_id is None:
                 cluster_id = base64_uuid(uuid.uuid4())
-                write_meta_properties(config.data_dir, cluster_id, config.node_id)
+            self._write_meta_properties(cluster_id, properties)
             self.cluster_id = cluster_id
+            assert self._loading is not None
+            self._loading.locations = find_partition_dirs(
+                self.log_dirs, frozenset({METADATA_TOPIC}), self._is_deleted_topic_dir
+            )
         for record in snapshot.topics.values():
             self._materialise(record)
         if config.data_dir is not None:
-            removed = self._remove_deleted_topics_leftovers(Path(config.data_dir))
-            self._recover_orphan_topics(Path(config.data_dir))
+            removed = False
+            for log_dir in self.log_dirs:
+                removed = self._remove_deleted_topics_leftovers(log_dir) or removed
+            self._recover_orphan_topics()
             self._raise_producer_id_floor()
-            for (name, index), offset in read_checkpoint(config.data_dir, LOG_START).items():
-                found = self.partition(name, index)
-                if found is not None:
-                    found.log.restore_log_start(offset)
-            for (name, index), offset in read_checkpoint(config.data_dir, CLEANER).items():
-                found = self.partition(name, index)
-                if found is not None:
-                    found.log.restore_first_dirty_offset(offset)
+            for log_dir in self.log_dirs:
+                for (name, index), offset in read_checkpoint(log_dir, LOG_START).items():
+                    found = self.partition(name, index)
+                    if found is not None and self.log_dir_of(found) == log_dir:
+                        found.log.restore_log_start(offset)
+                for (name, index), offset in read_checkpoint(log_dir, CLEANER).items():
+                    found = self.partition(name, index)
+                    if found is not None and self.log_dir_of(found) == log_dir:
+                        found.log.restore_first_dirty_offset(offset)
             if removed:
                 # The deletion may have stopped before it rewrote the
                 # checkpoints: a new topic of that name must inherit nothing.
@@ -192,29 +246,34 @@ class Cluster:
 
     # --- start-up and shutdown ------------------------------------------
 
-    def _start_loading(self, data_dir: Path, new_directory: bool) -> _Loading:
-        clean = data_dir_files.had_clean_shutdown(data_dir)
-        try:
-            points = load_checkpoint(data_dir, RECOVERY_POINT) or {}
-        except DamagedCheckpoint as exc:
-            log.warning(
-                "Ignoring the damaged checkpoint file %s (%s): every log will be recovered as after a crash",
-                data_dir / RECOVERY_POINT,
-                exc,
-            )
-            clean, points = False, {}
-        return _Loading(clean, new_directory, points)
+    def _start_loading(self, new_directory: bool) -> _Loading:
+        loading = _Loading({}, new_directory, {})
+        for log_dir in self.log_dirs:
+            clean = data_dir_files.had_clean_shutdown(log_dir)
+            try:
+                points = load_checkpoint(log_dir, RECOVERY_POINT) or {}
+            except DamagedCheckpoint as exc:
+                log.warning(
+                    "Ignoring the damaged checkpoint file %s (%s): every log in %s will be recovered as after a crash",
+                    log_dir / RECOVERY_POINT,
+                    exc,
+                    log_dir,
+                )
+                clean, points = False, {}
+            loading.clean_shutdown[log_dir], loading.recovery_points[log_dir] = clean, points
+        return loading
 
     def _finish_loading(self) -> None:
         loading, self._loading = self._loading, None
-        data_dir = self.config.data_dir
-        assert loading is not None and data_dir is not None, "only a data directory is loaded"
-        data_dir_files.clear_clean_shutdown(data_dir)
+        assert loading is not None and self.log_dirs, "only a data directory is loaded"
+        for log_dir in self.log_dirs:
+            data_dir_files.clear_clean_shutdown(log_dir)
         reports = [partition_log.load_report for partition_log in loading.logs]
         if loading.new_directory:
             when = "in a new data directory"
         else:
-            when = "after a clean shutdown" if loading.clean_shutdown else "after an unclean shutdown"
+            clean = all(loading.clean_shutdown.values())
+            when = "after a clean shutdown" if clean else "after an unclean shutdown"
         log.info(
             "Loaded %d partition log(s) in %.2f s %s: %d segment(s) validated batch by batch, "
             "%d log(s) truncated, %d segment(s) with indexes rebuilt",
@@ -253,7 +312,6 @@ class Cluster:
         deleted topic that a crash left unrenamed (the record deleting the
         topic is written first): removed now, before anything may adopt
         them. Whether there were any."""
-        counts = {name: len(topic.partitions) for name, topic in self.topics.items()}
         found = False
         for entry in sorted(os.scandir(data_dir), key=lambda e: e.name):
             if not entry.is_dir():
@@ -263,7 +321,10 @@ class Cluster:
                 self._remove_directory(Path(entry.path))
                 continue
             parsed = parse_partition_dir_name(entry.name)
-            if parsed is None or parsed[1] < counts.get(parsed[0], 0) or not self.deleted_topic_ids:
+            if parsed is None or not self.deleted_topic_ids:
+                continue
+            live = self.partition(*parsed)
+            if live is not None and live.log.directory == Path(entry.path):
                 continue
             try:
                 topic_id = read_topic_id(Path(entry.path))
@@ -276,12 +337,20 @@ class Cluster:
                 self._remove_directory(renamed or Path(entry.path))
         return found
 
-    def _recover_orphan_topics(self, data_dir: Path) -> None:
+    def _is_deleted_topic_dir(self, directory: Path) -> bool:
+        if not self.deleted_topic_ids:
+            return False
+        try:
+            return read_topic_id(directory) in self.deleted_topic_ids
+        except ValueError:
+            return False
+
+    def _recover_orphan_topics(self) -> None:
         """Topics whose partition directories outlived their metadata record
         (the metadata log's end was lost): registered again, see orphans."""
         counts = {name: len(topic.partitions) for name, topic in self.topics.items()}
         orphans = find_orphan_topics(
-            data_dir, counts, set(self.topics_by_id), frozenset({METADATA_TOPIC}), MAX_PARTITIONS
+            self.log_dirs, counts, set(self.topics_by_id), frozenset({METADATA_TOPIC}), MAX_PARTITIONS
         )
         for orphan in orphans:
             configs = {"cleanup.policy": "compact"} if orphan.name in INTERNAL_TOPICS else {}
@@ -391,6 +460,8 @@ class Cluster:
         stale_recovery = any(partition_log.recovery_point > 0 for partition_log in logs)
         due = self.clock.monotonic() + self.config.log_segment_delete_delay_ms / 1000
         for topic in topics:
+            for index in range(len(topic.partitions)):
+                self.pending_moves.pop((topic.name, index), None)
             del self.topics[topic.name]
             del self.topics_by_id[topic.topic_id]
             self._collision_keys.pop(collision_key(topic.name), None)
@@ -552,40 +623,52 @@ class Cluster:
     def save_cleaner_offsets(self) -> None:
         self._save_checkpoint(CLEANER, lambda log: log.first_dirty_offset)
 
+    def _offsets_by_log_dir(
+        self, offset_of: Callable[[PartitionLog], int], above: int = -1
+    ) -> dict[Path, dict[tuple[str, int], int]]:
+        """Each log directory's partitions' offsets (those above `above`)."""
+        by_dir: dict[Path, dict[tuple[str, int], int]] = {log_dir: {} for log_dir in self.log_dirs}
+        for topic in self.topics.values():
+            for partition in topic.partitions:
+                offset = offset_of(partition.log)
+                if offset > above:
+                    by_dir.setdefault(self.log_dir_of(partition), {})[(topic.name, partition.index)] = offset
+        return by_dir
+
     def _save_checkpoint(self, file_name: str, offset_of: Callable[[PartitionLog], int]) -> None:
         """One offset per partition (those above 0) into a Kafka checkpoint
-        file; if the disk refuses, the old file stays and a warning says so."""
+        file in each log directory (its own partitions'); if the disk
+        refuses, the old file stays and a warning says so."""
         if self.config.data_dir is None:
             return
-        offsets = {
-            (topic.name, partition.index): offset_of(partition.log)
-            for topic in self.topics.values()
-            for partition in topic.partitions
-            if offset_of(partition.log) > 0
-        }
-        try:
-            write_checkpoint(self.config.data_dir, file_name, offsets)
-        except OSError as exc:
-            log.warning("Could not write %s (%s); the previous one stays until the next change", file_name, exc)
+        for log_dir, offsets in self._offsets_by_log_dir(offset_of, above=0).items():
+            try:
+                write_checkpoint(log_dir, file_name, offsets)
+            except OSError as exc:
+                log.warning(
+                    "Could not write %s (%s); the previous one stays until the next change", log_dir / file_name, exc
+                )
 
     def save_recovery_points(self) -> bool:
         """recovery-point-offset-checkpoint: where recovery after a crash
-        starts for each log (`log.flush.offset.checkpoint.interval.ms`);
-        whether it was written."""
+        starts for each log (`log.flush.offset.checkpoint.interval.ms`), in
+        each log directory; whether every one was written."""
         if self.config.data_dir is None or self._closed:
             return False
-        points = {
-            (topic.name, partition.index): partition.log.recovery_point
-            for topic in self.topics.values()
-            for partition in topic.partitions
-        }
-        points[(METADATA_TOPIC, 0)] = self.metadata.recovery_point
-        try:
-            write_checkpoint(self.config.data_dir, RECOVERY_POINT, points)
-        except OSError as exc:
-            log.warning("Could not write %s (%s); the previous one stays until the next change", RECOVERY_POINT, exc)
-            return False
-        return True
+        by_dir = self._offsets_by_log_dir(lambda partition_log: partition_log.recovery_point)
+        by_dir[self.log_dirs[0]][(METADATA_TOPIC, 0)] = self.metadata.recovery_point
+        written = True
+        for log_dir, points in by_dir.items():
+            try:
+                write_checkpoint(log_dir, RECOVERY_POINT, points)
+            except OSError as exc:
+                log.warning(
+                    "Could not write %s (%s); the previous one stays until the next change",
+                    log_dir / RECOVERY_POINT,
+                    exc,
+                )
+                written = False
+        return written
 
     def close(self) -> None:
         """A clean shutdown: every log flushed (as Kafka's) and closed, the
@@ -610,10 +693,15 @@ class Cluster:
         if self._lock is not None and self.config.data_dir is not None:
             # Without its recovery points the next start must recover as after a crash.
             if self.save_recovery_points():
-                try:
-                    data_dir_files.mark_clean_shutdown(self.config.data_dir)
-                except OSError as exc:
-                    log.warning("Could not mark the clean shutdown (%s): the next start recovers as after a crash", exc)
+                for log_dir in self.log_dirs:
+                    try:
+                        data_dir_files.mark_clean_shutdown(log_dir)
+                    except OSError as exc:
+                        log.warning(
+                            "Could not mark the clean shutdown of %s (%s): the next start recovers as after a crash",
+                            log_dir,
+                            exc,
+                        )
             self._lock.release()
         self._closed = True
 
@@ -637,14 +725,20 @@ class Cluster:
             log_config = log_config_for(self.config, record.configs)
         partitions: list[Partition] = []
         created: list[Path] = []
+        counts = self.partition_counts()
         try:
             for index in range(first, record.partitions):
-                if self.config.data_dir is not None:
-                    directory = Path(self.config.data_dir) / partition_dir_name(record.name, index)
+                log_dir = None
+                if self.log_dirs:
+                    log_dir = least_loaded(self.log_dirs, counts)
+                    counts[log_dir] = counts.get(log_dir, 0) + 1
+                    directory = log_dir / partition_dir_name(record.name, index)
                     if not directory.exists():
                         created.append(directory)
                 partitions.append(
-                    Partition.lead(record.name, index, self._open_log(record.name, index, log_config, record.topic_id))
+                    Partition.lead(
+                        record.name, index, self._open_log(record.name, index, log_config, record.topic_id, log_dir)
+                    )
                 )
         except OSError as exc:
             self._discard_partitions(partitions, created)
@@ -667,21 +761,47 @@ class Cluster:
         self.version += 1
 
     def _open_log(
-        self, topic: str, index: int, log_config: LogConfig, topic_id: uuid.UUID | None = None
+        self,
+        topic: str,
+        index: int,
+        log_config: LogConfig,
+        topic_id: uuid.UUID | None = None,
+        log_dir: Path | None = None,
     ) -> PartitionLog:
+        """The partition's log: at start-up where its directory was found
+        (a new one where a new partition goes), while running in `log_dir`
+        (placed by the caller; the metadata log always in the first)."""
         if self.config.data_dir is None:
             return PartitionLog.in_memory(log_config, self.clock)
-        directory = Path(self.config.data_dir) / partition_dir_name(topic, index)
+        name = partition_dir_name(topic, index)
         loading = self._loading
-        if loading is None:  # a partition created while running
+        if topic == METADATA_TOPIC:
+            directory = self.log_dirs[0] / name
+        elif loading is not None and (topic, index) in loading.locations:
+            directory = loading.locations[(topic, index)]
+        else:
+            if log_dir is None:
+                counts = self.partition_counts() if loading is None else self._loading_counts(loading)
+                log_dir = least_loaded(self.log_dirs, counts)
+            directory = log_dir / name
             self._move_aside_if_deleted(directory, topic, index)
+        if loading is None:  # a partition created while running
             partition_log = PartitionLog.open(directory, log_config, clock=self.clock)
         else:
+            log_dir = directory.parent
+            if topic != METADATA_TOPIC and not loading.new_directory and not directory.exists():
+                log.warning(
+                    "Partition %s-%d has no directory in any log directory (%s): it starts empty in %s",
+                    topic,
+                    index,
+                    ", ".join(map(str, self.log_dirs)),
+                    log_dir,
+                )
             partition_log = PartitionLog.open(
                 directory,
                 log_config,
-                loading.recovery_points.get((topic, index), 0),
-                loading.clean_shutdown,
+                loading.recovery_points.get(log_dir, {}).get((topic, index), 0),
+                loading.clean_shutdown.get(log_dir, False),
                 self.clock,
             )
             loading.logs.append(partition_log)
@@ -708,6 +828,162 @@ class Cluster:
             if renamed is None:
                 raise OSError(f"{directory} still holds a deleted topic's data")
             self._removals.append(_Removal(renamed, self.clock.monotonic()))
+
+    # --- log directories ---------------------------------------------
+
+    @staticmethod
+    def log_dir_of(partition: Partition) -> Path:
+        """The log directory holding a partition (on disk only)."""
+        directory = partition.log.directory
+        assert directory is not None, "an in-memory log has no directory"
+        return directory.parent
+
+    def partition_counts(self) -> dict[Path, int]:
+        """How many partitions each log directory holds (moves waiting for
+        the cleaner count in their target too, as Kafka's future logs do)."""
+        counts = {log_dir: 0 for log_dir in self.log_dirs}
+        if not self.log_dirs:
+            return counts
+        for topic in self.topics.values():
+            for partition in topic.partitions:
+                log_dir = self.log_dir_of(partition)
+                counts[log_dir] = counts.get(log_dir, 0) + 1
+        for target in self.pending_moves.values():
+            counts[target] = counts.get(target, 0) + 1
+        return counts
+
+    def _loading_counts(self, loading: _Loading) -> dict[Path, int]:
+        counts = {log_dir: 0 for log_dir in self.log_dirs}
+        for partition_log in loading.logs:
+            directory = partition_log.directory
+            if directory is not None and directory.name != partition_dir_name(METADATA_TOPIC, 0):
+                counts[directory.parent] = counts.get(directory.parent, 0) + 1
+        return counts
+
+    @staticmethod
+    def log_dir_path(log_dir: Path) -> str:
+        """A log directory as DescribeLogDirs shows it and AlterReplicaLogDirs
+        expects it: its absolute path."""
+        return os.path.abspath(log_dir)
+
+    def find_log_dir(self, path: str) -> Path | None:
+        """The configured log directory a client names; None if it is not
+        one of them. As in Kafka, the path must be the directory's absolute
+        path as DescribeLogDirs shows it (a relative one names none); its
+        path with symbolic links resolved is taken too."""
+        for log_dir in self.log_dirs:
+            if path in (self.log_dir_path(log_dir), str(Path(log_dir).resolve())):
+                return log_dir
+        return None
+
+    def move_partition(self, name: str, index: int, log_dir: Path) -> bool:
+        """AlterReplicaLogDirs for one partition: move its log to `log_dir`
+        (one of log_dirs). Done at once, between appends, unless the cleaner
+        is compacting it: then it waits (pending_moves) for the cleaner.
+        Whether it moved now. Raises KafkaError (unknown partition) or
+        StorageError (the log stays where it was)."""
+        partition = self.partition(name, index)
+        if partition is None:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Partition {name}-{index} does not exist")
+        if self.log_dir_of(partition) == log_dir:
+            self.pending_moves.pop((name, index), None)  # (moving back cancels a waiting move)
+            return False
+        if partition.log.flush_pending:  # a segment roll's fsync in the background: brief
+            FLUSHER.wait_idle(_FLUSHER_WAIT_S)
+            FLUSHER.apply_completed()
+        if partition.log.cleaning or partition.log.flush_pending:
+            self.pending_moves[(name, index)] = log_dir
+            log.info("Moving %s-%d to %s once the log cleaner is done with it", name, index, log_dir)
+            return False
+        self.pending_moves.pop((name, index), None)
+        self._move(partition, log_dir)
+        return True
+
+    def complete_pending_moves(self) -> int:
+        """The maintenance tick: the moves that waited for the cleaner; how many were done."""
+        done = 0
+        for (name, index), log_dir in list(self.pending_moves.items()):
+            partition = self.partition(name, index)
+            if partition is None:
+                del self.pending_moves[(name, index)]
+                continue
+            try:
+                done += self.move_partition(name, index, log_dir)
+            except StorageError as exc:
+                log.error("Could not move %s-%d to %s: %s", name, index, log_dir, exc)
+                self.pending_moves.pop((name, index), None)
+        return done
+
+    def _move(self, partition: Partition, log_dir: Path) -> None:
+        """Close the log (flushed, producer state and leader epochs saved),
+        copy its files into a future directory in `log_dir` (fsynced),
+        rename the old directory for removal, the future one into place,
+        and open the log there; see log_dirs for what a crash leaves."""
+        old = partition.log
+        source = old.directory
+        assert source is not None
+        name, index = partition.topic_name, partition.index
+        if old.offline_reason is not None:
+            raise StorageError(f"{name}-{index} is offline: {old.offline_reason}")
+        target = log_dir / partition_dir_name(name, index)
+        self._move_aside_if_deleted(target, name, index)
+        if target.exists():
+            raise StorageError(f"Could not move {name}-{index}: {target} already exists")
+        started = time.monotonic()
+        old.flush()  # StorageError: nothing changed
+        log_start, first_dirty, config = old.log_start_offset, old.first_dirty_offset, old.config
+        old.on_offline = None
+        old.close(sync=True)
+        future = log_dir / future_dir_name(name, index, uuid.uuid4().hex)
+        try:
+            copied = copy_partition_dir(source, future)
+        except OSError as exc:
+            partition.log = self._reopen(partition, source, config, log_start, first_dirty)
+            raise StorageError(f"Could not copy {name}-{index} to {log_dir}: {exc.strerror or exc}") from exc
+        # The old directory goes first: a crash now leaves only the complete copy.
+        renamed = self._rename_for_removal(source, name, index)
+        if renamed is None:
+            shutil.rmtree(future, ignore_errors=True)
+            partition.log = self._reopen(partition, source, config, log_start, first_dirty)
+            raise StorageError(f"Could not move {name}-{index}: its directory {source} could not be renamed")
+        try:
+            fsync_directory(source.parent)
+            os.rename(future, target)
+            fsync_directory(log_dir)
+        except OSError as exc:
+            # The copy is complete; start-up completes the move if the rename did not happen.
+            partition.log.take_offline(f"its move to {log_dir} failed: {exc}")
+            raise StorageError(f"Could not move {name}-{index} to {log_dir}: {exc.strerror or exc}") from exc
+        self._removals.append(
+            _Removal(renamed, self.clock.monotonic() + self.config.log_segment_delete_delay_ms / 1000)
+        )
+        partition.log = self._reopen(partition, target, config, log_start, first_dirty)
+        self.version += 1
+        log.info(
+            "Moved %s-%d from %s to %s (%d bytes, offsets %d to %d) in %.3f s",
+            name,
+            index,
+            source.parent,
+            log_dir,
+            copied,
+            log_start,
+            partition.log.log_end_offset,
+            time.monotonic() - started,
+        )
+        self.save_log_starts()
+        self.save_cleaner_offsets()
+        self.save_recovery_points()
+
+    def _reopen(
+        self, partition: Partition, directory: Path, config: LogConfig, log_start: int, first_dirty: int
+    ) -> PartitionLog:
+        """A closed (flushed) log opened again, as it was."""
+        partition_log = PartitionLog.open(directory, config, clean_shutdown=True, clock=self.clock)
+        partition_log.restore_log_start(log_start)
+        partition_log.restore_first_dirty_offset(first_dirty)
+        partition_log.on_offline = self._partition_went_offline
+        partition_log.start_leader_epoch(partition.leader_epoch)
+        return partition_log
 
     def _partition_went_offline(self) -> None:
         self.version += 1  # metadata answers change: cached responses go

@@ -1,4 +1,4 @@
-"""The data directory's own files, as Kafka keeps them.
+"""Each log directory's own files, as Kafka keeps them.
 
 - `.lock`: an exclusive lock held for the broker's lifetime, taken before
   anything else in the directory is read or written, so that two brokers
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from kwire.errors import StartupError
@@ -50,6 +51,32 @@ class DataDirLock:
         if self._fd >= 0:
             os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = -1
+
+
+class DataDirLocks:
+    """The locks of every log directory (`log.dirs`), taken in order and
+    released together."""
+
+    def __init__(self, locks: list[DataDirLock]) -> None:
+        self.locks = locks
+
+    @classmethod
+    def acquire(cls, directories: Sequence[Path]) -> DataDirLocks:
+        """Lock each directory; if one cannot be locked, those already
+        locked are released and its StartupError raised."""
+        locks: list[DataDirLock] = []
+        try:
+            for directory in directories:
+                locks.append(DataDirLock.acquire(directory))
+        except BaseException:
+            for lock in locks:
+                lock.release()
+            raise
+        return cls(locks)
+
+    def release(self) -> None:
+        for lock in self.locks:
+            lock.release()
 
 
 def held_by_another_process(data_dir: Path) -> bool:

@@ -3,8 +3,9 @@ retention (`log.retention.check.interval.ms`), the expiry of idle
 producers' state (`producer.id.expiration.check.interval.ms`), time-based
 flushes (`flush.ms`, checked every `log.flush.scheduler.interval.ms`), the
 outcomes of background flushes, the recovery-point checkpoint
-(`log.flush.offset.checkpoint.interval.ms`) and the removal of deleted
-topics' directories (`log.segment.delete.delay.ms`). The cleaner runs in its own
+(`log.flush.offset.checkpoint.interval.ms`), the removal of deleted
+topics' directories (`log.segment.delete.delay.ms`) and the moves between
+log directories that waited for the cleaner. The cleaner runs in its own
 task (kwire/server/cleaner_task.py)."""
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class LogMaintenance:
         if self._recovery_checkpoint.due(now):
             self.cluster.save_recovery_points()
         self.cluster.remove_deleted_directories(now)
+        if self.cluster.pending_moves:
+            self.cluster.complete_pending_moves()
 
     def flush_due_logs(self, now_ms: int) -> int:
         """flush.ms: a background flush of each log whose last flush is that

@@ -1,5 +1,6 @@
-"""Kafka's small metadata files: `meta.properties` in the data directory
-(the cluster id, which must survive restarts) and `partition.metadata`
+"""Kafka's small metadata files: `meta.properties` in each log directory
+(the cluster id, which must survive restarts, the node id and the
+directory's own `directory.id`) and `partition.metadata`
 beside each partition's segments (its topic id).
 
 A damaged `meta.properties` stops start-up with one line: starting with a
@@ -35,15 +36,36 @@ def base64_uuid(value: uuid.UUID) -> str:
 def read_cluster_id(data_dir: Path) -> str | None:
     """The cluster id in `meta.properties`; None if there is no such file.
     Raises StartupError naming the file when it is unreadable."""
+    properties = read_meta_properties(data_dir)
+    return None if properties is None else properties["cluster.id"]
+
+
+def read_meta_properties(data_dir: Path) -> dict[str, str] | None:
+    """Every `key=value` of `meta.properties` (cluster.id among them); None
+    if there is no such file. Raises StartupError naming the file when it
+    is unreadable or has no cluster id."""
     path = Path(data_dir) / META_PROPERTIES
     try:
-        return cluster_id_from(path.read_bytes())
+        data = path.read_bytes()
+        cluster_id_from(data)
+        return parse_properties(data)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StartupError(f"{path} cannot be read: {exc.strerror}") from None
     except DamagedFile as exc:
         raise StartupError(f"{path} is damaged: {exc}; restore it, or remove it to start a new cluster") from None
+
+
+def directory_id_from(properties: dict[str, str]) -> uuid.UUID | None:
+    """The `directory.id` Kafka 3.7+ gives each log directory; None when
+    absent or not a base64 uuid (a new one is written then)."""
+    encoded = properties.get("directory.id", "")
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return uuid.UUID(bytes=raw) if len(raw) == 16 else None
 
 
 class DamagedFile(ValueError):
@@ -75,9 +97,15 @@ def parse_properties(data: bytes) -> dict[str, str]:
     return properties
 
 
-def write_meta_properties(data_dir: Path, cluster_id: str, node_id: int) -> None:
+def write_meta_properties(data_dir: Path, cluster_id: str, node_id: int, directory_id: uuid.UUID | None = None) -> None:
+    """Kafka's KRaft `meta.properties` (version 1); with `directory_id`,
+    the log directory's own id as Kafka 3.7+ writes it."""
     path = Path(data_dir) / META_PROPERTIES
-    write_atomically(path, f"#kwire\ncluster.id={cluster_id}\nnode.id={node_id}\nversion=1\n".encode())
+    lines = ["#kwire", f"cluster.id={cluster_id}"]
+    if directory_id is not None:
+        lines.append(f"directory.id={base64_uuid(directory_id)}")
+    lines += [f"node.id={node_id}", "version=1"]
+    write_atomically(path, ("\n".join(lines) + "\n").encode())
 
 
 # --- partition.metadata ---------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -33,23 +34,25 @@ class OrphanTopic:
 
 
 def find_orphan_topics(
-    data_dir: Path,
+    log_dirs: Path | Sequence[Path],
     partition_counts: dict[str, int],
     topic_ids: set[uuid.UUID],
     skip: frozenset[str],
     max_partitions: int,
 ) -> list[OrphanTopic]:
-    """Topics to recover from directories named `<topic>-<partition>` that
-    no known topic (name -> partition count) owns; warns about the rest."""
+    """Topics to recover from directories named `<topic>-<partition>` (in
+    any of the log directories) that no known topic (name -> partition
+    count) owns; warns about the rest."""
     unclaimed: dict[str, dict[int, Path]] = {}
-    for entry in sorted(os.scandir(data_dir), key=lambda e: e.name):
-        parsed = parse_partition_dir_name(entry.name)
-        if parsed is None or not entry.is_dir() or parsed[0] in skip:
-            continue
-        name, index = parsed
-        if index < partition_counts.get(name, 0):
-            continue
-        unclaimed.setdefault(name, {})[index] = Path(entry.path)
+    for log_dir in [log_dirs] if isinstance(log_dirs, Path) else log_dirs:
+        for entry in sorted(os.scandir(log_dir), key=lambda e: e.name):
+            parsed = parse_partition_dir_name(entry.name)
+            if parsed is None or not entry.is_dir() or parsed[0] in skip:
+                continue
+            name, index = parsed
+            if index < partition_counts.get(name, 0):
+                continue
+            unclaimed.setdefault(name, {})[index] = Path(entry.path)
     orphans = []
     collision_keys = {collision_key(known) for known in partition_counts}
     for name, directories in unclaimed.items():

@@ -12,7 +12,9 @@ deletion; kwire deletes at once, but `kwire check` reports them).
 
 A deleted topic's partition directory is renamed at once to
 `<topic>-<partition>.<uniqueId>-delete` (Kafka's name, capped at 255
-characters) and removed later.
+characters) and removed later. A partition being moved to another log
+directory (AlterReplicaLogDirs) is copied there first as
+`<topic>-<partition>.<uniqueId>-future`.
 """
 
 from __future__ import annotations
@@ -108,3 +110,22 @@ def is_deleted_dir_name(name: str) -> bool:
     """Whether `name` is a deleted partition's directory awaiting removal."""
     stem, dot, unique = name.rpartition(".")
     return bool(stem and dot and unique.endswith(DELETE_DIR_SUFFIX) and len(unique) > len(DELETE_DIR_SUFFIX))
+
+
+FUTURE_DIR_SUFFIX = "-future"
+
+
+def future_dir_name(topic: str, partition: int, unique_id: str) -> str:
+    """Where AlterReplicaLogDirs copies a partition in its new log directory
+    before the swap: Kafka's `<topic>-<partition>.<uniqueId>-future`."""
+    return f"{partition_dir_name(topic, partition)}.{unique_id}{FUTURE_DIR_SUFFIX}"
+
+
+def parse_future_dir_name(name: str) -> tuple[str, int] | None:
+    """(topic, partition) of a future directory's name, None if it is not one."""
+    if not name.endswith(FUTURE_DIR_SUFFIX):
+        return None
+    stem, dot, unique = name[: -len(FUTURE_DIR_SUFFIX)].rpartition(".")
+    if not dot or not unique:
+        return None
+    return parse_partition_dir_name(stem)

@@ -64,8 +64,8 @@ async def run_node(
     """Run a node until `node.stop()` or cancellation; with `nursery.start`
     it returns the Node once the node serves, or raises the StartupError
     that stopped it. `clock` is the node's one clock (a ManualClock in tests)."""
-    if config.data_dir is not None:
-        startup.check_data_dir(config.data_dir)
+    for log_dir in config.log_dirs:
+        startup.check_data_dir(log_dir)
     # Bind before touching the data directory: a busy port leaves it as it was.
     listeners = await startup.bind(config)
     try:

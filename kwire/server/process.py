@@ -48,5 +48,5 @@ async def _serve_until_signal(config: BrokerConfig) -> None:
 
 
 def _describe(config: BrokerConfig) -> str:
-    where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
+    where = "in memory" if config.data_dir is None else f"data in {', '.join(map(str, config.log_dirs))}"
     return f"node {config.node_id}, {where}"
