@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import struct
 from typing import Any
 
 from kwire.broker_state import BrokerState
@@ -40,6 +41,9 @@ def _must_propagate(exc: BaseException) -> bool:
 # What handle_frame returns: a list of buffers (the framed response),
 # NO_RESPONSE, CLOSE_CONNECTION, or a (Delayed, finish) pair.
 Outcome = Any
+
+
+_THROTTLE = struct.Struct(">i")
 
 
 class Throttled(list[Any]):
@@ -121,6 +125,9 @@ def _frame(api_key: ApiKey, api_version: int, correlation_id: int, response: Any
         throttle = max(throttle, response.throttle_time_ms)
         framed = frame([header, *response.parts])
     elif isinstance(response, (bytes, bytearray)):
+        if throttle > 0 and api_key == ApiKey.METADATA and api_version >= 3:
+            # A cached Metadata body: its throttle_time_ms is the first field.
+            response = _THROTTLE.pack(throttle) + response[4:]
         framed = frame([header, response])
     else:
         if throttle > 0 and hasattr(response, "throttle_time") and dataclasses.is_dataclass(response):

@@ -108,6 +108,7 @@ def test_handling_time_over_the_request_percentage_is_throttled():
         outcome, response = outcome_of(client, METADATA, 12, rq.metadata("t"))
         # Capped at one window, as Kafka caps the request quota's throttle.
         assert isinstance(outcome, Throttled) and outcome.throttle_ms == 1000
+        assert response.throttle_time.total_seconds() == 1.0  # also in the cached Metadata body
         frame = request_frame(METADATA, 1, rq.metadata("t"), client_id="other")
         assert not isinstance(client.core.handle_frame(frame[4:]), Throttled)
         outcome, response = outcome_of(client, PRODUCE, 9, rq.produce("t", 0, rq.batch(b"z")))
