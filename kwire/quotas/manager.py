@@ -37,6 +37,7 @@ from kwire.quotas.entities import (
 from kwire.quotas.rate import WindowedRate, throttle_time_ms
 
 ENFORCED = (PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE, REQUEST_PERCENTAGE)
+MAX_THROTTLE_MS = 2**31 - 1
 # A request thread's time as a percentage: 100 per second of handling.
 PERCENT_PER_SECOND = 100.0
 
@@ -158,7 +159,8 @@ class ClientQuotas:
         if key == REQUEST_PERCENTAGE:
             # Kafka bounds only the request quota's throttle, by one window.
             throttle = min(throttle, self.config.quota_window_size_seconds * 1000)
-        return throttle
+        # The answer's field is an int32 (where Kafka's would wrap round).
+        return min(throttle, MAX_THROTTLE_MS)
 
     def unrecord(self, key: str, client_id: str | None, value: float) -> None:
         """Take back a value recorded by `record` (a throttled fetch answers

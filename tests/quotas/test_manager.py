@@ -91,3 +91,8 @@ def test_idle_sensors_are_forgotten(clock):
     clock.advance(12)
     quotas.tick()
     assert not quotas._sensors
+
+
+def test_a_throttle_time_fits_the_answers_int32(clock):
+    quotas = make(clock, {entity_of({"client-id": "app"}): {PRODUCE: 1.0}})
+    assert quotas.record(PRODUCE, "app", 10**12) == 2**31 - 1
