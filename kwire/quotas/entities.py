@@ -95,6 +95,20 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def ip_key(address: str) -> str:
+    """An address as ip entities and peers are compared: its canonical form
+    (`localhost` is 127.0.0.1; an IPv4-mapped IPv6 peer is its IPv4 address)."""
+    if address == "localhost":
+        return "127.0.0.1"
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(parsed)
+
+
 def validate_value(keys: Mapping[str, str], key: str, value: float) -> None:
     kind = keys.get(key)
     if kind is None:

@@ -21,7 +21,9 @@ from kwire.clock import Clock
 from kwire.config import BrokerConfig
 from kwire.quotas.entities import (
     ANONYMOUS,
+    CONNECTION_CREATION_RATE,
     CONSUMER_BYTE_RATE,
+    IP,
     PRODUCER_BYTE_RATE,
     REQUEST_PERCENTAGE,
     Entity,
@@ -30,13 +32,14 @@ from kwire.quotas.entities import (
     Tags,
     entity_of,
     entity_text,
+    ip_key,
     resolve,
     validate_entity,
     validate_value,
 )
 from kwire.quotas.rate import WindowedRate, throttle_time_ms
 
-ENFORCED = (PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE, REQUEST_PERCENTAGE)
+ENFORCED = (PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE, REQUEST_PERCENTAGE, CONNECTION_CREATION_RATE)
 MAX_THROTTLE_MS = 2**31 - 1
 # A request thread's time as a percentage: 100 per second of handling.
 PERCENT_PER_SECOND = 100.0
@@ -169,6 +172,27 @@ class ClientQuotas:
         if found is not None:
             self._sensor(key, found[1]).record(-value, self._now_ms())
 
+    def record_connection(self, ip: str) -> int:
+        """A new connection from `ip` against its connection_creation_rate
+        (the ip entity's, else the default ip entity's): 0 to serve it, else
+        how long to hold it unserved before closing it. As Kafka does, a
+        refused connection is not counted, and the wait is at most one window."""
+        if CONNECTION_CREATION_RATE not in self._enforced:
+            return 0
+        address = ip_key(ip)
+        bound = self._ip_limits.get(address, self._ip_limits.get(None))
+        if bound is None:
+            return 0
+        now_ms = self._now_ms()
+        sensor = self._sensor(CONNECTION_CREATION_RATE, (address, ""))
+        sensor.record(1.0, now_ms)
+        observed = sensor.measure(now_ms)
+        if observed <= bound:
+            return 0
+        sensor.record(-1.0, now_ms)
+        throttle = throttle_time_ms(observed, bound, sensor.window_size_ms(now_ms))
+        return min(throttle, self.config.quota_window_size_seconds * 1000)
+
     def record_request_time(self, client_id: str | None, seconds: float) -> int:
         """A request's handling time against the client's request_percentage."""
         return self.record(REQUEST_PERCENTAGE, client_id, seconds * PERCENT_PER_SECOND)
@@ -193,3 +217,10 @@ class ClientQuotas:
 
     def _refresh(self) -> None:
         self._enforced = {key for values in self.quotas.values() for key in values if key in ENFORCED}
+        # connection_creation_rate by address (None: the default ip entity).
+        self._ip_limits: dict[str | None, float] = {}
+        for entity, values in self.quotas.items():
+            components = dict(entity)
+            if IP in components and CONNECTION_CREATION_RATE in values:
+                name = components[IP]
+                self._ip_limits[None if name is None else ip_key(name)] = values[CONNECTION_CREATION_RATE]

@@ -96,3 +96,29 @@ def test_idle_sensors_are_forgotten(clock):
 def test_a_throttle_time_fits_the_answers_int32(clock):
     quotas = make(clock, {entity_of({"client-id": "app"}): {PRODUCE: 1.0}})
     assert quotas.record(PRODUCE, "app", 10**12) == 2**31 - 1
+
+
+def test_connection_creation_rate_per_address_and_default(clock):
+    quotas = make(
+        clock,
+        {
+            entity_of({"ip": "127.0.0.1"}): {"connection_creation_rate": 2.0},
+            entity_of({"ip": None}): {"connection_creation_rate": 1.0},
+        },
+        quota_window_num=2,
+    )
+    # Two a second over (at least) one window for 127.0.0.1.
+    assert quotas.record_connection("127.0.0.1") == 0
+    assert quotas.record_connection("::ffff:127.0.0.1") == 0
+    assert quotas.record_connection("127.0.0.1") == 500  # (3 - 2) / 2 x 1 s; not counted
+    assert quotas.record_connection("127.0.0.1") == 500
+    # Any other address has the default: one a second.
+    assert quotas.record_connection("10.0.0.1") == 0
+    assert quotas.record_connection("10.0.0.1") == 1000  # at most one window
+    clock.advance(2)
+    assert quotas.record_connection("127.0.0.1") == 0
+
+
+def test_connections_are_not_counted_without_an_ip_quota(clock):
+    quotas = make(clock, {entity_of({"client-id": None}): {PRODUCE: 1.0}})
+    assert all(quotas.record_connection("127.0.0.1") == 0 for _ in range(100))

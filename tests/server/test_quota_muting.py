@@ -60,3 +60,39 @@ async def test_a_throttled_connection_is_muted_after_its_answer():
             await client_answer.wait()
             assert trio.current_time() - sent >= throttle_s * 0.9
             nursery.cancel_scope.cancel()
+
+
+async def test_a_connection_over_the_connection_creation_rate_is_closed_unserved():
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            _core, port = await start_broker(nursery, quota_window_num=2)
+            admin = RawClient(await trio.open_tcp_stream("127.0.0.1", port))
+            altered = await admin.call(
+                ALTER_CLIENT_QUOTAS,
+                1,
+                dict(
+                    entries=[
+                        dict(
+                            entity=[dict(entity_type="ip", entity_name="127.0.0.1")],
+                            ops=[dict(key="connection_creation_rate", value=1.0, remove=False)],
+                        )
+                    ],
+                    validate_only=False,
+                ),
+            )
+            assert altered.entries[0].error_code == ErrorCode.none
+            # The admin's own connection came before the quota: one more fits the
+            # rate of one a second over the (at least one second) window.
+            first = RawClient(await trio.open_tcp_stream("127.0.0.1", port))
+            await first.call(METADATA, 12, METADATA_REQUEST)
+            throttled = await trio.open_tcp_stream("127.0.0.1", port)
+            opened = trio.current_time()
+            await throttled.send_all(b"\x00\x00\x00\x05abcde")  # not read, not answered
+            try:
+                answer = await throttled.receive_some(100)
+            except trio.BrokenResourceError:
+                answer = b""  # reset: closed with our bytes unread
+            assert answer == b""  # closed after the throttle time, never answered
+            assert trio.current_time() - opened >= 0.4
+            await first.call(METADATA, 12, METADATA_REQUEST)  # the others carry on
+            nursery.cancel_scope.cancel()
