@@ -69,6 +69,7 @@ class ClientQuotas:
         self.quotas: dict[Entity, dict[str, float]] = {entity: dict(values) for entity, values in stored.items()}
         self._sensors: dict[tuple[str, Tags], WindowedRate] = {}
         self._enforced: set[str] = set()
+        self._next_purge_ms = 0.0
         self._refresh()
 
     # --- AlterClientQuotas / DescribeClientQuotas -------------------------
@@ -198,8 +199,12 @@ class ClientQuotas:
         return self.record(REQUEST_PERCENTAGE, client_id, seconds * PERCENT_PER_SECOND)
 
     def tick(self) -> None:
-        """Forget the sensors of clients idle for longer than all windows."""
+        """Forget the sensors of clients idle for longer than all windows
+        (looked for once a window span)."""
         now_ms = self._now_ms()
+        if now_ms < self._next_purge_ms:
+            return
+        self._next_purge_ms = now_ms + self.config.quota_window_num * self.config.quota_window_size_seconds * 1000
         for name in [name for name, sensor in self._sensors.items() if sensor.idle(now_ms)]:
             del self._sensors[name]
 

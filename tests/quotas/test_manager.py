@@ -85,10 +85,12 @@ def test_alter_writes_changes_and_validate_only_writes_none(clock):
 
 def test_idle_sensors_are_forgotten(clock):
     quotas = make(clock, {entity_of({"client-id": None}): {PRODUCE: 1000.0}})
+    quotas.tick()
     quotas.record(PRODUCE, "a", 1)
+    clock.advance(5)
     quotas.tick()
     assert quotas._sensors
-    clock.advance(12)
+    clock.advance(7)
     quotas.tick()
     assert not quotas._sensors
 
