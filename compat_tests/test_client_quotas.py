@@ -237,3 +237,52 @@ def test_confluent_consumer_over_consumer_byte_rate_is_throttled(start_kwire, to
         assert received / (elapsed + 1) < 3 * quota, (received, elapsed)
     finally:
         consumer.close()
+
+
+def test_kafka_python_producer_over_producer_byte_rate_is_throttled(start_kwire, topic_name):
+    from kafka import KafkaProducer
+
+    broker = start_kwire(*QUOTA_WINDOWS, memory=True)
+    quota = 50_000
+    _set_quota(broker.bootstrap, "kp-quota-producer", "producer_byte_rate", quota)
+    create_topic("kafka-python", broker.bootstrap, topic_name)
+    value = b"k" * 1000
+    counts = {"delivered": 0, "pending": 0}
+
+    def acknowledged(_result) -> None:
+        counts["pending"] -= 1
+        counts["delivered"] += len(value)
+
+    def failed(_error) -> None:
+        counts["pending"] -= 1
+
+    producer = KafkaProducer(
+        bootstrap_servers=broker.bootstrap,
+        client_id="kp-quota-producer",
+        batch_size=10_000,
+        linger_ms=5,
+        acks=1,
+        request_timeout_ms=10_000,
+    )
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < RUN_S:
+            if counts["pending"] >= 50:  # kafka-python's buffer has no bound of its own
+                time.sleep(0.005)
+                continue
+            counts["pending"] += 1
+            producer.send(topic_name, value).add_callback(acknowledged).add_errback(failed)
+        elapsed = time.monotonic() - started
+        delivered = counts["delivered"]
+        throttle_max = max(
+            metric
+            for group in producer.metrics().values()
+            for name, metric in group.items()
+            if name in ("produce-throttle-time-max", "throttle-time-max")
+        )
+        producer.flush(TIMEOUT_S)
+    finally:
+        producer.close(timeout=TIMEOUT_S)
+    assert throttle_max > 0
+    assert delivered > 0
+    assert delivered / elapsed < 3 * quota, (delivered, elapsed)
