@@ -1,10 +1,11 @@
 """Client quotas through real clients: AlterClientQuotas and
 DescribeClientQuotas with kafka-python's protocol classes (neither
 kafka-python's nor confluent-kafka's admin client has quota methods in the
-installed versions), quotas surviving a restart, and confluent-kafka
+installed versions), quotas surviving a restart, confluent-kafka
 (librdkafka) producers and consumers throttled by producer_byte_rate and
-consumer_byte_rate: librdkafka's throttle_cb reports the broker's
-throttle_time_ms, and the rate achieved stays bounded.
+consumer_byte_rate (librdkafka's throttle_cb reports the broker's
+throttle_time_ms) and a kafka-python producer throttled the same way (its
+throttle-time metric reports it); the rate achieved stays bounded.
 
 Timings are never asserted tightly: throttling must be reported and the
 achieved rate must stay below three times the quota."""

@@ -2,7 +2,9 @@
 
 Peeks the API key and version, checks them against the registry, decodes
 the body (bounded first, see protocol/registry.py), builds the
-RequestContext and calls the handler, then frames what it answered. Later
+RequestContext and calls the handler (timed against the client's
+`request_percentage` quota when one is set), then frames what it answered
+with the throttle time of any quota it went over. Later
 checks that concern every request (the principal, metrics) belong here.
 """
 
