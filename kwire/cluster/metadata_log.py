@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
@@ -136,10 +136,19 @@ class MetadataLog:
         """The whole set of one group's config overrides."""
         self._write_configs(_GROUP_CONFIG_PREFIX + group_id.encode(), configs)
 
-    def write_client_quotas(self, entity: QuotaEntity, quotas: dict[str, float]) -> None:
-        """All quotas of one entity (none: a tombstone)."""
-        key = _CLIENT_QUOTA_PREFIX + json.dumps([list(component) for component in entity]).encode()
-        self._append(key, json.dumps(quotas, sort_keys=True).encode() if quotas else None)
+    def write_client_quotas(self, changes: Mapping[QuotaEntity, dict[str, float]]) -> None:
+        """All quotas of each changed entity (none: a tombstone), in one batch
+        (durable on return): one AlterClientQuotas applies whole or not at all."""
+        records: list[tuple[bytes, bytes | None]] = [
+            (
+                _CLIENT_QUOTA_PREFIX + json.dumps([list(component) for component in entity]).encode(),
+                json.dumps(quotas, sort_keys=True).encode() if quotas else None,
+            )
+            for entity, quotas in changes.items()
+        ]
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
 
     def _write_configs(self, key: bytes, configs: dict[str, str]) -> None:
         # An empty set is a tombstone: nothing is left to remember.

@@ -60,7 +60,7 @@ class ClientQuotas:
         self,
         config: BrokerConfig,
         stored: Mapping[Entity, Mapping[str, float]],
-        write: Callable[[Entity, dict[str, float]], None],
+        write: Callable[[dict[Entity, dict[str, float]]], None],
         clock: Clock,
     ) -> None:
         self.config = config
@@ -117,13 +117,14 @@ class ClientQuotas:
             results[entity] = AlterResult(components, None)
             changes[entity] = current
         if not validate_only:
-            for entity, values in changes.items():
-                if values != self.quotas.get(entity, {}):
-                    self._write(entity, values)
-                    if values:
-                        self.quotas[entity] = values
-                    else:
-                        self.quotas.pop(entity, None)
+            changed = {entity: values for entity, values in changes.items() if values != self.quotas.get(entity, {})}
+            if changed:
+                self._write(changed)  # in one batch, as Kafka commits them atomically
+            for entity, values in changed.items():
+                if values:
+                    self.quotas[entity] = values
+                else:
+                    self.quotas.pop(entity, None)
             self._refresh()
         return list(results.values())
 

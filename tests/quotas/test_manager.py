@@ -14,9 +14,9 @@ def clock():
 
 
 def make(clock, stored=None, written=None, **config):
-    def write(entity, values):
+    def write(changes):
         if written is not None:
-            written.append((entity, values))
+            written.extend(changes.items())
 
     return ClientQuotas(BrokerConfig(port=0, **config), stored or {}, write, clock)
 
