@@ -151,7 +151,9 @@ def _client_quota_requests(admin) -> None:
                 ],
             ),
             entry(
-                entity=[entry.EntityData(entity_type="ip", entity_name=None)],
+                # Not the fuzzer's own address: a mutated copy that is applied
+                # must not throttle the fuzzer's connections.
+                entity=[entry.EntityData(entity_type="ip", entity_name="127.0.0.2")],
                 ops=[entry.OpData(key="connection_creation_rate", value=1e6, remove=False)],
             ),
         ],
