@@ -45,6 +45,8 @@ class BrokerState:
         )
         self.topic_admin = TopicAdmin(self.cluster, self.groups, self.transactions, self.notify)
         self.produce_faults = ProduceFaults(config)
+        # Client quotas (AlterClientQuotas; enforced on Produce, Fetch and every request's time).
+        self.quotas = self.cluster.client_quotas
         self.advertised_host, self.advertised_port = config.advertised(config.port)
         # Encoded response bodies, keyed on the request's shape and the
         # cluster's metadata version (bounded; dropped when the version moves).
@@ -82,6 +84,7 @@ class BrokerState:
         self.groups.tick()
         self.maintenance.tick()
         self.transactions.tick()
+        self.quotas.tick()
 
     def close(self) -> None:
         self.cluster.close()

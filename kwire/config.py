@@ -97,6 +97,10 @@ class BrokerConfig:
     queued_max_request_bytes: int = 100 * 1024 * 1024  # queued.max.request.bytes (<= 0: no bound)
     max_connections: int = 2**31 - 1  # max.connections
     max_connections_per_ip: int = 2**31 - 1  # max.connections.per.ip
+    # Client quotas (kwire/quotas/): rates are measured over this many
+    # windows of this many seconds each, as Kafka's.
+    quota_window_num: int = 11  # quota.window.num
+    quota_window_size_seconds: int = 1  # quota.window.size.seconds
     # Durability, with Kafka's defaults: no fsync per write; a segment is
     # fsynced when it rolls. flush.ms (log.flush.interval.ms, when unset
     # log.flush.scheduler.interval.ms) is checked every
@@ -385,6 +389,8 @@ SETTINGS: dict[str, Rule] = {
     "queued.max.request.bytes": Rule(LONG),
     "max.connections": Rule(INT, at_least=0, dynamic=True),
     "max.connections.per.ip": Rule(INT, at_least=0, dynamic=True),
+    "quota.window.num": Rule(INT, at_least=1),
+    "quota.window.size.seconds": Rule(INT, at_least=1),
     "log.flush.interval.messages": Rule(LONG, at_least=1, dynamic=True),
     "log.flush.interval.ms": Rule(LONG, dynamic=True),
     "log.flush.scheduler.interval.ms": Rule(LONG),

@@ -79,6 +79,8 @@ DOCS: dict[str, str] = {
     "queued.max.request.bytes": "bytes of requests being received or handled at once (kwire bounds it; -1: no bound)",
     "max.connections": "connections the broker accepts",
     "max.connections.per.ip": "connections accepted from one address",
+    "quota.window.num": "samples a client quota's rate is measured over",
+    "quota.window.size.seconds": "length of each client quota sample, in seconds",
 }
 
 # Kafka types and defaults of the settings that are not BrokerConfig fields.

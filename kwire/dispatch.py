@@ -2,12 +2,17 @@
 
 Peeks the API key and version, checks them against the registry, decodes
 the body (bounded first, see protocol/registry.py), builds the
-RequestContext and calls the handler, then frames what it answered. Later
+RequestContext and calls the handler (timed against the client's
+`request_percentage` quota when one is set), then frames what it answered
+with the throttle time of any quota it went over. Later
 checks that concern every request (the principal, metrics) belong here.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import struct
 from typing import Any
 
 from kwire.broker_state import BrokerState
@@ -19,6 +24,7 @@ from kwire.protocol.framing import frame
 from kwire.protocol.headers import HeaderError, encode_response_header, parse_request_header, peek_api
 from kwire.protocol.kio_build import encode
 from kwire.protocol.registry import ApiRegistry, request_is_flexible, response_is_flexible
+from kwire.quotas.entities import REQUEST_PERCENTAGE
 
 
 class ProtocolViolation(Exception):
@@ -37,6 +43,18 @@ def _must_propagate(exc: BaseException) -> bool:
 # What handle_frame returns: a list of buffers (the framed response),
 # NO_RESPONSE, CLOSE_CONNECTION, or a (Delayed, finish) pair.
 Outcome = Any
+
+
+_THROTTLE = struct.Struct(">i")
+
+
+class Throttled(list[Any]):
+    """A framed response after which the connection must read nothing for
+    `throttle_ms` (a client over its quota, KIP-219: answer at once, then mute)."""
+
+    def __init__(self, parts: list[Any], throttle_ms: int) -> None:
+        super().__init__(parts)
+        self.throttle_ms = throttle_ms
 
 
 class Dispatcher:
@@ -82,22 +100,40 @@ class Dispatcher:
             header.client_id,
             client_host,
         )
+        quotas = self.state.quotas
+        timed = quotas.enforces(REQUEST_PERCENTAGE)
+        started = self.state.clock.monotonic() if timed else 0.0
         response = spec.handler(context, request)
+        # request_percentage: the time this request took to handle.
+        throttle = quotas.record_request_time(header.client_id, self.state.clock.monotonic() - started) if timed else 0
         if isinstance(response, Delayed):
 
             def finish(final_response: Any) -> Outcome:
-                return _frame(spec.api_key, api_version, correlation_id, final_response)
+                return _frame(spec.api_key, api_version, correlation_id, final_response, throttle)
 
             return response, finish
-        return _frame(spec.api_key, api_version, correlation_id, response)
+        return _frame(spec.api_key, api_version, correlation_id, response, throttle)
 
 
-def _frame(api_key: ApiKey, api_version: int, correlation_id: int, response: Any) -> Outcome:
+def _frame(api_key: ApiKey, api_version: int, correlation_id: int, response: Any, throttle: int = 0) -> Outcome:
+    """The framed response; Throttled when a quota asks the connection to
+    be muted, with the longest throttle time of the quotas in the body."""
     if response is NO_RESPONSE or response is CLOSE_CONNECTION:
         return response
     header = encode_response_header(correlation_id, response_is_flexible(api_key, api_version))
     if isinstance(response, Encoded):
-        return frame([header, *response.parts])
-    if isinstance(response, (bytes, bytearray)):
-        return frame([header, response])
-    return frame([header, encode(response)])
+        if response.throttle_time_ms < throttle and response.retime is not None:
+            response = response.retime(throttle)
+        throttle = max(throttle, response.throttle_time_ms)
+        framed = frame([header, *response.parts])
+    elif isinstance(response, (bytes, bytearray)):
+        if throttle > 0 and api_key == ApiKey.METADATA and api_version >= 3:
+            # A cached Metadata body: its throttle_time_ms is the first field.
+            response = _THROTTLE.pack(throttle) + response[4:]
+        framed = frame([header, response])
+    else:
+        if throttle > 0 and hasattr(response, "throttle_time") and dataclasses.is_dataclass(response):
+            assert not isinstance(response, type)
+            response = dataclasses.replace(response, throttle_time=datetime.timedelta(milliseconds=throttle))
+        framed = frame([header, encode(response)])
+    return Throttled(framed, throttle) if throttle > 0 else framed

@@ -128,11 +128,48 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
         admin.list_partition_reassignments()
         admin.alter_partition_reassignments({TopicPartition(topic, 0): [1]})
         admin.update_features({"metadata.version": 25}, validate_only=True)
+        _client_quota_requests(admin)
         admin.delete_groups(["corpus-kp"])
         admin.create_partitions({topic: 3})
         admin.delete_topics([topic])  # last: nothing after uses the topic
     finally:
         admin.close()
+
+
+def _client_quota_requests(admin) -> None:
+    """AlterClientQuotas and DescribeClientQuotas through kafka-python's
+    protocol classes (its admin client has no quota methods)."""
+    from kafka.protocol.admin.client_quotas import AlterClientQuotasRequest, DescribeClientQuotasRequest
+
+    entry = AlterClientQuotasRequest.EntryData
+    alter = AlterClientQuotasRequest(
+        entries=[
+            entry(
+                entity=[entry.EntityData(entity_type="client-id", entity_name="corpus")],
+                ops=[
+                    entry.OpData(key="producer_byte_rate", value=1e9, remove=False),
+                    entry.OpData(key="consumer_byte_rate", value=0.0, remove=True),
+                ],
+            ),
+            entry(
+                # Not the fuzzer's own address: a mutated copy that is applied
+                # must not throttle the fuzzer's connections.
+                entity=[entry.EntityData(entity_type="ip", entity_name="127.0.0.2")],
+                ops=[entry.OpData(key="connection_creation_rate", value=1e6, remove=False)],
+            ),
+        ],
+        validate_only=True,
+    )
+    admin._manager.run(admin._manager.send, alter)
+    component = DescribeClientQuotasRequest.ComponentData
+    describe = DescribeClientQuotasRequest(
+        components=[
+            component(entity_type="client-id", match_type=0, match="corpus"),
+            component(entity_type="user", match_type=1, match=None),
+        ],
+        strict=False,
+    )
+    admin._manager.run(admin._manager.send, describe)
 
 
 def confluent_flows(bootstrap: str, topic: str) -> None:

@@ -55,6 +55,7 @@ from kwire.log.files import (
 from kwire.log.flusher import FLUSHER
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode, KafkaError
+from kwire.quotas.manager import ClientQuotas
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,7 @@ class Cluster:
         self.broker_configs = DynamicBrokerConfigs(config, snapshot.broker_configs, self.metadata.write_broker_configs)
         self.broker_configs.on_change.append(self.reapply_broker_defaults)
         self.group_configs = GroupConfigs(snapshot.group_configs, self.metadata.write_group_configs)
+        self.client_quotas = ClientQuotas(config, snapshot.client_quotas, self.metadata.write_client_quotas, self.clock)
         if config.data_dir is not None:
             if cluster_id is None:
                 cluster_id = base64_uuid(uuid.uuid4())

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
 from kwire.log import PartitionLog
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
+
+# A client quota entity: (type, name) pairs, sorted (kwire/quotas/entities.py).
+QuotaEntity = tuple[tuple[str, str | None], ...]
 
 METADATA_TOPIC = "__cluster_metadata"
 _TOPIC_PREFIX = b"topic:"
@@ -30,6 +33,9 @@ _DELETED_TOPIC_PREFIX = b"deleted-topic:"
 # Dynamic broker configs: "" is the cluster-wide default, else a node id.
 _BROKER_CONFIG_PREFIX = b"broker-config:"
 _GROUP_CONFIG_PREFIX = b"group-config:"
+# Client quotas: the key names the entity as JSON ([[type, name or null], ...]
+# sorted by type), the value holds all of its quotas ({key: number}).
+_CLIENT_QUOTA_PREFIX = b"client-quota:"
 
 
 @attrs.frozen
@@ -51,6 +57,8 @@ class MetadataSnapshot:
     broker_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
     # GROUP config resources: the overrides of each group.
     group_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
+    # Client quotas by entity (see kwire/quotas/entities.py).
+    client_quotas: dict[QuotaEntity, dict[str, float]] = attrs.field(factory=dict)
 
 
 def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSnapshot:
@@ -75,6 +83,16 @@ def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSna
             _replay_configs(snapshot.broker_configs, key[len(_BROKER_CONFIG_PREFIX) :].decode(), value)
         elif key.startswith(_GROUP_CONFIG_PREFIX):
             _replay_configs(snapshot.group_configs, key[len(_GROUP_CONFIG_PREFIX) :].decode(), value)
+        elif key.startswith(_CLIENT_QUOTA_PREFIX):
+            entity: QuotaEntity = tuple(
+                (str(kind), None if name is None else str(name))
+                for kind, name in json.loads(key[len(_CLIENT_QUOTA_PREFIX) :])
+            )
+            quotas = {} if value is None else {str(k): float(v) for k, v in json.loads(value).items()}
+            if quotas:
+                snapshot.client_quotas[entity] = quotas
+            else:
+                snapshot.client_quotas.pop(entity, None)
         elif key == _PRODUCER_ID_BLOCK and value is not None:
             snapshot.next_producer_id = int(json.loads(value)["next"])
     return snapshot
@@ -117,6 +135,20 @@ class MetadataLog:
     def write_group_configs(self, group_id: str, configs: dict[str, str]) -> None:
         """The whole set of one group's config overrides."""
         self._write_configs(_GROUP_CONFIG_PREFIX + group_id.encode(), configs)
+
+    def write_client_quotas(self, changes: Mapping[QuotaEntity, dict[str, float]]) -> None:
+        """All quotas of each changed entity (none: a tombstone), in one batch
+        (durable on return): one AlterClientQuotas applies whole or not at all."""
+        records: list[tuple[bytes, bytes | None]] = [
+            (
+                _CLIENT_QUOTA_PREFIX + json.dumps([list(component) for component in entity]).encode(),
+                json.dumps(quotas, sort_keys=True).encode() if quotas else None,
+            )
+            for entity, quotas in changes.items()
+        ]
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
 
     def _write_configs(self, key: bytes, configs: dict[str, str]) -> None:
         # An empty set is a tombstone: nothing is left to remember.

@@ -16,6 +16,7 @@ def handler_modules() -> list[ModuleType]:
     importing one handler module does not import them all)."""
     from kwire.handlers import (
         api_versions,
+        client_quotas,
         configs,
         create_partitions,
         create_topics,
@@ -60,6 +61,7 @@ def handler_modules() -> list[ModuleType]:
         elect_leaders,
         partition_reassignments,
         update_features,
+        client_quotas,
     ]
 
 

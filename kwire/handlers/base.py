@@ -99,9 +99,16 @@ def millis(value: Any) -> int:
 
 @attrs.frozen
 class Encoded:
-    """A response body already encoded, as a list of buffers."""
+    """A response body already encoded, as a list of buffers.
+
+    `throttle_time_ms` is the throttle time the body carries (a quota the
+    handler enforced); `retime`, when given, encodes the same body with
+    another throttle time (the dispatcher's request quota may ask a longer one).
+    """
 
     parts: list[Chunk]
+    throttle_time_ms: int = 0
+    retime: Callable[[int], Encoded] | None = None
 
 
 class Sentinel:

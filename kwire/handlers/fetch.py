@@ -20,6 +20,7 @@ from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import Chunk, FetchPartitionResult, FetchTopicResult, encode_fetch_response
 from kwire.protocol.registry import api
+from kwire.quotas.entities import CONSUMER_BYTE_RATE
 
 READ_COMMITTED = 1
 
@@ -98,6 +99,11 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
 
     read_committed = request.isolation_level == READ_COMMITTED
     response_limit = min(request.max_bytes, state.config.fetch_max_bytes)
+    quotas = state.quotas
+    quota_window_bytes = quotas.max_value_in_window(CONSUMER_BYTE_RATE, ctx.client_id)
+    if quota_window_bytes is not None:
+        # As Kafka: never more than the quota lets through in one window span.
+        response_limit = min(response_limit, int(quota_window_bytes))
     plan = _plan(ctx, request)
     max_wait_ms = request.max_wait_ms
     min_bytes = request.min_bytes
@@ -107,7 +113,14 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     def attempt(final: bool) -> Encoded | None:
         topics, total_bytes, has_error = _read(plan, response_limit, read_committed, storage_error)
         if final or has_error or total_bytes >= min_bytes or max_wait_ms <= 0:
-            return Encoded(encode_fetch_response(version, topics))
+            throttle_ms = 0
+            if quota_window_bytes is not None:
+                throttle_ms = quotas.record(CONSUMER_BYTE_RATE, ctx.client_id, total_bytes)
+                if throttle_ms > 0:
+                    # As Kafka: a throttled fetch answers no records (so it counts none).
+                    quotas.unrecord(CONSUMER_BYTE_RATE, ctx.client_id, total_bytes)
+                    topics = []
+            return _encoded(version, topics, throttle_ms)
         return None
 
     response = attempt(False)
@@ -120,6 +133,13 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
         if isinstance(target, Partition)
     ]
     return Delayed(wait_keys, max_wait_ms, attempt)
+
+
+def _encoded(version: int, topics: list[FetchTopicResult], throttle_ms: int) -> Encoded:
+    def retime(throttle: int) -> Encoded:
+        return _encoded(version, topics, throttle)
+
+    return Encoded(encode_fetch_response(version, topics, throttle_time_ms=throttle_ms), throttle_ms, retime)
 
 
 def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:

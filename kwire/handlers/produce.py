@@ -32,6 +32,7 @@ from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 from kwire.protocol.registry import api
+from kwire.quotas.entities import PRODUCER_BYTE_RATE
 
 _VALID_ACKS = (0, 1, -1)
 
@@ -126,17 +127,27 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
         topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
     if state.should_drop_produce_response():
         return CLOSE_CONNECTION  # fault injection: written, but the client must retry to learn it
-    return _answer(ctx, acks, any_error, topic_results)
+    throttle_ms = 0
+    if state.quotas.enforces(PRODUCER_BYTE_RATE):
+        # producer_byte_rate counts the record bytes the request carried.
+        size = sum(len(p.records) for t in request.topic_data for p in t.partition_data if p.records is not None)
+        throttle_ms = state.quotas.record(PRODUCER_BYTE_RATE, ctx.client_id, size)
+    return _answer(ctx, acks, any_error, topic_results, throttle_ms)
 
 
 def _answer(
-    ctx: RequestContext, acks: int, any_error: bool, topic_results: list[ProduceTopicResult]
+    ctx: RequestContext, acks: int, any_error: bool, topic_results: list[ProduceTopicResult], throttle_ms: int = 0
 ) -> Encoded | Sentinel:
     if acks == 0:
         # Nothing goes back; on failure Kafka closes the connection so the
         # client learns about it through the reconnect.
         return CLOSE_CONNECTION if any_error else NO_RESPONSE
-    return Encoded([encode_produce_response(ctx.api_version, topic_results)])
+    version = ctx.api_version
+
+    def encoded(throttle: int) -> Encoded:
+        return Encoded([encode_produce_response(version, topic_results, throttle)], throttle, encoded)
+
+    return encoded(throttle_ms)
 
 
 def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | None, ErrorCode]:

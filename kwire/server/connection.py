@@ -9,6 +9,9 @@ A frame's declared size is reserved from the shared request budget
 it is answered; while the reservation waits the connection reads nothing.
 A connection on which nothing arrives for `connections.max.idle.ms` while
 it waits for bytes is closed; one parked in a long poll is not idle.
+
+After an answer that carries a quota's throttle time the connection reads
+nothing for that long (muted, as Kafka does it since KIP-219).
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ async def serve_connection(core: BrokerCore, stream: trio.SocketStream, budget: 
             finally:
                 if reservation is not None and budget is not None:
                     budget.release(reservation)
+            mute_ms = getattr(outcome, "throttle_ms", 0)
+            if mute_ms > 0:
+                # Over a client quota: the answer went out at once and says
+                # how long; read nothing from this client until then (KIP-219).
+                await trio.sleep(mute_ms / 1000)
     except _PeerClosed:
         pass
     except (FrameError, ProtocolViolation) as exc:

@@ -97,7 +97,23 @@ async def accept_forever(
         if not quotas.admit(ip):
             stream.socket.close()
             continue
+        throttle_ms = core.state.quotas.record_connection(ip)
+        if throttle_ms > 0:
+            # Over the address's connection_creation_rate: as Kafka, hold the
+            # connection unserved for the throttle time, then close it.
+            quotas.release(ip)
+            nursery.start_soon(_close_after, stream, throttle_ms / 1000, ip)
+            continue
         nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget)
+
+
+async def _close_after(stream: trio.SocketStream, delay_s: float, ip: str) -> None:
+    log.debug("connection from %s over its connection_creation_rate: closing it in %.3f s", ip, delay_s)
+    try:
+        await trio.sleep(delay_s)
+    finally:
+        with trio.CancelScope(shield=True):
+            await stream.aclose()
 
 
 async def _serve_counted(

@@ -1,0 +1,84 @@
+"""DescribeClientQuotas and AlterClientQuotas: the quotas of user,
+client-id and ip entities (kwire/quotas/), kept in the metadata log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kwire.handlers.base import RequestContext, respond
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode
+from kwire.protocol.registry import api
+from kwire.quotas.entities import Filter, QuotaError, entity_text
+from kwire.quotas.manager import Alteration
+
+log = logging.getLogger(__name__)
+
+
+def _error_code(error: QuotaError) -> ErrorCode:
+    return ErrorCode.unsupported_version if error.unsupported else ErrorCode.invalid_request
+
+
+@api(ApiKey.DESCRIBE_CLIENT_QUOTAS, 0, 1)
+def handle_describe_client_quotas(ctx: RequestContext, request: Any) -> Any:
+    try:
+        quota_filter = Filter(
+            ((c.entity_type, c.match_type, c.match) for c in request.components), bool(request.strict)
+        )
+    except QuotaError as exc:
+        return respond(ctx, dict(error_code=_error_code(exc), error_message=exc.message, entries=None))
+    entries = [
+        dict(
+            entity=[dict(entity_type=kind, entity_name=name) for kind, name in entity],
+            values=[dict(key=key, value=value) for key, value in sorted(values.items())],
+        )
+        for entity, values in ctx.state.quotas.describe(quota_filter)
+    ]
+    return respond(ctx, dict(error_code=ErrorCode.none, error_message=None, entries=entries))
+
+
+@api(ApiKey.ALTER_CLIENT_QUOTAS, 0, 1)
+def handle_alter_client_quotas(ctx: RequestContext, request: Any) -> Any:
+    validate_only = bool(request.validate_only)
+    alterations: list[Alteration] = []
+    for entry in request.entries:
+        # As Kafka reads the request: a type named twice keeps its last name.
+        components = {e.entity_type: e.entity_name for e in entry.entity}
+        operations = [(op.key, None if op.remove else float(op.value)) for op in entry.ops]
+        alterations.append((components, operations))
+    results = ctx.state.quotas.alter(alterations, validate_only)
+    asked: dict[str, str] = {}
+    for asked_components, asked_operations in alterations:
+        text = ", ".join(f"{key}={'(removed)' if value is None else value}" for key, value in asked_operations)
+        asked.setdefault(entity_text(asked_components), text or "(nothing)")
+    for result in results:
+        entity = entity_text(result.entity)
+        if result.error is None:
+            log.info(
+                "%s client quotas of %s for %s at %s: %s",
+                "validated" if validate_only else "changed",
+                entity,
+                ctx.client_id,
+                ctx.client_host,
+                asked.get(entity, ""),
+            )
+        else:
+            log.info(
+                "AlterClientQuotas from %s at %s: client quotas of %s (%s)%s refused: %s",
+                ctx.client_id,
+                ctx.client_host,
+                entity,
+                asked.get(entity, ""),
+                " (validate only)" if validate_only else "",
+                result.error.message,
+            )
+    entries = [
+        dict(
+            error_code=ErrorCode.none if result.error is None else _error_code(result.error),
+            error_message=None if result.error is None else result.error.message,
+            entity=[dict(entity_type=kind, entity_name=name) for kind, name in result.entity.items()],
+        )
+        for result in results
+    ]
+    return respond(ctx, dict(entries=entries))
