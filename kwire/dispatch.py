@@ -99,6 +99,7 @@ class Dispatcher:
             correlation_id,
             header.client_id,
             client_host,
+            len(request_frame),
         )
         quotas = self.state.quotas
         timed = quotas.enforces(REQUEST_PERCENTAGE)

@@ -61,6 +61,7 @@ class RequestContext:
     correlation_id: int
     client_id: str | None
     client_host: str = ""  # the peer, as Kafka shows it: "/127.0.0.1"
+    request_size: int = 0  # header and body, without the size prefix (Kafka's sizeInBytes)
 
 
 ADMIN_LOG = logging.getLogger("kwire.admin")

@@ -113,14 +113,16 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     def attempt(final: bool) -> Encoded | None:
         topics, total_bytes, has_error = _read(plan, response_limit, read_committed, storage_error)
         if final or has_error or total_bytes >= min_bytes or max_wait_ms <= 0:
-            throttle_ms = 0
+            response = _encoded(version, topics, 0)
             if quota_window_bytes is not None:
-                throttle_ms = quotas.record(CONSUMER_BYTE_RATE, ctx.client_id, total_bytes)
+                # consumer_byte_rate counts the whole answer, as Kafka's does.
+                size = sum(len(part) for part in response.parts)
+                throttle_ms = quotas.record(CONSUMER_BYTE_RATE, ctx.client_id, size)
                 if throttle_ms > 0:
                     # As Kafka: a throttled fetch answers no records (so it counts none).
-                    quotas.unrecord(CONSUMER_BYTE_RATE, ctx.client_id, total_bytes)
-                    topics = []
-            return _encoded(version, topics, throttle_ms)
+                    quotas.unrecord(CONSUMER_BYTE_RATE, ctx.client_id, size)
+                    response = _encoded(version, [], throttle_ms)
+            return response
         return None
 
     response = attempt(False)

@@ -129,9 +129,8 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
         return CLOSE_CONNECTION  # fault injection: written, but the client must retry to learn it
     throttle_ms = 0
     if state.quotas.enforces(PRODUCER_BYTE_RATE):
-        # producer_byte_rate counts the record bytes the request carried.
-        size = sum(len(p.records) for t in request.topic_data for p in t.partition_data if p.records is not None)
-        throttle_ms = state.quotas.record(PRODUCER_BYTE_RATE, ctx.client_id, size)
+        # producer_byte_rate counts the whole request, as Kafka's does.
+        throttle_ms = state.quotas.record(PRODUCER_BYTE_RATE, ctx.client_id, ctx.request_size)
     return _answer(ctx, acks, any_error, topic_results, throttle_ms)
 
 

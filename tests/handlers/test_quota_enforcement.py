@@ -37,16 +37,17 @@ def test_producing_over_the_byte_rate_is_throttled():
     try:
         (result,) = alter(client, (entity(client_id=CLIENT), {"producer_byte_rate": 100}))
         assert result.error_code == ErrorCode.none
-        records = rq.batch(b"x" * 500)
-        outcome, response = outcome_of(client, PRODUCE, 9, rq.produce("t", 0, records))
+        values = rq.produce("t", 0, rq.batch(b"x" * 500))
+        request_size = len(request_frame(PRODUCE, 9, values)) - 4  # header and body, as Kafka counts
+        outcome, response = outcome_of(client, PRODUCE, 9, values)
         assert response.responses[0].partition_responses[0].error_code == ErrorCode.none
         # The first request is measured over 10 windows: well within 100 B/s.
         assert response.throttle_time.total_seconds() == 0 and not isinstance(outcome, Throttled)
         for _ in range(3):
-            outcome, response = outcome_of(client, PRODUCE, 9, rq.produce("t", 0, records))
+            outcome, response = outcome_of(client, PRODUCE, 9, values)
         # All is written all the same; the answer says how long to wait.
         assert response.responses[0].partition_responses[0].error_code == ErrorCode.none
-        observed = 4 * len(records) / 10
+        observed = 4 * request_size / 10
         expected_ms = round((observed - 100) / 100 * 10_000)
         assert response.throttle_time.total_seconds() * 1000 == expected_ms
         assert isinstance(outcome, Throttled) and outcome.throttle_ms == expected_ms
@@ -70,25 +71,34 @@ def test_another_client_id_is_not_throttled_and_removing_the_quota_ends_it():
         core.close()
 
 
+def fetched_size(outcome) -> int:
+    """The answer body's size (a flexible answer: without the size prefix,
+    the correlation id and the header's empty tag buffer)."""
+    return sum(len(part) for part in outcome) - 4 - 4 - 1
+
+
 def test_fetching_over_the_byte_rate_is_throttled_with_an_empty_answer():
     clock = ManualClock()
     core, client = make(clock)
     try:
         for _ in range(10):
             client.call(PRODUCE, 9, rq.produce("t", 0, rq.batch(b"y" * 1000)))
-        alter(client, (entity(client_id=None), {"consumer_byte_rate": 200}))
-        # At most 200 B/s x 10 windows per answer.
+        alter(client, (entity(client_id=None), {"consumer_byte_rate": 2000}))
+        # At most 2000 B/s x 10 windows of records per answer: here the whole log.
         outcome, response = outcome_of(client, FETCH, 12, rq.fetch("t", 0, 0))
-        (partition,) = response.responses[0].partitions
-        first = len(partition.records)
-        assert first == 2000  # partial batches, as Kafka answers at a limit
-        assert response.throttle_time.total_seconds() == 0
-        outcome, response = outcome_of(client, FETCH, 12, rq.fetch("t", 0, 5))
+        whole = len(response.responses[0].partitions[0].records)
+        assert 10_000 < whole < 11_000 and response.throttle_time.total_seconds() == 0
+        counted = fetched_size(outcome)
+        assert counted > whole  # the whole answer counts, as in Kafka
+        # A second whole answer: observed (2 x counted) / 10 s is over 2000 B/s.
+        outcome, response = outcome_of(client, FETCH, 12, rq.fetch("t", 0, 0))
         assert response.responses == ()  # throttled: nothing answered, nothing counted
-        assert isinstance(outcome, Throttled) and outcome.throttle_ms == response.throttle_time.total_seconds() * 1000
+        expected_ms = round((2 * counted / 10 - 2000) / 2000 * 10_000)
+        assert outcome.throttle_ms == response.throttle_time.total_seconds() * 1000 == expected_ms
+        assert isinstance(outcome, Throttled)
         clock.advance(11)  # every window since gone by
-        outcome, response = outcome_of(client, FETCH, 12, rq.fetch("t", 0, 1))
-        assert len(response.responses[0].partitions[0].records) == first
+        outcome, response = outcome_of(client, FETCH, 12, rq.fetch("t", 0, 0))
+        assert len(response.responses[0].partitions[0].records) == whole
     finally:
         core.close()
 
