@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Topic admin on disk, in-process (requests through the node's dispatcher,
-no sockets): how long one DeleteTopics of `--topics` x `--partitions`
-partitions takes (each partition holding a few batches), and one
-CreatePartitions growing a live topic from `--from` to `--to` partitions.
-Prints seconds.
+"""Topic admin on disk: how long one DeleteTopics of `--topics` x
+`--partitions` partitions takes (each partition holding a few batches), and
+one CreatePartitions growing a live topic from `--from` to `--to`
+partitions. Measured twice: in-process (requests through the node's
+dispatcher, no sockets: kwire's own cost) and as a user sees it
+(confluent-kafka's AdminClient against `kwire serve`, a producer writing to
+the topic while it grows). Prints seconds.
 
     python scripts/bench_admin.py                       # 100 x 10 deleted; 10 -> 1,000
     python scripts/bench_admin.py --topics 10 --to 100  # a quick run
@@ -20,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import Broker  # noqa: E402
 from tests.core_client import CoreClient, make_core  # noqa: E402
 from tests.handlers import requests as rq  # noqa: E402
 
@@ -77,6 +80,61 @@ def bench_create(data_dir: Path, partitions: int) -> float:
         core.close()
 
 
+def bench_with_a_client(data_dir: Path, topics: int, partitions: int, first: int, last: int) -> tuple[float, float]:
+    """Both operations through confluent-kafka against a `kwire serve` subprocess."""
+    import threading
+
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+    broker = Broker(str(data_dir))
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        names = [f"bench-{i}" for i in range(topics)]
+        for future in admin.create_topics([NewTopic(n, partitions) for n in names]).values():
+            future.result(60)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+        for name in names:
+            for index in range(partitions):
+                producer.produce(name, b"x" * 100, partition=index)
+        producer.flush(60)
+        started = time.perf_counter()
+        for future in admin.delete_topics(names, operation_timeout=60).values():
+            future.result(60)
+        deleted = time.perf_counter() - started
+
+        admin.create_topics([NewTopic("live", first)])["live"].result(60)
+        writing = threading.Event()
+        writing.set()
+
+        def keep_writing() -> None:
+            sent = 0
+            while writing.is_set() and sent < 10_000_000:
+                try:
+                    producer.produce("live", b"y" * 100)
+                except BufferError:  # the client's queue is full: let it drain
+                    producer.poll(0.01)
+                    continue
+                producer.poll(0)
+                sent += 1
+                if sent % 1000 == 0:
+                    time.sleep(0.001)
+
+        writer = threading.Thread(target=keep_writing)
+        writer.start()
+        time.sleep(0.5)
+        started = time.perf_counter()
+        admin.create_partitions([NewPartitions("live", last)], operation_timeout=60)["live"].result(60)
+        grown = time.perf_counter() - started
+        writing.clear()
+        writer.join(30)
+        producer.flush(60)
+        del producer, admin  # the clients go before the broker, so they do not retry against it
+        return deleted, grown
+    finally:
+        broker.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--topics", type=int, default=100)
@@ -92,6 +150,9 @@ def main() -> None:
         print(f"CreatePartitions {args.first} -> {args.last} on a live topic: {seconds:.3f} s")
         seconds = bench_create(Path(root) / "create", args.last - args.first)
         print(f"(for comparison, CreateTopics of {args.last - args.first} partitions: {seconds:.3f} s)")
+        deleted, grown = bench_with_a_client(Path(root) / "wire", args.topics, args.partitions, args.first, args.last)
+        print(f"confluent-kafka AdminClient against kwire serve: DeleteTopics {args.topics} x {args.partitions}:")
+        print(f"  {deleted:.3f} s; CreatePartitions {args.first} -> {args.last} while producing: {grown:.3f} s")
 
 
 if __name__ == "__main__":
