@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import Broker  # noqa: E402
+
 from tests.core_client import CoreClient, make_core  # noqa: E402
 from tests.handlers import requests as rq  # noqa: E402
 
@@ -107,20 +108,20 @@ def bench_with_a_client(data_dir: Path, topics: int, partitions: int, first: int
         writing = threading.Event()
         writing.set()
 
-        def keep_writing() -> None:
+        def keep_writing(target: Producer) -> None:
             sent = 0
             while writing.is_set() and sent < 10_000_000:
                 try:
-                    producer.produce("live", b"y" * 100)
+                    target.produce("live", b"y" * 100)
                 except BufferError:  # the client's queue is full: let it drain
-                    producer.poll(0.01)
+                    target.poll(0.01)
                     continue
-                producer.poll(0)
+                target.poll(0)
                 sent += 1
                 if sent % 1000 == 0:
                     time.sleep(0.001)
 
-        writer = threading.Thread(target=keep_writing)
+        writer = threading.Thread(target=keep_writing, args=(producer,))
         writer.start()
         time.sleep(0.5)
         started = time.perf_counter()
