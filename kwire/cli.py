@@ -22,7 +22,12 @@ log = logging.getLogger("kwire")
 E = TypeVar("E", bound=BaseException)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands that talk to no broker: their command lines leave the admin
+# commands out, so `kwire serve` starts without importing the wire client.
+_LOCAL_COMMANDS = frozenset({"serve", "check", "config"})
+
+
+def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kwire", description="A Kafka wire-protocol-compatible broker.")
     parser.add_argument("--version", action="version", version=f"kwire {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,12 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the first holds the metadata log",
     )
 
-    from kwire.admin import cluster_info, configs, consume_command, groups, produce_command, topics
+    if with_admin_commands:
+        from kwire.admin import cluster_info, configs, consume_command, groups, produce_command, topics
 
-    for admin_command in (topics, groups, configs, cluster_info):
-        admin_command.register(commands)  # each sets args.admin, the function that runs it
-    produce_command.add_parser(commands)
-    consume_command.add_parser(commands)
+        for admin_command in (topics, groups, configs, cluster_info):
+            admin_command.register(commands)  # each sets args.admin, the function that runs it
+        produce_command.add_parser(commands)
+        consume_command.add_parser(commands)
     return parser
 
 
@@ -132,7 +138,8 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(with_admin_commands=not argv or argv[0] not in _LOCAL_COMMANDS)
     args = parser.parse_args(argv)
     if hasattr(args, "admin"):
         return int(args.admin(args))

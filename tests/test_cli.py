@@ -3,6 +3,8 @@ unless --log-level DEBUG. (compat_tests/test_startup_errors.py runs the
 real cases as subprocesses.)"""
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -100,3 +102,15 @@ def test_serve_help_lists_the_options_and_the_environment(capsys):
     for option in ("--config", "--host", "--port", "--data-dir", "--memory", "--advertised-host", "-o", "--log-level"):
         assert option in out
     assert "KWIRE_PORT" in out and "KAFKA_NUM_PARTITIONS" in out
+
+
+def test_serve_loads_neither_hypothesis_nor_the_admin_commands():
+    # Start-up time: kio would pull in hypothesis (a test extra) and the admin
+    # commands the wire client; `kwire serve` needs neither.
+    probe = (
+        "import sys; from kwire import cli; cli.build_parser(with_admin_commands=False); "
+        "import kwire.server.process; "
+        "print(sys.modules.get('hypothesis') is not None, 'kwire.admin.wire_client' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["False", "False"]

@@ -12,7 +12,6 @@ from typing import Any
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
 
-import kwire.protocol  # noqa: F401  (fast kio import)
 from kwire.protocol.kio_build import build
 from kwire.protocol.registry import request_is_flexible, response_is_flexible
 

@@ -45,8 +45,6 @@ from kio.serial._introspect import (
 )
 from kio.static.protocol import Entity
 
-import kwire.protocol  # noqa: F401  (fast kio import)
-
 # More array elements than this in one request is refused: the largest
 # requests real clients send (Metadata for every topic, a commit for every
 # partition of a big consumer group) hold tens of thousands, and each element
