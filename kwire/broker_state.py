@@ -4,7 +4,7 @@ A node is its config, ONE clock (handed to everything that reads the time),
 the cluster (topics, partitions, logs), the producer-id allocator, the group
 and transaction services, topic deletion and partition growth, the
 background log maintenance, the requests parked on long-polls, the
-produce fault injection, the cache of encoded responses and the address
+fault injector, the cache of encoded responses and the address
 it advertises. Several nodes may live in one
 process, each with its own state; nothing here is global.
 """
@@ -20,7 +20,7 @@ from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.producer_ids import ProducerIdAllocator
 from kwire.coordinator.transactions_service import TransactionsService
-from kwire.faults import ProduceFaults
+from kwire.faults import FaultInjector
 from kwire.long_poll import Waiter, Waiters
 from kwire.response_cache import ResponseCache
 from kwire.topic_admin import TopicAdmin
@@ -44,7 +44,9 @@ class BrokerState:
             clock,
         )
         self.topic_admin = TopicAdmin(self.cluster, self.groups, self.transactions, self.notify)
-        self.produce_faults = ProduceFaults(config)
+        # Fault injection (kwire/faults/): rules tests add at run time, and the start-up flags.
+        self.faults = FaultInjector(clock)
+        self.faults.install_startup_flags(config.drop_produce_responses_every, config.exit_after_produce)
         # Client quotas (AlterClientQuotas; enforced on Produce, Fetch and every request's time).
         self.quotas = self.cluster.client_quotas
         self.advertised_host, self.advertised_port = config.advertised(config.port)
@@ -71,10 +73,6 @@ class BrokerState:
 
     def notify_append(self, topic: str, partition: int) -> None:
         self.notify((topic, partition))
-
-    def should_drop_produce_response(self) -> bool:
-        """Fault injection after a produce request was written (kwire/faults.py)."""
-        return self.produce_faults.should_drop_response()
 
     # --- time and shutdown ---------------------------------------------
 

@@ -65,9 +65,6 @@ class BrokerCore:
     def set_bound_port(self, port: int) -> None:
         self.state.set_bound_port(port)
 
-    def should_drop_produce_response(self) -> bool:
-        return self.state.should_drop_produce_response()
-
     # --- the node's parts ----------------------------------------------------
 
     @property

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import struct
 from typing import Any
 
 from kwire.broker_state import BrokerState
+from kwire.faults import rules as fault_rules
+from kwire.faults.injector import RESUMED
+from kwire.faults.requests import request_partitions
+from kwire.faults.responses import error_response
 from kwire.handlers import build_registry
 from kwire.handlers.api_versions import unsupported_version_body
-from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed, Encoded, RequestContext
+from kwire.handlers.base import CLOSE_CONNECTION, DROP_CONNECTION, NO_RESPONSE, Delayed, Encoded, Late, RequestContext
+from kwire.handlers.base import millis as _millis
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.framing import frame
 from kwire.protocol.headers import HeaderError, encode_response_header, parse_request_header, peek_api
@@ -41,11 +47,13 @@ def _must_propagate(exc: BaseException) -> bool:
 
 
 # What handle_frame returns: a list of buffers (the framed response),
-# NO_RESPONSE, CLOSE_CONNECTION, or a (Delayed, finish) pair.
+# NO_RESPONSE, CLOSE_CONNECTION, DROP_CONNECTION, a (Delayed, finish) pair,
+# or (fault injection) Late(outcome, delay_ms).
 Outcome = Any
 
 
 _THROTTLE = struct.Struct(">i")
+_FAULT_LOG = logging.getLogger("kwire.faults")
 
 
 class Throttled(list[Any]):
@@ -101,6 +109,20 @@ class Dispatcher:
             client_host,
             len(request_frame),
         )
+        rule = None
+        faults = self.state.faults
+        if faults.armed:  # fault injection (kwire/faults/): the no-fault path is this one check
+            partitions = request_partitions(request, self._topic_name)
+            rule = faults.match(spec.api_key, header.client_id, partitions)
+            if rule is not None and rule.kind == fault_rules.DROP:
+                return DROP_CONNECTION
+            if rule is not None and rule.kind == fault_rules.ERROR:
+                assert rule.error is not None
+                return self._error_outcome(context, request, int(rule.error))
+            if spec.api_key == ApiKey.PRODUCE and any(
+                (topic, partition) in faults.paused for topic, partition in partitions if partition is not None
+            ):
+                return self._paused_produce(context, request, spec.handler, partitions)
         quotas = self.state.quotas
         timed = quotas.enforces(REQUEST_PERCENTAGE)
         started = self.state.clock.monotonic() if timed else 0.0
@@ -112,14 +134,82 @@ class Dispatcher:
             def finish(final_response: Any) -> Outcome:
                 return _frame(spec.api_key, api_version, correlation_id, final_response, throttle)
 
-            return response, finish
-        return _frame(spec.api_key, api_version, correlation_id, response, throttle)
+            result: Outcome = (response, finish)
+        else:
+            result = _frame(spec.api_key, api_version, correlation_id, response, throttle)
+        return result if rule is None else self._after_handling(rule, result)
+
+    # --- fault injection -------------------------------------------------------
+
+    def _topic_name(self, topic_id: Any) -> str | None:
+        topic = self.state.cluster.topics_by_id.get(topic_id)
+        return None if topic is None else str(topic.name)
+
+    def _error_outcome(self, ctx: RequestContext, request: Any, error_code: int) -> Outcome:
+        """The request answered with `error_code` instead of being handled;
+        the connection closed when no error response can be built for it."""
+        try:
+            response = error_response(ctx.api_key, ctx.api_version, request, error_code)
+            body = encode(response)
+        except Exception as exc:
+            _FAULT_LOG.info(
+                "fault: no error response for %s v%d (%r): closing the connection instead",
+                ctx.api_key.name,
+                ctx.api_version,
+                exc,
+            )
+            return DROP_CONNECTION
+        if ctx.api_key == ApiKey.PRODUCE and getattr(request, "acks", 1) == 0:
+            return DROP_CONNECTION  # acks=0: as Kafka on a failed produce, the client learns by the close
+        return _frame(ctx.api_key, ctx.api_version, ctx.correlation_id, body)
+
+    def _after_handling(self, rule: fault_rules.Rule, result: Outcome) -> Outcome:
+        if rule.kind == fault_rules.LATENCY:
+            return Late(result, rule.latency_ms)
+        if rule.kind == fault_rules.LOSE_RESPONSE:
+            if isinstance(result, tuple):
+                return result[0], lambda _response: DROP_CONNECTION
+            return DROP_CONNECTION
+        if rule.kind == fault_rules.CRASH:
+            if isinstance(result, tuple):
+                delayed, finish = result
+
+                def crash_then(response: Any) -> Outcome:
+                    self.state.faults.crash(rule)
+                    return finish(response)
+
+                return delayed, crash_then
+            self.state.faults.crash(rule)
+        return result
+
+    def _paused_produce(
+        self, ctx: RequestContext, request: Any, handler: Any, partitions: list[tuple[str, int | None]]
+    ) -> Outcome:
+        """A produce to a paused partition: parked until the partition resumes
+        (then handled) or its timeout_ms passes (then REQUEST_TIMED_OUT, not written)."""
+        faults = self.state.faults
+        timeout_ms = max(0, _millis(request.timeout))
+        _FAULT_LOG.info("fault: produce to a paused partition parked for up to %d ms", timeout_ms)
+
+        def complete(final: bool) -> Any:
+            if any((topic, partition) in faults.paused for topic, partition in partitions if partition is not None):
+                if not final:
+                    return None
+                if getattr(request, "acks", 1) == 0:
+                    return NO_RESPONSE
+                return encode(error_response(ctx.api_key, ctx.api_version, request, 7))  # REQUEST_TIMED_OUT
+            return handler(ctx, request)
+
+        def finish(response: Any) -> Outcome:
+            return _frame(ctx.api_key, ctx.api_version, ctx.correlation_id, response)
+
+        return Delayed([RESUMED], timeout_ms, complete), finish
 
 
 def _frame(api_key: ApiKey, api_version: int, correlation_id: int, response: Any, throttle: int = 0) -> Outcome:
     """The framed response; Throttled when a quota asks the connection to
     be muted, with the longest throttle time of the quotas in the body."""
-    if response is NO_RESPONSE or response is CLOSE_CONNECTION:
+    if response is NO_RESPONSE or response is CLOSE_CONNECTION or response is DROP_CONNECTION:
         return response
     header = encode_response_header(correlation_id, response_is_flexible(api_key, api_version))
     if isinstance(response, Encoded):

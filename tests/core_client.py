@@ -6,7 +6,7 @@ import struct
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
-from kwire.handlers.base import Delayed
+from kwire.handlers.base import Delayed, Late
 from tests.wire import decode_response, request_frame
 
 
@@ -15,12 +15,16 @@ class CoreClient:
 
     def __init__(self, core: BrokerCore) -> None:
         self.core = core
+        self.late_ms = 0  # the delay fault injection put on the last answer
 
     def raw(self, api_key: int, version: int, values: dict):
         return self.core.handle_frame(request_frame(api_key, version, values)[4:])
 
     def call(self, api_key: int, version: int, values: dict):
         outcome = self.raw(api_key, version, values)
+        self.late_ms = 0
+        if isinstance(outcome, Late):
+            outcome, self.late_ms = outcome.outcome, outcome.delay_ms
         if isinstance(outcome, tuple):
             delayed, finish = outcome
             assert isinstance(delayed, Delayed)

@@ -126,6 +126,17 @@ class Sentinel:
 NO_RESPONSE = Sentinel("NO_RESPONSE")
 # acks=0 produce that failed: Kafka closes the connection so the client notices.
 CLOSE_CONNECTION = Sentinel("CLOSE_CONNECTION")
+# Fault injection: close the connection instead of answering (kwire/faults/).
+DROP_CONNECTION = Sentinel("DROP_CONNECTION")
+
+
+@attrs.frozen
+class Late:
+    """Fault injection: write `outcome` (any dispatcher outcome) `delay_ms` late;
+    the connection sleeps before writing, other connections carry on."""
+
+    outcome: Any
+    delay_ms: int
 
 
 @attrs.define

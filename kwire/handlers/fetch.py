@@ -111,7 +111,7 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     storage_error = _storage_error_for(version)
 
     def attempt(final: bool) -> Encoded | None:
-        topics, total_bytes, has_error = _read(plan, response_limit, read_committed, storage_error)
+        topics, total_bytes, has_error = _read(plan, response_limit, read_committed, storage_error, state.faults.paused)
         if final or has_error or total_bytes >= min_bytes or max_wait_ms <= 0:
             response = _encoded(version, topics, 0)
             if quota_window_bytes is not None:
@@ -183,9 +183,14 @@ def _storage_error_for(version: int) -> ErrorCode:
 
 
 def _read(
-    plan: _Plan, response_limit: int, read_committed: bool, storage_error: ErrorCode
+    plan: _Plan,
+    response_limit: int,
+    read_committed: bool,
+    storage_error: ErrorCode,
+    paused: frozenset[tuple[str, int]] = frozenset(),
 ) -> tuple[list[FetchTopicResult], int, bool]:
-    """The results, the record bytes in them, and whether any partition failed."""
+    """The results, the record bytes in them, and whether any partition failed.
+    A partition `paused` by fault injection answers as if it had no new data."""
     remaining = response_limit
     total = 0
     has_error = False
@@ -211,6 +216,19 @@ def _read(
             stable = log.last_stable_offset
             chunks: list[Chunk] = []
             error = ErrorCode.none
+            if paused and (topic_name, index) in paused and log.log_start_offset <= fetch_offset <= end:
+                results.append(
+                    FetchPartitionResult(
+                        partition_index=index,
+                        error_code=error,
+                        high_watermark=fetch_offset,
+                        last_stable_offset=min(stable, fetch_offset),
+                        log_start_offset=log.log_start_offset,
+                        aborted_transactions=None if not read_committed else [],
+                        records=[],
+                    )
+                )
+                continue
             # read_committed: nothing past the last stable offset, plus the
             # aborted transactions in range so the client can drop their records.
             aborted = log.transactions.aborted_overlapping(fetch_offset, stable) if read_committed else None

@@ -125,8 +125,6 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
         name = topic.name if topic is not None else (topic_data.name or "")
         topic_id = topic.topic_id if topic is not None else topic_data.topic_id
         topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
-    if state.should_drop_produce_response():
-        return CLOSE_CONNECTION  # fault injection: written, but the client must retry to learn it
     throttle_ms = 0
     if state.quotas.enforces(PRODUCER_BYTE_RATE):
         # producer_byte_rate counts the whole request, as Kafka's does.

@@ -23,7 +23,7 @@ from typing import Any
 import trio
 
 from kwire.core import BrokerCore, ProtocolViolation
-from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed
+from kwire.handlers.base import CLOSE_CONNECTION, DROP_CONNECTION, NO_RESPONSE, Delayed, Late
 from kwire.protocol.framing import FrameError, FrameReader
 from kwire.server.request_budget import RequestBudget, Reservation
 from kwire.server.sending import send_buffers
@@ -74,14 +74,22 @@ async def serve_connection(core: BrokerCore, stream: trio.SocketStream, budget: 
                     reservation = await _reserve(budget, len(request_frame))
                 outcome = core.handle_frame(request_frame, client_host)
                 del request_frame  # a delayed answer must not keep the frame alive
+                late_ms = 0
+                if isinstance(outcome, Late):  # fault injection: answer this much later
+                    outcome, late_ms = outcome.outcome, outcome.delay_ms
+                if isinstance(outcome, tuple):
+                    delayed, finish = outcome
+                    outcome = finish(await wait_for_delayed(core, delayed))
                 if outcome is NO_RESPONSE:
                     continue
                 if outcome is CLOSE_CONNECTION:
                     log.info("closing connection from %s after a failed acks=0 produce", peer)
                     return
-                if isinstance(outcome, tuple):
-                    delayed, finish = outcome
-                    outcome = finish(await wait_for_delayed(core, delayed))
+                if outcome is DROP_CONNECTION:
+                    logging.getLogger("kwire.faults").info("fault: closing connection from %s unanswered", peer)
+                    return
+                if late_ms > 0:
+                    await trio.sleep(late_ms / 1000)
                 await send_buffers(stream, outcome)
             finally:
                 if reservation is not None and budget is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import Callable, Hashable
 
 import trio
 
@@ -51,14 +52,17 @@ async def serve(
     quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip, core.clock)
     core.state.cluster.broker_configs.on_change.append(lambda: quotas.set_limits(config))
     budget = RequestBudget(config.queued_max_request_bytes) if config.queued_max_request_bytes > 0 else None
+    connections: set[trio.CancelScope] = set()
+    uninstall = _install_fault_hooks(core, connections)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_tick_forever, core)
             nursery.start_soon(clean_forever, core)
             for listener in listeners:
-                nursery.start_soon(accept_forever, listener, core, quotas, budget, nursery)
+                nursery.start_soon(accept_forever, listener, core, quotas, budget, nursery, connections)
             task_status.started(bound_port)
     finally:
+        uninstall()
         with trio.CancelScope(shield=True):  # no listening socket outlives the server
             for listener in listeners:
                 await listener.aclose()
@@ -70,6 +74,7 @@ async def accept_forever(
     quotas: ConnectionQuotas,
     budget: RequestBudget | None,
     nursery: trio.Nursery,
+    connections: set[trio.CancelScope] | None = None,
 ) -> None:
     where = _local_name(listener)
     backoff = 0.0
@@ -104,7 +109,7 @@ async def accept_forever(
             quotas.release(ip)
             nursery.start_soon(_close_after, stream, throttle_ms / 1000, ip)
             continue
-        nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget)
+        nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget, connections)
 
 
 async def _close_after(stream: trio.SocketStream, delay_s: float, ip: str) -> None:
@@ -117,12 +122,58 @@ async def _close_after(stream: trio.SocketStream, delay_s: float, ip: str) -> No
 
 
 async def _serve_counted(
-    core: BrokerCore, stream: trio.SocketStream, quotas: ConnectionQuotas, ip: str, budget: RequestBudget | None
+    core: BrokerCore,
+    stream: trio.SocketStream,
+    quotas: ConnectionQuotas,
+    ip: str,
+    budget: RequestBudget | None,
+    connections: set[trio.CancelScope] | None = None,
 ) -> None:
+    scope = trio.CancelScope()
+    if connections is not None:
+        connections.add(scope)
     try:
-        await serve_connection(core, stream, budget)
+        with scope:  # cancelled to close the connection (fault injection)
+            await serve_connection(core, stream, budget)
     finally:
+        if connections is not None:
+            connections.discard(scope)
         quotas.release(ip)
+
+
+def _install_fault_hooks(core: BrokerCore, connections: set[trio.CancelScope]) -> Callable[[], None]:
+    """Let the node's fault injector, called from any thread, close this
+    server's connections and wake its parked requests (in this trio thread)."""
+    token = trio.lowlevel.current_trio_token()
+    faults = core.state.faults
+
+    def close_all() -> None:
+        for scope in list(connections):
+            scope.cancel()
+
+    def close_connections() -> int:
+        count = len(connections)
+        _soon(token, close_all)
+        return count
+
+    def notify(key: Hashable) -> None:
+        _soon(token, lambda: core.notify(key))
+
+    faults.connection_closers.append(close_connections)
+    faults.notifiers.append(notify)
+
+    def uninstall() -> None:
+        faults.connection_closers.remove(close_connections)
+        faults.notifiers.remove(notify)
+
+    return uninstall
+
+
+def _soon(token: trio.lowlevel.TrioToken, function: Callable[[], None]) -> None:
+    try:
+        token.run_sync_soon(function)
+    except trio.RunFinishedError:
+        pass  # the node has stopped
 
 
 def _peer_ip(stream: trio.SocketStream) -> str:
