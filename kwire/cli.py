@@ -37,7 +37,7 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
         help="run the broker",
         description="Run the broker. Settings come from, highest first: these flags, -o NAME=VALUE, the "
         "environment (KWIRE_HOST, KWIRE_PORT, KWIRE_DATA_DIR, KWIRE_MEMORY, KWIRE_ADVERTISED_HOST, "
-        "KWIRE_ADVERTISED_PORT, KWIRE_NODE_ID, KWIRE_LOG_LEVEL, KWIRE_CONFIG; and Kafka settings as "
+        "KWIRE_ADVERTISED_PORT, KWIRE_NODE_ID, KWIRE_LOG_LEVEL, KWIRE_CONFIG, KWIRE_CONTROL_PORT; and Kafka settings as "
         "KAFKA_NUM_PARTITIONS=3), the --config file, then the defaults. `kwire config list` shows every "
         "Kafka setting kwire takes.",
     )
@@ -81,6 +81,12 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
         metavar="N",
         help="fault injection: exit at once (as if killed) right after writing the Nth produce request (0: off)",
     )
+    serve.add_argument(
+        "--control-port",
+        metavar="PORT",
+        help="serve the fault-injection HTTP endpoint on 127.0.0.1:PORT (0: a free port, shown in the ready line; "
+        "default: off); see `kwire fault`",
+    )
 
     config = commands.add_parser("config", help="list the Kafka settings kwire supports")
     config.add_argument("action", choices=["list"])
@@ -104,9 +110,9 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
     )
 
     if with_admin_commands:
-        from kwire.admin import cluster_info, configs, consume_command, groups, produce_command, topics
+        from kwire.admin import cluster_info, configs, consume_command, faults_command, groups, produce_command, topics
 
-        for admin_command in (topics, groups, configs, cluster_info):
+        for admin_command in (topics, groups, configs, cluster_info, faults_command):
             admin_command.register(commands)  # each sets args.admin, the function that runs it
         produce_command.add_parser(commands)
         consume_command.add_parser(commands)
@@ -128,6 +134,7 @@ def load_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None =
         "log_level": args.log_level,
         "drop_produce_responses_every": args.drop_produce_responses,
         "exit_after_produce": args.exit_after_produce,
+        "control_port": args.control_port,
     }
     return load(flags=flags, overrides=args.override, environ=os.environ if environ is None else environ)
 

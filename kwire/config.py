@@ -120,6 +120,8 @@ class BrokerConfig:
     drop_produce_responses_every: int = 0
     # ...and the process exits (as if killed) right after writing the Nth one.
     exit_after_produce: int = 0
+    # The fault-injection HTTP endpoint on 127.0.0.1 (--control-port; 0 picks a free port; None: off).
+    control_port: int | None = None
     # Kafka names set explicitly (DescribeConfigs: STATIC_BROKER_CONFIG).
     explicit: set[str] = attrs.field(factory=set)
 
@@ -405,6 +407,7 @@ _OPTIONS: dict[str, tuple[str, Rule]] = {
     "advertised_port": ("option --advertised-port", Rule(INT, at_least=1, at_most=65535)),
     "drop_produce_responses_every": ("option --drop-produce-responses", Rule(INT, at_least=0)),
     "exit_after_produce": ("option --exit-after-produce", Rule(INT, at_least=0)),
+    "control_port": ("option --control-port", Rule(INT, at_least=0, at_most=65535)),
 }
 
 
@@ -439,6 +442,7 @@ _NOT_KAFKA_SETTINGS = frozenset(
         "explicit",
         "drop_produce_responses_every",
         "exit_after_produce",
+        "control_port",
     }
 )
 # Kafka's coarser synonyms, stored in the finest unit.

@@ -47,6 +47,7 @@ KWIRE_VARIABLES = {
     "KWIRE_ADVERTISED_PORT": "advertised_port",
     "KWIRE_NODE_ID": "node_id",
     "KWIRE_LOG_LEVEL": "log_level",
+    "KWIRE_CONTROL_PORT": "control_port",
 }
 
 _UNDERSCORES = re.compile("___|__|_")

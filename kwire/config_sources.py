@@ -58,7 +58,7 @@ def load(
 
     `flags` maps option names (host, port, data_dir, memory, advertised_host,
     advertised_port, node_id, log_level, drop_produce_responses_every,
-    exit_after_produce) to what the command line gave, None when not given.
+    exit_after_produce, control_port) to what the command line gave, None when not given.
     """
     environ = {} if environ is None else environ
     problems: list[str] = []

@@ -30,16 +30,19 @@ import trio
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
-from kwire.server import listener, startup
+from kwire.server import control_server, listener, startup
 
 
 class Node:
     """A running node, as handed out by `run_node` / `open_node`."""
 
-    def __init__(self, core: BrokerCore, port: int, cancel_scope: trio.CancelScope) -> None:
+    def __init__(
+        self, core: BrokerCore, port: int, cancel_scope: trio.CancelScope, control_port: int | None = None
+    ) -> None:
         self.core = core
         self.config: BrokerConfig = core.config
         self.port = port  # the bound port (config.port may be 0)
+        self.control_port = control_port  # the fault-injection HTTP endpoint's port, None when off
         self._cancel_scope = cancel_scope
 
     @property
@@ -78,7 +81,10 @@ async def run_node(
     try:
         async with trio.open_nursery() as nursery:
             port = await nursery.start(listener.serve, core, listeners)
-            task_status.started(Node(core, port, nursery.cancel_scope))
+            control_port = None
+            if config.control_port is not None:
+                control_port = await nursery.start(control_server.serve_control, core, config.control_port)
+            task_status.started(Node(core, port, nursery.cancel_scope, control_port))
     finally:
         # In this thread: the core's outcomes of background flushes are applied by the thread that runs it.
         core.close()

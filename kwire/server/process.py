@@ -38,9 +38,11 @@ def serve_until_signal(config: BrokerConfig) -> int:
 async def _serve_until_signal(config: BrokerConfig) -> None:
     async with trio.open_nursery() as nursery:
         node: Node = await nursery.start(run_node, config)
+        node.core.state.faults.exit_allowed = True  # this process is the node's: kill may end it
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             nursery.start_soon(dump_snapshots_forever)
-            print(f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)})", flush=True)
+            control = "" if node.control_port is None else f", fault control on 127.0.0.1:{node.control_port}"
+            print(f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{control})", flush=True)
             async for signum in signals:
                 log.info("received %s, shutting down", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
