@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 READY = re.compile(r"ready on (\S+):(\d+)")
+CONTROL = re.compile(r"fault control on 127\.0\.0\.1:(\d+)")
 START_TIMEOUT_S = 15
 STOP_TIMEOUT_S = 10
 WAIT_S = 30  # the default bound of wait_for
@@ -38,6 +39,7 @@ class KwireProcess:
         self.env = dict(env or {})  # KAFKA_/KWIRE_ variables for kwire (the caller's own are not passed on)
         self.bare = bare  # no --port/--data-dir/--memory flags: the settings come from extra_args, env or a file
         self.port = 0
+        self.control_port: int | None = None  # with --control-port: the fault control endpoint's port
         self.process: subprocess.Popen | None = None
 
     @property
@@ -69,7 +71,23 @@ class KwireProcess:
             self.kill()
             raise RuntimeError(f"kwire did not start: {line!r}\n{self.log_path.read_text()}")
         self.port = int(match.group(2))
+        control = CONTROL.search(line or "")
+        self.control_port = int(control.group(1)) if control else None
         return self
+
+    @property
+    def control(self) -> str:
+        assert self.control_port is not None, "started without --control-port"
+        return f"127.0.0.1:{self.control_port}"
+
+    def faults(self, method: str, path: str, body: dict | None = None):
+        """One call to the fault control endpoint (see kwire/faults/control.py); its JSON answer."""
+        from kwire.admin.faults_command import call
+
+        return call(self.control, method, path, body)
+
+    def add_fault(self, kind: str, api: str, **fields) -> int:
+        return self.faults("POST", "/faults", {"kind": kind, "api": api, **fields})["id"]
 
     def stop(self) -> int:
         """SIGTERM and wait; returns the exit code."""
