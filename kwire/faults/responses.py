@@ -7,8 +7,9 @@ the only list left on both sides: Produce's topic_data -> responses), with
 the identifying fields (name, topic, topic_id, partition_index, key, ...)
 copied from the request's items, and everything else gets a neutral value
 (-1 for offsets, epochs, ids and timestamps, 0, "", empty, or None where the
-field is nullable). When the result cannot be built, `error_response` raises
-and the dispatcher closes the connection instead.
+field is nullable). When the result cannot be built, or would carry no
+error at all (Metadata for every topic, say), `error_response` raises and
+the dispatcher closes the connection instead.
 """
 
 from __future__ import annotations
@@ -38,7 +39,19 @@ def error_response(api_key: int, api_version: int, request: Any, error_code: int
     from kio.index import load_response_schema
 
     cls = load_response_schema(api_key, api_version)
-    return build(cls, _values(cls, request, error_code))
+    values = _values(cls, request, error_code)
+    if not _has_error(values):
+        # e.g. Metadata for all topics: nowhere to put the error.
+        raise ValueError("the response would carry no error_code")
+    return build(cls, values)
+
+
+def _has_error(values: Any) -> bool:
+    if isinstance(values, dict):
+        return "error_code" in values or "partition_error_code" in values or any(map(_has_error, values.values()))
+    if isinstance(values, list):
+        return any(_has_error(value) for value in values)
+    return False
 
 
 def _values(cls: type, source: Any, code: int) -> dict[str, Any]:
@@ -120,7 +133,7 @@ def _neutral(name: str, kafka_type: str | None, is_sequence: bool, nullable: boo
     if kafka_type in ("timedelta_i32", "timedelta_i64"):
         return 0
     if kafka_type == "datetime_i64":
-        return -1
+        return -1 if nullable else 0  # (kio reads no negative non-null timestamp)
     if kafka_type == "float64":
         return 0.0
     if kafka_type == "bool":
