@@ -167,9 +167,15 @@ class Broker:
 
         return trio.from_thread.run_sync(as_the_brokers, trio_token=running._token)
 
-    def log_text(self) -> str:
-        """The broker's log lines so far (the last LOG_LINES of them)."""
-        return self._log.text()
+    def log_text(self, since: int = 0) -> str:
+        """The broker's log lines (the last LOG_LINES of them); `since` a
+        `log_position` taken earlier: only the lines logged after it."""
+        return self._log.text(since)
+
+    @property
+    def log_position(self) -> int:
+        """How many lines the broker has logged so far (for `log_text(since=...)`)."""
+        return self._log.total
 
     # --- thread mode -------------------------------------------------------------------------------------------
 
@@ -382,14 +388,17 @@ class _BrokerLog:
         self.level = level
         self._lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         self._lock = threading.Lock()
+        self.total = 0  # lines ever added
 
     def add(self, line: str) -> None:
         with self._lock:
             self._lines.append(line)
+            self.total += 1
 
-    def text(self) -> str:
+    def text(self, since: int = 0) -> str:
         with self._lock:
-            return "\n".join(self._lines)
+            wanted = max(0, min(len(self._lines), self.total - since))
+            return "\n".join(list(self._lines)[len(self._lines) - wanted :])
 
 
 class _Capture(logging.Handler):
