@@ -98,9 +98,12 @@ def test_the_factory_gives_independent_brokers(inner: pytest.Pytester):
 
         def test_stopped_after_the_test():
             assert not any(broker.running for broker in pytest.brokers)
+
+        def test_a_topic_on_a_broker_stopped_before_the_topic_is_deleted(kafka_topic, kafka_broker_factory):
+            kafka_topic(bootstrap_servers=kafka_broker_factory().bootstrap_servers)  # (teardown: the broker goes first)
         """
     )
-    inner.runpytest(*PLUGIN).assert_outcomes(passed=2)
+    inner.runpytest(*PLUGIN).assert_outcomes(passed=3)
 
 
 def test_kafka_bootstrap_servers_points_the_suite_at_an_external_kafka(inner: pytest.Pytester, tmp_path: Path):
