@@ -44,7 +44,11 @@ def test_the_pytest11_entry_point_names_the_plugin_module():
 
 
 def test_loading_the_plugin_does_not_start_or_import_the_broker():
-    code = "import sys, kwire.pytest_plugin; assert 'trio' not in sys.modules and 'kwire.broker' not in sys.modules"
+    # Nor kio: loaded while pytest starts, before hypothesis, it would miss kio's hypothesis strategies.
+    code = (
+        "import sys, pytest, kwire.pytest_plugin; "
+        "assert not {'trio', 'kwire.broker', 'kio'} & set(sys.modules), sorted(sys.modules)"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)
 
