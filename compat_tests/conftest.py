@@ -5,6 +5,9 @@ import pytest
 from compat_tests.broker import KwireProcess
 from compat_tests.raw import close_opened
 
+# pytester: test_broker_api.py runs kwire's pytest plugin in a suite of its own.
+pytest_plugins = ["pytester"]
+
 _counter = itertools.count()
 
 
