@@ -123,3 +123,21 @@ def test_the_pytest_fixtures_serve_a_real_client(pytester):
             "-p", "kwire.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning", "-p", "no:cacheprovider"
         )
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_faults_injected_through_the_in_process_broker(topic_name, client):
+    # broker.faults from the test's thread: retriable errors the client rides
+    # out, then a clear that restores normal service.
+    with kwire.Broker() as broker:
+        create_topic(client, broker.bootstrap_servers, topic_name, partitions=1)
+        rule = broker.faults.inject_error("Produce", "NOT_LEADER_OR_FOLLOWER", count=2, topic=topic_name)
+        assert [entry["id"] for entry in broker.faults.list()] == [rule]
+        assert len(produce(client, broker.bootstrap_servers, topic_name, messages(client))) == N_MESSAGES
+        assert broker.faults.list() == []  # used up: the client met both errors and retried
+        assert f"fault done: rule {rule} (error) applied 2 times" in broker.log_text()
+        broker.faults.add_latency("Fetch", ms=1)
+        broker.faults.clear()
+        assert broker.faults.list() == []
+        expected = sorted(message.value for message in messages(client))
+        assert values(client, broker.bootstrap_servers, topic_name, [0]) == expected
