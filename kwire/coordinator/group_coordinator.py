@@ -99,9 +99,10 @@ class GroupCoordinator:
         if not settings.min_session_timeout_ms <= request.session_timeout_ms <= settings.max_session_timeout_ms:
             return JoinResult(E.invalid_session_timeout)
         group = self.get_or_create(request.group_id, now)
-        # A wait that has ended is over before this member counts (as with
-        # Kafka's exact timers; the tick may not have run yet).
-        self._maybe_complete_join(group, now)
+        if group.initial_delay_until is not None:
+            # An initial wait that has ended is over before this member
+            # counts (as with Kafka's exact timers; the tick may not have run).
+            self._maybe_complete_join(group, now)
         if not group.supports(request.protocol_type, [name for name, _ in request.protocols]):
             return JoinResult(E.inconsistent_group_protocol)
         if request.member_id:
