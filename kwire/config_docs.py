@@ -57,7 +57,7 @@ DOCS: dict[str, str] = {
     "log.flush.scheduler.interval.ms": "how often logs are checked for data to fsync",
     "log.flush.offset.checkpoint.interval.ms": "how often each log's recovery point is saved",
     # Consumer groups.
-    "group.initial.rebalance.delay.ms": "how long a new group waits for more members (kwire: 0, Kafka: 3000)",
+    "group.initial.rebalance.delay.ms": "how long a new group waits for more members, again for each that joins meanwhile (kwire: 100, Kafka: 3000)",
     "group.min.session.timeout.ms": "smallest consumer session.timeout.ms allowed",
     "group.max.session.timeout.ms": "largest consumer session.timeout.ms allowed",
     "group.max.size": "members a group may have",

@@ -45,6 +45,14 @@ class BrokerCore:
     def tick(self) -> None:
         self.state.tick()
 
+    def seconds_to_next_tick(self, regular: float) -> float:
+        """`regular` seconds, or less when a timer that must not wait for
+        the regular tick (a group's initial rebalance delay) ends sooner."""
+        timer = self.state.groups.next_timer()
+        if timer is None:
+            return regular
+        return max(0.001, min(regular, timer - self.state.groups.now()))
+
     def close(self) -> None:
         self.state.close()
 

@@ -1,7 +1,14 @@
 """Consumer-group figures for bench.py: how fast a group forms, how fast it
-rebalances when a member joins, and consume throughput through a group.
-All with confluent-kafka at its default group settings (range assignor,
-heartbeat.interval.ms=3000)."""
+rebalances when a member joins, how long a lone consumer waits for its
+assignment, and consume throughput through a group. All with the clients'
+default group settings (range assignor, heartbeat.interval.ms=3000).
+
+Run alone, it starts `python -m kwire serve --memory` (extra broker settings
+with -o) and prints the formation figures only:
+
+    python scripts/bench_groups.py --trials 10
+    python scripts/bench_groups.py -o group.initial.rebalance.delay.ms=0
+"""
 
 from __future__ import annotations
 
@@ -80,6 +87,43 @@ def formation_and_rebalance(bootstrap: str, topic: str, partitions: int, trials:
     )
 
 
+def _kafka_python_consumer(bootstrap: str, group: str):
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+
+
+def lone_consumer(bootstrap: str, topic: str, trials: int, client: str = "confluent-kafka") -> dict:
+    """Each trial: one connected consumer of a new group subscribes; the
+    clock stops when it holds every partition of `topic`."""
+    times = []
+    for _ in range(trials):
+        group = f"bench-lone-{next(_group_ids)}"
+        if client == "confluent-kafka":
+            consumer = _consumer(bootstrap, group)
+            consumer.list_topics(topic, timeout=10)  # connected before the clock starts
+            start = time.perf_counter()
+            consumer.subscribe([topic])
+            while not consumer.assignment():
+                consumer.poll(0.005)
+                if time.perf_counter() - start > TIMEOUT_S:
+                    raise SystemExit("the lone consumer got no assignment")
+        else:
+            consumer = _kafka_python_consumer(bootstrap, group)
+            consumer.topics()  # connected before the clock starts
+            start = time.perf_counter()
+            consumer.subscribe([topic])
+            while not consumer.assignment():
+                consumer.poll(timeout_ms=5)
+                if time.perf_counter() - start > TIMEOUT_S:
+                    raise SystemExit("the lone consumer got no assignment")
+        times.append(time.perf_counter() - start)
+        consumer.close()
+    return dict(median_s=statistics.median(times), min_s=min(times), max_s=max(times), trials=trials)
+
+
 def group_consume(bootstrap: str, topic: str, count: int, size: int, members: int = 3) -> dict:
     """`members` consumers in one group, one thread each, read `count`
     messages; timed from the first message received to the last."""
@@ -115,3 +159,39 @@ def group_consume(bootstrap: str, topic: str, count: int, size: int, members: in
         members=members,
         until_first_s=(first_message_at[0] - start) if first_message_at else None,
     )
+
+
+def main() -> None:
+    import argparse
+
+    from bench import Broker, create_topic
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("-o", dest="settings", action="append", default=[], help="broker setting KEY=VALUE")
+    args = parser.parse_args()
+    extra = tuple(arg for setting in args.settings for arg in ("-o", setting))
+    broker = Broker(None, extra_args=extra)
+    try:
+        create_topic(broker.bootstrap, "bench-groups", 6)
+        lone = {client: lone_consumer(broker.bootstrap, "bench-groups", args.trials, client) for client in _CLIENTS}
+        formation = formation_and_rebalance(broker.bootstrap, "bench-groups", 6, args.trials)
+    finally:
+        broker.stop()
+    print(f"kwire group formation, settings: {' '.join(args.settings) or 'defaults'}")
+    for client, figures in lone.items():
+        print(
+            f"{'lone ' + client + ' consumer assigned':44s} median {figures['median_s']:6.3f} s  "
+            f"min {figures['min_s']:.3f}  max {figures['max_s']:.3f} ({figures['trials']} trials)"
+        )
+    print(
+        f"{'group of 3 formed':44s} median {formation['formed_median_s']:6.3f} s  "
+        f"min {formation['formed_min_s']:.3f}  max {formation['formed_max_s']:.3f} ({formation['trials']} trials)"
+    )
+    print(f"{'  rebalance when a 4th joins':44s} {formation['rebalanced_s']:8.3f} s (heartbeat.interval.ms=3000)")
+
+
+_CLIENTS = ("confluent-kafka", "kafka-python")
+
+if __name__ == "__main__":
+    main()

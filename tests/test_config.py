@@ -2,6 +2,7 @@ import attrs
 import pytest
 
 from kwire.config import SETTINGS, BrokerConfig, ConfigError, Rule, parse_option, rule_for
+from kwire.coordinator.group_coordinator import GroupSettings
 
 
 def test_overrides_use_kafka_names_and_types():
@@ -20,7 +21,8 @@ def test_defaults_follow_kafka_except_the_rebalance_delay():
     assert config.auto_create_topics_enable is True
     assert config.socket_request_max_bytes == 100 * 1024 * 1024
     assert config.log_segment_bytes == 1024**3
-    assert config.group_initial_rebalance_delay_ms == 0
+    assert config.group_initial_rebalance_delay_ms == 100  # Kafka: 3000
+    assert GroupSettings().initial_rebalance_delay_ms == 100  # the coordinator's own default agrees
 
 
 @pytest.mark.parametrize("name", ["no.such.setting", "port", "data.dir"])

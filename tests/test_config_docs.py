@@ -24,7 +24,7 @@ def test_the_table_lists_defaults_and_types(capsys):
     assert lines[0].split() == ["NAME", "TYPE", "DEFAULT", "MEANING"]
     by_name = {line.split()[0]: line.split(maxsplit=3) for line in lines[1:]}
     assert by_name["num.partitions"][:3] == ["num.partitions", "INT", "1"]
-    assert by_name["group.initial.rebalance.delay.ms"][2] == "0"
+    assert by_name["group.initial.rebalance.delay.ms"][2] == "100"
     assert by_name["log.flush.interval.ms"][2] == "null"
     assert by_name["listeners"][2] == "PLAINTEXT://127.0.0.1:9092"
     # aligned: every meaning starts in the same column

@@ -43,9 +43,9 @@ class Feature:
 
 def features(registry: ApiRegistry) -> list[Feature]:
     """The features this node reports, sorted by name."""
-    group = 1 if registry.get(ApiKey.CONSUMER_GROUP_HEARTBEAT) is not None else 0
-    end_txn = registry.get(ApiKey.END_TXN)
-    transaction = 2 if end_txn is not None and end_txn.max_version >= 5 else 0
+    group = 1 if registry.max_version(ApiKey.CONSUMER_GROUP_HEARTBEAT) is not None else 0
+    end_txn = registry.max_version(ApiKey.END_TXN)
+    transaction = 2 if end_txn is not None and end_txn >= 5 else 0
     found = [
         Feature(METADATA_VERSION, METADATA_VERSION_4_0_IV3, METADATA_VERSION_4_0_IV3, METADATA_VERSION_4_0_IV3),
         Feature(GROUP_VERSION, group, group, group),

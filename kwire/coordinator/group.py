@@ -103,7 +103,14 @@ class Group:
     pending_members: dict[str, float] = attrs.field(factory=dict)
     static_members: dict[str, str] = attrs.field(factory=dict)  # instance id -> member id
     rebalance_deadline: float = 0.0
-    initial_delay_until: float = 0.0
+    # The initial rebalance of a group that was empty (Kafka's
+    # InitialDelayedJoin): the end of its current wait (None once over or
+    # when the rebalance is not an initial one), that wait's length, the
+    # time left to extend it by, and whether a member joined during it.
+    initial_delay_until: float | None = None
+    initial_delay_ms: int = 0
+    initial_delay_remaining_ms: int = 0
+    new_member_added: bool = False
     empty_since: float = 0.0
 
     @property

@@ -25,11 +25,17 @@ log = logging.getLogger("kwire.groups")
 S = GroupState
 
 
+# group.initial.rebalance.delay.ms (Kafka: 3000). With Kafka's extension
+# rule a lone consumer waits one delay and consumers started together two;
+# see README, "Consumer groups".
+DEFAULT_INITIAL_REBALANCE_DELAY_MS = 100
+
+
 @attrs.define
 class GroupSettings:
     min_session_timeout_ms: int = 6000  # group.min.session.timeout.ms
     max_session_timeout_ms: int = 1800000  # group.max.session.timeout.ms
-    initial_rebalance_delay_ms: int = 0  # group.initial.rebalance.delay.ms (Kafka: 3000)
+    initial_rebalance_delay_ms: int = DEFAULT_INITIAL_REBALANCE_DELAY_MS  # group.initial.rebalance.delay.ms
     max_size: int = 2**31 - 1  # group.max.size
 
 
@@ -64,6 +70,7 @@ class GroupCoordinator:
         self.settings = settings
         self.groups: dict[str, Group] = {}
         self._changed: set[str] = set()  # group ids whose waiters should re-check
+        self._initial_delays: set[str] = set()  # group ids in an initial wait (Kafka's InitialDelayedJoin)
 
     def take_changed(self) -> set[str]:
         """The groups changed since the last call (their waiters re-check)."""
@@ -92,6 +99,10 @@ class GroupCoordinator:
         if not settings.min_session_timeout_ms <= request.session_timeout_ms <= settings.max_session_timeout_ms:
             return JoinResult(E.invalid_session_timeout)
         group = self.get_or_create(request.group_id, now)
+        if group.initial_delay_until is not None:
+            # An initial wait that has ended is over before this member
+            # counts (as with Kafka's exact timers; the tick may not have run).
+            self._maybe_complete_join(group, now)
         if not group.supports(request.protocol_type, [name for name, _ in request.protocols]):
             return JoinResult(E.inconsistent_group_protocol)
         if request.member_id:
@@ -194,7 +205,8 @@ class GroupCoordinator:
         if request.group_instance_id is not None:
             group.static_members[request.group_instance_id] = member_id
         if group.is_in(S.PREPARING_REBALANCE):
-            self._extend_initial_delay(group, now)
+            if group.initial_delay_until is not None:
+                group.new_member_added = True  # the initial wait goes on for another delay
         else:
             self._prepare_rebalance(group, now, f"member {member_id} joined")
         self._maybe_complete_join(group, now)
@@ -246,24 +258,54 @@ class GroupCoordinator:
         group.transition_to(S.PREPARING_REBALANCE)
         longest = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
         group.rebalance_deadline = now + longest / 1000
-        group.initial_delay_until = now + self.settings.initial_rebalance_delay_ms / 1000 if was_empty else 0.0
+        group.new_member_added = False
+        if was_empty:
+            # Kafka's InitialDelayedJoin: wait one delay for more members;
+            # if any joined meanwhile, wait another, while the rebalance
+            # timeout (the longest of the members') leaves time for it.
+            delay = self.settings.initial_rebalance_delay_ms
+            group.initial_delay_until = now + delay / 1000
+            group.initial_delay_ms = delay
+            group.initial_delay_remaining_ms = max(longest - delay, 0)
+            self._initial_delays.add(group.group_id)
+        else:
+            group.initial_delay_until = None
         self._changed.add(group.group_id)
 
-    def _extend_initial_delay(self, group: Group, now: float) -> None:
-        if group.initial_delay_until > now:
-            group.initial_delay_until = min(
-                now + self.settings.initial_rebalance_delay_ms / 1000, group.rebalance_deadline
-            )
+    def _initial_delay_over(self, group: Group, now: float) -> bool:
+        """Run the initial wait's timer to `now`: True once it has ended.
+        Each wait that ends with a new member in it is followed by another
+        (Kafka: tryCompleteInitialRebalanceElseSchedule)."""
+        until = group.initial_delay_until
+        while until is not None and now >= until:
+            if group.new_member_added and group.initial_delay_remaining_ms > 0:
+                group.new_member_added = False
+                delay = min(self.settings.initial_rebalance_delay_ms, group.initial_delay_remaining_ms)
+                group.initial_delay_remaining_ms = max(group.initial_delay_remaining_ms - group.initial_delay_ms, 0)
+                group.initial_delay_ms = delay
+                until = group.initial_delay_until = until + delay / 1000
+            else:
+                until = group.initial_delay_until = None
+                self._initial_delays.discard(group.group_id)
+        return until is None
+
+    def next_timer(self) -> float | None:
+        """When the earliest initial wait ends (monotonic seconds), if any:
+        the server ticks then rather than at its next regular tick."""
+        ends = [g.initial_delay_until for g in map(self.groups.get, self._initial_delays) if g is not None]
+        return min((end for end in ends if end is not None), default=None)
 
     def _maybe_complete_join(self, group: Group, now: float) -> None:
         if not group.is_in(S.PREPARING_REBALANCE):
             return
-        if now < group.initial_delay_until and now < group.rebalance_deadline:
+        if not self._initial_delay_over(group, now):
             return
         if group.all_members_joined() or now >= group.rebalance_deadline:
             self._complete_join(group, now)
 
     def _complete_join(self, group: Group, now: float) -> None:
+        group.initial_delay_until = None
+        self._initial_delays.discard(group.group_id)
         # Whoever did not rejoin in time is out.
         for member in [m for m in group.members.values() if not m.awaiting_join]:
             self._drop(group, member, "did not rejoin before the rebalance timeout")
@@ -482,5 +524,6 @@ class GroupCoordinator:
 
     def delete(self, group_id: str) -> None:
         group = self.groups.pop(group_id, None)
+        self._initial_delays.discard(group_id)
         if group is not None:
             group.transition_to(S.DEAD)

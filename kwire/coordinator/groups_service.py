@@ -76,6 +76,11 @@ class GroupsService:
         """Monotonic seconds: what group deadlines and sessions are kept in."""
         return self.clock.monotonic()
 
+    def next_timer(self) -> float | None:
+        """When (monotonic seconds) the next group timer that the regular
+        tick would be late for ends, if any."""
+        return self.coordinator.next_timer()
+
     def publish_changes(self) -> None:
         """Wake the joins and syncs parked on groups that changed."""
         for group_id in self.coordinator.take_changed():

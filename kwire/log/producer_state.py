@@ -20,10 +20,10 @@ from collections.abc import Container
 from pathlib import Path
 
 import attrs
-from crc32c import crc32c
 
 from kwire.log.durable_files import write_atomically
 from kwire.log.files import SNAPSHOT_SUFFIX, file_path, files_in
+from kwire.protocol import records
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.records import BatchHeader
 
@@ -189,13 +189,13 @@ class ProducerStateManager:
                 entry.coordinator_epoch,
                 entry.current_txn_first_offset,
             )
-        return self._HEAD.pack(1, crc32c(bytes(body))) + bytes(body)
+        return self._HEAD.pack(1, records.crc32c(bytes(body))) + bytes(body)
 
     @classmethod
     def from_snapshot(cls, data: bytes) -> ProducerStateManager:
         version, crc = cls._HEAD.unpack_from(data, 0)
         body = data[cls._HEAD.size :]
-        if version != 1 or crc32c(body) != crc:
+        if version != 1 or records.crc32c(body) != crc:
             raise ValueError("corrupt producer state snapshot")
         manager = cls()
         (count,) = struct.unpack_from(">i", body, 0)

@@ -15,15 +15,28 @@ bytes uses the field offsets named here.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import NamedTuple, TypeAlias
-
-from crc32c import crc32c
 
 from kwire.protocol.errors import ErrorCode
 
 # What batch bytes arrive as: a request's bytes, a bytearray being patched,
 # a view into a file read or a fetch buffer.
 Buffer: TypeAlias = bytes | bytearray | memoryview
+
+
+def _first_crc32c(data: Buffer) -> int:
+    """The `crc32c` package's CRC-32C, imported on the first checksum (its
+    import reads the package metadata, ~10 ms a broker need not spend
+    before its first batch); from then on `crc32c` is the C function."""
+    global crc32c
+    from crc32c import crc32c as implementation
+
+    crc32c = implementation
+    return implementation(data)
+
+
+crc32c: Callable[[Buffer], int] = _first_crc32c
 
 # Where each header field starts, and how it is packed (the one place the
 # byte layout is written down; everything else uses these names).

@@ -9,8 +9,9 @@ so the broker never advertises a version it cannot decode and answer.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -124,6 +125,31 @@ class DuplicateApi(ValueError):
 class ApiRegistry:
     def __init__(self) -> None:
         self._specs: dict[int, ApiSpec] = {}  # keyed by ApiKey members
+        # Served by a module not imported yet: key -> (module, min, max, advertised min).
+        self._lazy: dict[int, tuple[str, int, int, int]] = {}
+
+    def register_lazy(self, module_name: str, apis: Mapping[ApiKey, tuple[int, ...]]) -> None:
+        """APIs that `module_name` serves, with the versions its `@api`
+        declarations give ((min, max) or (min, max, advertised min)): they
+        are advertised at once, and the module is imported (and its handlers
+        registered, which must agree) on the first `get` of one of them."""
+        for api_key, versions in apis.items():
+            key = ApiKey(api_key)
+            if key in self._specs or key in self._lazy:
+                raise DuplicateApi(f"{key.name} is served already; refusing {module_name}")
+            low, high, *advertised = versions
+            self._lazy[key] = (module_name, low, high, advertised[0] if advertised else low)
+
+    def _load(self, api_key: int) -> None:
+        module_name = self._lazy[api_key][0]
+        declared = {key: entry for key, entry in self._lazy.items() if entry[0] == module_name}
+        for key in declared:
+            del self._lazy[key]
+        self.register_module(importlib.import_module(module_name))
+        for key, (_name, low, high, advertised) in declared.items():
+            spec = self._specs.get(key)
+            if spec is None or (spec.min_version, spec.max_version, spec.advertised_min) != (low, high, advertised):
+                raise ValueError(f"{module_name} does not serve {ApiKey(key).name} as declared for it")
 
     def register(
         self,
@@ -135,6 +161,8 @@ class ApiRegistry:
         advertised_min: int | None = None,
     ) -> None:
         key = ApiKey(api_key)
+        if key in self._lazy:
+            raise DuplicateApi(f"{key.name} is served by {self._lazy[key][0]} already; refusing {handler.__qualname__}")
         if key in self._specs:
             raise DuplicateApi(
                 f"{key.name} is served by {self._specs[key].handler.__qualname__} already; "
@@ -170,14 +198,26 @@ class ApiRegistry:
 
     def unregister(self, api_key: ApiKey) -> ApiSpec:
         """Remove and return a registration (tests swap a decoder this way)."""
+        if api_key in self._lazy:
+            self._load(api_key)
         return self._specs.pop(ApiKey(api_key))
 
     def get(self, api_key: int) -> ApiSpec | None:
         # An IntEnum member hashes and compares as its int: no conversion per request.
-        return self._specs.get(api_key)
+        spec = self._specs.get(api_key)
+        if spec is None and api_key in self._lazy:
+            self._load(api_key)
+            spec = self._specs.get(api_key)
+        return spec
+
+    def max_version(self, api_key: int) -> int | None:
+        """The newest version served, without importing its handler."""
+        if api_key in self._lazy:
+            return self._lazy[api_key][2]
+        spec = self._specs.get(api_key)
+        return None if spec is None else spec.max_version
 
     def supported(self) -> list[tuple[int, int, int]]:
-        return [
-            (int(s.api_key), s.advertised_min, s.max_version)
-            for s in sorted(self._specs.values(), key=lambda s: s.api_key)
-        ]
+        loaded = [(int(s.api_key), s.advertised_min, s.max_version) for s in self._specs.values()]
+        lazy = [(int(key), advertised, high) for key, (_name, _low, high, advertised) in self._lazy.items()]
+        return sorted(loaded + lazy)

@@ -1,18 +1,22 @@
 """The log cleaner as a trio task: every `log.cleaner.backoff.ms` it
 compacts the logs of compacted topics that are due, reading and writing in
-a worker thread so the event loop keeps serving."""
+a worker thread so the event loop keeps serving. The cleaner itself is
+imported on the first pass that finds a compacted topic (most brokers
+never have one: start-up does not pay for it)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import trio
 
 from kwire.core import BrokerCore
-from kwire.log import cleaner
-from kwire.log.cleaner import CleaningOutput, CleaningPlan
 from kwire.log.partition_log import PartitionLog
+
+if TYPE_CHECKING:
+    from kwire.log.cleaner import CleaningOutput, CleaningPlan
 
 log = logging.getLogger("kwire.log")
 
@@ -44,6 +48,8 @@ async def clean_due_logs(core: BrokerCore) -> int:
 
 
 async def _clean(partition_log: PartitionLog, name: str, now_ms: int) -> bool:
+    from kwire.log import cleaner
+
     work = cleaner.plan(partition_log, now_ms)
     if work is None:
         return False
@@ -73,6 +79,8 @@ async def _clean(partition_log: PartitionLog, name: str, now_ms: int) -> bool:
 
 
 def _build(partition_log: PartitionLog, work: CleaningPlan) -> CleaningOutput:
+    from kwire.log import cleaner
+
     output = cleaner.build(work)
     if partition_log.directory is not None:
         cleaner.write_cleaned_files(partition_log, output)

@@ -194,9 +194,10 @@ TICK_SECONDS = 0.05
 
 async def _tick_forever(core: BrokerCore) -> None:
     """Give the core's timers a turn (sessions, rebalances, retention, flushes,
-    transaction timeouts); what is due is decided on the node's clock."""
+    transaction timeouts); what is due is decided on the node's clock. A
+    group's initial rebalance delay gets a tick of its own when it ends."""
     while True:
-        await trio.sleep(TICK_SECONDS)
+        await trio.sleep(core.seconds_to_next_tick(TICK_SECONDS))
         try:
             core.tick()
         except Exception:

@@ -41,6 +41,8 @@ def join_request(
 
 class Harness:
     def __init__(self, **settings):
+        # Groups form at once unless a test asks for an initial delay.
+        settings.setdefault("initial_rebalance_delay_ms", 0)
         self.coordinator = GroupCoordinator(GroupSettings(min_session_timeout_ms=1000, **settings))
         self.now = 0.0
 
@@ -309,10 +311,12 @@ def test_initial_rebalance_delay_waits_for_more_members():
     a = h.new_member()
     assert a.join_result is None
     h.advance(2)
-    h.new_member()  # extends the delay by another 3 s
+    h.new_member()  # a member joined during the first 3 s: another 3 s follow them
     h.advance(2)
     assert a.join_result is None
     h.advance(1.1)
+    assert a.join_result is None  # Kafka's rule: the second wait runs to 6 s
+    h.advance(0.9)
     assert a.join_result.generation_id == 1 and len(a.join_result.members) == 2
 
 

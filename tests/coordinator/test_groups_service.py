@@ -10,6 +10,7 @@ from kwire.protocol.errors import ErrorCode as E
 
 
 def make_service(**overrides):
+    overrides.setdefault("group_initial_rebalance_delay_ms", 0)  # groups form at once
     config = BrokerConfig(port=0, data_dir=None, **overrides)
     cluster = Cluster(config)
     cluster.create_topic("t", 2)

@@ -15,6 +15,12 @@ DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, CREATE_TOPICS = 15, 16, 42, 19
 SUBSCRIPTION_T = b"\x00\x00" + b"\x00\x00\x00\x01" + b"\x00\x01t" + b"\xff\xff\xff\xff"
 
 
+def group_core(tmp_path=None):
+    # CoreClient answers a parked JoinGroup at once (no time passes): these
+    # groups form without group.initial.rebalance.delay.ms.
+    return make_core(tmp_path, group_initial_rebalance_delay_ms=0)
+
+
 def join_values(group="g", member_id="", instance=None, session_ms=10_000):
     return dict(
         group_id=group,
@@ -66,7 +72,7 @@ def fetch_values(group, topics=None, topic_ids=None):
 
 @pytest.fixture
 def core_client():
-    core = make_core()
+    core = group_core()
     client = CoreClient(core)
     assert client.call(CREATE_TOPICS, 7, requests.create("t", partitions=3)).topics[0].error_code == 0
     yield client
@@ -264,13 +270,13 @@ def test_offset_delete(core_client):
 
 
 def test_committed_offsets_survive_a_restart(tmp_path):
-    core = make_core(tmp_path)
+    core = group_core(tmp_path)
     client = CoreClient(core)
     client.call(CREATE_TOPICS, 7, requests.create("t", partitions=3))
     for group, offset in [("g1", 10), ("g2", 20), ("g1", 11)]:
         client.call(OFFSET_COMMIT, 8, commit_values(group, -1, "", {("t", 1): (offset, f"m{offset}")}))
     core.close()
-    core = make_core(tmp_path)
+    core = group_core(tmp_path)
     client = CoreClient(core)
     for group, offset in [("g1", 11), ("g2", 20)]:
         fetched = client.call(OFFSET_FETCH, 7, fetch_values(group, {"t": [1]}))
@@ -286,7 +292,7 @@ def _txn(client, api, version, **values):
 
 
 def test_transactional_offsets_are_pending_until_commit(tmp_path):
-    core = make_core(tmp_path)
+    core = group_core(tmp_path)
     client = CoreClient(core)
     client.call(CREATE_TOPICS, 7, requests.create("t", partitions=1))
     init = _txn(client, 22, 4, transactional_id="etl", transaction_timeout=60000, producer_id=-1, producer_epoch=-1)
@@ -326,7 +332,7 @@ def test_transactional_offsets_are_pending_until_commit(tmp_path):
     assert (after.error_code, after.committed_offset) == (E.none, 42)
     core.close()
     # Replayed from __consumer_offsets: the transactional batch and its commit marker.
-    again = CoreClient(make_core(tmp_path))
+    again = CoreClient(group_core(tmp_path))
     assert again.call(OFFSET_FETCH, 7, stable).topics[0].partitions[0].committed_offset == 42
     again.core.close()
 

@@ -121,3 +121,33 @@ def test_api_tags_only_functions():
         @api(ApiKey.FETCH, 4, 18)
         class NotAHandler:
             pass
+
+
+def test_the_lazy_registry_advertises_what_the_modules_declare():
+    lazy, eager = build_registry(), build_registry(lazy=False)
+    assert lazy.supported() == eager.supported()
+    for key, _low, _high in eager.supported():
+        assert lazy.max_version(key) == eager.get(key).max_version
+        loaded, declared = lazy.get(key), eager.get(key)
+        assert (loaded.min_version, loaded.max_version, loaded.advertised_min) == (
+            declared.min_version,
+            declared.max_version,
+            declared.advertised_min,
+        )
+        assert loaded.handler is declared.handler
+
+
+def test_a_module_that_disagrees_with_its_declared_versions_fails_its_first_request():
+    registry = ApiRegistry()
+    registry.register_lazy("kwire.handlers.metadata", {ApiKey.METADATA: (0, 99)})
+    assert registry.supported() == [(3, 0, 99)]
+    with pytest.raises(ValueError, match="METADATA"):
+        registry.get(ApiKey.METADATA)
+
+
+def test_a_lazy_api_cannot_be_claimed_twice():
+    registry = build_registry()
+    with pytest.raises(DuplicateApi):
+        registry.register(ApiKey.FETCH, 4, 12, lambda ctx, request: None)
+    with pytest.raises(DuplicateApi):
+        registry.register_lazy("kwire.handlers.fetch", {ApiKey.FETCH: (4, 18)})
