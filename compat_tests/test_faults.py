@@ -223,7 +223,10 @@ def test_the_cli(faulty, topic_name):
     assert kwire_fault(faulty, "add", "latency", "Fetch", "--ms", "100", "--topic", topic_name).returncode == 0
     listing = kwire_fault(faulty, "list", "--output", "json")
     assert [rule["kind"] for rule in json.loads(listing.stdout)] == ["error", "latency"]
-    assert "NOT_LEADER_OR_FOLLOWER" in kwire_fault(faulty, "list").stdout
+    header, first, second = kwire_fault(faulty, "list").stdout.splitlines()
+    assert header.split() == ["ID", "KIND", "API", "DETAILS"]
+    assert first.split()[:3] == ["1", "error", "Produce"] and "error=NOT_LEADER_OR_FOLLOWER" in first
+    assert second.split()[:3] == ["2", "latency", "Fetch"]
     bad = kwire_fault(faulty, "add", "error", "Produce", "--error", "NOPE")
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "NOPE" in bad.stderr
     assert kwire_fault(faulty, "clear", "1").returncode == 0

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Any
 
+from kwire.admin.common import table
+
 PROGRAM = "kwire fault"
 CONTROL_ENV = "KWIRE_CONTROL"
 TIMEOUT_S = 10.0
@@ -102,12 +104,14 @@ def _list(args: argparse.Namespace) -> int:
     if not rules:
         print("no faults")
         return 0
+    rows = []
     for rule in rules:
         if rule["kind"] == "pause":
-            print(f"paused  {rule['topic']}-{rule['partition']}")
+            rows.append(("-", "pause", "-", f"{rule['topic']}-{rule['partition']}"))
             continue
         details = [f"{key}={value}" for key, value in rule.items() if key not in ("id", "kind", "api") and value]
-        print(f"{rule['id']:<6}  {rule['kind']:<13} {rule['api']:<18} {' '.join(details)}")
+        rows.append((rule["id"], rule["kind"], rule["api"], " ".join(details)))
+    print(table(("ID", "KIND", "API", "DETAILS"), rows))
     return 0
 
 
