@@ -28,7 +28,7 @@ from kwire.faults.rules import (
     RuleTable,
     parse_api,
 )
-from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.api_keys import ApiKey, api_name
 
 log = logging.getLogger("kwire.faults")
 
@@ -134,7 +134,16 @@ class FaultInjector:
             rule = self._table.match(api, client_id, partitions, self.clock.monotonic())
             self._rearm()
         if rule is not None:
-            log.info("fault applied: %s (client %s)", rule.describe(), client_id)
+            log.info(
+                "fault applied: rule %d (%s) to a %s request from client %s (%d so far)",
+                rule.id,
+                rule.kind,
+                api_name(api),
+                client_id,
+                rule.applied,
+            )
+            if rule.count is not None and rule.count <= 0:
+                log.info("fault done: rule %d (%s) applied %d times", rule.id, rule.kind, rule.applied)
         return rule
 
     def _rearm(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.api_keys import ApiKey, api_name
 from kwire.protocol.errors import ErrorCode
 
 log = logging.getLogger("kwire.faults")
@@ -75,10 +75,6 @@ def parse_error(value: object) -> ErrorCode:
     if code == ErrorCode.none:
         raise FaultError("error NONE (0) is not an error")
     return code
-
-
-def api_name(key: ApiKey) -> str:
-    return "".join(word.capitalize() for word in key.name.split("_"))
 
 
 @attrs.define
@@ -242,8 +238,7 @@ class RuleTable:
             if rule.count is not None:
                 rule.count -= 1
                 if rule.count <= 0:
-                    self.rules.remove(rule)
-                    log.info("fault done: rule %d (%s) applied %d times", rule.id, rule.kind, rule.applied)
+                    self.rules.remove(rule)  # used up (the injector logs it)
             return rule
         return None
 

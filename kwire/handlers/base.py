@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.api_keys import ApiKey, api_name
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import Chunk
 
@@ -65,11 +65,6 @@ class RequestContext:
 
 
 ADMIN_LOG = logging.getLogger("kwire.admin")
-
-
-def api_name(key: ApiKey) -> str:
-    """Kafka's name of an API: ApiKey.DELETE_TOPICS -> "DeleteTopics"."""
-    return "".join(word.capitalize() for word in key.name.split("_"))
 
 
 def outcome(error_code: int, message: str | None = None, done: str = "ok") -> str:

@@ -99,3 +99,8 @@ class ApiKey(IntEnum):
     DESCRIBE_SHARE_GROUP_OFFSETS = 90
     ALTER_SHARE_GROUP_OFFSETS = 91
     DELETE_SHARE_GROUP_OFFSETS = 92
+
+
+def api_name(key: ApiKey) -> str:
+    """Kafka's name of an API: ApiKey.DELETE_TOPICS -> "DeleteTopics"."""
+    return "".join(word.capitalize() for word in key.name.split("_"))

@@ -144,7 +144,9 @@ def test_drop_connection_does_not_handle(client, caplog):
     client.core.state.faults.drop_connection("Produce", count=1)
     assert client.raw(PRODUCE, 9, rq.produce("t", 0, rq.batch(b"x"))) is DROP_CONNECTION
     assert end_offset(client) == 0
-    assert "fault applied" in caplog.text
+    applied, done = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fault ")][-2:]
+    assert applied == "fault applied: rule 1 (drop) to a Produce request from client kwire (1 so far)"
+    assert done == "fault done: rule 1 (drop) applied 1 times"  # logged after the application it follows
 
 
 def test_lose_response_handles_then_drops(client):
