@@ -8,6 +8,7 @@ request needs it).
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 from kwire.protocol.api_keys import ApiKey
@@ -15,57 +16,10 @@ from kwire.protocol.registry import ApiRegistry
 
 
 def handler_modules() -> list[ModuleType]:
-    """Every module that serves requests (imported here, not at the top, so
-    importing one handler module does not import them all)."""
-    from kwire.handlers import (
-        api_versions,
-        client_quotas,
-        configs,
-        create_partitions,
-        create_topics,
-        delete_records,
-        delete_topics,
-        describe_cluster,
-        describe_log_dirs,
-        describe_topic_partitions,
-        elect_leaders,
-        fetch,
-        find_coordinator,
-        groups,
-        list_offsets,
-        metadata,
-        offset_for_leader_epoch,
-        offsets,
-        partition_reassignments,
-        produce,
-        transactions,
-        update_features,
-    )
-
-    return [
-        produce,
-        fetch,
-        list_offsets,
-        metadata,
-        api_versions,
-        create_topics,
-        transactions,
-        find_coordinator,
-        groups,
-        offsets,
-        delete_records,
-        describe_log_dirs,
-        configs,
-        delete_topics,
-        create_partitions,
-        describe_cluster,
-        describe_topic_partitions,
-        offset_for_leader_epoch,
-        elect_leaders,
-        partition_reassignments,
-        update_features,
-        client_quotas,
-    ]
+    """Every module that serves requests, the ones SERVED names (imported
+    here, not at the top, so importing one handler module does not import
+    them all)."""
+    return [importlib.import_module(f"kwire.handlers.{name}") for name in SERVED]
 
 
 A = ApiKey
