@@ -19,7 +19,7 @@ import re
 import uuid
 from typing import Any
 
-from kwire.protocol.kio_build import _plan, build
+from kwire.protocol.kio_build import build, field_plan
 
 MESSAGE = "kwire fault injection"
 _MINUS_ONE = re.compile(r"offset|epoch|timestamp|leader_id|producer_id|node_id|generation|coordinator|^port$")
@@ -55,7 +55,7 @@ def _has_error(values: Any) -> bool:
 
 
 def _values(cls: type, source: Any, code: int) -> dict[str, Any]:
-    plan = _plan(cls)
+    plan = field_plan(cls)
     values: dict[str, Any] = {}
     defaults = {field.name: field for field in dataclasses.fields(cls)}
     source_sequences = _entity_sequences(source)

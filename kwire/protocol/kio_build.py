@@ -27,7 +27,7 @@ _TIMEDELTA_TYPES = frozenset({"timedelta_i32", "timedelta_i64"})
 
 
 @functools.cache
-def _plan(cls: type) -> tuple[tuple[str, str | None, type | None, bool, bool], ...]:
+def field_plan(cls: type) -> tuple[tuple[str, str | None, type | None, bool, bool], ...]:
     """(name, kafka_type, nested entity class, is_sequence, is_nullable) for each field."""
     plan = []
     hints = typing.get_type_hints(cls)
@@ -60,7 +60,7 @@ def _nested_entity(annotation: Any) -> tuple[type | None, bool]:
 
 def build(cls: type, values: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {}
-    for name, kafka_type, nested, is_sequence, nullable in _plan(cls):
+    for name, kafka_type, nested, is_sequence, nullable in field_plan(cls):
         if name not in values:
             continue
         value = values[name]
