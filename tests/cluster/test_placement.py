@@ -92,6 +92,7 @@ def test_partial_racks_are_an_error() -> None:
 
 def test_manual_assignment_checks() -> None:
     check_manual_assignment([[1, 2], [2, 3]], [1, 2, 3])
+    bad: list[list[int]]
     for bad in ([[1, 2], [3]], [[1, 1]], [[1, 9]], [[]]):
         with pytest.raises(KafkaError) as info:
             check_manual_assignment(bad, [1, 2, 3])
