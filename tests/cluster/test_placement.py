@@ -92,8 +92,8 @@ def test_partial_racks_are_an_error() -> None:
 
 def test_manual_assignment_checks() -> None:
     check_manual_assignment([[1, 2], [2, 3]], [1, 2, 3])
-    bad: list[list[int]]
-    for bad in ([[1, 2], [3]], [[1, 1]], [[1, 9]], [[]]):
+    bads: list[list[list[int]]] = [[[1, 2], [3]], [[1, 1]], [[1, 9]], [[]]]
+    for bad in bads:
         with pytest.raises(KafkaError) as info:
             check_manual_assignment(bad, [1, 2, 3])
         assert info.value.error_code == ErrorCode.invalid_replica_assignment
