@@ -111,8 +111,11 @@ class Topic:
     configs: dict[str, str]
     log_config: LogConfig
     # Each partition's replicas (node ids, preferred leader first), from the
-    # metadata log. Only the leader's node holds a partition's log for now:
-    # followers hold none until replication lands (issue 13).
+    # metadata log. Metadata reports the first as leader and all as the ISR.
+    # Today this node opens the log of EVERY partition of its topics, whoever
+    # the replicas name (a node is alone: all are its own). Issue 13's next
+    # step: only the leader's node holds a partition's log, followers none
+    # until replication lands.
     replicas: list[list[int]] = attrs.field(factory=list)
 
     def replicas_of(self, index: int) -> list[int]:
@@ -156,7 +159,7 @@ class Cluster:
         self.version = 0
         self.cluster_id = "kwire-in-memory-cluster"
         # The brokers this node knows (itself alone for now; see topology.py).
-        self.topology = Topology(config.node_id)
+        self.topology = Topology(config.node_id, config.broker_rack)
         self._collision_keys: dict[str, str] = {}
         # Deleted topics: their ids (from the metadata log), and their
         # renamed directories waiting for `log.segment.delete.delay.ms`.

@@ -326,3 +326,33 @@ def test_update_features_validate_only(client):
     assert update_features(client, 1, ("metadata.version", 25, 1), validate_only=True).error_code == ErrorCode.none
     refused = update_features(client, 1, ("metadata.version", 24, 2), validate_only=True)
     assert refused.error_code == ErrorCode.invalid_update_version
+
+
+def test_broker_rack_is_reported_and_other_known_brokers_listed():
+    """broker.rack shows in DescribeCluster and Metadata; brokers registered in
+    the node's topology (issue 13's seam; one node alone today) are listed,
+    and a topic may then be placed on them."""
+    from kwire.cluster.topology import BrokerEndpoint
+
+    core = make_core(broker_rack="r1")
+    try:
+        client = CoreClient(core)
+        values = dict(include_cluster_authorized_operations=False, endpoint_type=1, include_fenced_brokers=False)
+        (broker,) = client.call(DESCRIBE_CLUSTER, 1, values).brokers
+        assert broker.rack == "r1"
+        core.state.cluster.topology.register(BrokerEndpoint(2, "127.0.0.1", 19093, "r2"))
+        core.state.cluster.version += 1  # (what publishing a new topology will do)
+        response = client.call(DESCRIBE_CLUSTER, 1, values)
+        assert [(b.broker_id, b.rack) for b in response.brokers] == [(1, "r1"), (2, "r2")]
+        (topic,) = client.call(19, 7, rq.create("two", 4, replication=2)).topics
+        assert topic.error_code == ErrorCode.none
+        metadata = client.call(3, 12, rq.metadata("two"))
+        assert [(b.node_id, b.rack) for b in metadata.brokers] == [(1, "r1"), (2, "r2")]
+        (entry,) = metadata.topics
+        for partition in entry.partitions:
+            assert sorted(partition.replica_nodes) == [1, 2]
+            assert partition.leader_id == partition.replica_nodes[0]
+            assert list(partition.isr_nodes) == list(partition.replica_nodes)
+        assert sorted(p.leader_id for p in entry.partitions) == [1, 1, 2, 2]
+    finally:
+        core.close()
