@@ -166,6 +166,10 @@ def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:
             target: Partition | ErrorCode
             if topic is None or not 0 <= index < len(topic.partitions):
                 target = missing
+            elif topic.replicas_of(index)[0] != ctx.state.config.node_id:
+                # Led by another node: this one holds no log for it yet (issue 13 groundwork;
+                # KIP-951's current_leader/node_endpoints are not written in Fetch answers yet).
+                target = ErrorCode.not_leader_or_follower
             else:
                 target = topic.partitions[index]
                 epoch_error = target.leader_epoch_error(fetch_partition.current_leader_epoch)

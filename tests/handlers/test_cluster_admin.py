@@ -354,5 +354,24 @@ def test_broker_rack_is_reported_and_other_known_brokers_listed():
             assert partition.leader_id == partition.replica_nodes[0]
             assert list(partition.isr_nodes) == list(partition.replica_nodes)
         assert sorted(p.leader_id for p in entry.partitions) == [1, 1, 2, 2]
+        # Produce and Fetch only where this node leads; elsewhere NOT_LEADER_OR_FOLLOWER,
+        # Produce v10+ naming the leader and its address (KIP-951).
+        for partition in entry.partitions:
+            index, leader = partition.partition_index, partition.leader_id
+            for version in (9, 10, 11):
+                answer = client.call(0, version, rq.produce("two", index, rq.batch(b"v")))
+                (result,) = answer.responses[0].partition_responses
+                if leader == 1:
+                    assert result.error_code == ErrorCode.none
+                    continue
+                assert result.error_code == ErrorCode.not_leader_or_follower
+                if version >= 10:
+                    assert result.current_leader.leader_id == 2
+                    assert [(n.node_id, n.host, n.port, n.rack) for n in answer.node_endpoints] == [
+                        (2, "127.0.0.1", 19093, "r2")
+                    ]
+            (fetched,) = client.call(1, 12, rq.fetch("two", index, 0)).responses[0].partitions
+            expected = ErrorCode.none if leader == 1 else ErrorCode.not_leader_or_follower
+            assert fetched.error_code == expected
     finally:
         core.close()

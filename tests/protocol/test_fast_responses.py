@@ -11,6 +11,7 @@ import kwire.protocol  # noqa: F401
 from kwire.protocol.fast_responses import (
     FetchPartitionResult,
     FetchTopicResult,
+    NodeEndpoint,
     ProducePartitionResult,
     ProduceTopicResult,
     encode_fetch_response,
@@ -33,21 +34,33 @@ produce_partitions = st.builds(
     log_start_offset=int64,
     error_message=st.none() | st.text(max_size=20),
     record_errors=st.lists(st.tuples(int32, st.none() | st.text(max_size=20)), max_size=3).map(tuple),
+    current_leader=st.none() | st.tuples(int32, int32),
 )
+node_endpoints = st.lists(
+    st.builds(NodeEndpoint, node_id=int32, host=names, port=int32, rack=st.none() | st.text(max_size=10)), max_size=3
+).map(tuple)
 produce_topics = st.builds(
     ProduceTopicResult, name=names, topic_id=uuids, partitions=st.lists(produce_partitions, max_size=3)
 )
 
 
 @settings(max_examples=60, deadline=None)
-@given(version=st.integers(3, 13), topics=st.lists(produce_topics, max_size=3), throttle=st.integers(0, 2**31 - 1))
-def test_produce_response_matches_kio(version, topics, throttle):
-    """Byte for byte, record_errors (KIP-467, v8+) included; older versions drop them as Kafka does."""
+@given(
+    version=st.integers(3, 13),
+    topics=st.lists(produce_topics, max_size=3),
+    throttle=st.integers(0, 2**31 - 1),
+    endpoints=node_endpoints,
+)
+def test_produce_response_matches_kio(version, topics, throttle, endpoints):
+    """Byte for byte, record_errors (KIP-467, v8+) and KIP-951's current leader
+    and node endpoints (v10+) included; older versions drop them as Kafka does."""
     schema = load_response_schema(0, version)
+    leaders = version >= 10
     expected = build(
         schema,
         dict(
             throttle_time=throttle,
+            node_endpoints=[e._asdict() for e in endpoints] if leaders else [],
             responses=[
                 dict(
                     name=t.name,
@@ -63,6 +76,10 @@ def test_produce_response_matches_kio(version, topics, throttle):
                             record_errors=[
                                 dict(batch_index=i, batch_index_error_message=m) for i, m in p.record_errors
                             ],
+                            current_leader=dict(
+                                leader_id=p.current_leader[0] if leaders and p.current_leader else -1,
+                                leader_epoch=p.current_leader[1] if leaders and p.current_leader else -1,
+                            ),
                         )
                         for p in t.partitions
                     ],
@@ -71,7 +88,7 @@ def test_produce_response_matches_kio(version, topics, throttle):
             ],
         ),
     )
-    ours = encode_produce_response(version, topics, throttle)
+    ours = encode_produce_response(version, topics, throttle, endpoints)
     assert ours == encode(expected)
     decoded, size = entity_reader(schema)(ours, 0)
     assert size == len(ours)
