@@ -373,5 +373,19 @@ def test_broker_rack_is_reported_and_other_known_brokers_listed():
             (fetched,) = client.call(1, 12, rq.fetch("two", index, 0)).responses[0].partitions
             expected = ErrorCode.none if leader == 1 else ErrorCode.not_leader_or_follower
             assert fetched.error_code == expected
+        # FindCoordinator: the leader of the group's __consumer_offsets partition.
+        from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
+
+        (created,) = client.call(19, 7, rq.create(OFFSETS_TOPIC, 6, replication=2)).topics
+        assert created.error_code == ErrorCode.none
+        offsets_topic = core.state.cluster.get(OFFSETS_TOPIC)
+        for group in ("g1", "g2", "g3", "g4", "g5", "g6"):
+            leader = offsets_topic.replicas_of(partition_for(group, 6))[0]
+            for version in (3, 4):
+                values = dict(key=group, key_type=0, coordinator_keys=[group])
+                answer = client.call(10, version, values)
+                found = answer.coordinators[0] if version >= 4 else answer
+                assert (found.error_code, found.node_id) == (ErrorCode.none, leader)
+                assert found.port == (19093 if leader == 2 else core.state.advertised_port)
     finally:
         core.close()
