@@ -387,6 +387,12 @@ class Cluster:
     def get(self, name: str) -> Topic | None:
         return self.topics.get(name)
 
+    def leads(self, name: str, index: int) -> bool:
+        """Whether this node leads an existing partition (its first replica:
+        no elections yet). Requests that read or write a partition's log are
+        answered NOT_LEADER_OR_FOLLOWER elsewhere."""
+        return self.topics[name].replicas_of(index)[0] == self.config.node_id
+
     def partition(self, name: str, index: int) -> Partition | None:
         topic = self.topics.get(name)
         if topic is None or not 0 <= index < len(topic.partitions):

@@ -373,6 +373,31 @@ def test_broker_rack_is_reported_and_other_known_brokers_listed():
             (fetched,) = client.call(1, 12, rq.fetch("two", index, 0)).responses[0].partitions
             expected = ErrorCode.none if leader == 1 else ErrorCode.not_leader_or_follower
             assert fetched.error_code == expected
+            listed = client.call(
+                2,
+                7,
+                dict(
+                    replica_id=-1,
+                    isolation_level=0,
+                    topics=[
+                        dict(
+                            name="two", partitions=[dict(partition_index=index, current_leader_epoch=-1, timestamp=-1)]
+                        )
+                    ],
+                ),
+            )
+            assert listed.topics[0].partitions[0].error_code == expected
+            epochs = client.call(
+                OFFSET_FOR_LEADER_EPOCH,
+                4,
+                dict(
+                    replica_id=-1,
+                    topics=[
+                        dict(topic="two", partitions=[dict(partition=index, current_leader_epoch=-1, leader_epoch=0)])
+                    ],
+                ),
+            )
+            assert epochs.topics[0].partitions[0].error_code == expected
         # FindCoordinator: the leader of the group's __consumer_offsets partition.
         from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
 
