@@ -35,6 +35,7 @@ PRODUCE_TOPIC_ID_FROM = 13
 PRODUCE_CURRENT_LEADER_FROM = 10  # KIP-951's tagged CurrentLeader and NodeEndpoints
 FETCH_FLEXIBLE_FROM = 12
 FETCH_TOPIC_ID_FROM = 13
+FETCH_NODE_ENDPOINTS_FROM = 16  # KIP-951's tagged NodeEndpoints (CurrentLeader from v12)
 
 
 # A frozen dataclass, not a NamedTuple: Kafka names the first field `index`,
@@ -78,6 +79,8 @@ class FetchPartitionResult(NamedTuple):
     aborted_transactions: list[tuple[int, int]] | None
     records: list[Chunk]
     preferred_read_replica: int = -1
+    # KIP-951 (v12+, tagged): (leader id, leader epoch) with NOT_LEADER_OR_FOLLOWER.
+    current_leader: tuple[int, int] | None = None
 
 
 class FetchTopicResult(NamedTuple):
@@ -193,6 +196,7 @@ def encode_fetch_response(
     throttle_time_ms: int = 0,
     error_code: int = 0,
     session_id: int = 0,
+    node_endpoints: tuple[NodeEndpoint, ...] = (),
 ) -> list[Chunk]:
     """The body as a list of buffers; record chunks are passed through."""
     flexible = version >= FETCH_FLEXIBLE_FROM
@@ -241,11 +245,17 @@ def encode_fetch_response(
                 parts.append(bytes(head))
                 parts.extend(partition.records)
                 head = bytearray()
-            if flexible:
+            if flexible and partition.current_leader not in (None, _UNKNOWN_LEADER):
+                # One tagged field, tag 1 (CurrentLeader, from v12): two int32 and empty tags.
+                head += b"\x01\x01\x09" + _I32_PAIR.pack(*partition.current_leader) + _EMPTY_TAGS
+            elif flexible:
                 head += _EMPTY_TAGS
         if flexible:
             head += _EMPTY_TAGS
-    if flexible:
+    if version >= FETCH_NODE_ENDPOINTS_FROM and node_endpoints:
+        body = _node_endpoints(node_endpoints)
+        head += b"\x01\x00" + uvarint(len(body)) + body  # one tagged field, tag 0
+    elif flexible:
         head += _EMPTY_TAGS
     parts.append(bytes(head))
     return parts

@@ -370,9 +370,16 @@ def test_broker_rack_is_reported_and_other_known_brokers_listed():
                     assert [(n.node_id, n.host, n.port, n.rack) for n in answer.node_endpoints] == [
                         (2, "127.0.0.1", 19093, "r2")
                     ]
-            (fetched,) = client.call(1, 12, rq.fetch("two", index, 0)).responses[0].partitions
             expected = ErrorCode.none if leader == 1 else ErrorCode.not_leader_or_follower
-            assert fetched.error_code == expected
+            for version in (11, 12, 16):
+                answer = client.call(1, version, rq.fetch("two", index, 0, topic_id=entry.topic_id))
+                (fetched,) = answer.responses[0].partitions
+                assert fetched.error_code == expected
+                if leader == 2 and version >= 12:
+                    assert fetched.current_leader.leader_id == 2
+                if version >= 16:
+                    wanted = [(2, "127.0.0.1", 19093, "r2")] if leader == 2 else []
+                    assert [(n.node_id, n.host, n.port, n.rack) for n in answer.node_endpoints] == wanted
             listed = client.call(
                 2,
                 7,

@@ -121,6 +121,7 @@ fetch_partitions = st.builds(
     aborted_transactions=st.none() | st.lists(st.tuples(int64, int64), max_size=2),
     records=chunk_lists,
     preferred_read_replica=int32,
+    current_leader=st.none() | st.tuples(int32, int32),
 )
 fetch_topics = st.builds(
     FetchTopicResult, name=names, topic_id=uuids, partitions=st.lists(fetch_partitions, max_size=3)
@@ -134,12 +135,15 @@ fetch_topics = st.builds(
     throttle=st.integers(0, 2**31 - 1),
     error=errors,
     session=int32,
+    endpoints=node_endpoints,
 )
-def test_fetch_response_matches_kio(version, topics, throttle, error, session):
+def test_fetch_response_matches_kio(version, topics, throttle, error, session, endpoints):
     schema = load_response_schema(1, version)
+    leaders = version >= 12
     expected = build(
         schema,
         dict(
+            node_endpoints=[e._asdict() for e in endpoints] if version >= 16 else [],
             throttle_time=throttle,
             error_code=error,
             session_id=session,
@@ -159,6 +163,10 @@ def test_fetch_response_matches_kio(version, topics, throttle, error, session):
                             else [dict(producer_id=a, first_offset=b) for a, b in p.aborted_transactions],
                             preferred_read_replica=p.preferred_read_replica,
                             records=b"".join(p.records),
+                            current_leader=dict(
+                                leader_id=p.current_leader[0] if leaders and p.current_leader else -1,
+                                leader_epoch=p.current_leader[1] if leaders and p.current_leader else -1,
+                            ),
                         )
                         for p in t.partitions
                     ],
@@ -167,7 +175,9 @@ def test_fetch_response_matches_kio(version, topics, throttle, error, session):
             ],
         ),
     )
-    parts = encode_fetch_response(version, topics, throttle_time_ms=throttle, error_code=error, session_id=session)
+    parts = encode_fetch_response(
+        version, topics, throttle_time_ms=throttle, error_code=error, session_id=session, node_endpoints=endpoints
+    )
     ours = b"".join(bytes(p) for p in parts)
     assert ours == encode(expected)
     decoded, _ = entity_reader(schema)(ours, 0)
