@@ -345,7 +345,7 @@ def test_broker_rack_is_reported_and_other_known_brokers_listed():
         response = client.call(DESCRIBE_CLUSTER, 1, values)
         assert [(b.broker_id, b.rack) for b in response.brokers] == [(1, "r1"), (2, "r2")]
         (topic,) = client.call(19, 7, rq.create("two", 4, replication=2)).topics
-        assert topic.error_code == ErrorCode.none
+        assert (topic.error_code, topic.replication_factor) == (ErrorCode.none, 2)
         metadata = client.call(3, 12, rq.metadata("two"))
         assert [(b.node_id, b.rack) for b in metadata.brokers] == [(1, "r1"), (2, "r2")]
         (entry,) = metadata.topics
