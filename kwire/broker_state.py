@@ -50,6 +50,7 @@ class BrokerState:
         # Client quotas (AlterClientQuotas; enforced on Produce, Fetch and every request's time).
         self.quotas = self.cluster.client_quotas
         self.advertised_host, self.advertised_port = config.advertised(config.port)
+        self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
         # Encoded response bodies, keyed on the request's shape and the
         # cluster's metadata version (bounded; dropped when the version moves).
         self.response_cache = ResponseCache(lambda: self.cluster.version)
@@ -57,6 +58,7 @@ class BrokerState:
     def set_bound_port(self, port: int) -> None:
         """The listener's real port (config port 0 picks a free one)."""
         self.advertised_host, self.advertised_port = self.config.advertised(port)
+        self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
         self.response_cache.clear()
 
     # --- long-poll waiters ---------------------------------------------

@@ -43,6 +43,7 @@ class BrokerConfig:
     num_partitions: int = 1  # num.partitions
     auto_create_topics_enable: bool = True  # auto.create.topics.enable
     default_replication_factor: int = 1  # default.replication.factor
+    broker_rack: str | None = None  # broker.rack
     message_max_bytes: int = 1048588  # message.max.bytes
     socket_request_max_bytes: int = 100 * 1024 * 1024  # socket.request.max.bytes
     log_segment_bytes: int = GIB  # log.segment.bytes

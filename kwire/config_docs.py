@@ -24,6 +24,7 @@ DOCS: dict[str, str] = {
     "num.partitions": "partitions of auto-created topics",
     "auto.create.topics.enable": "create unknown topics on Metadata and Produce",
     "default.replication.factor": "replication factor of auto-created topics (only 1 is possible on one broker)",
+    "broker.rack": "this broker's rack, reported in metadata and used by rack-aware replica placement",
     "message.max.bytes": "largest record batch accepted (topic: max.message.bytes)",
     "socket.request.max.bytes": "larger request frames close the connection",
     "fetch.max.bytes": "cap on one fetch response",

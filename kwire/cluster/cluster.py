@@ -38,8 +38,10 @@ from kwire.cluster.offset_checkpoint import (
     write_checkpoint,
 )
 from kwire.cluster.orphans import find_orphan_topics
+from kwire.cluster.placement import assign_replicas
 from kwire.cluster.topic_configs import log_config_for, validate_topic_configs
 from kwire.cluster.topic_names import collision_key, validate_topic_name
+from kwire.cluster.topology import Topology
 from kwire.config import BrokerConfig
 from kwire.errors import StartupError
 from kwire.log import PartitionLog
@@ -108,6 +110,16 @@ class Topic:
     partitions: list[Partition]
     configs: dict[str, str]
     log_config: LogConfig
+    # Each partition's replicas (node ids, preferred leader first), from the
+    # metadata log. Metadata reports the first as leader and all as the ISR.
+    # Today this node opens the log of EVERY partition of its topics, whoever
+    # the replicas name (a node is alone: all are its own). Issue 13's next
+    # step: only the leader's node holds a partition's log, followers none
+    # until replication lands.
+    replicas: list[list[int]] = attrs.field(factory=list)
+
+    def replicas_of(self, index: int) -> list[int]:
+        return self.replicas[index]
 
     @property
     def is_internal(self) -> bool:
@@ -146,6 +158,8 @@ class Cluster:
         # Bumped on every topic change; response caches key on it.
         self.version = 0
         self.cluster_id = "kwire-in-memory-cluster"
+        # The brokers this node knows (itself alone for now; see topology.py).
+        self.topology = Topology(config.node_id, config.broker_rack)
         self._collision_keys: dict[str, str] = {}
         # Deleted topics: their ids (from the metadata log), and their
         # renamed directories waiting for `log.segment.delete.delay.ms`.
@@ -373,6 +387,12 @@ class Cluster:
     def get(self, name: str) -> Topic | None:
         return self.topics.get(name)
 
+    def leads(self, name: str, index: int) -> bool:
+        """Whether this node leads an existing partition (its first replica:
+        no elections yet). Requests that read or write a partition's log are
+        answered NOT_LEADER_OR_FOLLOWER elsewhere."""
+        return self.topics[name].replicas_of(index)[0] == self.config.node_id
+
     def partition(self, name: str, index: int) -> Partition | None:
         topic = self.topics.get(name)
         if topic is None or not 0 <= index < len(topic.partitions):
@@ -405,17 +425,16 @@ class Cluster:
             raise KafkaError(ErrorCode.invalid_partitions, "Number of partitions must be larger than 0.")
         if replication_factor == -1:
             replication_factor = self.config.default_replication_factor
-        if replication_factor <= 0:
-            raise KafkaError(ErrorCode.invalid_replication_factor, "Replication factor must be larger than 0.")
-        if replication_factor > 1:
-            raise KafkaError(
-                ErrorCode.invalid_replication_factor,
-                f"Unable to replicate the partition {replication_factor} time(s): "
-                "The target replication factor of "
-                f"{replication_factor} cannot be reached because only 1 broker(s) are registered.",
-            )
+        # Kafka's placement over the brokers this node knows (INVALID_REPLICATION_FACTOR beyond their count).
+        assignment = assign_replicas(self.topology.racks(), num_partitions, replication_factor)
         clean_configs = validate_topic_configs(configs or {})
-        record = TopicRecord(name=name, topic_id=uuid.uuid4(), partitions=num_partitions, configs=clean_configs)
+        record = TopicRecord(
+            name=name,
+            topic_id=uuid.uuid4(),
+            partitions=num_partitions,
+            configs=clean_configs,
+            replicas=tuple(tuple(assignment[index]) for index in range(num_partitions)),
+        )
         if not validate_only:
             # Files first, then the record that makes the topic exist: a
             # failure of either leaves nothing behind (StorageError).
@@ -560,7 +579,11 @@ class Cluster:
         current = len(topic.partitions)
         if validate_only:
             return topic
-        record = TopicRecord(name, topic.topic_id, count, topic.configs)
+        added = assign_replicas(
+            self.topology.racks(), count - current, len(topic.replicas_of(0)), first_partition=current
+        )
+        replicas = [*topic.replicas, *(added[index] for index in range(current, count))]
+        record = TopicRecord(name, topic.topic_id, count, topic.configs, tuple(tuple(each) for each in replicas))
         partitions, created = self._create_partitions(record, first=current, log_config=topic.log_config)
         try:
             self.metadata.write_topic(record)
@@ -568,6 +591,7 @@ class Cluster:
             self._discard_partitions(partitions, created)
             raise
         topic.partitions.extend(partitions)
+        topic.replicas = replicas
         self.version += 1
         return topic
 
@@ -579,7 +603,9 @@ class Cluster:
         clean = validate_topic_configs(configs)
         if validate_only:
             return
-        self.metadata.write_topic(TopicRecord(name, topic.topic_id, len(topic.partitions), clean))
+        self.metadata.write_topic(
+            TopicRecord(name, topic.topic_id, len(topic.partitions), clean, tuple(map(tuple, topic.replicas)))
+        )
         topic.configs = clean
         topic.log_config = log_config_for(self.config, clean)
         for partition in topic.partitions:
@@ -754,8 +780,15 @@ class Cluster:
             shutil.rmtree(directory, ignore_errors=True)
 
     def _register(self, record: TopicRecord, partitions: list[Partition]) -> None:
+        # A record written before replicas were recorded: every partition on this node.
+        replicas = [list(each) for each in record.replicas] or [[self.config.node_id] for _ in range(record.partitions)]
         topic = Topic(
-            record.name, record.topic_id, partitions, record.configs, log_config_for(self.config, record.configs)
+            record.name,
+            record.topic_id,
+            partitions,
+            record.configs,
+            log_config_for(self.config, record.configs),
+            replicas,
         )
         self.topics[record.name] = topic
         self.topics_by_id[record.topic_id] = topic

@@ -44,6 +44,9 @@ class TopicRecord:
     topic_id: uuid.UUID
     partitions: int
     configs: dict[str, str] = attrs.field(factory=dict)
+    # Each partition's replica node ids, preferred leader first; () in a
+    # record written before kwire recorded them (then: this node alone).
+    replicas: tuple[tuple[int, ...], ...] = ()
 
 
 @attrs.define
@@ -76,6 +79,7 @@ def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSna
                     topic_id=uuid.UUID(data["topic_id"]),
                     partitions=int(data["partitions"]),
                     configs=dict(data.get("configs", {})),
+                    replicas=tuple(tuple(int(node) for node in each) for each in data.get("replicas", ())),
                 )
         elif key.startswith(_DELETED_TOPIC_PREFIX):
             snapshot.deleted_topic_ids.add(uuid.UUID(key[len(_DELETED_TOPIC_PREFIX) :].decode()))
@@ -114,7 +118,13 @@ class MetadataLog:
         return replay_records(self._records())
 
     def write_topic(self, topic: TopicRecord) -> None:
-        value = {"topic_id": str(topic.topic_id), "partitions": topic.partitions, "configs": topic.configs}
+        value: dict[str, object] = {
+            "topic_id": str(topic.topic_id),
+            "partitions": topic.partitions,
+            "configs": topic.configs,
+        }
+        if topic.replicas:
+            value["replicas"] = [list(each) for each in topic.replicas]
         self._append(_TOPIC_PREFIX + topic.name.encode(), json.dumps(value, sort_keys=True).encode())
 
     def delete_topics(self, topics: Iterable[TopicRecord]) -> None:

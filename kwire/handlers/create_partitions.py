@@ -89,7 +89,9 @@ def _grow(ctx: RequestContext, wanted: TopicGrowth, validate_only: bool) -> None
 
 def _check_assignments(assignments: list[list[int]], additional: int, ctx: RequestContext) -> None:
     """Kafka's checks of manual assignments, for a cluster of this one node
-    whose partitions all have one replica."""
+    whose partitions all have one replica. (Issue 13: with several brokers in
+    the topology, kwire/cluster/placement.py's check_manual_assignment is the
+    general check; neither CreateTopics nor CreatePartitions uses it yet.)"""
     if len(assignments) != additional:
         raise KafkaError(
             ErrorCode.invalid_replica_assignment,

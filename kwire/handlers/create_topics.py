@@ -51,7 +51,7 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
                 error_code=ErrorCode.none,
                 error_message=None,
                 num_partitions=record.partitions,
-                replication_factor=1,
+                replication_factor=len(record.replicas[0]) if record.replicas else 1,
                 configs=_config_entries(ctx.state.config, record.configs, ctx.state.cluster.broker_configs),
             )
         )

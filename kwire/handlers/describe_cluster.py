@@ -1,4 +1,5 @@
-"""DescribeCluster: this one node is the whole cluster (and its controller)."""
+"""DescribeCluster: the brokers this node knows (kwire/cluster/topology.py:
+itself alone today) and the controller."""
 
 from __future__ import annotations
 
@@ -42,8 +43,11 @@ def handle_describe_cluster(ctx: RequestContext, wire_request: Any) -> Any:
                 brokers=[],
             ),
         )
-    node = state.config.node_id
-    broker = dict(broker_id=node, host=state.advertised_host, port=state.advertised_port, rack=None, is_fenced=False)
+    topology = state.cluster.topology
+    brokers = [
+        dict(broker_id=broker.node_id, host=broker.host, port=broker.port, rack=broker.rack, is_fenced=False)
+        for broker in topology.sorted_brokers()
+    ]
     return respond(
         ctx,
         dict(
@@ -51,9 +55,9 @@ def handle_describe_cluster(ctx: RequestContext, wire_request: Any) -> Any:
             error_message=None,
             endpoint_type=BROKER_ENDPOINT,
             cluster_id=state.cluster.cluster_id,
-            # Clients cannot reach a KRaft controller; Kafka names a live broker: this one.
-            controller_id=node,
-            brokers=[broker],
+            # Clients cannot reach a KRaft controller; Kafka names a live broker (this one, alone today).
+            controller_id=topology.controller_id,
+            brokers=brokers,
             cluster_authorized_operations=(
                 CLUSTER_OPERATIONS if request.include_cluster_authorized_operations else OPERATIONS_NOT_REQUESTED
             ),

@@ -109,16 +109,18 @@ def _topic(ctx: RequestContext, topic: Topic, indexes: range) -> dict[str, Any]:
     for i in indexes:
         partition = topic.partitions[i]
         offline = partition.log.offline_reason is not None
+        replicas = topic.replicas_of(i)
         partitions.append(
             dict(
-                # A partition whose log failed is offline on its only replica (as Metadata).
+                # A partition whose log failed is offline on this node (as Metadata).
                 error_code=ErrorCode.kafka_storage_error if offline else ErrorCode.none,
                 partition_index=i,
-                leader_id=node,
+                leader_id=replicas[0],
                 leader_epoch=partition.leader_epoch,
-                replica_nodes=[node],
-                isr_nodes=[node],
-                # One replica, always in the ISR: no eligible leader replicas (KIP-966).
+                replica_nodes=replicas,
+                # The ISR is every replica until replication lands (issue 13).
+                isr_nodes=replicas,
+                # Every replica in the ISR: no eligible leader replicas (KIP-966).
                 eligible_leader_replicas=[],
                 last_known_elr=[],
                 offline_replicas=[node] if offline else [],

@@ -18,15 +18,30 @@ from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.fast_responses import Chunk, FetchPartitionResult, FetchTopicResult, encode_fetch_response
+from kwire.protocol.fast_responses import (
+    Chunk,
+    FetchPartitionResult,
+    FetchTopicResult,
+    NodeEndpoint,
+    encode_fetch_response,
+)
 from kwire.protocol.registry import api
 from kwire.quotas.entities import CONSUMER_BYTE_RATE
 
 READ_COMMITTED = 1
 
+
 # What a fetch asks of one partition: (partition index, the Partition or the
 # error to answer instead, fetch offset, partition max bytes).
-_PartitionPlan = tuple[int, Partition | ErrorCode, int, int]
+@attrs.frozen
+class _NotLeader:
+    """A partition another node leads: NOT_LEADER_OR_FOLLOWER naming it (KIP-951, v12+)."""
+
+    leader: int
+    leader_epoch: int
+
+
+_PartitionPlan = tuple[int, Partition | ErrorCode | _NotLeader, int, int]
 # [(topic name, topic id, [partition plan])], in request order.
 _Plan = list[tuple[str | None, uuid.UUID | None, list[_PartitionPlan]]]
 
@@ -105,6 +120,7 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
         # As Kafka: never more than the quota lets through in one window span.
         response_limit = min(response_limit, int(quota_window_bytes))
     plan = _plan(ctx, request)
+    leaders = _leader_endpoints(ctx, plan)
     max_wait_ms = request.max_wait_ms
     min_bytes = request.min_bytes
 
@@ -113,7 +129,7 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     def attempt(final: bool) -> Encoded | None:
         topics, total_bytes, has_error = _read(plan, response_limit, read_committed, storage_error, state.faults.paused)
         if final or has_error or total_bytes >= min_bytes or max_wait_ms <= 0:
-            response = _encoded(version, topics, 0)
+            response = _encoded(version, topics, 0, leaders)
             if quota_window_bytes is not None:
                 # consumer_byte_rate counts the whole answer, as Kafka's does.
                 size = sum(len(part) for part in response.parts)
@@ -137,11 +153,28 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     return Delayed(wait_keys, max_wait_ms, attempt)
 
 
-def _encoded(version: int, topics: list[FetchTopicResult], throttle_ms: int) -> Encoded:
+def _encoded(
+    version: int, topics: list[FetchTopicResult], throttle_ms: int, leaders: tuple[NodeEndpoint, ...] = ()
+) -> Encoded:
     def retime(throttle: int) -> Encoded:
-        return _encoded(version, topics, throttle)
+        return _encoded(version, topics, throttle, leaders)
 
-    return Encoded(encode_fetch_response(version, topics, throttle_time_ms=throttle_ms), throttle_ms, retime)
+    body = encode_fetch_response(version, topics, throttle_time_ms=throttle_ms, node_endpoints=leaders)
+    return Encoded(body, throttle_ms, retime)
+
+
+def _leader_endpoints(ctx: RequestContext, plan: _Plan) -> tuple[NodeEndpoint, ...]:
+    """KIP-951's NodeEndpoints: where each leader named in the answer listens."""
+    brokers = ctx.state.cluster.topology.brokers
+    named = {
+        target.leader
+        for _name, _id, entries in plan
+        for _index, target, _offset, _max in entries
+        if isinstance(target, _NotLeader) and target.leader in brokers
+    }
+    return tuple(
+        NodeEndpoint(node, brokers[node].host, brokers[node].port, brokers[node].rack) for node in sorted(named)
+    )
 
 
 def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:
@@ -163,9 +196,13 @@ def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:
         entries: list[_PartitionPlan] = []
         for fetch_partition in fetch_topic.partitions:
             index = fetch_partition.index
-            target: Partition | ErrorCode
+            target: Partition | ErrorCode | _NotLeader
             if topic is None or not 0 <= index < len(topic.partitions):
                 target = missing
+            elif not cluster.leads(topic.name, index):
+                # Led by another node: this one holds no log for it yet (issue 13 groundwork).
+                # The epoch is this node's own: the controller publishes none yet.
+                target = _NotLeader(topic.replicas_of(index)[0], topic.partitions[index].leader_epoch)
             else:
                 target = topic.partitions[index]
                 epoch_error = target.leader_epoch_error(fetch_partition.current_leader_epoch)
@@ -202,6 +239,14 @@ def _read(
             if isinstance(target, ErrorCode):
                 has_error = True
                 results.append(_error_result(index, target))
+                continue
+            if isinstance(target, _NotLeader):
+                has_error = True
+                results.append(
+                    _error_result(index, ErrorCode.not_leader_or_follower)._replace(
+                        current_leader=(target.leader, target.leader_epoch)
+                    )
+                )
                 continue
             log = target.log
             if log.deleted:  # while this fetch waited (as Kafka: the partition is gone)

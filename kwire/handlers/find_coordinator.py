@@ -1,14 +1,24 @@
-"""FindCoordinator: this broker coordinates every group (and, later,
-every transactional id)."""
+"""FindCoordinator: the leader of the key's partition of `__consumer_offsets`
+(groups) or `__transaction_state` (transactional ids), as Kafka places them;
+before that topic exists, and on a lone node always, this node.
+
+Issue 13 groundwork: with several nodes, a node asked for a group or
+transaction it does not coordinate must answer NOT_COORDINATOR; the group
+and transaction handlers do not check that yet (a node is alone today)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
+from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+
+if TYPE_CHECKING:
+    from kwire.broker_state import BrokerState
 
 GROUP, TRANSACTION = 0, 1
 
@@ -18,6 +28,7 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
     # Before v1 every request asks for a group's coordinator.
     key_type = request.key_type if ctx.api_version >= 1 else GROUP
     state = ctx.state
+    found: dict[str, Any] | None = None  # the answer for every key (an error), else each key's own
     if key_type not in (GROUP, TRANSACTION):
         found = dict(
             error_code=ErrorCode.invalid_request,
@@ -26,15 +37,24 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
             host="",
             port=-1,
         )
-    else:
-        found = dict(
+    if ctx.api_version >= 4:
+        coordinators = [dict(found or _coordinator(state, key_type, key), key=key) for key in request.coordinator_keys]
+        return respond(ctx, dict(coordinators=coordinators))
+    return respond(ctx, found or _coordinator(state, key_type, request.key))
+
+
+def _coordinator(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
+    topic = state.cluster.get(OFFSETS_TOPIC if key_type == GROUP else TRANSACTION_TOPIC)
+    endpoint = None
+    if topic is not None:
+        leader = topic.replicas_of(partition_for(key, len(topic.partitions)))[0]
+        endpoint = state.cluster.topology.brokers.get(leader)
+    if endpoint is None:
+        return dict(
             error_code=ErrorCode.none,
             error_message=None,
             node_id=state.config.node_id,
             host=state.advertised_host,
             port=state.advertised_port,
         )
-    if ctx.api_version >= 4:
-        coordinators = [dict(found, key=key) for key in request.coordinator_keys]
-        return respond(ctx, dict(coordinators=coordinators))
-    return respond(ctx, found)
+    return dict(error_code=ErrorCode.none, error_message=None, node_id=leader, host=endpoint.host, port=endpoint.port)

@@ -73,6 +73,9 @@ def handle_list_offsets(ctx: RequestContext, wire_request: Any) -> Any:
             if topic is None or not 0 <= index < len(topic.partitions):
                 partitions.append(_result(index, ErrorCode.unknown_topic_or_partition))
                 continue
+            if not cluster.leads(topic.name, index):
+                partitions.append(_result(index, ErrorCode.not_leader_or_follower))
+                continue
             partition = topic.partitions[index]
             epoch_error = partition.leader_epoch_error(entry.current_leader_epoch)
             if epoch_error is not None:

@@ -95,10 +95,11 @@ def handle_metadata(ctx: RequestContext, wire_request: Any) -> Any:
         response = dict(
             throttle_time=0,
             brokers=[
-                dict(node_id=state.config.node_id, host=state.advertised_host, port=state.advertised_port, rack=None)
+                dict(node_id=broker.node_id, host=broker.host, port=broker.port, rack=broker.rack)
+                for broker in state.cluster.topology.sorted_brokers()
             ],
             cluster_id=state.cluster.cluster_id,
-            controller_id=state.config.node_id,
+            controller_id=state.cluster.topology.controller_id,
             topics=topics,
             cluster_authorized_operations=CLUSTER_OPERATIONS if include_cluster_ops else OPERATIONS_NOT_REQUESTED,
             error_code=ErrorCode.none,
@@ -154,13 +155,15 @@ def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict[s
     node = ctx.state.config.node_id
     partitions = [
         dict(
-            # A partition whose log failed is offline on its only replica.
+            # A partition whose log failed is offline on this node (its only replica today).
             error_code=ErrorCode.none if partition.log.offline_reason is None else ErrorCode.kafka_storage_error,
             partition_index=partition.index,
-            leader_id=node,
+            # The preferred leader leads: no elections yet (issue 13).
+            leader_id=topic.replicas_of(partition.index)[0],
             leader_epoch=partition.leader_epoch,
-            replica_nodes=[node],
-            isr_nodes=[node],
+            replica_nodes=topic.replicas_of(partition.index),
+            # The ISR is every replica until replication lands (issue 13).
+            isr_nodes=topic.replicas_of(partition.index),
             offline_replicas=[] if partition.log.offline_reason is None else [node],
         )
         for partition in topic.partitions

@@ -61,7 +61,9 @@ def handle_offset_for_leader_epoch(ctx: RequestContext, wire_request: Any) -> An
                 results.append(_result(entry.partition, ErrorCode.unknown_topic_or_partition))
                 continue
             epoch_error = partition.leader_epoch_error(entry.current_leader_epoch)
-            if partition.log.offline_reason is not None:
+            if not cluster.leads(name, entry.partition):
+                results.append(_result(entry.partition, ErrorCode.not_leader_or_follower))
+            elif partition.log.offline_reason is not None:
                 results.append(_result(entry.partition, ErrorCode.kafka_storage_error))
             elif epoch_error is not None:
                 results.append(_result(entry.partition, epoch_error))

@@ -29,7 +29,12 @@ from kwire.protocol.batch_transforms import (
     transform_for_topic,
 )
 from kwire.protocol.errors import ErrorCode
-from kwire.protocol.fast_responses import ProducePartitionResult, ProduceTopicResult, encode_produce_response
+from kwire.protocol.fast_responses import (
+    NodeEndpoint,
+    ProducePartitionResult,
+    ProduceTopicResult,
+    encode_produce_response,
+)
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 from kwire.protocol.registry import api
 from kwire.quotas.entities import PRODUCER_BYTE_RATE
@@ -96,6 +101,7 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
         )
     any_error = False
     topic_results = []
+    leaders: dict[int, NodeEndpoint] = {}  # KIP-951: where the leaders named in the answer listen
     for topic_data in request.topic_data:
         topic, error = _resolve_topic(ctx, topic_data)
         partition_results = []
@@ -109,6 +115,9 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
                 result = ProducePartitionResult(
                     index=index, error_code=ErrorCode.unknown_topic_or_partition, base_offset=-1
                 )
+            elif topic.replicas_of(index)[0] != state.config.node_id:
+                # Led by another node (issue 13 groundwork: this node holds no log for it to serve).
+                result = _not_leader(state, topic, index, leaders)
             elif acks == -1 and topic.log_config.min_insync_replicas > 1:
                 # One broker is the whole in-sync replica set.
                 result = ProducePartitionResult(
@@ -129,11 +138,34 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     if state.quotas.enforces(PRODUCER_BYTE_RATE):
         # producer_byte_rate counts the whole request, as Kafka's does.
         throttle_ms = state.quotas.record(PRODUCER_BYTE_RATE, ctx.client_id, ctx.request_size)
-    return _answer(ctx, acks, any_error, topic_results, throttle_ms)
+    return _answer(ctx, acks, any_error, topic_results, throttle_ms, tuple(leaders[n] for n in sorted(leaders)))
+
+
+def _not_leader(
+    state: BrokerState, topic: Topic, index: int, leaders: dict[int, NodeEndpoint]
+) -> ProducePartitionResult:
+    """NOT_LEADER_OR_FOLLOWER, naming the leader (KIP-951, v10+) when its address is known."""
+    leader = topic.replicas_of(index)[0]
+    endpoint = state.cluster.topology.brokers.get(leader)
+    if endpoint is None:
+        return ProducePartitionResult(index=index, error_code=ErrorCode.not_leader_or_follower, base_offset=-1)
+    leaders[leader] = NodeEndpoint(endpoint.node_id, endpoint.host, endpoint.port, endpoint.rack)
+    return ProducePartitionResult(
+        index=index,
+        error_code=ErrorCode.not_leader_or_follower,
+        base_offset=-1,
+        # The epoch this node knows (one per partition and node until the controller publishes them).
+        current_leader=(leader, topic.partitions[index].leader_epoch),
+    )
 
 
 def _answer(
-    ctx: RequestContext, acks: int, any_error: bool, topic_results: list[ProduceTopicResult], throttle_ms: int = 0
+    ctx: RequestContext,
+    acks: int,
+    any_error: bool,
+    topic_results: list[ProduceTopicResult],
+    throttle_ms: int = 0,
+    leaders: tuple[NodeEndpoint, ...] = (),
 ) -> Encoded | Sentinel:
     if acks == 0:
         # Nothing goes back; on failure Kafka closes the connection so the
@@ -142,7 +174,7 @@ def _answer(
     version = ctx.api_version
 
     def encoded(throttle: int) -> Encoded:
-        return Encoded([encode_produce_response(version, topic_results, throttle)], throttle, encoded)
+        return Encoded([encode_produce_response(version, topic_results, throttle, leaders)], throttle, encoded)
 
     return encoded(throttle_ms)
 

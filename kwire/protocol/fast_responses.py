@@ -18,6 +18,8 @@ _I32 = struct.Struct(">i")
 _PRODUCE_PARTITION = struct.Struct(">ihq")  # index, error_code, base_offset
 _I64 = struct.Struct(">q")
 _I64_PAIR = struct.Struct(">qq")
+_I32_PAIR = struct.Struct(">ii")
+_UNKNOWN_LEADER = (-1, -1)  # CurrentLeader's default: left out, as Kafka's writer leaves it
 _FETCH_PARTITION_V4 = struct.Struct(">ihqq")  # index, error, high watermark, last stable offset
 _FETCH_PARTITION_V5 = struct.Struct(">ihqqq")  # ... + log start offset
 _FETCH_TOP_V7 = struct.Struct(">ihi")  # throttle, error_code, session_id
@@ -30,8 +32,10 @@ Chunk: TypeAlias = bytes | bytearray | memoryview
 
 PRODUCE_FLEXIBLE_FROM = 9
 PRODUCE_TOPIC_ID_FROM = 13
+PRODUCE_CURRENT_LEADER_FROM = 10  # KIP-951's tagged CurrentLeader and NodeEndpoints
 FETCH_FLEXIBLE_FROM = 12
 FETCH_TOPIC_ID_FROM = 13
+FETCH_NODE_ENDPOINTS_FROM = 16  # KIP-951's tagged NodeEndpoints (CurrentLeader from v12)
 
 
 # A frozen dataclass, not a NamedTuple: Kafka names the first field `index`,
@@ -47,6 +51,17 @@ class ProducePartitionResult:
     # KIP-467 (v8+): (batch_index, batch_index_error_message) of each record
     # that made the batch fail.
     record_errors: tuple[tuple[int, str | None], ...] = ()
+    # KIP-951 (v10+, tagged): (leader id, leader epoch) with NOT_LEADER_OR_FOLLOWER.
+    current_leader: tuple[int, int] | None = None
+
+
+class NodeEndpoint(NamedTuple):
+    """KIP-951's NodeEndpoints entry: where a current leader named in a response listens."""
+
+    node_id: int
+    host: str
+    port: int
+    rack: str | None = None
 
 
 class ProduceTopicResult(NamedTuple):
@@ -64,6 +79,8 @@ class FetchPartitionResult(NamedTuple):
     aborted_transactions: list[tuple[int, int]] | None
     records: list[Chunk]
     preferred_read_replica: int = -1
+    # KIP-951 (v12+, tagged): (leader id, leader epoch) with NOT_LEADER_OR_FOLLOWER.
+    current_leader: tuple[int, int] | None = None
 
 
 class FetchTopicResult(NamedTuple):
@@ -106,8 +123,14 @@ def _uuid(value: uuid.UUID | None) -> bytes:
 # --- Produce -------------------------------------------------------------------
 
 
-def encode_produce_response(version: int, topics: list[ProduceTopicResult], throttle_time_ms: int = 0) -> bytes:
+def encode_produce_response(
+    version: int,
+    topics: list[ProduceTopicResult],
+    throttle_time_ms: int = 0,
+    node_endpoints: tuple[NodeEndpoint, ...] = (),
+) -> bytes:
     flexible = version >= PRODUCE_FLEXIBLE_FROM
+    leaders_too = version >= PRODUCE_CURRENT_LEADER_FROM
     out = [_array_length(len(topics), flexible)]
     append = out.append
     for topic in topics:
@@ -124,14 +147,31 @@ def encode_produce_response(version: int, topics: list[ProduceTopicResult], thro
                     append(_record_errors_and_message(partition, flexible))
                 else:
                     append(_NO_RECORD_ERRORS_OR_MESSAGE[flexible])
-            if flexible:
+            if leaders_too and partition.current_leader not in (None, _UNKNOWN_LEADER):
+                # One tagged field, tag 0: LeaderIdAndEpoch (two int32 and its own empty tags).
+                append(b"\x01\x00\x09" + _I32_PAIR.pack(*partition.current_leader) + _EMPTY_TAGS)
+            elif flexible:
                 append(_EMPTY_TAGS)
         if flexible:
             append(_EMPTY_TAGS)
     if version >= 1:
         append(_I32.pack(throttle_time_ms))
-    if flexible:
+    if leaders_too and node_endpoints:
+        body = _node_endpoints(node_endpoints)
+        append(b"\x01\x00" + uvarint(len(body)) + body)  # one tagged field, tag 0
+    elif flexible:
         append(_EMPTY_TAGS)
+    return b"".join(out)
+
+
+def _node_endpoints(endpoints: tuple[NodeEndpoint, ...]) -> bytes:
+    out = [_array_length(len(endpoints), True)]
+    for endpoint in endpoints:
+        out.append(_I32.pack(endpoint.node_id))
+        out.append(_string(endpoint.host, True))
+        out.append(_I32.pack(endpoint.port))
+        out.append(_nullable_string(endpoint.rack, True))
+        out.append(_EMPTY_TAGS)
     return b"".join(out)
 
 
@@ -156,6 +196,7 @@ def encode_fetch_response(
     throttle_time_ms: int = 0,
     error_code: int = 0,
     session_id: int = 0,
+    node_endpoints: tuple[NodeEndpoint, ...] = (),
 ) -> list[Chunk]:
     """The body as a list of buffers; record chunks are passed through."""
     flexible = version >= FETCH_FLEXIBLE_FROM
@@ -204,11 +245,17 @@ def encode_fetch_response(
                 parts.append(bytes(head))
                 parts.extend(partition.records)
                 head = bytearray()
-            if flexible:
+            if flexible and partition.current_leader not in (None, _UNKNOWN_LEADER):
+                # One tagged field, tag 1 (CurrentLeader, from v12): two int32 and empty tags.
+                head += b"\x01\x01\x09" + _I32_PAIR.pack(*partition.current_leader) + _EMPTY_TAGS
+            elif flexible:
                 head += _EMPTY_TAGS
         if flexible:
             head += _EMPTY_TAGS
-    if flexible:
+    if version >= FETCH_NODE_ENDPOINTS_FROM and node_endpoints:
+        body = _node_endpoints(node_endpoints)
+        head += b"\x01\x00" + uvarint(len(body)) + body  # one tagged field, tag 0
+    elif flexible:
         head += _EMPTY_TAGS
     parts.append(bytes(head))
     return parts

@@ -326,3 +326,98 @@ def test_update_features_validate_only(client):
     assert update_features(client, 1, ("metadata.version", 25, 1), validate_only=True).error_code == ErrorCode.none
     refused = update_features(client, 1, ("metadata.version", 24, 2), validate_only=True)
     assert refused.error_code == ErrorCode.invalid_update_version
+
+
+def test_broker_rack_is_reported_and_other_known_brokers_listed():
+    """broker.rack shows in DescribeCluster and Metadata; brokers registered in
+    the node's topology (issue 13's seam; one node alone today) are listed,
+    and a topic may then be placed on them."""
+    from kwire.cluster.topology import BrokerEndpoint
+
+    core = make_core(broker_rack="r1")
+    try:
+        client = CoreClient(core)
+        values = dict(include_cluster_authorized_operations=False, endpoint_type=1, include_fenced_brokers=False)
+        (broker,) = client.call(DESCRIBE_CLUSTER, 1, values).brokers
+        assert broker.rack == "r1"
+        core.state.cluster.topology.register(BrokerEndpoint(2, "127.0.0.1", 19093, "r2"))
+        core.state.cluster.version += 1  # (what publishing a new topology will do)
+        response = client.call(DESCRIBE_CLUSTER, 1, values)
+        assert [(b.broker_id, b.rack) for b in response.brokers] == [(1, "r1"), (2, "r2")]
+        (topic,) = client.call(19, 7, rq.create("two", 4, replication=2)).topics
+        assert (topic.error_code, topic.replication_factor) == (ErrorCode.none, 2)
+        metadata = client.call(3, 12, rq.metadata("two"))
+        assert [(b.node_id, b.rack) for b in metadata.brokers] == [(1, "r1"), (2, "r2")]
+        (entry,) = metadata.topics
+        for partition in entry.partitions:
+            assert sorted(partition.replica_nodes) == [1, 2]
+            assert partition.leader_id == partition.replica_nodes[0]
+            assert list(partition.isr_nodes) == list(partition.replica_nodes)
+        assert sorted(p.leader_id for p in entry.partitions) == [1, 1, 2, 2]
+        # Produce and Fetch only where this node leads; elsewhere NOT_LEADER_OR_FOLLOWER,
+        # Produce v10+ naming the leader and its address (KIP-951).
+        for partition in entry.partitions:
+            index, leader = partition.partition_index, partition.leader_id
+            for version in (9, 10, 11):
+                answer = client.call(0, version, rq.produce("two", index, rq.batch(b"v")))
+                (result,) = answer.responses[0].partition_responses
+                if leader == 1:
+                    assert result.error_code == ErrorCode.none
+                    continue
+                assert result.error_code == ErrorCode.not_leader_or_follower
+                if version >= 10:
+                    assert result.current_leader.leader_id == 2
+                    assert [(n.node_id, n.host, n.port, n.rack) for n in answer.node_endpoints] == [
+                        (2, "127.0.0.1", 19093, "r2")
+                    ]
+            expected = ErrorCode.none if leader == 1 else ErrorCode.not_leader_or_follower
+            for version in (11, 12, 16):
+                answer = client.call(1, version, rq.fetch("two", index, 0, topic_id=entry.topic_id))
+                (fetched,) = answer.responses[0].partitions
+                assert fetched.error_code == expected
+                if leader == 2 and version >= 12:
+                    assert fetched.current_leader.leader_id == 2
+                if version >= 16:
+                    wanted = [(2, "127.0.0.1", 19093, "r2")] if leader == 2 else []
+                    assert [(n.node_id, n.host, n.port, n.rack) for n in answer.node_endpoints] == wanted
+            listed = client.call(
+                2,
+                7,
+                dict(
+                    replica_id=-1,
+                    isolation_level=0,
+                    topics=[
+                        dict(
+                            name="two", partitions=[dict(partition_index=index, current_leader_epoch=-1, timestamp=-1)]
+                        )
+                    ],
+                ),
+            )
+            assert listed.topics[0].partitions[0].error_code == expected
+            epochs = client.call(
+                OFFSET_FOR_LEADER_EPOCH,
+                4,
+                dict(
+                    replica_id=-1,
+                    topics=[
+                        dict(topic="two", partitions=[dict(partition=index, current_leader_epoch=-1, leader_epoch=0)])
+                    ],
+                ),
+            )
+            assert epochs.topics[0].partitions[0].error_code == expected
+        # FindCoordinator: the leader of the group's __consumer_offsets partition.
+        from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
+
+        (created,) = client.call(19, 7, rq.create(OFFSETS_TOPIC, 6, replication=2)).topics
+        assert created.error_code == ErrorCode.none
+        offsets_topic = core.state.cluster.get(OFFSETS_TOPIC)
+        for group in ("g1", "g2", "g3", "g4", "g5", "g6"):
+            leader = offsets_topic.replicas_of(partition_for(group, 6))[0]
+            for version in (3, 4):
+                values = dict(key=group, key_type=0, coordinator_keys=[group])
+                answer = client.call(10, version, values)
+                found = answer.coordinators[0] if version >= 4 else answer
+                assert (found.error_code, found.node_id) == (ErrorCode.none, leader)
+                assert found.port == (19093 if leader == 2 else core.state.advertised_port)
+    finally:
+        core.close()

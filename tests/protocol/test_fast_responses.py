@@ -11,6 +11,7 @@ import kwire.protocol  # noqa: F401
 from kwire.protocol.fast_responses import (
     FetchPartitionResult,
     FetchTopicResult,
+    NodeEndpoint,
     ProducePartitionResult,
     ProduceTopicResult,
     encode_fetch_response,
@@ -33,21 +34,33 @@ produce_partitions = st.builds(
     log_start_offset=int64,
     error_message=st.none() | st.text(max_size=20),
     record_errors=st.lists(st.tuples(int32, st.none() | st.text(max_size=20)), max_size=3).map(tuple),
+    current_leader=st.none() | st.tuples(int32, int32),
 )
+node_endpoints = st.lists(
+    st.builds(NodeEndpoint, node_id=int32, host=names, port=int32, rack=st.none() | st.text(max_size=10)), max_size=3
+).map(tuple)
 produce_topics = st.builds(
     ProduceTopicResult, name=names, topic_id=uuids, partitions=st.lists(produce_partitions, max_size=3)
 )
 
 
 @settings(max_examples=60, deadline=None)
-@given(version=st.integers(3, 13), topics=st.lists(produce_topics, max_size=3), throttle=st.integers(0, 2**31 - 1))
-def test_produce_response_matches_kio(version, topics, throttle):
-    """Byte for byte, record_errors (KIP-467, v8+) included; older versions drop them as Kafka does."""
+@given(
+    version=st.integers(3, 13),
+    topics=st.lists(produce_topics, max_size=3),
+    throttle=st.integers(0, 2**31 - 1),
+    endpoints=node_endpoints,
+)
+def test_produce_response_matches_kio(version, topics, throttle, endpoints):
+    """Byte for byte, record_errors (KIP-467, v8+) and KIP-951's current leader
+    and node endpoints (v10+) included; older versions drop them as Kafka does."""
     schema = load_response_schema(0, version)
+    leaders = version >= 10
     expected = build(
         schema,
         dict(
             throttle_time=throttle,
+            node_endpoints=[e._asdict() for e in endpoints] if leaders else [],
             responses=[
                 dict(
                     name=t.name,
@@ -63,6 +76,10 @@ def test_produce_response_matches_kio(version, topics, throttle):
                             record_errors=[
                                 dict(batch_index=i, batch_index_error_message=m) for i, m in p.record_errors
                             ],
+                            current_leader=dict(
+                                leader_id=p.current_leader[0] if leaders and p.current_leader else -1,
+                                leader_epoch=p.current_leader[1] if leaders and p.current_leader else -1,
+                            ),
                         )
                         for p in t.partitions
                     ],
@@ -71,7 +88,7 @@ def test_produce_response_matches_kio(version, topics, throttle):
             ],
         ),
     )
-    ours = encode_produce_response(version, topics, throttle)
+    ours = encode_produce_response(version, topics, throttle, endpoints)
     assert ours == encode(expected)
     decoded, size = entity_reader(schema)(ours, 0)
     assert size == len(ours)
@@ -104,6 +121,7 @@ fetch_partitions = st.builds(
     aborted_transactions=st.none() | st.lists(st.tuples(int64, int64), max_size=2),
     records=chunk_lists,
     preferred_read_replica=int32,
+    current_leader=st.none() | st.tuples(int32, int32),
 )
 fetch_topics = st.builds(
     FetchTopicResult, name=names, topic_id=uuids, partitions=st.lists(fetch_partitions, max_size=3)
@@ -117,12 +135,15 @@ fetch_topics = st.builds(
     throttle=st.integers(0, 2**31 - 1),
     error=errors,
     session=int32,
+    endpoints=node_endpoints,
 )
-def test_fetch_response_matches_kio(version, topics, throttle, error, session):
+def test_fetch_response_matches_kio(version, topics, throttle, error, session, endpoints):
     schema = load_response_schema(1, version)
+    leaders = version >= 12
     expected = build(
         schema,
         dict(
+            node_endpoints=[e._asdict() for e in endpoints] if version >= 16 else [],
             throttle_time=throttle,
             error_code=error,
             session_id=session,
@@ -142,6 +163,10 @@ def test_fetch_response_matches_kio(version, topics, throttle, error, session):
                             else [dict(producer_id=a, first_offset=b) for a, b in p.aborted_transactions],
                             preferred_read_replica=p.preferred_read_replica,
                             records=b"".join(p.records),
+                            current_leader=dict(
+                                leader_id=p.current_leader[0] if leaders and p.current_leader else -1,
+                                leader_epoch=p.current_leader[1] if leaders and p.current_leader else -1,
+                            ),
                         )
                         for p in t.partitions
                     ],
@@ -150,7 +175,9 @@ def test_fetch_response_matches_kio(version, topics, throttle, error, session):
             ],
         ),
     )
-    parts = encode_fetch_response(version, topics, throttle_time_ms=throttle, error_code=error, session_id=session)
+    parts = encode_fetch_response(
+        version, topics, throttle_time_ms=throttle, error_code=error, session_id=session, node_endpoints=endpoints
+    )
     ours = b"".join(bytes(p) for p in parts)
     assert ours == encode(expected)
     decoded, _ = entity_reader(schema)(ours, 0)
