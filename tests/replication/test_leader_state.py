@@ -2,6 +2,8 @@
 times, ISR shrink and expand, the high watermark, min.insync.replicas and
 acks=all completion."""
 
+import random
+
 import pytest
 
 from kwire.clock import ManualClock
@@ -385,3 +387,49 @@ def test_gauges_count_the_partitions_led(clock):
     assert under_min_isr_partitions([full, short]) == 1
     short.resign()
     assert under_replicated_partitions([full, short]) == 0
+
+
+# --- invariants under random histories ------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_invariants_hold_over_random_histories(seed):
+    rng = random.Random(seed)
+    clock = ManualClock(wall_ms=0, monotonic=0.0)
+    counters = ReplicationCounters()
+    state = leader(clock, replicas=(1, 2, 3), isr=(1, 2, 3), min_isr=rng.choice((1, 2, 3)), counters=counters)
+    ends = {2: 0, 3: 0}
+    pending = PendingProduces(state)
+    waits = []
+    previous_hw = state.high_watermark
+    for _ in range(300):
+        action = rng.random()
+        if action < 0.3:
+            if state.check_append(-1) == ErrorCode.none:
+                state.on_append(state.log_end_offset + rng.randint(1, 3))
+                waits.append(pending.add(state.log_end_offset, 5_000))
+        elif action < 0.7:
+            replica = rng.choice((2, 3))
+            ends[replica] = rng.randint(ends[replica], state.log_end_offset)
+            state.on_follower_fetch(replica, ends[replica], 0)
+        elif action < 0.9:
+            clock.advance(ms=rng.randint(0, LAG_MS // 2))
+            state.maybe_shrink_isr()
+        else:
+            for wait in pending.poll():
+                assert wait.error in (
+                    ErrorCode.none,
+                    ErrorCode.request_timed_out,
+                    ErrorCode.not_enough_replicas_after_append,
+                )
+                if wait.error == ErrorCode.none:
+                    assert state.high_watermark >= wait.required_offset
+        hw = state.high_watermark
+        assert previous_hw <= hw <= state.log_end_offset
+        if hw > previous_hw:
+            # It moved: every ISR follower had it, and the ISR met min.insync.
+            assert all(ends[r] >= hw for r in state.isr - {1})
+            assert len(state.isr) >= state.effective_min_isr
+        previous_hw = hw
+        assert 1 in state.isr
+    assert counters.isr_shrinks > 0 and counters.isr_expands > 0  # the history exercised both
