@@ -18,8 +18,11 @@ use it, per partition it follows:
 2. Fetch (v12+) with `last_fetched_epoch` = the log's latest epoch. The
    leader computes `diverging_epoch(...)` before reading; when the answer
    carries one, the follower calls `truncation_offset(...)` with it (no
-   records are appended from that answer), truncates its log (and epoch
-   cache) there and fetches again from the new log end.
+   records are appended from that answer), truncates its log there and its
+   epoch cache with `LeaderEpochCache.remove_from` (Kafka's truncateFromEnd:
+   an epoch starting at the cut goes too, or the follower would ask about
+   it forever), and fetches again from the new log end. PartitionLog has no
+   truncation to an offset yet: the integration has to add it.
 3. The OffsetForLeaderEpoch path (what older followers used, still what
    a follower without truncation on fetch does): ask for the log's latest
    epoch and feed the answer to `truncation_offset(...)`; while the result

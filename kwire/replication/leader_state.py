@@ -319,7 +319,8 @@ class LeaderState:
         the ISR followers, and the followers that are caught up and eligible
         but not yet in the ISR (so a catching-up follower can ever reach
         it). Never moves back; does not move at all while the ISR is under
-        the effective min.insync.replicas (as Kafka since 3.7, KIP-966).
+        the effective min.insync.replicas (as Kafka since 3.7: KAFKA-15583,
+        part of KIP-966).
         Whether it moved."""
         if not self.is_leader or self.is_under_min_isr:
             return False

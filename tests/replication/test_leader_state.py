@@ -142,7 +142,7 @@ def test_a_fenced_follower_is_not_waited_for_nor_added(clock):
 
 
 def test_the_high_watermark_does_not_move_under_min_isr(clock):
-    # Kafka since 3.7 (KIP-966): maybeIncrementLeaderHW returns at once
+    # Kafka since 3.7 (KAFKA-15583, KIP-966): maybeIncrementLeaderHW returns at once
     # while the partition is under min ISR.
     state = leader(clock, replicas=(1, 2, 3), isr=(1,), min_isr=2)
     assert state.is_under_min_isr
