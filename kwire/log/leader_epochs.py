@@ -141,6 +141,19 @@ class LeaderEpochCache:
             self.entries = kept
             self.save()
 
+    def remove_from(self, end_offset: int) -> None:
+        """A follower truncated its log to `end_offset`: epochs starting at or
+        past it go, as Kafka's truncateFromEnd. Unlike `truncate_from_end`
+        (start-up recovery), an epoch starting right at the end goes too: it
+        holds nothing the follower kept, and keeping it would make the
+        follower ask the leader about it again (follower_truncation)."""
+        if end_offset < 0:
+            return
+        kept = [e for e in self.entries if e.start_offset < end_offset]
+        if len(kept) != len(self.entries):
+            self.entries = kept
+            self.save()
+
     def truncate_from_start(self, start_offset: int) -> None:
         """The log now starts at `start_offset`: the epoch holding it starts
         there, earlier ones go (as Kafka's truncateFromStart)."""
