@@ -11,10 +11,11 @@ process, each with its own state; nothing here is global.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.cluster import Cluster
+from kwire.cluster.controller import Controller
 from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
@@ -22,17 +23,27 @@ from kwire.coordinator.producer_ids import ProducerIdAllocator
 from kwire.coordinator.transactions_service import TransactionsService
 from kwire.faults import FaultInjector
 from kwire.long_poll import Waiter, Waiters
+from kwire.replication.replica_manager import ReplicaManager
 from kwire.response_cache import ResponseCache
 from kwire.topic_admin import TopicAdmin
 
 
 class BrokerState:
-    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, controller: Controller | None = None) -> None:
         self.config = config
         self.clock = clock
-        self.cluster = Cluster(config, clock)
-        self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
+        self.cluster = Cluster(config, clock, controller)
         self.waiters = Waiters()
+        # A node of a multi-node cluster: producer ids from the controller's
+        # one allocator, and the replicas this node leads or follows.
+        self.replicas: ReplicaManager | None = None
+        if controller is not None:
+            self.producer_ids = controller.producer_ids
+            self.replicas = ReplicaManager(self.cluster, controller, self.waiters.notify)
+        else:
+            self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
+        # Called on every partition notify (a multi-node cluster: followers may have something to copy).
+        self.on_data: Callable[[], None] | None = None
         self.groups = GroupsService(config, self.cluster, self.notify, clock)
         self.maintenance = LogMaintenance(self.cluster, clock)
         self.transactions = TransactionsService(
@@ -72,6 +83,8 @@ class BrokerState:
     def notify(self, key: Hashable) -> None:
         """Wake every long-poll waiting on `key` (a partition, or a group)."""
         self.waiters.notify(key)
+        if self.on_data is not None:
+            self.on_data()
 
     def notify_append(self, topic: str, partition: int) -> None:
         self.notify((topic, partition))

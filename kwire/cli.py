@@ -60,6 +60,13 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
     serve.add_argument("--advertised-port", help="port clients are told to connect to (default: the bound port)")
     serve.add_argument("--node-id", help="this broker's node.id (default 1)")
     serve.add_argument(
+        "--brokers",
+        type=int,
+        metavar="N",
+        help="run a cluster of N brokers in this process (node ids 1..N, ports PORT..PORT+N-1, data in "
+        "DATA_DIR/node-<id>/); default: one broker",
+    )
+    serve.add_argument(
         "-o",
         "--override",
         action="append",
@@ -174,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if loaded.ignored:
         log.warning("ignoring settings kwire does not support: %s", ", ".join(loaded.ignored))
     try:
-        return serve_until_signal(loaded.config)
+        return serve_until_signal(loaded.config, args.brokers)
     except StartupError as error:
         return _report_startup_errors([error])
     except BaseExceptionGroup as group:  # raised by a task: report it the same way

@@ -44,6 +44,16 @@ class BrokerConfig:
     auto_create_topics_enable: bool = True  # auto.create.topics.enable
     default_replication_factor: int = 1  # default.replication.factor
     broker_rack: str | None = None  # broker.rack
+    # Replication (a multi-node cluster: `kwire serve --brokers N`).
+    replica_lag_time_max_ms: int = 30000  # replica.lag.time.max.ms: a follower this far behind leaves the ISR
+    replica_fetch_wait_max_ms: int = 500  # replica.fetch.wait.max.ms
+    replica_fetch_max_bytes: int = 1048576  # replica.fetch.max.bytes
+    unclean_leader_election_enable: bool = False  # unclean.leader.election.enable
+    auto_leader_rebalance_enable: bool = True  # auto.leader.rebalance.enable
+    leader_imbalance_check_interval_seconds: int = 300  # leader.imbalance.check.interval.seconds
+    # KIP-392: which replica a consumer fetches from (the rack-aware one:
+    # org.apache.kafka.common.replica.RackAwareReplicaSelector).
+    replica_selector_class: str | None = None  # replica.selector.class
     message_max_bytes: int = 1048588  # message.max.bytes
     socket_request_max_bytes: int = 100 * 1024 * 1024  # socket.request.max.bytes
     log_segment_bytes: int = GIB  # log.segment.bytes
@@ -347,7 +357,14 @@ SETTINGS: dict[str, Rule] = {
     "node.id": Rule(INT, at_least=0),
     "num.partitions": Rule(INT, at_least=1),
     "auto.create.topics.enable": Rule(BOOLEAN),
-    "default.replication.factor": Rule(INT),
+    "default.replication.factor": Rule(INT, at_least=1),
+    "replica.lag.time.max.ms": Rule(LONG, at_least=1),
+    "replica.fetch.wait.max.ms": Rule(INT, at_least=0),
+    "replica.fetch.max.bytes": Rule(INT, at_least=0),
+    "unclean.leader.election.enable": Rule(BOOLEAN, dynamic=True),
+    "auto.leader.rebalance.enable": Rule(BOOLEAN),
+    "leader.imbalance.check.interval.seconds": Rule(LONG, at_least=1),
+    "replica.selector.class": Rule(STRING),
     "message.max.bytes": Rule(INT, at_least=0, dynamic=True),
     "socket.request.max.bytes": Rule(INT, at_least=1),
     "log.segment.bytes": Rule(INT, at_least=14, dynamic=True),

@@ -12,6 +12,7 @@ from collections.abc import Hashable, Iterable
 from kwire.broker_state import BrokerState
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.cluster import Cluster
+from kwire.cluster.controller import Controller
 from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
@@ -31,8 +32,8 @@ class BrokerCore:
     responses). The attributes below pass through to them, so the server,
     the CLI and tests keep one object to hold."""
 
-    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> None:
-        self.state = BrokerState(config, clock)
+    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, controller: Controller | None = None) -> None:
+        self.state = BrokerState(config, clock, controller)
         self.dispatcher = Dispatcher(self.state)
 
     # --- requests --------------------------------------------------------

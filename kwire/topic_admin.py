@@ -29,18 +29,21 @@ class TopicAdmin:
         self.groups = groups
         self.transactions = transactions
         self._notify = notify
+        # Whoever deleted them (in a multi-node cluster: any node, through the controller).
+        cluster.on_topics_deleted.append(self._topics_deleted)
 
     def delete(self, names: list[str]) -> list[Topic]:
         """Delete existing topics (checked by the caller); raises
         StorageError, with nothing changed, if the metadata log refuses."""
-        deleted = self.cluster.delete_topics(names)
-        gone = {topic.name for topic in deleted}
+        return self.cluster.delete_topics(names)
+
+    def _topics_deleted(self, topics: list[Topic]) -> None:
+        gone = {topic.name for topic in topics}
         self.groups.on_topics_deleted(gone)
         self.transactions.on_topics_deleted(gone)
-        for topic in deleted:
+        for topic in topics:
             for partition in topic.partitions:
                 self._notify((topic.name, partition.index))
-        return deleted
 
     def add_partitions(self, name: str, count: int, validate_only: bool = False) -> Topic:
         """Grow a topic to `count` partitions; raises KafkaError (Kafka's

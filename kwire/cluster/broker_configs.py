@@ -139,6 +139,18 @@ class DynamicBrokerConfigs:
         for callback in self.on_change:
             callback()
 
+    def reload(self, stored: Mapping[str, dict[str, str]]) -> None:
+        """Both levels as the controller's metadata now has them (a multi-node
+        cluster: another node changed them); callbacks run when they moved."""
+        default_level = self._usable(stored.get("", {}))
+        broker_level = self._usable(stored.get(str(self.config.node_id), {}))
+        if (default_level, broker_level) == (self.default_level, self.broker_level):
+            return
+        self.default_level, self.broker_level = default_level, broker_level
+        self._apply(self._merged(broker_level, default_level))
+        for callback in self.on_change:
+            callback()
+
     def check_resource(self, resource_name: str) -> None:
         """Kafka's answer to a BROKER resource that is neither "" nor this node."""
         if resource_name == "":

@@ -16,6 +16,7 @@ import attrs
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster import data_dir as data_dir_files
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
+from kwire.cluster.controller import Controller
 from kwire.cluster.data_dir import DataDirLocks
 from kwire.cluster.group_configs import GroupConfigs
 from kwire.cluster.log_dirs import copy_partition_dir, find_partition_dirs, least_loaded
@@ -55,6 +56,7 @@ from kwire.log.files import (
     partition_dir_name,
 )
 from kwire.log.flusher import FLUSHER
+from kwire.log.segment_scan import batches_in
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.quotas.manager import ClientQuotas
@@ -67,22 +69,46 @@ MAX_PARTITIONS = 10_000  # a sanity bound for one topic on one small broker
 _FSYNC_EACH_UP_TO = 64
 _FLUSHER_WAIT_S = 30
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
-_REMOVAL_RETRY_S = 60.0  # a deleted directory the disk would not remove is tried again this much later
+_REMOVAL_RETRY_S = 60.0
+_METADATA_COPY_BYTES = 1024 * 1024  # a deleted directory the disk would not remove is tried again this much later
+
+
+class NotHostedHere(KafkaError):
+    """A partition's log was asked of a node that holds no replica of it."""
 
 
 @attrs.define(eq=False)
 class Partition:
     topic_name: str
     index: int
-    log: PartitionLog
+    # This node's replica of the log; None where the node holds none (a
+    # multi-node cluster places each partition on its replicas only).
+    replica: PartitionLog | None
     leader_epoch: int = 0
+    # Leadership as the controller published it (a lone node: itself, epoch from the log).
+    leader: int = -1
+    isr: tuple[int, ...] = ()
+    partition_epoch: int = 0
+
+    @property
+    def log(self) -> PartitionLog:
+        """This node's replica (handlers reach it only after checking that this node leads)."""
+        if self.replica is None:
+            raise NotHostedHere(
+                ErrorCode.not_leader_or_follower, f"This node holds no replica of {self.topic_name}-{self.index}"
+            )
+        return self.replica
+
+    @log.setter
+    def log(self, replica: PartitionLog) -> None:
+        self.replica = replica
 
     @classmethod
-    def lead(cls, topic_name: str, index: int, log: PartitionLog) -> Partition:
-        """This node leads the partition (created, or opened at start-up):
+    def lead(cls, topic_name: str, index: int, log: PartitionLog, node_id: int) -> Partition:
+        """A lone node leads the partition (created, or opened at start-up):
         its epoch is the log's latest (0 for a new log), started at the log
         end as Kafka's new leader does."""
-        partition = cls(topic_name, index, log, max(0, log.leader_epochs.latest_epoch))
+        partition = cls(topic_name, index, log, max(0, log.leader_epochs.latest_epoch), node_id, (node_id,))
         log.start_leader_epoch(partition.leader_epoch)
         return partition
 
@@ -121,9 +147,23 @@ class Topic:
     def replicas_of(self, index: int) -> list[int]:
         return self.replicas[index]
 
+    def hosted(self) -> list[Partition]:
+        """The partitions this node holds a replica of (all of them on a lone node)."""
+        return [partition for partition in self.partitions if partition.replica is not None]
+
     @property
     def is_internal(self) -> bool:
         return self.name in INTERNAL_TOPICS
+
+
+@attrs.frozen
+class PartitionView:
+    error: ErrorCode
+    leader: int  # -1: offline (no live in-sync replica)
+    leader_epoch: int
+    replicas: list[int]
+    isr: list[int]
+    offline_replicas: list[int]
 
 
 @attrs.frozen
@@ -150,8 +190,15 @@ class _Loading:
 
 
 class Cluster:
-    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, controller: Controller | None = None) -> None:
         self.config = config
+        # A node of a multi-node cluster (kwire/cluster/controller.py): metadata
+        # changes go to the controller, and this node applies what it publishes.
+        self.controller = controller
+        # Leadership changes of hosted partitions, after they apply (the node's replica manager).
+        self.on_leadership: Callable[[list[Partition]], None] | None = None
+        # After topics are deleted (groups, transactions and long-polls let go of them).
+        self.on_topics_deleted: list[Callable[[list[Topic]], None]] = []
         self.clock = clock  # the node's clock, handed to every partition log
         self.topics: dict[str, Topic] = {}
         self.topics_by_id: dict[uuid.UUID, Topic] = {}
@@ -218,14 +265,28 @@ class Cluster:
         if config.data_dir is not None:
             self._loading = self._start_loading(new_directory=properties.get(self.log_dirs[0]) is None)
         self.metadata = MetadataLog(self._open_log(METADATA_TOPIC, 0, LogConfig(segment_bytes=64 * 1024 * 1024)))
+        if self.controller is not None:
+            self._copy_controller_metadata()
         snapshot = self.metadata.replay()
+        self._snapshot = snapshot
+        self._replayed = self.metadata.log.log_end_offset
         self.next_producer_id_floor = snapshot.next_producer_id
         self.deleted_topic_ids = snapshot.deleted_topic_ids
         # Before any topic opens: their defaults follow the dynamic broker configs.
-        self.broker_configs = DynamicBrokerConfigs(config, snapshot.broker_configs, self.metadata.write_broker_configs)
+        writer: MetadataLog | Controller = self.metadata if self.controller is None else self.controller
+        self.broker_configs = DynamicBrokerConfigs(config, snapshot.broker_configs, writer.write_broker_configs)
         self.broker_configs.on_change.append(self.reapply_broker_defaults)
-        self.group_configs = GroupConfigs(snapshot.group_configs, self.metadata.write_group_configs)
-        self.client_quotas = ClientQuotas(config, snapshot.client_quotas, self.metadata.write_client_quotas, self.clock)
+        self.group_configs = GroupConfigs(snapshot.group_configs, writer.write_group_configs)
+        self.client_quotas = ClientQuotas(config, snapshot.client_quotas, writer.write_client_quotas, self.clock)
+        if self.controller is not None:
+            if cluster_id is not None and cluster_id != self.controller.cluster_id:
+                raise StartupError(
+                    f"{self.log_dirs[0]} belongs to cluster {cluster_id}, but the controller's metadata to "
+                    f"cluster {self.controller.cluster_id}"
+                )
+            cluster_id = self.controller.cluster_id
+            self.cluster_id = cluster_id
+            self._sync_topology()
         if config.data_dir is not None:
             if cluster_id is None:
                 cluster_id = base64_uuid(uuid.uuid4())
@@ -241,8 +302,9 @@ class Cluster:
             removed = False
             for log_dir in self.log_dirs:
                 removed = self._remove_deleted_topics_leftovers(log_dir) or removed
-            self._recover_orphan_topics()
-            self._raise_producer_id_floor()
+            if self.controller is None:  # (a cluster's metadata and producer ids are the controller's)
+                self._recover_orphan_topics()
+                self._raise_producer_id_floor()
             for log_dir in self.log_dirs:
                 for (name, index), offset in read_checkpoint(log_dir, LOG_START).items():
                     found = self.partition(name, index)
@@ -307,8 +369,7 @@ class Cluster:
         in_use = max(
             (
                 producer_id
-                for topic in self.topics.values()
-                for partition in topic.partitions
+                for _topic, partition in self.hosted_partitions()
                 for producer_id in partition.log.producer_state.entries
             ),
             default=-1,
@@ -388,10 +449,30 @@ class Cluster:
         return self.topics.get(name)
 
     def leads(self, name: str, index: int) -> bool:
-        """Whether this node leads an existing partition (its first replica:
-        no elections yet). Requests that read or write a partition's log are
-        answered NOT_LEADER_OR_FOLLOWER elsewhere."""
-        return self.topics[name].replicas_of(index)[0] == self.config.node_id
+        """Whether this node leads an existing partition. Requests that read
+        or write a partition's log are answered NOT_LEADER_OR_FOLLOWER elsewhere."""
+        partition = self.topics[name].partitions[index]
+        return partition.leader == self.config.node_id and partition.replica is not None
+
+    def partition_view(self, topic: Topic, index: int) -> PartitionView:
+        """A partition as Metadata and DescribeTopicPartitions report it."""
+        partition = topic.partitions[index]
+        replicas = topic.replicas_of(index)
+        live = self.topology.brokers
+        offline = [node for node in replicas if live and node not in live]
+        storage_failed = partition.replica is not None and partition.replica.offline_reason is not None
+        if storage_failed:
+            offline.append(self.config.node_id)
+        error = ErrorCode.none
+        if partition.leader == -1:
+            error = ErrorCode.leader_not_available
+        elif storage_failed and partition.leader == self.config.node_id:
+            error = ErrorCode.kafka_storage_error
+        return PartitionView(error, partition.leader, partition.leader_epoch, replicas, list(partition.isr), offline)
+
+    def hosted_partitions(self) -> list[tuple[Topic, Partition]]:
+        """Every partition this node holds a replica of, with its topic."""
+        return [(topic, partition) for topic in self.topics.values() for partition in topic.hosted()]
 
     def partition(self, name: str, index: int) -> Partition | None:
         topic = self.topics.get(name)
@@ -435,7 +516,9 @@ class Cluster:
             configs=clean_configs,
             replicas=tuple(tuple(assignment[index]) for index in range(num_partitions)),
         )
-        if not validate_only:
+        if not validate_only and self.controller is not None:
+            self.controller.create_topic(record)  # every running node opens its replicas, this one too
+        elif not validate_only:
             # Files first, then the record that makes the topic exist: a
             # failure of either leaves nothing behind (StorageError).
             partitions, created = self._create_partitions(record)
@@ -469,10 +552,17 @@ class Cluster:
         `<topic>-<partition>.<id>-delete`, removed after
         `log.segment.delete.delay.ms`. Returns the deleted topics."""
         topics = [self.topics[name] for name in names]
-        self.metadata.delete_topics(
-            TopicRecord(topic.name, topic.topic_id, len(topic.partitions), topic.configs) for topic in topics
-        )
-        logs = [partition.log for topic in topics for partition in topic.partitions]
+        records = [TopicRecord(topic.name, topic.topic_id, len(topic.partitions), topic.configs) for topic in topics]
+        if self.controller is not None:
+            self.controller.delete_topics(records)  # every running node retires its replicas, this one too
+            return topics
+        self.metadata.delete_topics(records)
+        self._retire_topics(topics)
+        return topics
+
+    def _retire_topics(self, topics: list[Topic]) -> None:
+        """Forget deleted topics: logs closed, directories renamed for removal."""
+        logs = [partition.log for topic in topics for partition in topic.hosted()]
         # Checkpoints name partitions: a new topic of the same name must not
         # inherit the old one's log start, cleaner offset or recovery point.
         # Only offsets above 0 are worth a rewrite (an empty topic's cost none).
@@ -487,7 +577,7 @@ class Cluster:
             del self.topics_by_id[topic.topic_id]
             self._collision_keys.pop(collision_key(topic.name), None)
             self.deleted_topic_ids.add(topic.topic_id)
-            for partition in topic.partitions:
+            for partition in topic.hosted():
                 self._retire(partition, due)
         self.version += 1
         if stale_starts:
@@ -496,7 +586,8 @@ class Cluster:
             self.save_cleaner_offsets()
         if stale_recovery:
             self.save_recovery_points()
-        return topics
+        for callback in self.on_topics_deleted:
+            callback(topics)
 
     def _retire(self, partition: Partition, due: float) -> None:
         partition_log = partition.log
@@ -584,6 +675,9 @@ class Cluster:
         )
         replicas = [*topic.replicas, *(added[index] for index in range(current, count))]
         record = TopicRecord(name, topic.topic_id, count, topic.configs, tuple(tuple(each) for each in replicas))
+        if self.controller is not None:
+            self.controller.add_partitions(record, current)  # every running node opens its new replicas
+            return topic
         partitions, created = self._create_partitions(record, first=current, log_config=topic.log_config)
         try:
             self.metadata.write_topic(record)
@@ -603,12 +697,17 @@ class Cluster:
         clean = validate_topic_configs(configs)
         if validate_only:
             return
-        self.metadata.write_topic(
-            TopicRecord(name, topic.topic_id, len(topic.partitions), clean, tuple(map(tuple, topic.replicas)))
-        )
-        topic.configs = clean
-        topic.log_config = log_config_for(self.config, clean)
-        for partition in topic.partitions:
+        record = TopicRecord(name, topic.topic_id, len(topic.partitions), clean, tuple(map(tuple, topic.replicas)))
+        if self.controller is not None:
+            self.controller.update_topic(record)  # applied by every running node
+            return
+        self.metadata.write_topic(record)
+        self._reconfigure(topic, clean)
+
+    def _reconfigure(self, topic: Topic, configs: dict[str, str]) -> None:
+        topic.configs = configs
+        topic.log_config = log_config_for(self.config, configs)
+        for partition in topic.hosted():
             partition.log.reconfigure(topic.log_config)
         self.version += 1
 
@@ -617,7 +716,7 @@ class Cluster:
         again, so a topic without its own override follows the broker's."""
         for topic in self.topics.values():
             topic.log_config = log_config_for(self.config, topic.configs)
-            for partition in topic.partitions:
+            for partition in topic.hosted():
                 partition.log.reconfigure(topic.log_config)
         self.version += 1
 
@@ -656,8 +755,8 @@ class Cluster:
     ) -> dict[Path, dict[tuple[str, int], int]]:
         """Each log directory's partitions' offsets (those above `above`)."""
         by_dir: dict[Path, dict[tuple[str, int], int]] = {log_dir: {} for log_dir in self.log_dirs}
-        for topic in self.topics.values():
-            for partition in topic.partitions:
+        for topic, partition in self.hosted_partitions():
+            if True:
                 offset = offset_of(partition.log)
                 if offset > above:
                     by_dir.setdefault(self.log_dir_of(partition), {})[(topic.name, partition.index)] = offset
@@ -704,7 +803,7 @@ class Cluster:
         freed."""
         if self._closed:
             return
-        logs = [partition.log for topic in self.topics.values() for partition in topic.partitions]
+        logs = [partition.log for _topic, partition in self.hosted_partitions()]
         FLUSHER.wait_idle(_FLUSHER_WAIT_S)
         FLUSHER.apply_completed()
         sync_all = sum(1 for partition_log in logs if partition_log.unflushed) > _FSYNC_EACH_UP_TO
@@ -737,11 +836,117 @@ class Cluster:
 
     def _materialise(self, record: TopicRecord) -> None:
         log_config = log_config_for(self.config, record.configs)
-        partitions = [
-            Partition.lead(record.name, index, self._open_log(record.name, index, log_config, record.topic_id))
-            for index in range(record.partitions)
-        ]
+        if self.controller is not None:
+            partitions = [self._cluster_partition(record, index, log_config) for index in range(record.partitions)]
+        else:
+            partitions = [
+                Partition.lead(
+                    record.name,
+                    index,
+                    self._open_log(record.name, index, log_config, record.topic_id),
+                    self.config.node_id,
+                )
+                for index in range(record.partitions)
+            ]
         self._register(record, partitions)
+
+    # --- following the controller (a node of a multi-node cluster) ------------
+
+    def _cluster_partition(self, record: TopicRecord, index: int, log_config: LogConfig) -> Partition:
+        """A partition of a cluster's topic: its log opened if this node is
+        one of its replicas; leadership comes with _apply_leadership."""
+        hosted = self.config.node_id in record.replicas[index]
+        replica = self._open_log(record.name, index, log_config, record.topic_id) if hosted else None
+        return Partition(record.name, index, replica)
+
+    def follow_controller(self) -> None:
+        """Copy and apply what the controller published since the last call."""
+        if self._closed or self.controller is None:
+            return
+        self._copy_controller_metadata()
+        self._snapshot = self.metadata.replay(into=self._snapshot, start=self._replayed)
+        self._replayed = self.metadata.log.log_end_offset
+        self._sync_topology()
+        self._reconcile()
+
+    def _copy_controller_metadata(self) -> None:
+        """The controller's metadata batches this node's copy lacks, appended
+        as they are (same offsets), as a KRaft broker replicates the log."""
+        assert self.controller is not None
+        source, target = self.controller.metadata.log, self.metadata.log
+        if target.log_end_offset > source.log_end_offset:
+            raise StartupError(
+                f"The metadata log of node {self.config.node_id} ends at offset {target.log_end_offset}, after the "
+                f"controller's ({source.log_end_offset}): the node's data directory belongs to another cluster"
+            )
+        while target.log_end_offset < source.log_end_offset:
+            data = b"".join(bytes(chunk) for chunk in source.read(target.log_end_offset, _METADATA_COPY_BYTES))
+            copied = False
+            for _position, header, batch in batches_in(data):
+                if header.base_offset == target.log_end_offset:
+                    target.append(bytearray(batch), header, header.partition_leader_epoch)
+                    copied = True
+            if not copied:
+                break
+        target.flush()
+
+    def _sync_topology(self) -> None:
+        """The live brokers as the controller knows them; the controller id
+        clients see is a live broker's (KRaft hides its controllers)."""
+        assert self.controller is not None
+        live = self.controller.endpoints()
+        self.topology.brokers = live
+        self.topology.controller_id = min(live) if live else self.config.node_id
+
+    def _reconcile(self) -> None:
+        """This node's topics, partitions, configs and leadership made what
+        the snapshot says."""
+        snapshot = self._snapshot
+        gone = [
+            known
+            for name, known in self.topics.items()
+            if name not in snapshot.topics or snapshot.topics[name].topic_id != known.topic_id
+        ]
+        self.deleted_topic_ids |= snapshot.deleted_topic_ids
+        if gone:
+            self._retire_topics(gone)
+        for name, record in snapshot.topics.items():
+            topic = self.topics.get(name)
+            if topic is None:
+                self._materialise(record)
+                continue
+            if record.partitions > len(topic.partitions):
+                first = len(topic.partitions)
+                topic.replicas = [list(each) for each in record.replicas]
+                topic.partitions.extend(
+                    self._cluster_partition(record, index, topic.log_config)
+                    for index in range(first, record.partitions)
+                )
+            if record.configs != topic.configs:
+                self._reconfigure(topic, dict(record.configs))
+        self.broker_configs.reload(snapshot.broker_configs)
+        self.group_configs.reload(snapshot.group_configs)
+        self.client_quotas.reload(snapshot.client_quotas)
+        changed = self._apply_leadership()
+        self.version += 1
+        if changed and self.on_leadership is not None:
+            self.on_leadership(changed)
+
+    def _apply_leadership(self) -> list[Partition]:
+        """Each partition's leader, epoch and ISR from the snapshot; the hosted ones that changed."""
+        changed = []
+        states = self._snapshot.partition_states
+        for topic in self.topics.values():
+            for partition in topic.partitions:
+                state = states.get((topic.topic_id, partition.index))
+                if state is None:
+                    continue
+                now = (state.leader, state.leader_epoch, state.isr, state.partition_epoch)
+                if (partition.leader, partition.leader_epoch, partition.isr, partition.partition_epoch) != now:
+                    partition.leader, partition.leader_epoch, partition.isr, partition.partition_epoch = now
+                    if partition.replica is not None:
+                        changed.append(partition)
+        return changed
 
     def _create_partitions(
         self, record: TopicRecord, first: int = 0, log_config: LogConfig | None = None
@@ -765,7 +970,10 @@ class Cluster:
                         created.append(directory)
                 partitions.append(
                     Partition.lead(
-                        record.name, index, self._open_log(record.name, index, log_config, record.topic_id, log_dir)
+                        record.name,
+                        index,
+                        self._open_log(record.name, index, log_config, record.topic_id, log_dir),
+                        self.config.node_id,
                     )
                 )
         except OSError as exc:
@@ -879,10 +1087,9 @@ class Cluster:
         counts = {log_dir: 0 for log_dir in self.log_dirs}
         if not self.log_dirs:
             return counts
-        for topic in self.topics.values():
-            for partition in topic.partitions:
-                log_dir = self.log_dir_of(partition)
-                counts[log_dir] = counts.get(log_dir, 0) + 1
+        for _topic, partition in self.hosted_partitions():
+            log_dir = self.log_dir_of(partition)
+            counts[log_dir] = counts.get(log_dir, 0) + 1
         for target in self.pending_moves.values():
             counts[target] = counts.get(target, 0) + 1
         return counts

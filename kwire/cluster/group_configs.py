@@ -151,6 +151,10 @@ class GroupConfigs:
         else:
             self.overrides.pop(group_id, None)
 
+    def reload(self, stored: Mapping[str, dict[str, str]]) -> None:
+        """Every group's overrides as the controller's metadata now has them."""
+        self.overrides = {group: dict(configs) for group, configs in stored.items()}
+
     def entries(self, group_id: str) -> list[tuple[str, str, int, GroupConfigSpec]]:
         """(name, value, source, spec) of every group config, as DescribeConfigs shows them."""
         overrides = self.overrides.get(group_id, {})

@@ -55,7 +55,7 @@ class LogMaintenance:
         old and that has something unflushed; how many were started."""
         started = 0
         for topic in list(self.cluster.topics.values()):
-            for partition in topic.partitions:
+            for partition in topic.hosted():
                 started += partition.log.flush_if_due(now_ms)
         return started
 
@@ -63,7 +63,7 @@ class LogMaintenance:
         """producer.id.expiration.ms over every partition; how many producers went."""
         removed = 0
         for topic in list(self.cluster.topics.values()):
-            for partition in topic.partitions:
+            for partition in topic.hosted():
                 partition_log = partition.log
                 removed += partition_log.producer_state.remove_expired(
                     now_ms, self.config.producer_id_expiration_ms, partition_log.transactions.ongoing
@@ -79,7 +79,7 @@ class LogMaintenance:
         for topic in list(self.cluster.topics.values()):
             if not topic.log_config.deletes:
                 continue
-            for partition in topic.partitions:
+            for partition in topic.hosted():
                 expired = partition.log.expired_segment_count()
                 if expired:
                     freed_here = partition.log.delete_oldest_segments(expired)

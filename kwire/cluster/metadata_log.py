@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -36,6 +36,9 @@ _GROUP_CONFIG_PREFIX = b"group-config:"
 # Client quotas: the key names the entity as JSON ([[type, name or null], ...]
 # sorted by type), the value holds all of its quotas ({key: number}).
 _CLIENT_QUOTA_PREFIX = b"client-quota:"
+# A partition's leadership in a multi-node cluster (`partition:<topic id>:<index>`),
+# written by the controller: Kafka's PartitionRecord / PartitionChangeRecord.
+_PARTITION_PREFIX = b"partition:"
 
 
 @attrs.frozen
@@ -47,6 +50,16 @@ class TopicRecord:
     # Each partition's replica node ids, preferred leader first; () in a
     # record written before kwire recorded them (then: this node alone).
     replicas: tuple[tuple[int, ...], ...] = ()
+
+
+@attrs.frozen
+class PartitionState:
+    """Who leads a partition, in which epoch, and its in-sync replicas (-1: no leader, offline)."""
+
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    partition_epoch: int = 0  # bumped on every change, leader or ISR
 
 
 @attrs.define
@@ -62,11 +75,16 @@ class MetadataSnapshot:
     group_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
     # Client quotas by entity (see kwire/quotas/entities.py).
     client_quotas: dict[QuotaEntity, dict[str, float]] = attrs.field(factory=dict)
+    # Multi-node clusters: each partition's leadership by (topic id, index).
+    partition_states: dict[tuple[uuid.UUID, int], PartitionState] = attrs.field(factory=dict)
 
 
-def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSnapshot:
-    """The state the (key, value) records of the metadata log describe."""
-    snapshot = MetadataSnapshot()
+def replay_records(
+    records: Iterable[tuple[bytes, bytes | None]], into: MetadataSnapshot | None = None
+) -> MetadataSnapshot:
+    """The state the (key, value) records of the metadata log describe
+    (applied on top of `into` when given: a node following the controller)."""
+    snapshot = MetadataSnapshot() if into is None else into
     for key, value in records:
         if key.startswith(_TOPIC_PREFIX):
             name = key[len(_TOPIC_PREFIX) :].decode()
@@ -97,6 +115,16 @@ def replay_records(records: Iterable[tuple[bytes, bytes | None]]) -> MetadataSna
                 snapshot.client_quotas[entity] = quotas
             else:
                 snapshot.client_quotas.pop(entity, None)
+        elif key.startswith(_PARTITION_PREFIX):
+            topic_id, index = key[len(_PARTITION_PREFIX) :].decode().rsplit(":", 1)
+            where = (uuid.UUID(topic_id), int(index))
+            if value is None:
+                snapshot.partition_states.pop(where, None)
+            else:
+                data = json.loads(value)
+                snapshot.partition_states[where] = PartitionState(
+                    int(data["leader"]), int(data["leader_epoch"]), tuple(data["isr"]), int(data["partition_epoch"])
+                )
         elif key == _PRODUCER_ID_BLOCK and value is not None:
             snapshot.next_producer_id = int(json.loads(value)["next"])
     return snapshot
@@ -114,8 +142,9 @@ class MetadataLog:
     def __init__(self, log: PartitionLog) -> None:
         self._log = log
 
-    def replay(self) -> MetadataSnapshot:
-        return replay_records(self._records())
+    def replay(self, into: MetadataSnapshot | None = None, start: int = 0) -> MetadataSnapshot:
+        """The snapshot of the records from `start` on (applied on top of `into`)."""
+        return replay_records(iter_keyed_records(self._log, start), into)
 
     def write_topic(self, topic: TopicRecord) -> None:
         value: dict[str, object] = {
@@ -164,6 +193,25 @@ class MetadataLog:
         # An empty set is a tombstone: nothing is left to remember.
         self._append(key, json.dumps(configs, sort_keys=True).encode() if configs else None)
 
+    def write_partition_states(self, states: Mapping[tuple[uuid.UUID, int], PartitionState | None]) -> None:
+        """Leadership changes, in one batch (durable on return); None forgets a partition."""
+        records: list[tuple[bytes, bytes | None]] = []
+        for (topic_id, index), state in states.items():
+            value = None
+            if state is not None:
+                value = json.dumps(
+                    {
+                        "leader": state.leader,
+                        "leader_epoch": state.leader_epoch,
+                        "isr": list(state.isr),
+                        "partition_epoch": state.partition_epoch,
+                    }
+                ).encode()
+            records.append((_PARTITION_PREFIX + f"{topic_id}:{index}".encode(), value))
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
+
     def write_producer_id_block(self, next_unallocated: int) -> None:
         self._append(_PRODUCER_ID_BLOCK, json.dumps({"next": next_unallocated}).encode())
 
@@ -171,12 +219,14 @@ class MetadataLog:
     def recovery_point(self) -> int:
         return self._log.recovery_point
 
+    @property
+    def log(self) -> PartitionLog:
+        """The log itself: a node's copy follows the controller's batch by batch."""
+        return self._log
+
     def close(self) -> None:
         self._log.close()
 
     def _append(self, key: bytes, value: bytes | None) -> None:
         append_keyed_records(self._log, [(key, value)])
         self._log.flush()
-
-    def _records(self) -> Iterator[tuple[bytes, bytes | None]]:
-        return iter_keyed_records(self._log)

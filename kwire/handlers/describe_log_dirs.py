@@ -41,8 +41,8 @@ def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
         if topic is None:
             continue
         for i in indexes:
-            if not 0 <= i < len(topic.partitions):
-                continue
+            if not 0 <= i < len(topic.partitions) or topic.partitions[i].replica is None:
+                continue  # (a partition this node holds no replica of is in no directory of its)
             partition = topic.partitions[i]
             log_dir = cluster.log_dir_of(partition) if cluster.log_dirs else None
             entry = dict(

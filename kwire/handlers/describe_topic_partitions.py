@@ -104,26 +104,21 @@ def _unknown_topic_error(name: str) -> ErrorCode:
 
 
 def _topic(ctx: RequestContext, topic: Topic, indexes: range) -> dict[str, Any]:
-    node = ctx.state.config.node_id
     partitions = []
     for i in indexes:
-        partition = topic.partitions[i]
-        offline = partition.log.offline_reason is not None
-        replicas = topic.replicas_of(i)
+        view = ctx.state.cluster.partition_view(topic, i)
         partitions.append(
             dict(
-                # A partition whose log failed is offline on this node (as Metadata).
-                error_code=ErrorCode.kafka_storage_error if offline else ErrorCode.none,
+                error_code=view.error,
                 partition_index=i,
-                leader_id=replicas[0],
-                leader_epoch=partition.leader_epoch,
-                replica_nodes=replicas,
-                # The ISR is every replica until replication lands (issue 13).
-                isr_nodes=replicas,
-                # Every replica in the ISR: no eligible leader replicas (KIP-966).
+                leader_id=view.leader,
+                leader_epoch=view.leader_epoch,
+                replica_nodes=view.replicas,
+                isr_nodes=view.isr,
+                # No eligible leader replicas (KIP-966's ELR is not kept).
                 eligible_leader_replicas=[],
                 last_known_elr=[],
-                offline_replicas=[node] if offline else [],
+                offline_replicas=view.offline_replicas,
             )
         )
     return dict(

@@ -202,7 +202,7 @@ def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:
             elif not cluster.leads(topic.name, index):
                 # Led by another node: this one holds no log for it yet (issue 13 groundwork).
                 # The epoch is this node's own: the controller publishes none yet.
-                target = _NotLeader(topic.replicas_of(index)[0], topic.partitions[index].leader_epoch)
+                target = _NotLeader(topic.partitions[index].leader, topic.partitions[index].leader_epoch)
             else:
                 target = topic.partitions[index]
                 epoch_error = target.leader_epoch_error(fetch_partition.current_leader_epoch)

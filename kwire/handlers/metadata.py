@@ -152,22 +152,21 @@ def _topic_entries(
 
 
 def _topic_entry(ctx: RequestContext, topic: Topic, include_ops: bool) -> dict[str, Any]:
-    node = ctx.state.config.node_id
-    partitions = [
-        dict(
-            # A partition whose log failed is offline on this node (its only replica today).
-            error_code=ErrorCode.none if partition.log.offline_reason is None else ErrorCode.kafka_storage_error,
-            partition_index=partition.index,
-            # The preferred leader leads: no elections yet (issue 13).
-            leader_id=topic.replicas_of(partition.index)[0],
-            leader_epoch=partition.leader_epoch,
-            replica_nodes=topic.replicas_of(partition.index),
-            # The ISR is every replica until replication lands (issue 13).
-            isr_nodes=topic.replicas_of(partition.index),
-            offline_replicas=[] if partition.log.offline_reason is None else [node],
+    cluster = ctx.state.cluster
+    partitions = []
+    for partition in topic.partitions:
+        view = cluster.partition_view(topic, partition.index)
+        partitions.append(
+            dict(
+                error_code=view.error,
+                partition_index=partition.index,
+                leader_id=view.leader,
+                leader_epoch=view.leader_epoch,
+                replica_nodes=view.replicas,
+                isr_nodes=view.isr,
+                offline_replicas=view.offline_replicas,
+            )
         )
-        for partition in topic.partitions
-    ]
     return dict(
         error_code=ErrorCode.none,
         name=topic.name,

@@ -8,6 +8,7 @@ refused records fails whole and its answer names each one (KIP-467).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -15,7 +16,7 @@ import attrs
 
 from kwire.broker_state import BrokerState
 from kwire.cluster.cluster import Topic
-from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Encoded, RequestContext, Sentinel
+from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed, Encoded, RequestContext, Sentinel, millis
 from kwire.log.partition_log import PartitionLog
 from kwire.log.producer_state import ProducerStateError
 from kwire.log.storage_errors import StorageError
@@ -102,6 +103,8 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     any_error = False
     topic_results = []
     leaders: dict[int, NodeEndpoint] = {}  # KIP-951: where the leaders named in the answer listen
+    replicas = state.replicas  # a node of a multi-node cluster
+    waits: list[_AcksAllWait] = []  # acks=all appends the ISR has yet to copy
     for topic_data in request.topic_data:
         topic, error = _resolve_topic(ctx, topic_data)
         partition_results = []
@@ -115,9 +118,20 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
                 result = ProducePartitionResult(
                     index=index, error_code=ErrorCode.unknown_topic_or_partition, base_offset=-1
                 )
-            elif topic.replicas_of(index)[0] != state.config.node_id:
+            elif not state.cluster.leads(topic.name, index):
                 # Led by another node (issue 13 groundwork: this node holds no log for it to serve).
                 result = _not_leader(state, topic, index, leaders)
+            elif replicas is not None:
+                error = replicas.check_append(topic.name, index, acks)
+                if error == ErrorCode.none:
+                    result = _append(state, topic, index, partition_data.records, request.transactional_id)
+                    replicas.appended(topic.name, index)
+                    if acks == -1 and result.error_code == ErrorCode.none:
+                        waits.append(
+                            _AcksAllWait(result, topic.name, index, state.cluster.partition(topic.name, index))
+                        )
+                else:
+                    result = _replication_refusal(topic, index, error)
             elif acks == -1 and topic.log_config.min_insync_replicas > 1:
                 # One broker is the whole in-sync replica set.
                 result = ProducePartitionResult(
@@ -138,14 +152,95 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     if state.quotas.enforces(PRODUCER_BYTE_RATE):
         # producer_byte_rate counts the whole request, as Kafka's does.
         throttle_ms = state.quotas.record(PRODUCER_BYTE_RATE, ctx.client_id, ctx.request_size)
-    return _answer(ctx, acks, any_error, topic_results, throttle_ms, tuple(leaders[n] for n in sorted(leaders)))
+    endpoints = tuple(leaders[n] for n in sorted(leaders))
+    if replicas is not None and waits:
+        return _wait_for_isr(ctx, wire_request, waits, topic_results, any_error, throttle_ms, endpoints)
+    return _answer(ctx, acks, any_error, topic_results, throttle_ms, endpoints)
+
+
+@attrs.define
+class _AcksAllWait:
+    """One partition of an acks=all produce: answered once the high watermark passes it."""
+
+    result: ProducePartitionResult
+    topic: str
+    index: int
+    partition: Any
+    done: bool = False
+
+    @property
+    def required_offset(self) -> int:
+        """One past the batch's last offset: the log end right after the append."""
+        return int(self.partition.log.log_end_offset) if self.partition is not None else 0
+
+
+def _wait_for_isr(
+    ctx: RequestContext,
+    wire_request: Any,
+    waits: list[_AcksAllWait],
+    topic_results: list[ProduceTopicResult],
+    any_error: bool,
+    throttle_ms: int,
+    endpoints: tuple[NodeEndpoint, ...],
+) -> Any:
+    """Kafka's DelayedProduce: the answer waits until every acks=all append
+    is in the ISR (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank under
+    min.insync.replicas meanwhile, NOT_LEADER_OR_FOLLOWER if leadership
+    left), or until the request's timeout: REQUEST_TIMED_OUT."""
+    replicas = ctx.state.replicas
+    assert replicas is not None
+    required = {id(wait): wait.required_offset for wait in waits}
+    timeout_ms = max(0, millis(wire_request.timeout))
+
+    def complete(final: bool) -> Any:
+        pending = False
+        for wait in waits:
+            if wait.done:
+                continue
+            done, error = replicas.acks_all_done(wait.topic, wait.index, required[id(wait)])
+            if not done and not final:
+                pending = True
+                continue
+            wait.done = True
+            if not done:
+                error = ErrorCode.request_timed_out
+            if error != ErrorCode.none:
+                _replace_result(topic_results, wait, error)
+        if pending:
+            return None
+        failed = any_error or any(p.error_code != ErrorCode.none for t in topic_results for p in t.partitions)
+        return _answer(ctx, -1, failed, topic_results, throttle_ms, endpoints)
+
+    answer = complete(False)
+    if answer is not None:
+        return answer
+    return Delayed([(wait.topic, wait.index) for wait in waits], timeout_ms, complete)
+
+
+def _replace_result(topic_results: list[ProduceTopicResult], wait: _AcksAllWait, error: ErrorCode) -> None:
+    for topic_result in topic_results:
+        for position, result in enumerate(topic_result.partitions):
+            if result is wait.result:
+                topic_result.partitions[position] = dataclasses.replace(result, error_code=error, base_offset=-1)
+                return
+
+
+def _replication_refusal(topic: Topic, index: int, error: ErrorCode) -> ProducePartitionResult:
+    message = None
+    if error == ErrorCode.not_enough_replicas:
+        partition = topic.partitions[index]
+        message = (
+            f"The size of the current ISR {len(partition.isr)} is insufficient to satisfy the min.isr "
+            f"requirement of {topic.log_config.min_insync_replicas} for partition {topic.name}-{index}"
+        )
+    return ProducePartitionResult(index=index, error_code=error, base_offset=-1, error_message=message)
 
 
 def _not_leader(
     state: BrokerState, topic: Topic, index: int, leaders: dict[int, NodeEndpoint]
 ) -> ProducePartitionResult:
     """NOT_LEADER_OR_FOLLOWER, naming the leader (KIP-951, v10+) when its address is known."""
-    leader = topic.replicas_of(index)[0]
+    leader = topic.partitions[index].leader
     endpoint = state.cluster.topology.brokers.get(leader)
     if endpoint is None:
         return ProducePartitionResult(index=index, error_code=ErrorCode.not_leader_or_follower, base_offset=-1)

@@ -17,9 +17,9 @@ _READ_CHUNK = 1024 * 1024
 _logger = logging.getLogger("kwire.log")
 
 
-def iter_keyed_records(log: PartitionLog) -> Iterator[tuple[bytes, bytes | None]]:
-    """Every data record with a key, in offset order, from the log start on."""
-    for header, records in iter_batches(log):
+def iter_keyed_records(log: PartitionLog, start: int = 0) -> Iterator[tuple[bytes, bytes | None]]:
+    """Every data record with a key, in offset order, from the log start (or `start`) on."""
+    for header, records in iter_batches(log, start):
         if not header.is_control:
             for record in records:
                 if record.key is not None:
@@ -45,10 +45,10 @@ def append_keyed_records(
     return log.append(batch, parse_header(batch))
 
 
-def iter_batches(log: PartitionLog) -> Iterator[tuple[BatchHeader, list[DecodedRecord]]]:
-    """(header, records) of every batch from the log start: for replays
-    that must see transactional batches and markers."""
-    offset = log.log_start_offset
+def iter_batches(log: PartitionLog, start: int = 0) -> Iterator[tuple[BatchHeader, list[DecodedRecord]]]:
+    """(header, records) of every batch from the log start (or `start`): for
+    replays that must see transactional batches and markers."""
+    offset = max(start, log.log_start_offset)
     while offset < log.log_end_offset:
         try:
             data = b"".join(bytes(chunk) for chunk in log.read(offset, _READ_CHUNK))

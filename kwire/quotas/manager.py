@@ -128,6 +128,12 @@ class ClientQuotas:
             self._refresh()
         return list(results.values())
 
+    def reload(self, stored: Mapping[Entity, Mapping[str, float]]) -> None:
+        """Every entity's quotas as the controller's metadata now has them
+        (the measured rates stay)."""
+        self.quotas = {entity: dict(values) for entity, values in stored.items()}
+        self._refresh()
+
     # --- enforcement --------------------------------------------------------
 
     def enforces(self, key: str) -> bool:

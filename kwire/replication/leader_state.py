@@ -206,6 +206,11 @@ class LeaderState:
         self.is_leader = True
         self.maybe_increment_high_watermark()
 
+    def set_isr(self, isr: Iterable[int]) -> None:
+        """The ISR as the controller recorded it (this leader's own change, or a fenced follower's removal)."""
+        self._isr = frozenset(isr) | {self.leader_id}
+        self.maybe_increment_high_watermark()
+
     def resign(self) -> None:
         """No longer the leader: appends and pending acks=all waits get NOT_LEADER_OR_FOLLOWER."""
         self.is_leader = False

@@ -39,7 +39,7 @@ async def clean_due_logs(core: BrokerCore) -> int:
     for topic in list(core.cluster.topics.values()):
         if not topic.log_config.compacted:
             continue
-        for partition in topic.partitions:
+        for partition in topic.hosted():
             if await _clean(partition.log, f"{topic.name}-{partition.index}", core.cluster.clock.wall_ms()):
                 cleaned += 1
     if cleaned:

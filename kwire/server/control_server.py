@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -36,15 +37,40 @@ _REASONS = {
 }
 
 
+Handler = Callable[[str, str, bytes], Awaitable[tuple[int, Any]]]
+
+
 async def serve_control(
     core: BrokerCore, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:
+    """One node's fault-injection endpoint."""
+
+    async def handle(method: str, path: str, body: bytes) -> tuple[int, Any]:
+        return control.handle(core.state.faults, method, path, body)
+
+    def after(status: int, value: Any) -> None:
+        if status == 202 and isinstance(value, dict) and value.get("killing") is True:
+            core.state.faults.kill()
+
+    await serve_http(port, handle, after, "fault control", task_status=task_status)
+
+
+async def serve_http(
+    port: int,
+    handle: Handler,
+    after: Callable[[int, Any], None],
+    what: str,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """A tiny JSON-over-HTTP endpoint on 127.0.0.1:`port`: `handle` answers
+    each request, `after` runs once the answer is sent."""
     listeners = await trio.open_tcp_listeners(port, host=CONTROL_HOST)
     bound = listeners[0].socket.getsockname()[1]
-    log.info("fault control endpoint on http://%s:%d", CONTROL_HOST, bound)
+    log.info("%s endpoint on http://%s:%d", what, CONTROL_HOST, bound)
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_accept_forever, listeners[0], core, nursery)
+            nursery.start_soon(_accept_forever, listeners[0], handle, after, what, nursery)
             task_status.started(bound)
     finally:
         with trio.CancelScope(shield=True):
@@ -52,38 +78,40 @@ async def serve_control(
                 await listener.aclose()
 
 
-async def _accept_forever(listener: trio.SocketListener, core: BrokerCore, nursery: trio.Nursery) -> None:
+async def _accept_forever(
+    listener: trio.SocketListener, handle: Handler, after: Callable[[int, Any], None], what: str, nursery: trio.Nursery
+) -> None:
     while True:
         try:
             stream = await listener.accept()
         except OSError as error:
-            log.warning("fault control endpoint cannot accept: %s", error)
+            log.warning("%s endpoint cannot accept: %s", what, error)
             await trio.sleep(0.1)
             continue
-        nursery.start_soon(_serve_one, core, stream)
+        nursery.start_soon(_serve_one, handle, after, what, stream)
 
 
-async def _serve_one(core: BrokerCore, stream: trio.SocketStream) -> None:
-    kill = False
+async def _serve_one(handle: Handler, after: Callable[[int, Any], None], what: str, stream: trio.SocketStream) -> None:
+    answered: tuple[int, Any] | None = None
     try:
         with trio.move_on_after(REQUEST_DEADLINE_S) as deadline:
-            status, value = await _answer(core, stream)
-            kill = status == 202 and isinstance(value, dict) and value.get("killing") is True
+            status, value = await _answer(handle, what, stream)
             await _send(stream, status, value)
+            answered = status, value
         if deadline.cancelled_caught:
             await _send(stream, 408, {"error": "request not received in time"})
     except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
         pass
     except Exception:
-        log.exception("fault control endpoint: internal error")
+        log.exception("%s endpoint: internal error", what)
     finally:
         with trio.CancelScope(shield=True):
             await stream.aclose()
-    if kill:
-        core.state.faults.kill()
+    if answered is not None:
+        after(*answered)
 
 
-async def _answer(core: BrokerCore, stream: trio.SocketStream) -> tuple[int, Any]:
+async def _answer(handle: Handler, what: str, stream: trio.SocketStream) -> tuple[int, Any]:
     buffer = bytearray()
     try:
         while b"\r\n\r\n" not in buffer:
@@ -105,16 +133,16 @@ async def _answer(core: BrokerCore, stream: trio.SocketStream) -> tuple[int, Any
                 raise control.HttpError(400, "request body truncated")
             body += data
         try:
-            status, value = control.handle(core.state.faults, method, path, bytes(body))
+            status, value = await handle(method, path, bytes(body))
         except control.HttpError:
             raise
         except Exception as error:  # never the broker's problem: answer and carry on
-            log.exception("fault control: %s %s failed", method, path)
+            log.exception("%s: %s %s failed", what, method, path)
             return 500, {"error": f"internal error: {error!r}"}
-        log.info("fault control: %s %s -> %d", method, path, status)
+        log.info("%s: %s %s -> %d", what, method, path, status)
         return status, value
     except control.HttpError as error:
-        log.info("fault control: refused (%d): %s", error.status, error.message)
+        log.info("%s: refused (%d): %s", what, error.status, error.message)
         return error.status, {"error": error.message}
 
 

@@ -28,6 +28,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from kwire.clock import SYSTEM_CLOCK, Clock
+from kwire.cluster.controller import Controller
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
 from kwire.server import control_server, listener, startup
@@ -62,17 +63,22 @@ class Node:
 
 
 async def run_node(
-    config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED
+    config: BrokerConfig,
+    clock: Clock = SYSTEM_CLOCK,
+    controller: Controller | None = None,
+    *,
+    task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a node until `node.stop()` or cancellation; with `nursery.start`
     it returns the Node once the node serves, or raises the StartupError
-    that stopped it. `clock` is the node's one clock (a ManualClock in tests)."""
+    that stopped it. `clock` is the node's one clock (a ManualClock in tests);
+    `controller`: the node is one of a multi-node cluster (cluster_runtime.py)."""
     for log_dir in config.log_dirs:
         startup.check_data_dir(log_dir)
     # Bind before touching the data directory: a busy port leaves it as it was.
     listeners = await startup.bind(config)
     try:
-        core = startup.open_data(config, clock)
+        core = startup.open_data(config, clock, controller)
     except BaseException:
         with trio.CancelScope(shield=True):
             for each in listeners:

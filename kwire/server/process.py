@@ -15,6 +15,8 @@ import trio
 
 from kwire import __version__
 from kwire.config import BrokerConfig
+from kwire.server.cluster_control import serve_cluster_control
+from kwire.server.cluster_runtime import ClusterRuntime, run_cluster
 from kwire.server.memory_snapshots import dump_snapshots_forever, start_tracing
 from kwire.server.node import Node, run_node
 from kwire.server.startup import raise_open_files_limit
@@ -22,7 +24,7 @@ from kwire.server.startup import raise_open_files_limit
 log = logging.getLogger("kwire")
 
 
-def serve_until_signal(config: BrokerConfig) -> int:
+def serve_until_signal(config: BrokerConfig, brokers: int | None = None) -> int:
     """Serve until SIGTERM or SIGINT, then shut down cleanly; the exit
     status. Start-up failures are raised (StartupError, possibly inside an
     ExceptionGroup) for the CLI to report."""
@@ -31,7 +33,10 @@ def serve_until_signal(config: BrokerConfig) -> int:
     # A file-size limit (RLIMIT_FSIZE) must fail the write (EFBIG, undone and
     # answered KAFKA_STORAGE_ERROR), not kill the broker.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    trio.run(_serve_until_signal, config)
+    if brokers is None:
+        trio.run(_serve_until_signal, config)
+    else:
+        trio.run(_serve_cluster_until_signal, config, brokers)
     return 0
 
 
@@ -39,14 +44,33 @@ async def _serve_until_signal(config: BrokerConfig) -> None:
     async with trio.open_nursery() as nursery:
         node: Node = await nursery.start(run_node, config)
         node.core.state.faults.exit_allowed = True  # this process is the node's: kill may end it
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            nursery.start_soon(dump_snapshots_forever)
-            control = "" if node.control_port is None else f", fault control on 127.0.0.1:{node.control_port}"
-            print(f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{control})", flush=True)
-            async for signum in signals:
-                log.info("received %s, shutting down", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break
+        control = "" if node.control_port is None else f", fault control on 127.0.0.1:{node.control_port}"
+        print(f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{control})", flush=True)
+        await _until_signal(nursery)
+
+
+async def _serve_cluster_until_signal(config: BrokerConfig, brokers: int) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster: ClusterRuntime = await nursery.start(run_cluster, config, brokers)
+        control = ""
+        if config.control_port is not None:
+            port = await nursery.start(serve_cluster_control, cluster, config.control_port)
+            control = f", cluster control on 127.0.0.1:{port}"
+        where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
+        print(
+            f"kwire {__version__} ready on {cluster.bootstrap_servers} ({brokers} brokers, {where}{control})",
+            flush=True,
+        )
+        await _until_signal(nursery)
+
+
+async def _until_signal(nursery: trio.Nursery) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        nursery.start_soon(dump_snapshots_forever)
+        async for signum in signals:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            nursery.cancel_scope.cancel()
+            break
 
 
 def _describe(config: BrokerConfig) -> str:

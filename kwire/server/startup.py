@@ -13,6 +13,7 @@ from pathlib import Path
 import trio
 
 from kwire.clock import SYSTEM_CLOCK, Clock
+from kwire.cluster.controller import Controller
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
 from kwire.errors import StartupError
@@ -68,10 +69,10 @@ async def bind(config: BrokerConfig) -> list[trio.SocketListener]:
         raise StartupError(f"cannot listen on {address(config.host, config.port)}: {reason}") from exc
 
 
-def open_data(config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> BrokerCore:
+def open_data(config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, controller: Controller | None = None) -> BrokerCore:
     """The broker core over the data directory; an OSError becomes one line naming the path."""
     try:
-        return BrokerCore(config, clock)
+        return BrokerCore(config, clock, controller)
     except OSError as exc:
         path = exc.filename if exc.filename is not None else config.data_dir
         reason = exc.strerror or str(exc)
