@@ -33,6 +33,7 @@ from kwire.cluster.offset_checkpoint import (
     CLEANER,
     LOG_START,
     RECOVERY_POINT,
+    REPLICATION,
     DamagedCheckpoint,
     load_checkpoint,
     read_checkpoint,
@@ -314,6 +315,10 @@ class Cluster:
                     found = self.partition(name, index)
                     if found is not None and self.log_dir_of(found) == log_dir:
                         found.log.restore_first_dirty_offset(offset)
+                for (name, index), offset in read_checkpoint(log_dir, REPLICATION).items():
+                    found = self.partition(name, index)
+                    if found is not None and self.log_dir_of(found) == log_dir:
+                        found.log.set_high_watermark(offset)  # (clamped to the log as loaded)
             if removed:
                 # The deletion may have stopped before it rewrote the
                 # checkpoints: a new topic of that name must inherit nothing.
@@ -568,7 +573,9 @@ class Cluster:
         # Only offsets above 0 are worth a rewrite (an empty topic's cost none).
         stale_starts = any(partition_log.log_start_offset > 0 for partition_log in logs)
         stale_cleaner = any(partition_log.first_dirty_offset > 0 for partition_log in logs)
-        stale_recovery = any(partition_log.recovery_point > 0 for partition_log in logs)
+        stale_recovery = any(
+            partition_log.recovery_point > 0 or partition_log.high_watermark > 0 for partition_log in logs
+        )
         due = self.clock.monotonic() + self.config.log_segment_delete_delay_ms / 1000
         for topic in topics:
             for index in range(len(topic.partitions)):
@@ -727,7 +734,7 @@ class Cluster:
         if partition is None:
             raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Partition {name}-{index} does not exist")
         log = partition.log
-        log.advance_log_start(log.log_end_offset if offset == -1 else offset)
+        log.advance_log_start(log.high_watermark if offset == -1 else offset)
         self.save_log_starts()
         return log.log_start_offset
 
@@ -769,33 +776,36 @@ class Cluster:
         if self.config.data_dir is None:
             return
         for log_dir, offsets in self._offsets_by_log_dir(offset_of, above=0).items():
-            try:
-                write_checkpoint(log_dir, file_name, offsets)
-            except OSError as exc:
-                log.warning(
-                    "Could not write %s (%s); the previous one stays until the next change", log_dir / file_name, exc
-                )
+            self._write_checkpoint_file(log_dir, file_name, offsets)
 
     def save_recovery_points(self) -> bool:
         """recovery-point-offset-checkpoint: where recovery after a crash
         starts for each log (`log.flush.offset.checkpoint.interval.ms`), in
-        each log directory; whether every one was written."""
+        each log directory; whether every one was written. With them, as
+        Kafka, the high watermarks (replication-offset-checkpoint; a failure
+        there is only warned about: an older high watermark is safe)."""
         if self.config.data_dir is None or self._closed:
             return False
         by_dir = self._offsets_by_log_dir(lambda partition_log: partition_log.recovery_point)
         by_dir[self.log_dirs[0]][(METADATA_TOPIC, 0)] = self.metadata.recovery_point
         written = True
         for log_dir, points in by_dir.items():
-            try:
-                write_checkpoint(log_dir, RECOVERY_POINT, points)
-            except OSError as exc:
-                log.warning(
-                    "Could not write %s (%s); the previous one stays until the next change",
-                    log_dir / RECOVERY_POINT,
-                    exc,
-                )
-                written = False
+            written = self._write_checkpoint_file(log_dir, RECOVERY_POINT, points) and written
+        for log_dir, marks in self._offsets_by_log_dir(lambda partition_log: partition_log.high_watermark).items():
+            self._write_checkpoint_file(log_dir, REPLICATION, marks)
         return written
+
+    @staticmethod
+    def _write_checkpoint_file(log_dir: Path, file_name: str, offsets: dict[tuple[str, int], int]) -> bool:
+        """Whether it was written; if not, the old file stays and a warning says so."""
+        try:
+            write_checkpoint(log_dir, file_name, offsets)
+        except OSError as exc:
+            log.warning(
+                "Could not write %s (%s); the previous one stays until the next change", log_dir / file_name, exc
+            )
+            return False
+        return True
 
     def close(self) -> None:
         """A clean shutdown: every log flushed (as Kafka's) and closed, the
@@ -1173,20 +1183,19 @@ class Cluster:
             raise StorageError(f"Could not move {name}-{index}: {target} already exists")
         started = time.monotonic()
         old.flush()  # StorageError: nothing changed
-        log_start, first_dirty, config = old.log_start_offset, old.first_dirty_offset, old.config
         old.on_offline = None
         old.close(sync=True)
         future = log_dir / future_dir_name(name, index, uuid.uuid4().hex)
         try:
             copied = copy_partition_dir(source, future)
         except OSError as exc:
-            partition.log = self._reopen(partition, source, config, log_start, first_dirty)
+            partition.log = self._reopen(partition, source, old)
             raise StorageError(f"Could not copy {name}-{index} to {log_dir}: {exc.strerror or exc}") from exc
         # The old directory goes first: a crash now leaves only the complete copy.
         renamed = self._rename_for_removal(source, name, index)
         if renamed is None:
             shutil.rmtree(future, ignore_errors=True)
-            partition.log = self._reopen(partition, source, config, log_start, first_dirty)
+            partition.log = self._reopen(partition, source, old)
             raise StorageError(f"Could not move {name}-{index}: its directory {source} could not be renamed")
         try:
             fsync_directory(source.parent)
@@ -1199,7 +1208,7 @@ class Cluster:
         self._removals.append(
             _Removal(renamed, self.clock.monotonic() + self.config.log_segment_delete_delay_ms / 1000)
         )
-        partition.log = self._reopen(partition, target, config, log_start, first_dirty)
+        partition.log = self._reopen(partition, target, old)
         self.version += 1
         log.info(
             "Moved %s-%d from %s to %s (%d bytes, offsets %d to %d) in %.3f s",
@@ -1208,7 +1217,7 @@ class Cluster:
             source.parent,
             log_dir,
             copied,
-            log_start,
+            partition.log.log_start_offset,
             partition.log.log_end_offset,
             time.monotonic() - started,
         )
@@ -1216,13 +1225,13 @@ class Cluster:
         self.save_cleaner_offsets()
         self.save_recovery_points()
 
-    def _reopen(
-        self, partition: Partition, directory: Path, config: LogConfig, log_start: int, first_dirty: int
-    ) -> PartitionLog:
-        """A closed (flushed) log opened again, as it was."""
-        partition_log = PartitionLog.open(directory, config, clean_shutdown=True, clock=self.clock)
-        partition_log.restore_log_start(log_start)
-        partition_log.restore_first_dirty_offset(first_dirty)
+    def _reopen(self, partition: Partition, directory: Path, old: PartitionLog) -> PartitionLog:
+        """A closed (flushed) log opened again, as `old` was."""
+        partition_log = PartitionLog.open(directory, old.config, clean_shutdown=True, clock=self.clock)
+        partition_log.restore_log_start(old.log_start_offset)
+        partition_log.restore_first_dirty_offset(old.first_dirty_offset)
+        partition_log.replicated = old.replicated
+        partition_log.set_high_watermark(old.high_watermark)
         partition_log.on_offline = self._partition_went_offline
         partition_log.start_leader_epoch(partition.leader_epoch)
         return partition_log

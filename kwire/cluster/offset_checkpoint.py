@@ -6,7 +6,9 @@ a count line, then `topic partition offset` per line.
 - `cleaner-offset-checkpoint`: how far the cleaner has compacted each
   partition, so a restart does not compact it all over again;
 - `recovery-point-offset-checkpoint`: below which offset each partition's
-  log is known flushed, so recovery after a crash starts there.
+  log is known flushed, so recovery after a crash starts there;
+- `replication-offset-checkpoint`: each partition's high watermark, where a
+  replicated log's consumers start reading up to after a restart.
 
 A damaged file is ignored with a warning: that loses no record (the cleaner
 and recovery redo work; records below a DeleteRecords start show again).
@@ -24,6 +26,7 @@ log = logging.getLogger("kwire.log")
 LOG_START = "log-start-offset-checkpoint"
 CLEANER = "cleaner-offset-checkpoint"
 RECOVERY_POINT = "recovery-point-offset-checkpoint"
+REPLICATION = "replication-offset-checkpoint"
 _VERSION = 0
 
 

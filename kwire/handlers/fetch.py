@@ -257,16 +257,19 @@ def _read(
                 has_error = True
                 results.append(_error_result(index, storage_error))
                 continue
-            end = log.log_end_offset
+            # Consumers read up to the high watermark (the log end unless
+            # replicated); an offset between it and the log end is valid
+            # and answers no records (a long-poll waits for it to move).
+            high_watermark = log.high_watermark
             stable = log.last_stable_offset
             chunks: list[Chunk] = []
             error = ErrorCode.none
-            if paused and (topic_name, index) in paused and log.log_start_offset <= fetch_offset <= end:
+            if paused and (topic_name, index) in paused and log.log_start_offset <= fetch_offset <= log.log_end_offset:
                 results.append(
                     FetchPartitionResult(
                         partition_index=index,
                         error_code=error,
-                        high_watermark=fetch_offset,
+                        high_watermark=min(fetch_offset, high_watermark),
                         last_stable_offset=min(stable, fetch_offset),
                         log_start_offset=log.log_start_offset,
                         aborted_transactions=None if not read_committed else [],
@@ -280,7 +283,7 @@ def _read(
             if remaining > 0 or first_with_data:
                 limit = min(partition_max_bytes, remaining)
                 try:
-                    chunks = log.read(fetch_offset, limit, stable if read_committed else None)
+                    chunks = log.read(fetch_offset, limit, stable if read_committed else high_watermark)
                 except OffsetOutOfRange:
                     error = ErrorCode.offset_out_of_range
                     has_error = True
@@ -306,7 +309,7 @@ def _read(
                 FetchPartitionResult(
                     partition_index=index,
                     error_code=error,
-                    high_watermark=end,
+                    high_watermark=high_watermark,
                     last_stable_offset=stable,
                     log_start_offset=log.log_start_offset,
                     aborted_transactions=aborted,

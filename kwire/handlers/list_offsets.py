@@ -101,21 +101,29 @@ def handle_list_offsets(ctx: RequestContext, wire_request: Any) -> Any:
 
 
 def _lookup(log: PartitionLog, timestamp: int, read_committed: bool = False) -> tuple[int, int]:
-    """(offset, timestamp) answered for one partition; (-1, -1) if none."""
+    """(offset, timestamp) answered for one partition; (-1, -1) if none.
+    As Kafka: the end a consumer may fetch to is the high watermark (the last
+    stable offset for read_committed), and a timestamp lookup never answers
+    an offset at or past it."""
+    fetchable = log.last_stable_offset if read_committed else log.high_watermark
     if timestamp == LATEST:
-        # A read_committed consumer's "end" is the last stable offset.
-        return (log.last_stable_offset if read_committed else log.log_end_offset), -1
+        return fetchable, -1
     if timestamp in (EARLIEST, EARLIEST_LOCAL):
         return log.log_start_offset, -1
-    if timestamp in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD):
+    if timestamp in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD) or (timestamp < 0 and timestamp != MAX_TIMESTAMP):
         return -1, -1
+    offset, found_timestamp = _by_timestamp(log, timestamp)
+    return (offset, found_timestamp) if offset < fetchable else (-1, -1)
+
+
+def _by_timestamp(log: PartitionLog, timestamp: int) -> tuple[int, int]:
+    """The first record stamped `timestamp` or later (MAX_TIMESTAMP: the
+    record with the largest timestamp); (-1, -1) if none."""
     if timestamp == MAX_TIMESTAMP:
         max_timestamp, batch_offset = log.max_timestamp_and_offset
         if batch_offset < 0:
             return -1, -1
         return log.first_record_at_or_after(batch_offset, max_timestamp)
-    if timestamp < 0:
-        return -1, -1
     found = log.offset_for_timestamp(timestamp)
     if found is None:
         return -1, -1

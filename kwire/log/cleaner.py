@@ -45,6 +45,7 @@ class CleaningPlan:
     config: LogConfig
     # producer id -> [(first, last offset)] of its aborted transactions
     aborted: dict[int, list[tuple[int, int]]] = attrs.field(factory=dict)
+    truncations: int = 0  # the log's count when planned: one since voids the work
 
 
 @attrs.define
@@ -84,7 +85,7 @@ def plan(log: PartitionLog, now_ms: int) -> CleaningPlan | None:
     for entry in log.transactions.aborted:
         if entry.first_offset < end_offset:
             aborted.setdefault(entry.producer_id, []).append((entry.first_offset, entry.last_offset))
-    return CleaningPlan(tuple(cleanable), first_dirty, end_offset, now_ms, config, aborted)
+    return CleaningPlan(tuple(cleanable), first_dirty, end_offset, now_ms, config, aborted, log.truncations)
 
 
 def _is_aborted(header: BatchHeader, aborted: dict[int, list[tuple[int, int]]]) -> bool:
@@ -210,7 +211,12 @@ def install(log: PartitionLog, work: CleaningPlan, output: CleaningOutput) -> bo
     see complete_interrupted_swaps), then the old segments go, then each
     `.swap` becomes the `.log`."""
     count = len(work.segments)
-    if log.deleted or tuple(log.segments[:count]) != work.segments or len(log.segments) <= count:
+    if (
+        log.deleted
+        or log.truncations != work.truncations  # (a follower's truncation may have cut a planned segment)
+        or tuple(log.segments[:count]) != work.segments
+        or len(log.segments) <= count
+    ):
         _discard(log, output)
         return False
     try:

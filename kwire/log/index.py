@@ -103,6 +103,13 @@ class _IndexFile:
                 self._files.unpin(entry)
             self.file_size = size
 
+    def keep_first(self, count: int) -> None:
+        """Only the first `count` entries stay (a follower's truncation); the
+        file is cut too, and fsynced by the next flush."""
+        if count < len(self.first):
+            self.undo(count)
+            self.writes += 1
+
     def clear(self) -> None:
         del self.first[:]
         del self.second[:]

@@ -154,6 +154,13 @@ class LeaderEpochCache:
             self.entries = kept
             self.save()
 
+    def clear(self) -> None:
+        """A follower starts over at its leader's log start (Kafka's
+        clearAndFlush): no epoch is known until its batches come."""
+        if self.entries:
+            self.entries = []
+            self.save()
+
     def truncate_from_start(self, start_offset: int) -> None:
         """The log now starts at `start_offset`: the epoch holding it starts
         there, earlier ones go (as Kafka's truncateFromStart)."""

@@ -79,7 +79,18 @@ class PartitionLog:
         self.on_offline: Callable[[], None] | None = None  # the cluster bumps its metadata version
         self._write_failing = False  # transient write errors, logged once until a write succeeds
         self.load_report = LoadReport()
-        for segment in segments:
+        # Replication: a replicated log's consumers see only up to the high
+        # watermark (what the ISR has); an unreplicated one's is its log end.
+        self.replicated = False
+        self._high_watermark = self.log_start_offset  # as Kafka's, until set or restored
+        # Bumped by each truncation: work started before one (a background
+        # flush, a compaction) must not apply its result after it.
+        self.truncations = 0
+        self._recompute_max_timestamp()
+
+    def _recompute_max_timestamp(self) -> None:
+        self._max_timestamp, self._offset_of_max_timestamp = -1, -1
+        for segment in self.segments:
             index = segment.time_index
             if index.timestamps and index.timestamps[-1] > self._max_timestamp:
                 self._max_timestamp = index.timestamps[-1]
@@ -133,7 +144,11 @@ class PartitionLog:
             for entry in segment.aborted_txns():
                 if entry.last_offset < self.log_end_offset:  # not cut off by recovery
                     self.transactions.add_aborted(entry)
-        found = latest_snapshot(directory, self.log_end_offset)
+        self._replay_producers(latest_snapshot(directory, self.log_end_offset))
+
+    def _replay_producers(self, found: tuple[int, ProducerStateManager] | None) -> None:
+        """Producer state and open transactions from a snapshot (None: from
+        nothing), then every batch header after it."""
         start = 0
         if found is not None:
             start, self.producer_state = found
@@ -194,10 +209,25 @@ class PartitionLog:
 
         Raises StorageError (KAFKA_STORAGE_ERROR) when the disk refuses: the
         log, its files and its state are then exactly as before the call."""
+        return self._append(batch, header, leader_epoch, assign_offsets=True)
+
+    def append_replicated(self, batch: bytearray, header: BatchHeader) -> None:
+        """A follower stores one batch copied byte for byte from its leader,
+        keeping its offsets and partition leader epoch (Kafka's
+        appendAsFollower). It must start at the log end (ValueError
+        otherwise); raises StorageError as `append`."""
+        if header.base_offset != self.log_end_offset:
+            raise ValueError(
+                f"{self.name}: a replicated batch at offset {header.base_offset} does not start at the log end "
+                f"{self.log_end_offset}"
+            )
+        self._append(batch, header, header.partition_leader_epoch, assign_offsets=False)
+
+    def _append(self, batch: bytearray, header: BatchHeader, leader_epoch: int, assign_offsets: bool) -> int:
         if self.offline_reason is not None:
             raise StorageError(f"{self.name} is offline: {self.offline_reason}")
         try:
-            base_offset = self._write(batch, header, leader_epoch)
+            base_offset = self._write(batch, header, leader_epoch, assign_offsets)
         except OSError as exc:
             raise self._write_failed(exc) from exc
         if self._write_failing:
@@ -207,12 +237,14 @@ class PartitionLog:
             self.flush()  # flush.messages: fsync before the append is acknowledged
         return base_offset
 
-    def _write(self, batch: bytearray, header: BatchHeader, leader_epoch: int) -> int:
+    def _write(self, batch: bytearray, header: BatchHeader, leader_epoch: int, assign_offsets: bool) -> int:
         """The append's disk writes first, undone together if one fails; the
-        in-memory state moves only once they all succeeded."""
+        in-memory state moves only once they all succeeded. `assign_offsets`
+        False: a follower's copy, whose offsets and epoch stay as they are."""
         base_offset = self.log_end_offset
-        patch_offsets(batch, base_offset, leader_epoch)
-        header = header._replace(base_offset=base_offset)
+        if assign_offsets:
+            patch_offsets(batch, base_offset, leader_epoch)
+            header = header._replace(base_offset=base_offset)
         active = self.segments[-1]
         if active.size and (
             active.size + len(batch) > self.config.segment_bytes
@@ -235,7 +267,10 @@ class PartitionLog:
                 active.undo(mark)
                 raise
         self.log_end_offset = active.next_offset
-        self.leader_epochs.assign(leader_epoch, base_offset, durable=False)
+        # A follower's batches only ever start newer epochs (as Kafka's
+        # maybeAssignEpochStartOffset); a leader's carry its current one.
+        if assign_offsets or leader_epoch > self.leader_epochs.latest_epoch:
+            self.leader_epochs.assign(leader_epoch, base_offset, durable=False)
         if header.producer_id >= 0:
             self._track_producer(header, marker)
         if header.max_timestamp > self._max_timestamp:
@@ -284,11 +319,29 @@ class PartitionLog:
 
     @property
     def last_stable_offset(self) -> int:
-        """Below every open transaction: what read_committed consumers may see."""
+        """Below every open transaction and the high watermark: what
+        read_committed consumers may see."""
         unstable = self.transactions.first_unstable_offset()
+        high_watermark = self.high_watermark
         # Never below the log start: retention or DeleteRecords may have
         # removed the start of a transaction that is still open (as Kafka).
-        return self.log_end_offset if unstable is None else max(unstable, self.log_start_offset)
+        return high_watermark if unstable is None else min(max(unstable, self.log_start_offset), high_watermark)
+
+    # --- the high watermark ------------------------------------------------
+
+    @property
+    def high_watermark(self) -> int:
+        """The end of what consumers may read: the log end of an unreplicated
+        log; of a replicated one what its leader's ISR has (as set), kept
+        within the log as retention, DeleteRecords and truncation move it."""
+        if not self.replicated:
+            return self.log_end_offset
+        return min(max(self._high_watermark, self.log_start_offset), self.log_end_offset)
+
+    def set_high_watermark(self, offset: int) -> None:
+        """The replication logic moved it (a leader), or the leader's came
+        with a fetch (a follower); also start-up's checkpointed value."""
+        self._high_watermark = min(max(offset, self.log_start_offset), self.log_end_offset)
 
     def rewrite_txn_indexes(self) -> None:
         """Each segment's `.txnindex` from the in-memory list (after compaction merged segments)."""
@@ -320,7 +373,8 @@ class PartitionLog:
     def read(self, fetch_offset: int, max_bytes: int, upper: int | None = None) -> list[Buffer]:
         """Bytes from the start of the batch holding `fetch_offset`: at
         least that whole batch, else up to `max_bytes`, within one segment;
-        nothing at or past `upper` (the last stable offset, for read_committed).
+        nothing at or past `upper` (for consumers the high watermark, or the
+        last stable offset for read_committed).
         Stops before a broken batch; raises CorruptSegment when the batch
         holding `fetch_offset` is itself broken, StorageError if the
         partition is offline or the disk fails."""
@@ -441,6 +495,96 @@ class PartitionLog:
             self.log_start_offset = offset
             self.leader_epochs.truncate_from_start(offset)
 
+    # --- a follower's truncation -----------------------------------------
+
+    def truncate_to(self, offset: int) -> None:
+        """Kafka's UnifiedLog.truncateTo: a follower drops what diverges from
+        its leader, every offset from `offset` on (a no-op at or past the log
+        end). The batch holding `offset` goes whole, so the log may end just
+        below it. Below the first segment: `truncate_fully_and_start_at`.
+        A failure half way cannot be undone: the partition goes offline
+        (start-up recovers it) and StorageError is raised."""
+        if offset < 0:
+            raise ValueError(f"cannot truncate {self.name} to offset {offset}")
+        if self.offline_reason is not None:
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}")
+        if offset >= self.log_end_offset:
+            return
+        if offset < self.segments[0].base_offset:
+            self.truncate_fully_and_start_at(offset)
+            return
+        try:
+            self._truncate(offset)
+        except OSError as exc:
+            self.take_offline(f"a truncation failed: {exc}")
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}") from exc
+
+    def _truncate(self, offset: int) -> None:
+        # Files that describe offsets past the new end go first, so that a
+        # crash half way never leaves them to be believed once the log
+        # grows back: producer snapshots, the epochs, later segments.
+        i = bisect.bisect_right(self._base_offsets, offset) - 1
+        holder = self.segments[i]
+        position, end = holder.truncation_point(offset)
+        self.truncations += 1
+        if self.directory is not None:
+            delete_snapshots_after(self.directory, end)
+        self.leader_epochs.remove_from(end)
+        self._delete_segments(self.segments[i + 1 :])
+        del self.segments[i + 1 :]
+        del self._base_offsets[i + 1 :]
+        holder.truncate(position, end)
+        self._sync_directory()
+        self.log_end_offset = end
+        self.log_start_offset = min(self.log_start_offset, end)  # as Kafka
+        self.recovery_point = min(self.recovery_point, end)
+        self.first_dirty_offset = min(self.first_dirty_offset, end)
+        self._high_watermark = min(self._high_watermark, end)
+        kept_aborts = [entry for entry in self.transactions.aborted if entry.last_offset < end]
+        self.producer_state, self.transactions = ProducerStateManager(), PartitionTransactions()
+        self._replay_producers(None if self.directory is None else latest_snapshot(self.directory, end))
+        self.transactions.aborted = kept_aborts  # (the replay re-adds only some of them)
+        self._recompute_max_timestamp()
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Kafka's truncateFullyAndStartAt: a follower whose log lies wholly
+        below its leader's log start drops everything and starts again with
+        one empty segment at `offset`: no epochs, no producer state. Raises
+        StorageError (offline) as `truncate_to`."""
+        if offset < 0:
+            raise ValueError(f"cannot start {self.name} at offset {offset}")
+        if self.offline_reason is not None:
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}")
+        self.truncations += 1
+        try:
+            if self.directory is not None:
+                delete_snapshots_after(self.directory, -1)
+            self.leader_epochs.clear()
+            self._delete_segments(self.segments)
+            if self.directory is None:
+                segment = Segment.in_memory(offset, self.clock.wall_ms())
+            else:
+                segment = Segment.on_disk(str(self.directory), offset, self.clock.wall_ms())
+                self._directory_changes += 1
+            self.segments, self._base_offsets = [segment], [offset]
+            self._sync_directory()
+        except OSError as exc:
+            self.take_offline(f"a truncation failed: {exc}")
+            raise StorageError(f"{self.name} is offline: {self.offline_reason}") from exc
+        self.log_start_offset = self.log_end_offset = self.recovery_point = offset
+        self.first_dirty_offset = self._high_watermark = offset
+        self.producer_state, self.transactions = ProducerStateManager(), PartitionTransactions()
+        self._recompute_max_timestamp()
+
+    def _delete_segments(self, doomed: list[Segment]) -> None:
+        """Segments a truncation drops go at once, even while the cleaner
+        reads them (its read fails; its result is refused, see `truncations`):
+        deferred, their files could take a new segment's of the same name."""
+        for segment in doomed:
+            segment.delete()
+        if doomed and self.directory is not None:
+            self._directory_changes += 1
+
     # --- compaction -------------------------------------------------------
 
     def restore_first_dirty_offset(self, offset: int) -> None:
@@ -463,11 +607,12 @@ class PartitionLog:
 
     def advance_log_start(self, offset: int) -> None:
         """DeleteRecords: nothing below `offset` is readable any more;
-        segments wholly below it go."""
+        segments wholly below it go. Never past the high watermark (as
+        Kafka: what not every replica has cannot be deleted)."""
         if offset <= self.log_start_offset:
             return
-        if offset > self.log_end_offset:
-            raise OffsetOutOfRange(f"offset {offset} is past the log end {self.log_end_offset}")
+        if offset > self.high_watermark:
+            raise OffsetOutOfRange(f"offset {offset} is past the high watermark {self.high_watermark}")
         self.log_start_offset = offset
         self.leader_epochs.truncate_from_start(offset)
         wholly_below = 0
@@ -546,6 +691,7 @@ class PartitionLog:
         if not segments or self.directory is None:
             return
         directory, changes, parent = self.directory, self._directory_changes, self._parent_unsynced
+        truncations = self.truncations
         # (the flag stays for the next foreground flush: a thread must not clear it)
         epoch_file = self.leader_epochs.path if self.leader_epochs.unsynced else None
         self.flush_pending = True
@@ -564,7 +710,8 @@ class PartitionLog:
             if error is not None:
                 if not is_out_of_descriptors(error):  # (that one: flushed later)
                     self.take_offline(f"an fsync failed: {error}")
-            elif self.offline_reason is None:
+            elif self.offline_reason is None and truncations == self.truncations:
+                # (after a truncation `upto` may name offsets written since, unflushed)
                 self._directory_synced = max(self._directory_synced, changes)
                 self._parent_unsynced = self._parent_unsynced and not parent
                 self._flushed(upto)

@@ -4,6 +4,7 @@ and their recovery, checks, flushing and deletion."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from collections.abc import Iterator
@@ -443,6 +444,43 @@ class Segment:
                 f"{self.base_offset + relative}"
             )
         return None
+
+    # --- a follower's truncation ----------------------------------------------
+
+    def truncation_point(self, offset: int) -> tuple[int, int]:
+        """(position, end offset) where `truncate` would cut to drop every
+        offset from `offset` on: at the batch holding `offset` (a batch is
+        never split, so the end may lie below `offset`) or the first past
+        it; at the end of the sound batches when there is none."""
+        _relative, start = self.offset_index.lookup(offset - self.base_offset)
+        scan = self._walk_from(start)
+        for position, header in scan:
+            if header.last_offset >= offset:
+                return position, min(offset, header.base_offset)
+        return scan.scan.end, offset
+
+    def truncate(self, position: int, end_offset: int) -> None:
+        """Cut the log file at `position` (from `truncation_point`), the
+        index and aborted-transaction entries from `end_offset` on, and
+        fsync the cut files; the segment is the active one again. Raises
+        OSError (the caller takes the partition offline)."""
+        if position < self.store.size:
+            self.store.truncate(position)
+        self.offset_index.keep_first(bisect.bisect_left(self.offset_index.positions, position))
+        self.time_index.keep_first(bisect.bisect_left(self.time_index.relative_offsets, end_offset - self.base_offset))
+        positions = self.offset_index.positions
+        self._bytes_since_index_entry = position - (positions[-1] if positions else 0)
+        aborted = self.aborted_txns()
+        kept = [entry for entry in aborted if entry.last_offset < end_offset]
+        if len(kept) != len(aborted):
+            self.rewrite_aborted_txns(kept)
+        self.next_offset = end_offset
+        if self._checked_end > position:
+            self._checked_end, self._checked_next_offset = position, end_offset
+        if self.damage is not None and self.damage[0] >= position:
+            self.damage = None  # the broken bytes are gone
+        self.closed = False
+        self.flush()
 
     # --- the transaction index -------------------------------------------------
 

@@ -185,7 +185,13 @@ class MemoryStore:
         return b"".join(self.read(position, length))
 
     def truncate(self, size: int) -> None:
-        raise NotImplementedError("memory segments are never recovered")
+        """Drop the bytes from `size` on (a follower's truncation)."""
+        keep = bisect.bisect_left(self._starts, size)  # chunks starting at or past `size` go
+        del self._chunks[keep:]
+        del self._starts[keep:]
+        if self._chunks and self._starts[-1] + len(self._chunks[-1]) > size:
+            self._chunks[-1] = self._chunks[-1][: size - self._starts[-1]]
+        self.size = min(self.size, size)
 
     def flush(self) -> None:
         pass

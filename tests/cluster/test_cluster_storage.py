@@ -62,11 +62,12 @@ def test_close_syncs_the_disk_once_for_many_logs(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", lambda fd: fsynced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
     cluster.close()
     # One sync() instead of hundreds of fsyncs: only the files written after
-    # it (the recovery-point checkpoint, the clean-shutdown marker) and the
-    # data directory holding them are fsynced one by one.
+    # it (the recovery-point and high-watermark checkpoints, the clean-shutdown
+    # marker) and the data directory holding them are fsynced one by one.
     assert synced
     assert {os.path.basename(path) for path in fsynced} <= {
         "recovery-point-offset-checkpoint.tmp",
+        "replication-offset-checkpoint.tmp",
         ".kafka_cleanshutdown",
         tmp_path.name,
     }
