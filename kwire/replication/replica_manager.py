@@ -194,6 +194,7 @@ class ReplicaManager:
             return None
         replica = partition.replica
         state.on_append(replica.log_end_offset)
+        state.set_eligible(follower, follower in self.controller.live)  # (a restarted node registered again)
         try:
             update = state.on_follower_fetch(follower, log_end, log_start, replica.log_end_offset)
         except KeyError:
