@@ -6,6 +6,7 @@ import pytest
 
 from kwire.handlers.base import CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS
 from kwire.protocol.errors import ErrorCode
+from tests.cluster_cores import ClusterCores
 from tests.core_client import CoreClient, make_core
 from tests.handlers import requests as rq
 
@@ -329,19 +330,15 @@ def test_update_features_validate_only(client):
 
 
 def test_broker_rack_is_reported_and_other_known_brokers_listed():
-    """broker.rack shows in DescribeCluster and Metadata; brokers registered in
-    the node's topology (issue 13's seam; one node alone today) are listed,
-    and a topic may then be placed on them."""
-    from kwire.cluster.topology import BrokerEndpoint
-
-    core = make_core(broker_rack="r1")
+    """broker.rack shows in DescribeCluster and Metadata; every live broker of
+    the cluster is listed, and a topic is placed on them; requests for a
+    partition another node leads are answered NOT_LEADER_OR_FOLLOWER naming
+    that leader."""
+    cores = ClusterCores(2, racks={1: "r1", 2: "r2"})
+    core = cores.cores[1]
     try:
         client = CoreClient(core)
         values = dict(include_cluster_authorized_operations=False, endpoint_type=1, include_fenced_brokers=False)
-        (broker,) = client.call(DESCRIBE_CLUSTER, 1, values).brokers
-        assert broker.rack == "r1"
-        core.state.cluster.topology.register(BrokerEndpoint(2, "127.0.0.1", 19093, "r2"))
-        core.state.cluster.version += 1  # (what publishing a new topology will do)
         response = client.call(DESCRIBE_CLUSTER, 1, values)
         assert [(b.broker_id, b.rack) for b in response.brokers] == [(1, "r1"), (2, "r2")]
         (topic,) = client.call(19, 7, rq.create("two", 4, replication=2)).topics
@@ -359,7 +356,7 @@ def test_broker_rack_is_reported_and_other_known_brokers_listed():
         for partition in entry.partitions:
             index, leader = partition.partition_index, partition.leader_id
             for version in (9, 10, 11):
-                answer = client.call(0, version, rq.produce("two", index, rq.batch(b"v")))
+                answer = client.call(0, version, rq.produce("two", index, rq.batch(b"v"), acks=1))
                 (result,) = answer.responses[0].partition_responses
                 if leader == 1:
                     assert result.error_code == ErrorCode.none
@@ -420,4 +417,4 @@ def test_broker_rack_is_reported_and_other_known_brokers_listed():
                 assert (found.error_code, found.node_id) == (ErrorCode.none, leader)
                 assert found.port == (19093 if leader == 2 else core.state.advertised_port)
     finally:
-        core.close()
+        cores.close()
