@@ -256,7 +256,9 @@ class ClusterRuntime:
                 manager.under_replicated() for manager in map(self.manager, self.nodes) if manager is not None
             ),
             "offline_partitions": sum(1 for p in partitions if p["leader"] == -1),
-            "isr_shrinks": sum(counters.isr_shrinks for counters in self.counters.values()),
+            # Kafka's IsrShrinksPerSec counts the leaders' shrinks; a stopped broker's removal counts too.
+            "isr_shrinks": sum(counters.isr_shrinks for counters in self.counters.values())
+            + self.controller.fenced_isr_removals,
             "isr_expands": sum(counters.isr_expands for counters in self.counters.values()),
         }
 
