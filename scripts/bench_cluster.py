@@ -130,26 +130,14 @@ def produce_throughput(bootstrap: str, topic: str, count: int, size: int) -> dic
     return dict(msgs=count / elapsed, mb=count * size / elapsed / 1e6)
 
 
-def follower_lag_sampler(cluster: ClusterProcess, bootstrap: str, topic: str, stop: threading.Event) -> list[int]:
-    """The most any follower is behind its leader (messages), sampled every 50 ms
-    from each replica's log end (ListOffsets on the leader vs the follower's)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    lags: list[int] = []
-    consumers = {
-        address: Consumer({"bootstrap.servers": address, "group.id": "lag", "client.rack": ""})
-        for address in bootstrap.split(",")
-    }
-    del consumers  # (the control endpoint answers it more cheaply)
-
-    def sample() -> None:
-        while not stop.is_set():
-            status = cluster.call("/cluster")
-            lags.append(status["under_replicated_partitions"])
-            time.sleep(0.05)
-
-    sample()
-    del TopicPartition
+def follower_lags(status: dict, topic: str) -> list[int]:
+    """Each follower's distance (messages) from its leader's log end, in one status sample."""
+    lags = []
+    for entry in status["partitions"]:
+        ends = {int(node): end for node, end in entry.get("log_end_offsets", {}).items()}
+        if entry["topic"] != topic or entry["leader"] not in ends:
+            continue
+        lags.extend(ends[entry["leader"]] - end for node, end in ends.items() if node != entry["leader"])
     return lags
 
 
@@ -193,7 +181,9 @@ def main() -> None:
         cluster = ClusterProcess(data_dir)
         try:
             startup = cluster.first_metadata_s()
-            print(f"start-up of 3 nodes to the first answered Metadata: {startup * 1000:.0f} ms, RSS {cluster.rss_mb():.0f} MB")
+            print(
+                f"start-up of 3 nodes to the first answered Metadata: {startup * 1000:.0f} ms, RSS {cluster.rss_mb():.0f} MB"
+            )
             create_topic(cluster.bootstrap, "rf1", args.partitions, 1)
             create_topic(cluster.bootstrap, "rf3", args.partitions, 3)
             rf1 = produce_throughput(cluster.bootstrap, "rf1", args.messages, args.size)
@@ -215,14 +205,15 @@ def main() -> None:
                 f"RF 1 {rf1['msgs']:,.0f} msgs/s ({rf1['mb']:.1f} MB/s), RF 3 {rf3['msgs']:,.0f} msgs/s "
                 f"({rf3['mb']:.1f} MB/s): {rf3['msgs'] / rf1['msgs']:.2f}x"
             )
-            under = max((s["under_replicated_partitions"] for s in samples), default=0)
+            lags = [lag for sample in samples for lag in follower_lags(sample, "rf3")]
+            lags.sort()
             shrinks = samples[-1]["isr_shrinks"] if samples else 0
-            print(
-                f"during the RF 3 run: {len(samples)} samples, at most {under} under-replicated partition(s), "
-                f"{shrinks} ISR shrink(s) (followers never fell out of the ISR)"
-                if not shrinks
-                else f"during the RF 3 run: ISR shrinks {shrinks}"
-            )
+            if lags:
+                print(
+                    f"follower lag during the RF 3 run ({len(samples)} samples, messages behind the leader): "
+                    f"median {lags[len(lags) // 2]}, p99 {lags[int(len(lags) * 0.99)]}, max {lags[-1]}; "
+                    f"ISR shrinks {shrinks}"
+                )
             create_topic(cluster.bootstrap, "failover", 1, 3)
             resume = resume_after_leader_stop(cluster, cluster.bootstrap, "failover")
             print(f"idempotent producer's next acknowledgement after its leader stopped: {resume * 1000:.0f} ms")

@@ -246,6 +246,7 @@ class ClusterRuntime:
                         "leader_epoch": state.leader_epoch,
                         "replicas": list(record.replicas[index]),
                         "isr": list(state.isr),
+                        "log_end_offsets": self._log_ends(record.name, index),
                     }
                 )
         return {
@@ -261,6 +262,15 @@ class ClusterRuntime:
             + self.controller.fenced_isr_removals,
             "isr_expands": sum(counters.isr_expands for counters in self.counters.values()),
         }
+
+    def _log_ends(self, topic: str, index: int) -> dict[str, int]:
+        """Each running replica's log end (JSON keys: node ids as text)."""
+        ends = {}
+        for node_id, node in self.nodes.items():
+            partition = node.core.state.cluster.partition(topic, index)
+            if partition is not None and partition.replica is not None:
+                ends[str(node_id)] = partition.replica.log_end_offset
+        return ends
 
     def move_leader(self, topic: str, index: int, node_id: int) -> None:
         """Make `node_id` (a live in-sync replica) the partition's leader; ValueError otherwise."""
