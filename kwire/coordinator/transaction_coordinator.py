@@ -71,14 +71,21 @@ class TransactionCoordinator:
         self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int, now_ms: int
     ) -> tuple[ErrorCode, int, int]:
         """(error, producer id, epoch) for a transactional producer starting up."""
-        if not transactional_id:
-            return E.invalid_request, -1, -1
-        if not 0 < timeout_ms <= self.settings.max_timeout_ms:
-            return E.invalid_transaction_timeout, -1, -1
+        error = self.init_arguments_error(transactional_id, timeout_ms)
+        if error != E.none:
+            return error, -1, -1
         try:
             return self._init_producer_id(transactional_id, timeout_ms, producer_id, producer_epoch, now_ms)
         except StorageError:
             return E.not_coordinator, -1, -1
+
+    def init_arguments_error(self, transactional_id: str, timeout_ms: int) -> ErrorCode:
+        """What Kafka answers an InitProducerId's arguments with, before anything else."""
+        if not transactional_id:
+            return E.invalid_request
+        if not 0 < timeout_ms <= self.settings.max_timeout_ms:
+            return E.invalid_transaction_timeout
+        return E.none
 
     def _init_producer_id(
         self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int, now_ms: int

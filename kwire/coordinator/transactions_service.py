@@ -226,7 +226,9 @@ class TransactionsService:
         self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int
     ) -> tuple[ErrorCode, int, int]:
         """(error, producer id, epoch) for a transactional producer."""
-        if not self.owns(transactional_id):
+        # Kafka checks the arguments before whether it coordinates the id.
+        error = self.coordinator.init_arguments_error(transactional_id, timeout_ms)
+        if error == E.none and not self.owns(transactional_id):
             return E.not_coordinator, -1, -1
         return self.coordinator.init_producer_id(
             transactional_id, timeout_ms, producer_id, producer_epoch, self.clock.wall_ms()

@@ -2,9 +2,9 @@
 (groups) or `__transaction_state` (transactional ids), as Kafka places them;
 before that topic exists, and on a lone node always, this node.
 
-Issue 13 groundwork: with several nodes, a node asked for a group or
-transaction it does not coordinate must answer NOT_COORDINATOR; the group
-and transaction handlers do not check that yet (a node is alone today)."""
+A node asked for a group or transactional id it does not coordinate
+answers NOT_COORDINATOR (the group and transaction handlers ask the
+services' `coordinator_error`), and the client comes back here."""
 
 from __future__ import annotations
 
