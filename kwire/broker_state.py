@@ -7,6 +7,13 @@ background log maintenance, the requests parked on long-polls, the
 fault injector, the cache of encoded responses and the address
 it advertises. Several nodes may live in one
 process, each with its own state; nothing here is global.
+
+A lone node coordinates every group and transactional id. A node of a
+cluster (`in_cluster`) coordinates those of the `__consumer_offsets` and
+`__transaction_state` partitions it leads: whoever drives leadership calls
+`coordinator_partition_moved` when one arrives or leaves, and passes a
+`write_marker` that routes each transaction marker to the partition's
+leader, whose `write_marker_locally` writes it.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ from kwire.cluster.cluster import Cluster
 from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
+from kwire.coordinator.offsets import OFFSETS_TOPIC
 from kwire.coordinator.producer_ids import ProducerIdAllocator
-from kwire.coordinator.transactions_service import TransactionsService
+from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
+from kwire.coordinator.transactions_service import MarkerWriter, TransactionsService, local_marker_writer
 from kwire.faults import FaultInjector
 from kwire.long_poll import Waiter, Waiters
 from kwire.response_cache import ResponseCache
@@ -27,14 +36,24 @@ from kwire.topic_admin import TopicAdmin
 
 
 class BrokerState:
-    def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        clock: Clock = SYSTEM_CLOCK,
+        *,
+        in_cluster: bool = False,
+        write_marker: MarkerWriter | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.cluster = Cluster(config, clock)
         self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
         self.waiters = Waiters()
-        self.groups = GroupsService(config, self.cluster, self.notify, clock)
+        owned: set[int] | None = set() if in_cluster else None  # None: every partition
+        self.groups = GroupsService(config, self.cluster, self.notify, clock, owned=owned)
         self.maintenance = LogMaintenance(self.cluster, clock)
+        # A marker for a partition this node leads (what a WriteTxnMarkers does here).
+        self.write_marker_locally = local_marker_writer(self.cluster, self.groups, self.notify, clock)
         self.transactions = TransactionsService(
             config,
             self.cluster,
@@ -42,6 +61,8 @@ class BrokerState:
             self.producer_ids.allocate,
             self.notify,
             clock,
+            owned=owned,
+            write_marker=write_marker or self.write_marker_locally,
         )
         self.topic_admin = TopicAdmin(self.cluster, self.groups, self.transactions, self.notify)
         # Fault injection (kwire/faults/): rules tests add at run time, and the start-up flags.
@@ -60,6 +81,15 @@ class BrokerState:
         self.advertised_host, self.advertised_port = self.config.advertised(port)
         self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
         self.response_cache.clear()
+
+    def coordinator_partition_moved(self, topic: str, index: int, leads: bool) -> None:
+        """Leadership of a partition of `__consumer_offsets` or
+        `__transaction_state` arrived here (`leads`) or left: its groups or
+        transactions are loaded from this node's replica, or forgotten."""
+        if topic == OFFSETS_TOPIC:
+            (self.groups.load_partition if leads else self.groups.unload_partition)(index)
+        elif topic == TRANSACTION_TOPIC:
+            (self.transactions.load_partition if leads else self.transactions.unload_partition)(index)
 
     # --- long-poll waiters ---------------------------------------------
 

@@ -2,6 +2,7 @@
 NOT_COORDINATOR elsewhere, loading a partition another coordinator wrote,
 unloading it, and finishing a prepared transaction on loading."""
 
+from kwire.broker_state import BrokerState
 from kwire.clock import ManualClock
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
@@ -221,3 +222,32 @@ def test_an_ongoing_transaction_loaded_keeps_its_timeout():
     second.tick()
     assert second.transaction(T0).state == TxnState.COMPLETE_ABORT
     assert markers.written == [("t", 0, pid, epoch + 1, 0, False)]  # aborted under a bumped epoch
+
+
+# --- how a node of a cluster drives them ------------------------------------------------
+
+
+def test_a_node_of_a_cluster_coordinates_what_it_is_told_it_leads():
+    config = BrokerConfig(port=0, data_dir=None, offsets_topic_num_partitions=2, transaction_state_log_num_partitions=2)
+    routed = Markers()
+    state = BrokerState(config, ManualClock(), in_cluster=True, write_marker=routed)
+    try:
+        assert state.groups.coordinator_error(G0) == state.transactions.coordinator_error(T0) == E.not_coordinator
+        state.coordinator_partition_moved("__consumer_offsets", 0, leads=True)
+        state.coordinator_partition_moved("__transaction_state", 0, leads=True)
+        assert state.groups.coordinator_error(G0) == state.transactions.coordinator_error(T0) == E.none
+        assert state.groups.coordinator_error(G1) == state.transactions.coordinator_error(T1) == E.not_coordinator
+
+        state.cluster.create_topic("t", 1)
+        _error, pid, epoch = state.transactions.init_producer_id(T0, 10_000, -1, -1)
+        state.transactions.add_partitions(T0, pid, epoch, [("t", 0)])
+        assert state.transactions.end_transaction(T0, pid, epoch, True) == E.none
+        assert routed.written == [("t", 0, pid, epoch, 0, True)]  # through the router, not the local log
+        assert state.cluster.partition("t", 0).log.log_end_offset == 0
+        assert state.write_marker_locally("t", 0, pid, epoch, 0, True) == E.none  # what the leader does with it
+        assert state.cluster.partition("t", 0).log.log_end_offset == 1
+
+        state.coordinator_partition_moved("__transaction_state", 0, leads=False)
+        assert state.transactions.transaction(T0) is None
+    finally:
+        state.close()
