@@ -13,7 +13,9 @@ cluster (`in_cluster`) coordinates those of the `__consumer_offsets` and
 `__transaction_state` partitions it leads: whoever drives leadership calls
 `coordinator_partition_moved` when one arrives or leaves, and passes a
 `write_marker` that routes each transaction marker to the partition's
-leader, whose `write_marker_locally` writes it.
+leader, whose `write_marker_locally` writes it, and a `verify_transaction`
+that asks the transactional id's coordinator (its `transactions.verify_locally`)
+what the produce path must know.
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.offsets import OFFSETS_TOPIC
 from kwire.coordinator.producer_ids import ProducerIdAllocator
 from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
-from kwire.coordinator.transactions_service import MarkerWriter, TransactionsService, local_marker_writer
+from kwire.coordinator.transactions_service import (
+    MarkerWriter,
+    TransactionsService,
+    TxnVerifier,
+    local_marker_writer,
+)
 from kwire.faults import FaultInjector
 from kwire.long_poll import Waiter, Waiters
 from kwire.response_cache import ResponseCache
@@ -43,6 +50,7 @@ class BrokerState:
         *,
         in_cluster: bool = False,
         write_marker: MarkerWriter | None = None,
+        verify_transaction: TxnVerifier | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -63,6 +71,7 @@ class BrokerState:
             clock,
             owned=owned,
             write_marker=write_marker or self.write_marker_locally,
+            verify=verify_transaction,
         )
         self.topic_admin = TopicAdmin(self.cluster, self.groups, self.transactions, self.notify)
         # Fault injection (kwire/faults/): rules tests add at run time, and the start-up flags.

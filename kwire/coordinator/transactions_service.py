@@ -13,7 +13,8 @@ leadership arrives (`load_partition`) and forgetting them when it leaves
 (`unload_partition`); the producer's requests for an id owned elsewhere get
 NOT_COORDINATOR. Markers go through `write_marker` (a MarkerWriter), by
 default `local_marker_writer`: a node of a cluster passes one that routes
-each marker to the partition's leader."""
+each marker to the partition's leader; likewise `verify` (a TxnVerifier) for
+the produce path's question to the coordinator."""
 
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ log = logging.getLogger("kwire.transactions")
 # UNKNOWN_TOPIC_OR_PARTITION means the partition no longer exists (no marker is due); any
 # other error is retried until the marker is written.
 MarkerWriter = Callable[[str, int, int, int, int, bool], ErrorCode]
+# verify(transactional_id, producer_id, producer_epoch, partitions) -> error: are the partitions in the
+# producer's ongoing transaction? Asked of the id's coordinator (AddPartitionsToTxn v4 verify_only)
+# by the produce path of the partitions' leader.
+TxnVerifier = Callable[[str, int, int, list[tuple[str, int]]], ErrorCode]
 
 
 def local_marker_writer(
@@ -94,6 +99,7 @@ class TransactionsService:
         clock: Clock,
         owned: set[int] | None = None,
         write_marker: MarkerWriter | None = None,
+        verify: TxnVerifier | None = None,
     ) -> None:
         self.config = config
         self.cluster = cluster
@@ -101,6 +107,7 @@ class TransactionsService:
         self.clock = clock
         self._notify = notify
         self._write_marker = write_marker or local_marker_writer(cluster, groups, notify, clock)
+        self._verify = verify or self.verify_locally
         now = clock.monotonic()
         self._marker_retry = Every(_MARKER_RETRY_MS, now)
         self._expiry_check = Every(config.transaction_abort_timed_out_transaction_cleanup_interval_ms, now)
@@ -282,19 +289,19 @@ class TransactionsService:
         answers after asking the coordinator (KIP-890 part 1)."""
         if not self.config.transaction_partition_verification_enable:
             return E.none
-        error = self.coordinator.add_partitions(
-            transactional_id,
-            header.producer_id,
-            header.producer_epoch,
-            [partition],
-            self.clock.wall_ms(),
-            verify_only=True,
-        )
+        error = self._verify(transactional_id, header.producer_id, header.producer_epoch, [partition])
         if error in (E.producer_fenced, E.invalid_producer_id_mapping):
             return E.invalid_producer_epoch
-        if error == E.concurrent_transactions:
+        if error in (E.concurrent_transactions, E.not_coordinator):
             return E.not_enough_replicas  # retriable for every produce version
         return error
+
+    def verify_locally(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[tuple[str, int]]
+    ) -> ErrorCode:
+        """This node's answer, as the id's coordinator, to a verification
+        (NOT_COORDINATOR for an id owned elsewhere)."""
+        return self.add_partitions(transactional_id, producer_id, producer_epoch, partitions, verify_only=True)
 
     # --- offsets -------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from kwire.coordinator.offsets import CommittedOffset, partition_for
 from kwire.coordinator.transaction_log import TxnState
 from kwire.coordinator.transactions_service import TransactionsService
 from kwire.protocol.errors import ErrorCode as E
+from kwire.protocol.record_codec import Record, build_batch
+from kwire.protocol.records import parse_header
 
 PARTITIONS = 2
 
@@ -249,5 +251,23 @@ def test_a_node_of_a_cluster_coordinates_what_it_is_told_it_leads():
 
         state.coordinator_partition_moved("__transaction_state", 0, leads=False)
         assert state.transactions.transaction(T0) is None
+    finally:
+        state.close()
+
+
+def test_the_produce_path_asks_the_coordinator_it_is_given():
+    asked = []
+
+    def coordinator(*question):
+        asked.append(question)
+        return E.not_coordinator  # it moved meanwhile: the producer retries
+
+    config = BrokerConfig(port=0, data_dir=None)
+    state = BrokerState(config, ManualClock(), in_cluster=True, verify_transaction=coordinator)
+    try:
+        batch = build_batch([Record(0, 0, None, b"v", ())], producer_id=9, producer_epoch=2, is_transactional=True)
+        assert state.transactions.verify_first_write(T0, parse_header(batch), ("t", 0)) == E.not_enough_replicas
+        assert asked == [(T0, 9, 2, [("t", 0)])]
+        assert state.transactions.verify_locally(T0, 9, 2, [("t", 0)]) == E.not_coordinator  # not the coordinator
     finally:
         state.close()
