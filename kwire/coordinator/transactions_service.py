@@ -73,9 +73,8 @@ def local_marker_writer(
         batch = build_marker(producer_id, producer_epoch, commit, clock.wall_ms(), coordinator_epoch)
         try:
             partition.log.append(batch, parse_header(batch), partition.leader_epoch)
-        except StorageError as exc:
-            log.warning("Could not write a marker in %s-%d: %s", topic, index, exc.message)
-            return E.kafka_storage_error
+        except StorageError:
+            return E.kafka_storage_error  # the coordinator logs the wait once and retries
         notify((topic, index))
         if topic == OFFSETS_TOPIC:  # the group coordinator of that partition learns the outcome
             groups.offsets.complete_transaction(producer_id, commit, index)

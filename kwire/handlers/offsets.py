@@ -105,6 +105,7 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     request = OffsetCommitRequest.from_wire(wire_request, ctx.api_version)
     service = ctx.state.groups
     cluster = ctx.state.cluster
+    # ErrorCode.none is falsy: the member is checked (its session refreshed) only on the coordinator.
     group_error = service.coordinator_error(request.group_id) or service.commit_check(
         request.group_id,
         request.generation_id,
