@@ -35,6 +35,7 @@ class ClusterCores:
         core = BrokerCore(config, self.clock, self.controller)
         self.cores[node_id] = core
         cluster = core.state.cluster
+        core.state.peers = lambda node: self.cores[node].state if node in self.cores else None
         self.controller.attach(node_id, cluster.follow_controller)
         assert core.state.replicas is not None
         core.state.replicas.apply(partition for _topic, partition in cluster.hosted_partitions())

@@ -2,7 +2,11 @@
 (groups) or `__transaction_state` (transactional ids), as Kafka places them.
 A lone node answers itself (it creates the topic on first use); a node of a
 multi-node cluster creates the topic here, as Kafka does, and answers
-COORDINATOR_NOT_AVAILABLE while the partition has no leader."""
+COORDINATOR_NOT_AVAILABLE while the partition has no leader.
+
+A node asked for a group or transactional id it does not coordinate
+answers NOT_COORDINATOR (the group and transaction handlers ask the
+services' `coordinator_error`), and the client comes back here."""
 
 from __future__ import annotations
 

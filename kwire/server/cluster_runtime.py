@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import trio
 
+from kwire.broker_state import BrokerState
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.controller import Controller
 from kwire.cluster.topology import BrokerEndpoint
@@ -86,6 +87,10 @@ class ClusterRuntime:
     def running(self, node_id: int) -> bool:
         return node_id in self.nodes
 
+    def _state_of(self, node_id: int) -> BrokerState | None:
+        node = self.nodes.get(node_id)
+        return None if node is None else node.core.state
+
     def manager(self, node_id: int) -> ReplicaManager | None:
         node = self.nodes.get(node_id)
         return None if node is None else node.core.state.replicas
@@ -105,6 +110,7 @@ class ClusterRuntime:
         self.ports[node_id] = node.port
         state = node.core.state
         state.on_data = self.wake_fetchers
+        state.peers = self._state_of
         self.controller.attach(node_id, state.cluster.follow_controller)
         assert state.replicas is not None
         state.replicas.counters = self.counters[node_id]
