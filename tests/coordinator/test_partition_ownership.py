@@ -2,7 +2,6 @@
 NOT_COORDINATOR elsewhere, loading a partition another coordinator wrote,
 unloading it, and finishing a prepared transaction on loading."""
 
-from kwire.broker_state import BrokerState
 from kwire.clock import ManualClock
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
@@ -16,6 +15,7 @@ from kwire.coordinator.transactions_service import TransactionsService
 from kwire.protocol.errors import ErrorCode as E
 from kwire.protocol.record_codec import Record, build_batch
 from kwire.protocol.records import parse_header
+from tests.cluster_cores import ClusterCores
 
 PARTITIONS = 2
 
@@ -229,45 +229,60 @@ def test_an_ongoing_transaction_loaded_keeps_its_timeout():
 # --- how a node of a cluster drives them ------------------------------------------------
 
 
-def test_a_node_of_a_cluster_coordinates_what_it_is_told_it_leads():
-    config = BrokerConfig(port=0, data_dir=None, offsets_topic_num_partitions=2, transaction_state_log_num_partitions=2)
-    routed = Markers()
-    state = BrokerState(config, ManualClock(), in_cluster=True, write_marker=routed)
+def _leader_of(cores: ClusterCores, topic: str, key: str) -> int:
+    cluster = cores.cores[1].state.cluster
+    return cluster.partition(topic, partition_for(key, 2)).leader
+
+
+def test_a_node_of_a_cluster_coordinates_the_internal_partitions_it_leads(tmp_path):
+    cores = ClusterCores(2, tmp_path, offsets_topic_num_partitions=2, transaction_state_log_num_partitions=2)
     try:
-        assert state.groups.coordinator_error(G0) == state.transactions.coordinator_error(T0) == E.not_coordinator
-        state.coordinator_partition_moved("__consumer_offsets", 0, leads=True)
-        state.coordinator_partition_moved("__transaction_state", 0, leads=True)
-        assert state.groups.coordinator_error(G0) == state.transactions.coordinator_error(T0) == E.none
-        assert state.groups.coordinator_error(G1) == state.transactions.coordinator_error(T1) == E.not_coordinator
-
-        state.cluster.create_topic("t", 1)
-        _error, pid, epoch = state.transactions.init_producer_id(T0, 10_000, -1, -1)
-        state.transactions.add_partitions(T0, pid, epoch, [("t", 0)])
-        assert state.transactions.end_transaction(T0, pid, epoch, True) == E.none
-        assert routed.written == [("t", 0, pid, epoch, 0, True)]  # through the router, not the local log
-        assert state.cluster.partition("t", 0).log.log_end_offset == 0
-        assert state.write_marker_locally("t", 0, pid, epoch, 0, True) == E.none  # what the leader does with it
-        assert state.cluster.partition("t", 0).log.log_end_offset == 1
-
-        state.coordinator_partition_moved("__transaction_state", 0, leads=False)
-        assert state.transactions.transaction(T0) is None
+        first = cores.cores[1].state
+        first.cluster.internal_topic("__consumer_offsets")
+        first.cluster.internal_topic("__transaction_state")
+        for topic, keys, service in (
+            ("__consumer_offsets", (G0, G1), "groups"),
+            ("__transaction_state", (T0, T1), "transactions"),
+        ):
+            for key in keys:
+                leader = _leader_of(cores, topic, key)
+                assert getattr(cores.cores[leader].state, service).coordinator_error(key) == E.none
+                assert getattr(cores.cores[3 - leader].state, service).coordinator_error(key) == E.not_coordinator
+        # The marker goes to the data partition's leader, whichever node coordinates.
+        first.cluster.create_topic("t", 2, replication_factor=1)
+        coordinator = cores.cores[_leader_of(cores, "__transaction_state", T0)].state
+        _error, pid, epoch = coordinator.transactions.init_producer_id(T0, 10_000, -1, -1)
+        assert coordinator.transactions.add_partitions(T0, pid, epoch, [("t", 0), ("t", 1)]) == E.none
+        assert coordinator.transactions.end_transaction(T0, pid, epoch, True) == E.none
+        for index in (0, 1):
+            leader = first.cluster.partition("t", index).leader
+            assert cores.cores[leader].state.cluster.partition("t", index).log.log_end_offset == 1
+        # The coordinator's node stops: the other replica of its partition leads and knows the id.
+        cores.replicate()
+        stopped = coordinator.config.node_id
+        cores.stop(stopped)
+        successor = cores.cores[3 - stopped].state
+        assert successor.transactions.coordinator_error(T0) == E.none
+        assert successor.transactions.transaction(T0) is not None
     finally:
-        state.close()
+        cores.close()
 
 
-def test_the_produce_path_asks_the_coordinator_it_is_given():
-    asked = []
-
-    def coordinator(*question):
-        asked.append(question)
-        return E.not_coordinator  # it moved meanwhile: the producer retries
-
-    config = BrokerConfig(port=0, data_dir=None)
-    state = BrokerState(config, ManualClock(), in_cluster=True, verify_transaction=coordinator)
+def test_the_produce_path_asks_the_transactions_coordinator_node(tmp_path):
+    cores = ClusterCores(2, tmp_path, transaction_state_log_num_partitions=2)
     try:
-        batch = build_batch([Record(0, 0, None, b"v", ())], producer_id=9, producer_epoch=2, is_transactional=True)
-        assert state.transactions.verify_first_write(T0, parse_header(batch), ("t", 0)) == E.not_enough_replicas
-        assert asked == [(T0, 9, 2, [("t", 0)])]
-        assert state.transactions.verify_locally(T0, 9, 2, [("t", 0)]) == E.not_coordinator  # not the coordinator
+        first = cores.cores[1].state
+        first.cluster.internal_topic("__transaction_state")
+        coordinator = cores.cores[_leader_of(cores, "__transaction_state", T0)].state
+        other = cores.cores[3 - coordinator.config.node_id].state
+        other.cluster.create_topic("t", 1, replication_factor=2)
+        _error, pid, epoch = coordinator.transactions.init_producer_id(T0, 10_000, -1, -1)
+        batch = build_batch(
+            [Record(0, 0, None, b"v", ())], producer_id=pid, producer_epoch=epoch, is_transactional=True
+        )
+        # Not yet in the transaction: the coordinator (the other node) says so.
+        assert other.transactions.verify_first_write(T0, parse_header(batch), ("t", 0)) != E.none
+        assert coordinator.transactions.add_partitions(T0, pid, epoch, [("t", 0)]) == E.none
+        assert other.transactions.verify_first_write(T0, parse_header(batch), ("t", 0)) == E.none
     finally:
-        state.close()
+        cores.close()
