@@ -246,3 +246,26 @@ def test_the_cluster_restarts_with_its_leaders_and_epochs(tmp_path):
         assert all(offsets == (1, 1) for offsets in _offsets(again, "t", 0).values())
     finally:
         again.close()
+
+
+def test_manual_replica_assignments_are_placed_as_given_and_checked(cluster):
+    client = CoreClient(cluster.cores[2])
+    layout = [dict(partition_index=0, broker_ids=[3, 1]), dict(partition_index=1, broker_ids=[2, 3])]
+    request = rq.create("manual", -1, -1, assignments=layout)
+    (created,) = client.call(19, 7, request).topics
+    assert (created.error_code, created.replication_factor) == (ErrorCode.none, 2)
+    assert cluster.controller.snapshot.topics["manual"].replicas == ((3, 1), (2, 3))
+    assert [_state(cluster, "manual", index).leader for index in (0, 1)] == [3, 2]
+    grown = dict(name="manual", count=3, assignments=[dict(broker_ids=[1, 2])])
+    answer = client.call(37, 3, dict(topics=[grown], timeout=1000, validate_only=False))
+    assert answer.results[0].error_code == ErrorCode.none
+    assert cluster.controller.snapshot.topics["manual"].replicas[2] == (1, 2)
+    unknown = rq.create("unknown", -1, -1, assignments=[dict(partition_index=0, broker_ids=[1, 7])])
+    (refused,) = client.call(19, 7, unknown).topics
+    assert refused.error_code == ErrorCode.invalid_replica_assignment
+    assert (
+        refused.error_message == "The manual partition assignment includes broker 7, but no such broker is registered."
+    )
+    uneven = dict(name="manual", count=4, assignments=[dict(broker_ids=[1])])
+    answer = client.call(37, 3, dict(topics=[uneven], timeout=1000, validate_only=False))
+    assert answer.results[0].error_code == ErrorCode.invalid_replica_assignment
