@@ -249,14 +249,10 @@ def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
         partitions = []
         for index in entry.partition_indexes:
             partition = cluster.partition(entry.name, index)
-            if partition is None:
+            if partition is None or not cluster.leads(entry.name, index):
+                error = ErrorCode.unknown_topic_or_partition if partition is None else ErrorCode.not_leader_or_follower
                 partitions.append(
-                    dict(
-                        partition_index=index,
-                        error_code=ErrorCode.unknown_topic_or_partition,
-                        error_message=None,
-                        active_producers=[],
-                    )
+                    dict(partition_index=index, error_code=error, error_message=None, active_producers=[])
                 )
                 continue
             log = partition.log

@@ -269,3 +269,19 @@ def test_manual_replica_assignments_are_placed_as_given_and_checked(cluster):
     uneven = dict(name="manual", count=4, assignments=[dict(broker_ids=[1])])
     answer = client.call(37, 3, dict(topics=[uneven], timeout=1000, validate_only=False))
     assert answer.results[0].error_code == ErrorCode.invalid_replica_assignment
+
+
+def test_delete_records_is_for_the_leader_and_followers_follow_the_log_start(cluster):
+    _create(cluster, "t")
+    leader = _state(cluster, "t").leader
+    _produce(cluster, leader, "t", b"a", b"b", b"c")
+    cluster.replicate()
+    wanted = dict(topics=[dict(name="t", partitions=[dict(partition_index=0, offset=2)])], timeout=1000)
+    follower = next(node for node in cluster.cores if node != leader)
+    refused = CoreClient(cluster.cores[follower]).call(21, 2, wanted)
+    assert refused.topics[0].partitions[0].error_code == ErrorCode.not_leader_or_follower
+    done = CoreClient(cluster.cores[leader]).call(21, 2, wanted)
+    assert (done.topics[0].partitions[0].error_code, done.topics[0].partitions[0].low_watermark) == (ErrorCode.none, 2)
+    cluster.replicate()
+    for core in cluster.cores.values():
+        assert core.state.cluster.partition("t", 0).log.log_start_offset == 2
