@@ -285,3 +285,42 @@ def test_delete_records_is_for_the_leader_and_followers_follow_the_log_start(clu
     cluster.replicate()
     for core in cluster.cores.values():
         assert core.state.cluster.partition("t", 0).log.log_start_offset == 2
+
+
+def test_an_offset_commit_is_answered_once_its_isr_has_it(cluster):
+    _create(cluster, "t")
+    coordinator = cluster.cores[1].state
+    topic, index = coordinator.groups.offsets_partition("g")
+    owner = _state(cluster, topic, index).leader
+    commit = dict(
+        group_id="g",
+        generation_id_or_member_epoch=-1,
+        member_id="",
+        group_instance_id=None,
+        retention_time=-1,
+        topics=[
+            dict(
+                name="t",
+                topic_id=None,
+                partitions=[
+                    dict(
+                        partition_index=0,
+                        committed_offset=7,
+                        committed_leader_epoch=-1,
+                        committed_metadata="",
+                        commit_timestamp=-1,
+                    )
+                ],
+            )
+        ],
+    )
+    delayed, finish = CoreClient(cluster.cores[owner]).raw(8, 8, commit)  # parked: the followers have not copied it
+    assert delayed.complete(False) is None
+    cluster.replicate()
+    payload = b"".join(bytes(part) for part in finish(delayed.complete(False)))
+    (answer,) = decode_response(8, 8, payload[4:])[1].topics
+    assert answer.partitions[0].error_code == ErrorCode.none
+    # The coordinator's node stops: the new one has the commit.
+    cluster.stop(owner)
+    successor = cluster.cores[_state(cluster, topic, index).leader].state
+    assert successor.groups.committed("g")[("t", 0)].offset == 7
