@@ -30,6 +30,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+from bench import metadata_request
 
 REPO = Path(__file__).resolve().parent.parent
 READY = re.compile(r"ready on (\S+) \(")
@@ -74,8 +75,7 @@ class ClusterProcess:
         while time.perf_counter() < deadline:
             try:
                 with socket.create_connection((host, int(port)), timeout=1) as sock:
-                    body = struct.pack(">hhih", 3, 1, 1, 5) + b"bench" + struct.pack(">i", 0)
-                    sock.sendall(struct.pack(">i", len(body)) + body)
+                    sock.sendall(metadata_request(1))
                     header = sock.recv(8)
                     if len(header) >= 8 and struct.unpack(">ii", header)[1] == 1:
                         return time.perf_counter() - self.started_at

@@ -292,28 +292,7 @@ def test_an_offset_commit_is_answered_once_its_isr_has_it(cluster):
     coordinator = cluster.cores[1].state
     topic, index = coordinator.groups.offsets_partition("g")
     owner = _state(cluster, topic, index).leader
-    commit = dict(
-        group_id="g",
-        generation_id_or_member_epoch=-1,
-        member_id="",
-        group_instance_id=None,
-        retention_time=-1,
-        topics=[
-            dict(
-                name="t",
-                topic_id=None,
-                partitions=[
-                    dict(
-                        partition_index=0,
-                        committed_offset=7,
-                        committed_leader_epoch=-1,
-                        committed_metadata="",
-                        commit_timestamp=-1,
-                    )
-                ],
-            )
-        ],
-    )
+    commit = rq.offset_commit("g", "t", 0, 7)
     delayed, finish = CoreClient(cluster.cores[owner]).raw(8, 8, commit)  # parked: the followers have not copied it
     assert delayed.complete(False) is None
     cluster.replicate()
