@@ -303,3 +303,20 @@ def test_an_offset_commit_is_answered_once_its_isr_has_it(cluster):
     cluster.stop(owner)
     successor = cluster.cores[_state(cluster, topic, index).leader].state
     assert successor.groups.committed("g")[("t", 0)].offset == 7
+
+
+def test_a_topic_deleted_and_created_again_is_replicated_afresh(cluster):
+    _create(cluster, "t")
+    leader = _state(cluster, "t").leader
+    _produce(cluster, leader, "t", b"old1", b"old2")
+    cluster.replicate()
+    (deleted,) = (
+        CoreClient(cluster.cores[1]).call(20, 6, dict(topics=[dict(name="t", topic_id=None)], timeout=1000)).responses
+    )
+    assert deleted.error_code == ErrorCode.none
+    assert all(("t", 0) not in core.state.replicas.leaders for core in cluster.cores.values())
+    _create(cluster, "t")
+    leader = _state(cluster, "t").leader
+    _produce(cluster, leader, "t", b"new")
+    cluster.replicate()
+    assert _offsets(cluster, "t") == {1: (1, 1), 2: (1, 1), 3: (1, 1)}
