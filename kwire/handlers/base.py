@@ -162,6 +162,7 @@ def once_replicated(
         partition = ctx.state.cluster.partition(topic, index)
         if partition is not None and partition.replica is not None:
             required[(topic, index)] = partition.replica.log_end_offset
+            ctx.state.notify((topic, index))  # the followers have something to copy
 
     def complete(final: bool) -> Any:
         for (topic, index), offset in required.items():
