@@ -162,7 +162,12 @@ class BrokerState:
         self.waiters.remove(keys, waiter)
 
     def notify(self, key: Hashable) -> None:
-        """Wake every long-poll waiting on `key` (a partition, or a group)."""
+        """Wake every long-poll waiting on `key` (a partition, or a group).
+        A node of a cluster: a partition's leader state learns its new log
+        end (with no follower to wait for, the high watermark moves now),
+        and the followers may have something to copy."""
+        if self.replicas is not None and isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], int):
+            self.replicas.appended(key[0], key[1])
         self.waiters.notify(key)
         if self.on_data is not None:
             self.on_data()

@@ -125,7 +125,6 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
                 error = replicas.check_append(topic.name, index, acks)
                 if error == ErrorCode.none:
                     result = _append(state, topic, index, partition_data.records, request.transactional_id)
-                    replicas.appended(topic.name, index)
                     if acks == -1 and result.error_code == ErrorCode.none:
                         waits.append(
                             _AcksAllWait(result, topic.name, index, state.cluster.partition(topic.name, index))

@@ -320,3 +320,12 @@ def test_a_topic_deleted_and_created_again_is_replicated_afresh(cluster):
     _produce(cluster, leader, "t", b"new")
     cluster.replicate()
     assert _offsets(cluster, "t") == {1: (1, 1), 2: (1, 1), 3: (1, 1)}
+
+
+def test_a_marker_on_a_leader_without_followers_moves_the_high_watermark(cluster):
+    """What a produce does for a lone replica, a transaction marker does too."""
+    _create(cluster, "solo", replication=1)
+    leader = cluster.cores[_state(cluster, "solo").leader].state
+    assert leader.write_marker_locally("solo", 0, 5, 0, 0, False) == ErrorCode.none
+    log = leader.cluster.partition("solo", 0).log
+    assert (log.log_end_offset, log.high_watermark) == (1, 1)
