@@ -205,8 +205,9 @@ class KwireCluster:
 
     def heal(self, timeout_s: float = WAIT_S) -> None:
         """Undo what a test did to the nodes: start stopped ones, end isolation
-        and slowness, then wait until every partition has a leader and its
-        whole ISR (so the next test on a shared cluster starts healthy)."""
+        and slowness, wait until every partition has a leader and its whole
+        ISR, then give each its preferred leader (so the next test on a shared
+        cluster starts as on a new one)."""
         for node in self.status()["nodes"]:
             if not node["running"]:
                 self.start_node(node["id"])
@@ -219,6 +220,10 @@ class KwireCluster:
             return all(p["leader"] != -1 and set(p["isr"]) == set(p["replicas"]) for p in partitions)
 
         self.wait_for(healthy, "every partition led and fully in sync", timeout_s)
+        # Leadership back on the preferred replicas, as on a new cluster.
+        for p in self.status()["partitions"]:
+            if p["leader"] != p["replicas"][0]:
+                self.move_leader(p["topic"], p["partition"], p["replicas"][0])
 
 
 @contextlib.contextmanager

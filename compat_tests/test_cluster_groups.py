@@ -9,14 +9,15 @@ import time
 import pytest
 
 from compat_tests import raw
+from compat_tests.clients import Reader
 from compat_tests.cluster import running_cluster
 from compat_tests.cluster_clients import CLUSTER_CLIENTS, Sender, create_topic
+from compat_tests.test_transactions import GroupSource, TransactionalProducer
 from kwire.coordinator.offsets import partition_for
 
 pytestmark = pytest.mark.timeout(90)
 TIMEOUT_S = 15
 FIND_COORDINATOR = 10
-OFFSETS_PARTITIONS = 50  # offsets.topic.num.partitions (the default)
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +34,16 @@ def cluster(tmp_path_factory):
         "-o",
         "replica.lag.time.max.ms=3000",
     ) as cluster:
-        create_offsets_topic(cluster)
+        create_internal_topics(cluster)
         yield cluster
 
 
-def create_offsets_topic(cluster) -> None:
-    """Commit an offset for a throwaway group, so that __consumer_offsets
-    exists before the tests' groups start (see FIRST_GROUP_BUG)."""
+def create_internal_topics(cluster) -> None:
+    """Commit an offset for a throwaway group and start a throwaway
+    transactional producer, so that __consumer_offsets and
+    __transaction_state exist before the tests start. (kwire answers
+    FindCoordinator with the node asked until those topics exist, and does not
+    move what it coordinates when they appear; Kafka creates them first.)"""
     from confluent_kafka import Consumer, TopicPartition
 
     create_topic("confluent-kafka", cluster.bootstrap, "warm-up")
@@ -48,12 +52,16 @@ def create_offsets_topic(cluster) -> None:
         consumer.commit(offsets=[TopicPartition("warm-up", 0, 0)], asynchronous=False)
     finally:
         consumer.close()
+    TransactionalProducer("confluent-kafka", cluster.bootstrap, "warm-up").close()
     cluster.wait_fully_replicated("__consumer_offsets")
+    cluster.wait_fully_replicated("__transaction_state")
 
 
 @pytest.fixture(autouse=True)
-def healed(cluster):
+def healed(cluster, request):
     yield
+    if getattr(request.node, "rep_call_failed", False):
+        print(f"--- {cluster.log_path}\n{cluster.log_tail()}")
     cluster.heal()
 
 
@@ -143,34 +151,37 @@ def describe_group(bootstrap: str, group: str):
     return found.coordinator.id, found.state.name, len(found.members)
 
 
-def find_coordinator_answers(cluster, group: str) -> dict[int, int]:
-    """FindCoordinator (v1) for the group asked of each running node: {node asked: node named}."""
+GROUP, TRANSACTION = 0, 1  # FindCoordinator key types
+INTERNAL_TOPIC = {GROUP: "__consumer_offsets", TRANSACTION: "__transaction_state"}
+
+
+def find_coordinator_answers(cluster, key: str, key_type: int = GROUP) -> dict[int, int]:
+    """FindCoordinator (v1) asked of each running node: {node asked: node named}."""
     answers = {}
     for node in cluster.running():
-        response = raw.call(raw.connect(cluster.addresses[node]), FIND_COORDINATOR, 1, {"key": group, "key_type": 0})
-        answers[node] = int(response.node_id)
+        request = {"key": key, "key_type": key_type}
+        answers[node] = int(raw.call(raw.connect(cluster.addresses[node]), FIND_COORDINATOR, 1, request).node_id)
     return answers
 
 
-def offsets_leader(cluster, group: str) -> int:
-    """The leader of the group's __consumer_offsets partition: its coordinator, as Kafka defines it."""
-    return cluster.leader_of("__consumer_offsets", partition_for(group, OFFSETS_PARTITIONS))
-
-
-def wait_for_coordinator_agreement(cluster, group: str, timeout_s: float = 5) -> int:
-    """Until every running node names the offsets partition's leader as the coordinator; that node."""
+def wait_for_coordinator_agreement(cluster, key: str, key_type: int = GROUP, timeout_s: float = 5) -> int:
+    """Until every running node names as coordinator the leader of the key's
+    partition of __consumer_offsets / __transaction_state (Kafka's
+    definition of the coordinator); that node."""
+    topic = INTERNAL_TOPIC[key_type]
 
     def agreed():
-        leader = offsets_leader(cluster, group)
-        answers = find_coordinator_answers(cluster, group)
+        leader = cluster.leader_of(topic, partition_for(key, len(cluster.partitions(topic))))
+        answers = find_coordinator_answers(cluster, key, key_type)
         return leader if set(answers.values()) == {leader} else None
 
-    return cluster.wait_for(agreed, f"every node to name the leader of {group}'s offsets partition", timeout_s)
+    return cluster.wait_for(agreed, f"every node to name the leader of {key}'s {topic} partition", timeout_s)
 
 
 COORDINATOR_BUG = (
-    "kwire bug: FindCoordinator names the first (preferred) replica of the group's __consumer_offsets partition, "
-    "not its leader (kwire/handlers/find_coordinator.py); once that node is stopped every live node names itself, "
+    "kwire bug: FindCoordinator names the first (preferred) replica of the group's __consumer_offsets partition "
+    "(transactional id's __transaction_state partition), not its leader (kwire/handlers/find_coordinator.py): "
+    "after move_leader it still names the old leader; once that node is stopped every live node names itself, "
     "so the group's members join separate one-member groups on different nodes (split brain: each gets every "
     "partition), and neither has the committed offsets (the new leader of the offsets partition does not load "
     "them), so everything is consumed again from auto.offset.reset. Log: 'Preparing to rebalance group g in "
@@ -230,12 +241,124 @@ def wait_until_stable(members: list[Member], cluster, group: str, count: int) ->
 
 
 @pytest.mark.xfail(reason=COORDINATOR_BUG, strict=True)
-def test_find_coordinator_follows_the_offsets_partition_leader(cluster):
-    """Moving the leadership of a group's offsets partition moves its coordinator."""
-    group = "follow-the-leader"
-    partition = cluster.partition("__consumer_offsets", partition_for(group, OFFSETS_PARTITIONS))
-    assert wait_for_coordinator_agreement(cluster, group) == partition["leader"]
+@pytest.mark.parametrize("key_type", [GROUP, TRANSACTION], ids=["group", "transaction"])
+def test_find_coordinator_follows_the_partition_leader(cluster, key_type):
+    """Moving the leadership of a group's (transactional id's) partition of
+    __consumer_offsets (__transaction_state) moves its coordinator."""
+    key, topic = f"follow-the-leader-{key_type}", INTERNAL_TOPIC[key_type]
+    partition = cluster.partition(topic, partition_for(key, len(cluster.partitions(topic))))
+    assert wait_for_coordinator_agreement(cluster, key, key_type) == partition["leader"]
     target = next(r for r in partition["replicas"] if r != partition["leader"])
-    cluster.move_leader("__consumer_offsets", partition["partition"], target)
-    assert wait_for_coordinator_agreement(cluster, group) == target
-    assert describe_group(cluster.bootstrap, group)[0] == target
+    cluster.move_leader(topic, partition["partition"], target)
+    assert wait_for_coordinator_agreement(cluster, key, key_type) == target
+
+
+CROSS_NODE_BUG = (
+    "kwire bug: transactions only work when every partition involved is led by the transaction coordinator's "
+    "node. A transactional produce to a partition led by another node is checked against that node's own "
+    "(empty) transaction coordinator (TransactionsService.verify_first_write, KIP-890 verification) and fails "
+    "INVALID_PRODUCER_EPOCH (librdkafka: fatal 'transactional producer fenced'); TxnOffsetCommit to a group "
+    "coordinator on another node likewise fails INVALID_PRODUCER_ID_MAPPING (49)."
+)
+
+
+@pytest.mark.parametrize("client", CLUSTER_CLIENTS)
+def test_consume_transform_produce_survives_a_transaction_coordinator_move(cluster, client, topic_name):
+    """Read-process-write in transactions (output and input offsets committed
+    together) while the leadership of the transactional id's
+    __transaction_state partition moves to another broker: every input is
+    transformed exactly once, and the group's offset covers all of them.
+
+    Before the move everything the transactions touch (the transaction and
+    group coordinators, the output partition) is on one node, so that only the
+    move is tested here (see CROSS_NODE_BUG). Which node the clients then find
+    as coordinator is test_find_coordinator_follows_the_partition_leader's."""
+    home = 1
+    source, sink = f"{topic_name}-in", f"{topic_name}-out"
+    create_topic(client, cluster.bootstrap, source)
+    create_topic(client, cluster.bootstrap, sink)
+    cluster.wait_fully_replicated(source)
+    cluster.wait_fully_replicated(sink)
+    cluster.move_leader(sink, 0, home)
+    transactional_id = id_coordinated_by(cluster, "__transaction_state", f"{topic_name}-tx", home)
+    group = id_coordinated_by(cluster, "__consumer_offsets", f"{topic_name}-etl", home)
+    with Sender(client, cluster.bootstrap, source) as sender:
+        for n in range(20):
+            sender.send(b"%d" % n)
+        sender.flush()
+    producer = TransactionalProducer(client, cluster.bootstrap, transactional_id)
+    consumer = GroupSource(client, cluster.bootstrap, source, group, producer)
+    moved = None
+    try:
+        done, deadline = 0, time.monotonic() + TIMEOUT_S
+        while done < 20:
+            assert time.monotonic() < deadline, f"only {done} of 20 inputs processed"
+            if moved is None and done >= 10:
+                moved = move_transaction_coordinator(cluster, transactional_id)
+            values = consumer.poll()
+            if not values:
+                continue
+            producer.begin()
+            for value in values:
+                producer.send(sink, b"out-" + value)
+            consumer.send_offsets()
+            producer.commit()
+            done += len(values)
+    finally:
+        consumer.close()
+        producer.close()
+
+    assert moved is not None
+    assert read_committed(client, cluster.bootstrap, sink, 20) == [b"out-%d" % n for n in range(20)]
+    checker = Member(client, cluster.bootstrap, group, source)
+    try:
+        assert checker.committed([0]) == {0: 20}
+    finally:
+        checker.close()
+
+
+@pytest.mark.xfail(reason=CROSS_NODE_BUG, strict=True)
+@pytest.mark.parametrize("client", CLUSTER_CLIENTS)
+def test_transaction_writes_to_a_partition_led_by_another_node(cluster, client, topic_name):
+    create_topic(client, cluster.bootstrap, topic_name)
+    cluster.wait_fully_replicated(topic_name)
+    transactional_id = id_coordinated_by(cluster, "__transaction_state", f"{topic_name}-tx", 1)
+    cluster.move_leader(topic_name, 0, 2)  # not the transaction coordinator's node
+    producer = TransactionalProducer(client, cluster.bootstrap, transactional_id)
+    try:
+        producer.begin()
+        producer.send(topic_name, b"committed")
+        producer.commit()
+    finally:
+        producer.close()
+    assert read_committed(client, cluster.bootstrap, topic_name, 1) == [b"committed"]
+
+
+def read_committed(client: str, bootstrap: str, topic: str, at_least: int) -> list[bytes]:
+    option = (
+        {"isolation.level": "read_committed"} if client == "confluent-kafka" else {"isolation_level": "read_committed"}
+    )
+    with Reader(client, bootstrap, **option).assign(topic, [0]) as reader:
+        return [m.value for m in reader.poll_to_end(at_least=at_least, timeout=TIMEOUT_S)]
+
+
+def id_coordinated_by(cluster, internal_topic: str, prefix: str, node: int) -> str:
+    """A group or transactional id starting with `prefix` whose partition of
+    `internal_topic` has `node` as first replica and leader (so every node's
+    FindCoordinator names it, whatever it bases the answer on)."""
+    partitions = {p["partition"]: p for p in cluster.partitions(internal_topic)}
+    for n in range(1000):
+        candidate = f"{prefix}-{n}"
+        partition = partitions[partition_for(candidate, len(partitions))]
+        if partition["replicas"][0] == partition["leader"] == node:
+            return candidate
+    raise AssertionError(f"no id for node {node} in {internal_topic}")
+
+
+def move_transaction_coordinator(cluster, transactional_id: str) -> int:
+    """Move the leadership of the transactional id's __transaction_state partition to another replica; its node."""
+    topic = "__transaction_state"
+    partition = cluster.partition(topic, partition_for(transactional_id, len(cluster.partitions(topic))))
+    target = next(r for r in partition["replicas"] if r != partition["leader"])
+    cluster.move_leader("__transaction_state", partition["partition"], target)
+    return target

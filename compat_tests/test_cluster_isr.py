@@ -26,8 +26,10 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def healed(cluster):
+def healed(cluster, request):
     yield
+    if getattr(request.node, "rep_call_failed", False):
+        print(f"--- {cluster.log_path}\n{cluster.log_tail()}")
     cluster.heal()
 
 
