@@ -334,12 +334,12 @@ def test_transaction_writes_to_a_partition_led_by_another_node(cluster, client, 
     assert read_committed(client, cluster.bootstrap, topic_name, 1) == [b"committed"]
 
 
-def read_committed(client: str, bootstrap: str, topic: str, at_least: int) -> list[bytes]:
+def read_committed(client: str, bootstrap: str, topic: str, at_least: int, timeout: float = 5) -> list[bytes]:
     option = (
         {"isolation.level": "read_committed"} if client == "confluent-kafka" else {"isolation_level": "read_committed"}
     )
     with Reader(client, bootstrap, **option).assign(topic, [0]) as reader:
-        return [m.value for m in reader.poll_to_end(at_least=at_least, timeout=TIMEOUT_S)]
+        return [m.value for m in reader.poll_to_end(at_least=at_least, timeout=timeout)]
 
 
 def id_coordinated_by(cluster, internal_topic: str, prefix: str, node: int) -> str:
