@@ -125,6 +125,11 @@ class KwireCluster:
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
             text = response.read().decode()
+        except ConnectionRefusedError:
+            if not self.alive():  # say so, rather than leave a bare "connection refused"
+                code = self.process.returncode if self.process else None
+                raise RuntimeError(f"the kwire cluster exited (status {code}):\n{self.log_tail(1500)}") from None
+            raise
         finally:
             connection.close()
         value = json.loads(text) if text.strip() else None
