@@ -5,6 +5,7 @@ of one particular node."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, NamedTuple
 
@@ -40,7 +41,7 @@ def create_topic(
         admin = AdminClient({"bootstrap.servers": bootstrap})
         topic = NewTopic(name, partitions, replication_factor, config=configs or {})
         admin.create_topics([topic], request_timeout=TIMEOUT_S)[name].result(TIMEOUT_S)
-    else:
+    elif client == "kafka-python":
         from kafka.admin import KafkaAdminClient, NewTopic
 
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_S * 1000)
@@ -48,6 +49,23 @@ def create_topic(
             admin.create_topics([NewTopic(name, partitions, replication_factor, topic_configs=configs or {})])
         finally:
             admin.close()
+    else:
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+        from aiokafka.errors import for_code
+
+        async def create():
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                topic = NewTopic(name, partitions, replication_factor, topic_configs=configs or {})
+                response = await admin.create_topics([topic])
+            finally:
+                await admin.close()
+            for _name, code, *_ in response.topic_errors:  # aiokafka returns the codes, raising none
+                if code:
+                    raise for_code(code)
+
+        asyncio.run(asyncio.wait_for(create(), TIMEOUT_S))
 
 
 def describe(client: str, bootstrap: str, topic: str) -> dict[int, PartitionView]:
@@ -58,6 +76,22 @@ def describe(client: str, bootstrap: str, topic: str) -> dict[int, PartitionView
         admin = AdminClient({"bootstrap.servers": bootstrap})
         found = admin.list_topics(topic, timeout=TIMEOUT_S).topics[topic]
         return {p.id: PartitionView(p.leader, tuple(p.replicas), tuple(p.isrs)) for p in found.partitions.values()}
+    if client == "aiokafka":
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        async def metadata():
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                return await admin.describe_topics([topic])
+            finally:
+                await admin.close()
+
+        (found,) = asyncio.run(asyncio.wait_for(metadata(), TIMEOUT_S))
+        return {
+            p["partition"]: PartitionView(p["leader"], tuple(p["replicas"]), tuple(p["isr"]))
+            for p in found["partitions"]
+        }
     from kafka.admin import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_S * 1000)

@@ -51,7 +51,7 @@ def other_replica(partition: dict, *not_these: int) -> int:
     return next(r for r in partition["replicas"] if r != partition["leader"] and r not in not_these)
 
 
-@pytest.mark.parametrize("client", CLUSTER_CLIENTS)
+@pytest.mark.parametrize("client", [*CLUSTER_CLIENTS, "aiokafka"])  # admin calls: cheap for aiokafka too
 def test_replicated_topic_metadata(cluster, client, topic_name):
     create_topic(client, cluster.bootstrap, topic_name, partitions=3, replication_factor=3)
     status = cluster.wait_fully_replicated(topic_name)
@@ -76,7 +76,10 @@ def test_replicated_topic_metadata(cluster, client, topic_name):
             create_topic(client, cluster.bootstrap, too_many, replication_factor=4)
         assert refused.value.args[0].code() == KafkaError.INVALID_REPLICATION_FACTOR
     else:
-        from kafka.errors import InvalidReplicationFactorError
+        if client == "kafka-python":
+            from kafka.errors import InvalidReplicationFactorError
+        else:
+            from aiokafka.errors import InvalidReplicationFactorError
 
         with pytest.raises(InvalidReplicationFactorError):
             create_topic(client, cluster.bootstrap, too_many, replication_factor=4)
