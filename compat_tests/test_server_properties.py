@@ -81,8 +81,8 @@ log.retention.check.interval.ms=300000
 UNSUPPORTED = (
     "process.roles, controller.quorum.bootstrap.servers, inter.broker.listener.name, num.network.threads, "
     "num.io.threads, socket.send.buffer.bytes, socket.receive.buffer.bytes, num.recovery.threads.per.data.dir, "
-    "offsets.topic.replication.factor, share.coordinator.state.topic.replication.factor, "
-    "share.coordinator.state.topic.min.isr, transaction.state.log.replication.factor, transaction.state.log.min.isr"
+    "share.coordinator.state.topic.replication.factor, "
+    "share.coordinator.state.topic.min.isr, transaction.state.log.min.isr"
 )
 
 

@@ -82,9 +82,9 @@ class Broker:
             advertised_port=advertised_port,
         )
         for name, value in (settings or {}).items():
-            config.apply_override(str(name), _as_text(value))
+            config.apply_override(str(name), setting_text(value))
         for keyword, value in kafka_settings.items():
-            config.apply_override(keyword.replace("_", "."), _as_text(value))
+            config.apply_override(keyword.replace("_", "."), setting_text(value))
         config.validate()
         level = str(log_level).strip().upper()
         if level not in LOG_LEVELS:
@@ -301,12 +301,12 @@ class Broker:
         return f"<kwire.Broker {where} ({storage})>"
 
 
-def _as_text(value: object) -> str:
+def setting_text(value: object) -> str:
     """A Python value as `-o` takes it: booleans as Kafka's true/false, lists comma-separated."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return ",".join(_as_text(item) for item in value)
+        return ",".join(setting_text(item) for item in value)
     return str(value)
 
 

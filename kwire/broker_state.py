@@ -7,6 +7,15 @@ background log maintenance, the requests parked on long-polls, the
 fault injector, the cache of encoded responses and the address
 it advertises. Several nodes may live in one
 process, each with its own state; nothing here is global.
+
+A lone node coordinates every group and transactional id. A node of a
+cluster (`in_cluster`) coordinates those of the `__consumer_offsets` and
+`__transaction_state` partitions it leads: whoever drives leadership calls
+`coordinator_partition_moved` when one arrives or leaves, and passes a
+`write_marker` that routes each transaction marker to the partition's
+leader, whose `write_marker_locally` writes it, and a `verify_transaction`
+that asks the transactional id's coordinator (its `transactions.verify_locally`)
+what the produce path must know.
 """
 
 from __future__ import annotations
@@ -19,10 +28,13 @@ from kwire.cluster.controller import Controller
 from kwire.cluster.log_maintenance import LogMaintenance
 from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
+from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
 from kwire.coordinator.producer_ids import ProducerIdAllocator
-from kwire.coordinator.transactions_service import TransactionsService
+from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
+from kwire.coordinator.transactions_service import TransactionsService, local_marker_writer
 from kwire.faults import FaultInjector
 from kwire.long_poll import Waiter, Waiters
+from kwire.protocol.errors import ErrorCode
 from kwire.replication.replica_manager import ReplicaManager
 from kwire.response_cache import ResponseCache
 from kwire.topic_admin import TopicAdmin
@@ -44,8 +56,15 @@ class BrokerState:
             self.producer_ids = ProducerIdAllocator(self.cluster.metadata, self.cluster.next_producer_id_floor)
         # Called on every partition notify (a multi-node cluster: followers may have something to copy).
         self.on_data: Callable[[], None] | None = None
-        self.groups = GroupsService(config, self.cluster, self.notify, clock)
+        # Other running nodes of the cluster (set by the cluster runtime): markers
+        # and transaction checks go to the node that leads or coordinates.
+        self.peers: Callable[[int], BrokerState | None] | None = None
+        # A node of a cluster coordinates nothing until leadership of an internal partition arrives.
+        owned: set[int] | None = set() if controller is not None else None  # None: every partition
+        self.groups = GroupsService(config, self.cluster, self.notify, clock, owned=owned)
         self.maintenance = LogMaintenance(self.cluster, clock)
+        # A marker for a partition this node leads (what a WriteTxnMarkers does here).
+        self.write_marker_locally = local_marker_writer(self.cluster, self.groups, self.notify, clock)
         self.transactions = TransactionsService(
             config,
             self.cluster,
@@ -53,7 +72,15 @@ class BrokerState:
             self.producer_ids.allocate,
             self.notify,
             clock,
+            owned=owned,
+            write_marker=self._write_marker if controller is not None else self.write_marker_locally,
+            verify=self._verify_transaction if controller is not None else None,
         )
+        if self.replicas is not None:
+            # Leadership of an internal partition arriving or leaving moves its coordinator here or away.
+            self.replicas.on_role_change.append(
+                lambda partition, leads: self.coordinator_partition_moved(partition.topic_name, partition.index, leads)
+            )
         self.topic_admin = TopicAdmin(self.cluster, self.groups, self.transactions, self.notify)
         # Fault injection (kwire/faults/): rules tests add at run time, and the start-up flags.
         self.faults = FaultInjector(clock)
@@ -71,6 +98,46 @@ class BrokerState:
         self.advertised_host, self.advertised_port = self.config.advertised(port)
         self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
         self.response_cache.clear()
+
+    def coordinator_partition_moved(self, topic: str, index: int, leads: bool) -> None:
+        """Leadership of a partition of `__consumer_offsets` or
+        `__transaction_state` arrived here (`leads`) or left: its groups or
+        transactions are loaded from this node's replica, or forgotten."""
+        if topic == OFFSETS_TOPIC:
+            (self.groups.load_partition if leads else self.groups.unload_partition)(index)
+        elif topic == TRANSACTION_TOPIC:
+            (self.transactions.load_partition if leads else self.transactions.unload_partition)(index)
+
+    # --- a node of a cluster: what another node must do -----------------
+
+    def _node(self, node_id: int) -> BrokerState | None:
+        if node_id == self.config.node_id:
+            return self
+        return None if self.peers is None else self.peers(node_id)
+
+    def _write_marker(
+        self, topic: str, index: int, producer_id: int, producer_epoch: int, coordinator_epoch: int, commit: bool
+    ) -> ErrorCode:
+        """A transaction marker goes to the partition's leader (Kafka's WriteTxnMarkers)."""
+        partition = self.cluster.partition(topic, index)
+        if partition is None:
+            return ErrorCode.unknown_topic_or_partition
+        leader = self._node(partition.leader)
+        if leader is None:
+            return ErrorCode.not_leader_or_follower  # retried once a leader is back
+        return leader.write_marker_locally(topic, index, producer_id, producer_epoch, coordinator_epoch, commit)
+
+    def _verify_transaction(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[tuple[str, int]]
+    ) -> ErrorCode:
+        """KIP-890's check on the produce path, asked of the id's coordinator."""
+        topic = self.cluster.get(TRANSACTION_TOPIC)
+        if topic is None:
+            return ErrorCode.not_coordinator
+        coordinator = self._node(topic.partitions[partition_for(transactional_id, len(topic.partitions))].leader)
+        if coordinator is None:
+            return ErrorCode.not_coordinator
+        return coordinator.transactions.verify_locally(transactional_id, producer_id, producer_epoch, partitions)
 
     # --- long-poll waiters ---------------------------------------------
 

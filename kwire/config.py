@@ -67,6 +67,8 @@ class BrokerConfig:
     group_max_session_timeout_ms: int = 1800000  # group.max.session.timeout.ms
     group_max_size: int = 2**31 - 1  # group.max.size
     offsets_topic_num_partitions: int = 50  # offsets.topic.num.partitions
+    # Kafka's default 3; kwire caps it at the live brokers (one broker: 1).
+    offsets_topic_replication_factor: int = 3  # offsets.topic.replication.factor
     offsets_retention_minutes: int = 10080  # offsets.retention.minutes
     offsets_retention_check_interval_ms: int = 600000  # offsets.retention.check.interval.ms
     offset_metadata_max_bytes: int = 4096  # offset.metadata.max.bytes
@@ -86,6 +88,7 @@ class BrokerConfig:
     log_cleaner_min_cleanable_ratio: float = 0.5  # log.cleaner.min.cleanable.ratio (min.cleanable.dirty.ratio)
     min_insync_replicas: int = 1  # min.insync.replicas
     transaction_state_log_num_partitions: int = 50  # transaction.state.log.num.partitions
+    transaction_state_log_replication_factor: int = 3  # transaction.state.log.replication.factor (capped as above)
     transaction_max_timeout_ms: int = 900000  # transaction.max.timeout.ms
     # How often open transactions are checked against their timeout.
     transaction_abort_timed_out_transaction_cleanup_interval_ms: int = 10000
@@ -375,6 +378,8 @@ SETTINGS: dict[str, Rule] = {
     "group.max.session.timeout.ms": Rule(INT),
     "group.max.size": Rule(INT, at_least=1),
     "offsets.topic.num.partitions": Rule(INT, at_least=1),
+    "offsets.topic.replication.factor": Rule(INT, at_least=1),
+    "transaction.state.log.replication.factor": Rule(INT, at_least=1),
     "offsets.retention.minutes": Rule(INT, at_least=1),
     "offsets.retention.check.interval.ms": Rule(LONG, at_least=1),
     "offset.metadata.max.bytes": Rule(INT),

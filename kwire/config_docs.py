@@ -69,6 +69,8 @@ DOCS: dict[str, str] = {
     "group.min.session.timeout.ms": "smallest consumer session.timeout.ms allowed",
     "group.max.session.timeout.ms": "largest consumer session.timeout.ms allowed",
     "group.max.size": "members a group may have",
+    "offsets.topic.replication.factor": "replicas of __consumer_offsets (capped at the live brokers)",
+    "transaction.state.log.replication.factor": "replicas of __transaction_state (capped at the live brokers)",
     "offsets.topic.num.partitions": "partitions of __consumer_offsets",
     "offsets.retention.minutes": "an empty group's committed offsets are dropped after this long",
     "offsets.retention.check.interval.ms": "how often expired offsets are looked for",

@@ -9,6 +9,10 @@ Fixtures:
   the Kafka given with `--kafka-bootstrap-servers`.
 - `kafka_broker_factory`: `kafka_broker_factory(**settings)` starts another
   broker (the keywords of `kwire.Broker`); all are stopped after the test.
+- `kafka_cluster`: a `kwire.Cluster` of 3 brokers (replication factor 3 by
+  default, data in the test's tmp_path so a stopped node restarts with its
+  logs), stopped after the test; `kafka_cluster_factory(brokers=3, **settings)`
+  starts clusters of other shapes.
 - `kafka_topic`: `kafka_topic(partitions=1, config=None)` creates a topic of
   a unique name on `kafka_bootstrap_servers` (or `bootstrap_servers=`)
   through the wire, so it works against a real Kafka too, and deletes it
@@ -36,6 +40,7 @@ import pytest
 
 if TYPE_CHECKING:
     from kwire.broker import Broker
+    from kwire.cluster_api import Cluster
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 TOPIC_READY_TIMEOUT_S = 30.0
@@ -131,6 +136,40 @@ def kafka_broker_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..
                 problems.append(error)
         if problems:
             raise problems[0]
+
+
+@pytest.fixture
+def kafka_cluster_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Callable[..., Cluster]]:
+    """`kafka_cluster_factory(brokers=3, **settings)`: a started kwire.Cluster (stopped after the test)."""
+    from kwire.cluster_api import Cluster
+
+    started: list[Cluster] = []
+
+    def start(brokers: int = 3, settings: dict[str, object] | None = None, **keywords: Any) -> Cluster:
+        keywords.setdefault("data_dir", tmp_path / f"kwire-cluster-{len(started)}")
+        if "default.replication.factor" not in (settings or {}):
+            keywords.setdefault("default_replication_factor", min(3, brokers))
+        cluster = Cluster(brokers, settings, **keywords).start()
+        started.append(cluster)
+        return cluster
+
+    try:
+        yield start
+    finally:
+        problems = []
+        for cluster in started:
+            try:
+                cluster.stop()
+            except Exception as error:  # stop them all, then say what went wrong
+                problems.append(error)
+        if problems:
+            raise problems[0]
+
+
+@pytest.fixture
+def kafka_cluster(kafka_cluster_factory: Callable[..., Cluster]) -> Cluster:
+    """Three brokers, replication factor 3 by default: `cluster.stop(node_id)`, `cluster.start(node_id)` …"""
+    return kafka_cluster_factory()
 
 
 @pytest.fixture

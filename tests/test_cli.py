@@ -13,7 +13,7 @@ from kwire.errors import StartupError
 from kwire.server import listener, startup
 
 
-def locked_data(config, clock=None):
+def locked_data(config, clock=None, controller=None):
     raise StartupError(f"data directory {config.data_dir} is in use by another broker (its .lock is held)")
 
 
@@ -77,7 +77,7 @@ def test_unsupported_file_settings_are_one_warning_and_bad_ones_name_file_and_li
     from kwire.server import process
 
     served = []
-    monkeypatch.setattr(process, "serve_until_signal", lambda config: served.append(config) or 0)
+    monkeypatch.setattr(process, "serve_until_signal", lambda config, brokers=None: served.append(config) or 0)
     monkeypatch.delenv("KAFKA_NUM_PARTITIONS", raising=False)
     path = tmp_path / "server.properties"
     path.write_text("process.roles=broker,controller\nzookeeper.connect=zk:2181\nnum.partitions=3\n")

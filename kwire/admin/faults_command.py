@@ -33,7 +33,7 @@ def register(commands: Any) -> None:
     actions = fault.add_subparsers(dest="action", required=True)
 
     add = actions.add_parser("add", help="add a rule; prints its id")
-    _control_option(add)
+    control_option(add)
     add.add_argument("kind", choices=["error", "latency", "drop", "lose_response", "crash"])
     add.add_argument("api", help="the API: a Kafka name (Produce, FindCoordinator, ...) or key")
     add.add_argument("--error", help="error rules: a Kafka error name (NOT_LEADER_OR_FOLLOWER) or code")
@@ -48,39 +48,39 @@ def register(commands: Any) -> None:
     add.set_defaults(admin=_add)
 
     listing = actions.add_parser("list", help="the rules and paused partitions")
-    _control_option(listing)
+    control_option(listing)
     listing.add_argument("--output", choices=["table", "json"], default="table", help="(default table)")
     listing.set_defaults(admin=_list)
 
     clear = actions.add_parser("clear", help="remove one rule (by id) or every rule and pause")
-    _control_option(clear)
+    control_option(clear)
     clear.add_argument("id", nargs="?", type=int, help="the rule's id (default: all)")
     clear.set_defaults(admin=_clear)
 
     for action, verb in (("pause", "fetches see no new data, produces wait"), ("resume", "undo pause")):
         parser = actions.add_parser(action, help=f"{action} a partition: {verb}")
-        _control_option(parser)
+        control_option(parser)
         parser.add_argument("topic")
         parser.add_argument("partition", type=int)
         parser.set_defaults(admin=_pause if action == "pause" else _resume)
 
     close = actions.add_parser("close-connections", help="close every client connection now")
-    _control_option(close)
+    control_option(close)
     close.set_defaults(admin=lambda args: _run(args, "POST", "/connections/close", None, "closed"))
 
     kill = actions.add_parser("kill", help="end the broker process at once, no clean shutdown")
-    _control_option(kill)
+    control_option(kill)
     kill.set_defaults(admin=lambda args: _run(args, "POST", "/kill", None, "killing"))
 
 
-def _control_option(parser: argparse.ArgumentParser) -> None:
+def control_option(parser: argparse.ArgumentParser) -> None:
     from_env = os.environ.get(CONTROL_ENV)
     parser.add_argument(
         "--control",
         required=from_env is None,
         default=from_env,
         metavar="HOST:PORT",
-        help=f"the broker's fault control endpoint (its --control-port; default: ${CONTROL_ENV})",
+        help=f"the broker's control endpoint (its --control-port; default: ${CONTROL_ENV})",
     )
 
 

@@ -70,6 +70,7 @@ MAX_PARTITIONS = 10_000  # a sanity bound for one topic on one small broker
 _FSYNC_EACH_UP_TO = 64
 _FLUSHER_WAIT_S = 30
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+INTERNAL_TOPIC_CONFIGS: dict[str, str | None] = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
 _REMOVAL_RETRY_S = 60.0
 _METADATA_COPY_BYTES = 1024 * 1024  # a deleted directory the disk would not remove is tried again this much later
 
@@ -510,7 +511,7 @@ class Cluster:
         if not 0 < num_partitions <= MAX_PARTITIONS:
             raise KafkaError(ErrorCode.invalid_partitions, "Number of partitions must be larger than 0.")
         if replication_factor == -1:
-            replication_factor = self.config.default_replication_factor
+            replication_factor = self._default_replication_factor(name)
         # Kafka's placement over the brokers this node knows (INVALID_REPLICATION_FACTOR beyond their count).
         assignment = assign_replicas(self.topology.racks(), num_partitions, replication_factor)
         clean_configs = validate_topic_configs(configs or {})
@@ -534,6 +535,30 @@ class Cluster:
                 raise
             self._register(record, partitions)
         return record
+
+    def _default_replication_factor(self, name: str) -> int:
+        """default.replication.factor; for the internal topics their own
+        setting, capped at the live brokers (Kafka would refuse to create
+        them with fewer: a one-broker stand-in must not)."""
+        if name == "__consumer_offsets":
+            return min(self.config.offsets_topic_replication_factor, len(self.topology.racks()))
+        if name == "__transaction_state":
+            return min(self.config.transaction_state_log_replication_factor, len(self.topology.racks()))
+        return self.config.default_replication_factor
+
+    def internal_topic(self, name: str) -> Topic:
+        """`__consumer_offsets` or `__transaction_state`, created (compacted,
+        with their partition counts) if it does not exist yet."""
+        topic = self.topics.get(name)
+        if topic is None:
+            partitions = (
+                self.config.offsets_topic_num_partitions
+                if name == "__consumer_offsets"
+                else self.config.transaction_state_log_num_partitions
+            )
+            self.create_topic(name, partitions, configs=dict(INTERNAL_TOPIC_CONFIGS))
+            topic = self.topics[name]
+        return topic
 
     def auto_create(self, name: str) -> Topic | None:
         """Create `name` with the broker defaults when auto-creation is on
@@ -939,8 +964,8 @@ class Cluster:
         self.client_quotas.reload(snapshot.client_quotas)
         changed = self._apply_leadership()
         self.version += 1
-        if changed and self.on_leadership is not None:
-            self.on_leadership(changed)
+        if self.on_leadership is not None:
+            self.on_leadership(changed)  # (with none changed too: which brokers are live may have)
 
     def _apply_leadership(self) -> list[Partition]:
         """Each partition's leader, epoch and ISR from the snapshot; the hosted ones that changed."""

@@ -84,6 +84,7 @@ class Controller:
         self.live: dict[int, BrokerEndpoint] = {}
         self._followers: dict[int, Callable[[], None]] = {}
         self.on_change: list[Callable[[], None]] = []  # after every publish (the runtime wakes fetchers)
+        self.fenced_isr_removals = 0  # ISR shrinks the controller made (a stopped broker leaving the ISRs)
 
     # --- nodes ---------------------------------------------------------------
 
@@ -119,6 +120,7 @@ class Controller:
                     -1, state.leader_epoch + 1, state.isr, state.partition_epoch + 1
                 )
             elif node_id in state.isr and len(state.isr) > 1:
+                self.fenced_isr_removals += 1
                 isr = tuple(replica for replica in state.isr if replica != node_id)
                 changes[key] = PartitionState(state.leader, state.leader_epoch, isr, state.partition_epoch + 1)
         self._write_states(changes, f"broker {node_id} fenced")

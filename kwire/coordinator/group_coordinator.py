@@ -18,6 +18,7 @@ import uuid
 import attrs
 
 from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
+from kwire.coordinator.group_metadata import StoredGroup
 from kwire.protocol.errors import ErrorCode
 
 E = ErrorCode
@@ -70,12 +71,20 @@ class GroupCoordinator:
         self.settings = settings
         self.groups: dict[str, Group] = {}
         self._changed: set[str] = set()  # group ids whose waiters should re-check
+        self._to_store: set[str] = set()  # group ids whose generation or assignment is to be written
         self._initial_delays: set[str] = set()  # group ids in an initial wait (Kafka's InitialDelayedJoin)
 
     def take_changed(self) -> set[str]:
         """The groups changed since the last call (their waiters re-check)."""
         changed, self._changed = self._changed, set()
         return changed
+
+    def take_to_store(self) -> set[str]:
+        """The groups to write to `__consumer_offsets` since the last call:
+        where Kafka stores a group (a generation's assignment, a group that
+        became empty, a static member replaced)."""
+        to_store, self._to_store = self._to_store, set()
+        return to_store
 
     # --- lookups -----------------------------------------------------------
 
@@ -169,6 +178,7 @@ class GroupCoordinator:
             group.leader_id = new_id
         self._update_member(member, request, now)
         if group.is_in(S.STABLE) and group.protocol_name == group.select_protocol():
+            self._to_store.add(group.group_id)  # the new member id replaces the old one on the log
             # Kafka rebalances only if the protocol the group would pick changes
             # (new metadata alone, e.g. no owned partitions after a restart, is not enough).
             if request.supports_skip_assignment:
@@ -334,6 +344,7 @@ class GroupCoordinator:
 
     def _become_empty(self, group: Group, now: float) -> None:
         group.transition_to(S.EMPTY)
+        self._to_store.add(group.group_id)
         # Like Kafka, an empty group still shows the protocol type it had.
         group.protocol_name = group.leader_id = None
         group.empty_since = now
@@ -366,6 +377,7 @@ class GroupCoordinator:
             each.assignment = request.assignments.get(each.member_id, b"")
         group.transition_to(S.STABLE)
         self._changed.add(group.group_id)
+        self._to_store.add(group.group_id)
         for each in group.members.values():
             if each.awaiting_sync:
                 each.awaiting_sync, each.sync_result = False, self._sync_result_for(group, each)
@@ -521,6 +533,56 @@ class GroupCoordinator:
             if now > member.last_heartbeat + member.session_timeout_ms / 1000:
                 self._remove(group, member, now, "session timed out")
         self._maybe_complete_join(group, now)
+
+    # --- loading and unloading (the coordinator of a partition moves) ------------
+
+    def load(self, group_id: str, stored: StoredGroup | None, now: float) -> Group:
+        """The group as read from `__consumer_offsets` (None: it has offsets
+        only). As Kafka's loaded group: Stable with its members, or Empty,
+        every member's session starting now."""
+        if stored is None:
+            return self.get_or_create(group_id, now)
+        group = Group(
+            group_id,
+            state=S.STABLE if stored.members else S.EMPTY,
+            generation_id=stored.generation_id,
+            protocol_type=stored.protocol_type or None,
+            protocol_name=stored.protocol_name,
+            leader_id=stored.leader_id,
+            empty_since=now,
+        )
+        for m in stored.members:
+            group.members[m.member_id] = Member(
+                member_id=m.member_id,
+                group_instance_id=m.group_instance_id,
+                client_id=m.client_id,
+                client_host=m.client_host,
+                session_timeout_ms=m.session_timeout_ms,
+                rebalance_timeout_ms=m.rebalance_timeout_ms,
+                protocol_type=stored.protocol_type,
+                protocols=[(stored.protocol_name or "", m.subscription)],
+                last_heartbeat=now,
+                assignment=m.assignment,
+            )
+            if m.group_instance_id is not None:
+                group.static_members[m.group_instance_id] = m.member_id
+        self.groups[group_id] = group
+        return group
+
+    def unload(self, group_id: str) -> None:
+        """Another node coordinates the group now: requests parked on it are
+        answered NOT_COORDINATOR (the clients find the new coordinator)."""
+        group = self.groups.get(group_id)
+        if group is None:
+            return
+        for member in group.members.values():
+            if member.awaiting_join:
+                member.awaiting_join, member.join_result = False, JoinResult(E.not_coordinator)
+            if member.awaiting_sync:
+                member.awaiting_sync, member.sync_result = False, SyncResult(E.not_coordinator)
+        self.delete(group_id)
+        self._changed.add(group_id)
+        self._to_store.discard(group_id)
 
     def delete(self, group_id: str) -> None:
         group = self.groups.pop(group_id, None)

@@ -5,7 +5,14 @@ wake-ups of waiters.
 Handlers use the operations here (`join`, `sync`, `heartbeat`, `leave`,
 `group`, the offset reads and writes), never the coordinator or the offset
 store behind them: each operation passes the time and wakes the requests
-parked on the groups it changed."""
+parked on the groups it changed.
+
+A node coordinates the groups of the `__consumer_offsets` partitions it
+leads (`owned`; None, a lone node's default, means all). The node loads a
+partition's groups from its replica of the log when its leadership arrives
+(`load_partition`) and forgets them when it leaves (`unload_partition`);
+handlers ask `coordinator_error` first and answer NOT_COORDINATOR for a
+group of a partition owned elsewhere."""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
 from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest, SyncRequest
+from kwire.coordinator.group_metadata import group_value, parse_group_value, stored_group
 from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore
 from kwire.log.partition_log import PartitionLog
 from kwire.log.storage_errors import StorageError
@@ -34,7 +42,12 @@ def group_wait_key(group_id: str) -> tuple[str, str]:
 
 class GroupsService:
     def __init__(
-        self, config: BrokerConfig, cluster: Cluster, notify: Callable[[Hashable], None], clock: Clock
+        self,
+        config: BrokerConfig,
+        cluster: Cluster,
+        notify: Callable[[Hashable], None],
+        clock: Clock,
+        owned: set[int] | None = None,
     ) -> None:
         self.config = config
         self.cluster = cluster
@@ -50,12 +63,57 @@ class GroupsService:
         )
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
         self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())
+        self._stored: set[str] = set()  # groups with a metadata record on the log (a tombstone is due when forgotten)
+        self._owned: set[int] | None = None if owned is None else set()
         topic = cluster.get(OFFSETS_TOPIC)
-        if topic is not None:
-            self.offsets.replay([partition.log for partition in topic.partitions])
-            now = clock.monotonic()
-            for group_id in self.offsets.offsets:
-                self.coordinator.get_or_create(group_id, now)
+        if owned is None and topic is not None:
+            self._load(self.offsets.replay([partition.log for partition in topic.partitions]))
+        for index in sorted(owned or ()):
+            self.load_partition(index)
+
+    # --- which groups this node coordinates --------------------------------------
+
+    def owns(self, group_id: str) -> bool:
+        return self._owned is None or self.offsets.partition_of(group_id) in self._owned
+
+    def coordinator_error(self, group_id: str) -> ErrorCode:
+        """NOT_COORDINATOR for a group another node coordinates, else none.
+        (Loading is done within `load_partition`, so there is no
+        COORDINATOR_LOAD_IN_PROGRESS to answer.)"""
+        return ErrorCode.none if self.owns(group_id) else ErrorCode.not_coordinator
+
+    def load_partition(self, index: int) -> None:
+        """Leadership of `__consumer_offsets` partition `index` arrived: its
+        groups and offsets are read from this node's replica of the log."""
+        if self._owned is None or index in self._owned:
+            return  # loaded already
+        self._owned.add(index)
+        topic = self.cluster.get(OFFSETS_TOPIC)
+        if topic is not None and index < len(topic.partitions):
+            self.offsets.partitions = len(topic.partitions)
+            self._load(self.offsets.replay_partition(index, topic.partitions[index].log))
+
+    def _load(self, stored: dict[str, bytes | None]) -> None:
+        now = self.now()
+        for group_id, value in stored.items():
+            group = parse_group_value(value) if value is not None else None
+            if group is not None:
+                self.coordinator.load(group_id, group, now)
+                self._stored.add(group_id)
+        for group_id in self.offsets.offsets:
+            self.coordinator.load(group_id, None, now)  # offsets alone: an empty group
+
+    def unload_partition(self, index: int) -> None:
+        """Leadership of partition `index` left this node: its groups are
+        forgotten here, their parked joins and syncs answered NOT_COORDINATOR."""
+        if self._owned is None:
+            self._owned = set(range(self.offsets.partitions))
+        self._owned.discard(index)
+        for group_id in [g for g in self.coordinator.groups if self.offsets.partition_of(g) == index]:
+            self.coordinator.unload(group_id)
+        self._stored = {g for g in self._stored if self.offsets.partition_of(g) != index}
+        self.offsets.unload_partition(index)
+        self.publish_changes()
 
     def _offsets_log(self, index: int) -> PartitionLog:
         topic = self.cluster.get(OFFSETS_TOPIC)
@@ -82,9 +140,25 @@ class GroupsService:
         return self.coordinator.next_timer()
 
     def publish_changes(self) -> None:
-        """Wake the joins and syncs parked on groups that changed."""
+        """Write the groups whose generation or assignment changed, then
+        wake the joins and syncs parked on groups that changed."""
+        for group_id in self.coordinator.take_to_store():
+            self._store_group(group_id)
         for group_id in self.coordinator.take_changed():
             self._notify(group_wait_key(group_id))
+
+    def _store_group(self, group_id: str) -> None:
+        group = self.coordinator.group(group_id)
+        if group is None:
+            return
+        try:
+            self.offsets.store_group(group_id, group_value(stored_group(group, self.clock.wall_ms())))
+        except StorageError as exc:
+            # Only a coordinator that loads the log later sees the older
+            # generation: its members are told ILLEGAL_GENERATION and rejoin.
+            log.warning("Could not write the metadata of group %s: %s", group_id, exc.message)
+            return
+        self._stored.add(group_id)
 
     # --- the classic group protocol ------------------------------------------------
 
@@ -178,6 +252,7 @@ class GroupsService:
         except StorageError:
             return ErrorCode.not_coordinator  # as Kafka for a storage error: the client retries
         self.coordinator.delete(group_id)
+        self._stored.discard(group_id)
         return ErrorCode.none
 
     def tick(self) -> None:
@@ -202,6 +277,7 @@ class GroupsService:
                     )
                     continue
                 self.coordinator.delete(group.group_id)
+                self._stored.discard(group.group_id)
 
     def _forget_empty_groups(self) -> None:
         for group in self.listed_groups():
@@ -210,4 +286,10 @@ class GroupsService:
                 and not group.pending_members
                 and not self.offsets.committed(group.group_id)
             ):
+                if group.group_id in self._stored:
+                    try:  # else a later load would bring the empty group back
+                        self.offsets.store_group(group.group_id, None)
+                    except StorageError:
+                        continue  # tried again at the next tick
+                    self._stored.discard(group.group_id)
                 self.coordinator.delete(group.group_id)

@@ -139,6 +139,10 @@ class OffsetStore:
         self.delete(group_id, list(self.committed(group_id)))
         self._append(group_id, [(group_key(group_id), None)])
 
+    def store_group(self, group_id: str, value: bytes | None) -> None:
+        """The group's metadata record (None: its tombstone)."""
+        self._append(group_id, [(group_key(group_id), value)])
+
     def _append(self, group_id: str, records: list[KeyedRecord], **transactional: Any) -> None:
         if records:
             append_keyed_records(self._partition_log(self.partition_of(group_id)), records, **transactional)
@@ -159,10 +163,16 @@ class OffsetStore:
         self._append(group_id, records, producer_id=producer_id, producer_epoch=producer_epoch, transactional=True)
         self.pending.setdefault(producer_id, {}).setdefault(group_id, {}).update(entries)
 
-    def complete_transaction(self, producer_id: int, commit: bool) -> None:
-        for group_id, entries in self.pending.pop(producer_id, {}).items():
+    def complete_transaction(self, producer_id: int, commit: bool, partition: int | None = None) -> None:
+        """The producer's marker landed in `partition` (None: in every one):
+        its offsets for the groups there count (commit) or go (abort)."""
+        groups = self.pending.get(producer_id, {})
+        for group_id in [g for g in groups if partition is None or self.partition_of(g) == partition]:
+            entries = groups.pop(group_id)
             if commit:
                 self.offsets.setdefault(group_id, {}).update(entries)
+        if not groups:
+            self.pending.pop(producer_id, None)
 
     def pending_partitions(self, group_id: str) -> set[tuple[str, int]]:
         pending: set[tuple[str, int]] = set()
@@ -170,38 +180,59 @@ class OffsetStore:
             pending |= set(groups.get(group_id, {}))
         return pending
 
-    # --- start-up ------------------------------------------------------------
+    # --- loading and unloading a partition ----------------------------------
 
-    def replay(self, logs: list[PartitionLog]) -> None:
-        """Rebuild the offsets from every partition of `__consumer_offsets`:
-        plain commits apply at once, transactional ones at their commit marker.
-        The topic as found decides how groups are placed from now on, even if
-        offsets.topic.num.partitions has changed since it was created."""
+    def replay(self, logs: list[PartitionLog]) -> dict[str, bytes | None]:
+        """Rebuild the offsets from every partition of `__consumer_offsets`
+        (see `replay_partition`). The topic as found decides how groups are
+        placed from now on, even if offsets.topic.num.partitions has changed
+        since it was created."""
         self.partitions = len(logs)
-        for log in logs:
-            for header, records in iter_batches(log):
-                if header.is_control:
-                    key = records[0].key if records else None
-                    kind = marker_type_of_key(key) if key is not None else ABORT
-                    self.complete_transaction(header.producer_id, kind == COMMIT)
+        groups: dict[str, bytes | None] = {}
+        for index, log in enumerate(logs):
+            groups.update(self.replay_partition(index, log))
+        return groups
+
+    def replay_partition(self, index: int, log: PartitionLog) -> dict[str, bytes | None]:
+        """Rebuild the offsets of the groups in partition `index` from its log:
+        plain commits apply at once, transactional ones at their commit
+        marker. Returns the last group metadata value of each group that
+        has one (None: the group was deleted)."""
+        groups: dict[str, bytes | None] = {}
+        for header, records in iter_batches(log):
+            if header.is_control:
+                key = records[0].key if records else None
+                kind = marker_type_of_key(key) if key is not None else ABORT
+                self.complete_transaction(header.producer_id, kind == COMMIT, index)
+                continue
+            for record in records:
+                if record.key is None:
                     continue
-                for record in records:
-                    if record.key is None:
-                        continue
-                    (version,) = _I16.unpack_from(record.key, 0)
-                    if version not in (0, 1):
-                        continue
-                    group_id, pos = _read_string(record.key, 2)
-                    topic, pos = _read_string(record.key, pos)
-                    (partition,) = _I32.unpack_from(record.key, pos)
-                    if header.is_transactional:
-                        if record.value is not None:
-                            target = self.pending.setdefault(header.producer_id, {}).setdefault(group_id, {})
-                            target[(topic, partition)] = parse_offset_value(record.value)
-                    elif record.value is None:
-                        group = self.offsets.get(group_id, {})
-                        group.pop((topic, partition), None)
-                        if not group:
-                            self.offsets.pop(group_id, None)
-                    else:
-                        self.offsets.setdefault(group_id, {})[(topic, partition)] = parse_offset_value(record.value)
+                (version,) = _I16.unpack_from(record.key, 0)
+                if version == _GROUP_KEY_VERSION:
+                    groups[_read_string(record.key, 2)[0]] = record.value
+                if version not in (0, 1):
+                    continue
+                group_id, pos = _read_string(record.key, 2)
+                topic, pos = _read_string(record.key, pos)
+                (partition,) = _I32.unpack_from(record.key, pos)
+                if header.is_transactional:
+                    if record.value is not None:
+                        target = self.pending.setdefault(header.producer_id, {}).setdefault(group_id, {})
+                        target[(topic, partition)] = parse_offset_value(record.value)
+                elif record.value is None:
+                    group = self.offsets.get(group_id, {})
+                    group.pop((topic, partition), None)
+                    if not group:
+                        self.offsets.pop(group_id, None)
+                else:
+                    self.offsets.setdefault(group_id, {})[(topic, partition)] = parse_offset_value(record.value)
+        return groups
+
+    def unload_partition(self, index: int) -> None:
+        """Forget the offsets (committed and pending) of partition `index`'s groups."""
+        for group_id in [g for g in self.offsets if self.partition_of(g) == index]:
+            del self.offsets[group_id]
+        for groups in self.pending.values():
+            for group_id in [g for g in groups if self.partition_of(g) == index]:
+                del groups[group_id]

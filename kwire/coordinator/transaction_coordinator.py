@@ -5,10 +5,11 @@ Ongoing (partitions added) → PrepareCommit/PrepareAbort → CompleteCommit/
 CompleteAbort → Ongoing again. Every change goes through `_transition`,
 which checks it against Kafka's table (transaction_state.py) and raises
 IllegalStateTransition for one the table forbids; the states replayed from
-`__transaction_state` at start-up are loaded as they are (`recover`). On
-this single broker the markers are written while the request is handled,
-so a Prepare state lasts only between its record and the Complete record
-(and is finished at start-up if the broker died in between). A fenced
+`__transaction_state` (at start-up, or when this node becomes the leader
+of one of its partitions) are loaded as they are (`recover`). The markers
+are written while the request is handled, so a Prepare state lasts only
+between its record and the Complete record (and is finished on loading if
+the coordinator died or moved in between). A fenced
 producer's transaction is aborted under a bumped epoch straight from
 Ongoing; PrepareEpochFence is only ever met in a replayed log. Side effects go through two callbacks:
 `persist(meta)` (a record in `__transaction_state`) and
@@ -70,14 +71,21 @@ class TransactionCoordinator:
         self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int, now_ms: int
     ) -> tuple[ErrorCode, int, int]:
         """(error, producer id, epoch) for a transactional producer starting up."""
-        if not transactional_id:
-            return E.invalid_request, -1, -1
-        if not 0 < timeout_ms <= self.settings.max_timeout_ms:
-            return E.invalid_transaction_timeout, -1, -1
+        error = self.init_arguments_error(transactional_id, timeout_ms)
+        if error != E.none:
+            return error, -1, -1
         try:
             return self._init_producer_id(transactional_id, timeout_ms, producer_id, producer_epoch, now_ms)
         except StorageError:
             return E.not_coordinator, -1, -1
+
+    def init_arguments_error(self, transactional_id: str, timeout_ms: int) -> ErrorCode:
+        """What Kafka answers an InitProducerId's arguments with, before anything else."""
+        if not transactional_id:
+            return E.invalid_request
+        if not 0 < timeout_ms <= self.settings.max_timeout_ms:
+            return E.invalid_transaction_timeout
+        return E.none
 
     def _init_producer_id(
         self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int, now_ms: int
@@ -300,16 +308,25 @@ class TransactionCoordinator:
                 meta.partitions = {partition for partition in meta.partitions if partition[0] not in topics}
 
     def recover(self, loaded: dict[str, TxnMetadata], now_ms: int) -> None:
-        """After replaying `__transaction_state`: take the states as loaded,
-        then finish what a crash left in a Prepare state (its markers may be
-        missing)."""
+        """After replaying (a partition of) `__transaction_state`: take the
+        states as loaded, then finish what a crash or a move of the
+        coordinator left in a Prepare state (its markers may be missing), as
+        Kafka's coordinator does after loading. Ongoing ones keep their
+        timeout."""
         # A load, not a transition: each state was checked when its record was written.
-        self.transactions = loaded
+        self.transactions.update(loaded)
         for meta in loaded.values():
             if meta.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
                 self._finish(meta)
             elif meta.state == S.PREPARE_EPOCH_FENCE:
                 self._abort_fenced(meta, now_ms)
+
+    def unload(self, transactional_ids: set[str]) -> None:
+        """Another node coordinates these ids now: forget them here (a
+        prepared one is finished by the new coordinator on loading)."""
+        for transactional_id in transactional_ids:
+            self.transactions.pop(transactional_id, None)
+            self._pending.discard(transactional_id)
 
 
 _PREPARED = (S.PREPARE_COMMIT, S.PREPARE_ABORT, S.PREPARE_EPOCH_FENCE)

@@ -4,7 +4,17 @@ offset commits in the group coordinator's store.
 
 Handlers use the operations here (`init_producer_id`, `add_partitions`,
 `end_transaction`, `check_producer`, `transaction`, `transactions`), never
-the coordinator behind them; each operation reads the node's clock."""
+the coordinator behind them; each operation reads the node's clock.
+
+A node coordinates the transactional ids of the `__transaction_state`
+partitions it leads (`owned`; None, a lone node's default, means all),
+loading a partition's transactions from its replica of the log when the
+leadership arrives (`load_partition`) and forgetting them when it leaves
+(`unload_partition`); the producer's requests for an id owned elsewhere get
+NOT_COORDINATOR. Markers go through `write_marker` (a MarkerWriter), by
+default `local_marker_writer`: a node of a cluster passes one that routes
+each marker to the partition's leader; likewise `verify` (a TxnVerifier) for
+the produce path's question to the coordinator."""
 
 from __future__ import annotations
 
@@ -12,7 +22,7 @@ import logging
 from collections.abc import Callable, Hashable
 
 from kwire.clock import Clock, Every
-from kwire.cluster.cluster import Cluster
+from kwire.cluster.cluster import Cluster, Partition
 from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
@@ -27,12 +37,52 @@ from kwire.coordinator.transaction_log import (
 )
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
 from kwire.log.partition_log import PartitionLog
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.control_batches import build_marker
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.records import BatchHeader, parse_header
 
 E = ErrorCode
 log = logging.getLogger("kwire.transactions")
+
+# write_marker(topic, partition, producer_id, producer_epoch, coordinator_epoch, commit) -> error:
+# a transaction marker in the partition's log, written by its leader (Kafka's WriteTxnMarkers).
+# UNKNOWN_TOPIC_OR_PARTITION means the partition no longer exists (no marker is due); any
+# other error is retried until the marker is written.
+MarkerWriter = Callable[[str, int, int, int, int, bool], ErrorCode]
+# verify(transactional_id, producer_id, producer_epoch, partitions) -> error: are the partitions in the
+# producer's ongoing transaction? Asked of the id's coordinator (AddPartitionsToTxn v4 verify_only)
+# by the produce path of the partitions' leader.
+TxnVerifier = Callable[[str, int, int, list[tuple[str, int]]], ErrorCode]
+
+
+def local_marker_writer(
+    cluster: Cluster, groups: GroupsService, notify: Callable[[Hashable], None], clock: Clock
+) -> MarkerWriter:
+    """Markers written on this node, the leader of the partition: what the
+    node does for a WriteTxnMarkers, and for a lone node all there is."""
+
+    def write_marker(
+        topic: str, index: int, producer_id: int, producer_epoch: int, coordinator_epoch: int, commit: bool
+    ) -> ErrorCode:
+        partition = cluster.partition(topic, index)
+        if partition is None:
+            return E.unknown_topic_or_partition
+        if not cluster.leads(topic, index):
+            return E.not_leader_or_follower
+        batch = build_marker(producer_id, producer_epoch, commit, clock.wall_ms(), coordinator_epoch)
+        try:
+            partition.log.append(batch, parse_header(batch), partition.leader_epoch)
+        except StorageError:
+            return E.kafka_storage_error  # the coordinator logs the wait once and retries
+        notify((topic, index))
+        if topic == OFFSETS_TOPIC:  # the group coordinator of that partition learns the outcome
+            groups.offsets.complete_transaction(producer_id, commit, index)
+        return E.none
+
+    return write_marker
+
+
 _TOPIC_CONFIGS: dict[str, str | None] = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
 _MARKER_RETRY_MS = 500  # how often markers that could not be written are tried again
 
@@ -46,12 +96,17 @@ class TransactionsService:
         allocate_producer_id: Callable[[], int],
         notify: Callable[[Hashable], None],
         clock: Clock,
+        owned: set[int] | None = None,
+        write_marker: MarkerWriter | None = None,
+        verify: TxnVerifier | None = None,
     ) -> None:
         self.config = config
         self.cluster = cluster
         self.groups = groups
         self.clock = clock
         self._notify = notify
+        self._write_marker = write_marker or local_marker_writer(cluster, groups, notify, clock)
+        self._verify = verify or self.verify_locally
         now = clock.monotonic()
         self._marker_retry = Every(_MARKER_RETRY_MS, now)
         self._expiry_check = Every(config.transaction_abort_timed_out_transaction_cleanup_interval_ms, now)
@@ -65,23 +120,72 @@ class TransactionsService:
             self._persist,
             self._write_markers,
         )
+        self._owned: set[int] | None = None if owned is None else set()
         topic = cluster.get(TRANSACTION_TOPIC)
-        if topic is not None:
+        if owned is None and topic is not None:
             loaded: dict[str, TxnMetadata] = {}
             for partition in topic.partitions:
-                for key, value in iter_keyed_records(partition.log):
-                    transactional_id = parse_txn_key(key)
-                    if transactional_id is None:
-                        continue
-                    if value is None:
-                        loaded.pop(transactional_id, None)
-                    else:
-                        loaded[transactional_id] = parse_txn_value(transactional_id, value)
+                loaded.update(self._replay(partition.log))
             self.coordinator.recover(loaded, clock.wall_ms())
+        for index in sorted(owned or ()):
+            self.load_partition(index)
+
+    # --- which transactional ids this node coordinates ---------------------------
+
+    def partition_of(self, transactional_id: str) -> int:
+        topic = self.cluster.get(TRANSACTION_TOPIC)
+        count = len(topic.partitions) if topic is not None else self.config.transaction_state_log_num_partitions
+        return partition_for(transactional_id, count)
+
+    def owns(self, transactional_id: str) -> bool:
+        return self._owned is None or self.partition_of(transactional_id) in self._owned
+
+    def coordinator_error(self, transactional_id: str) -> ErrorCode:
+        """NOT_COORDINATOR for an id another node coordinates, else none
+        (loading is done within `load_partition`: never LOAD_IN_PROGRESS)."""
+        return E.none if self.owns(transactional_id) else E.not_coordinator
+
+    def load_partition(self, index: int) -> None:
+        """Leadership of `__transaction_state` partition `index` arrived: its
+        transactions are read from this node's replica of the log, and the
+        prepared ones completed (markers, then Complete)."""
+        if self._owned is None or index in self._owned:
+            return  # loaded already
+        self._owned.add(index)
+        topic = self.cluster.get(TRANSACTION_TOPIC)
+        if topic is not None and index < len(topic.partitions):
+            self.coordinator.recover(self._replay(topic.partitions[index].log), self.clock.wall_ms())
+
+    def unload_partition(self, index: int) -> None:
+        """Leadership of partition `index` left this node: its transactional
+        ids are forgotten here."""
+        if self._owned is None:
+            topic = self.cluster.get(TRANSACTION_TOPIC)
+            count = len(topic.partitions) if topic is not None else self.config.transaction_state_log_num_partitions
+            self._owned = set(range(count))
+        self._owned.discard(index)
+        leaving = {tid for tid in self.coordinator.transactions if self.partition_of(tid) == index}
+        leaving |= {tid for tid in self._markers_written if self.partition_of(tid) == index}
+        self.coordinator.unload(leaving)
+        for transactional_id in leaving:
+            self._markers_written.pop(transactional_id, None)
+
+    @staticmethod
+    def _replay(log: PartitionLog) -> dict[str, TxnMetadata]:
+        loaded: dict[str, TxnMetadata] = {}
+        for key, value in iter_keyed_records(log):
+            transactional_id = parse_txn_key(key)
+            if transactional_id is None:
+                continue
+            if value is None:
+                loaded.pop(transactional_id, None)
+            else:
+                loaded[transactional_id] = parse_txn_value(transactional_id, value)
+        return loaded
 
     # --- the coordinator's side effects -------------------------------------
 
-    def _state_log(self, transactional_id: str) -> PartitionLog:
+    def _state_partition(self, transactional_id: str) -> Partition:
         topic = self.cluster.get(TRANSACTION_TOPIC)
         if topic is None:
             self.cluster.create_topic(
@@ -89,7 +193,10 @@ class TransactionsService:
             )
             topic = self.cluster.get(TRANSACTION_TOPIC)
             assert topic is not None  # just created (create_topic raises if it cannot)
-        return topic.partitions[partition_for(transactional_id, len(topic.partitions))].log
+        return topic.partitions[partition_for(transactional_id, len(topic.partitions))]
+
+    def _state_log(self, transactional_id: str) -> PartitionLog:
+        return self._state_partition(transactional_id).log
 
     def _persist(self, meta: TxnMetadata) -> None:
         append_keyed_records(
@@ -98,17 +205,16 @@ class TransactionsService:
 
     def _write_markers(self, meta: TxnMetadata, commit: bool) -> None:
         """A marker in every partition of the transaction; raises
-        StorageError at the first that cannot be written."""
-        now = self.clock.wall_ms()
+        StorageError at the first that cannot be written (retried later)."""
+        # Kafka's coordinator epoch: the leader epoch of the id's partition of `__transaction_state`.
+        coordinator_epoch = self._state_partition(meta.transactional_id).leader_epoch
         written = self._markers_written.setdefault(meta.transactional_id, set())
         for topic_name, index in sorted(meta.partitions - written):
-            partition = self.cluster.partition(topic_name, index)
-            if partition is not None:
-                batch = build_marker(meta.producer_id, meta.producer_epoch, commit, now)
-                partition.log.append(batch, parse_header(batch), partition.leader_epoch)
-                self._notify((topic_name, index))
-                if topic_name == OFFSETS_TOPIC:
-                    self.groups.offsets.complete_transaction(meta.producer_id, commit)
+            error = self._write_marker(
+                topic_name, index, meta.producer_id, meta.producer_epoch, coordinator_epoch, commit
+            )
+            if error not in (E.none, E.unknown_topic_or_partition):  # a partition gone needs no marker
+                raise StorageError(f"the marker for {topic_name}-{index} was not written: {error.name.upper()}")
             written.add((topic_name, index))
         del self._markers_written[meta.transactional_id]
         log.info(
@@ -126,6 +232,10 @@ class TransactionsService:
         self, transactional_id: str, timeout_ms: int, producer_id: int, producer_epoch: int
     ) -> tuple[ErrorCode, int, int]:
         """(error, producer id, epoch) for a transactional producer."""
+        # Kafka checks the arguments before whether it coordinates the id.
+        error = self.coordinator.init_arguments_error(transactional_id, timeout_ms)
+        if error == E.none and not self.owns(transactional_id):
+            return E.not_coordinator, -1, -1
         return self.coordinator.init_producer_id(
             transactional_id, timeout_ms, producer_id, producer_epoch, self.clock.wall_ms()
         )
@@ -138,11 +248,15 @@ class TransactionsService:
         partitions: list[tuple[str, int]],
         verify_only: bool = False,
     ) -> ErrorCode:
+        if not self.owns(transactional_id):
+            return E.not_coordinator
         return self.coordinator.add_partitions(
             transactional_id, producer_id, producer_epoch, partitions, self.clock.wall_ms(), verify_only
         )
 
     def end_transaction(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool) -> ErrorCode:
+        if not self.owns(transactional_id):
+            return E.not_coordinator
         return self.coordinator.end_transaction(
             transactional_id, producer_id, producer_epoch, commit, self.clock.wall_ms()
         )
@@ -174,19 +288,19 @@ class TransactionsService:
         answers after asking the coordinator (KIP-890 part 1)."""
         if not self.config.transaction_partition_verification_enable:
             return E.none
-        error = self.coordinator.add_partitions(
-            transactional_id,
-            header.producer_id,
-            header.producer_epoch,
-            [partition],
-            self.clock.wall_ms(),
-            verify_only=True,
-        )
+        error = self._verify(transactional_id, header.producer_id, header.producer_epoch, [partition])
         if error in (E.producer_fenced, E.invalid_producer_id_mapping):
             return E.invalid_producer_epoch
-        if error == E.concurrent_transactions:
+        if error in (E.concurrent_transactions, E.not_coordinator):
             return E.not_enough_replicas  # retriable for every produce version
         return error
+
+    def verify_locally(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[tuple[str, int]]
+    ) -> ErrorCode:
+        """This node's answer, as the id's coordinator, to a verification
+        (NOT_COORDINATOR for an id owned elsewhere)."""
+        return self.add_partitions(transactional_id, producer_id, producer_epoch, partitions, verify_only=True)
 
     # --- offsets -------------------------------------------------------------
 

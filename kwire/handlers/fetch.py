@@ -41,7 +41,16 @@ class _NotLeader:
     leader_epoch: int
 
 
-_PartitionPlan = tuple[int, Partition | ErrorCode | _NotLeader, int, int]
+@attrs.frozen
+class _ReadFrom:
+    """KIP-392: the consumer should fetch this partition from `replica` (its rack's)."""
+
+    replica: int
+    partition: Partition
+
+
+_PartitionPlan = tuple[int, Partition | ErrorCode | _NotLeader | _ReadFrom, int, int]
+RACK_AWARE_SELECTOR = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
 # [(topic name, topic id, [partition plan])], in request order.
 _Plan = list[tuple[str | None, uuid.UUID | None, list[_PartitionPlan]]]
 
@@ -73,6 +82,8 @@ class FetchRequest:
     max_wait_ms: int
     min_bytes: int
     topics: list[TopicWanted]
+    rack_id: str = ""  # the consumer's client.rack (v11+)
+    from_consumer: bool = True  # replica id -1 (a follower's fetch is not served over the wire)
 
     @classmethod
     def from_wire(cls, request: Any, version: int) -> FetchRequest:
@@ -84,6 +95,8 @@ class FetchRequest:
             max_bytes=request.max_bytes,
             max_wait_ms=millis(request.max_wait),
             min_bytes=request.min_bytes,
+            rack_id=(request.rack_id or "") if version >= 11 else "",
+            from_consumer=(request.replica_state.replica_id if version >= 15 else request.replica_id) < 0,
             topics=[
                 TopicWanted(
                     name=None if by_id else t.topic,
@@ -196,21 +209,47 @@ def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:
         entries: list[_PartitionPlan] = []
         for fetch_partition in fetch_topic.partitions:
             index = fetch_partition.index
-            target: Partition | ErrorCode | _NotLeader
+            target: Partition | ErrorCode | _NotLeader | _ReadFrom
             if topic is None or not 0 <= index < len(topic.partitions):
                 target = missing
-            elif not cluster.leads(topic.name, index):
-                # Led by another node: this one holds no log for it yet (issue 13 groundwork).
-                # The epoch is this node's own: the controller publishes none yet.
+            elif not cluster.leads(topic.name, index) and not _follower_serves(ctx, request, topic.partitions[index]):
+                # Led by another node: NOT_LEADER_OR_FOLLOWER naming it, with its epoch.
                 target = _NotLeader(topic.partitions[index].leader, topic.partitions[index].leader_epoch)
             else:
-                target = topic.partitions[index]
-                epoch_error = target.leader_epoch_error(fetch_partition.current_leader_epoch)
-                if epoch_error is not None:
-                    target = epoch_error
+                partition = topic.partitions[index]
+                epoch_error = partition.leader_epoch_error(fetch_partition.current_leader_epoch)
+                preferred = _preferred_read_replica(ctx, request, partition)
+                target = epoch_error or (partition if preferred is None else _ReadFrom(preferred, partition))
             entries.append((index, target, fetch_partition.fetch_offset, fetch_partition.partition_max_bytes))
         plan.append((topic_name, topic_id, entries))
     return plan
+
+
+def _follower_serves(ctx: RequestContext, request: FetchRequest, partition: Partition) -> bool:
+    """KIP-392: a follower answers a consumer that sends its client metadata
+    (v11+), as Kafka's does, from its own replica up to its high watermark."""
+    return request.from_consumer and ctx.api_version >= 11 and partition.replica is not None
+
+
+def _preferred_read_replica(ctx: RequestContext, request: FetchRequest, partition: Partition) -> int | None:
+    """The rack-aware selector (replica.selector.class): on the leader, a
+    live in-sync replica in the consumer's rack when the leader is not in it."""
+    cluster = ctx.state.cluster
+    if (
+        not request.rack_id
+        or not request.from_consumer
+        or ctx.state.config.replica_selector_class != RACK_AWARE_SELECTOR
+        or partition.leader != ctx.state.config.node_id
+    ):
+        return None
+    brokers = cluster.topology.brokers
+    if ctx.state.config.broker_rack == request.rack_id:
+        return None
+    for node in partition.isr:
+        endpoint = brokers.get(node)
+        if endpoint is not None and endpoint.rack == request.rack_id:
+            return node
+    return None
 
 
 def _storage_error_for(version: int) -> ErrorCode:
@@ -239,6 +278,23 @@ def _read(
             if isinstance(target, ErrorCode):
                 has_error = True
                 results.append(_error_result(index, target))
+                continue
+            if isinstance(target, _ReadFrom):
+                # No records: the consumer goes to its preferred replica (KIP-392), answered at once.
+                has_error = True
+                log = target.partition.log
+                results.append(
+                    FetchPartitionResult(
+                        partition_index=index,
+                        error_code=ErrorCode.none,
+                        high_watermark=log.high_watermark,
+                        last_stable_offset=log.last_stable_offset,
+                        log_start_offset=log.log_start_offset,
+                        aborted_transactions=None if not read_committed else [],
+                        records=[],
+                        preferred_read_replica=target.replica,
+                    )
+                )
                 continue
             if isinstance(target, _NotLeader):
                 has_error = True

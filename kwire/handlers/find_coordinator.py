@@ -1,10 +1,12 @@
 """FindCoordinator: the leader of the key's partition of `__consumer_offsets`
-(groups) or `__transaction_state` (transactional ids), as Kafka places them;
-before that topic exists, and on a lone node always, this node.
+(groups) or `__transaction_state` (transactional ids), as Kafka places them.
+A lone node answers itself (it creates the topic on first use); a node of a
+multi-node cluster creates the topic here, as Kafka does, and answers
+COORDINATOR_NOT_AVAILABLE while the partition has no leader.
 
-Issue 13 groundwork: with several nodes, a node asked for a group or
-transaction it does not coordinate must answer NOT_COORDINATOR; the group
-and transaction handlers do not check that yet (a node is alone today)."""
+A node asked for a group or transactional id it does not coordinate
+answers NOT_COORDINATOR (the group and transaction handlers ask the
+services' `coordinator_error`), and the client comes back here."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
 from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
 from kwire.handlers.base import RequestContext, respond
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
-from kwire.protocol.errors import ErrorCode
+from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
 
 if TYPE_CHECKING:
@@ -44,11 +47,21 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
 
 
 def _coordinator(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
-    topic = state.cluster.get(OFFSETS_TOPIC if key_type == GROUP else TRANSACTION_TOPIC)
+    name = OFFSETS_TOPIC if key_type == GROUP else TRANSACTION_TOPIC
+    topic = state.cluster.get(name)
+    if topic is None and state.cluster.controller is not None:
+        try:
+            topic = state.cluster.internal_topic(name)
+        except (KafkaError, StorageError) as exc:
+            return _not_available(f"Could not create {name}: {exc}")
     endpoint = None
     if topic is not None:
-        leader = topic.replicas_of(partition_for(key, len(topic.partitions)))[0]
+        leader = topic.partitions[partition_for(key, len(topic.partitions))].leader
+        if leader == -1:
+            return _not_available(f"The coordinator's partition of {name} has no leader")
         endpoint = state.cluster.topology.brokers.get(leader)
+        if endpoint is None and state.cluster.controller is not None:
+            return _not_available(f"The coordinator {leader} is not available")
     if endpoint is None:
         return dict(
             error_code=ErrorCode.none,
@@ -58,3 +71,7 @@ def _coordinator(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
             port=state.advertised_port,
         )
     return dict(error_code=ErrorCode.none, error_message=None, node_id=leader, host=endpoint.host, port=endpoint.port)
+
+
+def _not_available(message: str) -> dict[str, Any]:
+    return dict(error_code=ErrorCode.coordinator_not_available, error_message=message, node_id=-1, host="", port=-1)

@@ -1,5 +1,9 @@
 """The classic group protocol: JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-DescribeGroups, ListGroups, DeleteGroups."""
+DescribeGroups, ListGroups, DeleteGroups.
+
+A request for a group this node does not coordinate is answered
+NOT_COORDINATOR in its version's place for errors (the client then asks
+FindCoordinator again); ListGroups lists the groups this node coordinates."""
 
 from __future__ import annotations
 
@@ -51,6 +55,9 @@ def _waiting(
 @api(ApiKey.JOIN_GROUP, 2, 9)
 def handle_join_group(ctx: RequestContext, request: Any) -> Any:
     join = join_request_from_wire(request, ctx.api_version, ctx.client_id, ctx.client_host)
+    error = ctx.state.groups.coordinator_error(join.group_id)
+    if error != ErrorCode.none:
+        return _join_response(ctx, JoinResult(error), join.member_id)
     outcome = ctx.state.groups.join(join)
     if isinstance(outcome, JoinResult):
         return _join_response(ctx, outcome, join.member_id)
@@ -127,6 +134,9 @@ def sync_request_from_wire(request: Any, version: int) -> SyncRequest:
 @api(ApiKey.SYNC_GROUP, 0, 5)
 def handle_sync_group(ctx: RequestContext, wire_request: Any) -> Any:
     request = sync_request_from_wire(wire_request, ctx.api_version)
+    error = ctx.state.groups.coordinator_error(request.group_id)
+    if error != ErrorCode.none:
+        return _sync_response(ctx, SyncResult(error))
     outcome = ctx.state.groups.sync(request)
     if isinstance(outcome, SyncResult):
         return _sync_response(ctx, outcome)
@@ -164,7 +174,9 @@ def _sync_response(ctx: RequestContext, result: SyncResult) -> Any:
 @api(ApiKey.HEARTBEAT, 0, 4)
 def handle_heartbeat(ctx: RequestContext, request: Any) -> Any:
     instance_id = request.group_instance_id if ctx.api_version >= 3 else None
-    error = ctx.state.groups.heartbeat(request.group_id, request.generation_id, request.member_id, instance_id)
+    error = ctx.state.groups.coordinator_error(request.group_id)
+    if error == ErrorCode.none:
+        error = ctx.state.groups.heartbeat(request.group_id, request.generation_id, request.member_id, instance_id)
     log.debug("Heartbeat %s generation %d -> %s", request.member_id, request.generation_id, ErrorCode(error).name)
     return respond(ctx, dict(error_code=error))
 
@@ -176,6 +188,9 @@ def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
         leaving = [(request.member_id, None)]
     else:
         leaving = [(m.member_id, m.group_instance_id) for m in request.members]
+    error = ctx.state.groups.coordinator_error(request.group_id)
+    if error != ErrorCode.none:  # v3+: the request's error, no member answered
+        return respond(ctx, dict(error_code=error, members=[]))
     errors = ctx.state.groups.leave(request.group_id, leaving)
     if ctx.api_version < 3:
         return respond(ctx, dict(error_code=errors[0], members=[]))
@@ -192,6 +207,10 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
     include_ops = ctx.api_version >= 3 and bool(request.include_authorized_operations)
     described = []
     for group_id in request.groups:
+        error = service.coordinator_error(group_id)
+        if error != ErrorCode.none:
+            described.append(_described_error(group_id, error))
+            continue
         group = service.group(group_id)
         if group is None:
             # Kafka: an unknown group is described as Dead (v6+: with an error).
@@ -237,6 +256,21 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
     return respond(ctx, dict(groups=described))
 
 
+def _described_error(group_id: str, error: ErrorCode) -> dict[str, Any]:
+    """Kafka's DescribeGroups entry for a group it cannot describe: state,
+    protocol type and protocol unknown (empty)."""
+    return dict(
+        error_code=error,
+        error_message=None,
+        group_id=group_id,
+        group_state="",
+        protocol_type="",
+        protocol_data="",
+        members=[],
+        authorized_operations=OPERATIONS_NOT_REQUESTED,
+    )
+
+
 @api(ApiKey.LIST_GROUPS, 0, 5)
 def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
     version = ctx.api_version
@@ -263,7 +297,10 @@ def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
 @api(ApiKey.DELETE_GROUPS, 0, 2)
 def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.groups
-    results = [dict(group_id=g, error_code=service.delete_group(g)) for g in request.groups_names]
+    results = [
+        dict(group_id=g, error_code=service.coordinator_error(g) or service.delete_group(g))
+        for g in request.groups_names
+    ]
     service.publish_changes()
     log_admin_change(ctx, ", ".join(f"{r['group_id']}: {outcome(r['error_code'], done='deleted')}" for r in results))
     return respond(ctx, dict(results=results))

@@ -1,4 +1,7 @@
-"""OffsetCommit, OffsetFetch and OffsetDelete."""
+"""OffsetCommit, OffsetFetch and OffsetDelete.
+
+A group this node does not coordinate gets NOT_COORDINATOR where its
+version puts errors (the client then asks FindCoordinator again)."""
 
 from __future__ import annotations
 
@@ -102,7 +105,8 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     request = OffsetCommitRequest.from_wire(wire_request, ctx.api_version)
     service = ctx.state.groups
     cluster = ctx.state.cluster
-    group_error = service.commit_check(
+    # ErrorCode.none is falsy: the member is checked (its session refreshed) only on the coordinator.
+    group_error = service.coordinator_error(request.group_id) or service.commit_check(
         request.group_id,
         request.generation_id,
         request.member_id,
@@ -203,7 +207,23 @@ def handle_offset_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     if ctx.api_version >= 8:
         return respond(ctx, dict(groups=groups))
     group = groups[0]
+    if group["error_code"] != ErrorCode.none and ctx.api_version < 2:
+        # v1 has no error of its own: Kafka puts it on every requested partition.
+        return respond(ctx, dict(topics=_partitions_failed(request.groups[0].topics or [], group["error_code"])))
     return respond(ctx, dict(topics=group["topics"], error_code=group["error_code"]))
+
+
+def _partitions_failed(topics: list[FetchTopic], error: ErrorCode) -> list[dict[str, Any]]:
+    return [
+        dict(
+            name=t.name or "",
+            partitions=[
+                dict(partition_index=i, committed_offset=-1, committed_leader_epoch=-1, metadata="", error_code=error)
+                for i in t.partition_indexes
+            ],
+        )
+        for t in topics
+    ]
 
 
 def _fetch_group(
@@ -211,6 +231,9 @@ def _fetch_group(
 ) -> dict[str, Any]:
     """With require_stable, partitions whose offsets wait in an open
     transaction answer UNSTABLE_OFFSET_COMMIT (the client retries)."""
+    error = ctx.state.groups.coordinator_error(group_id)
+    if error != ErrorCode.none:
+        return dict(group_id=group_id, topics=[], error_code=error)
     committed = ctx.state.groups.committed(group_id)
     unstable = ctx.state.groups.pending_offsets(group_id) if require_stable else set()
     topics = []
@@ -258,6 +281,9 @@ def _topic_id(ctx: RequestContext, name: str) -> uuid.UUID | None:
 @api(ApiKey.OFFSET_DELETE, 0, 0)
 def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.groups
+    error = service.coordinator_error(request.group_id)
+    if error != ErrorCode.none:
+        return respond(ctx, dict(error_code=error, topics=[]))
     group = service.group(request.group_id)
     if group is None:
         return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))

@@ -1,6 +1,10 @@
 """Transactions: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
 EndTxn, TxnOffsetCommit, and for operators DescribeProducers,
-DescribeTransactions and ListTransactions."""
+DescribeTransactions and ListTransactions.
+
+An id (or, for TxnOffsetCommit, a group) this node does not coordinate gets
+NOT_COORDINATOR (the transaction service answers so for the producer's
+requests); ListTransactions lists the ids this node coordinates."""
 
 from __future__ import annotations
 
@@ -203,7 +207,10 @@ class TxnOffsetCommitRequest:
 def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     state = ctx.state
     request = TxnOffsetCommitRequest.from_wire(wire_request, ctx.api_version)
-    error = state.transactions.check_producer(request.transactional_id, request.producer_id, request.producer_epoch)
+    # Sent to the group's coordinator, which checks that it is one first.
+    error = state.groups.coordinator_error(request.group_id) or state.transactions.check_producer(
+        request.transactional_id, request.producer_id, request.producer_epoch
+    )
     generation, member_id = request.generation_id, request.member_id
     if error == ErrorCode.none and (generation >= 0 or member_id):
         # KIP-447: a consumer-group-aware commit must come from a current member.
@@ -283,11 +290,12 @@ def handle_describe_transactions(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.transactions
     states = []
     for transactional_id in request.transactional_ids:
-        meta = service.transaction(transactional_id)
+        error = service.coordinator_error(transactional_id)
+        meta = service.transaction(transactional_id) if error == ErrorCode.none else None
         if meta is None:
             states.append(
                 dict(
-                    error_code=ErrorCode.transactional_id_not_found,
+                    error_code=error or ErrorCode.transactional_id_not_found,
                     transactional_id=transactional_id,
                     transaction_state="",
                     transaction_timeout=0,

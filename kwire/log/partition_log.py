@@ -578,10 +578,12 @@ class PartitionLog:
 
     def _delete_segments(self, doomed: list[Segment]) -> None:
         """Segments a truncation drops go at once, even while the cleaner
-        reads them (its read fails; its result is refused, see `truncations`):
-        deferred, their files could take a new segment's of the same name."""
-        for segment in doomed:
+        reads them (its read fails; its result is refused, see `truncations`),
+        and so do those retention deferred: deleted later, their files could
+        take a new segment's of the same name with them."""
+        for segment in doomed + self._deferred_deletes:
             segment.delete()
+        self._deferred_deletes.clear()
         if doomed and self.directory is not None:
             self._directory_changes += 1
 

@@ -21,8 +21,9 @@ use it, per partition it follows:
    records are appended from that answer), truncates its log there and its
    epoch cache with `LeaderEpochCache.remove_from` (Kafka's truncateFromEnd:
    an epoch starting at the cut goes too, or the follower would ask about
-   it forever), and fetches again from the new log end. PartitionLog has no
-   truncation to an offset yet: the integration has to add it.
+   it forever), and fetches again from the new log end:
+   PartitionLog.truncate_to does both (the batch holding the offset goes
+   whole, so fetch again from its log end, not from the offset).
 3. The OffsetForLeaderEpoch path (what older followers used, still what
    a follower without truncation on fetch does): ask for the log's latest
    epoch and feed the answer to `truncation_offset(...)`; while the result

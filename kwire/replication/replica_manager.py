@@ -88,8 +88,21 @@ class ReplicaManager:
                 self._lead(key, partition, replica)
             else:
                 self._follow(key, partition)
+        self._refresh_eligibility()
         if self.on_change is not None:
             self.on_change()
+
+    def _refresh_eligibility(self) -> None:
+        """Fenced brokers are not waited for (Partition.isReplicaIsrEligible):
+        the high watermark may move without them at once."""
+        live = self.controller.live
+        for key, state in self.leaders.items():
+            for node in state.replicas:
+                if node != self.node_id:
+                    state.set_eligible(node, node in live)
+            partition = self.cluster.partition(*key)
+            if state.maybe_increment_high_watermark() and partition is not None and partition.replica is not None:
+                self._moved(key, partition.replica, state)
 
     def _lead(self, key: PartitionKey, partition: Partition, replica: PartitionLog) -> None:
         state = self.leaders.get(key)
@@ -112,9 +125,6 @@ class ReplicaManager:
             clock=self.cluster.clock,
             counters=self.counters,
         )
-        for node in topic.replicas_of(partition.index):
-            if node != self.node_id and node not in self.controller.live:
-                self.leaders[key].set_eligible(node, False)
         log.info(
             "Node %d leads %s-%d in epoch %d from offset %d (ISR %s)",
             self.node_id,
@@ -208,9 +218,6 @@ class ReplicaManager:
         """The isr-expiration check: followers behind for replica.lag.time.max.ms leave the ISR."""
         shrunk = 0
         for key, state in list(self.leaders.items()):
-            for node in state.replicas:
-                if node != self.node_id:
-                    state.set_eligible(node, node in self.controller.live)
             change = state.maybe_shrink_isr()
             if change is None:
                 continue

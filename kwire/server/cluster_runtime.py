@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import trio
 
+from kwire.broker_state import BrokerState
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.controller import Controller
 from kwire.cluster.topology import BrokerEndpoint
@@ -86,6 +87,10 @@ class ClusterRuntime:
     def running(self, node_id: int) -> bool:
         return node_id in self.nodes
 
+    def _state_of(self, node_id: int) -> BrokerState | None:
+        node = self.nodes.get(node_id)
+        return None if node is None else node.core.state
+
     def manager(self, node_id: int) -> ReplicaManager | None:
         node = self.nodes.get(node_id)
         return None if node is None else node.core.state.replicas
@@ -105,6 +110,7 @@ class ClusterRuntime:
         self.ports[node_id] = node.port
         state = node.core.state
         state.on_data = self.wake_fetchers
+        state.peers = self._state_of
         self.controller.attach(node_id, state.cluster.follow_controller)
         assert state.replicas is not None
         state.replicas.counters = self.counters[node_id]
@@ -246,6 +252,7 @@ class ClusterRuntime:
                         "leader_epoch": state.leader_epoch,
                         "replicas": list(record.replicas[index]),
                         "isr": list(state.isr),
+                        "log_end_offsets": self._log_ends(record.name, index),
                     }
                 )
         return {
@@ -256,9 +263,20 @@ class ClusterRuntime:
                 manager.under_replicated() for manager in map(self.manager, self.nodes) if manager is not None
             ),
             "offline_partitions": sum(1 for p in partitions if p["leader"] == -1),
-            "isr_shrinks": sum(counters.isr_shrinks for counters in self.counters.values()),
+            # Kafka's IsrShrinksPerSec counts the leaders' shrinks; a stopped broker's removal counts too.
+            "isr_shrinks": sum(counters.isr_shrinks for counters in self.counters.values())
+            + self.controller.fenced_isr_removals,
             "isr_expands": sum(counters.isr_expands for counters in self.counters.values()),
         }
+
+    def _log_ends(self, topic: str, index: int) -> dict[str, int]:
+        """Each running replica's log end (JSON keys: node ids as text)."""
+        ends = {}
+        for node_id, node in self.nodes.items():
+            partition = node.core.state.cluster.partition(topic, index)
+            if partition is not None and partition.replica is not None:
+                ends[str(node_id)] = partition.replica.log_end_offset
+        return ends
 
     def move_leader(self, topic: str, index: int, node_id: int) -> None:
         """Make `node_id` (a live in-sync replica) the partition's leader; ValueError otherwise."""

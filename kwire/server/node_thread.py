@@ -101,7 +101,7 @@ class RunningNode:
     def _raise_error(self) -> None:
         error, self._error = self._error, None
         if error is not None:
-            raise _alone(error)
+            raise alone(error)
 
     def _run(self) -> None:
         try:
@@ -132,7 +132,7 @@ def start_node_in_thread(
     return node
 
 
-def _alone(error: BaseException) -> BaseException:
+def alone(error: BaseException) -> BaseException:
     """The one exception inside nested single-member groups (trio wraps
     whatever a task raises), or the group itself when it holds several."""
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:

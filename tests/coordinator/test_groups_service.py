@@ -95,3 +95,21 @@ def test_a_session_that_ended_between_ticks_is_over_for_whoever_looks_at_the_gro
     clock.advance(0.002)  # 10.001 s since the last sign of life: past session.timeout.ms
     assert service.group("g").members == {}
     assert service.delete_group("g") == E.none
+
+
+def test_a_stable_group_is_back_at_its_generation_after_a_restart(tmp_path):
+    config = BrokerConfig(port=0, data_dir=tmp_path, group_initial_rebalance_delay_ms=0)
+    cluster = Cluster(config)
+    service = GroupsService(config, cluster, lambda key: None, ManualClock(monotonic=100.0))
+    member = join(service)
+    service.sync(SyncRequest("g", 1, member.member_id, None, None, None, {member.member_id: b"a"}))
+    cluster.close()
+    cluster = Cluster(config)
+    clock = ManualClock(monotonic=5_000.0)
+    again = GroupsService(config, cluster, lambda key: None, clock)
+    group = again.group("g")
+    assert (group.state.value, group.generation_id, list(group.members)) == ("Stable", 1, [member.member_id])
+    assert again.heartbeat("g", 1, member.member_id, None) == E.none  # its session started afresh
+    clock.advance(11)  # past session.timeout.ms with no sign of life: gone, as with Kafka
+    assert again.group("g").members == {}
+    cluster.close()

@@ -91,3 +91,15 @@ def test_replay_places_groups_by_the_topic_as_found():
     replayed.replay(logs.logs)
     assert replayed.partition_of("g") == partition_for("g", 3)
     assert replayed.committed("g") == {("t", 0): CommittedOffset(1, -1, "", 0)}
+
+
+def test_a_marker_completes_the_pending_offsets_of_its_own_partition_only():
+    store = OffsetStore(2, lambda index: None)
+    a, b = (next(g for g in map(str, range(100)) if store.partition_of(g) == p) for p in (0, 1))
+    offset = CommittedOffset(1, -1, "", 0)
+    store.pending[7] = {a: {("t", 0): offset}, b: {("t", 1): offset}}
+    store.complete_transaction(7, True, store.partition_of(a))
+    assert store.committed(a) == {("t", 0): offset} and store.committed(b) == {}
+    assert store.pending_partitions(b) == {("t", 1)}
+    store.complete_transaction(7, False, store.partition_of(b))
+    assert store.pending == {} and store.committed(b) == {}

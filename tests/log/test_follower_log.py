@@ -417,3 +417,17 @@ def test_a_log_started_over_reopens_there(tmp_path):
     assert (again.log_start_offset, again.log_end_offset, again.leader_epochs.entries) == (7, 7, [])
     assert os.path.exists(tmp_path / "t-0" / f"{7:020d}.log")
     again.close()
+
+
+def test_segments_retention_deferred_while_cleaning_go_with_a_truncation(tmp_path):
+    log = PartitionLog.open(tmp_path / "t-0", LogConfig(**SMALL))
+    several_segments(log)
+    log.start_cleaning()
+    log.delete_oldest_segments(2)  # kept on disk while the cleaner reads
+    assert len(names(tmp_path / "t-0", ".log")) == len(log.segments) + 2
+    log.truncate_fully_and_start_at(0)  # reuses the first deferred segment's name
+    log.finish_cleaning()
+    assert names(tmp_path / "t-0", ".log") == [f"{0:020d}.log"]
+    put(log, batch(2))
+    assert offsets(log) == [0, 1]
+    log.close()
