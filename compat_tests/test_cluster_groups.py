@@ -28,11 +28,6 @@ def cluster(tmp_path_factory):
         "default.replication.factor=3",
         "-o",
         "group.initial.rebalance.delay.ms=0",
-        # A stopped follower holds back high watermarks until the ISR-expiration
-        # check runs, every replica.lag.time.max.ms / 2 (ACKS_ALL_BUG in
-        # test_cluster_replication.py): a short lag bound keeps that short.
-        "-o",
-        "replica.lag.time.max.ms=3000",
     ) as cluster:
         create_internal_topics(cluster)
         yield cluster
@@ -41,9 +36,8 @@ def cluster(tmp_path_factory):
 def create_internal_topics(cluster) -> None:
     """Commit an offset for a throwaway group and start a throwaway
     transactional producer, so that __consumer_offsets and
-    __transaction_state exist before the tests start. (kwire answers
-    FindCoordinator with the node asked until those topics exist, and does not
-    move what it coordinates when they appear; Kafka creates them first.)"""
+    __transaction_state exist before the tests start: the tests pick group
+    and transactional ids by where their partitions are led."""
     from confluent_kafka import Consumer, TopicPartition
 
     create_topic("confluent-kafka", cluster.bootstrap, "warm-up")
@@ -178,18 +172,6 @@ def wait_for_coordinator_agreement(cluster, key: str, key_type: int = GROUP, tim
     return cluster.wait_for(agreed, f"every node to name the leader of {key}'s {topic} partition", timeout_s)
 
 
-COORDINATOR_BUG = (
-    "kwire bug: FindCoordinator names the first (preferred) replica of the group's __consumer_offsets partition "
-    "(transactional id's __transaction_state partition), not its leader (kwire/handlers/find_coordinator.py): "
-    "after move_leader it still names the old leader; once that node is stopped every live node names itself, "
-    "so the group's members join separate one-member groups on different nodes (split brain: each gets every "
-    "partition), and neither has the committed offsets (the new leader of the offsets partition does not load "
-    "them), so everything is consumed again from auto.offset.reset. Log: 'Preparing to rebalance group g in "
-    "state Empty with old generation 0' on two nodes right after 'Stopping node N'."
-)
-
-
-@pytest.mark.xfail(reason=COORDINATOR_BUG, strict=True)
 @pytest.mark.parametrize("client", CLUSTER_CLIENTS)
 def test_group_carries_on_when_its_coordinator_stops(cluster, client, topic_name):
     create_topic(client, cluster.bootstrap, topic_name, partitions=2)
@@ -240,16 +222,6 @@ def wait_until_stable(members: list[Member], cluster, group: str, count: int) ->
     return cluster.wait_for(stable, f"group {group} stable with {count} members")
 
 
-FIRST_GROUP_BUG = (
-    "kwire bug: before __consumer_offsets (__transaction_state) exists, every node answers FindCoordinator with "
-    "itself (kwire/handlers/find_coordinator.py), so the first groups are coordinated by whichever node each "
-    "member asked (split groups), and once the topic exists FindCoordinator names another node that does not "
-    "know them (DescribeGroups there: Dead / GROUP_ID_NOT_FOUND while the members are Stable elsewhere). Kafka "
-    "creates the topic on the first FindCoordinator and answers COORDINATOR_NOT_AVAILABLE until it has a leader."
-)
-
-
-@pytest.mark.xfail(reason=FIRST_GROUP_BUG, strict=True)
 @pytest.mark.parametrize("key_type", [GROUP, TRANSACTION], ids=["group", "transaction"])
 def test_find_coordinator_agrees_before_the_internal_topic_exists(start_cluster, key_type):
     cluster = start_cluster("-o", "default.replication.factor=3")  # new: no internal topics yet
@@ -263,7 +235,6 @@ def test_find_coordinator_agrees_before_the_internal_topic_exists(start_cluster,
     assert set(answers.values()) == {cluster.leader_of(topic, partition_for("first", len(cluster.partitions(topic))))}
 
 
-@pytest.mark.xfail(reason=COORDINATOR_BUG, strict=True)
 @pytest.mark.parametrize("key_type", [GROUP, TRANSACTION], ids=["group", "transaction"])
 def test_find_coordinator_follows_the_partition_leader(cluster, key_type):
     """Moving the leadership of a group's (transactional id's) partition of
@@ -276,15 +247,19 @@ def test_find_coordinator_follows_the_partition_leader(cluster, key_type):
     assert wait_for_coordinator_agreement(cluster, key, key_type) == target
 
 
-CROSS_NODE_BUG = (
-    "kwire bug: transactions only work when every partition involved is led by the transaction coordinator's "
-    "node. A transactional produce to a partition led by another node is checked against that node's own "
-    "(empty) transaction coordinator (TransactionsService.verify_first_write, KIP-890 verification) and fails "
-    "INVALID_PRODUCER_EPOCH (librdkafka: fatal 'transactional producer fenced'); TxnOffsetCommit to a group "
-    "coordinator on another node likewise fails INVALID_PRODUCER_ID_MAPPING (49)."
+TXN_OFFSETS_BUG = (
+    "kwire bug: TxnOffsetCommit checks the producer id/epoch against the transaction coordinator of the node "
+    "it is sent to (the group's coordinator): handle_txn_offset_commit calls "
+    "state.transactions.check_producer(...) locally (kwire/handlers/transactions.py). Unless that node also "
+    "coordinates the transactional id, every send_offsets_to_transaction fails with INVALID_PRODUCER_ID_MAPPING "
+    "(49), fatal for librdkafka ('Failed to commit offsets to transaction on broker .../1') and kafka-python "
+    "('Unexpected error in TxnOffsetCommitResponse'). So consume-transform-produce breaks as soon as the "
+    "transaction coordinator moves away from the group coordinator's node, or whenever the two differ. Kafka's "
+    "group coordinator does not ask the transaction coordinator here."
 )
 
 
+@pytest.mark.xfail(reason=TXN_OFFSETS_BUG, strict=True)
 @pytest.mark.parametrize("client", CLUSTER_CLIENTS)
 def test_consume_transform_produce_survives_a_transaction_coordinator_move(cluster, client, topic_name):
     """Read-process-write in transactions (output and input offsets committed
@@ -294,8 +269,9 @@ def test_consume_transform_produce_survives_a_transaction_coordinator_move(clust
 
     Before the move everything the transactions touch (the transaction and
     group coordinators, the output partition) is on one node, so that only the
-    move is tested here (see CROSS_NODE_BUG). Which node the clients then find
-    as coordinator is test_find_coordinator_follows_the_partition_leader's."""
+    move is tested here (the other tests below have them apart). Which node
+    the clients then find as coordinator is
+    test_find_coordinator_follows_the_partition_leader's."""
     home = 1
     source, sink = f"{topic_name}-in", f"{topic_name}-out"
     create_topic(client, cluster.bootstrap, source)
@@ -340,7 +316,6 @@ def test_consume_transform_produce_survives_a_transaction_coordinator_move(clust
         checker.close()
 
 
-@pytest.mark.xfail(reason=CROSS_NODE_BUG, strict=True)
 @pytest.mark.parametrize("client", CLUSTER_CLIENTS)
 def test_transaction_writes_to_a_partition_led_by_another_node(cluster, client, topic_name):
     create_topic(client, cluster.bootstrap, topic_name)
@@ -355,6 +330,41 @@ def test_transaction_writes_to_a_partition_led_by_another_node(cluster, client, 
     finally:
         producer.close()
     assert read_committed(client, cluster.bootstrap, topic_name, 1) == [b"committed"]
+
+
+@pytest.mark.xfail(reason=TXN_OFFSETS_BUG, strict=True)
+@pytest.mark.parametrize("client", CLUSTER_CLIENTS)
+def test_transaction_commits_offsets_to_a_group_coordinated_by_another_node(cluster, client, topic_name):
+    source, sink = f"{topic_name}-in", f"{topic_name}-out"
+    for topic in (source, sink):
+        create_topic(client, cluster.bootstrap, topic)
+        cluster.wait_fully_replicated(topic)
+    with Sender(client, cluster.bootstrap, source) as sender:
+        sender.send(b"in")
+        sender.flush()
+    transactional_id = id_coordinated_by(cluster, "__transaction_state", f"{topic_name}-tx", 1)
+    group = id_coordinated_by(cluster, "__consumer_offsets", f"{topic_name}-group", 2)
+    producer = TransactionalProducer(client, cluster.bootstrap, transactional_id)
+    consumer = GroupSource(client, cluster.bootstrap, source, group, producer)
+    try:
+        values = []
+        deadline = time.monotonic() + TIMEOUT_S
+        while not values:
+            assert time.monotonic() < deadline, "nothing consumed"
+            values = consumer.poll()
+        producer.begin()
+        producer.send(sink, b"out")
+        consumer.send_offsets()
+        producer.commit()
+    finally:
+        consumer.close()
+        producer.close()
+    assert read_committed(client, cluster.bootstrap, sink, 1) == [b"out"]
+    checker = Member(client, cluster.bootstrap, group, source)
+    try:
+        assert checker.committed([0]) == {0: 1}
+    finally:
+        checker.close()
 
 
 def read_committed(client: str, bootstrap: str, topic: str, at_least: int, timeout: float = 5) -> list[bytes]:
