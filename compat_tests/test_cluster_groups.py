@@ -1,6 +1,9 @@
-"""Coordinators on a 3-broker kwire: a consumer group keeps consuming, with
-its committed offsets, when the node coordinating it stops; a transactional
-consume-transform-produce loop survives its transaction coordinator moving."""
+"""Coordinators on a 3-broker kwire: every node names the same coordinator
+(the leader of the key's internal partition, also after it moves); a consumer
+group keeps consuming, with its committed offsets, when the node coordinating
+it stops; transactions whose partitions and group live on other nodes than
+their coordinator; a transactional consume-transform-produce loop across a
+transaction coordinator move."""
 
 from __future__ import annotations
 
@@ -224,6 +227,10 @@ def wait_until_stable(members: list[Member], cluster, group: str, count: int) ->
 
 @pytest.mark.parametrize("key_type", [GROUP, TRANSACTION], ids=["group", "transaction"])
 def test_find_coordinator_agrees_before_the_internal_topic_exists(start_cluster, key_type):
+    """On a new cluster, before any group or transaction, every node names the
+    same coordinator: the leader of the key's partition of the internal topic
+    (Kafka creates the topic on the first FindCoordinator). kwire once had each
+    node name itself, splitting the first groups between nodes."""
     cluster = start_cluster("-o", "default.replication.factor=3")  # new: no internal topics yet
 
     def agreed():
@@ -318,6 +325,8 @@ def test_consume_transform_produce_survives_a_transaction_coordinator_move(clust
 
 @pytest.mark.parametrize("client", CLUSTER_CLIENTS)
 def test_transaction_writes_to_a_partition_led_by_another_node(cluster, client, topic_name):
+    """The partition leader verifies a transactional write with the id's
+    coordinator on another node (KIP-890), and gets its commit marker."""
     create_topic(client, cluster.bootstrap, topic_name)
     cluster.wait_fully_replicated(topic_name)
     transactional_id = id_coordinated_by(cluster, "__transaction_state", f"{topic_name}-tx", 1)
