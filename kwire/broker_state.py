@@ -131,13 +131,27 @@ class BrokerState:
         self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[tuple[str, int]]
     ) -> ErrorCode:
         """KIP-890's check on the produce path, asked of the id's coordinator."""
-        topic = self.cluster.get(TRANSACTION_TOPIC)
-        if topic is None:
-            return ErrorCode.not_coordinator
-        coordinator = self._node(topic.partitions[partition_for(transactional_id, len(topic.partitions))].leader)
+        coordinator = self._transaction_coordinator(transactional_id)
         if coordinator is None:
             return ErrorCode.not_coordinator
         return coordinator.transactions.verify_locally(transactional_id, producer_id, producer_epoch, partitions)
+
+    def check_transactional_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> ErrorCode:
+        """TxnOffsetCommit's question (asked at the group's coordinator): does
+        this producer own the transactional id now? Its coordinator knows."""
+        coordinator = self._transaction_coordinator(transactional_id)
+        if coordinator is None:
+            # Between coordinators: the client retries (as with a coordinator loading).
+            return ErrorCode.coordinator_load_in_progress
+        return coordinator.transactions.check_producer(transactional_id, producer_id, producer_epoch)
+
+    def _transaction_coordinator(self, transactional_id: str) -> BrokerState | None:
+        if self.cluster.controller is None:
+            return self
+        topic = self.cluster.get(TRANSACTION_TOPIC)
+        if topic is None:
+            return None
+        return self._node(topic.partitions[partition_for(transactional_id, len(topic.partitions))].leader)
 
     # --- long-poll waiters ---------------------------------------------
 

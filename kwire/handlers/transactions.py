@@ -208,7 +208,7 @@ def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     state = ctx.state
     request = TxnOffsetCommitRequest.from_wire(wire_request, ctx.api_version)
     # Sent to the group's coordinator, which checks that it is one first.
-    error = state.groups.coordinator_error(request.group_id) or state.transactions.check_producer(
+    error = state.groups.coordinator_error(request.group_id) or state.check_transactional_producer(
         request.transactional_id, request.producer_id, request.producer_epoch
     )
     generation, member_id = request.generation_id, request.member_id
