@@ -198,6 +198,20 @@ class KwireCluster:
 
         return self.wait_for(reached, f"{topic}-{partition} ISR == {sorted(isr)}", timeout_s)
 
+    def wait_replicated(self, topic: str, partition: int, timeout_s: float = WAIT_S) -> dict[str, Any]:
+        """Until every in-sync replica's log ends where the leader's does
+        (`log_end_offsets` in /cluster): all written so far is on each."""
+
+        def caught_up():
+            found = self.partition(topic, partition)
+            ends = found.get("log_end_offsets", {})
+            leader_end = ends.get(str(found["leader"]))
+            return (
+                found if leader_end is not None and all(ends.get(str(r)) == leader_end for r in found["isr"]) else None
+            )
+
+        return self.wait_for(caught_up, f"{topic}-{partition} replicated to its whole ISR", timeout_s)
+
     def wait_fully_replicated(self, topic: str, timeout_s: float = WAIT_S) -> list[dict[str, Any]]:
         """Until every partition of the topic exists, has a leader and all its replicas in the ISR."""
 
