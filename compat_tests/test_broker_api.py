@@ -7,13 +7,12 @@ suites); and the pytest plugin's fixtures serve confluent-kafka."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 
 import pytest
 
 import kwire
 from compat_tests.clients import Outgoing, consume, create_topic, produce, watermarks
+from compat_tests.plugin_suite import run_with_the_plugin
 from tests.server.node_checks import Resources
 
 N_MESSAGES = 100
@@ -115,14 +114,7 @@ def test_the_pytest_fixtures_serve_a_real_client(pytester):
             assert sorted(got) == sorted(b"v%d" % n for n in range(10))
         """
     )
-    env = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        result = pytester.runpytest(
-            "-p", "kwire.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning", "-p", "no:cacheprovider"
-        )
-    result.assert_outcomes(passed=1)
+    run_with_the_plugin(pytester).assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])

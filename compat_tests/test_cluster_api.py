@@ -4,13 +4,11 @@ a node stopped under a producer and started again, and the pytest plugin's
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 import kwire
 from compat_tests.clients import Outgoing, consume, produce, watermarks
+from compat_tests.plugin_suite import run_with_the_plugin
 
 pytestmark = pytest.mark.timeout(120)
 N_MESSAGES = 60
@@ -69,11 +67,4 @@ def test_the_kafka_cluster_fixture_survives_a_leader_stop(pytester):
             assert sorted(entry["replicas"]) == [1, 2, 3]
         """
     )
-    env = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        result = pytester.runpytest(
-            "-p", "kwire.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning", "-p", "no:cacheprovider"
-        )
-    result.assert_outcomes(passed=1)
+    run_with_the_plugin(pytester).assert_outcomes(passed=1)

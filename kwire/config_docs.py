@@ -71,6 +71,7 @@ DOCS: dict[str, str] = {
     "group.max.size": "members a group may have",
     "offsets.topic.replication.factor": "replicas of __consumer_offsets (capped at the live brokers)",
     "transaction.state.log.replication.factor": "replicas of __transaction_state (capped at the live brokers)",
+    "offsets.commit.timeout.ms": "how long an offset or transaction write waits for its ISR (several brokers)",
     "offsets.topic.num.partitions": "partitions of __consumer_offsets",
     "offsets.retention.minutes": "an empty group's committed offsets are dropped after this long",
     "offsets.retention.check.interval.ms": "how often expired offsets are looked for",

@@ -128,14 +128,7 @@ def kafka_broker_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..
     try:
         yield start
     finally:
-        problems = []
-        for broker in started:
-            try:
-                broker.stop()
-            except Exception as error:  # stop them all, then say what went wrong
-                problems.append(error)
-        if problems:
-            raise problems[0]
+        _stop_all(started)
 
 
 @pytest.fixture
@@ -156,14 +149,19 @@ def kafka_cluster_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iter
     try:
         yield start
     finally:
-        problems = []
-        for cluster in started:
-            try:
-                cluster.stop()
-            except Exception as error:  # stop them all, then say what went wrong
-                problems.append(error)
-        if problems:
-            raise problems[0]
+        _stop_all(started)
+
+
+def _stop_all(started: list[Broker] | list[Cluster]) -> None:
+    """Stop every broker or cluster a factory started, then raise the first failure."""
+    problems = []
+    for running in started:
+        try:
+            running.stop()
+        except Exception as error:  # stop them all, then say what went wrong
+            problems.append(error)
+    if problems:
+        raise problems[0]
 
 
 @pytest.fixture

@@ -45,7 +45,10 @@ class TopicAdmin:
             for partition in topic.partitions:
                 self._notify((topic.name, partition.index))
 
-    def add_partitions(self, name: str, count: int, validate_only: bool = False) -> Topic:
-        """Grow a topic to `count` partitions; raises KafkaError (Kafka's
-        checks) or StorageError (nothing changed)."""
-        return self.cluster.add_partitions(name, count, validate_only)
+    def add_partitions(
+        self, name: str, count: int, validate_only: bool = False, assignments: list[list[int]] | None = None
+    ) -> Topic:
+        """Grow a topic to `count` partitions (replicas placed by Kafka's rule
+        unless `assignments` names them); raises KafkaError (Kafka's checks)
+        or StorageError (nothing changed)."""
+        return self.cluster.add_partitions(name, count, validate_only, assignments)

@@ -495,8 +495,11 @@ class Cluster:
         replication_factor: int = -1,
         configs: dict[str, str | None] | None = None,
         validate_only: bool = False,
+        assignment: list[list[int]] | None = None,
     ) -> TopicRecord:
-        """Kafka's CreateTopics checks, in Kafka's order; raises KafkaError."""
+        """Kafka's CreateTopics checks, in Kafka's order; raises KafkaError.
+        `assignment`: each partition's replicas, checked by the caller
+        (otherwise Kafka's placement over the live brokers)."""
         validate_topic_name(name)
         if name in self.topics:
             raise KafkaError(ErrorCode.topic_already_exists, f"Topic '{name}' already exists.")
@@ -513,14 +516,18 @@ class Cluster:
         if replication_factor == -1:
             replication_factor = self._default_replication_factor(name)
         # Kafka's placement over the brokers this node knows (INVALID_REPLICATION_FACTOR beyond their count).
-        assignment = assign_replicas(self.topology.racks(), num_partitions, replication_factor)
+        placed = (
+            dict(enumerate(assignment))
+            if assignment is not None
+            else assign_replicas(self.topology.racks(), num_partitions, replication_factor)
+        )
         clean_configs = validate_topic_configs(configs or {})
         record = TopicRecord(
             name=name,
             topic_id=uuid.uuid4(),
             partitions=num_partitions,
             configs=clean_configs,
-            replicas=tuple(tuple(assignment[index]) for index in range(num_partitions)),
+            replicas=tuple(tuple(placed[index]) for index in range(num_partitions)),
         )
         if not validate_only and self.controller is not None:
             self.controller.create_topic(record)  # every running node opens its replicas, this one too
@@ -694,7 +701,9 @@ class Cluster:
             )
         return topic
 
-    def add_partitions(self, name: str, count: int, validate_only: bool = False) -> Topic:
+    def add_partitions(
+        self, name: str, count: int, validate_only: bool = False, assignments: list[list[int]] | None = None
+    ) -> Topic:
         """CreatePartitions: grow `name` to `count` partitions; the new
         partitions' files first, then the record that makes them exist, as
         for a new topic. Raises KafkaError or StorageError (nothing changed)."""
@@ -702,9 +711,12 @@ class Cluster:
         current = len(topic.partitions)
         if validate_only:
             return topic
-        added = assign_replicas(
-            self.topology.racks(), count - current, len(topic.replicas_of(0)), first_partition=current
-        )
+        if assignments is not None:
+            added = {current + offset: list(each) for offset, each in enumerate(assignments)}
+        else:
+            added = assign_replicas(
+                self.topology.racks(), count - current, len(topic.replicas_of(0)), first_partition=current
+            )
         replicas = [*topic.replicas, *(added[index] for index in range(current, count))]
         record = TopicRecord(name, topic.topic_id, count, topic.configs, tuple(tuple(each) for each in replicas))
         if self.controller is not None:

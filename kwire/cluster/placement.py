@@ -138,26 +138,39 @@ def _rack_aware(
     return result
 
 
-def check_manual_assignment(assignment: Sequence[Sequence[int]], brokers: Sequence[int]) -> None:
-    """A CreateTopics/CreatePartitions manual assignment: every partition the
-    same number of distinct, known replicas (Kafka's INVALID_REPLICA_ASSIGNMENT)."""
+def check_manual_assignment(
+    assignment: Sequence[Sequence[int]], brokers: Sequence[int], replication_factor: int | None = None
+) -> None:
+    """A CreateTopics/CreatePartitions manual assignment, checked as Kafka's
+    controller checks it (ReplicationControlManager), with its messages:
+    no empty list, only registered brokers, none twice, and every partition
+    with as many replicas as the first (or as `replication_factor`, the
+    topic's, when partitions are added)."""
     known = set(brokers)
-    sizes = {len(replicas) for replicas in assignment}
-    if len(sizes) > 1:
-        raise KafkaError(
-            ErrorCode.invalid_replica_assignment, "All partitions should have the same number of replicas."
-        )
+    expected = replication_factor
     for replicas in assignment:
         if not replicas:
-            raise KafkaError(ErrorCode.invalid_replica_assignment, "Replica assignment must not be empty.")
-        if len(set(replicas)) != len(replicas):
             raise KafkaError(
-                ErrorCode.invalid_replica_assignment,
-                f"Duplicate brokers not allowed in replica assignment: {list(replicas)}",
+                ErrorCode.invalid_replica_assignment, "The manual partition assignment includes an empty replica list."
             )
-        unknown = [node for node in replicas if node not in known]
-        if unknown:
+        seen: set[int] = set()
+        for broker_id in sorted(replicas):
+            if broker_id not in known:
+                raise KafkaError(
+                    ErrorCode.invalid_replica_assignment,
+                    f"The manual partition assignment includes broker {broker_id}, but no such broker is registered.",
+                )
+            if broker_id in seen:
+                raise KafkaError(
+                    ErrorCode.invalid_replica_assignment,
+                    f"The manual partition assignment includes the broker {broker_id} more than once.",
+                )
+            seen.add(broker_id)
+        if expected is None:
+            expected = len(replicas)
+        elif len(replicas) != expected:
             raise KafkaError(
                 ErrorCode.invalid_replica_assignment,
-                f"Unknown broker(s) {unknown} in replica assignment: {list(replicas)}",
+                f"The manual partition assignment includes a partition with {len(replicas)} replica(s), but this "
+                f"is not consistent with previous partitions, which have {expected} replica(s).",
             )

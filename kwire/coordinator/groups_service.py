@@ -33,7 +33,6 @@ from kwire.protocol.errors import ErrorCode
 log = logging.getLogger("kwire.groups")
 
 # Kafka's settings for the offsets topic.
-_OFFSETS_TOPIC_CONFIGS: dict[str, str | None] = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
 
 
 def group_wait_key(group_id: str) -> tuple[str, str]:
@@ -116,19 +115,15 @@ class GroupsService:
         self.publish_changes()
 
     def _offsets_log(self, index: int) -> PartitionLog:
-        topic = self.cluster.get(OFFSETS_TOPIC)
-        if topic is None:
-            self.cluster.create_topic(
-                OFFSETS_TOPIC,
-                self.config.offsets_topic_num_partitions,
-                configs=_OFFSETS_TOPIC_CONFIGS,
-            )
-            topic = self.cluster.get(OFFSETS_TOPIC)
-            assert topic is not None  # just created (create_topic raises if it cannot)
-        return topic.partitions[index].log
+        return self.cluster.internal_topic(OFFSETS_TOPIC).partitions[index].log
 
     def offsets_log_for(self, group_id: str) -> PartitionLog:
         return self._offsets_log(self.offsets.partition_of(group_id))
+
+    def offsets_partition(self, group_id: str) -> tuple[str, int]:
+        """The `__consumer_offsets` partition that holds the group (created if need be)."""
+        self.offsets_log_for(group_id)
+        return OFFSETS_TOPIC, self.offsets.partition_of(group_id)
 
     def now(self) -> float:
         """Monotonic seconds: what group deadlines and sessions are kept in."""

@@ -83,7 +83,6 @@ def local_marker_writer(
     return write_marker
 
 
-_TOPIC_CONFIGS: dict[str, str | None] = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
 _MARKER_RETRY_MS = 500  # how often markers that could not be written are tried again
 
 
@@ -186,14 +185,12 @@ class TransactionsService:
     # --- the coordinator's side effects -------------------------------------
 
     def _state_partition(self, transactional_id: str) -> Partition:
-        topic = self.cluster.get(TRANSACTION_TOPIC)
-        if topic is None:
-            self.cluster.create_topic(
-                TRANSACTION_TOPIC, self.config.transaction_state_log_num_partitions, configs=_TOPIC_CONFIGS
-            )
-            topic = self.cluster.get(TRANSACTION_TOPIC)
-            assert topic is not None  # just created (create_topic raises if it cannot)
+        topic = self.cluster.internal_topic(TRANSACTION_TOPIC)
         return topic.partitions[partition_for(transactional_id, len(topic.partitions))]
+
+    def state_partition(self, transactional_id: str) -> tuple[str, int]:
+        """The `__transaction_state` partition that holds the id."""
+        return TRANSACTION_TOPIC, self._state_partition(transactional_id).index
 
     def _state_log(self, transactional_id: str) -> PartitionLog:
         return self._state_partition(transactional_id).log
@@ -306,8 +303,7 @@ class TransactionsService:
 
     def offsets_partition(self, group_id: str) -> tuple[str, int]:
         """The `__consumer_offsets` partition AddOffsetsToTxn adds."""
-        self.groups.offsets_log_for(group_id)  # make sure the topic exists
-        return OFFSETS_TOPIC, self.groups.offsets.partition_of(group_id)
+        return self.groups.offsets_partition(group_id)
 
     # --- time ------------------------------------------------------------------
 

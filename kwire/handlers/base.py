@@ -146,6 +146,37 @@ class Delayed:
     complete: Callable[[bool], Any]
 
 
+def once_replicated(
+    ctx: RequestContext, partitions: list[tuple[str, int]], answer: Callable[[ErrorCode | None], Any]
+) -> Any:
+    """A write to `__consumer_offsets` or `__transaction_state` is answered
+    once the ISR has it, as Kafka appends them with acks=all: `answer(None)`
+    then, `answer(COORDINATOR_NOT_AVAILABLE)` (Kafka's mapping of a failed
+    acks=all append) if it is not replicated within offsets.commit.timeout.ms.
+    A lone node answers at once."""
+    replicas = ctx.state.replicas
+    if replicas is None:
+        return answer(None)
+    required: dict[tuple[str, int], int] = {}
+    for topic, index in set(partitions):
+        partition = ctx.state.cluster.partition(topic, index)
+        if partition is not None and partition.replica is not None:
+            required[(topic, index)] = partition.replica.log_end_offset
+            ctx.state.notify((topic, index))  # the followers have something to copy
+
+    def complete(final: bool) -> Any:
+        for (topic, index), offset in required.items():
+            done, _error = replicas.acks_all_done(topic, index, offset)
+            if not done:
+                return answer(ErrorCode.coordinator_not_available) if final else None
+        return answer(None)
+
+    immediate = complete(False)
+    if immediate is not None:
+        return immediate
+    return Delayed(list(required), ctx.state.config.offsets_commit_timeout_ms, complete)
+
+
 def respond(ctx: RequestContext, values: dict[str, Any]) -> Any:
     """The response entity for this request's API and version, built from
     `values` (fields the version lacks are dropped; throttle time 0)."""

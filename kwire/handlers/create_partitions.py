@@ -17,6 +17,8 @@ from typing import Any
 
 import attrs
 
+from kwire.cluster.cluster import Topic
+from kwire.cluster.placement import check_manual_assignment
 from kwire.handlers.base import RequestContext, log_admin_change, millis, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -83,46 +85,20 @@ def _grow(ctx: RequestContext, wanted: TopicGrowth, validate_only: bool) -> None
             f"Topic {topic.name} is an internal topic: its partition count places kwire's coordinators' state",
         )
     if wanted.assignments is not None:
-        _check_assignments(wanted.assignments, wanted.count - len(topic.partitions), ctx)
-    ctx.state.topic_admin.add_partitions(wanted.name, wanted.count, validate_only)
+        _check_assignments(wanted.assignments, wanted.count - len(topic.partitions), ctx, topic)
+    ctx.state.topic_admin.add_partitions(wanted.name, wanted.count, validate_only, wanted.assignments)
 
 
-def _check_assignments(assignments: list[list[int]], additional: int, ctx: RequestContext) -> None:
-    """Kafka's checks of manual assignments, for a cluster of this one node
-    whose partitions all have one replica. (Issue 13: with several brokers in
-    the topology, kwire/cluster/placement.py's check_manual_assignment is the
-    general check; neither CreateTopics nor CreatePartitions uses it yet.)"""
+def _check_assignments(assignments: list[list[int]], additional: int, ctx: RequestContext, topic: Topic) -> None:
+    """Kafka's checks of manual assignments of the new partitions, over the live brokers."""
     if len(assignments) != additional:
         raise KafkaError(
             ErrorCode.invalid_replica_assignment,
             f"Attempted to add {additional} additional partition(s), but only {len(assignments)} "
             "assignment(s) were specified.",
         )
-    node = ctx.state.config.node_id
-    for replicas in assignments:
-        if not replicas:
-            raise KafkaError(
-                ErrorCode.invalid_replica_assignment, "The manual partition assignment includes an empty replica list."
-            )
-        previous = None
-        for broker_id in sorted(replicas):
-            if broker_id != node:
-                raise KafkaError(
-                    ErrorCode.invalid_replica_assignment,
-                    f"The manual partition assignment includes broker {broker_id}, but no such broker is registered.",
-                )
-            if broker_id == previous:
-                raise KafkaError(
-                    ErrorCode.invalid_replica_assignment,
-                    f"The manual partition assignment includes the broker {broker_id} more than once.",
-                )
-            previous = broker_id
-        if len(replicas) != 1:
-            raise KafkaError(
-                ErrorCode.invalid_replica_assignment,
-                f"The manual partition assignment includes a partition with {len(replicas)} replica(s), but this "
-                "is not consistent with previous partitions, which have 1 replica(s).",
-            )
+    brokers = list(ctx.state.cluster.topology.racks())
+    check_manual_assignment(assignments, brokers, len(topic.replicas_of(0)))
 
 
 def _result(name: str, error: ErrorCode, message: str | None) -> dict[str, Any]:

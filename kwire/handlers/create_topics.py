@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
+from kwire.cluster.placement import check_manual_assignment
 from kwire.config import BrokerConfig
 from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.handlers.configs import topic_entries
@@ -33,13 +34,14 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
             )
             continue
         try:
-            num_partitions, replication_factor = _partition_layout(ctx, topic)
+            num_partitions, replication_factor, assignment = _partition_layout(ctx, topic)
             record = cluster.create_topic(
                 topic.name,
                 num_partitions=num_partitions,
                 replication_factor=replication_factor,
                 configs={config.name: config.value for config in topic.configs},
                 validate_only=bool(request.validate_only),
+                assignment=assignment,
             )
         except KafkaError as exc:
             results.append(_error(topic.name, exc.error_code, exc.message))
@@ -60,27 +62,24 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     return respond(ctx, dict(topics=results))
 
 
-def _partition_layout(ctx: RequestContext, topic: Any) -> tuple[int, int]:
+def _partition_layout(ctx: RequestContext, topic: Any) -> tuple[int, int, list[list[int]] | None]:
+    """(partitions, replication factor, manual assignment or None), checked as Kafka checks them."""
     if not topic.assignments:
-        return topic.num_partitions, topic.replication_factor
+        return topic.num_partitions, topic.replication_factor, None
     if topic.num_partitions != -1 or topic.replication_factor != -1:
         raise KafkaError(
             ErrorCode.invalid_request,
             "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
         )
-    node = ctx.state.config.node_id
     indexes = sorted(assignment.partition_index for assignment in topic.assignments)
     if indexes != list(range(len(indexes))):
         raise KafkaError(
             ErrorCode.invalid_replica_assignment, "Partitions should be a consecutive 0-based integer sequence"
         )
-    for assignment in topic.assignments:
-        if list(assignment.broker_ids) != [node]:
-            raise KafkaError(
-                ErrorCode.invalid_replica_assignment,
-                f"Replica assignment {list(assignment.broker_ids)} names brokers other than the only broker, {node}",
-            )
-    return len(indexes), 1
+    by_index = {assignment.partition_index: list(assignment.broker_ids) for assignment in topic.assignments}
+    layout = [by_index[index] for index in indexes]
+    check_manual_assignment(layout, list(ctx.state.cluster.topology.racks()))
+    return len(layout), len(layout[0]), layout
 
 
 def _config_entries(

@@ -24,6 +24,8 @@ def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
                 error = ErrorCode.unknown_topic_or_partition
             elif topic.is_internal:
                 error = ErrorCode.invalid_topic_exception  # Kafka refuses internal topics too
+            elif not cluster.leads(entry.name, part.partition_index):
+                error = ErrorCode.not_leader_or_follower  # (the admin client asks the leader)
             elif part.offset < -1:
                 error = ErrorCode.offset_out_of_range
             else:

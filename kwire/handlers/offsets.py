@@ -6,6 +6,7 @@ version puts errors (the client then asks FindCoordinator again)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
@@ -13,7 +14,7 @@ import attrs
 from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import Group, GroupState
 from kwire.coordinator.offsets import CommittedOffset
-from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
+from kwire.handlers.base import RequestContext, log_admin_change, once_replicated, outcome, respond
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
@@ -146,7 +147,20 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
             # As Kafka: a commit the offsets log refused answers NOT_COORDINATOR,
             # so the client finds the coordinator again and retries.
             fail_written(topics, ErrorCode.not_coordinator)
+        else:
+            return once_replicated(ctx, [service.offsets_partition(request.group_id)], answered(ctx, topics))
     return respond(ctx, dict(topics=topics))
+
+
+def answered(ctx: RequestContext, topics: list[dict[str, Any]]) -> Callable[[ErrorCode | None], Any]:
+    """The commit's answer once its write is replicated (or not: `error` on what was written)."""
+
+    def answer(error: ErrorCode | None) -> Any:
+        if error is not None:
+            fail_written(topics, error)
+        return respond(ctx, dict(topics=topics))
+
+    return answer
 
 
 def fail_written(topics: list[dict[str, Any]], error: ErrorCode) -> None:

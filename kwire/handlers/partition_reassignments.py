@@ -1,13 +1,14 @@
-"""AlterPartitionReassignments / ListPartitionReassignments on one node.
+"""AlterPartitionReassignments / ListPartitionReassignments.
 
-Nothing is ever reassigning: every partition lives on this node alone. As
-Kafka's controller: a target of exactly the current replica is a no-op
-success; any other broker id, an empty or repeated list is
-INVALID_REPLICA_ASSIGNMENT (no such broker is registered), so the
-replication factor never changes (v1's allow_replication_factor_change is
-only echoed); cancelling (null replicas) finds
-NO_REASSIGNMENT_IN_PROGRESS; unknown partitions are
-UNKNOWN_TOPIC_OR_PARTITION. The list of ongoing reassignments is empty.
+kwire does not move replicas between brokers: nothing is ever reassigning.
+As Kafka's controller: a target of exactly the current replicas is a no-op
+success; an empty or repeated list, or a broker that is not registered, is
+INVALID_REPLICA_ASSIGNMENT with Kafka's messages; any other target (in a
+multi-node cluster) is INVALID_REPLICA_ASSIGNMENT saying kwire does not
+move replicas (v1's allow_replication_factor_change is only echoed);
+cancelling (null replicas) finds NO_REASSIGNMENT_IN_PROGRESS; unknown
+partitions are UNKNOWN_TOPIC_OR_PARTITION. The list of ongoing
+reassignments is empty.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import attrs
 
 from kwire.cluster.cluster import Cluster
+from kwire.cluster.placement import check_manual_assignment
 from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -48,11 +50,10 @@ class AlterReassignmentsRequest:
 @api(ApiKey.ALTER_PARTITION_REASSIGNMENTS, 0, 1)
 def handle_alter_partition_reassignments(ctx: RequestContext, wire_request: Any) -> Any:
     request = AlterReassignmentsRequest.from_wire(wire_request, ctx.api_version)
-    node = ctx.state.config.node_id
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for target in request.reassignments:
         try:
-            _check(ctx.state.cluster, node, target)
+            _check(ctx.state.cluster, target)
             error, message = ErrorCode.none, None
         except KafkaError as exc:
             error, message = exc.error_code, exc.message
@@ -75,7 +76,7 @@ def handle_alter_partition_reassignments(ctx: RequestContext, wire_request: Any)
     )
 
 
-def _check(cluster: Cluster, node: int, target: Reassignment) -> None:
+def _check(cluster: Cluster, target: Reassignment) -> None:
     """Raises KafkaError unless the reassignment is a no-op."""
     topic = cluster.get(target.topic)
     if topic is None:
@@ -86,23 +87,13 @@ def _check(cluster: Cluster, node: int, target: Reassignment) -> None:
         )
     if target.replicas is None:
         raise KafkaError(ErrorCode.no_reassignment_in_progress, "No partition reassignment is in progress.")
-    if not target.replicas:
+    check_manual_assignment([target.replicas], list(cluster.topology.racks()))
+    if target.replicas != topic.replicas_of(target.partition):
         raise KafkaError(
-            ErrorCode.invalid_replica_assignment, "The manual partition assignment includes an empty replica list."
+            ErrorCode.invalid_replica_assignment,
+            f"kwire does not move replicas between brokers: {target.topic}-{target.partition} stays on "
+            f"{topic.replicas_of(target.partition)}",
         )
-    seen: set[int] = set()
-    for replica in target.replicas:
-        if replica in seen:
-            raise KafkaError(
-                ErrorCode.invalid_replica_assignment,
-                f"The manual partition assignment includes the broker {replica} more than once.",
-            )
-        seen.add(replica)
-        if replica != node:
-            raise KafkaError(
-                ErrorCode.invalid_replica_assignment,
-                f"The manual partition assignment includes broker {replica}, but no such broker is registered.",
-            )
 
 
 @api(ApiKey.LIST_PARTITION_REASSIGNMENTS, 0, 0)

@@ -14,8 +14,8 @@ import attrs
 
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.coordinator.transaction_log import TxnMetadata, TxnState
-from kwire.handlers.base import RequestContext, respond
-from kwire.handlers.offsets import CommitPartition, fail_written
+from kwire.handlers.base import RequestContext, once_replicated, respond
+from kwire.handlers.offsets import CommitPartition, answered, fail_written
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
@@ -153,13 +153,21 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
 
 @api(ApiKey.END_TXN, 0, 4)
 def handle_end_txn(ctx: RequestContext, request: Any) -> Any:
-    error = ctx.state.transactions.end_transaction(
+    transactions = ctx.state.transactions
+    error = transactions.end_transaction(
         request.transactional_id,
         request.producer_id,
         request.producer_epoch,
         bool(request.committed),
     )
-    return respond(ctx, dict(error_code=_code(ctx, error)))
+    if error != ErrorCode.none:
+        return respond(ctx, dict(error_code=_code(ctx, error)))
+    # Answered once the PrepareCommit/PrepareAbort record is in the ISR (Kafka's acks=all append).
+    return once_replicated(
+        ctx,
+        [transactions.state_partition(request.transactional_id)],
+        lambda failed: respond(ctx, dict(error_code=_code(ctx, failed or ErrorCode.none))),
+    )
 
 
 # --- TxnOffsetCommit ----------------------------------------------------------------------
@@ -235,6 +243,8 @@ def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
             state.groups.commit_transactional(request.group_id, accepted, request.producer_id, request.producer_epoch)
         except StorageError:
             fail_written(topics, _code(ctx, ErrorCode.not_coordinator))  # as Kafka: find the coordinator, retry
+        else:
+            return once_replicated(ctx, [state.groups.offsets_partition(request.group_id)], answered(ctx, topics))
     return respond(ctx, dict(topics=topics))
 
 
@@ -249,14 +259,10 @@ def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
         partitions = []
         for index in entry.partition_indexes:
             partition = cluster.partition(entry.name, index)
-            if partition is None:
+            if partition is None or not cluster.leads(entry.name, index):
+                error = ErrorCode.unknown_topic_or_partition if partition is None else ErrorCode.not_leader_or_follower
                 partitions.append(
-                    dict(
-                        partition_index=index,
-                        error_code=ErrorCode.unknown_topic_or_partition,
-                        error_message=None,
-                        active_producers=[],
-                    )
+                    dict(partition_index=index, error_code=error, error_message=None, active_producers=[])
                 )
                 continue
             log = partition.log

@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable, Iterable
 
 import attrs
 
-from kwire.cluster.cluster import Cluster, Partition
+from kwire.cluster.cluster import Cluster, Partition, Topic
 from kwire.cluster.controller import Controller
 from kwire.log.leader_epochs import UNDEFINED_EPOCH
 from kwire.log.partition_log import PartitionLog
@@ -73,6 +73,7 @@ class ReplicaManager:
         # Leadership arriving or leaving for internal partitions (the coordinators load or unload).
         self.on_role_change: list[Callable[[Partition, bool], None]] = []
         cluster.on_leadership = self.apply
+        cluster.on_topics_deleted.append(self._forget)
 
     # --- leadership ------------------------------------------------------------
 
@@ -91,6 +92,15 @@ class ReplicaManager:
         self._refresh_eligibility()
         if self.on_change is not None:
             self.on_change()
+
+    def _forget(self, topics: list[Topic]) -> None:
+        """Deleted topics: no leader state, nothing to fetch (a new topic of the same name starts afresh)."""
+        names = {topic.name for topic in topics}
+        for key in [key for key in self.leaders if key[0] in names]:
+            self.leaders.pop(key).resign()
+            self._notify(key)
+        for key in [key for key in self.following if key[0] in names]:
+            del self.following[key]
 
     def _refresh_eligibility(self) -> None:
         """Fenced brokers are not waited for (Partition.isReplicaIsrEligible):

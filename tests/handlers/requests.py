@@ -98,3 +98,22 @@ def list_offsets(topic, partition, timestamp) -> dict:
             )
         ],
     )
+
+
+def offset_commit(group, topic, partition, offset) -> dict:
+    """OffsetCommit (v8 field names) of one partition, outside any generation."""
+    entry = dict(
+        partition_index=partition,
+        committed_offset=offset,
+        committed_leader_epoch=-1,
+        committed_metadata="",
+        commit_timestamp=-1,
+    )
+    return dict(
+        group_id=group,
+        generation_id_or_member_epoch=-1,
+        member_id="",
+        group_instance_id=None,
+        retention_time=-1,
+        topics=[dict(name=topic, topic_id=None, partitions=[entry])],
+    )

@@ -74,28 +74,7 @@ def test_an_offline_partition_answers_kafka_storage_error_everywhere(disk_client
 
 
 def test_an_offset_commit_the_log_refuses_answers_not_coordinator(disk_client, monkeypatch):
-    commit = dict(
-        group_id="g",
-        generation_id_or_member_epoch=-1,
-        member_id="",
-        group_instance_id=None,
-        retention_time=-1,
-        topics=[
-            dict(
-                name="t",
-                topic_id=None,
-                partitions=[
-                    dict(
-                        partition_index=0,
-                        committed_offset=5,
-                        committed_leader_epoch=-1,
-                        committed_metadata="",
-                        commit_timestamp=-1,
-                    )
-                ],
-            )
-        ],
-    )
+    commit = rq.offset_commit("g", "t", 0, 5)
     assert disk_client.call(OFFSET_COMMIT, 8, commit).topics[0].partitions[0].error_code == E.none  # makes the topic
     faults = FailingWrites(monkeypatch, f"__consumer_offsets-{partition_for('g', 50)}/{SEGMENT}")
     commit["topics"][0]["partitions"][0]["committed_offset"] = 9

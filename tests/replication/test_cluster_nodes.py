@@ -246,3 +246,77 @@ def test_the_cluster_restarts_with_its_leaders_and_epochs(tmp_path):
         assert all(offsets == (1, 1) for offsets in _offsets(again, "t", 0).values())
     finally:
         again.close()
+
+
+def test_manual_replica_assignments_are_placed_as_given_and_checked(cluster):
+    client = CoreClient(cluster.cores[2])
+    layout = [dict(partition_index=0, broker_ids=[3, 1]), dict(partition_index=1, broker_ids=[2, 3])]
+    request = rq.create("manual", -1, -1, assignments=layout)
+    (created,) = client.call(19, 7, request).topics
+    assert (created.error_code, created.replication_factor) == (ErrorCode.none, 2)
+    assert cluster.controller.snapshot.topics["manual"].replicas == ((3, 1), (2, 3))
+    assert [_state(cluster, "manual", index).leader for index in (0, 1)] == [3, 2]
+    grown = dict(name="manual", count=3, assignments=[dict(broker_ids=[1, 2])])
+    answer = client.call(37, 3, dict(topics=[grown], timeout=1000, validate_only=False))
+    assert answer.results[0].error_code == ErrorCode.none
+    assert cluster.controller.snapshot.topics["manual"].replicas[2] == (1, 2)
+    unknown = rq.create("unknown", -1, -1, assignments=[dict(partition_index=0, broker_ids=[1, 7])])
+    (refused,) = client.call(19, 7, unknown).topics
+    assert refused.error_code == ErrorCode.invalid_replica_assignment
+    assert (
+        refused.error_message == "The manual partition assignment includes broker 7, but no such broker is registered."
+    )
+    uneven = dict(name="manual", count=4, assignments=[dict(broker_ids=[1])])
+    answer = client.call(37, 3, dict(topics=[uneven], timeout=1000, validate_only=False))
+    assert answer.results[0].error_code == ErrorCode.invalid_replica_assignment
+
+
+def test_delete_records_is_for_the_leader_and_followers_follow_the_log_start(cluster):
+    _create(cluster, "t")
+    leader = _state(cluster, "t").leader
+    _produce(cluster, leader, "t", b"a", b"b", b"c")
+    cluster.replicate()
+    wanted = dict(topics=[dict(name="t", partitions=[dict(partition_index=0, offset=2)])], timeout=1000)
+    follower = next(node for node in cluster.cores if node != leader)
+    refused = CoreClient(cluster.cores[follower]).call(21, 2, wanted)
+    assert refused.topics[0].partitions[0].error_code == ErrorCode.not_leader_or_follower
+    done = CoreClient(cluster.cores[leader]).call(21, 2, wanted)
+    assert (done.topics[0].partitions[0].error_code, done.topics[0].partitions[0].low_watermark) == (ErrorCode.none, 2)
+    cluster.replicate()
+    for core in cluster.cores.values():
+        assert core.state.cluster.partition("t", 0).log.log_start_offset == 2
+
+
+def test_an_offset_commit_is_answered_once_its_isr_has_it(cluster):
+    _create(cluster, "t")
+    coordinator = cluster.cores[1].state
+    topic, index = coordinator.groups.offsets_partition("g")
+    owner = _state(cluster, topic, index).leader
+    commit = rq.offset_commit("g", "t", 0, 7)
+    delayed, finish = CoreClient(cluster.cores[owner]).raw(8, 8, commit)  # parked: the followers have not copied it
+    assert delayed.complete(False) is None
+    cluster.replicate()
+    payload = b"".join(bytes(part) for part in finish(delayed.complete(False)))
+    (answer,) = decode_response(8, 8, payload[4:])[1].topics
+    assert answer.partitions[0].error_code == ErrorCode.none
+    # The coordinator's node stops: the new one has the commit.
+    cluster.stop(owner)
+    successor = cluster.cores[_state(cluster, topic, index).leader].state
+    assert successor.groups.committed("g")[("t", 0)].offset == 7
+
+
+def test_a_topic_deleted_and_created_again_is_replicated_afresh(cluster):
+    _create(cluster, "t")
+    leader = _state(cluster, "t").leader
+    _produce(cluster, leader, "t", b"old1", b"old2")
+    cluster.replicate()
+    (deleted,) = (
+        CoreClient(cluster.cores[1]).call(20, 6, dict(topics=[dict(name="t", topic_id=None)], timeout=1000)).responses
+    )
+    assert deleted.error_code == ErrorCode.none
+    assert all(("t", 0) not in core.state.replicas.leaders for core in cluster.cores.values())
+    _create(cluster, "t")
+    leader = _state(cluster, "t").leader
+    _produce(cluster, leader, "t", b"new")
+    cluster.replicate()
+    assert _offsets(cluster, "t") == {1: (1, 1), 2: (1, 1), 3: (1, 1)}
