@@ -7,6 +7,7 @@ transaction coordinator move."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -190,7 +191,9 @@ def wait_for_coordinator_agreement(cluster, key: str, key_type: int = GROUP, tim
 
 
 @pytest.mark.parametrize("client", CLUSTER_CLIENTS)
-def test_group_carries_on_when_its_coordinator_stops(cluster, client, topic_name):
+def test_group_carries_on_when_its_coordinator_stops(cluster, client, topic_name, caplog):
+    # kafka-python says why it rejoins at DEBUG: shown if the test fails.
+    caplog.set_level(logging.DEBUG, logger="kafka.coordinator.consumer")
     create_topic(client, cluster.bootstrap, topic_name, partitions=2)
     cluster.wait_fully_replicated(topic_name)
     group = topic_name
