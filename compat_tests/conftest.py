@@ -3,6 +3,7 @@ import itertools
 import pytest
 
 from compat_tests.broker import KwireProcess
+from compat_tests.cluster import KwireCluster
 from compat_tests.raw import close_opened
 
 # pytester: test_broker_api.py runs kwire's pytest plugin in a suite of its own.
@@ -29,6 +30,26 @@ def start_kwire(tmp_path, request):
     if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
         for log in tmp_path.glob("kwire*.log"):
             print(f"--- {log.name}\n{log.read_text()[-5000:]}")
+
+
+@pytest.fixture
+def start_cluster(tmp_path, request):
+    """Factory: start_cluster(*extra_args, brokers=3, port=0) -> a running KwireCluster
+    (`python -m kwire serve --brokers N`); killed (by its pid) after the test."""
+    started: list[KwireCluster] = []
+
+    def start(*extra_args: str, brokers: int = 3, port: int = 0) -> KwireCluster:
+        n = next(_counter)
+        cluster = KwireCluster(tmp_path / f"cluster{n}", tmp_path / f"cluster{n}.log", list(extra_args), brokers, port)
+        started.append(cluster.start())
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.kill()
+    if getattr(request.node, "rep_call_failed", False):
+        for cluster in started:
+            print(f"--- {cluster.log_path.name}\n{cluster.log_tail()}")
 
 
 @pytest.fixture(scope="session")
