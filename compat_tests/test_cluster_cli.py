@@ -60,6 +60,10 @@ def test_the_cluster_commands_drive_a_running_cluster(start_cluster, topic_name,
     cluster_command(cluster, "rejoin", str(follower))
     cluster_command(cluster, "slow", str(follower), "50")
     assert cluster.status()["nodes"][follower - 1]["replication_delay_ms"] == 50
+    # kill: at once, as a crash; leadership still moves to an in-sync replica.
+    assert cluster_command(cluster, "kill", str(leader)) == f"node {leader}: kill done\n"
+    assert cluster.leader_of(topic_name, 0) not in (leader, -1)
+    assert not cluster.status()["nodes"][leader - 1]["running"]
     # Mistakes are one line and exit status 1.
     refused = cluster_command(cluster, "stop", "9", status=1)
     assert refused.strip() == "kwire cluster: no node 9 (nodes [1, 2, 3])"

@@ -4,6 +4,7 @@ for tests of what clients do when brokers fail.
     with kwire.Cluster(brokers=3, default_replication_factor=3) as cluster:
         ...  # clients bootstrap from cluster.bootstrap_servers
         cluster.stop(2)       # node 2 goes away: leadership moves, it leaves the ISRs
+        cluster.kill(3)       # ... or at once, as a crash
         cluster.start(2)      # back from its data: it catches up and rejoins
         cluster.isolate(3)    # replication to and from node 3 stops (clients still reach it)
         cluster.move_leader("orders", 0, 1)
@@ -85,9 +86,10 @@ class Cluster:
         return self
 
     def stop(self, node_id: int | None = None, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Stop one node (leadership moves away from it), or the whole cluster (no argument)."""
+        """Stop one node as Kafka's controlled shutdown does (leadership moves
+        away first; returns once it is closed), or the whole cluster (no argument)."""
         if node_id is not None:
-            self._call(lambda runtime: runtime.stop_node(node_id))
+            self._call_async(lambda runtime: runtime.stop_node(node_id))
             return
         thread, token = self._thread, self._token
         if thread is None:
@@ -104,6 +106,10 @@ class Cluster:
         error, self._error = self._error, None
         if error is not None:
             raise alone(error)
+
+    def kill(self, node_id: int) -> None:
+        """Stop one node at once, as a crash: no controlled shutdown (its clients see a reset)."""
+        self._call_async(lambda runtime: runtime.kill_node(node_id))
 
     def restart(self, node_id: int) -> None:
         self.stop(node_id)

@@ -2,7 +2,7 @@
 (DescribeCluster where the broker serves it, else Metadata; features from
 ApiVersions). And the controls of a multi-broker `kwire serve --brokers N
 --control-port PORT` (kwire/server/cluster_control.py): `status`, `stop`,
-`start`, `isolate`, `rejoin`, `slow`, `move-leader`."""
+`kill`, `start`, `isolate`, `rejoin`, `slow`, `move-leader`."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def register(commands: Any) -> None:
     status.add_argument("--output", choices=["table", "json"], default="table", help="(default table)")
     status.set_defaults(admin=_status)
     for action, help_text in (
-        ("stop", "stop a node: leadership moves to in-sync replicas"),
+        ("stop", "stop a node (controlled shutdown): leadership moves to in-sync replicas first"),
+        ("kill", "stop a node at once, as a crash"),
         ("start", "start a stopped node again from its data"),
         ("isolate", "cut a node off from replication (its clients still reach it)"),
         ("rejoin", "undo isolate"),

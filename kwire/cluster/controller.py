@@ -82,6 +82,7 @@ class Controller:
         self.producer_ids = ProducerIdAllocator(self.metadata, self.snapshot.next_producer_id)
         # Registered (unfenced) brokers, and how each running node applies new metadata.
         self.live: dict[int, BrokerEndpoint] = {}
+        self.shutting_down: set[int] = set()  # still listed, but leading nothing and in no ISR
         self._followers: dict[int, Callable[[], None]] = {}
         self.on_change: list[Callable[[], None]] = []  # after every publish (the runtime wakes fetchers)
         self.fenced_isr_removals = 0  # ISR shrinks the controller made (a stopped broker leaving the ISRs)
@@ -99,6 +100,7 @@ class Controller:
         """A node serves (KRaft: its registration, then unfenced): leaderless
         partitions it can lead get it as leader."""
         self.live[endpoint.node_id] = endpoint
+        self.shutting_down.discard(endpoint.node_id)
         log.info("Broker %d registered at %s:%d", endpoint.node_id, endpoint.host, endpoint.port)
         changes: dict[PartitionKey, PartitionState | None] = {}
         for key, state in self.snapshot.partition_states.items():
@@ -110,20 +112,43 @@ class Controller:
         self._write_states(changes, f"broker {endpoint.node_id} registered")
 
     def fence(self, node_id: int) -> None:
-        """A node stopped: it leaves every ISR it can leave, and what it led moves."""
+        """A node is gone (stopped or crashed): it is no longer listed, and
+        what it led moves, as `shut_down` does."""
+        self.shutting_down.discard(node_id)
         self.live.pop(node_id, None)
         log.info("Broker %d fenced", node_id)
+        self._move_away(node_id, f"broker {node_id} fenced", gone=True)
+
+    def shut_down(self, node_id: int) -> None:
+        """Kafka's controlled shutdown: leadership moves off the node and it
+        leaves the ISRs while it still serves (answering NOT_LEADER_OR_FOLLOWER
+        with the new leaders), until `fence` once it has stopped."""
+        self.shutting_down.add(node_id)
+        log.info("Broker %d shutting down", node_id)
+        self._move_away(node_id, f"broker {node_id} shutting down", gone=False)
+
+    def eligible(self, node_id: int) -> bool:
+        """May lead and join ISRs: registered and not shutting down."""
+        return node_id in self.live and node_id not in self.shutting_down
+
+    def _move_away(self, node_id: int, why: str, gone: bool) -> None:
+        """Leadership to another in-sync replica and the node out of the ISRs;
+        a partition nobody else can lead stays with a node still `gone`=False
+        (as Kafka's controlled shutdown leaves it) and is offline once it is gone."""
         changes: dict[PartitionKey, PartitionState | None] = {}
         for key, state in self.snapshot.partition_states.items():
             if state.leader == node_id:
-                changes[key] = self._elect(key, state, avoid=node_id) or PartitionState(
+                elected = self._elect(key, state, avoid=node_id)
+                if elected is None and not gone:
+                    continue
+                changes[key] = elected or PartitionState(
                     -1, state.leader_epoch + 1, state.isr, state.partition_epoch + 1
                 )
             elif node_id in state.isr and len(state.isr) > 1:
                 self.fenced_isr_removals += 1
                 isr = tuple(replica for replica in state.isr if replica != node_id)
                 changes[key] = PartitionState(state.leader, state.leader_epoch, isr, state.partition_epoch + 1)
-        self._write_states(changes, f"broker {node_id} fenced")
+        self._write_states(changes, why)
 
     def endpoints(self) -> dict[int, BrokerEndpoint]:
         return dict(self.live)
@@ -139,7 +164,7 @@ class Controller:
     def _elect(self, key: PartitionKey, state: PartitionState, avoid: int | None) -> PartitionState | None:
         """A new leader (epoch + 1) from the live in-sync replicas, or by an
         unclean election where the topic allows it; None: nobody can lead."""
-        candidates = [node for node in self.replicas_of(key) if node in self.live and node != avoid]
+        candidates = [node for node in self.replicas_of(key) if self.eligible(node) and node != avoid]
         for node in candidates:
             if node in state.isr:
                 isr = tuple(r for r in state.isr if r != avoid) or (node,)
@@ -165,7 +190,7 @@ class Controller:
             preferred = self.replicas_of(key)[0]
             if state.leader == preferred:
                 return ErrorCode.election_not_needed, None
-            if preferred not in self.live or preferred not in state.isr:
+            if not self.eligible(preferred) or preferred not in state.isr:
                 return ErrorCode.preferred_leader_not_available, (
                     f"Failed to elect leader for partition; the preferred replica {preferred} is not available"
                 )
@@ -173,7 +198,7 @@ class Controller:
             return ErrorCode.none, None
         if state.leader != -1:
             return ErrorCode.election_not_needed, None
-        candidates = [node for node in self.replicas_of(key) if node in self.live]
+        candidates = [node for node in self.replicas_of(key) if self.eligible(node)]
         if not candidates:
             return ErrorCode.eligible_leaders_not_available, "No live replica can lead the partition"
         in_sync = [node for node in candidates if node in state.isr]
@@ -190,7 +215,7 @@ class Controller:
             return ErrorCode.unknown_topic_or_partition, None
         if state.leader == node_id:
             return ErrorCode.election_not_needed, None
-        if node_id not in self.live or node_id not in state.isr:
+        if not self.eligible(node_id) or node_id not in state.isr:
             return ErrorCode.preferred_leader_not_available, f"Broker {node_id} is not a live in-sync replica"
         self._write_states({key: self._lead(state, node_id)}, f"leadership moved to broker {node_id}")
         return ErrorCode.none, None
@@ -204,7 +229,7 @@ class Controller:
             if not replicas:
                 continue
             preferred = replicas[0]
-            if state.leader != preferred and preferred in self.live and preferred in state.isr:
+            if state.leader != preferred and self.eligible(preferred) and preferred in state.isr:
                 changes[key] = self._lead(state, preferred)
         self._write_states(changes, "preferred leaders restored")
         return len(changes)
@@ -221,7 +246,7 @@ class Controller:
             return ErrorCode.unknown_topic_or_partition
         if state.leader != leader or state.leader_epoch != leader_epoch:
             return ErrorCode.fenced_leader_epoch
-        proposed = tuple(node for node in isr if node in self.live or node == leader)
+        proposed = tuple(node for node in isr if self.eligible(node) or node == leader)
         if not proposed or proposed == state.isr:
             return ErrorCode.none
         new = PartitionState(state.leader, state.leader_epoch, proposed, state.partition_epoch + 1)
@@ -267,7 +292,7 @@ class Controller:
         states: dict[PartitionKey, PartitionState | None] = {}
         for index in range(first, record.partitions):
             replicas = record.replicas[index] if index < len(record.replicas) else ()
-            live = tuple(node for node in replicas if node in self.live)
+            live = tuple(node for node in replicas if self.eligible(node))
             states[(record.topic_id, index)] = PartitionState(live[0] if live else -1, 0, live or replicas[:1], 0)
         self._write_states(states, None)
 

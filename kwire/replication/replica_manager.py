@@ -105,11 +105,10 @@ class ReplicaManager:
     def _refresh_eligibility(self) -> None:
         """Fenced brokers are not waited for (Partition.isReplicaIsrEligible):
         the high watermark may move without them at once."""
-        live = self.controller.live
         for key, state in self.leaders.items():
             for node in state.replicas:
                 if node != self.node_id:
-                    state.set_eligible(node, node in live)
+                    state.set_eligible(node, self.controller.eligible(node))
             partition = self.cluster.partition(*key)
             if state.maybe_increment_high_watermark() and partition is not None and partition.replica is not None:
                 self._moved(key, partition.replica, state)
@@ -214,7 +213,7 @@ class ReplicaManager:
             return None
         replica = partition.replica
         state.on_append(replica.log_end_offset)
-        state.set_eligible(follower, follower in self.controller.live)  # (a restarted node registered again)
+        state.set_eligible(follower, self.controller.eligible(follower))  # (a restarted node registered again)
         try:
             update = state.on_follower_fetch(follower, log_end, log_start, replica.log_end_offset)
         except KeyError:

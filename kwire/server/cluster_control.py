@@ -3,7 +3,8 @@ the same small HTTP server as a node's fault endpoint, with the cluster's
 controls, and each node's fault API under /nodes/<id>/:
 
     GET    /cluster                              nodes, leadership, replication counters
-    POST   /cluster/nodes/<id>/stop              stop a node (leadership moves)
+    POST   /cluster/nodes/<id>/stop              stop a node: controlled shutdown (leadership moves first)
+    POST   /cluster/nodes/<id>/kill              stop it at once, as a crash
     POST   /cluster/nodes/<id>/start             start it again from its data directory
     POST   /cluster/nodes/<id>/isolate           {"isolated": true|false}: replication only
     POST   /cluster/nodes/<id>/slow              {"delay_ms": N}: replicate at most every N ms
@@ -57,7 +58,9 @@ async def answer(cluster: ClusterRuntime, method: str, path: str, body: bytes) -
             if node_id not in cluster.configs:
                 raise control.HttpError(404, f"no node {node_id} (nodes {cluster.node_ids})")
             if action == "stop":
-                cluster.stop_node(node_id)
+                await cluster.stop_node(node_id)
+            elif action == "kill":
+                await cluster.kill_node(node_id)
             elif action == "start":
                 await cluster.start_node(node_id)
             elif action == "isolate":

@@ -4,7 +4,7 @@ multi-node test cluster (`kwire serve --brokers N`, `kwire.Cluster`).
     async with trio.open_nursery() as nursery:
         cluster = await nursery.start(run_cluster, BrokerConfig(port=0, data_dir=root), 3)
         ...  # clients bootstrap from cluster.bootstrap_servers
-        cluster.stop_node(2); await cluster.start_node(2)
+        await cluster.stop_node(2); await cluster.start_node(2)
 
 Node `i` has node id i, port `port + i - 1` (each a free one with port 0),
 its data in `<data dir>/node-<i>/`; the controller's metadata is in
@@ -37,6 +37,10 @@ from kwire.server.node import Node, run_node
 log = logging.getLogger("kwire.cluster")
 
 MAX_BROKERS = 64  # a test cluster on one machine
+# A stopping node keeps answering this long after its leadership moved, so
+# clients in flight learn the new leaders from it (KIP-951) rather than from a reset.
+SHUTDOWN_GRACE_S = 0.2
+NODE_STOP_TIMEOUT_S = 30.0
 
 
 def node_config(base: BrokerConfig, node_id: int) -> BrokerConfig:
@@ -71,6 +75,7 @@ class ClusterRuntime:
             Path(base.data_dir).mkdir(parents=True, exist_ok=True)
         self.controller = Controller(base, clock)
         self.nodes: dict[int, Node] = {}
+        self._ended: dict[int, trio.Event] = {}  # set when a node's run_node has returned (everything closed)
         self.ports: dict[int, int] = {}  # each node's port once bound, kept across restarts
         # ISR shrinks/expands per node, kept across the node's restarts.
         self.counters = {node_id: ReplicationCounters() for node_id in self.node_ids}
@@ -105,7 +110,8 @@ class ClusterRuntime:
         config = self.configs[node_id]
         if node_id in self.ports:
             config = attrs.evolve(config, port=self.ports[node_id], explicit=set(config.explicit))
-        node: Node = await self._nursery.start(run_node, config, self.clock, self.controller)
+        self._ended[node_id] = ended = trio.Event()
+        node: Node = await self._nursery.start(self._run_node, config, ended)
         self.nodes[node_id] = node
         self.ports[node_id] = node.port
         state = node.core.state
@@ -120,17 +126,43 @@ class ClusterRuntime:
         self.controller.register(BrokerEndpoint(node_id, host, port, config.broker_rack))
         return node
 
-    def stop_node(self, node_id: int) -> None:
-        """Stop a node: the controller fences it (leadership moves to an
-        in-sync replica, the node leaves every ISR), then its listener and
-        connections close and its logs are closed."""
-        node = self.nodes.pop(node_id, None)
+    async def stop_node(self, node_id: int) -> None:
+        """Stop a node as Kafka's controlled shutdown does: leadership moves
+        off it and it leaves the ISRs while it still answers (clients in flight
+        get NOT_LEADER_OR_FOLLOWER naming the new leaders), then its listener
+        and connections close, its logs are closed and it is fenced. Returns
+        once it has closed everything."""
+        node = self.nodes.get(node_id)
         if node is None:
             return
-        log.info("Stopping node %d", node_id)
+        log.info("Stopping node %d (controlled shutdown)", node_id)
+        manager = node.core.state.replicas
+        if manager is not None:
+            manager.isolated = True  # it copies nothing more
+        self.controller.shut_down(node_id)
+        await trio.sleep(SHUTDOWN_GRACE_S)
+        await self._end(node_id)
+
+    async def kill_node(self, node_id: int) -> None:
+        """Stop a node at once, as a crash would: no controlled shutdown; the
+        controller fences it when it is gone."""
+        if node_id in self.nodes:
+            log.info("Killing node %d", node_id)
+            await self._end(node_id)
+
+    async def _end(self, node_id: int) -> None:
+        node = self.nodes.pop(node_id)
         self.controller.detach(node_id)
         self.controller.fence(node_id)
         node.stop()
+        with trio.move_on_after(NODE_STOP_TIMEOUT_S):
+            await self._ended[node_id].wait()
+
+    async def _run_node(self, config: BrokerConfig, ended: trio.Event, *, task_status: trio.TaskStatus[Node]) -> None:
+        try:
+            await run_node(config, self.clock, self.controller, task_status=task_status)
+        finally:
+            ended.set()
 
     def isolate(self, node_id: int, isolated: bool = True) -> None:
         """No replication to or from the node (its clients still reach it)."""

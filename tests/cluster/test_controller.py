@@ -98,3 +98,19 @@ def test_the_controllers_metadata_survives_a_restart(tmp_path):
         assert again.live == {}  # brokers register again when they start
     finally:
         again.close()
+
+
+def test_a_controlled_shutdown_moves_leadership_while_the_broker_is_still_listed(controller):
+    topic_id = _topic(controller)
+    solo = TopicRecord("solo", uuid.uuid4(), 1, {}, ((1,),))
+    controller.create_topic(solo)
+    controller.shut_down(1)
+    assert _state(controller, topic_id) == PartitionState(2, 1, (2, 3), 1)
+    assert 1 in controller.endpoints() and not controller.eligible(1)
+    # Nobody else can lead its lone replica: it keeps it until it is gone.
+    assert _state(controller, solo.topic_id).leader == 1
+    assert controller.alter_isr((topic_id, 0), 2, 1, (2, 3, 1)) == ErrorCode.none
+    assert _state(controller, topic_id).isr == (2, 3)  # not back in while shutting down
+    controller.fence(1)
+    assert _state(controller, solo.topic_id).leader == -1
+    assert 1 not in controller.endpoints()
