@@ -22,7 +22,38 @@ WAIT_S = 30  # the default bound of wait_for
 T = TypeVar("T")
 
 
-class KwireProcess:
+class OwnProcess:
+    """A `python -m kwire serve` this test suite started: signalled only by its pid."""
+
+    process: subprocess.Popen | None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(STOP_TIMEOUT_S)
+        finally:
+            self.process.stdout.close()
+
+    def kill(self) -> None:
+        """SIGKILL it if it still runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT_S)
+        if self.process is not None and self.process.stdout:
+            self.process.stdout.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class KwireProcess(OwnProcess):
     def __init__(
         self,
         data_dir: Path | None,
@@ -45,11 +76,6 @@ class KwireProcess:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
     def start(self) -> KwireProcess:
         storage = ["--memory"] if self.data_dir is None else ["--data-dir", str(self.data_dir)]
@@ -89,29 +115,10 @@ class KwireProcess:
     def add_fault(self, kind: str, api: str, **fields) -> int:
         return self.faults("POST", "/faults", {"kind": kind, "api": api, **fields})["id"]
 
-    def stop(self) -> int:
-        """SIGTERM and wait; returns the exit code."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(STOP_TIMEOUT_S)
-        finally:
-            self.process.stdout.close()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT_S)
-        if self.process is not None and self.process.stdout:
-            self.process.stdout.close()
-
     def restart(self) -> KwireProcess:
         """Stop cleanly and start again on the same port and data dir."""
         assert self.stop() == 0
         return self.start()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
 
 def _environment(extra: dict[str, str]) -> dict[str, str]:

@@ -8,7 +8,6 @@ import contextlib
 import http.client
 import json
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from compat_tests.broker import START_TIMEOUT_S, STOP_TIMEOUT_S, _environment, _read_line_with_timeout
+from compat_tests.broker import START_TIMEOUT_S, OwnProcess, _environment, _read_line_with_timeout
 from compat_tests.broker import wait_for as _wait_for
 
 READY = re.compile(r"ready on (\S+) \((\d+) brokers, .*cluster control on 127\.0\.0\.1:(\d+)\)")
@@ -35,7 +34,7 @@ class ControlError(Exception):
         self.body = body
 
 
-class KwireCluster:
+class KwireCluster(OwnProcess):
     def __init__(
         self, data_dir: Path, log_path: Path, extra_args: list[str] = (), brokers: int = 3, port: int = 0
     ) -> None:
@@ -85,31 +84,6 @@ class KwireCluster:
     def bootstrap(self) -> str:
         """Every node: what a client is given as bootstrap.servers."""
         return ",".join(self.addresses.values())
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stop(self) -> int:
-        """SIGTERM the whole cluster and wait; returns the exit code."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(STOP_TIMEOUT_S)
-        finally:
-            self.process.stdout.close()
-
-    def kill(self) -> None:
-        """SIGKILL the process this helper started (by its pid), if it still runs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT_S)
-        if self.process is not None and self.process.stdout:
-            self.process.stdout.close()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def log_tail(self, chars: int = 5000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
@@ -276,3 +250,12 @@ def free_port_range(count: int, attempts: int = 50) -> int:
             for s in sockets:
                 s.close()
     raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def heal_after(cluster: KwireCluster, request: Any) -> Iterator[None]:
+    """An autouse fixture's body for modules sharing one cluster: after each
+    test, its log if the test failed, then every node back and in sync."""
+    yield
+    if getattr(request.node, "rep_call_failed", False):
+        print(f"--- {cluster.log_path}\n{cluster.log_tail()}")
+    cluster.heal()

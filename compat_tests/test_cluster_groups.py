@@ -14,7 +14,7 @@ import pytest
 
 from compat_tests import raw
 from compat_tests.clients import Reader
-from compat_tests.cluster import running_cluster
+from compat_tests.cluster import heal_after, running_cluster
 from compat_tests.cluster_clients import CLUSTER_CLIENTS, Sender, create_topic, produce_values
 from compat_tests.test_transactions import GroupSource, TransactionalProducer
 from kwire.coordinator.offsets import partition_for
@@ -57,10 +57,7 @@ def create_internal_topics(cluster) -> None:
 
 @pytest.fixture(autouse=True)
 def healed(cluster, request):
-    yield
-    if getattr(request.node, "rep_call_failed", False):
-        print(f"--- {cluster.log_path}\n{cluster.log_tail()}")
-    cluster.heal()
+    yield from heal_after(cluster, request)
 
 
 class Member:

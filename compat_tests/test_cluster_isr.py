@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from compat_tests.cluster import running_cluster
+from compat_tests.cluster import heal_after, running_cluster
 from compat_tests.cluster_clients import CLUSTER_CLIENTS, create_topic, describe, produce_values, read_all
 
 pytestmark = pytest.mark.timeout(60)
@@ -27,10 +27,7 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def healed(cluster, request):
-    yield
-    if getattr(request.node, "rep_call_failed", False):
-        print(f"--- {cluster.log_path}\n{cluster.log_tail()}")
-    cluster.heal()
+    yield from heal_after(cluster, request)
 
 
 @pytest.mark.parametrize("client", CLUSTER_CLIENTS)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from compat_tests.clients import watermarks
-from compat_tests.cluster import running_cluster
+from compat_tests.cluster import heal_after, running_cluster
 from compat_tests.cluster_clients import (
     CLUSTER_CLIENTS,
     Sender,
@@ -36,10 +36,7 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def healed(cluster, request):
-    yield
-    if getattr(request.node, "rep_call_failed", False):
-        print(f"--- {cluster.log_path}\n{cluster.log_tail()}")
-    cluster.heal()
+    yield from heal_after(cluster, request)
 
 
 def values(start: int, stop: int) -> list[bytes]:
