@@ -71,8 +71,8 @@ _FSYNC_EACH_UP_TO = 64
 _FLUSHER_WAIT_S = 30
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 INTERNAL_TOPIC_CONFIGS: dict[str, str | None] = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
-_REMOVAL_RETRY_S = 60.0
-_METADATA_COPY_BYTES = 1024 * 1024  # a deleted directory the disk would not remove is tried again this much later
+_REMOVAL_RETRY_S = 60.0  # a deleted directory the disk would not remove is tried again this much later
+_METADATA_COPY_BYTES = 1024 * 1024  # read from the controller's metadata log at a time
 
 
 class NotHostedHere(KafkaError):
@@ -139,11 +139,8 @@ class Topic:
     configs: dict[str, str]
     log_config: LogConfig
     # Each partition's replicas (node ids, preferred leader first), from the
-    # metadata log. Metadata reports the first as leader and all as the ISR.
-    # Today this node opens the log of EVERY partition of its topics, whoever
-    # the replicas name (a node is alone: all are its own). Issue 13's next
-    # step: only the leader's node holds a partition's log, followers none
-    # until replication lands.
+    # metadata log; a node opens the logs of the partitions it is a replica
+    # of (a lone node: all). Leadership and ISR are on each Partition.
     replicas: list[list[int]] = attrs.field(factory=list)
 
     def replicas_of(self, index: int) -> list[int]:
@@ -207,7 +204,7 @@ class Cluster:
         # Bumped on every topic change; response caches key on it.
         self.version = 0
         self.cluster_id = "kwire-in-memory-cluster"
-        # The brokers this node knows (itself alone for now; see topology.py).
+        # The live brokers this node knows (a lone node: itself; see topology.py).
         self.topology = Topology(config.node_id, config.broker_rack)
         self._collision_keys: dict[str, str] = {}
         # Deleted topics: their ids (from the metadata log), and their

@@ -119,7 +119,7 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
                     index=index, error_code=ErrorCode.unknown_topic_or_partition, base_offset=-1
                 )
             elif not state.cluster.leads(topic.name, index):
-                # Led by another node (issue 13 groundwork: this node holds no log for it to serve).
+                # Led by another node: NOT_LEADER_OR_FOLLOWER naming it.
                 result = _not_leader(state, topic, index, leaders)
             elif replicas is not None:
                 error = replicas.check_append(topic.name, index, acks)
@@ -248,7 +248,6 @@ def _not_leader(
         index=index,
         error_code=ErrorCode.not_leader_or_follower,
         base_offset=-1,
-        # The epoch this node knows (one per partition and node until the controller publishes them).
         current_leader=(leader, topic.partitions[index].leader_epoch),
     )
 

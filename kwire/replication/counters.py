@@ -1,5 +1,5 @@
-"""Countable replication metrics, as Kafka names them (issue 13 keeps them
-countable; the observability work exports them).
+"""Countable replication metrics, as Kafka names them (kept countable here
+and shown by the cluster's status; the observability work exports them).
 
 Kafka's ReplicaManager has the meters `IsrShrinksPerSec` and
 `IsrExpandsPerSec` (counted here as totals: a rate is the exporter's job)

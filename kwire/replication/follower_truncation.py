@@ -8,8 +8,9 @@ ReplicaManager.initialFetchOffset and Partition.readRecords; the epoch
 lookup on both sides is LeaderEpochFileCache.endOffsetFor
 (kwire.log.leader_epochs.LeaderEpochCache.end_offset_for).
 
-How the node's follower fetch loop (issue 13, not written yet) is meant to
-use it, per partition it follows:
+How a follower uses it, per partition it follows (kwire's in-process
+replica manager takes path 3 on every new leader epoch, asking the leader's
+epoch cache directly):
 
 1. On becoming follower: `initial_fetch_state(cache, log_end, high_watermark)`
    gives the first fetch offset and whether the partition must first be

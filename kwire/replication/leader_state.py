@@ -4,7 +4,8 @@ follower's fetch state, the high watermark, `min.insync.replicas` and the
 `acks=all` waits. Pure logic: the node passes in the log's end offset and
 the follower fetches; time comes from the node's Clock (monotonic, in ms).
 
-How the node integration (issue 13, not written yet) is meant to drive it:
+How a node drives it (kwire/replication/replica_manager.py does; where it
+differs, its docstrings say so):
 
 - Becoming leader with a new epoch: the node assigns the epoch in the log's
   leader-epoch cache at the log end (PartitionLog.start_leader_epoch) and
@@ -13,14 +14,15 @@ How the node integration (issue 13, not written yet) is meant to drive it:
   every pending `acks=all` wait then ends with NOT_LEADER_OR_FOLLOWER.
 - Produce: `check_append(acks)` before appending (NOT_ENOUGH_REPLICAS for
   `acks=all` with too small an ISR, as Partition.appendRecordsToLeader);
-  after the append `on_append(new_log_end)`; for `acks=all` the handler
-  adds a wait to `PendingProduces` with required offset = last offset + 1
-  and the request's timeout, and answers when `poll()` returns it (with the
-  error it carries: NONE, NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-  NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT). A produce to several
-  partitions is answered when all its partitions' waits are done (Kafka's
-  DelayedProduce). The server keeps one trio wake-up per partition and calls
-  `poll()` after anything that can move the high watermark or the ISR.
+  after the append `on_append(new_log_end)`; for `acks=all` the answer
+  waits until `check_enough_replicas_reach_offset(last offset + 1)` says
+  done (NONE, NOT_ENOUGH_REPLICAS_AFTER_APPEND, NOT_LEADER_OR_FOLLOWER) or
+  the request's timeout passes (REQUEST_TIMED_OUT); a produce to several
+  partitions is answered when all are done (Kafka's DelayedProduce). kwire's
+  produce handler parks the request on the partitions' long-poll keys,
+  which the replica manager wakes whenever the high watermark or the ISR
+  moves. `PendingProduces` below is that bookkeeping for one partition, for
+  a server that keeps its own timers.
 - Follower fetch (Fetch with replica_id / replica_state): before reading,
   the leader answers a diverging epoch (follower_truncation.diverging_epoch);
   otherwise it calls `on_follower_fetch(replica, fetch_offset, log_start,
