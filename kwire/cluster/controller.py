@@ -78,6 +78,7 @@ class Controller:
         self.metadata = MetadataLog(metadata_log)
         self.snapshot: MetadataSnapshot = self.metadata.replay()
         self._replayed = metadata_log.log_end_offset  # the snapshot covers the log up to here
+        self._index_topics()
         # Producer ids come from one allocator, so no two nodes hand out the same.
         self.producer_ids = ProducerIdAllocator(self.metadata, self.snapshot.next_producer_id)
         # Registered (unfenced) brokers, and how each running node applies new metadata.
@@ -318,16 +319,18 @@ class Controller:
         """Replay what was just written and tell every running node."""
         self.snapshot = self.metadata.replay(into=self.snapshot, start=self._replayed)
         self._replayed = self.metadata.log.log_end_offset
+        self._index_topics()
         for follow in list(self._followers.values()):
             follow()
         for callback in self.on_change:
             callback()
 
     def _topic_by_id(self, topic_id: uuid.UUID) -> TopicRecord | None:
-        for record in self.snapshot.topics.values():
-            if record.topic_id == topic_id:
-                return record
-        return None
+        return self._topics_by_id.get(topic_id)
+
+    def _index_topics(self) -> None:
+        """Topic records by id: elections look them up once per partition."""
+        self._topics_by_id = {record.topic_id: record for record in self.snapshot.topics.values()}
 
     def _name(self, key: PartitionKey) -> str:
         record = self._topic_by_id(key[0])

@@ -191,10 +191,11 @@ class ReplicaManager:
         return state.check_enough_replicas_reach_offset(required_offset)
 
     def _moved(self, key: PartitionKey, replica: PartitionLog, state: LeaderState) -> None:
-        """The high watermark may have moved: the log learns it, waiters wake."""
+        """The high watermark may have moved: if so the log learns it and the
+        waiters (consumers' long-polls, acks=all produces) wake."""
         if state.high_watermark != replica.high_watermark:
             replica.set_high_watermark(state.high_watermark)
-        self._notify(key)
+            self._notify(key)
 
     def _report_isr(self, key: PartitionKey, state: LeaderState, change: IsrChange) -> None:
         """AlterPartition: the controller records the new ISR (every node then applies it)."""
