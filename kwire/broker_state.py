@@ -37,6 +37,7 @@ from kwire.long_poll import Waiter, Waiters
 from kwire.protocol.errors import ErrorCode
 from kwire.replication.replica_manager import ReplicaManager
 from kwire.response_cache import ResponseCache
+from kwire.security.authorizer import Authorizer
 from kwire.topic_admin import TopicAdmin
 
 
@@ -87,6 +88,8 @@ class BrokerState:
         self.faults.install_startup_flags(config.drop_produce_responses_every, config.exit_after_produce)
         # Client quotas (AlterClientQuotas; enforced on Produce, Fetch and every request's time).
         self.quotas = self.cluster.client_quotas
+        # ACL authorization (authorizer.class.name); None: every request is allowed.
+        self.authorizer: Authorizer | None = None
         self.advertised_host, self.advertised_port = config.advertised(config.port)
         self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
         # Encoded response bodies, keyed on the request's shape and the

@@ -133,6 +133,51 @@ class BrokerConfig:
     delete_topic_enable: bool = True  # delete.topic.enable
     log_segment_delete_delay_ms: int = 60000  # log.segment.delete.delay.ms (file.delete.delay.ms)
 
+    # Security (kwire/security/): listeners beyond the first, TLS, SASL and ACLs.
+    # Every listener as (name, security protocol, host, port); empty: one
+    # PLAINTEXT listener on host:port. The first entry always mirrors host:port.
+    listener_specs: tuple[tuple[str, str, str, int], ...] = ()
+    # Listener name -> (host, port) clients are told (advertised.listeners).
+    advertised_listener_specs: dict[str, tuple[str, int]] = attrs.field(factory=dict)
+    inter_broker_listener_name: str | None = None  # inter.broker.listener.name
+    security_inter_broker_protocol: str = "PLAINTEXT"  # security.inter.broker.protocol
+    # TLS: PEM or PKCS12 files (Kafka's JKS needs Java; a PEM or PKCS12 file is read whatever the type says).
+    ssl_keystore_type: str = "JKS"  # ssl.keystore.type
+    ssl_keystore_location: str | None = None  # ssl.keystore.location
+    ssl_keystore_password: str | None = None  # ssl.keystore.password
+    ssl_key_password: str | None = None  # ssl.key.password
+    ssl_keystore_certificate_chain: str | None = None  # ssl.keystore.certificate.chain (PEM text)
+    ssl_keystore_key: str | None = None  # ssl.keystore.key (PEM text)
+    ssl_truststore_type: str = "JKS"  # ssl.truststore.type
+    ssl_truststore_location: str | None = None  # ssl.truststore.location
+    ssl_truststore_password: str | None = None  # ssl.truststore.password
+    ssl_truststore_certificates: str | None = None  # ssl.truststore.certificates (PEM text)
+    ssl_client_auth: str = "none"  # ssl.client.auth
+    ssl_enabled_protocols: str = "TLSv1.2,TLSv1.3"  # ssl.enabled.protocols
+    ssl_protocol: str = "TLSv1.3"  # ssl.protocol
+    ssl_cipher_suites: str = ""  # ssl.cipher.suites (empty: the ssl module's defaults)
+    ssl_principal_mapping_rules: str = "DEFAULT"  # ssl.principal.mapping.rules
+    ssl_endpoint_identification_algorithm: str = "https"  # ssl.endpoint.identification.algorithm
+    # SASL. Kafka's default is GSSAPI, which kwire lacks; kwire enables every mechanism it has.
+    sasl_enabled_mechanisms: str = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"  # sasl.enabled.mechanisms
+    sasl_jaas_config: str | None = None  # sasl.jaas.config (PLAIN's user_NAME="password" options)
+    sasl_mechanism_inter_broker_protocol: str = "GSSAPI"  # sasl.mechanism.inter.broker.protocol
+    sasl_server_max_receive_size: int = 524288  # sasl.server.max.receive.size
+    connections_max_reauth_ms: int = 0  # connections.max.reauth.ms (KIP-368; 0: never)
+    # OAUTHBEARER: unsecured JWS tokens unless a JWKS is named (a file: URL or path).
+    sasl_oauthbearer_jwks_endpoint_url: str | None = None  # sasl.oauthbearer.jwks.endpoint.url
+    sasl_oauthbearer_expected_audience: str = ""  # sasl.oauthbearer.expected.audience
+    sasl_oauthbearer_expected_issuer: str | None = None  # sasl.oauthbearer.expected.issuer
+    sasl_oauthbearer_sub_claim_name: str = "sub"  # sasl.oauthbearer.sub.claim.name
+    sasl_oauthbearer_scope_claim_name: str = "scope"  # sasl.oauthbearer.scope.claim.name
+    sasl_oauthbearer_clock_skew_seconds: int = 30  # sasl.oauthbearer.clock.skew.seconds
+    # ACLs: any of Kafka's authorizer class names turns kwire's ACL authorizer on.
+    authorizer_class_name: str = ""  # authorizer.class.name
+    super_users: str = ""  # super.users ("User:a;User:b")
+    allow_everyone_if_no_acl_found: bool = False  # allow.everyone.if.no.acl.found
+    # listener.name.<listener>.<setting> (and .<mechanism>.sasl.jaas.config), as given.
+    listener_overrides: dict[str, str] = attrs.field(factory=dict)
+
     # Fault injection for tests (not a Kafka setting): every Nth produce
     # request is written but answered by closing the connection.
     drop_produce_responses_every: int = 0
@@ -159,6 +204,19 @@ class BrokerConfig:
         if host in ("0.0.0.0", "::", ""):
             host = "127.0.0.1"
         return host, self.advertised_port or bound_port
+
+    def listener_setting(self, listener: str, kafka_name: str, mechanism: str | None = None) -> str | None:
+        """`kafka_name` for one listener: `listener.name.<listener>.[<mechanism>.]<name>`
+        when given, else the broker-wide value (None when unset), as a string."""
+        prefix = f"listener.name.{listener.lower()}."
+        keys = [prefix + (f"{mechanism.lower()}." if mechanism else "") + kafka_name]
+        if mechanism:
+            keys.append(prefix + kafka_name)
+        for key in keys:
+            if key in self.listener_overrides:
+                return self.listener_overrides[key]
+        value = getattr(self, kafka_name.replace(".", "_"), None)
+        return None if value is None else shown(value)
 
     def apply_override(self, kafka_name: str, raw_value: str) -> None:
         """Set one setting given by its Kafka name, e.g. ("num.partitions", "3");
@@ -427,6 +485,24 @@ SETTINGS: dict[str, Rule] = {
     "log.flush.offset.checkpoint.interval.ms": Rule(INT, at_least=0),
     "delete.topic.enable": Rule(BOOLEAN),
     "log.segment.delete.delay.ms": Rule(LONG, at_least=0, dynamic=True),
+    "security.inter.broker.protocol": Rule(STRING, choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")),
+    "ssl.keystore.type": Rule(STRING, choices=("JKS", "PKCS12", "PEM")),
+    "ssl.truststore.type": Rule(STRING, choices=("JKS", "PKCS12", "PEM")),
+    "ssl.client.auth": Rule(STRING, choices=("required", "requested", "none")),
+    "ssl.enabled.protocols": Rule(LIST, choices=("TLSv1.2", "TLSv1.3")),
+    "ssl.protocol": Rule(STRING, choices=("TLS", "TLSv1.2", "TLSv1.3")),
+    "ssl.cipher.suites": Rule(LIST),
+    "ssl.principal.mapping.rules": Rule(STRING),
+    "ssl.endpoint.identification.algorithm": Rule(STRING),
+    "sasl.enabled.mechanisms": Rule(LIST),
+    "sasl.mechanism.inter.broker.protocol": Rule(STRING),
+    "sasl.server.max.receive.size": Rule(INT, at_least=1),
+    "connections.max.reauth.ms": Rule(LONG, at_least=0),
+    "sasl.oauthbearer.expected.audience": Rule(LIST),
+    "sasl.oauthbearer.clock.skew.seconds": Rule(INT, at_least=0),
+    "authorizer.class.name": Rule(STRING),
+    "super.users": Rule(STRING),
+    "allow.everyone.if.no.acl.found": Rule(BOOLEAN),
 }
 
 # Command-line options that are not Kafka settings: attribute -> (label, rule).
@@ -471,6 +547,9 @@ _NOT_KAFKA_SETTINGS = frozenset(
         "drop_produce_responses_every",
         "exit_after_produce",
         "control_port",
+        "listener_specs",
+        "advertised_listener_specs",
+        "listener_overrides",
     }
 )
 # Kafka's coarser synonyms, stored in the finest unit.

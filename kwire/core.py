@@ -23,6 +23,7 @@ from kwire.faults import EXIT_AFTER_PRODUCE_CODE
 from kwire.long_poll import Waiter
 from kwire.protocol.registry import ApiRegistry
 from kwire.response_cache import ResponseCache
+from kwire.security.session import Session
 
 __all__ = ["BrokerCore", "ProtocolViolation", "Waiter", "EXIT_AFTER_PRODUCE_CODE"]
 
@@ -38,10 +39,10 @@ class BrokerCore:
 
     # --- requests --------------------------------------------------------
 
-    def handle_frame(self, request_frame: bytes, client_host: str = "") -> Outcome:
+    def handle_frame(self, request_frame: bytes, client_host: str = "", session: Session | None = None) -> Outcome:
         """See Dispatcher.handle_frame; raises ProtocolViolation when the
         connection must be closed."""
-        return self.dispatcher.handle_frame(request_frame, client_host)
+        return self.dispatcher.handle_frame(request_frame, client_host, session)
 
     def tick(self) -> None:
         self.state.tick()

@@ -31,6 +31,7 @@ from kwire.protocol.headers import HeaderError, encode_response_header, parse_re
 from kwire.protocol.kio_build import encode
 from kwire.protocol.registry import ApiRegistry, request_is_flexible, response_is_flexible
 from kwire.quotas.entities import REQUEST_PERCENTAGE
+from kwire.security.session import Session
 
 
 class ProtocolViolation(Exception):
@@ -70,7 +71,7 @@ class Dispatcher:
         self.state = state
         self.registry = registry if registry is not None else build_registry()
 
-    def handle_frame(self, request_frame: bytes, client_host: str = "") -> Outcome:
+    def handle_frame(self, request_frame: bytes, client_host: str = "", session: Session | None = None) -> Outcome:
         """Answer one request frame.
 
         Returns a list of buffers (the framed response), NO_RESPONSE,
@@ -108,6 +109,7 @@ class Dispatcher:
             header.client_id,
             client_host,
             len(request_frame),
+            session,
         )
         rule = None
         faults = self.state.faults

@@ -126,9 +126,9 @@ def test_without_any_source_the_defaults(tmp_path):
 
 
 def test_unknown_names_are_collected_once_from_file_and_environment(tmp_path):
-    path = properties(tmp_path, "ssl.keystore.location=/k\nssl.keystore.location=/k2\nnum.partitions=2\n")
+    path = properties(tmp_path, "sasl.kerberos.service.name=kafka\nsasl.kerberos.service.name=k2\nnum.partitions=2\n")
     loaded = serve(["--config", str(path)], {"KAFKA_PROCESS_ROLES": "broker", "KWIRE_COLOUR": "blue"})
-    assert loaded.ignored == ["ssl.keystore.location", "process.roles", "KWIRE_COLOUR"]
+    assert loaded.ignored == ["sasl.kerberos.service.name", "process.roles", "KWIRE_COLOUR"]
 
 
 def test_an_unknown_o_setting_is_still_an_error():

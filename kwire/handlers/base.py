@@ -11,6 +11,9 @@ import attrs
 from kwire.protocol.api_keys import ApiKey, api_name
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import Chunk
+from kwire.security import ANONYMOUS
+from kwire.security.resources import AclOperation, ResourceType
+from kwire.security.session import Session
 
 if TYPE_CHECKING:
     from kwire.broker_state import BrokerState
@@ -62,9 +65,55 @@ class RequestContext:
     client_id: str | None
     client_host: str = ""  # the peer, as Kafka shows it: "/127.0.0.1"
     request_size: int = 0  # header and body, without the size prefix (Kafka's sizeInBytes)
+    session: Session | None = None  # the connection's listener and principal (None: an in-process caller)
+
+    @property
+    def principal(self) -> str:
+        return ANONYMOUS if self.session is None else self.session.principal
+
+    @property
+    def listener(self) -> str:
+        return "PLAINTEXT" if self.session is None else self.session.listener
+
+    def allowed(self, operation: AclOperation, resource_type: ResourceType, name: str, *, audit: bool = True) -> bool:
+        """Whether this request's principal may do `operation` on the resource
+        (always, with no authorizer). A refusal is logged once, as an audit
+        line; `audit=False` for checks that only filter what is listed."""
+        authorizer = self.state.authorizer
+        if authorizer is None:
+            return True
+        host = self.client_host.lstrip("/") or "127.0.0.1"
+        if authorizer.authorize(self.principal, host, operation, resource_type, name):
+            return True
+        if audit:
+            AUDIT_LOG.info(
+                "Principal = %s is Denied operation = %s from host = %s on resource = %s:%s "
+                "for request = %s via listener %s",
+                self.principal,
+                operation.name,
+                host,
+                resource_type.name,
+                name,
+                api_name(self.api_key),
+                self.listener,
+            )
+        return False
+
+    def authorized_operations(self, resource_type: ResourceType, name: str, operations: int) -> int:
+        """The bit set (1 << AclOperation) of `operations` this principal may
+        do on the resource, for the *_authorized_operations fields."""
+        if self.state.authorizer is None:
+            return operations
+        allowed = 0
+        for operation in AclOperation:
+            if operations & (1 << operation) and self.allowed(operation, resource_type, name, audit=False):
+                allowed |= 1 << operation
+        return allowed
 
 
 ADMIN_LOG = logging.getLogger("kwire.admin")
+# One line per refused request and resource (Kafka's kafka.authorizer.logger).
+AUDIT_LOG = logging.getLogger("kwire.authorizer")
 
 
 def outcome(error_code: int, message: str | None = None, done: str = "ok") -> str:
