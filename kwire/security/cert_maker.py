@@ -33,7 +33,7 @@ class TestCertificates:
     broker_certificate: Path  # broker-cert.pem: the certificate chain alone
     broker_p12: Path  # broker.p12: the same, PKCS12, encrypted with p12_password
     p12_password: str
-    clients: dict[str, tuple[Path, Path]]  # name -> (<name>.pem certificate, <name>-key.pem key)
+    clients: dict[str, tuple[Path, Path]]  # name -> (<name>.pem certificate, <name>-key.pem key); subject CN=<name>
 
     def broker_settings(self, client_auth: str = "required") -> dict[str, str]:
         """`ssl.*` settings for a broker using the PEM files."""
@@ -140,18 +140,18 @@ def make_test_certificates(
     )
     ca_pem = ca_certificate.public_bytes(serialization.Encoding.PEM)
 
-    def leaf(common_name: str, usage: Any, alternative: list[x509.GeneralName] | None) -> tuple[Any, x509.Certificate]:
+    def leaf(
+        common_name: str, usage: Any, alternative: list[x509.GeneralName] | None, subject: x509.Name | None = None
+    ) -> tuple[Any, x509.Certificate]:
         key = ec.generate_private_key(ec.SECP256R1())
         made = (
-            builder(name(common_name), ca_name, key)
+            builder(subject or name(common_name), ca_name, key)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(True, False, False, False, True, False, False, False, False), critical=True
             )  # digitalSignature, keyAgreement
             .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         )
         if alternative:
             made = made.add_extension(x509.SubjectAlternativeName(alternative), critical=False)
@@ -182,7 +182,12 @@ def make_test_certificates(
     for client in dict.fromkeys(clients):
         if not client or "/" in client or client.startswith("."):
             raise ValueError(f"client name {client!r} cannot be a file name")
-        client_key, client_certificate = leaf(client, [ExtendedKeyUsageOID.CLIENT_AUTH], None)
+        client_key, client_certificate = leaf(
+            client,
+            [ExtendedKeyUsageOID.CLIENT_AUTH],
+            None,
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, client)]),
+        )
         made_clients[client] = (
             write(folder / f"{client}.pem", client_certificate.public_bytes(serialization.Encoding.PEM)),
             write(folder / f"{client}-key.pem", key_pem(client_key), private=True),
@@ -207,7 +212,9 @@ def settings_text(made: TestCertificates) -> str:
     lines += ["", "# Broker, PKCS12 keystore instead:"]
     lines += [f"{key}={value}" for key, value in made.broker_p12_settings().items()]
     for client in made.clients:
-        lines += ["", f"# Client {client!r} (librdkafka / confluent-kafka), principal User:CN={client},O=kwire test:"]
+        lines += ["", f"# Client {client!r} (librdkafka / confluent-kafka), principal User:CN={client}:"]
         lines += [f"{key}={value}" for key, value in made.client_settings(client).items()]
+    lines += ["", "# To name clients User:<CN> instead of User:CN=<CN>, add to the broker:"]
+    lines += ["ssl.principal.mapping.rules=RULE:^CN=([^,]+)(,.*)?$/$1/,DEFAULT"]
     lines += ["", f"# PKCS12 password of {made.broker_p12}: {made.p12_password}"]
     return "\n".join(lines) + "\n"

@@ -79,8 +79,10 @@ def distinguished_name(certificate: dict[str, Any] | bytes) -> str:
         rdns = _rdns_from_der(bytes(certificate))
     else:
         rdns = [
-            [(_OPENSSL_NAMES.get(name, (name, _UTF8))[0], _OPENSSL_NAMES.get(name, (name, _UTF8))[1], value)
-             for name, value in rdn]
+            [
+                (_OPENSSL_NAMES.get(name, (name, _UTF8))[0], _OPENSSL_NAMES.get(name, (name, _UTF8))[1], value)
+                for name, value in rdn
+            ]
             for rdn in certificate.get("subject", ())
         ]
     return ",".join("+".join(_ava(oid, tag, value) for oid, tag, value in rdn) for rdn in reversed(rdns))
@@ -119,8 +121,10 @@ def _der_value(tag: int, value: str | bytes) -> bytes:
     else:
         body = value.encode(_TEXT_TAGS.get(tag, "utf-8"), "replace")
     size = len(body)
-    length = bytes([size]) if size < 0x80 else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes(
-        (size.bit_length() + 7) // 8, "big"
+    length = (
+        bytes([size])
+        if size < 0x80
+        else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes((size.bit_length() + 7) // 8, "big")
     )
     return bytes([tag]) + length + body
 
@@ -226,7 +230,7 @@ def map_name(distinguished: str, rules: str) -> str:
 
 
 def principal_of(certificate: dict[str, Any] | bytes | None, rules: str = "DEFAULT") -> str:
-    """"User:<name>" for a TLS peer certificate (getpeercert()'s dict or DER
+    """ "User:<name>" for a TLS peer certificate (getpeercert()'s dict or DER
     bytes) mapped by `rules`; "User:ANONYMOUS" when the client sent none.
     Raises PrincipalMappingError when no rule matches (close the connection)."""
     if not certificate:

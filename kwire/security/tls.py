@@ -73,7 +73,9 @@ def _choice(settings: _Settings, name: str, choices: tuple[str, ...], default: s
     for choice in choices:
         if value.lower() == choice.lower():
             return choice
-    raise StartupError(f"Invalid value {value} for configuration {settings.label(name)}: must be one of {', '.join(choices)}")
+    raise StartupError(
+        f"Invalid value {value} for configuration {settings.label(name)}: must be one of {', '.join(choices)}"
+    )
 
 
 def _listed(value: str | None) -> list[str]:
@@ -198,7 +200,10 @@ def _load_truststore(context: ssl.SSLContext, settings: _Settings) -> None:
     location = settings.get("ssl.truststore.location")
     password = settings.get("ssl.truststore.password")
     certificates = settings.get("ssl.truststore.certificates")
-    location_label, password_label = settings.label("ssl.truststore.location"), settings.label("ssl.truststore.password")
+    location_label, password_label = (
+        settings.label("ssl.truststore.location"),
+        settings.label("ssl.truststore.password"),
+    )
     if certificates is not None:
         label = settings.label("ssl.truststore.certificates")
         if store_type != "PEM":
@@ -222,7 +227,9 @@ def _load_truststore(context: ssl.SSLContext, settings: _Settings) -> None:
     if kind == "PEM":
         _trust_pem(context, data.decode("utf-8", "replace"), f"{location_label} ({location})")
         return
-    _trust_pem(context, _pkcs12_certificates(data, password, password_label, location), f"{location_label} ({location})")
+    _trust_pem(
+        context, _pkcs12_certificates(data, password, password_label, location), f"{location_label} ({location})"
+    )
 
 
 def _trust_pem(context: ssl.SSLContext, pem: str, shown: str) -> None:
@@ -254,7 +261,7 @@ def _read_store(label: str, location: str) -> bytes:
 
 
 def _kind_of(data: bytes, declared: str, label: str, location: str) -> str:
-    """"PEM" or "PKCS12", by what the file holds; JKS (Kafka's default type)
+    """ "PEM" or "PKCS12", by what the file holds; JKS (Kafka's default type)
     files that really are PEM or PKCS12 are read as what they are."""
     if data[:4] in _JAVA_KEYSTORE_MAGIC:
         raise StartupError(
@@ -299,7 +306,9 @@ def _pkcs12_as_pem(data: bytes, password: str, key_password: str | None, label: 
     if store is None:
         raise StartupError(f"{label} does not open {location} (wrong password, or not a PKCS12 file)")
     if store.key is None or store.cert is None:
-        raise StartupError(f"{location} ({label.replace('password', 'location')}) holds no private key with its certificate")
+        raise StartupError(
+            f"{location} ({label.replace('password', 'location')}) holds no private key with its certificate"
+        )
     parts = [store.cert.certificate.public_bytes(serialization.Encoding.PEM)]
     parts += [extra.certificate.public_bytes(serialization.Encoding.PEM) for extra in store.additional_certs]
     key = store.key.private_bytes(
@@ -315,7 +324,9 @@ def _pkcs12_certificates(data: bytes, password: str | None, label: str, location
     try:
         store = pkcs12.load_pkcs12(data, None if password is None else password.encode("utf-8"))
     except ValueError:
-        raise StartupError(f"{label} does not open {location} (wrong or missing password, or not a PKCS12 file)") from None
+        raise StartupError(
+            f"{label} does not open {location} (wrong or missing password, or not a PKCS12 file)"
+        ) from None
     except Exception as error:
         raise StartupError(f"{label}: {location} is not a readable PKCS12 file ({error})") from None
     certificates = ([store.cert] if store.cert is not None else []) + list(store.additional_certs)
@@ -363,11 +374,14 @@ def _set_ciphers(context: ssl.SSLContext, settings: _Settings) -> None:
     scratch.set_ciphers("ALL:@SECLEVEL=0")
     known = {cipher["name"] for cipher in scratch.get_ciphers()}
     tls13 = {cipher["name"] for cipher in scratch.get_ciphers() if cipher["protocol"] == "TLSv1.3"}
-    wanted_12, wanted_13 = [], []
+    wanted_12: list[str] = []
+    wanted_13: list[str] = []
     for suite in suites:
         name = _openssl_name(suite)
         if name not in known:
-            raise StartupError(f"Invalid value {suite} for configuration {label}: not a cipher suite this TLS library has")
+            raise StartupError(
+                f"Invalid value {suite} for configuration {label}: not a cipher suite this TLS library has"
+            )
         (wanted_13 if name in tls13 else wanted_12).append(name)
     # Python's ssl module cannot narrow the TLS 1.3 suites; what it can do is
     # keep a version off when none of its suites were listed, as Java would.
