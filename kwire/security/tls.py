@@ -14,6 +14,7 @@ common PEM case costs `kwire serve` nothing at start-up.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import tempfile
 from collections.abc import Iterator
@@ -129,14 +130,14 @@ def _load_keystore(context: ssl.SSLContext, settings: _Settings) -> None:
     data = _read_store(location_label, location)
     kind = _kind_of(data, store_type, location_label, location)
     if kind == "PEM":
-        with _secret_file(data) as path:
-            _load_chain(context, path, key_password or password, settings.label("ssl.key.password"), location)
+        _load_chain(
+            context, data, key_password or password, settings.label("ssl.key.password"), f"{location_label} {location}"
+        )
         return
     if password is None:
         raise StartupError(f"{settings.label('ssl.keystore.password')} is not set: it is needed to open {location}")
     pem = _pkcs12_as_pem(data, password, key_password, settings.label("ssl.keystore.password"), location)
-    with _secret_file(pem) as path:
-        _load_chain(context, path, None, settings.label("ssl.keystore.password"), location)
+    _load_chain(context, pem, None, settings.label("ssl.keystore.password"), f"{location_label} {location}")
 
 
 def _load_pem_text_keystore(
@@ -168,28 +169,33 @@ def _load_pem_text_keystore(
     if _PEM_MARK + b"CERTIFICATE" not in chain_text.encode("utf-8", "replace"):
         raise StartupError(f"{chain_label} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
     data = (chain_text.strip() + "\n" + key_text.strip() + "\n").encode("utf-8")
+    _load_chain(context, data, key_password, settings.label("ssl.key.password"), f"{chain_label}/{key_label}")
+
+
+_KEY_BLOCK = re.compile(rb"-----BEGIN (?:ENCRYPTED |RSA |EC |DSA )?PRIVATE KEY-----")
+
+
+def _load_chain(context: ssl.SSLContext, data: bytes, password: str | None, password_label: str, shown: str) -> None:
+    """Certificates and private key from PEM text (Kafka's PEM keystore
+    layout: the chain, leaf first, and one private key, in either order);
+    `shown` names the setting and path in errors."""
+    encrypted = b"ENCRYPTED PRIVATE KEY" in data or b"Proc-Type: 4,ENCRYPTED" in data
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise StartupError(f"{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    if not _KEY_BLOCK.search(data):
+        raise StartupError(f"{shown} holds no PEM private key (-----BEGIN PRIVATE KEY-----)")
+    if encrypted and not password:
+        raise StartupError(f"{password_label} is not set, but the private key in {shown} is encrypted")
     with _secret_file(data) as path:
-        _load_chain(context, path, key_password, settings.label("ssl.key.password"), f"{chain_label}/{key_label}")
-
-
-def _load_chain(context: ssl.SSLContext, path: str, password: str | None, password_label: str, shown: str) -> None:
-    """Certificates and private key from one PEM file (Kafka's PEM keystore layout)."""
-    try:
-        context.load_cert_chain(path, password=password or "")
-    except ssl.SSLError as error:
-        reason = str(error.reason or error).lower()
-        if "bad decrypt" in reason or "bad password" in reason or "decrypt" in reason:
-            raise StartupError(f"{password_label} does not decrypt the private key in {shown}") from None
-        if "key values mismatch" in reason:
-            raise StartupError(f"the private key in {shown} does not belong to its first certificate") from None
-        if "no start line" in reason or "pem" in reason and "key" not in reason:
-            raise StartupError(f"{shown} holds no PEM certificate chain with a private key") from None
-        if "key" in reason:
-            raise StartupError(
-                f"the private key in {shown} cannot be read ({error.reason or error}); "
-                f"is it missing, or encrypted without {password_label}?"
-            ) from None
-        raise StartupError(f"{shown} cannot be used as a keystore: {error.reason or error}") from None
+        try:
+            context.load_cert_chain(path, password=password or "")
+        except ssl.SSLError as error:
+            reason = str(error.reason or error)
+            if "KEY_VALUES_MISMATCH" in reason.upper():
+                raise StartupError(f"the private key in {shown} does not belong to its first certificate") from None
+            if encrypted:
+                raise StartupError(f"{password_label} does not decrypt the private key in {shown}") from None
+            raise StartupError(f"{shown} holds a certificate or key that cannot be read ({reason})") from None
 
 
 # --- truststore -------------------------------------------------------------
