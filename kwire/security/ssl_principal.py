@@ -206,7 +206,6 @@ def parse_rules(rules: str, label: str = "ssl.principal.mapping.rules") -> tuple
                 raise ConfigError(
                     f"Invalid value {rules} for configuration {label}: bad pattern in rule {item!r}: {error}"
                 ) from None
-            _check_replacement(parsed[-1], rules, label, item)
         # an empty item is skipped, as Kafka skips it
     return tuple(parsed)
 
@@ -253,15 +252,6 @@ def _python_regex(java: str) -> str:
 
 class _ReplacementError(Exception):
     pass
-
-
-def _check_replacement(rule: _Rule, rules: str, label: str, item: str) -> None:
-    # A replacement Java would refuse fails every time it is used; refuse it at start.
-    assert rule.pattern is not None
-    try:
-        _replacement(rule.replacement, rule.pattern.groups, rule.pattern.groupindex)(None)
-    except _ReplacementError as error:
-        raise ConfigError(f"Invalid value {rules} for configuration {label}: rule {item!r}: {error}") from None
 
 
 def _literal_invalid_references(replacement: str, groups: int) -> str:
