@@ -13,6 +13,7 @@ common PEM case costs `kwire serve` nothing at start-up.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import ssl
@@ -26,6 +27,8 @@ from kwire.errors import StartupError
 from kwire.security.ssl_principal import PrincipalMappingError, principal_of, validate_rules
 
 __all__ = ["PrincipalMappingError", "principal_of", "server_context", "validate_rules"]
+
+log = logging.getLogger("kwire.security.tls")
 
 _CLIENT_AUTH = {"required": ssl.CERT_REQUIRED, "requested": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
 _VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
@@ -42,26 +45,27 @@ class _Settings:
 
     def __init__(self, config: BrokerConfig, listener: str) -> None:
         self._config = config
-        self._listener = listener
+        self.listener = listener
 
     def get(self, name: str) -> str | None:
-        value = self._config.listener_setting(self._listener, name)
+        value = self._config.listener_setting(self.listener, name)
         return None if value is None or value == "" else value
 
     def label(self, name: str) -> str:
-        key = f"listener.name.{self._listener.lower()}.{name}"
+        key = f"listener.name.{self.listener.lower()}.{name}"
         return key if key in self._config.listener_overrides else name
 
 
-def server_context(config: BrokerConfig, listener: str) -> ssl.SSLContext:
-    """The TLS server context for `listener` (a listener name such as "SSL");
-    raises StartupError (one line naming the setting and path) when a setting,
-    file or password is wrong."""
+def server_context(config: BrokerConfig, listener: str, protocol: str = "SSL") -> ssl.SSLContext:
+    """The TLS server context for `listener` (a listener name such as "SSL"),
+    whose security protocol is `protocol` (SSL or SASL_SSL); raises
+    StartupError (one line naming the setting and path) when a setting, file
+    or password is wrong."""
     settings = _Settings(config, listener)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     _set_versions(context, settings)
     _load_keystore(context, settings)
-    _set_client_auth(context, settings)
+    _set_client_auth(context, settings, protocol)
     _load_truststore(context, settings)
     _set_ciphers(context, settings)
     rules = settings.get("ssl.principal.mapping.rules") or "DEFAULT"
@@ -98,8 +102,20 @@ def _set_versions(context: ssl.SSLContext, settings: _Settings) -> None:
     context.minimum_version, context.maximum_version = versions[0], versions[-1]
 
 
-def _set_client_auth(context: ssl.SSLContext, settings: _Settings) -> None:
+def _set_client_auth(context: ssl.SSLContext, settings: _Settings, protocol: str) -> None:
     mode = _choice(settings, "ssl.client.auth", tuple(_CLIENT_AUTH), "none")
+    if protocol.upper() == "SASL_SSL" and settings.label("ssl.client.auth") == "ssl.client.auth":
+        # As Kafka: a SASL_SSL listener asks for client certificates only when
+        # its own listener.name.<l>.ssl.client.auth says so; SASL names the client.
+        if mode != "none":
+            log.warning(
+                "ssl.client.auth=%s does not apply to SASL_SSL listener %s; set listener.name.%s.ssl.client.auth "
+                "to ask its clients for certificates",
+                mode,
+                settings.listener,
+                settings.listener.lower(),
+            )
+        mode = "none"
     context.verify_mode = _CLIENT_AUTH[mode]
 
 

@@ -163,3 +163,13 @@ def test_loading_a_pem_context_imports_no_cryptography(certificates):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.split() == ["False"]
+
+
+def test_a_sasl_ssl_listener_asks_for_certificates_only_when_its_own_setting_says_so(certificates, caplog):
+    config = config_with(certificates.broker_settings("required"))
+    anonymous = handshake(server_context(config, "SASL_SSL", "SASL_SSL"), client_context(certificates.ca))
+    assert anonymous.getpeercert() is None
+    assert "listener.name.sasl_ssl.ssl.client.auth" in caplog.text
+    config.listener_overrides["listener.name.sasl_ssl.ssl.client.auth"] = "required"
+    with pytest.raises(ssl.SSLError, match="CERTIFICATE"):
+        handshake(server_context(config, "SASL_SSL", "SASL_SSL"), client_context(certificates.ca))
