@@ -60,7 +60,6 @@ _OPENSSL_NAMES = {
 # DER string types Java writes as text; any other (UniversalString, ...) goes as hex.
 _TEXT_TAGS = {0x13: "ascii", 0x14: "latin-1", 0x16: "ascii", 0x1B: "latin-1", 0x1E: "utf-16-be", 0x0C: "utf-8"}
 _ESCAPED = set(',=+<>#;"\\')
-_PRINTABLE_EXTRA = set(" '()+,-./:=?")
 
 
 class PrincipalMappingError(Exception):
@@ -78,11 +77,9 @@ def distinguished_name(certificate: dict[str, Any] | bytes) -> str:
     if isinstance(certificate, bytes | bytearray):
         rdns = _rdns_from_der(bytes(certificate))
     else:
+        # The dict drops each value's ASN.1 type: assume the usual one per attribute.
         rdns = [
-            [
-                (_OPENSSL_NAMES.get(name, (name, _UTF8))[0], _OPENSSL_NAMES.get(name, (name, _UTF8))[1], value)
-                for name, value in rdn
-            ]
+            [(*_OPENSSL_NAMES.get(name, (name, _UTF8)), value) for name, value in rdn]
             for rdn in certificate.get("subject", ())
         ]
     return ",".join("+".join(_ava(oid, tag, value) for oid, tag, value in rdn) for rdn in reversed(rdns))
