@@ -42,6 +42,11 @@ _CLIENT_FINAL = re.compile(
 _UNKNOWN_USER_KEY = secrets.token_bytes(32)
 
 
+def new_server_nonce() -> str:
+    """The server's half of the nonce: printable, no comma (tests replace it to replay RFC 7677's example)."""
+    return secrets.token_urlsafe(24)
+
+
 def saslname_to_username(saslname: str) -> str:
     return saslname.replace("=2C", ",").replace("=3D", "=")
 
@@ -90,7 +95,7 @@ class ScramServer(MechanismServer):
         self._username = username
         self._credential = credential
         self._gs2_header = match["gs2"].encode()
-        self._nonce = match["nonce"] + secrets.token_urlsafe(24)
+        self._nonce = match["nonce"] + new_server_nonce()
         salt = base64.b64encode(credential.salt).decode()
         server_first = f"r={self._nonce},s={salt},i={credential.iterations}"
         self._auth_message_start = f"{match['bare']},{server_first}"
