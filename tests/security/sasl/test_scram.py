@@ -62,8 +62,7 @@ def test_rfc7677_example_exchange(monkeypatch):
         b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
     )
     final = (
-        b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-        b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+        b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
     )
     assert server.respond(final) == b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
     assert server.principal == "User:user"
@@ -84,8 +83,12 @@ class HandClient:
 
     def final(self, server_first, binding=None, nonce=None, proof_change=None):
         fields = dict(item.split(b"=", 1) for item in server_first.split(b","))
-        salted = hashlib.pbkdf2_hmac(self.hash, self.password.encode(), base64.b64decode(fields[b"s"]), int(fields[b"i"]))
-        without_proof = b"c=" + base64.b64encode(self.gs2 if binding is None else binding) + b",r=" + (nonce or fields[b"r"])
+        salted = hashlib.pbkdf2_hmac(
+            self.hash, self.password.encode(), base64.b64decode(fields[b"s"]), int(fields[b"i"])
+        )
+        without_proof = (
+            b"c=" + base64.b64encode(self.gs2 if binding is None else binding) + b",r=" + (nonce or fields[b"r"])
+        )
         auth_message = self.bare + b"," + server_first + b"," + without_proof
         client_key = hmac.digest(salted, b"Client Key", self.hash)
         signature = hmac.digest(hashlib.new(self.hash, client_key).digest(), auth_message, self.hash)
@@ -202,3 +205,16 @@ def test_no_step_after_success_or_failure():
         failed.respond(b"garbage")
     with pytest.raises(AuthenticationFailed):
         failed.respond(ScramClient("alice", "alice-secret", "SCRAM-SHA-512").first_message())
+
+
+def test_a_failing_credential_store_fails_the_exchange_generically(caplog):
+    def broken_lookup(user, mechanism):
+        raise OSError("store unavailable")
+
+    server = new_server("SCRAM-SHA-256", settings())
+    server._lookup = broken_lookup
+    with pytest.raises(AuthenticationFailed) as failure:
+        server.respond(b"n,,n=alice,r=abc")
+    assert str(failure.value) == GENERIC.format("SCRAM-SHA-256")
+    assert "store unavailable" in failure.value.detail
+    assert any(record.levelname == "ERROR" for record in caplog.records)
