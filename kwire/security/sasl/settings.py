@@ -45,8 +45,10 @@ def sasl_settings(
     scram_lookup: Callable[[str, str], ScramCredential | None],
     wall_clock_ms: Callable[[], int],
 ) -> SaslSettings:
-    """Everything the listener's mechanisms need; ConfigError (one line) on a bad JAAS config or JWKS file."""
-    plain_entries = _jaas(config, listener, "PLAIN")
+    """Everything the listener's enabled mechanisms need (only those are read, as Kafka
+    configures only those); ConfigError (one line) on a bad JAAS config or JWKS file."""
+    enabled = enabled_mechanisms(config, listener)
+    plain_entries = _jaas(config, listener, "PLAIN") if "PLAIN" in enabled else []
     plain_users = {
         name[len(_PLAIN_USER_PREFIX) :]: password
         for entry in plain_entries
@@ -54,7 +56,8 @@ def sasl_settings(
         for name, password in entry.options.items()
         if name.startswith(_PLAIN_USER_PREFIX)
     }
-    return SaslSettings(plain_users, scram_lookup, wall_clock_ms, _oauth_settings(config, listener))
+    oauth = _oauth_settings(config, listener) if "OAUTHBEARER" in enabled else OAuthSettings()
+    return SaslSettings(plain_users, scram_lookup, wall_clock_ms, oauth)
 
 
 def _oauth_settings(config: BrokerConfig, listener: str) -> OAuthSettings:
@@ -110,11 +113,16 @@ def _jaas(config: BrokerConfig, listener: str, mechanism: str) -> list[JaasEntry
     text = config.listener_setting(listener, "sasl.jaas.config", mechanism)
     if text is None or text == "null" or not text.strip():
         return []
+    name = _setting_name(config, listener, "sasl.jaas.config", mechanism)
     try:
-        return parse_jaas(text)
+        entries = parse_jaas(text)
     except JaasSyntaxError as problem:
-        name = _setting_name(config, listener, "sasl.jaas.config", mechanism)
         raise ConfigError(f"Invalid value [hidden] for configuration {name}: {problem}") from None
+    if len(entries) != 1:  # Kafka's rule for a broker's JAAS config property
+        raise ConfigError(
+            f"Invalid value [hidden] for configuration {name}: JAAS config property contains {len(entries)} login modules, should be 1 module"
+        )
+    return entries
 
 
 def _setting_name(config: BrokerConfig, listener: str, kafka_name: str, mechanism: str | None = None) -> str:

@@ -55,6 +55,11 @@ def test_malformed_jaas_config_is_one_line_naming_the_setting():
     assert "secret" not in message and "\n" not in message
 
 
+def test_jaas_config_with_two_login_modules_is_refused_as_kafka_does():
+    with pytest.raises(ConfigError, match="contains 2 login modules, should be 1 module"):
+        build(BrokerConfig(sasl_jaas_config=PLAIN_JAAS + " Other required;"))
+
+
 def test_oauth_settings_from_config_and_jaas_options():
     config = BrokerConfig(
         sasl_oauthbearer_sub_claim_name="client_id",
@@ -120,6 +125,16 @@ def test_unusable_jwks_is_a_config_error(tmp_path, content, url, expected):
         build(BrokerConfig(sasl_oauthbearer_jwks_endpoint_url=url))
     message = str(error.value)
     assert expected in message and "sasl.oauthbearer.jwks.endpoint.url" in message and "\n" not in message
+
+
+def test_settings_of_disabled_mechanisms_are_not_read(tmp_path):
+    config = BrokerConfig(
+        sasl_enabled_mechanisms="SCRAM-SHA-256",
+        sasl_jaas_config="not a jaas config",
+        sasl_oauthbearer_jwks_endpoint_url=str(tmp_path / "absent.json"),
+    )
+    settings = build(config)
+    assert dict(settings.plain_users) == {} and settings.oauth.jwks is None
 
 
 def test_enabled_mechanisms_default_and_override():
