@@ -88,6 +88,8 @@ class BrokerState:
         self.faults.install_startup_flags(config.drop_produce_responses_every, config.exit_after_produce)
         # Client quotas (AlterClientQuotas; enforced on Produce, Fetch and every request's time).
         self.quotas = self.cluster.client_quotas
+        # SCRAM credentials (AlterUserScramCredentials); the SASL layer looks logins up here.
+        self.scram_credentials = self.cluster.scram_credentials
         # ACL authorization (authorizer.class.name); None: every request is allowed.
         self.authorizer: Authorizer | None = None
         self.advertised_host, self.advertised_port = config.advertised(config.port)

@@ -132,9 +132,18 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
     certs.add_argument("--days", type=int, default=365, metavar="N", help="validity in days (default 365)")
 
     if with_admin_commands:
-        from kwire.admin import cluster_info, configs, consume_command, faults_command, groups, produce_command, topics
+        from kwire.admin import (
+            cluster_info,
+            configs,
+            consume_command,
+            faults_command,
+            groups,
+            produce_command,
+            topics,
+            users,
+        )
 
-        for admin_command in (topics, groups, configs, cluster_info, faults_command):
+        for admin_command in (topics, groups, configs, users, cluster_info, faults_command):
             admin_command.register(commands)  # each sets args.admin, the function that runs it
         produce_command.add_parser(commands)
         consume_command.add_parser(commands)
