@@ -31,7 +31,9 @@ class ListenerSecurity:
         session.security = self
         return session
 
-    def principal_of_certificate(self, certificate: dict[str, Any] | None) -> str:
+    def principal_of_certificate(self, certificate: bytes | None) -> str:
+        """The principal a client certificate (DER) names, by ssl.principal.mapping.rules;
+        raises PrincipalMappingError when no rule matches (Kafka then refuses the client)."""
         from kwire.security.tls import principal_of
 
         return principal_of(certificate, self.principal_rules)
@@ -64,7 +66,7 @@ def prepare(
             from kwire.security.tls import server_context, validate_rules
 
             validate_rules(rules)
-            context = server_context(config, spec.name)
+            context = server_context(config, spec.name, spec.protocol)
         mechanisms: tuple[str, ...] = ()
         settings = None
         if spec.protocol in SASL_PROTOCOLS:

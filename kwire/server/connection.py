@@ -162,7 +162,14 @@ async def _tls_handshake(
         await trio.aclose_forcefully(stream)
         raise _TlsFailed from None
     if not session.uses_sasl:
-        session.principal = security.principal_of_certificate(tls.getpeercert())
+        from kwire.security.ssl_principal import PrincipalMappingError
+
+        try:
+            session.principal = security.principal_of_certificate(tls.getpeercert(binary_form=True))
+        except PrincipalMappingError as exc:
+            log.warning("closing connection from %s: %s", peer, exc)
+            await trio.aclose_forcefully(tls)
+            raise _TlsFailed from None
     return tls
 
 
