@@ -65,7 +65,7 @@ def free_ports(count: int) -> list[int]:
 class SecureBroker:
     """A kwire subprocess with one listener of each protocol in LISTENERS."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, log_level: str = "WARNING") -> None:
         from kwire.security.cert_maker import make_test_certificates
 
         self.certificates = make_test_certificates(workdir / "certs")
@@ -80,7 +80,7 @@ class SecureBroker:
         properties = workdir / "server.properties"
         properties.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kwire", "serve", "--memory", "--config", str(properties), "--log-level", "WARNING"],
+            [sys.executable, "-m", "kwire", "serve", "--memory", "--config", str(properties), "--log-level", log_level],
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO,
@@ -162,11 +162,12 @@ def produce(broker: SecureBroker, listener: str, topic: str, count: int, size: i
     send, poll = producer.produce, producer.poll
     for i in range(count):
         value = values[i & 1023]
-        try:
-            send(topic, value=value)
-        except BufferError:
-            poll(0.005)
-            send(topic, value=value)
+        while True:
+            try:
+                send(topic, value=value)
+                break
+            except BufferError:  # 100,000 messages queued (queue.buffering.max.messages): wait for some
+                poll(0.005)
         if not i & 0x3FFF:
             poll(0)
     left = producer.flush(120)
@@ -335,7 +336,13 @@ def _authenticate_in_threads(
 
 
 def connection_rate(
-    broker: SecureBroker, pool: ProcessPoolExecutor, processes: int, listener: str, mechanism: str, threads: int, per_thread: int
+    broker: SecureBroker,
+    pool: ProcessPoolExecutor,
+    processes: int,
+    listener: str,
+    mechanism: str,
+    threads: int,
+    per_thread: int,
 ) -> dict:
     cafile = str(broker.certificates.ca) if listener == "SASL_SSL" else None
     port = broker.ports[listener]
@@ -389,7 +396,9 @@ def main() -> None:
                 for listener in ("PLAINTEXT", "SASL_SSL"):
                     topic = f"bench-{listener}-{size}"
                     create_topic(broker, topic, args.partitions)
-                    produced = _timed(f"produce {size} B {listener}", lambda: produce(broker, listener, topic, count, size))
+                    produced = _timed(
+                        f"produce {size} B {listener}", lambda: produce(broker, listener, topic, count, size)
+                    )
                     consumed = _timed(
                         f"consume {size} B {listener}",
                         lambda: consume(broker, listener, topic, args.partitions, count + 1, size),

@@ -30,6 +30,7 @@ from kwire.security.listener_security import ListenerSecurity
 from kwire.security.session import Session
 from kwire.server.request_budget import RequestBudget, Reservation
 from kwire.server.sending import send_buffers
+from kwire.server.tls_records import buffered_plaintext
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,8 @@ async def _receive(stream: trio.abc.Stream, reader: FrameReader, idle_s: float, 
                 log.warning("connection from %s closed mid-request (%d bytes unread)", peer, reader.pending_bytes)
             raise _PeerClosed
         reader.feed(data)
+        for more in buffered_plaintext(stream, RECEIVE_BYTES):  # TLS: the records already read
+            reader.feed(more)
         return
     log.info("closing connection from %s: idle for %d ms (connections.max.idle.ms)", peer, idle_s * 1000)
     raise _PeerClosed
