@@ -235,3 +235,29 @@ def test_an_asyncio_program_uses_the_thread_mode_with_aiokafka():
 
     with kwire.Broker() as broker:
         assert asyncio.run(produce_and_consume(broker.bootstrap_servers)) == [b"m%d" % n for n in range(10)]
+
+
+def test_a_broker_with_a_sasl_listener_from_settings_in_code():
+    from confluent_kafka.admin import AdminClient
+
+    jaas = 'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";'
+    settings = {
+        "listeners": "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
+    }
+    with kwire.Broker(settings) as broker:
+        address = broker.bootstrap_servers_for("SASL_PLAINTEXT")
+        assert address != broker.bootstrap_servers
+        admin = AdminClient(
+            {
+                "bootstrap.servers": address,
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "PLAIN",
+                "sasl.username": "alice",
+                "sasl.password": "alice-secret",
+            }
+        )
+        brokers = admin.list_topics(timeout=10).brokers
+        assert [f"{each.host}:{each.port}" for each in brokers.values()] == [address]
+    with pytest.raises(ConfigError, match="No security protocol defined for listener INTERNAL"):
+        kwire.Broker({"listeners": "INTERNAL://127.0.0.1:0"})
