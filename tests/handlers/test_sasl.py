@@ -161,3 +161,63 @@ def test_on_a_plaintext_listener_both_apis_answer_illegal_sasl_state():
     assert handshake(core, session).error_code == ErrorCode.illegal_sasl_state
     assert authenticate(core, session, b"\0a\0b").error_code == ErrorCode.illegal_sasl_state
     assert not session.close_after_response
+
+
+# --- mutated SASL frames, in every state of the exchange ----------------------------------------------------------
+
+SCRAM_FIRST = b"n,,n=alice,r=fyko+d2lbbFgONRv9qkxdawL"
+
+
+def exchange_frames() -> list[bytes]:
+    """Valid frames of every SASL message kind and version (without size prefix)."""
+    frames = []
+    for version in (0, 1):
+        for mechanism in ("PLAIN", "SCRAM-SHA-256", "OAUTHBEARER", "GSSAPI"):
+            frames.append(request_frame(ApiKey.SASL_HANDSHAKE, version, {"mechanism": mechanism})[4:])
+    for version in (0, 1, 2):
+        for token in (b"\0alice\0alice-secret", SCRAM_FIRST, b"n,,\x01auth=Bearer x.y.z\x01\x01", b""):
+            frames.append(request_frame(ApiKey.SASL_AUTHENTICATE, version, {"auth_bytes": token})[4:])
+    return frames
+
+
+def drive(core: BrokerCore, session: Session, frame: bytes) -> None:
+    """One frame as the connection would handle it: an answer, or ProtocolViolation (the connection closes)."""
+    try:
+        if session.raw_tokens:
+            outcome = core.handle_raw_sasl_token(session, frame)
+        else:
+            outcome = core.handle_frame(frame, "/127.0.0.1", session)
+    except ProtocolViolation:
+        return
+    payload = b"".join(bytes(part) for part in outcome)
+    assert struct.unpack_from(">i", payload)[0] == len(payload) - 4
+
+
+def test_mutated_sasl_frames_in_every_state_get_an_answer_or_a_closed_connection():
+    import random
+
+    from tests.frame_mutations import Mutator, frame_length_fields
+
+    rng = random.Random(1404)
+    mutator = Mutator(rng, {ApiKey.SASL_HANDSHAKE: [0, 1], ApiKey.SASL_AUTHENTICATE: [0, 1, 2]})
+    frames = exchange_frames()
+    core, prepared = sasl_core(connections_max_reauth_ms=1000)
+    for _round in range(1500):
+        session = new_session(prepared)
+        # Bring the session to a random state: fresh, mid-exchange (v0 or v1), authenticated.
+        state = rng.randrange(4)
+        if state >= 1:
+            handshake(core, session, "PLAIN", version=0 if state == 1 else 1)
+        if state == 3:
+            authenticate(core, session, b"\0alice\0alice-secret")
+        valid = rng.choice(frames)
+        mutated = mutator.mutate(valid, frame_length_fields(valid))
+        drive(core, session, mutated)
+    assert metadata(core, authenticated_session(prepared, core)).brokers  # the core still serves
+
+
+def authenticated_session(prepared, core) -> Session:
+    session = new_session(prepared)
+    handshake(core, session)
+    authenticate(core, session, b"\0alice\0alice-secret")
+    return session
