@@ -93,6 +93,7 @@ def handle_metadata(ctx: RequestContext, wire_request: Any) -> Any:
         include_topic_ops,
         include_cluster_ops,
         state.cluster.version,
+        ctx.listener,
     )
     body = state.response_cache.get(cache_key)
     if body is None:
@@ -110,7 +111,7 @@ def _encoded(ctx: RequestContext, topics: list[dict[str, Any]], cluster_operatio
         throttle_time=0,
         brokers=[
             dict(node_id=broker.node_id, host=broker.host, port=broker.port, rack=broker.rack)
-            for broker in cluster.topology.sorted_brokers()
+            for broker in (each.on(ctx.listener) for each in cluster.topology.sorted_brokers())
         ],
         cluster_id=cluster.cluster_id,
         controller_id=cluster.topology.controller_id,
