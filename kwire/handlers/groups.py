@@ -230,7 +230,12 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
                     protocol_type="",
                     protocol_data="",
                     members=[],
-                    authorized_operations=OPERATIONS_NOT_REQUESTED,
+                    # As Kafka: an answer without an error carries the operations when asked.
+                    authorized_operations=(
+                        ctx.authorized_operations(ResourceType.GROUP, group_id, GROUP_OPERATIONS)
+                        if include_ops and error == ErrorCode.none
+                        else OPERATIONS_NOT_REQUESTED
+                    ),
                 )
             )
             continue

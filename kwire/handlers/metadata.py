@@ -173,7 +173,8 @@ def _authorized_topic_entries(
         if topic is not None:
             entries.append(_with_operations(ctx, _topic_entry(ctx, topic, False), include_ops))
             continue
-        entries.extend(_topic_entries(ctx, (wanted,), False))  # unknown or invalid, as without an authorizer
+        # Unknown or invalid, as without an authorizer (with the principal's operations, as Kafka).
+        entries.extend(_with_operations(ctx, entry, include_ops) for entry in _topic_entries(ctx, (wanted,), False))
     return entries
 
 

@@ -453,3 +453,17 @@ def test_a_refusal_is_logged_once_as_an_audit_line(node, caplog):
         node.client.call(FETCH, 12, rq.fetch("t", 0, 0))
     lines = [r.getMessage() for r in caplog.records if r.name == "kwire.authorizer"]
     assert len(lines) == 1 and "User:alice" in lines[0] and "READ" in lines[0] and "TOPIC:t" in lines[0]
+
+
+def test_unknown_but_described_topics_and_groups_carry_the_principals_operations(node):
+    node.acl.grant(A.DESCRIBE, R.TOPIC, "missing")
+    body = rq.metadata("missing", auto=False)
+    body.update(include_topic_authorized_operations=True)
+    topic = node.client.call(METADATA, 12, body).topics[0]
+    assert (topic.error_code, topic.topic_authorized_operations) == (
+        ErrorCode.unknown_topic_or_partition,
+        1 << A.DESCRIBE,
+    )
+    node.acl.grant(A.DESCRIBE, R.GROUP, "nobody")
+    group = node.client.call(DESCRIBE_GROUPS, 5, dict(groups=["nobody"], include_authorized_operations=True)).groups[0]
+    assert (group.error_code, group.group_state, group.authorized_operations) == (0, "Dead", 1 << A.DESCRIBE)
