@@ -102,6 +102,8 @@ def _step(ctx: RequestContext, session: Session, token: bytes) -> tuple[bytes, i
         reply = server.respond(token)
     except AuthenticationFailed as failure:
         session.sasl_server = None
+        if session.authenticated:  # Kafka's words for a failed re-authentication
+            failure = AuthenticationFailed(str(failure).replace("during authentication", "during re-authentication"))
         log.info(
             "Failed authentication with %s (%s) on listener %s using %s",
             session.client_ip,
