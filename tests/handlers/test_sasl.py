@@ -11,6 +11,7 @@ from kwire.core import BrokerCore, ProtocolViolation
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.security import ANONYMOUS, listener_security
+from kwire.security.credentials import ScramCredential
 from kwire.security.session import Session
 from tests.wire import decode_response, request_frame
 
@@ -19,11 +20,18 @@ JAAS = (
 )
 
 
+CAROL = ScramCredential.from_password("SCRAM-SHA-256", "carol-secret", b"salt", 4096)
+
+
 def sasl_core(clock=None, **overrides) -> tuple[BrokerCore, dict]:
     config = BrokerConfig(port=0, data_dir=None, sasl_jaas_config=JAAS, **overrides)
     config.listener_specs = (("SASL_PLAINTEXT", "SASL_PLAINTEXT", "127.0.0.1", 0),)
     core = BrokerCore(config, clock or ManualClock())
-    prepared = listener_security.prepare(config, lambda user, mechanism: None, core.state.clock.wall_ms)
+
+    def scram_lookup(user, mechanism):
+        return CAROL if (user, mechanism) == ("carol", "SCRAM-SHA-256") else None
+
+    prepared = listener_security.prepare(config, scram_lookup, core.state.clock.wall_ms)
     return core, prepared
 
 
@@ -221,3 +229,27 @@ def authenticated_session(prepared, core) -> Session:
     handshake(core, session)
     authenticate(core, session, b"\0alice\0alice-secret")
     return session
+
+
+def scram_login(core, session, password: str):
+    """kafka-python's SCRAM client through SaslHandshake / SaslAuthenticate; the last answer."""
+    from kafka.net.sasl.scram import ScramClient
+
+    client = ScramClient("carol", password, "SCRAM-SHA-256")
+    assert handshake(core, session, "SCRAM-SHA-256").error_code == ErrorCode.none
+    first = authenticate(core, session, client.first_message())
+    client.process_server_first_message(first.auth_bytes)
+    return authenticate(core, session, client.final_message())
+
+
+def test_scram_logs_in_and_a_failed_reauthentication_says_so():
+    core, prepared = sasl_core(connections_max_reauth_ms=3000)
+    session = new_session(prepared)
+    assert scram_login(core, session, "carol-secret").error_code == ErrorCode.none
+    assert session.principal == "User:carol"
+    failed = scram_login(core, session, "wrong")
+    assert failed.error_code == ErrorCode.sasl_authentication_failed
+    assert failed.error_message == (
+        "Authentication failed during re-authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256"
+    )
+    assert session.close_after_response
