@@ -22,6 +22,7 @@ import attrs
 
 from kwire.log import PartitionLog
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
+from kwire.security.acls import AclBinding, acl_from_json, acl_json
 
 # A client quota entity: (type, name) pairs, sorted (kwire/quotas/entities.py).
 QuotaEntity = tuple[tuple[str, str | None], ...]
@@ -36,6 +37,9 @@ _GROUP_CONFIG_PREFIX = b"group-config:"
 # Client quotas: the key names the entity as JSON ([[type, name or null], ...]
 # sorted by type), the value holds all of its quotas ({key: number}).
 _CLIENT_QUOTA_PREFIX = b"client-quota:"
+# An ACL: the key is the whole binding as JSON (kwire/security/acls.py), so
+# the same ACL created twice is one record; a tombstone deletes it.
+_ACL_PREFIX = b"acl:"
 # A partition's leadership in a multi-node cluster (`partition:<topic id>:<index>`),
 # written by the controller: Kafka's PartitionRecord / PartitionChangeRecord.
 _PARTITION_PREFIX = b"partition:"
@@ -77,6 +81,7 @@ class MetadataSnapshot:
     client_quotas: dict[QuotaEntity, dict[str, float]] = attrs.field(factory=dict)
     # Multi-node clusters: each partition's leadership by (topic id, index).
     partition_states: dict[tuple[uuid.UUID, int], PartitionState] = attrs.field(factory=dict)
+    acls: set[AclBinding] = attrs.field(factory=set)
 
 
 def replay_records(
@@ -115,6 +120,9 @@ def replay_records(
                 snapshot.client_quotas[entity] = quotas
             else:
                 snapshot.client_quotas.pop(entity, None)
+        elif key.startswith(_ACL_PREFIX):
+            acl = acl_from_json(json.loads(key[len(_ACL_PREFIX) :]))
+            (snapshot.acls.discard if value is None else snapshot.acls.add)(acl)
         elif key.startswith(_PARTITION_PREFIX):
             topic_id, index = key[len(_PARTITION_PREFIX) :].decode().rsplit(":", 1)
             where = (uuid.UUID(topic_id), int(index))
@@ -184,6 +192,16 @@ class MetadataLog:
                 json.dumps(quotas, sort_keys=True).encode() if quotas else None,
             )
             for entity, quotas in changes.items()
+        ]
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
+
+    def write_acls(self, changes: Mapping[AclBinding, bool]) -> None:
+        """ACLs created (True) and deleted (False), in one batch (durable on return)."""
+        records = [
+            (_ACL_PREFIX + json.dumps(acl_json(acl)).encode(), b"{}" if present else None)
+            for acl, present in changes.items()
         ]
         if records:
             append_keyed_records(self._log, records)
