@@ -117,9 +117,18 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
     )
 
     if with_admin_commands:
-        from kwire.admin import cluster_info, configs, consume_command, faults_command, groups, produce_command, topics
+        from kwire.admin import (
+            acls,
+            cluster_info,
+            configs,
+            consume_command,
+            faults_command,
+            groups,
+            produce_command,
+            topics,
+        )
 
-        for admin_command in (topics, groups, configs, cluster_info, faults_command):
+        for admin_command in (topics, groups, configs, acls, cluster_info, faults_command):
             admin_command.register(commands)  # each sets args.admin, the function that runs it
         produce_command.add_parser(commands)
         consume_command.add_parser(commands)

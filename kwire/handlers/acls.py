@@ -99,7 +99,10 @@ def handle_describe_acls(ctx: RequestContext, request: Any) -> Any:
     if acl_filter.has_unknown:
         return CLOSE_CONNECTION
     if not ctx.allowed(AclOperation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
-        return respond(ctx, dict(error_code=ErrorCode.cluster_authorization_failed, error_message=_not_authorized(ctx), resources=[]))
+        return respond(
+            ctx,
+            dict(error_code=ErrorCode.cluster_authorization_failed, error_message=_not_authorized(ctx), resources=[]),
+        )
     if ctx.state.authorizer is None:
         return respond(
             ctx,
@@ -133,7 +136,9 @@ def handle_delete_acls(ctx: RequestContext, request: Any) -> Any:
         return CLOSE_CONNECTION
 
     def everyone(code: ErrorCode, message: str | None) -> Any:
-        results = [dict(error_code=code, error_message=message, matching_acls=[]) for _ in filters]
+        results: list[dict[str, Any]] = [
+            dict(error_code=code, error_message=message, matching_acls=[]) for _ in filters
+        ]
         return respond(ctx, dict(filter_results=results))
 
     if not ctx.allowed(AclOperation.ALTER, ResourceType.CLUSTER, CLUSTER_NAME):
@@ -142,7 +147,7 @@ def handle_delete_acls(ctx: RequestContext, request: Any) -> Any:
         return everyone(ErrorCode.security_disabled, _NO_AUTHORIZER)
     matched = ctx.state.cluster.acls.delete(filters)
     deleted = {acl for each in matched for acl in each}
-    log_admin_change(ctx, "; ".join(f"{acl.describe()} deleted" for acl in sorted(deleted, key=_text)))
+    log_admin_change(ctx, "; ".join(f"{acl.describe()} deleted" for acl in sorted(deleted, key=AclBinding.describe)))
     results = [
         dict(
             error_code=ErrorCode.none,
@@ -165,7 +170,3 @@ def handle_delete_acls(ctx: RequestContext, request: Any) -> Any:
         for acls in matched
     ]
     return respond(ctx, dict(filter_results=results))
-
-
-def _text(acl: AclBinding) -> str:
-    return acl.describe()

@@ -49,7 +49,9 @@ def acl_filter(name=None, resource_type=Res.ANY, pattern=Pattern.ANY, principal=
 
 
 def create(client, *creations, version=3):
-    return [(r.error_code, r.error_message) for r in client.call(CREATE, version, dict(creations=list(creations))).results]
+    return [
+        (r.error_code, r.error_message) for r in client.call(CREATE, version, dict(creations=list(creations))).results
+    ]
 
 
 def describe(client, version=3, **fields):
@@ -158,7 +160,10 @@ def test_without_an_authorizer_security_is_disabled():
         assert response.error_code == ErrorCode.security_disabled
         assert response.error_message == "No Authorizer is configured on the broker"
         (result,) = delete(client, acl_filter())
-        assert (result.error_code, result.error_message) == (ErrorCode.security_disabled, "No Authorizer is configured.")
+        assert (result.error_code, result.error_message) == (
+            ErrorCode.security_disabled,
+            "No Authorizer is configured.",
+        )
     finally:
         core.close()
 

@@ -197,7 +197,9 @@ def test_create_writes_only_new_acls_and_delete_reports_per_filter():
     assert write.writes == [{acl(operation=Op.WRITE): True}]
     assert acls.create([acl()]) == []
     assert len(write.writes) == 1
-    matched = acls.delete([AclBindingFilter(operation=Op.READ), AclBindingFilter(name="orders"), AclBindingFilter(name="x")])
+    matched = acls.delete(
+        [AclBindingFilter(operation=Op.READ), AclBindingFilter(name="orders"), AclBindingFilter(name="x")]
+    )
     assert matched == [[acl()], [acl(), acl(operation=Op.WRITE)], []]
     assert write.writes[-1] == {acl(): False, acl(operation=Op.WRITE): False}
     assert acls.bindings == set()
