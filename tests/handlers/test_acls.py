@@ -260,3 +260,38 @@ def test_an_unknown_authorizer_stops_start_up(tmp_path):
         make_core(tmp_path, authorizer_class_name="com.example.Custom")
     # Nothing was left locked: the directory opens.
     make_core(tmp_path).close()
+
+
+@pytest.mark.parametrize("api_key", [DESCRIBE, CREATE, DELETE])
+def test_arbitrary_acl_requests_get_an_answer_or_close_their_connection(api_key):
+    """As tests/test_core.py's hunt, with authorization on (so the requests reach the ACLs)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from kio.index import load_request_schema
+
+    from tests.test_core import DEFAULT_EXAMPLES, EXAMPLES, answer, encode
+
+    core = make_core(**SECURED)
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=EXAMPLES == DEFAULT_EXAMPLES,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(st.data())
+    def check(data):
+        version = data.draw(st.sampled_from([1, 2, 3]), label="version")
+        request = data.draw(st.from_type(load_request_schema(api_key, version)), label="request")
+        payload = answer(core, encode(api_key, version, request))
+        if payload is not None:
+            assert decode_response(api_key, version, payload[4:])[0] == 7
+
+    try:
+        check()
+        client = CoreClient(core)
+        delete(client, acl_filter())
+        assert create(client, creation()) == [(ErrorCode.none, None)]
+        assert len(described(client)) == 1
+    finally:
+        core.close()
