@@ -206,23 +206,27 @@ def _order(acl: AclBinding) -> tuple[int, str, int, str, str, int, int]:
 
 @attrs.define
 class _TypeIndex:
-    """One resource type's ACLs: literal ones by name, the wildcard ones, the prefixed ones."""
+    """One resource type's ACLs: literal and prefixed ones by name, so the
+    ACLs of a resource are a few dict lookups (one per prefix length in use)."""
 
     literal: dict[str, list[AclBinding]] = attrs.field(factory=dict)
-    wildcard: list[AclBinding] = attrs.field(factory=list)
-    prefixed: list[AclBinding] = attrs.field(factory=list)
+    prefixed: dict[str, list[AclBinding]] = attrs.field(factory=dict)
+    prefix_lengths: set[int] = attrs.field(factory=set)
 
     def add(self, acl: AclBinding) -> None:
         if acl.pattern_type == PatternType.PREFIXED:
-            self.prefixed.append(acl)
-        elif acl.name == WILDCARD:
-            self.wildcard.append(acl)
+            self.prefixed.setdefault(acl.name, []).append(acl)
+            self.prefix_lengths.add(len(acl.name))
         else:
             self.literal.setdefault(acl.name, []).append(acl)
 
     def applying_to(self, name: str) -> list[AclBinding]:
-        found = self.literal.get(name, []) + self.wildcard
-        found.extend(acl for acl in self.prefixed if name.startswith(acl.name))
+        found = list(self.literal.get(name, ()))
+        if name != WILDCARD:
+            found.extend(self.literal.get(WILDCARD, ()))
+        for length in self.prefix_lengths:
+            if length <= len(name):
+                found.extend(self.prefixed.get(name[:length], ()))
         return found
 
 

@@ -253,3 +253,18 @@ def test_super_users():
     assert parse_super_users("") == frozenset()
     with pytest.raises(StartupError, match=r"^super\.users: 'admin'"):
         parse_super_users("User:a;admin")
+
+
+def test_prefixes_of_several_lengths():
+    auth = authorizer(
+        acl(name="o", pattern=Pattern.PREFIXED),
+        acl(name="orders-", pattern=Pattern.PREFIXED, permission=Perm.DENY),
+        acl(name="orders-eu-west", pattern=Pattern.PREFIXED, operation=Op.WRITE),
+        allow_if_no_acl=True,
+    )
+    assert allowed(auth, name="o")
+    assert allowed(auth, name="orders")
+    assert not allowed(auth, name="orders-eu")  # READ denied under "orders-"
+    assert allowed(auth, Op.WRITE, name="orders-eu-west-1")
+    assert not allowed(auth, Op.WRITE, name="orders-eu")  # ACLs apply, none allows WRITE
+    assert allowed(auth, name="xyz")  # no ACL applies: allow.everyone.if.no.acl.found
