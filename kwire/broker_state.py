@@ -20,7 +20,7 @@ what the produce path must know.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.cluster import Cluster
@@ -92,20 +92,33 @@ class BrokerState:
         self.faults.install_startup_flags(config.drop_produce_responses_every, config.exit_after_produce)
         # Client quotas (AlterClientQuotas; enforced on Produce, Fetch and every request's time).
         self.quotas = self.cluster.client_quotas
+        # SCRAM credentials (AlterUserScramCredentials); the SASL layer looks logins up here.
+        self.scram_credentials = self.cluster.scram_credentials
         # ACL authorization (authorizer.class.name); None: every request is allowed.
         self.authorizer: Authorizer | None = None
         if wants_authorizer:
             self.authorizer = AclAuthorizer(self.cluster.acls, super_users, config.allow_everyone_if_no_acl_found)
         self.advertised_host, self.advertised_port = config.advertised(config.port)
-        self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
         # Encoded response bodies, keyed on the request's shape and the
         # cluster's metadata version (bounded; dropped when the version moves).
         self.response_cache = ResponseCache(lambda: self.cluster.version)
+        self.set_bound_ports({})  # what this node advertises until its listeners are bound
 
     def set_bound_port(self, port: int) -> None:
-        """The listener's real port (config port 0 picks a free one)."""
-        self.advertised_host, self.advertised_port = self.config.advertised(port)
-        self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
+        """The first listener's real port (config port 0 picks a free one)."""
+        self.set_bound_ports({self.config.listeners()[0].name: port})
+
+    def set_bound_ports(self, ports: Mapping[str, int]) -> None:
+        """The listeners' real ports by listener name (a port 0 picks a free
+        one): what this node advertises on each."""
+        listeners = self.config.listeners()
+        self.advertised_host, self.advertised_port = self.config.advertised(
+            ports.get(listeners[0].name, listeners[0].port)
+        )
+        endpoints = tuple(
+            (spec.name, *self.config.advertised_for(spec, ports.get(spec.name, spec.port))) for spec in listeners
+        )
+        self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port, endpoints)
         self.response_cache.clear()
 
     def coordinator_partition_moved(self, topic: str, index: int, leads: bool) -> None:

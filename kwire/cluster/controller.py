@@ -44,6 +44,7 @@ from kwire.log.config import LogConfig
 from kwire.log.files import partition_dir_name
 from kwire.protocol.errors import ErrorCode
 from kwire.security.acls import AclBinding
+from kwire.security.credentials import ScramCredential
 
 log = logging.getLogger("kwire.controller")
 
@@ -291,6 +292,10 @@ class Controller:
 
     def write_acls(self, changes: Mapping[AclBinding, bool]) -> None:
         self.metadata.write_acls(changes)
+        self._applied()
+
+    def write_scram_credentials(self, changes: Mapping[tuple[str, str], ScramCredential | None]) -> None:
+        self.metadata.write_scram_credentials(changes)
         self._applied()
 
     def _initial_states(self, record: TopicRecord, first: int) -> None:

@@ -14,6 +14,7 @@ the metadata log lost (see orphans.py), and remove them.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,7 @@ import attrs
 from kwire.log import PartitionLog
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
 from kwire.security.acls import AclBinding, acl_from_json, acl_json
+from kwire.security.credentials import ScramCredential
 
 # A client quota entity: (type, name) pairs, sorted (kwire/quotas/entities.py).
 QuotaEntity = tuple[tuple[str, str | None], ...]
@@ -40,6 +42,9 @@ _CLIENT_QUOTA_PREFIX = b"client-quota:"
 # An ACL: the key is the whole binding as JSON (kwire/security/acls.py), so
 # the same ACL created twice is one record; a tombstone deletes it.
 _ACL_PREFIX = b"acl:"
+# SCRAM credentials (Kafka's UserScramCredentialRecord): the key is JSON
+# [user, mechanism], the value the stored form (bytes in base64), never a password.
+_SCRAM_PREFIX = b"scram-credential:"
 # A partition's leadership in a multi-node cluster (`partition:<topic id>:<index>`),
 # written by the controller: Kafka's PartitionRecord / PartitionChangeRecord.
 _PARTITION_PREFIX = b"partition:"
@@ -79,6 +84,8 @@ class MetadataSnapshot:
     group_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
     # Client quotas by entity (see kwire/quotas/entities.py).
     client_quotas: dict[QuotaEntity, dict[str, float]] = attrs.field(factory=dict)
+    # SCRAM credentials by (user, mechanism name).
+    scram_credentials: dict[tuple[str, str], ScramCredential] = attrs.field(factory=dict)
     # Multi-node clusters: each partition's leadership by (topic id, index).
     partition_states: dict[tuple[uuid.UUID, int], PartitionState] = attrs.field(factory=dict)
     acls: set[AclBinding] = attrs.field(factory=set)
@@ -123,6 +130,8 @@ def replay_records(
         elif key.startswith(_ACL_PREFIX):
             acl = acl_from_json(json.loads(key[len(_ACL_PREFIX) :]))
             (snapshot.acls.discard if value is None else snapshot.acls.add)(acl)
+        elif key.startswith(_SCRAM_PREFIX):
+            _replay_scram(snapshot.scram_credentials, key[len(_SCRAM_PREFIX) :], value)
         elif key.startswith(_PARTITION_PREFIX):
             topic_id, index = key[len(_PARTITION_PREFIX) :].decode().rsplit(":", 1)
             where = (uuid.UUID(topic_id), int(index))
@@ -144,6 +153,21 @@ def _replay_configs(into: dict[str, dict[str, str]], name: str, value: bytes | N
         into[name] = configs
     else:
         into.pop(name, None)
+
+
+def _replay_scram(into: dict[tuple[str, str], ScramCredential], key: bytes, value: bytes | None) -> None:
+    user, mechanism = (str(part) for part in json.loads(key))
+    if value is None:
+        into.pop((user, mechanism), None)
+        return
+    data = json.loads(value)
+    into[(user, mechanism)] = ScramCredential(
+        mechanism,
+        base64.b64decode(data["salt"]),
+        int(data["iterations"]),
+        base64.b64decode(data["stored_key"]),
+        base64.b64decode(data["server_key"]),
+    )
 
 
 class MetadataLog:
@@ -203,6 +227,24 @@ class MetadataLog:
             (_ACL_PREFIX + json.dumps(acl_json(acl)).encode(), b"{}" if present else None)
             for acl, present in changes.items()
         ]
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
+
+    def write_scram_credentials(self, changes: Mapping[tuple[str, str], ScramCredential | None]) -> None:
+        """Credentials by (user, mechanism), None deleting one, in one batch (durable on return)."""
+        records: list[tuple[bytes, bytes | None]] = []
+        for (user, mechanism), credential in changes.items():
+            value = None
+            if credential is not None:
+                stored = {
+                    "salt": base64.b64encode(credential.salt).decode(),
+                    "iterations": credential.iterations,
+                    "stored_key": base64.b64encode(credential.stored_key).decode(),
+                    "server_key": base64.b64encode(credential.server_key).decode(),
+                }
+                value = json.dumps(stored, sort_keys=True).encode()
+            records.append((_SCRAM_PREFIX + json.dumps([user, mechanism]).encode(), value))
         if records:
             append_keyed_records(self._log, records)
             self._log.flush()

@@ -70,6 +70,8 @@ SERVED: dict[str, dict[ApiKey, tuple[int, ...]]] = {
     "update_features": {A.UPDATE_FEATURES: (0, 2)},
     "client_quotas": {A.DESCRIBE_CLIENT_QUOTAS: (0, 1), A.ALTER_CLIENT_QUOTAS: (0, 1)},
     "acls": {A.DESCRIBE_ACLS: (1, 3), A.CREATE_ACLS: (1, 3), A.DELETE_ACLS: (1, 3)},
+    "sasl": {A.SASL_HANDSHAKE: (0, 1), A.SASL_AUTHENTICATE: (0, 2)},
+    "scram_credentials": {A.DESCRIBE_USER_SCRAM_CREDENTIALS: (0, 0), A.ALTER_USER_SCRAM_CREDENTIALS: (0, 0)},
 }
 
 

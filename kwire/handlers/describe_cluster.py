@@ -46,7 +46,7 @@ def handle_describe_cluster(ctx: RequestContext, wire_request: Any) -> Any:
     topology = state.cluster.topology
     brokers = [
         dict(broker_id=broker.node_id, host=broker.host, port=broker.port, rack=broker.rack, is_fenced=False)
-        for broker in topology.sorted_brokers()
+        for broker in (each.on(ctx.listener) for each in topology.sorted_brokers())
     ]
     return respond(
         ctx,

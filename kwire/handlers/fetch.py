@@ -185,9 +185,8 @@ def _leader_endpoints(ctx: RequestContext, plan: _Plan) -> tuple[NodeEndpoint, .
         for _index, target, _offset, _max in entries
         if isinstance(target, _NotLeader) and target.leader in brokers
     }
-    return tuple(
-        NodeEndpoint(node, brokers[node].host, brokers[node].port, brokers[node].rack) for node in sorted(named)
-    )
+    endpoints = [brokers[node].on(ctx.listener) for node in sorted(named)]
+    return tuple(NodeEndpoint(each.node_id, each.host, each.port, each.rack) for each in endpoints)
 
 
 def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:

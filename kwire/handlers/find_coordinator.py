@@ -41,12 +41,14 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
             port=-1,
         )
     if ctx.api_version >= 4:
-        coordinators = [dict(found or _coordinator(state, key_type, key), key=key) for key in request.coordinator_keys]
+        coordinators = [
+            dict(found or _coordinator(state, key_type, key, ctx.listener), key=key) for key in request.coordinator_keys
+        ]
         return respond(ctx, dict(coordinators=coordinators))
-    return respond(ctx, found or _coordinator(state, key_type, request.key))
+    return respond(ctx, found or _coordinator(state, key_type, request.key, ctx.listener))
 
 
-def _coordinator(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
+def _coordinator(state: BrokerState, key_type: int, key: str, listener: str) -> dict[str, Any]:
     name = OFFSETS_TOPIC if key_type == GROUP else TRANSACTION_TOPIC
     topic = state.cluster.get(name)
     if topic is None and state.cluster.controller is not None:
@@ -63,14 +65,11 @@ def _coordinator(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
         if endpoint is None and state.cluster.controller is not None:
             return _not_available(f"The coordinator {leader} is not available")
     if endpoint is None:
-        return dict(
-            error_code=ErrorCode.none,
-            error_message=None,
-            node_id=state.config.node_id,
-            host=state.advertised_host,
-            port=state.advertised_port,
-        )
-    return dict(error_code=ErrorCode.none, error_message=None, node_id=leader, host=endpoint.host, port=endpoint.port)
+        endpoint = state.cluster.topology.brokers[state.config.node_id]
+    endpoint = endpoint.on(listener)
+    return dict(
+        error_code=ErrorCode.none, error_message=None, node_id=endpoint.node_id, host=endpoint.host, port=endpoint.port
+    )
 
 
 def _not_available(message: str) -> dict[str, Any]:

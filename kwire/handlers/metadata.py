@@ -88,6 +88,7 @@ def handle_metadata(ctx: RequestContext, wire_request: Any) -> Any:
         include_topic_ops,
         include_cluster_ops,
         state.cluster.version,
+        ctx.listener,
     )
     body = state.response_cache.get(cache_key)
     if body is None:
@@ -96,7 +97,7 @@ def handle_metadata(ctx: RequestContext, wire_request: Any) -> Any:
             throttle_time=0,
             brokers=[
                 dict(node_id=broker.node_id, host=broker.host, port=broker.port, rack=broker.rack)
-                for broker in state.cluster.topology.sorted_brokers()
+                for broker in (each.on(ctx.listener) for each in state.cluster.topology.sorted_brokers())
             ],
             cluster_id=state.cluster.cluster_id,
             controller_id=state.cluster.topology.controller_id,

@@ -120,7 +120,7 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
                 )
             elif not state.cluster.leads(topic.name, index):
                 # Led by another node: NOT_LEADER_OR_FOLLOWER naming it.
-                result = _not_leader(state, topic, index, leaders)
+                result = _not_leader(state, topic, index, leaders, ctx.listener)
             elif replicas is not None:
                 error = replicas.check_append(topic.name, index, acks)
                 if error == ErrorCode.none:
@@ -236,13 +236,14 @@ def _replication_refusal(topic: Topic, index: int, error: ErrorCode) -> ProduceP
 
 
 def _not_leader(
-    state: BrokerState, topic: Topic, index: int, leaders: dict[int, NodeEndpoint]
+    state: BrokerState, topic: Topic, index: int, leaders: dict[int, NodeEndpoint], listener: str
 ) -> ProducePartitionResult:
     """NOT_LEADER_OR_FOLLOWER, naming the leader (KIP-951, v10+) when its address is known."""
     leader = topic.partitions[index].leader
     endpoint = state.cluster.topology.brokers.get(leader)
     if endpoint is None:
         return ProducePartitionResult(index=index, error_code=ErrorCode.not_leader_or_follower, base_offset=-1)
+    endpoint = endpoint.on(listener)
     leaders[leader] = NodeEndpoint(endpoint.node_id, endpoint.host, endpoint.port, endpoint.rack)
     return ProducePartitionResult(
         index=index,

@@ -1,0 +1,163 @@
+"""SaslHandshake / SaslAuthenticate through the core, as a SASL listener's
+connection drives them (kwire/handlers/sasl.py, the dispatcher's gate)."""
+
+import struct
+
+import pytest
+
+from kwire.clock import ManualClock
+from kwire.config import BrokerConfig
+from kwire.core import BrokerCore, ProtocolViolation
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode
+from kwire.security import ANONYMOUS, listener_security
+from kwire.security.session import Session
+from tests.wire import decode_response, request_frame
+
+JAAS = (
+    'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_bob="bob-secret";'
+)
+
+
+def sasl_core(clock=None, **overrides) -> tuple[BrokerCore, dict]:
+    config = BrokerConfig(port=0, data_dir=None, sasl_jaas_config=JAAS, **overrides)
+    config.listener_specs = (("SASL_PLAINTEXT", "SASL_PLAINTEXT", "127.0.0.1", 0),)
+    core = BrokerCore(config, clock or ManualClock())
+    prepared = listener_security.prepare(config, lambda user, mechanism: None, core.state.clock.wall_ms)
+    return core, prepared
+
+
+def new_session(prepared) -> Session:
+    return prepared["SASL_PLAINTEXT"].new_session("127.0.0.1")
+
+
+def call(core: BrokerCore, session: Session, api_key: int, version: int, values: dict):
+    outcome = core.handle_frame(request_frame(api_key, version, values)[4:], "/127.0.0.1", session)
+    payload = b"".join(bytes(part) for part in outcome)
+    return decode_response(api_key, version, payload[4:])[1]
+
+
+def handshake(core, session, mechanism="PLAIN", version=1):
+    return call(core, session, ApiKey.SASL_HANDSHAKE, version, {"mechanism": mechanism})
+
+
+def authenticate(core, session, token: bytes, version=2):
+    return call(core, session, ApiKey.SASL_AUTHENTICATE, version, {"auth_bytes": token})
+
+
+def metadata(core, session):
+    return call(
+        core,
+        session,
+        ApiKey.METADATA,
+        12,
+        {"topics": [], "allow_auto_topic_creation": False, "include_topic_authorized_operations": False},
+    )
+
+
+def test_nothing_but_api_versions_and_the_handshake_before_authentication():
+    core, prepared = sasl_core()
+    session = new_session(prepared)
+    assert not session.authenticated and session.principal == ANONYMOUS
+    versions = call(
+        core, session, ApiKey.API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"}
+    )
+    assert versions.error_code == ErrorCode.none
+    with pytest.raises(ProtocolViolation, match="METADATA request before SASL authentication"):
+        metadata(core, session)
+    with pytest.raises(ProtocolViolation, match="before SASL authentication"):
+        authenticate(core, session, b"\0alice\0alice-secret")  # no handshake yet: not even this
+
+
+def test_plain_authenticates_and_then_requests_are_served():
+    core, prepared = sasl_core()
+    session = new_session(prepared)
+    answer = handshake(core, session)
+    assert answer.error_code == ErrorCode.none and "PLAIN" in answer.mechanisms
+    with pytest.raises(ProtocolViolation, match="during the SASL exchange"):
+        metadata(core, session)  # after the handshake, only SaslAuthenticate
+    done = authenticate(core, session, b"\0alice\0alice-secret")
+    assert done.error_code == ErrorCode.none and done.session_lifetime.total_seconds() == 0
+    assert session.authenticated and session.principal == "User:alice" and session.expires_at is None
+    assert metadata(core, session).brokers
+
+
+def test_a_wrong_password_is_answered_then_the_connection_closes():
+    core, prepared = sasl_core()
+    session = new_session(prepared)
+    handshake(core, session)
+    failed = authenticate(core, session, b"\0alice\0wrong")
+    assert failed.error_code == ErrorCode.sasl_authentication_failed
+    assert "Invalid username or password" in failed.error_message
+    assert session.close_after_response and not session.authenticated
+
+
+def test_an_unoffered_mechanism_is_answered_with_the_offered_ones_then_closed():
+    core, prepared = sasl_core(sasl_enabled_mechanisms="PLAIN")
+    session = new_session(prepared)
+    answer = handshake(core, session, "SCRAM-SHA-256")
+    assert answer.error_code == ErrorCode.unsupported_sasl_mechanism and answer.mechanisms == ("PLAIN",)
+    assert session.close_after_response
+
+
+def test_handshake_v0_takes_bare_tokens_and_answers_with_bare_tokens():
+    core, prepared = sasl_core()
+    session = new_session(prepared)
+    assert handshake(core, session, version=0).error_code == ErrorCode.none
+    assert session.raw_tokens
+    reply = b"".join(bytes(part) for part in core.handle_raw_sasl_token(session, b"\0bob\0bob-secret"))
+    assert reply == struct.pack(">i", 0)  # PLAIN's empty reply, size-prefixed
+    assert session.authenticated and session.principal == "User:bob" and not session.raw_tokens
+    assert metadata(core, session).brokers
+
+
+def test_a_bare_token_that_fails_closes_the_connection():
+    core, prepared = sasl_core()
+    session = new_session(prepared)
+    handshake(core, session, version=0)
+    with pytest.raises(ProtocolViolation, match="SASL authentication failed"):
+        core.handle_raw_sasl_token(session, b"\0bob\0nope")
+
+
+def test_sessions_expire_after_connections_max_reauth_ms_and_reauthentication_renews_them():
+    clock = ManualClock()
+    core, prepared = sasl_core(clock, connections_max_reauth_ms=3000)
+    session = new_session(prepared)
+    handshake(core, session)
+    done = authenticate(core, session, b"\0alice\0alice-secret")
+    assert done.session_lifetime.total_seconds() == 3
+    clock.advance(2.9)
+    assert metadata(core, session).brokers
+    clock.advance(0.2)
+    with pytest.raises(ProtocolViolation, match="expired"):
+        metadata(core, session)
+    # KIP-368: a new exchange on the same connection, same mechanism and principal.
+    assert handshake(core, session).error_code == ErrorCode.none
+    assert authenticate(core, session, b"\0alice\0alice-secret").error_code == ErrorCode.none
+    assert metadata(core, session).brokers
+
+
+def test_reauthentication_may_change_neither_principal_nor_mechanism():
+    core, prepared = sasl_core(connections_max_reauth_ms=3000)
+    session = new_session(prepared)
+    handshake(core, session)
+    authenticate(core, session, b"\0alice\0alice-secret")
+    handshake(core, session)
+    changed = authenticate(core, session, b"\0bob\0bob-secret")
+    assert changed.error_code == ErrorCode.sasl_authentication_failed
+    assert "Cannot change principals" in changed.error_message and session.close_after_response
+
+    core, prepared = sasl_core(connections_max_reauth_ms=3000)
+    session = new_session(prepared)
+    handshake(core, session)
+    authenticate(core, session, b"\0alice\0alice-secret")
+    assert handshake(core, session, "SCRAM-SHA-256").error_code == ErrorCode.illegal_sasl_state
+    assert session.close_after_response
+
+
+def test_on_a_plaintext_listener_both_apis_answer_illegal_sasl_state():
+    core, _prepared = sasl_core()
+    session = Session.for_listener("PLAINTEXT", "PLAINTEXT", "127.0.0.1")
+    assert handshake(core, session).error_code == ErrorCode.illegal_sasl_state
+    assert authenticate(core, session, b"\0a\0b").error_code == ErrorCode.illegal_sasl_state
+    assert not session.close_after_response
