@@ -204,3 +204,102 @@ def test_kafka_python_without_an_authorizer_gets_security_disabled(start_kwire):
             admin.describe_acls(everything)
     finally:
         admin.close()
+
+
+def test_a_sasl_user_needs_an_acl_on_the_cluster_to_manage_acls(start_kwire):
+    """The principal SASL authenticates is the one ACLs name: alice (PLAIN)
+    may neither create nor list ACLs until the super user grants her
+    DESCRIBE on the cluster, and then only list them. (librdkafka's
+    describe_acls hands back an empty list for a refusal; kafka-python
+    raises the broker's error, so the refused listing is checked with it.)"""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        AdminClient,
+        ResourcePatternType,
+    )
+    from confluent_kafka.admin import ResourceType as Res
+    from kafka.admin import (
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        KafkaAdminClient,
+        ResourcePatternFilter,
+        ResourceType,
+    )
+    from kafka.errors import ClusterAuthorizationFailedError
+
+    jaas = (
+        'org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-pw" user_alice="alice-pw";'
+    )
+    broker = start_kwire(
+        *AUTHORIZER,
+        *("-o", "super.users=User:admin"),
+        *("-o", "listeners=SASL_PLAINTEXT://127.0.0.1:0"),
+        *("-o", "sasl.enabled.mechanisms=PLAIN"),
+        *("-o", f"sasl.jaas.config={jaas}"),
+        memory=True,
+    )
+
+    def admin_as(user: str, password: str):
+        return AdminClient(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "PLAIN",
+                "sasl.username": user,
+                "sasl.password": password,
+            }
+        )
+
+    grant = AclBinding(
+        Res.BROKER,
+        "kafka-cluster",
+        ResourcePatternType.LITERAL,
+        "User:alice",
+        "*",
+        AclOperation.DESCRIBE,
+        AclPermissionType.ALLOW,
+    )
+    alice, admin = admin_as("alice", "alice-pw"), admin_as("admin", "admin-pw")
+    (future,) = alice.create_acls([grant], request_timeout=TIMEOUT_S).values()
+    with pytest.raises(KafkaException, match="CLUSTER_AUTHORIZATION_FAILED"):
+        future.result(timeout=TIMEOUT_S)
+    alice_python = KafkaAdminClient(
+        bootstrap_servers=broker.bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_plain_username="alice",
+        sasl_plain_password="alice-pw",
+        request_timeout_ms=10_000,
+    )
+    try:
+        everything_python = ACLFilter(
+            principal=None,
+            host=None,
+            operation=ACLOperation.ANY,
+            permission_type=ACLPermissionType.ANY,
+            resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
+        )
+        with pytest.raises(ClusterAuthorizationFailedError):
+            alice_python.describe_acls(everything_python)
+        (future,) = admin.create_acls([grant], request_timeout=TIMEOUT_S).values()
+        assert future.result(timeout=TIMEOUT_S) is None
+        found, error = alice_python.describe_acls(everything_python)
+        assert error.errno == 0
+        assert [(a.principal, a.operation) for a in found] == [("User:alice", ACLOperation.DESCRIBE)]
+    finally:
+        alice_python.close()
+    everything = AclBindingFilter(
+        Res.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY
+    )
+    found = alice.describe_acls(everything, request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S)
+    assert [(b.principal, b.operation.name) for b in found] == [("User:alice", "DESCRIBE")]
+    # DESCRIBE is not ALTER: alice still may not create ACLs.
+    (future,) = alice.create_acls([grant], request_timeout=TIMEOUT_S).values()
+    with pytest.raises(KafkaException, match="CLUSTER_AUTHORIZATION_FAILED"):
+        future.result(timeout=TIMEOUT_S)
