@@ -273,6 +273,43 @@ class AclAuthorizer:
             self._cache[key] = decision
         return decision
 
+    def authorize_by_resource_type(
+        self, principal: str, host: str, operation: AclOperation, resource_type: ResourceType
+    ) -> bool:
+        """Whether the principal may do `operation` on SOME resource of the
+        type (Kafka's authorizeByResourceType: an idempotent producer needs
+        WRITE on any topic). Allowed when a made-up name would be (super
+        users, allow.everyone.if.no.acl.found), or an ALLOW (of the operation
+        or ALL) exists that no DENY covers: a literal one denied neither by
+        the same literal nor by a prefix of it, a prefixed one no shorter
+        prefix denies. A DENY on `*` refuses outright."""
+        if self.authorize(principal, host, operation, resource_type, "kwire-by-resource-type"):
+            return True
+        allowed: dict[PatternType, set[str]] = {PatternType.LITERAL: set(), PatternType.PREFIXED: set()}
+        denied: dict[PatternType, set[str]] = {PatternType.LITERAL: set(), PatternType.PREFIXED: set()}
+        for acl in self.acls.bindings:
+            if acl.resource_type != resource_type or acl.operation not in (operation, AclOperation.ALL):
+                continue
+            if acl.principal not in (principal, WILDCARD_PRINCIPAL) or acl.host not in (host, WILDCARD):
+                continue
+            if acl.pattern_type not in allowed:
+                continue
+            if acl.permission == PermissionType.DENY:
+                if acl.pattern_type == PatternType.LITERAL and acl.name == WILDCARD:
+                    return False
+                denied[acl.pattern_type].add(acl.name)
+            elif acl.permission == PermissionType.ALLOW:
+                if acl.pattern_type == PatternType.LITERAL and acl.name == WILDCARD:
+                    return True
+                allowed[acl.pattern_type].add(acl.name)
+        for pattern_type, names in allowed.items():
+            for name in names:
+                if pattern_type == PatternType.LITERAL and name in denied[PatternType.LITERAL]:
+                    continue
+                if not any(name[:length] in denied[PatternType.PREFIXED] for length in range(1, len(name) + 1)):
+                    return True
+        return False
+
     def _rebuild(self) -> None:
         index: dict[ResourceType, _TypeIndex] = {}
         for acl in self.acls.bindings:

@@ -268,3 +268,32 @@ def test_prefixes_of_several_lengths():
     assert allowed(auth, Op.WRITE, name="orders-eu-west-1")
     assert not allowed(auth, Op.WRITE, name="orders-eu")  # ACLs apply, none allows WRITE
     assert allowed(auth, name="xyz")  # no ACL applies: allow.everyone.if.no.acl.found
+
+
+@pytest.mark.parametrize(
+    "bindings, expected",
+    [
+        ((), False),
+        ((acl("orders", Op.WRITE),), True),
+        ((acl("orders", Op.ALL),), True),
+        ((acl("orders", Op.READ),), False),  # another operation
+        ((acl("orders", Op.WRITE, principal=BOB),), False),  # another principal
+        ((acl("orders", Op.WRITE, principal="User:*"),), True),
+        ((acl("orders", Op.WRITE), acl("orders", Op.WRITE, Perm.DENY)), False),  # the same literal denied
+        ((acl("orders", Op.WRITE), acl("ord", Op.WRITE, Perm.DENY, pattern=Pattern.PREFIXED)), False),
+        ((acl("ord", Op.WRITE, pattern=Pattern.PREFIXED), acl("orders", Op.WRITE, Perm.DENY)), True),
+        ((acl("orders", Op.WRITE), acl("x", Op.WRITE), acl("orders", Op.WRITE, Perm.DENY)), True),  # "x" remains
+        ((acl("*", Op.WRITE),), True),
+        ((acl("orders", Op.WRITE), acl("*", Op.WRITE, Perm.DENY)), False),
+        ((acl("orders", Op.WRITE, host=OTHER_HOST),), False),
+        ((acl("orders", Op.WRITE, resource=Res.GROUP),), False),  # another resource type
+    ],
+)
+def test_authorize_by_resource_type_as_kafka(bindings, expected):
+    assert authorizer(*bindings).authorize_by_resource_type(ALICE, HOST, Op.WRITE, Res.TOPIC) is expected
+
+
+def test_authorize_by_resource_type_for_super_users_and_allow_everyone():
+    denied = acl("*", Op.WRITE, Perm.DENY)
+    assert authorizer(denied, super_users=[ALICE]).authorize_by_resource_type(ALICE, HOST, Op.WRITE, Res.TOPIC)
+    assert authorizer(allow_if_no_acl=True).authorize_by_resource_type(ALICE, HOST, Op.WRITE, Res.TOPIC)
