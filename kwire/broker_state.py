@@ -37,6 +37,7 @@ from kwire.long_poll import Waiter, Waiters
 from kwire.protocol.errors import ErrorCode
 from kwire.replication.replica_manager import ReplicaManager
 from kwire.response_cache import ResponseCache
+from kwire.security.acls import AclAuthorizer, authorizer_wanted, parse_super_users
 from kwire.security.authorizer import Authorizer
 from kwire.topic_admin import TopicAdmin
 
@@ -45,6 +46,9 @@ class BrokerState:
     def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, controller: Controller | None = None) -> None:
         self.config = config
         self.clock = clock
+        # Checked before the data directory is opened: a bad setting stops start-up cleanly.
+        wants_authorizer = authorizer_wanted(config.authorizer_class_name)
+        super_users = parse_super_users(config.super_users)
         self.cluster = Cluster(config, clock, controller)
         self.waiters = Waiters()
         # A node of a multi-node cluster: producer ids from the controller's
@@ -92,6 +96,8 @@ class BrokerState:
         self.scram_credentials = self.cluster.scram_credentials
         # ACL authorization (authorizer.class.name); None: every request is allowed.
         self.authorizer: Authorizer | None = None
+        if wants_authorizer:
+            self.authorizer = AclAuthorizer(self.cluster.acls, super_users, config.allow_everyone_if_no_acl_found)
         self.advertised_host, self.advertised_port = config.advertised(config.port)
         # Encoded response bodies, keyed on the request's shape and the
         # cluster's metadata version (bounded; dropped when the version moves).

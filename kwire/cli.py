@@ -133,6 +133,7 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
 
     if with_admin_commands:
         from kwire.admin import (
+            acls,
             cluster_info,
             configs,
             consume_command,
@@ -143,7 +144,7 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
             users,
         )
 
-        for admin_command in (topics, groups, configs, users, cluster_info, faults_command):
+        for admin_command in (topics, groups, configs, users, acls, cluster_info, faults_command):
             admin_command.register(commands)  # each sets args.admin, the function that runs it
         produce_command.add_parser(commands)
         consume_command.add_parser(commands)

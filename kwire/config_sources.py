@@ -119,6 +119,24 @@ def load(
     return Loaded(config, log_level, ignored + unknown_variables)
 
 
+def apply_kafka_settings(config: BrokerConfig, settings: Mapping[str, str]) -> None:
+    """Kafka settings given in code (kwire.Broker), with what only a
+    properties file otherwise takes: `listeners`, `advertised.listeners`,
+    `listener.security.protocol.map`, `listener.name.…`. Raises ConfigError
+    (one line per problem)."""
+    entries = [Entry(str(key), str(value)) for key, value in settings.items()]
+    context = _Context.of(entries)
+    problems = context.problems()
+    for entry in entries:
+        try:
+            if not _apply_setting(config, entry, context):
+                raise ConfigError(f"Unknown broker config {entry.key!r}")
+        except ConfigError as problem:
+            problems.append(str(problem))
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def _located(origin: str, problem: str) -> str:
     return f"{origin}: {problem}" if origin else problem
 

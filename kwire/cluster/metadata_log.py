@@ -23,6 +23,7 @@ import attrs
 
 from kwire.log import PartitionLog
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
+from kwire.security.acls import AclBinding, acl_from_json, acl_json
 from kwire.security.credentials import ScramCredential
 
 # A client quota entity: (type, name) pairs, sorted (kwire/quotas/entities.py).
@@ -38,6 +39,9 @@ _GROUP_CONFIG_PREFIX = b"group-config:"
 # Client quotas: the key names the entity as JSON ([[type, name or null], ...]
 # sorted by type), the value holds all of its quotas ({key: number}).
 _CLIENT_QUOTA_PREFIX = b"client-quota:"
+# An ACL: the key is the whole binding as JSON (kwire/security/acls.py), so
+# the same ACL created twice is one record; a tombstone deletes it.
+_ACL_PREFIX = b"acl:"
 # SCRAM credentials (Kafka's UserScramCredentialRecord): the key is JSON
 # [user, mechanism], the value the stored form (bytes in base64), never a password.
 _SCRAM_PREFIX = b"scram-credential:"
@@ -84,6 +88,7 @@ class MetadataSnapshot:
     scram_credentials: dict[tuple[str, str], ScramCredential] = attrs.field(factory=dict)
     # Multi-node clusters: each partition's leadership by (topic id, index).
     partition_states: dict[tuple[uuid.UUID, int], PartitionState] = attrs.field(factory=dict)
+    acls: set[AclBinding] = attrs.field(factory=set)
 
 
 def replay_records(
@@ -122,6 +127,9 @@ def replay_records(
                 snapshot.client_quotas[entity] = quotas
             else:
                 snapshot.client_quotas.pop(entity, None)
+        elif key.startswith(_ACL_PREFIX):
+            acl = acl_from_json(json.loads(key[len(_ACL_PREFIX) :]))
+            (snapshot.acls.discard if value is None else snapshot.acls.add)(acl)
         elif key.startswith(_SCRAM_PREFIX):
             _replay_scram(snapshot.scram_credentials, key[len(_SCRAM_PREFIX) :], value)
         elif key.startswith(_PARTITION_PREFIX):
@@ -208,6 +216,16 @@ class MetadataLog:
                 json.dumps(quotas, sort_keys=True).encode() if quotas else None,
             )
             for entity, quotas in changes.items()
+        ]
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
+
+    def write_acls(self, changes: Mapping[AclBinding, bool]) -> None:
+        """ACLs created (True) and deleted (False), in one batch (durable on return)."""
+        records = [
+            (_ACL_PREFIX + json.dumps(acl_json(acl)).encode(), b"{}" if present else None)
+            for acl, present in changes.items()
         ]
         if records:
             append_keyed_records(self._log, records)

@@ -102,14 +102,17 @@ def _step(ctx: RequestContext, session: Session, token: bytes) -> tuple[bytes, i
         reply = server.respond(token)
     except AuthenticationFailed as failure:
         session.sasl_server = None
+        message = str(failure)
+        if session.authenticated:  # Kafka's words for a failed re-authentication
+            message = message.replace("during authentication", "during re-authentication")
         log.info(
             "Failed authentication with %s (%s) on listener %s using %s",
             session.client_ip,
-            failure,
+            failure.detail,
             session.listener,
             session.mechanism,
         )
-        raise
+        raise AuthenticationFailed(message, failure.detail) from None
     if not server.complete:
         return reply, 0
     session.sasl_server = None

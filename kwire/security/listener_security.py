@@ -6,6 +6,7 @@ rules that turn a client certificate into a principal."""
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,8 @@ import attrs
 from kwire.config import BrokerConfig, ListenerSpec
 from kwire.security.credentials import ScramCredential
 from kwire.security.session import SASL_PROTOCOLS, TLS_PROTOCOLS, Session
+
+log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -74,6 +77,12 @@ def prepare(
 
             mechanisms = tuple(enabled_mechanisms(config, spec.name))
             settings = sasl_settings(config, spec.name, scram_lookup, wall_clock_ms)
+            if "PLAIN" in mechanisms and not settings.plain_users:
+                log.warning(
+                    'listener %s offers PLAIN but no sasl.jaas.config names its users (user_NAME="password"): '
+                    "every PLAIN login there will fail",
+                    spec.name,
+                )
         prepared[spec.name] = ListenerSecurity(
             spec, context, mechanisms, settings, rules, config.sasl_server_max_receive_size
         )

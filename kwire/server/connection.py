@@ -157,8 +157,10 @@ async def _tls_handshake(
         raise _TlsFailed from None
     except (trio.BrokenResourceError, ssl.SSLError) as exc:
         reason = exc.__cause__ if exc.__cause__ is not None else exc
-        log.warning(
-            "closing connection from %s: TLS handshake failed on listener %s: %s", peer, session.listener, reason
+        # A peer that hangs up before saying anything (a port probe, a health check) is no news.
+        level = logging.DEBUG if isinstance(reason, ssl.SSLEOFError) else logging.WARNING
+        log.log(
+            level, "closing connection from %s: TLS handshake failed on listener %s: %s", peer, session.listener, reason
         )
         await trio.aclose_forcefully(stream)
         raise _TlsFailed from None

@@ -61,6 +61,14 @@ class Node:
         host, port = self.config.advertised(self.port)
         return startup.address(host, port)
 
+    def bootstrap_servers_for(self, listener: str) -> str:
+        """HOST:PORT a client reaches on `listener` (its advertised address)."""
+        for spec in self.config.listeners():
+            if spec.name == listener.upper():
+                host, port = self.config.advertised_for(spec, self.ports.get(spec.name, self.port))
+                return startup.address(host, port)
+        raise KeyError(f"no listener {listener} (listeners: {', '.join(self.ports) or 'PLAINTEXT'})")
+
     def stop(self) -> None:
         """Ask the node to stop (from its trio thread); `run_node` returns
         once everything is closed."""

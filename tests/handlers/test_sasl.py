@@ -11,6 +11,7 @@ from kwire.core import BrokerCore, ProtocolViolation
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.security import ANONYMOUS, listener_security
+from kwire.security.credentials import ScramCredential
 from kwire.security.session import Session
 from tests.wire import decode_response, request_frame
 
@@ -19,11 +20,18 @@ JAAS = (
 )
 
 
+CAROL = ScramCredential.from_password("SCRAM-SHA-256", "carol-secret", b"salt", 4096)
+
+
 def sasl_core(clock=None, **overrides) -> tuple[BrokerCore, dict]:
     config = BrokerConfig(port=0, data_dir=None, sasl_jaas_config=JAAS, **overrides)
     config.listener_specs = (("SASL_PLAINTEXT", "SASL_PLAINTEXT", "127.0.0.1", 0),)
     core = BrokerCore(config, clock or ManualClock())
-    prepared = listener_security.prepare(config, lambda user, mechanism: None, core.state.clock.wall_ms)
+
+    def scram_lookup(user, mechanism):
+        return CAROL if (user, mechanism) == ("carol", "SCRAM-SHA-256") else None
+
+    prepared = listener_security.prepare(config, scram_lookup, core.state.clock.wall_ms)
     return core, prepared
 
 
@@ -161,3 +169,87 @@ def test_on_a_plaintext_listener_both_apis_answer_illegal_sasl_state():
     assert handshake(core, session).error_code == ErrorCode.illegal_sasl_state
     assert authenticate(core, session, b"\0a\0b").error_code == ErrorCode.illegal_sasl_state
     assert not session.close_after_response
+
+
+# --- mutated SASL frames, in every state of the exchange ----------------------------------------------------------
+
+SCRAM_FIRST = b"n,,n=alice,r=fyko+d2lbbFgONRv9qkxdawL"
+
+
+def exchange_frames() -> list[bytes]:
+    """Valid frames of every SASL message kind and version (without size prefix)."""
+    frames = []
+    for version in (0, 1):
+        for mechanism in ("PLAIN", "SCRAM-SHA-256", "OAUTHBEARER", "GSSAPI"):
+            frames.append(request_frame(ApiKey.SASL_HANDSHAKE, version, {"mechanism": mechanism})[4:])
+    for version in (0, 1, 2):
+        for token in (b"\0alice\0alice-secret", SCRAM_FIRST, b"n,,\x01auth=Bearer x.y.z\x01\x01", b""):
+            frames.append(request_frame(ApiKey.SASL_AUTHENTICATE, version, {"auth_bytes": token})[4:])
+    return frames
+
+
+def drive(core: BrokerCore, session: Session, frame: bytes) -> None:
+    """One frame as the connection would handle it: an answer, or ProtocolViolation (the connection closes)."""
+    try:
+        if session.raw_tokens:
+            outcome = core.handle_raw_sasl_token(session, frame)
+        else:
+            outcome = core.handle_frame(frame, "/127.0.0.1", session)
+    except ProtocolViolation:
+        return
+    payload = b"".join(bytes(part) for part in outcome)
+    assert struct.unpack_from(">i", payload)[0] == len(payload) - 4
+
+
+def test_mutated_sasl_frames_in_every_state_get_an_answer_or_a_closed_connection():
+    import random
+
+    from tests.frame_mutations import Mutator, frame_length_fields
+
+    rng = random.Random(1404)
+    mutator = Mutator(rng, {ApiKey.SASL_HANDSHAKE: [0, 1], ApiKey.SASL_AUTHENTICATE: [0, 1, 2]})
+    frames = exchange_frames()
+    core, prepared = sasl_core(connections_max_reauth_ms=1000)
+    for _round in range(1500):
+        session = new_session(prepared)
+        # Bring the session to a random state: fresh, mid-exchange (v0 or v1), authenticated.
+        state = rng.randrange(4)
+        if state >= 1:
+            handshake(core, session, "PLAIN", version=0 if state == 1 else 1)
+        if state == 3:
+            authenticate(core, session, b"\0alice\0alice-secret")
+        valid = rng.choice(frames)
+        mutated = mutator.mutate(valid, frame_length_fields(valid))
+        drive(core, session, mutated)
+    assert metadata(core, authenticated_session(prepared, core)).brokers  # the core still serves
+
+
+def authenticated_session(prepared, core) -> Session:
+    session = new_session(prepared)
+    handshake(core, session)
+    authenticate(core, session, b"\0alice\0alice-secret")
+    return session
+
+
+def scram_login(core, session, password: str):
+    """kafka-python's SCRAM client through SaslHandshake / SaslAuthenticate; the last answer."""
+    from kafka.net.sasl.scram import ScramClient
+
+    client = ScramClient("carol", password, "SCRAM-SHA-256")
+    assert handshake(core, session, "SCRAM-SHA-256").error_code == ErrorCode.none
+    first = authenticate(core, session, client.first_message())
+    client.process_server_first_message(first.auth_bytes)
+    return authenticate(core, session, client.final_message())
+
+
+def test_scram_logs_in_and_a_failed_reauthentication_says_so():
+    core, prepared = sasl_core(connections_max_reauth_ms=3000)
+    session = new_session(prepared)
+    assert scram_login(core, session, "carol-secret").error_code == ErrorCode.none
+    assert session.principal == "User:carol"
+    failed = scram_login(core, session, "wrong")
+    assert failed.error_code == ErrorCode.sasl_authentication_failed
+    assert failed.error_message == (
+        "Authentication failed during re-authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256"
+    )
+    assert session.close_after_response
