@@ -82,8 +82,8 @@ class ScramClient(SaslClient):
         self.mechanism = mechanism
         self._hash = SCRAM_HASHES[mechanism]
         self._password = password
-        self._client_first_bare = f"n={saslname(username)},r={nonce()}"
-        self._client_nonce = self._client_first_bare.rsplit("r=", 1)[1]
+        self._client_nonce = nonce()  # printable, no comma
+        self._client_first_bare = f"n={saslname(username)},r={self._client_nonce}"
         self._server_signature: bytes | None = None
 
     def first_message(self) -> bytes:
