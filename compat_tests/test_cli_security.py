@@ -66,17 +66,23 @@ def kwire(broker, config, *args: str) -> subprocess.CompletedProcess:
 
 def test_topics_over_sasl_ssl_with_plain_and_scram(secured, tmp_path):
     broker, certificates = secured
-    admin = client_config(tmp_path / "admin.properties", certificates, "PLAIN", "plain.PlainLoginModule", "admin", "admin-secret")
+    admin = client_config(
+        tmp_path / "admin.properties", certificates, "PLAIN", "plain.PlainLoginModule", "admin", "admin-secret"
+    )
     created = kwire(broker, admin, "topics", "create", "--topic", "secured", "--partitions", "2")
     assert (created.returncode, created.stderr) == (0, "")
     added = kwire(broker, admin, "users", "add", "bob", "--password", "bob-secret", "--mechanism", "SCRAM-SHA-256")
     assert (added.returncode, added.stderr) == (0, "")
 
-    bob = client_config(tmp_path / "bob.properties", certificates, "SCRAM-SHA-256", "scram.ScramLoginModule", "bob", "bob-secret")
+    bob = client_config(
+        tmp_path / "bob.properties", certificates, "SCRAM-SHA-256", "scram.ScramLoginModule", "bob", "bob-secret"
+    )
     listed = kwire(broker, bob, "topics", "list")
     assert (listed.returncode, listed.stdout.split(), listed.stderr) == (0, ["secured"], "")
 
-    wrong = client_config(tmp_path / "wrong.properties", certificates, "SCRAM-SHA-256", "scram.ScramLoginModule", "bob", "nope")
+    wrong = client_config(
+        tmp_path / "wrong.properties", certificates, "SCRAM-SHA-256", "scram.ScramLoginModule", "bob", "nope"
+    )
     refused = kwire(broker, wrong, "topics", "list")
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr == (

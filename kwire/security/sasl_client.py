@@ -260,7 +260,7 @@ def new_client(mechanism: str, jaas_text: str | None) -> SaslClient:
         return OAuthBearerClient(unsecured_token(options), _extensions(options))
     username, password = options.get("username"), options.get("password")
     if not username or password is None:
-        raise SaslClientError(f"sasl.jaas.config: {entry.module_simple_name} needs username=\"...\" password=\"...\"")
+        raise SaslClientError(f'sasl.jaas.config: {entry.module_simple_name} needs username="..." password="..."')
     if mechanism == "PLAIN":
         return PlainClient(username, password)
     return ScramClient(mechanism, username, password)

@@ -28,7 +28,9 @@ def test_command_config_files_take_client_settings(tmp_path):
     assert read_command_config(str(path)) == {"client.id": "tool", "request.timeout.ms": "5000"}
     # Java's properties syntax, as kafka-topics.sh reads it: a JAAS line continued over several.
     path.write_text('sasl.jaas.config=PlainLoginModule required \\\n    username="a" \\\n  password="b";\n! c\n')
-    assert read_command_config(str(path)) == {"sasl.jaas.config": 'PlainLoginModule required username="a" password="b";'}
+    assert read_command_config(str(path)) == {
+        "sasl.jaas.config": 'PlainLoginModule required username="a" password="b";'
+    }
     path.write_text("bad=\\u12\n")
     with pytest.raises(ClusterError, match="Malformed"):
         read_command_config(str(path))

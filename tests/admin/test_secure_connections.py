@@ -17,7 +17,9 @@ from kwire.server.node_thread import start_node_in_thread
 BROKER_JAAS = 'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";'
 PLAIN = 'org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="{}";'
 SCRAM = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="carol" password="{}";'
-OAUTH = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="{}";'
+OAUTH = (
+    'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="{}";'
+)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +132,10 @@ def test_a_wrong_password_is_the_brokers_error_in_one_line(node, certificates):
     for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
         settings = sasl(mechanism, SCRAM.format("wrong"), "SASL_SSL") | trust(certificates)
         message = failure(node, "SASL_SSL", settings)
-        assert f"SASL_AUTHENTICATION_FAILED: Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}" in message
+        assert (
+            f"SASL_AUTHENTICATION_FAILED: Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}"
+            in message
+        )
 
 
 def test_a_refused_token_is_the_brokers_error(node):
@@ -160,7 +165,9 @@ def test_cli_errors_are_one_line_with_exit_1(node, certificates, tmp_path, capsy
     assert cli.main(["topics", "list", "--bootstrap-server", server, "--command-config", str(config)]) == 0
     capsys.readouterr()
 
-    config.write_text(f"security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={tmp_path}/missing.pem\n")
+    config.write_text(
+        f"security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={tmp_path}/missing.pem\n"
+    )
     assert cli.main(["groups", "list", "--bootstrap-server", server, "--command-config", str(config)]) == 1
     assert capsys.readouterr().err == f"kwire groups: ssl.truststore.location {tmp_path}/missing.pem does not exist\n"
 
@@ -168,8 +175,7 @@ def test_cli_errors_are_one_line_with_exit_1(node, certificates, tmp_path, capsy
 def test_the_command_config_can_come_from_the_environment(node, certificates, tmp_path, capsys, monkeypatch):
     config = tmp_path / "client.properties"
     config.write_text(
-        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
-        f"sasl.jaas.config={PLAIN.format('alice-secret')}\n"
+        f"security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config={PLAIN.format('alice-secret')}\n"
     )
     monkeypatch.setenv("KWIRE_BOOTSTRAP_SERVER", address(node, "SASL_PLAINTEXT"))
     monkeypatch.setenv("KWIRE_COMMAND_CONFIG", str(config))
@@ -191,7 +197,10 @@ def test_mistakes_in_the_settings_are_told_before_connecting(certificates):
         "needs unsecuredLoginStringClaim_sub": sasl(
             "OAUTHBEARER", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
         ),
-        "ssl.endpoint.identification.algorithm": {"security.protocol": "SSL", "ssl.endpoint.identification.algorithm": "ldap"},
+        "ssl.endpoint.identification.algorithm": {
+            "security.protocol": "SSL",
+            "ssl.endpoint.identification.algorithm": "ldap",
+        },
         "is a directory": {"security.protocol": "SSL", "ssl.truststore.location": str(certificates.directory)},
         "holds no PEM certificate": {
             "security.protocol": "SSL",

@@ -131,7 +131,11 @@ def test_plain_is_one_message():
 def decoded(token: str) -> tuple[dict, dict, str]:
     header, claims, signature = token.split(".")
     pad = lambda part: part + "=" * (-len(part) % 4)  # noqa: E731
-    return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(base64.urlsafe_b64decode(pad(claims))), signature
+    return (
+        json.loads(base64.urlsafe_b64decode(pad(header))),
+        json.loads(base64.urlsafe_b64decode(pad(claims))),
+        signature,
+    )
 
 
 def test_the_unsecured_token_has_kafkas_claims():
@@ -154,7 +158,9 @@ def test_the_unsecured_token_has_kafkas_claims():
         "iat": NOW_MS / 1000,
         "exp": NOW_MS / 1000 + 60,
     }
-    _, claims, _ = decoded(unsecured_token({"unsecuredLoginPrincipalClaimName": "who", "unsecuredLoginStringClaim_who": "bob"}))
+    _, claims, _ = decoded(
+        unsecured_token({"unsecuredLoginPrincipalClaimName": "who", "unsecuredLoginStringClaim_who": "bob"})
+    )
     assert claims["who"] == "bob"
 
 
