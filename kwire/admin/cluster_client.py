@@ -12,6 +12,8 @@ Blocking and single-threaded: one short-lived command, one cluster client.
 from __future__ import annotations
 
 import ssl
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 
 DEFAULT_TIMEOUT_S = 30.0
+# KIP-368: re-authenticate when this share of the session the broker granted has passed (Kafka's clients: 85-95 %).
+_REAUTHENTICATE_AT = 0.85
+_NOT_TLS = ("UNEXPECTED_EOF_WHILE_READING", "WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
 
 
 def parse_bootstrap(servers: str) -> list[tuple[str, int]]:
@@ -57,9 +62,18 @@ class Connection:
     """One broker connection that knows which versions the broker serves."""
 
     def __init__(
-        self, host: str, port: int, timeout_s: float, client_id: str, security: ClientSecurity = PLAINTEXT
+        self,
+        host: str,
+        port: int,
+        timeout_s: float,
+        client_id: str,
+        security: ClientSecurity = PLAINTEXT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.address = f"{host}:{port}"
+        self._security = security
+        self._clock = clock
+        self._reauthenticate_at: float | None = None  # a SASL session the broker ends (KIP-368) is renewed then
         try:
             self._wire = WireClient(
                 host, port, timeout_s=timeout_s, client_id=client_id, ssl_context=security.ssl_context
@@ -67,7 +81,10 @@ class Connection:
         except ssl.SSLCertVerificationError as exc:
             raise ClusterError(f"TLS handshake with {self.address} failed: {exc.verify_message or exc}") from None
         except ssl.SSLError as exc:
-            raise ClusterError(f"TLS handshake with {self.address} failed: {exc.reason or exc}") from None
+            # A plaintext listener closes on, or answers, the ClientHello with something that is not TLS.
+            not_tls = isinstance(exc, ssl.SSLEOFError) or exc.reason in _NOT_TLS
+            hint = " (is it a TLS listener?)" if not_tls else ""
+            raise ClusterError(f"TLS handshake with {self.address} failed: {exc.reason or exc}{hint}") from None
         except OSError as exc:
             raise ClusterError(f"cannot connect to {self.address}: {exc.strerror or exc}") from None
         self.node_id: int | None = None  # set once the cluster's metadata names this broker
@@ -78,17 +95,19 @@ class Connection:
                 raise ClusterError(f"{self.address} refused ApiVersions: {ErrorCode(answer.error_code).name}")
             self._versions = {entry.api_key: (entry.min_version, entry.max_version) for entry in answer.api_keys}
             if security.sasl_mechanism is not None:
-                self._authenticate(security)
+                self._authenticate()
         except BaseException:
             self._wire.close()
             raise
 
-    def _authenticate(self, security: ClientSecurity) -> None:
+    def _authenticate(self) -> None:
         """SaslHandshake v1, then SaslAuthenticate until the mechanism is done;
-        a refusal is ClusterError naming the broker's error and message."""
+        a refusal is ClusterError naming the broker's error and message. Also
+        how a session is renewed (KIP-368) before the broker would end it."""
         from kwire.security.sasl_client import SaslClientError
 
-        client = security.new_sasl_client()
+        client = self._security.new_sasl_client()
+        started = self._clock()
         version = self.version(ApiKey.SASL_HANDSHAKE, 1, 1)  # v0 would send the tokens as bare frames
         answer = self._call(ApiKey.SASL_HANDSHAKE, version, dict(mechanism=client.mechanism))
         if answer.error_code == ErrorCode.unsupported_sasl_mechanism:
@@ -115,6 +134,14 @@ class Connection:
                 raise ClusterError(f"authentication to {self.address} failed: {problem}") from None
         if not client.complete:
             raise ClusterError(f"authentication to {self.address} failed: the broker ended the exchange early")
+        lifetime = getattr(answer, "session_lifetime", None)  # SaslAuthenticate v1+; zero: no limit
+        seconds = lifetime.total_seconds() if lifetime is not None else 0.0
+        self._reauthenticate_at = started + seconds * _REAUTHENTICATE_AT if seconds > 0 else None
+
+    def _renew_session_if_due(self) -> None:
+        if self._reauthenticate_at is not None and self._clock() >= self._reauthenticate_at:
+            self._reauthenticate_at = None
+            self._authenticate()
 
     def version(self, api_key: ApiKey, newest_spoken: int, oldest_spoken: int = 0) -> int:
         """The newest version both sides speak; ClusterError if there is none."""
@@ -127,11 +154,13 @@ class Connection:
     def call(self, api_key: ApiKey, values: dict[str, Any], newest_spoken: int, oldest_spoken: int = 0) -> Any:
         """Send at the best common version; returns (version, response)."""
         version = self.version(api_key, newest_spoken, oldest_spoken)
+        self._renew_session_if_due()
         return version, self._call(api_key, version, values)
 
     def send(self, api_key: ApiKey, values: dict[str, Any], newest_spoken: int, oldest_spoken: int = 0) -> int:
         """Send a request the broker does not answer (a produce with acks=0); returns the version."""
         version = self.version(api_key, newest_spoken, oldest_spoken)
+        self._renew_session_if_due()
         try:
             self._wire.send(api_key, version, values)
         except OSError as exc:
@@ -151,8 +180,14 @@ class Connection:
 class ClusterClient:
     """Connections to a cluster's brokers, opened as needed and kept until close()."""
 
-    def __init__(self, bootstrap_servers: str, settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        settings: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = dict(settings or {})
+        self._clock = clock  # monotonic seconds, for renewing SASL sessions
         self.timeout_s = int(self.settings.get("request.timeout.ms", DEFAULT_TIMEOUT_S * 1000)) / 1000
         self.client_id = self.settings.get("client.id", "kwire-cli")
         self.security = client_security(self.settings)
@@ -167,7 +202,7 @@ class ClusterClient:
             errors = []
             for host, port in self._bootstrap:
                 try:
-                    self._any = Connection(host, port, self.timeout_s, self.client_id, self.security)
+                    self._any = Connection(host, port, self.timeout_s, self.client_id, self.security, self._clock)
                     break
                 except ClusterError as exc:
                     errors.append(str(exc))
@@ -198,7 +233,7 @@ class ClusterClient:
             raise ClusterError(f"broker {node_id} is not in the cluster's metadata")
         if node_id not in self._by_node:
             host, port = self._brokers[node_id]
-            self._by_node[node_id] = Connection(host, port, self.timeout_s, self.client_id, self.security)
+            self._by_node[node_id] = Connection(host, port, self.timeout_s, self.client_id, self.security, self._clock)
             self._by_node[node_id].node_id = node_id
         return self._by_node[node_id]
 

@@ -10,6 +10,7 @@ import pytest
 
 from kwire import cli
 from kwire.admin.cluster_client import ClusterClient, ClusterError
+from kwire.clock import ManualClock
 from kwire.config import BrokerConfig
 from kwire.security.cert_maker import make_test_certificates
 from kwire.server.node_thread import start_node_in_thread
@@ -232,3 +233,29 @@ def test_the_wrong_protocol_for_a_listener_is_one_error(node, certificates):
     assert "ILLEGAL_SASL_STATE (is it a SASL listener?)" in message
     config = sasl("SCRAM-SHA-256", SCRAM.format("carol-secret"))
     assert brokers_seen(node, "SASL_PLAINTEXT", config)
+
+
+def test_a_session_the_broker_limits_is_renewed_before_it_ends(certificates):
+    """KIP-368: with connections.max.reauth.ms the broker closes a connection used after
+    its session ended; the tools re-authenticate on the same connection before that."""
+    broker_clock = ManualClock()
+    client_now = [0.0]
+    config = BrokerConfig(port=0, data_dir=None, sasl_jaas_config=BROKER_JAAS, connections_max_reauth_ms=60_000)
+    config.listener_specs = (("SASL_PLAINTEXT", "SASL_PLAINTEXT", "127.0.0.1", 0),)
+    with start_node_in_thread(config, clock=broker_clock) as running:
+        settings = sasl("PLAIN", PLAIN.format("alice-secret"))
+        with ClusterClient(running.bootstrap_servers, settings, clock=lambda: client_now[0]) as cluster:
+            connection = cluster.any()
+            assert cluster.metadata([]).brokers
+            broker_clock.advance(50)  # within the session, and not yet 85 % of it: no renewal needed
+            client_now[0] += 50
+            assert cluster.metadata([]).brokers
+            broker_clock.advance(20)  # the broker's session has ended; the client renews it first
+            client_now[0] += 20
+            assert cluster.metadata([]).brokers
+            assert cluster.any() is connection
+        with ClusterClient(running.bootstrap_servers, settings, clock=lambda: 0.0) as stale:
+            stale.metadata([])
+            broker_clock.advance(61)  # a client that did not renew is cut off, as Kafka does
+            with pytest.raises(ClusterError, match="connection closed by the broker"):
+                stale.metadata([])
