@@ -58,6 +58,14 @@ def read_command_config(path: str) -> dict[str, str]:
         raise ClusterError(str(problem)) from None
 
 
+def _timeout_s(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT_S
+    if not value.strip().isdigit() or int(value) == 0:
+        raise ClusterError(f"Invalid value {value} for configuration request.timeout.ms: a positive whole number of ms")
+    return int(value) / 1000
+
+
 class Connection:
     """One broker connection that knows which versions the broker serves."""
 
@@ -188,7 +196,7 @@ class ClusterClient:
     ) -> None:
         self.settings = dict(settings or {})
         self._clock = clock  # monotonic seconds, for renewing SASL sessions
-        self.timeout_s = int(self.settings.get("request.timeout.ms", DEFAULT_TIMEOUT_S * 1000)) / 1000
+        self.timeout_s = _timeout_s(self.settings.get("request.timeout.ms"))
         self.client_id = self.settings.get("client.id", "kwire-cli")
         self.security = client_security(self.settings)
         self._bootstrap = parse_bootstrap(bootstrap_servers)

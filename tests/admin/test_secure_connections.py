@@ -202,6 +202,7 @@ def test_mistakes_in_the_settings_are_told_before_connecting(certificates):
             "security.protocol": "SSL",
             "ssl.endpoint.identification.algorithm": "ldap",
         },
+        "request.timeout.ms: a positive": {"request.timeout.ms": "soon"},
         "is a directory": {"security.protocol": "SSL", "ssl.truststore.location": str(certificates.directory)},
         "holds no PEM certificate": {
             "security.protocol": "SSL",
@@ -259,3 +260,16 @@ def test_a_session_the_broker_limits_is_renewed_before_it_ends(certificates):
             broker_clock.advance(61)  # a client that did not renew is cut off, as Kafka does
             with pytest.raises(ClusterError, match="connection closed by the broker"):
                 stale.metadata([])
+
+
+def test_a_pkcs12_keystore_is_a_client_certificate(node, certificates):
+    keystore = {
+        "security.protocol": "SSL",
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(certificates.broker_p12),
+        "ssl.keystore.password": certificates.p12_password,
+    }
+    assert brokers_seen(node, "SSL", keystore | trust(certificates))
+    wrong = keystore | {"ssl.keystore.password": "not-it"}
+    with pytest.raises(ClusterError, match="ssl.keystore.password does not open"):
+        ClusterClient(address(node, "SSL"), wrong | trust(certificates))
