@@ -39,7 +39,7 @@ _PEM_MARK = b"-----BEGIN "
 _MAX_STORE_BYTES = 16 << 20  # a keystore is kilobytes; a bigger file is a wrong path
 
 
-class _Settings:
+class Settings:
     """One listener's `ssl.*` values, and the name to blame for each (the
     `listener.name.<l>.` form when that is the one in effect)."""
 
@@ -61,19 +61,19 @@ def server_context(config: BrokerConfig, listener: str, protocol: str = "SSL") -
     whose security protocol is `protocol` (SSL or SASL_SSL); raises
     StartupError (one line naming the setting and path) when a setting, file
     or password is wrong."""
-    settings = _Settings(config, listener)
+    settings = Settings(config, listener)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    _set_versions(context, settings)
-    _load_keystore(context, settings)
+    set_versions(context, settings)
+    load_keystore(context, settings)
     _set_client_auth(context, settings, protocol)
-    _load_truststore(context, settings)
-    _set_ciphers(context, settings)
+    load_truststore(context, settings)
+    set_ciphers(context, settings)
     rules = settings.get("ssl.principal.mapping.rules") or "DEFAULT"
     validate_rules(rules, settings.label("ssl.principal.mapping.rules"))
     return context
 
 
-def _choice(settings: _Settings, name: str, choices: tuple[str, ...], default: str) -> str:
+def _choice(settings: Settings, name: str, choices: tuple[str, ...], default: str) -> str:
     value = (settings.get(name) or default).strip()
     for choice in choices:
         if value.lower() == choice.lower():
@@ -87,7 +87,7 @@ def _listed(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
-def _set_versions(context: ssl.SSLContext, settings: _Settings) -> None:
+def set_versions(context: ssl.SSLContext, settings: Settings) -> None:
     # ssl.protocol names the JVM's SSLContext; on a Java 11+ broker the
     # versions actually offered are ssl.enabled.protocols, so that decides.
     _choice(settings, "ssl.protocol", ("TLS", "TLSv1.2", "TLSv1.3"), "TLSv1.3")
@@ -102,7 +102,7 @@ def _set_versions(context: ssl.SSLContext, settings: _Settings) -> None:
     context.minimum_version, context.maximum_version = versions[0], versions[-1]
 
 
-def _set_client_auth(context: ssl.SSLContext, settings: _Settings, protocol: str) -> None:
+def _set_client_auth(context: ssl.SSLContext, settings: Settings, protocol: str) -> None:
     mode = _choice(settings, "ssl.client.auth", tuple(_CLIENT_AUTH), "none")
     if protocol.upper() == "SASL_SSL" and settings.label("ssl.client.auth") == "ssl.client.auth":
         # As Kafka: a SASL_SSL listener asks for client certificates only when
@@ -122,7 +122,7 @@ def _set_client_auth(context: ssl.SSLContext, settings: _Settings, protocol: str
 # --- keystore ---------------------------------------------------------------
 
 
-def _load_keystore(context: ssl.SSLContext, settings: _Settings) -> None:
+def load_keystore(context: ssl.SSLContext, settings: Settings) -> None:
     store_type = _choice(settings, "ssl.keystore.type", _STORE_TYPES, "JKS")
     location = settings.get("ssl.keystore.location")
     password = settings.get("ssl.keystore.password")
@@ -158,7 +158,7 @@ def _load_keystore(context: ssl.SSLContext, settings: _Settings) -> None:
 
 def _load_pem_text_keystore(
     context: ssl.SSLContext,
-    settings: _Settings,
+    settings: Settings,
     store_type: str,
     location: str | None,
     password: str | None,
@@ -217,7 +217,7 @@ def _load_chain(context: ssl.SSLContext, data: bytes, password: str | None, pass
 # --- truststore -------------------------------------------------------------
 
 
-def _load_truststore(context: ssl.SSLContext, settings: _Settings) -> None:
+def load_truststore(context: ssl.SSLContext, settings: Settings) -> None:
     store_type = _choice(settings, "ssl.truststore.type", _STORE_TYPES, "JKS")
     location = settings.get("ssl.truststore.location")
     password = settings.get("ssl.truststore.password")
@@ -387,7 +387,7 @@ def _openssl_name(suite: str) -> str:
     return suite
 
 
-def _set_ciphers(context: ssl.SSLContext, settings: _Settings) -> None:
+def set_ciphers(context: ssl.SSLContext, settings: Settings) -> None:
     suites = _listed(settings.get("ssl.cipher.suites"))
     if not suites:
         return

@@ -22,7 +22,7 @@ class TlsClientError(ValueError):
     """A client `ssl.*` property (or the file it names) that cannot be used."""
 
 
-class _ClientSettings(tls._Settings):
+class _ClientSettings(tls.Settings):
     """The client's properties in the shape the server's loaders read."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
@@ -50,13 +50,13 @@ def client_context(values: Mapping[str, str]) -> ssl.SSLContext:
     context.check_hostname = host_name_checked(values)
     context.verify_mode = ssl.CERT_REQUIRED
     try:
-        tls._set_versions(context, settings)
+        tls.set_versions(context, settings)
         if any(settings.get(name) is not None for name in _KEYSTORE_SETTINGS):
-            tls._load_keystore(context, settings)
+            tls.load_keystore(context, settings)
         elif settings.get("ssl.keystore.password") is not None:
             raise TlsClientError("ssl.keystore.password is set but ssl.keystore.location is not")
-        tls._load_truststore(context, settings)
-        tls._set_ciphers(context, settings)
+        tls.load_truststore(context, settings)
+        tls.set_ciphers(context, settings)
     except StartupError as problem:
         raise TlsClientError(str(problem)) from None
     return context
