@@ -100,6 +100,7 @@ class Broker:
         self._thread_node: RunningNode | None = None
         self._trio: _TrioRun | None = None
         self._bound_port: int | None = None  # the port of the last start (restart tries it again)
+        self._bound_ports: dict[str, int] = {}  # every listener's, likewise
 
     # --- where it is -------------------------------------------------------------------------------------------
 
@@ -191,6 +192,7 @@ class Broker:
             raise RuntimeError("the kwire broker is already running")
         self._thread_node = self._start_thread(self._config_for_start())
         self._bound_port = self._thread_node.port
+        self._bound_ports = dict(self._thread_node.ports)
         self._say("kwire broker serving on %s (%s)", self._thread_node.bootstrap_servers, self._storage())
         return self
 
@@ -224,19 +226,32 @@ class Broker:
         try:
             running._start(self.start_timeout_s)
         except StartupError as error:
-            if config.port == self.config.port or "cannot listen" not in str(error):
+            if self._as_configured(config) or "cannot listen" not in str(error):
                 raise
             self._say("port %d is taken now: the broker restarts on a new port", config.port)
-            config.port = self.config.port
+            config.port, config.listener_specs = self.config.port, self.config.listener_specs
             running = _LoggingRunningNode(config, self.clock, self._log)
             running._start(self.start_timeout_s)
         return running
 
     def _config_for_start(self) -> BrokerConfig:
-        config = attrs.evolve(self.config, explicit=set(self.config.explicit))
+        config = attrs.evolve(
+            self.config,
+            explicit=set(self.config.explicit),
+            listener_overrides=dict(self.config.listener_overrides),
+            advertised_listener_specs=dict(self.config.advertised_listener_specs),
+        )
         if self.config.port == 0 and self._bound_port is not None:
             config.port = self._bound_port  # restart where clients knew it
+        config.listener_specs = tuple(
+            (name, protocol, host, self._bound_ports.get(name, 0) if port == 0 else port)
+            for name, protocol, host, port in self.config.listener_specs
+        )
         return config
+
+    def _as_configured(self, config: BrokerConfig) -> bool:
+        """Whether `config` asks for the configured ports (not the ones of the last start)."""
+        return config.port == self.config.port and config.listener_specs == self.config.listener_specs
 
     # --- trio mode ---------------------------------------------------------------------------------------------
 
@@ -281,13 +296,14 @@ class Broker:
         try:
             await self._trio.start_node(config, self.clock, self._log)
         except StartupError as error:
-            if config.port == self.config.port or "cannot listen" not in str(error):
+            if self._as_configured(config) or "cannot listen" not in str(error):
                 raise
             self._say("port %d is taken now: the broker restarts on a new port", config.port)
-            config.port = self.config.port
+            config.port, config.listener_specs = self.config.port, self.config.listener_specs
             await self._trio.start_node(config, self.clock, self._log)
         assert self._trio.node is not None
         self._bound_port = self._trio.node.port
+        self._bound_ports = dict(self._trio.node.ports)
         self._say("kwire broker serving on %s (%s)", self._trio.node.bootstrap_servers, self._storage())
 
     def _storage(self) -> str:

@@ -262,3 +262,15 @@ def test_a_broker_with_a_sasl_listener_from_settings_in_code():
         assert [f"{each.host}:{each.port}" for each in brokers.values()] == [address]
     with pytest.raises(ConfigError, match="No security protocol defined for listener INTERNAL"):
         kwire.Broker({"listeners": "INTERNAL://127.0.0.1:0"})
+
+
+def test_a_restart_keeps_every_listeners_port():
+    with kwire.Broker(
+        {
+            "listeners": "PLAINTEXT://127.0.0.1:0,SSL_LESS://127.0.0.1:0",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL_LESS:PLAINTEXT",
+        }
+    ) as broker:
+        before = (broker.bootstrap_servers, broker.bootstrap_servers_for("SSL_LESS"))
+        broker.restart()
+        assert (broker.bootstrap_servers, broker.bootstrap_servers_for("SSL_LESS")) == before

@@ -48,6 +48,11 @@ class RunningNode:
         return self._running().port
 
     @property
+    def ports(self) -> dict[str, int]:
+        """Every listener's bound port by name."""
+        return self._running().ports
+
+    @property
     def bootstrap_servers(self) -> str:
         return self._running().bootstrap_servers
 
