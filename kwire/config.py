@@ -174,6 +174,8 @@ class BrokerConfig:
     sasl_mechanism_inter_broker_protocol: str = "GSSAPI"  # sasl.mechanism.inter.broker.protocol
     sasl_server_max_receive_size: int = 524288  # sasl.server.max.receive.size
     connections_max_reauth_ms: int = 0  # connections.max.reauth.ms (KIP-368; 0: never)
+    # A failed authentication's answer goes out at once; the close follows this much later.
+    connection_failed_authentication_delay_ms: int = 100  # connection.failed.authentication.delay.ms
     # OAUTHBEARER: unsecured JWS tokens unless a JWKS is named (a file: URL or path).
     sasl_oauthbearer_jwks_endpoint_url: str | None = None  # sasl.oauthbearer.jwks.endpoint.url
     sasl_oauthbearer_expected_audience: str = ""  # sasl.oauthbearer.expected.audience
@@ -546,6 +548,7 @@ SETTINGS: dict[str, Rule] = {
     "sasl.mechanism.inter.broker.protocol": Rule(STRING),
     "sasl.server.max.receive.size": Rule(INT, at_least=1),
     "connections.max.reauth.ms": Rule(LONG, at_least=0),
+    "connection.failed.authentication.delay.ms": Rule(INT, at_least=0),
     "sasl.oauthbearer.expected.audience": Rule(LIST),
     "sasl.oauthbearer.clock.skew.seconds": Rule(INT, at_least=0),
     "authorizer.class.name": Rule(STRING),

@@ -113,7 +113,10 @@ async def serve_connection(
                     await trio.sleep(late_ms / 1000)
                 await send_buffers(stream, outcome)
                 if session is not None and session.close_after_response:
+                    # As Kafka: the answer first, the close a little later (a client that reads
+                    # both in one go may otherwise lose the answer).
                     log.info("closing connection from %s after a failed authentication", peer)
+                    await trio.sleep(core.config.connection_failed_authentication_delay_ms / 1000)
                     return
             finally:
                 if reservation is not None and budget is not None:
