@@ -60,41 +60,55 @@ def free_ports(count: int) -> list[int]:
 
 @dataclass
 class Certificates:
-    """PEM files: ca.pem (the CA that signed everything), broker.pem (the
-    broker's chain and key, for ssl.keystore.location), and per client
-    NAME-cert.pem / NAME-key.pem with subject CN=NAME."""
+    """PEM files: the CA that signed everything (ssl.truststore.location),
+    the broker's chain and key (ssl.keystore.location), and per client name
+    a certificate and its key."""
 
-    directory: Path
-    clients: tuple[str, ...]
-
-    @property
-    def ca(self) -> Path:
-        return self.directory / "ca.pem"
-
-    @property
-    def broker(self) -> Path:
-        return self.directory / "broker.pem"
+    ca: Path
+    broker: Path
+    clients: dict[str, tuple[Path, Path]]
 
     def client_cert(self, name: str) -> Path:
-        return self.directory / f"{name}-cert.pem"
+        return self.clients[name][0]
 
     def client_key(self, name: str) -> Path:
-        return self.directory / f"{name}-key.pem"
+        return self.clients[name][1]
+
+    def principal(self, name: str) -> str:
+        """The client certificate's principal under Kafka's DEFAULT mapping:
+        User: and the subject as an RFC 2253 string (CN first)."""
+        from cryptography import x509
+
+        subject = x509.load_pem_x509_certificate(self.client_cert(name).read_bytes()).subject
+        return f"User:{subject.rfc4514_string()}"
 
 
 def make_certificates(directory: Path, clients: tuple[str, ...] = ("alice", "bob")) -> Certificates:
     """A CA, a broker certificate for 127.0.0.1 / localhost and one client
-    certificate per name, all in `directory`."""
+    certificate per name, all in `directory`: kwire's own test certificates
+    (kwire.security.cert_maker, what `kwire certs` writes) where kwire has
+    them, else made here."""
+    try:
+        from kwire.security.cert_maker import make_test_certificates
+    except ImportError:
+        return _make_certificates(directory, clients)
+    made = make_test_certificates(directory, clients=clients)
+    return Certificates(made.ca, made.broker, dict(made.clients))
+
+
+def _make_certificates(directory: Path, clients: tuple[str, ...]) -> Certificates:
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = _self_signed_ca("kwire test CA")
     _write(directory / "ca.pem", _cert_pem(ca_cert))
     broker_key, broker_cert = _issued(ca_key, ca_cert, "localhost", server=True)
     _write(directory / "broker.pem", _cert_pem(broker_cert) + _cert_pem(ca_cert) + _key_pem(broker_key))
+    made = {}
     for name in clients:
         key, cert = _issued(ca_key, ca_cert, name, server=False)
-        _write(directory / f"{name}-cert.pem", _cert_pem(cert))
-        _write(directory / f"{name}-key.pem", _key_pem(key))
-    return Certificates(directory, tuple(clients))
+        made[name] = (directory / f"{name}-cert.pem", directory / f"{name}-key.pem")
+        _write(made[name][0], _cert_pem(cert))
+        _write(made[name][1], _key_pem(key))
+    return Certificates(directory / "ca.pem", directory / "broker.pem", made)
 
 
 def make_foreign_client(directory: Path, name: str) -> tuple[Path, Path]:

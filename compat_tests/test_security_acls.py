@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
+import sys
 
 import pytest
 
 from compat_tests.clients import Outgoing, consume, produce
 from compat_tests.security_kit import (
     TIMEOUT_S,
+    USERS,
     Identity,
     acl_binding,
     allow,
@@ -39,6 +42,9 @@ TOPIC_AUTHORIZATION_FAILED = {
 }
 PROTOCOL = "SASL_PLAINTEXT"
 _principals = itertools.count()
+
+# One broker for the module: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("security-acls")
 
 
 @pytest.fixture(scope="module")
@@ -381,10 +387,10 @@ def test_only_the_cluster_alterer_manages_scram_users(kwire):
 @pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python", "aiokafka"])
 def test_the_certificates_principal(kwire, topic_name, client):
     """On SSL the principal is the certificate's subject (Kafka's DEFAULT
-    mapping): an ACL on User:CN=alice lets alice's certificate in, and
+    mapping, User:CN=alice,...): an ACL on it lets alice's certificate in, and
     neither bob's certificate nor none at all (ANONYMOUS)."""
     admin_topic(kwire, topic_name)
-    allow(kwire.bootstrap(PROTOCOL), as_admin(kwire), "User:CN=alice", "WRITE", "TOPIC", topic_name)
+    allow(kwire.bootstrap(PROTOCOL), as_admin(kwire), kwire.certs.principal("alice"), "WRITE", "TOPIC", topic_name)
     bootstrap = kwire.bootstrap("SSL")
     as_alice = options(client, "SSL", kwire.certs, Identity(certificate="alice"))
     assert produce_error(client, bootstrap, topic_name, as_alice) == ""
@@ -450,3 +456,49 @@ def test_aiokafka_consumer_refused_a_topic(kwire, topic_name, new_user):
             await consumer.stop()
 
     assert asyncio.run(asyncio.wait_for(attempt(), 60)) == "TopicAuthorizationFailedError"
+
+
+def kwire_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kwire", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_kwire_acls_cli_as_the_super_user(kwire, topic_name, new_user, tmp_path):
+    """`kwire acls add|list|remove` with kafka-acls.sh's options, connecting
+    as the super user through a --command-config file of client settings."""
+    admin_topic(kwire, topic_name, [b"granted by the cli"])
+    settings = tmp_path / "admin.properties"
+    settings.write_text(
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="admin" password="{USERS["admin"]}";\n'
+    )
+    connection = ["--bootstrap-server", kwire.bootstrap(PROTOCOL), "--command-config", str(settings)]
+    principal = f"User:{new_user}"
+    added = kwire_cli(
+        "acls", "add", "--allow-principal", principal, "--operation", "Read", "--topic", topic_name, *connection
+    )
+    assert added.returncode == 0, added.stderr
+    assert describe_acls(kwire.bootstrap(PROTOCOL), as_admin(kwire), principal) == {
+        (principal, "*", "READ", "ALLOW", "TOPIC", topic_name, "LITERAL")
+    }
+    listed = kwire_cli("acls", "list", "--topic", topic_name, *connection)
+    assert listed.returncode == 0 and principal in listed.stdout, listed.stdout + listed.stderr
+    got = consume(
+        "kafka-python", kwire.bootstrap(PROTOCOL), topic_name, [0], 1, **scram("kafka-python", kwire, new_user)
+    )
+    assert [m.value for m in got] == [b"granted by the cli"]
+
+    removed = kwire_cli(
+        "acls",
+        "remove",
+        "--allow-principal",
+        principal,
+        "--operation",
+        "Read",
+        "--topic",
+        topic_name,
+        "--force",
+        *connection,
+    )
+    assert removed.returncode == 0, removed.stderr
+    assert describe_acls(kwire.bootstrap(PROTOCOL), as_admin(kwire), principal) == set()

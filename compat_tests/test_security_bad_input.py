@@ -42,6 +42,9 @@ SASL_FUZZ_FRAMES = int(os.environ.get("KWIRE_SASL_FUZZ_FRAMES", "3000"))
 SEED = int(os.environ.get("KWIRE_FUZZ_SEED", "20250509"))
 METADATA = (3, 1, {"topics": None})
 
+# One broker for the module: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("security-bad-input")
+
 
 @pytest.fixture(scope="module")
 def kwire(tmp_path_factory, test_certificates):

@@ -29,6 +29,9 @@ AUTHENTICATION_FAILED = {
     "aiokafka": "SaslAuthenticationFailedError",
 }
 
+# One broker for the module: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("security-oauth")
+
 
 @pytest.fixture(scope="module")
 def keys():

@@ -33,6 +33,9 @@ LIFETIME_MS = 2500
 MARGIN_S = 0.5
 METADATA = (3, 1, {"topics": None})  # Metadata v1: every topic
 
+# One broker for the module: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("security-reauth")
+
 
 @pytest.fixture(scope="module")
 def kwire(tmp_path_factory, test_certificates):

@@ -38,6 +38,9 @@ AUTHENTICATION_FAILED = {
     "aiokafka": "SaslAuthenticationFailedError",
 }
 
+# One broker for the module: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("security-sasl")
+
 
 @pytest.fixture(scope="module")
 def kwire(tmp_path_factory, test_certificates):

@@ -26,6 +26,9 @@ from compat_tests.security_kit import (
 )
 from tests.wire import decode_response, request_frame
 
+# One broker for the module: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("security-tls")
+
 
 @pytest.fixture(scope="module")
 def requested(tmp_path_factory, test_certificates):
@@ -163,3 +166,31 @@ def test_plaintext_beside_tls(requested, topic_name):
         "aiokafka", requested.bootstrap("SSL"), topic_name, [0], 1, **options("aiokafka", "SSL", requested.certs)
     )
     assert [m.value for m in got] == [b"plain"]
+
+
+def test_the_files_kwire_certs_writes(tmp_path, topic_name):
+    """`kwire certs DIR --client NAME` gives what server.properties and the clients need."""
+    import subprocess
+    import sys
+
+    from compat_tests.security_kit import Certificates
+
+    made = subprocess.run(
+        [sys.executable, "-m", "kwire", "certs", str(tmp_path / "certs"), "--client", "carol"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "certs"
+    certs = Certificates(
+        folder / "ca.pem", folder / "broker.pem", {"carol": (folder / "carol.pem", folder / "carol-key.pem")}
+    )
+    broker = start_secure_kwire(tmp_path / "broker", certs, {"ssl.client.auth": "required"})
+    try:
+        create_topic("confluent-kafka", broker.bootstrap(), topic_name, 1)
+        for client in ("confluent-kafka", "kafka-python"):
+            extra = options(client, "SSL", certs, Identity(certificate="carol"))
+            assert produce_error(client, broker.bootstrap("SSL"), topic_name, extra) == ""
+    finally:
+        broker.kill()
