@@ -481,11 +481,12 @@ def confluent_admin(bootstrap: str, extra: dict[str, Any]):
     return AdminClient({"bootstrap.servers": bootstrap, **extra})
 
 
-def create_topic(bootstrap: str, name: str, extra: dict[str, Any], partitions: int = 1) -> None:
+def create_topic(bootstrap: str, name: str, extra: dict[str, Any], partitions: int = 1, replication: int = 1) -> None:
     """As whoever confluent-kafka `extra` says (confluent options)."""
     from confluent_kafka.admin import NewTopic
 
-    futures = confluent_admin(bootstrap, extra).create_topics([NewTopic(name, partitions, 1)], request_timeout=10)
+    topic = NewTopic(name, partitions, replication)
+    futures = confluent_admin(bootstrap, extra).create_topics([topic], request_timeout=10)
     futures[name].result(TIMEOUT_S)
 
 
