@@ -11,6 +11,7 @@ import asyncio
 import base64
 import datetime
 import json
+import logging
 import socket
 import ssl
 import time
@@ -585,44 +586,84 @@ def set_scram_password(
 # --- what a client reports --------------------------------------------------------------------
 
 
+class _LoggedErrors(logging.Handler):
+    """Exceptions kafka-python and aiokafka pass to their loggers (they log
+    an authentication failure, then raise a generic connection error)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        self.errors.extend(arg for arg in args if isinstance(arg, BaseException))
+
+
+GENERIC_ERRORS = ("NoBrokersAvailable", "KafkaConnectionError", "KafkaTimeoutError", "TimeoutError")
+
+
+def _reported(raised: BaseException, logged: _LoggedErrors) -> str:
+    """The raised error's class name; for a generic connection error, the
+    last specific error the client logged on the way (if any)."""
+    name = type(raised).__name__
+    if name in GENERIC_ERRORS:
+        specific = [type(e).__name__ for e in logged.errors if type(e).__name__ not in GENERIC_ERRORS]
+        if specific:
+            return specific[-1]
+    return name
+
+
 def produce_error(client: str, bootstrap: str, topic: str, extra: dict[str, Any], timeout_s: float = 15) -> str:
     """Try to produce one message; the name of the error the client reports
     ("" when it was delivered): confluent-kafka's KafkaError name (its
     delivery error, else the first error_cb one), kafka-python's and
-    aiokafka's exception class name."""
+    aiokafka's exception class name (see _reported)."""
     if client == "confluent-kafka":
         return _confluent_produce_error(bootstrap, topic, extra, timeout_s)
-    if client == "kafka-python":
-        from kafka import KafkaProducer
+    logged = _LoggedErrors()
+    logger = logging.getLogger("kafka" if client == "kafka-python" else "aiokafka")
+    logger.addHandler(logged)
+    try:
+        if client == "kafka-python":
+            return _kafka_python_produce_error(bootstrap, topic, extra, timeout_s, logged)
+        return asyncio.run(_aiokafka_produce_error(bootstrap, topic, extra, timeout_s, logged))
+    finally:
+        logger.removeHandler(logged)
 
-        try:
-            producer = KafkaProducer(
-                bootstrap_servers=bootstrap, max_block_ms=int(timeout_s * 1000), request_timeout_ms=10_000, **extra
-            )
-        except Exception as error:
-            return type(error).__name__
-        try:
-            producer.send(topic, b"x").get(timeout_s)
-            return ""
-        except Exception as error:
-            return type(error).__name__
-        finally:
-            producer.close(5)
 
-    async def attempt() -> str:
-        from aiokafka import AIOKafkaProducer
+def _kafka_python_produce_error(bootstrap, topic, extra, timeout_s, logged) -> str:
+    from kafka import KafkaProducer
 
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **extra)
-        try:
-            await asyncio.wait_for(producer.start(), timeout_s)
-            await asyncio.wait_for(producer.send_and_wait(topic, b"x"), timeout_s)
-            return ""
-        except Exception as error:
-            return type(error).__name__
-        finally:
-            await producer.stop()
+    try:
+        # Not idempotent unless asked: an idempotent producer also needs
+        # IdempotentWrite on the cluster or Write on some topic (InitProducerId).
+        settings = {"enable_idempotence": False, **extra}
+        producer = KafkaProducer(
+            bootstrap_servers=bootstrap, max_block_ms=int(timeout_s * 1000), request_timeout_ms=10_000, **settings
+        )
+    except Exception as error:
+        return _reported(error, logged)
+    try:
+        producer.send(topic, b"x").get(timeout_s)
+        return ""
+    except Exception as error:
+        return _reported(error, logged)
+    finally:
+        producer.close(5)
 
-    return asyncio.run(attempt())
+
+async def _aiokafka_produce_error(bootstrap, topic, extra, timeout_s, logged) -> str:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **extra)
+    try:
+        await asyncio.wait_for(producer.start(), timeout_s)
+        await asyncio.wait_for(producer.send_and_wait(topic, b"x"), timeout_s)
+        return ""
+    except Exception as error:
+        return _reported(error, logged)
+    finally:
+        await producer.stop()
 
 
 def _confluent_produce_error(bootstrap: str, topic: str, extra: dict[str, Any], timeout_s: float) -> str:

@@ -97,6 +97,21 @@ def test_read_only_consumes_but_cannot_produce(kwire, topic_name, new_user, clie
     assert produce_error(client, kwire.bootstrap(PROTOCOL), topic_name, extra) == TOPIC_AUTHORIZATION_FAILED[client]
 
 
+@pytest.mark.parametrize("client", ["kafka-python", "aiokafka"])
+def test_an_idempotent_producer_needs_write_on_some_topic(kwire, topic_name, new_user, client):
+    """InitProducerId without a transactional id: IdempotentWrite on the
+    cluster or Write on any topic (KIP-679), else CLUSTER_AUTHORIZATION_FAILED."""
+    admin_topic(kwire, topic_name)
+    admin_topic(kwire, f"{topic_name}-writable")
+    principal = f"User:{new_user}"
+    allow(kwire.bootstrap(PROTOCOL), as_admin(kwire), principal, "READ", "TOPIC", topic_name)
+    extra = {**scram(client, kwire, new_user), "enable_idempotence": True}
+    refused = produce_error(client, kwire.bootstrap(PROTOCOL), topic_name, extra)
+    assert refused == "ClusterAuthorizationFailedError"
+    allow(kwire.bootstrap(PROTOCOL), as_admin(kwire), principal, "WRITE", "TOPIC", f"{topic_name}-writable")
+    assert produce_error(client, kwire.bootstrap(PROTOCOL), f"{topic_name}-writable", extra) == ""
+
+
 def test_read_only_cannot_produce_with_librdkafka(kwire, topic_name, new_user):
     admin_topic(kwire, topic_name)
     allow(kwire.bootstrap(PROTOCOL), as_admin(kwire), f"User:{new_user}", "READ", "TOPIC", topic_name)
