@@ -487,7 +487,8 @@ def create_topic(bootstrap: str, name: str, extra: dict[str, Any], partitions: i
     from confluent_kafka.admin import NewTopic
 
     topic = NewTopic(name, partitions, replication)
-    futures = confluent_admin(bootstrap, extra).create_topics([topic], request_timeout=10)
+    admin = confluent_admin(bootstrap, extra)  # kept alive until its futures are done
+    futures = admin.create_topics([topic], request_timeout=10)
     futures[name].result(TIMEOUT_S)
 
 
@@ -527,7 +528,8 @@ def acl_binding(
 
 
 def create_acls(bootstrap: str, extra: dict[str, Any], *bindings) -> None:
-    futures = confluent_admin(bootstrap, extra).create_acls(list(bindings), request_timeout=10)
+    admin = confluent_admin(bootstrap, extra)  # kept alive until its futures are done
+    futures = admin.create_acls(list(bindings), request_timeout=10)
     for future in futures.values():
         future.result(TIMEOUT_S)
 
@@ -550,7 +552,8 @@ def describe_acls(bootstrap: str, extra: dict[str, Any], principal: str | None =
     everything = AclBindingFilter(
         ResourceType.ANY, None, ResourcePatternType.ANY, principal, None, AclOperation.ANY, AclPermissionType.ANY
     )
-    found = confluent_admin(bootstrap, extra).describe_acls(everything, request_timeout=10).result(TIMEOUT_S)
+    admin = confluent_admin(bootstrap, extra)  # kept alive until its futures are done
+    found = admin.describe_acls(everything, request_timeout=10).result(TIMEOUT_S)
     return {_acl_tuple(binding) for binding in found}
 
 
@@ -578,7 +581,8 @@ def set_scram_password(
         )
         for m in mechanisms
     ]
-    futures = confluent_admin(bootstrap, extra).alter_user_scram_credentials(upserts, request_timeout=10)
+    admin = confluent_admin(bootstrap, extra)  # kept alive until its futures are done
+    futures = admin.alter_user_scram_credentials(upserts, request_timeout=10)
     for future in futures.values():
         future.result(TIMEOUT_S)
 

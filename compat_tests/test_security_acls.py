@@ -358,7 +358,8 @@ def test_scram_users_managed_through_admin_clients(kwire, topic_name, client):
 
 
 def _confluent_scram_users(bootstrap: str, extra: dict, name: str) -> list[tuple[str, int]]:
-    futures = confluent_admin(bootstrap, extra).describe_user_scram_credentials([name], request_timeout=10)
+    admin = confluent_admin(bootstrap, extra)  # kept alive until its futures are done
+    futures = admin.describe_user_scram_credentials([name], request_timeout=10)
     description = futures[name].result(TIMEOUT_S)
     return [(info.mechanism.name.replace("_", "-"), info.iterations) for info in description.scram_credential_infos]
 
@@ -386,7 +387,8 @@ def _delete_scram(bootstrap: str, extra: dict, name: str, mechanism: str) -> Non
     from confluent_kafka.admin import ScramMechanism, UserScramCredentialDeletion
 
     deletion = UserScramCredentialDeletion(name, ScramMechanism[mechanism.replace("-", "_")])
-    futures = confluent_admin(bootstrap, extra).alter_user_scram_credentials([deletion], request_timeout=10)
+    admin = confluent_admin(bootstrap, extra)  # kept alive until its futures are done
+    futures = admin.alter_user_scram_credentials([deletion], request_timeout=10)
     for future in futures.values():
         future.result(TIMEOUT_S)
 
