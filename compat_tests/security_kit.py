@@ -12,6 +12,7 @@ import base64
 import datetime
 import json
 import logging
+import re
 import socket
 import ssl
 import time
@@ -575,32 +576,32 @@ def set_scram_password(
     """Create or replace SCRAM credentials (confluent-kafka AlterUserScramCredentials)."""
     from confluent_kafka.admin import ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
 
-    upserts = [
-        UserScramCredentialUpsertion(
-            name, ScramCredentialInfo(ScramMechanism[m.replace("-", "_")], 4096), password.encode()
-        )
-        for m in mechanisms
-    ]
     admin = confluent_admin(bootstrap, extra)  # kept alive until its futures are done
-    futures = admin.alter_user_scram_credentials(upserts, request_timeout=10)
-    for future in futures.values():
-        future.result(TIMEOUT_S)
+    # One request per mechanism: Kafka refuses a user named twice in one
+    # request (DUPLICATE_RESOURCE), even for two mechanisms.
+    for mechanism in mechanisms:
+        info = ScramCredentialInfo(ScramMechanism[mechanism.replace("-", "_")], 4096)
+        upsert = UserScramCredentialUpsertion(name, info, password.encode())
+        futures = admin.alter_user_scram_credentials([upsert], request_timeout=10)
+        for future in futures.values():
+            future.result(TIMEOUT_S)
 
 
 # --- what a client reports --------------------------------------------------------------------
 
 
 class _LoggedErrors(logging.Handler):
-    """Exceptions kafka-python and aiokafka pass to their loggers (they log
-    an authentication failure, then raise a generic connection error)."""
+    """What kafka-python and aiokafka log on the way (they log an
+    authentication failure, then raise a generic connection error)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.errors: list[BaseException] = []
+        self.names: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
-        self.errors.extend(arg for arg in args if isinstance(arg, BaseException))
+        self.names.extend(type(arg).__name__ for arg in args if isinstance(arg, BaseException))
+        self.names.extend(re.findall(r"\b(\w+(?:Error|Failed))\b", record.getMessage()))
 
 
 GENERIC_ERRORS = ("NoBrokersAvailable", "KafkaConnectionError", "KafkaTimeoutError", "TimeoutError")
@@ -608,10 +609,10 @@ GENERIC_ERRORS = ("NoBrokersAvailable", "KafkaConnectionError", "KafkaTimeoutErr
 
 def _reported(raised: BaseException, logged: _LoggedErrors) -> str:
     """The raised error's class name; for a generic connection error, the
-    last specific error the client logged on the way (if any)."""
+    last authentication or authorization error the client logged (if any)."""
     name = type(raised).__name__
     if name in GENERIC_ERRORS:
-        specific = [type(e).__name__ for e in logged.errors if type(e).__name__ not in GENERIC_ERRORS]
+        specific = [n for n in logged.names if "Authentication" in n or "Authorization" in n]
         if specific:
             return specific[-1]
     return name
@@ -643,7 +644,7 @@ def _kafka_python_produce_error(bootstrap, topic, extra, timeout_s, logged) -> s
         # IdempotentWrite on the cluster or Write on some topic (InitProducerId).
         settings = {"enable_idempotence": False, **extra}
         producer = KafkaProducer(
-            bootstrap_servers=bootstrap, max_block_ms=int(timeout_s * 1000), request_timeout_ms=10_000, **settings
+            bootstrap_servers=bootstrap, max_block_ms=int(timeout_s * 500), request_timeout_ms=10_000, **settings
         )
     except Exception as error:
         return _reported(error, logged)
@@ -670,6 +671,10 @@ async def _aiokafka_produce_error(bootstrap, topic, extra, timeout_s, logged) ->
         await producer.stop()
 
 
+# librdkafka errors (error_cb) after which nothing will be delivered.
+_CONFLUENT_GIVE_UP = ("_AUTHENTICATION", "_SSL", "_ALL_BROKERS_DOWN", "_FATAL")
+
+
 def _confluent_produce_error(bootstrap: str, topic: str, extra: dict[str, Any], timeout_s: float) -> str:
     from confluent_kafka import Producer
 
@@ -684,12 +689,18 @@ def _confluent_produce_error(bootstrap: str, topic: str, extra: dict[str, Any], 
         }
     )
     producer.produce(topic, b"x", on_delivery=lambda error, _message: delivery.append(error))
-    producer.flush(timeout_s + 5)
+    deadline = time.monotonic() + timeout_s + 5
+    while not delivery and time.monotonic() < deadline:
+        producer.poll(0.1)
+        # An authentication or TLS failure is reported here; the delivery would only time out.
+        given_up = [e.name() for e in errors if e.name() in _CONFLUENT_GIVE_UP]
+        if given_up:
+            return given_up[0]
     if delivery and delivery[0] is None:
         return ""
-    if errors:  # an authentication failure is reported here first, the delivery only times out
-        return errors[0].name()
-    return delivery[0].name() if delivery else "not delivered"
+    if delivery:
+        return delivery[0].name()
+    return errors[0].name() if errors else "not delivered"
 
 
 def confluent_errors(bootstrap: str, extra: dict[str, Any], timeout_s: float = 10) -> list[Any]:

@@ -26,13 +26,16 @@ ISSUER = "https://issuer.kwire.test"
 AUTHENTICATION_FAILED = {
     "confluent-kafka": "_AUTHENTICATION",
     "kafka-python": "SaslAuthenticationFailedError",
-    "aiokafka": "SaslAuthenticationFailedError",
+    "aiokafka": "SaslAuthenticationFailed",
 }
 # aiokafka does not answer an OAUTHBEARER error challenge ({"status":"invalid_token"})
 # with the %x01 that would fetch the error: it sends its next request, and the
 # broker closes the connection (as Kafka does); aiokafka then reports a
-# connection error.
-OAUTH_REFUSED = {**AUTHENTICATION_FAILED, "aiokafka": "IncompleteReadError"}
+# connection error (the socket's IncompleteReadError when it logged one).
+OAUTH_REFUSED = {
+    **{client: (error,) for client, error in AUTHENTICATION_FAILED.items()},
+    "aiokafka": ("KafkaConnectionError", "IncompleteReadError"),
+}
 
 # One broker for the module: its tests stay on one xdist worker.
 pytestmark = pytest.mark.xdist_group("security-oauth")
@@ -97,13 +100,13 @@ BAD_TOKENS = {
 def test_a_bad_token_is_refused(kwire, keys, topic_name, bad, client):
     token = BAD_TOKENS[bad](keys)
     extra = options(client, "SASL_SSL", kwire.certs, bearer(lambda: token))
-    assert produce_error(client, kwire.bootstrap("SASL_SSL"), topic_name, extra) == OAUTH_REFUSED[client]
+    assert produce_error(client, kwire.bootstrap("SASL_SSL"), topic_name, extra) in OAUTH_REFUSED[client]
 
 
 def test_aiokafka_with_an_expired_signed_token(kwire, keys, topic_name):
     token = BAD_TOKENS["expired"](keys)
     extra = options("aiokafka", "SASL_PLAINTEXT", kwire.certs, bearer(lambda: token))
-    assert produce_error("aiokafka", kwire.bootstrap("SASL_PLAINTEXT"), topic_name, extra) == OAUTH_REFUSED["aiokafka"]
+    assert produce_error("aiokafka", kwire.bootstrap("SASL_PLAINTEXT"), topic_name, extra) in OAUTH_REFUSED["aiokafka"]
 
 
 def test_the_other_mechanisms_still_work_beside_signed_tokens(kwire, topic_name):
