@@ -618,7 +618,7 @@ def _reported(raised: BaseException, logged: _LoggedErrors) -> str:
     return name
 
 
-def produce_error(client: str, bootstrap: str, topic: str, extra: dict[str, Any], timeout_s: float = 15) -> str:
+def produce_error(client: str, bootstrap: str, topic: str, extra: dict[str, Any], timeout_s: float = 10) -> str:
     """Try to produce one message; the name of the error the client reports
     ("" when it was delivered): confluent-kafka's KafkaError name (its
     delivery error, else the first error_cb one), kafka-python's and
@@ -644,7 +644,11 @@ def _kafka_python_produce_error(bootstrap, topic, extra, timeout_s, logged) -> s
         # IdempotentWrite on the cluster or Write on some topic (InitProducerId).
         settings = {"enable_idempotence": False, **extra}
         producer = KafkaProducer(
-            bootstrap_servers=bootstrap, max_block_ms=int(timeout_s * 500), request_timeout_ms=10_000, **settings
+            bootstrap_servers=bootstrap,
+            max_block_ms=int(timeout_s * 500),
+            bootstrap_timeout_ms=int(timeout_s * 500),
+            request_timeout_ms=10_000,
+            **settings,
         )
     except Exception as error:
         return _reported(error, logged)
