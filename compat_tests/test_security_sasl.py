@@ -129,7 +129,7 @@ def _kafka_python_broker_ports(bootstrap: str, extra: dict) -> dict[int, int]:
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **extra)
     try:
-        return {broker["node_id"]: broker["port"] for broker in admin.describe_cluster()["brokers"]}
+        return {broker["broker_id"]: broker["port"] for broker in admin.describe_cluster()["brokers"]}
     finally:
         admin.close()
 
