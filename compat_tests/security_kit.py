@@ -763,7 +763,10 @@ class ScramClient:
     def client_first(self) -> bytes:
         return f"n,,{self.first_bare}".encode()
 
-    def client_final(self, server_first: bytes, forge: bool = False) -> bytes:
+    def client_final(self, server_first: bytes, forge: bool = False, nonce_prefix: str = "") -> bytes:
+        """`nonce_prefix` goes before the server's nonce in r= (librdkafka
+        2.0.2 repeats its own nonce there; Kafka checks only that r= ends
+        with the nonce it sent)."""
         import hashlib
         import hmac
 
@@ -773,7 +776,7 @@ class ScramClient:
         salted = hashlib.pbkdf2_hmac(self.hash_name, password, base64.b64decode(fields["s"]), int(fields["i"]))
         client_key = hmac.new(salted, b"Client Key", self.hash).digest()
         stored_key = self.hash(client_key).digest()
-        without_proof = f"c=biws,r={fields['r']}"
+        without_proof = f"c=biws,r={nonce_prefix}{fields['r']}"
         message = f"{self.first_bare},{server_first.decode()},{without_proof}".encode()
         signature = hmac.new(stored_key, message, self.hash).digest()
         proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))

@@ -210,6 +210,19 @@ def test_a_genuine_scram_exchange_byte_by_byte(kwire):
     assert call(sock, *METADATA, correlation_id=4).brokers
 
 
+def test_a_final_nonce_that_ends_with_the_servers_is_accepted(kwire):
+    """librdkafka 2.0.2 (kcat 1.7) sends its own nonce twice in the
+    client-final r=; Kafka accepts any r= that ends with the nonce it sent."""
+    scram = ScramClient("SCRAM-SHA-512", "bob", USERS["bob"])
+    sock = connect(kwire.bootstrap("SASL_PLAINTEXT"))
+    assert sasl_handshake(sock, "SCRAM-SHA-512").error_code == 0
+    server_first = sasl_authenticate(sock, scram.client_first(), version=0)
+    final = scram.client_final(server_first.auth_bytes, nonce_prefix=scram.nonce)
+    answer = sasl_authenticate(sock, final, version=0, correlation_id=3)
+    assert answer.error_code == 0, answer.error_message
+    assert call(sock, *METADATA, correlation_id=4).brokers
+
+
 def test_a_wrong_plain_password_is_refused_with_kafkas_error(kwire, bystander, topic):
     sock = connect(kwire.bootstrap("SASL_PLAINTEXT"))
     refused = plain_login(sock, "alice", "wrong")
