@@ -504,6 +504,10 @@ def visible_topics(bootstrap: str, extra: dict[str, Any]) -> set[str]:
     return set(metadata.topics)
 
 
+# confluent-kafka calls Kafka's CLUSTER resource type BROKER (the same wire code, 4).
+_CONFLUENT_RESOURCE_TYPES = {"CLUSTER": "BROKER"}
+
+
 def acl_binding(
     principal: str,
     operation: str,
@@ -518,7 +522,7 @@ def acl_binding(
     from confluent_kafka.admin import AclBinding, AclOperation, AclPermissionType, ResourcePatternType, ResourceType
 
     return AclBinding(
-        ResourceType[resource_type],
+        ResourceType[_CONFLUENT_RESOURCE_TYPES.get(resource_type, resource_type)],
         name,
         ResourcePatternType[pattern],
         principal,
@@ -564,7 +568,7 @@ def _acl_tuple(binding) -> tuple:
         binding.host,
         binding.operation.name,
         binding.permission_type.name,
-        binding.restype.name,
+        "CLUSTER" if binding.restype.name == "BROKER" else binding.restype.name,
         binding.name,
         binding.resource_pattern_type.name,
     )
@@ -611,8 +615,9 @@ def _reported(raised: BaseException, logged: _LoggedErrors) -> str:
     """The raised error's class name; for a generic connection error, the
     last authentication or authorization error the client logged (if any)."""
     name = type(raised).__name__
-    if name in GENERIC_ERRORS:
-        specific = [n for n in logged.names if "Authentication" in n or "Authorization" in n]
+    if name in GENERIC_ERRORS or name == "KafkaError":  # KafkaError: kafka-python's "Unexpected error in ..."
+        said = re.findall(r"\b(\w+(?:Error|Failed))\b", str(raised))
+        specific = [n for n in logged.names + said if "Authentication" in n or "Authorization" in n]
         if specific:
             return specific[-1]
     return name
