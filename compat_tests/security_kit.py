@@ -12,6 +12,7 @@ import base64
 import datetime
 import json
 import logging
+import random
 import re
 import socket
 import ssl
@@ -55,6 +56,29 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def free_port_block(count: int, attempts: int = 200) -> int:
+    """A port P with P..P+count-1 all bindable just now, below the usual
+    ephemeral range (so no client's outgoing connection, nor its TIME_WAIT,
+    sits in the block): for a cluster whose nodes take a listener's port + 0..N-1."""
+    rng = random.Random()
+    for _ in range(attempts):
+        base = rng.randrange(20000, 32000 - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket()
+                sockets.append(probe)
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the broker binds
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in sockets:
+                probe.close()
+    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 # --- certificates --------------------------------------------------------------------

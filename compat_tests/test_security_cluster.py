@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from compat_tests.clients import Outgoing, consume, produce
-from compat_tests.cluster import KwireCluster, free_port_range
+from compat_tests.cluster import KwireCluster
 from compat_tests.security_kit import (
     PROTOCOLS,
     USERS,
@@ -21,6 +21,7 @@ from compat_tests.security_kit import (
     authorizer_settings,
     broker_ports,
     create_topic,
+    free_port_block,
     options,
     produce_error,
     server_properties,
@@ -49,7 +50,7 @@ class SecureCluster:
 @pytest.fixture(scope="module")
 def secure_cluster(tmp_path_factory, test_certificates):
     directory = tmp_path_factory.mktemp("secure-cluster")
-    base = free_port_range(len(PROTOCOLS) * SPACING)
+    base = free_port_block(len(PROTOCOLS) * SPACING)
     ports = {protocol: base + index * SPACING for index, protocol in enumerate(PROTOCOLS)}
     settings = {**authorizer_settings(), "node.id": None, "log.dirs": None}
     path = directory / "server.properties"
