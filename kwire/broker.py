@@ -81,10 +81,11 @@ class Broker:
             advertised_host=advertised_host,
             advertised_port=advertised_port,
         )
-        for name, value in (settings or {}).items():
-            config.apply_override(str(name), setting_text(value))
-        for keyword, value in kafka_settings.items():
-            config.apply_override(keyword.replace("_", "."), setting_text(value))
+        from kwire.config_sources import apply_kafka_settings
+
+        given = {str(name): setting_text(value) for name, value in (settings or {}).items()}
+        given.update({keyword.replace("_", "."): setting_text(value) for keyword, value in kafka_settings.items()})
+        apply_kafka_settings(config, given)
         config.validate()
         level = str(log_level).strip().upper()
         if level not in LOG_LEVELS:
@@ -131,8 +132,12 @@ class Broker:
 
     @property
     def bootstrap_servers(self) -> str:
-        """HOST:PORT for a client's `bootstrap_servers`."""
+        """HOST:PORT for a client's `bootstrap_servers` (the first listener)."""
         return self.node.bootstrap_servers
+
+    def bootstrap_servers_for(self, listener: str) -> str:
+        """HOST:PORT of one listener (`listeners=` in the settings), e.g. "SASL_SSL"."""
+        return self.node.bootstrap_servers_for(listener)
 
     @property
     def data_dir(self) -> Path | None:

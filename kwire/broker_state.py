@@ -20,7 +20,7 @@ what the produce path must know.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.cluster import Cluster
@@ -37,6 +37,7 @@ from kwire.long_poll import Waiter, Waiters
 from kwire.protocol.errors import ErrorCode
 from kwire.replication.replica_manager import ReplicaManager
 from kwire.response_cache import ResponseCache
+from kwire.security.acls import AclAuthorizer, authorizer_wanted, parse_super_users
 from kwire.security.authorizer import Authorizer
 from kwire.topic_admin import TopicAdmin
 
@@ -45,6 +46,9 @@ class BrokerState:
     def __init__(self, config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, controller: Controller | None = None) -> None:
         self.config = config
         self.clock = clock
+        # Checked before the data directory is opened: a bad setting stops start-up cleanly.
+        wants_authorizer = authorizer_wanted(config.authorizer_class_name)
+        super_users = parse_super_users(config.super_users)
         self.cluster = Cluster(config, clock, controller)
         self.waiters = Waiters()
         # A node of a multi-node cluster: producer ids from the controller's
@@ -88,18 +92,33 @@ class BrokerState:
         self.faults.install_startup_flags(config.drop_produce_responses_every, config.exit_after_produce)
         # Client quotas (AlterClientQuotas; enforced on Produce, Fetch and every request's time).
         self.quotas = self.cluster.client_quotas
+        # SCRAM credentials (AlterUserScramCredentials); the SASL layer looks logins up here.
+        self.scram_credentials = self.cluster.scram_credentials
         # ACL authorization (authorizer.class.name); None: every request is allowed.
         self.authorizer: Authorizer | None = None
+        if wants_authorizer:
+            self.authorizer = AclAuthorizer(self.cluster.acls, super_users, config.allow_everyone_if_no_acl_found)
         self.advertised_host, self.advertised_port = config.advertised(config.port)
-        self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
         # Encoded response bodies, keyed on the request's shape and the
         # cluster's metadata version (bounded; dropped when the version moves).
         self.response_cache = ResponseCache(lambda: self.cluster.version)
+        self.set_bound_ports({})  # what this node advertises until its listeners are bound
 
     def set_bound_port(self, port: int) -> None:
-        """The listener's real port (config port 0 picks a free one)."""
-        self.advertised_host, self.advertised_port = self.config.advertised(port)
-        self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port)
+        """The first listener's real port (config port 0 picks a free one)."""
+        self.set_bound_ports({self.config.listeners()[0].name: port})
+
+    def set_bound_ports(self, ports: Mapping[str, int]) -> None:
+        """The listeners' real ports by listener name (a port 0 picks a free
+        one): what this node advertises on each."""
+        listeners = self.config.listeners()
+        self.advertised_host, self.advertised_port = self.config.advertised(
+            ports.get(listeners[0].name, listeners[0].port)
+        )
+        endpoints = tuple(
+            (spec.name, *self.config.advertised_for(spec, ports.get(spec.name, spec.port))) for spec in listeners
+        )
+        self.cluster.topology.set_local_address(self.advertised_host, self.advertised_port, endpoints)
         self.response_cache.clear()
 
     def coordinator_partition_moved(self, topic: str, index: int, leads: bool) -> None:

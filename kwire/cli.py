@@ -24,7 +24,7 @@ E = TypeVar("E", bound=BaseException)
 
 # Commands that talk to no broker: their command lines leave the admin
 # commands out, so `kwire serve` starts without importing the wire client.
-_LOCAL_COMMANDS = frozenset({"serve", "check", "config"})
+_LOCAL_COMMANDS = frozenset({"serve", "check", "config", "certs"})
 
 
 def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
@@ -116,10 +116,35 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
         "the first holds the metadata log",
     )
 
-    if with_admin_commands:
-        from kwire.admin import cluster_info, configs, consume_command, faults_command, groups, produce_command, topics
+    certs = commands.add_parser(
+        "certs",
+        help="make a throwaway CA, broker and client certificates for trying TLS",
+        description="Write a new test CA (ca.pem), a broker certificate for localhost, 127.0.0.1, ::1 and the --host "
+        "names (broker.pem: chain and key, as Kafka's PEM keystore; broker-key.pem; broker.p12 with a printed "
+        "password) and client certificates (<name>.pem, <name>-key.pem, subject CN=<name>) into DIR, then print "
+        "the ssl.* settings that use them. Keys are unencrypted: for tests, not production.",
+    )
+    certs.add_argument("directory", type=Path, metavar="DIR")
+    certs.add_argument("--host", action="append", default=[], metavar="NAME", help="another broker host name or IP")
+    certs.add_argument(
+        "--client", action="append", default=[], metavar="NAME", help="a client certificate to make (default: client)"
+    )
+    certs.add_argument("--days", type=int, default=365, metavar="N", help="validity in days (default 365)")
 
-        for admin_command in (topics, groups, configs, cluster_info, faults_command):
+    if with_admin_commands:
+        from kwire.admin import (
+            acls,
+            cluster_info,
+            configs,
+            consume_command,
+            faults_command,
+            groups,
+            produce_command,
+            topics,
+            users,
+        )
+
+        for admin_command in (topics, groups, configs, users, acls, cluster_info, faults_command):
             admin_command.register(commands)  # each sets args.admin, the function that runs it
         produce_command.add_parser(commands)
         consume_command.add_parser(commands)
@@ -168,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         return check.run(args.data_dir)
     if args.command == "config":
         return run_config_command(args)
+    if args.command == "certs":
+        return run_certs_command(args)
     from kwire.server.process import serve_until_signal
 
     try:
@@ -214,6 +241,23 @@ def _leaves(group: BaseExceptionGroup[E]) -> Iterator[E]:
             yield from _leaves(error)
         else:
             yield error
+
+
+def run_certs_command(args: argparse.Namespace) -> int:
+    from kwire.security.cert_maker import make_test_certificates, settings_text
+
+    if args.days < 1:
+        print("kwire certs: --days must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        made = make_test_certificates(
+            args.directory, hosts=args.host, clients=args.client or ["client"], days=args.days
+        )
+    except (OSError, ValueError) as error:
+        print(f"kwire certs: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(settings_text(made))
+    return 0
 
 
 def run_config_command(args: argparse.Namespace) -> int:

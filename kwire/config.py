@@ -25,6 +25,16 @@ class ConfigError(StartupError, ValueError):
     line per problem when several are reported together)."""
 
 
+@attrs.frozen
+class ListenerSpec:
+    """One listener: Kafka's listener name, its security protocol, and where it listens."""
+
+    name: str
+    protocol: str
+    host: str
+    port: int
+
+
 @attrs.define
 class BrokerConfig:
     # Where to listen and what to tell clients.
@@ -205,6 +215,25 @@ class BrokerConfig:
             host = "127.0.0.1"
         return host, self.advertised_port or bound_port
 
+    def listeners(self) -> list[ListenerSpec]:
+        """Every listener, the first on host:port (so --host/--port move it)."""
+        specs = self.listener_specs or (("PLAINTEXT", "PLAINTEXT", self.host, self.port),)
+        first_name, first_protocol = specs[0][0], specs[0][1]
+        return [
+            ListenerSpec(first_name, first_protocol, self.host, self.port),
+            *(ListenerSpec(*spec) for spec in specs[1:]),
+        ]
+
+    def advertised_for(self, listener: ListenerSpec, bound_port: int) -> tuple[str, int]:
+        """What clients that came in on `listener` are told to connect to:
+        advertised.listeners' entry for it, else where it listens."""
+        if listener.name == self.listeners()[0].name:
+            return self.advertised(bound_port)
+        host, port = self.advertised_listener_specs.get(listener.name, (listener.host, 0))
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return host, port or bound_port
+
     def listener_setting(self, listener: str, kafka_name: str, mechanism: str | None = None) -> str | None:
         """`kafka_name` for one listener: `listener.name.<listener>.[<mechanism>.]<name>`
         when given, else the broker-wide value (None when unset), as a string."""
@@ -291,6 +320,25 @@ class BrokerConfig:
             found.append("Invalid value '' for option --advertised-host: must not be empty")
         if not self.host.strip():
             found.append("Invalid value '' for option --host: must not be empty (0.0.0.0 listens everywhere)")
+        found.extend(self._listener_problems())
+        return found
+
+    def _listener_problems(self) -> list[str]:
+        names = [listener.name for listener in self.listeners()]
+        found = [
+            f"Invalid value {name} for configuration advertised.listeners: listener {name} is not one of listeners "
+            f"({','.join(names)})"
+            for name in self.advertised_listener_specs
+            if name not in names
+        ]
+        if self.inter_broker_listener_name is not None:
+            if "security.inter.broker.protocol" in self.explicit:
+                found.append("Only one of inter.broker.listener.name and security.inter.broker.protocol should be set")
+            elif self.inter_broker_listener_name.upper() not in names:
+                found.append(
+                    f"Invalid value {self.inter_broker_listener_name} for configuration inter.broker.listener.name: "
+                    f"{self.inter_broker_listener_name} is not one of listeners ({','.join(names)})"
+                )
         return found
 
 

@@ -119,6 +119,24 @@ def load(
     return Loaded(config, log_level, ignored + unknown_variables)
 
 
+def apply_kafka_settings(config: BrokerConfig, settings: Mapping[str, str]) -> None:
+    """Kafka settings given in code (kwire.Broker), with what only a
+    properties file otherwise takes: `listeners`, `advertised.listeners`,
+    `listener.security.protocol.map`, `listener.name.…`. Raises ConfigError
+    (one line per problem)."""
+    entries = [Entry(str(key), str(value)) for key, value in settings.items()]
+    context = _Context.of(entries)
+    problems = context.problems()
+    for entry in entries:
+        try:
+            if not _apply_setting(config, entry, context):
+                raise ConfigError(f"Unknown broker config {entry.key!r}")
+        except ConfigError as problem:
+            problems.append(str(problem))
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def _located(origin: str, problem: str) -> str:
     return f"{origin}: {problem}" if origin else problem
 
@@ -181,13 +199,11 @@ def _apply_setting(config: BrokerConfig, entry: Entry, context: _Context) -> boo
     """Apply one Kafka setting; False when kwire does not know it (ConfigError when Kafka would refuse it)."""
     key, value = entry.key, entry.value
     if key in ("listeners", "advertised.listeners"):
-        host, port = _one_listener(key, value, context)
+        endpoints = _endpoints(key, value, context)
         if key == "listeners":
-            config.host = host or "0.0.0.0"  # no host: every interface
-            config.port = int(_PORT.parse("configuration listeners (port)", str(port)))
+            _set_listeners(config, key, value, endpoints)
         else:
-            config.advertised_host = host or None  # no host: the listen host
-            config.advertised_port = int(_ADVERTISED_PORT.parse("configuration advertised.listeners (port)", str(port)))
+            _set_advertised(config, key, value, endpoints)
         config.explicit.add(key)
     elif key in ("log.dirs", "log.dir"):
         if key == "log.dir" and context.has_log_dirs:
@@ -203,6 +219,8 @@ def _apply_setting(config: BrokerConfig, entry: Entry, context: _Context) -> boo
         config.apply_override("node.id", value)
     elif key in LISTENER_CONTEXT:
         return True
+    elif key.startswith("listener.name."):
+        config.listener_overrides[key] = value  # per-listener TLS/SASL settings (BrokerConfig.listener_setting)
     elif is_setting(key):
         config.apply_override(key, value)
     else:
@@ -210,10 +228,36 @@ def _apply_setting(config: BrokerConfig, entry: Entry, context: _Context) -> boo
     return True
 
 
-def _one_listener(key: str, value: str, context: _Context) -> tuple[str, int]:
-    """The (host, port) of the one PLAINTEXT listener in a listeners value,
-    leaving out KRaft controller listeners (controller.listener.names)."""
-    endpoints = []
+def _set_listeners(config: BrokerConfig, key: str, value: str, endpoints: list[tuple[str, str, str, int]]) -> None:
+    if not endpoints:
+        raise ConfigError(f"Invalid value {value} for configuration {key}: no listener left to serve")
+    checked = []
+    for name, protocol, host, port in endpoints:
+        port = int(_PORT.parse(f"configuration {key} (port)", str(port)))
+        checked.append((name, protocol, host or "0.0.0.0", port))  # no host: every interface
+    ports = [port for _, _, _, port in checked if port]
+    if len(set(ports)) != len(ports):
+        raise ConfigError(f"Invalid value {value} for configuration {key}: Each listener must have a different port")
+    config.listener_specs = tuple(checked)
+    config.host, config.port = checked[0][2], checked[0][3]
+
+
+def _set_advertised(config: BrokerConfig, key: str, value: str, endpoints: list[tuple[str, str, str, int]]) -> None:
+    advertised = {}
+    for name, _protocol, host, port in endpoints:
+        advertised[name] = (host, int(_ADVERTISED_PORT.parse(f"configuration {key} (port)", str(port))))
+    config.advertised_listener_specs = advertised
+    first = config.listeners()[0].name if config.listener_specs else next(iter(advertised), "PLAINTEXT")
+    if first in advertised:
+        host, port = advertised[first]
+        config.advertised_host = host or None  # no host: the listen host
+        config.advertised_port = port
+
+
+def _endpoints(key: str, value: str, context: _Context) -> list[tuple[str, str, str, int]]:
+    """(name, security protocol, host, port) of each endpoint in a listeners
+    value, leaving out KRaft controller listeners (controller.listener.names)."""
+    endpoints: list[tuple[str, str, str, int]] = []
     for item in (part.strip() for part in value.split(",")):
         if not item:
             continue
@@ -229,16 +273,13 @@ def _one_listener(key: str, value: str, context: _Context) -> tuple[str, int]:
             raise ConfigError(
                 f"Invalid value {value} for configuration {key}: No security protocol defined for listener {name}"
             )
+        if any(name == known for known, _, _, _ in endpoints):
+            raise ConfigError(
+                f"Invalid value {value} for configuration {key}: Each listener must have a different name"
+            )
         host = match["v6"] if match["v6"] is not None else match["host"]
         endpoints.append((name, context.protocols[name], host, int(match["port"])))
-    if len(endpoints) != 1 or endpoints[0][1] != "PLAINTEXT":
-        found = ", ".join(f"{name} ({protocol})" for name, protocol, _, _ in endpoints) or "none"
-        raise ConfigError(
-            f"Invalid value {value} for configuration {key}: kwire supports exactly one PLAINTEXT listener "
-            f"(e.g. PLAINTEXT://127.0.0.1:9092); found {found}"
-        )
-    _, _, host, port = endpoints[0]
-    return host, port
+    return endpoints
 
 
 # --- kwire's options ----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ plain Python that a test can drive without a socket.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 
 from kwire.broker_state import BrokerState
 from kwire.clock import SYSTEM_CLOCK, Clock
@@ -44,6 +44,10 @@ class BrokerCore:
         connection must be closed."""
         return self.dispatcher.handle_frame(request_frame, client_host, session)
 
+    def handle_raw_sasl_token(self, session: Session, token: bytes) -> Outcome:
+        """See Dispatcher.handle_raw_sasl_token; raises ProtocolViolation on a failed authentication."""
+        return self.dispatcher.handle_raw_sasl_token(session, token)
+
     def tick(self) -> None:
         self.state.tick()
 
@@ -74,6 +78,9 @@ class BrokerCore:
 
     def set_bound_port(self, port: int) -> None:
         self.state.set_bound_port(port)
+
+    def set_bound_ports(self, ports: Mapping[str, int]) -> None:
+        self.state.set_bound_ports(ports)
 
     # --- the node's parts ----------------------------------------------------
 

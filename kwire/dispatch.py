@@ -90,6 +90,8 @@ class Dispatcher:
             if spec.api_key == ApiKey.API_VERSIONS:  # error 35 in a v0 body, so the client can retry
                 return _frame(spec.api_key, 0, correlation_id, unsupported_version_body(self.registry))
             raise ProtocolViolation(f"unsupported version {api_version} of API {api_key}")
+        if session is not None and session.uses_sasl:
+            self._check_authentication(session, spec.api_key)
         try:
             header = parse_request_header(request_frame, request_is_flexible(api_key, api_version))
             request = spec.decoder(request_frame, header.body_offset, api_version)
@@ -140,6 +142,33 @@ class Dispatcher:
         else:
             result = _frame(spec.api_key, api_version, correlation_id, response, throttle)
         return result if rule is None else self._after_handling(rule, result)
+
+    def _check_authentication(self, session: Session, api_key: ApiKey) -> None:
+        """On a SASL listener, nothing but ApiVersions and the SASL exchange
+        before authentication (and only SaslAuthenticate once a handshake
+        started it); after the session expired (KIP-368), nothing but a new
+        SaslHandshake. Anything else closes the connection, as Kafka does."""
+        if session.sasl_server is not None:
+            if api_key != ApiKey.SASL_AUTHENTICATE and not session.raw_tokens:
+                raise ProtocolViolation(f"unexpected {api_key.name} request during the SASL exchange")
+        elif not session.authenticated:
+            if api_key not in (ApiKey.API_VERSIONS, ApiKey.SASL_HANDSHAKE):
+                raise ProtocolViolation(f"unexpected {api_key.name} request before SASL authentication")
+        elif (
+            session.expires_at is not None
+            and self.state.clock.monotonic() > session.expires_at
+            and api_key != ApiKey.SASL_HANDSHAKE
+        ):
+            raise ProtocolViolation(
+                f"the SASL session of {session.principal} expired (connections.max.reauth.ms): re-authentication is due"
+            )
+
+    def handle_raw_sasl_token(self, session: Session, token: bytes) -> Outcome:
+        """A bare SASL token after SaslHandshake v0: the bare reply, framed."""
+        from kwire.handlers.sasl import raw_token
+
+        context = RequestContext(self.state, self.registry, ApiKey.SASL_AUTHENTICATE, 0, -1, None, session=session)
+        return raw_token(context, session, token)
 
     # --- fault injection -------------------------------------------------------
 

@@ -6,7 +6,7 @@ Starts `python -m kwire serve` (in memory) behind a recording relay
 (compat_tests/recording_proxy.py) and drives kafka-python, confluent-kafka
 and aiokafka through produce (plain, idempotent, transactional, compressed),
 consume (by assignment and in a group), commits, offsets by time and admin
-calls (create topics, describe/alter configs, list/describe/delete groups,
+calls (create topics, describe/alter configs, list/describe/delete groups, SCRAM credentials,
 group offsets, delete records, log dirs, add partitions, delete topics). Keeps a few distinct frames per
 (API, version, client). Served versions no client sent are filled in with a
 request written by kio from its own schema (source "kio"), so the fuzzer
@@ -129,6 +129,7 @@ def kafka_python_flows(bootstrap: str, topic: str) -> None:
         admin.alter_partition_reassignments({TopicPartition(topic, 0): [1]})
         admin.update_features({"metadata.version": 25}, validate_only=True)
         _client_quota_requests(admin)
+        _scram_requests(admin)
         admin.delete_groups(["corpus-kp"])
         admin.create_partitions({topic: 3})
         admin.delete_topics([topic])  # last: nothing after uses the topic
@@ -170,6 +171,19 @@ def _client_quota_requests(admin) -> None:
         strict=False,
     )
     admin._manager.run(admin._manager.send, describe)
+
+
+def _scram_requests(admin) -> None:
+    """AlterUserScramCredentials (an upsertion and a deletion) and DescribeUserScramCredentials."""
+    from kafka.admin import ScramMechanism, UserScramCredentialDeletion, UserScramCredentialUpsertion
+
+    admin.alter_user_scram_credentials(
+        [
+            UserScramCredentialUpsertion("corpus-user", ScramMechanism.SCRAM_SHA_256, "corpus-password"),
+            UserScramCredentialDeletion("corpus-other", ScramMechanism.SCRAM_SHA_512),
+        ]
+    )
+    admin.describe_user_scram_credentials(["corpus-user"])
 
 
 def confluent_flows(bootstrap: str, topic: str) -> None:

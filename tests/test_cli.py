@@ -26,7 +26,7 @@ def test_a_startup_error_while_opening_the_data_is_one_line(monkeypatch, capsys,
 
 
 def test_a_startup_error_raised_in_a_task_is_one_line_too(monkeypatch, capsys):
-    async def refuses(core, listeners, *, task_status):
+    async def refuses(core, listeners, security=None, *, task_status):
         raise StartupError("cannot serve: refused by a test")
 
     monkeypatch.setattr(listener, "serve", refuses)

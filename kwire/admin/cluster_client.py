@@ -3,22 +3,30 @@ bootstrap servers as Kafka's tools take them, the API versions each broker
 speaks, and a connection to the node a request must go to — a partition's
 leader, a group's coordinator, or any broker.
 
+Connections are secured as the client settings say (kwire/admin/client_security.py:
+TLS, then a SASL exchange after ApiVersions, as Kafka's clients do).
+
 Blocking and single-threaded: one short-lived command, one cluster client.
 """
 
 from __future__ import annotations
 
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from kwire.admin.client_security import PLAINTEXT, ClientSecurity, client_security
+from kwire.admin.errors import ClusterError as ClusterError  # where the commands import it from
 from kwire.admin.wire_client import WireClient, WireError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 
 DEFAULT_TIMEOUT_S = 30.0
-
-
-class ClusterError(Exception):
-    """A failure to print as one line (the command exits 1)."""
+# KIP-368: re-authenticate when this share of the session the broker granted has passed (Kafka's clients: 85-95 %).
+_REAUTHENTICATE_AT = 0.85
+_NOT_TLS = ("UNEXPECTED_EOF_WHILE_READING", "WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
 
 
 def parse_bootstrap(servers: str) -> list[tuple[str, int]]:
@@ -38,44 +46,110 @@ def parse_bootstrap(servers: str) -> list[tuple[str, int]]:
 
 
 def read_command_config(path: str) -> dict[str, str]:
-    """Client settings from a properties file (`--command-config`): `key=value`
-    lines, `#`/`!` comments. Only plaintext connections are spoken here."""
-    settings: dict[str, str] = {}
+    """Client settings from a properties file (`--command-config`), read with
+    Java's properties syntax as Kafka's tools read it (continuation lines,
+    escapes); the security settings are checked when a ClusterClient takes them."""
+    from kwire.config import ConfigError
+    from kwire.config_files import read_properties
+
     try:
-        with open(path, encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                line = line.strip()
-                if not line or line[0] in "#!":
-                    continue
-                key, sep, value = line.partition("=")
-                if not sep:
-                    key, sep, value = line.partition(":")
-                if not sep:
-                    raise ClusterError(f"{path}:{number}: expected key=value")
-                settings[key.strip()] = value.strip()
-    except OSError as exc:
-        raise ClusterError(f"cannot read {path}: {exc.strerror or exc}") from None
-    protocol = settings.get("security.protocol", "PLAINTEXT").upper()
-    if protocol != "PLAINTEXT":
-        raise ClusterError(f"{path}: security.protocol={protocol} is not supported by the kwire tools yet")
-    return settings
+        return {entry.key: entry.value for entry in read_properties(Path(path))}
+    except ConfigError as problem:
+        raise ClusterError(str(problem)) from None
+
+
+def _timeout_s(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT_S
+    if not value.strip().isdigit() or int(value) == 0:
+        raise ClusterError(f"Invalid value {value} for configuration request.timeout.ms: a positive whole number of ms")
+    return int(value) / 1000
 
 
 class Connection:
     """One broker connection that knows which versions the broker serves."""
 
-    def __init__(self, host: str, port: int, timeout_s: float, client_id: str) -> None:
-        try:
-            self._wire = WireClient(host, port, timeout_s=timeout_s, client_id=client_id)
-        except OSError as exc:
-            raise ClusterError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout_s: float,
+        client_id: str,
+        security: ClientSecurity = PLAINTEXT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.address = f"{host}:{port}"
+        self._security = security
+        self._clock = clock
+        self._reauthenticate_at: float | None = None  # a SASL session the broker ends (KIP-368) is renewed then
+        try:
+            self._wire = WireClient(
+                host, port, timeout_s=timeout_s, client_id=client_id, ssl_context=security.ssl_context
+            )
+        except ssl.SSLCertVerificationError as exc:
+            raise ClusterError(f"TLS handshake with {self.address} failed: {exc.verify_message or exc}") from None
+        except ssl.SSLError as exc:
+            # A plaintext listener closes on, or answers, the ClientHello with something that is not TLS.
+            not_tls = isinstance(exc, ssl.SSLEOFError) or exc.reason in _NOT_TLS
+            hint = " (is it a TLS listener?)" if not_tls else ""
+            raise ClusterError(f"TLS handshake with {self.address} failed: {exc.reason or exc}{hint}") from None
+        except OSError as exc:
+            raise ClusterError(f"cannot connect to {self.address}: {exc.strerror or exc}") from None
         self.node_id: int | None = None  # set once the cluster's metadata names this broker
         self._versions: dict[int, tuple[int, int]] = {}
-        answer = self._call(ApiKey.API_VERSIONS, 0, {})
+        try:
+            answer = self._call(ApiKey.API_VERSIONS, 0, {})
+            if answer.error_code != ErrorCode.none:
+                raise ClusterError(f"{self.address} refused ApiVersions: {ErrorCode(answer.error_code).name}")
+            self._versions = {entry.api_key: (entry.min_version, entry.max_version) for entry in answer.api_keys}
+            if security.sasl_mechanism is not None:
+                self._authenticate()
+        except BaseException:
+            self._wire.close()
+            raise
+
+    def _authenticate(self) -> None:
+        """SaslHandshake v1, then SaslAuthenticate until the mechanism is done;
+        a refusal is ClusterError naming the broker's error and message. Also
+        how a session is renewed (KIP-368) before the broker would end it."""
+        from kwire.security.sasl_client import SaslClientError
+
+        client = self._security.new_sasl_client()
+        started = self._clock()
+        version = self.version(ApiKey.SASL_HANDSHAKE, 1, 1)  # v0 would send the tokens as bare frames
+        answer = self._call(ApiKey.SASL_HANDSHAKE, version, dict(mechanism=client.mechanism))
+        if answer.error_code == ErrorCode.unsupported_sasl_mechanism:
+            raise ClusterError(
+                f"authentication to {self.address} failed: UNSUPPORTED_SASL_MECHANISM: the broker offers "
+                f"{', '.join(answer.mechanisms) or 'no mechanism'}, not {client.mechanism}"
+            )
         if answer.error_code != ErrorCode.none:
-            raise ClusterError(f"{self.address} refused ApiVersions: {ErrorCode(answer.error_code).name}")
-        self._versions = {entry.api_key: (entry.min_version, entry.max_version) for entry in answer.api_keys}
+            hint = " (is it a SASL listener?)" if answer.error_code == ErrorCode.illegal_sasl_state else ""
+            raise ClusterError(
+                f"authentication to {self.address} failed: {ErrorCode(answer.error_code).name.upper()}{hint}"
+            )
+        version = self.version(ApiKey.SASL_AUTHENTICATE, 2, 0)
+        message: bytes | None = client.first_message()
+        while message is not None:
+            answer = self._call(ApiKey.SASL_AUTHENTICATE, version, dict(auth_bytes=message))
+            if answer.error_code != ErrorCode.none:
+                name = ErrorCode(answer.error_code).name.upper()
+                said = " ".join((answer.error_message or "").split())  # one line whatever the broker sent
+                raise ClusterError(f"authentication to {self.address} failed: {name}" + (f": {said}" if said else ""))
+            try:
+                message = client.respond(bytes(answer.auth_bytes))
+            except SaslClientError as problem:
+                raise ClusterError(f"authentication to {self.address} failed: {problem}") from None
+        if not client.complete:
+            raise ClusterError(f"authentication to {self.address} failed: the broker ended the exchange early")
+        lifetime = getattr(answer, "session_lifetime", None)  # SaslAuthenticate v1+; zero: no limit
+        seconds = lifetime.total_seconds() if lifetime is not None else 0.0
+        self._reauthenticate_at = started + seconds * _REAUTHENTICATE_AT if seconds > 0 else None
+
+    def _renew_session_if_due(self) -> None:
+        if self._reauthenticate_at is not None and self._clock() >= self._reauthenticate_at:
+            self._reauthenticate_at = None
+            self._authenticate()
 
     def version(self, api_key: ApiKey, newest_spoken: int, oldest_spoken: int = 0) -> int:
         """The newest version both sides speak; ClusterError if there is none."""
@@ -88,11 +162,13 @@ class Connection:
     def call(self, api_key: ApiKey, values: dict[str, Any], newest_spoken: int, oldest_spoken: int = 0) -> Any:
         """Send at the best common version; returns (version, response)."""
         version = self.version(api_key, newest_spoken, oldest_spoken)
+        self._renew_session_if_due()
         return version, self._call(api_key, version, values)
 
     def send(self, api_key: ApiKey, values: dict[str, Any], newest_spoken: int, oldest_spoken: int = 0) -> int:
         """Send a request the broker does not answer (a produce with acks=0); returns the version."""
         version = self.version(api_key, newest_spoken, oldest_spoken)
+        self._renew_session_if_due()
         try:
             self._wire.send(api_key, version, values)
         except OSError as exc:
@@ -112,10 +188,17 @@ class Connection:
 class ClusterClient:
     """Connections to a cluster's brokers, opened as needed and kept until close()."""
 
-    def __init__(self, bootstrap_servers: str, settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        settings: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = dict(settings or {})
-        self.timeout_s = int(self.settings.get("request.timeout.ms", DEFAULT_TIMEOUT_S * 1000)) / 1000
+        self._clock = clock  # monotonic seconds, for renewing SASL sessions
+        self.timeout_s = _timeout_s(self.settings.get("request.timeout.ms"))
         self.client_id = self.settings.get("client.id", "kwire-cli")
+        self.security = client_security(self.settings)
         self._bootstrap = parse_bootstrap(bootstrap_servers)
         self._by_node: dict[int, Connection] = {}
         self._any: Connection | None = None
@@ -127,7 +210,7 @@ class ClusterClient:
             errors = []
             for host, port in self._bootstrap:
                 try:
-                    self._any = Connection(host, port, self.timeout_s, self.client_id)
+                    self._any = Connection(host, port, self.timeout_s, self.client_id, self.security, self._clock)
                     break
                 except ClusterError as exc:
                     errors.append(str(exc))
@@ -158,7 +241,7 @@ class ClusterClient:
             raise ClusterError(f"broker {node_id} is not in the cluster's metadata")
         if node_id not in self._by_node:
             host, port = self._brokers[node_id]
-            self._by_node[node_id] = Connection(host, port, self.timeout_s, self.client_id)
+            self._by_node[node_id] = Connection(host, port, self.timeout_s, self.client_id, self.security, self._clock)
             self._by_node[node_id].node_id = node_id
         return self._by_node[node_id]
 

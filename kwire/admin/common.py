@@ -15,12 +15,13 @@ from kwire.admin.cluster_client import ClusterClient, ClusterError, read_command
 from kwire.protocol.errors import ErrorCode
 
 BOOTSTRAP_ENV = "KWIRE_BOOTSTRAP_SERVER"
+COMMAND_CONFIG_ENV = "KWIRE_COMMAND_CONFIG"  # a secured cluster's client settings, without repeating them
 Command = Callable[[ClusterClient, argparse.Namespace], int | None]
 
 
 def add_connection_options(parser: argparse.ArgumentParser, output: bool = True) -> None:
-    """--bootstrap-server (required unless $KWIRE_BOOTSTRAP_SERVER is set), --command-config, and
-    --output unless the command prints records (produce, consume)."""
+    """--bootstrap-server (required unless $KWIRE_BOOTSTRAP_SERVER is set), --command-config
+    (default $KWIRE_COMMAND_CONFIG), and --output unless the command prints records (produce, consume)."""
     from_env = os.environ.get(BOOTSTRAP_ENV)
     parser.add_argument(
         "--bootstrap-server",
@@ -29,7 +30,13 @@ def add_connection_options(parser: argparse.ArgumentParser, output: bool = True)
         metavar="HOST:PORT[,HOST:PORT...]",
         help=f"the brokers to connect to (default: ${BOOTSTRAP_ENV})",
     )
-    parser.add_argument("--command-config", metavar="FILE", help="a properties file of client settings")
+    parser.add_argument(
+        "--command-config",
+        metavar="FILE",
+        default=os.environ.get(COMMAND_CONFIG_ENV) or None,
+        help="a properties file of client settings: security.protocol, ssl.*, sasl.mechanism, sasl.jaas.config "
+        f"as Kafka's tools take them (default: ${COMMAND_CONFIG_ENV})",
+    )
     if not output:
         return
     parser.add_argument(

@@ -1,12 +1,13 @@
 """`kwire configs describe|alter`: what kafka-configs.sh does for topics,
-brokers and groups, over DescribeConfigs and IncrementalAlterConfigs."""
+brokers and groups, over DescribeConfigs and IncrementalAlterConfigs, and
+for users' SCRAM credentials (`--entity-type users`, see users.py)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from kwire.admin import common
+from kwire.admin import common, users
 from kwire.admin.cluster_client import ClusterClient, ClusterError, Connection
 from kwire.admin.parsing import parse_config_list
 from kwire.protocol.api_keys import ApiKey
@@ -14,7 +15,8 @@ from kwire.protocol.api_keys import ApiKey
 PROGRAM = "kwire configs"
 # ConfigResource types.
 TOPIC, BROKER, GROUP = 2, 4, 32
-ENTITY_TYPES = {"topics": TOPIC, "brokers": BROKER, "groups": GROUP}
+USERS = -1  # not a ConfigResource: SCRAM credentials, over their own APIs
+ENTITY_TYPES = {"topics": TOPIC, "brokers": BROKER, "groups": GROUP, "users": USERS}
 # IncrementalAlterConfigs operations.
 SET, DELETE = 0, 1
 SOURCES = {
@@ -61,6 +63,8 @@ def _bind(parser: argparse.ArgumentParser, command: common.Command) -> None:
 def _resource(args: argparse.Namespace) -> tuple[int, str]:
     resource_type = ENTITY_TYPES[args.entity_type]
     if args.entity_default:
+        if resource_type == USERS:
+            raise ClusterError("--entity-default is not allowed with users' SCRAM credentials")
         if resource_type != BROKER:
             raise ClusterError("--entity-default is only for --entity-type brokers")
         return resource_type, ""
@@ -108,6 +112,8 @@ def alter_configs(
 
 def describe_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
     resource_type, name = _resource(args)
+    if resource_type == USERS:
+        return _describe_scram(cluster, args, name)
     entries = [
         dict(
             name=e.name,
@@ -136,6 +142,8 @@ def describe_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
 
 def alter_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
     resource_type, name = _resource(args)
+    if resource_type == USERS:
+        return _alter_scram(cluster, args, name)
     changes: list[tuple[str, int, str | None]] = [
         (k, SET, v) for item in args.add_config for k, v in parse_config_list(item).items()
     ]
@@ -153,3 +161,50 @@ def _entity(args: argparse.Namespace) -> str:
     if args.entity_default:
         return "brokers in the cluster"
     return f"{args.entity_type.rstrip('s')} {args.entity_name}"
+
+
+# --- users: SCRAM credentials as kafka-configs.sh spells them ----------------------
+
+
+def _describe_scram(cluster: ClusterClient, args: argparse.Namespace, user: str) -> None:
+    found = users.describe_credentials(cluster, [user])
+    entries = [dict(name=mechanism, value=f"iterations={count}") for mechanism, count in found.get(user, {}).items()]
+    text = ", ".join(f"{e['name']}={e['value']}" for e in entries)
+    common.emit(args, lambda: f"SCRAM credential configs for user-principal '{user}' are {text}", entries)
+
+
+def _alter_scram(cluster: ClusterClient, args: argparse.Namespace, user: str) -> None:
+    """`--add-config 'SCRAM-SHA-256=[iterations=8192,password=P]'` and
+    `--delete-config SCRAM-SHA-512`: one request per mechanism."""
+    added = {k: v for item in args.add_config for k, v in parse_config_list(item).items()}
+    deleted = [k.strip() for item in args.delete_config for k in item.split(",") if k.strip()]
+    unknown = [name for name in [*added, *deleted] if name not in users.MECHANISMS]
+    if unknown:
+        raise ClusterError(f"only SCRAM credential configs can be set for users here, not {', '.join(unknown)}")
+    if not added and not deleted:
+        raise ClusterError("alter needs --add-config or --delete-config")
+    credentials = {mechanism: _scram_setting(mechanism, value) for mechanism, value in added.items()}
+    for mechanism in deleted:
+        users.delete_credential(cluster, user, mechanism)
+    for mechanism, (iterations, password) in credentials.items():
+        users.set_credential(cluster, user, mechanism, password, iterations)
+    common.emit(
+        args,
+        lambda: f"Completed updating config for user {user}.",
+        dict(entity_type="users", entity_name=user, changed=[*deleted, *added]),
+    )
+
+
+def _scram_setting(mechanism: str, value: str) -> tuple[int, str]:
+    """`[iterations=N,]password=P` (iterations -1 or left out: the default)."""
+    head, sep, password = value.partition("password=")
+    iterations = users.DEFAULT_ITERATIONS
+    if head.startswith("iterations=") and head.endswith(","):
+        count = head[len("iterations=") : -1]
+        if not count.lstrip("-").isdigit():
+            raise ClusterError(f"invalid credential property {mechanism}={value}")
+        iterations = int(count) if count != "-1" else users.DEFAULT_ITERATIONS
+    elif head or not sep:
+        raise ClusterError(f"invalid credential property {mechanism}={value}: expected [iterations=N,]password=P")
+    users.check_iterations(iterations)
+    return iterations, password

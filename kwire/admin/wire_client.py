@@ -7,13 +7,16 @@ from __future__ import annotations
 import io
 import socket
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
 
 from kwire.protocol.kio_build import build
 from kwire.protocol.registry import request_is_flexible, response_is_flexible
+
+if TYPE_CHECKING:
+    import ssl
 
 _SIZE = struct.Struct(">i")
 _MAX_RESPONSE = 100 * 1024 * 1024
@@ -46,10 +49,25 @@ class WireError(Exception):
 
 
 class WireClient:
-    """One connection; requests answered in order."""
+    """One connection, over TLS when given an `ssl_context` (the handshake
+    happens here; ssl.SSLError, an OSError, when it fails); requests answered in order."""
 
-    def __init__(self, host: str, port: int, timeout_s: float = 10.0, client_id: str = "kwire-cli") -> None:
-        self._sock = socket.create_connection((host, port), timeout=timeout_s)
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout_s: float = 10.0,
+        client_id: str = "kwire-cli",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        sock = socket.create_connection((host, port), timeout=timeout_s)
+        if ssl_context is not None:
+            try:
+                sock = ssl_context.wrap_socket(sock, server_hostname=host)
+            except BaseException:
+                sock.close()
+                raise
+        self._sock = sock
         self._client_id = client_id
         self._correlation_id = 0
 

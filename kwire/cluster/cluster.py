@@ -61,6 +61,8 @@ from kwire.log.segment_scan import batches_in
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.quotas.manager import ClientQuotas
+from kwire.security.acls import Acls
+from kwire.security.scram_store import ScramCredentials
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +279,8 @@ class Cluster:
         self.broker_configs.on_change.append(self.reapply_broker_defaults)
         self.group_configs = GroupConfigs(snapshot.group_configs, writer.write_group_configs)
         self.client_quotas = ClientQuotas(config, snapshot.client_quotas, writer.write_client_quotas, self.clock)
+        self.acls = Acls(snapshot.acls, writer.write_acls)
+        self.scram_credentials = ScramCredentials(snapshot.scram_credentials, writer.write_scram_credentials)
         if self.controller is not None:
             if cluster_id is not None and cluster_id != self.controller.cluster_id:
                 raise StartupError(
@@ -971,6 +975,8 @@ class Cluster:
         self.broker_configs.reload(snapshot.broker_configs)
         self.group_configs.reload(snapshot.group_configs)
         self.client_quotas.reload(snapshot.client_quotas)
+        self.acls.reload(snapshot.acls)
+        self.scram_credentials.reload(snapshot.scram_credentials)
         changed = self._apply_leadership()
         self.version += 1
         if self.on_leadership is not None:

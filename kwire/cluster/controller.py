@@ -43,6 +43,8 @@ from kwire.log import PartitionLog
 from kwire.log.config import LogConfig
 from kwire.log.files import partition_dir_name
 from kwire.protocol.errors import ErrorCode
+from kwire.security.acls import AclBinding
+from kwire.security.credentials import ScramCredential
 
 log = logging.getLogger("kwire.controller")
 
@@ -286,6 +288,14 @@ class Controller:
 
     def write_client_quotas(self, changes: Mapping[QuotaEntity, dict[str, float]]) -> None:
         self.metadata.write_client_quotas(changes)
+        self._applied()
+
+    def write_acls(self, changes: Mapping[AclBinding, bool]) -> None:
+        self.metadata.write_acls(changes)
+        self._applied()
+
+    def write_scram_credentials(self, changes: Mapping[tuple[str, str], ScramCredential | None]) -> None:
+        self.metadata.write_scram_credentials(changes)
         self._applied()
 
     def _initial_states(self, record: TopicRecord, first: int) -> None:

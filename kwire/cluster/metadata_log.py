@@ -14,6 +14,7 @@ the metadata log lost (see orphans.py), and remove them.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,8 @@ import attrs
 
 from kwire.log import PartitionLog
 from kwire.log.keyed_records import append_keyed_records, iter_keyed_records
+from kwire.security.acls import AclBinding, acl_from_json, acl_json
+from kwire.security.credentials import ScramCredential
 
 # A client quota entity: (type, name) pairs, sorted (kwire/quotas/entities.py).
 QuotaEntity = tuple[tuple[str, str | None], ...]
@@ -36,6 +39,12 @@ _GROUP_CONFIG_PREFIX = b"group-config:"
 # Client quotas: the key names the entity as JSON ([[type, name or null], ...]
 # sorted by type), the value holds all of its quotas ({key: number}).
 _CLIENT_QUOTA_PREFIX = b"client-quota:"
+# An ACL: the key is the whole binding as JSON (kwire/security/acls.py), so
+# the same ACL created twice is one record; a tombstone deletes it.
+_ACL_PREFIX = b"acl:"
+# SCRAM credentials (Kafka's UserScramCredentialRecord): the key is JSON
+# [user, mechanism], the value the stored form (bytes in base64), never a password.
+_SCRAM_PREFIX = b"scram-credential:"
 # A partition's leadership in a multi-node cluster (`partition:<topic id>:<index>`),
 # written by the controller: Kafka's PartitionRecord / PartitionChangeRecord.
 _PARTITION_PREFIX = b"partition:"
@@ -75,8 +84,11 @@ class MetadataSnapshot:
     group_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
     # Client quotas by entity (see kwire/quotas/entities.py).
     client_quotas: dict[QuotaEntity, dict[str, float]] = attrs.field(factory=dict)
+    # SCRAM credentials by (user, mechanism name).
+    scram_credentials: dict[tuple[str, str], ScramCredential] = attrs.field(factory=dict)
     # Multi-node clusters: each partition's leadership by (topic id, index).
     partition_states: dict[tuple[uuid.UUID, int], PartitionState] = attrs.field(factory=dict)
+    acls: set[AclBinding] = attrs.field(factory=set)
 
 
 def replay_records(
@@ -115,6 +127,11 @@ def replay_records(
                 snapshot.client_quotas[entity] = quotas
             else:
                 snapshot.client_quotas.pop(entity, None)
+        elif key.startswith(_ACL_PREFIX):
+            acl = acl_from_json(json.loads(key[len(_ACL_PREFIX) :]))
+            (snapshot.acls.discard if value is None else snapshot.acls.add)(acl)
+        elif key.startswith(_SCRAM_PREFIX):
+            _replay_scram(snapshot.scram_credentials, key[len(_SCRAM_PREFIX) :], value)
         elif key.startswith(_PARTITION_PREFIX):
             topic_id, index = key[len(_PARTITION_PREFIX) :].decode().rsplit(":", 1)
             where = (uuid.UUID(topic_id), int(index))
@@ -136,6 +153,21 @@ def _replay_configs(into: dict[str, dict[str, str]], name: str, value: bytes | N
         into[name] = configs
     else:
         into.pop(name, None)
+
+
+def _replay_scram(into: dict[tuple[str, str], ScramCredential], key: bytes, value: bytes | None) -> None:
+    user, mechanism = (str(part) for part in json.loads(key))
+    if value is None:
+        into.pop((user, mechanism), None)
+        return
+    data = json.loads(value)
+    into[(user, mechanism)] = ScramCredential(
+        mechanism,
+        base64.b64decode(data["salt"]),
+        int(data["iterations"]),
+        base64.b64decode(data["stored_key"]),
+        base64.b64decode(data["server_key"]),
+    )
 
 
 class MetadataLog:
@@ -185,6 +217,34 @@ class MetadataLog:
             )
             for entity, quotas in changes.items()
         ]
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
+
+    def write_acls(self, changes: Mapping[AclBinding, bool]) -> None:
+        """ACLs created (True) and deleted (False), in one batch (durable on return)."""
+        records = [
+            (_ACL_PREFIX + json.dumps(acl_json(acl)).encode(), b"{}" if present else None)
+            for acl, present in changes.items()
+        ]
+        if records:
+            append_keyed_records(self._log, records)
+            self._log.flush()
+
+    def write_scram_credentials(self, changes: Mapping[tuple[str, str], ScramCredential | None]) -> None:
+        """Credentials by (user, mechanism), None deleting one, in one batch (durable on return)."""
+        records: list[tuple[bytes, bytes | None]] = []
+        for (user, mechanism), credential in changes.items():
+            value = None
+            if credential is not None:
+                stored = {
+                    "salt": base64.b64encode(credential.salt).decode(),
+                    "iterations": credential.iterations,
+                    "stored_key": base64.b64encode(credential.stored_key).decode(),
+                    "server_key": base64.b64encode(credential.server_key).decode(),
+                }
+                value = json.dumps(stored, sort_keys=True).encode()
+            records.append((_SCRAM_PREFIX + json.dumps([user, mechanism]).encode(), value))
         if records:
             append_keyed_records(self._log, records)
             self._log.flush()

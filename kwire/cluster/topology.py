@@ -18,10 +18,22 @@ import attrs
 
 @attrs.frozen
 class BrokerEndpoint:
+    """A broker as clients see it: host and port are its first listener's;
+    `listeners` holds (name, host, port) for each of its listeners."""
+
     node_id: int
     host: str
     port: int
     rack: str | None = None
+    listeners: tuple[tuple[str, str, int], ...] = ()
+
+    def on(self, listener: str) -> BrokerEndpoint:
+        """The broker as a client that came in on `listener` must reach it
+        (Kafka answers each client with the addresses of its own listener)."""
+        for name, host, port in self.listeners:
+            if name == listener:
+                return self if (host, port) == (self.host, self.port) else attrs.evolve(self, host=host, port=port)
+        return self
 
 
 class Topology:
@@ -35,8 +47,8 @@ class Topology:
         """A broker's (new) address; this node's own comes from its listener."""
         self.brokers[endpoint.node_id] = endpoint
 
-    def set_local_address(self, host: str, port: int) -> None:
-        self.register(BrokerEndpoint(self.node_id, host, port, self.rack))
+    def set_local_address(self, host: str, port: int, listeners: tuple[tuple[str, str, int], ...] = ()) -> None:
+        self.register(BrokerEndpoint(self.node_id, host, port, self.rack, listeners))
 
     def sorted_brokers(self) -> list[BrokerEndpoint]:
         return [self.brokers[node] for node in sorted(self.brokers)]

@@ -69,6 +69,9 @@ SERVED: dict[str, dict[ApiKey, tuple[int, ...]]] = {
     "partition_reassignments": {A.ALTER_PARTITION_REASSIGNMENTS: (0, 1), A.LIST_PARTITION_REASSIGNMENTS: (0, 0)},
     "update_features": {A.UPDATE_FEATURES: (0, 2)},
     "client_quotas": {A.DESCRIBE_CLIENT_QUOTAS: (0, 1), A.ALTER_CLIENT_QUOTAS: (0, 1)},
+    "acls": {A.DESCRIBE_ACLS: (1, 3), A.CREATE_ACLS: (1, 3), A.DELETE_ACLS: (1, 3)},
+    "sasl": {A.SASL_HANDSHAKE: (0, 1), A.SASL_AUTHENTICATE: (0, 2)},
+    "scram_credentials": {A.DESCRIBE_USER_SCRAM_CREDENTIALS: (0, 0), A.ALTER_USER_SCRAM_CREDENTIALS: (0, 0)},
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -12,42 +12,29 @@ from kwire.protocol.api_keys import ApiKey, api_name
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import Chunk
 from kwire.security import ANONYMOUS
-from kwire.security.resources import AclOperation, ResourceType
+from kwire.security.resources import CLUSTER_NAME, AclOperation, ResourceType
 from kwire.security.session import Session
 
 if TYPE_CHECKING:
     from kwire.broker_state import BrokerState
     from kwire.protocol.registry import ApiRegistry
 
-# Permission bits for topic/cluster authorized_operations when a client asks:
-# with no authorizer, everything is allowed (Kafka's AclOperation codes).
-_ACL_READ, _ACL_WRITE, _ACL_CREATE, _ACL_DELETE, _ACL_ALTER, _ACL_DESCRIBE = 3, 4, 5, 6, 7, 8
-_ACL_CLUSTER_ACTION, _ACL_DESCRIBE_CONFIGS, _ACL_ALTER_CONFIGS, _ACL_IDEMPOTENT_WRITE = 9, 10, 11, 12
-TOPIC_OPERATIONS = sum(
-    1 << op
-    for op in (
-        _ACL_READ,
-        _ACL_WRITE,
-        _ACL_CREATE,
-        _ACL_DELETE,
-        _ACL_ALTER,
-        _ACL_DESCRIBE,
-        _ACL_DESCRIBE_CONFIGS,
-        _ACL_ALTER_CONFIGS,
-    )
+
+def _bits(*operations: AclOperation) -> int:
+    return sum(1 << operation for operation in operations)
+
+
+_A = AclOperation
+# What each resource type's *_authorized_operations field may list (Kafka's
+# AclEntry.supportedOperations), as bit sets (1 << AclOperation code); with
+# no authorizer every one of them is allowed.
+TOPIC_OPERATIONS = _bits(
+    _A.READ, _A.WRITE, _A.CREATE, _A.DELETE, _A.ALTER, _A.DESCRIBE, _A.DESCRIBE_CONFIGS, _A.ALTER_CONFIGS
 )
-CLUSTER_OPERATIONS = sum(
-    1 << op
-    for op in (
-        _ACL_CREATE,
-        _ACL_ALTER,
-        _ACL_DESCRIBE,
-        _ACL_CLUSTER_ACTION,
-        _ACL_DESCRIBE_CONFIGS,
-        _ACL_ALTER_CONFIGS,
-        _ACL_IDEMPOTENT_WRITE,
-    )
+CLUSTER_OPERATIONS = _bits(
+    _A.CREATE, _A.ALTER, _A.DESCRIBE, _A.CLUSTER_ACTION, _A.DESCRIBE_CONFIGS, _A.ALTER_CONFIGS, _A.IDEMPOTENT_WRITE
 )
+GROUP_OPERATIONS = _bits(_A.READ, _A.DESCRIBE, _A.DELETE, _A.DESCRIBE_CONFIGS, _A.ALTER_CONFIGS)
 OPERATIONS_NOT_REQUESTED = -(2**31)
 
 
@@ -82,7 +69,7 @@ class RequestContext:
         authorizer = self.state.authorizer
         if authorizer is None:
             return True
-        host = self.client_host.lstrip("/") or "127.0.0.1"
+        host = self._host
         if authorizer.authorize(self.principal, host, operation, resource_type, name):
             return True
         if audit:
@@ -98,6 +85,28 @@ class RequestContext:
                 self.listener,
             )
         return False
+
+    def allowed_on_cluster(self, operation: AclOperation, *, audit: bool = True) -> bool:
+        """`allowed` on the one cluster resource."""
+        return self.allowed(operation, ResourceType.CLUSTER, CLUSTER_NAME, audit=audit)
+
+    def allowed_on_any(self, operation: AclOperation, resource_type: ResourceType, names: Iterable[str]) -> bool:
+        """Whether some resource of the type allows `operation` (Kafka's
+        authorizeByResourceType, used by InitProducerId for idempotence). An
+        authorizer with `authorize_by_resource_type(principal, host,
+        operation, resource_type)` answers it; otherwise each of `names`
+        (the resources that exist) is asked, unlogged."""
+        authorizer = self.state.authorizer
+        if authorizer is None:
+            return True
+        by_type = getattr(authorizer, "authorize_by_resource_type", None)
+        if by_type is not None:
+            return bool(by_type(self.principal, self._host, operation, resource_type))
+        return any(self.allowed(operation, resource_type, name, audit=False) for name in names)
+
+    @property
+    def _host(self) -> str:
+        return self.client_host.lstrip("/") or "127.0.0.1"
 
     def authorized_operations(self, resource_type: ResourceType, name: str, operations: int) -> int:
         """The bit set (1 << AclOperation) of `operations` this principal may

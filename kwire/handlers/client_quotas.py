@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kwire.handlers.authorization import refusal_message
 from kwire.handlers.base import RequestContext, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
 from kwire.quotas.entities import Filter, QuotaError, entity_text
 from kwire.quotas.manager import Alteration
+from kwire.security.resources import AclOperation
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,9 @@ def _error_code(error: QuotaError) -> ErrorCode:
 
 @api(ApiKey.DESCRIBE_CLIENT_QUOTAS, 0, 1)
 def handle_describe_client_quotas(ctx: RequestContext, request: Any) -> Any:
+    if not ctx.allowed_on_cluster(AclOperation.DESCRIBE_CONFIGS):  # as Kafka: DESCRIBE_CONFIGS on the cluster
+        error = ErrorCode.cluster_authorization_failed
+        return respond(ctx, dict(error_code=error, error_message=refusal_message(error), entries=None))
     try:
         quota_filter = Filter(
             ((c.entity_type, c.match_type, c.match) for c in request.components), bool(request.strict)
@@ -41,6 +46,17 @@ def handle_describe_client_quotas(ctx: RequestContext, request: Any) -> Any:
 @api(ApiKey.ALTER_CLIENT_QUOTAS, 0, 1)
 def handle_alter_client_quotas(ctx: RequestContext, request: Any) -> Any:
     validate_only = bool(request.validate_only)
+    if not ctx.allowed_on_cluster(AclOperation.ALTER_CONFIGS):  # as Kafka: ALTER_CONFIGS on the cluster
+        error = ErrorCode.cluster_authorization_failed
+        refused = [
+            dict(
+                error_code=error,
+                error_message=refusal_message(error),
+                entity=[dict(entity_type=e.entity_type, entity_name=e.entity_name) for e in entry.entity],
+            )
+            for entry in request.entries
+        ]
+        return respond(ctx, dict(entries=refused))
     alterations: list[Alteration] = []
     for entry in request.entries:
         # As Kafka reads the request: a type named twice keeps its last name.

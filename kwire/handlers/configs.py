@@ -14,10 +14,12 @@ from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, valid
 from kwire.config import LIST as LIST_RULE
 from kwire.config import SETTINGS, BrokerConfig
 from kwire.config_docs import documentation
+from kwire.handlers.authorization import REFUSAL_ERROR, refusal_message
 from kwire.handlers.base import RequestContext, log_admin_change, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
+from kwire.security.resources import CLUSTER_NAME, AclOperation, ResourceType
 
 TOPIC, BROKER, GROUP = 2, 4, 32
 # ConfigSource values.
@@ -65,7 +67,10 @@ def handle_describe_configs(ctx: RequestContext, wire_request: Any) -> Any:
     results = []
     for resource in request.resources:
         wanted = None if resource.configuration_keys is None else set(resource.configuration_keys)
+        refusal = _refusal(ctx, AclOperation.DESCRIBE_CONFIGS, resource.resource_type, resource.resource_name)
         try:
+            if refusal:
+                raise KafkaError(refusal, refusal_message(refusal))
             entries = _entries_for(ctx, resource.resource_type, resource.resource_name)
             error, message = ErrorCode.none, None
         except KafkaError as exc:
@@ -85,6 +90,23 @@ def handle_describe_configs(ctx: RequestContext, wire_request: Any) -> Any:
             )
         )
     return respond(ctx, dict(results=results))
+
+
+# Which resource a config resource type is authorized on (a broker's configs: the cluster's).
+_AUTHORIZED_ON = {TOPIC: ResourceType.TOPIC, BROKER: ResourceType.CLUSTER, GROUP: ResourceType.GROUP}
+
+
+def _refusal(ctx: RequestContext, operation: AclOperation, config_type: int, name: str) -> ErrorCode:
+    """As Kafka: DESCRIBE_CONFIGS / ALTER_CONFIGS on the topic, the group, or
+    the cluster for broker configs; the resource type's authorization error
+    when refused, ErrorCode.none (falsy) when allowed or not a type served."""
+    resource_type = _AUTHORIZED_ON.get(config_type)
+    if ctx.state.authorizer is None or resource_type is None:
+        return ErrorCode.none
+    resource_name = CLUSTER_NAME if resource_type == ResourceType.CLUSTER else name
+    if ctx.allowed(operation, resource_type, resource_name):
+        return ErrorCode.none
+    return REFUSAL_ERROR[resource_type]
 
 
 def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) -> list[Entry]:
@@ -243,8 +265,11 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
     answer: dict[str, Any] = dict(resource_type=kind, resource_name=name)
     what = ", ".join(_change_text(c) for c in resource.configs) or "(nothing)"
     label = {TOPIC: "topic", BROKER: "broker", GROUP: "group"}.get(kind, f"resource type {kind}")
+    refusal = _refusal(ctx, AclOperation.ALTER_CONFIGS, kind, name)
     try:
         cluster = ctx.state.cluster
+        if refusal:
+            raise KafkaError(refusal, refusal_message(refusal))
         if kind == BROKER:
             cluster.broker_configs.alter(name, replacement(cluster.broker_configs.level(name)), validate_only)
         elif kind == GROUP:

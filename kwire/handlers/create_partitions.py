@@ -19,10 +19,12 @@ import attrs
 
 from kwire.cluster.cluster import Topic
 from kwire.cluster.placement import check_manual_assignment
+from kwire.handlers.authorization import refusal_message, refused_names
 from kwire.handlers.base import RequestContext, log_admin_change, millis, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 
 @attrs.frozen
@@ -60,11 +62,17 @@ def handle_create_partitions(ctx: RequestContext, wire_request: Any) -> Any:
     name_counts = Counter(topic.name for topic in request.topics)
     results: list[dict[str, Any]] = []
     done: set[str] = set()
+    # As Kafka: ALTER on each topic.
+    refused = refused_names(ctx, AclOperation.ALTER, ResourceType.TOPIC, (n for n, c in name_counts.items() if c == 1))
     for topic in request.topics:
         if name_counts[topic.name] > 1:
             if topic.name not in done:
                 results.append(_result(topic.name, ErrorCode.invalid_request, "Duplicate topic name."))
                 done.add(topic.name)
+            continue
+        if refused and topic.name in refused:
+            error = ErrorCode.topic_authorization_failed
+            results.append(_result(topic.name, error, refusal_message(error)))
             continue
         try:
             _grow(ctx, topic, request.validate_only)

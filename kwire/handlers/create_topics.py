@@ -9,11 +9,13 @@ from typing import Any
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
 from kwire.cluster.placement import check_manual_assignment
 from kwire.config import BrokerConfig
+from kwire.handlers.authorization import NOTHING_REFUSED, refused_names
 from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.handlers.configs import topic_entries
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 _ZERO_UUID = uuid.UUID(int=0)
 
@@ -22,6 +24,7 @@ _ZERO_UUID = uuid.UUID(int=0)
 def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
     cluster = ctx.state.cluster
     name_counts = Counter(topic.name for topic in request.topics)
+    refused, hidden_configs = _refusals(ctx, [name for name, count in name_counts.items() if count == 1])
     results = []
     for topic in request.topics:
         if name_counts[topic.name] > 1:
@@ -32,6 +35,9 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
                     "Create topics request from client contains a duplicate topic name",
                 )
             )
+            continue
+        if refused and topic.name in refused:
+            results.append(_error(topic.name, ErrorCode.topic_authorization_failed, "Authorization failed."))
             continue
         try:
             num_partitions, replication_factor, assignment = _partition_layout(ctx, topic)
@@ -46,6 +52,7 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
         except KafkaError as exc:
             results.append(_error(topic.name, exc.error_code, exc.message))
             continue
+        hide = bool(hidden_configs) and record.name in hidden_configs
         results.append(
             dict(
                 name=record.name,
@@ -54,12 +61,29 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
                 error_message=None,
                 num_partitions=record.partitions,
                 replication_factor=len(record.replicas[0]) if record.replicas else 1,
-                configs=_config_entries(ctx.state.config, record.configs, ctx.state.cluster.broker_configs),
+                # Without DESCRIBE_CONFIGS on the topic its configs are not shown (as Kafka).
+                topic_config_error_code=ErrorCode.topic_authorization_failed if hide else ErrorCode.none,
+                configs=[]
+                if hide
+                else _config_entries(ctx.state.config, record.configs, ctx.state.cluster.broker_configs),
             )
         )
     outcomes = ", ".join(f"{r['name']}: {outcome(r['error_code'], r['error_message'], 'created')}" for r in results)
     log_admin_change(ctx, outcomes, bool(request.validate_only))
     return respond(ctx, dict(topics=results))
+
+
+def _refusals(ctx: RequestContext, names: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(the topics this principal may not create, those whose configs it may
+    not see): CREATE on the cluster allows every topic, else CREATE on each;
+    DESCRIBE_CONFIGS on each topic shows its configs."""
+    if ctx.state.authorizer is None:
+        return NOTHING_REFUSED, NOTHING_REFUSED
+    if ctx.allowed_on_cluster(AclOperation.CREATE, audit=False):
+        refused = NOTHING_REFUSED
+    else:
+        refused = refused_names(ctx, AclOperation.CREATE, ResourceType.TOPIC, names)
+    return refused, refused_names(ctx, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, names, audit=False)
 
 
 def _partition_layout(ctx: RequestContext, topic: Any) -> tuple[int, int, list[list[int]] | None]:

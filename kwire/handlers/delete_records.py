@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from kwire.handlers.authorization import refused_names
 from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.log import OffsetOutOfRange
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 
 @api(ApiKey.DELETE_RECORDS, 0, 2)
 def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
     cluster = ctx.state.cluster
+    # As Kafka: DELETE on each topic.
+    refused = refused_names(ctx, AclOperation.DELETE, ResourceType.TOPIC, (t.name for t in request.topics))
     topics = []
     for entry in request.topics:
         topic = cluster.get(entry.name)
         results = []
         for part in entry.partitions:
             low_watermark, error = -1, ErrorCode.none
-            if topic is None or not 0 <= part.partition_index < len(topic.partitions):
+            if refused and entry.name in refused:
+                error = ErrorCode.topic_authorization_failed
+            elif topic is None or not 0 <= part.partition_index < len(topic.partitions):
                 error = ErrorCode.unknown_topic_or_partition
             elif topic.is_internal:
                 error = ErrorCode.invalid_topic_exception  # Kafka refuses internal topics too

@@ -21,11 +21,13 @@ from typing import Any
 import attrs
 
 from kwire.cluster.cluster import Topic
+from kwire.handlers.authorization import NOTHING_REFUSED, refusal_message, refused_names
 from kwire.handlers.base import RequestContext, log_admin_change, millis, outcome, respond
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 _ZERO_UUID = uuid.UUID(int=0)
 # Before v3 Kafka answers a disabled deletion with INVALID_REQUEST.
@@ -101,17 +103,28 @@ def _resolve(ctx: RequestContext, wanted: list[TopicToDelete], results: list[dic
     for topic_id in [topic_id for topic_id, count in ids.items() if count > 1]:
         del ids[topic_id]
         results.append(_result(None, topic_id, ErrorCode.invalid_request, "Duplicate topic id."))
+    not_described, not_deleted = _refusals(ctx, names, ids)
+    refusal = ErrorCode.topic_authorization_failed
     chosen: dict[uuid.UUID, Topic] = {}
     for topic_id in ids:
         found = cluster.topics_by_id.get(topic_id)
         if found is None:
             results.append(_result(None, topic_id, ErrorCode.unknown_topic_id, None))
+        elif not_deleted and found.name in not_deleted:
+            # The name is shown only to a principal that may DESCRIBE the topic.
+            shown = None if found.name in not_described else found.name
+            results.append(_result(shown, topic_id, refusal, refusal_message(refusal)))
         else:
             chosen[topic_id] = found
     for name in names:
         found = cluster.get(name)
-        if found is None:
+        if not_described and name in not_described:
+            # Refused before looking: whether the topic exists is not told.
+            results.append(_result(name, None, refusal, refusal_message(refusal)))
+        elif found is None:
             results.append(_result(name, None, ErrorCode.unknown_topic_or_partition, None))
+        elif not_deleted and name in not_deleted:
+            results.append(_result(name, None, refusal, refusal_message(refusal)))
         elif found.topic_id in chosen:
             # As Kafka: both the name and the id it maps to are left out.
             del chosen[found.topic_id]
@@ -133,6 +146,22 @@ def _resolve(ctx: RequestContext, wanted: list[TopicToDelete], results: list[dic
         else:
             to_delete.append(target)
     return to_delete
+
+
+def _refusals(
+    ctx: RequestContext, names: dict[str, int], ids: dict[uuid.UUID, int]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(topics the principal may not DESCRIBE, those it may not DELETE), by
+    name (ids resolved to names): DELETE on the cluster allows them all, as
+    in Kafka's controller."""
+    if ctx.state.authorizer is None or ctx.allowed_on_cluster(AclOperation.DELETE, audit=False):
+        return NOTHING_REFUSED, NOTHING_REFUSED
+    by_id = ctx.state.cluster.topics_by_id
+    wanted = list(names) + [by_id[topic_id].name for topic_id in ids if topic_id in by_id]
+    return (
+        refused_names(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, wanted),
+        refused_names(ctx, AclOperation.DELETE, ResourceType.TOPIC, wanted),
+    )
 
 
 def _delete(ctx: RequestContext, topics: list[Topic]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from kwire.handlers.base import CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, Re
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+from kwire.security.resources import CLUSTER_NAME, AclOperation, ResourceType
 
 BROKER_ENDPOINT = 1  # EndpointType.BROKER; 2 is CONTROLLER
 
@@ -24,6 +25,16 @@ class DescribeClusterRequest:
     def from_wire(cls, request: Any, version: int) -> DescribeClusterRequest:
         endpoint = request.endpoint_type if version >= 1 else BROKER_ENDPOINT
         return cls(bool(request.include_cluster_authorized_operations), endpoint)
+
+
+def _cluster_operations(ctx: RequestContext, request: DescribeClusterRequest) -> int:
+    """As Kafka's brokers: DescribeCluster itself needs no permission; the
+    operations are 0 without DESCRIBE on the cluster."""
+    if not request.include_cluster_authorized_operations:
+        return OPERATIONS_NOT_REQUESTED
+    if not ctx.allowed_on_cluster(AclOperation.DESCRIBE):
+        return 0
+    return ctx.authorized_operations(ResourceType.CLUSTER, CLUSTER_NAME, CLUSTER_OPERATIONS)
 
 
 @api(ApiKey.DESCRIBE_CLUSTER, 0, 2)
@@ -46,7 +57,7 @@ def handle_describe_cluster(ctx: RequestContext, wire_request: Any) -> Any:
     topology = state.cluster.topology
     brokers = [
         dict(broker_id=broker.node_id, host=broker.host, port=broker.port, rack=broker.rack, is_fenced=False)
-        for broker in topology.sorted_brokers()
+        for broker in (each.on(ctx.listener) for each in topology.sorted_brokers())
     ]
     return respond(
         ctx,
@@ -58,8 +69,6 @@ def handle_describe_cluster(ctx: RequestContext, wire_request: Any) -> Any:
             # Clients cannot reach a KRaft controller; Kafka names a live broker (this one, alone today).
             controller_id=topology.controller_id,
             brokers=brokers,
-            cluster_authorized_operations=(
-                CLUSTER_OPERATIONS if request.include_cluster_authorized_operations else OPERATIONS_NOT_REQUESTED
-            ),
+            cluster_authorized_operations=_cluster_operations(ctx, request),
         ),
     )

@@ -15,6 +15,7 @@ from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation
 
 log = logging.getLogger("kwire.cluster")
 
@@ -28,6 +29,8 @@ MEMORY_LOG_DIR = "(memory)"
 @api(ApiKey.DESCRIBE_LOG_DIRS, 1, 4)
 def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
     cluster = ctx.state.cluster
+    if not ctx.allowed_on_cluster(AclOperation.DESCRIBE):  # as Kafka: DESCRIBE on the cluster
+        return respond(ctx, dict(error_code=ErrorCode.cluster_authorization_failed, results=[]))
     if request.topics is None:
         wanted = {name: range(len(topic.partitions)) for name, topic in cluster.topics.items()}
     else:
@@ -81,6 +84,18 @@ def handle_describe_log_dirs(ctx: RequestContext, request: Any) -> Any:
 def handle_alter_replica_log_dirs(ctx: RequestContext, request: Any) -> Any:
     cluster = ctx.state.cluster
     results: dict[str, list[dict[str, Any]]] = {}
+    if not ctx.allowed_on_cluster(AclOperation.ALTER):  # as Kafka: ALTER on the cluster, every partition refused
+        topics = [
+            dict(
+                topic_name=entry.name,
+                partitions=[
+                    dict(partition_index=i, error_code=ErrorCode.cluster_authorization_failed) for i in entry.partitions
+                ],
+            )
+            for directory in request.dirs
+            for entry in directory.topics
+        ]
+        return respond(ctx, dict(throttle_time_ms=0, results=topics))
     for directory in request.dirs:
         log_dir = cluster.find_log_dir(directory.path) if cluster.log_dirs else None
         for entry in directory.topics:

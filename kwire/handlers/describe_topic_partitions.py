@@ -20,6 +20,7 @@ from kwire.handlers.metadata import error_topic_entry
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 _ZERO_UUID = uuid.UUID(int=0)
 # Kafka's max.request.partition.size.limit default: a page never holds more.
@@ -57,6 +58,20 @@ def handle_describe_topic_partitions(ctx: RequestContext, wire_request: Any) -> 
         # Kafka's whole-request error: every topic asked for carries it.
         failed = [error_topic_entry(name, _ZERO_UUID, exc.error_code, TOPIC_OPERATIONS) for name in request.topics]
         return respond(ctx, dict(topics=failed, next_cursor=None))
+    refused: list[dict[str, Any]] = []
+    if ctx.state.authorizer is not None:
+        # As Kafka: topics without DESCRIBE are left out of a listing of every
+        # topic, and named ones answer TOPIC_AUTHORIZATION_FAILED (after the
+        # page, outside its budget) without saying whether they exist.
+        allowed = [name for name in names if ctx.allowed(AclOperation.DESCRIBE, ResourceType.TOPIC, name)]
+        if request.topics:
+            seen = set(allowed)
+            refused = [
+                error_topic_entry(name, _ZERO_UUID, ErrorCode.topic_authorization_failed)
+                for name in names
+                if name not in seen
+            ]
+        names = allowed
     budget = max(min(MAX_PARTITIONS_PER_PAGE, request.partition_limit), 1)
     cluster = ctx.state.cluster
     topics: list[dict[str, Any]] = []
@@ -67,7 +82,8 @@ def handle_describe_topic_partitions(ctx: RequestContext, wire_request: Any) -> 
             break
         topic = cluster.get(name)
         if topic is None:
-            topics.append(error_topic_entry(name, _ZERO_UUID, _unknown_topic_error(name), TOPIC_OPERATIONS))
+            operations = ctx.authorized_operations(ResourceType.TOPIC, name, TOPIC_OPERATIONS)
+            topics.append(error_topic_entry(name, _ZERO_UUID, _unknown_topic_error(name), operations))
             continue
         cursor = request.cursor
         first = cursor.partition_index if cursor is not None and cursor.topic_name == name else 0
@@ -77,7 +93,7 @@ def handle_describe_topic_partitions(ctx: RequestContext, wire_request: Any) -> 
             next_cursor = dict(topic_name=name, partition_index=upper)
             break
         budget -= max(upper - first, 0)
-    return respond(ctx, dict(topics=topics, next_cursor=next_cursor))
+    return respond(ctx, dict(topics=topics + refused, next_cursor=next_cursor))
 
 
 def _names_to_describe(ctx: RequestContext, request: DescribeTopicPartitionsRequest) -> list[str]:
@@ -127,5 +143,5 @@ def _topic(ctx: RequestContext, topic: Topic, indexes: range) -> dict[str, Any]:
         topic_id=topic.topic_id,
         is_internal=topic.is_internal,
         partitions=partitions,
-        topic_authorized_operations=TOPIC_OPERATIONS,
+        topic_authorized_operations=ctx.authorized_operations(ResourceType.TOPIC, topic.name, TOPIC_OPERATIONS),
     )

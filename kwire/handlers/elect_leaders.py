@@ -17,10 +17,12 @@ from typing import Any
 
 import attrs
 
+from kwire.handlers.authorization import refusal_message
 from kwire.handlers.base import RequestContext, log_admin_change, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation
 
 PREFERRED, UNCLEAN = 0, 1
 
@@ -43,6 +45,8 @@ class ElectLeadersRequest:
 @api(ApiKey.ELECT_LEADERS, 0, 2)
 def handle_elect_leaders(ctx: RequestContext, wire_request: Any) -> Any:
     request = ElectLeadersRequest.from_wire(wire_request, ctx.api_version)
+    if not ctx.allowed_on_cluster(AclOperation.ALTER):
+        return _refused(ctx, request)
     if request.election_type not in (PREFERRED, UNCLEAN):
         return respond(ctx, dict(error_code=ErrorCode.invalid_request, replica_election_results=[]))
     cluster = ctx.state.cluster
@@ -90,6 +94,21 @@ def handle_elect_leaders(ctx: RequestContext, wire_request: Any) -> Any:
     wanted = "every partition" if request.topic_partitions is None else sorted(request.topic_partitions)
     log_admin_change(ctx, f"{kind} election for {wanted}: not needed on a single node")
     return respond(ctx, dict(error_code=ErrorCode.none, replica_election_results=results))
+
+
+def _refused(ctx: RequestContext, request: ElectLeadersRequest) -> Any:
+    """As Kafka: ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED for
+    the request and every partition named."""
+    error = ErrorCode.cluster_authorization_failed
+    message = refusal_message(error)
+    results = [
+        dict(
+            topic=name,
+            partition_result=[dict(partition_id=i, error_code=error, error_message=message) for i in partitions],
+        )
+        for name, partitions in (request.topic_partitions or {}).items()
+    ]
+    return respond(ctx, dict(error_code=error, replica_election_results=results))
 
 
 def _outcomes(results: list[dict[str, Any]]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from kwire.cluster.cluster import Partition
+from kwire.handlers.authorization import NOTHING_REFUSED, refused_names
 from kwire.handlers.base import Delayed, Encoded, RequestContext, millis
 from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
@@ -27,6 +28,7 @@ from kwire.protocol.fast_responses import (
 )
 from kwire.protocol.registry import api
 from kwire.quotas.entities import CONSUMER_BYTE_RATE
+from kwire.security.resources import AclOperation, ResourceType
 
 READ_COMMITTED = 1
 
@@ -132,7 +134,8 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     if quota_window_bytes is not None:
         # As Kafka: never more than the quota lets through in one window span.
         response_limit = min(response_limit, int(quota_window_bytes))
-    plan = _plan(ctx, request)
+    refused = _read_refused(ctx, request) if state.authorizer is not None else NOTHING_REFUSED
+    plan = _plan(ctx, request, refused)
     leaders = _leader_endpoints(ctx, plan)
     max_wait_ms = request.max_wait_ms
     min_bytes = request.min_bytes
@@ -185,14 +188,28 @@ def _leader_endpoints(ctx: RequestContext, plan: _Plan) -> tuple[NodeEndpoint, .
         for _index, target, _offset, _max in entries
         if isinstance(target, _NotLeader) and target.leader in brokers
     }
-    return tuple(
-        NodeEndpoint(node, brokers[node].host, brokers[node].port, brokers[node].rack) for node in sorted(named)
-    )
+    endpoints = [brokers[node].on(ctx.listener) for node in sorted(named)]
+    return tuple(NodeEndpoint(each.node_id, each.host, each.port, each.rack) for each in endpoints)
 
 
-def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:
+def _read_refused(ctx: RequestContext, request: FetchRequest) -> frozenset[str]:
+    """The topics this fetch may not read: a consumer needs READ on each, a
+    follower CLUSTER_ACTION on the cluster (else every topic is refused), as Kafka."""
+    cluster = ctx.state.cluster
+    names = []
+    for wanted in request.topics:
+        if wanted.name is not None:
+            names.append(wanted.name)
+        elif wanted.topic_id is not None and wanted.topic_id in cluster.topics_by_id:
+            names.append(cluster.topics_by_id[wanted.topic_id].name)
+    if not request.from_consumer:
+        return NOTHING_REFUSED if ctx.allowed_on_cluster(AclOperation.CLUSTER_ACTION) else frozenset(names)
+    return refused_names(ctx, AclOperation.READ, ResourceType.TOPIC, names)
+
+
+def _plan(ctx: RequestContext, request: FetchRequest, refused: frozenset[str] = NOTHING_REFUSED) -> _Plan:
     """Each wanted partition, or the error to answer for it (unknown topic
-    or partition, or a leader epoch that does not match)."""
+    or partition, not authorized, or a leader epoch that does not match)."""
     cluster = ctx.state.cluster
     plan: _Plan = []
     for fetch_topic in request.topics:
@@ -206,11 +223,14 @@ def _plan(ctx: RequestContext, request: FetchRequest) -> _Plan:
             missing = ErrorCode.unknown_topic_or_partition
             topic_id = topic.topic_id if topic is not None else None
         topic_name = topic.name if topic is not None else name
+        denied = bool(refused) and topic_name in refused
         entries: list[_PartitionPlan] = []
         for fetch_partition in fetch_topic.partitions:
             index = fetch_partition.index
             target: Partition | ErrorCode | _NotLeader | _ReadFrom
-            if topic is None or not 0 <= index < len(topic.partitions):
+            if denied:
+                target = ErrorCode.topic_authorization_failed
+            elif topic is None or not 0 <= index < len(topic.partitions):
                 target = missing
             elif not cluster.leads(topic.name, index) and not _follower_serves(ctx, request, topic.partitions[index]):
                 # Led by another node: NOT_LEADER_OR_FOLLOWER naming it, with its epoch.

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
 from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
+from kwire.handlers.authorization import REFUSAL_ERROR, refusal_message
 from kwire.handlers.base import RequestContext, respond
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 if TYPE_CHECKING:
     from kwire.broker_state import BrokerState
@@ -41,12 +43,33 @@ def handle_find_coordinator(ctx: RequestContext, request: Any) -> Any:
             port=-1,
         )
     if ctx.api_version >= 4:
-        coordinators = [dict(found or _coordinator(state, key_type, key), key=key) for key in request.coordinator_keys]
+        coordinators = [
+            dict(
+                found or _refused(ctx, key_type, key, None) or _coordinator(state, key_type, key, ctx.listener), key=key
+            )
+            for key in request.coordinator_keys
+        ]
         return respond(ctx, dict(coordinators=coordinators))
-    return respond(ctx, found or _coordinator(state, key_type, request.key))
+    return respond(
+        ctx,
+        found or _refused(ctx, key_type, request.key, True) or _coordinator(state, key_type, request.key, ctx.listener),
+    )
 
 
-def _coordinator(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
+def _refused(ctx: RequestContext, key_type: int, key: str, with_message: bool | None) -> dict[str, Any] | None:
+    """As Kafka: finding a group's coordinator needs DESCRIBE on the group, a
+    transactional id's DESCRIBE on the id; None when allowed."""
+    if ctx.state.authorizer is None:
+        return None
+    resource_type = ResourceType.GROUP if key_type == GROUP else ResourceType.TRANSACTIONAL_ID
+    if ctx.allowed(AclOperation.DESCRIBE, resource_type, key):
+        return None
+    error = REFUSAL_ERROR[resource_type]
+    message = refusal_message(error) if with_message else None
+    return dict(error_code=error, error_message=message, node_id=-1, host="", port=-1)
+
+
+def _coordinator(state: BrokerState, key_type: int, key: str, listener: str) -> dict[str, Any]:
     name = OFFSETS_TOPIC if key_type == GROUP else TRANSACTION_TOPIC
     topic = state.cluster.get(name)
     if topic is None and state.cluster.controller is not None:
@@ -63,14 +86,11 @@ def _coordinator(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
         if endpoint is None and state.cluster.controller is not None:
             return _not_available(f"The coordinator {leader} is not available")
     if endpoint is None:
-        return dict(
-            error_code=ErrorCode.none,
-            error_message=None,
-            node_id=state.config.node_id,
-            host=state.advertised_host,
-            port=state.advertised_port,
-        )
-    return dict(error_code=ErrorCode.none, error_message=None, node_id=leader, host=endpoint.host, port=endpoint.port)
+        endpoint = state.cluster.topology.brokers[state.config.node_id]
+    endpoint = endpoint.on(listener)
+    return dict(
+        error_code=ErrorCode.none, error_message=None, node_id=endpoint.node_id, host=endpoint.host, port=endpoint.port
+    )
 
 
 def _not_available(message: str) -> dict[str, Any]:

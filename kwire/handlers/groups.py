@@ -14,7 +14,9 @@ from typing import Any
 from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import JoinRequest, SyncRequest
 from kwire.coordinator.groups_service import group_wait_key
+from kwire.handlers.authorization import group_refusal
 from kwire.handlers.base import (
+    GROUP_OPERATIONS,
     OPERATIONS_NOT_REQUESTED,
     Delayed,
     RequestContext,
@@ -26,12 +28,10 @@ from kwire.handlers.base import (
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 _WAIT_SLACK_MS = 5_000
 log = logging.getLogger("kwire.groups")
-# Group operations for DescribeGroups' authorized_operations when asked:
-# READ, DESCRIBE, DELETE (no authorizer, so all allowed).
-_GROUP_OPERATIONS = (1 << 3) | (1 << 8) | (1 << 6)
 
 
 def _waiting(
@@ -55,7 +55,7 @@ def _waiting(
 @api(ApiKey.JOIN_GROUP, 2, 9)
 def handle_join_group(ctx: RequestContext, request: Any) -> Any:
     join = join_request_from_wire(request, ctx.api_version, ctx.client_id, ctx.client_host)
-    error = ctx.state.groups.coordinator_error(join.group_id)
+    error = group_refusal(ctx, AclOperation.READ, join.group_id) or ctx.state.groups.coordinator_error(join.group_id)
     if error != ErrorCode.none:
         return _join_response(ctx, JoinResult(error), join.member_id)
     outcome = ctx.state.groups.join(join)
@@ -134,7 +134,9 @@ def sync_request_from_wire(request: Any, version: int) -> SyncRequest:
 @api(ApiKey.SYNC_GROUP, 0, 5)
 def handle_sync_group(ctx: RequestContext, wire_request: Any) -> Any:
     request = sync_request_from_wire(wire_request, ctx.api_version)
-    error = ctx.state.groups.coordinator_error(request.group_id)
+    error = group_refusal(ctx, AclOperation.READ, request.group_id) or ctx.state.groups.coordinator_error(
+        request.group_id
+    )
     if error != ErrorCode.none:
         return _sync_response(ctx, SyncResult(error))
     outcome = ctx.state.groups.sync(request)
@@ -174,7 +176,9 @@ def _sync_response(ctx: RequestContext, result: SyncResult) -> Any:
 @api(ApiKey.HEARTBEAT, 0, 4)
 def handle_heartbeat(ctx: RequestContext, request: Any) -> Any:
     instance_id = request.group_instance_id if ctx.api_version >= 3 else None
-    error = ctx.state.groups.coordinator_error(request.group_id)
+    error = group_refusal(ctx, AclOperation.READ, request.group_id) or ctx.state.groups.coordinator_error(
+        request.group_id
+    )
     if error == ErrorCode.none:
         error = ctx.state.groups.heartbeat(request.group_id, request.generation_id, request.member_id, instance_id)
     log.debug("Heartbeat %s generation %d -> %s", request.member_id, request.generation_id, ErrorCode(error).name)
@@ -188,7 +192,9 @@ def handle_leave_group(ctx: RequestContext, request: Any) -> Any:
         leaving = [(request.member_id, None)]
     else:
         leaving = [(m.member_id, m.group_instance_id) for m in request.members]
-    error = ctx.state.groups.coordinator_error(request.group_id)
+    error = group_refusal(ctx, AclOperation.READ, request.group_id) or ctx.state.groups.coordinator_error(
+        request.group_id
+    )
     if error != ErrorCode.none:  # v3+: the request's error, no member answered
         return respond(ctx, dict(error_code=error, members=[]))
     errors = ctx.state.groups.leave(request.group_id, leaving)
@@ -207,7 +213,7 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
     include_ops = ctx.api_version >= 3 and bool(request.include_authorized_operations)
     described = []
     for group_id in request.groups:
-        error = service.coordinator_error(group_id)
+        error = group_refusal(ctx, AclOperation.DESCRIBE, group_id) or service.coordinator_error(group_id)
         if error != ErrorCode.none:
             described.append(_described_error(group_id, error))
             continue
@@ -224,7 +230,12 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
                     protocol_type="",
                     protocol_data="",
                     members=[],
-                    authorized_operations=OPERATIONS_NOT_REQUESTED,
+                    # As Kafka: an answer without an error carries the operations when asked.
+                    authorized_operations=(
+                        ctx.authorized_operations(ResourceType.GROUP, group_id, GROUP_OPERATIONS)
+                        if include_ops and error == ErrorCode.none
+                        else OPERATIONS_NOT_REQUESTED
+                    ),
                 )
             )
             continue
@@ -250,7 +261,11 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
                 # Kafka shows the protocol only once a generation is complete.
                 protocol_data=(group.protocol_name or "") if stable else "",
                 members=members,
-                authorized_operations=_GROUP_OPERATIONS if include_ops else OPERATIONS_NOT_REQUESTED,
+                authorized_operations=(
+                    ctx.authorized_operations(ResourceType.GROUP, group_id, GROUP_OPERATIONS)
+                    if include_ops
+                    else OPERATIONS_NOT_REQUESTED
+                ),
             )
         )
     return respond(ctx, dict(groups=described))
@@ -277,9 +292,13 @@ def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
     # Filters by state from v4 (KIP-518), by type from v5 (KIP-848).
     states = {s.lower() for s in (request.states_filter if version >= 4 else None) or ()}
     types = {t.lower() for t in (request.types_filter if version >= 5 else None) or ()}
+    # As Kafka: DESCRIBE on the cluster lists every group, else only those the principal may DESCRIBE.
+    every_group = ctx.state.authorizer is None or ctx.allowed_on_cluster(AclOperation.DESCRIBE, audit=False)
     groups = []
     for group in ctx.state.groups.listed_groups():
         if states and group.state.value.lower() not in states:
+            continue
+        if not every_group and not ctx.allowed(AclOperation.DESCRIBE, ResourceType.GROUP, group.group_id, audit=False):
             continue
         if types and "classic" not in types:
             continue
@@ -298,7 +317,12 @@ def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
 def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.groups
     results = [
-        dict(group_id=g, error_code=service.coordinator_error(g) or service.delete_group(g))
+        dict(
+            group_id=g,
+            error_code=group_refusal(ctx, AclOperation.DELETE, g)
+            or service.coordinator_error(g)
+            or service.delete_group(g),
+        )
         for g in request.groups_names
     ]
     service.publish_changes()

@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from kwire.handlers.authorization import refused_names
 from kwire.handlers.base import RequestContext, respond
 from kwire.log import CorruptSegment, PartitionLog
 from kwire.log.storage_errors import StorageError
@@ -13,6 +14,7 @@ from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import RecordDecodeError
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 LATEST = -1
 EARLIEST = -2
@@ -64,12 +66,16 @@ def handle_list_offsets(ctx: RequestContext, wire_request: Any) -> Any:
     cluster = ctx.state.cluster
     request = ListOffsetsRequest.from_wire(wire_request, ctx.api_version)
     read_committed = request.isolation_level == 1
+    refused = refused_names(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, (t.name for t in request.topics))
     topics = []
     for list_topic in request.topics:
         topic = cluster.get(list_topic.name)
         partitions = []
         for entry in list_topic.partitions:
             index = entry.partition_index
+            if refused and list_topic.name in refused:
+                partitions.append(_result(index, ErrorCode.topic_authorization_failed))
+                continue
             if topic is None or not 0 <= index < len(topic.partitions):
                 partitions.append(_result(index, ErrorCode.unknown_topic_or_partition))
                 continue

@@ -13,11 +13,13 @@ from typing import Any
 
 import attrs
 
+from kwire.handlers.authorization import NOTHING_REFUSED, refused_names
 from kwire.handlers.base import RequestContext, respond
 from kwire.log.leader_epochs import UNDEFINED_EPOCH, UNDEFINED_OFFSET
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 CONSUMER_REPLICA_ID = -1
 DEBUGGING_REPLICA_ID = -2  # the default before v3
@@ -32,8 +34,8 @@ class EpochWanted:
 
 @attrs.frozen
 class OffsetForLeaderEpochRequest:
-    # A broker's id (a follower), or -1 / -2: a consumer. There are no
-    # followers here; with no authorizer every caller gets the same answer.
+    # A broker's id (a follower), or -1 / -2: a consumer. Every caller gets
+    # the same answer (an authorizer looks at the principal, not this id).
     replica_id: int
     topics: dict[str, list[EpochWanted]]
 
@@ -52,10 +54,14 @@ class OffsetForLeaderEpochRequest:
 def handle_offset_for_leader_epoch(ctx: RequestContext, wire_request: Any) -> Any:
     request = OffsetForLeaderEpochRequest.from_wire(wire_request, ctx.api_version)
     cluster = ctx.state.cluster
+    refused = _refused(ctx, request)
     topics = []
     for name, wanted in request.topics.items():
         results = []
         for entry in wanted:
+            if refused and name in refused:
+                results.append(_result(entry.partition, ErrorCode.topic_authorization_failed))
+                continue
             partition = cluster.partition(name, entry.partition)
             if partition is None:
                 results.append(_result(entry.partition, ErrorCode.unknown_topic_or_partition))
@@ -72,6 +78,14 @@ def handle_offset_for_leader_epoch(ctx: RequestContext, wire_request: Any) -> An
                 results.append(_result(entry.partition, ErrorCode.none, epoch, end_offset))
         topics.append(dict(topic=name, partitions=results))
     return respond(ctx, dict(topics=topics))
+
+
+def _refused(ctx: RequestContext, request: OffsetForLeaderEpochRequest) -> frozenset[str]:
+    """Topics the caller may not DESCRIBE; a caller allowed CLUSTER_ACTION (a
+    follower) may ask about every topic, as in Kafka."""
+    if ctx.state.authorizer is None or ctx.allowed_on_cluster(AclOperation.CLUSTER_ACTION, audit=False):
+        return NOTHING_REFUSED
+    return refused_names(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, request.topics)
 
 
 def _result(

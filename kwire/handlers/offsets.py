@@ -14,11 +14,13 @@ import attrs
 from kwire.coordinator.consumer_protocol import subscription_topics
 from kwire.coordinator.group import Group, GroupState
 from kwire.coordinator.offsets import CommittedOffset
+from kwire.handlers.authorization import NOTHING_REFUSED, group_refusal, refused_names
 from kwire.handlers.base import RequestContext, log_admin_change, once_replicated, outcome, respond
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 
 class NamedOrById(Protocol):
@@ -107,11 +109,22 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     service = ctx.state.groups
     cluster = ctx.state.cluster
     # ErrorCode.none is falsy: the member is checked (its session refreshed) only on the coordinator.
-    group_error = service.coordinator_error(request.group_id) or service.commit_check(
-        request.group_id,
-        request.generation_id,
-        request.member_id,
-        request.group_instance_id,
+    # As Kafka: READ on the group, then READ on each topic (TOPIC_AUTHORIZATION_FAILED).
+    refusal = group_refusal(ctx, AclOperation.READ, request.group_id)
+    group_error = (
+        refusal
+        or service.coordinator_error(request.group_id)
+        or service.commit_check(
+            request.group_id,
+            request.generation_id,
+            request.member_id,
+            request.group_instance_id,
+        )
+    )
+    refused = (
+        NOTHING_REFUSED
+        if refusal or ctx.state.authorizer is None
+        else refused_names(ctx, AclOperation.READ, ResourceType.TOPIC, (_topic_name(ctx, t) for t in request.topics))
     )
     now_ms = ctx.state.clock.wall_ms()
     max_metadata = ctx.state.config.offset_metadata_max_bytes
@@ -124,7 +137,11 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
         for part in entry.partitions:
             metadata = part.committed_metadata
             error: ErrorCode
-            if group_error != ErrorCode.none:
+            if refusal:
+                error = refusal
+            elif refused and name in refused:
+                error = ErrorCode.topic_authorization_failed
+            elif group_error != ErrorCode.none:
                 error = group_error
             elif name is None or topic is None or not 0 <= part.partition_index < len(topic.partitions):
                 error = ErrorCode.unknown_topic_id if name is None else ErrorCode.unknown_topic_or_partition
@@ -244,8 +261,10 @@ def _fetch_group(
     ctx: RequestContext, group_id: str, requested_topics: list[FetchTopic] | None, require_stable: bool = False
 ) -> dict[str, Any]:
     """With require_stable, partitions whose offsets wait in an open
-    transaction answer UNSTABLE_OFFSET_COMMIT (the client retries)."""
-    error = ctx.state.groups.coordinator_error(group_id)
+    transaction answer UNSTABLE_OFFSET_COMMIT (the client retries). As Kafka:
+    DESCRIBE on the group, and offsets are shown only for topics the
+    principal may DESCRIBE (named ones answer TOPIC_AUTHORIZATION_FAILED)."""
+    error = group_refusal(ctx, AclOperation.DESCRIBE, group_id) or ctx.state.groups.coordinator_error(group_id)
     if error != ErrorCode.none:
         return dict(group_id=group_id, topics=[], error_code=error)
     committed = ctx.state.groups.committed(group_id)
@@ -256,14 +275,26 @@ def _fetch_group(
         by_topic: dict[str, list[int]] = {}
         for topic, partition in sorted(committed):
             by_topic.setdefault(topic, []).append(partition)
-        wanted = [(dict(name=t, topic_id=_topic_id(ctx, t)), t, parts) for t, parts in by_topic.items()]
+        hidden = refused_names(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, by_topic)
+        wanted = [
+            (dict(name=t, topic_id=_topic_id(ctx, t)), t, parts) for t, parts in by_topic.items() if t not in hidden
+        ]
     else:
         wanted = []
         for entry in requested_topics:
             name = _topic_name(ctx, entry)
             wanted.append((_topic_key(entry, name), name, entry.partition_indexes))
+    refused = (
+        refused_names(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, (name for _key, name, _parts in wanted))
+        if requested_topics is not None
+        else NOTHING_REFUSED
+    )
     for key, name, partitions in wanted:
         results = []
+        if refused and name in refused:
+            results = [_offset_refused(index) for index in partitions]
+            topics.append(dict(key, partitions=results))
+            continue
         for index in partitions:
             # A topic id that names no topic has nothing committed.
             found = committed.get((name, index)) if name is not None else None
@@ -284,6 +315,16 @@ def _fetch_group(
     return dict(group_id=group_id, topics=topics, error_code=ErrorCode.none)
 
 
+def _offset_refused(index: int) -> dict[str, Any]:
+    return dict(
+        partition_index=index,
+        committed_offset=-1,
+        committed_leader_epoch=-1,
+        metadata="",
+        error_code=ErrorCode.topic_authorization_failed,
+    )
+
+
 def _topic_id(ctx: RequestContext, name: str) -> uuid.UUID | None:
     topic = ctx.state.cluster.get(name)
     return topic.topic_id if topic is not None else None
@@ -295,9 +336,11 @@ def _topic_id(ctx: RequestContext, name: str) -> uuid.UUID | None:
 @api(ApiKey.OFFSET_DELETE, 0, 0)
 def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.groups
-    error = service.coordinator_error(request.group_id)
+    # As Kafka: DELETE on the group, READ on each topic.
+    error = group_refusal(ctx, AclOperation.DELETE, request.group_id) or service.coordinator_error(request.group_id)
     if error != ErrorCode.none:
         return respond(ctx, dict(error_code=error, topics=[]))
+    refused = refused_names(ctx, AclOperation.READ, ResourceType.TOPIC, (t.name for t in request.topics))
     group = service.group(request.group_id)
     if group is None:
         return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
@@ -308,7 +351,9 @@ def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
         topic = ctx.state.cluster.get(entry.name)
         results = []
         for part in entry.partitions:
-            if topic is None or not 0 <= part.partition_index < len(topic.partitions):
+            if refused and entry.name in refused:
+                error = ErrorCode.topic_authorization_failed
+            elif topic is None or not 0 <= part.partition_index < len(topic.partitions):
                 error = ErrorCode.unknown_topic_or_partition
             elif entry.name in subscribed:
                 error = ErrorCode.group_subscribed_to_topic

@@ -19,10 +19,12 @@ import attrs
 
 from kwire.cluster.cluster import Cluster
 from kwire.cluster.placement import check_manual_assignment
+from kwire.handlers.authorization import refusal_message
 from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation
 
 
 @attrs.frozen
@@ -50,6 +52,8 @@ class AlterReassignmentsRequest:
 @api(ApiKey.ALTER_PARTITION_REASSIGNMENTS, 0, 1)
 def handle_alter_partition_reassignments(ctx: RequestContext, wire_request: Any) -> Any:
     request = AlterReassignmentsRequest.from_wire(wire_request, ctx.api_version)
+    if not ctx.allowed_on_cluster(AclOperation.ALTER):  # as Kafka: ALTER on the cluster
+        return _refused(ctx, request)
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for target in request.reassignments:
         try:
@@ -76,6 +80,25 @@ def handle_alter_partition_reassignments(ctx: RequestContext, wire_request: Any)
     )
 
 
+def _refused(ctx: RequestContext, request: AlterReassignmentsRequest) -> Any:
+    error = ErrorCode.cluster_authorization_failed
+    message = refusal_message(error)
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for target in request.reassignments:
+        by_topic.setdefault(target.topic, []).append(
+            dict(partition_index=target.partition, error_code=error, error_message=message)
+        )
+    return respond(
+        ctx,
+        dict(
+            error_code=error,
+            error_message=message,
+            allow_replication_factor_change=request.allow_replication_factor_change,
+            responses=[dict(name=name, partitions=partitions) for name, partitions in by_topic.items()],
+        ),
+    )
+
+
 def _check(cluster: Cluster, target: Reassignment) -> None:
     """Raises KafkaError unless the reassignment is a no-op."""
     topic = cluster.get(target.topic)
@@ -98,5 +121,18 @@ def _check(cluster: Cluster, target: Reassignment) -> None:
 
 @api(ApiKey.LIST_PARTITION_REASSIGNMENTS, 0, 0)
 def handle_list_partition_reassignments(ctx: RequestContext, request: Any) -> Any:
+    if not ctx.allowed_on_cluster(AclOperation.DESCRIBE):  # as Kafka: DESCRIBE on the cluster
+        error = ErrorCode.cluster_authorization_failed
+        topics = [
+            dict(
+                name=t.name,
+                partitions=[
+                    dict(partition_index=i, replicas=[], adding_replicas=[], removing_replicas=[])
+                    for i in t.partition_indexes
+                ],
+            )
+            for t in request.topics or ()
+        ]
+        return respond(ctx, dict(error_code=error, error_message=refusal_message(error), topics=topics))
     # Nothing is ever reassigning here (unknown topics are skipped, as Kafka).
     return respond(ctx, dict(error_code=ErrorCode.none, error_message=None, topics=[]))

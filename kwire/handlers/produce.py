@@ -16,6 +16,7 @@ import attrs
 
 from kwire.broker_state import BrokerState
 from kwire.cluster.cluster import Topic
+from kwire.handlers.authorization import NOTHING_REFUSED, refused_names
 from kwire.handlers.base import CLOSE_CONNECTION, NO_RESPONSE, Delayed, Encoded, RequestContext, Sentinel, millis
 from kwire.log.partition_log import PartitionLog
 from kwire.log.producer_state import ProducerStateError
@@ -39,6 +40,7 @@ from kwire.protocol.fast_responses import (
 from kwire.protocol.records import InvalidRecords, claims_transactional, validate_produced_batch
 from kwire.protocol.registry import api
 from kwire.quotas.entities import PRODUCER_BYTE_RATE
+from kwire.security.resources import AclOperation, ResourceType
 
 _VALID_ACKS = (0, 1, -1)
 
@@ -77,36 +79,28 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     state = ctx.state
     request = ProduceRequest.from_wire(wire_request, ctx.api_version)
     acks = request.acks
-    if request.transactional_id is None and any(
+    authorizing = state.authorizer is not None
+    if (request.transactional_id is None or authorizing) and any(
         claims_transactional(p.records) for t in request.topic_data for p in t.partition_data
     ):
         # Kafka authorizes transactional records by the request's transactional
-        # id, and without one refuses the whole request before writing anything.
-        return _answer(
-            ctx,
-            acks,
-            True,
-            [
-                ProduceTopicResult(
-                    name=t.name or "",
-                    topic_id=t.topic_id,
-                    partitions=[
-                        ProducePartitionResult(
-                            index=p.index, error_code=ErrorCode.transactional_id_authorization_failed, base_offset=-1
-                        )
-                        for p in t.partition_data
-                    ],
-                )
-                for t in request.topic_data
-            ],
-        )
+        # id (WRITE on it), and without one refuses the whole request before
+        # writing anything.
+        if request.transactional_id is None or not ctx.allowed(
+            AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactional_id
+        ):
+            return _refuse_all(ctx, request)
+    refused = _write_refused(ctx, request) if authorizing else NOTHING_REFUSED
     any_error = False
     topic_results = []
     leaders: dict[int, NodeEndpoint] = {}  # KIP-951: where the leaders named in the answer listen
     replicas = state.replicas  # a node of a multi-node cluster
     waits: list[_AcksAllWait] = []  # acks=all appends the ISR has yet to copy
     for topic_data in request.topic_data:
-        topic, error = _resolve_topic(ctx, topic_data)
+        if refused and _topic_name(ctx, topic_data) in refused:
+            topic, error = None, ErrorCode.topic_authorization_failed
+        else:
+            topic, error = _resolve_topic(ctx, topic_data)
         partition_results = []
         for partition_data in topic_data.partition_data:
             index = partition_data.index
@@ -120,7 +114,7 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
                 )
             elif not state.cluster.leads(topic.name, index):
                 # Led by another node: NOT_LEADER_OR_FOLLOWER naming it.
-                result = _not_leader(state, topic, index, leaders)
+                result = _not_leader(state, topic, index, leaders, ctx.listener)
             elif replicas is not None:
                 error = replicas.check_append(topic.name, index, acks)
                 if error == ErrorCode.none:
@@ -155,6 +149,41 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     if replicas is not None and waits:
         return _wait_for_isr(ctx, wire_request, waits, topic_results, any_error, throttle_ms, endpoints)
     return _answer(ctx, acks, any_error, topic_results, throttle_ms, endpoints)
+
+
+def _refuse_all(ctx: RequestContext, request: ProduceRequest) -> Encoded | Sentinel:
+    """TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every partition, nothing written."""
+    return _answer(
+        ctx,
+        request.acks,
+        True,
+        [
+            ProduceTopicResult(
+                name=t.name or "",
+                topic_id=t.topic_id,
+                partitions=[
+                    ProducePartitionResult(
+                        index=p.index, error_code=ErrorCode.transactional_id_authorization_failed, base_offset=-1
+                    )
+                    for p in t.partition_data
+                ],
+            )
+            for t in request.topic_data
+        ],
+    )
+
+
+def _topic_name(ctx: RequestContext, topic_data: TopicData) -> str | None:
+    """The name a request topic is authorized by (v13+ gives ids: their topic's name)."""
+    if topic_data.name is not None:
+        return topic_data.name
+    topic = ctx.state.cluster.topics_by_id.get(topic_data.topic_id) if topic_data.topic_id is not None else None
+    return topic.name if topic is not None else None
+
+
+def _write_refused(ctx: RequestContext, request: ProduceRequest) -> frozenset[str]:
+    """The request's topics this principal may not WRITE (TOPIC_AUTHORIZATION_FAILED)."""
+    return refused_names(ctx, AclOperation.WRITE, ResourceType.TOPIC, (_topic_name(ctx, t) for t in request.topic_data))
 
 
 @attrs.define
@@ -236,13 +265,14 @@ def _replication_refusal(topic: Topic, index: int, error: ErrorCode) -> ProduceP
 
 
 def _not_leader(
-    state: BrokerState, topic: Topic, index: int, leaders: dict[int, NodeEndpoint]
+    state: BrokerState, topic: Topic, index: int, leaders: dict[int, NodeEndpoint], listener: str
 ) -> ProducePartitionResult:
     """NOT_LEADER_OR_FOLLOWER, naming the leader (KIP-951, v10+) when its address is known."""
     leader = topic.partitions[index].leader
     endpoint = state.cluster.topology.brokers.get(leader)
     if endpoint is None:
         return ProducePartitionResult(index=index, error_code=ErrorCode.not_leader_or_follower, base_offset=-1)
+    endpoint = endpoint.on(listener)
     leaders[leader] = NodeEndpoint(endpoint.node_id, endpoint.host, endpoint.port, endpoint.rack)
     return ProducePartitionResult(
         index=index,
@@ -280,12 +310,24 @@ def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | 
         topic_id = topic_data.topic_id
         topic = cluster.topics_by_id.get(topic_id) if topic_id is not None else None
         return (topic, ErrorCode.none) if topic is not None else (None, ErrorCode.unknown_topic_id)
-    topic = cluster.get(name) or cluster.auto_create(name)
+    topic = cluster.get(name)
+    if topic is None and _may_create(ctx, name):
+        topic = cluster.auto_create(name)
     if topic is None:
         return None, ErrorCode.unknown_topic_or_partition
     if topic.is_internal:
         return None, ErrorCode.invalid_topic_exception
     return topic, ErrorCode.none
+
+
+def _may_create(ctx: RequestContext, name: str) -> bool:
+    """Auto-creation on produce needs CREATE on the cluster or the topic, as
+    Metadata's does (always, with no authorizer)."""
+    if ctx.state.authorizer is None:
+        return True
+    return ctx.allowed_on_cluster(AclOperation.CREATE, audit=False) or ctx.allowed(
+        AclOperation.CREATE, ResourceType.TOPIC, name
+    )
 
 
 def _append(

@@ -14,12 +14,14 @@ import attrs
 
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.coordinator.transaction_log import TxnMetadata, TxnState
+from kwire.handlers.authorization import NOTHING_REFUSED, group_refusal, refusal_message, refused_names
 from kwire.handlers.base import RequestContext, once_replicated, respond
 from kwire.handlers.offsets import CommitPartition, answered, fail_written
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
+from kwire.security.resources import AclOperation, ResourceType
 
 # The request version from which PRODUCER_FENCED replaced INVALID_PRODUCER_EPOCH (KIP-588).
 _FENCED_FROM = {
@@ -44,7 +46,10 @@ def _code(ctx: RequestContext, error: ErrorCode) -> ErrorCode:
 @api(ApiKey.INIT_PRODUCER_ID, 0, 6)
 def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
     state = ctx.state
-    if request.transactional_id is None:
+    refusal = _init_refusal(ctx, request.transactional_id) if state.authorizer is not None else None
+    if refusal is not None:
+        error, producer_id, epoch = refusal, -1, -1
+    elif request.transactional_id is None:
         # Idempotent producers get a fresh id at epoch 0, also when they
         # re-initialise with their old id (KIP-360), as Kafka does.
         try:
@@ -75,11 +80,36 @@ def handle_init_producer_id(ctx: RequestContext, request: Any) -> Any:
     )
 
 
+def _init_refusal(ctx: RequestContext, transactional_id: str | None) -> ErrorCode | None:
+    """As Kafka: WRITE on the transactional id; an idempotent producer needs
+    IDEMPOTENT_WRITE on the cluster or WRITE on some topic."""
+    if transactional_id is not None:
+        if ctx.allowed(AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
+            return None
+        return ErrorCode.transactional_id_authorization_failed
+    if ctx.allowed_on_cluster(AclOperation.IDEMPOTENT_WRITE, audit=False) or ctx.allowed_on_any(
+        AclOperation.WRITE, ResourceType.TOPIC, ctx.state.cluster.topics
+    ):
+        return None
+    ctx.allowed_on_cluster(AclOperation.IDEMPOTENT_WRITE)  # the refusal's audit line
+    return ErrorCode.cluster_authorization_failed
+
+
+def _refused_txn(ctx: RequestContext, transactional_id: str) -> bool:
+    return ctx.state.authorizer is not None and not ctx.allowed(
+        AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id
+    )
+
+
 # --- AddPartitionsToTxn ---------------------------------------------------------------
 
 
 @api(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5)
 def handle_add_partitions_to_txn(ctx: RequestContext, request: Any) -> Any:
+    if ctx.api_version >= 4 and ctx.state.authorizer is not None:
+        # v4+ comes from brokers (KIP-890): CLUSTER_ACTION, as Kafka.
+        if not ctx.allowed_on_cluster(AclOperation.CLUSTER_ACTION):
+            return respond(ctx, dict(error_code=ErrorCode.cluster_authorization_failed, results_by_transaction=[]))
     if ctx.api_version <= 3:
         results = _add_partitions(
             ctx,
@@ -105,20 +135,39 @@ def handle_add_partitions_to_txn(ctx: RequestContext, request: Any) -> Any:
 def _add_partitions(
     ctx: RequestContext, transactional_id: str, producer_id: int, producer_epoch: int, topics: Any, verify_only: bool
 ) -> list[dict[str, Any]]:
-    """Per-topic, per-partition results: all succeed or none is added (Kafka's rule)."""
+    """Per-topic, per-partition results: all succeed or none is added (Kafka's
+    rule). A client's request (v3 and older) needs WRITE on the transactional
+    id and on each topic; internal topics are never added (TOPIC_AUTHORIZATION_FAILED,
+    with or without an authorizer, as Kafka)."""
     cluster = ctx.state.cluster
     wanted = [(t.name, p) for t in topics for p in t.partitions]
-    unknown = {(name, p) for name, p in wanted if cluster.partition(name, p) is None}
-    if unknown:
-        errors = {
-            key: (ErrorCode.unknown_topic_or_partition if key in unknown else ErrorCode.operation_not_attempted)
-            for key in wanted
-        }
+    from_client = ctx.api_version <= 3
+    if from_client and _refused_txn(ctx, transactional_id):
+        errors = dict.fromkeys(wanted, ErrorCode.transactional_id_authorization_failed)
+        return _by_topic(topics, errors)
+    refused = (
+        refused_names(ctx, AclOperation.WRITE, ResourceType.TOPIC, (t.name for t in topics))
+        if from_client
+        else NOTHING_REFUSED
+    )
+    failed: dict[tuple[str, int], ErrorCode] = {}
+    for name, p in wanted:
+        topic = cluster.get(name)
+        if from_client and (name in refused or (topic is not None and topic.is_internal)):
+            failed[(name, p)] = ErrorCode.topic_authorization_failed
+        elif cluster.partition(name, p) is None:
+            failed[(name, p)] = ErrorCode.unknown_topic_or_partition
+    if failed:
+        errors = {key: failed.get(key, ErrorCode.operation_not_attempted) for key in wanted}
     else:
         error = ctx.state.transactions.add_partitions(
             transactional_id, producer_id, producer_epoch, wanted, verify_only
         )
         errors = {key: _code(ctx, error) for key in wanted}
+    return _by_topic(topics, errors)
+
+
+def _by_topic(topics: Any, errors: dict[tuple[str, int], ErrorCode]) -> list[dict[str, Any]]:
     return [
         dict(
             name=t.name,
@@ -136,6 +185,11 @@ def _add_partitions(
 @api(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4)
 def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.transactions
+    if _refused_txn(ctx, request.transactional_id):
+        return respond(ctx, dict(error_code=ErrorCode.transactional_id_authorization_failed))
+    refusal = group_refusal(ctx, AclOperation.READ, request.group_id)
+    if refusal:
+        return respond(ctx, dict(error_code=refusal))
     if not request.group_id:
         return respond(ctx, dict(error_code=ErrorCode.invalid_group_id))
     try:
@@ -154,6 +208,8 @@ def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> Any:
 @api(ApiKey.END_TXN, 0, 4)
 def handle_end_txn(ctx: RequestContext, request: Any) -> Any:
     transactions = ctx.state.transactions
+    if _refused_txn(ctx, request.transactional_id):
+        return respond(ctx, dict(error_code=ErrorCode.transactional_id_authorization_failed))
     error = transactions.end_transaction(
         request.transactional_id,
         request.producer_id,
@@ -215,9 +271,22 @@ class TxnOffsetCommitRequest:
 def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
     state = ctx.state
     request = TxnOffsetCommitRequest.from_wire(wire_request, ctx.api_version)
+    # As Kafka: WRITE on the transactional id, READ on the group, then READ on each topic.
+    refusal = (
+        ErrorCode.transactional_id_authorization_failed
+        if _refused_txn(ctx, request.transactional_id)
+        else group_refusal(ctx, AclOperation.READ, request.group_id)
+    )
+    refused = (
+        refused_names(ctx, AclOperation.READ, ResourceType.TOPIC, (t.name for t in request.topics))
+        if not refusal
+        else NOTHING_REFUSED
+    )
     # Sent to the group's coordinator, which checks that it is one first.
-    error = state.groups.coordinator_error(request.group_id) or state.check_transactional_producer(
-        request.transactional_id, request.producer_id, request.producer_epoch
+    error = (
+        refusal
+        or state.groups.coordinator_error(request.group_id)
+        or state.check_transactional_producer(request.transactional_id, request.producer_id, request.producer_epoch)
     )
     generation, member_id = request.generation_id, request.member_id
     if error == ErrorCode.none and (generation >= 0 or member_id):
@@ -230,7 +299,9 @@ def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
         results = []
         for part in entry.partitions:
             part_error = error
-            if part_error == ErrorCode.none and state.cluster.partition(entry.name, part.partition_index) is None:
+            if refused and entry.name in refused:
+                part_error = ErrorCode.topic_authorization_failed
+            elif part_error == ErrorCode.none and state.cluster.partition(entry.name, part.partition_index) is None:
                 part_error = ErrorCode.unknown_topic_or_partition
             if part_error == ErrorCode.none:
                 accepted[(entry.name, part.partition_index)] = CommittedOffset(
@@ -255,9 +326,21 @@ def handle_txn_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
 def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
     cluster = ctx.state.cluster
     topics = []
+    refused = refused_names(ctx, AclOperation.READ, ResourceType.TOPIC, (t.name for t in request.topics))
     for entry in request.topics:
         partitions = []
         for index in entry.partition_indexes:
+            if refused and entry.name in refused:
+                error = ErrorCode.topic_authorization_failed
+                partitions.append(
+                    dict(
+                        partition_index=index,
+                        error_code=error,
+                        error_message=refusal_message(error),
+                        active_producers=[],
+                    )
+                )
+                continue
             partition = cluster.partition(entry.name, index)
             if partition is None or not cluster.leads(entry.name, index):
                 error = ErrorCode.unknown_topic_or_partition if partition is None else ErrorCode.not_leader_or_follower
@@ -284,11 +367,22 @@ def handle_describe_producers(ctx: RequestContext, request: Any) -> Any:
     return respond(ctx, dict(topics=topics))
 
 
-def _topics_of(meta: TxnMetadata) -> list[dict[str, Any]]:
+def _topics_of(ctx: RequestContext, meta: TxnMetadata) -> list[dict[str, Any]]:
+    """The transaction's partitions, in the topics the principal may DESCRIBE (as Kafka)."""
     by_topic: dict[str, list[int]] = {}
     for topic, index in sorted(meta.partitions):
         by_topic.setdefault(topic, []).append(index)
-    return [dict(topic=t, partitions=p) for t, p in by_topic.items()]
+    hidden = refused_names(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, by_topic)
+    return [dict(topic=t, partitions=p) for t, p in by_topic.items() if t not in hidden]
+
+
+def _describe_refused(ctx: RequestContext, transactional_id: str) -> ErrorCode:
+    """TRANSACTIONAL_ID_AUTHORIZATION_FAILED without DESCRIBE on the id; ErrorCode.none (falsy) with it."""
+    if ctx.state.authorizer is None or ctx.allowed(
+        AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, transactional_id
+    ):
+        return ErrorCode.none
+    return ErrorCode.transactional_id_authorization_failed
 
 
 @api(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0)
@@ -296,7 +390,7 @@ def handle_describe_transactions(ctx: RequestContext, request: Any) -> Any:
     service = ctx.state.transactions
     states = []
     for transactional_id in request.transactional_ids:
-        error = service.coordinator_error(transactional_id)
+        error = _describe_refused(ctx, transactional_id) or service.coordinator_error(transactional_id)
         meta = service.transaction(transactional_id) if error == ErrorCode.none else None
         if meta is None:
             states.append(
@@ -321,7 +415,7 @@ def handle_describe_transactions(ctx: RequestContext, request: Any) -> Any:
                 transaction_start_time=meta.start_ms,
                 producer_id=meta.producer_id,
                 producer_epoch=meta.producer_epoch,
-                topics=_topics_of(meta),
+                topics=_topics_of(ctx, meta),
             )
         )
     return respond(ctx, dict(transaction_states=states))
@@ -341,6 +435,8 @@ def handle_list_transactions(ctx: RequestContext, request: Any) -> Any:
             continue
         if producer_ids and meta.producer_id not in producer_ids:
             continue
+        if _describe_refused(ctx, meta.transactional_id):
+            continue  # listed only with DESCRIBE on the id, as Kafka
         if (
             min_duration is not None
             and min_duration >= 0

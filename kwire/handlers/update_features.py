@@ -14,10 +14,12 @@ from typing import Any
 import attrs
 
 from kwire.cluster.features import feature_named
+from kwire.handlers.authorization import refusal_message
 from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import ApiRegistry, api
+from kwire.security.resources import AclOperation
 
 UPGRADE, SAFE_DOWNGRADE, UNSAFE_DOWNGRADE = 1, 2, 3
 
@@ -51,6 +53,9 @@ class UpdateFeaturesRequest:
 @api(ApiKey.UPDATE_FEATURES, 0, 2)
 def handle_update_features(ctx: RequestContext, wire_request: Any) -> Any:
     request = UpdateFeaturesRequest.from_wire(wire_request, ctx.api_version)
+    if not ctx.allowed_on_cluster(AclOperation.ALTER):  # as Kafka: ALTER on the cluster, no per-feature results
+        error = ErrorCode.cluster_authorization_failed
+        return respond(ctx, dict(error_code=error, error_message=refusal_message(error), results=[]))
     try:
         for update in request.updates:
             _check(ctx.registry, update)

@@ -32,6 +32,10 @@ class Session:
     # Monotonic second after which the session has expired (connections.max.reauth.ms, a token's
     # lifetime); None: never. A request after it closes the connection, as Kafka does.
     expires_at: float | None = None
+    # The listener's prepared security (kwire/security/listener_security.py): mechanisms, TLS, rules.
+    security: Any = None
+    # Answer the current request, then close (a failed or refused authentication, as Kafka does).
+    close_after_response: bool = False
 
     @property
     def uses_sasl(self) -> bool:

@@ -26,7 +26,6 @@ import trio
 from kwire.broker_state import BrokerState
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.controller import Controller
-from kwire.cluster.topology import BrokerEndpoint
 from kwire.config import BrokerConfig
 from kwire.errors import StartupError
 from kwire.protocol.errors import ErrorCode
@@ -44,20 +43,46 @@ NODE_STOP_TIMEOUT_S = 30.0
 
 
 def node_config(base: BrokerConfig, node_id: int) -> BrokerConfig:
-    """Node `node_id`'s config: its own id, port and data directory."""
-    port = base.port if base.port == 0 else base.port + node_id - 1
+    """Node `node_id`'s config: its own id, ports (each listener's port plus
+    node id - 1) and data directory."""
+
+    def shifted(port: int) -> int:
+        return port if port == 0 else port + node_id - 1
+
     data_dir = None if base.data_dir is None else Path(base.data_dir) / f"node-{node_id}"
     advertised_port = None if base.advertised_port is None else base.advertised_port + node_id - 1
     return attrs.evolve(
         base,
         node_id=node_id,
-        port=port,
+        port=shifted(base.port),
         advertised_port=advertised_port,
+        listener_specs=tuple(
+            (name, protocol, host, shifted(port)) for name, protocol, host, port in base.listener_specs
+        ),
+        advertised_listener_specs={
+            name: (host, shifted(port)) for name, (host, port) in base.advertised_listener_specs.items()
+        },
         data_dir=data_dir,
         other_log_dirs=(),
         control_port=None,
         explicit=set(base.explicit),
+        listener_overrides=dict(base.listener_overrides),
     )
+
+
+def check_listener_ports(base: BrokerConfig, brokers: int) -> None:
+    """N brokers take ports PORT..PORT+N-1 of each listener: those ranges must not overlap."""
+    taken: dict[int, str] = {}
+    for spec in base.listeners():
+        if spec.port == 0:
+            continue
+        for port in range(spec.port, spec.port + brokers):
+            if port in taken:
+                raise StartupError(
+                    f"listeners {taken[port]} and {spec.name} overlap across {brokers} brokers (each takes its "
+                    f"port plus 0..{brokers - 1}): put their ports at least {brokers} apart"
+                )
+            taken[port] = spec.name
 
 
 class ClusterRuntime:
@@ -67,6 +92,7 @@ class ClusterRuntime:
     def __init__(self, base: BrokerConfig, brokers: int, clock: Clock = SYSTEM_CLOCK) -> None:
         if not 1 <= brokers <= MAX_BROKERS:
             raise StartupError(f"option --brokers must be between 1 and {MAX_BROKERS}, not {brokers}")
+        check_listener_ports(base, brokers)
         self.base = base
         self.clock = clock
         self.node_ids = list(range(1, brokers + 1))
@@ -77,6 +103,7 @@ class ClusterRuntime:
         self.nodes: dict[int, Node] = {}
         self._ended: dict[int, trio.Event] = {}  # set when a node's run_node has returned (everything closed)
         self.ports: dict[int, int] = {}  # each node's port once bound, kept across restarts
+        self.listener_ports: dict[int, dict[str, int]] = {}  # every listener's, likewise
         # ISR shrinks/expands per node, kept across the node's restarts.
         self.counters = {node_id: ReplicationCounters() for node_id in self.node_ids}
         self._nursery: trio.Nursery | None = None
@@ -109,11 +136,22 @@ class ClusterRuntime:
         assert self._nursery is not None, "the cluster is not running"
         config = self.configs[node_id]
         if node_id in self.ports:
-            config = attrs.evolve(config, port=self.ports[node_id], explicit=set(config.explicit))
+            bound = self.listener_ports.get(node_id, {})
+            config = attrs.evolve(
+                config,
+                port=self.ports[node_id],
+                listener_specs=tuple(
+                    (name, protocol, host, bound.get(name, port))
+                    for name, protocol, host, port in config.listener_specs
+                ),
+                explicit=set(config.explicit),
+                listener_overrides=dict(config.listener_overrides),
+            )
         self._ended[node_id] = ended = trio.Event()
         node: Node = await self._nursery.start(self._run_node, config, ended)
         self.nodes[node_id] = node
         self.ports[node_id] = node.port
+        self.listener_ports[node_id] = dict(node.ports)
         state = node.core.state
         state.on_data = self.wake_fetchers
         state.peers = self._state_of
@@ -122,8 +160,7 @@ class ClusterRuntime:
         state.replicas.counters = self.counters[node_id]
         # Every hosted partition takes up its role (leader or follower) from the metadata it loaded.
         state.replicas.apply(partition for _topic, partition in state.cluster.hosted_partitions())
-        host, port = config.advertised(node.port)
-        self.controller.register(BrokerEndpoint(node_id, host, port, config.broker_rack))
+        self.controller.register(state.cluster.topology.brokers[node_id])
         return node
 
     async def stop_node(self, node_id: int) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import ssl
 from typing import Any
 
 import trio
@@ -25,8 +26,11 @@ import trio
 from kwire.core import BrokerCore, ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, DROP_CONNECTION, NO_RESPONSE, Delayed, Late
 from kwire.protocol.framing import FrameError, FrameReader
+from kwire.security.listener_security import ListenerSecurity
+from kwire.security.session import Session
 from kwire.server.request_budget import RequestBudget, Reservation
 from kwire.server.sending import send_buffers
+from kwire.server.tls_records import buffered_plaintext
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +51,23 @@ class _PeerClosed(Exception):
     """The peer closed its side (or went idle): stop serving it."""
 
 
-async def serve_connection(core: BrokerCore, stream: trio.SocketStream, budget: RequestBudget | None = None) -> None:
+async def serve_connection(
+    core: BrokerCore,
+    stream: trio.abc.Stream,
+    budget: RequestBudget | None = None,
+    security: ListenerSecurity | None = None,
+) -> None:
     peer = _peer_name(stream)
-    client_host = "/" + peer.rsplit(":", 1)[0]
+    client_ip = peer.rsplit(":", 1)[0]
+    client_host = "/" + client_ip
     reader = FrameReader(core.config.socket_request_max_bytes)
     idle_ms = core.config.connections_max_idle_ms
     idle_s = idle_ms / 1000 if idle_ms >= 0 else math.inf
+    session = None if security is None else security.new_session(client_ip)
     try:
+        if security is not None and security.ssl_context is not None:
+            assert session is not None
+            stream = await _tls_handshake(stream, security, session, idle_s, peer)
         while True:
             request_frame = reader.next_frame()
             reservation = None
@@ -63,16 +77,23 @@ async def serve_connection(core: BrokerCore, stream: trio.SocketStream, budget: 
                     while size is None:
                         await _receive(stream, reader, idle_s, peer)
                         size = reader.next_frame_size()
+                    _check_unauthenticated_size(session, size)
                     if budget is not None:
                         reservation = await _reserve(budget, size)
                     request_frame = reader.next_frame()
                     while request_frame is None:
                         await _receive(stream, reader, idle_s, peer)
                         request_frame = reader.next_frame()
-                elif budget is not None:
-                    # Arrived whole in one read: count it while it is handled.
-                    reservation = await _reserve(budget, len(request_frame))
-                outcome = core.handle_frame(request_frame, client_host)
+                else:
+                    _check_unauthenticated_size(session, len(request_frame))
+                    if budget is not None:
+                        # Arrived whole in one read: count it while it is handled.
+                        reservation = await _reserve(budget, len(request_frame))
+                if session is not None and session.raw_tokens:
+                    # SASL after SaslHandshake v0: bare tokens, answered with bare tokens.
+                    outcome = core.handle_raw_sasl_token(session, request_frame)
+                else:
+                    outcome = core.handle_frame(request_frame, client_host, session)
                 del request_frame  # a delayed answer must not keep the frame alive
                 late_ms = 0
                 if isinstance(outcome, Late):  # fault injection: answer this much later
@@ -91,6 +112,9 @@ async def serve_connection(core: BrokerCore, stream: trio.SocketStream, budget: 
                 if late_ms > 0:
                     await trio.sleep(late_ms / 1000)
                 await send_buffers(stream, outcome)
+                if session is not None and session.close_after_response:
+                    log.info("closing connection from %s after a failed authentication", peer)
+                    return
             finally:
                 if reservation is not None and budget is not None:
                     budget.release(reservation)
@@ -105,14 +129,73 @@ async def serve_connection(core: BrokerCore, stream: trio.SocketStream, budget: 
         log.warning("closing connection from %s: %s", peer, exc)
     except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
         pass  # the client went away, possibly mid-request: nothing to do
+    except _TlsFailed:
+        pass
     except Exception:
         log.exception("closing connection from %s after an internal error", peer)
     finally:
-        with trio.CancelScope(shield=True):
+        await _close(stream)
+
+
+class _TlsFailed(Exception):
+    """The TLS handshake failed or timed out (logged): close the connection."""
+
+
+async def _tls_handshake(
+    stream: trio.abc.Stream, security: ListenerSecurity, session: Session, idle_s: float, peer: str
+) -> trio.SSLStream[trio.abc.Stream]:
+    """The connection wrapped in TLS; on an SSL listener the client
+    certificate (if any) names the principal."""
+    assert security.ssl_context is not None
+    tls = trio.SSLStream(stream, security.ssl_context, server_side=True)
+    try:
+        with trio.fail_after(idle_s if math.isfinite(idle_s) else 600):
+            await tls.do_handshake()
+    except trio.TooSlowError:
+        log.warning("closing connection from %s: no TLS handshake within connections.max.idle.ms", peer)
+        await trio.aclose_forcefully(stream)
+        raise _TlsFailed from None
+    except (trio.BrokenResourceError, ssl.SSLError) as exc:
+        reason = exc.__cause__ if exc.__cause__ is not None else exc
+        # A peer that hangs up before saying anything (a port probe, a health check) is no news.
+        level = logging.DEBUG if isinstance(reason, ssl.SSLEOFError) else logging.WARNING
+        log.log(
+            level, "closing connection from %s: TLS handshake failed on listener %s: %s", peer, session.listener, reason
+        )
+        await trio.aclose_forcefully(stream)
+        raise _TlsFailed from None
+    if not session.uses_sasl:
+        from kwire.security.ssl_principal import PrincipalMappingError
+
+        try:
+            session.principal = security.principal_of_certificate(tls.getpeercert(binary_form=True))
+        except PrincipalMappingError as exc:
+            log.warning("closing connection from %s: %s", peer, exc)
+            await trio.aclose_forcefully(tls)
+            raise _TlsFailed from None
+    return tls
+
+
+def _check_unauthenticated_size(session: Session | None, size: int) -> None:
+    """Before authentication a frame may not exceed sasl.server.max.receive.size (as Kafka)."""
+    if session is not None and not session.authenticated and session.security is not None:
+        limit = session.security.max_receive_size
+        if size > limit:
+            raise ProtocolViolation(
+                f"a {size}-byte frame before authentication (sasl.server.max.receive.size is {limit})"
+            )
+
+
+async def _close(stream: trio.abc.Stream) -> None:
+    """Close the connection, never waiting long on a peer that reads nothing (TLS says goodbye first)."""
+    with trio.CancelScope(shield=True):
+        with trio.move_on_after(1):
             await stream.aclose()
+            return
+        await trio.aclose_forcefully(stream)
 
 
-async def _receive(stream: trio.SocketStream, reader: FrameReader, idle_s: float, peer: str) -> None:
+async def _receive(stream: trio.abc.Stream, reader: FrameReader, idle_s: float, peer: str) -> None:
     with trio.move_on_after(idle_s):
         data = await stream.receive_some(RECEIVE_BYTES)
         if not data:
@@ -120,6 +203,8 @@ async def _receive(stream: trio.SocketStream, reader: FrameReader, idle_s: float
                 log.warning("connection from %s closed mid-request (%d bytes unread)", peer, reader.pending_bytes)
             raise _PeerClosed
         reader.feed(data)
+        for more in buffered_plaintext(stream, RECEIVE_BYTES):  # TLS: the records already read
+            reader.feed(more)
         return
     log.info("closing connection from %s: idle for %d ms (connections.max.idle.ms)", peer, idle_s * 1000)
     raise _PeerClosed
@@ -158,9 +243,10 @@ async def wait_for_delayed(core: BrokerCore, delayed: Delayed) -> Any:
         core.remove_waiter(delayed.wait_keys, waiter)
 
 
-def _peer_name(stream: trio.SocketStream) -> str:
+def _peer_name(stream: trio.abc.Stream) -> str:
     try:
+        assert isinstance(stream, trio.SocketStream)
         host, port, *_ = stream.socket.getpeername()
         return f"{host}:{port}"
-    except (OSError, ValueError):
+    except (OSError, ValueError, AssertionError):
         return "unknown peer"

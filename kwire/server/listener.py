@@ -12,12 +12,14 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 
+import attrs
 import trio
 
-from kwire.config import BrokerConfig
+from kwire.config import BrokerConfig, ListenerSpec
 from kwire.core import BrokerCore
+from kwire.security.listener_security import ListenerSecurity
 from kwire.server.cleaner_task import clean_forever
 from kwire.server.connection import serve_connection
 from kwire.server.connection_quotas import ConnectionQuotas
@@ -31,24 +33,59 @@ FIRST_BACKOFF_S = 0.01
 MAX_BACKOFF_S = 1.0
 
 
-async def open_listeners(config: BrokerConfig) -> list[trio.SocketListener]:
-    """Bind the configured host and port (all addresses the host resolves to)."""
-    return await trio.open_tcp_listeners(config.port, host=config.host)
+@attrs.define
+class BoundListener:
+    """One configured listener (kwire/config.py ListenerSpec) and its sockets
+    (one per address its host resolves to)."""
+
+    spec: ListenerSpec
+    sockets: list[trio.SocketListener]
+
+    @property
+    def port(self) -> int:
+        port: int = self.sockets[0].socket.getsockname()[1]
+        return port
+
+    async def aclose(self) -> None:
+        for each in self.sockets:
+            await each.aclose()
+
+
+async def open_listeners(config: BrokerConfig) -> list[BoundListener]:
+    """Bind every configured listener; raises OSError (with `listener` set to
+    the listener at fault) after closing what was already bound."""
+    bound: list[BoundListener] = []
+    try:
+        for spec in config.listeners():
+            try:
+                bound.append(BoundListener(spec, await trio.open_tcp_listeners(spec.port, host=spec.host)))
+            except OSError as exc:
+                exc.listener = spec  # type: ignore[attr-defined]
+                raise
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            for each in bound:
+                await each.aclose()
+        raise
+    return bound
 
 
 async def serve(
     core: BrokerCore,
-    listeners: list[trio.SocketListener] | None = None,
+    listeners: list[BoundListener] | None = None,
+    security: Mapping[str, ListenerSecurity] | None = None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve on `listeners` (opened from the configuration when not given);
-    report the bound port as started."""
+    """Serve on `listeners` (opened from the configuration when not given),
+    each with its listener's `security` (none: PLAINTEXT); report the first
+    listener's bound port as started."""
     config = core.config
     if listeners is None:
         listeners = await open_listeners(config)
-    bound_port = listeners[0].socket.getsockname()[1]
-    core.set_bound_port(bound_port)
+    security = security or {}
+    bound_port = listeners[0].port
+    core.set_bound_ports({each.spec.name: each.port for each in listeners})
     quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip, core.clock)
     core.state.cluster.broker_configs.on_change.append(lambda: quotas.set_limits(config))
     budget = RequestBudget(config.queued_max_request_bytes) if config.queued_max_request_bytes > 0 else None
@@ -58,14 +95,24 @@ async def serve(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_tick_forever, core)
             nursery.start_soon(clean_forever, core)
-            for listener in listeners:
-                nursery.start_soon(accept_forever, listener, core, quotas, budget, nursery, connections)
+            for bound in listeners:
+                for listener in bound.sockets:
+                    nursery.start_soon(
+                        accept_forever,
+                        listener,
+                        core,
+                        quotas,
+                        budget,
+                        nursery,
+                        connections,
+                        security.get(bound.spec.name),
+                    )
             task_status.started(bound_port)
     finally:
         uninstall()
         with trio.CancelScope(shield=True):  # no listening socket outlives the server
-            for listener in listeners:
-                await listener.aclose()
+            for bound in listeners:
+                await bound.aclose()
 
 
 async def accept_forever(
@@ -75,6 +122,7 @@ async def accept_forever(
     budget: RequestBudget | None,
     nursery: trio.Nursery,
     connections: set[trio.CancelScope] | None = None,
+    security: ListenerSecurity | None = None,
 ) -> None:
     where = _local_name(listener)
     backoff = 0.0
@@ -109,7 +157,7 @@ async def accept_forever(
             quotas.release(ip)
             nursery.start_soon(_close_after, stream, throttle_ms / 1000, ip)
             continue
-        nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget, connections)
+        nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget, connections, security)
 
 
 async def _close_after(stream: trio.SocketStream, delay_s: float, ip: str) -> None:
@@ -128,13 +176,14 @@ async def _serve_counted(
     ip: str,
     budget: RequestBudget | None,
     connections: set[trio.CancelScope] | None = None,
+    security: ListenerSecurity | None = None,
 ) -> None:
     scope = trio.CancelScope()
     if connections is not None:
         connections.add(scope)
     try:
         with scope:  # cancelled to close the connection (fault injection)
-            await serve_connection(core, stream, budget)
+            await serve_connection(core, stream, budget, security)
     finally:
         if connections is not None:
             connections.discard(scope)

@@ -31,6 +31,8 @@ from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.controller import Controller
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
+from kwire.security import listener_security
+from kwire.security.listener_security import ScramLookup
 from kwire.server import control_server, listener, startup
 
 
@@ -38,11 +40,17 @@ class Node:
     """A running node, as handed out by `run_node` / `open_node`."""
 
     def __init__(
-        self, core: BrokerCore, port: int, cancel_scope: trio.CancelScope, control_port: int | None = None
+        self,
+        core: BrokerCore,
+        port: int,
+        cancel_scope: trio.CancelScope,
+        control_port: int | None = None,
+        ports: dict[str, int] | None = None,
     ) -> None:
         self.core = core
         self.config: BrokerConfig = core.config
-        self.port = port  # the bound port (config.port may be 0)
+        self.port = port  # the first listener's bound port (config.port may be 0)
+        self.ports = ports or {}  # every listener's bound port by listener name
         self.control_port = control_port  # the fault-injection HTTP endpoint's port, None when off
         self._cancel_scope = cancel_scope
 
@@ -52,6 +60,14 @@ class Node:
         advertises (its listen address unless advertised.* is set)."""
         host, port = self.config.advertised(self.port)
         return startup.address(host, port)
+
+    def bootstrap_servers_for(self, listener: str) -> str:
+        """HOST:PORT a client reaches on `listener` (its advertised address)."""
+        for spec in self.config.listeners():
+            if spec.name == listener.upper():
+                host, port = self.config.advertised_for(spec, self.ports.get(spec.name, self.port))
+                return startup.address(host, port)
+        raise KeyError(f"no listener {listener} (listeners: {', '.join(self.ports) or 'PLAINTEXT'})")
 
     def stop(self) -> None:
         """Ask the node to stop (from its trio thread); `run_node` returns
@@ -75,6 +91,9 @@ async def run_node(
     `controller`: the node is one of a multi-node cluster (cluster_runtime.py)."""
     for log_dir in config.log_dirs:
         startup.check_data_dir(log_dir)
+    # Certificates, JAAS options and JWKS files are read before anything is bound or opened.
+    credentials = ScramLookup()
+    security = listener_security.prepare(config, credentials.lookup, clock.wall_ms)
     # Bind before touching the data directory: a busy port leaves it as it was.
     listeners = await startup.bind(config)
     try:
@@ -84,13 +103,15 @@ async def run_node(
             for each in listeners:
                 await each.aclose()
         raise
+    credentials.state = core.state
     try:
         async with trio.open_nursery() as nursery:
-            port = await nursery.start(listener.serve, core, listeners)
+            port = await nursery.start(listener.serve, core, listeners, security)
             control_port = None
             if config.control_port is not None:
                 control_port = await nursery.start(control_server.serve_control, core, config.control_port)
-            task_status.started(Node(core, port, nursery.cancel_scope, control_port))
+            ports = {each.spec.name: each.port for each in listeners}
+            task_status.started(Node(core, port, nursery.cancel_scope, control_port, ports))
     finally:
         # In this thread: the core's outcomes of background flushes are applied by the thread that runs it.
         core.close()

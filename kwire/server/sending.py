@@ -11,9 +11,12 @@ _JOIN_BELOW = 64 * 1024
 _MAX_IOVECS = 512
 
 
-async def send_buffers(stream: trio.SocketStream, parts: list[Chunk]) -> None:
+async def send_buffers(stream: trio.abc.Stream, parts: list[Chunk]) -> None:
     if len(parts) == 1:
         await stream.send_all(parts[0])
+        return
+    if not isinstance(stream, trio.SocketStream):  # TLS: every byte is encrypted (copied) anyway
+        await stream.send_all(b"".join(parts))
         return
     total = 0
     for part in parts:

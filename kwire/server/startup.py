@@ -10,14 +10,12 @@ import logging
 import os
 from pathlib import Path
 
-import trio
-
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.controller import Controller
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
 from kwire.errors import StartupError
-from kwire.server.listener import open_listeners
+from kwire.server.listener import BoundListener, open_listeners
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +59,15 @@ def check_data_dir(path: Path) -> None:
         raise StartupError(f"cannot create data directory {path}: {ancestor} is not writable")
 
 
-async def bind(config: BrokerConfig) -> list[trio.SocketListener]:
+async def bind(config: BrokerConfig) -> list[BoundListener]:
     try:
         return await open_listeners(config)
     except OSError as exc:  # includes an unresolvable host (socket.gaierror)
         reason = exc.strerror or str(exc)
-        raise StartupError(f"cannot listen on {address(config.host, config.port)}: {reason}") from exc
+        spec = getattr(exc, "listener", None)
+        where = address(config.host, config.port) if spec is None else address(spec.host, spec.port)
+        named = f" (listener {spec.name})" if spec is not None and len(config.listeners()) > 1 else ""
+        raise StartupError(f"cannot listen on {where}{named}: {reason}") from exc
 
 
 def open_data(config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, controller: Controller | None = None) -> BrokerCore:

@@ -26,8 +26,13 @@ def test_command_config_files_take_client_settings(tmp_path):
     path = tmp_path / "client.properties"
     path.write_text("# comment\nclient.id = tool\nrequest.timeout.ms=5000\n")
     assert read_command_config(str(path)) == {"client.id": "tool", "request.timeout.ms": "5000"}
-    path.write_text("security.protocol=SASL_SSL\n")
-    with pytest.raises(ClusterError, match="SASL_SSL"):
+    # Java's properties syntax, as kafka-topics.sh reads it: a JAAS line continued over several.
+    path.write_text('sasl.jaas.config=PlainLoginModule required \\\n    username="a" \\\n  password="b";\n! c\n')
+    assert read_command_config(str(path)) == {
+        "sasl.jaas.config": 'PlainLoginModule required username="a" password="b";'
+    }
+    path.write_text("bad=\\u12\n")
+    with pytest.raises(ClusterError, match="Malformed"):
         read_command_config(str(path))
     with pytest.raises(ClusterError, match="cannot read"):
         read_command_config(str(tmp_path / "missing"))

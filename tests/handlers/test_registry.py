@@ -24,6 +24,7 @@ SUPPORTED = [
     (14, 0, 5),
     (15, 0, 6),
     (16, 0, 5),
+    (17, 0, 1),
     (18, 0, 4),
     (19, 2, 7),
     (20, 1, 6),
@@ -34,10 +35,14 @@ SUPPORTED = [
     (25, 0, 4),
     (26, 0, 4),
     (28, 0, 4),
+    (29, 1, 3),
+    (30, 1, 3),
+    (31, 1, 3),
     (32, 1, 4),
     (33, 0, 2),
     (34, 1, 2),
     (35, 1, 4),
+    (36, 0, 2),
     (37, 0, 3),
     (42, 0, 2),
     (43, 0, 2),
@@ -47,6 +52,8 @@ SUPPORTED = [
     (47, 0, 0),
     (48, 0, 1),
     (49, 0, 1),
+    (50, 0, 0),
+    (51, 0, 0),
     (57, 0, 2),
     (60, 0, 2),
     (61, 0, 0),
@@ -107,7 +114,7 @@ def test_the_handler_modules_together_register_without_a_duplicate():
 
 def test_an_unknown_api_key_has_no_spec():
     assert build_registry().get(999) is None
-    assert build_registry().get(ApiKey.SASL_HANDSHAKE) is None
+    assert build_registry().get(ApiKey.CREATE_DELEGATION_TOKEN) is None
 
 
 def test_api_keys_have_kafkas_names():

@@ -87,7 +87,7 @@ async def test_a_locked_data_directory_is_a_startup_error_and_closes_the_listene
 
     async def remember_the_port(settings):
         listeners = await real_bind(settings)
-        bound.append(listeners[0].socket.getsockname()[1])
+        bound.append(listeners[0].port)
         return listeners
 
     monkeypatch.setattr(startup, "open_listeners", remember_the_port)
