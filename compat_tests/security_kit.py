@@ -498,6 +498,14 @@ def start_secure_kwire(directory: Path, certs: Certificates, settings: dict[str,
     return SecureKwire(process, ports, certs, path)
 
 
+def log_on_failure(request: Any, *brokers: SecureKwire) -> None:
+    """Print the brokers' log tails if the test that just ran failed (an
+    autouse fixture's teardown, see compat_tests/conftest.py's rep_call_failed)."""
+    if getattr(request.node, "rep_call_failed", False):
+        for broker in brokers:
+            print(f"--- {broker.process.log_path}\n{broker.log_tail()}")
+
+
 # --- admin calls as an identity --------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from compat_tests.security_kit import (
     create_acls,
     create_topic,
     describe_acls,
+    log_on_failure,
     options,
     produce_error,
     set_scram_password,
@@ -52,6 +53,12 @@ def kwire(tmp_path_factory, test_certificates):
     broker = start_secure_kwire(tmp_path_factory.mktemp("acls"), test_certificates, authorizer_settings())
     yield broker
     broker.kill()
+
+
+@pytest.fixture(autouse=True)
+def _log_on_failure(request, kwire):
+    yield
+    log_on_failure(request, kwire)
 
 
 def as_admin(kwire) -> dict:

@@ -26,6 +26,7 @@ from compat_tests.security_kit import (
     UNSUPPORTED_SASL_MECHANISM,
     USERS,
     ScramClient,
+    log_on_failure,
     options,
     plain_login,
     sasl_authenticate,
@@ -55,6 +56,12 @@ def kwire(tmp_path_factory, test_certificates):
         yield broker
     finally:
         broker.kill()
+
+
+@pytest.fixture(autouse=True)
+def _log_on_failure(request, kwire):
+    yield
+    log_on_failure(request, kwire)
 
 
 @pytest.fixture

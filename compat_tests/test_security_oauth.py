@@ -14,6 +14,7 @@ from compat_tests.security_kit import (
     Identity,
     SigningKey,
     claims,
+    log_on_failure,
     options,
     produce_error,
     start_secure_kwire,
@@ -58,6 +59,12 @@ def kwire(tmp_path_factory, test_certificates, keys):
     broker = start_secure_kwire(directory, test_certificates, settings)
     yield broker
     broker.kill()
+
+
+@pytest.fixture(autouse=True)
+def _log_on_failure(request, kwire):
+    yield
+    log_on_failure(request, kwire)
 
 
 def good_claims(subject: str = "alice", **changes) -> dict:

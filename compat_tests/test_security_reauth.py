@@ -23,6 +23,7 @@ from compat_tests.clients import consume, create_topic
 from compat_tests.raw import call, closed_by_peer, connect
 from compat_tests.security_kit import (
     USERS,
+    log_on_failure,
     options,
     plain_login,
     set_scram_password,
@@ -48,6 +49,12 @@ def kwire(tmp_path_factory, test_certificates):
         yield broker
     finally:
         broker.kill()
+
+
+@pytest.fixture(autouse=True)
+def _log_on_failure(request, kwire):
+    yield
+    log_on_failure(request, kwire)
 
 
 def test_the_session_lifetime_is_told(kwire):

@@ -22,6 +22,7 @@ from compat_tests.security_kit import (
     Identity,
     broker_ports,
     confluent_errors,
+    log_on_failure,
     options,
     produce_error,
     set_scram_password,
@@ -60,6 +61,12 @@ def kwire(tmp_path_factory, test_certificates):
         yield broker
     finally:
         broker.kill()
+
+
+@pytest.fixture(autouse=True)
+def _log_on_failure(request, kwire):
+    yield
+    log_on_failure(request, kwire)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from compat_tests.raw import SOCKET_TIMEOUT_S
 from compat_tests.security_kit import (
     CLIENTS,
     Identity,
+    log_on_failure,
     make_foreign_client,
     options,
     produce_error,
@@ -44,6 +45,12 @@ def required(tmp_path_factory, test_certificates):
     broker = start_secure_kwire(tmp_path_factory.mktemp("required"), test_certificates, {"ssl.client.auth": "required"})
     yield broker
     broker.kill()
+
+
+@pytest.fixture(autouse=True)
+def _log_on_failure(request, requested, required):
+    yield
+    log_on_failure(request, requested, required)
 
 
 def round_trip(client: str, broker, protocol: str, topic: str, identity: Identity) -> None:
