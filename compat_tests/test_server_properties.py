@@ -79,7 +79,7 @@ log.segment.bytes=1073741824
 log.retention.check.interval.ms=300000
 """
 UNSUPPORTED = (
-    "process.roles, controller.quorum.bootstrap.servers, inter.broker.listener.name, num.network.threads, "
+    "process.roles, controller.quorum.bootstrap.servers, num.network.threads, "
     "num.io.threads, socket.send.buffer.bytes, socket.receive.buffer.bytes, num.recovery.threads.per.data.dir, "
     "share.coordinator.state.topic.replication.factor, "
     "share.coordinator.state.topic.min.isr, transaction.state.log.min.isr"
@@ -207,17 +207,15 @@ def run_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     [
         (("num.partitions=1", "num.partitions=0"), "Invalid value 0 for configuration num.partitions"),
         (
-            # CONTROLLER is no longer the controller's listener: a second PLAINTEXT one
-            ("controller.listener.names=CONTROLLER", "controller.listener.names=OTHER"),
-            "Invalid value PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller} for configuration "
-            "listeners: kwire supports exactly one PLAINTEXT listener (e.g. PLAINTEXT://127.0.0.1:9092); "
-            "found PLAINTEXT (PLAINTEXT), CONTROLLER (PLAINTEXT)",
+            # A listener named in no listener.security.protocol.map entry.
+            ("listeners=PLAINTEXT", "listeners=INTERNAL://127.0.0.1:9999,PLAINTEXT"),
+            "Invalid value INTERNAL://127.0.0.1:9999,PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller} "
+            "for configuration listeners: No security protocol defined for listener INTERNAL",
         ),
         (
-            ("listeners=PLAINTEXT", "listeners=SSL://127.0.0.1:9999,PLAINTEXT"),
-            "Invalid value SSL://127.0.0.1:9999,PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller} "
-            "for configuration listeners: kwire supports exactly one PLAINTEXT listener "
-            "(e.g. PLAINTEXT://127.0.0.1:9092); found SSL (SSL), PLAINTEXT (PLAINTEXT)",
+            ("listeners=PLAINTEXT", "listeners=PLAINTEXT://127.0.0.1:9999,PLAINTEXT"),
+            "Invalid value PLAINTEXT://127.0.0.1:9999,PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller} "
+            "for configuration listeners: Each listener must have a different name",
         ),
         (
             ("log.dirs=", "log.dirs=,,\nlog.dirs.unused="),

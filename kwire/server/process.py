@@ -45,7 +45,10 @@ async def _serve_until_signal(config: BrokerConfig) -> None:
         node: Node = await nursery.start(run_node, config)
         node.core.state.faults.exit_allowed = True  # this process is the node's: kill may end it
         control = "" if node.control_port is None else f", fault control on 127.0.0.1:{node.control_port}"
-        print(f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{control})", flush=True)
+        print(
+            f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{_others(node)}{control})",
+            flush=True,
+        )
         await _until_signal(nursery)
 
 
@@ -71,6 +74,16 @@ async def _until_signal(nursery: trio.Nursery) -> None:
             log.info("received %s, shutting down", signal.Signals(signum).name)
             nursery.cancel_scope.cancel()
             break
+
+
+def _others(node: Node) -> str:
+    """With several listeners, each as NAME HOST:PORT (the ready line's address is the first's)."""
+    listeners = node.config.listeners()
+    if len(listeners) == 1:
+        return ""
+    return "; listeners " + ", ".join(
+        f"{spec.name} {spec.host}:{node.ports.get(spec.name, spec.port)}" for spec in listeners
+    )
 
 
 def _describe(config: BrokerConfig) -> str:

@@ -4,15 +4,7 @@ parsing, version negotiation, metadata, routing to a group's coordinator."""
 import pytest
 
 from kwire.admin.cluster_client import ClusterClient, ClusterError, parse_bootstrap, read_command_config
-from kwire.config import BrokerConfig
 from kwire.protocol.api_keys import ApiKey
-from kwire.server.node_thread import start_node_in_thread
-
-
-@pytest.fixture(scope="module")
-def node():
-    with start_node_in_thread(BrokerConfig(port=0, data_dir=None)) as running:
-        yield running
 
 
 def test_bootstrap_servers_are_parsed_as_kafkas_tools_take_them():

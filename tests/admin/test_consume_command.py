@@ -11,17 +11,9 @@ from kwire.admin.cluster_client import ClusterClient, ClusterError
 from kwire.admin.consume_command import EARLIEST, LATEST, READ_COMMITTED, Consumer, StartAt
 from kwire.admin.produce_command import Producer
 from kwire.admin.record_formats import renderer
-from kwire.config import BrokerConfig
 from kwire.protocol.control_batches import build_marker
 from kwire.protocol.record_codec import Record, build_batch
 from kwire.protocol.records import patch_offsets
-from kwire.server.node_thread import start_node_in_thread
-
-
-@pytest.fixture(scope="module")
-def node():
-    with start_node_in_thread(BrokerConfig(port=0, data_dir=None)) as running:
-        yield running
 
 
 @pytest.fixture

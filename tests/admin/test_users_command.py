@@ -4,29 +4,8 @@ and that the broker stores what the password salts to."""
 
 import json
 
-import pytest
-
-from kwire import cli
 from kwire.admin.users import new_salt
-from kwire.config import BrokerConfig
 from kwire.security.credentials import ScramCredential
-from kwire.server.node_thread import start_node_in_thread
-
-
-@pytest.fixture(scope="module")
-def node():
-    with start_node_in_thread(BrokerConfig(port=0, data_dir=None)) as running:
-        yield running
-
-
-@pytest.fixture
-def kwire(node, capsys):
-    def run(*args: str) -> tuple[int, str, str]:
-        status = cli.main([*args, "--bootstrap-server", node.bootstrap_servers])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
 
 
 def _stored(node, user, mechanism):

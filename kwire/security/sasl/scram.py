@@ -115,7 +115,11 @@ class ScramServer(MechanismServer):
         match = _CLIENT_FINAL.fullmatch(token.decode("ascii", errors="replace"))
         if match is None:
             raise self._fail("invalid client final message")
-        if not hmac.compare_digest(match["nonce"].encode(), self._nonce.encode()):
+        # As Kafka: the final nonce must END with the one the server sent (librdkafka 2.0.x,
+        # kcat 1.7, repeats its own half in front); the proof covers whatever was sent.
+        sent = match["nonce"].encode()
+        expected = self._nonce.encode()
+        if not hmac.compare_digest(sent[len(sent) - len(expected) :], expected):
             raise self._fail("invalid client nonce in the final client message")
         try:
             binding = base64.b64decode(match["binding"], validate=True)

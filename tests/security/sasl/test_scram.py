@@ -139,6 +139,17 @@ def test_bad_client_first_messages_fail_generically(first):
     assert str(failure.value) == GENERIC.format("SCRAM-SHA-256")
 
 
+def test_a_final_nonce_ending_with_the_servers_is_accepted_as_kafka_does():
+    """librdkafka 2.0.x (kcat 1.7) repeats its own nonce in front of the full one."""
+    client = HandClient("SCRAM-SHA-256", "alice", "alice-secret")
+    server = new_server("SCRAM-SHA-256", settings())
+    server_first = server.respond(client.first())
+    full = dict(item.split(b"=", 1) for item in server_first.split(b","))[b"r"]
+    server_final = server.respond(client.final(server_first, nonce=b"clientnonce" + full))
+    assert server_final == b"v=" + base64.b64encode(client.server_signature)
+    assert server.complete
+
+
 def flip_first_bit(proof):
     return bytes([proof[0] ^ 1]) + proof[1:]
 
