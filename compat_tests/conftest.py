@@ -6,8 +6,9 @@ from compat_tests.broker import KwireProcess
 from compat_tests.cluster import KwireCluster
 from compat_tests.raw import close_opened
 
-# pytester: test_broker_api.py runs kwire's pytest plugin in a suite of its own.
-pytest_plugins = ["pytester"]
+# pytester: test_broker_api.py runs kwire's pytest plugin in a suite of its own;
+# security_kit: the fixtures the test_security_* modules share.
+pytest_plugins = ["pytester", "compat_tests.security_kit"]
 
 _counter = itertools.count()
 
