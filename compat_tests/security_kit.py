@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime
 import json
 import logging
@@ -17,7 +18,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -496,6 +497,21 @@ def start_secure_kwire(directory: Path, certs: Certificates, settings: dict[str,
     path.write_text(server_properties(directory, ports, certs, settings))
     process = KwireProcess(None, directory / "kwire.log", ["--config", str(path)], bare=True).start()
     return SecureKwire(process, ports, certs, path)
+
+
+@contextlib.contextmanager
+def secure_kwire_with_users(
+    directory: Path, certs: Certificates, settings: dict[str, str] | None = None
+) -> Iterator[SecureKwire]:
+    """A started kwire whose USERS also have SCRAM credentials (set over
+    PLAINTEXT: no authorizer), killed when the block ends."""
+    broker = start_secure_kwire(directory, certs, settings)
+    try:
+        for name, password in USERS.items():
+            set_scram_password(broker.bootstrap(), {}, name, password)
+        yield broker
+    finally:
+        broker.kill()
 
 
 def log_on_failure(request: Any, *brokers: SecureKwire) -> None:

@@ -31,8 +31,7 @@ from compat_tests.security_kit import (
     plain_login,
     sasl_authenticate,
     sasl_handshake,
-    set_scram_password,
-    start_secure_kwire,
+    secure_kwire_with_users,
     user,
 )
 from compat_tests.test_frame_fuzz import HealthCheck, LiveClient, Outcomes, send_all
@@ -49,13 +48,8 @@ pytestmark = pytest.mark.xdist_group("security-bad-input")
 
 @pytest.fixture(scope="module")
 def kwire(tmp_path_factory, test_certificates):
-    broker = start_secure_kwire(tmp_path_factory.mktemp("bad-input"), test_certificates)
-    try:
-        for name, password in USERS.items():
-            set_scram_password(broker.bootstrap(), {}, name, password)
+    with secure_kwire_with_users(tmp_path_factory.mktemp("bad-input"), test_certificates) as broker:
         yield broker
-    finally:
-        broker.kill()
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,7 @@ from compat_tests.security_kit import (
     log_on_failure,
     options,
     plain_login,
-    set_scram_password,
-    start_secure_kwire,
+    secure_kwire_with_users,
     user,
 )
 
@@ -42,13 +41,8 @@ pytestmark = pytest.mark.xdist_group("security-reauth")
 @pytest.fixture(scope="module")
 def kwire(tmp_path_factory, test_certificates):
     settings = {"connections.max.reauth.ms": str(LIFETIME_MS)}
-    broker = start_secure_kwire(tmp_path_factory.mktemp("reauth"), test_certificates, settings)
-    try:
-        for name, password in USERS.items():
-            set_scram_password(broker.bootstrap(), {}, name, password)
+    with secure_kwire_with_users(tmp_path_factory.mktemp("reauth"), test_certificates, settings) as broker:
         yield broker
-    finally:
-        broker.kill()
 
 
 @pytest.fixture(autouse=True)

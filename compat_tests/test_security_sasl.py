@@ -25,8 +25,7 @@ from compat_tests.security_kit import (
     log_on_failure,
     options,
     produce_error,
-    set_scram_password,
-    start_secure_kwire,
+    secure_kwire_with_users,
     unsecured_jwt,
     user,
 )
@@ -53,14 +52,8 @@ pytestmark = pytest.mark.xdist_group("security-sasl")
 
 @pytest.fixture(scope="module")
 def kwire(tmp_path_factory, test_certificates):
-    broker = start_secure_kwire(tmp_path_factory.mktemp("sasl"), test_certificates)
-    try:
-        # SCRAM credentials for every PLAIN user, set over PLAINTEXT (no authorizer here).
-        for name, password in USERS.items():
-            set_scram_password(broker.bootstrap(), {}, name, password)
+    with secure_kwire_with_users(tmp_path_factory.mktemp("sasl"), test_certificates) as broker:
         yield broker
-    finally:
-        broker.kill()
 
 
 @pytest.fixture(autouse=True)
