@@ -197,3 +197,17 @@ def _without_root_file_access():
                 os._exit(97)
 
     return drop_file_access_capabilities
+
+
+@pytest.mark.parametrize("brokers", [1, 3])
+def test_a_sigterm_right_after_the_ready_line_stops_kwire_cleanly(tmp_path, brokers):
+    """The signal handler is in place before kwire says it is ready, so a
+    supervisor that stops it at once gets exit status 0, not death by SIGTERM."""
+    for round_number in range(5):
+        args = ["--port", "0"] if brokers == 1 else ["--port", "0", "--brokers", str(brokers)]
+        broker = KwireProcess(tmp_path / f"data-{round_number}", tmp_path / f"kwire-{round_number}.log", args)
+        try:
+            broker.start()
+            assert broker.stop() == 0
+        finally:
+            broker.kill()

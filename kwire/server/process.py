@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 
 import trio
 
@@ -41,39 +43,45 @@ def serve_until_signal(config: BrokerConfig, brokers: int | None = None) -> int:
 
 
 async def _serve_until_signal(config: BrokerConfig) -> None:
-    async with trio.open_nursery() as nursery:
-        node: Node = await nursery.start(run_node, config)
-        node.core.state.faults.exit_allowed = True  # this process is the node's: kill may end it
-        control = "" if node.control_port is None else f", fault control on 127.0.0.1:{node.control_port}"
-        print(
-            f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{_others(node)}{control})",
-            flush=True,
-        )
-        await _until_signal(nursery)
+    # Signals are caught from before the ready line: a SIGTERM right after it must stop kwire cleanly.
+    with _stop_signals() as signals:
+        async with trio.open_nursery() as nursery:
+            node: Node = await nursery.start(run_node, config)
+            node.core.state.faults.exit_allowed = True  # this process is the node's: kill may end it
+            control = "" if node.control_port is None else f", fault control on 127.0.0.1:{node.control_port}"
+            print(
+                f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{_others(node)}{control})",
+                flush=True,
+            )
+            await _until_signal(nursery, signals)
 
 
 async def _serve_cluster_until_signal(config: BrokerConfig, brokers: int) -> None:
-    async with trio.open_nursery() as nursery:
-        cluster: ClusterRuntime = await nursery.start(run_cluster, config, brokers)
-        control = ""
-        if config.control_port is not None:
-            port = await nursery.start(serve_cluster_control, cluster, config.control_port)
-            control = f", cluster control on 127.0.0.1:{port}"
-        where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
-        print(
-            f"kwire {__version__} ready on {cluster.bootstrap_servers} ({brokers} brokers, {where}{control})",
-            flush=True,
-        )
-        await _until_signal(nursery)
+    with _stop_signals() as signals:
+        async with trio.open_nursery() as nursery:
+            cluster: ClusterRuntime = await nursery.start(run_cluster, config, brokers)
+            control = ""
+            if config.control_port is not None:
+                port = await nursery.start(serve_cluster_control, cluster, config.control_port)
+                control = f", cluster control on 127.0.0.1:{port}"
+            where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
+            print(
+                f"kwire {__version__} ready on {cluster.bootstrap_servers} ({brokers} brokers, {where}{control})",
+                flush=True,
+            )
+            await _until_signal(nursery, signals)
 
 
-async def _until_signal(nursery: trio.Nursery) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        nursery.start_soon(dump_snapshots_forever)
-        async for signum in signals:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            nursery.cancel_scope.cancel()
-            break
+def _stop_signals() -> AbstractContextManager[AsyncIterator[int]]:
+    return trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT)
+
+
+async def _until_signal(nursery: trio.Nursery, signals: AsyncIterator[int]) -> None:
+    nursery.start_soon(dump_snapshots_forever)
+    async for signum in signals:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        nursery.cancel_scope.cancel()
+        break
 
 
 def _others(node: Node) -> str:
