@@ -696,10 +696,13 @@ def _kafka_python_produce_error(bootstrap, topic, extra, timeout_s, logged) -> s
         # Not idempotent unless asked: an idempotent producer also needs
         # IdempotentWrite on the cluster or Write on some topic (InitProducerId).
         settings = {"enable_idempotence": False, **extra}
+        # kafka-python retries a refused bootstrap until its timeout and logs
+        # why: 2 s is ample for a local TLS and SASL exchange, and a refusal
+        # is then read from the log without waiting longer.
         producer = KafkaProducer(
             bootstrap_servers=bootstrap,
-            max_block_ms=int(timeout_s * 500),
-            bootstrap_timeout_ms=int(timeout_s * 500),
+            max_block_ms=int(min(timeout_s * 500, 2000)),
+            bootstrap_timeout_ms=int(min(timeout_s * 500, 2000)),
             request_timeout_ms=10_000,
             **settings,
         )

@@ -133,26 +133,38 @@ class SteadyProducer(threading.Thread):
         self.stats = json.loads(text)
 
 
-@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"])
-@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
-def test_librdkafka_reauthenticates_and_keeps_producing(kwire, topic_name, protocol, mechanism):
-    create_topic("kafka-python", kwire.bootstrap(), topic_name, 1)
-    extra = options("confluent-kafka", protocol, kwire.certs, user("alice", mechanism))
-    producer = SteadyProducer(kwire.bootstrap(protocol), topic_name, extra)
-    producer.start()
+MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+
+
+def test_librdkafka_reauthenticates_and_keeps_producing(kwire, topic_name):
+    """Every mechanism on both SASL listeners at once (eight producers side by
+    side for the same three session lifetimes, rather than one after another)."""
+    producers = {}
+    for protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+        for mechanism in MECHANISMS:
+            topic = f"{topic_name}-{protocol}-{mechanism}".lower()
+            create_topic("kafka-python", kwire.bootstrap(), topic, 1)
+            extra = options("confluent-kafka", protocol, kwire.certs, user("alice", mechanism))
+            producers[(protocol, mechanism)] = SteadyProducer(kwire.bootstrap(protocol), topic, extra)
+    for producer in producers.values():
+        producer.start()
     time.sleep(3 * LIFETIME_MS / 1000 + MARGIN_S)  # three session lifetimes of producing
-    producer.stop.set()
-    producer.join(60)
-    assert not producer.is_alive()
-    assert not producer.errors, producer.errors[:5]
-    assert producer.delivered == producer.sent
-    brokers = [b for b in producer.stats["brokers"].values() if b["nodeid"] == 1]
-    assert brokers, producer.stats["brokers"].keys()
-    (broker,) = brokers
-    assert broker["disconnects"] == 0, broker  # never closed for an expired session
-    assert broker["req"].get("SaslAuthenticate", 0) >= 3, broker["req"]
-    got = consume("kafka-python", kwire.bootstrap(), topic_name, [0], len(producer.sent))
-    assert [m.value for m in got] == producer.sent
+    for producer in producers.values():
+        producer.stop.set()
+    for producer in producers.values():
+        producer.join(60)
+    for (protocol, mechanism), producer in producers.items():
+        label = f"{protocol} {mechanism}"
+        assert not producer.is_alive(), label
+        assert not producer.errors, (label, producer.errors[:5])
+        assert producer.delivered == producer.sent, label
+        brokers = [b for b in producer.stats["brokers"].values() if b["nodeid"] == 1]
+        assert brokers, (label, producer.stats["brokers"].keys())
+        (broker,) = brokers
+        assert broker["disconnects"] == 0, (label, broker)  # never closed for an expired session
+        assert broker["req"].get("SaslAuthenticate", 0) >= 3, (label, broker["req"])
+        got = consume("kafka-python", kwire.bootstrap(), producer.topic, [0], len(producer.sent))
+        assert [m.value for m in got] == producer.sent, label
 
 
 def test_kafka_python_keeps_producing_across_sessions(kwire, topic_name):
