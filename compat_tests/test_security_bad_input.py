@@ -38,7 +38,7 @@ from compat_tests.test_frame_fuzz import HealthCheck, LiveClient, Outcomes, send
 from tests.frame_mutations import Mutator, every_extreme, frame_length_fields
 from tests.wire import request_frame
 
-SASL_FUZZ_FRAMES = int(os.environ.get("KWIRE_SASL_FUZZ_FRAMES", "10000"))
+SASL_FUZZ_FRAMES = int(os.environ.get("KWIRE_SASL_FUZZ_FRAMES", "5000"))
 SEED = int(os.environ.get("KWIRE_FUZZ_SEED", "20250509"))
 METADATA = (3, 1, {"topics": None})
 
