@@ -10,14 +10,13 @@ sent; the broker keeps only what a SCRAM server needs.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import secrets
 from typing import Any
 
 from kwire.admin import common
 from kwire.admin.cluster_client import ClusterClient, ClusterError
 from kwire.protocol.api_keys import ApiKey
-from kwire.security.credentials import MAX_ITERATIONS, MECHANISM_CODES, MIN_ITERATIONS, SCRAM_HASHES
+from kwire.security.credentials import MAX_ITERATIONS, MECHANISM_CODES, MIN_ITERATIONS, salted_password
 
 PROGRAM = "kwire users"
 MECHANISMS = tuple(MECHANISM_CODES)  # ("SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -91,7 +90,7 @@ def set_credential(cluster: ClusterClient, user: str, mechanism: str, password: 
     """Salt `password` here and store the result as the user's `mechanism` credential."""
     check_iterations(iterations)
     salt = new_salt()
-    salted = hashlib.pbkdf2_hmac(SCRAM_HASHES[mechanism], password.encode(), salt, iterations)
+    salted = salted_password(mechanism, password, salt, iterations)
     upsertion = dict(
         name=user, mechanism=MECHANISM_CODES[mechanism], iterations=iterations, salt=salt, salted_password=salted
     )

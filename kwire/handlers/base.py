@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -90,19 +90,13 @@ class RequestContext:
         """`allowed` on the one cluster resource."""
         return self.allowed(operation, ResourceType.CLUSTER, CLUSTER_NAME, audit=audit)
 
-    def allowed_on_any(self, operation: AclOperation, resource_type: ResourceType, names: Iterable[str]) -> bool:
+    def allowed_on_any(self, operation: AclOperation, resource_type: ResourceType) -> bool:
         """Whether some resource of the type allows `operation` (Kafka's
-        authorizeByResourceType, used by InitProducerId for idempotence). An
-        authorizer with `authorize_by_resource_type(principal, host,
-        operation, resource_type)` answers it; otherwise each of `names`
-        (the resources that exist) is asked, unlogged."""
+        authorizeByResourceType, used by InitProducerId for idempotence); unlogged."""
         authorizer = self.state.authorizer
         if authorizer is None:
             return True
-        by_type = getattr(authorizer, "authorize_by_resource_type", None)
-        if by_type is not None:
-            return bool(by_type(self.principal, self._host, operation, resource_type))
-        return any(self.allowed(operation, resource_type, name, audit=False) for name in names)
+        return authorizer.authorize_by_resource_type(self.principal, self._host, operation, resource_type)
 
     @property
     def _host(self) -> str:

@@ -88,7 +88,7 @@ def _init_refusal(ctx: RequestContext, transactional_id: str | None) -> ErrorCod
             return None
         return ErrorCode.transactional_id_authorization_failed
     if ctx.allowed_on_cluster(AclOperation.IDEMPOTENT_WRITE, audit=False) or ctx.allowed_on_any(
-        AclOperation.WRITE, ResourceType.TOPIC, ctx.state.cluster.topics
+        AclOperation.WRITE, ResourceType.TOPIC
     ):
         return None
     ctx.allowed_on_cluster(AclOperation.IDEMPOTENT_WRITE)  # the refusal's audit line

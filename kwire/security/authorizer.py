@@ -18,3 +18,10 @@ class Authorizer(Protocol):
     ) -> bool:
         """Whether `principal` connecting from `host` may do `operation` on the resource."""
         ...
+
+    def authorize_by_resource_type(
+        self, principal: str, host: str, operation: AclOperation, resource_type: ResourceType
+    ) -> bool:
+        """Whether it may do `operation` on some resource of the type (Kafka's
+        authorizeByResourceType: an idempotent producer's WRITE on any topic)."""
+        ...

@@ -37,5 +37,11 @@ class ScramCredential:
 
     @classmethod
     def from_password(cls, mechanism: str, password: str, salt: bytes, iterations: int) -> ScramCredential:
-        salted = hashlib.pbkdf2_hmac(SCRAM_HASHES[mechanism], password.encode(), salt, iterations)
-        return cls.from_salted_password(mechanism, salt, salted, iterations)
+        return cls.from_salted_password(
+            mechanism, salt, salted_password(mechanism, password, salt, iterations), iterations
+        )
+
+
+def salted_password(mechanism: str, password: str, salt: bytes, iterations: int) -> bytes:
+    """RFC 5802's SaltedPassword: what clients compute and AlterUserScramCredentials carries."""
+    return hashlib.pbkdf2_hmac(SCRAM_HASHES[mechanism], password.encode(), salt, iterations)

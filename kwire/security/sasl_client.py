@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import re
@@ -23,12 +22,10 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 
-from kwire.security.credentials import MIN_ITERATIONS, SCRAM_HASHES
+from kwire.security.credentials import MAX_ITERATIONS, MIN_ITERATIONS, SCRAM_HASHES, ScramCredential, salted_password
 from kwire.security.sasl.jaas import JaasSyntaxError, parse_jaas
 
 CLIENT_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
-# Kafka refuses more iterations than this in SCRAM credentials; a server asking for more is not to be trusted.
-_MAX_ITERATIONS = 16384
 _DEFAULT_TOKEN_LIFETIME_S = 3600
 _EXTENSION_NAME = re.compile(r"[A-Za-z]+")
 _EXTENSION_VALUE = re.compile(r"[\x21-\x7e \t\r\n]+")
@@ -103,24 +100,23 @@ class ScramClient(SaslClient):
             raise SaslClientError(f"{self.mechanism}: the server's first message is not r=...,s=...,i=...")
         if not nonce.startswith(self._client_nonce) or len(nonce) == len(self._client_nonce):
             raise SaslClientError(f"{self.mechanism}: the server's nonce does not extend the client's")
-        if not iterations_text.isdigit() or not MIN_ITERATIONS <= int(iterations_text) <= _MAX_ITERATIONS:
+        if not iterations_text.isdigit() or not MIN_ITERATIONS <= int(iterations_text) <= MAX_ITERATIONS:
             raise SaslClientError(
                 f"{self.mechanism}: the server asks for {iterations_text[:20]} iterations "
-                f"(Kafka allows {MIN_ITERATIONS} to {_MAX_ITERATIONS})"
+                f"(Kafka allows {MIN_ITERATIONS} to {MAX_ITERATIONS})"
             )
         try:
             salt = base64.b64decode(salt_text, validate=True)
         except binascii.Error:
             raise SaslClientError(f"{self.mechanism}: the server's salt is not base64") from None
-        salted = hashlib.pbkdf2_hmac(self._hash, self._password.encode(), salt, int(iterations_text))
+        salted = salted_password(self.mechanism, self._password, salt, int(iterations_text))
+        keys = ScramCredential.from_salted_password(self.mechanism, salt, salted, int(iterations_text))
         client_key = hmac.digest(salted, b"Client Key", self._hash)
-        stored_key = hashlib.new(self._hash, client_key).digest()
         without_proof = f"c={base64.b64encode(b'n,,').decode()},r={nonce}"
         auth_message = f"{self._client_first_bare},{server_first},{without_proof}".encode()
-        signature = hmac.digest(stored_key, auth_message, self._hash)
+        signature = hmac.digest(keys.stored_key, auth_message, self._hash)
         proof = bytes(a ^ b for a, b in zip(client_key, signature))
-        server_key = hmac.digest(salted, b"Server Key", self._hash)
-        self._server_signature = hmac.digest(server_key, auth_message, self._hash)
+        self._server_signature = hmac.digest(keys.server_key, auth_message, self._hash)
         return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
 
     def _verify_server_final(self, challenge: bytes) -> None:

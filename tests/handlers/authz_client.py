@@ -32,6 +32,11 @@ class FakeAuthorizer:
     ) -> bool:
         return (principal, operation, resource_type, name) in self.grants
 
+    def authorize_by_resource_type(
+        self, principal: str, host: str, operation: AclOperation, resource_type: ResourceType
+    ) -> bool:
+        return any(grant[:3] == (principal, operation, resource_type) for grant in self.grants)
+
 
 class PrincipalClient(CoreClient):
     """Sends every request as ALICE over a SASL listener; fields a test
