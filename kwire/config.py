@@ -173,7 +173,7 @@ class BrokerConfig:
     sasl_jaas_config: str | None = None  # sasl.jaas.config (PLAIN's user_NAME="password" options)
     sasl_mechanism_inter_broker_protocol: str = "GSSAPI"  # sasl.mechanism.inter.broker.protocol
     sasl_server_max_receive_size: int = 524288  # sasl.server.max.receive.size
-    connections_max_reauth_ms: int = 0  # connections.max.reauth.ms (KIP-368; 0: never)
+    connections_max_reauth_ms: int = 0  # connections.max.reauth.ms (KIP-368; 0: no bound but a token's expiry)
     # A failed authentication's answer goes out at once; the close follows this much later.
     connection_failed_authentication_delay_ms: int = 100  # connection.failed.authentication.delay.ms
     # OAUTHBEARER: unsecured JWS tokens unless a JWKS is named (a file: URL or path).

@@ -116,7 +116,7 @@ DOCS: dict[str, str] = {
     "sasl.jaas.config": 'JAAS options; PLAIN\'s users as user_NAME="password" (usually per listener and mechanism)',
     "sasl.mechanism.inter.broker.protocol": "the mechanism brokers use among themselves (accepted; kwire's brokers share one process)",
     "sasl.server.max.receive.size": "largest SASL message accepted before authentication",
-    "connections.max.reauth.ms": "sessions must re-authenticate this often (KIP-368); 0: never",
+    "connections.max.reauth.ms": "sessions must re-authenticate this often (KIP-368); 0: no bound (a token's expiry still ends a session)",
     "connection.failed.authentication.delay.ms": "how long after a failed authentication's answer its connection is closed",
     "sasl.oauthbearer.jwks.endpoint.url": "a JWKS (file: URL or path) to check signed OAUTHBEARER tokens; unset: unsecured tokens",
     "sasl.oauthbearer.expected.audience": "audiences a token must name one of (empty: any)",

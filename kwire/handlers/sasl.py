@@ -5,11 +5,14 @@ broker knows its principal (kwire/security/sasl/ holds the mechanisms).
 The exchange lives in the connection's Session. A failed authentication is
 answered with SASL_AUTHENTICATION_FAILED and its reason, then the connection
 closes, as Kafka does. Re-authentication (KIP-368) is the same exchange on an
-authenticated connection; it must keep the mechanism and the principal. The
-answer's session_lifetime_ms is the least of connections.max.reauth.ms and
-the credential's own lifetime (an OAUTHBEARER token's expiry); 0 when
-connections.max.reauth.ms is 0 (sessions never expire). On a PLAINTEXT or SSL
-listener both APIs answer ILLEGAL_SASL_STATE, as Kafka's do.
+authenticated connection; it must keep the principal, and a handshake for
+another mechanism is answered but the SaslAuthenticate after it closes the
+connection unanswered (Kafka's REAUTH_BAD_MECHANISM). The answer's
+session_lifetime_ms is the least of connections.max.reauth.ms (when
+positive) and the credential's own lifetime (an OAUTHBEARER token's
+expiry), the session ending then; 0 when neither applies (it never
+expires). On a PLAINTEXT or SSL listener both APIs answer
+ILLEGAL_SASL_STATE, as Kafka's do.
 """
 
 from __future__ import annotations
@@ -48,9 +51,9 @@ def handle_sasl_handshake(ctx: RequestContext, request: Any) -> Any:
         session.close_after_response = True
         return respond(ctx, dict(error_code=ErrorCode.unsupported_sasl_mechanism, mechanisms=mechanisms))
     if session.authenticated and mechanism != session.mechanism:
-        log.info("Re-authentication of %s changed mechanism %s to %s", session.principal, session.mechanism, mechanism)
-        session.close_after_response = True
-        return respond(ctx, dict(error_code=ErrorCode.illegal_sasl_state, mechanisms=mechanisms))
+        # As Kafka: the handshake is answered, the exchange that follows is refused.
+        session.sasl_server = _ChangedMechanism(mechanism, session.mechanism or "")
+        return respond(ctx, dict(error_code=ErrorCode.none, mechanisms=mechanisms))
     from kwire.security.sasl import new_server
 
     session.sasl_server = new_server(mechanism, session.security.sasl_settings)
@@ -66,6 +69,11 @@ def handle_sasl_authenticate(ctx: RequestContext, request: Any) -> Any:
         if session is not None and session.uses_sasl:
             session.close_after_response = True
         return _answer(ctx, ErrorCode.illegal_sasl_state, "SaslAuthenticate without a SaslHandshake before it")
+    if isinstance(session.sasl_server, _ChangedMechanism):
+        from kwire.core import ProtocolViolation
+
+        log.info("Re-authentication of %s refused: %s", session.principal, session.sasl_server.reason)
+        raise ProtocolViolation(session.sasl_server.reason)
     from kwire.security.sasl import AuthenticationFailed
 
     try:
@@ -74,6 +82,17 @@ def handle_sasl_authenticate(ctx: RequestContext, request: Any) -> Any:
         session.close_after_response = True
         return _answer(ctx, ErrorCode.sasl_authentication_failed, str(failure))
     return _answer(ctx, ErrorCode.none, None, reply, lifetime_ms)
+
+
+class _ChangedMechanism:
+    """A re-authentication's handshake named another mechanism than the
+    session's: its SaslAuthenticate closes the connection unanswered."""
+
+    def __init__(self, asked: str, previous: str) -> None:
+        self.reason = (
+            f"SASL mechanism '{asked}' requested by client is not supported for re-authentication "
+            f"of mechanism '{previous}'"
+        )
 
 
 def raw_token(ctx: RequestContext, session: Session, token: bytes) -> list[Any]:
@@ -130,17 +149,17 @@ def _step(ctx: RequestContext, session: Session, token: bytes) -> tuple[bytes, i
     session.principal = principal
     session.authenticated = True
     lifetime_ms = _session_lifetime_ms(ctx.state.config.connections_max_reauth_ms, server.session_lifetime_ms)
-    session.expires_at = ctx.state.clock.monotonic() + lifetime_ms / 1000 if lifetime_ms > 0 else None
+    session.expires_at = None if lifetime_ms is None else ctx.state.clock.monotonic() + lifetime_ms / 1000
     log.debug("%s authenticated with %s on listener %s", principal, session.mechanism, session.listener)
-    return reply, lifetime_ms
+    return reply, lifetime_ms or 0  # 0 on the wire: no lifetime
 
 
-def _session_lifetime_ms(max_reauth_ms: int, credential_ms: int | None) -> int:
-    if max_reauth_ms <= 0:
-        return 0
-    if credential_ms is None:
-        return max_reauth_ms
-    return max(1, min(max_reauth_ms, credential_ms))
+def _session_lifetime_ms(max_reauth_ms: int, credential_ms: int | None) -> int | None:
+    """As Kafka: the least of connections.max.reauth.ms (when positive) and
+    the credential's remaining lifetime (an OAUTHBEARER token's); None when
+    neither bounds the session."""
+    bounds = [bound for bound in (max_reauth_ms if max_reauth_ms > 0 else None, credential_ms) if bound is not None]
+    return max(0, min(bounds)) if bounds else None
 
 
 def _answer(

@@ -159,8 +159,27 @@ def test_reauthentication_may_change_neither_principal_nor_mechanism():
     session = new_session(prepared)
     handshake(core, session)
     authenticate(core, session, b"\0alice\0alice-secret")
-    assert handshake(core, session, "SCRAM-SHA-256").error_code == ErrorCode.illegal_sasl_state
-    assert session.close_after_response
+    # As Kafka: the handshake for another mechanism is answered, the exchange after it refused unanswered.
+    assert handshake(core, session, "SCRAM-SHA-256").error_code == ErrorCode.none
+    with pytest.raises(ProtocolViolation, match="not supported for re-authentication of mechanism 'PLAIN'"):
+        authenticate(core, session, b"n,,n=alice,r=abc")
+
+
+@pytest.mark.parametrize(
+    "max_reauth_ms, credential_ms, lifetime_ms",
+    [
+        (0, None, None),  # nothing bounds the session
+        (3000, None, 3000),
+        (0, 5000, 5000),  # a token's expiry ends the session even without connections.max.reauth.ms
+        (3000, 5000, 3000),
+        (3000, 1000, 1000),
+        (0, -5, 0),
+    ],
+)
+def test_the_session_lifetime_is_the_least_bound_as_kafka_computes_it(max_reauth_ms, credential_ms, lifetime_ms):
+    from kwire.handlers.sasl import _session_lifetime_ms
+
+    assert _session_lifetime_ms(max_reauth_ms, credential_ms) == lifetime_ms
 
 
 def test_on_a_plaintext_listener_both_apis_answer_illegal_sasl_state():
