@@ -34,6 +34,7 @@ from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
 from kwire.coordinator.transactions_service import TransactionsService, local_marker_writer
 from kwire.faults import FaultInjector
 from kwire.long_poll import Waiter, Waiters
+from kwire.observability.request_events import RequestObserver
 from kwire.protocol.errors import ErrorCode
 from kwire.replication.replica_manager import ReplicaManager
 from kwire.response_cache import ResponseCache
@@ -51,6 +52,8 @@ class BrokerState:
         super_users = parse_super_users(config.super_users)
         self.cluster = Cluster(config, clock, controller)
         self.waiters = Waiters()
+        # Told of every request once answered (metrics, the request log): kwire/observability/.
+        self.request_observers: list[RequestObserver] = []
         # A node of a multi-node cluster: producer ids from the controller's
         # one allocator, and the replicas this node leads or follows.
         self.replicas: ReplicaManager | None = None

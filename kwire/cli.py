@@ -95,6 +95,16 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
         "default: off); see `kwire fault`",
     )
 
+    serve.add_argument(
+        "--http-port",
+        metavar="PORT",
+        help="serve /metrics (Prometheus), /healthz, /readyz and the web console on HTTP (0: a free port, shown in "
+        "the ready line; default: off); with --brokers N, node i on PORT+i-1",
+    )
+    serve.add_argument(
+        "--http-host", metavar="HOST", help="the address the HTTP port listens on (default 127.0.0.1: loopback only)"
+    )
+
     config = commands.add_parser("config", help="list the Kafka settings kwire supports")
     config.add_argument("action", choices=["list"])
     config.add_argument("--output", choices=["table", "json"], default="table", help="(default table)")
@@ -167,6 +177,8 @@ def load_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None =
         "drop_produce_responses_every": args.drop_produce_responses,
         "exit_after_produce": args.exit_after_produce,
         "control_port": args.control_port,
+        "http_port": args.http_port,
+        "http_host": args.http_host,
     }
     return load(flags=flags, overrides=args.override, environ=os.environ if environ is None else environ)
 

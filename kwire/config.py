@@ -197,6 +197,10 @@ class BrokerConfig:
     exit_after_produce: int = 0
     # The fault-injection HTTP endpoint on 127.0.0.1 (--control-port; 0 picks a free port; None: off).
     control_port: int | None = None
+    # The HTTP endpoint (--http-port; 0 picks a free port; None: off): /metrics,
+    # /healthz, /readyz and the web console, on http_host (loopback unless told).
+    http_port: int | None = None
+    http_host: str = "127.0.0.1"
     # Kafka names set explicitly (DescribeConfigs: STATIC_BROKER_CONFIG).
     explicit: set[str] = attrs.field(factory=set)
 
@@ -563,6 +567,8 @@ _OPTIONS: dict[str, tuple[str, Rule]] = {
     "drop_produce_responses_every": ("option --drop-produce-responses", Rule(INT, at_least=0)),
     "exit_after_produce": ("option --exit-after-produce", Rule(INT, at_least=0)),
     "control_port": ("option --control-port", Rule(INT, at_least=0, at_most=65535)),
+    "http_port": ("option --http-port", Rule(INT, at_least=0, at_most=65535)),
+    "http_host": ("option --http-host", Rule(STRING)),
 }
 
 
@@ -598,6 +604,8 @@ _NOT_KAFKA_SETTINGS = frozenset(
         "drop_produce_responses_every",
         "exit_after_produce",
         "control_port",
+        "http_port",
+        "http_host",
         "listener_specs",
         "advertised_listener_specs",
         "listener_overrides",

@@ -48,6 +48,8 @@ KWIRE_VARIABLES = {
     "KWIRE_NODE_ID": "node_id",
     "KWIRE_LOG_LEVEL": "log_level",
     "KWIRE_CONTROL_PORT": "control_port",
+    "KWIRE_HTTP_PORT": "http_port",
+    "KWIRE_HTTP_HOST": "http_host",
 }
 
 _UNDERSCORES = re.compile("___|__|_")

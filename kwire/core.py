@@ -21,6 +21,7 @@ from kwire.coordinator.transactions_service import TransactionsService
 from kwire.dispatch import Dispatcher, Outcome, ProtocolViolation
 from kwire.faults import EXIT_AFTER_PRODUCE_CODE
 from kwire.long_poll import Waiter
+from kwire.observability.request_events import RequestEvent
 from kwire.protocol.registry import ApiRegistry
 from kwire.response_cache import ResponseCache
 from kwire.security.session import Session
@@ -39,10 +40,16 @@ class BrokerCore:
 
     # --- requests --------------------------------------------------------
 
-    def handle_frame(self, request_frame: bytes, client_host: str = "", session: Session | None = None) -> Outcome:
+    def handle_frame(
+        self,
+        request_frame: bytes,
+        client_host: str = "",
+        session: Session | None = None,
+        event: RequestEvent | None = None,
+    ) -> Outcome:
         """See Dispatcher.handle_frame; raises ProtocolViolation when the
         connection must be closed."""
-        return self.dispatcher.handle_frame(request_frame, client_host, session)
+        return self.dispatcher.handle_frame(request_frame, client_host, session, event)
 
     def handle_raw_sasl_token(self, session: Session, token: bytes) -> Outcome:
         """See Dispatcher.handle_raw_sasl_token; raises ProtocolViolation on a failed authentication."""

@@ -14,7 +14,7 @@ import dataclasses
 import datetime
 import logging
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kwire.broker_state import BrokerState
 from kwire.faults import rules as fault_rules
@@ -32,6 +32,9 @@ from kwire.protocol.kio_build import encode
 from kwire.protocol.registry import ApiRegistry, request_is_flexible, response_is_flexible
 from kwire.quotas.entities import REQUEST_PERCENTAGE
 from kwire.security.session import Session
+
+if TYPE_CHECKING:
+    from kwire.observability.request_events import RequestEvent
 
 
 class ProtocolViolation(Exception):
@@ -71,18 +74,28 @@ class Dispatcher:
         self.state = state
         self.registry = registry if registry is not None else build_registry()
 
-    def handle_frame(self, request_frame: bytes, client_host: str = "", session: Session | None = None) -> Outcome:
+    def handle_frame(
+        self,
+        request_frame: bytes,
+        client_host: str = "",
+        session: Session | None = None,
+        event: RequestEvent | None = None,
+    ) -> Outcome:
         """Answer one request frame.
 
         Returns a list of buffers (the framed response), NO_RESPONSE,
         CLOSE_CONNECTION, or a (Delayed, finish) pair where finish(response)
         frames whatever the delayed completion returns. Raises
-        ProtocolViolation when the connection must be closed.
+        ProtocolViolation when the connection must be closed. `event`, when
+        someone watches requests, is told what the request was.
         """
         try:
             api_key, api_version, correlation_id = peek_api(request_frame)
         except HeaderError as exc:
             raise ProtocolViolation(str(exc)) from None
+        if event is not None:
+            event.api_key, event.api_version, event.correlation_id = api_key, api_version, correlation_id
+            event.request_bytes = len(request_frame)
         spec = self.registry.get(api_key)
         if spec is None:
             raise ProtocolViolation(f"unknown API key {api_key}")
@@ -102,6 +115,10 @@ class Dispatcher:
             if _must_propagate(exc):
                 raise
             raise ProtocolViolation(f"malformed request (api {api_key} v{api_version}): {exc!r}") from None
+        if event is not None:
+            event.client_id = header.client_id
+            if session is not None:
+                event.principal = session.principal
         context = RequestContext(
             self.state,
             self.registry,
@@ -112,6 +129,7 @@ class Dispatcher:
             client_host,
             len(request_frame),
             session,
+            event,
         )
         rule = None
         faults = self.state.faults
@@ -179,6 +197,7 @@ class Dispatcher:
     def _error_outcome(self, ctx: RequestContext, request: Any, error_code: int) -> Outcome:
         """The request answered with `error_code` instead of being handled;
         the connection closed when no error response can be built for it."""
+        ctx.note_error(error_code, reason="injected fault")
         try:
             response = error_response(ctx.api_key, ctx.api_version, request, error_code)
             body = encode(response)

@@ -17,6 +17,7 @@ from kwire.security.session import Session
 
 if TYPE_CHECKING:
     from kwire.broker_state import BrokerState
+    from kwire.observability.request_events import RequestEvent
     from kwire.protocol.registry import ApiRegistry
 
 
@@ -53,6 +54,13 @@ class RequestContext:
     client_host: str = ""  # the peer, as Kafka shows it: "/127.0.0.1"
     request_size: int = 0  # header and body, without the size prefix (Kafka's sizeInBytes)
     session: Session | None = None  # the connection's listener and principal (None: an in-process caller)
+    event: RequestEvent | None = None  # what metrics and the request log are told (None: nobody watches)
+
+    def note_error(self, code: int, count: int = 1, reason: str = "") -> None:
+        """The answer carries error `code` (for `count` partitions or resources), for
+        metrics and the request log; `reason` says why, when the handler knows."""
+        if self.event is not None:
+            self.event.note_error(int(code), count, reason)
 
     @property
     def principal(self) -> str:

@@ -27,6 +27,7 @@ from kwire.broker_state import BrokerState
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.controller import Controller
 from kwire.config import BrokerConfig
+from kwire.core import BrokerCore
 from kwire.errors import StartupError
 from kwire.protocol.errors import ErrorCode
 from kwire.replication.counters import ReplicationCounters
@@ -65,6 +66,7 @@ def node_config(base: BrokerConfig, node_id: int) -> BrokerConfig:
         data_dir=data_dir,
         other_log_dirs=(),
         control_port=None,
+        http_port=None if base.http_port is None else shifted(base.http_port),
         explicit=set(base.explicit),
         listener_overrides=dict(base.listener_overrides),
     )
@@ -122,6 +124,9 @@ class ClusterRuntime:
     def _state_of(self, node_id: int) -> BrokerState | None:
         node = self.nodes.get(node_id)
         return None if node is None else node.core.state
+
+    def _running_cores(self) -> list[BrokerCore]:
+        return [self.nodes[node_id].core for node_id in sorted(self.nodes)]
 
     def manager(self, node_id: int) -> ReplicaManager | None:
         node = self.nodes.get(node_id)
@@ -197,7 +202,7 @@ class ClusterRuntime:
 
     async def _run_node(self, config: BrokerConfig, ended: trio.Event, *, task_status: trio.TaskStatus[Node]) -> None:
         try:
-            await run_node(config, self.clock, self.controller, task_status=task_status)
+            await run_node(config, self.clock, self.controller, peers=self._running_cores, task_status=task_status)
         finally:
             ended.set()
 

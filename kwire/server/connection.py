@@ -25,6 +25,7 @@ import trio
 
 from kwire.core import BrokerCore, ProtocolViolation
 from kwire.handlers.base import CLOSE_CONNECTION, DROP_CONNECTION, NO_RESPONSE, Delayed, Late
+from kwire.observability.request_events import RequestEvent, RequestObserver
 from kwire.protocol.framing import FrameError, FrameReader
 from kwire.security.listener_security import ListenerSecurity
 from kwire.security.session import Session
@@ -64,6 +65,11 @@ async def serve_connection(
     idle_ms = core.config.connections_max_idle_ms
     idle_s = idle_ms / 1000 if idle_ms >= 0 else math.inf
     session = None if security is None else security.new_session(client_ip)
+    listener = "PLAINTEXT" if session is None else session.listener
+    observers = core.state.request_observers  # a list that may gain members while connections run
+    clock = core.clock
+    received = 0.0
+    event: RequestEvent | None = None
     try:
         if security is not None and security.ssl_context is not None:
             assert session is not None
@@ -84,34 +90,55 @@ async def serve_connection(
                     while request_frame is None:
                         await _receive(stream, reader, idle_s, peer)
                         request_frame = reader.next_frame()
+                    if observers:
+                        received = clock.monotonic()
                 else:
+                    if observers:
+                        received = clock.monotonic()
                     _check_unauthenticated_size(session, len(request_frame))
                     if budget is not None:
                         # Arrived whole in one read: count it while it is handled.
                         reservation = await _reserve(budget, len(request_frame))
+                event = None
+                if observers:
+                    event = RequestEvent(listener, peer, received=received, dispatched=clock.monotonic())
                 if session is not None and session.raw_tokens:
                     # SASL after SaslHandshake v0: bare tokens, answered with bare tokens.
                     outcome = core.handle_raw_sasl_token(session, request_frame)
                 else:
-                    outcome = core.handle_frame(request_frame, client_host, session)
+                    outcome = core.handle_frame(request_frame, client_host, session, event)
                 del request_frame  # a delayed answer must not keep the frame alive
+                if event is not None:
+                    event.handled = event.completed = clock.monotonic()
                 late_ms = 0
                 if isinstance(outcome, Late):  # fault injection: answer this much later
                     outcome, late_ms = outcome.outcome, outcome.delay_ms
                 if isinstance(outcome, tuple):
                     delayed, finish = outcome
                     outcome = finish(await wait_for_delayed(core, delayed))
+                    if event is not None:
+                        event.completed = clock.monotonic()
                 if outcome is NO_RESPONSE:
+                    if event is not None:
+                        _tell(observers, event, clock.monotonic(), answered=False)
                     continue
                 if outcome is CLOSE_CONNECTION:
                     log.info("closing connection from %s after a failed acks=0 produce", peer)
+                    if event is not None:
+                        _tell(observers, event, clock.monotonic(), closed="failed acks=0 produce")
                     return
                 if outcome is DROP_CONNECTION:
                     logging.getLogger("kwire.faults").info("fault: closing connection from %s unanswered", peer)
+                    if event is not None:
+                        _tell(observers, event, clock.monotonic(), closed="injected fault")
                     return
                 if late_ms > 0:
                     await trio.sleep(late_ms / 1000)
                 await send_buffers(stream, outcome)
+                if event is not None:
+                    event.response_bytes = sum(map(len, outcome))
+                    event.throttle_ms = getattr(outcome, "throttle_ms", 0)
+                    _tell(observers, event, clock.monotonic())
                 if session is not None and session.close_after_response:
                     # As Kafka: the answer first, the close a little later (a client that reads
                     # both in one go may otherwise lose the answer).
@@ -130,6 +157,8 @@ async def serve_connection(
         pass
     except (FrameError, ProtocolViolation) as exc:
         log.warning("closing connection from %s: %s", peer, exc)
+        if event is not None and not event.sent:  # the request that broke the rules
+            _tell(observers, event, clock.monotonic(), closed=str(exc))
     except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
         pass  # the client went away, possibly mid-request: nothing to do
     except _TlsFailed:
@@ -224,6 +253,20 @@ async def _reserve(budget: RequestBudget, size: int) -> Reservation:
             budget.release(reservation)  # cancelled while waiting (or just granted): give it back
             raise
     return reservation
+
+
+def _tell(
+    observers: list[RequestObserver], event: RequestEvent, now: float, *, answered: bool = True, closed: str = ""
+) -> None:
+    """Hand a finished request to every observer; one that fails is logged, never the connection's problem."""
+    event.sent = now
+    event.answered = answered and not closed
+    event.closed = closed
+    for observer in observers:
+        try:
+            observer(event)
+        except Exception:
+            log.exception("a request observer failed")
 
 
 async def wait_for_delayed(core: BrokerCore, delayed: Delayed) -> Any:

@@ -22,7 +22,7 @@ kwire/server/process.py), never for an embedded node.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import trio
@@ -31,6 +31,7 @@ from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.controller import Controller
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
+from kwire.observability.node_view import NodeView
 from kwire.security import listener_security
 from kwire.security.listener_security import ScramLookup
 from kwire.server import control_server, listener, startup
@@ -46,12 +47,16 @@ class Node:
         cancel_scope: trio.CancelScope,
         control_port: int | None = None,
         ports: dict[str, int] | None = None,
+        http_port: int | None = None,
+        view: NodeView | None = None,
     ) -> None:
         self.core = core
         self.config: BrokerConfig = core.config
         self.port = port  # the first listener's bound port (config.port may be 0)
         self.ports = ports or {}  # every listener's bound port by listener name
         self.control_port = control_port  # the fault-injection HTTP endpoint's port, None when off
+        self.http_port = http_port  # metrics, health and the console (--http-port), None when off
+        self.view = view  # what the HTTP routes see (None when the HTTP port is off)
         self._cancel_scope = cancel_scope
 
     @property
@@ -83,12 +88,14 @@ async def run_node(
     clock: Clock = SYSTEM_CLOCK,
     controller: Controller | None = None,
     *,
+    peers: Callable[[], list[BrokerCore]] | None = None,
     task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a node until `node.stop()` or cancellation; with `nursery.start`
     it returns the Node once the node serves, or raises the StartupError
     that stopped it. `clock` is the node's one clock (a ManualClock in tests);
-    `controller`: the node is one of a multi-node cluster (cluster_runtime.py)."""
+    `controller`: the node is one of a multi-node cluster (cluster_runtime.py),
+    whose running nodes `peers` lists (for the HTTP console)."""
     for log_dir in config.log_dirs:
         startup.check_data_dir(log_dir)
     # Certificates, JAAS options and JWKS files are read before anything is bound or opened.
@@ -96,12 +103,17 @@ async def run_node(
     security = listener_security.prepare(config, credentials.lookup, clock.wall_ms)
     # Bind before touching the data directory: a busy port leaves it as it was.
     listeners = await startup.bind(config)
+    http_listeners: list[trio.SocketListener] = []
     try:
+        if config.http_port is not None:
+            http_listeners = await startup.bind_http(config.http_host, config.http_port)
         core = startup.open_data(config, clock, controller)
     except BaseException:
         with trio.CancelScope(shield=True):
             for each in listeners:
                 await each.aclose()
+            for http_listener in http_listeners:
+                await http_listener.aclose()
         raise
     credentials.state = core.state
     try:
@@ -111,7 +123,15 @@ async def run_node(
             if config.control_port is not None:
                 control_port = await nursery.start(control_server.serve_control, core, config.control_port)
             ports = {each.spec.name: each.port for each in listeners}
-            task_status.started(Node(core, port, nursery.cancel_scope, control_port, ports))
+            http_port = view = None
+            if http_listeners:  # imported only when used: start-up time
+                from kwire.http.server import serve_http
+                from kwire.observability.http_app import build_router
+
+                view = NodeView(core, clock.wall_ms(), ports, peers=peers)
+                http_port = await nursery.start(serve_http, http_listeners, build_router(view))
+                view.ready = True  # the logs are loaded and the listeners accept
+            task_status.started(Node(core, port, nursery.cancel_scope, control_port, ports, http_port, view))
     finally:
         # In this thread: the core's outcomes of background flushes are applied by the thread that runs it.
         core.close()

@@ -17,6 +17,7 @@ import trio
 
 from kwire import __version__
 from kwire.config import BrokerConfig
+from kwire.server import startup
 from kwire.server.cluster_control import serve_cluster_control
 from kwire.server.cluster_runtime import ClusterRuntime, run_cluster
 from kwire.server.memory_snapshots import dump_snapshots_forever, start_tracing
@@ -49,6 +50,8 @@ async def _serve_until_signal(config: BrokerConfig) -> None:
             node: Node = await nursery.start(run_node, config)
             node.core.state.faults.exit_allowed = True  # this process is the node's: kill may end it
             control = "" if node.control_port is None else f", fault control on 127.0.0.1:{node.control_port}"
+            if node.http_port is not None:
+                control += f", HTTP on http://{startup.address(config.http_host, node.http_port)}/"
             print(
                 f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{_others(node)}{control})",
                 flush=True,
@@ -65,6 +68,9 @@ async def _serve_cluster_until_signal(config: BrokerConfig, brokers: int) -> Non
                 port = await nursery.start(serve_cluster_control, cluster, config.control_port)
                 control = f", cluster control on 127.0.0.1:{port}"
             where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
+            http = [node.http_port for node in cluster.nodes.values() if node.http_port is not None]
+            if http:
+                control += f", HTTP on {config.http_host} ports {', '.join(map(str, http))}"
             print(
                 f"kwire {__version__} ready on {cluster.bootstrap_servers} ({brokers} brokers, {where}{control})",
                 flush=True,

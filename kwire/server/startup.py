@@ -10,6 +10,8 @@ import logging
 import os
 from pathlib import Path
 
+import trio
+
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster.controller import Controller
 from kwire.config import BrokerConfig
@@ -68,6 +70,16 @@ async def bind(config: BrokerConfig) -> list[BoundListener]:
         where = address(config.host, config.port) if spec is None else address(spec.host, spec.port)
         named = f" (listener {spec.name})" if spec is not None and len(config.listeners()) > 1 else ""
         raise StartupError(f"cannot listen on {where}{named}: {reason}") from exc
+
+
+async def bind_http(host: str, port: int) -> list[trio.SocketListener]:
+    """The HTTP port (--http-port), bound with the Kafka listeners: a busy port stops start-up in one line."""
+    from kwire.http.server import bind_http as bind
+
+    try:
+        return await bind(host, port)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {address(host, port)} (--http-port): {exc.strerror or exc}") from exc
 
 
 def open_data(config: BrokerConfig, clock: Clock = SYSTEM_CLOCK, controller: Controller | None = None) -> BrokerCore:

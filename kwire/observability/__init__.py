@@ -1,0 +1,1 @@
+"""Seeing inside the broker: request events, metrics, health, the request log."""
