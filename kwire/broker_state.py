@@ -34,6 +34,7 @@ from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
 from kwire.coordinator.transactions_service import TransactionsService, local_marker_writer
 from kwire.faults import FaultInjector
 from kwire.long_poll import Waiter, Waiters
+from kwire.observability.metrics import NodeMetrics, metrics_for
 from kwire.observability.request_events import RequestObserver
 from kwire.protocol.errors import ErrorCode
 from kwire.replication.replica_manager import ReplicaManager
@@ -54,6 +55,9 @@ class BrokerState:
         self.waiters = Waiters()
         # Told of every request once answered (metrics, the request log): kwire/observability/.
         self.request_observers: list[RequestObserver] = []
+        # Counting only with the HTTP port on (a do-nothing NodeMetrics otherwise);
+        # a counting one watches requests through request_observers.
+        self.metrics: NodeMetrics = metrics_for(self)
         # A node of a multi-node cluster: producer ids from the controller's
         # one allocator, and the replicas this node leads or follows.
         self.replicas: ReplicaManager | None = None

@@ -25,6 +25,7 @@ from kwire.handlers import build_registry
 from kwire.handlers.api_versions import unsupported_version_body
 from kwire.handlers.base import CLOSE_CONNECTION, DROP_CONNECTION, NO_RESPONSE, Delayed, Encoded, Late, RequestContext
 from kwire.handlers.base import millis as _millis
+from kwire.observability.response_errors import note_response_errors
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.framing import frame
 from kwire.protocol.headers import HeaderError, encode_response_header, parse_request_header, peek_api
@@ -151,9 +152,14 @@ class Dispatcher:
         response = spec.handler(context, request)
         # request_percentage: the time this request took to handle.
         throttle = quotas.record_request_time(header.client_id, self.state.clock.monotonic() - started) if timed else 0
+        if event is not None and not event.errors:
+            # A handler that noted its errors is trusted; others' answers are searched.
+            note_response_errors(event, response)
         if isinstance(response, Delayed):
 
             def finish(final_response: Any) -> Outcome:
+                if event is not None and not event.errors:
+                    note_response_errors(event, final_response)
                 return _frame(spec.api_key, api_version, correlation_id, final_response, throttle)
 
             result: Outcome = (response, finish)

@@ -7,7 +7,7 @@ clients treat as "no session" and keep sending full fetch requests.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import attrs
@@ -17,6 +17,7 @@ from kwire.handlers.authorization import NOTHING_REFUSED, refused_names
 from kwire.handlers.base import Delayed, Encoded, RequestContext, millis
 from kwire.log import CorruptSegment, OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
+from kwire.observability.metrics import NodeMetrics
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import (
@@ -125,6 +126,7 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     request = FetchRequest.from_wire(wire_request, version)
     if request.session_id != 0 or request.session_epoch > 0:
         # An incremental fetch for a session this broker never created.
+        ctx.note_error(ErrorCode.fetch_session_id_not_found)
         return Encoded(encode_fetch_response(version, [], error_code=ErrorCode.fetch_session_id_not_found))
 
     read_committed = request.isolation_level == READ_COMMITTED
@@ -141,11 +143,14 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     min_bytes = request.min_bytes
 
     storage_error = _storage_error_for(version)
+    metrics = state.metrics
+    counting = metrics.enabled  # BrokerTopicMetrics, only with the HTTP port on
 
     def attempt(final: bool) -> Encoded | None:
         topics, total_bytes, has_error = _read(plan, response_limit, read_committed, storage_error, state.faults.paused)
         if final or has_error or total_bytes >= min_bytes or max_wait_ms <= 0:
             response = _encoded(version, topics, 0, leaders)
+            answered = topics
             if quota_window_bytes is not None:
                 # consumer_byte_rate counts the whole answer, as Kafka's does.
                 size = sum(len(part) for part in response.parts)
@@ -154,6 +159,11 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
                     # As Kafka: a throttled fetch answers no records (so it counts none).
                     quotas.unrecord(CONSUMER_BYTE_RATE, ctx.client_id, size)
                     response = _encoded(version, [], throttle_ms)
+                    answered = []
+            if has_error and ctx.event is not None:
+                _note_errors(ctx, answered)
+            if counting:
+                _count(metrics, answered, state.cluster.topics)
             return response
         return None
 
@@ -167,6 +177,23 @@ def handle_fetch(ctx: RequestContext, wire_request: Any) -> Any:
         if isinstance(target, Partition)
     ]
     return Delayed(wait_keys, max_wait_ms, attempt)
+
+
+def _note_errors(ctx: RequestContext, topics: list[FetchTopicResult]) -> None:
+    """Each partition's error in the answer, for metrics and the request log."""
+    for topic in topics:
+        for partition in topic.partitions:
+            if partition.error_code != ErrorCode.none:
+                ctx.note_error(partition.error_code)
+
+
+def _count(metrics: NodeMetrics, topics: list[FetchTopicResult], known: Mapping[str, object]) -> None:
+    """BrokerTopicMetrics: each partition of a topic that exists, its record bytes (BytesOutPerSec)."""
+    for topic in topics:
+        if topic.name is None or topic.name not in known:
+            continue  # no counters for names that are not topics
+        for partition in topic.partitions:
+            metrics.fetched(topic.name, partition.error_code, sum(len(chunk) for chunk in partition.records))
 
 
 def _encoded(

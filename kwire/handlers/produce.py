@@ -96,6 +96,8 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
     leaders: dict[int, NodeEndpoint] = {}  # KIP-951: where the leaders named in the answer listen
     replicas = state.replicas  # a node of a multi-node cluster
     waits: list[_AcksAllWait] = []  # acks=all appends the ISR has yet to copy
+    metrics = state.metrics
+    counting = metrics.enabled  # BrokerTopicMetrics, only with the HTTP port on
     for topic_data in request.topic_data:
         if refused and _topic_name(ctx, topic_data) in refused:
             topic, error = None, ErrorCode.topic_authorization_failed
@@ -138,6 +140,8 @@ def handle_produce(ctx: RequestContext, wire_request: Any) -> Any:
                 result = _append(state, topic, index, partition_data.records, request.transactional_id)
             any_error = any_error or result.error_code != ErrorCode.none
             partition_results.append(result)
+            if counting and topic is not None:
+                metrics.produced(topic.name, result.error_code, partition_data.records)
         name = topic.name if topic is not None else (topic_data.name or "")
         topic_id = topic.topic_id if topic is not None else topic_data.topic_id
         topic_results.append(ProduceTopicResult(name=name, topic_id=topic_id, partitions=partition_results))
@@ -290,6 +294,8 @@ def _answer(
     throttle_ms: int = 0,
     leaders: tuple[NodeEndpoint, ...] = (),
 ) -> Encoded | Sentinel:
+    if any_error and ctx.event is not None:
+        _note_errors(ctx, topic_results)
     if acks == 0:
         # Nothing goes back; on failure Kafka closes the connection so the
         # client learns about it through the reconnect.
@@ -300,6 +306,15 @@ def _answer(
         return Encoded([encode_produce_response(version, topic_results, throttle, leaders)], throttle, encoded)
 
     return encoded(throttle_ms)
+
+
+def _note_errors(ctx: RequestContext, topic_results: list[ProduceTopicResult]) -> None:
+    """Each partition's error, for metrics and the request log."""
+    for topic_result in topic_results:
+        for result in topic_result.partitions:
+            if result.error_code != ErrorCode.none:
+                reason = f"{topic_result.name}-{result.index}: {result.error_message}" if result.error_message else ""
+                ctx.note_error(result.error_code, reason=reason)
 
 
 def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | None, ErrorCode]:

@@ -14,6 +14,7 @@ import trio
 
 from kwire.core import BrokerCore
 from kwire.log.partition_log import PartitionLog
+from kwire.observability.metrics import NodeMetrics
 
 if TYPE_CHECKING:
     from kwire.log.cleaner import CleaningOutput, CleaningPlan
@@ -40,14 +41,15 @@ async def clean_due_logs(core: BrokerCore) -> int:
         if not topic.log_config.compacted:
             continue
         for partition in topic.hosted():
-            if await _clean(partition.log, f"{topic.name}-{partition.index}", core.cluster.clock.wall_ms()):
+            name = f"{topic.name}-{partition.index}"
+            if await _clean(partition.log, name, core.cluster.clock.wall_ms(), core.state.metrics):
                 cleaned += 1
     if cleaned:
         core.cluster.save_cleaner_offsets()
     return cleaned
 
 
-async def _clean(partition_log: PartitionLog, name: str, now_ms: int) -> bool:
+async def _clean(partition_log: PartitionLog, name: str, now_ms: int, metrics: NodeMetrics) -> bool:
     from kwire.log import cleaner
 
     work = cleaner.plan(partition_log, now_ms)
@@ -66,6 +68,7 @@ async def _clean(partition_log: PartitionLog, name: str, now_ms: int) -> bool:
         partition_log.finish_cleaning()
     if installed:
         elapsed = time.perf_counter() - started
+        metrics.log_cleaned(output.bytes_before, output.bytes_after, elapsed)
         log.info(
             "Cleaned %s: %d -> %d bytes, %d records removed, in %.3f s (%.1f MB/s)",
             name,

@@ -106,6 +106,7 @@ async def serve(
                         nursery,
                         connections,
                         security.get(bound.spec.name),
+                        bound.spec.name,
                     )
             task_status.started(bound_port)
     finally:
@@ -123,6 +124,7 @@ async def accept_forever(
     nursery: trio.Nursery,
     connections: set[trio.CancelScope] | None = None,
     security: ListenerSecurity | None = None,
+    listener_name: str = "PLAINTEXT",
 ) -> None:
     where = _local_name(listener)
     backoff = 0.0
@@ -157,7 +159,7 @@ async def accept_forever(
             quotas.release(ip)
             nursery.start_soon(_close_after, stream, throttle_ms / 1000, ip)
             continue
-        nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget, connections, security)
+        nursery.start_soon(_serve_counted, core, stream, quotas, ip, budget, connections, security, listener_name)
 
 
 async def _close_after(stream: trio.SocketStream, delay_s: float, ip: str) -> None:
@@ -177,14 +179,18 @@ async def _serve_counted(
     budget: RequestBudget | None,
     connections: set[trio.CancelScope] | None = None,
     security: ListenerSecurity | None = None,
+    listener_name: str = "PLAINTEXT",
 ) -> None:
     scope = trio.CancelScope()
     if connections is not None:
         connections.add(scope)
+    metrics = core.state.metrics  # connection-count per listener (with the HTTP port on)
+    metrics.connection_opened(listener_name)
     try:
         with scope:  # cancelled to close the connection (fault injection)
             await serve_connection(core, stream, budget, security)
     finally:
+        metrics.connection_closed(listener_name)
         if connections is not None:
             connections.discard(scope)
         quotas.release(ip)
