@@ -275,6 +275,12 @@ def test_the_images_environment_listens_everywhere_and_advertises_localhost():
     assert config.advertised(9092) == ("localhost", 9092)
 
 
+def test_the_images_environment_turns_the_http_port_on_where_docker_reaches_it():
+    config = serve([], dockerfile_environment()).config
+    assert (config.http_host, config.http_port) == ("0.0.0.0", 8080)
+    assert "HEALTHCHECK" in (ROOT / "Dockerfile").read_text()
+
+
 def test_the_images_environment_is_overridden_by_docker_run_e():
     environment = {
         **dockerfile_environment(),
