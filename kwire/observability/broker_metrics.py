@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import prometheus_client
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from kwire.observability.group_collector import GroupCollector
@@ -28,23 +27,20 @@ from kwire.observability.topic_metrics import ConnectionMetrics, TopicMetrics
 if TYPE_CHECKING:
     from kwire.broker_state import BrokerState
 
-# No `…_created` series beside every counter and histogram: Kafka's
-# dashboards never ask for them and they double what a scrape carries.
-prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-
 
 class BrokerMetrics(NodeMetrics):
     enabled = True
 
     def __init__(self, state: BrokerState) -> None:
         self.registry: CollectorRegistry = CollectorRegistry()
-        self.requests = RequestMetrics(self.registry)
+        self.requests = RequestMetrics()
         cluster = state.cluster
         self.topics = TopicMetrics(lambda name: name in cluster.topics)
         self.connections = ConnectionMetrics()
         self.cleaner = CleanerStats()
         # Kafka's BrokerState; the HTTP port's routes say when the node is ready or stopping.
         self.broker_state: Callable[[], int] = lambda: RUNNING
+        self.registry.register(self.requests)
         self.registry.register(self.topics)
         self.registry.register(self.connections)
         self.registry.register(StateCollector(state, self.cleaner, lambda: self.broker_state()))
