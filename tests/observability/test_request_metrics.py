@@ -47,7 +47,9 @@ def test_a_fetchs_times_are_filed_under_fetch_consumer_and_its_count_under_fetch
     core.state.metrics.observe(event(ApiKey.FETCH, 12))
     families = scrape(core)
     assert sample(families, "kafka_network_requestmetrics_requests_total", request="Fetch", version="12") == 1
-    assert sample(families, "kafka_network_requestmetrics_totaltimems_count", request="FetchConsumer", version="12") == 1
+    assert (
+        sample(families, "kafka_network_requestmetrics_totaltimems_count", request="FetchConsumer", version="12") == 1
+    )
     core.close()
 
 
@@ -58,7 +60,11 @@ def test_errors_per_request_and_error_name_and_none_once_per_clean_answer():
     metrics.observe(event())
     metrics.observe(event(closed="failed acks=0 produce", answered=False))  # closed: neither an error nor NONE
     errors = {tuple(s.labels.values()): s.value for f in metrics.collect() for s in f.samples if "errors" in s.name}
-    assert errors == {("Produce", "MESSAGE_TOO_LARGE"): 2, ("Produce", "UNKNOWN_TOPIC_OR_PARTITION"): 1, ("Produce", "NONE"): 2}
+    assert errors == {
+        ("Produce", "MESSAGE_TOO_LARGE"): 2,
+        ("Produce", "UNKNOWN_TOPIC_OR_PARTITION"): 1,
+        ("Produce", "NONE"): 2,
+    }
 
 
 def test_frames_refused_unread_make_no_series():

@@ -46,7 +46,9 @@ def test_a_refused_batch_counts_as_failed_for_its_topic_and_its_error(client):
     assert sample(families, FAILED_PRODUCES, topic="small") == 1
     assert sample(families, FAILED_PRODUCES, error="MESSAGE_TOO_LARGE") == 1
     assert sample(families, MESSAGES_IN, topic="small") == 0
-    assert sample(families, "kafka_network_requestmetrics_errors_total", request="Produce", error="MESSAGE_TOO_LARGE") == 1
+    assert (
+        sample(families, "kafka_network_requestmetrics_errors_total", request="Produce", error="MESSAGE_TOO_LARGE") == 1
+    )
 
 
 def test_bytes_out_counts_the_record_bytes_fetched(client):

@@ -66,11 +66,9 @@ def scrape(core: BrokerCore) -> dict[str, Any]:
 
 def sample(families: dict[str, Any], name: str, **labels: str) -> float | None:
     """The value of the sample `name` with exactly these labels (None: no such sample)."""
-    family_name = name.removesuffix("_total").removesuffix("_count").removesuffix("_sum").removesuffix("_bucket")
-    family = families.get(family_name) or families.get(name)
-    if family is None:
-        return None
-    for each in family.samples:
-        if each.name == name and each.labels == labels:
-            return float(each.value)
+    candidates = [name] + [name.removesuffix(suffix) for suffix in ("_total", "_count", "_sum", "_bucket")]
+    for family_name in candidates:
+        for each in families[family_name].samples if family_name in families else ():
+            if each.name == name and each.labels == labels:
+                return float(each.value)
     return None

@@ -13,7 +13,17 @@ HANDLERS = (
     "kwire.handlers.configs",
     "kwire.handlers.transactions",
 )
-LAZY = ("zstandard", "lz4", "lz4.frame", "cramjam", "crc32c", "kwire.log.cleaner", "tracemalloc", "prometheus_client", *HANDLERS)
+LAZY = (
+    "zstandard",
+    "lz4",
+    "lz4.frame",
+    "cramjam",
+    "crc32c",
+    "kwire.log.cleaner",
+    "tracemalloc",
+    "prometheus_client",
+    *HANDLERS,
+)
 
 
 def _loaded_after(code: str) -> list[str]:
