@@ -176,12 +176,12 @@ def test_connections_per_listener_while_a_client_is_connected(broker, client):
         producer = Producer({"bootstrap.servers": broker.bootstrap})
         producer.list_topics(timeout=10)
         close = producer.flush
+
+    def counted():
+        samples = scrape(broker)
+        return samples if value(samples, count, listener="PLAINTEXT") >= 1 else None
+
     try:
-
-        def counted():
-            samples = scrape(broker)
-            return samples if value(samples, count, listener="PLAINTEXT") >= 1 else None
-
         # librdkafka swaps its bootstrap connection for one to the broker it learned of: poll.
         during = wait_for(counted, "a connection counted", 10)
         assert value(during, created, listener="PLAINTEXT") > value(before, created, listener="PLAINTEXT")
