@@ -21,6 +21,7 @@ from compat_tests.clients import Outgoing, create_topic, produce
 CLIENTS = ["kafka-python", "confluent-kafka"]
 N_MESSAGES = 250
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.xdist_group("metrics")  # one worker: one broker for the module
 
 
 @pytest.fixture(scope="module")
