@@ -9,6 +9,7 @@ from kwire.console.markup import Markup, h, join
 COLOURS = ("#1f6feb", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0c8599", "#5c940d", "#495057")
 WIDTH, HEIGHT = 720, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 12, 28
+MIN_SPAN_MS = 60_000  # the time axis shows at least the last minute
 
 
 def line_chart(series: list[tuple[str, list[tuple[int, int]]]]) -> Markup:
@@ -16,14 +17,14 @@ def line_chart(series: list[tuple[str, list[tuple[int, int]]]]) -> Markup:
     points = [point for _label, values in series for point in values]
     if not points:
         return h('<p class="empty">{}</p>', "No lag samples yet.")
-    first = min(t for t, _v in points)
     last = max(t for t, _v in points)
-    span = max(last - first, 1)
+    first = min(min(t for t, _v in points), last - MIN_SPAN_MS)
+    span = last - first
     top_value = max(max(v for _t, v in points), 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(t: int) -> float:
-        return LEFT + (t - first) / span * plot_w if last > first else LEFT + plot_w
+        return LEFT + (t - first) / span * plot_w
 
     def y(v: int) -> float:
         return TOP + plot_h - v / top_value * plot_h

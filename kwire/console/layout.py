@@ -34,6 +34,7 @@ tr:hover td { background: #f9fbfd; }
 .card .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .4px; }
 .card .value { font-size: 20px; font-weight: 600; }
 .muted, .empty { color: var(--muted); }
+.note { font-size: 11px; }
 .error { background: #fef3f2; border: 1px solid #fecdca; color: var(--bad); padding: 8px 12px; border-radius: 6px; }
 .notice { background: #ecfdf3; border: 1px solid #abefc6; color: var(--ok); padding: 8px 12px; border-radius: 6px; }
 .tag { display: inline-block; padding: 0 6px; border-radius: 4px; background: #eef1f5; font-size: 12px; }
@@ -44,6 +45,7 @@ form.panel label { display: flex; flex-direction: column; font-size: 12px; color
 input, select, button { font: inherit; padding: 4px 8px; border: 1px solid var(--line); border-radius: 4px; background: #fff; }
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
 button.danger { background: #fff; color: var(--bad); border-color: #fecdca; }
+pre, code { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 pre { margin: 0; white-space: pre-wrap; word-break: break-all; font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; max-width: 560px; }
 svg.chart { background: #fff; border: 1px solid var(--line); border-radius: 6px; }
 svg.chart text { font-size: 11px; fill: var(--muted); }

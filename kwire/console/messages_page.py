@@ -131,14 +131,16 @@ def render_page(topic: Topic, query: Query, page: Page, start: int) -> Markup:
 def _cell(data: bytes | None, form: str) -> Markup:
     text, note = show(data, form)
     shown = h("<pre>{}</pre>", text) if text else Markup("")
-    return h('{}<span class="muted">{}</span>', shown, note) if note else shown
+    return h('{}<span class="muted note">{}</span>', shown, note) if note else shown
+
+
+def _header(name: str, value: bytes | None, form: str) -> Markup:
+    text, note = show(value, "text" if form == "json" else form)
+    return h('<div class="header"><b>{}</b>: <code>{}</code> <span class="muted">{}</span></div>', name, text, note)
 
 
 def _row(record: BrowsedRecord, form: str) -> tuple[object, ...]:
-    headers = join(
-        h("<div><b>{}</b>: {}</div>", name, _cell(value, "text" if form == "json" else form))
-        for name, value in record.headers
-    )
+    headers = join(_header(name, value, form) for name, value in record.headers)
     flags = []
     if record.marker:
         flags.append(h('<span class="tag control">{} marker</span>', record.marker))
