@@ -206,6 +206,7 @@ def producers(view: NodeView, limit: int) -> tuple[list[ProducerRow], bool]:
         for topic, partition in core.state.cluster.hosted_partitions():
             if partition.leader != core.config.node_id or partition.replica is None:
                 continue
+            ongoing = partition.replica.transactions.ongoing  # producer id -> first offset of its open transaction
             for entry in partition.replica.producer_state.entries.values():
                 if len(rows) >= limit:
                     return rows, True
@@ -217,7 +218,7 @@ def producers(view: NodeView, limit: int) -> tuple[list[ProducerRow], bool]:
                         entry.epoch,
                         entry.last_seq,
                         entry.last_offset,
-                        entry.current_txn_first_offset,
+                        ongoing.get(entry.producer_id, -1),
                     )
                 )
     rows.sort(key=lambda row: (row.topic, row.partition, row.producer_id))
