@@ -80,7 +80,7 @@ def render(view: NodeView, rates: RequestRates) -> Markup:
     rates_table = table(["API", "Requests", "Per second"], rate_rows, numeric=(1, 2), empty="No requests yet.")
     return h(
         '<div class="cards">{cards}</div><h2>Cluster {cluster_id}</h2>{nodes}<h2>Listeners</h2>{listeners}'
-        '<h2>Request rates <span class="muted">(last {window})</span></h2>{rates}',
+        '<h2>Request rates <span class="muted">(this node, last {window})</span></h2>{rates}',
         cards=card_html,
         cluster_id=cluster.cluster_id,
         nodes=nodes,
