@@ -4,6 +4,7 @@ per-partition lag every SAMPLE_INTERVAL_S into a bounded ring buffer."""
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 
 import attrs
@@ -15,6 +16,8 @@ from kwire.observability.node_view import NodeView
 SAMPLE_INTERVAL_S = 5.0
 KEEP_SAMPLES = 180  # 15 minutes at one sample every 5 s
 MAX_GROUPS = 1000  # a bound on memory whatever clients do
+
+log = logging.getLogger("kwire.console")
 
 
 @attrs.frozen
@@ -47,5 +50,8 @@ class LagHistory:
     async def run(self) -> None:
         """The sampler task: until cancelled."""
         while True:
-            self.sample()
+            try:
+                self.sample()
+            except Exception:  # the console's chart must never stop the broker
+                log.exception("The console's lag sampler failed; it tries again in %.0f s", SAMPLE_INTERVAL_S)
             await trio.sleep(SAMPLE_INTERVAL_S)

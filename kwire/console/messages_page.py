@@ -144,6 +144,8 @@ def _row(record: BrowsedRecord, form: str) -> tuple[object, ...]:
     flags = []
     if record.marker:
         flags.append(h('<span class="tag control">{} marker</span>', record.marker))
+    elif record.aborted:
+        flags.append(h('<span class="tag control">aborted transaction (producer {})</span>', record.producer_id))
     elif record.transactional:
         flags.append(h('<span class="tag">transactional (producer {})</span>', record.producer_id))
     return (

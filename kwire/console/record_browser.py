@@ -31,6 +31,7 @@ class BrowsedRecord:
     transactional: bool
     producer_id: int
     marker: str  # "COMMIT" / "ABORT" for a transaction marker (a control record), else ""
+    aborted: bool = False  # data of a transaction that was aborted (read_committed consumers skip it)
 
 
 @attrs.frozen
@@ -62,6 +63,9 @@ def read_page(log: PartitionLog, start: int, limit: int = DEFAULT_RECORDS) -> Pa
     for header, decoded in iter_batches(log, offset):
         if header.base_offset >= end:
             break
+        aborted = (
+            header.is_transactional and not header.is_control and _aborted(log, header.producer_id, header.base_offset)
+        )
         for record in decoded:
             if record.offset >= end or len(records) >= limit:
                 return Page(records, record.offset if record.offset < end else end, False)
@@ -80,10 +84,19 @@ def read_page(log: PartitionLog, start: int, limit: int = DEFAULT_RECORDS) -> Pa
                     header.is_transactional,
                     header.producer_id,
                     _marker(record.key) if header.is_control else "",
+                    aborted,
                 )
             )
         offset = header.last_offset + 1
     return Page(records, min(max(offset, records[-1].offset + 1 if records else offset), end), False)
+
+
+def _aborted(log: PartitionLog, producer_id: int, offset: int) -> bool:
+    """Whether the batch at `offset` belongs to a transaction its producer aborted (the transaction index)."""
+    return any(
+        entry.producer_id == producer_id and entry.first_offset <= offset <= entry.last_offset
+        for entry in log.transactions.aborted
+    )
 
 
 def _marker(key: bytes | None) -> str:

@@ -38,19 +38,19 @@ def filled_core() -> BrokerCore:
     return core
 
 
-def add_transaction(core: BrokerCore) -> None:
-    """A committed transaction on orders-1: one record, then its marker."""
+def add_transaction(core: BrokerCore, commit: bool = True, producer_id: int = 7) -> None:
+    """A transaction on orders-1: one record, then its marker."""
     append(
         core,
         "orders",
         1,
-        [Record(0, 0, b"k", b"in a transaction")],
-        producer_id=7,
+        [Record(0, 0, b"k", b"committed" if commit else b"aborted")],
+        producer_id=producer_id,
         producer_epoch=0,
         base_sequence=0,
         is_transactional=True,
     )
-    marker = build_marker(7, 0, True, core.clock.wall_ms())
+    marker = build_marker(producer_id, 0, commit, core.clock.wall_ms())
     log = core.cluster.partition("orders", 1).log  # type: ignore[union-attr]
     log.append(marker, parse_header(marker))
 

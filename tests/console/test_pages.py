@@ -98,10 +98,17 @@ async def test_bad_browser_queries_are_explained():
 
 async def test_transaction_markers_and_producers():
     core = filled_core()
-    add_transaction(core)
+    add_transaction(core, commit=True, producer_id=7)
+    add_transaction(core, commit=False, producer_id=8)
     console = console_for(core)
     page = text(await get(console, "/topics/orders/messages?partition=1"))
-    assert "in a transaction" in page and "transactional (producer 7)" in page and "COMMIT marker" in page
+    rows = [row for row in _cells(page) if row]
+    assert [(row[0], row[3], row[5]) for row in rows] == [
+        ("0", "committed", "transactional (producer 7)"),
+        ("1", "", "COMMIT marker"),
+        ("2", "aborted", "aborted transaction (producer 8)"),
+        ("3", "", "ABORT marker"),
+    ]
     page = text(await get(console, "/transactions"))
     assert "No transactional ids." in page
     producer = next(row for row in _cells(page) if row and row[0] == "orders" and row[2] == "7")
