@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kwire import console
 from kwire.http.messages import HttpRequest, HttpResponse
 from kwire.http.router import Router
 from kwire.observability import metrics_routes
@@ -23,4 +24,5 @@ def build_router(view: NodeView) -> Router:
     router.add("/healthz", healthz)
     router.add("/readyz", readyz)
     metrics_routes.add_routes(router, view)
+    console.add_routes(router, view)
     return router
