@@ -88,7 +88,7 @@ class TopicMetrics:
         return counts
 
     def produced(self, topic: str, error_code: int, records: Any) -> None:
-        counts = self.topics.get(topic) or self._counts(topic)
+        counts = self._counts(topic)
         counts.produce_requests += 1
         if error_code:
             counts.failed_produce += 1
@@ -97,7 +97,7 @@ class TopicMetrics:
             counts.messages_in += _RECORDS_COUNT.unpack_from(records, _RECORDS_COUNT_OFFSET)[0]
 
     def fetched(self, topic: str, error_code: int, size: int) -> None:
-        counts = self.topics.get(topic) or self._counts(topic)
+        counts = self._counts(topic)
         counts.fetch_requests += 1
         if error_code:
             counts.failed_fetch += 1
