@@ -29,6 +29,10 @@ def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
         and _SOFTWARE_FIELD.fullmatch(request.client_software_version or "")
     ):
         return encode(_response(version, ctx.registry, ErrorCode.invalid_request))
+    if version >= 3 and ctx.connection is not None:
+        # Who the client says it is: client metrics subscriptions match on it (KIP-714).
+        ctx.connection.software_name = request.client_software_name
+        ctx.connection.software_version = request.client_software_version
     cache_key = ("api_versions", version)
     body = ctx.state.response_cache.get(cache_key)
     if body is None:
