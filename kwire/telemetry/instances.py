@@ -108,9 +108,12 @@ class ClientInstances:
         UUID), whose subscription is the answer; raises TelemetryRefusal."""
         instance_id = requested if requested is not None and requested != ZERO_UUID else self._new_id()
         instance = self._instance(instance_id, metadata, now_ms)
-        # A client told its subscription changed (or its compression refused) may ask again at once.
+        # A client told its subscription changed (or its compression refused)
+        # may ask again at once, and then push at once.
         retry = instance.last_error in (ErrorCode.unknown_subscription_id, ErrorCode.unsupported_compression_type)
-        if not instance.may_get(now_ms) and not retry:
+        if retry:
+            instance.last_get_ms = now_ms
+        elif not instance.may_get(now_ms):
             raise TelemetryRefusal(
                 ErrorCode.throttling_quota_exceeded,
                 f"Request from the client [{instance_id}] arrived before the next push interval time",
@@ -185,10 +188,8 @@ class ClientInstances:
             )
 
     def expire(self, now_ms: int) -> None:
-        """Forget the instances idle past their expiry (looked for at most once a second)."""
-        if now_ms < self._next_sweep_ms:
-            return
-        self._next_sweep_ms = now_ms + 1000
+        """Forget the instances idle past their expiry."""
+        self._next_sweep_ms = now_ms + 1000  # requests look again at most once a second
         for instance_id in [i for i, instance in self._instances.items() if instance.expires_at_ms <= now_ms]:
             del self._instances[instance_id]
 
@@ -203,7 +204,8 @@ class ClientInstances:
     ) -> ClientInstance:
         """The known instance (its subscription worked out again if the
         resources changed since), or a new one; its expiry pushed back."""
-        self.expire(now_ms)
+        if now_ms >= self._next_sweep_ms:
+            self.expire(now_ms)
         version, subscriptions = self._subscriptions()
         instance = self._instances.get(instance_id)
         if instance is None:
