@@ -130,7 +130,7 @@ def handle_list_config_resources(ctx: RequestContext, request: Any) -> Any:
     """v0 is Kafka's ListClientMetricsResources: the CLIENT_METRICS resources."""
     if not ctx.allowed_on_cluster(AclOperation.DESCRIBE_CONFIGS):
         error = ErrorCode.cluster_authorization_failed
-        ctx.note_error(error, reason=refusal_message(error))
+        ctx.note_error(error, reason=refusal_message(error) or "")
         return respond(ctx, dict(error_code=error, config_resources=[]))
     names = ctx.state.cluster.client_metrics.names()
     return respond(ctx, dict(error_code=ErrorCode.none, config_resources=[dict(resource_name=n) for n in names]))

@@ -54,6 +54,9 @@ class ClientInstance:
     subscription_version: int
     last_get_ms: int = 0
     last_push_ms: int = 0
+    # A GetTelemetrySubscriptions came after the last accepted push (Kafka
+    # compares the two times; a flag also holds within one millisecond).
+    fetched_since_push: bool = False
     terminating: bool = False
     last_error: int = 0
     expires_at_ms: int = 0
@@ -66,16 +69,21 @@ class ClientInstance:
         """A GetTelemetrySubscriptions is due: a push interval since the last
         request of either kind (recorded when due)."""
         if now_ms - max(self.last_get_ms, self.last_push_ms) >= self.subscription.interval_ms:
-            self.last_get_ms = now_ms
+            self.fetched(now_ms)
             return True
         return False
+
+    def fetched(self, now_ms: int) -> None:
+        self.last_get_ms = now_ms
+        self.fetched_since_push = True
 
     def may_push(self, now_ms: int) -> bool:
         """A push is due: the first after a GetTelemetrySubscriptions, or a
         push interval after the last one (recorded when due)."""
-        due = self.last_get_ms > self.last_push_ms or now_ms - self.last_push_ms >= self.subscription.interval_ms
+        due = self.fetched_since_push or now_ms - self.last_push_ms >= self.subscription.interval_ms
         if due:
             self.last_push_ms = now_ms
+            self.fetched_since_push = False
         return due
 
 
@@ -112,7 +120,7 @@ class ClientInstances:
         # may ask again at once, and then push at once.
         retry = instance.last_error in (ErrorCode.unknown_subscription_id, ErrorCode.unsupported_compression_type)
         if retry:
-            instance.last_get_ms = now_ms
+            instance.fetched(now_ms)
         elif not instance.may_get(now_ms):
             raise TelemetryRefusal(
                 ErrorCode.throttling_quota_exceeded,

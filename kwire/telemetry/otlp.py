@@ -183,7 +183,7 @@ def _text(value: Any) -> str:
     if which is None:
         return ""
     if which == "bytes_value":
-        return value.bytes_value.hex()
+        return bytes(value.bytes_value).hex()
     if which in ("array_value", "kvlist_value"):
         return str(value).replace("\n", " ").strip()  # rare: kept readable, not structured
-    return str(getattr(value, which))
+    return f"{getattr(value, which)}"

@@ -77,8 +77,8 @@ def subscription_id(metrics: tuple[str, ...], interval_ms: int, instance_id: uui
     (opaque to clients: they only echo it back)."""
     from kwire.protocol.records import crc32c
 
-    checksum = crc32c((",".join(metrics) + f"|{interval_ms}").encode())
-    high, low = struct.unpack(">qq", instance_id.bytes)
+    checksum = int(crc32c((",".join(metrics) + f"|{interval_ms}").encode()))
+    high, low = (int(part) for part in struct.unpack(">qq", instance_id.bytes))
     folded = (high ^ low) & 0xFFFFFFFFFFFFFFFF
     mixed = (checksum ^ (folded >> 32) ^ folded) & 0xFFFFFFFF
     return mixed - (1 << 32) if mixed >= 1 << 31 else mixed

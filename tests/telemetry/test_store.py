@@ -32,7 +32,12 @@ def test_pushes_add_up_deltas_and_keep_the_latest_gauge():
     store.record_push(instance, decode_push(metrics_data(queue_time=30.0, retries=2), NONE, 1 << 20), True, T0 + 2)
     (client,) = store.clients()
     assert (client.client_id, client.software_name, client.source_address) == ("ci-producer", "librdkafka", "127.0.0.1")
-    assert (client.push_count, client.first_push_ms, client.last_push_ms, client.terminated) == (2, T0 + 1, T0 + 2, True)
+    assert (client.push_count, client.first_push_ms, client.last_push_ms, client.terminated) == (
+        2,
+        T0 + 1,
+        T0 + 2,
+        True,
+    )
     assert client.subscriptions == ("ci",)
     assert client.resource == {"client_rack": "rack-a", "transactional_id": "tx-1"}
     values = {m.name: m for m in client.metrics()}
