@@ -121,7 +121,19 @@ def handle_push_telemetry(ctx: RequestContext, request: Any) -> Any:
             log.info("PushTelemetry from client %s (%s): %s", instance.instance_id, ctx.client_id, exc)
             ctx.note_error(ErrorCode.invalid_record, reason=str(exc))
             return respond(ctx, dict(error_code=ErrorCode.invalid_record))
-    store.record_push(instance, decoded, bool(request.terminating), now_ms)
+    client = store.record_push(instance, decoded, bool(request.terminating), now_ms)
+    if client.push_count == 1:
+        # Once per client: which clients report, and under which subscription.
+        log.info(
+            "client telemetry from client instance %s: client id %s, %s %s at %s, %d metric series (subscriptions %s)",
+            client.client_instance_id,
+            client.client_id,
+            client.software_name or "unknown software",
+            client.software_version or "",
+            ctx.client_host or "-",
+            len(client.series),
+            ", ".join(client.subscriptions) or "none",
+        )
     return respond(ctx, dict(error_code=ErrorCode.none))
 
 
