@@ -167,3 +167,18 @@ def test_match_on_the_software_named_in_api_versions(client):
     call(18, 3, dict(client_software_name="librdkafka", client_software_version="2.16.0"))
     assert (connection.software_name, connection.software_version) == ("librdkafka", "2.16.0")
     assert call(GET, 0, dict(client_instance_id=None)).requested_metrics == ("*",)
+
+
+def test_a_subscription_set_on_one_node_reaches_every_node(tmp_path):
+    from tests.cluster_cores import ClusterCores
+
+    cluster = ClusterCores(3, tmp_path)
+    try:
+        _alter(CoreClient(cluster.cores[1]), "ci", ("metrics", SET, "org.apache.kafka."))
+        for node_id in (2, 3):
+            told = CoreClient(cluster.cores[node_id]).call(GET, 0, dict(client_instance_id=None))
+            assert told.requested_metrics == ("org.apache.kafka.",), node_id
+            names = CoreClient(cluster.cores[node_id]).call(LIST, 0, {}).config_resources
+            assert [r.resource_name for r in names] == ["ci"]
+    finally:
+        cluster.close()
