@@ -112,6 +112,22 @@ def test_a_changed_subscription_makes_the_old_id_stale(client):
     assert _push(client, again) == ErrorCode.none
 
 
+def _advertised(client):
+    listed = client.call(18, 3, dict(client_software_name="kwire-test", client_software_version="1.0")).api_keys
+    return {k.api_key: (k.min_version, k.max_version) for k in listed}
+
+
+def test_the_telemetry_apis_are_advertised_once_a_subscription_exists(client):
+    """As Kafka advertises them only with a metrics receiver: without a
+    subscription clients see no telemetry APIs and never ask."""
+    assert GET not in _advertised(client) and PUSH not in _advertised(client)
+    assert _advertised(client)[LIST] == (0, 0)
+    _alter(client, "ci", ("metrics", SET, "*"))
+    assert (_advertised(client)[GET], _advertised(client)[PUSH]) == ((0, 0), (0, 0))
+    _alter(client, "ci", ("metrics", DELETE, None))
+    assert GET not in _advertised(client)
+
+
 def test_describe_and_alter_as_kafka(client):
     assert _describe(client, "nothing-yet").configs == ()
     assert _describe(client, "").error_code == ErrorCode.invalid_request
