@@ -18,7 +18,7 @@ Import this module only when the HTTP port is on: it imports prometheus_client.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -84,15 +84,25 @@ class _Family:
 
 
 class TelemetryCollector(Collector):
-    """Client telemetry as Prometheus metric families, read at each scrape
-    (`now_ms`, when given, lets the store forget clients idle too long)."""
+    """Client telemetry as Prometheus metric families, read at each scrape.
 
-    def __init__(self, store: ClientTelemetryStore, now_ms: Callable[[], int] | None = None) -> None:
+    `store` is one node's store, or a callable giving the stores of every
+    node (a cluster in one process: each client pushes to one node, its
+    client_instance_id keeps it apart). `now_ms`, when given, lets the
+    stores forget clients idle too long first."""
+
+    def __init__(
+        self,
+        store: ClientTelemetryStore | Callable[[], Iterable[ClientTelemetryStore]],
+        now_ms: Callable[[], int] | None = None,
+    ) -> None:
         self.store = store
         self.now_ms = now_ms
 
     def collect(self) -> Iterator[Metric]:
-        clients = self.store.clients(None if self.now_ms is None else self.now_ms())
+        now = None if self.now_ms is None else self.now_ms()
+        stores = [self.store] if isinstance(self.store, ClientTelemetryStore) else list(self.store())
+        clients = [client for store in stores for client in store.clients(now)]
         pushes = GaugeMetricFamily(
             "kafka_client_telemetry_pushes", "Metrics pushes the broker accepted from a client", labels=list(IDENTITY)
         )

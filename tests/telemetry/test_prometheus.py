@@ -59,3 +59,18 @@ def test_an_empty_store_gives_empty_families():
     text = generate_latest(registry).decode()
     assert "kafka_client_telemetry_pushes gauge" in text
     assert "kafka_client_org" not in text
+
+
+def test_one_collector_reads_the_stores_of_every_node():
+    stores = [_store(metrics="*"), _store(metrics="*")]
+    for index, store in enumerate(stores):
+        store.record_push(
+            _instance(store, f"node{index}-client"), decode_push(metrics_data(), NONE, 1 << 20), False, T0
+        )
+    registry = CollectorRegistry()
+    registry.register(TelemetryCollector(lambda: stores))
+    text = generate_latest(registry).decode()
+    assert text.count("# TYPE kafka_client_telemetry_pushes gauge") == 1
+    samples = _samples(text)
+    clients = {dict(labels)["client_id"] for name, labels in samples if name == "kafka_client_telemetry_pushes"}
+    assert clients == {"node0-client", "node1-client"}
