@@ -41,6 +41,7 @@ from kwire.replication.replica_manager import ReplicaManager
 from kwire.response_cache import ResponseCache
 from kwire.security.acls import AclAuthorizer, authorizer_wanted, parse_super_users
 from kwire.security.authorizer import Authorizer
+from kwire.telemetry.store import ClientTelemetryStore
 from kwire.topic_admin import TopicAdmin
 
 
@@ -99,6 +100,8 @@ class BrokerState:
         self.faults.install_startup_flags(config.drop_produce_responses_every, config.exit_after_produce)
         # Client quotas (AlterClientQuotas; enforced on Produce, Fetch and every request's time).
         self.quotas = self.cluster.client_quotas
+        # Client telemetry (KIP-714): client instances, their subscriptions and what they push.
+        self.telemetry = ClientTelemetryStore(self.cluster.client_metrics)
         # SCRAM credentials (AlterUserScramCredentials); the SASL layer looks logins up here.
         self.scram_credentials = self.cluster.scram_credentials
         # ACL authorization (authorizer.class.name); None: every request is allowed.

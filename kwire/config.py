@@ -84,6 +84,8 @@ class BrokerConfig:
     offset_metadata_max_bytes: int = 4096  # offset.metadata.max.bytes
     # How long an offset commit waits for the ISR of its __consumer_offsets partition.
     offsets_commit_timeout_ms: int = 5000  # offsets.commit.timeout.ms
+    # The most metrics bytes a client may send in one PushTelemetry (KIP-714).
+    telemetry_max_bytes: int = 1048576  # telemetry.max.bytes
     # Log defaults that topics inherit (topic name in brackets).
     log_retention_ms: int = 604800000  # log.retention.ms (retention.ms); .hours/.minutes accepted
     log_retention_bytes: int = -1  # log.retention.bytes (retention.bytes)
@@ -498,6 +500,7 @@ SETTINGS: dict[str, Rule] = {
     "offsets.retention.check.interval.ms": Rule(LONG, at_least=1),
     "offset.metadata.max.bytes": Rule(INT),
     "offsets.commit.timeout.ms": Rule(INT, at_least=1),
+    "telemetry.max.bytes": Rule(INT, at_least=1),
     "log.retention.ms": Rule(LONG, at_least=1, negative_is_unlimited=True, dynamic=True),
     "log.retention.minutes": Rule(INT),
     "log.retention.hours": Rule(INT),

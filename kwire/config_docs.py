@@ -76,6 +76,7 @@ DOCS: dict[str, str] = {
     "offsets.retention.minutes": "an empty group's committed offsets are dropped after this long",
     "offsets.retention.check.interval.ms": "how often expired offsets are looked for",
     "offset.metadata.max.bytes": "longest commit metadata accepted",
+    "telemetry.max.bytes": "most metrics bytes a client may send in one PushTelemetry (KIP-714)",
     # Producers and transactions.
     "transaction.state.log.num.partitions": "partitions of __transaction_state",
     "transaction.max.timeout.ms": "largest producer transaction.timeout.ms allowed",

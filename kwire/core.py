@@ -20,6 +20,7 @@ from kwire.coordinator.producer_ids import ProducerIdAllocator
 from kwire.coordinator.transactions_service import TransactionsService
 from kwire.dispatch import Dispatcher, Outcome, ProtocolViolation
 from kwire.faults import EXIT_AFTER_PRODUCE_CODE
+from kwire.handlers.base import ClientConnection
 from kwire.long_poll import Waiter
 from kwire.observability.request_events import RequestEvent
 from kwire.protocol.registry import ApiRegistry
@@ -46,10 +47,11 @@ class BrokerCore:
         client_host: str = "",
         session: Session | None = None,
         event: RequestEvent | None = None,
+        connection: ClientConnection | None = None,
     ) -> Outcome:
         """See Dispatcher.handle_frame; raises ProtocolViolation when the
         connection must be closed."""
-        return self.dispatcher.handle_frame(request_frame, client_host, session, event)
+        return self.dispatcher.handle_frame(request_frame, client_host, session, event, connection)
 
     def handle_raw_sasl_token(self, session: Session, token: bytes) -> Outcome:
         """See Dispatcher.handle_raw_sasl_token; raises ProtocolViolation on a failed authentication."""

@@ -23,7 +23,16 @@ from kwire.faults.requests import request_partitions
 from kwire.faults.responses import error_response
 from kwire.handlers import build_registry
 from kwire.handlers.api_versions import unsupported_version_body
-from kwire.handlers.base import CLOSE_CONNECTION, DROP_CONNECTION, NO_RESPONSE, Delayed, Encoded, Late, RequestContext
+from kwire.handlers.base import (
+    CLOSE_CONNECTION,
+    DROP_CONNECTION,
+    NO_RESPONSE,
+    ClientConnection,
+    Delayed,
+    Encoded,
+    Late,
+    RequestContext,
+)
 from kwire.handlers.base import millis as _millis
 from kwire.observability.response_errors import note_response_errors
 from kwire.protocol.api_keys import ApiKey
@@ -81,6 +90,7 @@ class Dispatcher:
         client_host: str = "",
         session: Session | None = None,
         event: RequestEvent | None = None,
+        connection: ClientConnection | None = None,
     ) -> Outcome:
         """Answer one request frame.
 
@@ -131,6 +141,7 @@ class Dispatcher:
             len(request_frame),
             session,
             event,
+            connection,
         )
         rule = None
         faults = self.state.faults

@@ -1,6 +1,9 @@
 """`kwire configs describe|alter`: what kafka-configs.sh does for topics,
-brokers and groups, over DescribeConfigs and IncrementalAlterConfigs, and
-for users' SCRAM credentials (`--entity-type users`, see users.py)."""
+brokers, groups and client metrics subscriptions (KIP-714), over
+DescribeConfigs and IncrementalAlterConfigs, and for users' SCRAM
+credentials (`--entity-type users`, see users.py). Describing
+client-metrics without a name lists every subscription, as
+kafka-configs.sh does."""
 
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ from kwire.protocol.api_keys import ApiKey
 
 PROGRAM = "kwire configs"
 # ConfigResource types.
-TOPIC, BROKER, GROUP = 2, 4, 32
+TOPIC, BROKER, CLIENT_METRICS, GROUP = 2, 4, 16, 32
 USERS = -1  # not a ConfigResource: SCRAM credentials, over their own APIs
-ENTITY_TYPES = {"topics": TOPIC, "brokers": BROKER, "groups": GROUP, "users": USERS}
+ENTITY_TYPES = {"topics": TOPIC, "brokers": BROKER, "groups": GROUP, "client-metrics": CLIENT_METRICS, "users": USERS}
 # IncrementalAlterConfigs operations.
 SET, DELETE = 0, 1
 SOURCES = {
@@ -50,8 +53,9 @@ def register(commands: Any) -> None:
 
 def _entity_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entity-type", required=True, choices=sorted(ENTITY_TYPES))
-    name = parser.add_mutually_exclusive_group(required=True)
-    name.add_argument("--entity-name", help="the topic, broker id or group")
+    # Required, except to describe every client metrics subscription.
+    name = parser.add_mutually_exclusive_group()
+    name.add_argument("--entity-name", help="the topic, broker id, group or client metrics subscription")
     name.add_argument("--entity-default", action="store_true", help="the cluster-wide default (brokers only)")
 
 
@@ -62,6 +66,8 @@ def _bind(parser: argparse.ArgumentParser, command: common.Command) -> None:
 
 def _resource(args: argparse.Namespace) -> tuple[int, str]:
     resource_type = ENTITY_TYPES[args.entity_type]
+    if args.entity_name is None and not args.entity_default:
+        raise ClusterError("one of --entity-name or --entity-default is required")
     if args.entity_default:
         if resource_type == USERS:
             raise ClusterError("--entity-default is not allowed with users' SCRAM credentials")
@@ -110,7 +116,17 @@ def alter_configs(
     common.check(result.error_code, result.error_message, f"cannot alter configs of {name or 'the default'}")
 
 
+def list_client_metrics(cluster: ClusterClient) -> list[str]:
+    """The names of every client metrics subscription (ListConfigResources v0,
+    Kafka's ListClientMetricsResources)."""
+    _version, answer = cluster.any().call(ApiKey.LIST_CONFIG_RESOURCES, {}, 0)
+    common.check(answer.error_code, None, "cannot list client metrics subscriptions")
+    return sorted(resource.resource_name for resource in answer.config_resources)
+
+
 def describe_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
+    if args.entity_type == "client-metrics" and args.entity_name is None and not args.entity_default:
+        return _describe_every_client_metrics(cluster, args)
     resource_type, name = _resource(args)
     if resource_type == USERS:
         return _describe_scram(cluster, args, name)
@@ -157,9 +173,30 @@ def alter_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
     )
 
 
+def _describe_every_client_metrics(cluster: ClusterClient, args: argparse.Namespace) -> None:
+    """Each subscription's configs, one line per subscription as kafka-configs.sh prints them."""
+    found = {
+        name: {e.name: e.value for e in describe_configs(cluster, CLIENT_METRICS, name)}
+        for name in list_client_metrics(cluster)
+    }
+
+    def text() -> str:
+        if not found:
+            return "No client metrics subscriptions."
+        return "\n".join(
+            f"Dynamic configs for client-metric {name} are "
+            + ",".join(f"{key}={value}" for key, value in sorted(configs.items()))
+            for name, configs in found.items()
+        )
+
+    common.emit(args, text, [dict(name=name, configs=configs) for name, configs in found.items()])
+
+
 def _entity(args: argparse.Namespace) -> str:
     if args.entity_default:
         return "brokers in the cluster"
+    if args.entity_type == "client-metrics":
+        return f"client-metric {args.entity_name}"
     return f"{args.entity_type.rstrip('s')} {args.entity_name}"
 
 

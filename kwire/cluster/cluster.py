@@ -16,6 +16,7 @@ import attrs
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.cluster import data_dir as data_dir_files
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
+from kwire.cluster.client_metrics_configs import ClientMetricsConfigs
 from kwire.cluster.controller import Controller
 from kwire.cluster.data_dir import DataDirLocks
 from kwire.cluster.group_configs import GroupConfigs
@@ -278,6 +279,7 @@ class Cluster:
         self.broker_configs = DynamicBrokerConfigs(config, snapshot.broker_configs, writer.write_broker_configs)
         self.broker_configs.on_change.append(self.reapply_broker_defaults)
         self.group_configs = GroupConfigs(snapshot.group_configs, writer.write_group_configs)
+        self.client_metrics = ClientMetricsConfigs(snapshot.client_metrics_configs, writer.write_client_metrics_configs)
         self.client_quotas = ClientQuotas(config, snapshot.client_quotas, writer.write_client_quotas, self.clock)
         self.acls = Acls(snapshot.acls, writer.write_acls)
         self.scram_credentials = ScramCredentials(snapshot.scram_credentials, writer.write_scram_credentials)
@@ -974,6 +976,7 @@ class Cluster:
                 self._reconfigure(topic, dict(record.configs))
         self.broker_configs.reload(snapshot.broker_configs)
         self.group_configs.reload(snapshot.group_configs)
+        self.client_metrics.reload(snapshot.client_metrics_configs)
         self.client_quotas.reload(snapshot.client_quotas)
         self.acls.reload(snapshot.acls)
         self.scram_credentials.reload(snapshot.scram_credentials)

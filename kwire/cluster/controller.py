@@ -286,6 +286,10 @@ class Controller:
         self.metadata.write_group_configs(group_id, configs)
         self._applied()
 
+    def write_client_metrics_configs(self, name: str, configs: dict[str, str]) -> None:
+        self.metadata.write_client_metrics_configs(name, configs)
+        self._applied()
+
     def write_client_quotas(self, changes: Mapping[QuotaEntity, dict[str, float]]) -> None:
         self.metadata.write_client_quotas(changes)
         self._applied()

@@ -36,6 +36,8 @@ _DELETED_TOPIC_PREFIX = b"deleted-topic:"
 # Dynamic broker configs: "" is the cluster-wide default, else a node id.
 _BROKER_CONFIG_PREFIX = b"broker-config:"
 _GROUP_CONFIG_PREFIX = b"group-config:"
+# CLIENT_METRICS resources (KIP-714 subscriptions): all configs of one resource.
+_CLIENT_METRICS_PREFIX = b"client-metrics-config:"
 # Client quotas: the key names the entity as JSON ([[type, name or null], ...]
 # sorted by type), the value holds all of its quotas ({key: number}).
 _CLIENT_QUOTA_PREFIX = b"client-quota:"
@@ -82,6 +84,8 @@ class MetadataSnapshot:
     broker_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
     # GROUP config resources: the overrides of each group.
     group_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
+    # CLIENT_METRICS config resources: each subscription's configs.
+    client_metrics_configs: dict[str, dict[str, str]] = attrs.field(factory=dict)
     # Client quotas by entity (see kwire/quotas/entities.py).
     client_quotas: dict[QuotaEntity, dict[str, float]] = attrs.field(factory=dict)
     # SCRAM credentials by (user, mechanism name).
@@ -117,6 +121,8 @@ def replay_records(
             _replay_configs(snapshot.broker_configs, key[len(_BROKER_CONFIG_PREFIX) :].decode(), value)
         elif key.startswith(_GROUP_CONFIG_PREFIX):
             _replay_configs(snapshot.group_configs, key[len(_GROUP_CONFIG_PREFIX) :].decode(), value)
+        elif key.startswith(_CLIENT_METRICS_PREFIX):
+            _replay_configs(snapshot.client_metrics_configs, key[len(_CLIENT_METRICS_PREFIX) :].decode(), value)
         elif key.startswith(_CLIENT_QUOTA_PREFIX):
             entity: QuotaEntity = tuple(
                 (str(kind), None if name is None else str(name))
@@ -206,6 +212,10 @@ class MetadataLog:
     def write_group_configs(self, group_id: str, configs: dict[str, str]) -> None:
         """The whole set of one group's config overrides."""
         self._write_configs(_GROUP_CONFIG_PREFIX + group_id.encode(), configs)
+
+    def write_client_metrics_configs(self, name: str, configs: dict[str, str]) -> None:
+        """The whole set of one CLIENT_METRICS resource's configs."""
+        self._write_configs(_CLIENT_METRICS_PREFIX + name.encode(), configs)
 
     def write_client_quotas(self, changes: Mapping[QuotaEntity, dict[str, float]]) -> None:
         """All quotas of each changed entity (none: a tombstone), in one batch

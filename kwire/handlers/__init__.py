@@ -72,6 +72,7 @@ SERVED: dict[str, dict[ApiKey, tuple[int, ...]]] = {
     "acls": {A.DESCRIBE_ACLS: (1, 3), A.CREATE_ACLS: (1, 3), A.DELETE_ACLS: (1, 3)},
     "sasl": {A.SASL_HANDSHAKE: (0, 1), A.SASL_AUTHENTICATE: (0, 2)},
     "scram_credentials": {A.DESCRIBE_USER_SCRAM_CREDENTIALS: (0, 0), A.ALTER_USER_SCRAM_CREDENTIALS: (0, 0)},
+    "telemetry": {A.GET_TELEMETRY_SUBSCRIPTIONS: (0, 0), A.PUSH_TELEMETRY: (0, 0), A.LIST_CONFIG_RESOURCES: (0, 0)},
 }
 
 

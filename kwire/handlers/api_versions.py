@@ -28,17 +28,37 @@ def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
         _SOFTWARE_FIELD.fullmatch(request.client_software_name or "")
         and _SOFTWARE_FIELD.fullmatch(request.client_software_version or "")
     ):
-        return encode(_response(version, ctx.registry, ErrorCode.invalid_request))
-    cache_key = ("api_versions", version)
+        return encode(_response(version, ctx.registry, ErrorCode.invalid_request, advertises_telemetry(ctx)))
+    if version >= 3 and ctx.connection is not None:
+        # Who the client says it is: client metrics subscriptions match on it (KIP-714).
+        ctx.connection.software_name = request.client_software_name
+        ctx.connection.software_version = request.client_software_version
+    telemetry = advertises_telemetry(ctx)
+    cache_key = ("api_versions", version, telemetry)
     body = ctx.state.response_cache.get(cache_key)
     if body is None:
-        body = encode(_response(version, ctx.registry, ErrorCode.none))
+        body = encode(_response(version, ctx.registry, ErrorCode.none, telemetry))
         ctx.state.response_cache[cache_key] = body
     return body
 
 
-def _response(version: int, registry: ApiRegistry, error: ErrorCode) -> Any:  # a kio entity
-    entries = [dict(api_key=key, min_version=low, max_version=high) for key, low, high in registry.supported()]
+# Client telemetry (KIP-714): Kafka advertises these only when a metrics
+# receiver is configured, and clients that see them start asking for
+# subscriptions. kwire advertises them once a CLIENT_METRICS subscription
+# exists, so with none every client behaves as against a Kafka without one.
+TELEMETRY_APIS = frozenset({ApiKey.GET_TELEMETRY_SUBSCRIPTIONS, ApiKey.PUSH_TELEMETRY})
+
+
+def advertises_telemetry(ctx: RequestContext) -> bool:
+    return bool(ctx.state.cluster.client_metrics.resources)
+
+
+def _response(version: int, registry: ApiRegistry, error: ErrorCode, telemetry: bool = True) -> Any:  # a kio entity
+    entries = [
+        dict(api_key=key, min_version=low, max_version=high)
+        for key, low, high in registry.supported()
+        if telemetry or key not in TELEMETRY_APIS
+    ]
     found = features(registry)
     # Tagged fields from v3 (kio drops them for older versions). librdkafka
     # 2.0.2 parses them (compat_tests/test_cluster_admin.py checks it).

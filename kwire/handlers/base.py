@@ -39,6 +39,18 @@ GROUP_OPERATIONS = _bits(_A.READ, _A.DESCRIBE, _A.DELETE, _A.DESCRIBE_CONFIGS, _
 OPERATIONS_NOT_REQUESTED = -(2**31)
 
 
+@attrs.define
+class ClientConnection:
+    """What the broker knows of the connection a request came on: the peer's
+    address and port, and the software it named in ApiVersions v3+ (KIP-511).
+    Client metrics subscriptions (KIP-714) match on these."""
+
+    address: str = ""  # "127.0.0.1", as Kafka's getHostAddress gives it
+    port: int | None = None
+    software_name: str | None = None
+    software_version: str | None = None
+
+
 @attrs.frozen
 class RequestContext:
     """One request's facts and the node it came to: handlers reach the
@@ -55,6 +67,7 @@ class RequestContext:
     request_size: int = 0  # header and body, without the size prefix (Kafka's sizeInBytes)
     session: Session | None = None  # the connection's listener and principal (None: an in-process caller)
     event: RequestEvent | None = None  # what metrics and the request log are told (None: nobody watches)
+    connection: ClientConnection | None = None  # the connection's peer and software (None: an in-process caller)
 
     def note_error(self, code: int, count: int = 1, reason: str = "") -> None:
         """The answer carries error `code` (for `count` partitions or resources), for

@@ -9,7 +9,9 @@ from typing import Any
 import attrs
 
 from kwire.cluster import broker_configs as dynamic
+from kwire.cluster import client_metrics_configs as client_metrics
 from kwire.cluster.broker_configs import DynamicBrokerConfigs
+from kwire.cluster.client_metrics_configs import ClientMetricsConfigs
 from kwire.cluster.topic_configs import LIST, TOPIC_CONFIGS, broker_value, validate_value
 from kwire.config import LIST as LIST_RULE
 from kwire.config import SETTINGS, BrokerConfig
@@ -21,12 +23,13 @@ from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
 from kwire.security.resources import CLUSTER_NAME, AclOperation, ResourceType
 
-TOPIC, BROKER, GROUP = 2, 4, 32
+TOPIC, BROKER, CLIENT_METRICS, GROUP = 2, 4, 16, 32
 # ConfigSource values.
-DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
+DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG, CLIENT_METRICS_CONFIG = 1, 4, 5, 7
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 # Kafka's ConfigDef types as DescribeConfigs numbers them.
 _CONFIG_TYPES = {"BOOLEAN": 1, "STRING": 2, "INT": 3, "LONG": 5, "DOUBLE": 6, "LIST": 7}
+LIST_TYPE = _CONFIG_TYPES["LIST"]
 
 
 @attrs.frozen
@@ -93,7 +96,12 @@ def handle_describe_configs(ctx: RequestContext, wire_request: Any) -> Any:
 
 
 # Which resource a config resource type is authorized on (a broker's configs: the cluster's).
-_AUTHORIZED_ON = {TOPIC: ResourceType.TOPIC, BROKER: ResourceType.CLUSTER, GROUP: ResourceType.GROUP}
+_AUTHORIZED_ON = {
+    TOPIC: ResourceType.TOPIC,
+    BROKER: ResourceType.CLUSTER,
+    GROUP: ResourceType.GROUP,
+    CLIENT_METRICS: ResourceType.CLUSTER,
+}
 
 
 def _refusal(ctx: RequestContext, operation: AclOperation, config_type: int, name: str) -> ErrorCode:
@@ -132,7 +140,27 @@ def _entries_for(ctx: RequestContext, resource_type: int, resource_name: str) ->
             Entry(name, value, source, False, spec.kind, spec.documentation, ((name, value, source),))
             for name, value, source, spec in state.cluster.group_configs.entries(resource_name)
         ]
+    if resource_type == CLIENT_METRICS:
+        return _client_metrics_entries(state.cluster.client_metrics, resource_name)
     raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {resource_type}")
+
+
+def _client_metrics_entries(configs: ClientMetricsConfigs, name: str) -> list[Entry]:
+    """As Kafka describes a subscription: only the configs it sets (none for an unknown name)."""
+    if not name:
+        raise KafkaError(ErrorCode.invalid_request, "Client metrics subscription name must not be empty")
+    return [
+        Entry(
+            key,
+            value,
+            CLIENT_METRICS_CONFIG,
+            False,
+            client_metrics.CONFIG_TYPES[key],
+            client_metrics.DOCUMENTATION[key],
+            ((key, value, CLIENT_METRICS_CONFIG),),
+        )
+        for key, value in sorted(configs.get(name).items())
+    ]
 
 
 def topic_entries(
@@ -264,7 +292,9 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
     kind, name = resource.resource_type, resource.resource_name
     answer: dict[str, Any] = dict(resource_type=kind, resource_name=name)
     what = ", ".join(_change_text(c) for c in resource.configs) or "(nothing)"
-    label = {TOPIC: "topic", BROKER: "broker", GROUP: "group"}.get(kind, f"resource type {kind}")
+    label = {TOPIC: "topic", BROKER: "broker", GROUP: "group", CLIENT_METRICS: "client metrics"}.get(
+        kind, f"resource type {kind}"
+    )
     refusal = _refusal(ctx, AclOperation.ALTER_CONFIGS, kind, name)
     try:
         cluster = ctx.state.cluster
@@ -274,6 +304,8 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
             cluster.broker_configs.alter(name, replacement(cluster.broker_configs.level(name)), validate_only)
         elif kind == GROUP:
             cluster.group_configs.alter(name, replacement(cluster.group_configs.get(name)), validate_only)
+        elif kind == CLIENT_METRICS:
+            cluster.client_metrics.alter(name, replacement(cluster.client_metrics.get(name)), validate_only)
         elif kind == TOPIC:
             topic = cluster.get(name)
             if topic is None:
@@ -321,6 +353,11 @@ def _operation_rules(ctx: RequestContext, resource_type: int) -> OperationRules:
             lambda name: bool(topic_default(name) is not None and TOPIC_CONFIGS[name].kind == LIST),
             topic_default,
             topic_check,
+        )
+    if resource_type == CLIENT_METRICS:
+        # metrics and match are lists: APPEND/SUBTRACT work on their items.
+        return OperationRules(
+            lambda name: client_metrics.CONFIG_TYPES.get(name) == LIST_TYPE, lambda name: None, _no_check
         )
     return OperationRules(lambda name: False, lambda name: None, _no_check)
 

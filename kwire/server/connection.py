@@ -24,7 +24,7 @@ from typing import Any
 import trio
 
 from kwire.core import BrokerCore, ProtocolViolation
-from kwire.handlers.base import CLOSE_CONNECTION, DROP_CONNECTION, NO_RESPONSE, Delayed, Late
+from kwire.handlers.base import CLOSE_CONNECTION, DROP_CONNECTION, NO_RESPONSE, ClientConnection, Delayed, Late
 from kwire.observability.request_events import RequestEvent, RequestObserver
 from kwire.protocol.framing import FrameError, FrameReader
 from kwire.security.listener_security import ListenerSecurity
@@ -61,6 +61,7 @@ async def serve_connection(
     peer = _peer_name(stream)
     client_ip = peer.rsplit(":", 1)[0]
     client_host = "/" + client_ip
+    connection = ClientConnection(client_ip, _peer_port(peer))
     reader = FrameReader(core.config.socket_request_max_bytes)
     idle_ms = core.config.connections_max_idle_ms
     idle_s = idle_ms / 1000 if idle_ms >= 0 else math.inf
@@ -106,7 +107,7 @@ async def serve_connection(
                     # SASL after SaslHandshake v0: bare tokens, answered with bare tokens.
                     outcome = core.handle_raw_sasl_token(session, request_frame)
                 else:
-                    outcome = core.handle_frame(request_frame, client_host, session, event)
+                    outcome = core.handle_frame(request_frame, client_host, session, event, connection)
                 del request_frame  # a delayed answer must not keep the frame alive
                 if event is not None:
                     event.handled = event.completed = clock.monotonic()
@@ -287,6 +288,11 @@ async def wait_for_delayed(core: BrokerCore, delayed: Delayed) -> Any:
                 return response
     finally:
         core.remove_waiter(delayed.wait_keys, waiter)
+
+
+def _peer_port(peer: str) -> int | None:
+    _host, _sep, port = peer.rpartition(":")
+    return int(port) if port.isdigit() else None
 
 
 def _peer_name(stream: trio.abc.Stream) -> str:
