@@ -15,7 +15,8 @@ Defaults suit tests: 127.0.0.1, a free port, logs in memory (`data_dir=`
 keeps them on disk). Every Kafka broker setting is taken by its Kafka name
 in `settings={"num.partitions": 3}` or as a keyword with underscores
 (`num_partitions=3`), both checked exactly as `kwire serve -o` checks them:
-a bad one raises kwire's ConfigError in Kafka's words.
+a bad one raises kwire's ConfigError in Kafka's words. `http_port=0` turns
+on the HTTP port (/metrics, /healthz, /readyz, the console) at `broker.http_url`.
 
 The broker's log records (the `kwire` loggers, from `log_level` up) are kept
 in a bounded buffer per broker: `broker.log_text()`.
@@ -40,6 +41,7 @@ from kwire.config import BrokerConfig, ConfigError
 from kwire.errors import StartupError
 from kwire.server.node import Node, run_node
 from kwire.server.node_thread import START_TIMEOUT_S, STOP_TIMEOUT_S, RunningNode
+from kwire.server.startup import address as startup_address
 
 if TYPE_CHECKING:
     from kwire.broker_state import BrokerState
@@ -69,6 +71,7 @@ class Broker:
         data_dir: str | Path | None = None,
         advertised_host: str | None = None,
         advertised_port: int | None = None,
+        http_port: int | None = None,
         log_level: str = "INFO",
         clock: Clock = SYSTEM_CLOCK,
         start_timeout_s: float = START_TIMEOUT_S,
@@ -80,6 +83,8 @@ class Broker:
             data_dir=None if data_dir is None else Path(data_dir),
             advertised_host=advertised_host,
             advertised_port=advertised_port,
+            http_port=http_port,
+            http_host=host,
         )
         from kwire.config_sources import apply_kafka_settings
 
@@ -130,6 +135,14 @@ class Broker:
     @property
     def host(self) -> str:
         return self.config.host
+
+    @property
+    def http_url(self) -> str:
+        """http://HOST:PORT/ of the metrics, health and console (http_port= given); RuntimeError without."""
+        port = self.node.http_port
+        if port is None:
+            raise RuntimeError("the kwire broker was started without http_port")
+        return f"http://{startup_address(self.config.http_host, port)}/"
 
     @property
     def bootstrap_servers(self) -> str:

@@ -7,6 +7,7 @@
     /topics/<name>/messages?partition=&offset=|timestamp=&limit=&format=
     /groups, /groups/<id>               consumer groups, one group
     /transactions                       transactions and producers
+    /clients, /clients/<instance id>    clients' own metrics (KIP-714 telemetry)
 
 A form's POST must come from the console itself: its Origin (or Referer)
 names the host the request was sent to, or it is refused (403), so another
@@ -19,6 +20,7 @@ import logging
 from urllib.parse import quote, unquote, urlsplit
 
 from kwire.console import (
+    clients_page,
     cluster_data,
     groups_page,
     links,
@@ -88,6 +90,13 @@ class Console:
             return _html(f"Group {info.group_id}", body, "/groups")
         if parts == ["transactions"]:
             return _html("Transactions and producers", transactions_page.render(self.view), "/transactions")
+        if parts == ["clients"]:
+            return _html("Client metrics", clients_page.render_list(self.view), "/clients")
+        if parts[0] == "clients" and len(parts) == 2:
+            found = clients_page.render_client(self.view, parts[1])
+            if found is None:
+                return _not_found(f"No client instance {parts[1]} has pushed metrics.")
+            return _html(found[0], found[1], "/clients")
         return _not_found(f"No page at {request.path}.")
 
     def _messages(self, request: HttpRequest, name: str) -> HttpResponse:

@@ -10,6 +10,7 @@ NAV = (
     ("/topics", "Topics"),
     ("/groups", "Consumer groups"),
     ("/transactions", "Transactions"),
+    ("/clients", "Client metrics"),
 )
 
 STYLE = Markup("""

@@ -9,6 +9,7 @@ from kwire.http.router import Router
 from kwire.observability.broker_metrics import BrokerMetrics
 from kwire.observability.node_view import NodeView
 from kwire.observability.state_collector import RUNNING, SHUTTING_DOWN, STARTING
+from kwire.telemetry.prometheus import TelemetryCollector
 
 
 def add_routes(router: Router, view: NodeView) -> None:
@@ -17,6 +18,8 @@ def add_routes(router: Router, view: NodeView) -> None:
         return
     registry = metrics.registry
     metrics.broker_state = lambda: _broker_state(view)
+    # What clients pushed to this node (KIP-714), read at each scrape.
+    registry.register(TelemetryCollector(view.core.state.telemetry))
 
     async def scrape(request: HttpRequest) -> HttpResponse:
         # In the broker's thread: the state is read between requests, never mid-change.
