@@ -290,6 +290,8 @@ def _answer(
     throttle_ms: int = 0,
     leaders: tuple[NodeEndpoint, ...] = (),
 ) -> Encoded | Sentinel:
+    if any_error and ctx.event is not None:
+        _note_errors(ctx, topic_results)
     if acks == 0:
         # Nothing goes back; on failure Kafka closes the connection so the
         # client learns about it through the reconnect.
@@ -300,6 +302,18 @@ def _answer(
         return Encoded([encode_produce_response(version, topic_results, throttle, leaders)], throttle, encoded)
 
     return encoded(throttle_ms)
+
+
+def _note_errors(ctx: RequestContext, topic_results: list[ProduceTopicResult]) -> None:
+    """The failed partitions' errors for metrics and the request log, each
+    reason naming its partition (and kwire's message, when there is one)."""
+    for topic_result in topic_results:
+        for result in topic_result.partitions:
+            if result.error_code:
+                where = f"{topic_result.name}-{result.index}"
+                ctx.note_error(
+                    result.error_code, reason=f"{where}: {result.error_message}" if result.error_message else where
+                )
 
 
 def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | None, ErrorCode]:
