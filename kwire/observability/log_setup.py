@@ -4,7 +4,8 @@
 
 The request log (`kafka.request.logger`, Kafka's log4j name) is quiet
 unless asked for: its level is WARNING unless --log-level names it, and
-`kafka.request.logging=true` lowers it to INFO (kwire/observability/request_log.py).
+`kafka.request.logging=true` writes its INFO lines anyway
+(kwire/observability/request_log.py).
 """
 
 from __future__ import annotations

@@ -28,6 +28,13 @@ def log_event(logger: logging.Logger, level: int, message: str, /, **fields: Any
         logger.log(level, message, extra={FIELDS: fields})
 
 
+def emit_event(logger: logging.Logger, level: int, message: str, /, **fields: Any) -> None:
+    """Like log_event, but past the logger's level (its handlers and filters
+    still decide): for a line a setting asked for, not the level."""
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, (), None, extra={FIELDS: fields})
+    logger.handle(record)
+
+
 def fields_of(record: logging.LogRecord) -> Mapping[str, Any]:
     fields = getattr(record, FIELDS, None)
     return fields if isinstance(fields, Mapping) else {}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kwire.observability.error_levels import error_name, level_of_errors
 from kwire.observability.log_setup import REQUEST_LOGGER, level_was_named
-from kwire.observability.logs import log_event
+from kwire.observability.logs import emit_event, log_event
 from kwire.observability.request_events import RequestEvent
 from kwire.protocol.api_keys import ApiKey, api_name
 
@@ -56,9 +56,8 @@ def watch_requests(state: BrokerState) -> None:
     lines always, the request log when asked for."""
     state.request_observers.append(log_failed_request)
     if state.config.kafka_request_logging:
-        if not REQUEST_LOG.isEnabledFor(logging.INFO) and not level_was_named(REQUEST_LOGGER):
-            REQUEST_LOG.setLevel(logging.INFO)
-        state.request_observers.append(RequestLog(verbose=True))
+        # The setting's INFO lines go out whatever the logger's level, unless --log-level named the logger.
+        state.request_observers.append(RequestLog(verbose=True, forced=not level_was_named(REQUEST_LOGGER)))
     elif REQUEST_LOG.isEnabledFor(logging.INFO):
         state.request_observers.append(RequestLog(verbose=False))
 
@@ -89,10 +88,14 @@ def _who(event: RequestEvent) -> dict[str, Any]:
 
 class RequestLog:
     """One line per request on kafka.request.logger; `verbose`: successful
-    requests at INFO (but POLLING ones), as kafka.request.logging=true asks."""
+    requests at INFO (but POLLING ones), as kafka.request.logging=true asks;
+    `forced`: INFO lines are written even when the logger's level is higher
+    (the setting asked for them; the logger's level is left as it is, since
+    several brokers may share a process)."""
 
-    def __init__(self, verbose: bool) -> None:
+    def __init__(self, verbose: bool, forced: bool = False) -> None:
         self.verbose = verbose
+        self.forced = forced
 
     def level(self, event: RequestEvent) -> int:
         if event.failed:
@@ -103,7 +106,8 @@ class RequestLog:
 
     def __call__(self, event: RequestEvent) -> None:
         level = self.level(event)
-        if not REQUEST_LOG.isEnabledFor(level):
+        enabled = REQUEST_LOG.isEnabledFor(level)
+        if not enabled and not (self.forced and level >= logging.INFO):
             return
         fields = _who(event)
         fields.update(
@@ -122,7 +126,8 @@ class RequestLog:
             fields["closed"] = event.closed
         elif not event.answered:
             fields["answered"] = False
-        log_event(REQUEST_LOG, level, f"{fields['api']} v{event.api_version}: {_outcome(event)}", **fields)
+        emit = log_event if enabled else emit_event
+        emit(REQUEST_LOG, level, f"{fields['api']} v{event.api_version}: {_outcome(event)}", **fields)
 
 
 def _outcome(event: RequestEvent) -> str:
