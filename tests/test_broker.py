@@ -18,9 +18,9 @@ import trio
 
 import kwire
 from kwire.admin.cluster_client import ClusterClient
+from kwire.admin.wire_client import WireClient
 from kwire.config import ConfigError
 from kwire.errors import StartupError
-from kwire.admin.wire_client import WireClient
 from tests.handlers import requests as rq
 from tests.server.node_checks import Resources, assert_port_free, exercise
 

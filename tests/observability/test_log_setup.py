@@ -34,7 +34,7 @@ def bare_root():
 
 
 def test_json_lines_at_the_levels_asked_for():
-    with bare_root() as root:
+    with bare_root():
         out = io.StringIO()
         assert configure_logging("WARNING", [("kwire.test.setup", "DEBUG")], "json", out)
         logger = logging.getLogger("kwire.test.setup")

@@ -49,7 +49,7 @@ def test_a_text_line_splits_back_into_its_fields():
 
 def test_text_is_the_classic_layout_followed_by_the_fields():
     line = TextFormatter().format(record(fields={"topic": "orders", "reason": "too big"}))
-    assert line.endswith(" INFO kwire.test: something happened topic=orders reason=\"too big\"")
+    assert line.endswith(' INFO kwire.test: something happened topic=orders reason="too big"')
     assert TextFormatter().format(record("%d apples", 3)).endswith(" INFO kwire.test: 3 apples")
 
 
@@ -84,7 +84,9 @@ def test_json_keeps_its_own_members_and_carries_a_traceback():
     except KeyError:
         import sys
 
-        line = JsonFormatter().format(record("m\nx", fields={"level": "forged", "x": object()}, exc_info=sys.exc_info()))
+        line = JsonFormatter().format(
+            record("m\nx", fields={"level": "forged", "x": object()}, exc_info=sys.exc_info())
+        )
     parsed = json.loads(line)
     assert parsed["level"] == "INFO" and parsed["message"] == "m\nx"
     assert parsed["x"].startswith("<object object")

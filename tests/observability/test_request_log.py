@@ -38,7 +38,11 @@ def test_a_failed_produce_is_a_warning_naming_the_error_and_the_reason(caplog):
     assert level == "WARNING"
     assert message == f"Produce request failed: MESSAGE_TOO_LARGE ({reason})"
     assert fields["errors"] == "MESSAGE_TOO_LARGE" and fields["reason"] == reason
-    assert (fields["client_id"], fields["client_address"], fields["correlation_id"]) == ("my-app", "127.0.0.1:50123", 42)
+    assert (fields["client_id"], fields["client_address"], fields["correlation_id"]) == (
+        "my-app",
+        "127.0.0.1:50123",
+        42,
+    )
 
 
 @pytest.mark.parametrize(
