@@ -217,8 +217,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_config_command(args)
     if args.command == "certs":
         return run_certs_command(args)
-    from kwire.server.process import serve_until_signal
-
     try:
         loaded = load_from_args(args)
     except ConfigError as error:
@@ -231,7 +229,18 @@ def main(argv: list[str] | None = None) -> int:
     if loaded.ignored:
         log.warning("ignoring settings kwire does not support: %s", ", ".join(loaded.ignored))
     try:
-        return serve_until_signal(loaded.config, args.brokers)
+        return _serve(loaded, args.brokers)
+    finally:
+        from kwire.observability.log_setup import flush_suppressed
+
+        flush_suppressed()  # what the repeat limiter held back is still told
+
+
+def _serve(loaded: Loaded, brokers: int | None) -> int:
+    from kwire.server.process import serve_until_signal
+
+    try:
+        return serve_until_signal(loaded.config, brokers)
     except StartupError as error:
         return _report_startup_errors([error])
     except BaseExceptionGroup as group:  # raised by a task: report it the same way

@@ -21,6 +21,8 @@ from kwire.observability.repeat_limiter import RepeatLimiter
 REQUEST_LOGGER = "kafka.request.logger"
 # Loggers whose level --log-level set by name (their level is the user's choice, never changed).
 _NAMED: set[str] = set()
+# The installed handler's limiter, for flush_suppressed.
+_LIMITERS: list[RepeatLimiter] = []
 
 
 class _KwireHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -45,7 +47,9 @@ def configure_logging(
         handler.close()
     handler = _KwireHandler(sys.stderr if stream is None else stream)
     handler.setFormatter(formatter_for(log_format))
-    handler.addFilter(limiter if limiter is not None else RepeatLimiter(exempt=(REQUEST_LOGGER,)))
+    limiter = limiter if limiter is not None else RepeatLimiter(exempt=(REQUEST_LOGGER,))
+    handler.addFilter(limiter)
+    _LIMITERS[:] = [limiter]
     root.addHandler(handler)
     root.setLevel(getattr(logging, level))
     _NAMED.clear()
@@ -56,6 +60,12 @@ def configure_logging(
         # As Kafka's log4j file: the request log stays quiet unless asked for.
         logging.getLogger(REQUEST_LOGGER).setLevel(logging.WARNING)
     return True
+
+
+def flush_suppressed() -> None:
+    """Write the summaries of lines held back so far (the process is stopping)."""
+    for limiter in _LIMITERS:
+        limiter.flush()
 
 
 def level_was_named(name: str) -> bool:

@@ -6,8 +6,9 @@ import json
 import logging
 
 from kwire.observability import log_setup
-from kwire.observability.log_setup import REQUEST_LOGGER, configure_logging, level_was_named
+from kwire.observability.log_setup import REQUEST_LOGGER, configure_logging, flush_suppressed, level_was_named
 from kwire.observability.logs import log_event
+from kwire.observability.repeat_limiter import RepeatLimiter
 
 NAMES = ("kwire.test.setup", REQUEST_LOGGER)
 
@@ -31,6 +32,7 @@ def bare_root():
         for name, level in saved[2].items():
             logging.getLogger(name).setLevel(level)
         log_setup._NAMED.clear()
+        log_setup._LIMITERS.clear()
 
 
 def test_json_lines_at_the_levels_asked_for():
@@ -63,3 +65,15 @@ def test_someone_elses_handlers_are_left_alone():
         root.addHandler(other)
         assert not configure_logging("DEBUG", [], "json", io.StringIO())
         assert root.handlers == [other]
+
+
+def test_repeated_lines_are_limited_and_the_rest_told_when_the_process_stops():
+    with bare_root():
+        out = io.StringIO()
+        configure_logging("INFO", [], "text", out, RepeatLimiter(burst=2, window_s=60))
+        for port in range(5):
+            logging.getLogger("kwire.test.setup").warning("closing connection from 127.0.0.1:%d: bad", port)
+        assert len(out.getvalue().splitlines()) == 2
+        flush_suppressed()
+        last = out.getvalue().splitlines()[-1]
+        assert "WARNING kwire.test.setup: suppressed 3 identical messages in the last 0 s: closing connection" in last
