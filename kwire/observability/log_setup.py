@@ -52,6 +52,7 @@ def configure_logging(
     _LIMITERS[:] = [limiter]
     root.addHandler(handler)
     root.setLevel(getattr(logging, level))
+    logging.captureWarnings(True)  # Python's warnings as log lines too (one JSON object each with json)
     _NAMED.clear()
     for name, logger_level in logger_levels:
         logging.getLogger(name).setLevel(getattr(logging, logger_level))

@@ -33,6 +33,7 @@ def bare_root():
             logging.getLogger(name).setLevel(level)
         log_setup._NAMED.clear()
         log_setup._LIMITERS.clear()
+        logging.captureWarnings(False)
 
 
 def test_json_lines_at_the_levels_asked_for():
