@@ -15,6 +15,7 @@ from typing import TypeVar
 
 READY = re.compile(r"ready on (\S+):(\d+)")
 CONTROL = re.compile(r"fault control on 127\.0\.0\.1:(\d+)")
+HTTP = re.compile(r"HTTP on http://(\S+):(\d+)/")
 START_TIMEOUT_S = 15
 STOP_TIMEOUT_S = 10
 WAIT_S = 30  # the default bound of wait_for
@@ -71,6 +72,7 @@ class KwireProcess(OwnProcess):
         self.bare = bare  # no --port/--data-dir/--memory flags: the settings come from extra_args, env or a file
         self.port = 0
         self.control_port: int | None = None  # with --control-port: the fault control endpoint's port
+        self.http_port: int | None = None  # with --http-port: the HTTP port (metrics, health, the console)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -99,6 +101,8 @@ class KwireProcess(OwnProcess):
         self.port = int(match.group(2))
         control = CONTROL.search(line or "")
         self.control_port = int(control.group(1)) if control else None
+        http_port = HTTP.search(line or "")
+        self.http_port = int(http_port.group(2)) if http_port else None
         return self
 
     @property

@@ -52,6 +52,7 @@ class Broker:
             cwd=REPO,
         )
         line = self.process.stdout.readline()
+        self.ready_line = line
         match = READY.search(line)
         if not match:
             self.process.kill()
@@ -271,10 +272,12 @@ def main() -> None:
     parser.add_argument("--kafka-python-messages", type=int, default=100_000)
     parser.add_argument("--data-dir", help="store on disk here instead of in memory")
     parser.add_argument("--group-trials", type=int, default=10, help="group formations to time per setting")
+    parser.add_argument("--http-rounds", type=int, default=3, help="rounds each with the HTTP port off and on")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.messages, args.latency_rounds, args.kafka_python_messages, args.group_trials = 20_000, 100, 5_000, 2
+        args.http_rounds = 1
 
     data_dir = args.data_dir
     if data_dir:
@@ -314,6 +317,11 @@ def main() -> None:
         delayed_formation = formation_and_rebalance(delayed_broker.bootstrap, "bench-groups", 6, args.group_trials)
     finally:
         delayed_broker.stop()
+
+    from bench_http import http_overhead
+    from bench_http import report as report_http
+
+    http_figures = http_overhead(args.messages, args.size, args.partitions, args.http_rounds)
 
     storage = f"disk ({data_dir})" if data_dir else "memory"
     print(f"kwire benchmark — storage: {storage}, {args.messages:,} x {args.size} B, {args.partitions} partitions")
@@ -364,6 +372,8 @@ def main() -> None:
         f"{'consume through a group of 3':44s} {through_group['msgs']:12,.0f} msgs/s {through_group['mb']:8.1f} MB/s "
         f"({through_group['received']:,} msgs; first message after {through_group['until_first_s']:.2f} s)"
     )
+
+    report_http(http_figures)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,9 @@ async def _read_request(stream: trio.abc.Stream, connection: h11.Connection) -> 
             continue
         if isinstance(event, h11.Request):
             head = event
+            # h11 bounds a head that arrives in pieces; one that arrives whole is measured here.
+            if len(event.target) + sum(len(name) + len(value) + 4 for name, value in event.headers) > MAX_HEAD_BYTES:
+                raise _Refused(431, f"a request head of at most {MAX_HEAD_BYTES} bytes")
             declared = _content_length(event)
             if declared is not None and declared > MAX_BODY_BYTES:
                 raise _Refused(413, f"a body of at most {MAX_BODY_BYTES} bytes")

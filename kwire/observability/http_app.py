@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kwire import console
 from kwire.http.messages import HttpRequest, HttpResponse
 from kwire.http.router import Router
 from kwire.observability.node_view import NodeView
@@ -21,4 +22,5 @@ def build_router(view: NodeView) -> Router:
 
     router.add("/healthz", healthz)
     router.add("/readyz", readyz)
+    console.add_routes(router, view)
     return router

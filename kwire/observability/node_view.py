@@ -3,7 +3,7 @@ core, whether it is ready, and the other nodes of its process's cluster."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 
@@ -20,6 +20,8 @@ class NodeView:
     # Every running node of this process's cluster (kwire serve --brokers N), this one
     # included; a lone node has only itself.
     peers: Callable[[], list[BrokerCore]] | None = None
+    # Tasks the routes need running beside the HTTP server (the console's lag sampler).
+    background: list[Callable[[], Awaitable[None]]] = attrs.field(factory=list)
 
     def all_nodes(self) -> list[BrokerCore]:
         return [self.core] if self.peers is None else self.peers()

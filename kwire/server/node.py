@@ -132,6 +132,8 @@ async def run_node(
 
                 view = NodeView(core, clock.wall_ms(), ports, peers=peers)
                 http_port = await nursery.start(serve_http, http_listeners, build_router(view))
+                for task in view.background:
+                    nursery.start_soon(task)
                 view.ready = True  # the logs are loaded and the listeners accept
             task_status.started(Node(core, port, nursery.cancel_scope, control_port, ports, http_port, view))
     finally:
