@@ -6,6 +6,7 @@ import trio
 from kwire.config import BrokerConfig
 from kwire.console import lag_history
 from kwire.console.lag_history import LagHistory
+from kwire.console.request_rates import RequestRates
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.server.node import open_node
 
@@ -32,7 +33,8 @@ async def test_pages_and_the_lag_sampler(monkeypatch):
             assert isinstance(history, LagHistory)
             while not history.of("g"):  # the sampler's next round finds the group
                 await trio.sleep(0.01)
-            assert len(node.core.state.request_observers) == 1
+            # The console's request rates, once (the failed-request log lines are an observer too).
+            assert [type(o) for o in node.core.state.request_observers].count(RequestRates) == 1
             overview = await _get(node.http_port, "/")
             assert overview.startswith(b"HTTP/1.1 200") and b"Overview" in overview
             assert (await _get(node.http_port, "/healthz")).endswith(b"ok\n")  # the node's own routes come first
