@@ -39,6 +39,8 @@ import trio
 from kwire.clock import SYSTEM_CLOCK, Clock
 from kwire.config import BrokerConfig, ConfigError
 from kwire.errors import StartupError
+from kwire.observability.log_setup import REQUEST_LOGGER
+from kwire.observability.logs import TextFormatter
 from kwire.server.node import Node, run_node
 from kwire.server.node_thread import START_TIMEOUT_S, STOP_TIMEOUT_S, RunningNode
 from kwire.server.startup import address as startup_address
@@ -51,7 +53,6 @@ __all__ = ["Broker", "ConfigError", "StartupError"]
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_LINES = 5000  # per broker: the last ones are kept
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class Broker:
@@ -442,7 +443,7 @@ class _Capture(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter(_LOG_FORMAT))
+        self.setFormatter(TextFormatter())  # an event's fields as key=value
         self.live: list[_BrokerLog] = []
         self.saved_level = logging.NOTSET
 
@@ -480,6 +481,8 @@ class _capturing:
             if not _CAPTURE.live:
                 _CAPTURE.saved_level = logger.level
                 logger.addHandler(_CAPTURE)
+                # The request log is Kafka's logger, outside `kwire` (kafka.request.logging=true turns it on).
+                logging.getLogger(REQUEST_LOGGER).addHandler(_CAPTURE)
             _CAPTURE.live.append(self.log)
             if logger.getEffectiveLevel() > self.log.level:
                 logger.setLevel(self.log.level)
@@ -490,4 +493,5 @@ class _capturing:
             _CAPTURE.live.remove(self.log)
             if not _CAPTURE.live:
                 logger.removeHandler(_CAPTURE)
+                logging.getLogger(REQUEST_LOGGER).removeHandler(_CAPTURE)
                 logger.setLevel(_CAPTURE.saved_level)

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from kwire import __version__
 from kwire.config import BrokerConfig, ConfigError
-from kwire.config_sources import LOG_LEVELS, Loaded, load
+from kwire.config_sources import Loaded, load
 from kwire.errors import StartupError
 
 log = logging.getLogger("kwire")
@@ -37,7 +37,7 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
         help="run the broker",
         description="Run the broker. Settings come from, highest first: these flags, -o NAME=VALUE, the "
         "environment (KWIRE_HOST, KWIRE_PORT, KWIRE_DATA_DIR, KWIRE_MEMORY, KWIRE_ADVERTISED_HOST, "
-        "KWIRE_ADVERTISED_PORT, KWIRE_NODE_ID, KWIRE_LOG_LEVEL, KWIRE_CONFIG, KWIRE_CONTROL_PORT; and Kafka settings as "
+        "KWIRE_ADVERTISED_PORT, KWIRE_NODE_ID, KWIRE_LOG_LEVEL, KWIRE_LOG_FORMAT, KWIRE_CONFIG, KWIRE_CONTROL_PORT; and Kafka settings as "
         "KAFKA_NUM_PARTITIONS=3), the --config file, then the defaults. `kwire config list` shows every "
         "Kafka setting kwire takes.",
     )
@@ -75,7 +75,16 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
         help="a Kafka broker setting, e.g. -o num.partitions=3 (repeatable)",
     )
     serve.add_argument(
-        "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default INFO)"
+        "--log-level",
+        action="append",
+        metavar="LEVEL[,LOGGER=LEVEL...]",
+        help="DEBUG, INFO, WARNING or ERROR (default INFO), and levels of single loggers, e.g. "
+        "INFO,kafka.request.logger=DEBUG (the request log); repeatable",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text lines with key=value fields, or one JSON object per line (default text)",
     )
     serve.add_argument(
         "--drop-produce-responses",
@@ -174,6 +183,7 @@ def load_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None =
         "advertised_port": args.advertised_port,
         "node_id": args.node_id,
         "log_level": args.log_level,
+        "log_format": args.log_format,
         "drop_produce_responses_every": args.drop_produce_responses,
         "exit_after_produce": args.exit_after_produce,
         "control_port": args.control_port,
@@ -207,20 +217,30 @@ def main(argv: list[str] | None = None) -> int:
         return run_config_command(args)
     if args.command == "certs":
         return run_certs_command(args)
-    from kwire.server.process import serve_until_signal
-
     try:
         loaded = load_from_args(args)
     except ConfigError as error:
         # The level asked for, if it can be told, so DEBUG shows the traceback.
-        wanted = args.log_level or os.environ.get("KWIRE_LOG_LEVEL", "").strip().upper()
-        _configure_logging(wanted if wanted in LOG_LEVELS else "INFO")
+        log_format = (args.log_format or os.environ.get("KWIRE_LOG_FORMAT", "")).strip().lower()
+        log_format = log_format if log_format in ("text", "json") else "text"
+        _configure_logging(Loaded(BrokerConfig(), _level_if_valid(args.log_level), log_format=log_format))
         return _report_startup_errors([error])
-    _configure_logging(loaded.log_level)
+    _configure_logging(loaded)
     if loaded.ignored:
         log.warning("ignoring settings kwire does not support: %s", ", ".join(loaded.ignored))
     try:
-        return serve_until_signal(loaded.config, args.brokers)
+        return _serve(loaded, args.brokers)
+    finally:
+        from kwire.observability.log_setup import flush_suppressed
+
+        flush_suppressed()  # what the repeat limiter held back is still told
+
+
+def _serve(loaded: Loaded, brokers: int | None) -> int:
+    from kwire.server.process import serve_until_signal
+
+    try:
+        return serve_until_signal(loaded.config, brokers)
     except StartupError as error:
         return _report_startup_errors([error])
     except BaseExceptionGroup as group:  # raised by a task: report it the same way
@@ -230,12 +250,20 @@ def main(argv: list[str] | None = None) -> int:
         return _report_startup_errors(list(_leaves(startup_errors)))
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(loaded: Loaded) -> None:
+    from kwire.observability.log_setup import configure_logging
+
+    configure_logging(loaded.log_level, loaded.logger_levels, loaded.log_format, sys.stderr)
+
+
+def _level_if_valid(flag: list[str] | None) -> str:
+    """The root level of --log-level (or KWIRE_LOG_LEVEL) when it can be read, else INFO."""
+    from kwire.observability.log_levels import parse_log_levels
+
+    try:
+        return parse_log_levels(flag or [os.environ.get("KWIRE_LOG_LEVEL", "")]).root_or_default
+    except ConfigError:
+        return "INFO"
 
 
 def _report_startup_errors(errors: list[StartupError]) -> int:

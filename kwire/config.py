@@ -192,6 +192,10 @@ class BrokerConfig:
     # listener.name.<listener>.<setting> (and .<mechanism>.sasl.jaas.config), as given.
     listener_overrides: dict[str, str] = attrs.field(factory=dict)
 
+    # kwire's own (Kafka has only its log4j logger): log every request to
+    # `kafka.request.logger` at INFO (README, "Logs").
+    kafka_request_logging: bool = False  # kafka.request.logging
+
     # Fault injection for tests (not a Kafka setting): every Nth produce
     # request is written but answered by closing the connection.
     drop_produce_responses_every: int = 0
@@ -561,6 +565,7 @@ SETTINGS: dict[str, Rule] = {
     "authorizer.class.name": Rule(STRING),
     "super.users": Rule(STRING),
     "allow.everyone.if.no.acl.found": Rule(BOOLEAN),
+    "kafka.request.logging": Rule(BOOLEAN),  # kwire's own, not Kafka's
 }
 
 # Command-line options that are not Kafka settings: attribute -> (label, rule).

@@ -128,6 +128,8 @@ DOCS: dict[str, str] = {
     "authorizer.class.name": "any of Kafka's authorizer class names turns ACL authorization on",
     "super.users": "principals that every ACL check allows, separated by semicolons",
     "allow.everyone.if.no.acl.found": "allow access to resources that have no ACL",
+    # kwire's own settings (no Kafka broker has them).
+    "kafka.request.logging": "kwire only: log every request to the kafka.request.logger logger at INFO (routine polling at DEBUG)",
 }
 
 # Kafka types and defaults of the settings that are not BrokerConfig fields.

@@ -47,6 +47,7 @@ KWIRE_VARIABLES = {
     "KWIRE_ADVERTISED_PORT": "advertised_port",
     "KWIRE_NODE_ID": "node_id",
     "KWIRE_LOG_LEVEL": "log_level",
+    "KWIRE_LOG_FORMAT": "log_format",
     "KWIRE_CONTROL_PORT": "control_port",
     "KWIRE_HTTP_PORT": "http_port",
     "KWIRE_HTTP_HOST": "http_host",

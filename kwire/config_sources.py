@@ -25,8 +25,10 @@ import attrs
 from kwire.config import BOOLEAN, BrokerConfig, ConfigError, Rule, is_setting, parse_option
 from kwire.config_env import kafka_entries, kwire_entries
 from kwire.config_files import Entry, read_properties
+from kwire.observability.log_levels import LOG_LEVELS, LogLevels, parse_log_levels
+from kwire.observability.logs import LOG_FORMATS
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+__all__ = ["LOG_LEVELS", "Loaded", "load", "apply_kafka_settings"]
 # Settings read to make sense of `listeners`; kwire has nothing else to do with them.
 LISTENER_CONTEXT = ("controller.listener.names", "listener.security.protocol.map")
 # Kafka's listener.security.protocol.map default: each protocol is a listener name for itself.
@@ -39,11 +41,15 @@ _ADVERTISED_PORT = Rule("INT", at_least=1, at_most=65535)
 @attrs.define
 class Loaded:
     """The configuration to serve with, the log level, and the names (settings
-    or variables) that were ignored because kwire does not support them."""
+    or variables) that were ignored because kwire does not support them;
+    `logger_levels` the LOGGER=LEVEL entries of --log-level, `log_format`
+    "text" or "json" (--log-format)."""
 
     config: BrokerConfig
     log_level: str = "INFO"
     ignored: list[str] = attrs.field(factory=list)
+    logger_levels: tuple[tuple[str, str], ...] = ()
+    log_format: str = "text"
 
 
 def load(
@@ -57,8 +63,9 @@ def load(
     line per problem (in every source) before anything is touched.
 
     `flags` maps option names (host, port, data_dir, memory, advertised_host,
-    advertised_port, node_id, log_level, drop_produce_responses_every,
-    exit_after_produce, control_port) to what the command line gave, None when not given.
+    advertised_port, node_id, log_level, log_format, drop_produce_responses_every,
+    exit_after_produce, control_port) to what the command line gave, None when not given
+    (log_level may be a list: the option is repeatable).
     """
     environ = {} if environ is None else environ
     problems: list[str] = []
@@ -94,7 +101,8 @@ def load(
         except ConfigError as problem:
             problems.append(_located(entry.origin, str(problem)))
 
-    log_level = "INFO"
+    levels = LogLevels()
+    log_format = "text"
     option_problems: list[str] = []
     options: list[tuple[str, object, str]] = [
         (name, entry.value, entry.origin) for name, entry in env_options.items() if name != "config"
@@ -105,7 +113,10 @@ def load(
             continue
         try:
             if name == "log_level":
-                log_level = _log_level(str(raw), origin)
+                texts = [str(item) for item in raw] if isinstance(raw, (list, tuple)) else [str(raw)]
+                levels = parse_log_levels(texts, origin or "option --log-level").over(levels)
+            elif name == "log_format":
+                log_format = _log_format(str(raw), origin)
             else:
                 _apply_option(config, name, raw, origin)
         except ConfigError as problem:
@@ -116,7 +127,7 @@ def load(
     problems.extend(problem for problem in config.problems() if problem not in problems)
     if problems:
         raise ConfigError("\n".join(problems))
-    return Loaded(config, log_level, ignored + unknown_variables)
+    return Loaded(config, levels.root_or_default, ignored + unknown_variables, levels.loggers, log_format)
 
 
 def apply_kafka_settings(config: BrokerConfig, settings: Mapping[str, str]) -> None:
@@ -304,10 +315,10 @@ def _apply_option(config: BrokerConfig, name: str, raw: object, origin: str) -> 
         setattr(config, name, parse_option(name, str(raw), label))
 
 
-def _log_level(raw: str, origin: str) -> str:
-    level = raw.strip().upper()
-    if level not in LOG_LEVELS:
+def _log_format(raw: str, origin: str) -> str:
+    log_format = raw.strip().lower()
+    if log_format not in LOG_FORMATS:
         raise ConfigError(
-            f"Invalid value {raw} for {origin or 'option --log-level'}: String must be one of: {', '.join(LOG_LEVELS)}"
+            f"Invalid value {raw} for {origin or 'option --log-format'}: String must be one of: {', '.join(LOG_FORMATS)}"
         )
-    return level
+    return log_format

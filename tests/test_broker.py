@@ -18,8 +18,10 @@ import trio
 
 import kwire
 from kwire.admin.cluster_client import ClusterClient
+from kwire.admin.wire_client import WireClient
 from kwire.config import ConfigError
 from kwire.errors import StartupError
+from tests.handlers import requests as rq
 from tests.server.node_checks import Resources, assert_port_free, exercise
 
 pytestmark = pytest.mark.timeout(60)
@@ -143,6 +145,24 @@ def test_the_broker_log_holds_its_records_and_the_kwire_logger_level_comes_back(
     assert "INFO kwire.broker: kwire broker serving on 127.0.0.1:" in first.log_text()
     assert "kwire broker stopped" in first.log_text()
     assert "serving" not in second.log_text()  # INFO is below its level
+
+
+def test_the_broker_log_holds_the_request_log_admin_fields_and_failed_requests():
+    with kwire.Broker({"kafka.request.logging": True}) as broker, kwire.Broker() as quiet:
+        exercise(broker.bootstrap_servers, "logged", batches=1)
+        exercise(quiet.bootstrap_servers, "unlogged", batches=1)
+        host, port = broker.bootstrap_servers.rsplit(":", 1)
+        with WireClient(host, int(port)) as client:
+            client.call(19, 7, rq.create("logged"))  # TOPIC_ALREADY_EXISTS: INFO, not a warning
+            client.call(19, 7, rq.create("bad name!"))
+    text = broker.log_text()
+    assert "INFO kafka.request.logger: CreateTopics v7: ok api=CreateTopics version=7" in text
+    assert "INFO kafka.request.logger: Produce v9: ok" in text
+    assert "Fetch v12" not in text  # polling stays at DEBUG
+    assert "INFO kwire.admin: CreateTopics from client " in text and " principal=User:ANONYMOUS " in text
+    assert "INFO kwire.requests: CreateTopics request failed: TOPIC_ALREADY_EXISTS" in text
+    assert "WARNING kwire.requests: CreateTopics request failed: INVALID_TOPIC_EXCEPTION (bad name!: " in text
+    assert "kafka.request.logger" not in quiet.log_text()
 
 
 def test_records_from_a_brokers_tasks_go_to_that_broker_only():

@@ -111,6 +111,31 @@ def test_kwire_variables_are_options_and_win_over_kafka_ones_but_not_over_flags(
     assert (loaded.config.port, loaded.config.data_dir, loaded.log_level) == (9002, None, "WARNING")
 
 
+def test_log_levels_by_logger_and_the_log_format_from_flags_and_the_environment():
+    environ = {"KWIRE_LOG_LEVEL": "WARNING,kwire.groups=DEBUG,kwire.admin=ERROR", "KWIRE_LOG_FORMAT": "JSON"}
+    loaded = serve([], environ)
+    assert (loaded.log_level, loaded.log_format) == ("WARNING", "json")
+    assert loaded.logger_levels == (("kwire.groups", "DEBUG"), ("kwire.admin", "ERROR"))
+    loaded = serve(
+        ["--log-level", "kafka.request.logger=DEBUG", "--log-level", "kwire.admin=info", "--log-format", "text"],
+        environ,
+    )
+    assert (loaded.log_level, loaded.log_format) == ("WARNING", "text")  # the root level from the environment
+    assert dict(loaded.logger_levels) == {
+        "kwire.groups": "DEBUG",
+        "kwire.admin": "INFO",
+        "kafka.request.logger": "DEBUG",
+    }
+    assert serve(["-o", "kafka.request.logging=true"]).config.kafka_request_logging is True
+    with pytest.raises(ConfigError) as raised:
+        serve([], {"KWIRE_LOG_FORMAT": "xml", "KWIRE_LOG_LEVEL": "kwire=LOUD"})
+    assert sorted(str(raised.value).splitlines()) == [
+        "Invalid value kwire=LOUD for environment variable KWIRE_LOG_LEVEL: String must be one of: "
+        "DEBUG, INFO, WARNING, ERROR",
+        "Invalid value xml for environment variable KWIRE_LOG_FORMAT: String must be one of: text, json",
+    ]
+
+
 def test_kwire_memory_and_the_config_file_from_the_environment(tmp_path):
     path = properties(tmp_path, f"log.dirs={tmp_path / 'x'}\nnum.partitions=6\n")
     config = serve([], {"KWIRE_CONFIG": str(path), "KWIRE_MEMORY": "true"}).config

@@ -67,6 +67,7 @@ def handle_create_acls(ctx: RequestContext, request: Any) -> Any:
         return CLOSE_CONNECTION
 
     def everyone(code: ErrorCode, message: str | None) -> Any:
+        ctx.note_error(code, len(acls), reason=message or "")
         return respond(ctx, dict(results=[dict(error_code=code, error_message=message) for _ in acls]))
 
     if not ctx.allowed(AclOperation.ALTER, ResourceType.CLUSTER, CLUSTER_NAME):
@@ -78,6 +79,7 @@ def handle_create_acls(ctx: RequestContext, request: Any) -> Any:
     outcomes = []
     for acl, error in zip(acls, errors, strict=True):
         if error is not None:
+            ctx.note_error(ErrorCode.invalid_request, reason=f"{acl.describe()}: {error}")
             outcomes.append(f"{acl.describe()} refused: {error}")
         else:
             outcomes.append(f"{acl.describe()} {'created' if acl in added else 'already present'}")
@@ -136,6 +138,7 @@ def handle_delete_acls(ctx: RequestContext, request: Any) -> Any:
         return CLOSE_CONNECTION
 
     def everyone(code: ErrorCode, message: str | None) -> Any:
+        ctx.note_error(code, len(filters), reason=message or "")
         results: list[dict[str, Any]] = [
             dict(error_code=code, error_message=message, matching_acls=[]) for _ in filters
         ]

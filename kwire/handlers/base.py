@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kwire.observability.logs import log_event
 from kwire.protocol.api_keys import ApiKey, api_name
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.fast_responses import Chunk
@@ -148,17 +149,37 @@ def outcome(error_code: int, message: str | None = None, done: str = "ok") -> st
     return f"{name} ({message})" if message else name
 
 
-def log_admin_change(ctx: RequestContext, outcomes: str, validate_only: bool = False) -> None:
+def log_admin_change(ctx: RequestContext, outcomes: str, validate_only: bool = False, **fields: Any) -> None:
     """Every admin change at INFO, one line: the API, who asked (client id and
-    address) and what came of it."""
-    ADMIN_LOG.info(
-        "%s%s from client %s at %s: %s",
-        api_name(ctx.api_key),
-        " (validate only)" if validate_only else "",
-        ctx.client_id,
-        ctx.client_host or "-",
-        outcomes or "nothing",
+    address) and what came of it; as fields (README "Logs") the API, the
+    principal, client id and address, and any `fields` the handler adds."""
+    if not ADMIN_LOG.isEnabledFor(logging.INFO):
+        return
+    api = api_name(ctx.api_key)
+    message = (
+        f"{api}{' (validate only)' if validate_only else ''} from client {ctx.client_id} at {ctx.client_host or '-'}"
     )
+    who: dict[str, Any] = {
+        "api": api,
+        "principal": ctx.principal,
+        "client_id": ctx.client_id,
+        "client_address": ctx.event.client_address if ctx.event is not None else ctx.client_host.lstrip("/") or None,
+    }
+    if validate_only:
+        who["validate_only"] = True
+    log_event(ADMIN_LOG, logging.INFO, f"{message}: {outcomes or 'nothing'}", **who, **fields)
+
+
+def note_result_errors(ctx: RequestContext, results: Iterable[Mapping[str, Any]], name_key: str = "name") -> None:
+    """Each result's error code (with its name and message as the reason) for
+    metrics and the request log: for admin responses that list one result per resource."""
+    if ctx.event is None:
+        return
+    for result in results:
+        code = result.get("error_code") or 0
+        if code:
+            name, message = result.get(name_key), result.get("error_message")
+            ctx.note_error(int(code), reason=f"{name}: {message}" if message else str(name))
 
 
 def millis(value: Any) -> int:

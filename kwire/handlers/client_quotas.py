@@ -3,19 +3,16 @@ client-id and ip entities (kwire/quotas/), kept in the metadata log."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from kwire.handlers.authorization import refusal_message
-from kwire.handlers.base import RequestContext, respond
+from kwire.handlers.base import RequestContext, log_admin_change, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
 from kwire.quotas.entities import Filter, QuotaError, entity_text
 from kwire.quotas.manager import Alteration
 from kwire.security.resources import AclOperation
-
-log = logging.getLogger(__name__)
 
 
 def _error_code(error: QuotaError) -> ErrorCode:
@@ -71,24 +68,11 @@ def handle_alter_client_quotas(ctx: RequestContext, request: Any) -> Any:
     for result in results:
         entity = entity_text(result.entity)
         if result.error is None:
-            log.info(
-                "%s client quotas of %s for %s at %s: %s",
-                "validated" if validate_only else "changed",
-                entity,
-                ctx.client_id,
-                ctx.client_host,
-                asked.get(entity, ""),
-            )
+            change = f"{'validated' if validate_only else 'changed'} client quotas of {entity}: {asked.get(entity, '')}"
         else:
-            log.info(
-                "AlterClientQuotas from %s at %s: client quotas of %s (%s)%s refused: %s",
-                ctx.client_id,
-                ctx.client_host,
-                entity,
-                asked.get(entity, ""),
-                " (validate only)" if validate_only else "",
-                result.error.message,
-            )
+            ctx.note_error(_error_code(result.error), reason=f"client quotas of {entity}: {result.error.message}")
+            change = f"client quotas of {entity} ({asked.get(entity, '')}) refused: {result.error.message}"
+        log_admin_change(ctx, change, validate_only, entity=entity)
     entries = [
         dict(
             error_code=ErrorCode.none if result.error is None else _error_code(result.error),

@@ -314,9 +314,18 @@ def _alter(ctx: RequestContext, resource: Any, replacement: Replacement, validat
         else:
             raise KafkaError(ErrorCode.invalid_request, f"Unsupported resource type {kind}")
     except KafkaError as exc:
-        log_admin_change(ctx, f"configs of {label} {name!r} ({what}) refused: {exc.message}", validate_only)
+        ctx.note_error(exc.error_code, reason=f"configs of {label} {name!r}: {exc.message}")
+        log_admin_change(
+            ctx,
+            f"configs of {label} {name!r} ({what}) refused: {exc.message}",
+            validate_only,
+            resource_type=label,
+            resource_name=name,
+        )
         return dict(answer, error_code=exc.error_code, error_message=exc.message)
-    log_admin_change(ctx, f"configs of {label} {name!r} set to {what}", validate_only)
+    log_admin_change(
+        ctx, f"configs of {label} {name!r} set to {what}", validate_only, resource_type=label, resource_name=name
+    )
     return dict(answer, error_code=ErrorCode.none, error_message=None)
 
 

@@ -20,7 +20,7 @@ import attrs
 from kwire.cluster.cluster import Topic
 from kwire.cluster.placement import check_manual_assignment
 from kwire.handlers.authorization import refusal_message, refused_names
-from kwire.handlers.base import RequestContext, log_admin_change, millis, outcome, respond
+from kwire.handlers.base import RequestContext, log_admin_change, millis, note_result_errors, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
 from kwire.protocol.registry import api
@@ -116,4 +116,5 @@ def _result(name: str, error: ErrorCode, message: str | None) -> dict[str, Any]:
 def _log(ctx: RequestContext, request: CreatePartitionsRequest, results: list[dict[str, Any]]) -> None:
     wanted = {topic.name: topic.count for topic in request.topics}
     outcomes = ", ".join(f"{r['name']} -> {wanted[r['name']]}: {outcome(r['error_code'])}" for r in results)
-    log_admin_change(ctx, outcomes, bool(request.validate_only))
+    note_result_errors(ctx, results)
+    log_admin_change(ctx, outcomes, bool(request.validate_only), topics=[r["name"] for r in results])

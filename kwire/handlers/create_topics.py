@@ -10,7 +10,7 @@ from kwire.cluster.broker_configs import DynamicBrokerConfigs
 from kwire.cluster.placement import check_manual_assignment
 from kwire.config import BrokerConfig
 from kwire.handlers.authorization import NOTHING_REFUSED, refused_names
-from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
+from kwire.handlers.base import RequestContext, log_admin_change, note_result_errors, outcome, respond
 from kwire.handlers.configs import topic_entries
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -69,7 +69,8 @@ def handle_create_topics(ctx: RequestContext, request: Any) -> Any:
             )
         )
     outcomes = ", ".join(f"{r['name']}: {outcome(r['error_code'], r['error_message'], 'created')}" for r in results)
-    log_admin_change(ctx, outcomes, bool(request.validate_only))
+    note_result_errors(ctx, results)
+    log_admin_change(ctx, outcomes, bool(request.validate_only), topics=[r["name"] for r in results])
     return respond(ctx, dict(topics=results))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kwire.handlers.authorization import refused_names
-from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
+from kwire.handlers.base import RequestContext, log_admin_change, note_result_errors, outcome, respond
 from kwire.log import OffsetOutOfRange
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
@@ -46,5 +46,8 @@ def handle_delete_records(ctx: RequestContext, request: Any) -> Any:
         for t in topics
         for p in t["partitions"]
     )
-    log_admin_change(ctx, outcomes)
+    note_result_errors(
+        ctx, [dict(p, name=f"{t['name']}-{p['partition_index']}") for t in topics for p in t["partitions"]]
+    )
+    log_admin_change(ctx, outcomes, topics=[t["name"] for t in topics])
     return respond(ctx, dict(topics=topics))

@@ -22,7 +22,7 @@ import attrs
 
 from kwire.cluster.cluster import Topic
 from kwire.handlers.authorization import NOTHING_REFUSED, refusal_message, refused_names
-from kwire.handlers.base import RequestContext, log_admin_change, millis, outcome, respond
+from kwire.handlers.base import RequestContext, log_admin_change, millis, note_result_errors, outcome, respond
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
@@ -183,4 +183,7 @@ def _log(ctx: RequestContext, results: list[dict[str, Any]]) -> None:
         f"{r['name'] if r['name'] is not None else r['topic_id']}: {outcome(r['error_code'], done='deleted')}"
         for r in results
     )
-    log_admin_change(ctx, outcomes)
+    note_result_errors(ctx, results)
+    log_admin_change(
+        ctx, outcomes, topics=[r["name"] if r["name"] is not None else str(r["topic_id"]) for r in results]
+    )

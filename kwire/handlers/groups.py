@@ -22,6 +22,7 @@ from kwire.handlers.base import (
     RequestContext,
     log_admin_change,
     millis,
+    note_result_errors,
     outcome,
     respond,
 )
@@ -326,5 +327,10 @@ def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
         for g in request.groups_names
     ]
     service.publish_changes()
-    log_admin_change(ctx, ", ".join(f"{r['group_id']}: {outcome(r['error_code'], done='deleted')}" for r in results))
+    note_result_errors(ctx, results, "group_id")
+    log_admin_change(
+        ctx,
+        ", ".join(f"{r['group_id']}: {outcome(r['error_code'], done='deleted')}" for r in results),
+        groups=[r["group_id"] for r in results],
+    )
     return respond(ctx, dict(results=results))

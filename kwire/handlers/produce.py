@@ -309,12 +309,15 @@ def _answer(
 
 
 def _note_errors(ctx: RequestContext, topic_results: list[ProduceTopicResult]) -> None:
-    """Each partition's error, for metrics and the request log."""
+    """The failed partitions' errors for metrics and the request log, each
+    reason naming its partition (and kwire's message, when there is one)."""
     for topic_result in topic_results:
         for result in topic_result.partitions:
-            if result.error_code != ErrorCode.none:
-                reason = f"{topic_result.name}-{result.index}: {result.error_message}" if result.error_message else ""
-                ctx.note_error(result.error_code, reason=reason)
+            if result.error_code:
+                where = f"{topic_result.name}-{result.index}"
+                ctx.note_error(
+                    result.error_code, reason=f"{where}: {result.error_message}" if result.error_message else where
+                )
 
 
 def _resolve_topic(ctx: RequestContext, topic_data: TopicData) -> tuple[Topic | None, ErrorCode]:

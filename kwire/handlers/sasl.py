@@ -49,6 +49,7 @@ def handle_sasl_handshake(ctx: RequestContext, request: Any) -> Any:
             ",".join(mechanisms),
         )
         session.close_after_response = True
+        ctx.note_error(ErrorCode.unsupported_sasl_mechanism, reason=f"mechanism {mechanism!r} is not enabled")
         return respond(ctx, dict(error_code=ErrorCode.unsupported_sasl_mechanism, mechanisms=mechanisms))
     if session.authenticated and mechanism != session.mechanism:
         # As Kafka: the handshake is answered, the exchange that follows is refused.
@@ -165,4 +166,5 @@ def _session_lifetime_ms(max_reauth_ms: int, credential_ms: int | None) -> int |
 def _answer(
     ctx: RequestContext, error: ErrorCode, message: str | None, reply: bytes = b"", lifetime_ms: int = 0
 ) -> Any:
+    ctx.note_error(error, reason=message or "")
     return respond(ctx, dict(error_code=error, error_message=message, auth_bytes=reply, session_lifetime=lifetime_ms))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kwire.handlers.base import RequestContext, log_admin_change, outcome, respond
+from kwire.handlers.base import RequestContext, log_admin_change, note_result_errors, outcome, respond
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
@@ -72,6 +72,7 @@ def handle_alter_user_scram_credentials(ctx: RequestContext, request: Any) -> An
         ),
     )
     results = [dict(user=user, error_code=code, error_message=message) for user, code, message in outcomes]
+    note_result_errors(ctx, results, "user")
     return respond(ctx, dict(results=results))
 
 

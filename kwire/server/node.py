@@ -32,6 +32,7 @@ from kwire.cluster.controller import Controller
 from kwire.config import BrokerConfig
 from kwire.core import BrokerCore
 from kwire.observability.node_view import NodeView
+from kwire.observability.request_log import watch_requests
 from kwire.security import listener_security
 from kwire.security.listener_security import ScramLookup
 from kwire.server import control_server, listener, startup
@@ -116,6 +117,7 @@ async def run_node(
                 await http_listener.aclose()
         raise
     credentials.state = core.state
+    watch_requests(core.state)  # the failed-request lines, and the request log when asked for
     try:
         async with trio.open_nursery() as nursery:
             port = await nursery.start(listener.serve, core, listeners, security)

@@ -48,7 +48,7 @@ def described(client, *components, strict=False):
 
 @pytest.mark.parametrize("version", [0, 1])
 def test_set_describe_and_remove(client, version, caplog):
-    caplog.set_level(logging.INFO, logger="kwire.handlers.client_quotas")
+    caplog.set_level(logging.INFO, logger="kwire.admin")
     (result,) = alter(client, (entity(client_id="app"), {"producer_byte_rate": 1024}), version=version)
     assert result.error_code == ErrorCode.none and result.error_message is None
     assert [(e.entity_type, e.entity_name) for e in result.entity] == [("client-id", "app")]
