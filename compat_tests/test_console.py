@@ -277,3 +277,37 @@ def test_a_form_posted_from_another_site_is_refused(broker, data):
         assert "from-elsewhere" not in admin.list_topics()
     finally:
         admin.close()
+
+
+def test_client_metrics_page_shows_what_librdkafka_pushed(broker, data, page):
+    """KIP-714: once a subscription matches, a confluent-kafka producer pushes
+    its own metrics, and the Client metrics pages show them (last: the
+    subscription makes every later librdkafka client push too)."""
+    from confluent_kafka import Producer
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10_000)
+    try:
+        subscription = {"metrics": "org.apache.kafka.producer.", "interval.ms": "100"}
+        resource = ConfigResource(ConfigResourceType.CLIENT_METRICS, "console-ci", configs=subscription)
+        admin.alter_configs([resource], raise_on_unknown=False)
+    finally:
+        admin.close()
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "client.id": "console-pusher", "linger.ms": 5})
+
+    def pushed() -> bool:
+        producer.produce(EVENTS, b"pushed")
+        producer.poll(0.1)
+        with urllib.request.urlopen(_url(broker, "/clients"), timeout=5) as answer:
+            return b"producer queue time avg" in answer.read()
+
+    wait_for(pushed, "the producer's first push with metrics")
+    assert producer.flush(TIMEOUT_S) == 0
+    page.goto(_url(broker, "/clients"))
+    listing = page.inner_text("main table")
+    assert "console-pusher" in listing and "confluent-kafka-python" in listing
+    page.shot("clients")
+    page.click("a:text-is('console-pusher')")
+    series = page.inner_text("main")
+    assert "org.apache.kafka.producer.record.queue.time.avg" in series and "console-ci" in series
+    page.shot("client")
