@@ -19,6 +19,7 @@ from compat_tests.broker import START_TIMEOUT_S, OwnProcess, _environment, _read
 from compat_tests.broker import wait_for as _wait_for
 
 READY = re.compile(r"ready on (\S+) \((\d+) brokers, .*cluster control on 127\.0\.0\.1:(\d+)\)")
+HTTP = re.compile(r"HTTP on ([^\s)]+)")  # with --http-port: each node's, in node order
 CONTROL_TIMEOUT_S = 10  # one control call (a node start waits for the node to serve)
 WAIT_S = 15  # the default bound of wait_for: a cluster test should take seconds, not minutes
 
@@ -45,6 +46,7 @@ class KwireCluster(OwnProcess):
         self.port = port  # 0: every node a free port; P: nodes on P..P+N-1
         self.addresses: dict[int, str] = {}  # node id -> host:port, from the ready line
         self.control_port = 0
+        self.http_addresses: dict[int, str] = {}  # node id -> host:port of its HTTP port (--http-port)
         self.process: subprocess.Popen | None = None
 
     # --- the process -------------------------------------------------------------
@@ -78,6 +80,9 @@ class KwireCluster(OwnProcess):
         # Nodes are 1..N in the order of the ready line.
         self.addresses = {node_id: address for node_id, address in enumerate(servers, start=1)}
         self.control_port = int(match.group(3))
+        http = HTTP.search(line or "")
+        if http:
+            self.http_addresses = dict(enumerate(http.group(1).rstrip(",").split(","), start=1))
         return self
 
     @property

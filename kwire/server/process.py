@@ -49,9 +49,13 @@ async def _serve_until_signal(config: BrokerConfig) -> None:
         async with trio.open_nursery() as nursery:
             node: Node = await nursery.start(run_node, config)
             node.core.state.faults.exit_allowed = True  # this process is the node's: kill may end it
-            control = "" if node.control_port is None else f", fault control on 127.0.0.1:{node.control_port}"
-            if node.http_port is not None:
-                control += f", HTTP on http://{startup.address(config.http_host, node.http_port)}/"
+            control = (
+                ""
+                if node.http_port is None
+                else f", HTTP on http://{startup.address(config.http_host, node.http_port)}/"
+            )
+            if node.control_port is not None:
+                control += f", fault control on 127.0.0.1:{node.control_port}"
             print(
                 f"kwire {__version__} ready on {config.host}:{node.port} ({_describe(config)}{_others(node)}{control})",
                 flush=True,
@@ -63,14 +67,13 @@ async def _serve_cluster_until_signal(config: BrokerConfig, brokers: int) -> Non
     with _stop_signals() as signals:
         async with trio.open_nursery() as nursery:
             cluster: ClusterRuntime = await nursery.start(run_cluster, config, brokers)
-            control = ""
+            # Each node's HTTP port, in node order as the addresses before it (kept last but for the control port).
+            http = [startup.address(config.http_host, n.http_port) for n in cluster.nodes.values() if n.http_port]
+            control = f", HTTP on {','.join(http)}" if http else ""
             if config.control_port is not None:
                 port = await nursery.start(serve_cluster_control, cluster, config.control_port)
-                control = f", cluster control on 127.0.0.1:{port}"
+                control += f", cluster control on 127.0.0.1:{port}"
             where = "in memory" if config.data_dir is None else f"data in {config.data_dir}"
-            http = [node.http_port for node in cluster.nodes.values() if node.http_port is not None]
-            if http:
-                control += f", HTTP on {config.http_host} ports {', '.join(map(str, http))}"
             print(
                 f"kwire {__version__} ready on {cluster.bootstrap_servers} ({brokers} brokers, {where}{control})",
                 flush=True,
