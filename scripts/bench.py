@@ -272,12 +272,15 @@ def main() -> None:
     parser.add_argument("--kafka-python-messages", type=int, default=100_000)
     parser.add_argument("--data-dir", help="store on disk here instead of in memory")
     parser.add_argument("--group-trials", type=int, default=10, help="group formations to time per setting")
-    parser.add_argument("--http-rounds", type=int, default=3, help="rounds each with the HTTP port off and on")
+    parser.add_argument("--http-rounds", type=int, default=5, help="rounds each with the HTTP port off and on")
+    parser.add_argument(
+        "--http-messages", type=int, default=5_000_000, help="messages per HTTP round (shorter runs are mostly noise)"
+    )
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.messages, args.latency_rounds, args.kafka_python_messages, args.group_trials = 20_000, 100, 5_000, 2
-        args.http_rounds = 1
+        args.http_rounds, args.http_messages = 1, 200_000
 
     data_dir = args.data_dir
     if data_dir:
@@ -321,7 +324,7 @@ def main() -> None:
     from bench_http import http_overhead
     from bench_http import report as report_http
 
-    http_figures = http_overhead(args.messages, args.size, args.partitions, args.http_rounds)
+    http_figures = http_overhead(args.http_messages, args.size, args.partitions, args.http_rounds)
 
     storage = f"disk ({data_dir})" if data_dir else "memory"
     print(f"kwire benchmark — storage: {storage}, {args.messages:,} x {args.size} B, {args.partitions} partitions")
