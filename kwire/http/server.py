@@ -2,8 +2,9 @@
 on trio streams, keep-alive, one request at a time per connection.
 
 Everything a client sends is bounded: the request head (MAX_HEAD_BYTES), the
-body (MAX_BODY_BYTES), the time to send a request (REQUEST_DEADLINE_S) and
-an idle keep-alive connection (IDLE_TIMEOUT_S). A route that fails answers
+body (MAX_BODY_BYTES), the time to send a request (REQUEST_DEADLINE_S), an
+idle keep-alive connection (IDLE_TIMEOUT_S) and the connections open at once
+(MAX_CONNECTIONS). A route that fails answers
 500 and is logged; the broker carries on.
 """
 
@@ -24,6 +25,7 @@ MAX_HEAD_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 REQUEST_DEADLINE_S = 10.0
 IDLE_TIMEOUT_S = 30.0
+MAX_CONNECTIONS = 256  # at once; more are answered 503 and closed
 RECEIVE_BYTES = 64 * 1024
 
 
@@ -47,9 +49,18 @@ async def serve_http(
     """Serve `route` on sockets from bind_http until cancelled; `task_status`
     gets the bound port."""
     task_status.started(listeners[0].socket.getsockname()[1])
+    open_connections = 0
 
     async def handler(stream: trio.SocketStream) -> None:
-        await serve_http_connection(stream, route)
+        nonlocal open_connections
+        if open_connections >= MAX_CONNECTIONS:
+            await _refuse_busy(stream)
+            return
+        open_connections += 1
+        try:
+            await serve_http_connection(stream, route)
+        finally:
+            open_connections -= 1
 
     await trio.serve_listeners(handler, listeners)
 
@@ -128,6 +139,16 @@ async def _read_request(stream: trio.abc.Stream, connection: h11.Connection) -> 
             )
         elif isinstance(event, (h11.ConnectionClosed, h11.PAUSED)):
             return None
+
+
+async def _refuse_busy(stream: trio.abc.Stream) -> None:
+    busy = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    with trio.move_on_after(1):
+        try:
+            await stream.send_all(busy)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+    await trio.aclose_forcefully(stream)
 
 
 def _content_length(request: h11.Request) -> int | None:

@@ -127,3 +127,26 @@ async def test_garbage_truncations_and_mutations_never_stop_the_server(seed: int
         # Still serving everyone else.
         assert _status(await _exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")) == 200
         nursery.cancel_scope.cancel()
+
+
+async def test_connections_past_the_limit_are_answered_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kwire.http.server.MAX_CONNECTIONS", 2)
+    async with trio.open_nursery() as nursery:
+        port = await _serve(nursery)
+        held = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(2)]
+        for stream in held:  # each answered once and kept alive: the server holds both
+            await stream.send_all(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            with trio.fail_after(5):
+                while not answer.endswith(b"}\n"):
+                    answer += await stream.receive_some(65536)
+        assert _status(await _exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")) == 503
+        for stream in held:
+            await stream.aclose()
+        with trio.fail_after(5):
+            while True:  # the held ones close on the server's side too, then there is room again
+                answer = await _exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+                if _status(answer) == 200:
+                    break
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
