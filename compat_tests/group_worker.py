@@ -6,7 +6,8 @@ side, close them or kill them like real applications.
 Reports JSON lines on stdout (ready, assignment, revoked, messages,
 committed, closed) and obeys commands on stdin ("commit", "close").
 Options: client, bootstrap, group, topic, reset, assignor, instance_id,
-session_ms, heartbeat_ms. Runs at most `lifetime_s` seconds.
+session_ms, heartbeat_ms, protocol ("consumer": confluent-kafka's KIP-848
+consumer, `assignor` then naming the broker's assignor). Runs at most `lifetime_s` seconds.
 """
 
 from __future__ import annotations
@@ -85,10 +86,16 @@ def run_confluent(options: dict, commands, deadline: float) -> None:
         "group.id": options["group"],
         "auto.offset.reset": options.get("reset", "earliest"),
         "enable.auto.commit": False,
-        "session.timeout.ms": options.get("session_ms", 6000),
-        "heartbeat.interval.ms": options.get("heartbeat_ms", 200),
-        "partition.assignment.strategy": options.get("assignor", "range"),
     }
+    if options.get("protocol") == "consumer":
+        # KIP-848: the broker assigns and sets the session and heartbeat interval.
+        config["group.protocol"] = "consumer"
+        if options.get("assignor"):
+            config["group.remote.assignor"] = options["assignor"]
+    else:
+        config["session.timeout.ms"] = options.get("session_ms", 6000)
+        config["heartbeat.interval.ms"] = options.get("heartbeat_ms", 200)
+        config["partition.assignment.strategy"] = options.get("assignor", "range")
     if options.get("instance_id"):
         config["group.instance.id"] = options["instance_id"]
     consumer = Consumer(config)
