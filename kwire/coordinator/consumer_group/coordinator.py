@@ -154,10 +154,9 @@ class ConsumerGroupCoordinator:
         if epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
             return self._leave(group, request, now)
         member = self._member(group, request, now)
+        # One new group epoch for whatever changed in this heartbeat, as Kafka.
         changed = self._update(member, request)
-        if changed:
-            self._bump(group)
-        if self._refresh_topics(group):
+        if self._refresh_topics(group) or changed:
             self._bump(group)
         if group.group_epoch > group.target_epoch:
             self._assign(group)
@@ -214,8 +213,7 @@ class ConsumerGroupCoordinator:
         group.members[member_id] = member
         if request.instance_id is not None:
             group.static_members[request.instance_id] = member_id
-        self._bump(group)
-        return member
+        return member  # its subscription, new, bumps the group epoch
 
     def _replace_static(
         self, group: ConsumerGroup, previous: ConsumerMember, member_id: str, request: HeartbeatRequest, now: float
