@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from confluent_kafka import ConsumerGroupType
+from confluent_kafka.admin import AdminClient
 
 from compat_tests.broker import KwireProcess, wait_for
 from compat_tests.clients import Outgoing, create_topic, produce
-from compat_tests.group_consumers import GroupConsumer, all_offsets
+from compat_tests.group_consumers import GroupConsumer, all_offsets, describe
 
 PARTITIONS = 6
 # Heartbeats every 200 ms (Kafka's default is 5 s) so a handover takes well under a second.
@@ -63,6 +65,34 @@ def deliveries(group: list[GroupConsumer]) -> Counter[tuple[int, int]]:
     return counts
 
 
+def stable_description(broker, group_id: str, members: int):
+    description = describe(broker.bootstrap, group_id)
+    if description is None or description.state != "Stable" or len(description.members) != members:
+        return None
+    return description
+
+
+def check_described(broker, group_id: str, topic: str, group: list[GroupConsumer]) -> None:
+    """`kwire groups describe` and confluent-kafka's admin client see the
+    group as Kafka shows a KIP-848 group: member epochs, target assignments,
+    type consumer."""
+    description = wait_for(lambda: stable_description(broker, group_id, len(group)), "the group described Stable")
+    held = sorted(sorted(p for _t, p in m.partitions) for m in description.members)
+    assert held == sorted(c.assignment for c in group)
+    for member in description.members:
+        assert member.member_epoch is not None and member.member_epoch > 0
+        assert member.target == member.partitions
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    (found,) = admin.describe_consumer_groups([group_id]).values()
+    described = found.result(timeout=10)
+    assert described.type == ConsumerGroupType.CONSUMER
+    assert sorted(len(m.assignment.topic_partitions) for m in described.members) == [2] * len(group)
+    listed = admin.list_consumer_groups(types={ConsumerGroupType.CONSUMER}).result(timeout=10)
+    assert group_id in {g.group_id for g in listed.valid}
+    classic_only = admin.list_consumer_groups(types={ConsumerGroupType.CLASSIC}).result(timeout=10)
+    assert group_id not in {g.group_id for g in classic_only.valid}
+
+
 def test_members_share_the_partitions_and_hand_them_over_incrementally(kwire, consumers, topic_name):
     create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
     group = [start(consumers, kwire, "kip848-share", topic_name) for _ in range(3)]
@@ -71,6 +101,7 @@ def test_members_share_the_partitions_and_hand_them_over_incrementally(kwire, co
     wait_for(lambda: all_offsets(group) >= produced, "every message consumed")
     assert max(deliveries(group).values()) == 1, "a message consumed twice"
     assert sorted(len(c.assignment) for c in group) == [2, 2, 2]
+    check_described(kwire, "kip848-share", topic_name, group)
 
     # One member commits and leaves: only its partitions move, the others keep theirs.
     leaving, staying = group[0], group[1:]

@@ -231,6 +231,12 @@ class GroupsService:
         self.publish_changes()
         return group if group.state != ConsumerGroupState.EMPTY else None
 
+    def consumer_group_now(self, group_id: str) -> ConsumerGroup | None:
+        """The KIP-848 group as it is now, empty or not (ConsumerGroupDescribe)."""
+        self.consumer.tick(self.now())
+        self.publish_changes()
+        return self.consumer.group(group_id)
+
     def consumer_heartbeat(self, request: HeartbeatRequest) -> HeartbeatResult:
         classic = self.coordinator.caught_up(request.group_id, self.now())
         if classic is not None and request.group_id not in self.consumer.groups:
