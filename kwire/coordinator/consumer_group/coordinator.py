@@ -10,7 +10,6 @@ then the member is reconciled (reconciliation.py) and told its assignment.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from kwire.coordinator.consumer_group.model import (
     TopicInfo,
 )
 from kwire.coordinator.consumer_group.reconciliation import reconcile, release
+from kwire.coordinator.consumer_group.topic_regex import InvalidTopicRegex, compile_topic_regex
 from kwire.protocol.errors import ErrorCode
 
 E = ErrorCode
@@ -107,11 +107,13 @@ def _check(request: HeartbeatRequest, assignors: tuple[str, ...]) -> None:
             raise invalid("InstanceId can't be null.")
     else:
         raise invalid("MemberEpoch is invalid.")
-    if request.subscribed_topic_regex is not None:
+    if request.subscribed_topic_regex:
         try:
-            re.compile(request.subscribed_topic_regex)
-        except re.error as exc:
-            raise invalid(f"SubscribedTopicRegex {request.subscribed_topic_regex!r} is not valid: {exc}") from None
+            compile_topic_regex(request.subscribed_topic_regex)
+        except InvalidTopicRegex as exc:
+            raise _Refused(
+                E.invalid_regular_expression, f"SubscribedTopicRegex {request.subscribed_topic_regex!r}: {exc}"
+            ) from None
     if request.server_assignor is not None and request.server_assignor not in assignors:
         raise _Refused(
             E.unsupported_assignor,
@@ -296,7 +298,7 @@ class ConsumerGroupCoordinator:
     def subscribed_topics(self, member: ConsumerMember, topics: Mapping[str, TopicInfo]) -> frozenset[str]:
         names = set(member.subscribed_topic_names)
         if member.subscribed_topic_regex is not None:
-            pattern = re.compile(member.subscribed_topic_regex)
+            pattern = compile_topic_regex(member.subscribed_topic_regex)
             names.update(name for name in topics if pattern.fullmatch(name))
         return frozenset(names)
 

@@ -111,7 +111,10 @@ def test_invalid_requests_are_refused_as_kafka_refuses_them() -> None:
     assert world.join("a", server_assignor="sticky").error_code == E.unsupported_assignor
     assert world.join("", member_id_required=True).error_code == E.invalid_request
     assert world.beat("a", -3).error_code == E.invalid_request
-    assert world.join("a", subscribed_topic_names=None, subscribed_topic_regex="(").error_code == E.invalid_request
+    for bad in ("(", "(a+)+b", "(x)\\1", "(?=a)b", "a" * 1001):
+        refused = world.join("a", subscribed_topic_names=None, subscribed_topic_regex=bad)
+        assert refused.error_code == E.invalid_regular_expression, bad
+    assert world.join("a", subscribed_topic_names=None, subscribed_topic_regex="orders|pay.*").error_code == E.none
 
 
 def test_a_silent_member_is_removed_after_the_session_timeout() -> None:
