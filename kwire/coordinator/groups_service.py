@@ -313,7 +313,9 @@ class GroupsService:
     def delete_group(self, group_id: str) -> ErrorCode:
         if self.consumer_group(group_id) is not None:
             return ErrorCode.non_empty_group
-        self.consumer.delete(group_id)
+        if group_id in self.consumer.groups:  # an empty KIP-848 group: deleted as an empty classic one
+            self.consumer.delete(group_id)
+            self.coordinator.get_or_create(group_id, self.now())
         group = self.group(group_id)
         if group is None:
             return ErrorCode.group_id_not_found
