@@ -237,6 +237,15 @@ class GroupsService:
         self.publish_changes()
         return self.consumer.group(group_id)
 
+    def consumer_subscriptions(self, group_id: str) -> set[str] | None:
+        """The topics the members of a KIP-848 group subscribe to (regexes
+        resolved); None if the group is not one."""
+        group = self.consumer_group_now(group_id)
+        if group is None:
+            return None
+        topics = self._topic_infos()
+        return {name for m in group.members.values() for name in self.consumer.subscribed_topics(m, topics)}
+
     def consumer_heartbeat(self, request: HeartbeatRequest) -> HeartbeatResult:
         classic = self.coordinator.caught_up(request.group_id, self.now())
         if classic is not None and request.group_id not in self.consumer.groups:

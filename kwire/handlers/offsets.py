@@ -355,10 +355,12 @@ def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
     if error != ErrorCode.none:
         return respond(ctx, dict(error_code=error, topics=[]))
     refused = refused_names(ctx, AclOperation.READ, ResourceType.TOPIC, (t.name for t in request.topics))
-    group = service.group(request.group_id)
-    if group is None:
-        return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
-    subscribed = _subscribed_topics(group) if group.state != GroupState.EMPTY else set()
+    subscribed: set[str] | None = service.consumer_subscriptions(request.group_id)  # a KIP-848 group
+    if subscribed is None:
+        group = service.group(request.group_id)
+        if group is None:
+            return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
+        subscribed = _subscribed_topics(group) if group.state != GroupState.EMPTY else set()
     to_delete = []
     topics = []
     for entry in request.topics:

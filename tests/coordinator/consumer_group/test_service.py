@@ -36,6 +36,8 @@ def test_one_protocol_per_group_while_it_has_members():
     assert service.join(classic_join).error_code == E.inconsistent_group_protocol
     assert [g.group_id for g in service.listed_consumer_groups()] == ["g"]
     assert service.delete_group("g") == E.non_empty_group
+    assert service.consumer_subscriptions("g") == {"t"}  # OffsetDelete refuses these (GROUP_SUBSCRIBED_TO_TOPIC)
+    assert service.consumer_subscriptions("classic") is None
 
 
 def test_commits_carry_the_member_epoch_and_outlive_the_members():
