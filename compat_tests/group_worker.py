@@ -79,7 +79,7 @@ def messages_event(items) -> None:
 
 
 def run_confluent(options: dict, commands, deadline: float) -> None:
-    from confluent_kafka import Consumer
+    from confluent_kafka import Consumer, KafkaError, KafkaException
 
     config = {
         "bootstrap.servers": options["bootstrap"],
@@ -110,7 +110,12 @@ def run_confluent(options: dict, commands, deadline: float) -> None:
     while time.monotonic() < deadline:
         command = next_command(commands)
         if command == "commit":
-            committed = consumer.commit(asynchronous=False) if consumer.assignment() else []
+            try:
+                committed = consumer.commit(asynchronous=False) if consumer.assignment() else []
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError._NO_OFFSET:
+                    raise
+                committed = []  # nothing consumed since the last commit: nothing to commit
             emit("committed", offsets={str(tp.partition): tp.offset for tp in committed or []})
         elif command == "close":
             consumer.close()
