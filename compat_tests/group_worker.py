@@ -6,7 +6,8 @@ side, close them or kill them like real applications.
 Reports JSON lines on stdout (ready, assignment, revoked, messages,
 committed, closed) and obeys commands on stdin ("commit", "close").
 Options: client, bootstrap, group, topic, reset, assignor, instance_id,
-session_ms, heartbeat_ms. Runs at most `lifetime_s` seconds.
+session_ms, heartbeat_ms, protocol ("consumer": confluent-kafka's KIP-848
+consumer, `assignor` then naming the broker's assignor). Runs at most `lifetime_s` seconds.
 """
 
 from __future__ import annotations
@@ -78,17 +79,23 @@ def messages_event(items) -> None:
 
 
 def run_confluent(options: dict, commands, deadline: float) -> None:
-    from confluent_kafka import Consumer
+    from confluent_kafka import Consumer, KafkaError, KafkaException
 
     config = {
         "bootstrap.servers": options["bootstrap"],
         "group.id": options["group"],
         "auto.offset.reset": options.get("reset", "earliest"),
         "enable.auto.commit": False,
-        "session.timeout.ms": options.get("session_ms", 6000),
-        "heartbeat.interval.ms": options.get("heartbeat_ms", 200),
-        "partition.assignment.strategy": options.get("assignor", "range"),
     }
+    if options.get("protocol") == "consumer":
+        # KIP-848: the broker assigns and sets the session and heartbeat interval.
+        config["group.protocol"] = "consumer"
+        if options.get("assignor"):
+            config["group.remote.assignor"] = options["assignor"]
+    else:
+        config["session.timeout.ms"] = options.get("session_ms", 6000)
+        config["heartbeat.interval.ms"] = options.get("heartbeat_ms", 200)
+        config["partition.assignment.strategy"] = options.get("assignor", "range")
     if options.get("instance_id"):
         config["group.instance.id"] = options["instance_id"]
     consumer = Consumer(config)
@@ -103,7 +110,12 @@ def run_confluent(options: dict, commands, deadline: float) -> None:
     while time.monotonic() < deadline:
         command = next_command(commands)
         if command == "commit":
-            committed = consumer.commit(asynchronous=False) if consumer.assignment() else []
+            try:
+                committed = consumer.commit(asynchronous=False) if consumer.assignment() else []
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError._NO_OFFSET:
+                    raise
+                committed = []  # nothing consumed since the last commit: nothing to commit
             emit("committed", offsets={str(tp.partition): tp.offset for tp in committed or []})
         elif command == "close":
             consumer.close()

@@ -125,7 +125,7 @@ def test_kafka_python_describe_cluster_and_features(kafka_python_admin, shared_k
     assert cluster["controller_id"] == 1 and cluster["cluster_id"]
     assert [(b["broker_id"], b["host"], b["port"]) for b in cluster["brokers"]] == [(1, "127.0.0.1", shared_kwire.port)]
     assert kafka_python_admin.describe_features() == {
-        "group.version": {"supported": (0, 0)},
+        "group.version": {"supported": (1, 1), "finalized": (1, 1), "finalized_epoch": 0},
         "metadata.version": {"supported": (25, 25), "finalized": (25, 25), "finalized_epoch": 0},
         "transaction.version": {"supported": (0, 0)},
     }
@@ -140,7 +140,7 @@ def test_kafka_python_update_features(kafka_python_admin):
     with pytest.raises(InvalidUpdateVersionError):
         kafka_python_admin.update_features({"metadata.version": 26})
     with pytest.raises(InvalidUpdateVersionError):
-        kafka_python_admin.update_features({"group.version": 1})  # no KIP-848 groups here
+        kafka_python_admin.update_features({"group.version": 2})  # KIP-848 groups are level 1
 
 
 def test_kafka_python_describe_topic_partitions_pages(kafka_python_admin, shared_kwire, topic_name):

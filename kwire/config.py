@@ -76,6 +76,11 @@ class BrokerConfig:
     group_min_session_timeout_ms: int = 6000  # group.min.session.timeout.ms
     group_max_session_timeout_ms: int = 1800000  # group.max.session.timeout.ms
     group_max_size: int = 2**31 - 1  # group.max.size
+    # KIP-848 consumer groups (ConsumerGroupHeartbeat): Kafka's defaults.
+    group_consumer_heartbeat_interval_ms: int = 5000  # group.consumer.heartbeat.interval.ms
+    group_consumer_session_timeout_ms: int = 45000  # group.consumer.session.timeout.ms
+    group_consumer_assignors: str = "uniform,range"  # group.consumer.assignors (the first is the default)
+    group_consumer_max_size: int = 2**31 - 1  # group.consumer.max.size
     offsets_topic_num_partitions: int = 50  # offsets.topic.num.partitions
     # Kafka's default 3; kwire caps it at the live brokers (one broker: 1).
     offsets_topic_replication_factor: int = 3  # offsets.topic.replication.factor
@@ -497,6 +502,10 @@ SETTINGS: dict[str, Rule] = {
     "group.min.session.timeout.ms": Rule(INT),
     "group.max.session.timeout.ms": Rule(INT),
     "group.max.size": Rule(INT, at_least=1),
+    "group.consumer.heartbeat.interval.ms": Rule(INT, at_least=1),
+    "group.consumer.session.timeout.ms": Rule(INT, at_least=1),
+    "group.consumer.assignors": Rule(LIST, choices=("uniform", "range")),
+    "group.consumer.max.size": Rule(INT, at_least=1),
     "offsets.topic.num.partitions": Rule(INT, at_least=1),
     "offsets.topic.replication.factor": Rule(INT, at_least=1),
     "transaction.state.log.replication.factor": Rule(INT, at_least=1),

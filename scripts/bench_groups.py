@@ -1,13 +1,16 @@
 """Consumer-group figures for bench.py: how fast a group forms, how fast it
 rebalances when a member joins, how long a lone consumer waits for its
 assignment, and consume throughput through a group. All with the clients'
-default group settings (range assignor, heartbeat.interval.ms=3000).
+default group settings (range assignor, heartbeat.interval.ms=3000), and
+the same formation with KIP-848 consumers (group.protocol=consumer: the
+broker's uniform assignor, group.consumer.heartbeat.interval.ms).
 
 Run alone, it starts `python -m kwire serve --memory` (extra broker settings
 with -o) and prints the formation figures only:
 
     python scripts/bench_groups.py --trials 10
     python scripts/bench_groups.py -o group.initial.rebalance.delay.ms=0
+    python scripts/bench_groups.py -o group.consumer.heartbeat.interval.ms=500
 """
 
 from __future__ import annotations
@@ -50,27 +53,32 @@ def _poll_until_settled(consumers, partitions: int) -> float:
     raise SystemExit("the group did not settle")
 
 
-def _connected_consumers(bootstrap: str, group: str, topic: str, count: int) -> list:
-    consumers = [_consumer(bootstrap, group) for _ in range(count)]
+def _connected_consumers(bootstrap: str, group: str, topic: str, count: int, protocol: str = "classic") -> list:
+    # KIP-848 (group.protocol=consumer): the broker assigns (uniform) and sets the heartbeat interval.
+    extra = {"group.protocol": "consumer"} if protocol == "consumer" else {}
+    consumers = [_consumer(bootstrap, group, **extra) for _ in range(count)]
     for consumer in consumers:
         consumer.list_topics(topic, timeout=10)  # connected before the clock starts
     return consumers
 
 
-def formation_and_rebalance(bootstrap: str, topic: str, partitions: int, trials: int) -> dict:
+def formation_and_rebalance(
+    bootstrap: str, topic: str, partitions: int, trials: int, protocol: str = "classic"
+) -> dict:
     """Each trial: 3 connected consumers of a new group subscribe together;
-    the clock stops when every one holds its share. Then, once, a 4th joins."""
+    the clock stops when every one holds its share. Then, once, a 4th joins.
+    `protocol`: "classic" (JoinGroup/SyncGroup) or "consumer" (KIP-848)."""
     formed = []
     for _ in range(trials):
         group = f"bench-formation-{next(_group_ids)}"
-        consumers = _connected_consumers(bootstrap, group, topic, 3)
+        consumers = _connected_consumers(bootstrap, group, topic, 3, protocol)
         for consumer in consumers:
             consumer.subscribe([topic])
         formed.append(_poll_until_settled(consumers, partitions))
         for consumer in consumers:
             consumer.close()
     group = f"bench-formation-{next(_group_ids)}"
-    consumers = _connected_consumers(bootstrap, group, topic, 4)
+    consumers = _connected_consumers(bootstrap, group, topic, 4, protocol)
     for consumer in consumers[:3]:
         consumer.subscribe([topic])
     _poll_until_settled(consumers[:3], partitions)
@@ -176,6 +184,7 @@ def main() -> None:
         create_topic(broker.bootstrap, "bench-groups", 6)
         lone = {client: lone_consumer(broker.bootstrap, "bench-groups", args.trials, client) for client in _CLIENTS}
         formation = formation_and_rebalance(broker.bootstrap, "bench-groups", 6, args.trials)
+        kip848 = formation_and_rebalance(broker.bootstrap, "bench-groups", 6, args.trials, protocol="consumer")
     finally:
         broker.stop()
     print(f"kwire group formation, settings: {' '.join(args.settings) or 'defaults'}")
@@ -184,11 +193,15 @@ def main() -> None:
             f"{'lone ' + client + ' consumer assigned':44s} median {figures['median_s']:6.3f} s  "
             f"min {figures['min_s']:.3f}  max {figures['max_s']:.3f} ({figures['trials']} trials)"
         )
-    print(
-        f"{'group of 3 formed':44s} median {formation['formed_median_s']:6.3f} s  "
-        f"min {formation['formed_min_s']:.3f}  max {formation['formed_max_s']:.3f} ({formation['trials']} trials)"
-    )
-    print(f"{'  rebalance when a 4th joins':44s} {formation['rebalanced_s']:8.3f} s (heartbeat.interval.ms=3000)")
+    for name, figures, note in (
+        ("classic", formation, "client heartbeat.interval.ms=3000"),
+        ("KIP-848", kip848, "broker group.consumer.heartbeat.interval.ms"),
+    ):
+        print(
+            f"{'group of 3 formed (' + name + ')':44s} median {figures['formed_median_s']:6.3f} s  "
+            f"min {figures['formed_min_s']:.3f}  max {figures['formed_max_s']:.3f} ({figures['trials']} trials)"
+        )
+        print(f"{'  a 4th joins (' + name + ')':44s} {figures['rebalanced_s']:8.3f} s ({note})")
 
 
 _CLIENTS = ("confluent-kafka", "kafka-python")

@@ -54,6 +54,8 @@ class MemberInfo:
     client_id: str
     host: str
     partitions: tuple[tuple[str, int], ...]
+    member_epoch: int | None = None  # KIP-848 groups: the member's epoch
+    target: tuple[tuple[str, int], ...] = ()  # KIP-848 groups: where its assignment is heading
 
 
 @attrs.frozen
@@ -78,6 +80,14 @@ class GroupDescription:
                     host=m.host,
                     client_id=m.client_id,
                     assignment=[dict(topic=t, partition=p) for t, p in m.partitions],
+                    **(
+                        {}
+                        if m.member_epoch is None
+                        else dict(
+                            member_epoch=m.member_epoch,
+                            target_assignment=[dict(topic=t, partition=p) for t, p in m.target],
+                        )
+                    ),
                 )
                 for m in self.members
             ],
@@ -200,6 +210,56 @@ def list_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
 # --- describe -----------------------------------------------------------------------------
 
 
+def _described_partitions(assignment: Any) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((t.topic_name, int(p)) for t in assignment.topic_partitions for p in t.partitions))
+
+
+def _describe_consumer_group(cluster: ClusterClient, group_id: str) -> GroupDescription | None:
+    """A KIP-848 group (ConsumerGroupDescribe): members with their epochs and
+    target assignments; None if the group is not one (or the broker has none)."""
+    coordinator = cluster.coordinator(group_id)
+    try:
+        _version, described = coordinator.call(
+            ApiKey.CONSUMER_GROUP_DESCRIBE, dict(group_ids=[group_id], include_authorized_operations=False), 1
+        )
+    except ClusterError:
+        return None
+    group = described.groups[0]
+    if group.error_code != ErrorCode.none:
+        return None
+    members = tuple(
+        MemberInfo(
+            m.member_id,
+            m.instance_id,
+            m.client_id,
+            m.client_host,
+            _described_partitions(m.assignment),
+            m.member_epoch,
+            _described_partitions(m.target_assignment),
+        )
+        for m in group.members
+    )
+    owners = {key: member for member in members for key in member.partitions}
+    committed = committed_offsets(cluster, group_id)
+    keys = sorted(set(owners) | set(committed))
+    log_ends = list_offsets(cluster, keys, LATEST)
+    rows = tuple(
+        PartitionRow(
+            topic=key[0],
+            partition=key[1],
+            committed=committed.get(key),
+            log_end=log_ends.get(key),
+            consumer_id=owners[key].member_id if key in owners else "-",
+            host=owners[key].host if key in owners else "-",
+            client_id=owners[key].client_id if key in owners else "-",
+        )
+        for key in keys
+    )
+    where = f"{coordinator.address} ({coordinator.node_id})"
+    protocol = f"{group.assignor_name} (consumer protocol, group epoch {group.group_epoch})"
+    return GroupDescription(group_id, group.group_state, protocol, where, members, rows)
+
+
 def describe_group(cluster: ClusterClient, group_id: str) -> GroupDescription:
     """Members, assignments, committed offsets, log end offsets and lag;
     GroupCommandError if the group does not exist."""
@@ -208,6 +268,10 @@ def describe_group(cluster: ClusterClient, group_id: str) -> GroupDescription:
         ApiKey.DESCRIBE_GROUPS, dict(groups=[group_id], include_authorized_operations=False), 5
     )
     group = described.groups[0]
+    if group.group_state == "Dead" or group.error_code == ErrorCode.group_id_not_found:
+        consumer_group = _describe_consumer_group(cluster, group_id)
+        if consumer_group is not None:
+            return consumer_group
     if group.error_code != ErrorCode.none:
         raise GroupCommandError(str(common.failure(group.error_code, None, f"cannot describe group {group_id}")))
     members = tuple(
@@ -287,6 +351,7 @@ def format_members(description: GroupDescription, verbose: bool) -> str:
     if not description.members:
         return f"Consumer group '{description.group_id}' has no active members."
     header = ["GROUP", "CONSUMER-ID", "GROUP-INSTANCE-ID", "HOST", "CLIENT-ID", "#PARTITIONS"]
+    epochs = any(m.member_epoch is not None for m in description.members)  # a KIP-848 group
     rows: list[list[object]] = []
     for m in description.members:
         row: list[object] = [
@@ -298,12 +363,19 @@ def format_members(description: GroupDescription, verbose: bool) -> str:
             len(m.partitions),
         ]
         if verbose:
-            by_topic: dict[str, list[int]] = {}
-            for topic, partition in m.partitions:
-                by_topic.setdefault(topic, []).append(partition)
-            row.append(",".join(f"{t}({','.join(map(str, sorted(ps)))})" for t, ps in sorted(by_topic.items())))
+            row.append(_partitions_text(m.partitions))
+            if epochs:
+                row += [m.member_epoch, _partitions_text(m.target)]
         rows.append(row)
-    return common.table([*header, *(["ASSIGNMENT"] if verbose else [])], rows)
+    extra = (["ASSIGNMENT"] + (["MEMBER-EPOCH", "TARGET-ASSIGNMENT"] if epochs else [])) if verbose else []
+    return common.table([*header, *extra], rows)
+
+
+def _partitions_text(partitions: tuple[tuple[str, int], ...]) -> str:
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in partitions:
+        by_topic.setdefault(topic, []).append(partition)
+    return ",".join(f"{t}({','.join(map(str, sorted(ps)))})" for t, ps in sorted(by_topic.items()))
 
 
 def format_states(descriptions: list[GroupDescription]) -> str:

@@ -22,6 +22,13 @@ from collections.abc import Callable, Hashable
 from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
+from kwire.coordinator.consumer_group.coordinator import (
+    ConsumerGroupCoordinator,
+    ConsumerGroupSettings,
+    HeartbeatRequest,
+    HeartbeatResult,
+)
+from kwire.coordinator.consumer_group.model import ConsumerGroup, ConsumerGroupState, TopicInfo
 from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest, SyncRequest
 from kwire.coordinator.group_metadata import group_value, parse_group_value, stored_group
@@ -59,6 +66,16 @@ class GroupsService:
                 initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
                 max_size=config.group_max_size,
             )
+        )
+        self.consumer = ConsumerGroupCoordinator(
+            ConsumerGroupSettings(
+                heartbeat_interval_ms=config.group_consumer_heartbeat_interval_ms,
+                session_timeout_ms=config.group_consumer_session_timeout_ms,
+                assignors=tuple(a.strip() for a in config.group_consumer_assignors.split(",") if a.strip())
+                or ("uniform",),
+                max_size=config.group_consumer_max_size,
+            ),
+            self._topic_infos,
         )
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
         self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())
@@ -110,9 +127,19 @@ class GroupsService:
         self._owned.discard(index)
         for group_id in [g for g in self.coordinator.groups if self.offsets.partition_of(g) == index]:
             self.coordinator.unload(group_id)
+        for group_id in [g for g in self.consumer.groups if self.offsets.partition_of(g) == index]:
+            self.consumer.delete(group_id)
         self._stored = {g for g in self._stored if self.offsets.partition_of(g) != index}
         self.offsets.unload_partition(index)
         self.publish_changes()
+
+    def _topic_infos(self) -> dict[str, TopicInfo]:
+        """The topics a KIP-848 group may subscribe to (internal ones left out)."""
+        return {
+            name: TopicInfo(topic.topic_id, len(topic.partitions))
+            for name, topic in self.cluster.topics.items()
+            if not topic.is_internal
+        }
 
     def _offsets_log(self, index: int) -> PartitionLog:
         return self.cluster.internal_topic(OFFSETS_TOPIC).partitions[index].log
@@ -139,7 +166,7 @@ class GroupsService:
         wake the joins and syncs parked on groups that changed."""
         for group_id in self.coordinator.take_to_store():
             self._store_group(group_id)
-        for group_id in self.coordinator.take_changed():
+        for group_id in self.coordinator.take_changed() | self.consumer.take_changed():
             self._notify(group_wait_key(group_id))
 
     def _store_group(self, group_id: str) -> None:
@@ -160,6 +187,11 @@ class GroupsService:
     def join(self, request: JoinRequest) -> JoinResult | Member:
         """A JoinResult when answered now, else the member whose
         `join_result` is set when the rebalance completes."""
+        if self.consumer_group(request.group_id) is not None:
+            # A classic member cannot join a KIP-848 group that has members
+            # (kwire does not convert groups between the protocols yet).
+            return JoinResult(ErrorCode.inconsistent_group_protocol)
+        self.consumer.delete(request.group_id)  # an empty one becomes classic
         outcome = self.coordinator.join(request, self.now())
         self.publish_changes()
         return outcome
@@ -187,6 +219,50 @@ class GroupsService:
         group = self.coordinator.caught_up(group_id, self.now())
         self.publish_changes()
         return group
+
+    # --- the consumer group protocol (KIP-848) -------------------------------------
+
+    def consumer_group(self, group_id: str) -> ConsumerGroup | None:
+        """The KIP-848 group as it is now, if it has members."""
+        group = self.consumer.group(group_id)
+        if group is None:
+            return None
+        self.consumer.tick(self.now())
+        self.publish_changes()
+        return group if group.state != ConsumerGroupState.EMPTY else None
+
+    def consumer_group_now(self, group_id: str) -> ConsumerGroup | None:
+        """The KIP-848 group as it is now, empty or not (ConsumerGroupDescribe)."""
+        self.consumer.tick(self.now())
+        self.publish_changes()
+        return self.consumer.group(group_id)
+
+    def consumer_subscriptions(self, group_id: str) -> set[str] | None:
+        """The topics the members of a KIP-848 group subscribe to (regexes
+        resolved); None if the group is not one."""
+        group = self.consumer_group_now(group_id)
+        if group is None:
+            return None
+        topics = self._topic_infos()
+        return {name for m in group.members.values() for name in self.consumer.subscribed_topics(m, topics)}
+
+    def consumer_heartbeat(self, request: HeartbeatRequest) -> HeartbeatResult:
+        classic = self.coordinator.caught_up(request.group_id, self.now())
+        if classic is not None and request.group_id not in self.consumer.groups:
+            if classic.state not in (GroupState.EMPTY, GroupState.DEAD):
+                # As Kafka without group conversion: the group is a classic one.
+                return HeartbeatResult(
+                    ErrorCode.group_id_not_found, f"Group {request.group_id} is not a consumer group."
+                )
+            self.coordinator.delete(request.group_id)  # an empty classic group (offsets only) becomes a consumer group
+        result = self.consumer.heartbeat(request, self.now())
+        self.publish_changes()
+        return result
+
+    def listed_consumer_groups(self) -> list[ConsumerGroup]:
+        self.consumer.tick(self.now())
+        self.publish_changes()
+        return list(self.consumer.groups.values())
 
     # --- offsets ---------------------------------------------------------------
 
@@ -219,15 +295,22 @@ class GroupsService:
         raises StorageError (nothing changed) if the offsets log refuses."""
         self.offsets.commit_transactional(group_id, entries, producer_id, producer_epoch)
 
-    def commit_check(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None) -> ErrorCode:
+    def commit_check(
+        self, group_id: str, generation_id: int, member_id: str, instance_id: str | None, version: int = 9
+    ) -> ErrorCode:
         """Kafka's rules for who may commit to a group right now (the group
         coordinator's, which also counts the commit as a sign of life)."""
+        consumer_group = self.consumer.group(group_id)
+        if consumer_group is not None:
+            self.consumer.tick(self.now())
+            return self.consumer.validate_commit(consumer_group, member_id, generation_id, version)
         return self.coordinator.validate_commit(group_id, generation_id, member_id, instance_id, self.now())
 
     def commit(self, group_id: str, entries: dict[tuple[str, int], CommittedOffset]) -> None:
         """Raises StorageError (nothing changed) if the offsets log refuses."""
         self.offsets.commit(group_id, entries)
-        self.coordinator.get_or_create(group_id, self.now())
+        if group_id not in self.consumer.groups:
+            self.coordinator.get_or_create(group_id, self.now())
 
     # --- groups ----------------------------------------------------------------
 
@@ -237,6 +320,11 @@ class GroupsService:
         return [g for g in self.coordinator.groups.values() if g.state != GroupState.DEAD]
 
     def delete_group(self, group_id: str) -> ErrorCode:
+        if self.consumer_group(group_id) is not None:
+            return ErrorCode.non_empty_group
+        if group_id in self.consumer.groups:  # an empty KIP-848 group: deleted as an empty classic one
+            self.consumer.delete(group_id)
+            self.coordinator.get_or_create(group_id, self.now())
         group = self.group(group_id)
         if group is None:
             return ErrorCode.group_id_not_found
@@ -250,9 +338,19 @@ class GroupsService:
         self._stored.discard(group_id)
         return ErrorCode.none
 
+    def fetch_check(self, group_id: str, member_id: str | None, member_epoch: int) -> ErrorCode:
+        """OffsetFetch v9+ by a member of a KIP-848 group: Kafka's checks."""
+        group = self.consumer.group(group_id)
+        if group is None:
+            return ErrorCode.none
+        self.consumer.tick(self.now())
+        return self.consumer.validate_fetch(group, member_id, member_epoch)
+
     def tick(self) -> None:
         now = self.now()
         self.coordinator.tick(now)
+        self.consumer.tick(now)
+        self._forget_empty_consumer_groups()
         if self._retention_check.due(now):
             self._expire_offsets(now)
         self._forget_empty_groups()
@@ -273,6 +371,15 @@ class GroupsService:
                     continue
                 self.coordinator.delete(group.group_id)
                 self._stored.discard(group.group_id)
+
+    def _forget_empty_consumer_groups(self) -> None:
+        """An empty KIP-848 group is forgotten; one with committed offsets
+        lives on as an empty (classic) group, as after a restart."""
+        for group_id, group in list(self.consumer.groups.items()):
+            if group.state == ConsumerGroupState.EMPTY:
+                self.consumer.delete(group_id)
+                if self.offsets.committed(group_id):
+                    self.coordinator.get_or_create(group_id, self.now())
 
     def _forget_empty_groups(self) -> None:
         for group in self.listed_groups():

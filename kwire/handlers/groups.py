@@ -311,6 +311,17 @@ def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
                 group_type="classic",
             )
         )
+    for consumer_group in ctx.state.groups.listed_consumer_groups():
+        state = consumer_group.state.value
+        if states and state.lower() not in states:
+            continue
+        if types and "consumer" not in types:
+            continue
+        group_id = consumer_group.group_id
+        if not every_group and not ctx.allowed(AclOperation.DESCRIBE, ResourceType.GROUP, group_id, audit=False):
+            continue
+        # As Kafka: a KIP-848 group lists with protocol type "consumer" and type "consumer".
+        groups.append(dict(group_id=group_id, protocol_type="consumer", group_state=state, group_type="consumer"))
     return respond(ctx, dict(error_code=ErrorCode.none, groups=groups))
 
 

@@ -119,6 +119,7 @@ def handle_offset_commit(ctx: RequestContext, wire_request: Any) -> Any:
             request.generation_id,
             request.member_id,
             request.group_instance_id,
+            ctx.api_version,
         )
     )
     refused = (
@@ -202,6 +203,8 @@ class FetchTopic:
 class FetchGroup:
     group_id: str
     topics: list[FetchTopic] | None  # None: every committed offset of the group
+    member_id: str | None = None  # v9+: a KIP-848 member fetching (checked with its epoch)
+    member_epoch: int = -1
 
 
 @attrs.frozen
@@ -225,7 +228,15 @@ class OffsetFetchRequest:
             ]
 
         if version >= 8:
-            groups = [FetchGroup(g.group_id, topics(g.topics)) for g in request.groups]
+            groups = [
+                FetchGroup(
+                    g.group_id,
+                    topics(g.topics),
+                    g.member_id if version >= 9 else None,
+                    g.member_epoch if version >= 9 else -1,
+                )
+                for g in request.groups
+            ]
         else:
             groups = [FetchGroup(request.group_id, topics(request.topics))]
         return cls(groups, version >= 7 and bool(request.require_stable))
@@ -234,7 +245,7 @@ class OffsetFetchRequest:
 @api(ApiKey.OFFSET_FETCH, 1, 10)
 def handle_offset_fetch(ctx: RequestContext, wire_request: Any) -> Any:
     request = OffsetFetchRequest.from_wire(wire_request, ctx.api_version)
-    groups = [_fetch_group(ctx, g.group_id, g.topics, request.require_stable) for g in request.groups]
+    groups = [_fetch_group(ctx, g, request.require_stable) for g in request.groups]
     if ctx.api_version >= 8:
         return respond(ctx, dict(groups=groups))
     group = groups[0]
@@ -257,14 +268,17 @@ def _partitions_failed(topics: list[FetchTopic], error: ErrorCode) -> list[dict[
     ]
 
 
-def _fetch_group(
-    ctx: RequestContext, group_id: str, requested_topics: list[FetchTopic] | None, require_stable: bool = False
-) -> dict[str, Any]:
+def _fetch_group(ctx: RequestContext, wanted_group: FetchGroup, require_stable: bool = False) -> dict[str, Any]:
     """With require_stable, partitions whose offsets wait in an open
     transaction answer UNSTABLE_OFFSET_COMMIT (the client retries). As Kafka:
     DESCRIBE on the group, and offsets are shown only for topics the
     principal may DESCRIBE (named ones answer TOPIC_AUTHORIZATION_FAILED)."""
-    error = group_refusal(ctx, AclOperation.DESCRIBE, group_id) or ctx.state.groups.coordinator_error(group_id)
+    group_id, requested_topics = wanted_group.group_id, wanted_group.topics
+    error = (
+        group_refusal(ctx, AclOperation.DESCRIBE, group_id)
+        or ctx.state.groups.coordinator_error(group_id)
+        or ctx.state.groups.fetch_check(group_id, wanted_group.member_id, wanted_group.member_epoch)
+    )
     if error != ErrorCode.none:
         return dict(group_id=group_id, topics=[], error_code=error)
     committed = ctx.state.groups.committed(group_id)
@@ -341,10 +355,12 @@ def handle_offset_delete(ctx: RequestContext, request: Any) -> Any:
     if error != ErrorCode.none:
         return respond(ctx, dict(error_code=error, topics=[]))
     refused = refused_names(ctx, AclOperation.READ, ResourceType.TOPIC, (t.name for t in request.topics))
-    group = service.group(request.group_id)
-    if group is None:
-        return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
-    subscribed = _subscribed_topics(group) if group.state != GroupState.EMPTY else set()
+    subscribed: set[str] | None = service.consumer_subscriptions(request.group_id)  # a KIP-848 group
+    if subscribed is None:
+        group = service.group(request.group_id)
+        if group is None:
+            return respond(ctx, dict(error_code=ErrorCode.group_id_not_found, topics=[]))
+        subscribed = _subscribed_topics(group) if group.state != GroupState.EMPTY else set()
     to_delete = []
     topics = []
     for entry in request.topics:

@@ -279,8 +279,8 @@ def test_api_versions_v3_reports_features(client):
     response = client.call(API_VERSIONS, 3, dict(client_software_name="kwire-test", client_software_version="1"))
     supported = {f.name: (f.min_version, f.max_version) for f in response.supported_features}
     finalized = {f.name: (f.min_version_level, f.max_version_level) for f in response.finalized_features}
-    assert supported == {"metadata.version": (25, 25), "group.version": (0, 0), "transaction.version": (0, 0)}
-    assert finalized == {"metadata.version": (25, 25)}
+    assert supported == {"metadata.version": (25, 25), "group.version": (1, 1), "transaction.version": (0, 0)}
+    assert finalized == {"metadata.version": (25, 25), "group.version": (1, 1)}  # KIP-848 groups served
     assert response.finalized_features_epoch == 0
 
 
@@ -294,7 +294,7 @@ def update_features(client, version, *updates, validate_only=False):
 
 @pytest.mark.parametrize("version", [0, 1, 2])
 def test_update_features_to_the_current_levels_succeeds(client, version):
-    response = update_features(client, version, ("metadata.version", 25, 1), ("group.version", 0, 1))
+    response = update_features(client, version, ("metadata.version", 25, 1), ("group.version", 1, 1))
     assert response.error_code == ErrorCode.none
     if version < 2:
         assert {r.feature: r.error_code for r in response.results} == {
@@ -310,13 +310,13 @@ def test_update_features_to_the_current_levels_succeeds(client, version):
         ("metadata.version", 26, 1),  # newer than kwire knows
         ("metadata.version", 22, 2),  # a downgrade kwire cannot do
         ("metadata.version", 22, 1),  # a downgrade asked for as an upgrade
-        ("group.version", 1, 1),  # no KIP-848 consumer groups here
+        ("group.version", 2, 1),  # newer than kwire knows (KIP-848 groups are level 1)
         ("no.such.feature", 1, 1),
         ("metadata.version", -1, 3),
     ],
 )
 def test_update_features_refuses_what_kwire_cannot_do(client, version, update):
-    response = update_features(client, version, ("group.version", 0, 1), update)
+    response = update_features(client, version, ("group.version", 1, 1), update)
     assert response.error_code == ErrorCode.invalid_update_version
     assert response.error_message
     if version < 2:

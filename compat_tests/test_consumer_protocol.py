@@ -1,0 +1,138 @@
+"""KIP-848 consumer groups (`group.protocol=consumer`) through
+confluent-kafka: the broker assigns, members join and leave incrementally,
+commits carry member epochs and survive a broker restart, and a classic
+kafka-python group keeps working beside them. One broker for the module;
+each consumer runs in its own process."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from confluent_kafka import ConsumerGroupType
+from confluent_kafka.admin import AdminClient
+
+from compat_tests.broker import KwireProcess, wait_for
+from compat_tests.clients import Outgoing, create_topic, produce
+from compat_tests.group_consumers import GroupConsumer, all_offsets, describe
+
+PARTITIONS = 6
+# Heartbeats every 200 ms (Kafka's default is 5 s) so a handover takes well under a second.
+FAST_HEARTBEATS = ("-o", "group.consumer.heartbeat.interval.ms=200", "--log-level", "INFO,kwire.groups=DEBUG")
+
+
+@pytest.fixture(scope="module")
+def kwire(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("consumer-protocol")
+    broker = KwireProcess(directory / "data", directory / "kwire.log", list(FAST_HEARTBEATS)).start()
+    yield broker
+    broker.kill()  # the process this fixture started
+
+
+@pytest.fixture
+def consumers():
+    started: list[GroupConsumer] = []
+    yield started
+    for consumer in started:
+        consumer.stop()  # only the worker processes this test started
+
+
+def start(consumers, broker, group, topic, client="confluent-kafka", **options) -> GroupConsumer:
+    if client == "confluent-kafka":
+        options.setdefault("protocol", "consumer")
+    consumer = GroupConsumer(client, broker.bootstrap, group, topic, **options)
+    consumers.append(consumer)
+    return consumer
+
+
+def produce_spread(broker, topic, count, first=0) -> set[tuple[int, int]]:
+    messages = [Outgoing(b"k%d" % i, b"m%d" % i, partition=i % PARTITIONS) for i in range(first, first + count)]
+    return set(produce("confluent-kafka", broker.bootstrap, topic, messages))
+
+
+def shared_out(group: list[GroupConsumer]) -> bool:
+    """Every partition held by exactly one member, every member holding some."""
+    held = [consumer.assignment for consumer in group]
+    if any(not partitions for partitions in held):
+        return False
+    return sorted(p for partitions in held for p in partitions) == list(range(PARTITIONS))
+
+
+def deliveries(group: list[GroupConsumer]) -> Counter[tuple[int, int]]:
+    counts: Counter[tuple[int, int]] = Counter()
+    for consumer in group:
+        counts.update((p, o) for p, o, _ in list(consumer.messages))
+    return counts
+
+
+def stable_description(broker, group_id: str, members: int):
+    description = describe(broker.bootstrap, group_id)
+    if description is None or description.state != "Stable" or len(description.members) != members:
+        return None
+    return description
+
+
+def check_described(broker, group_id: str, topic: str, group: list[GroupConsumer]) -> None:
+    """`kwire groups describe` and confluent-kafka's admin client see the
+    group as Kafka shows a KIP-848 group: member epochs, target assignments,
+    type consumer."""
+    description = wait_for(lambda: stable_description(broker, group_id, len(group)), "the group described Stable")
+    held = sorted(sorted(p for _t, p in m.partitions) for m in description.members)
+    assert held == sorted(c.assignment for c in group)
+    for member in description.members:
+        assert member.member_epoch is not None and member.member_epoch > 0
+        assert member.target == member.partitions
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    (found,) = admin.describe_consumer_groups([group_id]).values()
+    described = found.result(timeout=10)
+    assert described.type == ConsumerGroupType.CONSUMER
+    assert sorted(len(m.assignment.topic_partitions) for m in described.members) == [2] * len(group)
+    listed = admin.list_consumer_groups(types={ConsumerGroupType.CONSUMER}).result(timeout=10)
+    assert group_id in {g.group_id for g in listed.valid}
+    classic_only = admin.list_consumer_groups(types={ConsumerGroupType.CLASSIC}).result(timeout=10)
+    assert group_id not in {g.group_id for g in classic_only.valid}
+
+
+def test_members_share_the_partitions_and_hand_them_over_incrementally(kwire, consumers, topic_name):
+    create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
+    group = [start(consumers, kwire, "kip848-share", topic_name) for _ in range(3)]
+    wait_for(lambda: shared_out(group), f"the partitions shared out: {group}")
+    produced = produce_spread(kwire, topic_name, 300)  # nothing committed: produced once the group is formed
+    wait_for(lambda: all_offsets(group) >= produced, "every message consumed")
+    assert max(deliveries(group).values()) == 1, "a message consumed twice"
+    assert sorted(len(c.assignment) for c in group) == [2, 2, 2]
+    check_described(kwire, "kip848-share", topic_name, group)
+
+    # One member commits and leaves: only its partitions move, the others keep theirs.
+    leaving, staying = group[0], group[1:]
+    revocations_before = [len(c.revocations) for c in staying]
+    held_before = [set(c.assignment) for c in staying]
+    leaving.commit()
+    leaving.close()
+    wait_for(lambda: shared_out(staying), f"the leaver's partitions taken over: {staying}")
+    assert [len(c.revocations) for c in staying] == revocations_before, "a member that stayed gave partitions up"
+    assert all(before <= set(c.assignment) for before, c in zip(held_before, staying))
+    produced |= produce_spread(kwire, topic_name, 60, first=300)
+    wait_for(lambda: all_offsets(group) >= produced, "every message consumed after the handover")
+    assert max(deliveries(group).values()) == 1, "a message consumed twice after the handover"
+
+
+def test_commits_resume_after_a_broker_restart_beside_a_classic_group(kwire, consumers, topic_name):
+    create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
+    produced = produce_spread(kwire, topic_name, 120)
+    first = start(consumers, kwire, "kip848-resume", topic_name)
+    classic = start(consumers, kwire, "classic-beside", topic_name, client="kafka-python")
+    wait_for(lambda: all_offsets([first]) >= produced, "the KIP-848 consumer read everything")
+    wait_for(lambda: all_offsets([classic]) >= produced, "the classic consumer read everything")
+    committed = first.commit()
+    assert sum(committed.values()) == 120
+    first.close()
+    classic.close()
+
+    kwire.restart()
+    later = produce_spread(kwire, topic_name, 60, first=120)
+    second = start(consumers, kwire, "kip848-resume", topic_name)
+    wait_for(lambda: all_offsets([second]) >= later, "the new member read the new messages")
+    assert all_offsets([second]) == later, "the new member read from before the committed offsets"
+    again = start(consumers, kwire, "classic-beside", topic_name, client="kafka-python")
+    wait_for(lambda: all_offsets([again]) >= later, "the classic group still consumes after the restart")

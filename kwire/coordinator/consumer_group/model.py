@@ -1,0 +1,90 @@
+"""The data of a KIP-848 consumer group, named as Kafka names it.
+
+A partition is `(topic id, index)`: assignments follow topic ids, so a
+topic deleted and created again under the same name is a new topic.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+import attrs
+
+TopicPartition = tuple[uuid.UUID, int]
+Assignment = frozenset[TopicPartition]
+NOTHING: Assignment = frozenset()
+
+JOIN_EPOCH = 0  # a member's first heartbeat (or its re-join after fencing)
+LEAVE_EPOCH = -1  # the member leaves
+STATIC_LEAVE_EPOCH = -2  # a static member leaves for now; its assignment waits for it
+
+
+class MemberState(str, enum.Enum):
+    """Where a member is in its reconciliation (Kafka's MemberState)."""
+
+    STABLE = "stable"  # owns its whole target
+    UNREVOKED_PARTITIONS = "unrevoked_partitions"  # must give partitions up first
+    UNRELEASED_PARTITIONS = "unreleased_partitions"  # waits for others to give partitions up
+
+
+class ConsumerGroupState(str, enum.Enum):
+    """As ListGroups and ConsumerGroupDescribe show it."""
+
+    EMPTY = "Empty"
+    ASSIGNING = "Assigning"
+    RECONCILING = "Reconciling"
+    STABLE = "Stable"
+    DEAD = "Dead"
+
+
+@attrs.frozen
+class TopicInfo:
+    """What the assignment needs of a topic."""
+
+    topic_id: uuid.UUID
+    partitions: int
+
+
+@attrs.define(eq=False)
+class ConsumerMember:
+    member_id: str
+    instance_id: str | None
+    rack_id: str | None
+    client_id: str
+    client_host: str
+    rebalance_timeout_ms: int
+    subscribed_topic_names: tuple[str, ...] = ()
+    subscribed_topic_regex: str | None = None
+    server_assignor: str | None = None
+    member_epoch: int = 0
+    previous_member_epoch: int = 0
+    state: MemberState = MemberState.STABLE
+    assigned: Assignment = NOTHING
+    pending_revocation: Assignment = NOTHING
+    last_heartbeat: float = 0.0
+    revocation_deadline: float | None = None  # when a member that must revoke is fenced
+
+
+@attrs.define(eq=False)
+class ConsumerGroup:
+    group_id: str
+    group_epoch: int = 0
+    target_epoch: int = 0  # the group epoch the target assignment was computed for
+    members: dict[str, ConsumerMember] = attrs.Factory(dict)
+    target: dict[str, Assignment] = attrs.Factory(dict)  # member id -> its target
+    owners: dict[TopicPartition, str] = attrs.Factory(dict)  # partition -> member that holds it now
+    static_members: dict[str, str] = attrs.Factory(dict)  # instance id -> member id
+    topics: dict[str, TopicInfo] = attrs.Factory(dict)  # the subscribed topics as last seen
+    assignor: str = ""
+    empty_since: float = 0.0
+
+    @property
+    def state(self) -> ConsumerGroupState:
+        if not self.members:
+            return ConsumerGroupState.EMPTY
+        if self.group_epoch != self.target_epoch:
+            return ConsumerGroupState.ASSIGNING
+        if any(m.member_epoch != self.target_epoch or m.state != MemberState.STABLE for m in self.members.values()):
+            return ConsumerGroupState.RECONCILING
+        return ConsumerGroupState.STABLE
