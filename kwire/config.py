@@ -76,6 +76,17 @@ class BrokerConfig:
     group_min_session_timeout_ms: int = 6000  # group.min.session.timeout.ms
     group_max_session_timeout_ms: int = 1800000  # group.max.session.timeout.ms
     group_max_size: int = 2**31 - 1  # group.max.size
+    # Share groups (KIP-932). On by default as in Kafka 4.2, where they are
+    # production-ready and a new cluster finalizes share.version=1 (kwire
+    # keeps Kafka 4.0's switch name to turn them off).
+    group_share_enable: bool = True  # group.share.enable
+    group_share_record_lock_duration_ms: int = 30000  # group.share.record.lock.duration.ms
+    group_share_min_record_lock_duration_ms: int = 15000  # group.share.min.record.lock.duration.ms
+    group_share_delivery_count_limit: int = 5  # group.share.delivery.count.limit
+    group_share_session_timeout_ms: int = 45000  # group.share.session.timeout.ms
+    group_share_heartbeat_interval_ms: int = 5000  # group.share.heartbeat.interval.ms
+    group_share_partition_max_record_locks: int = 2000  # group.share.partition.max.record.locks
+    group_share_max_share_sessions: int = 2000  # group.share.max.share.sessions
     offsets_topic_num_partitions: int = 50  # offsets.topic.num.partitions
     # Kafka's default 3; kwire caps it at the live brokers (one broker: 1).
     offsets_topic_replication_factor: int = 3  # offsets.topic.replication.factor
@@ -497,6 +508,14 @@ SETTINGS: dict[str, Rule] = {
     "group.min.session.timeout.ms": Rule(INT),
     "group.max.session.timeout.ms": Rule(INT),
     "group.max.size": Rule(INT, at_least=1),
+    "group.share.enable": Rule(BOOLEAN),
+    "group.share.record.lock.duration.ms": Rule(INT, at_least=1000),
+    "group.share.min.record.lock.duration.ms": Rule(INT, at_least=1000),
+    "group.share.delivery.count.limit": Rule(INT, at_least=2),
+    "group.share.session.timeout.ms": Rule(INT, at_least=1),
+    "group.share.heartbeat.interval.ms": Rule(INT, at_least=1),
+    "group.share.partition.max.record.locks": Rule(INT, at_least=100),
+    "group.share.max.share.sessions": Rule(INT, at_least=1),
     "offsets.topic.num.partitions": Rule(INT, at_least=1),
     "offsets.topic.replication.factor": Rule(INT, at_least=1),
     "transaction.state.log.replication.factor": Rule(INT, at_least=1),

@@ -56,6 +56,7 @@ SERVED: dict[str, dict[ApiKey, tuple[int, ...]]] = {
         A.LIST_GROUPS: (0, 5),
         A.DELETE_GROUPS: (0, 2),
     },
+    "share_groups": {A.SHARE_GROUP_HEARTBEAT: (1, 1), A.SHARE_FETCH: (1, 1), A.SHARE_ACKNOWLEDGE: (1, 1)},
     "offsets": {A.OFFSET_COMMIT: (2, 10), A.OFFSET_FETCH: (1, 10), A.OFFSET_DELETE: (0, 0)},
     "delete_records": {A.DELETE_RECORDS: (0, 2)},
     "describe_log_dirs": {A.ALTER_REPLICA_LOG_DIRS: (1, 2), A.DESCRIBE_LOG_DIRS: (1, 4)},

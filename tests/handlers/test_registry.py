@@ -63,6 +63,10 @@ SUPPORTED = [
     (72, 0, 0),
     (74, 0, 0),
     (75, 0, 0),
+    # Share groups (KIP-932), at the versions Kafka 4.2 serves librdkafka 2.16.
+    (76, 1, 1),
+    (78, 1, 1),
+    (79, 1, 1),
 ]
 
 
