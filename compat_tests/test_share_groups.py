@@ -129,3 +129,24 @@ def test_the_delivery_limit_stops_redelivery(broker):
     assert counts == [1, 2, 3]
     assert _poll(consumer, 1.5) == []  # archived after the third delivery
     consumer.close()
+
+
+def test_share_state_survives_a_restart(broker):
+    """Acknowledged and rejected records stay done, released ones keep their
+    delivery counts: the state is in __share_group_state (last test: it restarts the module's broker)."""
+    _setup(broker.bootstrap, "share-restart", "restart", 4)
+    consumer = _consumer(broker.bootstrap, "restart", "share-restart", **{"share.acknowledgement.mode": "explicit"})
+    first = _poll_until(consumer, lambda ms: len(ms) == 4, "first delivery")
+    consumer.acknowledge(first[0], AcknowledgeType.ACCEPT)
+    consumer.acknowledge(first[1], AcknowledgeType.REJECT)
+    consumer.acknowledge(first[2], AcknowledgeType.RELEASE)
+    consumer.commit_sync(WAIT_S)
+    consumer.close()  # offset 3 was never acknowledged: closing the session releases it
+    broker.restart()
+    after = _consumer(broker.bootstrap, "restart", "share-restart", **{"share.acknowledgement.mode": "explicit"})
+    again = _poll_until(after, lambda ms: True, "delivery after the restart")
+    assert [(m.offset(), m.delivery_count()) for m in again] == [(2, 2), (3, 2)]
+    for m in again:
+        after.acknowledge(m)
+    after.commit_sync(WAIT_S)
+    after.close()

@@ -87,6 +87,10 @@ class BrokerConfig:
     group_share_heartbeat_interval_ms: int = 5000  # group.share.heartbeat.interval.ms
     group_share_partition_max_record_locks: int = 2000  # group.share.partition.max.record.locks
     group_share_max_share_sessions: int = 2000  # group.share.max.share.sessions
+    # Where share-partition state is kept (Kafka's share coordinator topic).
+    share_coordinator_state_topic_num_partitions: int = 50  # share.coordinator.state.topic.num.partitions
+    # Kafka's default 3; kwire caps it at the live brokers (one broker: 1).
+    share_coordinator_state_topic_replication_factor: int = 3  # share.coordinator.state.topic.replication.factor
     offsets_topic_num_partitions: int = 50  # offsets.topic.num.partitions
     # Kafka's default 3; kwire caps it at the live brokers (one broker: 1).
     offsets_topic_replication_factor: int = 3  # offsets.topic.replication.factor
@@ -516,6 +520,8 @@ SETTINGS: dict[str, Rule] = {
     "group.share.heartbeat.interval.ms": Rule(INT, at_least=1),
     "group.share.partition.max.record.locks": Rule(INT, at_least=100),
     "group.share.max.share.sessions": Rule(INT, at_least=1),
+    "share.coordinator.state.topic.num.partitions": Rule(INT, at_least=1),
+    "share.coordinator.state.topic.replication.factor": Rule(INT, at_least=1),
     "offsets.topic.num.partitions": Rule(INT, at_least=1),
     "offsets.topic.replication.factor": Rule(INT, at_least=1),
     "transaction.state.log.replication.factor": Rule(INT, at_least=1),

@@ -77,6 +77,8 @@ DOCS: dict[str, str] = {
     "group.share.heartbeat.interval.ms": "share group heartbeat interval (group: share.heartbeat.interval.ms)",
     "group.share.partition.max.record.locks": "most records in flight per share-partition",
     "group.share.max.share.sessions": "most share sessions a node keeps",
+    "share.coordinator.state.topic.num.partitions": "partitions of __share_group_state",
+    "share.coordinator.state.topic.replication.factor": "replicas of __share_group_state (capped at the live brokers)",
     "offsets.topic.replication.factor": "replicas of __consumer_offsets (capped at the live brokers)",
     "transaction.state.log.replication.factor": "replicas of __transaction_state (capped at the live brokers)",
     "offsets.commit.timeout.ms": "how long an offset or transaction write waits for its ISR (several brokers)",

@@ -312,6 +312,7 @@ def _fetch_response(
                 ],
             )
         )
+    ctx.state.share_groups.persist()
     return respond(
         ctx,
         dict(
@@ -364,4 +365,5 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
         _close_session(ctx, session)
     else:
         ctx.state.share_groups.sessions.advance(session, ctx.state.share_groups.now())
+    ctx.state.share_groups.persist()
     return respond(ctx, dict(error_code=ErrorCode.none, responses=responses, node_endpoints=[]))

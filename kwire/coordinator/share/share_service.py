@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
+from typing import Any
 
 from kwire.clock import Clock
 from kwire.cluster.cluster import Cluster
@@ -23,6 +24,9 @@ from kwire.coordinator.share.share_group import (
 )
 from kwire.coordinator.share.share_partition import SharePartition, ShareSettings
 from kwire.coordinator.share.share_sessions import ShareSessionCache
+from kwire.coordinator.share.share_state_log import SHARE_STATE_TOPIC, ShareSnapshot, ShareStateLog
+from kwire.log.partition_log import PartitionLog
+from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
 
 log = logging.getLogger("kwire.groups")
@@ -48,6 +52,56 @@ class ShareGroupsService:
         self.groups: dict[str, ShareGroup] = {}
         self.partitions: dict[ShareKey, SharePartition] = {}
         self.sessions = ShareSessionCache(config.group_share_max_share_sessions)
+        # Share-partition state in __share_group_state, on a lone node (a node
+        # of a cluster keeps it in memory only: the topic's leaders are elsewhere).
+        self._state_log: ShareStateLog | None = None
+        if cluster.controller is None:
+            topic = cluster.get(SHARE_STATE_TOPIC)
+            partitions = (
+                len(topic.partitions) if topic is not None else config.share_coordinator_state_topic_num_partitions
+            )
+            self._state_log = ShareStateLog(partitions, self._share_state_log)
+            if topic is not None:
+                self._restore(ShareStateLog.replay(p.log for p in topic.partitions))
+
+    def _share_state_log(self, index: int) -> PartitionLog:
+        return self.cluster.internal_topic(SHARE_STATE_TOPIC).partitions[index].log
+
+    def _restore(self, snapshots: dict[tuple[str, Any, int], ShareSnapshot]) -> None:
+        for (group_id, topic_id, index), snapshot in snapshots.items():
+            topic = self.cluster.topics_by_id.get(topic_id)
+            if topic is None or not 0 <= index < len(topic.partitions):
+                continue  # the topic went since
+            partition = SharePartition(snapshot.start_offset, self._settings(group_id))
+            partition.restore(snapshot.start_offset, snapshot.batches)
+            partition.state_epoch = snapshot.state_epoch
+            self.partitions[(group_id, topic.name, index)] = partition
+        if snapshots:
+            log.info("Loaded the state of %d share-partition(s) from %s", len(self.partitions), SHARE_STATE_TOPIC)
+
+    def persist(self) -> None:
+        """Write the share-partitions changed since last time; a refusal of
+        the disk is logged and tried again at the next change or tick."""
+        if self._state_log is None:
+            return
+        changed = [(key, p) for key, p in self.partitions.items() if p.changed]
+        entries = []
+        for (group_id, topic_name, index), partition in changed:
+            topic = self.cluster.get(topic_name)
+            if topic is not None:
+                snapshot = ShareSnapshot(
+                    partition.state_epoch, partition.start_offset, tuple(partition.state_batches())
+                )
+                entries.append((group_id, topic.topic_id, index, snapshot))
+        if not entries:
+            return
+        try:
+            self._state_log.write(entries)
+        except StorageError as exc:
+            log.warning("Could not write share-partition state: %s", exc.message)
+            return
+        for _key, partition in changed:
+            partition.changed = False
 
     def now(self) -> float:
         return self.clock.monotonic()
@@ -204,3 +258,4 @@ class ShareGroupsService:
         for (_group, topic, index), partition in self.partitions.items():
             if partition.expire_locks(now):
                 self._notify(share_wait_key(topic, index))
+        self.persist()
