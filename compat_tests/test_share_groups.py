@@ -7,7 +7,11 @@ group's share.auto.offset.reset."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
@@ -17,6 +21,7 @@ from compat_tests.broker import KwireProcess
 
 pytestmark = pytest.mark.xdist_group("share-groups")
 WAIT_S = 20
+REPO_ROOT = Path(__file__).resolve().parent.parent
 DELIVERY_LIMIT = 3
 
 
@@ -128,6 +133,35 @@ def test_the_delivery_limit_stops_redelivery(broker):
         consumer.commit_sync(WAIT_S)
     assert counts == [1, 2, 3]
     assert _poll(consumer, 1.5) == []  # archived after the third delivery
+    consumer.close()
+
+
+def _kwire(broker, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "kwire", *args, "--bootstrap-server", broker.bootstrap],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_cli_shows_share_groups_their_members_and_start_offsets(broker):
+    _setup(broker.bootstrap, "share-cli", "cli", 3)
+    consumer = _consumer(broker.bootstrap, "cli", "share-cli", **{"share.acknowledgement.mode": "explicit"})
+    first = _poll_until(consumer, lambda ms: len(ms) == 3, "first delivery")
+    consumer.acknowledge(first[0])
+    consumer.commit_sync(WAIT_S)
+    assert "cli" in _kwire(broker, "share-groups", "list").split()
+    assert "cli" in _kwire(broker, "groups", "list").split()  # ListGroups lists every type
+    (member,) = json.loads(
+        _kwire(broker, "share-groups", "describe", "--group", "cli", "--members", "--output", "json")
+    )
+    assert member["assignment"] == "share-cli:0"
+    offsets = json.loads(_kwire(broker, "share-groups", "describe", "--group", "cli", "--output", "json"))
+    assert offsets == [dict(group="cli", topic="share-cli", partition=0, start_offset=1, lag=2)]
     consumer.close()
 
 

@@ -1,4 +1,5 @@
-"""Share groups (KIP-932): ShareGroupHeartbeat, ShareFetch, ShareAcknowledge.
+"""Share groups (KIP-932): ShareGroupHeartbeat, ShareFetch, ShareAcknowledge,
+ShareGroupDescribe and DescribeShareGroupOffsets.
 
 Versions as Kafka 4.2 serves them to today's clients (librdkafka 2.16 sends
 v1 of each). ShareFetch answers the log's record batches as stored, with
@@ -18,7 +19,14 @@ from kwire.coordinator.share.share_partition import Acquired
 from kwire.coordinator.share.share_service import share_wait_key
 from kwire.coordinator.share.share_sessions import FINAL_EPOCH, INITIAL_EPOCH, ShareSession
 from kwire.handlers.authorization import group_refusal
-from kwire.handlers.base import Delayed, RequestContext, millis, respond
+from kwire.handlers.base import (
+    GROUP_OPERATIONS,
+    OPERATIONS_NOT_REQUESTED,
+    Delayed,
+    RequestContext,
+    millis,
+    respond,
+)
 from kwire.log import OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
@@ -367,3 +375,133 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
         ctx.state.share_groups.sessions.advance(session, ctx.state.share_groups.now())
     ctx.state.share_groups.persist()
     return respond(ctx, dict(error_code=ErrorCode.none, responses=responses, node_endpoints=[]))
+
+
+# --- ShareGroupDescribe / DescribeShareGroupOffsets ---------------------------------------
+
+
+@api(ApiKey.SHARE_GROUP_DESCRIBE, 1, 1)
+def handle_share_group_describe(ctx: RequestContext, request: Any) -> Any:
+    state = ctx.state
+    include_ops = bool(request.include_authorized_operations)
+    described = []
+    for group_id in request.group_ids:
+        error = (
+            ErrorCode.unsupported_version if not state.config.group_share_enable else ErrorCode.none
+        ) or group_refusal(ctx, AclOperation.DESCRIBE, group_id)
+        error = error or state.groups.coordinator_error(group_id)
+        group = state.share_groups.groups.get(group_id) if error == ErrorCode.none else None
+        message = None
+        if error == ErrorCode.none and group is None:
+            error = ErrorCode.group_id_not_found
+            known = state.groups.group(group_id) is not None
+            message = f"Group {group_id} is not a share group." if known else f"Group {group_id} not found."
+        if group is None:
+            ctx.note_error(error)
+            described.append(
+                dict(
+                    error_code=error,
+                    error_message=message,
+                    group_id=group_id,
+                    group_state="Dead",
+                    group_epoch=-1,
+                    assignment_epoch=-1,
+                    assignor_name="",
+                    members=[],
+                    authorized_operations=OPERATIONS_NOT_REQUESTED,
+                )
+            )
+            continue
+        cluster = state.cluster
+        members = [
+            dict(
+                member_id=m.member_id,
+                rack_id=m.rack_id,
+                member_epoch=m.member_epoch,
+                client_id=m.client_id,
+                client_host=m.client_host,
+                subscribed_topic_names=list(m.subscribed),
+                assignment=dict(
+                    topic_partitions=[
+                        dict(topic_id=cluster.topics[name].topic_id, topic_name=name, partitions=list(parts))
+                        for name, parts in m.assignment.items()
+                        if name in cluster.topics
+                    ]
+                ),
+            )
+            for m in group.members.values()
+        ]
+        described.append(
+            dict(
+                error_code=ErrorCode.none,
+                error_message=None,
+                group_id=group_id,
+                group_state=group.state,
+                group_epoch=group.group_epoch,
+                assignment_epoch=group.group_epoch,
+                assignor_name="simple",
+                members=members,
+                authorized_operations=(
+                    ctx.authorized_operations(ResourceType.GROUP, group_id, GROUP_OPERATIONS)
+                    if include_ops
+                    else OPERATIONS_NOT_REQUESTED
+                ),
+            )
+        )
+    return respond(ctx, dict(groups=described))
+
+
+@api(ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS, 0, 1)
+def handle_describe_share_group_offsets(ctx: RequestContext, request: Any) -> Any:
+    """Each share-partition's start offset (-1 before the group first reads
+    it) and, from v1, its lag: records from the start offset to the high
+    watermark not yet acknowledged or archived."""
+    state = ctx.state
+    groups = []
+    for wanted in request.groups:
+        group_id = wanted.group_id
+        error = (
+            ErrorCode.unsupported_version if not state.config.group_share_enable else ErrorCode.none
+        ) or group_refusal(ctx, AclOperation.DESCRIBE, group_id)
+        error = error or state.groups.coordinator_error(group_id)
+        if error != ErrorCode.none:
+            ctx.note_error(error)
+            groups.append(dict(group_id=group_id, topics=[], error_code=error, error_message=None))
+            continue
+        known = state.share_groups.group_partitions(group_id)
+        if wanted.topics is None:  # every topic the group has state for
+            names: dict[str, list[int]] = {}
+            for name, index in sorted(known):
+                names.setdefault(name, []).append(index)
+            asked = list(names.items())
+        else:
+            asked = [(t.topic_name, list(t.partitions)) for t in wanted.topics]
+        topics = []
+        for name, indexes in asked:
+            topic = state.cluster.topics.get(name)
+            partitions = []
+            for index in indexes:
+                share = known.get((name, index))
+                part_error = ErrorCode.none
+                if topic is None or not 0 <= index < len(topic.partitions):
+                    part_error = ErrorCode.unknown_topic_or_partition
+                elif not ctx.allowed(AclOperation.DESCRIBE, ResourceType.TOPIC, name):
+                    part_error = ErrorCode.topic_authorization_failed
+                lag = -1
+                if share is not None and topic is not None and part_error == ErrorCode.none:
+                    lag = state.share_groups.lag(share, topic.partitions[index].log.high_watermark)
+                partitions.append(
+                    dict(
+                        partition_index=index,
+                        start_offset=share.start_offset if share is not None and part_error == 0 else -1,
+                        leader_epoch=topic.partitions[index].leader_epoch if part_error == 0 and topic else -1,
+                        lag=lag,
+                        error_code=part_error,
+                        error_message=None,
+                    )
+                )
+            topics.append(
+                dict(topic_name=name, topic_id=topic.topic_id if topic is not None else None, partitions=partitions)
+            )
+        groups.append(dict(group_id=group_id, topics=topics, error_code=ErrorCode.none, error_message=None))
+    return respond(ctx, dict(groups=groups))

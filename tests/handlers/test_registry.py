@@ -65,8 +65,10 @@ SUPPORTED = [
     (75, 0, 0),
     # Share groups (KIP-932), at the versions Kafka 4.2 serves librdkafka 2.16.
     (76, 1, 1),
+    (77, 1, 1),
     (78, 1, 1),
     (79, 1, 1),
+    (90, 0, 1),
 ]
 
 

@@ -22,7 +22,7 @@ from kwire.coordinator.share.share_group import (
     ShareMember,
     check_heartbeat,
 )
-from kwire.coordinator.share.share_partition import SharePartition, ShareSettings
+from kwire.coordinator.share.share_partition import DONE, SharePartition, ShareSettings
 from kwire.coordinator.share.share_sessions import ShareSessionCache
 from kwire.coordinator.share.share_state_log import SHARE_STATE_TOPIC, ShareSnapshot, ShareStateLog
 from kwire.log.partition_log import PartitionLog
@@ -76,6 +76,7 @@ class ShareGroupsService:
             partition.restore(snapshot.start_offset, snapshot.batches)
             partition.state_epoch = snapshot.state_epoch
             self.partitions[(group_id, topic.name, index)] = partition
+            self.groups.setdefault(group_id, ShareGroup(group_id))  # an empty group until members come back
         if snapshots:
             log.info("Loaded the state of %d share-partition(s) from %s", len(self.partitions), SHARE_STATE_TOPIC)
 
@@ -237,6 +238,13 @@ class ShareGroupsService:
             delivery_count_limit=self.config.group_share_delivery_count_limit,
             max_record_locks=self.config.group_share_partition_max_record_locks,
         )
+
+    @staticmethod
+    def lag(partition: SharePartition, high_watermark: int) -> int:
+        """Records from the start offset to the high watermark not yet done."""
+        done = sum(1 for r in partition.records.values() if r.state in DONE)
+        gaps = partition.end_offset - partition.start_offset - len(partition.records)
+        return max(0, high_watermark - partition.start_offset - done - gaps)
 
     def group_partitions(self, group_id: str) -> dict[tuple[str, int], SharePartition]:
         return {(t, i): p for (g, t, i), p in self.partitions.items() if g == group_id}
