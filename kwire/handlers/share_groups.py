@@ -48,6 +48,16 @@ def handle_share_group_heartbeat(ctx: RequestContext, request: Any) -> Any:
     group_id = request.group_id
     if not state.config.group_share_enable:
         return respond(ctx, dict(error_code=ErrorCode.unsupported_version, member_epoch=0, heartbeat_interval=0))
+    if not group_id:
+        return respond(
+            ctx,
+            dict(
+                error_code=ErrorCode.invalid_request,
+                error_message="GroupId can't be empty.",
+                member_epoch=0,
+                heartbeat_interval=0,
+            ),
+        )
     error = group_refusal(ctx, AclOperation.READ, group_id) or state.groups.coordinator_error(group_id)
     if error == ErrorCode.none and state.groups.group(group_id) is not None:
         error = ErrorCode.inconsistent_group_protocol  # a classic group has this id

@@ -146,6 +146,8 @@ class SharePartition:
             return ErrorCode.invalid_request
         if any(t not in AcknowledgeType._value2member_map_ for t in types):
             return ErrorCode.invalid_request
+        if first < self.start_offset or last >= self.end_offset:
+            return ErrorCode.invalid_record_state  # not in flight (and the loops below stay within the window)
         for offset in range(first, last + 1):
             kind = types[0] if len(types) == 1 else types[offset - first]
             record = self.records.get(offset)
