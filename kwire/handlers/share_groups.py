@@ -323,7 +323,7 @@ def _fetch_response(
                 error_code=error,
                 acknowledge_error_code=ack_error,
                 current_leader=_leader(ctx, name, index),
-                records=payload if acquired else None,
+                records=payload,  # (not nullable in v1: empty when nothing was acquired)
                 acquired_records=[
                     dict(first_offset=a.first_offset, last_offset=a.last_offset, delivery_count=a.delivery_count)
                     for a in acquired
