@@ -163,6 +163,13 @@ def test_the_cli_shows_share_groups_their_members_and_start_offsets(broker):
     offsets = json.loads(_kwire(broker, "share-groups", "describe", "--group", "cli", "--output", "json"))
     assert offsets == [dict(group="cli", topic="share-cli", partition=0, start_offset=1, lag=2)]
     consumer.close()
+    # Empty now: its start offsets may be reset, and it may forget the topic.
+    reset = ["share-groups", "reset-offsets", "--group", "cli", "--topic", "share-cli", "--to-latest"]
+    assert json.loads(_kwire(broker, *reset, "--execute", "--output", "json"))[0]["start_offset"] == 3
+    offsets = json.loads(_kwire(broker, "share-groups", "describe", "--group", "cli", "--output", "json"))
+    assert [(o["start_offset"], o["lag"]) for o in offsets] == [(3, 0)]
+    _kwire(broker, "share-groups", "delete-offsets", "--group", "cli", "--topic", "share-cli")
+    assert json.loads(_kwire(broker, "share-groups", "describe", "--group", "cli", "--output", "json")) == []
 
 
 def test_share_state_survives_a_restart(broker):

@@ -1,6 +1,7 @@
-"""`kwire share-groups list|describe`: what kafka-share-groups.sh shows, over
-the wire protocol (ListGroups filtered to type "share" on every broker;
-ShareGroupDescribe and DescribeShareGroupOffsets at the group's coordinator)."""
+"""`kwire share-groups list|describe|reset-offsets|delete-offsets`: what
+kafka-share-groups.sh does, over the wire protocol (ListGroups filtered to
+type "share" on every broker; ShareGroupDescribe and Describe-, Alter- and
+DeleteShareGroupOffsets at the group's coordinator; ListOffsets at the leaders)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from kwire.admin import common
 from kwire.admin.cluster_client import ClusterClient, ClusterError
+from kwire.admin.partitions import EARLIEST, LATEST, list_offsets, partitions_of
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 
@@ -31,6 +33,21 @@ def register(commands: Any) -> None:
     view.add_argument("--members", action="store_true", help="the group's members and their assignments")
     view.add_argument("--state", action="store_true", help="the group's state, epoch and member count")
     _bind(describe, describe_command)
+    reset = actions.add_parser(
+        "reset-offsets", help="plan (the default) or set (--execute) an empty share group's start offsets"
+    )
+    reset.add_argument("--group", required=True)
+    reset.add_argument("--topic", action="append", required=True, help="(repeatable)")
+    target = reset.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-earliest", action="store_true")
+    target.add_argument("--to-latest", action="store_true")
+    target.add_argument("--to-offset", type=int, metavar="N")
+    reset.add_argument("--execute", action="store_true", help="set them (without it: only print the plan)")
+    _bind(reset, reset_command)
+    delete = actions.add_parser("delete-offsets", help="an empty share group forgets topics (their start offsets)")
+    delete.add_argument("--group", required=True)
+    delete.add_argument("--topic", action="append", required=True, help="(repeatable)")
+    _bind(delete, delete_offsets_command)
 
 
 def _bind(parser: argparse.ArgumentParser, command: common.Command) -> None:
@@ -107,3 +124,37 @@ def describe_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
     header = ["GROUP", "TOPIC", "PARTITION", "START-OFFSET", "LAG"]
     data = [dict(zip(["group", "topic", "partition", "start_offset", "lag"], row)) for row in rows]
     common.emit(args, lambda: common.table(header, rows), data)
+
+
+def reset_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
+    partitions = partitions_of(cluster, args.topic)
+    keys = [(topic, index) for topic, indexes in partitions.items() for index in indexes]
+    if args.to_offset is not None:
+        plan = {key: args.to_offset for key in keys}
+    else:
+        plan = list_offsets(cluster, keys, EARLIEST if args.to_earliest else LATEST)
+    rows = [[args.group, topic, index, offset] for (topic, index), offset in sorted(plan.items())]
+    if args.execute:
+        topics: dict[str, list[dict[str, int]]] = {}
+        for (topic, index), offset in sorted(plan.items()):
+            topics.setdefault(topic, []).append(dict(partition_index=index, start_offset=offset))
+        values = dict(group_id=args.group, topics=[dict(topic_name=t, partitions=p) for t, p in topics.items()])
+        _version, answer = cluster.coordinator(args.group).call(ApiKey.ALTER_SHARE_GROUP_OFFSETS, values, 0)
+        common.check(answer.error_code, answer.error_message, f"cannot reset the offsets of {args.group}")
+        for topic in answer.responses:
+            for p in topic.partitions:
+                common.check(p.error_code, p.error_message, f"cannot reset {topic.topic_name}-{p.partition_index}")
+    header = ["GROUP", "TOPIC", "PARTITION", "NEW-START-OFFSET"]
+    data = [dict(zip(["group", "topic", "partition", "start_offset"], row)) for row in rows]
+    common.emit(args, lambda: common.table(header, rows), data)
+
+
+def delete_offsets_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
+    values = dict(group_id=args.group, topics=[dict(topic_name=t) for t in args.topic])
+    _version, answer = cluster.coordinator(args.group).call(ApiKey.DELETE_SHARE_GROUP_OFFSETS, values, 0)
+    common.check(answer.error_code, answer.error_message, f"cannot delete the offsets of {args.group}")
+    for topic in answer.responses:
+        common.check(topic.error_code, topic.error_message, f"cannot delete the offsets of {topic.topic_name}")
+    rows = [[args.group, topic.topic_name, "deleted"] for topic in answer.responses]
+    data = [dict(group=args.group, topic=topic.topic_name) for topic in answer.responses]
+    common.emit(args, lambda: common.table(["GROUP", "TOPIC", "STATUS"], rows), data)

@@ -62,6 +62,8 @@ SERVED: dict[str, dict[ApiKey, tuple[int, ...]]] = {
         A.SHARE_FETCH: (1, 1),
         A.SHARE_ACKNOWLEDGE: (1, 1),
         A.DESCRIBE_SHARE_GROUP_OFFSETS: (0, 1),
+        A.ALTER_SHARE_GROUP_OFFSETS: (0, 0),
+        A.DELETE_SHARE_GROUP_OFFSETS: (0, 0),
     },
     "offsets": {A.OFFSET_COMMIT: (2, 10), A.OFFSET_FETCH: (1, 10), A.OFFSET_DELETE: (0, 0)},
     "delete_records": {A.DELETE_RECORDS: (0, 2)},

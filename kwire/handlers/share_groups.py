@@ -1,5 +1,6 @@
 """Share groups (KIP-932): ShareGroupHeartbeat, ShareFetch, ShareAcknowledge,
-ShareGroupDescribe and DescribeShareGroupOffsets.
+ShareGroupDescribe and the share-group offsets admin APIs (Describe-, Alter-
+and DeleteShareGroupOffsets).
 
 Versions as Kafka 4.2 serves them to today's clients (librdkafka 2.16 sends
 v1 of each). ShareFetch answers the log's record batches as stored, with
@@ -24,6 +25,7 @@ from kwire.handlers.base import (
     OPERATIONS_NOT_REQUESTED,
     Delayed,
     RequestContext,
+    log_admin_change,
     millis,
     respond,
 )
@@ -515,3 +517,93 @@ def handle_describe_share_group_offsets(ctx: RequestContext, request: Any) -> An
             )
         groups.append(dict(group_id=group_id, topics=topics, error_code=ErrorCode.none, error_message=None))
     return respond(ctx, dict(groups=groups))
+
+
+# --- AlterShareGroupOffsets / DeleteShareGroupOffsets ----------------------------------------
+
+
+def _admin_refusal(ctx: RequestContext, group_id: str) -> tuple[ErrorCode, str | None]:
+    """Why a share group's offsets may not be changed now: Kafka's rules (the
+    group must be a share group, and empty)."""
+    state = ctx.state
+    if not state.config.group_share_enable:
+        return ErrorCode.unsupported_version, None
+    error = group_refusal(
+        ctx, AclOperation.DELETE if ctx.api_key == ApiKey.DELETE_SHARE_GROUP_OFFSETS else AclOperation.READ, group_id
+    )
+    error = error or state.groups.coordinator_error(group_id)
+    if error != ErrorCode.none:
+        return error, None
+    if state.groups.group(group_id) is not None:
+        return ErrorCode.group_id_not_found, f"Group {group_id} is not a share group."
+    group = state.share_groups.groups.get(group_id)
+    if group is not None and group.members:
+        return ErrorCode.non_empty_group, f"The group {group_id} has active members."
+    return ErrorCode.none, None
+
+
+@api(ApiKey.ALTER_SHARE_GROUP_OFFSETS, 0, 0)
+def handle_alter_share_group_offsets(ctx: RequestContext, request: Any) -> Any:
+    group_id = request.group_id
+    error, message = _admin_refusal(ctx, group_id)
+    if error != ErrorCode.none:
+        ctx.note_error(error, reason=message or "")
+        return respond(ctx, dict(error_code=error, error_message=message, responses=[]))
+    cluster = ctx.state.cluster
+    responses = []
+    for wanted in request.topics:
+        topic = cluster.topics.get(wanted.topic_name)
+        partitions = []
+        for p in wanted.partitions:
+            part_error = ErrorCode.none
+            if topic is None or not 0 <= p.partition_index < len(topic.partitions):
+                part_error = ErrorCode.unknown_topic_or_partition
+            elif not ctx.allowed(AclOperation.READ, ResourceType.TOPIC, topic.name):
+                part_error = ErrorCode.topic_authorization_failed
+            elif p.start_offset < 0:
+                part_error = ErrorCode.invalid_request
+            else:
+                ctx.state.share_groups.reset_start(group_id, topic.name, p.partition_index, p.start_offset)
+            partitions.append(dict(partition_index=p.partition_index, error_code=part_error, error_message=None))
+        responses.append(
+            dict(
+                topic_name=wanted.topic_name,
+                topic_id=topic.topic_id if topic is not None else None,
+                partitions=partitions,
+            )
+        )
+    log_admin_change(ctx, f"share group {group_id}: start offsets of {len(responses)} topic(s) altered", group=group_id)
+    return respond(ctx, dict(error_code=ErrorCode.none, error_message=None, responses=responses))
+
+
+@api(ApiKey.DELETE_SHARE_GROUP_OFFSETS, 0, 0)
+def handle_delete_share_group_offsets(ctx: RequestContext, request: Any) -> Any:
+    group_id = request.group_id
+    error, message = _admin_refusal(ctx, group_id)
+    if error != ErrorCode.none:
+        ctx.note_error(error, reason=message or "")
+        return respond(ctx, dict(error_code=error, error_message=message, responses=[]))
+    cluster = ctx.state.cluster
+    responses = []
+    for wanted in request.topics:
+        topic = cluster.topics.get(wanted.topic_name)
+        topic_error = ErrorCode.none
+        if topic is None:
+            topic_error = ErrorCode.unknown_topic_or_partition
+        elif not ctx.allowed(AclOperation.READ, ResourceType.TOPIC, topic.name):
+            topic_error = ErrorCode.topic_authorization_failed
+        else:
+            try:
+                ctx.state.share_groups.delete_state(group_id, topic.name)
+            except StorageError:
+                topic_error = ErrorCode.kafka_storage_error
+        responses.append(
+            dict(
+                topic_name=wanted.topic_name,
+                topic_id=topic.topic_id if topic is not None else None,
+                error_code=topic_error,
+                error_message=None,
+            )
+        )
+    log_admin_change(ctx, f"share group {group_id}: state of {len(responses)} topic(s) deleted", group=group_id)
+    return respond(ctx, dict(error_code=ErrorCode.none, error_message=None, responses=responses))

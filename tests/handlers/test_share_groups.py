@@ -117,3 +117,21 @@ def test_share_groups_can_be_turned_off():
     assert not advertised & {HEARTBEAT, DESCRIBE, FETCH, ACK, OFFSETS}
     assert heartbeat(client).error_code == E.unsupported_version
     core.close()
+
+
+def test_offsets_admin_needs_an_empty_share_group(client):
+    topic_id = setup(client)
+    heartbeat(client)
+    share_fetch(client, 0, topic_id)  # the group has state for t-0 now
+    alter = dict(group_id="g", topics=[dict(topic_name="t", partitions=[dict(partition_index=0, start_offset=1)])])
+    assert client.call(91, 0, alter).error_code == E.non_empty_group
+    assert client.call(92, 0, dict(group_id="g", topics=[dict(topic_name="t")])).error_code == E.non_empty_group
+    heartbeat(client, epoch=-1, topics=None)
+    altered = client.call(91, 0, alter)
+    assert altered.responses[0].partitions[0].error_code == E.none
+    offsets = client.call(OFFSETS, 1, dict(groups=[dict(group_id="g", topics=None)]))
+    (offset,) = offsets.groups[0].topics[0].partitions
+    assert (offset.start_offset, offset.lag) == (1, 2)  # and the records locked before are free
+    deleted = client.call(92, 0, dict(group_id="g", topics=[dict(topic_name="t"), dict(topic_name="nope")]))
+    assert [t.error_code for t in deleted.responses] == [E.none, E.unknown_topic_or_partition]
+    assert client.call(OFFSETS, 1, dict(groups=[dict(group_id="g", topics=None)])).groups[0].topics == ()

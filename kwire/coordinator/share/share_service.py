@@ -239,6 +239,28 @@ class ShareGroupsService:
             max_record_locks=self.config.group_share_partition_max_record_locks,
         )
 
+    def reset_start(self, group_id: str, topic: str, index: int, offset: int) -> None:
+        """AlterShareGroupOffsets: the share-partition starts again at `offset`
+        (kept within the log), nothing in flight. The group is created if need be."""
+        self.groups.setdefault(group_id, ShareGroup(group_id))
+        partition = self.partition(group_id, topic, index)
+        part = self.cluster.partition(topic, index)
+        if partition is None or part is None:
+            return
+        partition.reset_to(min(max(offset, part.log.log_start_offset), part.log.high_watermark))
+        partition.state_epoch += 1
+        self.persist()
+
+    def delete_state(self, group_id: str, topic: str) -> None:
+        """DeleteShareGroupOffsets: the group forgets the topic (the next read
+        starts at share.auto.offset.reset again); raises StorageError."""
+        doomed = [key for key in self.partitions if key[0] == group_id and key[1] == topic]
+        found = self.cluster.get(topic)
+        if self._state_log is not None and found is not None and doomed:
+            self._state_log.write([(group_id, found.topic_id, index, None) for _g, _t, index in doomed])
+        for key in doomed:
+            del self.partitions[key]
+
     @staticmethod
     def lag(partition: SharePartition, high_watermark: int) -> int:
         """Records from the start offset to the high watermark not yet done."""
