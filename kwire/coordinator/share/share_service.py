@@ -220,14 +220,18 @@ class ShareGroupsService:
         if part is None:
             return None
         log_ = part.log
+        reset = self._auto_offset_reset(group_id)
+        start = log_.log_start_offset if reset == "earliest" else log_.high_watermark
         if found is None:
-            reset = self._auto_offset_reset(group_id)
-            start = log_.log_start_offset if reset == "earliest" else log_.high_watermark
             found = SharePartition(start, self._settings(group_id))
             found.changed = True
             self.partitions[key] = found
         else:
             found.settings.lock_duration_ms = self.lock_duration_ms(group_id)
+            if found.end_offset > log_.log_end_offset:
+                # The log is shorter than what the group read (the topic was
+                # deleted and made again, or truncated): start over.
+                found.reset_to(start)
         if log_.log_start_offset > found.start_offset:
             found.move_start(log_.log_start_offset)
         return found

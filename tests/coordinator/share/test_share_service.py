@@ -82,3 +82,12 @@ def test_snapshot_records_round_trip_and_garbage_is_passed_over():
         assert parse_snapshot_key(junk) is None
         assert parse_snapshot_value(junk) is None
     assert parse_snapshot_value(b"\x00\x00" + bytes(18) + b"\xff\xff\xff\xff\x7f") is None
+
+
+def test_a_topic_made_again_starts_the_share_partition_over():
+    service, _clock, _woken = make_service()
+    cluster = service.cluster
+    cluster.group_configs.alter("g", {"share.auto.offset.reset": "earliest"}, False)
+    partition = service.partition("g", "t", 0)
+    partition.reset_to(5)  # as if five records had been read from the topic before it was made again
+    assert service.partition("g", "t", 0).start_offset == 0
