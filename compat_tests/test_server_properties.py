@@ -81,7 +81,6 @@ log.retention.check.interval.ms=300000
 UNSUPPORTED = (
     "process.roles, controller.quorum.bootstrap.servers, num.network.threads, "
     "num.io.threads, socket.send.buffer.bytes, socket.receive.buffer.bytes, num.recovery.threads.per.data.dir, "
-    "share.coordinator.state.topic.replication.factor, "
     "share.coordinator.state.topic.min.isr, transaction.state.log.min.isr"
 )
 

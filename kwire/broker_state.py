@@ -30,6 +30,7 @@ from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
 from kwire.coordinator.producer_ids import ProducerIdAllocator
+from kwire.coordinator.share.share_service import ShareGroupsService
 from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
 from kwire.coordinator.transactions_service import TransactionsService, local_marker_writer
 from kwire.faults import FaultInjector
@@ -75,6 +76,8 @@ class BrokerState:
         # A node of a cluster coordinates nothing until leadership of an internal partition arrives.
         owned: set[int] | None = set() if controller is not None else None  # None: every partition
         self.groups = GroupsService(config, self.cluster, self.notify, clock, owned=owned)
+        # Share groups (KIP-932): their members, share sessions and share-partitions.
+        self.share_groups = ShareGroupsService(config, self.cluster, self.notify, clock)
         self.maintenance = LogMaintenance(self.cluster, clock)
         # A marker for a partition this node leads (what a WriteTxnMarkers does here).
         self.write_marker_locally = local_marker_writer(self.cluster, self.groups, self.notify, clock)
@@ -213,6 +216,7 @@ class BrokerState:
         """Timers: session expiry, rebalance deadlines, offset retention,
         log retention and compaction, transaction expiry."""
         self.groups.tick()
+        self.share_groups.tick()
         self.maintenance.tick()
         self.transactions.tick()
         self.quotas.tick()

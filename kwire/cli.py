@@ -159,11 +159,12 @@ def build_parser(with_admin_commands: bool = True) -> argparse.ArgumentParser:
             faults_command,
             groups,
             produce_command,
+            share_groups,
             topics,
             users,
         )
 
-        for admin_command in (topics, groups, configs, users, acls, cluster_info, faults_command):
+        for admin_command in (topics, groups, share_groups, configs, users, acls, cluster_info, faults_command):
             admin_command.register(commands)  # each sets args.admin, the function that runs it
         produce_command.add_parser(commands)
         consume_command.add_parser(commands)

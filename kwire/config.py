@@ -81,6 +81,21 @@ class BrokerConfig:
     group_consumer_session_timeout_ms: int = 45000  # group.consumer.session.timeout.ms
     group_consumer_assignors: str = "uniform,range"  # group.consumer.assignors (the first is the default)
     group_consumer_max_size: int = 2**31 - 1  # group.consumer.max.size
+    # Share groups (KIP-932). On by default as in Kafka 4.2, where they are
+    # production-ready and a new cluster finalizes share.version=1 (kwire
+    # keeps Kafka 4.0's switch name to turn them off).
+    group_share_enable: bool = True  # group.share.enable
+    group_share_record_lock_duration_ms: int = 30000  # group.share.record.lock.duration.ms
+    group_share_min_record_lock_duration_ms: int = 15000  # group.share.min.record.lock.duration.ms
+    group_share_delivery_count_limit: int = 5  # group.share.delivery.count.limit
+    group_share_session_timeout_ms: int = 45000  # group.share.session.timeout.ms
+    group_share_heartbeat_interval_ms: int = 5000  # group.share.heartbeat.interval.ms
+    group_share_partition_max_record_locks: int = 2000  # group.share.partition.max.record.locks
+    group_share_max_share_sessions: int = 2000  # group.share.max.share.sessions
+    # Where share-partition state is kept (Kafka's share coordinator topic).
+    share_coordinator_state_topic_num_partitions: int = 50  # share.coordinator.state.topic.num.partitions
+    # Kafka's default 3; kwire caps it at the live brokers (one broker: 1).
+    share_coordinator_state_topic_replication_factor: int = 3  # share.coordinator.state.topic.replication.factor
     offsets_topic_num_partitions: int = 50  # offsets.topic.num.partitions
     # Kafka's default 3; kwire caps it at the live brokers (one broker: 1).
     offsets_topic_replication_factor: int = 3  # offsets.topic.replication.factor
@@ -506,6 +521,16 @@ SETTINGS: dict[str, Rule] = {
     "group.consumer.session.timeout.ms": Rule(INT, at_least=1),
     "group.consumer.assignors": Rule(LIST, choices=("uniform", "range")),
     "group.consumer.max.size": Rule(INT, at_least=1),
+    "group.share.enable": Rule(BOOLEAN),
+    "group.share.record.lock.duration.ms": Rule(INT, at_least=1000),
+    "group.share.min.record.lock.duration.ms": Rule(INT, at_least=1000),
+    "group.share.delivery.count.limit": Rule(INT, at_least=2),
+    "group.share.session.timeout.ms": Rule(INT, at_least=1),
+    "group.share.heartbeat.interval.ms": Rule(INT, at_least=1),
+    "group.share.partition.max.record.locks": Rule(INT, at_least=100),
+    "group.share.max.share.sessions": Rule(INT, at_least=1),
+    "share.coordinator.state.topic.num.partitions": Rule(INT, at_least=1),
+    "share.coordinator.state.topic.replication.factor": Rule(INT, at_least=1),
     "offsets.topic.num.partitions": Rule(INT, at_least=1),
     "offsets.topic.replication.factor": Rule(INT, at_least=1),
     "transaction.state.log.replication.factor": Rule(INT, at_least=1),

@@ -72,7 +72,7 @@ MAX_PARTITIONS = 10_000  # a sanity bound for one topic on one small broker
 # one; more, and one sync() of the whole disk is quicker.
 _FSYNC_EACH_UP_TO = 64
 _FLUSHER_WAIT_S = 30
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
 INTERNAL_TOPIC_CONFIGS: dict[str, str | None] = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
 _REMOVAL_RETRY_S = 60.0  # a deleted directory the disk would not remove is tried again this much later
 _METADATA_COPY_BYTES = 1024 * 1024  # read from the controller's metadata log at a time
@@ -554,18 +554,19 @@ class Cluster:
             return min(self.config.offsets_topic_replication_factor, len(self.topology.racks()))
         if name == "__transaction_state":
             return min(self.config.transaction_state_log_replication_factor, len(self.topology.racks()))
+        if name == "__share_group_state":
+            return min(self.config.share_coordinator_state_topic_replication_factor, len(self.topology.racks()))
         return self.config.default_replication_factor
 
     def internal_topic(self, name: str) -> Topic:
-        """`__consumer_offsets` or `__transaction_state`, created (compacted,
+        """`__consumer_offsets`, `__transaction_state` or `__share_group_state`, created (compacted,
         with their partition counts) if it does not exist yet."""
         topic = self.topics.get(name)
         if topic is None:
-            partitions = (
-                self.config.offsets_topic_num_partitions
-                if name == "__consumer_offsets"
-                else self.config.transaction_state_log_num_partitions
-            )
+            partitions = {
+                "__consumer_offsets": self.config.offsets_topic_num_partitions,
+                "__share_group_state": self.config.share_coordinator_state_topic_num_partitions,
+            }.get(name, self.config.transaction_state_log_num_partitions)
             self.create_topic(name, partitions, configs=dict(INTERNAL_TOPIC_CONFIGS))
             topic = self.topics[name]
         return topic

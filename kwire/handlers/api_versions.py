@@ -28,16 +28,25 @@ def handle_api_versions(ctx: RequestContext, request: Any) -> Any:
         _SOFTWARE_FIELD.fullmatch(request.client_software_name or "")
         and _SOFTWARE_FIELD.fullmatch(request.client_software_version or "")
     ):
-        return encode(_response(version, ctx.registry, ErrorCode.invalid_request, advertises_telemetry(ctx)))
+        return encode(
+            _response(
+                version,
+                ctx.registry,
+                ErrorCode.invalid_request,
+                advertises_telemetry(ctx),
+                ctx.state.config.group_share_enable,
+            )
+        )
     if version >= 3 and ctx.connection is not None:
         # Who the client says it is: client metrics subscriptions match on it (KIP-714).
         ctx.connection.software_name = request.client_software_name
         ctx.connection.software_version = request.client_software_version
     telemetry = advertises_telemetry(ctx)
-    cache_key = ("api_versions", version, telemetry)
+    share = ctx.state.config.group_share_enable
+    cache_key = ("api_versions", version, telemetry, share)
     body = ctx.state.response_cache.get(cache_key)
     if body is None:
-        body = encode(_response(version, ctx.registry, ErrorCode.none, telemetry))
+        body = encode(_response(version, ctx.registry, ErrorCode.none, telemetry, share))
         ctx.state.response_cache[cache_key] = body
     return body
 
@@ -53,11 +62,27 @@ def advertises_telemetry(ctx: RequestContext) -> bool:
     return bool(ctx.state.cluster.client_metrics.resources)
 
 
-def _response(version: int, registry: ApiRegistry, error: ErrorCode, telemetry: bool = True) -> Any:  # a kio entity
+# Share groups (KIP-932): not advertised with group.share.enable=false.
+SHARE_APIS = frozenset(
+    {
+        ApiKey.SHARE_GROUP_HEARTBEAT,
+        ApiKey.SHARE_GROUP_DESCRIBE,
+        ApiKey.SHARE_FETCH,
+        ApiKey.SHARE_ACKNOWLEDGE,
+        ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS,
+        ApiKey.ALTER_SHARE_GROUP_OFFSETS,
+        ApiKey.DELETE_SHARE_GROUP_OFFSETS,
+    }
+)
+
+
+def _response(
+    version: int, registry: ApiRegistry, error: ErrorCode, telemetry: bool = True, share: bool = True
+) -> Any:  # a kio entity
     entries = [
         dict(api_key=key, min_version=low, max_version=high)
         for key, low, high in registry.supported()
-        if telemetry or key not in TELEMETRY_APIS
+        if (telemetry or key not in TELEMETRY_APIS) and (share or key not in SHARE_APIS)
     ]
     found = features(registry)
     # Tagged fields from v3 (kio drops them for older versions). librdkafka

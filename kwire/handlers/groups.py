@@ -322,6 +322,22 @@ def handle_list_groups(ctx: RequestContext, request: Any) -> Any:
             continue
         # As Kafka: a KIP-848 group lists with protocol type "consumer" and type "consumer".
         groups.append(dict(group_id=group_id, protocol_type="consumer", group_state=state, group_type="consumer"))
+    if not types or "share" in types:  # share groups (KIP-932) are listed by type only from v5
+        for share_group in ctx.state.share_groups.groups.values():
+            if states and share_group.state.lower() not in states:
+                continue
+            if not every_group and not ctx.allowed(
+                AclOperation.DESCRIBE, ResourceType.GROUP, share_group.group_id, audit=False
+            ):
+                continue
+            groups.append(
+                dict(
+                    group_id=share_group.group_id,
+                    protocol_type="share",
+                    group_state=share_group.state,
+                    group_type="share",
+                )
+            )
     return respond(ctx, dict(error_code=ErrorCode.none, groups=groups))
 
 

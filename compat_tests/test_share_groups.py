@@ -1,0 +1,193 @@
+"""Share groups (KIP-932) with librdkafka's ShareConsumer (confluent-kafka 2.16).
+
+One broker for the module, with Kafka's record lock duration and delivery
+limit set low (1 s, 3 deliveries) so that redelivery is quick; each test
+has its own topic and group, started at the earliest offset through the
+group's share.auto.offset.reset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+
+from compat_tests.broker import KwireProcess
+
+pytestmark = pytest.mark.xdist_group("share-groups")
+WAIT_S = 20
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DELIVERY_LIMIT = 3
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("share")
+    settings = [
+        "group.share.record.lock.duration.ms=1000",
+        "group.share.min.record.lock.duration.ms=1000",
+        f"group.share.delivery.count.limit={DELIVERY_LIMIT}",
+    ]
+    process = KwireProcess(directory / "data", directory / "kwire.log", [a for s in settings for a in ("-o", s)])
+    process.start()
+    yield process
+    process.kill()
+
+
+def _setup(bootstrap: str, topic: str, group: str, count: int, **group_configs: str) -> None:
+    """The topic with `count` records, and the group's configs (earliest, and any given)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(WAIT_S)
+    entries = [
+        ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+        for name, value in {"share.auto.offset.reset": "earliest", **group_configs}.items()
+    ]
+    resource = ConfigResource(ConfigResource.Type.GROUP, group, incremental_configs=entries)
+    admin.incremental_alter_configs([resource])[resource].result(WAIT_S)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(count):
+        producer.produce(topic, f"m{i}".encode())
+    assert producer.flush(WAIT_S) == 0
+
+
+def _consumer(bootstrap: str, group: str, topic: str, **extra: str) -> ShareConsumer:
+    consumer = ShareConsumer({"bootstrap.servers": bootstrap, "group.id": group, **extra})
+    consumer.subscribe([topic])
+    return consumer
+
+
+def _poll(consumer: ShareConsumer, timeout: float = 0.5) -> list:
+    messages = consumer.poll(timeout) or []
+    assert all(m.error() is None for m in messages), [m.error() for m in messages]
+    return messages
+
+
+def _poll_until(consumer: ShareConsumer, done, what: str) -> list:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        messages = _poll(consumer)
+        if messages and done(messages):
+            return messages
+    raise AssertionError(f"no {what} within {WAIT_S} s")
+
+
+def test_consumers_of_one_partition_each_get_different_records(broker):
+    _setup(broker.bootstrap, "share-spread", "spread", 30, **{"share.record.lock.duration.ms": "15000"})
+    consumers = [_consumer(broker.bootstrap, "spread", "share-spread", **{"max.poll.records": "5"}) for _ in range(3)]
+    seen: list[list[int]] = [[] for _ in consumers]
+    deadline = time.monotonic() + WAIT_S
+    while sum(map(len, seen)) < 30 and time.monotonic() < deadline:
+        for consumer, offsets in zip(consumers, seen):
+            offsets.extend(m.offset() for m in _poll(consumer, 0.2))  # accepted on the next poll (implicit mode)
+    for consumer in consumers:
+        consumer.close()
+    every = [offset for offsets in seen for offset in offsets]
+    assert sorted(every) == list(range(30))  # each record to one consumer only
+    assert all(seen), seen  # and every consumer got some
+
+
+def test_an_unacknowledged_record_comes_back_after_its_lock_with_a_higher_delivery_count(broker):
+    _setup(broker.bootstrap, "share-lock", "lock", 2)
+    holder = _consumer(broker.bootstrap, "lock", "share-lock", **{"share.acknowledgement.mode": "explicit"})
+    first = _poll_until(holder, lambda ms: len(ms) == 2, "first delivery")
+    assert [(m.offset(), m.delivery_count()) for m in first] == [(0, 1), (1, 1)]
+    # The holder never acknowledges: once its 1 s lock ends another member gets the records.
+    other = _consumer(broker.bootstrap, "lock", "share-lock", **{"share.acknowledgement.mode": "explicit"})
+    again = _poll_until(other, lambda ms: len(ms) == 2, "redelivery")
+    assert [(m.offset(), m.value(), m.delivery_count()) for m in again] == [(0, b"m0", 2), (1, b"m1", 2)]
+    for m in again:
+        other.acknowledge(m)
+    other.commit_sync(WAIT_S)
+    other.close()
+    holder.close()
+
+
+def test_reject_archives_and_release_redelivers(broker):
+    _setup(broker.bootstrap, "share-acks", "acks", 2)
+    consumer = _consumer(broker.bootstrap, "acks", "share-acks", **{"share.acknowledgement.mode": "explicit"})
+    first = _poll_until(consumer, lambda ms: len(ms) == 2, "first delivery")
+    consumer.acknowledge(first[0], AcknowledgeType.REJECT)
+    consumer.acknowledge(first[1], AcknowledgeType.RELEASE)
+    consumer.commit_sync(WAIT_S)
+    again = _poll_until(consumer, lambda ms: True, "redelivery")
+    assert [(m.offset(), m.delivery_count()) for m in again] == [(1, 2)]  # the rejected one never again
+    consumer.acknowledge(again[0])
+    consumer.commit_sync(WAIT_S)
+    assert _poll(consumer, 1.5) == []  # everything done: nothing comes back, not even after a lock's time
+    consumer.close()
+
+
+def test_the_delivery_limit_stops_redelivery(broker):
+    _setup(broker.bootstrap, "share-limit", "limit", 1)
+    consumer = _consumer(broker.bootstrap, "limit", "share-limit", **{"share.acknowledgement.mode": "explicit"})
+    counts = []
+    for _ in range(DELIVERY_LIMIT):
+        (message,) = _poll_until(consumer, lambda ms: True, "a delivery")
+        counts.append(message.delivery_count())
+        consumer.acknowledge(message, AcknowledgeType.RELEASE)
+        consumer.commit_sync(WAIT_S)
+    assert counts == [1, 2, 3]
+    assert _poll(consumer, 1.5) == []  # archived after the third delivery
+    consumer.close()
+
+
+def _kwire(broker, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "kwire", *args, "--bootstrap-server", broker.bootstrap],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_cli_shows_share_groups_their_members_and_start_offsets(broker):
+    _setup(broker.bootstrap, "share-cli", "cli", 3)
+    consumer = _consumer(broker.bootstrap, "cli", "share-cli", **{"share.acknowledgement.mode": "explicit"})
+    first = _poll_until(consumer, lambda ms: len(ms) == 3, "first delivery")
+    consumer.acknowledge(first[0])
+    consumer.commit_sync(WAIT_S)
+    assert "cli" in _kwire(broker, "share-groups", "list").split()
+    assert "cli" in _kwire(broker, "groups", "list").split()  # ListGroups lists every type
+    (member,) = json.loads(
+        _kwire(broker, "share-groups", "describe", "--group", "cli", "--members", "--output", "json")
+    )
+    assert member["assignment"] == "share-cli:0"
+    offsets = json.loads(_kwire(broker, "share-groups", "describe", "--group", "cli", "--output", "json"))
+    assert offsets == [dict(group="cli", topic="share-cli", partition=0, start_offset=1, lag=2)]
+    consumer.close()
+    # Empty now: its start offsets may be reset, and it may forget the topic.
+    reset = ["share-groups", "reset-offsets", "--group", "cli", "--topic", "share-cli", "--to-latest"]
+    assert json.loads(_kwire(broker, *reset, "--execute", "--output", "json"))[0]["start_offset"] == 3
+    offsets = json.loads(_kwire(broker, "share-groups", "describe", "--group", "cli", "--output", "json"))
+    assert [(o["start_offset"], o["lag"]) for o in offsets] == [(3, 0)]
+    _kwire(broker, "share-groups", "delete-offsets", "--group", "cli", "--topic", "share-cli")
+    assert json.loads(_kwire(broker, "share-groups", "describe", "--group", "cli", "--output", "json")) == []
+
+
+def test_share_state_survives_a_restart(broker):
+    """Acknowledged and rejected records stay done, released ones keep their
+    delivery counts: the state is in __share_group_state (last test: it restarts the module's broker)."""
+    _setup(broker.bootstrap, "share-restart", "restart", 4)
+    consumer = _consumer(broker.bootstrap, "restart", "share-restart", **{"share.acknowledgement.mode": "explicit"})
+    first = _poll_until(consumer, lambda ms: len(ms) == 4, "first delivery")
+    consumer.acknowledge(first[0], AcknowledgeType.ACCEPT)
+    consumer.acknowledge(first[1], AcknowledgeType.REJECT)
+    consumer.acknowledge(first[2], AcknowledgeType.RELEASE)
+    consumer.commit_sync(WAIT_S)
+    consumer.close()  # offset 3 was never acknowledged: closing the session releases it
+    broker.restart()
+    after = _consumer(broker.bootstrap, "restart", "share-restart", **{"share.acknowledgement.mode": "explicit"})
+    again = _poll_until(after, lambda ms: True, "delivery after the restart")
+    assert [(m.offset(), m.delivery_count()) for m in again] == [(2, 2), (3, 2)]
+    for m in again:
+        after.acknowledge(m)
+    after.commit_sync(WAIT_S)
+    after.close()

@@ -1,0 +1,93 @@
+"""Share groups on a node: heartbeats, assignment, member expiry, state kept in __share_group_state."""
+
+from kwire.clock import ManualClock
+from kwire.cluster.cluster import Cluster
+from kwire.config import BrokerConfig
+from kwire.coordinator.share.share_partition import AcknowledgeType
+from kwire.coordinator.share.share_service import ShareGroupsService, share_wait_key
+from kwire.coordinator.share.share_state_log import (
+    ShareSnapshot,
+    parse_snapshot_key,
+    parse_snapshot_value,
+    snapshot_key,
+    snapshot_value,
+)
+from kwire.protocol.errors import ErrorCode as E
+
+
+def make_service(cluster=None):
+    config = BrokerConfig(port=0, data_dir=None, group_share_session_timeout_ms=10_000)
+    if cluster is None:
+        cluster = Cluster(config)
+        cluster.create_topic("t", 2)
+    clock, woken = ManualClock(monotonic=100.0), []
+    return ShareGroupsService(config, cluster, woken.append, clock), clock, woken
+
+
+def test_joining_heartbeating_and_leaving():
+    service, _clock, _woken = make_service()
+    assert service.heartbeat("g", "", 0, ("t",), None, "c", "/h").error_code == E.invalid_request
+    assert service.heartbeat("g", "m", 0, None, None, "c", "/h").error_code == E.invalid_request
+    joined = service.heartbeat("g", "m", 0, ("t", "missing"), None, "c", "/h")
+    assert (joined.error_code, joined.member_epoch, joined.assignment) == (E.none, 1, {"t": (0, 1)})
+    again = service.heartbeat("g", "m", 1, None, None, "c", "/h")
+    assert (again.error_code, again.member_epoch, again.assignment) == (E.none, 1, None)  # told once
+    assert service.heartbeat("g", "m", 7, None, None, "c", "/h").error_code == E.fenced_member_epoch
+    assert service.heartbeat("g", "x", 1, None, None, "c", "/h").error_code == E.unknown_member_id
+    other = service.heartbeat("g", "n", 0, ("t",), None, "c", "/h")
+    assert other.assignment == {"t": (0, 1)}  # a partition goes to every member
+    assert service.heartbeat("g", "m", -1, None, None, "c", "/h").member_epoch == -1
+    assert not service.is_member("g", "m") and service.is_member("g", "n")
+
+
+def test_a_silent_member_is_removed_and_its_locks_end():
+    service, clock, woken = make_service()
+    service.heartbeat("g", "m", 0, ("t",), None, "c", "/h")
+    partition = service.partition("g", "t", 0)
+    partition.acquire("m", [(0, 0, False)], 1, service.now())
+    session = service.sessions.open("g", "m")
+    service.sessions.add(session, [("t", 0)])
+    clock.advance(10.0)
+    service.tick()
+    assert not service.is_member("g", "m")
+    clock.advance(10.0)
+    service.tick()  # the departed member's idle session closes, releasing its records
+    assert service.sessions.of_member("g", "m") is None
+    assert share_wait_key("t", 0) in woken
+    assert partition.next_fetch_offset() == 0
+
+
+def test_share_state_is_written_and_loaded_again():
+    service, _clock, _woken = make_service()
+    partition = service.partition("g", "t", 1)
+    partition.acquire("m", [(0, 2, False)], 3, service.now())
+    partition.acknowledge("m", 0, 0, [AcknowledgeType.ACCEPT])
+    partition.acknowledge("m", 1, 1, [AcknowledgeType.RELEASE])
+    service.persist()
+    assert not partition.changed
+    again, _clock, _woken = make_service(service.cluster)
+    loaded = again.partitions[("g", "t", 1)]
+    assert (loaded.start_offset, loaded.state_batches()) == (1, [(1, 2, 0, 1)])
+
+
+def test_snapshot_records_round_trip_and_garbage_is_passed_over():
+    import uuid
+
+    topic_id = uuid.uuid4()
+    key = snapshot_key("g", topic_id, 3)
+    assert parse_snapshot_key(key) == ("g", topic_id, 3)
+    snapshot = ShareSnapshot(0, 7, ((7, 9, 0, 2), (10, 10, 4, 5)))
+    assert parse_snapshot_value(snapshot_value(snapshot)) == snapshot
+    for junk in (b"", b"\x00", b"\x00\x00\xff\xff", key[:-1]):
+        assert parse_snapshot_key(junk) is None
+        assert parse_snapshot_value(junk) is None
+    assert parse_snapshot_value(b"\x00\x00" + bytes(18) + b"\xff\xff\xff\xff\x7f") is None
+
+
+def test_a_topic_made_again_starts_the_share_partition_over():
+    service, _clock, _woken = make_service()
+    cluster = service.cluster
+    cluster.group_configs.alter("g", {"share.auto.offset.reset": "earliest"}, False)
+    partition = service.partition("g", "t", 0)
+    partition.reset_to(5)  # as if five records had been read from the topic before it was made again
+    assert service.partition("g", "t", 0).start_offset == 0
