@@ -14,11 +14,12 @@ from typing import Any
 from kwire.coordinator.consumer_group.coordinator import HeartbeatRequest, HeartbeatResult
 from kwire.coordinator.consumer_group.model import Assignment
 from kwire.handlers.authorization import group_refusal
-from kwire.handlers.base import GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED, RequestContext, millis, respond
+from kwire.handlers.base import RequestContext, millis, respond
+from kwire.handlers.group_entries import group_operations, undescribed_group
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
-from kwire.security.resources import AclOperation, ResourceType
+from kwire.security.resources import AclOperation
 
 log = logging.getLogger("kwire.groups")
 
@@ -116,19 +117,7 @@ def handle_consumer_group_describe(ctx: RequestContext, request: Any) -> Any:
             message = f"Group {group_id} not found." if service.group(group_id) is None else None
             message = message or f"Group {group_id} is not a consumer group."
         if group is None:
-            described.append(
-                dict(
-                    error_code=error,
-                    error_message=message,
-                    group_id=group_id,
-                    group_state="",
-                    group_epoch=-1,
-                    assignment_epoch=-1,
-                    assignor_name="",
-                    members=[],
-                    authorized_operations=OPERATIONS_NOT_REQUESTED,
-                )
-            )
+            described.append(undescribed_group(group_id, error, message, ""))
             continue
         members = [
             dict(
@@ -156,11 +145,7 @@ def handle_consumer_group_describe(ctx: RequestContext, request: Any) -> Any:
                 assignment_epoch=group.target_epoch,
                 assignor_name=group.assignor,
                 members=members,
-                authorized_operations=(
-                    ctx.authorized_operations(ResourceType.GROUP, group_id, GROUP_OPERATIONS)
-                    if include_ops
-                    else OPERATIONS_NOT_REQUESTED
-                ),
+                authorized_operations=group_operations(ctx, group_id, include_ops),
             )
         )
     return respond(ctx, dict(groups=described))

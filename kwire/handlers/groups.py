@@ -16,7 +16,6 @@ from kwire.coordinator.group_coordinator import JoinRequest, SyncRequest
 from kwire.coordinator.groups_service import group_wait_key
 from kwire.handlers.authorization import group_refusal
 from kwire.handlers.base import (
-    GROUP_OPERATIONS,
     OPERATIONS_NOT_REQUESTED,
     Delayed,
     RequestContext,
@@ -26,6 +25,7 @@ from kwire.handlers.base import (
     outcome,
     respond,
 )
+from kwire.handlers.group_entries import group_operations
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
@@ -232,11 +232,7 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
                     protocol_data="",
                     members=[],
                     # As Kafka: an answer without an error carries the operations when asked.
-                    authorized_operations=(
-                        ctx.authorized_operations(ResourceType.GROUP, group_id, GROUP_OPERATIONS)
-                        if include_ops and error == ErrorCode.none
-                        else OPERATIONS_NOT_REQUESTED
-                    ),
+                    authorized_operations=group_operations(ctx, group_id, include_ops and error == ErrorCode.none),
                 )
             )
             continue
@@ -262,11 +258,7 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
                 # Kafka shows the protocol only once a generation is complete.
                 protocol_data=(group.protocol_name or "") if stable else "",
                 members=members,
-                authorized_operations=(
-                    ctx.authorized_operations(ResourceType.GROUP, group_id, GROUP_OPERATIONS)
-                    if include_ops
-                    else OPERATIONS_NOT_REQUESTED
-                ),
+                authorized_operations=group_operations(ctx, group_id, include_ops),
             )
         )
     return respond(ctx, dict(groups=described))

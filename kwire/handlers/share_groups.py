@@ -21,14 +21,13 @@ from kwire.coordinator.share.share_service import share_wait_key
 from kwire.coordinator.share.share_sessions import FINAL_EPOCH, INITIAL_EPOCH, ShareSession
 from kwire.handlers.authorization import group_refusal
 from kwire.handlers.base import (
-    GROUP_OPERATIONS,
-    OPERATIONS_NOT_REQUESTED,
     Delayed,
     RequestContext,
     log_admin_change,
     millis,
     respond,
 )
+from kwire.handlers.group_entries import group_operations, undescribed_group
 from kwire.log import OffsetOutOfRange
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.api_keys import ApiKey
@@ -410,19 +409,7 @@ def handle_share_group_describe(ctx: RequestContext, request: Any) -> Any:
             message = f"Group {group_id} is not a share group." if known else f"Group {group_id} not found."
         if group is None:
             ctx.note_error(error)
-            described.append(
-                dict(
-                    error_code=error,
-                    error_message=message,
-                    group_id=group_id,
-                    group_state="Dead",
-                    group_epoch=-1,
-                    assignment_epoch=-1,
-                    assignor_name="",
-                    members=[],
-                    authorized_operations=OPERATIONS_NOT_REQUESTED,
-                )
-            )
+            described.append(undescribed_group(group_id, error, message, "Dead"))
             continue
         cluster = state.cluster
         members = [
@@ -453,11 +440,7 @@ def handle_share_group_describe(ctx: RequestContext, request: Any) -> Any:
                 assignment_epoch=group.group_epoch,
                 assignor_name="simple",
                 members=members,
-                authorized_operations=(
-                    ctx.authorized_operations(ResourceType.GROUP, group_id, GROUP_OPERATIONS)
-                    if include_ops
-                    else OPERATIONS_NOT_REQUESTED
-                ),
+                authorized_operations=group_operations(ctx, group_id, include_ops),
             )
         )
     return respond(ctx, dict(groups=described))
