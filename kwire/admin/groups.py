@@ -239,11 +239,19 @@ def _describe_consumer_group(cluster: ClusterClient, group_id: str) -> GroupDesc
         )
         for m in group.members
     )
+    rows = _partition_rows(cluster, group_id, members)
+    where = f"{coordinator.address} ({coordinator.node_id})"
+    protocol = f"{group.assignor_name} (consumer protocol, group epoch {group.group_epoch})"
+    return GroupDescription(group_id, group.group_state, protocol, where, members, rows)
+
+
+def _partition_rows(cluster: ClusterClient, group_id: str, members: tuple[MemberInfo, ...]) -> tuple[PartitionRow, ...]:
+    """One row per partition a member owns or the group committed: offsets, log end and owner."""
     owners = {key: member for member in members for key in member.partitions}
     committed = committed_offsets(cluster, group_id)
     keys = sorted(set(owners) | set(committed))
     log_ends = list_offsets(cluster, keys, LATEST)
-    rows = tuple(
+    return tuple(
         PartitionRow(
             topic=key[0],
             partition=key[1],
@@ -255,9 +263,6 @@ def _describe_consumer_group(cluster: ClusterClient, group_id: str) -> GroupDesc
         )
         for key in keys
     )
-    where = f"{coordinator.address} ({coordinator.node_id})"
-    protocol = f"{group.assignor_name} (consumer protocol, group epoch {group.group_epoch})"
-    return GroupDescription(group_id, group.group_state, protocol, where, members, rows)
 
 
 def describe_group(cluster: ClusterClient, group_id: str) -> GroupDescription:
@@ -284,22 +289,7 @@ def describe_group(cluster: ClusterClient, group_id: str) -> GroupDescription:
         )
         for m in group.members
     )
-    owners = {key: member for member in members for key in member.partitions}
-    committed = committed_offsets(cluster, group_id)
-    keys = sorted(set(owners) | set(committed))
-    log_ends = list_offsets(cluster, keys, LATEST)
-    rows = tuple(
-        PartitionRow(
-            topic=key[0],
-            partition=key[1],
-            committed=committed.get(key),
-            log_end=log_ends.get(key),
-            consumer_id=owners[key].member_id if key in owners else "-",
-            host=owners[key].host if key in owners else "-",
-            client_id=owners[key].client_id if key in owners else "-",
-        )
-        for key in keys
-    )
+    rows = _partition_rows(cluster, group_id, members)
     if group.group_state == "Dead" and not rows:
         raise GroupCommandError(f"Consumer group '{group_id}' does not exist.")
     where = f"{coordinator.address} ({coordinator.node_id})"

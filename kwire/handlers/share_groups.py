@@ -525,13 +525,21 @@ def _admin_refusal(ctx: RequestContext, group_id: str) -> tuple[ErrorCode, str |
     return ErrorCode.none, None
 
 
+def _refused_admin_request(ctx: RequestContext, group_id: str) -> Any:
+    """The whole answer of an Alter/DeleteShareGroupOffsets that may not go ahead, None when it may."""
+    error, message = _admin_refusal(ctx, group_id)
+    if error == ErrorCode.none:
+        return None
+    ctx.note_error(error, reason=message or "")
+    return respond(ctx, dict(error_code=error, error_message=message, responses=[]))
+
+
 @api(ApiKey.ALTER_SHARE_GROUP_OFFSETS, 0, 0)
 def handle_alter_share_group_offsets(ctx: RequestContext, request: Any) -> Any:
     group_id = request.group_id
-    error, message = _admin_refusal(ctx, group_id)
-    if error != ErrorCode.none:
-        ctx.note_error(error, reason=message or "")
-        return respond(ctx, dict(error_code=error, error_message=message, responses=[]))
+    refused = _refused_admin_request(ctx, group_id)
+    if refused is not None:
+        return refused
     cluster = ctx.state.cluster
     responses = []
     for wanted in request.topics:
@@ -562,10 +570,9 @@ def handle_alter_share_group_offsets(ctx: RequestContext, request: Any) -> Any:
 @api(ApiKey.DELETE_SHARE_GROUP_OFFSETS, 0, 0)
 def handle_delete_share_group_offsets(ctx: RequestContext, request: Any) -> Any:
     group_id = request.group_id
-    error, message = _admin_refusal(ctx, group_id)
-    if error != ErrorCode.none:
-        ctx.note_error(error, reason=message or "")
-        return respond(ctx, dict(error_code=error, error_message=message, responses=[]))
+    refused = _refused_admin_request(ctx, group_id)
+    if refused is not None:
+        return refused
     cluster = ctx.state.cluster
     responses = []
     for wanted in request.topics:
