@@ -46,6 +46,16 @@ class TopicInfo:
     partitions: int
 
 
+@attrs.frozen
+class ClassicMemberMetadata:
+    """A member that speaks the classic protocol (JoinGroup/SyncGroup) inside
+    a consumer group, as KIP-848's online migration allows: what its JoinGroup
+    said (Kafka's ClassicMemberMetadata)."""
+
+    session_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]  # (name, metadata), as the JoinGroup listed them
+
+
 @attrs.define(eq=False)
 class ConsumerMember:
     member_id: str
@@ -64,6 +74,7 @@ class ConsumerMember:
     pending_revocation: Assignment = NOTHING
     last_heartbeat: float = 0.0
     revocation_deadline: float | None = None  # when a member that must revoke is fenced
+    classic: ClassicMemberMetadata | None = None  # set for a classic-protocol member
 
 
 @attrs.define(eq=False)
