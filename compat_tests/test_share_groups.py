@@ -17,10 +17,14 @@ import pytest
 from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
+from compat_tests import raw
 from compat_tests.broker import KwireProcess
 
 pytestmark = pytest.mark.xdist_group("share-groups")
 WAIT_S = 20
+SHARE_GROUP_HEARTBEAT, SHARE_FETCH, SHARE_ACKNOWLEDGE = 76, 78, 79
+RENEW, ACCEPT_TYPE = 4, 1
+INVALID_REQUEST = 42
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DELIVERY_LIMIT = 3
 
@@ -134,6 +138,103 @@ def test_the_delivery_limit_stops_redelivery(broker):
     assert counts == [1, 2, 3]
     assert _poll(consumer, 1.5) == []  # archived after the third delivery
     consumer.close()
+
+
+def _join(sock, group: str, member: str, topic: str):
+    """A member of `group` subscribed to `topic`, over ShareGroupHeartbeat v1; its topic id."""
+    joined = raw.call(
+        sock,
+        SHARE_GROUP_HEARTBEAT,
+        1,
+        dict(group_id=group, member_id=member, member_epoch=0, subscribed_topic_names=[topic]),
+    )
+    assert joined.error_code == 0, joined
+    return joined.assignment.topic_partitions[0].topic_id
+
+
+def _share_fetch(sock, group: str, member: str, epoch: int, topic_id, version: int = 2, acks=(), **fields):
+    partition = dict(partition_index=0, acknowledgement_batches=list(acks))
+    values = dict(
+        group_id=group,
+        member_id=member,
+        share_session_epoch=epoch,
+        max_wait=0,
+        min_bytes=0,
+        max_bytes=fields.pop("max_bytes", 1 << 20),
+        max_records=fields.pop("max_records", 500),
+        batch_size=fields.pop("batch_size", 500),
+        topics=[dict(topic_id=topic_id, partitions=[partition])],
+        forgotten_topics_data=[],
+        **fields,
+    )
+    return raw.call(sock, SHARE_FETCH, version, values)
+
+
+def _acquired(response) -> list[tuple[int, int, int]]:
+    return [
+        (a.first_offset, a.last_offset, a.delivery_count)
+        for topic in response.responses
+        for p in topic.partitions
+        for a in p.acquired_records
+    ]
+
+
+def test_share_fetch_v2_record_limit_batch_size_and_renewals_over_raw_protocol(broker):
+    """KIP-1206 and KIP-1222 at the bytes: record-limit acquires exactly
+    MaxRecords, batch-optimized cuts ranges at BatchSize, RENEW keeps a
+    record acquired by its member and needs IsRenewAck with zero fetch
+    parameters; ShareAcknowledge v2 answers the lock duration."""
+    _setup(broker.bootstrap, "share-v2", "v2", 10, **{"share.record.lock.duration.ms": "15000"})
+    sock = raw.connect(broker.bootstrap)
+    topic_id = _join(sock, "v2", "member-a", "share-v2")
+    first = _share_fetch(sock, "v2", "member-a", 0, topic_id, max_records=3, share_acquire_mode=1)
+    assert (first.error_code, first.acquisition_lock_timeout.total_seconds()) == (0, 15)
+    assert _acquired(first) == [(0, 2, 1)]
+    cut = _share_fetch(sock, "v2", "member-a", 1, topic_id, max_records=5, batch_size=2)
+    assert _acquired(cut) == [(3, 4, 1), (5, 6, 1), (7, 7, 1)]
+    renew_batch = dict(first_offset=0, last_offset=2, acknowledge_types=[RENEW])
+    # RENEW without IsRenewAck: refused for the partition, nothing changed.
+    unflagged = _share_fetch(sock, "v2", "member-a", 2, topic_id, acks=[renew_batch], max_records=0)
+    assert unflagged.responses[0].partitions[0].acknowledge_error_code == INVALID_REQUEST
+    # IsRenewAck with fetch parameters: the whole request is refused.
+    fetching = _share_fetch(sock, "v2", "member-a", 3, topic_id, acks=[renew_batch], is_renew_ack=True)
+    assert fetching.error_code == INVALID_REQUEST
+    renewed = _share_fetch(
+        sock, "v2", "member-a", 3, topic_id, acks=[renew_batch], is_renew_ack=True, max_records=0, max_bytes=0,
+        batch_size=0,
+    )
+    assert (renewed.error_code, renewed.responses[0].partitions[0].acknowledge_error_code) == (0, 0)
+    assert _acquired(renewed) == []  # a renewal fetches nothing
+    accepted = raw.call(
+        sock,
+        SHARE_ACKNOWLEDGE,
+        2,
+        dict(
+            group_id="v2",
+            member_id="member-a",
+            share_session_epoch=4,
+            is_renew_ack=False,
+            topics=[
+                dict(
+                    topic_id=topic_id,
+                    partitions=[
+                        dict(
+                            partition_index=0,
+                            acknowledgement_batches=[
+                                dict(first_offset=0, last_offset=7, acknowledge_types=[ACCEPT_TYPE])
+                            ],
+                        )
+                    ],
+                )
+            ],
+        ),
+    )
+    assert accepted.error_code == 0 and accepted.acquisition_lock_timeout.total_seconds() == 15
+    assert accepted.responses[0].partitions[0].error_code == 0  # the renewed records were still the member's
+    bad_mode = _share_fetch(sock, "v2", "member-a", 5, topic_id, share_acquire_mode=7)
+    assert bad_mode.error_code == INVALID_REQUEST
+    closed = _share_fetch(sock, "v2", "member-a", -1, topic_id, max_records=0)
+    assert closed.error_code == 0
 
 
 def _kwire(broker, *args: str) -> str:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Hashable
 from typing import Any
 
-from kwire.coordinator.share.share_partition import Acquired
+from kwire.coordinator.share.share_partition import Acquired, split_ranges
 from kwire.coordinator.share.share_service import share_wait_key
 from kwire.coordinator.share.share_sessions import FINAL_EPOCH, INITIAL_EPOCH, ShareSession
 from kwire.handlers.authorization import group_refusal
@@ -38,6 +38,7 @@ from kwire.security.resources import AclOperation, ResourceType
 
 log = logging.getLogger("kwire.groups")
 DEFAULT_MAX_RECORDS = 500
+BATCH_OPTIMIZED, RECORD_LIMIT = 0, 1  # KIP-1206's ShareAcquireMode
 READ_CHUNK_BYTES = 1024 * 1024
 
 # --- ShareGroupHeartbeat ----------------------------------------------------------
@@ -130,17 +131,27 @@ def _partition_error(ctx: RequestContext, name: str | None, index: int) -> Error
 
 
 def _acknowledge(
-    ctx: RequestContext, group_id: str, member_id: str, name: str | None, index: int, batches: Any
+    ctx: RequestContext,
+    group_id: str,
+    member_id: str,
+    name: str | None,
+    index: int,
+    batches: Any,
+    renew_allowed: bool = False,
 ) -> ErrorCode:
-    """A partition's acknowledgement batches in order; the first error stops them."""
+    """A partition's acknowledgement batches in order; the first error stops
+    them. RENEW (type 4) only when the request says IsRenewAck (v2)."""
     error = _partition_error(ctx, name, index)
     if error != ErrorCode.none or name is None:
         return error
     partition = ctx.state.share_groups.partition(group_id, name, index)
     if partition is None:
         return ErrorCode.unknown_topic_or_partition
+    now = ctx.state.share_groups.now()
     for batch in batches:
-        error = partition.acknowledge(member_id, batch.first_offset, batch.last_offset, list(batch.acknowledge_types))
+        error = partition.acknowledge(
+            member_id, batch.first_offset, batch.last_offset, list(batch.acknowledge_types), renew_allowed, now
+        )
         if error != ErrorCode.none:
             break
     if partition.has_available():
@@ -172,8 +183,25 @@ def _first_refusal(ctx: RequestContext, group_id: str | None, member_id: str | N
 # --- ShareFetch ----------------------------------------------------------------------
 
 
-@api(ApiKey.SHARE_FETCH, 1, 1)
+def _renew_refusal(request: Any) -> ErrorCode:
+    """v2's checks (KIP-1206, KIP-1222): a known ShareAcquireMode; a fetch
+    carrying renewals fetches nothing, so its fetch parameters must all be 0."""
+    if getattr(request, "share_acquire_mode", BATCH_OPTIMIZED) not in (BATCH_OPTIMIZED, RECORD_LIMIT):
+        return ErrorCode.invalid_request
+    if getattr(request, "is_renew_ack", False) and (
+        request.max_bytes or request.min_bytes or request.max_records or millis(request.max_wait)
+    ):
+        return ErrorCode.invalid_request
+    return ErrorCode.none
+
+
+@api(ApiKey.SHARE_FETCH, 1, 2)
 def handle_share_fetch(ctx: RequestContext, request: Any) -> Any:
+    """v2 adds ShareAcquireMode (KIP-1206: batch-optimized, the default, or
+    record-limit) and renew acknowledgements (KIP-1222). kwire acquires at
+    most MaxRecords records in either mode (batch-optimized lets Kafka round
+    up to a batch's end; never doing so is within its contract); in
+    batch-optimized mode the AcquiredRecords ranges are cut at BatchSize."""
     group_id, member_id, epoch = request.group_id, request.member_id, request.share_session_epoch
     service = ctx.state.share_groups
     lock_ms = service.lock_duration_ms(group_id) if group_id else 0
@@ -182,10 +210,12 @@ def handle_share_fetch(ctx: RequestContext, request: Any) -> Any:
         ctx.note_error(error)
         return respond(ctx, dict(error_code=error, acquisition_lock_timeout=lock_ms, responses=[], node_endpoints=[]))
 
-    error = _first_refusal(ctx, group_id, member_id)
+    error = _first_refusal(ctx, group_id, member_id) or _renew_refusal(request)
     if error != ErrorCode.none:
         return top_error(error)
     assert group_id is not None and member_id is not None
+    renew = bool(getattr(request, "is_renew_ack", False))
+    batch_size = request.batch_size if getattr(request, "share_acquire_mode", BATCH_OPTIMIZED) == BATCH_OPTIMIZED else 0
     wanted = [
         (topic.topic_id, _topic_name(ctx, topic.topic_id), p.partition_index, p.acknowledgement_batches)
         for topic in request.topics
@@ -203,7 +233,7 @@ def handle_share_fetch(ctx: RequestContext, request: Any) -> Any:
     for topic_id, name, index, batches in wanted:
         entry = answers.setdefault((topic_id, name, index), [ErrorCode.none, ErrorCode.none])
         if batches:
-            entry[1] = _acknowledge(ctx, group_id, member_id, name, index, batches)
+            entry[1] = _acknowledge(ctx, group_id, member_id, name, index, batches, renew)
     if epoch == FINAL_EPOCH:
         _close_session(ctx, session)
         return _fetch_response(ctx, lock_ms, answers, {})
@@ -229,7 +259,7 @@ def handle_share_fetch(ctx: RequestContext, request: Any) -> Any:
     def attempt(final: bool) -> Any:
         if max_records == 0:
             return _fetch_response(ctx, lock_ms, answers, {})
-        got = _acquire(ctx, session, max_records, max_bytes)
+        got = _acquire(ctx, session, max_records, max_bytes, batch_size)
         if got or final or max_wait_ms <= 0:
             return _fetch_response(ctx, lock_ms, answers, got)
         return None
@@ -244,7 +274,7 @@ def handle_share_fetch(ctx: RequestContext, request: Any) -> Any:
 
 
 def _acquire(
-    ctx: RequestContext, session: ShareSession, max_records: int, max_bytes: int
+    ctx: RequestContext, session: ShareSession, max_records: int, max_bytes: int, batch_size: int = 0
 ) -> dict[tuple[str, int], tuple[bytes, list[Acquired]]]:
     """Records acquired for the member from its session's partitions, with
     the stored batches holding them."""
@@ -281,7 +311,7 @@ def _acquire(
         first, last = acquired[0].first_offset, acquired[-1].last_offset
         spans = [(start, end) for base, top, _c, start, end in batches if top >= first and base <= last]
         payload = data[spans[0][0] : spans[-1][1]]
-        got[(name, index)] = (payload, acquired)
+        got[(name, index)] = (payload, split_ranges(acquired, batch_size))
         records_left -= sum(a.last_offset - a.first_offset + 1 for a in acquired)
         bytes_left -= len(payload)
     return got
@@ -346,13 +376,19 @@ def _fetch_response(
 # --- ShareAcknowledge -------------------------------------------------------------------
 
 
-@api(ApiKey.SHARE_ACKNOWLEDGE, 1, 1)
+@api(ApiKey.SHARE_ACKNOWLEDGE, 1, 2)
 def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
+    """v2 (KIP-1222): RENEW acknowledgements when IsRenewAck is set, and the
+    lock duration in the response (AcquisitionLockTimeoutMs)."""
     group_id, member_id, epoch = request.group_id, request.member_id, request.share_session_epoch
+    renew = bool(getattr(request, "is_renew_ack", False))
+    lock_ms = ctx.state.share_groups.lock_duration_ms(group_id) if group_id else 0
 
     def top_error(error: ErrorCode) -> Any:
         ctx.note_error(error)
-        return respond(ctx, dict(error_code=error, responses=[], node_endpoints=[]))
+        return respond(
+            ctx, dict(error_code=error, acquisition_lock_timeout=lock_ms, responses=[], node_endpoints=[])
+        )
 
     error = _first_refusal(ctx, group_id, member_id)
     if error != ErrorCode.none:
@@ -369,7 +405,9 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
         name = _topic_name(ctx, topic.topic_id)
         partitions = []
         for p in topic.partitions:
-            error = _acknowledge(ctx, group_id, member_id, name, p.partition_index, p.acknowledgement_batches)
+            error = _acknowledge(
+                ctx, group_id, member_id, name, p.partition_index, p.acknowledgement_batches, renew
+            )
             if error != ErrorCode.none:
                 ctx.note_error(error)
             partitions.append(
@@ -385,7 +423,10 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
     else:
         ctx.state.share_groups.sessions.advance(session, ctx.state.share_groups.now())
     ctx.state.share_groups.persist()
-    return respond(ctx, dict(error_code=ErrorCode.none, responses=responses, node_endpoints=[]))
+    return respond(
+        ctx,
+        dict(error_code=ErrorCode.none, acquisition_lock_timeout=lock_ms, responses=responses, node_endpoints=[]),
+    )
 
 
 # --- ShareGroupDescribe / DescribeShareGroupOffsets ---------------------------------------

@@ -33,6 +33,7 @@ class AcknowledgeType(IntEnum):
     ACCEPT = 1
     RELEASE = 2
     REJECT = 3
+    RENEW = 4  # KIP-1222 (ShareFetch / ShareAcknowledge v2): the lock is extended, the state kept
 
 
 DONE = (RecordState.ACKNOWLEDGED, RecordState.ARCHIVED)
@@ -137,14 +138,26 @@ class SharePartition:
 
     # --- acknowledgements ------------------------------------------------------
 
-    def acknowledge(self, member_id: str, first: int, last: int, types: Sequence[int]) -> ErrorCode:
+    def acknowledge(
+        self,
+        member_id: str,
+        first: int,
+        last: int,
+        types: Sequence[int],
+        renew_allowed: bool = False,
+        now: float = 0.0,
+    ) -> ErrorCode:
         """One AcknowledgementBatch: one type for the whole range, or one per
         offset. INVALID_RECORD_STATE (nothing changed) unless every record
-        of it is acquired by this member."""
+        of it is acquired by this member. RENEW only where the request said
+        IsRenewAck (else INVALID_REQUEST): the record's lock starts again
+        from `now` for the lock duration."""
         count = last - first + 1
         if count <= 0 or not types or (len(types) != 1 and len(types) != count):
             return ErrorCode.invalid_request
         if any(t not in AcknowledgeType._value2member_map_ for t in types):
+            return ErrorCode.invalid_request
+        if not renew_allowed and AcknowledgeType.RENEW in types:
             return ErrorCode.invalid_request
         if first < self.start_offset or last >= self.end_offset:
             return ErrorCode.invalid_record_state  # not in flight (and the loops below stay within the window)
@@ -162,6 +175,9 @@ class SharePartition:
             record = self.records.get(offset)
             if record is None:
                 continue
+            if kind == AcknowledgeType.RENEW:
+                record.lock_deadline = now + self.settings.lock_duration_ms / 1000
+                continue  # still acquired by the member (the earlier _next_deadline only makes a check sooner)
             if kind == AcknowledgeType.ACCEPT:
                 record.state = RecordState.ACKNOWLEDGED
             elif kind == AcknowledgeType.RELEASE:
@@ -280,3 +296,18 @@ def _ranges(taken: list[tuple[int, int]]) -> list[Acquired]:
         else:
             ranges.append(Acquired(offset, offset, count))
     return ranges
+
+
+def split_ranges(ranges: list[Acquired], batch_size: int) -> list[Acquired]:
+    """KIP-1206's BatchSize: no AcquiredRecords range longer than it, so the
+    consumer acknowledges in batches of about that many records."""
+    if batch_size <= 0:
+        return ranges
+    split: list[Acquired] = []
+    for found in ranges:
+        first = found.first_offset
+        while first <= found.last_offset:
+            last = min(found.last_offset, first + batch_size - 1)
+            split.append(Acquired(first, last, found.delivery_count))
+            first = last + 1
+    return split

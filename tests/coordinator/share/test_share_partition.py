@@ -6,6 +6,7 @@ from kwire.coordinator.share.share_partition import (
     RecordState,
     SharePartition,
     ShareSettings,
+    split_ranges,
 )
 from kwire.protocol.errors import ErrorCode as E
 
@@ -116,3 +117,27 @@ def test_state_batches_round_trip_with_acquired_records_as_available():
     q.restore(5, batches)
     assert (q.start_offset, q.end_offset, q.state_batches()) == (5, 15, batches)
     assert q.acquire("b", [(5, 14, False)], 100, now=0) == [Acquired(5, 5, 2), Acquired(8, 14, 2)]
+
+
+def test_renew_extends_the_lock_only_when_the_request_allows_renewals():
+    p = share()
+    p.acquire("a", BATCH, 2, now=0)
+    renew = AcknowledgeType.RENEW
+    assert p.acknowledge("a", 0, 1, [renew]) == E.invalid_request  # no IsRenewAck
+    assert p.acknowledge("b", 0, 1, [renew], renew_allowed=True, now=0.8) == E.invalid_record_state
+    assert p.acknowledge("a", 0, 0, [renew], renew_allowed=True, now=0.8) == E.none
+    assert p.expire_locks(1.5)  # offset 1's lock ended at 1.0, offset 0's now ends at 1.8
+    assert (p.records[0].state, p.records[1].state) == (RecordState.ACQUIRED, RecordState.AVAILABLE)
+    assert p.records[0].delivery_count == 1  # a renewal is no new delivery
+    assert p.acknowledge("a", 0, 0, [ACCEPT]) == E.none  # still held by its member
+    assert p.start_offset == 1
+
+
+def test_batch_size_cuts_acquired_ranges():
+    assert split_ranges([Acquired(0, 9, 1), Acquired(12, 12, 2)], 4) == [
+        Acquired(0, 3, 1),
+        Acquired(4, 7, 1),
+        Acquired(8, 9, 1),
+        Acquired(12, 12, 2),
+    ]
+    assert split_ranges([Acquired(0, 9, 1)], 0) == [Acquired(0, 9, 1)]
