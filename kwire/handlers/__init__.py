@@ -60,8 +60,8 @@ SERVED: dict[str, dict[ApiKey, tuple[int, ...]]] = {
     "share_groups": {
         A.SHARE_GROUP_HEARTBEAT: (1, 1),
         A.SHARE_GROUP_DESCRIBE: (1, 1),
-        A.SHARE_FETCH: (1, 1),
-        A.SHARE_ACKNOWLEDGE: (1, 1),
+        A.SHARE_FETCH: (1, 2),
+        A.SHARE_ACKNOWLEDGE: (1, 2),
         A.DESCRIBE_SHARE_GROUP_OFFSETS: (0, 1),
         A.ALTER_SHARE_GROUP_OFFSETS: (0, 0),
         A.DELETE_SHARE_GROUP_OFFSETS: (0, 0),

@@ -65,11 +65,12 @@ SUPPORTED = [
     (72, 0, 0),
     (74, 0, 0),
     (75, 0, 0),
-    # Share groups (KIP-932), at the versions Kafka 4.2 serves librdkafka 2.16.
+    # Share groups (KIP-932), at Kafka 4.2's versions (ShareFetch and
+    # ShareAcknowledge v2: KIP-1206, KIP-1222; librdkafka 2.16 sends v1).
     (76, 1, 1),
     (77, 1, 1),
-    (78, 1, 1),
-    (79, 1, 1),
+    (78, 1, 2),
+    (79, 1, 2),
     (90, 0, 1),
     (91, 0, 0),
     (92, 0, 0),
