@@ -8,6 +8,7 @@ group's share.auto.offset.reset."""
 from __future__ import annotations
 
 import json
+import urllib.request
 import subprocess
 import sys
 import time
@@ -37,7 +38,8 @@ def broker(tmp_path_factory):
         "group.share.min.record.lock.duration.ms=1000",
         f"group.share.delivery.count.limit={DELIVERY_LIMIT}",
     ]
-    process = KwireProcess(directory / "data", directory / "kwire.log", [a for s in settings for a in ("-o", s)])
+    options = [a for s in settings for a in ("-o", s)] + ["--http-port", "0"]
+    process = KwireProcess(directory / "data", directory / "kwire.log", options)
     process.start()
     yield process
     process.kill()
@@ -250,11 +252,28 @@ def _kwire(broker, *args: str) -> str:
 
 
 def test_the_cli_shows_share_groups_their_members_and_start_offsets(broker):
-    _setup(broker.bootstrap, "share-cli", "cli", 3)
+    _setup(broker.bootstrap, "share-cli", "cli", 3, **{"share.record.lock.duration.ms": "15000"})
     consumer = _consumer(broker.bootstrap, "cli", "share-cli", **{"share.acknowledgement.mode": "explicit"})
     first = _poll_until(consumer, lambda ms: len(ms) == 3, "first delivery")
     consumer.acknowledge(first[0])
     consumer.commit_sync(WAIT_S)
+    # The in-flight records, live from the node's HTTP port: offset 0 is done
+    # (below the start offset), 1-2 are held by the consumer under a lock.
+    http = f"127.0.0.1:{broker.http_port}"
+    in_flight = json.loads(
+        _kwire(broker, "share-groups", "describe", "--group", "cli", "--in-flight", "--http", http, "--output", "json")
+    )
+    ((partition,),) = [in_flight["partitions"]]
+    assert (partition["topic"], partition["start_offset"], partition["end_offset"]) == ("share-cli", 1, 3)
+    ((held,),) = [partition["records"]]
+    assert (held["first_offset"], held["last_offset"], held["state"], held["delivery_count"]) == (1, 2, "acquired", 1)
+    assert held["member_id"] == in_flight["members"][0]["member_id"]
+    assert 0 < held["lock_remaining_ms"] <= 15000
+    table = _kwire(broker, "share-groups", "describe", "--group", "cli", "--in-flight", "--http", http)
+    assert "1-2" in table and "acquired" in table
+    with urllib.request.urlopen(f"http://{http}/groups/cli", timeout=WAIT_S) as page:
+        html = page.read().decode()
+    assert "In-flight records" in html and "acquired" in html
     assert "cli" in _kwire(broker, "share-groups", "list").split()
     assert "cli" in _kwire(broker, "groups", "list").split()  # ListGroups lists every type
     (member,) = json.loads(

@@ -6,6 +6,10 @@ DeleteShareGroupOffsets at the group's coordinator; ListOffsets at the leaders).
 from __future__ import annotations
 
 import argparse
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Any
 
 from kwire.admin import common
@@ -15,6 +19,7 @@ from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 
 PROGRAM = "kwire share-groups"
+HTTP_TIMEOUT_S = 30
 
 
 def register(commands: Any) -> None:
@@ -32,6 +37,15 @@ def register(commands: Any) -> None:
     view = describe.add_mutually_exclusive_group()
     view.add_argument("--members", action="store_true", help="the group's members and their assignments")
     view.add_argument("--state", action="store_true", help="the group's state, epoch and member count")
+    view.add_argument(
+        "--in-flight",
+        action="store_true",
+        help="each share-partition's in-flight records (state, delivery count, holder, lock): "
+        "kwire-only, read from a node's HTTP port (--http)",
+    )
+    describe.add_argument(
+        "--http", metavar="HOST:PORT", help="a kwire node's HTTP port (kwire serve --http-port), for --in-flight"
+    )
     _bind(describe, describe_command)
     reset = actions.add_parser(
         "reset-offsets", help="plan (the default) or set (--execute) an empty share group's start offsets"
@@ -76,6 +90,9 @@ def list_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
 
 
 def describe_command(cluster: ClusterClient, args: argparse.Namespace) -> None:
+    if args.in_flight:
+        in_flight_command(args)
+        return
     coordinator = cluster.coordinator(args.group)
     _version, described = coordinator.call(
         ApiKey.SHARE_GROUP_DESCRIBE, dict(group_ids=[args.group], include_authorized_operations=False), 1, 1
@@ -158,3 +175,35 @@ def delete_offsets_command(cluster: ClusterClient, args: argparse.Namespace) -> 
     rows = [[args.group, topic.topic_name, "deleted"] for topic in answer.responses]
     data = [dict(group=args.group, topic=topic.topic_name) for topic in answer.responses]
     common.emit(args, lambda: common.table(["GROUP", "TOPIC", "STATUS"], rows), data)
+
+
+def in_flight_command(args: argparse.Namespace) -> None:
+    """Kafka has no API for in-flight records: kwire serves them, read-only,
+    on the HTTP port (kwire/observability/share_in_flight.py)."""
+    if not args.http:
+        raise ClusterError("--in-flight reads a kwire node's HTTP port: give it with --http HOST:PORT")
+    base = args.http if "://" in args.http else f"http://{args.http}"
+    url = f"{base.rstrip('/')}/share-groups/in-flight?{urllib.parse.urlencode(dict(group=args.group))}"
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as answer:
+            found = json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace").strip()
+        raise ClusterError(f"{url}: HTTP {exc.code} {detail}") from exc
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"cannot read {url}: {exc}") from exc
+    rows = []
+    for partition in found["partitions"]:
+        where = [args.group, partition["topic"], partition["partition"]]
+        if not partition["records"]:
+            rows.append([*where, "-", "(none in flight)", "-", "-", "-"])
+        for r in partition["records"]:
+            span = (
+                str(r["first_offset"])
+                if r["first_offset"] == r["last_offset"]
+                else f"{r['first_offset']}-{r['last_offset']}"
+            )
+            lock = "-" if r["lock_remaining_ms"] is None else str(r["lock_remaining_ms"])
+            rows.append([*where, span, r["state"], r["delivery_count"], r["member_id"] or "-", lock])
+    header = ["GROUP", "TOPIC", "PARTITION", "OFFSETS", "STATE", "DELIVERY-COUNT", "MEMBER", "LOCK-REMAINING-MS"]
+    common.emit(args, lambda: common.table(header, rows), found)

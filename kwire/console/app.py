@@ -26,19 +26,21 @@ from kwire.console import (
     links,
     messages_page,
     overview_page,
+    share_group_page,
     topic_changes,
     topics_page,
     transactions_page,
 )
 from kwire.console.lag_history import LagHistory
 from kwire.console.layout import page
-from kwire.console.markup import Markup, h
+from kwire.console.markup import Markup, h, join
 from kwire.console.record_browser import read_page, start_for_timestamp
 from kwire.console.request_rates import RequestRates
 from kwire.http.messages import HttpRequest, HttpResponse
 from kwire.http.router import Router
 from kwire.log.storage_errors import StorageError
 from kwire.observability.node_view import NodeView
+from kwire.observability.share_in_flight import share_group_state, share_groups_state
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.record_codec import RecordDecodeError
 
@@ -81,9 +83,14 @@ class Console:
             if parts[2] == "messages":
                 return self._messages(request, topic.name)
         if parts == ["groups"]:
-            return _html("Consumer groups", groups_page.render_list(cluster_data.groups(self.view)), "/groups")
+            shares = share_group_page.render_list(share_groups_state(self.view.all_nodes()))
+            body = join([groups_page.render_list(cluster_data.groups(self.view)), shares])
+            return _html("Consumer groups", body, "/groups")
         if parts[0] == "groups" and len(parts) == 2:
             info = cluster_data.group(self.view, parts[1])
+            share = share_group_state(self.view.all_nodes(), parts[1]) if info is None else None
+            if share is not None:
+                return _html(f"Share group {parts[1]}", share_group_page.render_group(share), "/groups")
             if info is None:
                 return _not_found(f"No group {parts[1]}.")
             body = groups_page.render_group(info, self.history.of(info.group_id), state.clock.wall_ms())

@@ -386,9 +386,7 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
 
     def top_error(error: ErrorCode) -> Any:
         ctx.note_error(error)
-        return respond(
-            ctx, dict(error_code=error, acquisition_lock_timeout=lock_ms, responses=[], node_endpoints=[])
-        )
+        return respond(ctx, dict(error_code=error, acquisition_lock_timeout=lock_ms, responses=[], node_endpoints=[]))
 
     error = _first_refusal(ctx, group_id, member_id)
     if error != ErrorCode.none:
@@ -405,9 +403,7 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
         name = _topic_name(ctx, topic.topic_id)
         partitions = []
         for p in topic.partitions:
-            error = _acknowledge(
-                ctx, group_id, member_id, name, p.partition_index, p.acknowledgement_batches, renew
-            )
+            error = _acknowledge(ctx, group_id, member_id, name, p.partition_index, p.acknowledgement_batches, renew)
             if error != ErrorCode.none:
                 ctx.note_error(error)
             partitions.append(

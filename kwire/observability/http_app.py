@@ -5,7 +5,7 @@ from __future__ import annotations
 from kwire import console
 from kwire.http.messages import HttpRequest, HttpResponse
 from kwire.http.router import Router
-from kwire.observability import metrics_routes
+from kwire.observability import metrics_routes, share_in_flight
 from kwire.observability.node_view import NodeView
 
 
@@ -24,5 +24,6 @@ def build_router(view: NodeView) -> Router:
     router.add("/healthz", healthz)
     router.add("/readyz", readyz)
     metrics_routes.add_routes(router, view)
+    share_in_flight.add_routes(router, view)
     console.add_routes(router, view)
     return router
