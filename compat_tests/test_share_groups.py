@@ -8,10 +8,10 @@ group's share.auto.offset.reset."""
 from __future__ import annotations
 
 import json
-import urllib.request
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -202,7 +202,15 @@ def test_share_fetch_v2_record_limit_batch_size_and_renewals_over_raw_protocol(b
     fetching = _share_fetch(sock, "v2", "member-a", 3, topic_id, acks=[renew_batch], is_renew_ack=True)
     assert fetching.error_code == INVALID_REQUEST
     renewed = _share_fetch(
-        sock, "v2", "member-a", 3, topic_id, acks=[renew_batch], is_renew_ack=True, max_records=0, max_bytes=0,
+        sock,
+        "v2",
+        "member-a",
+        3,
+        topic_id,
+        acks=[renew_batch],
+        is_renew_ack=True,
+        max_records=0,
+        max_bytes=0,
         batch_size=0,
     )
     assert (renewed.error_code, renewed.responses[0].partitions[0].acknowledge_error_code) == (0, 0)
