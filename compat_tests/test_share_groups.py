@@ -247,14 +247,18 @@ def test_share_fetch_v2_record_limit_batch_size_and_renewals_over_raw_protocol(b
     assert closed.error_code == 0
 
 
-def _kwire(broker, *args: str) -> str:
-    result = subprocess.run(
+def _kwire_run(broker, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "kwire", *args, "--bootstrap-server", broker.bootstrap],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=30,
     )
+
+
+def _kwire(broker, *args: str) -> str:
+    result = _kwire_run(broker, *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -282,6 +286,8 @@ def test_the_cli_shows_share_groups_their_members_and_start_offsets(broker):
     with urllib.request.urlopen(f"http://{http}/groups/cli", timeout=WAIT_S) as page:
         html = page.read().decode()
     assert "In-flight records" in html and "acquired" in html
+    refused = _kwire_run(broker, "share-groups", "delete", "--group", "cli")
+    assert refused.returncode == 1 and "NON_EMPTY_GROUP" in refused.stdout
     assert "cli" in _kwire(broker, "share-groups", "list").split()
     assert "cli" in _kwire(broker, "groups", "list").split()  # ListGroups lists every type
     (member,) = json.loads(
@@ -311,7 +317,15 @@ def test_share_state_survives_a_restart(broker):
     consumer.acknowledge(first[2], AcknowledgeType.RELEASE)
     consumer.commit_sync(WAIT_S)
     consumer.close()  # offset 3 was never acknowledged: closing the session releases it
+    # A deleted share group stays deleted: its state is tombstoned in __share_group_state.
+    _setup(broker.bootstrap, "share-doomed", "doomed", 1)
+    doomed = _consumer(broker.bootstrap, "doomed", "share-doomed")
+    _poll_until(doomed, lambda ms: True, "a delivery to the doomed group")
+    doomed.close()
+    assert "successful" in _kwire(broker, "share-groups", "delete", "--group", "doomed")
+    assert "doomed" not in _kwire(broker, "share-groups", "list").split()
     broker.restart()
+    assert "doomed" not in _kwire(broker, "share-groups", "list").split()
     after = _consumer(broker.bootstrap, "restart", "share-restart", **{"share.acknowledgement.mode": "explicit"})
     again = _poll_until(after, lambda ms: True, "delivery after the restart")
     assert [(m.offset(), m.delivery_count()) for m in again] == [(2, 2), (3, 2)]

@@ -1,4 +1,4 @@
-"""`kwire share-groups list|describe|reset-offsets|delete-offsets`: what
+"""`kwire share-groups list|describe|reset-offsets|delete-offsets|delete`: what
 kafka-share-groups.sh does, over the wire protocol (ListGroups filtered to
 type "share" on every broker; ShareGroupDescribe and Describe-, Alter- and
 DeleteShareGroupOffsets at the group's coordinator; ListOffsets at the leaders)."""
@@ -62,6 +62,9 @@ def register(commands: Any) -> None:
     delete.add_argument("--group", required=True)
     delete.add_argument("--topic", action="append", required=True, help="(repeatable)")
     _bind(delete, delete_offsets_command)
+    remove = actions.add_parser("delete", help="delete empty share groups, their share-partition state with them")
+    remove.add_argument("--group", action="append", required=True, help="(repeatable)")
+    _bind(remove, delete_command)
 
 
 def _bind(parser: argparse.ArgumentParser, command: common.Command) -> None:
@@ -207,3 +210,26 @@ def in_flight_command(args: argparse.Namespace) -> None:
             rows.append([*where, span, r["state"], r["delivery_count"], r["member_id"] or "-", lock])
     header = ["GROUP", "TOPIC", "PARTITION", "OFFSETS", "STATE", "DELIVERY-COUNT", "MEMBER", "LOCK-REMAINING-MS"]
     common.emit(args, lambda: common.table(header, rows), found)
+
+
+def delete_command(cluster: ClusterClient, args: argparse.Namespace) -> int:
+    """DeleteGroups at each group's coordinator, as kafka-share-groups.sh --delete."""
+    failed: dict[str, str] = {}
+    for group_id in args.group:
+        _version, answer = cluster.coordinator(group_id).call(ApiKey.DELETE_GROUPS, dict(groups_names=[group_id]), 2)
+        (result,) = answer.results
+        if result.error_code != ErrorCode.none:
+            failed[group_id] = ErrorCode(result.error_code).name.upper()
+    deleted = [g for g in args.group if g not in failed]
+
+    def text() -> str:
+        lines = []
+        if deleted:
+            lines.append(f"Deletion of requested share groups ({', '.join(repr(g) for g in deleted)}) was successful.")
+        if failed:
+            lines.append("Deletion of some share groups failed:")
+            lines += [f"* Share group '{g}' could not be deleted due to: {e}" for g, e in failed.items()]
+        return "\n".join(lines)
+
+    common.emit(args, text, [dict(group=g, error=failed.get(g)) for g in args.group])
+    return 1 if failed else 0

@@ -26,6 +26,7 @@ from kwire.handlers.base import (
     respond,
 )
 from kwire.handlers.group_entries import group_operations
+from kwire.handlers.share_groups import delete_share_group, is_share_group
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
 from kwire.protocol.registry import api
@@ -341,7 +342,7 @@ def handle_delete_groups(ctx: RequestContext, request: Any) -> Any:
             group_id=g,
             error_code=group_refusal(ctx, AclOperation.DELETE, g)
             or service.coordinator_error(g)
-            or service.delete_group(g),
+            or (delete_share_group(ctx, g) if is_share_group(ctx, g) else service.delete_group(g)),
         )
         for g in request.groups_names
     ]

@@ -634,3 +634,29 @@ def handle_delete_share_group_offsets(ctx: RequestContext, request: Any) -> Any:
         )
     log_admin_change(ctx, f"share group {group_id}: state of {len(responses)} topic(s) deleted", group=group_id)
     return respond(ctx, dict(error_code=ErrorCode.none, error_message=None, responses=responses))
+
+
+# --- DeleteGroups of a share group (the DeleteGroups handler asks here) ----------------------
+
+
+def is_share_group(ctx: RequestContext, group_id: str) -> bool:
+    return group_id in ctx.state.share_groups.groups and ctx.state.groups.group(group_id) is None
+
+
+def delete_share_group(ctx: RequestContext, group_id: str) -> ErrorCode:
+    """An empty share group goes with its share-partition state. In a cluster
+    run by this process the nodes leading its partitions forget it as well
+    (there, as Kafka's share coordinator would be told by DeleteShareGroupState)."""
+    state = ctx.state
+    error = state.share_groups.delete_group(group_id)
+    if error != ErrorCode.none or state.peers is None:
+        return error
+    leaders = {p.leader for topic in state.cluster.topics.values() for p in topic.partitions}
+    for node_id in sorted(leaders - {state.config.node_id}):
+        peer = state.peers(node_id) if node_id >= 0 else None
+        if peer is not None:
+            try:
+                peer.share_groups.forget_group_state(group_id)
+            except StorageError:
+                log.warning("Node %d could not forget the state of share group %s", node_id, group_id)
+    return ErrorCode.none

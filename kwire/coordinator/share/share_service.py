@@ -258,12 +258,45 @@ class ShareGroupsService:
     def delete_state(self, group_id: str, topic: str) -> None:
         """DeleteShareGroupOffsets: the group forgets the topic (the next read
         starts at share.auto.offset.reset again); raises StorageError."""
-        doomed = [key for key in self.partitions if key[0] == group_id and key[1] == topic]
-        found = self.cluster.get(topic)
-        if self._state_log is not None and found is not None and doomed:
-            self._state_log.write([(group_id, found.topic_id, index, None) for _g, _t, index in doomed])
+        self._forget_partitions([key for key in self.partitions if key[0] == group_id and key[1] == topic])
+
+    def _forget_partitions(self, doomed: list[ShareKey]) -> None:
+        """Their state goes, tombstoned in __share_group_state; raises StorageError."""
+        tombstones = []
+        for group_id, topic, index in doomed:
+            found = self.cluster.get(topic)
+            if found is not None:
+                tombstones.append((group_id, found.topic_id, index, None))
+        if self._state_log is not None and tombstones:
+            self._state_log.write(tombstones)
         for key in doomed:
             del self.partitions[key]
+
+    def delete_group(self, group_id: str) -> ErrorCode:
+        """DeleteGroups of a share group: only once it is empty (Kafka:
+        NON_EMPTY_GROUP), and its share-partition state goes with it
+        (tombstones), as Kafka deletes it through the share coordinator."""
+        group = self.groups.get(group_id)
+        if group is None:
+            return ErrorCode.group_id_not_found
+        if group.members:
+            return ErrorCode.non_empty_group
+        try:
+            self._forget_partitions([key for key in self.partitions if key[0] == group_id])
+        except StorageError:
+            return ErrorCode.not_coordinator  # as for a classic group: the client retries
+        for (owner, member_id), session in list(self.sessions.sessions.items()):
+            if owner == group_id:
+                self.sessions.close(owner, member_id)
+                self.release_session(owner, member_id, list(session.partitions))
+        del self.groups[group_id]
+        log.info("Share group %s deleted", group_id)
+        return ErrorCode.none
+
+    def forget_group_state(self, group_id: str) -> None:
+        """Another node deleted the group: the share-partitions this node
+        leads forget it too (raises StorageError)."""
+        self._forget_partitions([key for key in self.partitions if key[0] == group_id])
 
     @staticmethod
     def lag(partition: SharePartition, high_watermark: int) -> int:

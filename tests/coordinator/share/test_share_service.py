@@ -91,3 +91,18 @@ def test_a_topic_made_again_starts_the_share_partition_over():
     partition = service.partition("g", "t", 0)
     partition.reset_to(5)  # as if five records had been read from the topic before it was made again
     assert service.partition("g", "t", 0).start_offset == 0
+
+
+def test_deleting_a_share_group_needs_it_empty_and_tombstones_its_state():
+    service, _clock, _woken = make_service()
+    assert service.delete_group("g") == E.group_id_not_found
+    service.heartbeat("g", "m", 0, ("t",), None, "c", "/h")
+    service.partition("g", "t", 0).acquire("m", [(0, 0, False)], 1, service.now())
+    service.partition("other", "t", 0)
+    service.persist()
+    assert service.delete_group("g") == E.non_empty_group
+    service.heartbeat("g", "m", -1, None, None, "c", "/h")
+    assert service.delete_group("g") == E.none
+    assert "g" not in service.groups and ("g", "t", 0) not in service.partitions
+    again, _clock, _woken = make_service(service.cluster)  # as after a restart
+    assert "g" not in again.groups and list(again.partitions) == [("other", "t", 0)]
