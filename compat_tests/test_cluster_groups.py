@@ -22,6 +22,8 @@ from kwire.coordinator.offsets import partition_for
 pytestmark = pytest.mark.timeout(90)
 TIMEOUT_S = 15
 FIND_COORDINATOR = 10
+SHARE_GROUP_HEARTBEAT, SHARE_FETCH = 76, 78
+NOT_LEADER_OR_FOLLOWER = 6
 
 
 @pytest.fixture(scope="module")
@@ -445,3 +447,67 @@ def move_transaction_coordinator(cluster, transactional_id: str) -> int:
     target = next(r for r in partition["replicas"] if r != partition["leader"])
     cluster.move_leader("__transaction_state", partition["partition"], target)
     return target
+
+
+def test_a_share_group_reads_at_the_partition_leader_not_at_its_coordinator(cluster, topic_name):
+    """KIP-932 on 3 nodes: ShareGroupHeartbeat goes to the group's coordinator,
+    ShareFetch to the partition's leader, another node; a node that does not
+    lead the partition answers NOT_LEADER_OR_FOLLOWER with the leader's endpoint."""
+    from confluent_kafka import ShareConsumer
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+    create_topic("confluent-kafka", cluster.bootstrap, topic_name)
+    cluster.wait_fully_replicated(topic_name)
+    produce_values("confluent-kafka", cluster.bootstrap, topic_name, [b"%d" % n for n in range(5)])
+    leader = cluster.leader_of(topic_name, 0)
+    home = next(node for node in cluster.running() if node != leader)
+    group = id_coordinated_by(cluster, "__consumer_offsets", f"{topic_name}-share", home)
+    earliest = ConfigEntry("share.auto.offset.reset", "earliest", incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource(ConfigResource.Type.GROUP, group, incremental_configs=[earliest])
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})  # (kept referenced until the result)
+    admin.incremental_alter_configs([resource])[resource].result(TIMEOUT_S)
+    consumer = ShareConsumer(
+        {"bootstrap.servers": cluster.bootstrap, "group.id": group, "share.acknowledgement.mode": "explicit"}
+    )
+    consumer.subscribe([topic_name])
+    values: list[bytes] = []
+    deadline = time.monotonic() + TIMEOUT_S
+    try:
+        while len(values) < 5 and time.monotonic() < deadline:
+            for message in consumer.poll(0.5) or []:
+                assert message.error() is None, message.error()
+                values.append(message.value())
+                consumer.acknowledge(message)
+        consumer.commit_sync(TIMEOUT_S)  # the acknowledgements, to the leader
+    finally:
+        consumer.close()
+    assert sorted(values) == [b"%d" % n for n in range(5)]
+
+    coordinator = raw.connect(cluster.addresses[home])
+    joined = raw.call(
+        coordinator,
+        SHARE_GROUP_HEARTBEAT,
+        1,
+        dict(group_id=group, member_id="raw-member", member_epoch=0, subscribed_topic_names=[topic_name]),
+    )
+    assert joined.error_code == 0, joined
+    topic_id = joined.assignment.topic_partitions[0].topic_id
+    fetch = dict(
+        group_id=group,
+        member_id="raw-member",
+        share_session_epoch=0,
+        max_wait=0,
+        min_bytes=0,
+        max_bytes=1 << 20,
+        max_records=10,
+        batch_size=10,
+        topics=[dict(topic_id=topic_id, partitions=[dict(partition_index=0, acknowledgement_batches=[])])],
+        forgotten_topics_data=[],
+    )
+    elsewhere = raw.call(coordinator, SHARE_FETCH, 2, fetch)
+    (refused,) = elsewhere.responses[0].partitions
+    assert (refused.error_code, refused.current_leader.leader_id) == (NOT_LEADER_OR_FOLLOWER, leader)
+    assert [e.node_id for e in elsewhere.node_endpoints] == [leader]
+    at_leader = raw.call(raw.connect(cluster.addresses[leader]), SHARE_FETCH, 2, fetch)
+    (served,) = at_leader.responses[0].partitions
+    assert (served.error_code, list(served.acquired_records)) == (0, [])  # the consumer accepted every record

@@ -115,6 +115,19 @@ def _leader(ctx: RequestContext, name: str | None, index: int) -> dict[str, int]
     return dict(leader_id=partition.leader, leader_epoch=partition.leader_epoch)
 
 
+def _node_endpoints(ctx: RequestContext, answered: list[tuple[str | None, int, int]]) -> list[dict[str, Any]]:
+    """NodeEndpoints: where the leader of each (name, index, error) answered
+    NOT_LEADER_OR_FOLLOWER listens, so the consumer moves there at once."""
+    brokers = ctx.state.cluster.topology.brokers
+    leaders = set()
+    for name, index, error in answered:
+        partition = ctx.state.cluster.partition(name, index) if name is not None else None
+        if error == ErrorCode.not_leader_or_follower and partition is not None and partition.leader in brokers:
+            leaders.add(partition.leader)
+    endpoints = [brokers[node].on(ctx.listener) for node in sorted(leaders)]
+    return [dict(node_id=e.node_id, host=e.host, port=e.port, rack=e.rack) for e in endpoints]
+
+
 def _partition_error(ctx: RequestContext, name: str | None, index: int) -> ErrorCode:
     """Why this node cannot serve the partition, or none."""
     cluster = ctx.state.cluster
@@ -362,13 +375,14 @@ def _fetch_response(
             )
         )
     ctx.state.share_groups.persist()
+    answered = [(name, index, error) for (_id, name, index), errors in answers.items() for error in errors]
     return respond(
         ctx,
         dict(
             error_code=ErrorCode.none,
             acquisition_lock_timeout=lock_ms,
             responses=[dict(topic_id=topic_id, partitions=parts) for topic_id, parts in by_topic.items()],
-            node_endpoints=[],
+            node_endpoints=_node_endpoints(ctx, answered),
         ),
     )
 
@@ -399,6 +413,7 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
         return top_error(found)
     session = found
     responses = []
+    answered: list[tuple[str | None, int, int]] = []
     for topic in request.topics:
         name = _topic_name(ctx, topic.topic_id)
         partitions = []
@@ -406,6 +421,7 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
             error = _acknowledge(ctx, group_id, member_id, name, p.partition_index, p.acknowledgement_batches, renew)
             if error != ErrorCode.none:
                 ctx.note_error(error)
+            answered.append((name, p.partition_index, error))
             partitions.append(
                 dict(
                     partition_index=p.partition_index,
@@ -421,7 +437,12 @@ def handle_share_acknowledge(ctx: RequestContext, request: Any) -> Any:
     ctx.state.share_groups.persist()
     return respond(
         ctx,
-        dict(error_code=ErrorCode.none, acquisition_lock_timeout=lock_ms, responses=responses, node_endpoints=[]),
+        dict(
+            error_code=ErrorCode.none,
+            acquisition_lock_timeout=lock_ms,
+            responses=responses,
+            node_endpoints=_node_endpoints(ctx, answered),
+        ),
     )
 
 
