@@ -7,7 +7,7 @@ What is counted where:
 - produce and fetch partitions, connections, cleanings: the hot paths call
   `produced`, `fetched`, `connection_opened/closed`, `log_cleaned`;
 - everything else is read from the node's state at scrape time
-  (StateCollector, GroupCollector), plus the process's own metrics.
+  (StateCollector, GroupCollector, GroupCoordinatorCollector), plus the process's own metrics.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from kwire.observability.group_collector import GroupCollector
+from kwire.observability.group_coordinator_metrics import GroupCoordinatorCollector
 from kwire.observability.metrics import NodeMetrics
 from kwire.observability.request_events import RequestEvent
 from kwire.observability.request_metrics import RequestMetrics
@@ -45,6 +46,7 @@ class BrokerMetrics(NodeMetrics):
         self.registry.register(self.connections)
         self.registry.register(StateCollector(state, self.cleaner, lambda: self.broker_state()))
         self.registry.register(GroupCollector(state))
+        self.registry.register(GroupCoordinatorCollector(state))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         state.request_observers.append(self.observe)
