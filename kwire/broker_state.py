@@ -30,6 +30,7 @@ from kwire.config import BrokerConfig
 from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.offsets import OFFSETS_TOPIC, partition_for
 from kwire.coordinator.producer_ids import ProducerIdAllocator
+from kwire.coordinator.share.cluster_state_log import leadership_listener, state_log_access
 from kwire.coordinator.share.share_service import ShareGroupsService
 from kwire.coordinator.transaction_log import TRANSACTION_TOPIC
 from kwire.coordinator.transactions_service import TransactionsService, local_marker_writer
@@ -77,7 +78,9 @@ class BrokerState:
         owned: set[int] | None = set() if controller is not None else None  # None: every partition
         self.groups = GroupsService(config, self.cluster, self.notify, clock, owned=owned)
         # Share groups (KIP-932): their members, share sessions and share-partitions.
-        self.share_groups = ShareGroupsService(config, self.cluster, self.notify, clock)
+        self.share_groups = ShareGroupsService(
+            config, self.cluster, self.notify, clock, state_log_access(self) if controller is not None else None
+        )
         self.maintenance = LogMaintenance(self.cluster, clock)
         # A marker for a partition this node leads (what a WriteTxnMarkers does here).
         self.write_marker_locally = local_marker_writer(self.cluster, self.groups, self.notify, clock)
@@ -97,6 +100,7 @@ class BrokerState:
             self.replicas.on_role_change.append(
                 lambda partition, leads: self.coordinator_partition_moved(partition.topic_name, partition.index, leads)
             )
+            self.replicas.on_role_change.append(leadership_listener(self))  # share-partitions move with leaders
         self.topic_admin = TopicAdmin(self.cluster, self.groups, self.transactions, self.notify)
         # Fault injection (kwire/faults/): rules tests add at run time, and the start-up flags.
         self.faults = FaultInjector(clock)

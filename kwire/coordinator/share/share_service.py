@@ -27,7 +27,7 @@ from kwire.coordinator.share.share_sessions import ShareSessionCache
 from kwire.coordinator.share.share_state_log import SHARE_STATE_TOPIC, ShareSnapshot, ShareStateLog
 from kwire.log.partition_log import PartitionLog
 from kwire.log.storage_errors import StorageError
-from kwire.protocol.errors import ErrorCode
+from kwire.protocol.errors import ErrorCode, KafkaError
 
 log = logging.getLogger("kwire.groups")
 
@@ -41,9 +41,19 @@ def share_wait_key(topic: str, index: int) -> tuple[str, str, int]:
     return ("share", topic, index)
 
 
+# On a node of a cluster: partition i of __share_group_state at its leader,
+# and what to tell that leader after an append there.
+StateLogAccess = Callable[[int], tuple[PartitionLog, Callable[[], None]]]
+
+
 class ShareGroupsService:
     def __init__(
-        self, config: BrokerConfig, cluster: Cluster, notify: Callable[[Hashable], None], clock: Clock
+        self,
+        config: BrokerConfig,
+        cluster: Cluster,
+        notify: Callable[[Hashable], None],
+        clock: Clock,
+        state_log_access: StateLogAccess | None = None,
     ) -> None:
         self.config = config
         self.cluster = cluster
@@ -52,10 +62,22 @@ class ShareGroupsService:
         self.groups: dict[str, ShareGroup] = {}
         self.partitions: dict[ShareKey, SharePartition] = {}
         self.sessions = ShareSessionCache(config.group_share_max_share_sessions)
-        # Share-partition state in __share_group_state, on a lone node (a node
-        # of a cluster keeps it in memory only: the topic's leaders are elsewhere).
+        # Share-partition state in __share_group_state. A lone node loads it
+        # all at start-up; a node of a cluster writes at the leaders of that
+        # topic's partitions (as Kafka's share-partition leader asks the share
+        # coordinator) and loads a share-partition when it starts leading the
+        # partition and is first asked for it, so the state survives failover.
         self._state_log: ShareStateLog | None = None
-        if cluster.controller is None:
+        self._loads_lazily = False
+        if cluster.controller is not None and state_log_access is not None:
+            access = state_log_access
+            self._state_log = ShareStateLog(
+                config.share_coordinator_state_topic_num_partitions,
+                lambda index: access(index)[0],
+                lambda index: access(index)[1](),
+            )
+            self._loads_lazily = True
+        elif cluster.controller is None:
             topic = cluster.get(SHARE_STATE_TOPIC)
             partitions = (
                 len(topic.partitions) if topic is not None else config.share_coordinator_state_topic_num_partitions
@@ -86,6 +108,8 @@ class ShareGroupsService:
         if self._state_log is None:
             return
         changed = [(key, p) for key, p in self.partitions.items() if p.changed]
+        if not changed:
+            return
         entries = []
         for (group_id, topic_name, index), partition in changed:
             topic = self.cluster.get(topic_name)
@@ -98,7 +122,7 @@ class ShareGroupsService:
             return
         try:
             self._state_log.write(entries)
-        except StorageError as exc:
+        except (StorageError, KafkaError) as exc:
             log.warning("Could not write share-partition state: %s", exc.message)
             return
         for _key, partition in changed:
@@ -222,6 +246,12 @@ class ShareGroupsService:
         log_ = part.log
         reset = self._auto_offset_reset(group_id)
         start = log_.log_start_offset if reset == "earliest" else log_.high_watermark
+        if found is None and self._loads_lazily:
+            try:
+                found = self._load(group_id, topic, index)
+            except (StorageError, KafkaError) as exc:
+                log.warning("Could not read the state of share group %s on %s-%d: %s", group_id, topic, index, exc)
+                return None  # asked again next time
         if found is None:
             found = SharePartition(start, self._settings(group_id))
             found.changed = True
@@ -235,6 +265,33 @@ class ShareGroupsService:
         if log_.log_start_offset > found.start_offset:
             found.move_start(log_.log_start_offset)
         return found
+
+    def _load(self, group_id: str, topic: str, index: int) -> SharePartition | None:
+        """A node of a cluster: the share-partition as last written to
+        __share_group_state (None if never); raises StorageError or
+        KafkaError where that topic cannot be read now."""
+        found = self.cluster.get(topic)
+        if found is None or self._state_log is None or self.cluster.get(SHARE_STATE_TOPIC) is None:
+            return None
+        state_index = self._state_log.partition_of(group_id, found.topic_id, index)
+        snapshot = self._state_log.read(state_index).get((group_id, found.topic_id, index))
+        if snapshot is None:
+            return None
+        partition = SharePartition(snapshot.start_offset, self._settings(group_id))
+        partition.restore(snapshot.start_offset, snapshot.batches)
+        partition.state_epoch = snapshot.state_epoch
+        self.partitions[(group_id, topic, index)] = partition
+        log.info("Loaded the state of share group %s on %s-%d", group_id, topic, index)
+        return partition
+
+    def leadership_moved(self, topic: str, index: int) -> None:
+        """A node of a cluster started or stopped leading the partition: its
+        share-partitions here are written and dropped (a new leader loads them
+        from __share_group_state; what its members held is available again)."""
+        self.persist()
+        for key in [key for key in self.partitions if key[1:] == (topic, index)]:
+            del self.partitions[key]
+        self._notify(share_wait_key(topic, index))
 
     def _settings(self, group_id: str) -> ShareSettings:
         return ShareSettings(
@@ -283,7 +340,8 @@ class ShareGroupsService:
             return ErrorCode.non_empty_group
         try:
             self._forget_partitions([key for key in self.partitions if key[0] == group_id])
-        except StorageError:
+            self._tombstone_persisted(group_id)
+        except (StorageError, KafkaError):
             return ErrorCode.not_coordinator  # as for a classic group: the client retries
         for (owner, member_id), session in list(self.sessions.sessions.items()):
             if owner == group_id:
@@ -292,6 +350,19 @@ class ShareGroupsService:
         del self.groups[group_id]
         log.info("Share group %s deleted", group_id)
         return ErrorCode.none
+
+    def _tombstone_persisted(self, group_id: str) -> None:
+        """A node of a cluster holds only the share-partitions it leads and
+        has read: the group's other snapshots are found in the topic."""
+        if not self._loads_lazily or self._state_log is None or self.cluster.get(SHARE_STATE_TOPIC) is None:
+            return
+        tombstones = []
+        for state_index in range(self._state_log.partitions):
+            for owner, topic_id, index in self._state_log.read(state_index):
+                if owner == group_id:
+                    tombstones.append((owner, topic_id, index, None))
+        if tombstones:
+            self._state_log.write(tombstones)
 
     def forget_group_state(self, group_id: str) -> None:
         """Another node deleted the group: the share-partitions this node

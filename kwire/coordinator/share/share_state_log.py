@@ -87,11 +87,20 @@ def parse_snapshot_value(value: bytes) -> ShareSnapshot | None:
 
 class ShareStateLog:
     """Writes and replays the snapshots; `partition_log(i)` gives partition
-    i of the topic (created on first use), `partitions` how many it has."""
+    i of the topic (created on first use; on a node of a cluster, the log at
+    the partition's leader), `partitions` how many it has, `written(i)` is
+    told after each append to partition i (a cluster's leader then moves its
+    high watermark and its followers copy)."""
 
-    def __init__(self, partitions: int, partition_log: Callable[[int], PartitionLog]) -> None:
+    def __init__(
+        self,
+        partitions: int,
+        partition_log: Callable[[int], PartitionLog],
+        written: Callable[[int], None] | None = None,
+    ) -> None:
         self.partitions = partitions
         self._partition_log = partition_log
+        self._written = written
 
     def partition_of(self, group_id: str, topic_id: uuid.UUID, partition: int) -> int:
         return partition_for(f"{group_id}:{topic_id}:{partition}", self.partitions)
@@ -107,6 +116,13 @@ class ShareStateLog:
             by_partition.setdefault(self.partition_of(group_id, topic_id, partition), []).append(record)
         for index, records in by_partition.items():
             append_keyed_records(self._partition_log(index), records)
+            if self._written is not None:
+                self._written(index)
+
+    def read(self, index: int) -> dict[tuple[str, uuid.UUID, int], ShareSnapshot]:
+        """The latest snapshots in partition `index` (raises StorageError or
+        KafkaError where it cannot be read)."""
+        return self.replay([self._partition_log(index)])
 
     @staticmethod
     def replay(logs: Iterable[PartitionLog]) -> dict[tuple[str, uuid.UUID, int], ShareSnapshot]:
