@@ -160,6 +160,11 @@ def _acknowledge(
     partition = ctx.state.share_groups.partition(group_id, name, index)
     if partition is None:
         return ErrorCode.unknown_topic_or_partition
+    previous_last = -1
+    for batch in batches:  # as Kafka: batches in offset order, none overlapping, or none is applied
+        if batch.first_offset <= previous_last:
+            return ErrorCode.invalid_request
+        previous_last = batch.last_offset
     now = ctx.state.share_groups.now()
     for batch in batches:
         error = partition.acknowledge(

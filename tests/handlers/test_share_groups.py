@@ -135,3 +135,15 @@ def test_offsets_admin_needs_an_empty_share_group(client):
     deleted = client.call(92, 0, dict(group_id="g", topics=[dict(topic_name="t"), dict(topic_name="nope")]))
     assert [t.error_code for t in deleted.responses] == [E.none, E.unknown_topic_or_partition]
     assert client.call(OFFSETS, 1, dict(groups=[dict(group_id="g", topics=None)])).groups[0].topics == ()
+
+
+def test_acknowledgement_batches_out_of_order_or_overlapping_are_refused_whole(client):
+    topic_id = setup(client)
+    heartbeat(client)
+    share_fetch(client, 0, topic_id)
+    overlapping = share_fetch(client, 1, topic_id, acks=[(0, 1, ACCEPT), (1, 2, ACCEPT)], max_records=0)
+    assert overlapping.responses[0].partitions[0].acknowledge_error_code == E.invalid_request
+    backwards = share_fetch(client, 2, topic_id, acks=[(2, 2, ACCEPT), (0, 0, ACCEPT)], max_records=0)
+    assert backwards.responses[0].partitions[0].acknowledge_error_code == E.invalid_request
+    in_order = share_fetch(client, 3, topic_id, acks=[(0, 0, ACCEPT), (1, 2, ACCEPT)], max_records=0)
+    assert in_order.responses[0].partitions[0].acknowledge_error_code == E.none  # nothing was applied before
