@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from kwire.coordinator.offsets import OFFSETS_TOPIC
 from kwire.coordinator.share.share_service import StateLogAccess
 from kwire.coordinator.share.share_state_log import SHARE_STATE_TOPIC
 from kwire.log.partition_log import PartitionLog
@@ -38,11 +39,14 @@ def state_log_access(state: BrokerState) -> StateLogAccess:
 
 def leadership_listener(state: BrokerState) -> Callable[[Partition, bool], None]:
     """For ReplicaManager.on_role_change: a user partition's leadership
-    arriving or leaving moves its share-partitions (the internal topics'
-    own moves are the coordinators' business)."""
+    arriving or leaving moves its share-partitions; a partition of
+    __consumer_offsets leaving takes the share groups it coordinated (called
+    after the groups service has let that partition go)."""
 
-    def moved(partition: Partition, _leads: bool) -> None:
+    def moved(partition: Partition, leads: bool) -> None:
         if not partition.topic_name.startswith("__"):
             state.share_groups.leadership_moved(partition.topic_name, partition.index)
+        elif partition.topic_name == OFFSETS_TOPIC and not leads:
+            state.share_groups.forget_groups_not_coordinated(state.groups.owns)
 
     return moved

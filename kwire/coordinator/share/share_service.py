@@ -284,6 +284,14 @@ class ShareGroupsService:
         log.info("Loaded the state of share group %s on %s-%d", group_id, topic, index)
         return partition
 
+    def forget_groups_not_coordinated(self, owns: Callable[[str], bool]) -> None:
+        """A node of a cluster stopped coordinating some groups (a partition
+        of __consumer_offsets moved away): their memberships go from here, the
+        new coordinator has members rejoin (UNKNOWN_MEMBER_ID). Share sessions
+        and share-partitions stay: they belong to the partition leaders."""
+        for group_id in [g for g in self.groups if not owns(g)]:
+            del self.groups[group_id]
+
     def leadership_moved(self, topic: str, index: int) -> None:
         """A node of a cluster started or stopped leading the partition: its
         share-partitions here are written and dropped (a new leader loads them

@@ -106,3 +106,12 @@ def test_deleting_a_share_group_needs_it_empty_and_tombstones_its_state():
     assert "g" not in service.groups and ("g", "t", 0) not in service.partitions
     again, _clock, _woken = make_service(service.cluster)  # as after a restart
     assert "g" not in again.groups and list(again.partitions) == [("other", "t", 0)]
+
+
+def test_groups_another_node_now_coordinates_are_forgotten_but_not_their_share_partitions():
+    service, _clock, _woken = make_service()
+    service.heartbeat("here", "m", 0, ("t",), None, "c", "/h")
+    service.heartbeat("gone", "m", 0, ("t",), None, "c", "/h")
+    service.partition("gone", "t", 0)
+    service.forget_groups_not_coordinated(lambda group_id: group_id == "here")
+    assert list(service.groups) == ["here"] and ("gone", "t", 0) in service.partitions
