@@ -391,17 +391,15 @@ class BrokerConfig:
             session = f"group.{kind}.session.timeout.ms"
             if getattr(self, heartbeat.replace(".", "_")) >= getattr(self, session.replace(".", "_")):
                 found.append(f"{heartbeat} must be less than {session}")
-        lock, low, high = (
-            self.group_share_record_lock_duration_ms,
-            self.group_share_min_record_lock_duration_ms,
-            self.group_share_max_record_lock_duration_ms,
-        )
-        if high < low:
+        lock = self.group_share_record_lock_duration_ms
+        shortest = self.group_share_min_record_lock_duration_ms
+        longest = self.group_share_max_record_lock_duration_ms
+        if longest < shortest:
             found.append(
                 "group.share.max.record.lock.duration.ms must be greater than or equal to "
                 "group.share.min.record.lock.duration.ms"
             )
-        if not low <= lock <= high:
+        if not shortest <= lock <= longest:
             found.append(
                 "group.share.record.lock.duration.ms must be between group.share.min.record.lock.duration.ms "
                 "and group.share.max.record.lock.duration.ms"
