@@ -28,6 +28,7 @@ _I32 = struct.Struct(">i")
 _VALUE_HEAD = struct.Struct(">hqi")  # version, offset, leader epoch
 _I64 = struct.Struct(">q")
 KeyedRecord = tuple[bytes, bytes | None]  # a null value deletes the key
+OtherRecord = Callable[[bytes, bytes | None], None]  # told of the records that are not offsets or classic groups
 
 
 @attrs.frozen
@@ -143,6 +144,11 @@ class OffsetStore:
         """The group's metadata record (None: its tombstone)."""
         self._append(group_id, [(group_key(group_id), value)])
 
+    def append_records(self, group_id: str, records: list[KeyedRecord]) -> None:
+        """Other records of the group (its KIP-848 state), as one batch;
+        raises StorageError (nothing written) if the log refuses."""
+        self._append(group_id, records)
+
     def _append(self, group_id: str, records: list[KeyedRecord], **transactional: Any) -> None:
         if records:
             append_keyed_records(self._partition_log(self.partition_of(group_id)), records, **transactional)
@@ -182,7 +188,7 @@ class OffsetStore:
 
     # --- loading and unloading a partition ----------------------------------
 
-    def replay(self, logs: list[PartitionLog]) -> dict[str, bytes | None]:
+    def replay(self, logs: list[PartitionLog], on_record: OtherRecord | None = None) -> dict[str, bytes | None]:
         """Rebuild the offsets from every partition of `__consumer_offsets`
         (see `replay_partition`). The topic as found decides how groups are
         placed from now on, even if offsets.topic.num.partitions has changed
@@ -190,14 +196,17 @@ class OffsetStore:
         self.partitions = len(logs)
         groups: dict[str, bytes | None] = {}
         for index, log in enumerate(logs):
-            groups.update(self.replay_partition(index, log))
+            groups.update(self.replay_partition(index, log, on_record))
         return groups
 
-    def replay_partition(self, index: int, log: PartitionLog) -> dict[str, bytes | None]:
+    def replay_partition(
+        self, index: int, log: PartitionLog, on_record: OtherRecord | None = None
+    ) -> dict[str, bytes | None]:
         """Rebuild the offsets of the groups in partition `index` from its log:
         plain commits apply at once, transactional ones at their commit
         marker. Returns the last group metadata value of each group that
-        has one (None: the group was deleted)."""
+        has one (None: the group was deleted). Records of other kinds (key
+        version 3 and up, outside transactions) go to `on_record` in order."""
         groups: dict[str, bytes | None] = {}
         for header, records in iter_batches(log):
             if header.is_control:
@@ -211,6 +220,8 @@ class OffsetStore:
                 (version,) = _I16.unpack_from(record.key, 0)
                 if version == _GROUP_KEY_VERSION:
                     groups[_read_string(record.key, 2)[0]] = record.value
+                elif version > _GROUP_KEY_VERSION and on_record is not None and not header.is_transactional:
+                    on_record(record.key, record.value)
                 if version not in (0, 1):
                     continue
                 group_id, pos = _read_string(record.key, 2)
