@@ -6,6 +6,9 @@ each consumer runs in its own process."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -136,3 +139,39 @@ def test_commits_resume_after_a_broker_restart_beside_a_classic_group(kwire, con
     assert all_offsets([second]) == later, "the new member read from before the committed offsets"
     again = start(consumers, kwire, "classic-beside", topic_name, client="kafka-python")
     wait_for(lambda: all_offsets([again]) >= later, "the classic group still consumes after the restart")
+
+
+def test_running_members_carry_on_across_a_broker_restart(kwire, consumers, topic_name):
+    """The group is in `__consumer_offsets`: after a restart the members
+    heartbeat with their ids and epochs and carry on, nothing re-read."""
+    group_id = "kip848-carry-on"
+    create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
+    group = [start(consumers, kwire, group_id, topic_name) for _ in range(2)]
+    wait_for(lambda: shared_out(group), f"the partitions shared out: {group}")
+    produced = produce_spread(kwire, topic_name, 120)
+    wait_for(lambda: all_offsets(group) >= produced, "every message consumed")
+    for consumer in group:
+        consumer.commit()
+    before = wait_for(lambda: stable_description(kwire, group_id, 2), "the group Stable")
+    members = {(m.member_id, m.member_epoch, tuple(sorted(m.partitions))) for m in before.members}
+
+    kwire.restart()
+    shown = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "kwire", "groups", "describe", "--group", group_id, "--members"]
+            + ["--bootstrap-server", kwire.bootstrap, "--output", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    )
+    (described,) = shown
+    assert described["state"] == "Stable", described
+    shown_members = {(m["consumer_id"], m["member_epoch"]) for m in described["members"]}
+    assert shown_members == {(m, e) for m, e, _p in members}
+    later = produce_spread(kwire, topic_name, 60, first=120)
+    wait_for(lambda: all_offsets(group) >= produced | later, f"the new messages consumed: {group}")
+    assert max(deliveries(group).values()) == 1, "a message consumed twice"
+    after = wait_for(lambda: stable_description(kwire, group_id, 2), "the group Stable after the restart")
+    assert {(m.member_id, m.member_epoch, tuple(sorted(m.partitions))) for m in after.members} == members
