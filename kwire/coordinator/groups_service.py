@@ -29,7 +29,7 @@ from kwire.coordinator.consumer_group.coordinator import (
     HeartbeatResult,
 )
 from kwire.coordinator.consumer_group.model import ConsumerGroup, ConsumerGroupState, TopicInfo
-from kwire.coordinator.consumer_group.persistence import GroupReplay, Persisted, changes, persisted
+from kwire.coordinator.consumer_group.persistence import GroupReplay, Persisted, update
 from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest, SyncRequest
 from kwire.coordinator.group_metadata import group_value, parse_group_value, stored_group
@@ -84,7 +84,7 @@ class GroupsService:
         # KIP-848 groups: what their records on the log say, the groups that
         # may differ from it, and the records read while loading.
         self._consumer_stored: dict[str, Persisted] = {}
-        self._consumer_dirty: set[str] = set()
+        self._consumer_dirty: dict[str, set[str] | None] = {}  # group -> members that changed (None: any)
         self._consumer_replay = GroupReplay()
         self._owned: set[int] | None = None if owned is None else set()
         topic = cluster.get(OFFSETS_TOPIC)
@@ -145,7 +145,8 @@ class GroupsService:
             self.consumer.delete(group_id)
         for group_id in [g for g in self._consumer_stored if self.offsets.partition_of(g) == index]:
             del self._consumer_stored[group_id]  # forgotten here, not deleted: no tombstones
-        self._consumer_dirty = {g for g in self._consumer_dirty if self.offsets.partition_of(g) != index}
+        for group_id in [g for g in self._consumer_dirty if self.offsets.partition_of(g) == index]:
+            del self._consumer_dirty[group_id]
         self._stored = {g for g in self._stored if self.offsets.partition_of(g) != index}
         self.offsets.unload_partition(index)
         self.publish_changes()
@@ -184,19 +185,29 @@ class GroupsService:
         for group_id in self.coordinator.take_to_store():
             self._store_group(group_id)
         consumer_changed = self.consumer.take_changed()
-        self._store_consumer_groups(consumer_changed | self._consumer_dirty)
+        for group_id in consumer_changed:
+            self._mark_consumer_group(group_id)
+        self._store_consumer_groups()
         for group_id in self.coordinator.take_changed() | consumer_changed:
             self._notify(group_wait_key(group_id))
 
-    def _store_consumer_groups(self, group_ids: set[str]) -> None:
-        """Write what changed in these KIP-848 groups since their records
-        (persistence.py); a group gone gets its tombstones. A group whose
-        records the log refuses is tried again at the next change or tick."""
-        self._consumer_dirty = set()
-        for group_id in sorted(group_ids):
+    def _mark_consumer_group(self, group_id: str, member_id: str | None = None) -> None:
+        """The KIP-848 group may differ from its records: in that member only, or in anything."""
+        if member_id is None:
+            self._consumer_dirty[group_id] = None
+        else:
+            members = self._consumer_dirty.setdefault(group_id, set())
+            if members is not None:
+                members.add(member_id)
+
+    def _store_consumer_groups(self) -> None:
+        """Write what changed in the KIP-848 groups marked since their
+        records (persistence.py); a group gone gets its tombstones. A group
+        whose records the log refuses is tried again at the next change or tick."""
+        dirty, self._consumer_dirty = self._consumer_dirty, {}
+        for group_id, member_ids in sorted(dirty.items()):
             group = self.consumer.group(group_id)
-            after = persisted(group) if group is not None else None
-            records = changes(group_id, self._consumer_stored.get(group_id), after)
+            records, after = update(group_id, group, self._consumer_stored.get(group_id), member_ids)
             if group is not None and group_id in self._stored:
                 records.append((group_key(group_id), None))  # it was a classic group: no longer
             if not records:
@@ -205,7 +216,7 @@ class GroupsService:
                 self.offsets.append_records(group_id, records)
             except StorageError as exc:
                 log.warning("Could not write the state of consumer group %s: %s", group_id, exc.message)
-                self._consumer_dirty.add(group_id)
+                self._mark_consumer_group(group_id)
                 continue
             if after is None:
                 self._consumer_stored.pop(group_id, None)
@@ -237,7 +248,7 @@ class GroupsService:
             return JoinResult(ErrorCode.inconsistent_group_protocol)
         if request.group_id in self.consumer.groups:
             self.consumer.delete(request.group_id)  # an empty one becomes classic
-            self._consumer_dirty.add(request.group_id)
+            self._mark_consumer_group(request.group_id)
         outcome = self.coordinator.join(request, self.now())
         self.publish_changes()
         return outcome
@@ -302,7 +313,7 @@ class GroupsService:
                 )
             self.coordinator.delete(request.group_id)  # an empty classic group (offsets only) becomes a consumer group
         result = self.consumer.heartbeat(request, self.now())
-        self._consumer_dirty.add(request.group_id)
+        self._mark_consumer_group(request.group_id, result.member_id or request.member_id)
         self.publish_changes()
         return result
 
@@ -371,7 +382,8 @@ class GroupsService:
             return ErrorCode.non_empty_group
         if group_id in self.consumer.groups:  # an empty KIP-848 group: deleted as an empty classic one
             self.consumer.delete(group_id)
-            self._store_consumer_groups(self._consumer_dirty | {group_id})
+            self._mark_consumer_group(group_id)
+            self._store_consumer_groups()
             self.coordinator.get_or_create(group_id, self.now())
         group = self.group(group_id)
         if group is None:
@@ -426,7 +438,7 @@ class GroupsService:
         for group_id, group in list(self.consumer.groups.items()):
             if group.state == ConsumerGroupState.EMPTY:
                 self.consumer.delete(group_id)
-                self._consumer_dirty.add(group_id)
+                self._mark_consumer_group(group_id)
                 if self.offsets.committed(group_id):
                     self.coordinator.get_or_create(group_id, self.now())
 

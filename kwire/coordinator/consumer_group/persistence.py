@@ -145,6 +145,42 @@ def changes(group_id: str, before: Persisted | None, after: Persisted | None) ->
     return out
 
 
+def update(
+    group_id: str, group: ConsumerGroup | None, before: Persisted | None, member_ids: set[str] | None
+) -> tuple[list[KeyedRecord], Persisted | None]:
+    """The records that bring the log up to `group` (None: deleted) and
+    what the log says after them. `member_ids`: the only members that may
+    have changed (None: any). While the group epoch, target epoch and
+    membership are as on the log, only those members are looked at, so a
+    heartbeat costs the same in a group of a thousand as in a group of two."""
+    if group is None or before is None or member_ids is None or not _same_shape(group, before):
+        after = persisted(group) if group is not None else None
+        return changes(group_id, before, after), after
+    out: list[KeyedRecord] = []
+    after = attrs.evolve(before, members=dict(before.members), currents=dict(before.currents))
+    for member_id in sorted(member_ids):
+        member = group.members.get(member_id)
+        if member is None:
+            continue
+        metadata, current = member_metadata(member), current_assignment(member)
+        if before.members.get(member_id) != metadata:
+            out.append((r.record_key(r.MEMBER_METADATA, group_id, member_id), r.member_metadata_value(metadata)))
+            after.members[member_id] = metadata
+        if before.currents.get(member_id) != current:
+            value = r.current_assignment_value(current)
+            out.append((r.record_key(r.CURRENT_MEMBER_ASSIGNMENT, group_id, member_id), value))
+            after.currents[member_id] = current
+    return out, after
+
+
+def _same_shape(group: ConsumerGroup, before: Persisted) -> bool:
+    return (
+        group.group_epoch == before.epoch
+        and group.target_epoch == before.target_epoch
+        and group.members.keys() == before.members.keys()
+    )
+
+
 # --- replay -------------------------------------------------------------------------
 
 

@@ -13,7 +13,8 @@ from kwire.config import BrokerConfig
 from kwire.coordinator.consumer_group import records as r
 from kwire.coordinator.consumer_group.coordinator import HeartbeatRequest
 from kwire.coordinator.consumer_group.model import ClassicMemberMetadata, ConsumerGroupState
-from kwire.coordinator.consumer_group.persistence import GroupReplay
+from kwire.coordinator.consumer_group.persistence import GroupReplay, persisted
+from kwire.coordinator.group_coordinator import JoinRequest
 from kwire.coordinator.groups_service import GroupsService
 from kwire.coordinator.offsets import CommittedOffset
 from kwire.log.keyed_records import iter_keyed_records
@@ -26,7 +27,9 @@ class Node:
     """A groups service on a data dir that can be restarted."""
 
     def __init__(self, data_dir) -> None:
-        self.config = BrokerConfig(port=0, data_dir=data_dir, group_consumer_session_timeout_ms=10_000)
+        self.config = BrokerConfig(
+            port=0, data_dir=data_dir, group_consumer_session_timeout_ms=10_000, group_initial_rebalance_delay_ms=0
+        )
         self.cluster = Cluster(self.config)
         if self.cluster.get("t") is None:
             self.cluster.create_topic("t", 4)
@@ -229,3 +232,47 @@ def test_malformed_records_are_skipped_with_a_warning(caplog):
     groups = replay.groups(0.0, {}, "uniform")
     assert [(g.group_id, g.group_epoch, list(g.members)) for g, _ in groups] == [("h", 3, [])]
     assert caplog.text.count("malformed consumer group record") == 3
+
+
+def test_what_the_log_says_follows_the_group_through_a_rebalance(tmp_path):
+    # After every step the records written add up to the group as it is
+    # (the per-member shortcut included), and a restart reads that back.
+    node = Node(tmp_path)
+    held: dict[str, object] = {}
+
+    def step(member_id: str, epoch: int, **fields) -> None:
+        result = node.beat(member_id, epoch, owned=held.get(member_id), **fields)
+        if result.assignment is not None:
+            held[member_id] = result.assignment
+        group = node.service.consumer.group("g")
+        assert node.service._consumer_stored.get("g") == (persisted(group) if group else None)
+
+    for member_id in "abc":
+        step(member_id, 0)
+    for _ in range(4):
+        for member_id in "abc":
+            step(member_id, node.service.consumer.group("g").members[member_id].member_epoch)
+    step("b", -1)
+    step("a", node.service.consumer.group("g").members["a"].member_epoch, rebalance_timeout_ms=5_000)
+    group = node.service.consumer.group("g")
+    expected = persisted(group)
+    node.restart()
+    assert persisted(node.service.consumer.group("g")) == expected
+    node.close()
+
+
+def test_a_classic_group_taken_over_by_a_consumer_member_comes_back_as_a_consumer_group(tmp_path):
+    node = Node(tmp_path)
+    classic = JoinRequest("g", "", None, "c", "/h", 10_000, 10_000, "consumer", [("range", b"")], False)
+    member = node.service.coordinator.join(classic, node.service.now())
+    node.service.publish_changes()
+    node.service.leave("g", [(member.member_id, None)])
+    node.service.commit("g", {("t", 0): OFFSET})
+    assert node.service._stored == {"g"}  # its classic group record is on the log
+    assert node.beat("a", 0).error_code == E.none
+    assert node.service._stored == set()  # and tombstoned
+    node.restart()
+    assert node.service.group("g") is None
+    assert set(node.service.consumer.group("g").members) == {"a"}
+    assert node.service.committed("g") == {("t", 0): OFFSET}
+    node.close()
