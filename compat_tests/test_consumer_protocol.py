@@ -175,3 +175,29 @@ def test_running_members_carry_on_across_a_broker_restart(kwire, consumers, topi
     assert max(deliveries(group).values()) == 1, "a message consumed twice"
     after = wait_for(lambda: stable_description(kwire, group_id, 2), "the group Stable after the restart")
     assert {(m.member_id, m.member_epoch, tuple(sorted(m.partitions))) for m in after.members} == members
+
+    # A client reading `__consumer_offsets` (kafka-python here) gets the
+    # group's records as Kafka writes them.
+    from kafka import KafkaConsumer, TopicPartition
+
+    from kwire.coordinator.consumer_group import records
+    from kwire.coordinator.offsets import partition_for
+
+    reader = KafkaConsumer(bootstrap_servers=kwire.bootstrap, enable_auto_commit=False, exclude_internal_topics=False)
+    try:
+        partition = TopicPartition("__consumer_offsets", partition_for(group_id, 50))
+        reader.assign([partition])
+        reader.seek_to_beginning(partition)
+        kinds: set[int] = set()
+
+        def read() -> bool:
+            for batch in reader.poll(200).values():
+                for record in batch:
+                    key = records.parse_key(record.key)
+                    if key is not None and key.group_id == group_id:
+                        kinds.add(key.record_type)
+            return kinds >= {3, 5, 6, 7, 8}
+
+        wait_for(read, f"the group's records read by kafka-python: {kinds}")
+    finally:
+        reader.close()
