@@ -276,3 +276,22 @@ def test_a_classic_group_taken_over_by_a_consumer_member_comes_back_as_a_consume
     assert set(node.service.consumer.group("g").members) == {"a"}
     assert node.service.committed("g") == {("t", 0): OFFSET}
     node.close()
+
+
+def test_a_node_taking_over_the_partition_loads_the_group_and_leaving_it_writes_nothing(tmp_path):
+    node = Node(tmp_path)
+    first = node.beat("a", 0)
+    index = node.service.offsets.partition_of("g")
+    node.cluster.close()
+    node.cluster = Cluster(node.config)
+    node.service = GroupsService(node.config, node.cluster, lambda key: None, node.clock, owned=set())
+    assert node.service.consumer.group("g") is None
+    node.service.load_partition(index)
+    assert node.beat("a", first.member_epoch).member_epoch == first.member_epoch
+    end = node.service.offsets_log_for("g").log_end_offset
+    node.service.unload_partition(index)
+    assert node.service.consumer.group("g") is None
+    assert node.service.offsets_log_for("g").log_end_offset == end  # forgotten, not deleted
+    node.service.load_partition(index)
+    assert set(node.service.consumer.group("g").members) == {"a"}
+    node.close()
