@@ -148,12 +148,19 @@ def test_running_members_carry_on_across_a_broker_restart(kwire, consumers, topi
     create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
     group = [start(consumers, kwire, group_id, topic_name) for _ in range(2)]
     wait_for(lambda: shared_out(group), f"the partitions shared out: {group}")
+    # A third member comes and goes: the epochs (4) are then beyond what a
+    # group formed again from scratch by two members would reach (2).
+    passing = start(consumers, kwire, group_id, topic_name)
+    wait_for(lambda: passing.assignment, "the third member assigned")
+    passing.close()
+    wait_for(lambda: shared_out(group), f"the partitions shared out again: {group}")
     produced = produce_spread(kwire, topic_name, 120)
     wait_for(lambda: all_offsets(group) >= produced, "every message consumed")
     for consumer in group:
         consumer.commit()
     before = wait_for(lambda: stable_description(kwire, group_id, 2), "the group Stable")
     members = {(m.member_id, m.member_epoch, tuple(sorted(m.partitions))) for m in before.members}
+    assert {e for _m, e, _p in members} == {4}
 
     kwire.restart()
     shown = json.loads(
