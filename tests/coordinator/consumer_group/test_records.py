@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kwire.coordinator.consumer_group import records as r
@@ -96,16 +96,19 @@ currents = st.builds(
 )
 
 
+@settings(max_examples=50, deadline=None)
 @given(members)
 def test_member_metadata_round_trips(member):
     assert r.parse_member_metadata(r.member_metadata_value(member)) == member
 
 
+@settings(max_examples=50, deadline=None)
 @given(currents)
 def test_current_assignments_round_trip(current):
     assert r.parse_current_assignment(r.current_assignment_value(current)) == current
 
 
+@settings(max_examples=50, deadline=None)
 @given(assignments, st.integers(-(2**31), 2**31 - 1), st.integers(-(2**63), 2**63 - 1))
 def test_targets_and_epochs_round_trip(target, epoch, metadata_hash):
     assert r.parse_target_assignment_member(r.target_assignment_member_value(target)) == target
@@ -124,6 +127,7 @@ _PARSERS = [
 
 
 @pytest.mark.parametrize("parse", _PARSERS)
+@settings(max_examples=50, deadline=None)
 @given(data=st.binary(max_size=64))
 def test_any_bytes_give_a_record_or_a_format_error(parse, data):
     try:
@@ -132,14 +136,22 @@ def test_any_bytes_give_a_record_or_a_format_error(parse, data):
         pass
 
 
-@given(currents, st.data())
-def test_damaged_values_give_a_format_error(current, data):
-    encoded = bytearray(r.current_assignment_value(current))
+_DAMAGEABLE = [
+    (currents, r.current_assignment_value, r.parse_current_assignment),
+    (members, r.member_metadata_value, r.parse_member_metadata),
+]
+
+
+@pytest.mark.parametrize(("values", "encode", "parse"), _DAMAGEABLE)
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_damaged_values_give_a_format_error(values, encode, parse, data):
+    encoded = bytearray(encode(data.draw(values)))
     index = data.draw(st.integers(0, len(encoded) - 1))
     encoded[index] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(encoded)))
     try:
-        r.parse_current_assignment(bytes(encoded[:cut]))
+        parse(bytes(encoded[:cut]))
     except r.RecordFormatError:
         pass
 
