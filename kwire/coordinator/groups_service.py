@@ -114,8 +114,8 @@ class GroupsService:
         topic = self.cluster.get(OFFSETS_TOPIC)
         if topic is not None and index < len(topic.partitions):
             self.offsets.partitions = len(topic.partitions)
-            log_ = topic.partitions[index].log
-            self._load(self.offsets.replay_partition(index, log_, self._consumer_replay.apply))
+            partition_log = topic.partitions[index].log
+            self._load(self.offsets.replay_partition(index, partition_log, self._consumer_replay.apply))
 
     def _load(self, stored: dict[str, bytes | None]) -> None:
         now = self.now()
