@@ -17,6 +17,7 @@ group of a partition owned elsewhere."""
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable, Hashable
 
 from kwire.clock import Clock, Every
@@ -124,7 +125,11 @@ class GroupsService:
             self.consumer.groups[consumer_group.group_id] = consumer_group
             self._consumer_stored[consumer_group.group_id] = on_log
         for group_id, value in stored.items():
-            group = parse_group_value(value) if value is not None else None
+            try:
+                group = parse_group_value(value) if value is not None else None
+            except (struct.error, UnicodeDecodeError) as exc:
+                log.warning("Skipped the malformed metadata record of group %s: %s", group_id, exc)
+                continue
             if group is not None:
                 self._stored.add(group_id)
                 if group_id not in self.consumer.groups:

@@ -295,3 +295,22 @@ def test_a_node_taking_over_the_partition_loads_the_group_and_leaving_it_writes_
     node.service.load_partition(index)
     assert set(node.service.consumer.group("g").members) == {"a"}
     node.close()
+
+
+def test_a_restart_skips_malformed_records_of_any_kind(tmp_path, caplog):
+    node = Node(tmp_path)
+    first = node.beat("a", 0)
+    node.service.commit("g", {("t", 0): OFFSET})
+    garbage = [
+        (b"\x00", b""),  # a key too short for its version
+        (b"\x00\x01\x00\x05ab", b""),  # an offset key cut short
+        (b"\x00\x01\x00\x01g\x00\x01t\x00\x00\x00\x01", b"\x00\x03\x00"),  # an offset value cut short
+        (b"\x00\x02\x00\x01h", b"\x00\x03\x00\x08\xff\xfe"),  # a classic group value that is not UTF-8
+        (r.record_key(r.CURRENT_MEMBER_ASSIGNMENT, "g", "x"), b"\x00\x00\x01"),
+    ]
+    node.service.offsets.append_records("g", garbage)
+    node.restart()
+    assert node.beat("a", first.member_epoch).member_epoch == first.member_epoch
+    assert node.service.committed("g") == {("t", 0): OFFSET}
+    assert caplog.text.count("malformed") == len(garbage)
+    node.close()
