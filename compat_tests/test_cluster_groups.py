@@ -34,6 +34,8 @@ def cluster(tmp_path_factory):
         "default.replication.factor=3",
         "-o",
         "group.initial.rebalance.delay.ms=0",
+        "-o",
+        "group.consumer.heartbeat.interval.ms=300",
     ) as cluster:
         create_internal_topics(cluster)
         yield cluster
@@ -65,23 +67,24 @@ def healed(cluster, request):
 class Member:
     """One consumer of a group (subscribe, poll, commit) through either client."""
 
-    def __init__(self, client: str, bootstrap: str, group: str, topic: str) -> None:
+    def __init__(self, client: str, bootstrap: str, group: str, topic: str, protocol: str = "classic") -> None:
         self.client, self.topic = client, topic
         self.commits: list = []  # the outcomes of commit_async, as polls report them
         if client == "confluent-kafka":
             from confluent_kafka import Consumer
 
-            self._consumer = Consumer(
-                {
-                    "bootstrap.servers": bootstrap,
-                    "group.id": group,
-                    "auto.offset.reset": "earliest",
-                    "enable.auto.commit": False,
-                    "session.timeout.ms": 6000,
-                    "heartbeat.interval.ms": 500,
-                    "on_commit": lambda error, _partitions: self.commits.append(error),
-                }
-            )
+            config = {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "on_commit": lambda error, _partitions: self.commits.append(error),
+            }
+            if protocol == "consumer":  # KIP-848: the broker sets session and heartbeat interval
+                config["group.protocol"] = "consumer"
+            else:
+                config.update({"session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+            self._consumer = Consumer(config)
         else:
             from kafka import KafkaConsumer
 
@@ -228,6 +231,60 @@ def test_group_carries_on_when_its_coordinator_stops(cluster, client, topic_name
     finally:
         for member in members:
             member.close()
+
+
+def test_a_kip848_group_keeps_its_members_when_its_coordinator_stops(cluster, topic_name):
+    """The next coordinator loads the group from its replica of
+    `__consumer_offsets`: the members carry on with their ids and epochs."""
+    client = "confluent-kafka"
+    create_topic(client, cluster.bootstrap, topic_name, partitions=2)
+    cluster.wait_fully_replicated(topic_name)
+    group = topic_name
+    members = [Member(client, cluster.bootstrap, group, topic_name, protocol="consumer") for _ in range(2)]
+    try:
+        wait_until_stable(members, cluster, group, 2)
+        # A third member comes and goes: the epochs (4) are then beyond what a
+        # group formed again from scratch by the two would reach (2).
+        passing = Member(client, cluster.bootstrap, group, topic_name, protocol="consumer")
+        coordinator = wait_until_stable([*members, passing], cluster, group, 3)
+        passing.close()
+        wait_until_stable(members, cluster, group, 2)
+        before = member_epochs(cluster.bootstrap, group)
+        assert set(before.values()) == {4}
+        first = [b"old-%d" % n for n in range(20)]
+        with Sender(client, cluster.bootstrap, topic_name) as sender:
+            for n, value in enumerate(first):
+                sender.send(value, partition=n % 2)
+            sender.flush()
+        consume_until(members, set(first), "the first 20")
+        for member in members:
+            member.commit()
+        assert coordinator == wait_for_coordinator_agreement(cluster, group)
+        cluster.wait_fully_replicated("__consumer_offsets")
+
+        cluster.stop_node(coordinator)
+        moved_to = wait_for_coordinator_agreement(cluster, group)
+        second = [b"new-%d" % n for n in range(20)]
+        with Sender(client, cluster.bootstrap, topic_name) as sender:
+            for n, value in enumerate(second):
+                sender.send(value, partition=n % 2)
+            sender.flush()
+        got = consume_until(members, set(second), "the 20 produced after the coordinator stopped")
+        assert [value for value in got if value.startswith(b"old-")] == []
+        assert wait_until_stable(members, cluster, group, 2) == moved_to != coordinator
+        assert member_epochs(cluster.bootstrap, group) == before  # nobody joined again
+    finally:
+        for member in members:
+            member.close()
+
+
+def member_epochs(bootstrap: str, group: str) -> dict[str, int | None]:
+    """{member id: member epoch} as `kwire groups describe` shows them."""
+    from kwire.admin.cluster_client import ClusterClient
+    from kwire.admin.groups import describe_group as kwire_describe
+
+    with ClusterClient(bootstrap) as client:
+        return {m.member_id: m.member_epoch for m in kwire_describe(client, group).members}
 
 
 @pytest.mark.parametrize("client", CLUSTER_CLIENTS)

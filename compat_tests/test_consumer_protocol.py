@@ -6,6 +6,9 @@ each consumer runs in its own process."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -136,3 +139,72 @@ def test_commits_resume_after_a_broker_restart_beside_a_classic_group(kwire, con
     assert all_offsets([second]) == later, "the new member read from before the committed offsets"
     again = start(consumers, kwire, "classic-beside", topic_name, client="kafka-python")
     wait_for(lambda: all_offsets([again]) >= later, "the classic group still consumes after the restart")
+
+
+def test_running_members_carry_on_across_a_broker_restart(kwire, consumers, topic_name):
+    """The group is in `__consumer_offsets`: after a restart the members
+    heartbeat with their ids and epochs and carry on, nothing re-read."""
+    group_id = "kip848-carry-on"
+    create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
+    group = [start(consumers, kwire, group_id, topic_name) for _ in range(2)]
+    wait_for(lambda: shared_out(group), f"the partitions shared out: {group}")
+    # A third member comes and goes: the epochs (4) are then beyond what a
+    # group formed again from scratch by two members would reach (2).
+    passing = start(consumers, kwire, group_id, topic_name)
+    wait_for(lambda: passing.assignment, "the third member assigned")
+    passing.close()
+    wait_for(lambda: shared_out(group), f"the partitions shared out again: {group}")
+    produced = produce_spread(kwire, topic_name, 120)
+    wait_for(lambda: all_offsets(group) >= produced, "every message consumed")
+    for consumer in group:
+        consumer.commit()
+    before = wait_for(lambda: stable_description(kwire, group_id, 2), "the group Stable")
+    members = {(m.member_id, m.member_epoch, tuple(sorted(m.partitions))) for m in before.members}
+    assert {e for _m, e, _p in members} == {4}
+
+    kwire.restart()
+    shown = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "kwire", "groups", "describe", "--group", group_id, "--members"]
+            + ["--bootstrap-server", kwire.bootstrap, "--output", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    )
+    (described,) = shown
+    assert described["state"] == "Stable", described
+    shown_members = {(m["consumer_id"], m["member_epoch"]) for m in described["members"]}
+    assert shown_members == {(m, e) for m, e, _p in members}
+    later = produce_spread(kwire, topic_name, 60, first=120)
+    wait_for(lambda: all_offsets(group) >= produced | later, f"the new messages consumed: {group}")
+    assert max(deliveries(group).values()) == 1, "a message consumed twice"
+    after = wait_for(lambda: stable_description(kwire, group_id, 2), "the group Stable after the restart")
+    assert {(m.member_id, m.member_epoch, tuple(sorted(m.partitions))) for m in after.members} == members
+
+    # A client reading `__consumer_offsets` (kafka-python here) gets the
+    # group's records as Kafka writes them.
+    from kafka import KafkaConsumer, TopicPartition
+
+    from kwire.coordinator.consumer_group import records
+    from kwire.coordinator.offsets import partition_for
+
+    reader = KafkaConsumer(bootstrap_servers=kwire.bootstrap, enable_auto_commit=False, exclude_internal_topics=False)
+    try:
+        partition = TopicPartition("__consumer_offsets", partition_for(group_id, 50))
+        reader.assign([partition])
+        reader.seek_to_beginning(partition)
+        kinds: set[int] = set()
+
+        def read() -> bool:
+            for batch in reader.poll(200).values():
+                for record in batch:
+                    key = records.parse_key(record.key)
+                    if key is not None and key.group_id == group_id:
+                        kinds.add(key.record_type)
+            return kinds >= {3, 5, 6, 7, 8}
+
+        wait_for(read, f"the group's records read by kafka-python: {kinds}")
+    finally:
+        reader.close()

@@ -17,6 +17,7 @@ group of a partition owned elsewhere."""
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable, Hashable
 
 from kwire.clock import Clock, Every
@@ -29,10 +30,11 @@ from kwire.coordinator.consumer_group.coordinator import (
     HeartbeatResult,
 )
 from kwire.coordinator.consumer_group.model import ConsumerGroup, ConsumerGroupState, TopicInfo
+from kwire.coordinator.consumer_group.persistence import GroupReplay, Persisted, update
 from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest, SyncRequest
 from kwire.coordinator.group_metadata import group_value, parse_group_value, stored_group
-from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore
+from kwire.coordinator.offsets import OFFSETS_TOPIC, CommittedOffset, OffsetStore, group_key
 from kwire.log.partition_log import PartitionLog
 from kwire.log.storage_errors import StorageError
 from kwire.protocol.errors import ErrorCode
@@ -81,10 +83,16 @@ class GroupsService:
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
         self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())
         self._stored: set[str] = set()  # groups with a metadata record on the log (a tombstone is due when forgotten)
+        # KIP-848 groups: what their records on the log say, the groups that
+        # may differ from it, and the records read while loading.
+        self._consumer_stored: dict[str, Persisted] = {}
+        self._consumer_dirty: dict[str, set[str] | None] = {}  # group -> members that changed (None: any)
+        self._consumer_replay = GroupReplay()
         self._owned: set[int] | None = None if owned is None else set()
         topic = cluster.get(OFFSETS_TOPIC)
         if owned is None and topic is not None:
-            self._load(self.offsets.replay([partition.log for partition in topic.partitions]))
+            logs = [partition.log for partition in topic.partitions]
+            self._load(self.offsets.replay(logs, self._consumer_replay.apply))
         for index in sorted(owned or ()):
             self.load_partition(index)
 
@@ -108,17 +116,28 @@ class GroupsService:
         topic = self.cluster.get(OFFSETS_TOPIC)
         if topic is not None and index < len(topic.partitions):
             self.offsets.partitions = len(topic.partitions)
-            self._load(self.offsets.replay_partition(index, topic.partitions[index].log))
+            partition_log = topic.partitions[index].log
+            self._load(self.offsets.replay_partition(index, partition_log, self._consumer_replay.apply))
 
     def _load(self, stored: dict[str, bytes | None]) -> None:
         now = self.now()
+        default_assignor = self.consumer.settings.assignors[0]
+        for consumer_group, on_log in self._consumer_replay.groups(now, self._topic_infos(), default_assignor):
+            self.consumer.groups[consumer_group.group_id] = consumer_group
+            self._consumer_stored[consumer_group.group_id] = on_log
         for group_id, value in stored.items():
-            group = parse_group_value(value) if value is not None else None
+            try:
+                group = parse_group_value(value) if value is not None else None
+            except (struct.error, UnicodeDecodeError) as exc:
+                log.warning("Skipped the malformed metadata record of group %s: %s", group_id, exc)
+                continue
             if group is not None:
-                self.coordinator.load(group_id, group, now)
                 self._stored.add(group_id)
+                if group_id not in self.consumer.groups:
+                    self.coordinator.load(group_id, group, now)
         for group_id in self.offsets.offsets:
-            self.coordinator.load(group_id, None, now)  # offsets alone: an empty group
+            if group_id not in self.consumer.groups:
+                self.coordinator.load(group_id, None, now)  # offsets alone: an empty group
 
     def unload_partition(self, index: int) -> None:
         """Leadership of partition `index` left this node: its groups are
@@ -130,6 +149,10 @@ class GroupsService:
             self.coordinator.unload(group_id)
         for group_id in [g for g in self.consumer.groups if self.offsets.partition_of(g) == index]:
             self.consumer.delete(group_id)
+        for group_id in [g for g in self._consumer_stored if self.offsets.partition_of(g) == index]:
+            del self._consumer_stored[group_id]  # forgotten here, not deleted: no tombstones
+        for group_id in [g for g in self._consumer_dirty if self.offsets.partition_of(g) == index]:
+            del self._consumer_dirty[group_id]
         self._stored = {g for g in self._stored if self.offsets.partition_of(g) != index}
         self.offsets.unload_partition(index)
         self.publish_changes()
@@ -167,8 +190,45 @@ class GroupsService:
         wake the joins and syncs parked on groups that changed."""
         for group_id in self.coordinator.take_to_store():
             self._store_group(group_id)
-        for group_id in self.coordinator.take_changed() | self.consumer.take_changed():
+        consumer_changed = self.consumer.take_changed()
+        for group_id in consumer_changed:
+            self._mark_consumer_group(group_id)
+        self._store_consumer_groups()
+        for group_id in self.coordinator.take_changed() | consumer_changed:
             self._notify(group_wait_key(group_id))
+
+    def _mark_consumer_group(self, group_id: str, member_id: str | None = None) -> None:
+        """The KIP-848 group may differ from its records: in that member only, or in anything."""
+        if member_id is None:
+            self._consumer_dirty[group_id] = None
+        else:
+            members = self._consumer_dirty.setdefault(group_id, set())
+            if members is not None:
+                members.add(member_id)
+
+    def _store_consumer_groups(self) -> None:
+        """Write what changed in the KIP-848 groups marked since their
+        records (persistence.py); a group gone gets its tombstones. A group
+        whose records the log refuses is tried again at the next change or tick."""
+        dirty, self._consumer_dirty = self._consumer_dirty, {}
+        for group_id, member_ids in sorted(dirty.items()):
+            group = self.consumer.group(group_id)
+            records, after = update(group_id, group, self._consumer_stored.get(group_id), member_ids)
+            if group is not None and group_id in self._stored:
+                records.append((group_key(group_id), None))  # it was a classic group: no longer
+            if not records:
+                continue
+            try:
+                self.offsets.append_records(group_id, records)
+            except StorageError as exc:
+                log.warning("Could not write the state of consumer group %s: %s", group_id, exc.message)
+                self._mark_consumer_group(group_id)
+                continue
+            if after is None:
+                self._consumer_stored.pop(group_id, None)
+            else:
+                self._consumer_stored[group_id] = after
+                self._stored.discard(group_id)
 
     def _store_group(self, group_id: str) -> None:
         group = self.coordinator.group(group_id)
@@ -192,7 +252,9 @@ class GroupsService:
             # A classic member cannot join a KIP-848 group that has members
             # (kwire does not convert groups between the protocols yet).
             return JoinResult(ErrorCode.inconsistent_group_protocol)
-        self.consumer.delete(request.group_id)  # an empty one becomes classic
+        if request.group_id in self.consumer.groups:
+            self.consumer.delete(request.group_id)  # an empty one becomes classic
+            self._mark_consumer_group(request.group_id)
         outcome = self.coordinator.join(request, self.now())
         self.publish_changes()
         return outcome
@@ -257,6 +319,7 @@ class GroupsService:
                 )
             self.coordinator.delete(request.group_id)  # an empty classic group (offsets only) becomes a consumer group
         result = self.consumer.heartbeat(request, self.now())
+        self._mark_consumer_group(request.group_id, result.member_id or request.member_id)
         self.publish_changes()
         return result
 
@@ -325,6 +388,8 @@ class GroupsService:
             return ErrorCode.non_empty_group
         if group_id in self.consumer.groups:  # an empty KIP-848 group: deleted as an empty classic one
             self.consumer.delete(group_id)
+            self._mark_consumer_group(group_id)
+            self._store_consumer_groups()
             self.coordinator.get_or_create(group_id, self.now())
         group = self.group(group_id)
         if group is None:
@@ -379,6 +444,7 @@ class GroupsService:
         for group_id, group in list(self.consumer.groups.items()):
             if group.state == ConsumerGroupState.EMPTY:
                 self.consumer.delete(group_id)
+                self._mark_consumer_group(group_id)
                 if self.offsets.committed(group_id):
                     self.coordinator.get_or_create(group_id, self.now())
 

@@ -9,6 +9,7 @@ tombstone of it marks a deleted group). A null value deletes.
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -18,8 +19,10 @@ import attrs
 from kwire.log.keyed_records import append_keyed_records, iter_batches
 from kwire.log.partition_log import PartitionLog
 from kwire.protocol.control_batches import ABORT, COMMIT, marker_type_of_key
+from kwire.protocol.records import BatchHeader
 
 OFFSETS_TOPIC = "__consumer_offsets"
+_logger = logging.getLogger("kwire.groups")
 _OFFSET_KEY_VERSION = 1
 _GROUP_KEY_VERSION = 2
 _VALUE_VERSION = 3
@@ -28,6 +31,7 @@ _I32 = struct.Struct(">i")
 _VALUE_HEAD = struct.Struct(">hqi")  # version, offset, leader epoch
 _I64 = struct.Struct(">q")
 KeyedRecord = tuple[bytes, bytes | None]  # a null value deletes the key
+OtherRecord = Callable[[bytes, bytes | None], None]  # told of the records that are not offsets or classic groups
 
 
 @attrs.frozen
@@ -143,6 +147,11 @@ class OffsetStore:
         """The group's metadata record (None: its tombstone)."""
         self._append(group_id, [(group_key(group_id), value)])
 
+    def append_records(self, group_id: str, records: list[KeyedRecord]) -> None:
+        """Other records of the group (its KIP-848 state), as one batch;
+        raises StorageError (nothing written) if the log refuses."""
+        self._append(group_id, records)
+
     def _append(self, group_id: str, records: list[KeyedRecord], **transactional: Any) -> None:
         if records:
             append_keyed_records(self._partition_log(self.partition_of(group_id)), records, **transactional)
@@ -182,7 +191,7 @@ class OffsetStore:
 
     # --- loading and unloading a partition ----------------------------------
 
-    def replay(self, logs: list[PartitionLog]) -> dict[str, bytes | None]:
+    def replay(self, logs: list[PartitionLog], on_record: OtherRecord | None = None) -> dict[str, bytes | None]:
         """Rebuild the offsets from every partition of `__consumer_offsets`
         (see `replay_partition`). The topic as found decides how groups are
         placed from now on, even if offsets.topic.num.partitions has changed
@@ -190,14 +199,17 @@ class OffsetStore:
         self.partitions = len(logs)
         groups: dict[str, bytes | None] = {}
         for index, log in enumerate(logs):
-            groups.update(self.replay_partition(index, log))
+            groups.update(self.replay_partition(index, log, on_record))
         return groups
 
-    def replay_partition(self, index: int, log: PartitionLog) -> dict[str, bytes | None]:
+    def replay_partition(
+        self, index: int, log: PartitionLog, on_record: OtherRecord | None = None
+    ) -> dict[str, bytes | None]:
         """Rebuild the offsets of the groups in partition `index` from its log:
         plain commits apply at once, transactional ones at their commit
         marker. Returns the last group metadata value of each group that
-        has one (None: the group was deleted)."""
+        has one (None: the group was deleted). Records of other kinds (key
+        version 3 and up, outside transactions) go to `on_record` in order."""
         groups: dict[str, bytes | None] = {}
         for header, records in iter_batches(log):
             if header.is_control:
@@ -208,26 +220,41 @@ class OffsetStore:
             for record in records:
                 if record.key is None:
                     continue
-                (version,) = _I16.unpack_from(record.key, 0)
-                if version == _GROUP_KEY_VERSION:
-                    groups[_read_string(record.key, 2)[0]] = record.value
-                if version not in (0, 1):
-                    continue
-                group_id, pos = _read_string(record.key, 2)
-                topic, pos = _read_string(record.key, pos)
-                (partition,) = _I32.unpack_from(record.key, pos)
-                if header.is_transactional:
-                    if record.value is not None:
-                        target = self.pending.setdefault(header.producer_id, {}).setdefault(group_id, {})
-                        target[(topic, partition)] = parse_offset_value(record.value)
-                elif record.value is None:
-                    group = self.offsets.get(group_id, {})
-                    group.pop((topic, partition), None)
-                    if not group:
-                        self.offsets.pop(group_id, None)
-                else:
-                    self.offsets.setdefault(group_id, {})[(topic, partition)] = parse_offset_value(record.value)
+                try:
+                    self._replay_record(header, record.key, record.value, groups, on_record)
+                except (struct.error, UnicodeDecodeError) as exc:  # bytes no kwire or Kafka wrote
+                    _logger.warning("Skipped a malformed record of %s: %s", log.name, exc)
         return groups
+
+    def _replay_record(
+        self,
+        header: BatchHeader,
+        key: bytes,
+        value: bytes | None,
+        groups: dict[str, bytes | None],
+        on_record: OtherRecord | None,
+    ) -> None:
+        (version,) = _I16.unpack_from(key, 0)
+        if version == _GROUP_KEY_VERSION:
+            groups[_read_string(key, 2)[0]] = value
+        elif version > _GROUP_KEY_VERSION and on_record is not None and not header.is_transactional:
+            on_record(key, value)
+        if version not in (0, 1):
+            return
+        group_id, pos = _read_string(key, 2)
+        topic, pos = _read_string(key, pos)
+        (partition,) = _I32.unpack_from(key, pos)
+        if header.is_transactional:
+            if value is not None:
+                target = self.pending.setdefault(header.producer_id, {}).setdefault(group_id, {})
+                target[(topic, partition)] = parse_offset_value(value)
+        elif value is None:
+            group = self.offsets.get(group_id, {})
+            group.pop((topic, partition), None)
+            if not group:
+                self.offsets.pop(group_id, None)
+        else:
+            self.offsets.setdefault(group_id, {})[(topic, partition)] = parse_offset_value(value)
 
     def unload_partition(self, index: int) -> None:
         """Forget the offsets (committed and pending) of partition `index`'s groups."""
