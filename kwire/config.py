@@ -81,6 +81,10 @@ class BrokerConfig:
     group_consumer_session_timeout_ms: int = 45000  # group.consumer.session.timeout.ms
     group_consumer_assignors: str = "uniform,range"  # group.consumer.assignors (the first is the default)
     group_consumer_max_size: int = 2**31 - 1  # group.consumer.max.size
+    # Online conversion of a non-empty group between the classic and the
+    # consumer protocol (empty groups are always taken over): Kafka 4.x's
+    # default lets both ways happen.
+    group_consumer_migration_policy: str = "bidirectional"  # group.consumer.migration.policy
     # Share groups (KIP-932). On by default as in Kafka 4.2, where they are
     # production-ready and a new cluster finalizes share.version=1 (kwire
     # keeps Kafka 4.0's switch name to turn them off).
@@ -521,6 +525,7 @@ SETTINGS: dict[str, Rule] = {
     "group.consumer.session.timeout.ms": Rule(INT, at_least=1),
     "group.consumer.assignors": Rule(LIST, choices=("uniform", "range")),
     "group.consumer.max.size": Rule(INT, at_least=1),
+    "group.consumer.migration.policy": Rule(STRING, choices=("disabled", "downgrade", "upgrade", "bidirectional")),
     "group.share.enable": Rule(BOOLEAN),
     "group.share.record.lock.duration.ms": Rule(INT, at_least=1000),
     "group.share.min.record.lock.duration.ms": Rule(INT, at_least=1000),

@@ -584,6 +584,14 @@ class GroupCoordinator:
         self._changed.add(group_id)
         self._to_store.discard(group_id)
 
+    def take_over(self, group: Group, now: float, reason: str) -> None:
+        """A group that was a KIP-848 consumer group (online downgrade): its
+        members rejoin in a rebalance, as Kafka's converted group does."""
+        self.groups[group.group_id] = group
+        for member in group.members.values():
+            member.last_heartbeat = now
+        self._prepare_rebalance(group, now, reason)
+
     def delete(self, group_id: str) -> None:
         group = self.groups.pop(group_id, None)
         self._initial_delays.discard(group_id)
