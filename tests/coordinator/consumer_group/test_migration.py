@@ -8,7 +8,7 @@ import struct
 from kwire.coordinator.consumer_group.coordinator import HeartbeatRequest
 from kwire.coordinator.consumer_group.migration import MigrationPolicy
 from kwire.coordinator.consumer_protocol import encode_assignment, parse_assignment
-from kwire.coordinator.group import GroupState, JoinResult, Member, SyncResult
+from kwire.coordinator.group import GroupState, JoinResult, SyncResult
 from kwire.coordinator.group_coordinator import JoinRequest, SyncRequest
 from kwire.protocol.errors import ErrorCode as E
 from tests.coordinator.test_groups_service import make_service
