@@ -1,0 +1,105 @@
+"""Classic and KIP-848 consumers in one group (Kafka's online migration,
+group.consumer.migration.policy=bidirectional by default): a kafka-python
+group is upgraded when a confluent-kafka `group.protocol=consumer` member
+joins, the two share the partitions with nothing lost or read twice, and
+the group goes back to the classic protocol when the KIP-848 member leaves.
+One broker for the module; each consumer runs in its own process."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from confluent_kafka import ConsumerGroupType
+from confluent_kafka.admin import AdminClient
+
+from compat_tests.broker import KwireProcess, wait_for
+from compat_tests.clients import Outgoing, create_topic, produce
+from compat_tests.group_consumers import GroupConsumer, all_offsets, describe
+
+PARTITIONS = 4
+FAST_HEARTBEATS = ("-o", "group.consumer.heartbeat.interval.ms=200", "--log-level", "INFO,kwire.groups=DEBUG")
+
+
+@pytest.fixture(scope="module")
+def kwire(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("protocol-migration")
+    broker = KwireProcess(directory / "data", directory / "kwire.log", list(FAST_HEARTBEATS)).start()
+    yield broker
+    broker.kill()  # the process this fixture started
+
+
+@pytest.fixture
+def consumers():
+    started: list[GroupConsumer] = []
+    yield started
+    for consumer in started:
+        consumer.stop()  # only the worker processes this test started
+
+
+def start(consumers, broker, group, topic, client, **options) -> GroupConsumer:
+    consumer = GroupConsumer(client, broker.bootstrap, group, topic, **options)
+    consumers.append(consumer)
+    return consumer
+
+
+def produce_spread(broker, topic, count, first=0) -> set[tuple[int, int]]:
+    messages = [Outgoing(b"k%d" % i, b"m%d" % i, partition=i % PARTITIONS) for i in range(first, first + count)]
+    return set(produce("confluent-kafka", broker.bootstrap, topic, messages))
+
+
+def shared_out(group: list[GroupConsumer]) -> bool:
+    """Every partition held by exactly one member, every member holding some."""
+    held = [consumer.assignment for consumer in group]
+    if any(not partitions for partitions in held):
+        return False
+    return sorted(p for partitions in held for p in partitions) == list(range(PARTITIONS))
+
+
+def deliveries(group: list[GroupConsumer]) -> Counter[tuple[int, int]]:
+    counts: Counter[tuple[int, int]] = Counter()
+    for consumer in group:
+        counts.update((p, o) for p, o, _ in list(consumer.messages))
+    return counts
+
+
+def listed_type(admin: AdminClient, group_id: str) -> ConsumerGroupType | None:
+    listed = admin.list_consumer_groups().result(timeout=10)
+    return next((g.type for g in listed.valid if g.group_id == group_id), None)
+
+
+def test_a_classic_group_upgrades_shares_with_a_kip848_member_and_downgrades(kwire, consumers, topic_name):
+    group_id = "migrating"
+    admin = AdminClient({"bootstrap.servers": kwire.bootstrap})
+    create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
+    classic = start(consumers, kwire, group_id, topic_name, "kafka-python")
+    wait_for(lambda: shared_out([classic]), f"the classic consumer holding everything: {classic}")
+    assert listed_type(admin, group_id) == ConsumerGroupType.CLASSIC
+
+    # Upgrade: a KIP-848 member joins the classic group; the two share the partitions.
+    modern = start(consumers, kwire, group_id, topic_name, "confluent-kafka", protocol="consumer")
+    group = [classic, modern]
+    wait_for(lambda: shared_out(group), f"the partitions shared by both protocols: {group}")
+    assert sorted(len(c.assignment) for c in group) == [2, 2]
+    produced = produce_spread(kwire, topic_name, 200)  # nothing committed: produced once the group is mixed
+    wait_for(lambda: all_offsets(group) >= produced, f"every message consumed: {group}")
+    assert max(deliveries(group).values()) == 1, "a message consumed twice"
+
+    # Kafka shows a consumer group with a classic member.
+    assert listed_type(admin, group_id) == ConsumerGroupType.CONSUMER
+    (found,) = admin.describe_consumer_groups([group_id]).values()
+    described = found.result(timeout=10)
+    assert described.type == ConsumerGroupType.CONSUMER and len(described.members) == 2
+    assert sorted(len(m.assignment.topic_partitions) for m in described.members) == [2, 2]
+    description = describe(kwire.bootstrap, group_id)
+    assert description is not None and len(description.members) == 2
+
+    # Downgrade: the KIP-848 member commits and leaves; the classic member takes everything back.
+    classic.commit()
+    modern.commit()
+    modern.close()
+    wait_for(lambda: shared_out([classic]), f"the classic consumer holding everything again: {classic}")
+    assert listed_type(admin, group_id) == ConsumerGroupType.CLASSIC
+    later = produce_spread(kwire, topic_name, 40, first=200)
+    wait_for(lambda: all_offsets([classic]) >= later, f"the classic consumer read on: {classic}")
+    assert max(deliveries(group).values()) == 1, "a message consumed twice across the downgrade"
