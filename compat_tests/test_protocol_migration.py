@@ -103,3 +103,29 @@ def test_a_classic_group_upgrades_shares_with_a_kip848_member_and_downgrades(kwi
     later = produce_spread(kwire, topic_name, 40, first=200)
     wait_for(lambda: all_offsets([classic]) >= later, f"the classic consumer read on: {classic}")
     assert max(deliveries(group).values()) == 1, "a message consumed twice across the downgrade"
+
+
+def test_a_classic_member_joins_and_leaves_a_kip848_group(kwire, consumers, topic_name):
+    group_id = "mixed"
+    create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
+    modern = start(consumers, kwire, group_id, topic_name, "confluent-kafka", protocol="consumer")
+    wait_for(lambda: shared_out([modern]), f"the KIP-848 consumer holding everything: {modern}")
+
+    # An aiokafka classic consumer joins the consumer group: the coordinator assigns it too.
+    classic = start(consumers, kwire, group_id, topic_name, "aiokafka")
+    group = [modern, classic]
+    wait_for(lambda: shared_out(group), f"the partitions shared by both protocols: {group}")
+    produced = produce_spread(kwire, topic_name, 200)
+    wait_for(lambda: all_offsets(group) >= produced, f"every message consumed: {group}")
+    assert max(deliveries(group).values()) == 1, "a message consumed twice"
+
+    # The classic member leaves (LeaveGroup): the group stays a consumer group and the KIP-848 member takes over.
+    classic.commit()
+    modern.commit()
+    classic.close()
+    wait_for(lambda: shared_out([modern]), f"the KIP-848 consumer holding everything again: {modern}")
+    admin = AdminClient({"bootstrap.servers": kwire.bootstrap})
+    assert listed_type(admin, group_id) == ConsumerGroupType.CONSUMER
+    later = produce_spread(kwire, topic_name, 40, first=200)
+    wait_for(lambda: all_offsets([modern]) >= later, f"the KIP-848 consumer read on: {modern}")
+    assert max(deliveries(group).values()) == 1, "a message consumed twice after the classic member left"
