@@ -16,6 +16,9 @@ from confluent_kafka.admin import AdminClient
 from compat_tests.broker import KwireProcess, wait_for
 from compat_tests.clients import Outgoing, create_topic, produce
 from compat_tests.group_consumers import GroupConsumer, all_offsets, describe
+from kwire.admin.cluster_client import ClusterClient
+from kwire.protocol.api_keys import ApiKey
+from kwire.protocol.errors import ErrorCode
 
 PARTITIONS = 4
 FAST_HEARTBEATS = ("-o", "group.consumer.heartbeat.interval.ms=200", "--log-level", "INFO,kwire.groups=DEBUG")
@@ -93,6 +96,18 @@ def test_a_classic_group_upgrades_shares_with_a_kip848_member_and_downgrades(kwi
     assert sorted(len(m.assignment.topic_partitions) for m in described.members) == [2, 2]
     description = describe(kwire.bootstrap, group_id)
     assert description is not None and len(description.members) == 2
+    with ClusterClient(kwire.bootstrap) as cluster:
+        coordinator = cluster.coordinator(group_id)
+        _v, classic_view = coordinator.call(
+            ApiKey.DESCRIBE_GROUPS, dict(groups=[group_id], include_authorized_operations=False), 6, 6
+        )
+        (entry,) = classic_view.groups
+        assert (entry.group_state, entry.error_code) == ("Dead", ErrorCode.group_id_not_found)
+        assert entry.error_message == f"Group {group_id} is not a classic group."
+        _v, modern_view = coordinator.call(
+            ApiKey.CONSUMER_GROUP_DESCRIBE, dict(group_ids=[group_id], include_authorized_operations=False), 1, 1
+        )
+        assert sorted(m.member_type for m in modern_view.groups[0].members) == [0, 1]  # classic, consumer
 
     # Downgrade: the KIP-848 member commits and leaves; the classic member takes everything back.
     classic.commit()
