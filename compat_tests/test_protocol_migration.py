@@ -120,14 +120,19 @@ def test_a_classic_group_upgrades_shares_with_a_kip848_member_and_downgrades(kwi
     assert max(deliveries(group).values()) == 1, "a message consumed twice across the downgrade"
 
 
-def test_a_classic_member_joins_and_leaves_a_kip848_group(kwire, consumers, topic_name):
-    group_id = "mixed"
+# An eager classic client, and librdkafka's classic protocol with cooperative rebalancing.
+CLASSIC_MEMBERS = [("aiokafka", {}), ("confluent-kafka", {"assignor": "cooperative-sticky"})]
+
+
+@pytest.mark.parametrize("classic_client, options", CLASSIC_MEMBERS, ids=[c for c, _ in CLASSIC_MEMBERS])
+def test_a_classic_member_joins_and_leaves_a_kip848_group(kwire, consumers, topic_name, classic_client, options):
+    group_id = f"mixed-{classic_client}"
     create_topic("confluent-kafka", kwire.bootstrap, topic_name, partitions=PARTITIONS)
     modern = start(consumers, kwire, group_id, topic_name, "confluent-kafka", protocol="consumer")
     wait_for(lambda: shared_out([modern]), f"the KIP-848 consumer holding everything: {modern}")
 
-    # An aiokafka classic consumer joins the consumer group: the coordinator assigns it too.
-    classic = start(consumers, kwire, group_id, topic_name, "aiokafka")
+    # A classic consumer joins the consumer group: the coordinator assigns it too.
+    classic = start(consumers, kwire, group_id, topic_name, classic_client, **options)
     group = [modern, classic]
     wait_for(lambda: shared_out(group), f"the partitions shared by both protocols: {group}")
     produced = produce_spread(kwire, topic_name, 200)

@@ -330,7 +330,7 @@ class GroupsService:
                 member.awaiting_sync, member.sync_result = False, SyncResult(ErrorCode.rebalance_in_progress)
         self.coordinator.delete(group_id)
         self._forget_stored_classic(group_id)
-        self.consumer.groups[group_id] = converted
+        self.consumer.adopt(converted)
         self._notify(group_wait_key(group_id))
         log.info("Converted classic group %s (generation %d) to a consumer group", group_id, classic.generation_id)
         return None

@@ -344,7 +344,7 @@ class ConsumerGroupCoordinator:
         if self.groups.get(group.group_id) is not group:
             return  # downgraded to a classic group already
         if member.classic is None and self.downgrade is not None and self.downgrade(group, member):
-            self.groups.pop(group.group_id, None)
+            self.delete(group.group_id)
             self._changed.add(group.group_id)
             return
         release(group, member, member.assigned | member.pending_revocation)
@@ -402,6 +402,11 @@ class ConsumerGroupCoordinator:
         if member_epoch == member.member_epoch:
             return E.none
         return E.illegal_generation if member.classic is not None else E.stale_member_epoch
+
+    def adopt(self, group: ConsumerGroup) -> None:
+        """A group converted from a classic one (online upgrade, migration.py)."""
+        self.groups[group.group_id] = group
+        self._changed.add(group.group_id)
 
     def delete(self, group_id: str) -> None:
         self.groups.pop(group_id, None)
