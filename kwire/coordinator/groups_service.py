@@ -450,6 +450,7 @@ class GroupsService:
     def tick(self) -> None:
         now = self.now()
         self.coordinator.tick(now)
+        self.classic_members.expire(now)
         self.consumer.tick(now)
         self._forget_empty_consumer_groups()
         if self._retention_check.due(now):

@@ -9,7 +9,9 @@ as the generation; the SyncGroup that follows gets the member's assigned
 partitions as a ConsumerProtocolAssignment. Heartbeat answers
 REBALANCE_IN_PROGRESS whenever the member should join again to move on: the
 group epoch passed it, it must revoke partitions, or partitions it waits
-for are free now.
+for are free now. As in Kafka, a member told to join again must do so, and
+a member that joined must sync, within its rebalance timeout, or it is
+removed (`expire`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,27 @@ def supports_classic(group: ConsumerGroup, protocol_type: str, names: list[str])
 class ClassicMembers:
     def __init__(self, coordinator: ConsumerGroupCoordinator) -> None:
         self.coordinator = coordinator
+        # (group id, member id) -> when the member is removed unless it joins
+        # (after REBALANCE_IN_PROGRESS) or syncs (after joining): Kafka's join
+        # and sync timeouts, the member's rebalance timeout.
+        self._deadlines: dict[tuple[str, str], float] = {}
+
+    def _deadline(self, group: ConsumerGroup, member: ConsumerMember, now: float, replace: bool) -> None:
+        key = (group.group_id, member.member_id)
+        if replace or key not in self._deadlines:
+            self._deadlines[key] = now + member.rebalance_timeout_ms / 1000
+
+    def expire(self, now: float) -> None:
+        """Remove the classic members that did not join or sync in time."""
+        for (group_id, member_id), deadline in list(self._deadlines.items()):
+            group = self.coordinator.groups.get(group_id)
+            member = group.members.get(member_id) if group is not None else None
+            if member is None or member.classic is None:
+                del self._deadlines[(group_id, member_id)]
+            elif now > deadline:
+                del self._deadlines[(group_id, member_id)]
+                assert group is not None
+                self.coordinator.remove(group, member)
 
     # --- JoinGroup -------------------------------------------------------------------
 
@@ -94,6 +117,7 @@ class ClassicMembers:
         if member.state == MemberState.UNREVOKED_PARTITIONS:
             reconcile(group, member, owned, now)  # what it says it owns may finish the revocation at once
         member.last_heartbeat = now
+        self._deadline(group, member, now, replace=True)  # now it must sync
         coordinator._changed.add(group.group_id)
         return JoinResult(
             E.none,
@@ -181,9 +205,11 @@ class ClassicMembers:
             ):
                 raise _Refused(E.inconsistent_group_protocol)
             if group.group_epoch > member.member_epoch and member.state != MemberState.UNREVOKED_PARTITIONS:
+                self._deadline(group, member, now, replace=False)
                 raise _Refused(E.rebalance_in_progress)  # a newer epoch: join again to catch up
         except _Refused as refused:
             return SyncResult(refused.error)
+        self._deadlines.pop((group.group_id, member.member_id), None)
         member.last_heartbeat = now
         return SyncResult(
             E.none, request.protocol_type, request.protocol_name, classic_assignment(member, member.assigned, names)
@@ -204,6 +230,7 @@ class ClassicMembers:
             or member.state == MemberState.UNREVOKED_PARTITIONS
             or (member.state == MemberState.UNRELEASED_PARTITIONS and not _waits_for_others(group, member))
         ):
+            self._deadline(group, member, now, replace=False)
             return E.rebalance_in_progress
         return E.none
 

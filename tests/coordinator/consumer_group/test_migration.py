@@ -242,3 +242,25 @@ def test_no_downgrade_when_the_policy_allows_only_upgrades():
     consumer_heartbeat(service, "new", -1)
     group = service.consumer_group("g")
     assert group is not None and all(m.classic is not None for m in group.members.values())
+
+
+def test_a_classic_member_must_sync_and_rejoin_within_its_rebalance_timeout():
+    service, clock, _woken = make_service(group_consumer_session_timeout_ms=120_000)
+    consumer_heartbeat(service, "m", 0)
+    joined = classic_join(service)  # rebalance timeout 30 s, session 10 s: heartbeats keep it alive
+    for _ in range(4):
+        clock.advance(ms=8_000)
+        service.heartbeat("g", joined.generation_id, joined.member_id, None)
+        consumer_heartbeat(service, "m", 1)
+        service.tick()
+    assert joined.member_id not in service.consumer_group("g").members  # joined but never synced
+    again = classic_join(service)
+    sync(service, again.member_id, again.generation_id)
+    consumer_heartbeat(service, "m", 0)  # "m" holds nothing now: the partition the classic member waits for is free
+    told = service.heartbeat("g", again.generation_id, again.member_id, None)
+    assert told == E.rebalance_in_progress
+    for _ in range(4):
+        clock.advance(ms=8_000)
+        assert service.heartbeat("g", again.generation_id, again.member_id, None) in (told, E.unknown_member_id)
+        service.tick()
+    assert again.member_id not in service.consumer_group("g").members  # told to join again, never did
