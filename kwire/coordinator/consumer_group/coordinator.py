@@ -162,6 +162,7 @@ class ConsumerGroupCoordinator:
         if epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
             return self._leave(group, request, now)
         member = self._member(group, request, now)
+        member.classic = None  # as Kafka: a member heartbeating with this protocol speaks it now
         # One new group epoch for whatever changed in this heartbeat, as Kafka.
         changed = self._update(member, request)
         if self._refresh_topics(group) or changed:
