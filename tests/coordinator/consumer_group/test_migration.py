@@ -264,3 +264,14 @@ def test_a_classic_member_must_sync_and_rejoin_within_its_rebalance_timeout():
         assert service.heartbeat("g", again.generation_id, again.member_id, None) in (told, E.unknown_member_id)
         service.tick()
     assert again.member_id not in service.consumer_group("g").members  # told to join again, never did
+
+
+def test_joins_parked_on_a_rebalance_are_told_to_join_again_by_the_upgrade():
+    service, _clock, woken = make_service()
+    (a, b), generation = stable_classic_group(service)
+    parked = classic_join(service, a, metadata=subscription(["t", "u"]))  # new metadata: a rebalance, a waits for b
+    assert parked.join_result is None and service.group("g").state == GroupState.PREPARING_REBALANCE
+    woken.clear()
+    assert consumer_heartbeat(service, "new", 0).error_code == E.none
+    assert parked.join_result.error_code == E.rebalance_in_progress
+    assert any(key == ("group", "g") for key in woken)  # the parked JoinGroup is answered
