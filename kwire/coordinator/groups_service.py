@@ -96,6 +96,7 @@ class GroupsService:
         self.migration_policy = MigrationPolicy.parse(config.group_consumer_migration_policy)
         self.classic_members = ClassicMembers(self.consumer)
         self.consumer.downgrade = self._downgrade
+        self.classic_members.downgrade = self._downgrade_replaced
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
         self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())
         self._stored: set[str] = set()  # groups with a metadata record on the log (a tombstone is due when forgotten)
@@ -357,6 +358,20 @@ class GroupsService:
         names = {topic_id: topic.name for topic_id, topic in self.cluster.topics_by_id.items()}
         classic = classic_group_from_consumer(group, leaving, names, self.now())
         self.coordinator.take_over(classic, self.now(), f"downgrade of group {group.group_id} from consumer to classic")
+        log.info("Converted consumer group %s (epoch %d) to a classic group", group.group_id, group.group_epoch)
+        return True
+
+    def _downgrade_replaced(self, group: ConsumerGroup, rebalance: bool) -> bool:
+        """A classic static member took the place of the last member of the
+        consumer protocol: the group becomes a classic group if the policy
+        allows, rebalancing only if the subscription changed (as Kafka)."""
+        if not self.migration_policy.downgrade or len(group.members) > self.coordinator.settings.max_size:
+            return False
+        names = {topic_id: topic.name for topic_id, topic in self.cluster.topics_by_id.items()}
+        classic = classic_group_from_consumer(group, None, names, self.now())
+        self.consumer.delete(group.group_id)
+        reason = f"downgrade of group {group.group_id} from consumer to classic (static member replaced)"
+        self.coordinator.take_over(classic, self.now(), reason, rebalance)
         log.info("Converted consumer group %s (epoch %d) to a classic group", group.group_id, group.group_epoch)
         return True
 

@@ -17,6 +17,7 @@ removed (`expire`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import attrs
 
@@ -24,6 +25,7 @@ from kwire.coordinator.consumer_group.coordinator import ConsumerGroupCoordinato
 from kwire.coordinator.consumer_group.migration import CONSUMER_PROTOCOL_TYPE, classic_assignment, owned_by_name
 from kwire.coordinator.consumer_group.model import (
     NOTHING,
+    STATIC_LEAVE_EPOCH,
     ClassicMemberMetadata,
     ConsumerGroup,
     ConsumerMember,
@@ -60,6 +62,10 @@ class ClassicMembers:
         # (after REBALANCE_IN_PROGRESS) or syncs (after joining): Kafka's join
         # and sync timeouts, the member's rebalance timeout.
         self._deadlines: dict[tuple[str, str], float] = {}
+        # Online downgrade when a classic static member takes the place of
+        # the last member of the consumer protocol: (group, whether it must
+        # rebalance) -> True if the group became a classic one.
+        self.downgrade: Callable[[ConsumerGroup, bool], bool] | None = None
 
     def _deadline(self, group: ConsumerGroup, member: ConsumerMember, now: float, replace: bool) -> None:
         key = (group.group_id, member.member_id)
@@ -97,9 +103,8 @@ class ClassicMembers:
             subscription = parse_subscription(request.protocols[0][1])
         except MalformedConsumerProtocol:
             return JoinResult(E.unknown_server_error)  # as Kafka: it cannot read the member's subscription
-        is_new = member_id not in group.members
         try:
-            member = self._member(group, member_id, known, request, now)
+            member, is_new, replaced = self._member(group, member_id, known, request, now)
         except _Refused as refused:
             return JoinResult(refused.error)
         topics = tuple(sorted(set(subscription.topics)))
@@ -119,6 +124,9 @@ class ClassicMembers:
         member.last_heartbeat = now
         self._deadline(group, member, now, replace=True)  # now it must sync
         coordinator._changed.add(group.group_id)
+        if replaced is not None and replaced.classic is None and self.downgrade is not None:
+            if all(m.classic is not None for m in group.members.values()):
+                self.downgrade(group, changed)  # its answer is the same either way, as in Kafka
         return JoinResult(
             E.none,
             generation_id=member.member_epoch,
@@ -130,21 +138,22 @@ class ClassicMembers:
 
     def _member(
         self, group: ConsumerGroup, member_id: str, known: bool, request: JoinRequest, now: float
-    ) -> ConsumerMember:
+    ) -> tuple[ConsumerMember, bool, ConsumerMember | None]:
+        """The joining member, whether it is new, and the static member it replaced."""
         instance_id = request.group_instance_id
         if instance_id is not None:
             static = group.members.get(group.static_members.get(instance_id, ""))
             if static is not None:
                 if static.member_id == member_id:
-                    return static
+                    return static, False, None
                 if known:
                     raise _Refused(E.fenced_instance_id)
-                return self._replace_static(group, static, member_id)
+                return self._replace_static(group, static, member_id), False, static
         member = group.members.get(member_id)
         if member is not None:
             if member.classic is None:
                 raise _Refused(E.unknown_member_id)  # a member of the consumer protocol
-            return member
+            return member, False, None
         member = ConsumerMember(
             member_id,
             instance_id,
@@ -158,14 +167,15 @@ class ClassicMembers:
         group.members[member_id] = member
         if instance_id is not None:
             group.static_members[instance_id] = member_id
-        return member
+        return member, True, None
 
     @staticmethod
     def _replace_static(group: ConsumerGroup, previous: ConsumerMember, member_id: str) -> ConsumerMember:
         """The static member is back under a new member id: it takes over
         the previous one's place and assignment (KIP-345)."""
         del group.members[previous.member_id]
-        member = attrs.evolve(previous, member_id=member_id)
+        epoch = previous.previous_member_epoch if previous.member_epoch == STATIC_LEAVE_EPOCH else previous.member_epoch
+        member = attrs.evolve(previous, member_id=member_id, member_epoch=epoch)
         group.members[member_id] = member
         group.static_members[member.instance_id or ""] = member_id
         if previous.member_id in group.target:

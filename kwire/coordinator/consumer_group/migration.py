@@ -158,11 +158,11 @@ def classic_assignment(member: ConsumerMember, partitions: Assignment, names: Ma
 
 
 def classic_group_from_consumer(
-    group: ConsumerGroup, leaving: ConsumerMember, names: Mapping[uuid.UUID, str], now: float
+    group: ConsumerGroup, leaving: ConsumerMember | None, names: Mapping[uuid.UUID, str], now: float
 ) -> Group:
     """The classic group a consumer group becomes (downgrade) without the
-    leaving member: Stable at the group epoch, each member holding its
-    target assignment, ready to rebalance."""
+    leaving member (if one left): Stable at the group epoch, each member
+    holding its target assignment."""
     classic = Group(
         group.group_id, state=GroupState.STABLE, generation_id=group.group_epoch, protocol_type=CONSUMER_PROTOCOL_TYPE
     )

@@ -275,3 +275,36 @@ def test_joins_parked_on_a_rebalance_are_told_to_join_again_by_the_upgrade():
     assert consumer_heartbeat(service, "new", 0).error_code == E.none
     assert parked.join_result.error_code == E.rebalance_in_progress
     assert any(key == ("group", "g") for key in woken)  # the parked JoinGroup is answered
+
+
+def test_a_classic_static_member_taking_the_last_consumer_members_place_downgrades():
+    service, _clock, _woken = make_service()
+
+    def static_heartbeat(epoch):
+        request = HeartbeatRequest(
+            group_id="g",
+            member_id="s",
+            member_epoch=epoch,
+            instance_id="i1",
+            rack_id=None,
+            rebalance_timeout_ms=30_000 if epoch == 0 else -1,
+            subscribed_topic_names=("t",) if epoch == 0 else None,
+            subscribed_topic_regex=None,
+            server_assignor=None,
+            owned=frozenset() if epoch == 0 else None,
+        )
+        return service.consumer_heartbeat(request)
+
+    static_heartbeat(0)
+    other = classic_join(service)
+    sync(service, other.member_id, other.generation_id)
+    epoch = service.consumer_group("g").group_epoch
+    assert static_heartbeat(-2).error_code == E.none  # leaves for now: its place is kept
+    assert service.consumer_group("g") is not None
+    replacing = classic_join(service, instance="i1")
+    assert replacing.error_code == E.none and replacing.generation_id == epoch
+    classic = service.group("g")
+    assert classic is not None and service.consumer_group("g") is None
+    assert classic.state == GroupState.STABLE  # same subscription: no rebalance
+    assert set(classic.members) == {other.member_id, replacing.member_id}
+    assert service.heartbeat("g", classic.generation_id, replacing.member_id, "i1") == E.none
