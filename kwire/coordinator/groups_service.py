@@ -91,6 +91,7 @@ class GroupsService:
                 max_size=config.group_consumer_max_size,
             ),
             self._topic_infos,
+            lambda group_id: cluster.group_configs.get(group_id),
         )
         # Online migration between the protocols (consumer_group/migration.py).
         self.migration_policy = MigrationPolicy.parse(config.group_consumer_migration_policy)

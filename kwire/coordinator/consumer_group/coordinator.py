@@ -122,9 +122,15 @@ def _check(request: HeartbeatRequest, assignors: tuple[str, ...]) -> None:
 
 
 class ConsumerGroupCoordinator:
-    def __init__(self, settings: ConsumerGroupSettings, topics: Callable[[], Mapping[str, TopicInfo]]) -> None:
+    def __init__(
+        self,
+        settings: ConsumerGroupSettings,
+        topics: Callable[[], Mapping[str, TopicInfo]],
+        group_overrides: Callable[[str], Mapping[str, str]] = lambda group_id: {},
+    ) -> None:
         self.settings = settings
         self._topics = topics  # the cluster's topics (internal ones left out), asked when needed
+        self._overrides = group_overrides  # a group's GROUP configs (consumer.heartbeat.interval.ms ...)
         self.groups: dict[str, ConsumerGroup] = {}
         self._changed: set[str] = set()
         # Online downgrade (migration.py): asked when a member of the consumer
@@ -138,6 +144,14 @@ class ConsumerGroupCoordinator:
     def take_changed(self) -> set[str]:
         changed, self._changed = self._changed, set()
         return changed
+
+    def heartbeat_interval_ms(self, group_id: str) -> int:
+        value = self._overrides(group_id).get("consumer.heartbeat.interval.ms")
+        return int(value) if value is not None else self.settings.heartbeat_interval_ms
+
+    def session_timeout_ms(self, group_id: str) -> int:
+        value = self._overrides(group_id).get("consumer.session.timeout.ms")
+        return int(value) if value is not None else self.settings.session_timeout_ms
 
     # --- ConsumerGroupHeartbeat ---------------------------------------------------
 
@@ -180,7 +194,7 @@ class ConsumerGroupCoordinator:
             E.none,
             member_id=member.member_id,
             member_epoch=member.member_epoch,
-            heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms(group.group_id),
             assignment=member.assigned if full else None,
         )
 
@@ -364,9 +378,10 @@ class ConsumerGroupCoordinator:
     def _expire(self, group: ConsumerGroup, now: float) -> None:
         """Members whose session ended, or that did not revoke within their
         rebalance timeout, are removed (fenced)."""
+        group_session_ms = self.session_timeout_ms(group.group_id)
         for member in list(group.members.values()):
             # A classic member keeps the session timeout of its JoinGroup.
-            session_ms = member.classic.session_timeout_ms if member.classic else self.settings.session_timeout_ms
+            session_ms = member.classic.session_timeout_ms if member.classic else group_session_ms
             expired = now - member.last_heartbeat > session_ms / 1000
             late = member.revocation_deadline is not None and now > member.revocation_deadline
             if expired or late:
