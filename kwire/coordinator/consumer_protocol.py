@@ -114,10 +114,9 @@ class _Reader:
             raise MalformedConsumerProtocol(f"array of {n} at {self.pos} of {len(self.buf)}")
         return n
 
-    def nullable_bytes(self) -> None:
+    def nullable_bytes(self) -> bytes | None:
         n = self.int32()
-        if n != -1:
-            self._take(n)
+        return None if n == -1 else self._take(n)
 
     def partitions(self) -> tuple[tuple[str, int], ...]:
         pairs: list[tuple[str, int]] = []
@@ -171,7 +170,14 @@ def encode_assignment(partitions: list[tuple[str, int]], version: int) -> bytes:
 def parse_assignment(assignment: bytes) -> tuple[tuple[str, int], ...]:
     """(topic, partition) pairs of a ConsumerProtocolAssignment;
     MalformedConsumerProtocol if the bytes do not parse."""
+    return parse_assignment_with_user_data(assignment)[0]
+
+
+def parse_assignment_with_user_data(assignment: bytes) -> tuple[tuple[tuple[str, int], ...], bytes | None]:
+    """The pairs and the user data (a custom assignor's) of a
+    ConsumerProtocolAssignment; MalformedConsumerProtocol if they do not parse."""
     reader = _Reader(assignment)
     if reader.int16() < 0:
         raise MalformedConsumerProtocol("negative version")
-    return reader.partitions()
+    pairs = reader.partitions()
+    return pairs, reader.nullable_bytes()

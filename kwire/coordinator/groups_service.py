@@ -30,6 +30,7 @@ from kwire.coordinator.consumer_group.coordinator import (
     HeartbeatResult,
 )
 from kwire.coordinator.consumer_group.migration import (
+    CustomAssignorInUse,
     MalformedConsumerProtocol,
     MigrationPolicy,
     classic_group_from_consumer,
@@ -323,6 +324,14 @@ class GroupsService:
         except MalformedConsumerProtocol as exc:
             log.warning("Cannot upgrade classic group %s: %s", group_id, exc)
             return f"Cannot upgrade classic group {group_id} to consumer group because the embedded consumer protocol is malformed."
+        except CustomAssignorInUse:
+            log.warning(
+                "Cannot upgrade classic group %s: an assignment carries a custom assignor's user data", group_id
+            )
+            return (
+                f"Cannot upgrade classic group {group_id} to consumer group because an unsupported custom assignor is in use. "
+                "Please refer to the documentation or switch to a default assignor before re-attempting the upgrade."
+            )
         # Joins and syncs parked on the rebalance under way are told to join again.
         for member in classic.members.values():
             if member.awaiting_join:

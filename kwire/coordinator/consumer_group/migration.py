@@ -29,13 +29,18 @@ from kwire.coordinator.consumer_group.model import (
 from kwire.coordinator.consumer_protocol import (
     MalformedConsumerProtocol,
     encode_assignment,
-    parse_assignment,
+    parse_assignment_with_user_data,
     parse_subscription,
     subscription_version,
 )
 from kwire.coordinator.group import Group, GroupState, Member
 
 CONSUMER_PROTOCOL_TYPE = "consumer"
+
+
+class CustomAssignorInUse(ValueError):
+    """A member's assignment carries a custom assignor's user data, which a
+    member of the consumer protocol cannot keep (Kafka refuses the upgrade)."""
 
 
 class MigrationPolicy(str, enum.Enum):
@@ -110,7 +115,8 @@ def consumer_group_from_classic(group: Group, topics: Mapping[str, TopicInfo], n
     stable classic member at the group's generation, its last assignment
     both held and its target; a rebalance that was under way is redone by
     the epoch bump of the joining member. MalformedConsumerProtocol if a
-    member's subscription or assignment does not parse."""
+    member's subscription or assignment does not parse, CustomAssignorInUse
+    if an assignment carries user data."""
     converted = ConsumerGroup(
         group.group_id, group_epoch=group.generation_id, target_epoch=group.generation_id, empty_since=now
     )
@@ -118,8 +124,13 @@ def consumer_group_from_classic(group: Group, topics: Mapping[str, TopicInfo], n
         metadata = member.metadata_for(group.protocol_name) if group.protocol_name else b""
         if not metadata and member.protocols:
             metadata = member.protocols[0][1]  # no generation completed yet: its first choice
+        pairs: tuple[tuple[str, int], ...] = ()
+        if member.assignment:  # empty until the member's first SyncGroup
+            pairs, user_data = parse_assignment_with_user_data(member.assignment)
+            if user_data:
+                raise CustomAssignorInUse(member.member_id)
         subscription = parse_subscription(metadata)
-        assigned = _partitions(parse_assignment(member.assignment), topics) if member.assignment else frozenset()
+        assigned = _partitions(pairs, topics)
         consumer_member = ConsumerMember(
             member.member_id,
             member.group_instance_id,
@@ -190,6 +201,7 @@ def classic_group_from_consumer(
 
 __all__ = [
     "CONSUMER_PROTOCOL_TYPE",
+    "CustomAssignorInUse",
     "MalformedConsumerProtocol",
     "MigrationPolicy",
     "classic_assignment",

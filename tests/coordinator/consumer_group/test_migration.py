@@ -308,3 +308,23 @@ def test_a_classic_static_member_taking_the_last_consumer_members_place_downgrad
     assert classic.state == GroupState.STABLE  # same subscription: no rebalance
     assert set(classic.members) == {other.member_id, replacing.member_id}
     assert service.heartbeat("g", classic.generation_id, replacing.member_id, "i1") == E.none
+
+
+def test_an_assignment_with_a_custom_assignors_user_data_keeps_the_group_classic():
+    service, _clock, _woken = make_service()
+    member = classic_join(service)
+    with_user_data = encode_assignment([("t", 0)], 0)[:-4] + struct.pack(">i", 6) + b"sticky"
+    service.sync(
+        SyncRequest(
+            "g",
+            member.join_result.generation_id,
+            member.member_id,
+            None,
+            None,
+            None,
+            {member.member_id: with_user_data},
+        )
+    )
+    refused = consumer_heartbeat(service, "new", 0)
+    assert refused.error_code == E.group_id_not_found and "unsupported custom assignor" in refused.error_message
+    assert service.group("g").state == GroupState.STABLE
