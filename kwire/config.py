@@ -89,6 +89,10 @@ class BrokerConfig:
     group_consumer_max_session_timeout_ms: int = 60000  # group.consumer.max.session.timeout.ms
     group_consumer_assignors: str = "uniform,range"  # group.consumer.assignors (the first is the default)
     group_consumer_max_size: int = 2**31 - 1  # group.consumer.max.size
+    # Online conversion of a non-empty group between the classic and the
+    # consumer protocol (empty groups are always taken over): Kafka 4.x's
+    # default lets both ways happen.
+    group_consumer_migration_policy: str = "bidirectional"  # group.consumer.migration.policy
     # Share groups (KIP-932). On by default as in Kafka 4.2, where they are
     # production-ready and a new cluster finalizes share.version=1 (kwire
     # keeps Kafka 4.0's switch name to turn them off).
@@ -445,6 +449,8 @@ class Rule:
     at_least: float | None = None
     at_most: float | None = None
     choices: tuple[str, ...] = ()
+    # Kafka's CaseInsensitiveValidString: any case of a choice is accepted.
+    case_insensitive: bool = False
     # Kafka turns any negative value into -1 (unlimited) before the range check.
     negative_is_unlimited: bool = False
     # Kafka lets AlterConfigs change it at run time (DynamicBrokerConfig),
@@ -502,8 +508,11 @@ class Rule:
             if self.kind == LIST and not value.strip():
                 raise _invalid(label, shown_value, "Empty list is not allowed")
             for item in items:
+                if self.case_insensitive and item.lower() in self.choices:
+                    continue
                 if item not in self.choices:
-                    raise _invalid(label, shown_value, f"String must be one of: {', '.join(self.choices)}")
+                    kind = " (case insensitive)" if self.case_insensitive else ""
+                    raise _invalid(label, shown_value, f"String must be one of{kind}: {', '.join(self.choices)}")
 
     def _check_range(self, label: str, text: str, value: float) -> None:
         if self.at_least is not None and value < self.at_least:
@@ -576,6 +585,9 @@ SETTINGS: dict[str, Rule] = {
     "group.consumer.max.session.timeout.ms": Rule(INT, at_least=1),
     "group.consumer.assignors": Rule(LIST, choices=("uniform", "range")),
     "group.consumer.max.size": Rule(INT, at_least=1),
+    "group.consumer.migration.policy": Rule(
+        STRING, choices=("disabled", "downgrade", "upgrade", "bidirectional"), case_insensitive=True
+    ),
     "group.share.enable": Rule(BOOLEAN),
     "group.share.record.lock.duration.ms": Rule(INT, at_least=1000),
     "group.share.min.record.lock.duration.ms": Rule(INT, at_least=1000),

@@ -77,6 +77,7 @@ DOCS: dict[str, str] = {
     "group.consumer.max.session.timeout.ms": "largest consumer.session.timeout.ms a group may set",
     "group.consumer.assignors": "server-side assignors of KIP-848 groups, the first the default (uniform, range)",
     "group.consumer.max.size": "members a KIP-848 consumer group may have",
+    "group.consumer.migration.policy": "which way a non-empty group may switch protocols online: bidirectional (default), upgrade, downgrade, disabled",
     "group.share.enable": "serve share groups (KIP-932: ShareGroupHeartbeat, ShareFetch, ShareAcknowledge ...)",
     "group.share.record.lock.duration.ms": "how long a share consumer holds a record it was given (group: share.record.lock.duration.ms)",
     "group.share.min.record.lock.duration.ms": "smallest share.record.lock.duration.ms a group may set",

@@ -80,6 +80,11 @@ def test_the_defaults_are_valid():
         ("log.cleanup.policy", "compact,foo", "String must be one of: compact, delete"),
         ("log.cleanup.policy", "", "Empty list is not allowed"),
         ("log.message.timestamp.type", "createtime", "String must be one of: CreateTime, LogAppendTime"),
+        (
+            "group.consumer.migration.policy",
+            "sideways",
+            "String must be one of (case insensitive): disabled, downgrade, upgrade, bidirectional",
+        ),
         ("auto.create.topics.enable", "yes", "Expected value to be either true or false"),
         ("auto.create.topics.enable", "1", "Expected value to be either true or false"),
         ("node.id", "-1", "Value must be at least 0"),

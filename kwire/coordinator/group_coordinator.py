@@ -584,6 +584,17 @@ class GroupCoordinator:
         self._changed.add(group_id)
         self._to_store.discard(group_id)
 
+    def take_over(self, group: Group, now: float, reason: str, rebalance: bool = True) -> None:
+        """A group that was a KIP-848 consumer group (online downgrade): its
+        members rejoin in a rebalance, as Kafka's converted group does
+        (unless a static member only took another's place)."""
+        self.groups[group.group_id] = group
+        for member in group.members.values():
+            member.last_heartbeat = now
+        self._to_store.add(group.group_id)
+        if rebalance:
+            self._prepare_rebalance(group, now, reason)
+
     def delete(self, group_id: str) -> None:
         group = self.groups.pop(group_id, None)
         self._initial_delays.discard(group_id)

@@ -23,13 +23,29 @@ from collections.abc import Callable, Hashable
 from kwire.clock import Clock, Every
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
+from kwire.coordinator.consumer_group.classic_members import ClassicMembers
 from kwire.coordinator.consumer_group.coordinator import (
     ConsumerGroupCoordinator,
     ConsumerGroupSettings,
     HeartbeatRequest,
     HeartbeatResult,
 )
-from kwire.coordinator.consumer_group.model import ConsumerGroup, ConsumerGroupState, TopicInfo
+from kwire.coordinator.consumer_group.migration import (
+    CustomAssignorInUse,
+    MalformedConsumerProtocol,
+    MigrationPolicy,
+    classic_group_from_consumer,
+    consumer_group_from_classic,
+    downgrade_allowed,
+    upgrade_refusal,
+)
+from kwire.coordinator.consumer_group.model import (
+    JOIN_EPOCH,
+    ConsumerGroup,
+    ConsumerGroupState,
+    ConsumerMember,
+    TopicInfo,
+)
 from kwire.coordinator.consumer_group.persistence import GroupReplay, Persisted, update
 from kwire.coordinator.group import Group, GroupState, JoinResult, Member, SyncResult
 from kwire.coordinator.group_coordinator import GroupCoordinator, GroupSettings, JoinRequest, SyncRequest
@@ -80,6 +96,11 @@ class GroupsService:
             self._topic_infos,
             lambda group_id: cluster.group_configs.get(group_id),
         )
+        # Online migration between the protocols (consumer_group/migration.py).
+        self.migration_policy = MigrationPolicy.parse(config.group_consumer_migration_policy)
+        self.classic_members = ClassicMembers(self.consumer)
+        self.consumer.downgrade = self._downgrade
+        self.classic_members.downgrade = self._downgrade_replaced
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
         self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())
         self._stored: set[str] = set()  # groups with a metadata record on the log (a tombstone is due when forgotten)
@@ -248,10 +269,16 @@ class GroupsService:
     def join(self, request: JoinRequest) -> JoinResult | Member:
         """A JoinResult when answered now, else the member whose
         `join_result` is set when the rebalance completes."""
-        if self.consumer_group(request.group_id) is not None:
-            # A classic member cannot join a KIP-848 group that has members
-            # (kwire does not convert groups between the protocols yet).
-            return JoinResult(ErrorCode.inconsistent_group_protocol)
+        consumer_group = self.consumer_group(request.group_id)
+        if consumer_group is not None:
+            # As Kafka: a classic member joins a KIP-848 group that has members
+            # (whatever the migration policy), served from its state.
+            settings = self.coordinator.settings
+            if not settings.min_session_timeout_ms <= request.session_timeout_ms <= settings.max_session_timeout_ms:
+                return JoinResult(ErrorCode.invalid_session_timeout)
+            result = self.classic_members.join(consumer_group, request, self.now())
+            self.publish_changes()
+            return result
         if request.group_id in self.consumer.groups:
             self.consumer.delete(request.group_id)  # an empty one becomes classic
             self._mark_consumer_group(request.group_id)
@@ -262,17 +289,35 @@ class GroupsService:
     def sync(self, request: SyncRequest) -> SyncResult | Member:
         """A SyncResult when answered now, else the member whose
         `sync_result` is set when the leader's assignment arrives."""
+        consumer_group = self.consumer_group(request.group_id)
+        if consumer_group is not None:
+            names = {topic_id: topic.name for topic_id, topic in self.cluster.topics_by_id.items()}
+            result = self.classic_members.sync(consumer_group, request, self.now(), names)
+            self.publish_changes()
+            return result
         outcome = self.coordinator.sync(request, self.now())
         self.publish_changes()
         return outcome
 
     def heartbeat(self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None) -> ErrorCode:
+        consumer_group = self.consumer_group(group_id)
+        if consumer_group is not None:
+            error = self.classic_members.heartbeat(
+                consumer_group, generation_id, member_id, group_instance_id, self.now()
+            )
+            self.publish_changes()
+            return error
         error = self.coordinator.heartbeat(group_id, generation_id, member_id, group_instance_id, self.now())
         self.publish_changes()
         return error
 
     def leave(self, group_id: str, leaving: list[tuple[str, str | None]]) -> list[ErrorCode]:
         """One error code per (member id, group instance id) leaving."""
+        consumer_group = self.consumer_group(group_id)
+        if consumer_group is not None:
+            errors = self.classic_members.leave(consumer_group, leaving)
+            self.publish_changes()
+            return errors
         errors = self.coordinator.leave(group_id, leaving, self.now())
         self.publish_changes()
         return errors
@@ -313,15 +358,96 @@ class GroupsService:
         classic = self.coordinator.caught_up(request.group_id, self.now())
         if classic is not None and request.group_id not in self.consumer.groups:
             if classic.state not in (GroupState.EMPTY, GroupState.DEAD):
-                # As Kafka without group conversion: the group is a classic one.
-                return HeartbeatResult(
-                    ErrorCode.group_id_not_found, f"Group {request.group_id} is not a consumer group."
-                )
-            self.coordinator.delete(request.group_id)  # an empty classic group (offsets only) becomes a consumer group
+                refusal = self._upgrade(classic, request.member_epoch)
+                if refusal is not None:
+                    return HeartbeatResult(ErrorCode.group_id_not_found, refusal)
+            else:
+                self.coordinator.delete(
+                    request.group_id
+                )  # an empty classic group (offsets only) becomes a consumer group
         result = self.consumer.heartbeat(request, self.now())
         self._mark_consumer_group(request.group_id, result.member_id or request.member_id)
         self.publish_changes()
         return result
+
+    # --- online migration between the protocols ------------------------------------------
+
+    def _upgrade(self, classic: Group, member_epoch: int) -> str | None:
+        """The classic group becomes a consumer group for a joining member of
+        the consumer protocol (Kafka's online upgrade); else why not."""
+        group_id = classic.group_id
+        if member_epoch != JOIN_EPOCH:
+            return f"Group {group_id} is not a consumer group."
+        refusal = upgrade_refusal(self.migration_policy, classic, self.consumer.settings.max_size)
+        if refusal is not None:
+            log.info("%s", refusal)
+            return refusal
+        try:
+            converted = consumer_group_from_classic(classic, self._topic_infos(), self.now())
+        except MalformedConsumerProtocol as exc:
+            log.warning("Cannot upgrade classic group %s: %s", group_id, exc)
+            return f"Cannot upgrade classic group {group_id} to consumer group because the embedded consumer protocol is malformed."
+        except CustomAssignorInUse:
+            log.warning(
+                "Cannot upgrade classic group %s: an assignment carries a custom assignor's user data", group_id
+            )
+            return (
+                f"Cannot upgrade classic group {group_id} to consumer group because an unsupported custom assignor is in use. "
+                "Please refer to the documentation or switch to a default assignor before re-attempting the upgrade."
+            )
+        # Joins and syncs parked on the rebalance under way are told to join again.
+        for member in classic.members.values():
+            if member.awaiting_join:
+                member.awaiting_join = False
+                member.join_result = JoinResult(ErrorCode.rebalance_in_progress, member_id=member.member_id)
+            if member.awaiting_sync:
+                member.awaiting_sync, member.sync_result = False, SyncResult(ErrorCode.rebalance_in_progress)
+        self.coordinator.delete(group_id)
+        self._forget_stored_classic(group_id)
+        self.consumer.adopt(converted)
+        self._notify(group_wait_key(group_id))
+        log.info("Converted classic group %s (generation %d) to a consumer group", group_id, classic.generation_id)
+        return None
+
+    def _forget_stored_classic(self, group_id: str) -> None:
+        """A tombstone for the classic group's metadata, so a restart does not
+        bring back the group it was (as Kafka writes on conversion)."""
+        if group_id not in self._stored:
+            return
+        try:
+            self.offsets.store_group(group_id, None)
+        except StorageError as exc:
+            log.warning("Could not remove the classic metadata of group %s: %s", group_id, exc.message)
+            return
+        self._stored.discard(group_id)
+
+    def _downgrade(self, group: ConsumerGroup, leaving: ConsumerMember) -> bool:
+        """The consumer coordinator's hook when a member of the consumer
+        protocol leaves or is fenced: the group becomes a classic group if
+        only classic members remain and the policy allows (Kafka's online
+        downgrade); True if it did."""
+        if not downgrade_allowed(self.migration_policy, group, leaving, self.coordinator.settings.max_size):
+            return False
+        names = {topic_id: topic.name for topic_id, topic in self.cluster.topics_by_id.items()}
+        classic = classic_group_from_consumer(group, leaving, names, self.now())
+        self.coordinator.take_over(classic, self.now(), f"downgrade of group {group.group_id} from consumer to classic")
+        log.info("Converted consumer group %s (epoch %d) to a classic group", group.group_id, group.group_epoch)
+        return True
+
+    def _downgrade_replaced(self, group: ConsumerGroup, rebalance: bool) -> bool:
+        """A classic static member took the place of the last member of the
+        consumer protocol: the group becomes a classic group if the policy
+        allows, rebalancing only if the subscription changed (as Kafka)."""
+        if not self.migration_policy.downgrade or len(group.members) > self.coordinator.settings.max_size:
+            return False
+        names = {topic_id: topic.name for topic_id, topic in self.cluster.topics_by_id.items()}
+        classic = classic_group_from_consumer(group, None, names, self.now())
+        self.consumer.delete(group.group_id)
+        self._mark_consumer_group(group.group_id)  # its KIP-848 records get tombstones
+        reason = f"downgrade of group {group.group_id} from consumer to classic (static member replaced)"
+        self.coordinator.take_over(classic, self.now(), reason, rebalance)
+        log.info("Converted consumer group %s (epoch %d) to a classic group", group.group_id, group.group_epoch)
+        return True
 
     def listed_consumer_groups(self) -> list[ConsumerGroup]:
         self.consumer.tick(self.now())
@@ -415,6 +541,7 @@ class GroupsService:
     def tick(self) -> None:
         now = self.now()
         self.coordinator.tick(now)
+        self.classic_members.expire(now)
         self.consumer.tick(now)
         self._forget_empty_consumer_groups()
         if self._retention_check.due(now):

@@ -131,7 +131,7 @@ def handle_consumer_group_describe(ctx: RequestContext, request: Any) -> Any:
                 subscribed_topic_regex=m.subscribed_topic_regex,
                 assignment=_described_assignment(ctx, m.assigned),
                 target_assignment=_described_assignment(ctx, group.target.get(m.member_id, frozenset())),
-                member_type=1,  # v1: a member of the consumer protocol (no classic members in kwire's groups)
+                member_type=0 if m.classic is not None else 1,  # v1: classic member (online migration) or consumer
             )
             for m in group.members.values()
         ]

@@ -223,10 +223,13 @@ def handle_describe_groups(ctx: RequestContext, request: Any) -> Any:
         if group is None:
             # Kafka: an unknown group is described as Dead (v6+: with an error).
             error = ErrorCode.group_id_not_found if ctx.api_version >= 6 else ErrorCode.none
+            message = None
+            if error != ErrorCode.none and service.consumer_group_now(group_id) is not None:
+                message = f"Group {group_id} is not a classic group."  # a KIP-848 group, as Kafka words it
             described.append(
                 dict(
                     error_code=error,
-                    error_message=None,
+                    error_message=message,
                     group_id=group_id,
                     group_state=GroupState.DEAD.value,
                     protocol_type="",

@@ -133,6 +133,10 @@ class ConsumerGroupCoordinator:
         self._overrides = group_overrides  # a group's GROUP configs (consumer.heartbeat.interval.ms ...)
         self.groups: dict[str, ConsumerGroup] = {}
         self._changed: set[str] = set()
+        # Online downgrade (migration.py): asked when a member of the consumer
+        # protocol is about to be removed; True if it turned the group into a
+        # classic one instead (the group is then gone from here).
+        self.downgrade: Callable[[ConsumerGroup, ConsumerMember], bool] | None = None
 
     def group(self, group_id: str) -> ConsumerGroup | None:
         return self.groups.get(group_id)
@@ -167,9 +171,12 @@ class ConsumerGroupCoordinator:
             group = ConsumerGroup(request.group_id, assignor=self.settings.assignors[0], empty_since=now)
             self.groups[request.group_id] = group
         self._expire(group, now)
+        if self.groups.get(request.group_id) is not group:  # downgraded to a classic group meanwhile
+            raise _Refused(E.unknown_member_id, f"Member {request.member_id} is not a member of the group.")
         if epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
             return self._leave(group, request, now)
         member = self._member(group, request, now)
+        member.classic = None  # as Kafka: a member heartbeating with this protocol speaks it now
         # One new group epoch for whatever changed in this heartbeat, as Kafka.
         changed = self._update(member, request)
         if self._refresh_topics(group) or changed:
@@ -329,6 +336,14 @@ class ConsumerGroupCoordinator:
         group.topics = seen
         return True
 
+    def update_target(self, group: ConsumerGroup, subscription_changed: bool) -> None:
+        """A new group epoch if a subscription or a subscribed topic changed,
+        and a new target assignment if the group epoch is ahead of it."""
+        if self._refresh_topics(group) or subscription_changed:
+            self._bump(group)
+        if group.group_epoch > group.target_epoch:
+            self._assign(group)
+
     def _assign(self, group: ConsumerGroup) -> None:
         preferred = Counter(m.server_assignor for m in group.members.values() if m.server_assignor is not None)
         group.assignor = preferred.most_common(1)[0][0] if preferred else self.settings.assignors[0]
@@ -341,6 +356,12 @@ class ConsumerGroupCoordinator:
     def remove(self, group: ConsumerGroup, member: ConsumerMember) -> None:
         """The member is gone (left, fenced, or its session ended): its
         partitions are free and the others rebalance."""
+        if self.groups.get(group.group_id) is not group:
+            return  # downgraded to a classic group already
+        if member.classic is None and self.downgrade is not None and self.downgrade(group, member):
+            self.delete(group.group_id)
+            self._changed.add(group.group_id)
+            return
         release(group, member, member.assigned | member.pending_revocation)
         del group.members[member.member_id]
         group.target.pop(member.member_id, None)
@@ -357,9 +378,11 @@ class ConsumerGroupCoordinator:
     def _expire(self, group: ConsumerGroup, now: float) -> None:
         """Members whose session ended, or that did not revoke within their
         rebalance timeout, are removed (fenced)."""
-        session_s = self.session_timeout_ms(group.group_id) / 1000
+        group_session_ms = self.session_timeout_ms(group.group_id)
         for member in list(group.members.values()):
-            expired = now - member.last_heartbeat > session_s
+            # A classic member keeps the session timeout of its JoinGroup.
+            session_ms = member.classic.session_timeout_ms if member.classic else group_session_ms
+            expired = now - member.last_heartbeat > session_ms / 1000
             late = member.revocation_deadline is not None and now > member.revocation_deadline
             if expired or late:
                 self.remove(group, member)
@@ -377,8 +400,10 @@ class ConsumerGroupCoordinator:
         member = group.members.get(member_id)
         if member is None:
             return E.unknown_member_id
+        if member.classic is not None:  # any version, its generation is its member epoch
+            return E.none if member_epoch == member.member_epoch else E.illegal_generation
         if version < 9:
-            return E.unsupported_version  # a classic member's commit: not in a consumer group
+            return E.unsupported_version  # a member of the consumer protocol commits with v9+
         if member_epoch != member.member_epoch:
             return E.stale_member_epoch
         return E.none
@@ -390,7 +415,14 @@ class ConsumerGroupCoordinator:
         member = group.members.get(member_id)
         if member is None:
             return E.unknown_member_id
-        return E.none if member_epoch == member.member_epoch else E.stale_member_epoch
+        if member_epoch == member.member_epoch:
+            return E.none
+        return E.illegal_generation if member.classic is not None else E.stale_member_epoch
+
+    def adopt(self, group: ConsumerGroup) -> None:
+        """A group converted from a classic one (online upgrade, migration.py)."""
+        self.groups[group.group_id] = group
+        self._changed.add(group.group_id)
 
     def delete(self, group_id: str) -> None:
         self.groups.pop(group_id, None)

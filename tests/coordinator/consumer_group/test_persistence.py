@@ -199,7 +199,8 @@ def test_classic_member_metadata_is_kept(tmp_path):
     classic = ClassicMemberMetadata(45_000, (("range", b"\x00\x03"), ("cooperative-sticky", b"")))
     node.service.consumer.group("g").members["a"].classic = classic
     node.service.publish_changes()  # nothing marked the group changed yet
-    node.beat("a", 1)  # any heartbeat of the group writes what differs
+    node.service._mark_consumer_group("g", "a")  # as a classic member's join does (migration)
+    node.service.publish_changes()
     node.restart()
     assert node.service.consumer.group("g").members["a"].classic == classic
     node.close()
@@ -313,4 +314,28 @@ def test_a_restart_skips_malformed_records_of_any_kind(tmp_path, caplog):
     assert node.beat("a", first.member_epoch).member_epoch == first.member_epoch
     assert node.service.committed("g") == {("t", 0): OFFSET}
     assert caplog.text.count("malformed") == len(garbage)
+    node.close()
+
+
+def test_an_upgraded_group_and_its_classic_members_survive_a_restart_and_a_downgrade_too(tmp_path):
+    from tests.coordinator.consumer_group.test_migration import classic_join, stable_classic_group, sync
+
+    node = Node(tmp_path)
+    (a, b), _generation = stable_classic_group(node.service)
+    joined = node.beat("new", 0)
+    for member_id in (a, b):
+        sync(node.service, member_id, classic_join(node.service, member_id).generation_id)
+    before = node.service.consumer_group_now("g")
+    classic_before = {m.member_id: m.classic for m in before.members.values()}
+    node.restart()
+    after = node.service.consumer_group_now("g")
+    assert node.service.group("g") is None  # the classic group's record was replaced
+    assert {m.member_id: m.classic for m in after.members.values()} == classic_before
+    assert classic_before[a] is not None and classic_before["new"] is None
+    assert node.beat("new", joined.member_epoch).error_code == 0  # carries on
+    assert node.beat("new", -1).error_code == 0  # the last KIP-848 member leaves: a classic group again
+    assert node.service.consumer_group_now("g") is None
+    node.restart(monotonic=9_000.0)
+    assert node.service.consumer_group_now("g") is None  # its KIP-848 records got tombstones
+    assert set(node.service.group("g").members) == {a, b}
     node.close()

@@ -27,13 +27,14 @@ def heartbeat(service, member_id: str, epoch: int, group: str = "g"):
     return service.consumer_heartbeat(request)
 
 
-def test_one_protocol_per_group_while_it_has_members():
-    service, _clock, _woken = make_service()
+def test_one_protocol_per_group_while_it_has_members_when_migration_is_disabled():
+    service, _clock, _woken = make_service(group_consumer_migration_policy="disabled")
     join(service, "classic")
-    assert heartbeat(service, "m", 0, group="classic").error_code == E.group_id_not_found
+    result = heartbeat(service, "m", 0, group="classic")
+    assert result.error_code == E.group_id_not_found and "online upgrade is disabled" in (result.error_message or "")
     assert heartbeat(service, "m", 0).member_epoch == 1
-    classic_join = JoinRequest("g", "", None, "c", "/h", 10_000, 10_000, "consumer", [("range", b"")], False)
-    assert service.join(classic_join).error_code == E.inconsistent_group_protocol
+    classic_join = JoinRequest("g", "", None, "c", "/h", 10_000, 10_000, "other", [("range", b"")], False)
+    assert service.join(classic_join).error_code == E.inconsistent_group_protocol  # not the consumer protocol
     assert [g.group_id for g in service.listed_consumer_groups()] == ["g"]
     assert service.delete_group("g") == E.non_empty_group
     assert service.consumer_subscriptions("g") == {"t"}  # OffsetDelete refuses these (GROUP_SUBSCRIBED_TO_TOPIC)
