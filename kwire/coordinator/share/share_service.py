@@ -14,6 +14,7 @@ from typing import Any
 from kwire.clock import Clock
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
+from kwire.coordinator.share import simple_assignor
 from kwire.coordinator.share.share_group import (
     JOIN_EPOCH,
     LEAVE_EPOCH,
@@ -165,25 +166,31 @@ class ShareGroupsService:
         member.session_deadline = deadline
         if subscribed is not None and tuple(subscribed) != member.subscribed:
             member.subscribed = tuple(subscribed)
-        assignment = self._assignment(member.subscribed)
-        if assignment != member.assignment or member.member_epoch == 0:
-            group.group_epoch += 1
+        self._refresh_target(group)
+        if member.member_epoch != group.group_epoch:
+            # No revocation step in a share group: the member takes its target at once.
             member.member_epoch = group.group_epoch
-            member.assignment = assignment
+            member.assignment = dict(group.target.get(member_id, {}))
         told = None
         if member.sent_assignment != member.assignment:
             told = member.sent_assignment = dict(member.assignment)
         return HeartbeatResult(ErrorCode.none, member_id=member_id, member_epoch=member.member_epoch, assignment=told)
 
-    def _assignment(self, topics: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
-        """Every partition of every subscribed topic that exists (the simple
-        assignor's answer when members are few: each may read each partition)."""
-        assignment: dict[str, tuple[int, ...]] = {}
-        for name in sorted(set(topics)):
+    def _refresh_target(self, group: ShareGroup) -> None:
+        """A new target assignment, and group epoch, when the members, what
+        they subscribe to, or those topics' partitions changed."""
+        subscriptions = {m.member_id: frozenset(m.subscribed) for m in group.members.values()}
+        counts: dict[str, int] = {}
+        for name in sorted(set().union(*subscriptions.values())):
             topic = self.cluster.get(name)
             if topic is not None and not name.startswith("__"):
-                assignment[name] = tuple(range(len(topic.partitions)))
-        return assignment
+                counts[name] = len(topic.partitions)
+        inputs = (sorted(subscriptions.items()), sorted(counts.items()))
+        if inputs == group.target_inputs:
+            return
+        group.target = simple_assignor.assign(subscriptions, counts, group.target)
+        group.target_inputs = inputs
+        group.group_epoch += 1
 
     def is_member(self, group_id: str, member_id: str) -> bool:
         group = self.groups.get(group_id)
@@ -191,7 +198,7 @@ class ShareGroupsService:
 
     def _remove_member(self, group: ShareGroup, member_id: str) -> None:
         if group.members.pop(member_id, None) is not None:
-            group.group_epoch += 1
+            self._refresh_target(group)
             log.info("Member %s left share group %s", member_id, group.group_id)
         # Its share sessions and locks stay a while: librdkafka leaves the
         # group before its final ShareAcknowledge (epoch -1) commits what it

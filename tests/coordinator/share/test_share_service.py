@@ -35,9 +35,13 @@ def test_joining_heartbeating_and_leaving():
     assert service.heartbeat("g", "m", 7, None, None, "c", "/h").error_code == E.fenced_member_epoch
     assert service.heartbeat("g", "x", 1, None, None, "c", "/h").error_code == E.unknown_member_id
     other = service.heartbeat("g", "n", 0, ("t",), None, "c", "/h")
-    assert other.assignment == {"t": (0, 1)}  # a partition goes to every member
+    assert (other.member_epoch, other.assignment) == (2, {"t": (1,)})  # the partitions are spread
+    rebalanced = service.heartbeat("g", "m", 1, None, None, "c", "/h")
+    assert (rebalanced.member_epoch, rebalanced.assignment) == (2, {"t": (0,)})  # m keeps one
     assert service.heartbeat("g", "m", -1, None, None, "c", "/h").member_epoch == -1
     assert not service.is_member("g", "m") and service.is_member("g", "n")
+    back = service.heartbeat("g", "n", 2, None, None, "c", "/h")
+    assert (back.member_epoch, back.assignment) == (3, {"t": (0, 1)})
 
 
 def test_a_silent_member_is_removed_and_its_locks_end():
