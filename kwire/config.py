@@ -76,9 +76,17 @@ class BrokerConfig:
     group_min_session_timeout_ms: int = 6000  # group.min.session.timeout.ms
     group_max_session_timeout_ms: int = 1800000  # group.max.session.timeout.ms
     group_max_size: int = 2**31 - 1  # group.max.size
-    # KIP-848 consumer groups (ConsumerGroupHeartbeat): Kafka's defaults.
-    group_consumer_heartbeat_interval_ms: int = 5000  # group.consumer.heartbeat.interval.ms
+    # KIP-848 consumer groups (ConsumerGroupHeartbeat). Kafka's defaults but
+    # for the heartbeat interval: a member learns of a new assignment (and
+    # of partitions to revoke for a joiner) only when it next heartbeats, so
+    # Kafka's 5000 ms makes a 4th member wait 5-10 s for its partitions; the
+    # issue's CI target is well under a second (README, "KIP-848").
+    group_consumer_heartbeat_interval_ms: int = 500  # group.consumer.heartbeat.interval.ms
+    group_consumer_min_heartbeat_interval_ms: int = 100  # group.consumer.min.heartbeat.interval.ms
+    group_consumer_max_heartbeat_interval_ms: int = 15000  # group.consumer.max.heartbeat.interval.ms
     group_consumer_session_timeout_ms: int = 45000  # group.consumer.session.timeout.ms
+    group_consumer_min_session_timeout_ms: int = 45000  # group.consumer.min.session.timeout.ms
+    group_consumer_max_session_timeout_ms: int = 60000  # group.consumer.max.session.timeout.ms
     group_consumer_assignors: str = "uniform,range"  # group.consumer.assignors (the first is the default)
     group_consumer_max_size: int = 2**31 - 1  # group.consumer.max.size
     # Share groups (KIP-932). On by default as in Kafka 4.2, where they are
@@ -87,9 +95,14 @@ class BrokerConfig:
     group_share_enable: bool = True  # group.share.enable
     group_share_record_lock_duration_ms: int = 30000  # group.share.record.lock.duration.ms
     group_share_min_record_lock_duration_ms: int = 15000  # group.share.min.record.lock.duration.ms
+    group_share_max_record_lock_duration_ms: int = 60000  # group.share.max.record.lock.duration.ms
     group_share_delivery_count_limit: int = 5  # group.share.delivery.count.limit
     group_share_session_timeout_ms: int = 45000  # group.share.session.timeout.ms
+    group_share_min_session_timeout_ms: int = 45000  # group.share.min.session.timeout.ms
+    group_share_max_session_timeout_ms: int = 60000  # group.share.max.session.timeout.ms
     group_share_heartbeat_interval_ms: int = 5000  # group.share.heartbeat.interval.ms
+    group_share_min_heartbeat_interval_ms: int = 5000  # group.share.min.heartbeat.interval.ms
+    group_share_max_heartbeat_interval_ms: int = 15000  # group.share.max.heartbeat.interval.ms
     group_share_partition_max_record_locks: int = 2000  # group.share.partition.max.record.locks
     group_share_max_share_sessions: int = 2000  # group.share.max.share.sessions
     # Where share-partition state is kept (Kafka's share coordinator topic).
@@ -353,6 +366,44 @@ class BrokerConfig:
         if not self.host.strip():
             found.append("Invalid value '' for option --host: must not be empty (0.0.0.0 listens everywhere)")
         found.extend(self._listener_problems())
+        found.extend(self._group_timing_problems())
+        return found
+
+    def _group_timing_problems(self) -> list[str]:
+        """GroupCoordinatorConfig's checks of the KIP-848 and share-group
+        timings against their min/max bounds, in Kafka's words."""
+        found = []
+        for kind in ("consumer", "share"):
+            for setting in ("heartbeat.interval.ms", "session.timeout.ms"):
+                name, low, high = (
+                    f"group.{kind}.{setting}",
+                    f"group.{kind}.min.{setting}",
+                    f"group.{kind}.max.{setting}",
+                )
+                value, minimum, maximum = (getattr(self, n.replace(".", "_")) for n in (name, low, high))
+                if maximum < minimum:
+                    found.append(f"{high} must be greater than or equal to {low}")
+                if value < minimum:
+                    found.append(f"{name} must be greater than or equal to {low}")
+                if value > maximum:
+                    found.append(f"{name} must be less than or equal to {high}")
+            heartbeat = f"group.{kind}.heartbeat.interval.ms"
+            session = f"group.{kind}.session.timeout.ms"
+            if getattr(self, heartbeat.replace(".", "_")) >= getattr(self, session.replace(".", "_")):
+                found.append(f"{heartbeat} must be less than {session}")
+        lock = self.group_share_record_lock_duration_ms
+        shortest = self.group_share_min_record_lock_duration_ms
+        longest = self.group_share_max_record_lock_duration_ms
+        if longest < shortest:
+            found.append(
+                "group.share.max.record.lock.duration.ms must be greater than or equal to "
+                "group.share.min.record.lock.duration.ms"
+            )
+        if not shortest <= lock <= longest:
+            found.append(
+                "group.share.record.lock.duration.ms must be between group.share.min.record.lock.duration.ms "
+                "and group.share.max.record.lock.duration.ms"
+            )
         return found
 
     def _listener_problems(self) -> list[str]:
@@ -518,15 +569,24 @@ SETTINGS: dict[str, Rule] = {
     "group.max.session.timeout.ms": Rule(INT),
     "group.max.size": Rule(INT, at_least=1),
     "group.consumer.heartbeat.interval.ms": Rule(INT, at_least=1),
+    "group.consumer.min.heartbeat.interval.ms": Rule(INT, at_least=1),
+    "group.consumer.max.heartbeat.interval.ms": Rule(INT, at_least=1),
     "group.consumer.session.timeout.ms": Rule(INT, at_least=1),
+    "group.consumer.min.session.timeout.ms": Rule(INT, at_least=1),
+    "group.consumer.max.session.timeout.ms": Rule(INT, at_least=1),
     "group.consumer.assignors": Rule(LIST, choices=("uniform", "range")),
     "group.consumer.max.size": Rule(INT, at_least=1),
     "group.share.enable": Rule(BOOLEAN),
     "group.share.record.lock.duration.ms": Rule(INT, at_least=1000),
     "group.share.min.record.lock.duration.ms": Rule(INT, at_least=1000),
+    "group.share.max.record.lock.duration.ms": Rule(INT, at_least=1000),
     "group.share.delivery.count.limit": Rule(INT, at_least=2),
     "group.share.session.timeout.ms": Rule(INT, at_least=1),
+    "group.share.min.session.timeout.ms": Rule(INT, at_least=1),
+    "group.share.max.session.timeout.ms": Rule(INT, at_least=1),
     "group.share.heartbeat.interval.ms": Rule(INT, at_least=1),
+    "group.share.min.heartbeat.interval.ms": Rule(INT, at_least=1),
+    "group.share.max.heartbeat.interval.ms": Rule(INT, at_least=1),
     "group.share.partition.max.record.locks": Rule(INT, at_least=100),
     "group.share.max.share.sessions": Rule(INT, at_least=1),
     "share.coordinator.state.topic.num.partitions": Rule(INT, at_least=1),

@@ -23,6 +23,8 @@ def test_defaults_follow_kafka_except_the_rebalance_delay():
     assert config.log_segment_bytes == 1024**3
     assert config.group_initial_rebalance_delay_ms == 100  # Kafka: 3000
     assert GroupSettings().initial_rebalance_delay_ms == 100  # the coordinator's own default agrees
+    assert config.group_consumer_heartbeat_interval_ms == 500  # Kafka: 5000
+    assert config.group_consumer_min_heartbeat_interval_ms == 100  # Kafka: 5000
 
 
 @pytest.mark.parametrize("name", ["no.such.setting", "port", "data.dir"])
@@ -148,6 +150,42 @@ def test_queued_request_bytes_below_the_largest_request_is_refused_as_kafka_does
     larger_requests = BrokerConfig()
     larger_requests.apply_override("socket.request.max.bytes", "200000000")
     assert larger_requests.problems() == []
+
+
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        (
+            {"group.consumer.heartbeat.interval.ms": "50"},
+            "group.consumer.heartbeat.interval.ms must be greater than or equal to group.consumer.min.heartbeat.interval.ms",
+        ),
+        (
+            {"group.consumer.max.heartbeat.interval.ms": "50"},
+            "group.consumer.max.heartbeat.interval.ms must be greater than or equal to group.consumer.min.heartbeat.interval.ms",
+        ),
+        (
+            {"group.consumer.session.timeout.ms": "70000"},
+            "group.consumer.session.timeout.ms must be less than or equal to group.consumer.max.session.timeout.ms",
+        ),
+        (
+            {"group.consumer.min.session.timeout.ms": "100", "group.consumer.session.timeout.ms": "400"},
+            "group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms",
+        ),
+        (
+            {"group.share.heartbeat.interval.ms": "1000"},
+            "group.share.heartbeat.interval.ms must be greater than or equal to group.share.min.heartbeat.interval.ms",
+        ),
+        (
+            {"group.share.record.lock.duration.ms": "1000"},
+            "group.share.record.lock.duration.ms must be between group.share.min.record.lock.duration.ms and group.share.max.record.lock.duration.ms",
+        ),
+    ],
+)
+def test_group_timings_are_checked_against_their_bounds_as_kafka_does(overrides, problem):
+    config = BrokerConfig()
+    for name, value in overrides.items():
+        config.apply_override(name, value)
+    assert problem in config.problems()
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from kwire.cluster.broker_configs import DynamicBrokerConfigs
 from kwire.cluster.client_metrics_configs import ClientMetricsConfigs
 from kwire.cluster.controller import Controller
 from kwire.cluster.data_dir import DataDirLocks
-from kwire.cluster.group_configs import GroupConfigs
+from kwire.cluster.group_configs import GroupConfigs, broker_group_settings
 from kwire.cluster.log_dirs import copy_partition_dir, find_partition_dirs, least_loaded
 from kwire.cluster.meta_files import (
     base64_uuid,
@@ -278,7 +278,11 @@ class Cluster:
         writer: MetadataLog | Controller = self.metadata if self.controller is None else self.controller
         self.broker_configs = DynamicBrokerConfigs(config, snapshot.broker_configs, writer.write_broker_configs)
         self.broker_configs.on_change.append(self.reapply_broker_defaults)
-        self.group_configs = GroupConfigs(snapshot.group_configs, writer.write_group_configs)
+        self.group_configs = GroupConfigs(
+            snapshot.group_configs,
+            writer.write_group_configs,
+            broker_group_settings(lambda name: getattr(config, name.replace(".", "_"))),
+        )
         self.client_metrics = ClientMetricsConfigs(snapshot.client_metrics_configs, writer.write_client_metrics_configs)
         self.client_quotas = ClientQuotas(config, snapshot.client_quotas, writer.write_client_quotas, self.clock)
         self.acls = Acls(snapshot.acls, writer.write_acls)

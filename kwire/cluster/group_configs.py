@@ -1,9 +1,8 @@
 """GROUP config resources (KIP-848/KIP-932): per-group overrides of the
 consumer- and share-group timeouts, validated as Kafka 4.x's GroupConfig
-does and kept as records in the metadata log.
-
-Nothing uses them yet (the new group protocols come later); they are
-stored, validated and described.
+does and kept as records in the metadata log. A group without an
+override takes the broker's setting; the broker's group.*.min/max.*
+settings bound what a group may set.
 """
 
 from __future__ import annotations
@@ -66,14 +65,26 @@ GROUP_CONFIGS: dict[str, GroupConfigSpec] = {
     ),
 }
 
-# The broker's bounds on a group's values: Kafka's defaults for
-# group.{consumer,share}.{min,max}.* (kwire has no such settings yet).
-_BOUNDS = {
-    "consumer.heartbeat.interval.ms": ("group.consumer", "heartbeat.interval.ms", 5000, 15000),
-    "consumer.session.timeout.ms": ("group.consumer", "session.timeout.ms", 45000, 60000),
-    "share.heartbeat.interval.ms": ("group.share", "heartbeat.interval.ms", 5000, 15000),
-    "share.session.timeout.ms": ("group.share", "session.timeout.ms", 45000, 60000),
-    "share.record.lock.duration.ms": ("group.share", "record.lock.duration.ms", 15000, 60000),
+# The broker settings that bound a group's value: group.<kind>.min/max.<setting>.
+_BOUNDED = {
+    "consumer.heartbeat.interval.ms": ("group.consumer", "heartbeat.interval.ms"),
+    "consumer.session.timeout.ms": ("group.consumer", "session.timeout.ms"),
+    "share.heartbeat.interval.ms": ("group.share", "heartbeat.interval.ms"),
+    "share.session.timeout.ms": ("group.share", "session.timeout.ms"),
+    "share.record.lock.duration.ms": ("group.share", "record.lock.duration.ms"),
+}
+# Kafka's defaults for those bounds, for a GroupConfigs made without a broker's config.
+_KAFKA_BOUNDS = {
+    "group.consumer.min.heartbeat.interval.ms": "5000",
+    "group.consumer.max.heartbeat.interval.ms": "15000",
+    "group.consumer.min.session.timeout.ms": "45000",
+    "group.consumer.max.session.timeout.ms": "60000",
+    "group.share.min.heartbeat.interval.ms": "5000",
+    "group.share.max.heartbeat.interval.ms": "15000",
+    "group.share.min.session.timeout.ms": "45000",
+    "group.share.max.session.timeout.ms": "60000",
+    "group.share.min.record.lock.duration.ms": "15000",
+    "group.share.max.record.lock.duration.ms": "60000",
 }
 # A session must outlast a heartbeat interval.
 _SESSION_OVER_HEARTBEAT = (
@@ -82,12 +93,30 @@ _SESSION_OVER_HEARTBEAT = (
 )
 
 
+def broker_group_settings(setting: Callable[[str], object]) -> dict[str, str]:
+    """The broker settings groups default to and are bounded by, read by
+    Kafka name from the broker's config (`setting`)."""
+    names = [spec.broker_name for spec in GROUP_CONFIGS.values() if spec.broker_name.startswith("group.")]
+    return {name: str(setting(name)) for name in [*names, *_KAFKA_BOUNDS]}
+
+
+def _broker_value(broker: Mapping[str, str], name: str) -> str:
+    spec = GROUP_CONFIGS.get(name)
+    if spec is not None:
+        return broker.get(spec.broker_name, spec.default)
+    return broker.get(name, _KAFKA_BOUNDS.get(name, ""))
+
+
 def _invalid(message: str) -> KafkaError:
     return KafkaError(ErrorCode.invalid_config, message)
 
 
-def validate_group_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
-    """A group's overrides checked as Kafka's GroupConfig.validate (INVALID_CONFIG)."""
+def validate_group_configs(
+    configs: Mapping[str, str | None], broker: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A group's overrides checked as Kafka's GroupConfig.validate (INVALID_CONFIG)
+    against the broker's bounds (`broker_group_settings`; Kafka's defaults when None)."""
+    broker = broker or {}
     clean: dict[str, str] = {}
     for name, value in configs.items():
         spec = GROUP_CONFIGS.get(name)
@@ -96,12 +125,12 @@ def validate_group_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
         if value is None:
             raise _invalid(f"Null value not supported for group config: {name}")
         clean[name] = _checked(name, spec, value)
-    values = {name: clean.get(name, spec.default) for name, spec in GROUP_CONFIGS.items()}
-    for name, (prefix, suffix, low, high) in _BOUNDS.items():
+    values = {name: clean.get(name, _broker_value(broker, name)) for name in GROUP_CONFIGS}
+    for name, (prefix, suffix) in _BOUNDED.items():
         number = int(values[name])
-        if number < low:
+        if number < int(_broker_value(broker, f"{prefix}.min.{suffix}")):
             raise _invalid(f"{name} must be greater than or equal to {prefix}.min.{suffix}")
-        if number > high:
+        if number > int(_broker_value(broker, f"{prefix}.max.{suffix}")):
             raise _invalid(f"{name} must be less than or equal to {prefix}.max.{suffix}")
     for session, heartbeat in _SESSION_OVER_HEARTBEAT:
         if int(values[session]) <= int(values[heartbeat]):
@@ -131,9 +160,15 @@ def _checked(name: str, spec: GroupConfigSpec, value: str) -> str:
 class GroupConfigs:
     """Every group's config overrides (a group need not exist to have them, as in Kafka)."""
 
-    def __init__(self, stored: Mapping[str, dict[str, str]], write: Callable[[str, dict[str, str]], None]) -> None:
+    def __init__(
+        self,
+        stored: Mapping[str, dict[str, str]],
+        write: Callable[[str, dict[str, str]], None],
+        broker: Mapping[str, str] | None = None,
+    ) -> None:
         self.overrides: dict[str, dict[str, str]] = {group: dict(configs) for group, configs in stored.items()}
         self._write = write  # MetadataLog.write_group_configs
+        self._broker = dict(broker or {})  # broker_group_settings: the defaults and bounds
 
     def get(self, group_id: str) -> dict[str, str]:
         return dict(self.overrides.get(group_id, {}))
@@ -142,7 +177,7 @@ class GroupConfigs:
         """Replace a group's overrides; raises KafkaError."""
         if not group_id:
             raise KafkaError(ErrorCode.invalid_request, "Default group resources are not allowed.")
-        clean = validate_group_configs(configs)
+        clean = validate_group_configs(configs, self._broker)
         if validate_only:
             return
         self._write(group_id, clean)
@@ -161,6 +196,6 @@ class GroupConfigs:
         return [
             (name, overrides[name], GROUP_CONFIG, spec)
             if name in overrides
-            else (name, spec.default, DEFAULT_CONFIG, spec)
+            else (name, _broker_value(self._broker, name), DEFAULT_CONFIG, spec)
             for name, spec in sorted(GROUP_CONFIGS.items())
         ]

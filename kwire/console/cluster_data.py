@@ -13,6 +13,7 @@ from __future__ import annotations
 import attrs
 
 from kwire.cluster.cluster import Topic
+from kwire.coordinator.consumer_group.model import Assignment, ConsumerGroup
 from kwire.coordinator.consumer_protocol import assignment_partitions
 from kwire.coordinator.group import Group
 from kwire.coordinator.offsets import CommittedOffset
@@ -60,6 +61,7 @@ class MemberRow:
     client_id: str
     client_host: str
     assignment: list[tuple[str, int]]
+    epoch: int | None = None  # a KIP-848 member's epoch
 
 
 @attrs.frozen
@@ -72,6 +74,7 @@ class GroupInfo:
     coordinator: int
     members: list[MemberRow]
     lags: list[LagRow]
+    group_type: str = "classic"  # or "consumer" (KIP-848), whose generation is the group epoch
 
     @property
     def total_lag(self) -> int:
@@ -132,19 +135,10 @@ def high_watermark(view: NodeView, topic: str, index: int) -> int | None:
     return None if log is None else log.high_watermark
 
 
-def _group_info(view: NodeView, core: BrokerCore, group: Group) -> GroupInfo:
-    groups = core.state.groups
-    committed: dict[tuple[str, int], CommittedOffset] = groups.committed(group.group_id)
-    members = []
-    owner: dict[tuple[str, int], str] = {}
-    for member in group.members.values():
-        assigned = assignment_partitions(member.assignment) if group.protocol_type == "consumer" else []
-        members.append(
-            MemberRow(member.member_id, member.group_instance_id, member.client_id, member.client_host, assigned)
-        )
-        for pair in assigned:
-            owner[pair] = member.member_id
-    lags = [
+def _lag_rows(view: NodeView, core: BrokerCore, group_id: str, members: list[MemberRow]) -> list[LagRow]:
+    committed: dict[tuple[str, int], CommittedOffset] = core.state.groups.committed(group_id)
+    owner = {pair: member.member_id for member in members for pair in member.assignment}
+    return [
         LagRow(
             topic,
             index,
@@ -154,6 +148,19 @@ def _group_info(view: NodeView, core: BrokerCore, group: Group) -> GroupInfo:
         )
         for topic, index in sorted(set(committed) | set(owner))
     ]
+
+
+def _group_info(view: NodeView, core: BrokerCore, group: Group) -> GroupInfo:
+    members = [
+        MemberRow(
+            member.member_id,
+            member.group_instance_id,
+            member.client_id,
+            member.client_host,
+            assignment_partitions(member.assignment) if group.protocol_type == "consumer" else [],
+        )
+        for member in group.members.values()
+    ]
     return GroupInfo(
         group.group_id,
         group.state.value,
@@ -162,7 +169,31 @@ def _group_info(view: NodeView, core: BrokerCore, group: Group) -> GroupInfo:
         group.generation_id,
         core.config.node_id,
         members,
-        lags,
+        _lag_rows(view, core, group.group_id, members),
+    )
+
+
+def _consumer_group_info(view: NodeView, core: BrokerCore, group: ConsumerGroup) -> GroupInfo:
+    """A KIP-848 group: its assignments are topic ids, named here."""
+    topics = core.state.cluster.topics_by_id
+
+    def named(assigned: Assignment) -> list[tuple[str, int]]:
+        return sorted((topics[topic_id].name, index) for topic_id, index in assigned if topic_id in topics)
+
+    members = [
+        MemberRow(m.member_id, m.instance_id, m.client_id, m.client_host, named(m.assigned), m.member_epoch)
+        for m in group.members.values()
+    ]
+    return GroupInfo(
+        group.group_id,
+        group.state.value,
+        "consumer",
+        group.assignor,
+        group.group_epoch,
+        core.config.node_id,
+        members,
+        _lag_rows(view, core, group.group_id, members),
+        group_type="consumer",
     )
 
 
@@ -174,6 +205,9 @@ def groups(view: NodeView) -> list[GroupInfo]:
         for group in service.listed_groups():
             if service.owns(group.group_id) and group.group_id not in found:
                 found[group.group_id] = _group_info(view, core, group)
+        for consumer_group in service.listed_consumer_groups():
+            if service.owns(consumer_group.group_id) and consumer_group.group_id not in found:
+                found[consumer_group.group_id] = _consumer_group_info(view, core, consumer_group)
     return [found[group_id] for group_id in sorted(found)]
 
 
@@ -184,6 +218,9 @@ def group(view: NodeView, group_id: str) -> GroupInfo | None:
             found = service.group(group_id)
             if found is not None:
                 return _group_info(view, core, found)
+            consumer_group = service.consumer_group_now(group_id)
+            if consumer_group is not None:
+                return _consumer_group_info(view, core, consumer_group)
     return None
 
 

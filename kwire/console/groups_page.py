@@ -43,19 +43,21 @@ def render_group(info: GroupInfo, history: list[LagSample], now_ms: int) -> Mark
         for label, value in (
             ("State", info.state),
             ("Members", number(len(info.members))),
-            ("Generation", number(info.generation)),
+            ("Group epoch" if info.group_type == "consumer" else "Generation", number(info.generation)),
             ("Coordinator", str(info.coordinator)),
             ("Total lag", number(info.total_lag)),
         )
     )
+    epochs = info.group_type == "consumer"  # KIP-848: each member has its epoch
     members = table(
-        ["Member", "Instance id", "Client id", "Host", "Assigned partitions"],
+        ["Member", "Instance id", "Client id", "Host", *(["Member epoch"] if epochs else []), "Assigned partitions"],
         [
             (
                 m.member_id,
                 m.instance_id or "-",
                 m.client_id,
                 m.client_host,
+                *([number(m.epoch if m.epoch is not None else -1)] if epochs else []),
                 ", ".join(f"{topic}-{partition}" for topic, partition in m.assignment) or "-",
             )
             for m in info.members

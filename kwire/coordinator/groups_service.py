@@ -76,6 +76,7 @@ class GroupsService:
                 max_size=config.group_consumer_max_size,
             ),
             self._topic_infos,
+            lambda group_id: cluster.group_configs.get(group_id),
         )
         self.offsets = OffsetStore(config.offsets_topic_num_partitions, self._offsets_log)
         self._retention_check = Every(config.offsets_retention_check_interval_ms, clock.monotonic())

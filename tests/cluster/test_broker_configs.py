@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from kwire.cluster.broker_configs import DYNAMIC, DynamicBrokerConfigs, is_static
-from kwire.cluster.group_configs import GroupConfigs, validate_group_configs
+from kwire.cluster.group_configs import GroupConfigs, broker_group_settings, validate_group_configs
 from kwire.cluster.metadata_log import replay_records
 from kwire.config import BrokerConfig
 from kwire.protocol.errors import ErrorCode, KafkaError
@@ -85,3 +85,17 @@ def test_deleting_every_override_of_a_group_forgets_it():
     assert groups.overrides == {} and written == [("g", {})]
     with pytest.raises(KafkaError):
         groups.alter("", {"share.isolation.level": "read_committed"}, validate_only=False)
+
+
+def test_a_groups_defaults_and_bounds_are_the_brokers_settings():
+    config = BrokerConfig(data_dir=None, group_consumer_min_heartbeat_interval_ms=200)
+    broker = broker_group_settings(lambda name: getattr(config, name.replace(".", "_")))
+    groups = GroupConfigs({}, lambda g, c: None, broker)
+    shown = {name: (value, source) for name, value, source, _spec in groups.entries("g")}
+    assert shown["consumer.heartbeat.interval.ms"] == (str(config.group_consumer_heartbeat_interval_ms), 5)
+    groups.alter("g", {"consumer.heartbeat.interval.ms": "200"}, validate_only=False)
+    with pytest.raises(KafkaError, match="greater than or equal to group.consumer.min.heartbeat.interval.ms"):
+        groups.alter("g", {"consumer.heartbeat.interval.ms": "199"}, validate_only=False)
+    # Without a broker's config the bounds are Kafka's defaults.
+    with pytest.raises(KafkaError, match="group.consumer.min.heartbeat.interval.ms"):
+        validate_group_configs({"consumer.heartbeat.interval.ms": "200"})

@@ -3,6 +3,7 @@ that client-made names and bytes stay text."""
 
 import re
 
+from kwire.coordinator.consumer_group.coordinator import HeartbeatRequest
 from tests.console.console_state import EVIL, START_MS, add_transaction, console_for, filled_core, get, text
 
 
@@ -113,3 +114,30 @@ async def test_transaction_markers_and_producers():
     assert "No transactional ids." in page
     producer = next(row for row in _cells(page) if row and row[0] == "orders" and row[2] == "7")
     assert producer[1] == "1" and producer[-1] == "-"
+
+
+async def test_a_kip848_group_shows_its_epochs_and_assignment():
+    core = filled_core()
+    joined = core.groups.consumer_heartbeat(
+        HeartbeatRequest(
+            group_id="new-protocol",
+            member_id="m1",
+            member_epoch=0,
+            instance_id=None,
+            rack_id=None,
+            rebalance_timeout_ms=30000,
+            subscribed_topic_names=("orders",),
+            subscribed_topic_regex=None,
+            server_assignor=None,
+            owned=frozenset(),
+            client_id="rdkafka",
+        )
+    )
+    assert joined.member_epoch == 1
+    console = console_for(core)
+    listing = next(row for row in _cells(text(await get(console, "/groups"))) if row and "new-protocol" in row[0])
+    assert listing[1:4] == ["Stable", "consumer", "uniform"]
+    page = text(await get(console, "/groups/new-protocol"))
+    assert "Group epoch" in page and "Member epoch" in page
+    member = next(row for row in _cells(page) if row and row[0] == "m1")
+    assert member[4:] == ["1", "orders-0, orders-1"]

@@ -122,9 +122,15 @@ def _check(request: HeartbeatRequest, assignors: tuple[str, ...]) -> None:
 
 
 class ConsumerGroupCoordinator:
-    def __init__(self, settings: ConsumerGroupSettings, topics: Callable[[], Mapping[str, TopicInfo]]) -> None:
+    def __init__(
+        self,
+        settings: ConsumerGroupSettings,
+        topics: Callable[[], Mapping[str, TopicInfo]],
+        group_overrides: Callable[[str], Mapping[str, str]] = lambda group_id: {},
+    ) -> None:
         self.settings = settings
         self._topics = topics  # the cluster's topics (internal ones left out), asked when needed
+        self._overrides = group_overrides  # a group's GROUP configs (consumer.heartbeat.interval.ms ...)
         self.groups: dict[str, ConsumerGroup] = {}
         self._changed: set[str] = set()
 
@@ -134,6 +140,14 @@ class ConsumerGroupCoordinator:
     def take_changed(self) -> set[str]:
         changed, self._changed = self._changed, set()
         return changed
+
+    def heartbeat_interval_ms(self, group_id: str) -> int:
+        value = self._overrides(group_id).get("consumer.heartbeat.interval.ms")
+        return int(value) if value is not None else self.settings.heartbeat_interval_ms
+
+    def session_timeout_ms(self, group_id: str) -> int:
+        value = self._overrides(group_id).get("consumer.session.timeout.ms")
+        return int(value) if value is not None else self.settings.session_timeout_ms
 
     # --- ConsumerGroupHeartbeat ---------------------------------------------------
 
@@ -173,7 +187,7 @@ class ConsumerGroupCoordinator:
             E.none,
             member_id=member.member_id,
             member_epoch=member.member_epoch,
-            heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms(group.group_id),
             assignment=member.assigned if full else None,
         )
 
@@ -343,7 +357,7 @@ class ConsumerGroupCoordinator:
     def _expire(self, group: ConsumerGroup, now: float) -> None:
         """Members whose session ended, or that did not revoke within their
         rebalance timeout, are removed (fenced)."""
-        session_s = self.settings.session_timeout_ms / 1000
+        session_s = self.session_timeout_ms(group.group_id) / 1000
         for member in list(group.members.values()):
             expired = now - member.last_heartbeat > session_s
             late = member.revocation_deadline is not None and now > member.revocation_deadline

@@ -25,7 +25,12 @@ T2 = uuid.UUID(int=2)
 class World:
     def __init__(self, **settings: object) -> None:
         self.topics = {"orders": TopicInfo(T1, 6)}
-        self.coordinator = ConsumerGroupCoordinator(ConsumerGroupSettings(**settings), lambda: self.topics)  # type: ignore[arg-type]
+        self.overrides: dict[str, str] = {}
+        self.coordinator = ConsumerGroupCoordinator(
+            ConsumerGroupSettings(**settings),  # type: ignore[arg-type]
+            lambda: self.topics,
+            lambda group_id: self.overrides,
+        )
         self.now = 100.0
 
     def beat(self, member_id: str, epoch: int, owned: Assignment | None = None, **fields: object) -> HeartbeatResult:
@@ -121,6 +126,19 @@ def test_a_silent_member_is_removed_after_the_session_timeout() -> None:
     world = World(session_timeout_ms=1000)
     world.join("a")
     world.now += 2
+    world.coordinator.tick(world.now)
+    assert world.coordinator.groups["g"].state == ConsumerGroupState.EMPTY
+
+
+def test_a_groups_own_configs_come_before_the_brokers() -> None:
+    world = World(session_timeout_ms=1000, heartbeat_interval_ms=500)
+    assert world.join("a").heartbeat_interval_ms == 500
+    world.overrides.update({"consumer.heartbeat.interval.ms": "2000", "consumer.session.timeout.ms": "5000"})
+    assert world.beat("a", 1).heartbeat_interval_ms == 2000
+    world.now += 2  # past the broker's session timeout, within the group's
+    world.coordinator.tick(world.now)
+    assert world.coordinator.groups["g"].state != ConsumerGroupState.EMPTY
+    world.now += 4
     world.coordinator.tick(world.now)
     assert world.coordinator.groups["g"].state == ConsumerGroupState.EMPTY
 

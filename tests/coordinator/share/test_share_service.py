@@ -16,7 +16,9 @@ from kwire.protocol.errors import ErrorCode as E
 
 
 def make_service(cluster=None):
-    config = BrokerConfig(port=0, data_dir=None, group_share_session_timeout_ms=10_000)
+    config = BrokerConfig(
+        port=0, data_dir=None, group_share_session_timeout_ms=10_000, group_share_min_session_timeout_ms=1000
+    )
     if cluster is None:
         cluster = Cluster(config)
         cluster.create_topic("t", 2)
