@@ -52,6 +52,9 @@ class ShareGroupsService:
         self._notify = notify
         self.groups: dict[str, ShareGroup] = {}
         self.partitions: dict[ShareKey, SharePartition] = {}
+        # The topic id each share-partition is of: Kafka keys share state by
+        # topic id, so a topic deleted and made again under its name starts afresh.
+        self._topic_ids: dict[ShareKey, Any] = {}
         self.sessions = ShareSessionCache(config.group_share_max_share_sessions)
         # Share-partition state in __share_group_state, on a lone node (a node
         # of a cluster keeps it in memory only: the topic's leaders are elsewhere).
@@ -77,6 +80,7 @@ class ShareGroupsService:
             partition.restore(snapshot.start_offset, snapshot.batches)
             partition.state_epoch = snapshot.state_epoch
             self.partitions[(group_id, topic.name, index)] = partition
+            self._topic_ids[(group_id, topic.name, index)] = topic_id
             self.groups.setdefault(group_id, ShareGroup(group_id))  # an empty group until members come back
         if snapshots:
             log.info("Loaded the state of %d share-partition(s) from %s", len(self.partitions), SHARE_STATE_TOPIC)
@@ -229,10 +233,14 @@ class ShareGroupsService:
         log_ = part.log
         reset = self._auto_offset_reset(group_id)
         start = log_.log_start_offset if reset == "earliest" else log_.high_watermark
+        topic_id = self._topic_id(topic)
+        if found is not None and self._topic_ids.get(key, topic_id) != topic_id:
+            found = None  # the topic was deleted and made again: a new share-partition
         if found is None:
             found = SharePartition(start, self._settings(group_id))
             found.changed = True
             self.partitions[key] = found
+            self._topic_ids[key] = topic_id
         else:
             found.settings.lock_duration_ms = self.lock_duration_ms(group_id)
             if found.end_offset > log_.log_end_offset:
@@ -242,6 +250,10 @@ class ShareGroupsService:
         if log_.log_start_offset > found.start_offset:
             found.move_start(log_.log_start_offset)
         return found
+
+    def _topic_id(self, name: str) -> Any:
+        topic = self.cluster.get(name)
+        return topic.topic_id if topic is not None else None
 
     def _settings(self, group_id: str) -> ShareSettings:
         return ShareSettings(
@@ -271,6 +283,7 @@ class ShareGroupsService:
             self._state_log.write([(group_id, found.topic_id, index, None) for _g, _t, index in doomed])
         for key in doomed:
             del self.partitions[key]
+            self._topic_ids.pop(key, None)
 
     @staticmethod
     def lag(partition: SharePartition, high_watermark: int) -> int:

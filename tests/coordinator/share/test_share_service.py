@@ -13,6 +13,7 @@ from kwire.coordinator.share.share_state_log import (
     snapshot_value,
 )
 from kwire.protocol.errors import ErrorCode as E
+from tests.log.follower_logs import batch, put
 
 
 def make_service(cluster=None):
@@ -97,3 +98,22 @@ def test_a_topic_made_again_starts_the_share_partition_over():
     partition = service.partition("g", "t", 0)
     partition.reset_to(5)  # as if five records had been read from the topic before it was made again
     assert service.partition("g", "t", 0).start_offset == 0
+
+
+def test_a_topic_made_again_with_as_many_records_is_a_new_share_partition():
+    """Kafka keys share state by topic id: what the group did with the old
+    topic's records says nothing about the new topic's."""
+    service, _clock, _woken = make_service()
+    cluster = service.cluster
+    cluster.group_configs.alter("g", {"share.auto.offset.reset": "earliest"}, False)
+    put(cluster.partition("t", 0).log, batch(2))
+    old = service.partition("g", "t", 0)
+    old.acquire("m", [(0, 1, False)], 2, service.now())
+    old.acknowledge("m", 0, 0, [AcknowledgeType.RELEASE])
+    cluster.delete_topics(["t"])
+    cluster.create_topic("t", 2)
+    put(cluster.partition("t", 0).log, batch(2))
+    fresh = service.partition("g", "t", 0)
+    assert fresh is not old
+    acquired = fresh.acquire("m", [(0, 1, False)], 2, service.now())
+    assert [(a.first_offset, a.last_offset, a.delivery_count) for a in acquired] == [(0, 1, 1)]
