@@ -374,13 +374,12 @@ class GroupsService:
                 self._stored.discard(group.group_id)
 
     def _forget_empty_consumer_groups(self) -> None:
-        """An empty KIP-848 group is forgotten; one with committed offsets
-        lives on as an empty (classic) group, as after a restart."""
+        """An empty KIP-848 group with committed offsets stays one, as in
+        Kafka (ListGroups type `consumer`, state Empty; a classic member
+        joining converts it); one without any is forgotten."""
         for group_id, group in list(self.consumer.groups.items()):
-            if group.state == ConsumerGroupState.EMPTY:
+            if group.state == ConsumerGroupState.EMPTY and not self.offsets.committed(group_id):
                 self.consumer.delete(group_id)
-                if self.offsets.committed(group_id):
-                    self.coordinator.get_or_create(group_id, self.now())
 
     def _forget_empty_groups(self) -> None:
         for group in self.listed_groups():
