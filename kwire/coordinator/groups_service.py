@@ -372,6 +372,15 @@ class GroupsService:
                     continue
                 self.coordinator.delete(group.group_id)
                 self._stored.discard(group.group_id)
+        for consumer_group in list(self.consumer.groups.values()):
+            empty = consumer_group.state == ConsumerGroupState.EMPTY
+            if empty and now - consumer_group.empty_since >= retention_s:
+                try:
+                    self.offsets.delete_group(consumer_group.group_id)
+                except StorageError as exc:
+                    log.warning("Could not expire the offsets of group %s: %s", consumer_group.group_id, exc.message)
+                    continue
+                self.consumer.delete(consumer_group.group_id)
 
     def _forget_empty_consumer_groups(self) -> None:
         """An empty KIP-848 group with committed offsets stays one, as in

@@ -301,6 +301,8 @@ class ConsumerGroupCoordinator:
             member.last_heartbeat = now
         else:
             self.remove(group, member)
+            if not group.members:
+                group.empty_since = now  # offsets.retention.minutes counts from here
         return HeartbeatResult(
             E.none,
             member_id=request.member_id,

@@ -70,6 +70,19 @@ def test_an_empty_group_without_offsets_is_forgotten_and_a_classic_join_converts
     assert service.listed_consumer_groups() == [] and service.group("g") is not None
 
 
+def test_an_empty_consumer_groups_offsets_expire_with_offsets_retention():
+    service, clock, _woken = make_service(offsets_retention_minutes=1)
+    heartbeat(service, "m", 0)
+    service.commit("g", {("t", 0): OFFSET})
+    heartbeat(service, "m", -1)
+    clock.advance(ms=30_000)
+    service.tick()
+    assert service.committed("g")
+    clock.advance(ms=700_000)  # past the retention and the next retention check
+    service.tick()
+    assert service.committed("g") == {} and service.listed_consumer_groups() == []
+
+
 def test_an_emptied_group_is_deleted_with_its_offsets():
     service, _clock, _woken = make_service()
     heartbeat(service, "m", 0)
