@@ -35,7 +35,7 @@ for mode in $MODES; do
                 'python -m kwire serve --port {port} --data-dir {datadir} -o num.partitions=4' ;;
         consumer-acl)
             # 0081 creates ACLs: an authorizer that lets everyone in, as librdkafka's test clusters have.
-            TEST_CONSUMER_GROUP_PROTOCOL=consumer CAP_S=${CAP_S:-400} bash "$RUN_SH" -t "$(tests_of consumer-acl)" "$@" \
+            TEST_CONSUMER_GROUP_PROTOCOL=consumer CAP_S=${CAP_S:-900} bash "$RUN_SH" -t "$(tests_of consumer-acl)" "$@" \
                 'python -m kwire serve --port {port} --data-dir {datadir} -o num.partitions=4 -o authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer -o allow.everyone.if.no.acl.found=true' ;;
         share)
             # The share tests need a Kafka 4.2 broker; librdkafka's test clusters
