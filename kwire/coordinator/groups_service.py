@@ -564,16 +564,25 @@ class GroupsService:
                     continue
                 self.coordinator.delete(group.group_id)
                 self._stored.discard(group.group_id)
+        for consumer_group in list(self.consumer.groups.values()):
+            empty = consumer_group.state == ConsumerGroupState.EMPTY
+            if empty and now - consumer_group.empty_since >= retention_s:
+                try:
+                    self.offsets.delete_group(consumer_group.group_id)
+                except StorageError as exc:
+                    log.warning("Could not expire the offsets of group %s: %s", consumer_group.group_id, exc.message)
+                    continue
+                self.consumer.delete(consumer_group.group_id)
+                self._mark_consumer_group(consumer_group.group_id)
 
     def _forget_empty_consumer_groups(self) -> None:
-        """An empty KIP-848 group is forgotten; one with committed offsets
-        lives on as an empty (classic) group, as after a restart."""
+        """An empty KIP-848 group with committed offsets stays one, as in
+        Kafka (ListGroups type `consumer`, state Empty; a classic member
+        joining converts it); one without any is forgotten."""
         for group_id, group in list(self.consumer.groups.items()):
-            if group.state == ConsumerGroupState.EMPTY:
+            if group.state == ConsumerGroupState.EMPTY and not self.offsets.committed(group_id):
                 self.consumer.delete(group_id)
                 self._mark_consumer_group(group_id)
-                if self.offsets.committed(group_id):
-                    self.coordinator.get_or_create(group_id, self.now())
 
     def _forget_empty_groups(self) -> None:
         for group in self.listed_groups():

@@ -322,7 +322,10 @@ def _acquire(
         except StorageError:
             continue
         data = b"".join(bytes(chunk) for chunk in chunks)
-        batches = _batches(data)
+        # read_committed: an aborted transaction's records are never delivered
+        # (Kafka archives them), like control batches.
+        aborted = log_.transactions.aborted_spans(offset, upper) if read_committed else {}
+        batches = _batches(data, aborted)
         acquired = share.acquire(session.member_id, [(b, last, c) for b, last, c, _s, _e in batches], records_left, now)
         if not acquired:
             continue
@@ -335,8 +338,12 @@ def _acquire(
     return got
 
 
-def _batches(data: bytes) -> list[tuple[int, int, bool, int, int]]:
-    """(base offset, last offset, is control, start, end) of each whole batch in `data`."""
+def _batches(
+    data: bytes, aborted: dict[int, list[tuple[int, int]]] | None = None
+) -> list[tuple[int, int, bool, int, int]]:
+    """(base offset, last offset, never delivered, start, end) of each whole
+    batch in `data`: control batches and those of the `aborted` transactions
+    (producer id -> (first offset, abort marker offset)) are never delivered."""
     found = []
     position = 0
     while position + HEADER_SIZE <= len(data):
@@ -344,7 +351,13 @@ def _batches(data: bytes) -> list[tuple[int, int, bool, int, int]]:
         end = position + header.size
         if header.size < HEADER_SIZE or end > len(data):
             break
-        found.append((header.base_offset, header.last_offset, header.is_control, position, end))
+        skip = header.is_control or (
+            header.is_transactional
+            and any(
+                first <= header.base_offset < marker for first, marker in (aborted or {}).get(header.producer_id, ())
+            )
+        )
+        found.append((header.base_offset, header.last_offset, skip, position, end))
         position = end
     return found
 

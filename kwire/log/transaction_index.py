@@ -69,6 +69,16 @@ class PartitionTransactions:
         i = bisect.bisect_left(self.aborted, AbortedTxn(start, -1, -1, -1))
         return [(a.producer_id, a.first_offset) for a in self.aborted[i:] if a.first_offset < end]
 
+    def aborted_spans(self, start: int, end: int) -> dict[int, list[tuple[int, int]]]:
+        """producer id -> (first offset, abort marker offset) of the aborted
+        transactions with records in [start, end)."""
+        i = bisect.bisect_left(self.aborted, AbortedTxn(start, -1, -1, -1))
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for a in self.aborted[i:]:
+            if a.first_offset < end:
+                spans.setdefault(a.producer_id, []).append((a.first_offset, a.last_offset))
+        return spans
+
     def drop_before(self, offset: int) -> None:
         """Retention moved the log start: forget aborts that ended below it."""
         self.aborted = [a for a in self.aborted if a.last_offset >= offset]

@@ -5,6 +5,7 @@ from kwire.protocol.errors import ErrorCode as E
 from kwire.protocol.record_codec import iter_all_records
 from tests.core_client import CoreClient, make_core
 from tests.handlers import requests as rq
+from tests.log.follower_logs import batch, marker, put
 
 HEARTBEAT, DESCRIBE, FETCH, ACK, OFFSETS, API_VERSIONS = 76, 77, 78, 79, 90, 18
 ACCEPT = 1
@@ -147,3 +148,20 @@ def test_acknowledgement_batches_out_of_order_or_overlapping_are_refused_whole(c
     assert backwards.responses[0].partitions[0].acknowledge_error_code == E.invalid_request
     in_order = share_fetch(client, 3, topic_id, acks=[(0, 0, ACCEPT), (1, 2, ACCEPT)], max_records=0)
     assert in_order.responses[0].partitions[0].acknowledge_error_code == E.none  # nothing was applied before
+
+
+def test_read_committed_never_delivers_an_aborted_transaction(client):
+    """Kafka archives an aborted transaction's records for a read_committed
+    share group; a committed one after it is delivered."""
+    client.call(19, 4, rq.create("t", 1))
+    configs = {"share.auto.offset.reset": "earliest", "share.isolation.level": "read_committed"}
+    client.core.state.cluster.group_configs.alter("g", configs, False)
+    log_ = client.core.state.cluster.partition("t", 0).log
+    put(log_, batch(3, pid=7, seq=0, transactional=True))  # 0-2
+    marker(log_, 7, commit=False)  # 3
+    put(log_, batch(2, pid=7, seq=3, transactional=True))  # 4-5
+    marker(log_, 7, commit=True)  # 6
+    topic_id = client.core.state.cluster.get("t").topic_id
+    heartbeat(client)
+    (partition,) = share_fetch(client, 0, topic_id).responses[0].partitions
+    assert [(a.first_offset, a.last_offset) for a in partition.acquired_records] == [(4, 5)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import attrs
 
@@ -28,6 +28,7 @@ from kwire.coordinator.consumer_group.model import (
     TopicInfo,
 )
 from kwire.coordinator.consumer_group.reconciliation import reconcile, release
+from kwire.coordinator.consumer_group.regex_resolution import forget_unused_regexes, resolve_new_regexes
 from kwire.coordinator.consumer_group.topic_regex import InvalidTopicRegex, compile_topic_regex
 from kwire.protocol.errors import ErrorCode
 
@@ -190,6 +191,10 @@ class ConsumerGroupCoordinator:
             self._changed.add(group.group_id)
         full = epoch == JOIN_EPOCH or member.assigned != before[1]
         full = full or (request.owned is not None and request.owned != member.assigned)
+        # After the answer, as Kafka resolves a new regex asynchronously: its
+        # topics come with the member's next heartbeat.
+        if resolve_new_regexes(group) and self._refresh_topics(group):
+            self._bump(group)
         return HeartbeatResult(
             E.none,
             member_id=member.member_id,
@@ -303,6 +308,8 @@ class ConsumerGroupCoordinator:
             member.last_heartbeat = now
         else:
             self.remove(group, member)
+            if not group.members:
+                group.empty_since = now  # offsets.retention.minutes counts from here
         return HeartbeatResult(
             E.none,
             member_id=request.member_id,
@@ -316,10 +323,14 @@ class ConsumerGroupCoordinator:
         group.group_epoch += 1
         self._changed.add(group.group_id)
 
-    def subscribed_topics(self, member: ConsumerMember, topics: Mapping[str, TopicInfo]) -> frozenset[str]:
+    def subscribed_topics(
+        self, member: ConsumerMember, topics: Mapping[str, TopicInfo], resolved: Collection[str] | None = None
+    ) -> frozenset[str]:
+        """The member's topics; its regex counts only once resolved (if `resolved` is given)."""
         names = set(member.subscribed_topic_names)
-        if member.subscribed_topic_regex is not None:
-            pattern = compile_topic_regex(member.subscribed_topic_regex)
+        regex = member.subscribed_topic_regex
+        if regex is not None and (resolved is None or regex in resolved):
+            pattern = compile_topic_regex(regex)
             names.update(name for name in topics if pattern.fullmatch(name))
         return frozenset(names)
 
@@ -329,7 +340,7 @@ class ConsumerGroupCoordinator:
         everything = self._topics()
         wanted: set[str] = set()
         for member in group.members.values():
-            wanted |= self.subscribed_topics(member, everything)
+            wanted |= self.subscribed_topics(member, everything, group.resolved_regexes)
         seen = {name: everything[name] for name in sorted(wanted) if name in everything}
         if seen == group.topics:
             return False
@@ -348,7 +359,8 @@ class ConsumerGroupCoordinator:
         preferred = Counter(m.server_assignor for m in group.members.values() if m.server_assignor is not None)
         group.assignor = preferred.most_common(1)[0][0] if preferred else self.settings.assignors[0]
         subscriptions = {
-            member_id: self.subscribed_topics(member, group.topics) for member_id, member in group.members.items()
+            member_id: self.subscribed_topics(member, group.topics, group.resolved_regexes)
+            for member_id, member in group.members.items()
         }
         group.target = ASSIGNORS[group.assignor](subscriptions, group.topics, group.target)
         group.target_epoch = group.group_epoch
@@ -367,6 +379,7 @@ class ConsumerGroupCoordinator:
         group.target.pop(member.member_id, None)
         if member.instance_id is not None and group.static_members.get(member.instance_id) == member.member_id:
             del group.static_members[member.instance_id]
+        forget_unused_regexes(group)
         self._bump(group)
 
     # --- timers -----------------------------------------------------------------

@@ -87,6 +87,7 @@ class ConsumerGroup:
     owners: dict[TopicPartition, str] = attrs.Factory(dict)  # partition -> member that holds it now
     static_members: dict[str, str] = attrs.Factory(dict)  # instance id -> member id
     topics: dict[str, TopicInfo] = attrs.Factory(dict)  # the subscribed topics as last seen
+    resolved_regexes: set[str] = attrs.Factory(set)  # regexes resolved (see regex_resolution.py)
     assignor: str = ""
     empty_since: float = 0.0
 

@@ -2,9 +2,9 @@
 
 Members join with a client-chosen member id and epoch 0, heartbeat with
 their current epoch and leave with epoch -1. The assignment follows Kafka's
-simple assignor for share groups: a partition may go to several members,
-and with this few members every member subscribed to a topic gets every
-partition of it. Times are monotonic seconds."""
+simple assignor for share groups (simple_assignor.py): partitions are
+spread evenly, and one is shared only when members outnumber partitions.
+Times are monotonic seconds."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ class ShareGroup:
     group_id: str
     group_epoch: int = 0
     members: dict[str, ShareMember] = attrs.field(factory=dict)
+    target: dict[str, dict[str, tuple[int, ...]]] = attrs.field(factory=dict)  # member id -> its assignment
+    target_inputs: object = None  # what the target was computed from; a change bumps the group epoch
 
     @property
     def state(self) -> str:

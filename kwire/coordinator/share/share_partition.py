@@ -99,7 +99,8 @@ class SharePartition:
         (each (base offset, last offset, is a control batch)), new ones past
         the end offset included, at most `max_records` (and no more in
         flight than group.share.partition.max.record.locks); the ranges
-        acquired. Control batches are never delivered: passed over as gaps."""
+        acquired. Control batches, and a read_committed group's aborted
+        transactions, are never delivered: passed over as gaps."""
         deadline = now + self.settings.lock_duration_ms / 1000
         taken: list[tuple[int, int]] = []  # (offset, delivery count)
         full = False

@@ -14,6 +14,7 @@ from typing import Any
 from kwire.clock import Clock
 from kwire.cluster.cluster import Cluster
 from kwire.config import BrokerConfig
+from kwire.coordinator.share import simple_assignor
 from kwire.coordinator.share.share_group import (
     JOIN_EPOCH,
     LEAVE_EPOCH,
@@ -61,6 +62,9 @@ class ShareGroupsService:
         self._notify = notify
         self.groups: dict[str, ShareGroup] = {}
         self.partitions: dict[ShareKey, SharePartition] = {}
+        # The topic id each share-partition is of: Kafka keys share state by
+        # topic id, so a topic deleted and made again under its name starts afresh.
+        self._topic_ids: dict[ShareKey, Any] = {}
         self.sessions = ShareSessionCache(config.group_share_max_share_sessions)
         # Share-partition state in __share_group_state. A lone node loads it
         # all at start-up; a node of a cluster writes at the leaders of that
@@ -98,6 +102,7 @@ class ShareGroupsService:
             partition.restore(snapshot.start_offset, snapshot.batches)
             partition.state_epoch = snapshot.state_epoch
             self.partitions[(group_id, topic.name, index)] = partition
+            self._topic_ids[(group_id, topic.name, index)] = topic_id
             self.groups.setdefault(group_id, ShareGroup(group_id))  # an empty group until members come back
         if snapshots:
             log.info("Loaded the state of %d share-partition(s) from %s", len(self.partitions), SHARE_STATE_TOPIC)
@@ -189,25 +194,31 @@ class ShareGroupsService:
         member.session_deadline = deadline
         if subscribed is not None and tuple(subscribed) != member.subscribed:
             member.subscribed = tuple(subscribed)
-        assignment = self._assignment(member.subscribed)
-        if assignment != member.assignment or member.member_epoch == 0:
-            group.group_epoch += 1
+        self._refresh_target(group)
+        if member.member_epoch != group.group_epoch:
+            # No revocation step in a share group: the member takes its target at once.
             member.member_epoch = group.group_epoch
-            member.assignment = assignment
+            member.assignment = dict(group.target.get(member_id, {}))
         told = None
         if member.sent_assignment != member.assignment:
             told = member.sent_assignment = dict(member.assignment)
         return HeartbeatResult(ErrorCode.none, member_id=member_id, member_epoch=member.member_epoch, assignment=told)
 
-    def _assignment(self, topics: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
-        """Every partition of every subscribed topic that exists (the simple
-        assignor's answer when members are few: each may read each partition)."""
-        assignment: dict[str, tuple[int, ...]] = {}
-        for name in sorted(set(topics)):
+    def _refresh_target(self, group: ShareGroup) -> None:
+        """A new target assignment, and group epoch, when the members, what
+        they subscribe to, or those topics' partitions changed."""
+        subscriptions = {m.member_id: frozenset(m.subscribed) for m in group.members.values()}
+        counts: dict[str, int] = {}
+        for name in sorted(set().union(*subscriptions.values())):
             topic = self.cluster.get(name)
             if topic is not None and not name.startswith("__"):
-                assignment[name] = tuple(range(len(topic.partitions)))
-        return assignment
+                counts[name] = len(topic.partitions)
+        inputs = (sorted(subscriptions.items()), sorted(counts.items()))
+        if inputs == group.target_inputs:
+            return
+        group.target = simple_assignor.assign(subscriptions, counts, group.target)
+        group.target_inputs = inputs
+        group.group_epoch += 1
 
     def is_member(self, group_id: str, member_id: str) -> bool:
         group = self.groups.get(group_id)
@@ -215,7 +226,7 @@ class ShareGroupsService:
 
     def _remove_member(self, group: ShareGroup, member_id: str) -> None:
         if group.members.pop(member_id, None) is not None:
-            group.group_epoch += 1
+            self._refresh_target(group)
             log.info("Member %s left share group %s", member_id, group.group_id)
         # Its share sessions and locks stay a while: librdkafka leaves the
         # group before its final ShareAcknowledge (epoch -1) commits what it
@@ -252,10 +263,14 @@ class ShareGroupsService:
             except (StorageError, KafkaError) as exc:
                 log.warning("Could not read the state of share group %s on %s-%d: %s", group_id, topic, index, exc)
                 return None  # asked again next time
+        topic_id = self._topic_id(topic)
+        if found is not None and self._topic_ids.get(key, topic_id) != topic_id:
+            found = None  # the topic was deleted and made again: a new share-partition
         if found is None:
             found = SharePartition(start, self._settings(group_id))
             found.changed = True
             self.partitions[key] = found
+            self._topic_ids[key] = topic_id
         else:
             found.settings.lock_duration_ms = self.lock_duration_ms(group_id)
             if found.end_offset > log_.log_end_offset:
@@ -301,6 +316,10 @@ class ShareGroupsService:
             del self.partitions[key]
         self._notify(share_wait_key(topic, index))
 
+    def _topic_id(self, name: str) -> Any:
+        topic = self.cluster.get(name)
+        return topic.topic_id if topic is not None else None
+
     def _settings(self, group_id: str) -> ShareSettings:
         return ShareSettings(
             lock_duration_ms=self.lock_duration_ms(group_id),
@@ -336,6 +355,7 @@ class ShareGroupsService:
             self._state_log.write(tombstones)
         for key in doomed:
             del self.partitions[key]
+            self._topic_ids.pop(key, None)
 
     def delete_group(self, group_id: str) -> ErrorCode:
         """DeleteGroups of a share group: only once it is empty (Kafka:

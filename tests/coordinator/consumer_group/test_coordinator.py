@@ -163,6 +163,29 @@ def test_more_partitions_and_regex_subscriptions_are_picked_up() -> None:
     assert result.assignment == parts(*range(8)) | parts(0, topic=T2)
 
 
+def test_a_new_regex_is_resolved_after_the_answer_as_kafka_does() -> None:
+    world = World()
+    world.topics["payments"] = TopicInfo(T2, 2)
+    joined = world.join("a", subscribed_topic_names=("payments",), subscribed_topic_regex="ord.*")
+    assert joined.assignment == parts(0, 1, topic=T2)  # the named topic at once, the regex's not yet
+    resolved = world.beat("a", joined.member_epoch, joined.assignment)
+    assert resolved.member_epoch > joined.member_epoch
+    assert resolved.assignment == parts(0, 1, topic=T2) | parts(*range(6))
+    world.beat("a", -1)  # leaves: nobody subscribes to the regex, Kafka forgets it
+    again = world.join("a", subscribed_topic_names=None, subscribed_topic_regex="ord.*")
+    assert again.assignment == frozenset()
+    assert world.beat("a", again.member_epoch, frozenset()).assignment == parts(*range(6))
+
+
+def test_a_regex_the_group_already_resolved_counts_at_once() -> None:
+    world = World()
+    first = world.join("a", subscribed_topic_names=None, subscribed_topic_regex="ord.*")
+    world.beat("a", first.member_epoch, frozenset())
+    joined = world.join("b", subscribed_topic_names=None, subscribed_topic_regex="ord.*")
+    assert world.coordinator.groups["g"].target["b"]  # b's share is in the target already
+    assert joined.error_code == E.none
+
+
 def test_static_member_comes_back_to_its_partitions() -> None:
     world = World()
     world.join("a", instance_id="i1")

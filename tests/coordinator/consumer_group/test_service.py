@@ -51,10 +51,37 @@ def test_commits_carry_the_member_epoch_and_outlive_the_members():
     assert service.group("g") is None  # no classic group made by the commit
     clock.advance(ms=2000)
     service.tick()
-    assert service.consumer_group("g") is None
-    assert service.group("g") is not None  # its offsets live on in an empty group
+    assert service.consumer_group("g") is None  # no members
+    assert service.group("g") is None  # still a KIP-848 group, as in Kafka: ListGroups type consumer, Empty
+    assert [(g.group_id, g.state.value) for g in service.listed_consumer_groups()] == [("g", "Empty")]
     assert heartbeat(service, "n", 0).member_epoch >= 1  # which a KIP-848 member may take over
     assert service.committed("g")[("t", 0)] == OFFSET
+
+
+def test_an_empty_group_without_offsets_is_forgotten_and_a_classic_join_converts_an_empty_one():
+    service, clock, _woken = make_service(group_consumer_session_timeout_ms=1000)
+    heartbeat(service, "m", 0, group="bare")
+    heartbeat(service, "m", 0)
+    service.commit("g", {("t", 0): OFFSET})
+    clock.advance(ms=2000)
+    service.tick()
+    assert [g.group_id for g in service.listed_consumer_groups()] == ["g"]
+    classic_join = JoinRequest("g", "", None, "c", "/h", 10_000, 10_000, "consumer", [("range", b"")], False)
+    service.join(classic_join)
+    assert service.listed_consumer_groups() == [] and service.group("g") is not None
+
+
+def test_an_empty_consumer_groups_offsets_expire_with_offsets_retention():
+    service, clock, _woken = make_service(offsets_retention_minutes=1)
+    heartbeat(service, "m", 0)
+    service.commit("g", {("t", 0): OFFSET})
+    heartbeat(service, "m", -1)
+    clock.advance(ms=30_000)
+    service.tick()
+    assert service.committed("g")
+    clock.advance(ms=700_000)  # past the retention and the next retention check
+    service.tick()
+    assert service.committed("g") == {} and service.listed_consumer_groups() == []
 
 
 def test_an_emptied_group_is_deleted_with_its_offsets():

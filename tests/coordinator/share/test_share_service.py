@@ -13,6 +13,7 @@ from kwire.coordinator.share.share_state_log import (
     snapshot_value,
 )
 from kwire.protocol.errors import ErrorCode as E
+from tests.log.follower_logs import batch, put
 
 
 def make_service(cluster=None):
@@ -37,9 +38,13 @@ def test_joining_heartbeating_and_leaving():
     assert service.heartbeat("g", "m", 7, None, None, "c", "/h").error_code == E.fenced_member_epoch
     assert service.heartbeat("g", "x", 1, None, None, "c", "/h").error_code == E.unknown_member_id
     other = service.heartbeat("g", "n", 0, ("t",), None, "c", "/h")
-    assert other.assignment == {"t": (0, 1)}  # a partition goes to every member
+    assert (other.member_epoch, other.assignment) == (2, {"t": (1,)})  # the partitions are spread
+    rebalanced = service.heartbeat("g", "m", 1, None, None, "c", "/h")
+    assert (rebalanced.member_epoch, rebalanced.assignment) == (2, {"t": (0,)})  # m keeps one
     assert service.heartbeat("g", "m", -1, None, None, "c", "/h").member_epoch == -1
     assert not service.is_member("g", "m") and service.is_member("g", "n")
+    back = service.heartbeat("g", "n", 2, None, None, "c", "/h")
+    assert (back.member_epoch, back.assignment) == (3, {"t": (0, 1)})
 
 
 def test_a_silent_member_is_removed_and_its_locks_end():
@@ -117,3 +122,22 @@ def test_groups_another_node_now_coordinates_are_forgotten_but_not_their_share_p
     service.partition("gone", "t", 0)
     service.forget_groups_not_coordinated(lambda group_id: group_id == "here")
     assert list(service.groups) == ["here"] and ("gone", "t", 0) in service.partitions
+
+
+def test_a_topic_made_again_with_as_many_records_is_a_new_share_partition():
+    """Kafka keys share state by topic id: what the group did with the old
+    topic's records says nothing about the new topic's."""
+    service, _clock, _woken = make_service()
+    cluster = service.cluster
+    cluster.group_configs.alter("g", {"share.auto.offset.reset": "earliest"}, False)
+    put(cluster.partition("t", 0).log, batch(2))
+    old = service.partition("g", "t", 0)
+    old.acquire("m", [(0, 1, False)], 2, service.now())
+    old.acknowledge("m", 0, 0, [AcknowledgeType.RELEASE])
+    cluster.delete_topics(["t"])
+    cluster.create_topic("t", 2)
+    put(cluster.partition("t", 0).log, batch(2))
+    fresh = service.partition("g", "t", 0)
+    assert fresh is not old
+    acquired = fresh.acquire("m", [(0, 1, False)], 2, service.now())
+    assert [(a.first_offset, a.last_offset, a.delivery_count) for a in acquired] == [(0, 1, 1)]
