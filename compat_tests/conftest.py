@@ -4,6 +4,7 @@ import pytest
 
 from compat_tests.broker import KwireProcess
 from compat_tests.cluster import KwireCluster
+from compat_tests.group_consumers import GroupConsumer
 from compat_tests.raw import close_opened
 
 # pytester: test_broker_api.py runs kwire's pytest plugin in a suite of its own;
@@ -88,3 +89,11 @@ _topic_counter = itertools.count()
 def topic_name(request):
     safe = "".join(c if c.isalnum() else "-" for c in request.node.name)[:80]
     return f"{safe}-{next(_topic_counter)}"
+
+
+@pytest.fixture
+def consumers():
+    started: list[GroupConsumer] = []
+    yield started
+    for consumer in started:
+        consumer.stop()  # only the worker processes this test started

@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 from compat_tests.broker import WAIT_S, wait_for
+from compat_tests.clients import Outgoing, produce
 from kwire.admin.cluster_client import ClusterClient
 from kwire.admin.groups import GroupCommandError, describe_group
 
@@ -142,3 +144,27 @@ def all_offsets(consumers: list[GroupConsumer]) -> set[tuple[int, int]]:
     for consumer in consumers:
         seen |= consumer.offsets_seen()
     return seen
+
+
+def produce_round_robin(
+    bootstrap: str, topic: str, count: int, partitions: int, first: int = 0
+) -> set[tuple[int, int]]:
+    """`count` records k<i>/m<i> spread over the partitions in turn; their (partition, offset)s."""
+    messages = [Outgoing(b"k%d" % i, b"m%d" % i, partition=i % partitions) for i in range(first, first + count)]
+    return set(produce("confluent-kafka", bootstrap, topic, messages))
+
+
+def holds_every_partition_once(group: list[GroupConsumer], partitions: int) -> bool:
+    """Every partition held by exactly one member, every member holding some."""
+    held = [consumer.assignment for consumer in group]
+    if any(not owned for owned in held):
+        return False
+    return sorted(p for owned in held for p in owned) == list(range(partitions))
+
+
+def deliveries(group: list[GroupConsumer]) -> Counter[tuple[int, int]]:
+    """How often each (partition, offset) reached the group's members."""
+    counts: Counter[tuple[int, int]] = Counter()
+    for consumer in group:
+        counts.update((p, o) for p, o, _ in list(consumer.messages))
+    return counts

@@ -31,14 +31,6 @@ def faulty(start_kwire):
     return start_kwire("--control-port", "0", "-o", "group.min.session.timeout.ms=1000", memory=True)
 
 
-@pytest.fixture
-def consumers():
-    started: list[GroupConsumer] = []
-    yield started
-    for consumer in started:
-        consumer.stop()  # only the worker processes this test started
-
-
 def outgoing(count: int, first: int = 0) -> list[Outgoing]:
     return [Outgoing(b"k%d" % i, b"message-%06d" % i, partition=i % 2) for i in range(first, first + count)]
 

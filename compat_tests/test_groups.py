@@ -17,14 +17,6 @@ ALL_CLIENTS = ["confluent-kafka", "kafka-python", "aiokafka"]
 FAST_SESSIONS = ("-o", "group.min.session.timeout.ms=1000")
 
 
-@pytest.fixture
-def consumers():
-    started: list[GroupConsumer] = []
-    yield started
-    for consumer in started:
-        consumer.stop()  # only the worker processes this test started
-
-
 def start(consumers, client, broker, group, topic, **options) -> GroupConsumer:
     consumer = GroupConsumer(client, broker.bootstrap, group, topic, **options)
     consumers.append(consumer)

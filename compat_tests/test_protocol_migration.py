@@ -7,15 +7,20 @@ One broker for the module; each consumer runs in its own process."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 from confluent_kafka import ConsumerGroupType
 from confluent_kafka.admin import AdminClient
 
 from compat_tests.broker import KwireProcess, wait_for
-from compat_tests.clients import Outgoing, create_topic, produce
-from compat_tests.group_consumers import GroupConsumer, all_offsets, describe
+from compat_tests.clients import create_topic
+from compat_tests.group_consumers import (
+    GroupConsumer,
+    all_offsets,
+    deliveries,
+    describe,
+    holds_every_partition_once,
+    produce_round_robin,
+)
 from kwire.admin.cluster_client import ClusterClient
 from kwire.protocol.api_keys import ApiKey
 from kwire.protocol.errors import ErrorCode
@@ -32,14 +37,6 @@ def kwire(tmp_path_factory):
     broker.kill()  # the process this fixture started
 
 
-@pytest.fixture
-def consumers():
-    started: list[GroupConsumer] = []
-    yield started
-    for consumer in started:
-        consumer.stop()  # only the worker processes this test started
-
-
 def start(consumers, broker, group, topic, client, **options) -> GroupConsumer:
     consumer = GroupConsumer(client, broker.bootstrap, group, topic, **options)
     consumers.append(consumer)
@@ -47,23 +44,11 @@ def start(consumers, broker, group, topic, client, **options) -> GroupConsumer:
 
 
 def produce_spread(broker, topic, count, first=0) -> set[tuple[int, int]]:
-    messages = [Outgoing(b"k%d" % i, b"m%d" % i, partition=i % PARTITIONS) for i in range(first, first + count)]
-    return set(produce("confluent-kafka", broker.bootstrap, topic, messages))
+    return produce_round_robin(broker.bootstrap, topic, count, PARTITIONS, first)
 
 
 def shared_out(group: list[GroupConsumer]) -> bool:
-    """Every partition held by exactly one member, every member holding some."""
-    held = [consumer.assignment for consumer in group]
-    if any(not partitions for partitions in held):
-        return False
-    return sorted(p for partitions in held for p in partitions) == list(range(PARTITIONS))
-
-
-def deliveries(group: list[GroupConsumer]) -> Counter[tuple[int, int]]:
-    counts: Counter[tuple[int, int]] = Counter()
-    for consumer in group:
-        counts.update((p, o) for p, o, _ in list(consumer.messages))
-    return counts
+    return holds_every_partition_once(group, PARTITIONS)
 
 
 def listed_type(admin: AdminClient, group_id: str) -> ConsumerGroupType | None:
