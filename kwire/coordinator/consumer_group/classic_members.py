@@ -173,16 +173,9 @@ class ClassicMembers:
     def _replace_static(group: ConsumerGroup, previous: ConsumerMember, member_id: str) -> ConsumerMember:
         """The static member is back under a new member id: it takes over
         the previous one's place and assignment (KIP-345)."""
-        del group.members[previous.member_id]
         epoch = previous.previous_member_epoch if previous.member_epoch == STATIC_LEAVE_EPOCH else previous.member_epoch
         member = attrs.evolve(previous, member_id=member_id, member_epoch=epoch)
-        group.members[member_id] = member
-        group.static_members[member.instance_id or ""] = member_id
-        if previous.member_id in group.target:
-            group.target[member_id] = group.target.pop(previous.member_id)
-        for tp, owner in list(group.owners.items()):
-            if owner == previous.member_id:
-                group.owners[tp] = member_id
+        group.replace_static_member(previous, member)
         return member
 
     # --- SyncGroup / Heartbeat / LeaveGroup ---------------------------------------------

@@ -246,7 +246,6 @@ class ConsumerGroupCoordinator:
     def _replace_static(
         self, group: ConsumerGroup, previous: ConsumerMember, member_id: str, request: HeartbeatRequest, now: float
     ) -> ConsumerMember:
-        del group.members[previous.member_id]
         member = attrs.evolve(
             previous,
             member_id=member_id,
@@ -255,13 +254,7 @@ class ConsumerGroupCoordinator:
             member_epoch=previous.previous_member_epoch,
             last_heartbeat=now,
         )
-        group.members[member_id] = member
-        group.static_members[request.instance_id or ""] = member_id
-        if previous.member_id in group.target:
-            group.target[member_id] = group.target.pop(previous.member_id)
-        for tp, owner in list(group.owners.items()):
-            if owner == previous.member_id:
-                group.owners[tp] = member_id
+        group.replace_static_member(previous, member)
         return member
 
     @staticmethod

@@ -91,6 +91,18 @@ class ConsumerGroup:
     assignor: str = ""
     empty_since: float = 0.0
 
+    def replace_static_member(self, previous: ConsumerMember, member: ConsumerMember) -> None:
+        """`member`, a static member back under a new member id, takes the
+        place of `previous`: its instance id, target and held partitions (KIP-345)."""
+        del self.members[previous.member_id]
+        self.members[member.member_id] = member
+        self.static_members[member.instance_id or ""] = member.member_id
+        if previous.member_id in self.target:
+            self.target[member.member_id] = self.target.pop(previous.member_id)
+        for partition, owner in list(self.owners.items()):
+            if owner == previous.member_id:
+                self.owners[partition] = member.member_id
+
     @property
     def state(self) -> ConsumerGroupState:
         if not self.members:
