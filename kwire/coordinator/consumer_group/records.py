@@ -37,6 +37,7 @@ from collections.abc import Iterable
 import attrs
 
 from kwire.coordinator.consumer_group.model import Assignment, ClassicMemberMetadata, MemberState, TopicPartition
+from kwire.protocol.fast_responses import uvarint
 
 GROUP_METADATA = 3
 PARTITION_METADATA = 4  # read and skipped (Kafka before 4.1)
@@ -114,33 +115,24 @@ def record_key(record_type: int, group_id: str, member_id: str | None = None) ->
     return key
 
 
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value & ~0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _compact_string(text: str | None) -> bytes:
     if text is None:
         return b"\x00"
     data = text.encode()
-    return _uvarint(len(data) + 1) + data
+    return uvarint(len(data) + 1) + data
 
 
 def _compact_bytes(data: bytes) -> bytes:
-    return _uvarint(len(data) + 1) + data
+    return uvarint(len(data) + 1) + data
 
 
 def _compact_array(items: list[bytes]) -> bytes:
-    return _uvarint(len(items) + 1) + b"".join(items)
+    return uvarint(len(items) + 1) + b"".join(items)
 
 
 def _tagged(fields: Iterable[tuple[int, bytes]]) -> bytes:
     present = sorted(fields)
-    return _uvarint(len(present)) + b"".join(_uvarint(tag) + _uvarint(len(data)) + data for tag, data in present)
+    return uvarint(len(present)) + b"".join(uvarint(tag) + uvarint(len(data)) + data for tag, data in present)
 
 
 _NO_TAGS = b"\x00"
