@@ -206,19 +206,25 @@ class ShareGroupsService:
 
     def _refresh_target(self, group: ShareGroup) -> None:
         """A new target assignment, and group epoch, when the members, what
-        they subscribe to, or those topics' partitions changed."""
+        they subscribe to, or those topics (their ids and partitions) changed."""
         subscriptions = {m.member_id: frozenset(m.subscribed) for m in group.members.values()}
         counts: dict[str, int] = {}
+        ids: dict[str, Any] = {}
         for name in sorted(set().union(*subscriptions.values())):
             topic = self.cluster.get(name)
             if topic is not None and not name.startswith("__"):
                 counts[name] = len(topic.partitions)
-        inputs = (sorted(subscriptions.items()), sorted(counts.items()))
+                ids[name] = topic.topic_id
+        inputs = (sorted(subscriptions.items()), sorted(counts.items()), sorted(ids.items()))
         if inputs == group.target_inputs:
             return
         group.target = simple_assignor.assign(subscriptions, counts, group.target)
         group.target_inputs = inputs
         group.group_epoch += 1
+        for member in group.members.values():
+            # Assignments go out by topic id: a topic made again under its
+            # name is a new assignment for the member even with the same names.
+            member.sent_assignment = None
 
     def is_member(self, group_id: str, member_id: str) -> bool:
         group = self.groups.get(group_id)

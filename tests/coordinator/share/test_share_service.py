@@ -141,3 +141,14 @@ def test_a_topic_made_again_with_as_many_records_is_a_new_share_partition():
     assert fresh is not old
     acquired = fresh.acquire("m", [(0, 1, False)], 2, service.now())
     assert [(a.first_offset, a.last_offset, a.delivery_count) for a in acquired] == [(0, 1, 1)]
+
+
+def test_members_hear_of_a_topic_made_again_under_its_name():
+    """Assignments carry topic ids: the new topic is a new assignment."""
+    service, _clock, _woken = make_service()
+    assert service.heartbeat("g", "m", 0, ("t",), None, "c", "/h").assignment == {"t": (0, 1)}
+    assert service.heartbeat("g", "m", 1, None, None, "c", "/h").assignment is None
+    service.cluster.delete_topics(["t"])
+    service.cluster.create_topic("t", 2)
+    again = service.heartbeat("g", "m", 1, None, None, "c", "/h")
+    assert (again.member_epoch, again.assignment) == (2, {"t": (0, 1)})
