@@ -551,6 +551,13 @@ def test_a_share_group_reads_at_the_partition_leader_and_its_state_moves_with_le
         dict(group_id=group, member_id="raw-member", member_epoch=0, subscribed_topic_names=[topic_name]),
     )
     assert joined.error_code == 0, joined
+    if not joined.assignment.topic_partitions:  # a coordinator new to the group initializes the topic first
+        joined = raw.call(
+            coordinator,
+            SHARE_GROUP_HEARTBEAT,
+            1,
+            dict(group_id=group, member_id="raw-member", member_epoch=joined.member_epoch, subscribed_topic_names=None),
+        )
     topic_id = joined.assignment.topic_partitions[0].topic_id
     fetch = dict(
         group_id=group,

@@ -151,7 +151,15 @@ def _join(sock, group: str, member: str, topic: str):
         dict(group_id=group, member_id=member, member_epoch=0, subscribed_topic_names=[topic]),
     )
     assert joined.error_code == 0, joined
-    return joined.assignment.topic_partitions[0].topic_id
+    # As in Kafka, the topic is assigned once initialized for the group: the next heartbeat.
+    again = raw.call(
+        sock,
+        SHARE_GROUP_HEARTBEAT,
+        1,
+        dict(group_id=group, member_id=member, member_epoch=joined.member_epoch, subscribed_topic_names=None),
+    )
+    assert again.error_code == 0 and again.assignment is not None, again
+    return again.assignment.topic_partitions[0].topic_id
 
 
 def _share_fetch(sock, group: str, member: str, epoch: int, topic_id, version: int = 2, acks=(), **fields):

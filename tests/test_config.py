@@ -25,6 +25,7 @@ def test_defaults_follow_kafka_except_the_rebalance_delay():
     assert GroupSettings().initial_rebalance_delay_ms == 100  # the coordinator's own default agrees
     assert config.group_consumer_heartbeat_interval_ms == 500  # Kafka: 5000
     assert config.group_consumer_min_heartbeat_interval_ms == 100  # Kafka: 5000
+    assert config.group_share_heartbeat_interval_ms == 500  # Kafka: 5000
 
 
 @pytest.mark.parametrize("name", ["no.such.setting", "port", "data.dir"])
@@ -177,7 +178,7 @@ def test_queued_request_bytes_below_the_largest_request_is_refused_as_kafka_does
             "group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms",
         ),
         (
-            {"group.share.heartbeat.interval.ms": "1000"},
+            {"group.share.heartbeat.interval.ms": "50"},
             "group.share.heartbeat.interval.ms must be greater than or equal to group.share.min.heartbeat.interval.ms",
         ),
         (

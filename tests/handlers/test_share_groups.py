@@ -62,7 +62,10 @@ def test_a_share_session_from_join_to_acknowledgement(client):
     topic_id = setup(client)
     joined = heartbeat(client)
     assert (joined.error_code, joined.member_epoch) == (E.none, 1)
-    assert [(t.topic_id, t.partitions) for t in joined.assignment.topic_partitions] == [(topic_id, (0,))]
+    assert joined.assignment.topic_partitions == ()  # assigned once initialized, from the next heartbeat
+    again = heartbeat(client, epoch=1, topics=None)
+    assert (again.error_code, again.member_epoch) == (E.none, 2)
+    assert [(t.topic_id, t.partitions) for t in again.assignment.topic_partitions] == [(topic_id, (0,))]
     assert share_fetch(client, 5, topic_id).error_code == E.share_session_not_found
     assert share_fetch(client, 0, topic_id, acks=[(0, 0, ACCEPT)]).error_code == E.invalid_request
     assert share_ack(client, 0, topic_id, 0, 0).error_code == E.invalid_share_session_epoch
@@ -91,7 +94,7 @@ def test_a_share_session_from_join_to_acknowledgement(client):
 
     assert share_ack(client, -1, topic_id, 3, 3).responses[0].partitions[0].error_code == E.invalid_record_state
     assert share_fetch(client, 4, topic_id).error_code == E.share_session_not_found  # the final request closed it
-    assert heartbeat(client, epoch=1, topics=None).member_epoch == 1
+    assert heartbeat(client, epoch=2, topics=None).member_epoch == 2
     assert heartbeat(client, epoch=7, topics=None).error_code == E.fenced_member_epoch
 
 

@@ -36,6 +36,11 @@ class ShareGroup:
     members: dict[str, ShareMember] = attrs.field(factory=dict)
     target: dict[str, dict[str, tuple[int, ...]]] = attrs.field(factory=dict)  # member id -> its assignment
     target_inputs: object = None  # what the target was computed from; a change bumps the group epoch
+    # The subscribed topics whose share-partitions are initialized for the
+    # group (name -> (topic id, partition count)): only those are assigned,
+    # as Kafka assigns a topic's partitions once the share coordinator has
+    # initialized their state, not in the heartbeat that first subscribed.
+    initialized: dict[str, tuple[object, int]] = attrs.field(factory=dict)
 
     @property
     def state(self) -> str:

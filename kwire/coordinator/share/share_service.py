@@ -210,11 +210,24 @@ class ShareGroupsService:
         subscriptions = {m.member_id: frozenset(m.subscribed) for m in group.members.values()}
         counts: dict[str, int] = {}
         ids: dict[str, Any] = {}
+        initializing: dict[str, tuple[object, int]] = {}
         for name in sorted(set().union(*subscriptions.values())):
             topic = self.cluster.get(name)
-            if topic is not None and not name.startswith("__"):
-                counts[name] = len(topic.partitions)
-                ids[name] = topic.topic_id
+            if topic is None or name.startswith("__"):
+                continue
+            now_known: tuple[object, int] = (topic.topic_id, len(topic.partitions))
+            before = group.initialized.get(name)
+            if before != now_known:
+                # New to the group (or made again, or grown): assignable from the
+                # next heartbeat; partitions it had before stay assigned meanwhile.
+                initializing[name] = now_known
+                if before is None or before[0] != topic.topic_id:
+                    continue
+                now_known = before
+            counts[name], ids[name] = now_known[1], now_known[0]
+        group.initialized.update(initializing)
+        for name in [n for n in group.initialized if self.cluster.get(n) is None]:
+            del group.initialized[name]  # the topic is gone (its share state goes with it)
         inputs = (sorted(subscriptions.items()), sorted(counts.items()), sorted(ids.items()))
         if inputs == group.target_inputs:
             return

@@ -32,19 +32,38 @@ def test_joining_heartbeating_and_leaving():
     assert service.heartbeat("g", "", 0, ("t",), None, "c", "/h").error_code == E.invalid_request
     assert service.heartbeat("g", "m", 0, None, None, "c", "/h").error_code == E.invalid_request
     joined = service.heartbeat("g", "m", 0, ("t", "missing"), None, "c", "/h")
-    assert (joined.error_code, joined.member_epoch, joined.assignment) == (E.none, 1, {"t": (0, 1)})
+    # As in Kafka, a topic new to the group is assigned once its share-partitions are initialized: next heartbeat.
+    assert (joined.error_code, joined.member_epoch, joined.assignment) == (E.none, 1, {})
     again = service.heartbeat("g", "m", 1, None, None, "c", "/h")
-    assert (again.error_code, again.member_epoch, again.assignment) == (E.none, 1, None)  # told once
+    assert (again.error_code, again.member_epoch, again.assignment) == (E.none, 2, {"t": (0, 1)})
+    quiet = service.heartbeat("g", "m", 2, None, None, "c", "/h")
+    assert (quiet.error_code, quiet.member_epoch, quiet.assignment) == (E.none, 2, None)  # told once
     assert service.heartbeat("g", "m", 7, None, None, "c", "/h").error_code == E.fenced_member_epoch
-    assert service.heartbeat("g", "x", 1, None, None, "c", "/h").error_code == E.unknown_member_id
+    assert service.heartbeat("g", "x", 2, None, None, "c", "/h").error_code == E.unknown_member_id
     other = service.heartbeat("g", "n", 0, ("t",), None, "c", "/h")
-    assert (other.member_epoch, other.assignment) == (2, {"t": (1,)})  # the partitions are spread
-    rebalanced = service.heartbeat("g", "m", 1, None, None, "c", "/h")
-    assert (rebalanced.member_epoch, rebalanced.assignment) == (2, {"t": (0,)})  # m keeps one
+    assert (other.member_epoch, other.assignment) == (3, {"t": (1,)})  # initialized already; spread
+    rebalanced = service.heartbeat("g", "m", 2, None, None, "c", "/h")
+    assert (rebalanced.member_epoch, rebalanced.assignment) == (3, {"t": (0,)})  # m keeps one
     assert service.heartbeat("g", "m", -1, None, None, "c", "/h").member_epoch == -1
     assert not service.is_member("g", "m") and service.is_member("g", "n")
-    back = service.heartbeat("g", "n", 2, None, None, "c", "/h")
-    assert (back.member_epoch, back.assignment) == (3, {"t": (0, 1)})
+    back = service.heartbeat("g", "n", 3, None, None, "c", "/h")
+    assert (back.member_epoch, back.assignment) == (4, {"t": (0, 1)})
+
+
+def test_a_topic_new_to_the_group_is_assigned_from_the_next_heartbeat_and_growth_keeps_the_old_partitions():
+    service, _clock, _woken = make_service()
+    service.heartbeat("g", "m", 0, ("t",), None, "c", "/h")
+    # Started together: the first member has nothing yet, so the second one,
+    # joining after the first heartbeat initialized t, does not find it all taken.
+    other = service.heartbeat("g", "n", 0, ("t",), None, "c", "/h")
+    assert other.assignment == {"t": (1,)}
+    first = service.heartbeat("g", "m", 1, None, None, "c", "/h")
+    assert first.assignment == {"t": (0,)}
+    service.cluster.add_partitions("t", 4)
+    grown = service.heartbeat("g", "m", first.member_epoch, None, None, "c", "/h")
+    assert grown.assignment is None or grown.assignment == {"t": (0,)}  # the new partitions wait a heartbeat
+    later = service.heartbeat("g", "m", grown.member_epoch, None, None, "c", "/h")
+    assert later.assignment == {"t": (0, 2)}
 
 
 def test_a_silent_member_is_removed_and_its_locks_end():
@@ -146,9 +165,12 @@ def test_a_topic_made_again_with_as_many_records_is_a_new_share_partition():
 def test_members_hear_of_a_topic_made_again_under_its_name():
     """Assignments carry topic ids: the new topic is a new assignment."""
     service, _clock, _woken = make_service()
-    assert service.heartbeat("g", "m", 0, ("t",), None, "c", "/h").assignment == {"t": (0, 1)}
-    assert service.heartbeat("g", "m", 1, None, None, "c", "/h").assignment is None
+    assert service.heartbeat("g", "m", 0, ("t",), None, "c", "/h").assignment == {}
+    assert service.heartbeat("g", "m", 1, None, None, "c", "/h").assignment == {"t": (0, 1)}
+    assert service.heartbeat("g", "m", 2, None, None, "c", "/h").assignment is None
     service.cluster.delete_topics(["t"])
     service.cluster.create_topic("t", 2)
-    again = service.heartbeat("g", "m", 1, None, None, "c", "/h")
-    assert (again.member_epoch, again.assignment) == (2, {"t": (0, 1)})
+    again = service.heartbeat("g", "m", 2, None, None, "c", "/h")
+    assert (again.member_epoch, again.assignment) == (3, {})  # a new topic id: initialized afresh
+    after = service.heartbeat("g", "m", 3, None, None, "c", "/h")
+    assert (after.member_epoch, after.assignment) == (4, {"t": (0, 1)})
