@@ -361,10 +361,8 @@ class GroupsService:
                 refusal = self._upgrade(classic, request.member_epoch)
                 if refusal is not None:
                     return HeartbeatResult(ErrorCode.group_id_not_found, refusal)
-            else:
-                self.coordinator.delete(
-                    request.group_id
-                )  # an empty classic group (offsets only) becomes a consumer group
+            else:  # an empty classic group (offsets only) becomes a consumer group
+                self.coordinator.delete(request.group_id)
         result = self.consumer.heartbeat(request, self.now())
         self._mark_consumer_group(request.group_id, result.member_id or request.member_id)
         self.publish_changes()
